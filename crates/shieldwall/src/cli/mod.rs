@@ -1,0 +1,5 @@
+//! One module per subcommand. Each exposes `Args` (or a `Command` enum) and
+//! `run(...) -> anyhow::Result<ExitCode>`; errors become exit status 2 in `main`.
+
+pub(crate) mod pattern;
+pub(crate) mod validate;

@@ -1,0 +1,42 @@
+//! The `shieldwall` binary: parses the command line and hands over to one module per subcommand.
+//!
+//! Exit statuses follow grep's convention where a subcommand answers a yes/no question
+//! (0 yes, 1 no) and use 2 for "could not do the work" (unreadable input, bad configuration).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Shieldwall: share, federate, detect, counter disinformation, coordinate — over STIX 2.1 and TAXII 2.1.
+#[derive(Debug, Parser)]
+#[command(name = "shieldwall", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate STIX 2.1 documents (bundles, objects, arrays of objects, TAXII envelopes).
+    Validate(cli::validate::Args),
+    /// Check STIX patterns, or match them against observed data.
+    #[command(subcommand)]
+    Pattern(cli::pattern::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => cli::validate::run(args),
+        Command::Pattern(cmd) => cli::pattern::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("shieldwall: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
