@@ -59,7 +59,10 @@ pub fn shared_dir(what: &str) -> Option<PathBuf> {
         skip(
             REQUIRE_SHARED_ENV,
             what,
-            &format!("{} has no conformance/ folder (set {SHARED_ENV})", dir.display()),
+            &format!(
+                "{} has no conformance/ folder (set {SHARED_ENV})",
+                dir.display()
+            ),
         );
         None
     }
@@ -71,7 +74,11 @@ pub fn shared_file(what: &str, relative: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        skip(REQUIRE_SHARED_ENV, what, &format!("{} is missing", path.display()));
+        skip(
+            REQUIRE_SHARED_ENV,
+            what,
+            &format!("{} is missing", path.display()),
+        );
         None
     }
 }
@@ -88,7 +95,9 @@ pub fn python(what: &str) -> Option<PathBuf> {
             skip(
                 REQUIRE_PYTHON_ENV,
                 what,
-                &format!("no Python reference tools ({PYTHON_ENV} unset and no .venv; run .ci/run)"),
+                &format!(
+                    "no Python reference tools ({PYTHON_ENV} unset and no .venv; run .ci/run)"
+                ),
             );
             None
         }
@@ -103,7 +112,9 @@ pub fn postgres_url(what: &str) -> Option<String> {
             skip(
                 REQUIRE_POSTGRES_ENV,
                 what,
-                &format!("{POSTGRES_ENV} is not set (e.g. postgres://postgres@127.0.0.1:5432/test)"),
+                &format!(
+                    "{POSTGRES_ENV} is not set (e.g. postgres://postgres@127.0.0.1:5432/test)"
+                ),
             );
             None
         }
