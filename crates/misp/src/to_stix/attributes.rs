@@ -328,22 +328,26 @@ fn observable(
             json!(value),
             format!("[mutex:name = '{pv}']"),
         ),
-        "regkey" => one(
-            "windows-registry-key",
-            "key",
-            json!(value),
-            format!("[windows-registry-key:key = '{pv}']"),
-        ),
+        "regkey" => {
+            let key = full_hive(value);
+            one(
+                "windows-registry-key",
+                "key",
+                json!(key),
+                format!("[windows-registry-key:key = '{}']", pat(&key)),
+            )
+        }
         "regkey|value" => match split2(value) {
             Some((key, data)) => {
+                let key = full_hive(key.trim());
                 let mut k = sco("windows-registry-key", uuid);
-                k.insert("key".into(), json!(key.trim()));
+                k.insert("key".into(), json!(key));
                 k.insert("values".into(), json!([{"data": data.trim()}]));
                 Ok(Observable {
                     scos: vec![k],
                     pattern: format!(
                         "[windows-registry-key:key = '{}' AND windows-registry-key:values.data = '{}']",
-                        pat(key.trim()),
+                        pat(&key),
                         pat(data.trim())
                     ),
                 })
@@ -486,7 +490,7 @@ impl Converter {
         let category = s(&a, "category").unwrap_or("Other").to_owned();
 
         if let Some(obs) = observable(&ty, &value, &uuid, &a) {
-            match obs {
+            match obs.and_then(|o| scos_fit(&o.scos).map(|()| o)) {
                 Ok(obs) => {
                     self.observable_attribute(&a, &uuid, obs, ids, labels, &category, ts, path);
                     return;
@@ -664,4 +668,128 @@ impl Converter {
         let t = self.tagging(tags.iter().map(String::as_str));
         Self::apply_tagging(obj, &t);
     }
+}
+
+/// Whether a value fits the SCO property it would fill, so that what we emit is valid STIX
+/// (the OASIS validator checks these formats); a value that does not fit makes the element a
+/// custom `x-misp-*` object instead.
+pub(crate) fn fits(kind: &str, v: &str) -> bool {
+    let hex = |n: usize| v.len() == n && v.bytes().all(|b| b.is_ascii_hexdigit());
+    match kind {
+        "ipv4-addr" => {
+            let (ip, mask) = v.split_once('/').unwrap_or((v, "32"));
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && mask.parse::<u8>().is_ok_and(|m| m <= 32)
+        }
+        "ipv6-addr" => {
+            let (ip, mask) = v.split_once('/').unwrap_or((v, "128"));
+            ip.parse::<std::net::Ipv6Addr>().is_ok() && mask.parse::<u8>().is_ok_and(|m| m <= 128)
+        }
+        "ip" => fits("ipv4-addr", v) || fits("ipv6-addr", v),
+        "domain-name" => {
+            !v.is_empty()
+                && !v.starts_with('.')
+                && v.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '*'))
+        }
+        "email-addr" => match v.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !local.chars().any(|c| {
+                        c.is_whitespace() || matches!(c, '\'' | '"' | '<' | '>' | '@' | ',')
+                    })
+                    && fits("domain-name", domain)
+            }
+            None => false,
+        },
+        "url" => {
+            !v.chars().any(char::is_whitespace)
+                && v.split_once(':').is_some_and(|(scheme, _)| {
+                    !scheme.is_empty()
+                        && scheme
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_alphabetic())
+                        && scheme
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                })
+        }
+        "mac-addr" => {
+            let l = v.to_ascii_lowercase();
+            l.len() == 17
+                && l.split(':').count() == 6
+                && l.split(':')
+                    .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        }
+        "base64" => {
+            !v.is_empty()
+                && v.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\n' | b'\r')
+                })
+        }
+        "MD5" => hex(32),
+        "SHA-1" => hex(40),
+        "SHA-224" | "SHA3-224" => hex(56),
+        "SHA-256" | "SHA3-256" => hex(64),
+        "SHA-384" | "SHA3-384" => hex(96),
+        "SHA-512" | "SHA3-512" => hex(128),
+        _ => !v.is_empty(),
+    }
+}
+
+/// A registry key with its hive written out: STIX 2.1 does not allow `HKLM`-style abbreviations.
+pub(crate) fn full_hive(key: &str) -> String {
+    for (short, long) in [
+        ("HKLM", "HKEY_LOCAL_MACHINE"),
+        ("HKCU", "HKEY_CURRENT_USER"),
+        ("HKCR", "HKEY_CLASSES_ROOT"),
+        ("HKCC", "HKEY_CURRENT_CONFIG"),
+        ("HKU", "HKEY_USERS"),
+    ] {
+        let lower = key.to_ascii_lowercase();
+        let s = short.to_ascii_lowercase();
+        if lower == s || lower.starts_with(&format!("{s}\\")) || lower.starts_with(&format!("{s}/"))
+        {
+            return format!("{long}{}", &key[short.len()..]);
+        }
+    }
+    key.to_owned()
+}
+
+/// Whether every property of SCOs an observable attribute produced fits its format.
+fn scos_fit(scos: &[Map<String, Value>]) -> Result<(), String> {
+    for o in scos {
+        let ty = o.get("type").and_then(Value::as_str).unwrap_or("");
+        for (k, v) in o {
+            let Some(text) = v.as_str() else {
+                if k == "hashes"
+                    && let Some(h) = v.as_object()
+                {
+                    for (alg, hv) in h {
+                        let hv = hv.as_str().unwrap_or("");
+                        if !fits(alg, hv) {
+                            return Err(format!("{hv:?} is not a valid {alg} hash"));
+                        }
+                    }
+                }
+                continue;
+            };
+            let kind = match (ty, k.as_str()) {
+                (
+                    "ipv4-addr" | "ipv6-addr" | "domain-name" | "email-addr" | "url" | "mac-addr",
+                    "value",
+                ) => ty,
+                ("artifact", "payload_bin") => "base64",
+                _ => continue,
+            };
+            if !fits(kind, text) {
+                return Err(format!("{text:?} is not a valid {ty} {k}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn scos_fit_pub(scos: &[Map<String, Value>]) -> Result<(), String> {
+    scos_fit(scos)
 }

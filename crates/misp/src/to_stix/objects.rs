@@ -181,7 +181,13 @@ impl Converter {
             "ip-port" | "network-connection" => Some(Self::network(&name, &uuid, &attrs)),
             "x509" => Some(Self::x509(&uuid, &attrs)),
             _ => None,
-        };
+        }
+        .map(|r| {
+            r.and_then(|(scos, p)| {
+                super::attributes::scos_fit_pub(&scos)?;
+                Ok((scos, p))
+            })
+        });
         let sdo = matches!(
             name.as_str(),
             "attack-pattern" | "course-of-action" | "vulnerability"
@@ -715,10 +721,11 @@ impl Converter {
             let v = pat(&a.value);
             match a.rel.as_str() {
                 "key" if !key.contains_key("key") => {
-                    key.insert("key".into(), json!(a.value));
+                    let full = super::attributes::full_hive(&a.value);
                     if a.to_ids {
-                        pattern.push(format!("windows-registry-key:key = '{v}'"));
+                        pattern.push(format!("windows-registry-key:key = '{}'", pat(&full)));
                     }
+                    key.insert("key".into(), json!(full));
                 }
                 "last-modified" if !key.contains_key("modified_time") => {
                     match parse_iso(&a.value) {
