@@ -28,7 +28,11 @@ mod types;
 
 pub use error::{Diagnostic, Level, MispError};
 
-pub use to_stix::{Conversion, ConvertOptions, Converter, FeedInput, convert_bytes, convert_value};
+pub use to_misp::{ExportOptions, Feed, FeedFile, export_feed};
+pub use to_stix::{
+    Conversion, ConvertOptions, Converter, FeedInput, convert_bytes, convert_value,
+    feed_event_files,
+};
 
 /// The namespace misp-stix derives its uuid5 identifiers from (relationship ids, bundle ids).
 pub const MISP_UUID_NAMESPACE: uuid::Uuid = uuid::uuid!("76beed5f-7251-457e-8c2a-b45f7b589d3d");
