@@ -10,6 +10,24 @@ use crate::time::{Instant, parse_iso};
 
 /// The STIX type a galaxy (by its MISP `type`) converts to, as misp-stix maps them.
 pub(crate) fn stix_type_of_galaxy(galaxy_type: &str) -> Option<&'static str> {
+    // Galaxies misp-stix itself made from STIX objects: `stix-2.1-intrusion-set`, ...
+    if let Some(ty) = galaxy_type
+        .strip_prefix("stix-2.1-")
+        .or_else(|| galaxy_type.strip_prefix("stix-2.0-"))
+    {
+        return Some(match ty {
+            "attack-pattern" => "attack-pattern",
+            "campaign" => "campaign",
+            "course-of-action" => "course-of-action",
+            "intrusion-set" => "intrusion-set",
+            "location" => "location",
+            "malware" => "malware",
+            "threat-actor" => "threat-actor",
+            "tool" => "tool",
+            "vulnerability" => "vulnerability",
+            _ => return None,
+        });
+    }
     Some(match galaxy_type {
         "mitre-attack-pattern"
         | "mitre-enterprise-attack-attack-pattern"

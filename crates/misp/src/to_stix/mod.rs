@@ -1091,3 +1091,138 @@ fn marking_definition(id: &str) -> Option<Value> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn opts() -> ConvertOptions {
+        ConvertOptions::new(Instant::from_secs(1_700_000_000))
+    }
+
+    #[test]
+    fn bad_json_has_line_and_column() {
+        let err = convert_bytes(b"{\n  \"Event\": {,}\n}", &opts()).unwrap_err();
+        match err {
+            MispError::Json { line, column, .. } => assert_eq!((line, column), (2, 13)),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn unknown_shapes_are_not_misp() {
+        for doc in [
+            json!({"type": "bundle", "objects": []}),
+            json!([]),
+            json!(42),
+            json!({"response": 3}),
+        ] {
+            let err = convert_value(&doc, &opts()).unwrap_err();
+            assert!(matches!(err, MispError::NotMisp { .. }), "{doc}: {err}");
+        }
+    }
+
+    #[test]
+    fn broken_parts_become_diagnostics_not_panics() {
+        let doc = json!({"Event": {"uuid": "a6ef17d6-91cb-4a05-b10b-2f045daf874c", "info": "x",
+            "timestamp": "1603642920",
+            "Attribute": [
+                {"type": "ip-src", "value": "1.2.3.4"},
+                {"uuid": "91ae0a21-c7ae-4c7f-b84b-b84a7ce53d1f", "type": "ip-src", "value": "not an ip", "to_ids": true},
+                {"uuid": "518b4bcb-a86b-4783-9457-391d548b605b", "type": "AS", "value": {"x": 1}},
+                7
+            ],
+            "Object": [{"name": "file"}, {"name": "domain-ip", "uuid": "5ac337df-e078-4e99-8b17-02550a00020f",
+                "Attribute": [{"object_relation": "ip", "value": "1.2.3.4"}]}],
+            "Tag": [{"name": "tlp:amber+strict"}, {"nom": "x"}]}});
+        let conv = convert_value(&doc, &opts()).unwrap();
+        let paths: Vec<&str> = conv.diagnostics.iter().map(|d| d.path.as_str()).collect();
+        for p in [
+            "/Event/Attribute/0",
+            "/Event/Attribute/1",
+            "/Event/Attribute/2",
+            "/Event/Attribute/3",
+            "/Event/Object/0",
+            "/Event/Object/1",
+        ] {
+            assert!(
+                paths.iter().any(|x| x.ends_with(p)),
+                "no diagnostic for {p}: {paths:?}"
+            );
+        }
+        // The bad IP is kept as a custom object; the event is marked AMBER+STRICT (TLP 2.0).
+        assert!(
+            conv.objects
+                .iter()
+                .any(|o| o["id"] == "x-misp-attribute--91ae0a21-c7ae-4c7f-b84b-b84a7ce53d1f")
+        );
+        let grouping = conv
+            .objects
+            .iter()
+            .find(|o| o["type"] == "grouping")
+            .unwrap();
+        assert_eq!(
+            grouping["object_marking_refs"],
+            json!([stix::tlp::TLP2_AMBER_STRICT])
+        );
+        assert!(
+            conv.objects
+                .iter()
+                .any(|o| o["id"] == stix::tlp::TLP2_AMBER_STRICT)
+        );
+    }
+
+    #[test]
+    fn tlp1_tags_can_map_to_tlp2() {
+        let doc = json!({"Event": {"uuid": "a6ef17d6-91cb-4a05-b10b-2f045daf874c", "info": "x",
+            "timestamp": "1603642920", "Tag": [{"name": "tlp:white"}, {"name": "tlp:red"}]}});
+        let misp_stix = convert_value(&doc, &opts()).unwrap();
+        let g = misp_stix
+            .objects
+            .iter()
+            .find(|o| o["type"] == "grouping")
+            .unwrap();
+        assert_eq!(
+            g["object_marking_refs"],
+            json!([stix::tlp::TLP1_WHITE, stix::tlp::TLP1_RED])
+        );
+        let mut o = opts();
+        o.tlp2_for_tlp1_tags = true;
+        let tlp2 = convert_value(&doc, &o).unwrap();
+        let g = tlp2
+            .objects
+            .iter()
+            .find(|o| o["type"] == "grouping")
+            .unwrap();
+        assert_eq!(
+            g["object_marking_refs"],
+            json!([stix::tlp::TLP2_CLEAR, stix::tlp::TLP2_RED])
+        );
+    }
+
+    #[test]
+    fn feed_manifest_must_match_files() {
+        let manifest = br#"{"a6ef17d6-91cb-4a05-b10b-2f045daf874c": {"info": "x"}}"#;
+        let mut c = Converter::new(opts());
+        let err = c
+            .add_feed(&FeedInput {
+                manifest,
+                events: vec![],
+                hashes_csv: None,
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+        assert!(feed_event_files(br#"{"not-a-uuid": {}}"#).is_err());
+        let event = br#"{"Event": {"uuid": "a6ef17d6-91cb-4a05-b10b-2f045daf874c", "info": "x", "timestamp": "1603642920"}}"#;
+        let mut c = Converter::new(opts());
+        let err = c
+            .add_feed(&FeedInput {
+                manifest,
+                events: vec![("a6ef17d6-91cb-4a05-b10b-2f045daf874c.json".into(), event)],
+                hashes_csv: Some(b"zz,a6ef17d6-91cb-4a05-b10b-2f045daf874c\n"),
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("hashes.csv line 1"), "{err}");
+    }
+}
