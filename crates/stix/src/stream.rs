@@ -568,7 +568,7 @@ mod tests {
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].kind, ItemKind::Object);
         assert_eq!(one[0].raw, single.as_bytes());
-        assert_eq!(one[0].position_of("/id"), (2, 35));
+        assert_eq!(one[0].position_of("/id"), (2, 30));
     }
 
     #[test]
