@@ -308,7 +308,10 @@ mod tests {
     #[test]
     fn parses_what_serde_json_parses() {
         let text = r#"{"a": [1, -2, 3.5, 1e300, true, null, "é\n"], "b": {"c": {}}}"#;
-        assert_eq!(parse_str(text).unwrap(), serde_json::from_str::<Value>(text).unwrap());
+        assert_eq!(
+            parse_str(text).unwrap(),
+            serde_json::from_str::<Value>(text).unwrap()
+        );
     }
 
     #[test]

@@ -207,7 +207,10 @@ impl StixObject {
 
     /// Whether `revoked` is `true`.
     pub fn revoked(&self) -> bool {
-        self.map.get("revoked").and_then(Value::as_bool).unwrap_or(false)
+        self.map
+            .get("revoked")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 }
 
@@ -237,6 +240,9 @@ mod tests {
         assert_eq!(obj.category(), Some(Category::Sco));
         assert_eq!(obj.object_type(), None);
         assert!(obj.modified() < obj.created());
-        assert_eq!(obj.version().unwrap().to_string(), "2021-02-20T09:16:08.98912Z");
+        assert_eq!(
+            obj.version().unwrap().to_string(),
+            "2021-02-20T09:16:08.98912Z"
+        );
     }
 }

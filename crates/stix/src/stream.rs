@@ -53,7 +53,11 @@ impl Item {
             return (self.line, self.column);
         };
         let (l, c) = json::line_col(&self.raw, at);
-        if l == 1 { (self.line, self.column + c - 1) } else { (self.line + l - 1, c) }
+        if l == 1 {
+            (self.line, self.column + c - 1)
+        } else {
+            (self.line + l - 1, c)
+        }
     }
 }
 
@@ -75,7 +79,9 @@ pub enum StreamError {
         column: usize,
     },
     /// One value is larger than the configured limit.
-    #[error("an object starting at line {line} column {column} is larger than the limit of {limit} bytes")]
+    #[error(
+        "an object starting at line {line} column {column} is larger than the limit of {limit} bytes"
+    )]
     TooLarge {
         /// 1-based line where the value starts.
         line: usize,
@@ -192,7 +198,11 @@ impl<R: Read> ObjectStream<R> {
     }
 
     fn peek(&mut self) -> io::Result<Option<u8>> {
-        Ok(if self.fill()? { Some(self.buf[self.pos]) } else { None })
+        Ok(if self.fill()? {
+            Some(self.buf[self.pos])
+        } else {
+            None
+        })
     }
 
     /// Consumes `n` buffered bytes, keeping line and column.
@@ -211,7 +221,10 @@ impl<R: Read> ObjectStream<R> {
     fn skip_ws(&mut self, keep: bool) -> io::Result<()> {
         while self.fill()? {
             let slice = &self.buf[self.pos..self.end];
-            let n = slice.iter().take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')).count();
+            let n = slice
+                .iter()
+                .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+                .count();
             if keep {
                 self.header.extend_from_slice(&slice[..n]);
             }
@@ -274,7 +287,9 @@ impl<R: Read> ObjectStream<R> {
                         b'"' => in_string = true,
                         b'{' | b'[' => depth = 1,
                         b',' | b'}' | b']' | b':' => {
-                            return Err(self.syntax(format!("expected a value, found '{}'", c as char)));
+                            return Err(
+                                self.syntax(format!("expected a value, found '{}'", c as char))
+                            );
                         }
                         _ => scalar = true,
                     }
@@ -353,7 +368,10 @@ impl<R: Read> ObjectStream<R> {
                 self.element().map(Some)
             }
             Some(_) if first => self.element().map(Some),
-            Some(c) => Err(self.syntax(format!("expected ',' or ']' in an array, found '{}'", c as char))),
+            Some(c) => Err(self.syntax(format!(
+                "expected ',' or ']' in an array, found '{}'",
+                c as char
+            ))),
         }
     }
 
@@ -391,10 +409,14 @@ impl<R: Read> ObjectStream<R> {
             self.state = State::AfterTop;
             return Ok(Some(self.finish_header()));
         }
-        let first_member = self.header.iter().rev().find(|c| !c.is_ascii_whitespace()) == Some(&b'{');
+        let first_member =
+            self.header.iter().rev().find(|c| !c.is_ascii_whitespace()) == Some(&b'{');
         if !first_member {
             if c != b',' {
-                return Err(self.syntax(format!("expected ',' or '}}' in an object, found '{}'", c as char)));
+                return Err(self.syntax(format!(
+                    "expected ',' or '}}' in an object, found '{}'",
+                    c as char
+                )));
             }
             self.header.push(b',');
             self.consume(1);
@@ -408,7 +430,8 @@ impl<R: Read> ObjectStream<R> {
         let res = self.capture(&mut header, key_start);
         self.header = header;
         res?;
-        let key: String = serde_json::from_slice(&self.header[key_start..]).map_err(|e| self.syntax(format!("invalid property name: {e}")))?;
+        let key: String = serde_json::from_slice(&self.header[key_start..])
+            .map_err(|e| self.syntax(format!("invalid property name: {e}")))?;
         self.skip_ws(true)?;
         if self.peek()? != Some(b':') {
             return Err(self.syntax("expected ':' after a property name"));
@@ -444,7 +467,10 @@ impl<R: Read> ObjectStream<R> {
                 State::Done => return Ok(None),
                 State::Start => {
                     self.skip_ws(false)?;
-                    if self.offset == 0 && self.end - self.pos >= 3 && self.buf[self.pos..self.pos + 3] == [0xEF, 0xBB, 0xBF] {
+                    if self.offset == 0
+                        && self.end - self.pos >= 3
+                        && self.buf[self.pos..self.pos + 3] == [0xEF, 0xBB, 0xBF]
+                    {
                         self.consume(3);
                         self.skip_ws(false)?;
                     }
@@ -491,7 +517,10 @@ impl<R: Read> ObjectStream<R> {
                 State::AfterTop => {
                     self.skip_ws(false)?;
                     if let Some(c) = self.peek()? {
-                        return Err(self.syntax(format!("trailing characters after the document: '{}'", c as char)));
+                        return Err(self.syntax(format!(
+                            "trailing characters after the document: '{}'",
+                            c as char
+                        )));
                     }
                     self.state = State::Done;
                 }
@@ -536,11 +565,18 @@ mod tests {
     }
 
     fn items(text: &str) -> Vec<Item> {
-        let a: Vec<Item> = ObjectStream::new(text.as_bytes()).map(Result::unwrap).collect();
-        let b: Vec<Item> = ObjectStream::new(Trickle(text.as_bytes())).map(Result::unwrap).collect();
+        let a: Vec<Item> = ObjectStream::new(text.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        let b: Vec<Item> = ObjectStream::new(Trickle(text.as_bytes()))
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(&b) {
-            assert_eq!((x.kind, &x.raw, x.line, x.column, x.offset), (y.kind, &y.raw, y.line, y.column, y.offset));
+            assert_eq!(
+                (x.kind, &x.raw, x.line, x.column, x.offset),
+                (y.kind, &y.raw, y.line, y.column, y.offset)
+            );
         }
         a
     }
@@ -549,15 +585,24 @@ mod tests {
     fn splits_bundles_arrays_envelopes_and_single_objects() {
         let bundle = "{\"type\": \"bundle\",\n \"id\": \"bundle--1\",\n \"objects\": [\n  {\"id\": \"a\", \"s\": \"x]}\\\"\"},\n  {\"id\": \"b\", \"n\": [1, {\"c\": []}]}\n ]\n}\n";
         let it = items(bundle);
-        assert_eq!(it.iter().map(|i| i.kind).collect::<Vec<_>>(), vec![ItemKind::Object, ItemKind::Object, ItemKind::Bundle]);
+        assert_eq!(
+            it.iter().map(|i| i.kind).collect::<Vec<_>>(),
+            vec![ItemKind::Object, ItemKind::Object, ItemKind::Bundle]
+        );
         assert_eq!((it[0].line, it[0].column), (4, 3));
         assert_eq!(it[0].value.as_ref().unwrap()["s"], "x]}\"");
         assert_eq!((it[1].line, it[1].column), (5, 3));
-        assert_eq!(it[2].value.as_ref().unwrap(), &serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": []}));
+        assert_eq!(
+            it[2].value.as_ref().unwrap(),
+            &serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": []})
+        );
         assert_eq!(it[1].position_of("/n/1"), (5, 24));
 
         let env = items(r#"{"more": false, "objects": [{"a": 1}]}"#);
-        assert_eq!(env.iter().map(|i| i.kind).collect::<Vec<_>>(), vec![ItemKind::Object, ItemKind::Envelope]);
+        assert_eq!(
+            env.iter().map(|i| i.kind).collect::<Vec<_>>(),
+            vec![ItemKind::Object, ItemKind::Envelope]
+        );
 
         let arr = items("[{\"a\": 1}, {\"b\": 2}]");
         assert_eq!(arr.len(), 2);
@@ -574,15 +619,32 @@ mod tests {
     #[test]
     fn a_bad_object_does_not_stop_the_rest() {
         let it = items(r#"[{"a": 1, "a": 2}, {"b": 2}]"#);
-        assert!(it[0].value.as_ref().unwrap_err().message.contains("duplicate key"));
+        assert!(
+            it[0]
+                .value
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("duplicate key")
+        );
         assert!(it[1].value.is_ok());
     }
 
     #[test]
     fn structural_errors_have_positions() {
-        for (text, line) in [("", 1), ("[{}, {}", 1), ("{\"a\": 1,\n}", 2), ("[{}]\n x", 2), ("[{},]", 1), ("{\"objects\": [{}] \"x\"}", 1)] {
+        for (text, line) in [
+            ("", 1),
+            ("[{}, {}", 1),
+            ("{\"a\": 1,\n}", 2),
+            ("[{}]\n x", 2),
+            ("[{},]", 1),
+            ("{\"objects\": [{}] \"x\"}", 1),
+        ] {
             let res: Vec<_> = ObjectStream::new(text.as_bytes()).collect();
-            let err = res.into_iter().find_map(Result::err).unwrap_or_else(|| panic!("no error for {text:?}"));
+            let err = res
+                .into_iter()
+                .find_map(Result::err)
+                .unwrap_or_else(|| panic!("no error for {text:?}"));
             match err {
                 StreamError::Syntax { line: l, .. } => assert_eq!(l, line, "{text:?}"),
                 other => panic!("{other}"),
@@ -597,7 +659,10 @@ mod tests {
         let first = it.into_iter().next().unwrap().unwrap();
         assert!(first.value.unwrap_err().message.contains("recursion limit"));
         let big = format!("[{{\"s\": \"{}\"}}]", "x".repeat(2000));
-        let err = ObjectStream::with_limit(big.as_bytes(), 1000).next().unwrap().unwrap_err();
+        let err = ObjectStream::with_limit(big.as_bytes(), 1000)
+            .next()
+            .unwrap()
+            .unwrap_err();
         assert!(matches!(err, StreamError::TooLarge { limit: 1000, .. }));
     }
 }

@@ -36,7 +36,13 @@ impl Timestamp {
     /// Parses a STIX timestamp, strictly (see [`TimestampError`]).
     pub fn parse(s: &str) -> Result<Timestamp, TimestampError> {
         let b = s.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return Err(TimestampError::Format);
         }
         let num = |r: std::ops::Range<usize>| -> Result<u32, TimestampError> {
@@ -75,7 +81,12 @@ impl Timestamp {
         }
         // The lexical ranges of the STIX JSON schema: month 01-12, day 01-31, hour 00-23,
         // minute 00-59, second 00-60.
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
             return Err(TimestampError::Format);
         }
         if day > days_in_month(year, month) {
@@ -92,7 +103,8 @@ impl Timestamp {
             nanos *= 10;
         }
         let days = days_from_civil(i64::from(year), month, day);
-        let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+        let secs =
+            days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
         Ok(Timestamp {
             secs,
             nanos,
@@ -113,7 +125,8 @@ impl Timestamp {
             frac_digits,
         };
         // Only years 0000-9999 are representable in STIX.
-        (ts.secs >= days_from_civil(0, 1, 1) * 86_400 && ts.secs < days_from_civil(10_000, 1, 1) * 86_400)
+        (ts.secs >= days_from_civil(0, 1, 1) * 86_400
+            && ts.secs < days_from_civil(10_000, 1, 1) * 86_400)
             .then_some(ts)
     }
 
@@ -277,7 +290,12 @@ mod tests {
         assert_eq!(ts("2016-04-06T20:03:48Z"), ts("2016-04-06T20:03:48.000Z"));
         assert!(ts("2015-12-31T23:59:59.999999999Z") < ts("2016-01-01T00:00:00Z"));
         assert_eq!(ts("1970-01-01T00:00:01.5Z").unix_nanos(), 1_500_000_000);
-        assert_eq!(ts("2016-04-06T20:03:48.123456Z").with_precision(3).to_string(), "2016-04-06T20:03:48.123Z");
+        assert_eq!(
+            ts("2016-04-06T20:03:48.123456Z")
+                .with_precision(3)
+                .to_string(),
+            "2016-04-06T20:03:48.123Z"
+        );
     }
 
     #[test]
@@ -300,8 +318,17 @@ mod tests {
         ] {
             assert_eq!(Timestamp::parse(s), Err(TimestampError::Format), "{s}");
         }
-        assert!(matches!(Timestamp::parse("2017-02-29T08:17:27.000Z"), Err(TimestampError::Range(_))));
-        assert!(matches!(Timestamp::parse("2016-11-31T08:17:27Z"), Err(TimestampError::Range(_))));
-        assert_eq!(Timestamp::parse("2016-11-30T08:17:27.1234567890Z"), Err(TimestampError::Precision));
+        assert!(matches!(
+            Timestamp::parse("2017-02-29T08:17:27.000Z"),
+            Err(TimestampError::Range(_))
+        ));
+        assert!(matches!(
+            Timestamp::parse("2016-11-31T08:17:27Z"),
+            Err(TimestampError::Range(_))
+        ));
+        assert_eq!(
+            Timestamp::parse("2016-11-30T08:17:27.1234567890Z"),
+            Err(TimestampError::Precision)
+        );
     }
 }

@@ -149,6 +149,8 @@ pub enum Check {
     CreatedByRefType,
     /// Shieldwall: an object uses the STIX 2.0 `spec_version`.
     SpecVersion,
+    /// Shieldwall: a non-TLP marking definition reuses a TLP 1.0 marking id.
+    TlpIdReuse,
 }
 
 impl Check {
@@ -210,22 +212,68 @@ impl Check {
             ScoIdDeterministic => "sco-id-deterministic",
             CreatedByRefType => "created-by-ref-type",
             SpecVersion => "spec-version",
+            TlpIdReuse => "tlp-id-reuse",
         }
     }
 
-    const ALL: [Check; 54] = {
+    const ALL: [Check; 55] = {
         use Check::*;
         [
-            CustomPrefix, CustomPrefixLax, UuidCheck, OpenVocabFormat, KillChainNames, ObservableObjectKeys,
-            ObservableDictionaryKeys, MalwareAnalysisProduct, WindowsProcessPriorityFormat, HashLength,
-            MarkingDefinitionType, RelationshipTypes, DuplicateIds, AttackMotivation, AttackResourceLevel,
-            IdentityClass, IndicatorTypes, IndustrySector, MalwareTypes, ReportTypes, ThreatActorTypes,
-            ThreatActorRole, ThreatActorSophistication, ToolTypes, Region, GroupingContext,
-            ImplementationLanguages, InfrastructureTypes, MalwareCapabilities, ProcessorArchitecture,
-            MalwareResult, HashAlgo, WindowsPebinaryType, AccountType, IndicatorPatternTypes, MimeType,
-            Protocols, Ipfix, HttpRequestHeaders, SocketOptions, PdfDocInfo, Countries, NetworkTrafficPorts,
-            ExtrefHashes, IndicatorProperties, DeprecatedProperties, ExtensionDescription, ExtensionProperties,
-            ExtensionsUse, StrictTypes, StrictProperties, ScoIdDeterministic, CreatedByRefType, SpecVersion,
+            CustomPrefix,
+            CustomPrefixLax,
+            UuidCheck,
+            OpenVocabFormat,
+            KillChainNames,
+            ObservableObjectKeys,
+            ObservableDictionaryKeys,
+            MalwareAnalysisProduct,
+            WindowsProcessPriorityFormat,
+            HashLength,
+            MarkingDefinitionType,
+            RelationshipTypes,
+            DuplicateIds,
+            AttackMotivation,
+            AttackResourceLevel,
+            IdentityClass,
+            IndicatorTypes,
+            IndustrySector,
+            MalwareTypes,
+            ReportTypes,
+            ThreatActorTypes,
+            ThreatActorRole,
+            ThreatActorSophistication,
+            ToolTypes,
+            Region,
+            GroupingContext,
+            ImplementationLanguages,
+            InfrastructureTypes,
+            MalwareCapabilities,
+            ProcessorArchitecture,
+            MalwareResult,
+            HashAlgo,
+            WindowsPebinaryType,
+            AccountType,
+            IndicatorPatternTypes,
+            MimeType,
+            Protocols,
+            Ipfix,
+            HttpRequestHeaders,
+            SocketOptions,
+            PdfDocInfo,
+            Countries,
+            NetworkTrafficPorts,
+            ExtrefHashes,
+            IndicatorProperties,
+            DeprecatedProperties,
+            ExtensionDescription,
+            ExtensionProperties,
+            ExtensionsUse,
+            StrictTypes,
+            StrictProperties,
+            ScoIdDeterministic,
+            CreatedByRefType,
+            SpecVersion,
+            TlpIdReuse,
         ]
     };
 
@@ -234,6 +282,14 @@ impl Check {
         Check::ALL.into_iter().find(|c| c.name() == name)
     }
 }
+
+/// Shieldwall's own checks: on unless disabled by name, whatever the reference tree says.
+const OWN_CHECKS: &[Check] = &[
+    Check::ScoIdDeterministic,
+    Check::CreatedByRefType,
+    Check::SpecVersion,
+    Check::TlpIdReuse,
+];
 
 const FORMAT_CHECKS: &[Check] = {
     use Check::*;
@@ -276,7 +332,15 @@ const VOCAB_CHECKS: &[Check] = {
 };
 const EXTERNAL_SOURCE_CHECKS: &[Check] = {
     use Check::*;
-    &[MimeType, Protocols, Ipfix, HttpRequestHeaders, SocketOptions, PdfDocInfo, Countries]
+    &[
+        MimeType,
+        Protocols,
+        Ipfix,
+        HttpRequestHeaders,
+        SocketOptions,
+        PdfDocInfo,
+        Countries,
+    ]
 };
 
 /// Why an [`Options`] value cannot be used.
@@ -310,7 +374,11 @@ fn group(name: &str) -> Option<Vec<Check>> {
             v
         }
         "approved-values" => {
-            let mut v = vec![Check::MarkingDefinitionType, Check::RelationshipTypes, Check::DuplicateIds];
+            let mut v = vec![
+                Check::MarkingDefinitionType,
+                Check::RelationshipTypes,
+                Check::DuplicateIds,
+            ];
             v.extend_from_slice(VOCAB_CHECKS);
             v.extend_from_slice(EXTERNAL_SOURCE_CHECKS);
             v
@@ -340,15 +408,28 @@ impl Options {
             }
         }
         let off = |n: &str| self.disabled.iter().any(|d| d == n);
-        if self.disabled.is_empty() && self.enabled.is_empty() {
+        for &c in OWN_CHECKS {
+            if !off(c.name()) && !off("all") {
+                set.set(c);
+            }
+        }
+        let reference_disabled = self
+            .disabled
+            .iter()
+            .any(|d| !OWN_CHECKS.iter().any(|c| c.name() == d));
+        if !reference_disabled && self.enabled.is_empty() {
             for c in Check::ALL {
-                if !matches!(c, CustomPrefix | CustomPrefixLax | StrictTypes | StrictProperties) {
+                if !matches!(
+                    c,
+                    CustomPrefix | CustomPrefixLax | StrictTypes | StrictProperties
+                ) && !OWN_CHECKS.contains(&c)
+                {
                     set.set(c);
                 }
             }
             return Ok(set);
         }
-        if !self.disabled.is_empty() && !off("all") {
+        if reference_disabled && !off("all") {
             if !off("format-checks") {
                 for &c in FORMAT_CHECKS {
                     if !off(c.name()) {
@@ -377,7 +458,12 @@ impl Options {
                     }
                 }
             }
-            for c in [NetworkTrafficPorts, ExtrefHashes, IndicatorProperties, DeprecatedProperties] {
+            for c in [
+                NetworkTrafficPorts,
+                ExtrefHashes,
+                IndicatorProperties,
+                DeprecatedProperties,
+            ] {
                 if !off(c.name()) {
                     set.set(c);
                 }
@@ -389,11 +475,6 @@ impl Options {
                     set.set(CustomPrefix);
                 } else if !off("custom-prefix-lax") {
                     set.set(CustomPrefixLax);
-                }
-            }
-            for c in [ScoIdDeterministic, CreatedByRefType, SpecVersion] {
-                if !off(c.name()) {
-                    set.set(c);
                 }
             }
         }
@@ -460,6 +541,7 @@ impl Validator {
             id: None,
             checks: self.checks,
             interop: self.interop,
+            inherited_spec_version: false,
         };
         match value {
             Value::Object(map) => {
@@ -469,7 +551,11 @@ impl Validator {
                     validate_map(map, &root, &mut cx, Top::Yes);
                 }
             }
-            _ => cx.error("not-object", &root, format!("a STIX object must be a JSON object, not {}", kind(value))),
+            _ => cx.error(
+                "not-object",
+                &root,
+                format!("a STIX object must be a JSON object, not {}", kind(value)),
+            ),
         }
     }
 
@@ -530,7 +616,10 @@ struct P<'a> {
 }
 
 impl<'a> P<'a> {
-    const ROOT: P<'static> = P { parent: None, seg: None };
+    const ROOT: P<'static> = P {
+        parent: None,
+        seg: None,
+    };
     fn key(&'a self, k: &'a str) -> P<'a> {
         P {
             parent: Some(self),
@@ -571,6 +660,8 @@ struct Cx<'o, 'i> {
     id: Option<&'i str>,
     checks: CheckSet,
     interop: bool,
+    /// The enclosing bundle states a `spec_version` (the STIX 2.0 way), which its objects inherit.
+    inherited_spec_version: bool,
 }
 
 impl Cx<'_, '_> {
@@ -619,7 +710,9 @@ fn in_sorted(list: &[&str], v: &str) -> bool {
 }
 
 fn table<'t>(t: &'t [(&str, &'t [&'t str])], key: &str) -> Option<&'t [&'t str]> {
-    t.binary_search_by(|(k, _)| (*k).cmp(key)).ok().map(|i| t[i].1)
+    t.binary_search_by(|(k, _)| (*k).cmp(key))
+        .ok()
+        .map(|i| t[i].1)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -636,7 +729,8 @@ enum Top {
 pub fn is_valid_type_name(t: &str) -> bool {
     let b = t.as_bytes();
     (3..=250).contains(&b.len())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && !t.contains("--")
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
@@ -648,11 +742,18 @@ pub fn is_valid_property_name(n: &str) -> bool {
     if n == "id" {
         return true;
     }
-    let ok_chars = |s: &[u8]| s.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
+    let ok_chars = |s: &[u8]| {
+        s.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+    };
     if (3..=250).contains(&b.len()) && b[0].is_ascii_lowercase() && ok_chars(b) {
         return true;
     }
-    (n.ends_with("_bin") || n.ends_with("_hex")) && b.len() <= 250 && !b.is_empty() && b[0].is_ascii_lowercase() && ok_chars(b)
+    (n.ends_with("_bin") || n.ends_with("_hex"))
+        && b.len() <= 250
+        && !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && ok_chars(b)
 }
 
 fn is_hex(s: &str) -> bool {
@@ -678,7 +779,9 @@ fn is_uri(s: &str) -> bool {
     let sb = scheme.as_bytes();
     !sb.is_empty()
         && sb[0].is_ascii_alphabetic()
-        && sb.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        && sb
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         && !rest.is_empty()
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
@@ -722,7 +825,10 @@ fn is_mac(s: &str) -> bool {
 
 fn is_lower_hyphenated(v: &str) -> bool {
     // Python's str.islower(): at least one cased character and no upper-case one.
-    v.chars().any(char::is_lowercase) && !v.chars().any(char::is_uppercase) && !v.contains('_') && !v.contains(' ')
+    v.chars().any(char::is_lowercase)
+        && !v.chars().any(char::is_uppercase)
+        && !v.contains('_')
+        && !v.contains(' ')
 }
 
 fn hash_value_ok(algo: &str, v: &str) -> bool {
@@ -733,7 +839,9 @@ fn hash_value_ok(algo: &str, v: &str) -> bool {
         "SHA-256" | "SHA3-256" => hexlen(64),
         "SHA-512" | "SHA3-512" => hexlen(128),
         "SSDEEP" => {
-            (1..=128).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'+' | b':' | b'.'))
+            (1..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'+' | b':' | b'.'))
         }
         "TLSH" => v.len() == 70 && v.bytes().all(|c| c.is_ascii_alphanumeric()),
         _ => true,
@@ -743,7 +851,9 @@ fn hash_value_ok(algo: &str, v: &str) -> bool {
 /// A language tag as RFC 5646 writes it (letters, digits and hyphens in subtags of 1–8).
 fn is_language_tag(s: &str) -> bool {
     let mut parts = s.split('-');
-    let Some(primary) = parts.next() else { return false };
+    let Some(primary) = parts.next() else {
+        return false;
+    };
     (2..=8).contains(&primary.len())
         && primary.bytes().all(|c| c.is_ascii_alphabetic())
         && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric()))
@@ -756,21 +866,38 @@ fn expect_str<'v>(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &'v Value, name: &str) -> O
     match v {
         Value::String(s) => Some(s),
         _ => {
-            cx.error("property-type", p, format!("'{name}' must be a string, not {}", kind(v)));
+            cx.error(
+                "property-type",
+                p,
+                format!("'{name}' must be a string, not {}", kind(v)),
+            );
             None
         }
     }
 }
 
-fn expect_list<'v>(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &'v Value, name: &str) -> Option<&'v [Value]> {
+fn expect_list<'v>(
+    cx: &mut Cx<'_, '_>,
+    p: &P<'_>,
+    v: &'v Value,
+    name: &str,
+) -> Option<&'v [Value]> {
     match v {
         Value::Array(a) if !a.is_empty() => Some(a),
         Value::Array(_) => {
-            cx.error("property-type", p, format!("'{name}' must not be an empty list"));
+            cx.error(
+                "property-type",
+                p,
+                format!("'{name}' must not be an empty list"),
+            );
             None
         }
         _ => {
-            cx.error("property-type", p, format!("'{name}' must be a list, not {}", kind(v)));
+            cx.error(
+                "property-type",
+                p,
+                format!("'{name}' must be a list, not {}", kind(v)),
+            );
             None
         }
     }
@@ -786,31 +913,57 @@ fn check_string_list(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str) {
 
 fn check_bool(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str) {
     if !v.is_boolean() {
-        cx.error("property-type", p, format!("'{name}' must be a boolean, not {}", kind(v)));
+        cx.error(
+            "property-type",
+            p,
+            format!("'{name}' must be a boolean, not {}", kind(v)),
+        );
     }
 }
 
 fn check_int(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, min: i64, max: i64) {
     match v.as_i64() {
         Some(n) if n >= min && n <= max => {}
-        Some(n) if n < min => cx.error("range", p, format!("'{name}': {n} is less than the minimum of {min}")),
-        Some(n) => cx.error("range", p, format!("'{name}': {n} is greater than the maximum of {max}")),
-        None => cx.error("property-type", p, format!("'{name}' must be an integer, not {}", kind(v))),
+        Some(n) if n < min => cx.error(
+            "range",
+            p,
+            format!("'{name}': {n} is less than the minimum of {min}"),
+        ),
+        Some(n) => cx.error(
+            "range",
+            p,
+            format!("'{name}': {n} is greater than the maximum of {max}"),
+        ),
+        None => cx.error(
+            "property-type",
+            p,
+            format!("'{name}' must be an integer, not {}", kind(v)),
+        ),
     }
 }
 
 /// Checks an identifier, optionally of the given types (`types` empty: any type).
 fn check_ref(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, types: &[&str]) {
-    let Some(s) = expect_str(cx, p, v, name) else { return };
+    let Some(s) = expect_str(cx, p, v, name) else {
+        return;
+    };
     let Some(ident) = Identifier::parse(s) else {
-        cx.error("id-format", p, format!("'{name}': '{s}' does not match the id format ([object-type]--[UUID])"));
+        cx.error(
+            "id-format",
+            p,
+            format!("'{name}': '{s}' does not match the id format ([object-type]--[UUID])"),
+        );
         return;
     };
     if !types.is_empty() && !types.contains(&ident.object_type) {
         cx.error(
             "ref-type",
             p,
-            format!("'{name}' must refer to an object of type {}, not '{}'", types.join(" or "), ident.object_type),
+            format!(
+                "'{name}' must refer to an object of type {}, not '{}'",
+                types.join(" or "),
+                ident.object_type
+            ),
         );
     }
 }
@@ -823,7 +976,13 @@ fn check_ref_list(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, types: 
     }
 }
 
-fn check_timestamp(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, millis: bool) -> Option<Timestamp> {
+fn check_timestamp(
+    cx: &mut Cx<'_, '_>,
+    p: &P<'_>,
+    v: &Value,
+    name: &str,
+    millis: bool,
+) -> Option<Timestamp> {
     let s = expect_str(cx, p, v, name)?;
     match Timestamp::parse(s) {
         Ok(ts) => {
@@ -837,7 +996,11 @@ fn check_timestamp(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, millis
             Some(ts)
         }
         Err(TimestampError::Range(why)) => {
-            cx.error("timestamp-invalid", p, format!("'{name}': '{s}' is not a valid timestamp: {why}"));
+            cx.error(
+                "timestamp-invalid",
+                p,
+                format!("'{name}': '{s}' is not a valid timestamp: {why}"),
+            );
             None
         }
         Err(e) => {
@@ -848,16 +1011,33 @@ fn check_timestamp(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, millis
 }
 
 fn check_enum(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, allowed: &[&str]) {
-    let Some(s) = expect_str(cx, p, v, name) else { return };
+    let Some(s) = expect_str(cx, p, v, name) else {
+        return;
+    };
     if !allowed.contains(&s) {
-        cx.error("enum", p, format!("'{name}': '{s}' is not one of {allowed:?}"));
+        cx.error(
+            "enum",
+            p,
+            format!("'{name}': '{s}' is not one of {allowed:?}"),
+        );
     }
 }
 
 /// An open vocabulary (string or list of strings): a warning when a value is not in it.
-fn check_vocab(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, check: Check, vocab_name: &str, vocab: &[&str], list: bool) {
+fn check_vocab(
+    cx: &mut Cx<'_, '_>,
+    p: &P<'_>,
+    v: &Value,
+    name: &str,
+    check: Check,
+    vocab_name: &str,
+    vocab: &[&str],
+    list: bool,
+) {
     let one = |cx: &mut Cx<'_, '_>, p: &P<'_>, item: &Value| {
-        let Some(s) = expect_str(cx, p, item, name) else { return };
+        let Some(s) = expect_str(cx, p, item, name) else {
+            return;
+        };
         if !in_sorted(vocab, s) {
             cx.warn(check, p, || {
                 format!("The value contained in {name} is permitted, but is not in the {vocab_name} vocabulary.")
@@ -882,20 +1062,39 @@ fn check_vocab(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, check: Che
 
 fn check_hashes(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, vocab_check: bool) {
     let Value::Object(map) = v else {
-        cx.error("property-type", p, format!("'{name}' must be a dictionary of hashes, not {}", kind(v)));
+        cx.error(
+            "property-type",
+            p,
+            format!("'{name}' must be a dictionary of hashes, not {}", kind(v)),
+        );
         return;
     };
     if map.is_empty() {
-        cx.error("property-type", p, format!("'{name}' must contain at least one hash"));
+        cx.error(
+            "property-type",
+            p,
+            format!("'{name}' must contain at least one hash"),
+        );
     }
     for (algo, value) in map {
         let hp = p.key(algo);
-        if algo.len() < 3 || algo.len() > 250 || !algo.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') {
+        if algo.len() < 3
+            || algo.len() > 250
+            || !algo
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
             cx.error("hash-name", &hp, format!("hash algorithm name '{algo}' must be 3–250 characters of a-z, A-Z, 0-9, '_' or '-'"));
         }
-        let Some(s) = expect_str(cx, &hp, value, algo) else { continue };
+        let Some(s) = expect_str(cx, &hp, value, algo) else {
+            continue;
+        };
         if !hash_value_ok(algo, s) {
-            cx.error("hash-value", &hp, format!("'{s}' is not a valid {algo} hash"));
+            cx.error(
+                "hash-value",
+                &hp,
+                format!("'{s}' is not a valid {algo} hash"),
+            );
         }
         if vocab_check && !in_sorted(vocab::HASH_ALGO_OV, algo) && !algo.starts_with("x_") {
             cx.warn(Check::HashAlgo, &hp, || {
@@ -907,25 +1106,41 @@ fn check_hashes(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, vocab_che
 
 fn check_dictionary(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str) -> bool {
     let Value::Object(map) = v else {
-        cx.error("property-type", p, format!("'{name}' must be a dictionary, not {}", kind(v)));
+        cx.error(
+            "property-type",
+            p,
+            format!("'{name}' must be a dictionary, not {}", kind(v)),
+        );
         return false;
     };
     for key in map.keys() {
         if key.len() > 250 || !key.is_ascii() {
-            cx.error("dictionary-key", &p.key(key), format!("dictionary key '{key}' must be ASCII and at most 250 characters"));
+            cx.error(
+                "dictionary-key",
+                &p.key(key),
+                format!("dictionary key '{key}' must be ASCII and at most 250 characters"),
+            );
         } else if key.bytes().any(|c| c.is_ascii_uppercase()) {
-            cx.warn(Check::ObservableDictionaryKeys, &p.key(key), || format!("As a dictionary key, '{key}' should be lowercase."));
+            cx.warn(Check::ObservableDictionaryKeys, &p.key(key), || {
+                format!("As a dictionary key, '{key}' should be lowercase.")
+            });
         }
     }
     true
 }
 
 fn check_kill_chain_phases(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
-    let Some(items) = expect_list(cx, p, v, "kill_chain_phases") else { return };
+    let Some(items) = expect_list(cx, p, v, "kill_chain_phases") else {
+        return;
+    };
     for (i, item) in items.iter().enumerate() {
         let ip = p.idx(i);
         let Value::Object(kcp) = item else {
-            cx.error("property-type", &ip, format!("a kill chain phase must be an object, not {}", kind(item)));
+            cx.error(
+                "property-type",
+                &ip,
+                format!("a kill chain phase must be an object, not {}", kind(item)),
+            );
             continue;
         };
         for prop in ["kill_chain_name", "phase_name"] {
@@ -947,17 +1162,30 @@ fn check_kill_chain_phases(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
 }
 
 fn check_external_references(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
-    let Some(items) = expect_list(cx, p, v, "external_references") else { return };
+    let Some(items) = expect_list(cx, p, v, "external_references") else {
+        return;
+    };
     let mut warned = false;
     for (i, item) in items.iter().enumerate() {
         let ip = p.idx(i);
         let Value::Object(er) = item else {
-            cx.error("property-type", &ip, format!("an external reference must be an object, not {}", kind(item)));
+            cx.error(
+                "property-type",
+                &ip,
+                format!(
+                    "an external reference must be an object, not {}",
+                    kind(item)
+                ),
+            );
             continue;
         };
         let source = match er.get("source_name") {
             None => {
-                cx.error("required", &ip, "'source_name' is a required property".into());
+                cx.error(
+                    "required",
+                    &ip,
+                    "'source_name' is a required property".into(),
+                );
                 None
             }
             Some(s) => expect_str(cx, &ip.key("source_name"), s, "source_name"),
@@ -969,7 +1197,11 @@ fn check_external_references(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
         }
         if let Some(Value::String(url)) = er.get("url") {
             if !is_uri(url) {
-                cx.error("url", &ip.key("url"), format!("url: '{url}' is not a 'uri'"));
+                cx.error(
+                    "url",
+                    &ip.key("url"),
+                    format!("url: '{url}' is not a 'uri'"),
+                );
             }
         }
         if let Some(h) = er.get("hashes") {
@@ -978,7 +1210,10 @@ fn check_external_references(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
         let ext_id = er.get("external_id").and_then(Value::as_str);
         let bad = match source {
             Some("cve") => !ext_id.is_some_and(is_cve_id),
-            Some("capec") => !ext_id.is_some_and(|e| e.strip_prefix("CAPEC-").is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))),
+            Some("capec") => !ext_id.is_some_and(|e| {
+                e.strip_prefix("CAPEC-")
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
+            }),
             _ => false,
         };
         if bad {
@@ -991,14 +1226,20 @@ fn check_external_references(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
         if !warned && er.contains_key("url") && !er.contains_key("hashes") {
             warned = true;
             let src = source.unwrap_or("");
-            cx.warn(Check::ExtrefHashes, &ip, || format!("External reference '{src}' has a URL but no hash."));
+            cx.warn(Check::ExtrefHashes, &ip, || {
+                format!("External reference '{src}' has a URL but no hash.")
+            });
         }
     }
 }
 
 fn is_cve_id(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("CVE-") else { return false };
-    let Some((year, num)) = rest.split_once('-') else { return false };
+    let Some(rest) = s.strip_prefix("CVE-") else {
+        return false;
+    };
+    let Some((year, num)) = rest.split_once('-') else {
+        return false;
+    };
     year.len() == 4
         && year.bytes().all(|c| c.is_ascii_digit())
         && num.len() >= 4
@@ -1006,21 +1247,44 @@ fn is_cve_id(s: &str) -> bool {
         && (num.len() == 4 || !num.starts_with('0'))
 }
 
-fn check_granular_markings(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, object: &Map<String, Value>, own_id: Option<&str>) {
-    let Some(items) = expect_list(cx, p, v, "granular_markings") else { return };
+fn check_granular_markings(
+    cx: &mut Cx<'_, '_>,
+    p: &P<'_>,
+    v: &Value,
+    object: &Map<String, Value>,
+    own_id: Option<&str>,
+) {
+    let Some(items) = expect_list(cx, p, v, "granular_markings") else {
+        return;
+    };
     for (i, item) in items.iter().enumerate() {
         let ip = p.idx(i);
         let Value::Object(gm) = item else {
-            cx.error("property-type", &ip, format!("a granular marking must be an object, not {}", kind(item)));
+            cx.error(
+                "property-type",
+                &ip,
+                format!("a granular marking must be an object, not {}", kind(item)),
+            );
             continue;
         };
         match (gm.get("marking_ref"), gm.get("lang")) {
-            (Some(_), Some(_)) | (None, None) => {
-                cx.error("granular-marking", &ip, "a granular marking must have exactly one of 'marking_ref' and 'lang'".into())
-            }
+            (Some(_), Some(_)) | (None, None) => cx.error(
+                "granular-marking",
+                &ip,
+                "a granular marking must have exactly one of 'marking_ref' and 'lang'".into(),
+            ),
             (Some(r), None) => {
-                check_ref(cx, &ip.key("marking_ref"), r, "marking_ref", &["marking-definition"]);
-                if own_id.is_some() && r.as_str() == own_id && object.get("type").and_then(Value::as_str) == Some("marking-definition") {
+                check_ref(
+                    cx,
+                    &ip.key("marking_ref"),
+                    r,
+                    "marking_ref",
+                    &["marking-definition"],
+                );
+                if own_id.is_some()
+                    && r.as_str() == own_id
+                    && object.get("type").and_then(Value::as_str) == Some("marking-definition")
+                {
                     cx.error(
                         "marking-circular",
                         &ip.key("marking_ref"),
@@ -1038,9 +1302,15 @@ fn check_granular_markings(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, object: &M
                 let sp = ip.key("selectors");
                 if let Some(sels) = expect_list(cx, &sp, sel, "selectors") {
                     for (j, s) in sels.iter().enumerate() {
-                        let Some(s) = expect_str(cx, &sp.idx(j), s, "selectors") else { continue };
+                        let Some(s) = expect_str(cx, &sp.idx(j), s, "selectors") else {
+                            continue;
+                        };
                         if let Err(why) = resolve_selector(object, s) {
-                            cx.error("selector", &sp.idx(j), format!("'{s}' is not a valid selector because {why}"));
+                            cx.error(
+                                "selector",
+                                &sp.idx(j),
+                                format!("'{s}' is not a valid selector because {why}"),
+                            );
                         }
                     }
                 }
@@ -1058,9 +1328,13 @@ fn resolve_selector(object: &Map<String, Value>, selector: &str) -> Result<(), S
             Some(v) => Some(v),
         };
         let next = if let Some(idx) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            let i: usize = idx.parse().map_err(|_| format!("'{seg}' is not a valid index"))?;
+            let i: usize = idx
+                .parse()
+                .map_err(|_| format!("'{seg}' is not a valid index"))?;
             match container {
-                Some(Value::Array(a)) => a.get(i).ok_or_else(|| format!("{i} is not a valid index"))?,
+                Some(Value::Array(a)) => a
+                    .get(i)
+                    .ok_or_else(|| format!("{i} is not a valid index"))?,
                 _ => return Err(format!("'{seg}' does not index a list")),
             }
         } else {
@@ -1069,7 +1343,8 @@ fn resolve_selector(object: &Map<String, Value>, selector: &str) -> Result<(), S
                 Some(Value::Object(m)) => m,
                 Some(_) => return Err(format!("'{seg}' is not a property")),
             };
-            map.get(seg).ok_or_else(|| format!("'{seg}' is not a property"))?
+            map.get(seg)
+                .ok_or_else(|| format!("'{seg}' is not a property"))?
         };
         cur = Some(next);
     }
@@ -1088,7 +1363,12 @@ fn validate_bundle<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '
             check_ref(cx, &p.key("id"), v, "id", &["bundle"]);
             if let Some(ident) = v.as_str().and_then(Identifier::parse) {
                 if ident.version() != 4 {
-                    cx.warn(Check::UuidCheck, &p.key("id"), || format!("Given ID value {} is not a valid UUIDv4 ID.", v.as_str().unwrap_or("")));
+                    cx.warn(Check::UuidCheck, &p.key("id"), || {
+                        format!(
+                            "Given ID value {} is not a valid UUIDv4 ID.",
+                            v.as_str().unwrap_or("")
+                        )
+                    });
                 }
             }
         }
@@ -1097,17 +1377,28 @@ fn validate_bundle<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '
         if !matches!(key.as_str(), "type" | "id" | "objects") {
             let kp = p.key(key);
             if !is_valid_property_name(key) {
-                cx.error("property-name", &kp, format!("'{key}' is not a valid property name"));
+                cx.error(
+                    "property-name",
+                    &kp,
+                    format!("'{key}' is not a valid property name"),
+                );
             }
             cx.warn(Check::ExtensionsUse, &kp, || {
                 format!("Custom property '{key}' should be implemented using an extension with an 'extension_type' of 'property-extension' or 'toplevel-property-extension'.")
             });
         }
     }
-    let Some(objects) = map.get("objects") else { return };
+    cx.inherited_spec_version = map.get("spec_version").is_some_and(Value::is_string);
+    let Some(objects) = map.get("objects") else {
+        return;
+    };
     let op = p.key("objects");
     let Value::Array(items) = objects else {
-        cx.error("property-type", &op, format!("'objects' must be a list, not {}", kind(objects)));
+        cx.error(
+            "property-type",
+            &op,
+            format!("'objects' must be a list, not {}", kind(objects)),
+        );
         return;
     };
     let mut dups: Vec<(&str, &str)> = Vec::new();
@@ -1116,13 +1407,19 @@ fn validate_bundle<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '
         match item {
             Value::Object(m) => {
                 validate_map(m, &ip, cx, Top::Yes);
-                if let (Some(Value::String(oid)), Some(Value::String(modified))) = (m.get("id"), m.get("modified")) {
+                if let (Some(Value::String(oid)), Some(Value::String(modified))) =
+                    (m.get("id"), m.get("modified"))
+                {
                     dups.push((oid, modified));
                 }
             }
             _ => {
                 cx.id = id;
-                cx.error("not-object", &ip, format!("a STIX object must be a JSON object, not {}", kind(item)));
+                cx.error(
+                    "not-object",
+                    &ip,
+                    format!("a STIX object must be a JSON object, not {}", kind(item)),
+                );
             }
         }
     }
@@ -1142,7 +1439,8 @@ fn validate_bundle<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '
 /// Timestamp properties of predefined types (besides `created` / `modified`).
 fn timestamp_props(t: &str) -> &'static [&'static str] {
     match t {
-        "campaign" | "infrastructure" | "intrusion-set" | "malware" | "sighting" | "threat-actor" => &["first_seen", "last_seen"],
+        "campaign" | "infrastructure" | "intrusion-set" | "malware" | "sighting"
+        | "threat-actor" => &["first_seen", "last_seen"],
         "indicator" => &["valid_from", "valid_until"],
         "language-content" => &["object_modified"],
         "malware-analysis" => &["submitted", "analysis_started", "analysis_ended"],
@@ -1154,7 +1452,13 @@ fn timestamp_props(t: &str) -> &'static [&'static str] {
         "email-message" => &["date"],
         "network-traffic" => &["start", "end"],
         "process" => &["created_time"],
-        "user-account" => &["account_created", "account_expires", "credential_last_changed", "account_first_login", "account_last_login"],
+        "user-account" => &[
+            "account_created",
+            "account_expires",
+            "credential_last_changed",
+            "account_first_login",
+            "account_last_login",
+        ],
         "windows-registry-key" => &["modified_time"],
         "x509-certificate" => &["validity_not_before", "validity_not_after"],
         _ => &[],
@@ -1164,7 +1468,8 @@ fn timestamp_props(t: &str) -> &'static [&'static str] {
 /// `(later, strictly, earlier)` timestamp constraints.
 fn timestamp_order(t: &str) -> &'static [(&'static str, bool, &'static str)] {
     match t {
-        "campaign" | "infrastructure" | "intrusion-set" | "malware" | "sighting" | "threat-actor" => &[("last_seen", false, "first_seen")],
+        "campaign" | "infrastructure" | "intrusion-set" | "malware" | "sighting"
+        | "threat-actor" => &[("last_seen", false, "first_seen")],
         "indicator" => &[("valid_until", true, "valid_from")],
         "observed-data" => &[("last_observed", false, "first_observed")],
         "relationship" => &[("stop_time", true, "start_time")],
@@ -1177,8 +1482,10 @@ fn timestamp_order(t: &str) -> &'static [(&'static str, bool, &'static str)] {
 
 fn required_props(t: &str) -> &'static [&'static str] {
     match t {
-        "attack-pattern" | "campaign" | "course-of-action" | "identity" | "incident" | "infrastructure" | "intrusion-set" | "threat-actor" | "tool"
-        | "vulnerability" => &["name"],
+        "attack-pattern" | "campaign" | "course-of-action" | "identity" | "incident"
+        | "infrastructure" | "intrusion-set" | "threat-actor" | "tool" | "vulnerability" => {
+            &["name"]
+        }
         "grouping" => &["context", "object_refs"],
         "indicator" => &["pattern", "pattern_type", "valid_from"],
         "malware" => &["is_family"],
@@ -1190,14 +1497,25 @@ fn required_props(t: &str) -> &'static [&'static str] {
         "relationship" => &["relationship_type", "source_ref", "target_ref"],
         "sighting" => &["sighting_of_ref"],
         "language-content" => &["object_ref", "contents"],
-        "extension-definition" => &["name", "schema", "version", "extension_types", "created_by_ref"],
+        "extension-definition" => &[
+            "name",
+            "schema",
+            "version",
+            "extension_types",
+            "created_by_ref",
+        ],
         "autonomous-system" => &["number"],
         "directory" => &["path"],
         "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" => &["value"],
         "email-message" => &["is_multipart"],
         "mutex" | "software" => &["name"],
         "network-traffic" => &["protocols"],
-        "windows-registry-key" | "x509-certificate" | "user-account" | "process" | "file" | "artifact" => &[],
+        "windows-registry-key"
+        | "x509-certificate"
+        | "user-account"
+        | "process"
+        | "file"
+        | "artifact" => &[],
         _ => &[],
     }
 }
@@ -1207,19 +1525,33 @@ fn ref_props(t: &str) -> &'static [(&'static str, bool, &'static [&'static str])
     const SDO_ANY: &[&str] = &[];
     match t {
         "grouping" | "note" | "opinion" | "report" => &[("object_refs", true, SDO_ANY)],
-        "malware" => &[("operating_system_refs", true, &["software"]), ("sample_refs", true, &["file", "artifact"])],
+        "malware" => &[
+            ("operating_system_refs", true, &["software"]),
+            ("sample_refs", true, &["file", "artifact"]),
+        ],
         "malware-analysis" => &[
             ("host_vm_ref", false, &["software"]),
             ("operating_system_ref", false, &["software"]),
             ("installed_software_refs", true, &["software"]),
             ("analysis_sco_refs", true, SDO_ANY),
-            ("sample_ref", false, &["file", "network-traffic", "artifact"]),
+            (
+                "sample_ref",
+                false,
+                &["file", "network-traffic", "artifact"],
+            ),
         ],
         "observed-data" => &[("object_refs", true, SDO_ANY)],
-        "sighting" => &[("observed_data_refs", true, &["observed-data"]), ("where_sighted_refs", true, &["identity", "location"])],
+        "sighting" => &[
+            ("observed_data_refs", true, &["observed-data"]),
+            ("where_sighted_refs", true, &["identity", "location"]),
+        ],
         "language-content" => &[("object_ref", false, SDO_ANY)],
         "directory" => &[("contains_refs", true, &["file", "directory"])],
-        "domain-name" => &[("resolves_to_refs", true, &["ipv4-addr", "ipv6-addr", "domain-name"])],
+        "domain-name" => &[(
+            "resolves_to_refs",
+            true,
+            &["ipv4-addr", "ipv6-addr", "domain-name"],
+        )],
         "email-addr" => &[("belongs_to_ref", false, &["user-account"])],
         "email-message" => &[
             ("from_ref", false, &["email-addr"]),
@@ -1229,11 +1561,26 @@ fn ref_props(t: &str) -> &'static [(&'static str, bool, &'static [&'static str])
             ("bcc_refs", true, &["email-addr"]),
             ("raw_email_ref", false, &["artifact"]),
         ],
-        "file" => &[("parent_directory_ref", false, &["directory"]), ("content_ref", false, &["artifact"]), ("contains_refs", true, SDO_ANY)],
-        "ipv4-addr" | "ipv6-addr" => &[("resolves_to_refs", true, &["mac-addr"]), ("belongs_to_refs", true, &["autonomous-system"])],
+        "file" => &[
+            ("parent_directory_ref", false, &["directory"]),
+            ("content_ref", false, &["artifact"]),
+            ("contains_refs", true, SDO_ANY),
+        ],
+        "ipv4-addr" | "ipv6-addr" => &[
+            ("resolves_to_refs", true, &["mac-addr"]),
+            ("belongs_to_refs", true, &["autonomous-system"]),
+        ],
         "network-traffic" => &[
-            ("src_ref", false, &["ipv4-addr", "ipv6-addr", "mac-addr", "domain-name"]),
-            ("dst_ref", false, &["ipv4-addr", "ipv6-addr", "mac-addr", "domain-name"]),
+            (
+                "src_ref",
+                false,
+                &["ipv4-addr", "ipv6-addr", "mac-addr", "domain-name"],
+            ),
+            (
+                "dst_ref",
+                false,
+                &["ipv4-addr", "ipv6-addr", "mac-addr", "domain-name"],
+            ),
             ("src_payload_ref", false, &["artifact"]),
             ("dst_payload_ref", false, &["artifact"]),
             ("encapsulates_refs", true, &["network-traffic"]),
@@ -1251,46 +1598,196 @@ fn ref_props(t: &str) -> &'static [(&'static str, bool, &'static [&'static str])
 }
 
 /// Open-vocabulary properties: (property, check, vocabulary name, vocabulary, is a list).
-type VocabProp = (&'static str, Check, &'static str, &'static [&'static str], bool);
+type VocabProp = (
+    &'static str,
+    Check,
+    &'static str,
+    &'static [&'static str],
+    bool,
+);
 
 fn vocab_props(t: &str) -> &'static [VocabProp] {
     use Check::*;
     match t {
-        "grouping" => &[("context", GroupingContext, "grouping-context-ov", vocab::GROUPING_CONTEXT_OV, false)],
+        "grouping" => &[(
+            "context",
+            GroupingContext,
+            "grouping-context-ov",
+            vocab::GROUPING_CONTEXT_OV,
+            false,
+        )],
         "identity" => &[
-            ("identity_class", IdentityClass, "identity-class-ov", vocab::IDENTITY_CLASS_OV, false),
-            ("sectors", IndustrySector, "industry-sector-ov", vocab::INDUSTRY_SECTOR_OV, true),
+            (
+                "identity_class",
+                IdentityClass,
+                "identity-class-ov",
+                vocab::IDENTITY_CLASS_OV,
+                false,
+            ),
+            (
+                "sectors",
+                IndustrySector,
+                "industry-sector-ov",
+                vocab::INDUSTRY_SECTOR_OV,
+                true,
+            ),
         ],
         "indicator" => &[
-            ("indicator_types", IndicatorTypes, "indicator-type-ov", vocab::INDICATOR_TYPE_OV, true),
-            ("pattern_type", IndicatorPatternTypes, "indicator-pattern-ov", vocab::INDICATOR_PATTERN_OV, false),
+            (
+                "indicator_types",
+                IndicatorTypes,
+                "indicator-type-ov",
+                vocab::INDICATOR_TYPE_OV,
+                true,
+            ),
+            (
+                "pattern_type",
+                IndicatorPatternTypes,
+                "indicator-pattern-ov",
+                vocab::INDICATOR_PATTERN_OV,
+                false,
+            ),
         ],
-        "infrastructure" => &[("infrastructure_types", InfrastructureTypes, "infrastructure-type-ov", vocab::INFRASTRUCTURE_TYPE_OV, true)],
+        "infrastructure" => &[(
+            "infrastructure_types",
+            InfrastructureTypes,
+            "infrastructure-type-ov",
+            vocab::INFRASTRUCTURE_TYPE_OV,
+            true,
+        )],
         "intrusion-set" => &[
-            ("resource_level", AttackResourceLevel, "attack-resource-level-ov", vocab::ATTACK_RESOURCE_LEVEL_OV, false),
-            ("primary_motivation", AttackMotivation, "attack-motivation-ov", vocab::ATTACK_MOTIVATION_OV, false),
-            ("secondary_motivations", AttackMotivation, "attack-motivation-ov", vocab::ATTACK_MOTIVATION_OV, true),
+            (
+                "resource_level",
+                AttackResourceLevel,
+                "attack-resource-level-ov",
+                vocab::ATTACK_RESOURCE_LEVEL_OV,
+                false,
+            ),
+            (
+                "primary_motivation",
+                AttackMotivation,
+                "attack-motivation-ov",
+                vocab::ATTACK_MOTIVATION_OV,
+                false,
+            ),
+            (
+                "secondary_motivations",
+                AttackMotivation,
+                "attack-motivation-ov",
+                vocab::ATTACK_MOTIVATION_OV,
+                true,
+            ),
         ],
         "location" => &[("region", Region, "region-ov", vocab::REGION_OV, false)],
         "malware" => &[
-            ("malware_types", MalwareTypes, "malware-type-ov", vocab::MALWARE_TYPE_OV, true),
-            ("architecture_execution_envs", ProcessorArchitecture, "processor-architecture-ov", vocab::PROCESSOR_ARCHITECTURE_OV, true),
-            ("implementation_languages", ImplementationLanguages, "implementation-language-ov", vocab::IMPLEMENTATION_LANGUAGES_OV, true),
-            ("capabilities", MalwareCapabilities, "malware-capabilities-ov", vocab::MALWARE_CAPABILITIES_OV, true),
+            (
+                "malware_types",
+                MalwareTypes,
+                "malware-type-ov",
+                vocab::MALWARE_TYPE_OV,
+                true,
+            ),
+            (
+                "architecture_execution_envs",
+                ProcessorArchitecture,
+                "processor-architecture-ov",
+                vocab::PROCESSOR_ARCHITECTURE_OV,
+                true,
+            ),
+            (
+                "implementation_languages",
+                ImplementationLanguages,
+                "implementation-language-ov",
+                vocab::IMPLEMENTATION_LANGUAGES_OV,
+                true,
+            ),
+            (
+                "capabilities",
+                MalwareCapabilities,
+                "malware-capabilities-ov",
+                vocab::MALWARE_CAPABILITIES_OV,
+                true,
+            ),
         ],
-        "malware-analysis" => &[("result", MalwareResult, "malware-result-ov", vocab::MALWARE_RESULT_OV, false)],
-        "report" => &[("report_types", ReportTypes, "report-type-ov", vocab::REPORT_TYPE_OV, true)],
+        "malware-analysis" => &[(
+            "result",
+            MalwareResult,
+            "malware-result-ov",
+            vocab::MALWARE_RESULT_OV,
+            false,
+        )],
+        "report" => &[(
+            "report_types",
+            ReportTypes,
+            "report-type-ov",
+            vocab::REPORT_TYPE_OV,
+            true,
+        )],
         "threat-actor" => &[
-            ("threat_actor_types", ThreatActorTypes, "threat-actor-type-ov", vocab::THREAT_ACTOR_TYPE_OV, true),
-            ("roles", ThreatActorRole, "threat-actor-role-ov", vocab::THREAT_ACTOR_ROLE_OV, true),
-            ("sophistication", ThreatActorSophistication, "threat-actor-sophistication-ov", vocab::THREAT_ACTOR_SOPHISTICATION_OV, false),
-            ("resource_level", AttackResourceLevel, "attack-resource-level-ov", vocab::ATTACK_RESOURCE_LEVEL_OV, false),
-            ("primary_motivation", AttackMotivation, "attack-motivation-ov", vocab::ATTACK_MOTIVATION_OV, false),
-            ("secondary_motivations", AttackMotivation, "attack-motivation-ov", vocab::ATTACK_MOTIVATION_OV, true),
-            ("personal_motivations", AttackMotivation, "attack-motivation-ov", vocab::ATTACK_MOTIVATION_OV, true),
+            (
+                "threat_actor_types",
+                ThreatActorTypes,
+                "threat-actor-type-ov",
+                vocab::THREAT_ACTOR_TYPE_OV,
+                true,
+            ),
+            (
+                "roles",
+                ThreatActorRole,
+                "threat-actor-role-ov",
+                vocab::THREAT_ACTOR_ROLE_OV,
+                true,
+            ),
+            (
+                "sophistication",
+                ThreatActorSophistication,
+                "threat-actor-sophistication-ov",
+                vocab::THREAT_ACTOR_SOPHISTICATION_OV,
+                false,
+            ),
+            (
+                "resource_level",
+                AttackResourceLevel,
+                "attack-resource-level-ov",
+                vocab::ATTACK_RESOURCE_LEVEL_OV,
+                false,
+            ),
+            (
+                "primary_motivation",
+                AttackMotivation,
+                "attack-motivation-ov",
+                vocab::ATTACK_MOTIVATION_OV,
+                false,
+            ),
+            (
+                "secondary_motivations",
+                AttackMotivation,
+                "attack-motivation-ov",
+                vocab::ATTACK_MOTIVATION_OV,
+                true,
+            ),
+            (
+                "personal_motivations",
+                AttackMotivation,
+                "attack-motivation-ov",
+                vocab::ATTACK_MOTIVATION_OV,
+                true,
+            ),
         ],
-        "tool" => &[("tool_types", ToolTypes, "tool-type-ov", vocab::TOOL_TYPE_OV, true)],
-        "user-account" => &[("account_type", AccountType, "account-type-ov", vocab::ACCOUNT_TYPE_OV, false)],
+        "tool" => &[(
+            "tool_types",
+            ToolTypes,
+            "tool-type-ov",
+            vocab::TOOL_TYPE_OV,
+            true,
+        )],
+        "user-account" => &[(
+            "account_type",
+            AccountType,
+            "account-type-ov",
+            vocab::ACCOUNT_TYPE_OV,
+            false,
+        )],
         _ => &[],
     }
 }
@@ -1301,9 +1798,11 @@ fn predefined_props(t: &str) -> Option<&'static [&'static str]> {
 
 fn uses_extension_type(map: &Map<String, Value>, types: &[&str]) -> bool {
     match map.get("extensions") {
-        Some(Value::Object(exts)) => exts
-            .values()
-            .any(|e| e.get("extension_type").and_then(Value::as_str).is_some_and(|t| types.contains(&t))),
+        Some(Value::Object(exts)) => exts.values().any(|e| {
+            e.get("extension_type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| types.contains(&t))
+        }),
         _ => false,
     }
 }
@@ -1331,7 +1830,11 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         );
     }
     if in_sorted(vocab::RESERVED_OBJECTS, t) {
-        cx.error("reserved-type", &p.key("type"), format!("'{t}' is a reserved object type"));
+        cx.error(
+            "reserved-type",
+            &p.key("type"),
+            format!("'{t}' is a reserved object type"),
+        );
     }
     let category = category_of(t, map);
     let predefined = predefined_props(t);
@@ -1346,10 +1849,16 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
             let ip = p.key("id");
             if let Some(s) = expect_str(cx, &ip, v, "id") {
                 match Identifier::parse(s) {
-                    None => cx.error("id-format", &ip, format!("id: '{s}' does not match the id format ([object-type]--[UUID])")),
-                    Some(i) if i.object_type != t => {
-                        cx.error("id-type", &ip, format!("id: '{s}' must start with the object's type '{t}--'"))
-                    }
+                    None => cx.error(
+                        "id-format",
+                        &ip,
+                        format!("id: '{s}' does not match the id format ([object-type]--[UUID])"),
+                    ),
+                    Some(i) if i.object_type != t => cx.error(
+                        "id-type",
+                        &ip,
+                        format!("id: '{s}' must start with the object's type '{t}--'"),
+                    ),
                     Some(i) => ident = Some(i),
                 }
             }
@@ -1358,14 +1867,20 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
 
     // spec_version
     match map.get("spec_version") {
-        None if !sco && top == Top::Yes => cx.error("required", p, "'spec_version' is a required property".into()),
+        None if !sco && top == Top::Yes && !cx.inherited_spec_version => cx.error(
+            "required",
+            p,
+            "'spec_version' is a required property".into(),
+        ),
         None => {}
         Some(v) => {
             let sp = p.key("spec_version");
             if let Some(s) = expect_str(cx, &sp, v, "spec_version") {
                 match s {
                     "2.1" => {}
-                    "2.0" => cx.warn(Check::SpecVersion, &sp, || "spec_version is '2.0': the object is validated as STIX 2.1 content".into()),
+                    "2.0" => cx.warn(Check::SpecVersion, &sp, || {
+                        "spec_version is '2.0': the object is validated as STIX 2.1 content".into()
+                    }),
                     _ => cx.error("enum", &sp, format!("spec_version: '{s}' is not '2.1'")),
                 }
             }
@@ -1420,8 +1935,16 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         let find = |n: &str| tprops.iter().position(|x| *x == n).and_then(|i| stamps[i]);
         if let (Some(l), Some(e)) = (find(later), find(earlier)) {
             if l < e || (strict && l == e) {
-                let cmp = if strict { "later than" } else { "later than or equal to" };
-                cx.error("timestamp-order", &p.key(later), format!("'{later}' ({l}) must be {cmp} '{earlier}' ({e})"));
+                let cmp = if strict {
+                    "later than"
+                } else {
+                    "later than or equal to"
+                };
+                cx.error(
+                    "timestamp-order",
+                    &p.key(later),
+                    format!("'{later}' ({l}) must be {cmp} '{earlier}' ({e})"),
+                );
             }
         }
     }
@@ -1434,7 +1957,12 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
                 check_ref(cx, &kp, v, key, &[]);
                 if let Some(i) = v.as_str().and_then(Identifier::parse) {
                     if i.object_type != "identity" {
-                        cx.warn(Check::CreatedByRefType, &kp, || format!("'created_by_ref' should refer to an identity, not a '{}'", i.object_type));
+                        cx.warn(Check::CreatedByRefType, &kp, || {
+                            format!(
+                                "'created_by_ref' should refer to an identity, not a '{}'",
+                                i.object_type
+                            )
+                        });
                     }
                 }
             }
@@ -1443,7 +1971,11 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
             "lang" => {
                 if let Some(s) = expect_str(cx, &kp, v, key) {
                     if !is_language_tag(s) {
-                        cx.error("lang", &kp, format!("'{s}' is not a valid RFC 5646 language code."));
+                        cx.error(
+                            "lang",
+                            &kp,
+                            format!("'{s}' is not a valid RFC 5646 language code."),
+                        );
                     }
                 }
             }
@@ -1457,7 +1989,12 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         }
         // Property names.
         let known = predefined.is_some_and(|props| in_sorted(props, key));
-        if !known && !matches!(key.as_str(), "type" | "id" | "spec_version" | "created" | "modified" | "extensions") {
+        if !known
+            && !matches!(
+                key.as_str(),
+                "type" | "id" | "spec_version" | "created" | "modified" | "extensions"
+            )
+        {
             if !is_valid_property_name(key) {
                 cx.error(
                     "property-name",
@@ -1467,7 +2004,11 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
             }
             if predefined.is_some() {
                 if in_sorted(vocab::RESERVED_PROPERTIES, key) {
-                    cx.error("reserved-property", &kp, format!("'{key}' is a reserved property"));
+                    cx.error(
+                        "reserved-property",
+                        &kp,
+                        format!("'{key}' is a reserved property"),
+                    );
                 } else {
                     custom_property_warnings(cx, &kp, key, sco, map);
                 }
@@ -1497,7 +2038,9 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
     // type-level warnings
     if predefined.is_none() && t != "bundle" {
         if cx.on(Check::StrictTypes) {
-            cx.warn(Check::StrictTypes, &p.key("type"), || format!("Object type '{t}' is not one of those defined in the specification."));
+            cx.warn(Check::StrictTypes, &p.key("type"), || {
+                format!("Object type '{t}' is not one of those defined in the specification.")
+            });
         }
         if type_ok && !in_sorted(vocab::RESERVED_OBJECTS, t) {
             if !uses_extension_type(map, &["new-sdo", "new-sco", "new-sro"]) {
@@ -1525,10 +2068,16 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
             let contributing = id::id_contributing_properties(t).unwrap_or(&[]);
             let has_contributing = contributing.iter().any(|c| map.contains_key(*c));
             if !has_contributing && v != 4 {
-                cx.error("uuid-version", &p.key("id"), "If no Contributing Properties are present, a UUIDv4 must be used".into());
+                cx.error(
+                    "uuid-version",
+                    &p.key("id"),
+                    "If no Contributing Properties are present, a UUIDv4 must be used".into(),
+                );
             } else if v != 5 {
                 let id_s = id.unwrap_or("");
-                cx.warn(Check::UuidCheck, &p.key("id"), || format!("Cyber Observable ID value {id_s} is not a valid UUIDv5 ID."));
+                cx.warn(Check::UuidCheck, &p.key("id"), || {
+                    format!("Cyber Observable ID value {id_s} is not a valid UUIDv5 ID.")
+                });
             } else if cx.on(Check::ScoIdDeterministic) {
                 if let Some(expected) = id::deterministic_sco_id(map) {
                     if Some(expected.as_str()) != id {
@@ -1540,11 +2089,17 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
             }
         } else if t == "process" {
             if v != 4 {
-                cx.error("uuid-version", &p.key("id"), "A process object must use UUIDv4 for its id".into());
+                cx.error(
+                    "uuid-version",
+                    &p.key("id"),
+                    "A process object must use UUIDv4 for its id".into(),
+                );
             }
         } else if !sco && v != 4 {
             let id_s = id.unwrap_or("");
-            cx.warn(Check::UuidCheck, &p.key("id"), || format!("Given ID value {id_s} is not a valid UUIDv4 ID."));
+            cx.warn(Check::UuidCheck, &p.key("id"), || {
+                format!("Given ID value {id_s} is not a valid UUIDv4 ID.")
+            });
         }
     }
 
@@ -1553,8 +2108,16 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         "indicator" => validate_indicator(map, p, cx),
         "location" => validate_location(map, p, cx),
         "malware" => {
-            if map.get("is_family").is_some_and(|v| v.as_bool() == Some(true)) && !map.contains_key("name") {
-                cx.error("required", p, "'name' is required when 'is_family' is true".into());
+            if map
+                .get("is_family")
+                .is_some_and(|v| v.as_bool() == Some(true))
+                && !map.contains_key("name")
+            {
+                cx.error(
+                    "required",
+                    p,
+                    "'name' is required when 'is_family' is true".into(),
+                );
             }
             if let Some(v) = map.get("is_family") {
                 check_bool(cx, &p.key("is_family"), v, "is_family");
@@ -1562,7 +2125,11 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         }
         "malware-analysis" => {
             if !map.contains_key("result") && !map.contains_key("analysis_sco_refs") {
-                cx.error("required", p, "a malware-analysis must have 'result' or 'analysis_sco_refs'".into());
+                cx.error(
+                    "required",
+                    p,
+                    "a malware-analysis must have 'result' or 'analysis_sco_refs'".into(),
+                );
             }
             if let Some(Value::String(product)) = map.get("product") {
                 if !is_lower_hyphenated(product) && product.chars().any(char::is_alphabetic) {
@@ -1575,7 +2142,19 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         "observed-data" => validate_observed_data(map, p, cx),
         "opinion" => {
             if let Some(v) = map.get("opinion") {
-                check_enum(cx, &p.key("opinion"), v, "opinion", &["strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"]);
+                check_enum(
+                    cx,
+                    &p.key("opinion"),
+                    v,
+                    "opinion",
+                    &[
+                        "strongly-disagree",
+                        "disagree",
+                        "neutral",
+                        "agree",
+                        "strongly-agree",
+                    ],
+                );
             }
         }
         "relationship" => validate_relationship(map, p, cx),
@@ -1589,7 +2168,11 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
     }
     if cx.interop {
         if let Some(Value::Array(refs)) = map.get("object_marking_refs") {
-            let n = refs.iter().filter_map(Value::as_str).filter(|r| tlp::marking_info(r).is_some_and(|(_, v)| v == tlp::TlpVersion::V1)).count();
+            let n = refs
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|r| tlp::marking_info(r).is_some_and(|(_, v)| v == tlp::TlpVersion::V1))
+                .count();
             if n > 1 {
                 cx.error(
                     "interop-tlp",
@@ -1610,7 +2193,13 @@ impl ObjectTypeIsSco {
     }
 }
 
-fn custom_property_warnings(cx: &mut Cx<'_, '_>, kp: &P<'_>, key: &str, sco: bool, map: &Map<String, Value>) {
+fn custom_property_warnings(
+    cx: &mut Cx<'_, '_>,
+    kp: &P<'_>,
+    key: &str,
+    sco: bool,
+    map: &Map<String, Value>,
+) {
     if cx.on(Check::StrictProperties) {
         let t = map.get("type").and_then(Value::as_str).unwrap_or("");
         cx.warn(Check::StrictProperties, kp, || {
@@ -1639,10 +2228,18 @@ fn custom_property_warnings(cx: &mut Cx<'_, '_>, kp: &P<'_>, key: &str, sco: boo
 }
 
 fn check_object_markings(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, own_id: Option<&str>, t: &str) {
-    let Some(items) = expect_list(cx, p, v, "object_marking_refs") else { return };
+    let Some(items) = expect_list(cx, p, v, "object_marking_refs") else {
+        return;
+    };
     for (i, item) in items.iter().enumerate() {
         let ip = p.idx(i);
-        check_ref(cx, &ip, item, "object_marking_refs", &["marking-definition"]);
+        check_ref(
+            cx,
+            &ip,
+            item,
+            "object_marking_refs",
+            &["marking-definition"],
+        );
         if t == "marking-definition" && own_id.is_some() && item.as_str() == own_id {
             cx.error(
                 "marking-circular",
@@ -1655,7 +2252,14 @@ fn check_object_markings(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, own_id: Opti
 
 fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Map<String, Value>) {
     let Value::Object(exts) = v else {
-        cx.error("property-type", p, format!("extensions: must be an object (a dictionary), not {}", kind(v)));
+        cx.error(
+            "property-type",
+            p,
+            format!(
+                "extensions: must be an object (a dictionary), not {}",
+                kind(v)
+            ),
+        );
         return;
     };
     let sco = in_sorted(vocab::SCO_TYPES, t);
@@ -1665,7 +2269,11 @@ fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Ma
         let is_def = key.starts_with("extension-definition--");
         if is_def {
             if Identifier::parse(key).is_none() {
-                cx.error("extension-key", &ep, format!("extensions: '{key}' is not a valid extension-definition identifier"));
+                cx.error(
+                    "extension-key",
+                    &ep,
+                    format!("extensions: '{key}' is not a valid extension-definition identifier"),
+                );
             }
         } else if !is_custom_ext_name(key) {
             cx.error(
@@ -1675,7 +2283,11 @@ fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Ma
             );
         }
         let Value::Object(e) = ext else {
-            cx.error("property-type", &ep, format!("extension '{key}' must be an object, not {}", kind(ext)));
+            cx.error(
+                "property-type",
+                &ep,
+                format!("extension '{key}' must be an object, not {}", kind(ext)),
+            );
             continue;
         };
         if let Some(et) = e.get("extension_type") {
@@ -1684,7 +2296,13 @@ fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Ma
                 &ep.key("extension_type"),
                 et,
                 "extension_type",
-                &["new-sdo", "new-sco", "new-sro", "property-extension", "toplevel-property-extension"],
+                &[
+                    "new-sdo",
+                    "new-sco",
+                    "new-sro",
+                    "property-extension",
+                    "toplevel-property-extension",
+                ],
             );
         }
         if is_def {
@@ -1693,7 +2311,8 @@ fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Ma
         match predefined_exts {
             Some(list) if in_sorted(list, key) => validate_sco_extension(cx, &ep, key, e),
             _ if sco => {
-                if cx.on(Check::ExtensionsUse) && !uses_extension_type(map, &["property-extension"]) {
+                if cx.on(Check::ExtensionsUse) && !uses_extension_type(map, &["property-extension"])
+                {
                     cx.warn(Check::ExtensionsUse, &ep, || {
                         format!("Custom Cyber Observable Object extension type '{key}' should be implemented using an 'extension_type' of 'property-extension'.")
                     });
@@ -1714,10 +2333,21 @@ fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Ma
 
 /// `^([a-z][a-z0-9]*)+(-[a-z0-9]+)*-ext$`
 fn is_custom_ext_name(k: &str) -> bool {
-    let Some(stem) = k.strip_suffix("-ext") else { return false };
+    let Some(stem) = k.strip_suffix("-ext") else {
+        return false;
+    };
     let mut parts = stem.split('-');
-    let first_ok = parts.next().is_some_and(|f| f.as_bytes().first().is_some_and(u8::is_ascii_lowercase) && f.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
-    first_ok && parts.all(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+    let first_ok = parts.next().is_some_and(|f| {
+        f.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+            && f.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
+    first_ok
+        && parts.all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 fn validate_sco_extension(cx: &mut Cx<'_, '_>, ep: &P<'_>, key: &str, e: &Map<String, Value>) {
@@ -1731,7 +2361,11 @@ fn validate_sco_extension(cx: &mut Cx<'_, '_>, ep: &P<'_>, key: &str, e: &Map<St
     };
     for r in required {
         if !e.contains_key(*r) {
-            cx.error("required", ep, format!("'{r}' is a required property of '{key}'"));
+            cx.error(
+                "required",
+                ep,
+                format!("'{r}' is a required property of '{key}'"),
+            );
         }
     }
     let known = table(vocab::SCO_EXTENSION_PROPERTIES, key).unwrap_or(&[]);
@@ -1802,7 +2436,9 @@ fn validate_sco_extension(cx: &mut Cx<'_, '_>, ep: &P<'_>, key: &str, e: &Map<St
             "priority" if key == "windows-process-ext" => {
                 if let Some(s) = v.as_str() {
                     if !(s.len() > 6 && s.ends_with("_CLASS")) {
-                        cx.warn(Check::WindowsProcessPriorityFormat, &pp, || "The 'priority' property should end in '_CLASS'.".into());
+                        cx.warn(Check::WindowsProcessPriorityFormat, &pp, || {
+                            "The 'priority' property should end in '_CLASS'.".into()
+                        });
                     }
                 }
             }
@@ -1844,11 +2480,27 @@ fn validate_sco_extension(cx: &mut Cx<'_, '_>, ep: &P<'_>, key: &str, e: &Map<St
     }
 }
 
+/// Which naming rule custom object types in patterns must follow (as stix2-validator does when
+/// `extensions-use` is disabled and a custom-prefix check is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixRule {
+    /// No rule.
+    None,
+    /// `x-<source>-<name>`.
+    Strict,
+    /// `x-<name>`.
+    Lax,
+}
+
 /// Where the STIX pattern check goes. The full parser (crate `pattern`) is wired in by the
 /// application; until then this runs the cheap lexical checks: balanced brackets and quotes,
 /// no characters patterns never contain, and well-formed object types and property names in
 /// object paths. Returns error messages.
-pub fn check_indicator_pattern(pattern: &str, pattern_type: &str, options_disable_ext_use: bool) -> Vec<String> {
+pub fn check_indicator_pattern(
+    pattern: &str,
+    pattern_type: &str,
+    custom_prefix: PrefixRule,
+) -> Vec<String> {
     let mut errors = Vec::new();
     if pattern_type != "stix" {
         return errors;
@@ -1890,20 +2542,32 @@ pub fn check_indicator_pattern(pattern: &str, pattern_type: &str, options_disabl
             b'(' => depth_par += 1,
             b')' => depth_par -= 1,
             b'"' | b'{' | b'}' | b';' | b'`' => {
-                errors.push(format!("Pattern failed to validate: unexpected character '{}' at position {}", c as char, i + 1));
+                errors.push(format!(
+                    "Pattern failed to validate: unexpected character '{}' at position {}",
+                    c as char,
+                    i + 1
+                ));
                 return errors;
             }
             c if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' => {
                 let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_') {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_')
+                {
                     i += 1;
                 }
                 // An object path: type ':' property
-                if i < b.len() && b[i] == b':' && start > 0 && matches!(b[start - 1], b'[' | b' ' | b'(' | b'\t' | b'\n') || (i < b.len() && b[i] == b':' && start == 0) {
+                if i < b.len()
+                    && b[i] == b':'
+                    && start > 0
+                    && matches!(b[start - 1], b'[' | b' ' | b'(' | b'\t' | b'\n')
+                    || (i < b.len() && b[i] == b':' && start == 0)
+                {
                     let ty = &pattern[start..i];
                     let pstart = i + 1;
                     let mut j = pstart;
-                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b'_') {
+                    while j < b.len()
+                        && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b'_')
+                    {
                         j += 1;
                     }
                     if j > pstart && !ty.chars().all(|c| c.is_ascii_digit()) {
@@ -1932,38 +2596,69 @@ pub fn check_indicator_pattern(pattern: &str, pattern_type: &str, options_disabl
         if !known_type {
             let ok = ty.len() >= 3
                 && ty.len() <= 250
-                && ty.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                && ty
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
                 && !ty.contains("--");
             if !ok {
-                errors.push(format!("Pattern failed to validate: '{ty}' is not a valid observable type name."));
-            } else if options_disable_ext_use && !(ty.starts_with("x-") && ty[2..].contains('-')) {
+                errors.push(format!(
+                    "Pattern failed to validate: '{ty}' is not a valid observable type name."
+                ));
+            } else if custom_prefix == PrefixRule::Strict
+                && !(ty.starts_with("x-") && ty[2..].contains('-'))
+            {
                 errors.push(format!(
                     "Pattern failed to validate: Custom Observable Object type '{ty}' should start with 'x-' followed by a source unique identifier (like a domain name with dots replaced by hyphens), a hyphen and then the name"
                 ));
+            } else if custom_prefix == PrefixRule::Lax && !ty.starts_with("x-") {
+                errors.push(format!("Pattern failed to validate: Custom Observable Object type '{ty}' should start with 'x-'"));
             }
         }
         let known_prop = table(vocab::SCO_PROPERTIES, ty).is_some_and(|ps| in_sorted(ps, prop));
-        if !known_prop && !(prop.len() >= 3 && prop.len() <= 250 && prop.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')) {
-            errors.push(format!("Pattern failed to validate: '{prop}' is not a valid observable property name."));
+        if !known_prop
+            && !(prop.len() >= 3
+                && prop.len() <= 250
+                && prop
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'))
+        {
+            errors.push(format!(
+                "Pattern failed to validate: '{prop}' is not a valid observable property name."
+            ));
         }
     }
     errors
 }
 
 fn validate_indicator(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_>) {
-    let pattern = map.get("pattern").map(|v| (v, expect_str(cx, &p.key("pattern"), v, "pattern")));
-    let pattern_type = map.get("pattern_type").and_then(Value::as_str).unwrap_or("");
+    let pattern = map
+        .get("pattern")
+        .map(|v| (v, expect_str(cx, &p.key("pattern"), v, "pattern")));
+    let pattern_type = map
+        .get("pattern_type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if let Some(v) = map.get("pattern_version") {
         expect_str(cx, &p.key("pattern_version"), v, "pattern_version");
     }
     if let Some((_, Some(pat))) = pattern {
-        let ext_use_off = !cx.on(Check::ExtensionsUse) && (cx.on(Check::CustomPrefix) || cx.on(Check::CustomPrefixLax));
-        for msg in check_indicator_pattern(pat, pattern_type, ext_use_off) {
+        let rule = if cx.on(Check::ExtensionsUse) {
+            PrefixRule::None
+        } else if cx.on(Check::CustomPrefix) {
+            PrefixRule::Strict
+        } else if cx.on(Check::CustomPrefixLax) {
+            PrefixRule::Lax
+        } else {
+            PrefixRule::None
+        };
+        for msg in check_indicator_pattern(pat, pattern_type, rule) {
             cx.error("pattern", &p.key("pattern"), msg);
         }
     }
     if !map.contains_key("name") || !map.contains_key("description") {
-        cx.warn(Check::IndicatorProperties, p, || "Both the name and description properties SHOULD be present.".into());
+        cx.warn(Check::IndicatorProperties, p, || {
+            "Both the name and description properties SHOULD be present.".into()
+        });
     }
 }
 
@@ -1973,64 +2668,117 @@ fn validate_location(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_>) {
     if let Some(v) = lat {
         match v.as_f64() {
             Some(x) if (-90.0..=90.0).contains(&x) => {}
-            _ => cx.error("range", &p.key("latitude"), "'latitude' must be a number between -90 and 90".into()),
+            _ => cx.error(
+                "range",
+                &p.key("latitude"),
+                "'latitude' must be a number between -90 and 90".into(),
+            ),
         }
     }
     if let Some(v) = lon {
         match v.as_f64() {
             Some(x) if (-180.0..=180.0).contains(&x) => {}
-            _ => cx.error("range", &p.key("longitude"), "'longitude' must be a number between -180 and 180".into()),
+            _ => cx.error(
+                "range",
+                &p.key("longitude"),
+                "'longitude' must be a number between -180 and 180".into(),
+            ),
         }
     }
     if lat.is_some() != lon.is_some() {
-        cx.error("dependency", p, "'latitude' and 'longitude' must be present together".into());
+        cx.error(
+            "dependency",
+            p,
+            "'latitude' and 'longitude' must be present together".into(),
+        );
     }
     if map.contains_key("precision") && lat.is_none() {
-        cx.error("dependency", &p.key("precision"), "'precision' requires 'latitude' and 'longitude'".into());
+        cx.error(
+            "dependency",
+            &p.key("precision"),
+            "'precision' requires 'latitude' and 'longitude'".into(),
+        );
     }
     if !map.contains_key("region") && !map.contains_key("country") && lat.is_none() {
-        cx.error("required", p, "a location must have 'region', 'country', or 'latitude' and 'longitude'".into());
+        cx.error(
+            "required",
+            p,
+            "a location must have 'region', 'country', or 'latitude' and 'longitude'".into(),
+        );
     }
     if let Some(Value::String(c)) = map.get("country") {
         if !in_sorted(vocab::COUNTRY_CODES, &c.to_ascii_uppercase()) {
-            cx.warn(Check::Countries, &p.key("country"), || "Location `country` should be a valid ISO 3166-1 ALPHA-2 Code.".into());
+            cx.warn(Check::Countries, &p.key("country"), || {
+                "Location `country` should be a valid ISO 3166-1 ALPHA-2 Code.".into()
+            });
         }
     }
 }
 
 fn validate_observed_data<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>) {
     if let Some(v) = map.get("number_observed") {
-        check_int(cx, &p.key("number_observed"), v, "number_observed", 1, 999_999_999);
+        check_int(
+            cx,
+            &p.key("number_observed"),
+            v,
+            "number_observed",
+            1,
+            999_999_999,
+        );
     }
     match (map.get("object_refs"), map.get("objects")) {
-        (Some(_), Some(_)) => cx.error("exclusive", p, "'object_refs' and 'objects' must not both be present".into()),
+        (Some(_), Some(_)) => cx.error(
+            "exclusive",
+            p,
+            "'object_refs' and 'objects' must not both be present".into(),
+        ),
         (None, None) => cx.error("required", p, "'object_refs' is a required property".into()),
         _ => {}
     }
     if let Some(Value::Array(refs)) = map.get("object_refs") {
         for (i, r) in refs.iter().enumerate() {
             if let Some(ident) = r.as_str().and_then(Identifier::parse) {
-                if matches!(ident.object_type, "bundle" | "language-content" | "marking-definition" | "extension-definition") {
-                    cx.error("ref-type", &p.key("object_refs").idx(i), format!("'object_refs' must refer to SCOs or SROs, not '{}'", ident.object_type));
+                if matches!(
+                    ident.object_type,
+                    "bundle" | "language-content" | "marking-definition" | "extension-definition"
+                ) {
+                    cx.error(
+                        "ref-type",
+                        &p.key("object_refs").idx(i),
+                        format!(
+                            "'object_refs' must refer to SCOs or SROs, not '{}'",
+                            ident.object_type
+                        ),
+                    );
                 }
             }
         }
     }
     if let Some(objects) = map.get("objects") {
         let op = p.key("objects");
-        cx.warn(Check::DeprecatedProperties, &op, || "Included property 'objects' is deprecated within the indicated spec version.".into());
+        cx.warn(Check::DeprecatedProperties, &op, || {
+            "Included property 'objects' is deprecated within the indicated spec version.".into()
+        });
         match objects {
             Value::Object(objs) => {
                 let id = cx.id;
                 for (k, o) in objs {
                     match o {
                         Value::Object(m) => validate_map(m, &op.key(k), cx, Top::Embedded),
-                        _ => cx.error("not-object", &op.key(k), "Observed Data objects must be in dict format.".into()),
+                        _ => cx.error(
+                            "not-object",
+                            &op.key(k),
+                            "Observed Data objects must be in dict format.".into(),
+                        ),
                     }
                     cx.id = id;
                 }
             }
-            _ => cx.error("property-type", &op, "Observed Data objects must be in dict format.".into()),
+            _ => cx.error(
+                "property-type",
+                &op,
+                "Observed Data objects must be in dict format.".into(),
+            ),
         }
     }
 }
@@ -2042,7 +2790,15 @@ fn validate_relationship(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             let rp = p.key(prop);
             check_ref(cx, &rp, v, prop, &[]);
             if let Some(ident) = v.as_str().and_then(Identifier::parse) {
-                if matches!(ident.object_type, "relationship" | "sighting" | "bundle" | "marking-definition" | "language-content" | "extension-definition") {
+                if matches!(
+                    ident.object_type,
+                    "relationship"
+                        | "sighting"
+                        | "bundle"
+                        | "marking-definition"
+                        | "language-content"
+                        | "extension-definition"
+                ) {
                     cx.error(
                         "ref-type",
                         &rp,
@@ -2053,7 +2809,12 @@ fn validate_relationship(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             }
         }
     }
-    let Some(rt) = map.get("relationship_type").and_then(|v| expect_str(cx, &p.key("relationship_type"), v, "relationship_type")) else { return };
+    let Some(rt) = map
+        .get("relationship_type")
+        .and_then(|v| expect_str(cx, &p.key("relationship_type"), v, "relationship_type"))
+    else {
+        return;
+    };
     if let [Some(src), Some(tgt)] = types {
         if cx.on(Check::RelationshipTypes)
             && !in_sorted(table(vocab::RELATIONSHIPS_COMMON, "*").unwrap_or(&[]), rt)
@@ -2061,15 +2822,27 @@ fn validate_relationship(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             && !in_sorted(vocab::NON_SDOS, tgt)
         {
             let msg = match table(vocab::RELATIONSHIPS, src) {
-                None => Some(format!("'{src}' is permitted, but not a suggested relationship source object for the '{rt}' relationship.")),
-                Some(rels) if !in_sorted(rels, rt) => Some(format!("'{rt}' is permitted, but not a suggested relationship type for '{src}' objects.")),
-                Some(_) if !in_sorted(vocab::RELATIONSHIP_TRIPLES, &format!("{src} {rt} {tgt}")) => Some(format!(
-                    "'{tgt}' is permitted, but not a suggested relationship target object for '{src}' objects with the '{rt}' relationship."
+                None => Some(format!(
+                    "'{src}' is permitted, but not a suggested relationship source object for the '{rt}' relationship."
                 )),
+                Some(rels) if !in_sorted(rels, rt) => Some(format!(
+                    "'{rt}' is permitted, but not a suggested relationship type for '{src}' objects."
+                )),
+                Some(_)
+                    if !in_sorted(vocab::RELATIONSHIP_TRIPLES, &format!("{src} {rt} {tgt}")) =>
+                {
+                    Some(format!(
+                        "'{tgt}' is permitted, but not a suggested relationship target object for '{src}' objects with the '{rt}' relationship."
+                    ))
+                }
                 Some(_) => None,
             };
             if let Some(msg) = msg {
-                cx.warn(Check::RelationshipTypes, &p.key("relationship_type"), || msg);
+                cx.warn(
+                    Check::RelationshipTypes,
+                    &p.key("relationship_type"),
+                    || msg,
+                );
             }
         }
     }
@@ -2080,8 +2853,14 @@ fn validate_sighting(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_>) {
         let rp = p.key("sighting_of_ref");
         check_ref(cx, &rp, v, "sighting_of_ref", &[]);
         if let Some(ident) = v.as_str().and_then(Identifier::parse) {
-            if in_sorted(vocab::SCO_TYPES, ident.object_type) || in_sorted(vocab::NON_SDOS, ident.object_type) {
-                cx.error("ref-type", &rp, "'sighting_of_ref' must refer to a STIX Domain Object or Custom Object".into());
+            if in_sorted(vocab::SCO_TYPES, ident.object_type)
+                || in_sorted(vocab::NON_SDOS, ident.object_type)
+            {
+                cx.error(
+                    "ref-type",
+                    &rp,
+                    "'sighting_of_ref' must refer to a STIX Domain Object or Custom Object".into(),
+                );
             }
         }
     }
@@ -2097,7 +2876,10 @@ fn validate_marking_definition(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<
     let id = map.get("id").and_then(Value::as_str).unwrap_or("");
     let def_type = map.get("definition_type").and_then(Value::as_str);
     let tlp1 = tlp::marking_info(id).filter(|(_, v)| *v == tlp::TlpVersion::V1);
-    if tlp1.is_some() || def_type == Some("tlp") {
+    if tlp1.is_some() && def_type != Some("tlp") {
+        cx.warn(Check::TlpIdReuse, &p.key("id"), || format!("{id} is the id of a TLP 1.0 marking definition; other marking definitions should not reuse it"));
+    }
+    if def_type == Some("tlp") {
         if !is_predefined_tlp1(map) {
             cx.error("tlp", p, "TLP marking definitions must match one of those defined in the STIX specification.".into());
         }
@@ -2106,18 +2888,30 @@ fn validate_marking_definition(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<
     let has_ext = map.contains_key("extensions");
     match (def_type, map.get("definition")) {
         (None, None) if has_ext => {}
-        (None, _) if !has_ext => cx.error("required", p, "'definition_type' is a required property".into()),
+        (None, _) if !has_ext => cx.error(
+            "required",
+            p,
+            "'definition_type' is a required property".into(),
+        ),
         (Some(_), None) => cx.error("required", p, "'definition' is a required property".into()),
         (Some("statement"), Some(def)) => {
             if !def.get("statement").is_some_and(Value::is_string) {
-                cx.error("required", &p.key("definition"), "a statement marking's definition must contain the string 'statement'".into());
+                cx.error(
+                    "required",
+                    &p.key("definition"),
+                    "a statement marking's definition must contain the string 'statement'".into(),
+                );
             }
         }
         _ => {}
     }
     if let Some(dt) = def_type {
         if dt != "statement" && dt != "tlp" {
-            cx.warn(Check::MarkingDefinitionType, &p.key("definition_type"), || "Marking definition `definition_type` should be one of: statement, tlp.".into());
+            cx.warn(
+                Check::MarkingDefinitionType,
+                &p.key("definition_type"),
+                || "Marking definition `definition_type` should be one of: statement, tlp.".into(),
+            );
             if !has_ext {
                 cx.warn(Check::ExtensionsUse, p, || "Custom marking definitions should be specified using the 'extensions' property.".into());
             }
@@ -2133,40 +2927,72 @@ fn validate_marking_definition(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<
 }
 
 fn is_predefined_tlp1(map: &Map<String, Value>) -> bool {
-    let Some(id) = map.get("id").and_then(Value::as_str) else { return false };
-    let Some((level, tlp::TlpVersion::V1)) = tlp::marking_info(id) else { return false };
+    let Some(id) = map.get("id").and_then(Value::as_str) else {
+        return false;
+    };
+    let Some((level, tlp::TlpVersion::V1)) = tlp::marking_info(id) else {
+        return false;
+    };
     let word = match level {
         tlp::TlpLevel::Clear => "white",
         tlp::TlpLevel::Green => "green",
         tlp::TlpLevel::Amber => "amber",
         _ => "red",
     };
-    let name_ok = map.get("name").is_none_or(|n| n.as_str() == Some(&format!("TLP:{}", word.to_ascii_uppercase())));
-    map.keys().all(|k| matches!(k.as_str(), "type" | "spec_version" | "id" | "created" | "definition_type" | "name" | "definition"))
-        && map.get("created").and_then(Value::as_str) == Some("2017-01-20T00:00:00.000Z")
+    let name_ok = map
+        .get("name")
+        .is_none_or(|n| n.as_str() == Some(&format!("TLP:{}", word.to_ascii_uppercase())));
+    map.keys().all(|k| {
+        matches!(
+            k.as_str(),
+            "type" | "spec_version" | "id" | "created" | "definition_type" | "name" | "definition"
+        )
+    }) && map.get("created").and_then(Value::as_str) == Some("2017-01-20T00:00:00.000Z")
         && map.get("definition_type").and_then(Value::as_str) == Some("tlp")
-        && map.get("definition").and_then(Value::as_object).is_some_and(|d| d.len() == 1 && d.get("tlp").and_then(Value::as_str) == Some(word))
+        && map
+            .get("definition")
+            .and_then(Value::as_object)
+            .is_some_and(|d| d.len() == 1 && d.get("tlp").and_then(Value::as_str) == Some(word))
         && name_ok
 }
 
 fn validate_language_content(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_>) {
-    let Some(contents) = map.get("contents") else { return };
+    let Some(contents) = map.get("contents") else {
+        return;
+    };
     let cp = p.key("contents");
     let Value::Object(langs) = contents else {
-        cx.error("property-type", &cp, "'contents' must be a dictionary".into());
+        cx.error(
+            "property-type",
+            &cp,
+            "'contents' must be a dictionary".into(),
+        );
         return;
     };
     for (lang, v) in langs {
         let lp = cp.key(lang);
         if !is_language_tag(lang) {
-            cx.error("lang", &lp, format!("Invalid key '{lang}' in 'contents' property must be an RFC 5646 code"));
+            cx.error(
+                "lang",
+                &lp,
+                format!("Invalid key '{lang}' in 'contents' property must be an RFC 5646 code"),
+            );
         }
         let Value::Object(props) = v else {
-            cx.error("property-type", &lp, format!("'contents.{lang}' must be a dictionary"));
+            cx.error(
+                "property-type",
+                &lp,
+                format!("'contents.{lang}' must be a dictionary"),
+            );
             continue;
         };
         for sub in props.keys() {
-            if !(sub.len() >= 3 && sub.len() <= 250 && sub.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')) {
+            if !(sub.len() >= 3
+                && sub.len() <= 250
+                && sub
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'))
+            {
                 cx.error(
                     "property-name",
                     &lp.key(sub),
@@ -2182,17 +3008,34 @@ fn validate_extension_definition(map: &Map<String, Value>, p: &P<'_>, cx: &mut C
         let ep = p.key("extension_types");
         if let Some(items) = expect_list(cx, &ep, v, "extension_types") {
             for (i, item) in items.iter().enumerate() {
-                check_enum(cx, &ep.idx(i), item, "extension_types", &["new-sdo", "new-sco", "new-sro", "property-extension", "toplevel-property-extension"]);
+                check_enum(
+                    cx,
+                    &ep.idx(i),
+                    item,
+                    "extension_types",
+                    &[
+                        "new-sdo",
+                        "new-sco",
+                        "new-sro",
+                        "property-extension",
+                        "toplevel-property-extension",
+                    ],
+                );
             }
         }
     }
     if !map.contains_key("description") {
-        cx.warn(Check::ExtensionDescription, p, || "The 'description' property SHOULD be populated.".into());
+        cx.warn(Check::ExtensionDescription, p, || {
+            "The 'description' property SHOULD be populated.".into()
+        });
     }
     let toplevel = map
         .get("extension_types")
         .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("toplevel-property-extension")));
+        .is_some_and(|a| {
+            a.iter()
+                .any(|x| x.as_str() == Some("toplevel-property-extension"))
+        });
     if toplevel && !map.contains_key("extension_properties") {
         cx.warn(Check::ExtensionProperties, p, || {
             "For extensions of the 'toplevel-property-extension' type, the 'extension_properties' property SHOULD include one or more property names.".into()
@@ -2217,13 +3060,26 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
     match t {
         "artifact" => {
             match (map.get("payload_bin"), map.get("url")) {
-                (Some(_), Some(_)) => cx.error("exclusive", p, "'artifact' object must contain either 'payload_bin' or 'url' but not both".into()),
-                (None, Some(_)) if !map.contains_key("hashes") => cx.error("required", p, "'hashes' must be present when 'url' is".into()),
+                (Some(_), Some(_)) => cx.error(
+                    "exclusive",
+                    p,
+                    "'artifact' object must contain either 'payload_bin' or 'url' but not both"
+                        .into(),
+                ),
+                (None, Some(_)) if !map.contains_key("hashes") => cx.error(
+                    "required",
+                    p,
+                    "'hashes' must be present when 'url' is".into(),
+                ),
                 _ => {}
             }
             if let Some(v) = map.get("payload_bin") {
                 if !v.as_str().is_some_and(is_base64) {
-                    cx.error("base64", &p.key("payload_bin"), format!("payload_bin: {} must be a base64-encoded string", v));
+                    cx.error(
+                        "base64",
+                        &p.key("payload_bin"),
+                        format!("payload_bin: {} must be a base64-encoded string", v),
+                    );
                 }
             }
             if let Some(Value::String(u)) = map.get("url") {
@@ -2232,10 +3088,20 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
                 }
             }
             if let Some(v) = map.get("encryption_algorithm") {
-                check_enum(cx, &p.key("encryption_algorithm"), v, "encryption_algorithm", &["AES-256-GCM", "ChaCha20-Poly1305", "mime-type-indicated"]);
+                check_enum(
+                    cx,
+                    &p.key("encryption_algorithm"),
+                    v,
+                    "encryption_algorithm",
+                    &["AES-256-GCM", "ChaCha20-Poly1305", "mime-type-indicated"],
+                );
             }
             if map.contains_key("decryption_key") && !map.contains_key("encryption_algorithm") {
-                cx.error("dependency", &p.key("decryption_key"), "'decryption_key' requires 'encryption_algorithm'".into());
+                cx.error(
+                    "dependency",
+                    &p.key("decryption_key"),
+                    "'decryption_key' requires 'encryption_algorithm'".into(),
+                );
             }
             if let Some(Value::String(m)) = map.get("mime_type") {
                 if !in_sorted(vocab::IANA_MEDIA_TYPES, m) {
@@ -2261,15 +3127,29 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
                 check_bool(cx, &p.key("is_multipart"), v, "is_multipart");
             }
             if multipart == Some(false) && map.contains_key("body_multipart") {
-                cx.error("dependency", &p.key("body_multipart"), "'body_multipart' must not be present when 'is_multipart' is false".into());
+                cx.error(
+                    "dependency",
+                    &p.key("body_multipart"),
+                    "'body_multipart' must not be present when 'is_multipart' is false".into(),
+                );
             }
             if multipart == Some(true) && map.contains_key("body") {
-                cx.error("dependency", &p.key("body"), "'body' must not be present when 'is_multipart' is true".into());
+                cx.error(
+                    "dependency",
+                    &p.key("body"),
+                    "'body' must not be present when 'is_multipart' is true".into(),
+                );
             }
             if let Some(Value::Array(parts)) = map.get("body_multipart") {
                 for (i, part) in parts.iter().enumerate() {
                     if let Some(r) = part.get("body_raw_ref") {
-                        check_ref(cx, &p.key("body_multipart").idx(i).key("body_raw_ref"), r, "body_raw_ref", &["artifact", "file"]);
+                        check_ref(
+                            cx,
+                            &p.key("body_multipart").idx(i).key("body_raw_ref"),
+                            r,
+                            "body_raw_ref",
+                            &["artifact", "file"],
+                        );
                     }
                 }
             }
@@ -2285,7 +3165,11 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             }
             if let Some(v) = map.get("magic_number_hex") {
                 if !v.as_str().is_some_and(is_hex) {
-                    cx.error("hex", &p.key("magic_number_hex"), "'magic_number_hex' must be a hex string".into());
+                    cx.error(
+                        "hex",
+                        &p.key("magic_number_hex"),
+                        "'magic_number_hex' must be a hex string".into(),
+                    );
                 }
             }
             if let Some(v) = map.get("size") {
@@ -2302,14 +3186,22 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
         "ipv4-addr" => {
             if let Some(Value::String(v)) = map.get("value") {
                 if !is_ipv4_cidr(v) {
-                    cx.error("ip", &p.key("value"), format!("value: '{v}' is not an IPv4 address or CIDR block"));
+                    cx.error(
+                        "ip",
+                        &p.key("value"),
+                        format!("value: '{v}' is not an IPv4 address or CIDR block"),
+                    );
                 }
             }
         }
         "ipv6-addr" => {
             if let Some(Value::String(v)) = map.get("value") {
                 if !is_ipv6_cidr(v) {
-                    cx.error("ip", &p.key("value"), format!("value: '{v}' is not an IPv6 address or CIDR block"));
+                    cx.error(
+                        "ip",
+                        &p.key("value"),
+                        format!("value: '{v}' is not an IPv6 address or CIDR block"),
+                    );
                 }
             }
         }
@@ -2322,15 +3214,25 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
         }
         "network-traffic" => {
             if !map.contains_key("src_ref") && !map.contains_key("dst_ref") {
-                cx.error("required", p, "a network-traffic must have 'src_ref' or 'dst_ref'".into());
+                cx.error(
+                    "required",
+                    p,
+                    "a network-traffic must have 'src_ref' or 'dst_ref'".into(),
+                );
             }
             for port in ["src_port", "dst_port"] {
                 if let Some(v) = map.get(port) {
                     check_int(cx, &p.key(port), v, port, 0, 65535);
                 }
             }
-            if map.get("is_active").and_then(Value::as_bool) == Some(true) && map.contains_key("end") {
-                cx.error("dependency", &p.key("is_active"), "'is_active' must be false when 'end' is present".into());
+            if map.get("is_active").and_then(Value::as_bool) == Some(true)
+                && map.contains_key("end")
+            {
+                cx.error(
+                    "dependency",
+                    &p.key("is_active"),
+                    "'is_active' must be false when 'end' is present".into(),
+                );
             }
             if !map.contains_key("src_port") || !map.contains_key("dst_port") {
                 cx.warn(Check::NetworkTrafficPorts, p, || format!("The Network Traffic object '{id}' should contain both the 'src_port' and 'dst_port' properties."));
@@ -2338,13 +3240,17 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             if let Some(Value::Array(protocols)) = map.get("protocols") {
                 for (i, pr) in protocols.iter().enumerate() {
                     if let Some(s) = pr.as_str() {
-                        if !(1..=15).contains(&s.len()) || !s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+                        if !(1..=15).contains(&s.len())
+                            || !s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                        {
                             cx.warn(Check::Protocols, &p.key("protocols").idx(i), || {
                                 format!("The 'protocols' property of object '{id}' contains a value ('{s}') not in IANA Service Name and Transport Protocol Port Number Registry.")
                             });
                         }
                         if s.bytes().any(|c| c.is_ascii_uppercase()) {
-                            cx.warn(Check::Protocols, &p.key("protocols").idx(i), || format!("The 'protocols' value '{s}' should be lowercase."));
+                            cx.warn(Check::Protocols, &p.key("protocols").idx(i), || {
+                                format!("The 'protocols' value '{s}' should be lowercase.")
+                            });
                         }
                     }
                 }
@@ -2352,7 +3258,8 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             if let Some(Value::Object(ipfix)) = map.get("ipfix") {
                 for k in ipfix.keys() {
                     let b = k.as_bytes();
-                    if !(b.len() >= 2 && b[0].is_ascii_lowercase() && b[1].is_ascii_alphanumeric()) {
+                    if !(b.len() >= 2 && b[0].is_ascii_lowercase() && b[1].is_ascii_alphanumeric())
+                    {
                         cx.warn(Check::Ipfix, &p.key("ipfix").key(k), || {
                             format!("The 'ipfix' property of object '{id}' contains a key ('{k}') not in IANA IP Flow Information Export (IPFIX) Entities Registry.")
                         });
@@ -2363,21 +3270,32 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
         "software" => {
             if let Some(Value::String(cpe)) = map.get("cpe") {
                 if !cpe.starts_with("cpe:2.3:") || cpe.split(':').count() != 13 {
-                    cx.error("cpe", &p.key("cpe"), format!("Provided CPE value '{cpe}' is not CPE v2.3 compliant."));
+                    cx.error(
+                        "cpe",
+                        &p.key("cpe"),
+                        format!("Provided CPE value '{cpe}' is not CPE v2.3 compliant."),
+                    );
                 }
             }
         }
         "url" => {
             if let Some(Value::String(u)) = map.get("value") {
                 if !is_uri(u) {
-                    cx.error("url", &p.key("value"), format!("value: '{u}' is not a 'uri'"));
+                    cx.error(
+                        "url",
+                        &p.key("value"),
+                        format!("value: '{u}' is not a 'uri'"),
+                    );
                 }
             }
         }
         "windows-registry-key" => {
             if let Some(Value::String(k)) = map.get("key") {
                 let upper = k.to_ascii_uppercase();
-                if ["HKLM", "HKCC", "HKCR", "HKCU", "HKU"].iter().any(|a| upper.starts_with(a) && !upper.starts_with("HKEY_")) {
+                if ["HKLM", "HKCC", "HKCR", "HKCU", "HKU"]
+                    .iter()
+                    .any(|a| upper.starts_with(a) && !upper.starts_with("HKEY_"))
+                {
                     cx.error(
                         "registry-key",
                         &p.key("key"),
@@ -2416,13 +3334,29 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             }
         }
         "x509-certificate" => {
-            if map.keys().all(|k| matches!(k.as_str(), "type" | "id" | "spec_version" | "object_marking_refs" | "granular_markings" | "defanged" | "extensions")) {
-                cx.error("required", p, "an x509-certificate must have at least one certificate property".into());
+            if map.keys().all(|k| {
+                matches!(
+                    k.as_str(),
+                    "type"
+                        | "id"
+                        | "spec_version"
+                        | "object_marking_refs"
+                        | "granular_markings"
+                        | "defanged"
+                        | "extensions"
+                )
+            }) {
+                cx.error(
+                    "required",
+                    p,
+                    "an x509-certificate must have at least one certificate property".into(),
+                );
             }
             if let Some(Value::Object(ext)) = map.get("x509_v3_extensions") {
                 let xp = p.key("x509_v3_extensions");
                 for k in ext.keys() {
-                    let known = table(vocab::SCO_EXTENSION_PROPERTIES, "x509-v3-extensions-type").is_none_or(|ks| in_sorted(ks, k));
+                    let known = table(vocab::SCO_EXTENSION_PROPERTIES, "x509-v3-extensions-type")
+                        .is_none_or(|ks| in_sorted(ks, k));
                     if !known || k == "foo" {
                         let kp = xp.key(k);
                         cx.warn(Check::ExtensionsUse, &kp, || {
@@ -2440,19 +3374,19 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
         "user-account" => {}
         _ => {}
     }
+    let predefined = table(vocab::SCO_PROPERTIES, t);
     for (k, v) in map {
-        if matches!(k.as_str(), "additional_header_fields" | "environment_variables" | "ipfix" | "x509_v3_extensions" | "document_info_dict" | "request_header" | "options")
-            || (k.starts_with("x_") && v.is_object() && k.ends_with("dicts"))
+        let custom = predefined.is_some_and(|ps| !in_sorted(ps, k));
+        if (custom && v.is_object())
+            || matches!(
+                k.as_str(),
+                "additional_header_fields"
+                    | "environment_variables"
+                    | "ipfix"
+                    | "x509_v3_extensions"
+            )
         {
-            if let Value::Object(d) = v {
-                if k.starts_with("x_") {
-                    for (dk, dv) in d {
-                        check_dictionary(cx, &p.key(k).key(dk), dv, dk);
-                    }
-                } else {
-                    check_dictionary(cx, &p.key(k), v, k);
-                }
-            }
+            check_dictionary(cx, &p.key(k), v, k);
         }
     }
 }
@@ -2464,7 +3398,10 @@ mod tests {
     use serde_json::json;
 
     fn errors(v: Value) -> Vec<Finding> {
-        validate_object(&v, &Options::default()).into_iter().filter(|f| f.severity == Severity::Error).collect()
+        validate_object(&v, &Options::default())
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect()
     }
 
     fn codes(v: Value) -> Vec<&'static str> {
@@ -2493,7 +3430,10 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].code, "timestamp-order");
         assert_eq!(e[0].pointer, "/modified");
-        assert_eq!(e[0].object_id.as_deref(), Some("identity--8c6af861-7b20-41ef-9b59-6344fd872a8f"));
+        assert_eq!(
+            e[0].object_id.as_deref(),
+            Some("identity--8c6af861-7b20-41ef-9b59-6344fd872a8f")
+        );
 
         let mut v = identity();
         v.as_object_mut().unwrap().remove("name");
@@ -2524,10 +3464,23 @@ mod tests {
         v["identity_class"] = json!("corporation");
         let all = validate_object(&v, &Options::default());
         assert_eq!(all.len(), 1);
-        assert_eq!((all[0].severity, all[0].code), (Severity::Warning, "identity-class"));
-        let off = Options { disabled: vec!["identity-class".into()], ..Options::default() };
-        assert!(validate_object(&v, &off).iter().all(|f| f.code != "identity-class"));
-        let bad = Options { disabled: vec!["nope".into()], ..Options::default() };
+        assert_eq!(
+            (all[0].severity, all[0].code),
+            (Severity::Warning, "identity-class")
+        );
+        let off = Options {
+            disabled: vec!["identity-class".into()],
+            ..Options::default()
+        };
+        assert!(
+            validate_object(&v, &off)
+                .iter()
+                .all(|f| f.code != "identity-class")
+        );
+        let bad = Options {
+            disabled: vec!["nope".into()],
+            ..Options::default()
+        };
         assert_eq!(validate_object(&v, &bad)[0].code, "options");
     }
 
@@ -2537,7 +3490,12 @@ mod tests {
         bad.as_object_mut().unwrap().remove("created");
         let b = json!({"type": "bundle", "id": "bundle--44af6c39-c09b-49c5-9de2-394224b04982", "objects": [identity(), bad, 3]});
         let e = errors(b);
-        assert_eq!(e.iter().map(|f| (f.code, f.pointer.as_str())).collect::<Vec<_>>(), vec![("required", "/objects/1"), ("not-object", "/objects/2")]);
+        assert_eq!(
+            e.iter()
+                .map(|f| (f.code, f.pointer.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("required", "/objects/1"), ("not-object", "/objects/2")]
+        );
     }
 
     #[test]
@@ -2546,21 +3504,30 @@ mod tests {
         assert_eq!(validate_object(&ok, &Options::default()), vec![]);
         let other = json!({"type": "ipv4-addr", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.3"});
         let f = validate_object(&other, &Options::default());
-        assert_eq!(f.iter().map(|f| f.code).collect::<Vec<_>>(), vec!["sco-id-deterministic"]);
+        assert_eq!(
+            f.iter().map(|f| f.code).collect::<Vec<_>>(),
+            vec!["sco-id-deterministic"]
+        );
         let bad_ip = json!({"type": "ipv4-addr", "id": "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4", "value": "192.168.0.1/01"});
         assert_eq!(codes(bad_ip), vec!["ip"]);
     }
 
     #[test]
     fn pattern_cheap_checks() {
-        assert!(check_indicator_pattern("[file:hashes.'SHA-256' = 'aa']", "stix", false).is_empty());
-        assert!(check_indicator_pattern("[ipv4-addr:value = '1.2.3.4'] AND ([x-acme:foo_bar = 1] FOLLOWEDBY [file:name = 'a:b'])", "stix", false).is_empty());
-        assert!(!check_indicator_pattern("[file:hashes.\"SHA-256\" = 'aa']", "stix", false).is_empty());
-        assert!(!check_indicator_pattern("[ab:yz = 'x']", "stix", false).is_empty());
-        assert!(!check_indicator_pattern("[file:n = 'x']", "stix", false).is_empty());
-        assert!(!check_indicator_pattern("file:name = 'x'", "stix", false).is_empty());
-        assert!(!check_indicator_pattern("[file:name = 'x'", "stix", false).is_empty());
-        assert!(check_indicator_pattern("alert tcp any any", "snort", false).is_empty());
+        assert!(
+            check_indicator_pattern("[file:hashes.'SHA-256' = 'aa']", "stix", PrefixRule::None)
+                .is_empty()
+        );
+        assert!(check_indicator_pattern("[ipv4-addr:value = '1.2.3.4'] AND ([x-acme:foo_bar = 1] FOLLOWEDBY [file:name = 'a:b'])", "stix", PrefixRule::None).is_empty());
+        assert!(
+            !check_indicator_pattern("[file:hashes.\"SHA-256\" = 'aa']", "stix", PrefixRule::None)
+                .is_empty()
+        );
+        assert!(!check_indicator_pattern("[ab:yz = 'x']", "stix", PrefixRule::None).is_empty());
+        assert!(!check_indicator_pattern("[file:n = 'x']", "stix", PrefixRule::None).is_empty());
+        assert!(!check_indicator_pattern("file:name = 'x'", "stix", PrefixRule::None).is_empty());
+        assert!(!check_indicator_pattern("[file:name = 'x'", "stix", PrefixRule::None).is_empty());
+        assert!(check_indicator_pattern("alert tcp any any", "snort", PrefixRule::None).is_empty());
     }
 
     #[test]
