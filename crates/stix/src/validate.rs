@@ -757,12 +757,12 @@ pub fn is_valid_property_name(n: &str) -> bool {
 }
 
 fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|c| c.is_ascii_hexdigit())
+    !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
 fn is_base64(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() % 4 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(4) {
         return false;
     }
     let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
@@ -1024,6 +1024,7 @@ fn check_enum(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, allowed: &[
 }
 
 /// An open vocabulary (string or list of strings): a warning when a value is not in it.
+#[allow(clippy::too_many_arguments)]
 fn check_vocab(
     cx: &mut Cx<'_, '_>,
     p: &P<'_>,
@@ -1148,12 +1149,12 @@ fn check_kill_chain_phases(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
                 None => cx.error("required", &ip, format!("'{prop}' is a required property")),
                 Some(val) => {
                     let pp = ip.key(prop);
-                    if let Some(s) = expect_str(cx, &pp, val, prop) {
-                        if !is_lower_hyphenated(s) {
-                            cx.warn(Check::KillChainNames, &pp, || {
+                    if let Some(s) = expect_str(cx, &pp, val, prop)
+                        && !is_lower_hyphenated(s)
+                    {
+                        cx.warn(Check::KillChainNames, &pp, || {
                                 format!("{prop} '{s}' should be all lowercase and use hyphens instead of spaces or underscores as word separators.")
                             });
-                        }
                     }
                 }
             }
@@ -1195,14 +1196,14 @@ fn check_external_references(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
                 expect_str(cx, &ip.key(prop), val, prop);
             }
         }
-        if let Some(Value::String(url)) = er.get("url") {
-            if !is_uri(url) {
-                cx.error(
-                    "url",
-                    &ip.key("url"),
-                    format!("url: '{url}' is not a 'uri'"),
-                );
-            }
+        if let Some(Value::String(url)) = er.get("url")
+            && !is_uri(url)
+        {
+            cx.error(
+                "url",
+                &ip.key("url"),
+                format!("url: '{url}' is not a 'uri'"),
+            );
         }
         if let Some(h) = er.get("hashes") {
             check_hashes(cx, &ip.key("hashes"), h, "hashes", false);
@@ -1323,10 +1324,7 @@ fn check_granular_markings(
 fn resolve_selector(object: &Map<String, Value>, selector: &str) -> Result<(), String> {
     let mut cur: Option<&Value> = None;
     for seg in selector.split('.') {
-        let container = match cur {
-            None => None,
-            Some(v) => Some(v),
-        };
+        let container = cur;
         let next = if let Some(idx) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
             let i: usize = idx
                 .parse()
@@ -1361,15 +1359,15 @@ fn validate_bundle<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '
         None => cx.error("required", p, "'id' is a required property".into()),
         Some(v) => {
             check_ref(cx, &p.key("id"), v, "id", &["bundle"]);
-            if let Some(ident) = v.as_str().and_then(Identifier::parse) {
-                if ident.version() != 4 {
-                    cx.warn(Check::UuidCheck, &p.key("id"), || {
-                        format!(
-                            "Given ID value {} is not a valid UUIDv4 ID.",
-                            v.as_str().unwrap_or("")
-                        )
-                    });
-                }
+            if let Some(ident) = v.as_str().and_then(Identifier::parse)
+                && ident.version() != 4
+            {
+                cx.warn(Check::UuidCheck, &p.key("id"), || {
+                    format!(
+                        "Given ID value {} is not a valid UUIDv4 ID.",
+                        v.as_str().unwrap_or("")
+                    )
+                });
             }
         }
     }
@@ -1906,14 +1904,14 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         None => None,
         Some(v) => check_timestamp(cx, &p.key("modified"), v, "modified", true),
     };
-    if let (Some(c), Some(m)) = (created, modified) {
-        if m < c {
-            cx.error(
-                "timestamp-order",
-                &p.key("modified"),
-                format!("'modified' ({m}) must be later than or equal to 'created' ({c})"),
-            );
-        }
+    if let (Some(c), Some(m)) = (created, modified)
+        && m < c
+    {
+        cx.error(
+            "timestamp-order",
+            &p.key("modified"),
+            format!("'modified' ({m}) must be later than or equal to 'created' ({c})"),
+        );
     }
 
     // required properties
@@ -1933,19 +1931,19 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
     }
     for &(later, strict, earlier) in timestamp_order(t) {
         let find = |n: &str| tprops.iter().position(|x| *x == n).and_then(|i| stamps[i]);
-        if let (Some(l), Some(e)) = (find(later), find(earlier)) {
-            if l < e || (strict && l == e) {
-                let cmp = if strict {
-                    "later than"
-                } else {
-                    "later than or equal to"
-                };
-                cx.error(
-                    "timestamp-order",
-                    &p.key(later),
-                    format!("'{later}' ({l}) must be {cmp} '{earlier}' ({e})"),
-                );
-            }
+        if let (Some(l), Some(e)) = (find(later), find(earlier))
+            && (l < e || (strict && l == e))
+        {
+            let cmp = if strict {
+                "later than"
+            } else {
+                "later than or equal to"
+            };
+            cx.error(
+                "timestamp-order",
+                &p.key(later),
+                format!("'{later}' ({l}) must be {cmp} '{earlier}' ({e})"),
+            );
         }
     }
 
@@ -1955,28 +1953,28 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         match key.as_str() {
             "created_by_ref" => {
                 check_ref(cx, &kp, v, key, &[]);
-                if let Some(i) = v.as_str().and_then(Identifier::parse) {
-                    if i.object_type != "identity" {
-                        cx.warn(Check::CreatedByRefType, &kp, || {
-                            format!(
-                                "'created_by_ref' should refer to an identity, not a '{}'",
-                                i.object_type
-                            )
-                        });
-                    }
+                if let Some(i) = v.as_str().and_then(Identifier::parse)
+                    && i.object_type != "identity"
+                {
+                    cx.warn(Check::CreatedByRefType, &kp, || {
+                        format!(
+                            "'created_by_ref' should refer to an identity, not a '{}'",
+                            i.object_type
+                        )
+                    });
                 }
             }
             "labels" => check_string_list(cx, &kp, v, key),
             "confidence" => check_int(cx, &kp, v, key, 0, 100),
             "lang" => {
-                if let Some(s) = expect_str(cx, &kp, v, key) {
-                    if !is_language_tag(s) {
-                        cx.error(
-                            "lang",
-                            &kp,
-                            format!("'{s}' is not a valid RFC 5646 language code."),
-                        );
-                    }
+                if let Some(s) = expect_str(cx, &kp, v, key)
+                    && !is_language_tag(s)
+                {
+                    cx.error(
+                        "lang",
+                        &kp,
+                        format!("'{s}' is not a valid RFC 5646 language code."),
+                    );
                 }
             }
             "revoked" | "defanged" => check_bool(cx, &kp, v, key),
@@ -2042,12 +2040,13 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
                 format!("Object type '{t}' is not one of those defined in the specification.")
             });
         }
-        if type_ok && !in_sorted(vocab::RESERVED_OBJECTS, t) {
-            if !uses_extension_type(map, &["new-sdo", "new-sco", "new-sro"]) {
-                cx.warn(Check::ExtensionsUse, &p.key("type"), || {
+        if type_ok
+            && !in_sorted(vocab::RESERVED_OBJECTS, t)
+            && !uses_extension_type(map, &["new-sdo", "new-sco", "new-sro"])
+        {
+            cx.warn(Check::ExtensionsUse, &p.key("type"), || {
                     format!("Custom object type '{t}' should be implemented using an extension with an 'extension_type' of 'new-sdo', 'new-sco', or 'new-sro'.")
                 });
-            }
         }
         if !(t.starts_with("x-") && t[2..].contains('-')) {
             cx.warn(Check::CustomPrefix, &p.key("type"), || {
@@ -2078,14 +2077,13 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
                 cx.warn(Check::UuidCheck, &p.key("id"), || {
                     format!("Cyber Observable ID value {id_s} is not a valid UUIDv5 ID.")
                 });
-            } else if cx.on(Check::ScoIdDeterministic) {
-                if let Some(expected) = id::deterministic_sco_id(map) {
-                    if Some(expected.as_str()) != id {
-                        cx.warn(Check::ScoIdDeterministic, &p.key("id"), || {
+            } else if cx.on(Check::ScoIdDeterministic)
+                && let Some(expected) = id::deterministic_sco_id(map)
+                && Some(expected.as_str()) != id
+            {
+                cx.warn(Check::ScoIdDeterministic, &p.key("id"), || {
                             format!("the id of this SCO is not the deterministic one ({expected}) computed from its id-contributing properties")
                         });
-                    }
-                }
             }
         } else if t == "process" {
             if v != 4 {
@@ -2131,12 +2129,13 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
                     "a malware-analysis must have 'result' or 'analysis_sco_refs'".into(),
                 );
             }
-            if let Some(Value::String(product)) = map.get("product") {
-                if !is_lower_hyphenated(product) && product.chars().any(char::is_alphabetic) {
-                    cx.warn(Check::MalwareAnalysisProduct, &p.key("product"), || {
+            if let Some(Value::String(product)) = map.get("product")
+                && !is_lower_hyphenated(product)
+                && product.chars().any(char::is_alphabetic)
+            {
+                cx.warn(Check::MalwareAnalysisProduct, &p.key("product"), || {
                         format!("The 'product' property of object '{}' should be all lowercase with words separated by a dash.", id.unwrap_or(""))
                     });
-                }
             }
         }
         "observed-data" => validate_observed_data(map, p, cx),
@@ -2166,20 +2165,20 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         _ if sco => validate_sco(t, map, p, cx),
         _ => {}
     }
-    if cx.interop {
-        if let Some(Value::Array(refs)) = map.get("object_marking_refs") {
-            let n = refs
-                .iter()
-                .filter_map(Value::as_str)
-                .filter(|r| tlp::marking_info(r).is_some_and(|(_, v)| v == tlp::TlpVersion::V1))
-                .count();
-            if n > 1 {
-                cx.error(
+    if cx.interop
+        && let Some(Value::Array(refs)) = map.get("object_marking_refs")
+    {
+        let n = refs
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|r| tlp::marking_info(r).is_some_and(|(_, v)| v == tlp::TlpVersion::V1))
+            .count();
+        if n > 1 {
+            cx.error(
                     "interop-tlp",
                     &p.key("object_marking_refs"),
                     "object_marking_refs: More than one tlp marking found in marking-definitions. Only one tlp marking is allowed.".into(),
                 );
-            }
         }
     }
     cx.id = id;
@@ -2380,18 +2379,16 @@ fn validate_sco_extension(cx: &mut Cx<'_, '_>, ep: &P<'_>, key: &str, e: &Map<St
         match prop.as_str() {
             "hashes" | "file_header_hashes" => check_hashes(cx, &pp, v, prop, true),
             "contains_refs" => check_ref_list(cx, &pp, v, prop, &["file", "directory"]),
-            "icmp_type_hex" | "icmp_code_hex" => {
-                if !v.as_str().is_some_and(is_hex) {
-                    cx.error("hex", &pp, format!("'{prop}' must be a hex string"));
-                }
+            "icmp_type_hex" | "icmp_code_hex" if !v.as_str().is_some_and(is_hex) => {
+                cx.error("hex", &pp, format!("'{prop}' must be a hex string"));
             }
             "pe_type" => {
-                if let Some(s) = expect_str(cx, &pp, v, prop) {
-                    if !in_sorted(vocab::WINDOWS_PEBINARY_TYPE_OV, s) {
-                        cx.warn(Check::WindowsPebinaryType, &pp, || {
+                if let Some(s) = expect_str(cx, &pp, v, prop)
+                    && !in_sorted(vocab::WINDOWS_PEBINARY_TYPE_OV, s)
+                {
+                    cx.warn(Check::WindowsPebinaryType, &pp, || {
                             "Object has a Windows PE Binary File extension with a 'pe_type' of '{s}', which is not a value in the windows-pebinary-type-ov vocabulary.".replace("{s}", s)
                         });
-                    }
                 }
             }
             "sections" => {
@@ -2434,12 +2431,12 @@ fn validate_sco_extension(cx: &mut Cx<'_, '_>, ep: &P<'_>, key: &str, e: &Map<St
                 }
             }
             "priority" if key == "windows-process-ext" => {
-                if let Some(s) = v.as_str() {
-                    if !(s.len() > 6 && s.ends_with("_CLASS")) {
-                        cx.warn(Check::WindowsProcessPriorityFormat, &pp, || {
-                            "The 'priority' property should end in '_CLASS'.".into()
-                        });
-                    }
+                if let Some(s) = v.as_str()
+                    && !(s.len() > 6 && s.ends_with("_CLASS"))
+                {
+                    cx.warn(Check::WindowsProcessPriorityFormat, &pp, || {
+                        "The 'priority' property should end in '_CLASS'.".into()
+                    });
                 }
             }
             "request_header" if key == "http-request-ext" => {
@@ -2615,13 +2612,11 @@ pub fn check_indicator_pattern(
             }
         }
         let known_prop = table(vocab::SCO_PROPERTIES, ty).is_some_and(|ps| in_sorted(ps, prop));
-        if !known_prop
-            && !(prop.len() >= 3
-                && prop.len() <= 250
-                && prop
-                    .bytes()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'))
-        {
+        let well_formed = (3..=250).contains(&prop.len())
+            && prop
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+        if !known_prop && !well_formed {
             errors.push(format!(
                 "Pattern failed to validate: '{prop}' is not a valid observable property name."
             ));
@@ -2706,12 +2701,12 @@ fn validate_location(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_>) {
             "a location must have 'region', 'country', or 'latitude' and 'longitude'".into(),
         );
     }
-    if let Some(Value::String(c)) = map.get("country") {
-        if !in_sorted(vocab::COUNTRY_CODES, &c.to_ascii_uppercase()) {
-            cx.warn(Check::Countries, &p.key("country"), || {
-                "Location `country` should be a valid ISO 3166-1 ALPHA-2 Code.".into()
-            });
-        }
+    if let Some(Value::String(c)) = map.get("country")
+        && !in_sorted(vocab::COUNTRY_CODES, &c.to_ascii_uppercase())
+    {
+        cx.warn(Check::Countries, &p.key("country"), || {
+            "Location `country` should be a valid ISO 3166-1 ALPHA-2 Code.".into()
+        });
     }
 }
 
@@ -2737,20 +2732,20 @@ fn validate_observed_data<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut C
     }
     if let Some(Value::Array(refs)) = map.get("object_refs") {
         for (i, r) in refs.iter().enumerate() {
-            if let Some(ident) = r.as_str().and_then(Identifier::parse) {
-                if matches!(
+            if let Some(ident) = r.as_str().and_then(Identifier::parse)
+                && matches!(
                     ident.object_type,
                     "bundle" | "language-content" | "marking-definition" | "extension-definition"
-                ) {
-                    cx.error(
-                        "ref-type",
-                        &p.key("object_refs").idx(i),
-                        format!(
-                            "'object_refs' must refer to SCOs or SROs, not '{}'",
-                            ident.object_type
-                        ),
-                    );
-                }
+                )
+            {
+                cx.error(
+                    "ref-type",
+                    &p.key("object_refs").idx(i),
+                    format!(
+                        "'object_refs' must refer to SCOs or SROs, not '{}'",
+                        ident.object_type
+                    ),
+                );
             }
         }
     }
@@ -2815,35 +2810,32 @@ fn validate_relationship(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
     else {
         return;
     };
-    if let [Some(src), Some(tgt)] = types {
-        if cx.on(Check::RelationshipTypes)
-            && !in_sorted(table(vocab::RELATIONSHIPS_COMMON, "*").unwrap_or(&[]), rt)
-            && !in_sorted(vocab::NON_SDOS, src)
-            && !in_sorted(vocab::NON_SDOS, tgt)
-        {
-            let msg = match table(vocab::RELATIONSHIPS, src) {
-                None => Some(format!(
-                    "'{src}' is permitted, but not a suggested relationship source object for the '{rt}' relationship."
-                )),
-                Some(rels) if !in_sorted(rels, rt) => Some(format!(
-                    "'{rt}' is permitted, but not a suggested relationship type for '{src}' objects."
-                )),
-                Some(_)
-                    if !in_sorted(vocab::RELATIONSHIP_TRIPLES, &format!("{src} {rt} {tgt}")) =>
-                {
-                    Some(format!(
-                        "'{tgt}' is permitted, but not a suggested relationship target object for '{src}' objects with the '{rt}' relationship."
-                    ))
-                }
-                Some(_) => None,
-            };
-            if let Some(msg) = msg {
-                cx.warn(
-                    Check::RelationshipTypes,
-                    &p.key("relationship_type"),
-                    || msg,
-                );
+    if let [Some(src), Some(tgt)] = types
+        && cx.on(Check::RelationshipTypes)
+        && !in_sorted(table(vocab::RELATIONSHIPS_COMMON, "*").unwrap_or(&[]), rt)
+        && !in_sorted(vocab::NON_SDOS, src)
+        && !in_sorted(vocab::NON_SDOS, tgt)
+    {
+        let msg = match table(vocab::RELATIONSHIPS, src) {
+            None => Some(format!(
+                "'{src}' is permitted, but not a suggested relationship source object for the '{rt}' relationship."
+            )),
+            Some(rels) if !in_sorted(rels, rt) => Some(format!(
+                "'{rt}' is permitted, but not a suggested relationship type for '{src}' objects."
+            )),
+            Some(_) if !in_sorted(vocab::RELATIONSHIP_TRIPLES, &format!("{src} {rt} {tgt}")) => {
+                Some(format!(
+                    "'{tgt}' is permitted, but not a suggested relationship target object for '{src}' objects with the '{rt}' relationship."
+                ))
             }
+            Some(_) => None,
+        };
+        if let Some(msg) = msg {
+            cx.warn(
+                Check::RelationshipTypes,
+                &p.key("relationship_type"),
+                || msg,
+            );
         }
     }
 }
@@ -2852,16 +2844,15 @@ fn validate_sighting(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_>) {
     if let Some(v) = map.get("sighting_of_ref") {
         let rp = p.key("sighting_of_ref");
         check_ref(cx, &rp, v, "sighting_of_ref", &[]);
-        if let Some(ident) = v.as_str().and_then(Identifier::parse) {
-            if in_sorted(vocab::SCO_TYPES, ident.object_type)
-                || in_sorted(vocab::NON_SDOS, ident.object_type)
-            {
-                cx.error(
-                    "ref-type",
-                    &rp,
-                    "'sighting_of_ref' must refer to a STIX Domain Object or Custom Object".into(),
-                );
-            }
+        if let Some(ident) = v.as_str().and_then(Identifier::parse)
+            && (in_sorted(vocab::SCO_TYPES, ident.object_type)
+                || in_sorted(vocab::NON_SDOS, ident.object_type))
+        {
+            cx.error(
+                "ref-type",
+                &rp,
+                "'sighting_of_ref' must refer to a STIX Domain Object or Custom Object".into(),
+            );
         }
     }
     if let Some(v) = map.get("count") {
@@ -2894,27 +2885,29 @@ fn validate_marking_definition(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<
             "'definition_type' is a required property".into(),
         ),
         (Some(_), None) => cx.error("required", p, "'definition' is a required property".into()),
-        (Some("statement"), Some(def)) => {
-            if !def.get("statement").is_some_and(Value::is_string) {
-                cx.error(
-                    "required",
-                    &p.key("definition"),
-                    "a statement marking's definition must contain the string 'statement'".into(),
-                );
-            }
+        (Some("statement"), Some(def)) if !def.get("statement").is_some_and(Value::is_string) => {
+            cx.error(
+                "required",
+                &p.key("definition"),
+                "a statement marking's definition must contain the string 'statement'".into(),
+            );
         }
         _ => {}
     }
-    if let Some(dt) = def_type {
-        if dt != "statement" && dt != "tlp" {
-            cx.warn(
-                Check::MarkingDefinitionType,
-                &p.key("definition_type"),
-                || "Marking definition `definition_type` should be one of: statement, tlp.".into(),
-            );
-            if !has_ext {
-                cx.warn(Check::ExtensionsUse, p, || "Custom marking definitions should be specified using the 'extensions' property.".into());
-            }
+    if let Some(dt) = def_type
+        && dt != "statement"
+        && dt != "tlp"
+    {
+        cx.warn(
+            Check::MarkingDefinitionType,
+            &p.key("definition_type"),
+            || "Marking definition `definition_type` should be one of: statement, tlp.".into(),
+        );
+        if !has_ext {
+            cx.warn(Check::ExtensionsUse, p, || {
+                "Custom marking definitions should be specified using the 'extensions' property."
+                    .into()
+            });
         }
     }
     // TLP 2.0 markings must be the ones OASIS publishes.
@@ -3047,14 +3040,13 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
     let id = cx.id.unwrap_or("");
     if let Some(h) = map.get("hashes") {
         check_hashes(cx, &p.key("hashes"), h, "hashes", true);
-        if t == "file" {
-            if let Value::Object(hm) = h {
-                if let Some(long) = hm.keys().find(|k| k.len() > 30) {
-                    cx.warn(Check::HashLength, &p.key("hashes").key(long), || {
+        if t == "file"
+            && let Value::Object(hm) = h
+            && let Some(long) = hm.keys().find(|k| k.len() > 30)
+        {
+            cx.warn(Check::HashLength, &p.key("hashes").key(long), || {
                         format!("Object '{id}' has a 'hashes' dictionary with a hash of type '{long}', which is longer than 30 characters.")
                     });
-                }
-            }
         }
     }
     match t {
@@ -3073,19 +3065,19 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
                 ),
                 _ => {}
             }
-            if let Some(v) = map.get("payload_bin") {
-                if !v.as_str().is_some_and(is_base64) {
-                    cx.error(
-                        "base64",
-                        &p.key("payload_bin"),
-                        format!("payload_bin: {} must be a base64-encoded string", v),
-                    );
-                }
+            if let Some(v) = map.get("payload_bin")
+                && !v.as_str().is_some_and(is_base64)
+            {
+                cx.error(
+                    "base64",
+                    &p.key("payload_bin"),
+                    format!("payload_bin: {} must be a base64-encoded string", v),
+                );
             }
-            if let Some(Value::String(u)) = map.get("url") {
-                if !is_uri(u) {
-                    cx.error("url", &p.key("url"), format!("url: '{u}' is not a 'uri'"));
-                }
+            if let Some(Value::String(u)) = map.get("url")
+                && !is_uri(u)
+            {
+                cx.error("url", &p.key("url"), format!("url: '{u}' is not a 'uri'"));
             }
             if let Some(v) = map.get("encryption_algorithm") {
                 check_enum(
@@ -3103,10 +3095,10 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
                     "'decryption_key' requires 'encryption_algorithm'".into(),
                 );
             }
-            if let Some(Value::String(m)) = map.get("mime_type") {
-                if !in_sorted(vocab::IANA_MEDIA_TYPES, m) {
-                    cx.error("mime-type", &p.key("mime_type"), format!("The 'mime_type' property of object '{id}' ('{m}') must be an IANA registered MIME Type of the form 'type/subtype'."));
-                }
+            if let Some(Value::String(m)) = map.get("mime_type")
+                && !in_sorted(vocab::IANA_MEDIA_TYPES, m)
+            {
+                cx.error("mime-type", &p.key("mime_type"), format!("The 'mime_type' property of object '{id}' ('{m}') must be an IANA registered MIME Type of the form 'type/subtype'."));
             }
         }
         "autonomous-system" => {
@@ -3115,10 +3107,10 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             }
         }
         "directory" => {
-            if let Some(Value::String(e)) = map.get("path_enc") {
-                if !in_sorted(vocab::IANA_CHARSETS, e) {
-                    cx.error("charset", &p.key("path_enc"), format!("The 'path_enc' property of object '{id}' ('{e}') must be an IANA registered character set."));
-                }
+            if let Some(Value::String(e)) = map.get("path_enc")
+                && !in_sorted(vocab::IANA_CHARSETS, e)
+            {
+                cx.error("charset", &p.key("path_enc"), format!("The 'path_enc' property of object '{id}' ('{e}') must be an IANA registered character set."));
             }
         }
         "email-message" => {
@@ -3158,58 +3150,58 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             if !map.contains_key("hashes") && !map.contains_key("name") {
                 cx.error("required", p, "a file must have 'hashes' or 'name'".into());
             }
-            if let Some(Value::String(e)) = map.get("name_enc") {
-                if !in_sorted(vocab::IANA_CHARSETS, e) {
-                    cx.error("charset", &p.key("name_enc"), format!("The 'name_enc' property of object '{id}' ('{e}') must be an IANA registered character set."));
-                }
+            if let Some(Value::String(e)) = map.get("name_enc")
+                && !in_sorted(vocab::IANA_CHARSETS, e)
+            {
+                cx.error("charset", &p.key("name_enc"), format!("The 'name_enc' property of object '{id}' ('{e}') must be an IANA registered character set."));
             }
-            if let Some(v) = map.get("magic_number_hex") {
-                if !v.as_str().is_some_and(is_hex) {
-                    cx.error(
-                        "hex",
-                        &p.key("magic_number_hex"),
-                        "'magic_number_hex' must be a hex string".into(),
-                    );
-                }
+            if let Some(v) = map.get("magic_number_hex")
+                && !v.as_str().is_some_and(is_hex)
+            {
+                cx.error(
+                    "hex",
+                    &p.key("magic_number_hex"),
+                    "'magic_number_hex' must be a hex string".into(),
+                );
             }
             if let Some(v) = map.get("size") {
                 check_int(cx, &p.key("size"), v, "size", 0, i64::MAX);
             }
-            if let Some(Value::String(m)) = map.get("mime_type") {
-                if !in_sorted(vocab::IANA_MEDIA_TYPES, m) {
-                    cx.warn(Check::MimeType, &p.key("mime_type"), || {
+            if let Some(Value::String(m)) = map.get("mime_type")
+                && !in_sorted(vocab::IANA_MEDIA_TYPES, m)
+            {
+                cx.warn(Check::MimeType, &p.key("mime_type"), || {
                         format!("The 'mime_type' property of object '{id}' ('{m}') should be an IANA registered MIME Type of the form 'type/subtype'.")
                     });
-                }
             }
         }
         "ipv4-addr" => {
-            if let Some(Value::String(v)) = map.get("value") {
-                if !is_ipv4_cidr(v) {
-                    cx.error(
-                        "ip",
-                        &p.key("value"),
-                        format!("value: '{v}' is not an IPv4 address or CIDR block"),
-                    );
-                }
+            if let Some(Value::String(v)) = map.get("value")
+                && !is_ipv4_cidr(v)
+            {
+                cx.error(
+                    "ip",
+                    &p.key("value"),
+                    format!("value: '{v}' is not an IPv4 address or CIDR block"),
+                );
             }
         }
         "ipv6-addr" => {
-            if let Some(Value::String(v)) = map.get("value") {
-                if !is_ipv6_cidr(v) {
-                    cx.error(
-                        "ip",
-                        &p.key("value"),
-                        format!("value: '{v}' is not an IPv6 address or CIDR block"),
-                    );
-                }
+            if let Some(Value::String(v)) = map.get("value")
+                && !is_ipv6_cidr(v)
+            {
+                cx.error(
+                    "ip",
+                    &p.key("value"),
+                    format!("value: '{v}' is not an IPv6 address or CIDR block"),
+                );
             }
         }
         "mac-addr" => {
-            if let Some(Value::String(v)) = map.get("value") {
-                if !is_mac(v) {
-                    cx.error("mac", &p.key("value"), format!("value: '{v}' is not a MAC address (six lower-case hex pairs separated by ':')"));
-                }
+            if let Some(Value::String(v)) = map.get("value")
+                && !is_mac(v)
+            {
+                cx.error("mac", &p.key("value"), format!("value: '{v}' is not a MAC address (six lower-case hex pairs separated by ':')"));
             }
         }
         "network-traffic" => {
@@ -3268,25 +3260,25 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
             }
         }
         "software" => {
-            if let Some(Value::String(cpe)) = map.get("cpe") {
-                if !cpe.starts_with("cpe:2.3:") || cpe.split(':').count() != 13 {
-                    cx.error(
-                        "cpe",
-                        &p.key("cpe"),
-                        format!("Provided CPE value '{cpe}' is not CPE v2.3 compliant."),
-                    );
-                }
+            if let Some(Value::String(cpe)) = map.get("cpe")
+                && (!cpe.starts_with("cpe:2.3:") || cpe.split(':').count() != 13)
+            {
+                cx.error(
+                    "cpe",
+                    &p.key("cpe"),
+                    format!("Provided CPE value '{cpe}' is not CPE v2.3 compliant."),
+                );
             }
         }
         "url" => {
-            if let Some(Value::String(u)) = map.get("value") {
-                if !is_uri(u) {
-                    cx.error(
-                        "url",
-                        &p.key("value"),
-                        format!("value: '{u}' is not a 'uri'"),
-                    );
-                }
+            if let Some(Value::String(u)) = map.get("value")
+                && !is_uri(u)
+            {
+                cx.error(
+                    "url",
+                    &p.key("value"),
+                    format!("value: '{u}' is not a 'uri'"),
+                );
             }
         }
         "windows-registry-key" => {
