@@ -11,7 +11,7 @@ use stix::{
     validate::{Options, Validator},
 };
 
-#[path = "generate.rs"]
+#[path = "support/generate.rs"]
 mod generate;
 
 fn inputs() -> Vec<(String, Vec<u8>)> {

@@ -3,7 +3,7 @@
 //! `cargo run --release -p shieldwall-stix --example gen_bundle -- 3000000 > /tmp/big.json`
 //! (about 2 GB for 3.5 million objects).
 
-#[path = "../benches/generate.rs"]
+#[path = "../benches/support/generate.rs"]
 mod generate;
 
 fn main() -> std::io::Result<()> {

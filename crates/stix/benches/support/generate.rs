@@ -1,6 +1,6 @@
 //! Generates a synthetic STIX 2.1 bundle of `n` objects (identities, indicators, malware,
 //! relationships, IPv4 SCOs with deterministic ids), valid and deterministic, for benchmarks
-//! and the large-file run. Shared by `benches/validate.rs` and `examples/gen_bundle.rs`.
+//! and the large-file run. Shared by `benches/validate.rs` and `examples/gen_bundle.rs` (in a subfolder so Cargo does not take it for a bench).
 
 use std::io::{self, Write};
 
