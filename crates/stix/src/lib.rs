@@ -7,4 +7,5 @@
 //! What it must never do: perform I/O (no files, sockets, clocks or environment), panic on input,
 //! or drop a property it does not know.
 
+pub mod meta;
 pub mod tlp;
