@@ -24,6 +24,10 @@ enum Command {
     /// Check STIX patterns, or match them against observed data.
     #[command(subcommand)]
     Pattern(cli::pattern::Command),
+    /// Run the TAXII 2.1 hub.
+    Serve(cli::serve::Args),
+    /// Write a commented default configuration file.
+    Init(cli::init::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cli::validate::run(args),
         Command::Pattern(cmd) => cli::pattern::run(cmd),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Init(args) => cli::init::run(args),
     };
     match result {
         Ok(code) => code,
