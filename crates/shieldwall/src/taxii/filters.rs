@@ -26,7 +26,8 @@ impl Endpoint {
         match self {
             Endpoint::Objects => matches!(field, "id" | "type" | "version" | "spec_version"),
             Endpoint::Object | Endpoint::Delete => matches!(field, "version" | "spec_version"),
-            Endpoint::Versions => field == "spec_version",
+            // The reference server's suite passes match[version] here too; honour it (default: all).
+            Endpoint::Versions => matches!(field, "version" | "spec_version"),
         }
     }
 }
@@ -265,6 +266,7 @@ mod tests {
             ("match[spec_version]=2.2", Endpoint::Objects),
             ("match[foo]=1", Endpoint::Objects),
             ("match[type]=indicator", Endpoint::Versions),
+            ("match[id]=indicator--cd981c25-8042-4166-8945-51178443bdac", Endpoint::Versions),
             (
                 "match[id]=indicator--cd981c25-8042-4166-8945-51178443bdac",
                 Endpoint::Object,
