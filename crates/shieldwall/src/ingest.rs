@@ -21,14 +21,16 @@ use crate::{
 /// non-finite numbers, invalid UTF-8 and lone surrogates. The error says where.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Strict.deserialize(&mut de).map_err(|e| e.to_string())?;
+    let value = StrictSeed.deserialize(&mut de).map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     Ok(value)
 }
 
-struct Strict;
+/// A seed that deserializes one JSON value strictly (see [`parse_strict`]), for streaming parsers.
+#[derive(Debug, Clone, Copy)]
+pub struct StrictSeed;
 
-impl<'de> DeserializeSeed<'de> for Strict {
+impl<'de> DeserializeSeed<'de> for StrictSeed {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(StrictVisitor)
@@ -67,7 +69,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Strict)? {
+        while let Some(v) = seq.next_element_seed(StrictSeed)? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -78,7 +80,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
             if out.contains_key(&key) {
                 return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
             }
-            let v = map.next_value_seed(Strict)?;
+            let v = map.next_value_seed(StrictSeed)?;
             out.insert(key, v);
         }
         Ok(Value::Object(out))

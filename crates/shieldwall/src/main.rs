@@ -28,6 +28,13 @@ enum Command {
     Serve(cli::serve::Args),
     /// Write a commented default configuration file.
     Init(cli::init::Args),
+    /// Import STIX bundles into a collection.
+    Import(cli::import::Args),
+    /// Export what a member may see in a collection.
+    Export(cli::export::Args),
+    /// Add members, users and API keys to the configuration.
+    #[command(subcommand)]
+    Admin(cli::admin::Command),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +44,9 @@ fn main() -> ExitCode {
         Command::Pattern(cmd) => cli::pattern::run(cmd),
         Command::Serve(args) => cli::serve::run(args),
         Command::Init(args) => cli::init::run(args),
+        Command::Import(args) => cli::import::run(args),
+        Command::Export(args) => cli::export::run(args),
+        Command::Admin(cmd) => cli::admin::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -20,10 +20,16 @@ use shieldwall::{
 use stix::tlp::TlpLevel;
 
 /// Expected visible ids per (user, collection alias), from `may_see` over the stored placements.
-fn expected(coalition: &Coalition, placements: &[Placement]) -> BTreeMap<(String, String), BTreeSet<String>> {
+fn expected(
+    coalition: &Coalition,
+    placements: &[Placement],
+) -> BTreeMap<(String, String), BTreeSet<String>> {
     let facts: Vec<VersionFacts> = placements
         .iter()
-        .map(|p| VersionFacts { tlp: p.tlp.and_then(policy::tlp_from_code), producer: p.producer.clone() })
+        .map(|p| VersionFacts {
+            tlp: p.tlp.and_then(policy::tlp_from_code),
+            producer: p.producer.clone(),
+        })
         .collect();
     let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, p) in placements.iter().enumerate() {
@@ -31,10 +37,18 @@ fn expected(coalition: &Coalition, placements: &[Placement]) -> BTreeMap<(String
     }
     let mut out = BTreeMap::new();
     for (user, member, role) in demo::USERS {
-        let principal = Principal { member: (*member).into(), role: *role, actor: (*user).into() };
+        let principal = Principal {
+            member: (*member).into(),
+            role: *role,
+            actor: (*user).into(),
+        };
         for c in &coalition.collections {
             let mut seen = BTreeSet::new();
-            for (i, p) in placements.iter().enumerate().filter(|(_, p)| p.collection == c.id) {
+            for (i, p) in placements
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.collection == c.id)
+            {
                 let endpoints: Vec<Endpoint<'_>> = p
                     .edge_refs
                     .iter()
@@ -42,7 +56,14 @@ fn expected(coalition: &Coalition, placements: &[Placement]) -> BTreeMap<(String
                         None => Endpoint::Unknown,
                         Some(ix) => Endpoint::Known(
                             ix.iter()
-                                .map(|&j| (&facts[j], coalition.collection_by_id(&placements[j].collection).unwrap()))
+                                .map(|&j| {
+                                    (
+                                        &facts[j],
+                                        coalition
+                                            .collection_by_id(&placements[j].collection)
+                                            .unwrap(),
+                                    )
+                                })
                                 .collect(),
                         ),
                     })
@@ -87,15 +108,26 @@ async fn walk(c: &reqwest::Client, url: &str, user: &str, key: &str) -> Vec<Valu
 }
 
 async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
-    let checked = demo::config("127.0.0.1:0", data_dir).unwrap().check("demo").unwrap();
+    let checked = demo::config("127.0.0.1:0", data_dir)
+        .unwrap()
+        .check("demo")
+        .unwrap();
     let coalition = Coalition::from_config(&checked);
     assert!(coalition.members.len() >= 5 && coalition.trust_groups.len() >= 3);
     demo::seed(&store, &coalition).await.unwrap();
     let placements = store.placements().await.unwrap();
     for level in TlpLevel::ALL {
-        assert!(placements.iter().any(|p| p.tlp == Some(policy::tlp_code(level))), "{level} present");
+        assert!(
+            placements
+                .iter()
+                .any(|p| p.tlp == Some(policy::tlp_code(level))),
+            "{level} present"
+        );
     }
-    assert!(placements.iter().any(|p| p.tlp.is_none()), "unmarked present");
+    assert!(
+        placements.iter().any(|p| p.tlp.is_none()),
+        "unmarked present"
+    );
     let want = expected(&coalition, &placements);
 
     // Hand-counted totals (see demo.rs): 25 objects per publisher + 6 TLP definitions.
@@ -113,7 +145,11 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
         ("nl-analyst", "public-feed", 26),
     ];
     for (user, alias, n) in counts {
-        assert_eq!(want[&(user.to_string(), alias.to_string())].len(), *n, "{user} in {alias}");
+        assert_eq!(
+            want[&(user.to_string(), alias.to_string())].len(),
+            *n,
+            "{user} in {alias}"
+        );
     }
 
     let node = start(&checked, store).await;
@@ -121,18 +157,29 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
     let all_ids: BTreeSet<String> = placements.iter().map(|p| p.id.clone()).collect();
     let absent = "indicator--00000000-0000-4000-8000-000000000000";
     for (user, member, role) in demo::USERS {
-        let principal = Principal { member: (*member).into(), role: *role, actor: (*user).into() };
+        let principal = Principal {
+            member: (*member).into(),
+            role: *role,
+            actor: (*user).into(),
+        };
         for root in ["coalition", "public"] {
             let (s, _, body) = get(&c, &format!("{}/{root}/collections/", node.base), user).await;
             assert_eq!(s, 200);
             let listed: BTreeSet<String> = body["collections"]
                 .as_array()
-                .map(|a| a.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|c| c["id"].as_str().unwrap().to_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             let allowed: BTreeSet<String> = coalition
                 .collections
                 .iter()
-                .filter(|c| c.api_root == root && (policy::can_read(&principal, c) || policy::can_write(&principal, c)))
+                .filter(|c| {
+                    c.api_root == root
+                        && (policy::can_read(&principal, c) || policy::can_write(&principal, c))
+                })
                 .map(|c| c.id.clone())
                 .collect();
             assert_eq!(listed, allowed, "{user} collections in {root}");
@@ -147,24 +194,48 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
                 continue;
             }
             let objects = walk(&c, &format!("{base}/objects/"), user, "objects").await;
-            let got: Vec<String> = objects.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
-            assert_eq!(got.len(), visible.len(), "{user} in {alias}: no duplicate, nothing extra");
-            assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), *visible, "{user} objects in {alias}");
+            let got: Vec<String> = objects
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(
+                got.len(),
+                visible.len(),
+                "{user} in {alias}: no duplicate, nothing extra"
+            );
+            assert_eq!(
+                got.iter().cloned().collect::<BTreeSet<_>>(),
+                *visible,
+                "{user} objects in {alias}"
+            );
             let manifest = walk(&c, &format!("{base}/manifest/"), user, "objects").await;
-            let got: BTreeSet<String> = manifest.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+            let got: BTreeSet<String> = manifest
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect();
             assert_eq!(got, *visible, "{user} manifest of {alias}");
-            let rels = walk(&c, &format!("{base}/objects/?match[type]=relationship"), user, "objects").await;
+            let rels = walk(
+                &c,
+                &format!("{base}/objects/?match[type]=relationship"),
+                user,
+                "objects",
+            )
+            .await;
             for r in &rels {
                 for end in ["source_ref", "target_ref"] {
                     let t = r[end].as_str().unwrap();
-                    assert!(!all_ids.contains(t) || visible_anywhere(&want, user, t), "{user}: edge to hidden {t}");
+                    assert!(
+                        !all_ids.contains(t) || visible_anywhere(&want, user, t),
+                        "{user}: edge to hidden {t}"
+                    );
                 }
             }
             // By id: visible → 200 with exactly that id; anything else → the same 404 as an absent id.
             let (_, _, absent_body) = get(&c, &format!("{base}/objects/{absent}/"), user).await;
             for id in &all_ids {
                 let (s, h, body) = get(&c, &format!("{base}/objects/{id}/"), user).await;
-                let (vs, vh, vbody) = get(&c, &format!("{base}/objects/{id}/versions/"), user).await;
+                let (vs, vh, vbody) =
+                    get(&c, &format!("{base}/objects/{id}/versions/"), user).await;
                 if visible.contains(id) {
                     assert_eq!(s, 200, "{user} {alias} {id}");
                     assert_eq!(body["objects"][0]["id"].as_str(), Some(id.as_str()));
@@ -174,12 +245,24 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
                     assert_eq!(vbody["versions"].as_array().unwrap().len(), 1);
                     assert!(vh.get("x-taxii-date-added-last").is_some());
                 } else {
-                    assert_eq!((s, &body), (404, &absent_body), "{user} {alias} {id} must look absent");
+                    assert_eq!(
+                        (s, &body),
+                        (404, &absent_body),
+                        "{user} {alias} {id} must look absent"
+                    );
                     assert_eq!(vs, 404);
-                    assert!(h.get("x-taxii-date-added-first").is_none() && vh.get("x-taxii-date-added-first").is_none());
+                    assert!(
+                        h.get("x-taxii-date-added-first").is_none()
+                            && vh.get("x-taxii-date-added-first").is_none()
+                    );
                     if policy::can_write(&principal, coll) {
-                        let r = c.delete(format!("{base}/objects/{id}/")).basic_auth(user, Some("demo"))
-                            .header("Accept", common::ACCEPT).send().await.unwrap();
+                        let r = c
+                            .delete(format!("{base}/objects/{id}/"))
+                            .basic_auth(user, Some("demo"))
+                            .header("Accept", common::ACCEPT)
+                            .send()
+                            .await
+                            .unwrap();
                         assert_eq!(r.status().as_u16(), 404, "{user} deletes hidden {id}");
                     }
                 }
@@ -187,23 +270,35 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
         }
     }
     // Nothing was deleted by the attempts above.
-    assert_eq!(node.store.placements().await.unwrap().len(), placements.len());
+    assert_eq!(
+        node.store.placements().await.unwrap().len(),
+        placements.len()
+    );
 }
 
-fn visible_anywhere(want: &BTreeMap<(String, String), BTreeSet<String>>, user: &str, id: &str) -> bool {
-    want.iter().any(|((u, _), ids)| u == user && ids.contains(id))
+fn visible_anywhere(
+    want: &BTreeMap<(String, String), BTreeSet<String>>,
+    user: &str,
+    id: &str,
+) -> bool {
+    want.iter()
+        .any(|((u, _), ids)| u == user && ids.contains(id))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leak_test_on_sqlite() {
     let (dir, path) = common::sqlite_path();
-    let store = AnyStore::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    let store = AnyStore::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     leak_test(store, dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leak_test_on_postgres() {
-    let Some(db) = common::PgDb::create("leak test on PostgreSQL").await else { return };
+    let Some(db) = common::PgDb::create("leak test on PostgreSQL").await else {
+        return;
+    };
     let store = AnyStore::open(&db.url).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     leak_test(store.clone(), dir.path()).await;

@@ -12,7 +12,10 @@ use shieldwall::{
     coalition::{Collection, Grant},
     config::Role,
     policy::{self, Endpoint, Principal, Pushdown, VersionFacts},
-    store::{AddOutcome, AnyStore, ListQuery, NewVersion, Provenance, StatusRecord, Store, VersionSelection},
+    store::{
+        AddOutcome, AnyStore, ListQuery, NewVersion, Provenance, StatusRecord, Store,
+        VersionSelection,
+    },
 };
 use stix::tlp::TlpLevel;
 
@@ -50,17 +53,29 @@ fn world() -> impl Strategy<Value = World> {
         prop::collection::vec(any::<bool>(), COLLECTIONS),
         prop::collection::vec(0..OBJECTS + UNKNOWN, 2),
     )
-        .prop_map(|(object, version, tlp, producer, placed_in, targets)| Version {
-            // Objects ≥ OBJECTS are relationships (they point to targets); others are plain.
-            targets: if object >= OBJECTS { targets } else { vec![] },
-            object,
-            version,
-            tlp,
-            producer,
-            placed_in,
-        });
-    (grants.clone(), grants, 0u8..5, prop::collection::vec(version, 1..24))
-        .prop_map(|(readers, red, default_tlp, versions)| World { readers, red, default_tlp, versions })
+        .prop_map(
+            |(object, version, tlp, producer, placed_in, targets)| Version {
+                // Objects ≥ OBJECTS are relationships (they point to targets); others are plain.
+                targets: if object >= OBJECTS { targets } else { vec![] },
+                object,
+                version,
+                tlp,
+                producer,
+                placed_in,
+            },
+        );
+    (
+        grants.clone(),
+        grants,
+        0u8..5,
+        prop::collection::vec(version, 1..24),
+    )
+        .prop_map(|(readers, red, default_tlp, versions)| World {
+            readers,
+            red,
+            default_tlp,
+            versions,
+        })
 }
 
 fn level(code: u8) -> TlpLevel {
@@ -70,20 +85,47 @@ fn level(code: u8) -> TlpLevel {
 async fn check(store: &AnyStore, w: &World, ns: &str) {
     let member = |m: usize| format!("m{m}");
     let object_id = |o: usize| {
-        let ty = if o >= OBJECTS && o < OBJECTS + 3 { "relationship" } else { "indicator" };
-        format!("{ty}--{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{ns}/{o}").as_bytes()))
+        let ty = if o >= OBJECTS && o < OBJECTS + 3 {
+            "relationship"
+        } else {
+            "indicator"
+        };
+        format!(
+            "{ty}--{}",
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{ns}/{o}").as_bytes())
+        )
     };
-    let unknown_id = |o: usize| format!("indicator--{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{ns}/unknown/{o}").as_bytes()));
-    let target_id = |t: usize| if t < OBJECTS { object_id(t) } else { unknown_id(t) };
+    let unknown_id = |o: usize| {
+        format!(
+            "indicator--{}",
+            uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("{ns}/unknown/{o}").as_bytes()
+            )
+        )
+    };
+    let target_id = |t: usize| {
+        if t < OBJECTS {
+            object_id(t)
+        } else {
+            unknown_id(t)
+        }
+    };
     let collections: Vec<Collection> = (0..COLLECTIONS)
         .map(|c| Collection {
-            id: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{ns}/c{c}").as_bytes()).to_string(),
+            id: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{ns}/c{c}").as_bytes())
+                .to_string(),
             api_root: "r".into(),
             title: format!("c{c}"),
             description: None,
             alias: None,
             trust_group: None,
-            read: Grant::Members((0..MEMBERS).filter(|m| w.readers[c][*m]).map(member).collect()),
+            read: Grant::Members(
+                (0..MEMBERS)
+                    .filter(|m| w.readers[c][*m])
+                    .map(member)
+                    .collect(),
+            ),
             write: Grant::Members(BTreeSet::new()),
             red_recipients: (0..MEMBERS).filter(|m| w.red[c][*m]).map(member).collect(),
         })
@@ -91,7 +133,8 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
     // Store: deduplicate (object, version) — the first one wins, as in the store.
     let mut seen = HashMap::new();
     for v in &w.versions {
-        seen.entry((v.object, v.version)).or_insert_with(|| v.clone());
+        seen.entry((v.object, v.version))
+            .or_insert_with(|| v.clone());
     }
     let versions: Vec<Version> = seen.into_values().collect();
     for (ci, c) in collections.iter().enumerate() {
@@ -126,28 +169,51 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
             expires_us: 0,
             body: "{}".into(),
         };
-        let prov = Provenance { source: "local".into(), actor: "proptest".into() };
+        let prov = Provenance {
+            source: "local".into(),
+            actor: "proptest".into(),
+        };
         store.add(&c.id, &prov, &batch, &status).await.unwrap();
     }
     let default_tlp = level(w.default_tlp);
     // The oracle: may_see over the versions as placed.
     let placed: Vec<(usize, &Version)> = versions
         .iter()
-        .flat_map(|v| (0..COLLECTIONS).filter(|c| v.placed_in[*c]).map(move |c| (c, v)))
+        .flat_map(|v| {
+            (0..COLLECTIONS)
+                .filter(|c| v.placed_in[*c])
+                .map(move |c| (c, v))
+        })
         .collect();
     let facts: Vec<VersionFacts> = placed
         .iter()
-        .map(|(_, v)| VersionFacts { tlp: v.tlp.map(level), producer: member(v.producer) })
+        .map(|(_, v)| VersionFacts {
+            tlp: v.tlp.map(level),
+            producer: member(v.producer),
+        })
         .collect();
-    let mut principals: Vec<Principal> =
-        (0..MEMBERS).map(|m| Principal { member: member(m), role: Role::Reader, actor: "p".into() }).collect();
-    principals.push(Principal { member: member(0), role: Role::Admin, actor: "admin".into() });
+    let mut principals: Vec<Principal> = (0..MEMBERS)
+        .map(|m| Principal {
+            member: member(m),
+            role: Role::Reader,
+            actor: "p".into(),
+        })
+        .collect();
+    principals.push(Principal {
+        member: member(0),
+        role: Role::Admin,
+        actor: "admin".into(),
+    });
     for p in &principals {
         let coalition_collections = collections.clone();
         let pushdown = Pushdown {
             member: p.member.clone(),
             readable: (p.role != Role::Admin).then(|| {
-                coalition_collections.iter().filter(|c| policy::can_read(p, c)).map(|c| c.id.clone()).collect()
+                coalition_collections
+                    .iter()
+                    .filter(|c| policy::can_read(p, c))
+                    .map(|c| c.id.clone())
+                    .collect()
             }),
             red_recipient_of: coalition_collections
                 .iter()
@@ -172,7 +238,11 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
                             .filter(|(_, (_, ov))| *t < OBJECTS && ov.object == *t)
                             .map(|(j, (oc, _))| (&facts[j], &collections[*oc]))
                             .collect();
-                        if known.is_empty() { Endpoint::Unknown } else { Endpoint::Known(known) }
+                        if known.is_empty() {
+                            Endpoint::Unknown
+                        } else {
+                            Endpoint::Known(known)
+                        }
                     })
                     .collect();
                 if policy::may_see(p, &facts[i], c, default_tlp, &endpoints) {
@@ -195,27 +265,42 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
             let got: BTreeSet<(String, u8)> = page
                 .records
                 .iter()
-                .map(|r| (r.id.clone(), u8::try_from((r.version_ns - 1_600_000_000_000_000_000) / 1_000_000_000).unwrap()))
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        u8::try_from((r.version_ns - 1_600_000_000_000_000_000) / 1_000_000_000)
+                            .unwrap(),
+                    )
+                })
                 .collect();
             assert_eq!(got, want, "principal {p:?} collection c{ci}");
             for o in 0..OBJECTS + 3 {
                 let id = object_id(o);
                 let visible = store.visible(&c.id, &id, &pushdown).await.unwrap();
-                assert_eq!(visible, want.iter().any(|(i, _)| *i == id), "visible({id}) for {p:?} in c{ci}");
+                assert_eq!(
+                    visible,
+                    want.iter().any(|(i, _)| *i == id),
+                    "visible({id}) for {p:?} in c{ci}"
+                );
             }
         }
     }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
 fn pushdown_agrees_with_may_see_on_sqlite() {
     let rt = runtime();
     let (_dir, path) = common::sqlite_path();
-    let store = rt.block_on(AnyStore::open(&format!("sqlite://{}", path.display()))).unwrap();
+    let store = rt
+        .block_on(AnyStore::open(&format!("sqlite://{}", path.display())))
+        .unwrap();
     proptest!(ProptestConfig::with_cases(48), |(w in world())| {
         rt.block_on(check(&store, &w, &uuid::Uuid::new_v4().to_string()));
     });
@@ -224,7 +309,9 @@ fn pushdown_agrees_with_may_see_on_sqlite() {
 #[test]
 fn pushdown_agrees_with_may_see_on_postgres() {
     let rt = runtime();
-    let Some(db) = rt.block_on(common::PgDb::create("policy pushdown on PostgreSQL")) else { return };
+    let Some(db) = rt.block_on(common::PgDb::create("policy pushdown on PostgreSQL")) else {
+        return;
+    };
     let store = rt.block_on(AnyStore::open(&db.url)).unwrap();
     proptest!(ProptestConfig::with_cases(24), |(w in world())| {
         rt.block_on(check(&store, &w, &uuid::Uuid::new_v4().to_string()));

@@ -17,7 +17,9 @@ impl Drop for Killed {
 
 #[test]
 fn taxii2_client_drives_every_endpoint() {
-    let Some(python) = testenv::python("taxii2-client end-to-end") else { return };
+    let Some(python) = testenv::python("taxii2-client end-to-end") else {
+        return;
+    };
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
@@ -43,6 +45,9 @@ fn taxii2_client_drives_every_endpoint() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "taxii2-client failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "taxii2-client failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("taxii2-client end-to-end: OK"), "{stdout}");
 }

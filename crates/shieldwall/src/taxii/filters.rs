@@ -266,7 +266,10 @@ mod tests {
             ("match[spec_version]=2.2", Endpoint::Objects),
             ("match[foo]=1", Endpoint::Objects),
             ("match[type]=indicator", Endpoint::Versions),
-            ("match[id]=indicator--cd981c25-8042-4166-8945-51178443bdac", Endpoint::Versions),
+            (
+                "match[id]=indicator--cd981c25-8042-4166-8945-51178443bdac",
+                Endpoint::Versions,
+            ),
             (
                 "match[id]=indicator--cd981c25-8042-4166-8945-51178443bdac",
                 Endpoint::Object,

@@ -4,11 +4,7 @@
 
 use std::path::PathBuf;
 
-use shieldwall::{
-    config::Checked,
-    server,
-    store::AnyStore,
-};
+use shieldwall::{config::Checked, server, store::AnyStore};
 
 pub const ACCEPT: &str = "application/taxii+json;version=2.1";
 
@@ -31,7 +27,9 @@ impl Drop for Node {
 pub async fn start(checked: &Checked, store: AnyStore) -> Node {
     let (listener, addr) = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://{addr}");
-    let state = server::app_state(checked, store.clone(), base.clone()).await.unwrap();
+    let state = server::app_state(checked, store.clone(), base.clone())
+        .await
+        .unwrap();
     let coalition = state.coalition.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -41,7 +39,13 @@ pub async fn start(checked: &Checked, store: AnyStore) -> Node {
         .await
         .unwrap();
     });
-    Node { base, store, coalition, task, _stop: tx }
+    Node {
+        base,
+        store,
+        coalition,
+        task,
+        _stop: tx,
+    }
 }
 
 /// A throw-away database on the test PostgreSQL, dropped by [`PgDb::drop`].
@@ -55,24 +59,40 @@ impl PgDb {
     pub async fn create(what: &str) -> Option<PgDb> {
         let admin_url = testenv::postgres_url(what)?;
         let name = format!("sw_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let base = match admin_url.rfind('/') {
-            Some(i) if admin_url[..i].contains("://") && i > admin_url.find("://").unwrap() + 2 => &admin_url[..i],
+            Some(i) if admin_url[..i].contains("://") && i > admin_url.find("://").unwrap() + 2 => {
+                &admin_url[..i]
+            }
             _ => admin_url.as_str(),
         };
-        Some(PgDb { url: format!("{base}/{name}"), admin_url, name })
+        Some(PgDb {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
     }
 
     pub async fn drop_db(self, store: Option<AnyStore>) {
         if let Some(AnyStore::Postgres(pg)) = store {
             pg.pool().close().await;
         }
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
-            .execute(&mut conn)
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url)
             .await
             .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
 }
 
@@ -93,7 +113,13 @@ pub async fn get(
     url: &str,
     user: &str,
 ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
-    let r = c.get(url).basic_auth(user, Some("demo")).header("Accept", ACCEPT).send().await.unwrap();
+    let r = c
+        .get(url)
+        .basic_auth(user, Some("demo"))
+        .header("Accept", ACCEPT)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let text = r.text().await.unwrap();
