@@ -13,7 +13,6 @@ use crate::{
     coalition::Coalition,
     policy::{Principal, tlp_code},
     store::NewVersion,
-    taxii::filters::{is_object_id, is_type_name},
     timestamps,
 };
 
@@ -115,84 +114,49 @@ pub fn envelope_objects(body: Value) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Checks one object before it is stored: the minimal structural checks the store and the policy
-/// rely on (type, id, spec version, timestamps, marking and creator references).
-// TODO(stix::validate): replace by stix::validate::validate_object once it is on main.
+/// The STIX validator, built once (every MUST of STIX 2.1 is an error; SHOULDs are not enforced).
+fn validator() -> &'static stix::validate::Validator {
+    static V: std::sync::OnceLock<stix::validate::Validator> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        stix::validate::Validator::new(&stix::validate::Options::default())
+            .expect("the default validation options are valid")
+    })
+}
+
+/// Checks one object before it is stored: `stix::validate` (its errors, i.e. the specification's
+/// MUSTs; warnings do not refuse an object), then what the store itself relies on (readable
+/// metadata, version timestamps within the stored range).
 pub fn validate_incoming(obj: &Value) -> Result<(), String> {
-    let o = obj
-        .as_object()
-        .ok_or("a STIX object must be a JSON object")?;
-    let ty = o
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or("`type` is missing or not a string")?;
-    if !is_type_name(ty) {
-        return Err(format!("`type` `{ty}` is not a valid STIX type name"));
-    }
-    let id = o
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or("`id` is missing or not a string")?;
-    if !is_object_id(id) || !id.starts_with(&format!("{ty}--")) {
-        return Err(format!("`id` `{id}` is not `{ty}--` followed by a UUID"));
-    }
-    match o.get("spec_version") {
-        Some(Value::String(s)) if s == "2.1" => {}
-        Some(_) => {
-            return Err("`spec_version` must be \"2.1\" (this collection holds STIX 2.1)".into());
-        }
-        None if o.contains_key("created") || o.contains_key("modified") => {
-            return Err(
-                "`spec_version` is required on STIX 2.1 SDOs, SROs and meta objects".into(),
-            );
-        }
-        None => {}
-    }
-    for key in ["created", "modified"] {
-        if let Some(v) = o.get(key) {
-            let s = v
-                .as_str()
-                .ok_or_else(|| format!("`{key}` must be a timestamp string"))?;
-            if timestamps::parse_ns(s).is_none() {
-                return Err(format!(
-                    "`{key}` `{s}` is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s]Z)"
-                ));
+    let errors: Vec<String> = validator()
+        .validate(obj)
+        .into_iter()
+        .filter(|f| f.severity == stix::validate::Severity::Error)
+        .map(|f| {
+            if f.pointer.is_empty() {
+                f.message
+            } else {
+                format!("{}: {}", f.pointer, f.message)
             }
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    let m = meta::meta_of(obj).map_err(|e| e.to_string())?;
+    if m.spec_version != meta::SpecVersion::V2_1 {
+        return Err("only STIX 2.1 objects are accepted".into());
+    }
+    for t in [m.created.as_deref(), m.modified.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if timestamps::parse_ns(t).is_none() {
+            return Err(format!(
+                "`{t}` is not a STIX timestamp between 1677 and 2262"
+            ));
         }
     }
-    if let (Some(c), Some(m)) = (
-        o.get("created")
-            .and_then(Value::as_str)
-            .and_then(timestamps::parse_ns),
-        o.get("modified")
-            .and_then(Value::as_str)
-            .and_then(timestamps::parse_ns),
-    ) && m < c
-    {
-        return Err("`modified` is earlier than `created`".into());
-    }
-    if o.contains_key("created") && !o.contains_key("modified") && ty != "marking-definition" {
-        return Err("`modified` is required when `created` is present".into());
-    }
-    if let Some(refs) = o.get("object_marking_refs") {
-        let ok = refs.as_array().is_some_and(|a| {
-            a.iter().all(|r| {
-                r.as_str()
-                    .is_some_and(|s| is_object_id(s) && s.starts_with("marking-definition--"))
-            })
-        });
-        if !ok {
-            return Err("`object_marking_refs` must list marking-definition identifiers".into());
-        }
-    }
-    if let Some(c) = o.get("created_by_ref")
-        && !c
-            .as_str()
-            .is_some_and(|s| is_object_id(s) && s.starts_with("identity--"))
-    {
-        return Err("`created_by_ref` must be an identity identifier".into());
-    }
-    meta::meta_of(obj).map(|_| ()).map_err(|e| e.to_string())
+    Ok(())
 }
 
 /// Applies validation and the publishing rules to one posted object.
@@ -303,14 +267,14 @@ mod tests {
     #[test]
     fn minimal_validation() {
         let good = json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--cd981c25-8042-4166-8945-51178443bdac",
-            "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "pattern": "[ipv4-addr:value = '1.2.3.4']",
-            "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"});
+            "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "pattern": "[ipv4-addr:value = '1.2.3.4']",
+            "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00.000Z"});
         assert_eq!(validate_incoming(&good), Ok(()));
         for (k, v) in [
             ("id", json!("malware--cd981c25-8042-4166-8945-51178443bdac")),
             ("spec_version", json!("2.0")),
             ("modified", json!("yesterday")),
-            ("modified", json!("2019-01-01T00:00:00Z")),
+            ("modified", json!("2019-01-01T00:00:00.000Z")),
             (
                 "object_marking_refs",
                 json!(["identity--cd981c25-8042-4166-8945-51178443bdac"]),

@@ -11,9 +11,9 @@ use shieldwall::{coalition::Coalition, demo, store::AnyStore};
 const GOOD: &str = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
 
 fn indicator(id: &str) -> Value {
-    json!({"type": "indicator", "spec_version": "2.1", "id": id, "created": "2026-01-01T00:00:00Z",
-        "modified": "2026-01-01T00:00:00Z", "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-        "valid_from": "2026-01-01T00:00:00Z"})
+    json!({"type": "indicator", "spec_version": "2.1", "id": id, "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z", "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00.000Z"})
 }
 
 async fn expect(resp: reqwest::Response, status: u16, what: &str) -> Value {
@@ -156,7 +156,7 @@ async fn every_bad_input_is_a_taxii_4xx() {
     let mut impersonating = indicator("indicator--1c8f3b55-7d0e-4f0e-9a43-8d2b7a7f0c11");
     impersonating["created_by_ref"] = json!(other_member);
     let mut bad_time = indicator("indicator--2c8f3b55-7d0e-4f0e-9a43-8d2b7a7f0c11");
-    bad_time["modified"] = json!("2026-13-01T00:00:00Z");
+    bad_time["modified"] = json!("2026-13-01T00:00:00.000Z");
     let env = json!({"objects": [indicator(GOOD), impersonating, bad_time, {"type": "x"}, "not an object"]});
     let st = expect(
         post(env.to_string().into_bytes()).send().await.unwrap(),

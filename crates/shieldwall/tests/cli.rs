@@ -109,8 +109,8 @@ fn operator_path() {
     // A bundle with one RED and one GREEN indicator, and an impersonating one.
     let ind = |n: u32, tlp: &str, by: Option<&str>| {
         let mut o = json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
-            "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "pattern": "[ipv4-addr:value = '192.0.2.1']",
-            "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z", "object_marking_refs": [tlp]});
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "pattern": "[ipv4-addr:value = '192.0.2.1']",
+            "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": [tlp]});
         if let Some(b) = by {
             o["created_by_ref"] = json!(b);
         }

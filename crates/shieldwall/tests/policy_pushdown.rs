@@ -85,7 +85,7 @@ fn level(code: u8) -> TlpLevel {
 async fn check(store: &AnyStore, w: &World, ns: &str) {
     let member = |m: usize| format!("m{m}");
     let object_id = |o: usize| {
-        let ty = if o >= OBJECTS && o < OBJECTS + 3 {
+        let ty = if (OBJECTS..OBJECTS + 3).contains(&o) {
             "relationship"
         } else {
             "indicator"

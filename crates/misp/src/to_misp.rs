@@ -1,0 +1,839 @@
+//! STIX 2.1 to a MISP feed: one event file per report or grouping (with the indicators,
+//! observables and SDOs it references), `manifest.json` and `hashes.csv`, as MISP's feed format
+//! has them, returned as (file name, bytes) for the caller to write.
+//!
+//! Objects that came from MISP (misp-stix labels `misp:type="…"`, `misp:category="…"`) get their
+//! MISP type, category and value back; others get the MISP type their pattern or SCO suggests.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use md5::{Digest, Md5};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Diagnostic, Level, MispError};
+use crate::time::{Instant, parse_iso};
+use crate::to_stix::type_defaults;
+
+/// Who the exported events say created them when a report has no `created_by_ref` identity.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Organisation name for `Orgc`.
+    pub org_name: String,
+    /// Organisation uuid for `Orgc`.
+    pub org_uuid: uuid::Uuid,
+    /// Timestamp for objects without `modified`/`created`.
+    pub now: Instant,
+}
+
+/// One file of the feed directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedFile {
+    /// File name inside the feed directory (`<uuid>.json`, `manifest.json`, `hashes.csv`).
+    pub name: String,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+/// The exported feed: its files, and what was not exported.
+#[derive(Debug, Clone, Default)]
+pub struct Feed {
+    /// `manifest.json`, `hashes.csv` and one `<event uuid>.json` per event.
+    pub files: Vec<FeedFile>,
+    /// Objects left out or exported approximately.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+fn s<'a>(o: &'a Value, k: &str) -> Option<&'a str> {
+    o.get(k).and_then(Value::as_str)
+}
+
+fn uuid_of(id: &str) -> Option<uuid::Uuid> {
+    uuid::Uuid::parse_str(id.split_once("--")?.1).ok()
+}
+
+fn ts(o: &Value, now: Instant) -> Instant {
+    s(o, "modified")
+        .or_else(|| s(o, "created"))
+        .and_then(parse_iso)
+        .unwrap_or(now)
+}
+
+/// One comparison `path = 'value'` of a STIX pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Comparison {
+    path: String,
+    value: String,
+}
+
+/// The equality comparisons of a simple STIX pattern (observation expressions joined by AND/OR,
+/// only `=`), or `None` when the pattern uses anything else.
+fn comparisons(pattern: &str) -> Option<Vec<Comparison>> {
+    let b = pattern.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let skip_ws = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    loop {
+        skip_ws(&mut i);
+        if i >= b.len() {
+            break;
+        }
+        match b[i] {
+            b'[' | b']' | b'(' | b')' => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        if pattern[i..].starts_with("AND ") || pattern[i..].starts_with("OR ") {
+            i += if b[i] == b'A' { 4 } else { 3 };
+            continue;
+        }
+        // path: up to whitespace or '='
+        let start = i;
+        let mut in_quote = false;
+        while i < b.len() && (in_quote || !(b[i].is_ascii_whitespace() || b[i] == b'=')) {
+            if b[i] == b'\'' {
+                in_quote = !in_quote;
+            }
+            i += 1;
+        }
+        let path = pattern[start..i].to_owned();
+        if !path.contains(':') {
+            return None;
+        }
+        skip_ws(&mut i);
+        if i >= b.len() || b[i] != b'=' {
+            return None;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        if i >= b.len() || b[i] != b'\'' {
+            return None;
+        }
+        i += 1;
+        let mut value = String::new();
+        let mut closed = false;
+        let rest = &pattern[i..];
+        let mut chars = rest.char_indices();
+        while let Some((k, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, e)) => value.push(e),
+                    None => return None,
+                },
+                '\'' => {
+                    i += k + 1;
+                    closed = true;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        if !closed {
+            return None;
+        }
+        out.push(Comparison { path, value });
+    }
+    if out.is_empty() { None } else { Some(out) }
+}
+
+fn hash_type(name: &str) -> Option<&'static str> {
+    Some(
+        match name.trim_matches('\'').to_ascii_uppercase().as_str() {
+            "MD5" => "md5",
+            "SHA-1" | "SHA1" => "sha1",
+            "SHA-224" | "SHA224" => "sha224",
+            "SHA-256" | "SHA256" => "sha256",
+            "SHA-384" | "SHA384" => "sha384",
+            "SHA-512" | "SHA512" => "sha512",
+            "SHA3-224" => "sha3-224",
+            "SHA3-256" => "sha3-256",
+            "SHA3-384" => "sha3-384",
+            "SHA3-512" => "sha3-512",
+            "SSDEEP" => "ssdeep",
+            "TLSH" => "tlsh",
+            "IMPHASH" => "imphash",
+            "AUTHENTIHASH" => "authentihash",
+            "PEHASH" => "pehash",
+            "VHASH" => "vhash",
+            _ => return None,
+        },
+    )
+}
+
+/// The MISP type a pattern path suggests, or `None` for paths that only qualify (`src_ref.type`).
+fn type_of_path(path: &str) -> Option<Option<&'static str>> {
+    Some(Some(match path {
+        "domain-name:value" => "domain",
+        "ipv4-addr:value" | "ipv6-addr:value" => "ip-dst",
+        "network-traffic:dst_ref.value" => "ip-dst",
+        "network-traffic:src_ref.value" => "ip-src",
+        "network-traffic:dst_ref.type" | "network-traffic:src_ref.type" => return Some(None),
+        "network-traffic:dst_port" | "network-traffic:src_port" => "port",
+        "domain-name:resolves_to_refs[*].value" => "ip-dst",
+        "url:value" => "url",
+        "file:name" => "filename",
+        "file:size" => "size-in-bytes",
+        "email-addr:value" => "email",
+        "email-message:from_ref.value" => "email-src",
+        "email-message:to_refs[*].value" | "email-message:cc_refs[*].value" => "email-dst",
+        "email-message:subject" => "email-subject",
+        "email-message:body" => "email-body",
+        "email-message:message_id" => "email-message-id",
+        "email-message:additional_header_fields.reply_to" => "email-reply-to",
+        "email-message:additional_header_fields.x_mailer" => "email-x-mailer",
+        "email-message:body_multipart[*].body_raw_ref.name" => "email-attachment",
+        "mutex:name" => "mutex",
+        "mac-addr:value" => "mac-address",
+        "autonomous-system:number" => "AS",
+        "windows-registry-key:key" => "regkey",
+        "user-account:account_login" => "text",
+        _ => {
+            if let Some(h) = path.strip_prefix("file:hashes.").and_then(hash_type) {
+                h
+            } else if let Some(h) = path.strip_prefix("x509-certificate:hashes.") {
+                match h.trim_matches('\'').to_ascii_uppercase().as_str() {
+                    "MD5" => "x509-fingerprint-md5",
+                    "SHA-1" | "SHA1" => "x509-fingerprint-sha1",
+                    "SHA-256" | "SHA256" => "x509-fingerprint-sha256",
+                    _ => return None,
+                }
+            } else {
+                return None;
+            }
+        }
+    }))
+}
+
+/// `(type, value)` pairs an SCO gives, resolving references through `index`.
+fn sco_values(o: &Value, index: &HashMap<&str, &Value>) -> Vec<(&'static str, String)> {
+    let text = |k: &str| s(o, k).map(str::to_owned);
+    let deref = |k: &str| {
+        s(o, k)
+            .and_then(|r| index.get(r))
+            .and_then(|x| s(x, "value"))
+            .map(str::to_owned)
+    };
+    let mut out = Vec::new();
+    match s(o, "type").unwrap_or("") {
+        "domain-name" => out.extend(text("value").map(|v| ("domain", v))),
+        "ipv4-addr" | "ipv6-addr" => out.extend(text("value").map(|v| ("ip-dst", v))),
+        "url" => out.extend(text("value").map(|v| ("url", v))),
+        "email-addr" => out.extend(text("value").map(|v| ("email", v))),
+        "mutex" => out.extend(text("name").map(|v| ("mutex", v))),
+        "mac-addr" => out.extend(text("value").map(|v| ("mac-address", v))),
+        "windows-registry-key" => out.extend(text("key").map(|v| ("regkey", v))),
+        "autonomous-system" => {
+            if let Some(n) = o.get("number").and_then(Value::as_u64) {
+                out.push(("AS", format!("AS{n}")));
+            }
+        }
+        "file" => {
+            if let Some(h) = o.get("hashes").and_then(Value::as_object) {
+                for (alg, v) in h {
+                    if let (Some(t), Some(v)) = (hash_type(alg), v.as_str()) {
+                        out.push((t, v.to_owned()));
+                    }
+                }
+            }
+            out.extend(text("name").map(|v| ("filename", v)));
+        }
+        "email-message" => {
+            out.extend(deref("from_ref").map(|v| ("email-src", v)));
+            for r in o
+                .get("to_refs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(v) = r
+                    .as_str()
+                    .and_then(|r| index.get(r))
+                    .and_then(|x| s(x, "value"))
+                {
+                    out.push(("email-dst", v.to_owned()));
+                }
+            }
+            out.extend(text("subject").map(|v| ("email-subject", v)));
+            out.extend(text("message_id").map(|v| ("email-message-id", v)));
+        }
+        "network-traffic" => {
+            out.extend(deref("src_ref").map(|v| ("ip-src", v)));
+            out.extend(deref("dst_ref").map(|v| ("ip-dst", v)));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The MISP type and category misp-stix recorded in an object's labels.
+fn misp_labels(o: &Value) -> (Option<String>, Option<String>) {
+    let mut t = None;
+    let mut c = None;
+    for l in o
+        .get("labels")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(l) = l.as_str() else { continue };
+        if let Some(v) = l
+            .strip_prefix("misp:type=\"")
+            .and_then(|r| r.strip_suffix('"'))
+        {
+            t = Some(v.to_owned());
+        }
+        if let Some(v) = l
+            .strip_prefix("misp:category=\"")
+            .and_then(|r| r.strip_suffix('"'))
+        {
+            c = Some(v.to_owned());
+        }
+    }
+    (t, c)
+}
+
+fn tlp_tag(marking_id: &str) -> Option<&'static str> {
+    use stix::tlp::{TlpLevel, TlpVersion, marking_info};
+    let (level, version) = marking_info(marking_id)?;
+    Some(match (level, version) {
+        (TlpLevel::Clear, TlpVersion::V1) => "tlp:white",
+        (TlpLevel::Clear, TlpVersion::V2) => "tlp:clear",
+        (TlpLevel::Green, _) => "tlp:green",
+        (TlpLevel::Amber, _) => "tlp:amber",
+        (TlpLevel::AmberStrict, _) => "tlp:amber+strict",
+        (TlpLevel::Red, _) => "tlp:red",
+    })
+}
+
+fn tags_of(o: &Value, include_labels: bool) -> Vec<Value> {
+    let mut tags = Vec::new();
+    for m in o
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(t) = m.as_str().and_then(tlp_tag) {
+            tags.push(t.to_owned());
+        }
+    }
+    if include_labels {
+        for l in o
+            .get("labels")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(l) = l.as_str()
+                && l != "Threat-Report"
+                && !l.starts_with("misp:tool=")
+                && !l.starts_with("misp:type=")
+                && !l.starts_with("misp:category=")
+                && !l.starts_with("misp:name=")
+                && !l.starts_with("misp:meta-category=")
+            {
+                tags.push(l.to_owned());
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    tags.into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .map(|t| json!({"name": t}))
+        .collect()
+}
+
+struct EventBuilder {
+    attributes: Vec<Value>,
+    uuids: HashSet<String>,
+    seen: HashSet<(String, String)>,
+    event_tags: Vec<Value>,
+}
+
+impl EventBuilder {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        uuid: String,
+        ty: &str,
+        value: String,
+        to_ids: bool,
+        category: Option<&str>,
+        timestamp: Instant,
+        comment: Option<&str>,
+        tags: Vec<Value>,
+    ) {
+        if !self.seen.insert((ty.to_owned(), value.clone())) || !self.uuids.insert(uuid.clone()) {
+            return;
+        }
+        let (default_cat, _) = type_defaults(ty).unwrap_or(("Other", false));
+        let mut a = Map::new();
+        a.insert("uuid".into(), json!(uuid));
+        a.insert("type".into(), json!(ty));
+        a.insert("category".into(), json!(category.unwrap_or(default_cat)));
+        a.insert("value".into(), json!(value));
+        a.insert("to_ids".into(), json!(to_ids));
+        a.insert("timestamp".into(), json!(timestamp.secs.to_string()));
+        a.insert("distribution".into(), json!("5"));
+        a.insert("disable_correlation".into(), json!(false));
+        a.insert("comment".into(), json!(comment.unwrap_or("")));
+        if !tags.is_empty() {
+            a.insert("Tag".into(), Value::Array(tags));
+        }
+        self.attributes.push(Value::Object(a));
+    }
+}
+
+/// Derived uuid for the n-th extra attribute of a STIX object.
+fn sub_uuid(base: &uuid::Uuid, n: usize) -> String {
+    if n == 0 {
+        base.to_string()
+    } else {
+        uuid::Uuid::new_v5(base, format!("attribute-{n}").as_bytes()).to_string()
+    }
+}
+
+/// Builds a MISP feed from STIX objects: every report and grouping becomes an event with what it
+/// references; indicators and observed data that no report references are gathered in one more
+/// event. Returns `manifest.json`, `hashes.csv` and the event files.
+pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, MispError> {
+    let mut index: HashMap<&str, &Value> = HashMap::new();
+    for o in objects {
+        let Some(id) = s(o, "id") else {
+            return Err(MispError::Stix("an object has no id".into()));
+        };
+        index.insert(id, o);
+    }
+    let mut diags = Vec::new();
+    let mut groups: Vec<(&Value, Vec<&str>)> = Vec::new();
+    let mut referenced: HashSet<&str> = HashSet::new();
+    for o in objects {
+        if matches!(s(o, "type"), Some("report" | "grouping")) {
+            let refs: Vec<&str> = o
+                .get("object_refs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            referenced.extend(refs.iter().copied());
+            groups.push((o, refs));
+        }
+    }
+    let loose: Vec<&str> = objects
+        .iter()
+        .filter(|o| matches!(s(o, "type"), Some("indicator" | "observed-data")))
+        .filter_map(|o| s(o, "id"))
+        .filter(|id| !referenced.contains(id))
+        .collect();
+    let synthetic;
+    if !loose.is_empty() {
+        let mut sorted = loose.clone();
+        sorted.sort_unstable();
+        let u = uuid::Uuid::new_v5(&crate::MISP_UUID_NAMESPACE, sorted.join(",").as_bytes());
+        synthetic = json!({
+            "type": "grouping", "id": format!("grouping--{u}"),
+            "name": "Shieldwall export: objects outside any report",
+            "modified": opts.now.stix_millis(),
+        });
+        groups.push((&synthetic, loose));
+    }
+
+    let mut files = Vec::new();
+    let mut manifest = Map::new();
+    let mut hashes: Vec<String> = Vec::new();
+    for (report, refs) in groups {
+        let rid = s(report, "id").unwrap_or_default();
+        let Some(event_uuid) = uuid_of(rid) else {
+            diags.push(Diagnostic {
+                level: Level::Error,
+                path: rid.to_owned(),
+                message: "report id has no uuid; left out".into(),
+            });
+            continue;
+        };
+        let ets = ts(report, opts.now);
+        let (org_name, org_uuid) = s(report, "created_by_ref")
+            .and_then(|r| index.get(r))
+            .and_then(|i| Some((s(i, "name")?.to_owned(), uuid_of(s(i, "id")?)?)))
+            .unwrap_or_else(|| (opts.org_name.clone(), opts.org_uuid));
+        let mut b = EventBuilder {
+            attributes: Vec::new(),
+            uuids: HashSet::new(),
+            seen: HashSet::new(),
+            event_tags: tags_of(report, true),
+        };
+        // Indicators first (to_ids), so an observed-data of the same MISP attribute is skipped.
+        let mut ordered: Vec<&Value> = refs.iter().filter_map(|r| index.get(r).copied()).collect();
+        ordered.sort_by_key(|o| s(o, "type") != Some("indicator"));
+        let missing = refs.len() - ordered.len();
+        if missing > 0 {
+            diags.push(Diagnostic {
+                level: Level::Warning,
+                path: rid.to_owned(),
+                message: format!("{missing} referenced objects are not in the input"),
+            });
+        }
+        for o in ordered {
+            let oid = s(o, "id").unwrap_or_default();
+            let Some(ou) = uuid_of(oid) else { continue };
+            let ots = ts(o, ets);
+            let (label_type, label_cat) = misp_labels(o);
+            let comment = s(o, "description");
+            let tags = tags_of(o, false);
+            match s(o, "type").unwrap_or("") {
+                "indicator" => {
+                    let pattern = s(o, "pattern").unwrap_or("");
+                    let pt = s(o, "pattern_type").unwrap_or("stix");
+                    let rule_type = match pt {
+                        "sigma" | "snort" | "suricata" | "yara" | "pcre" => Some(pt),
+                        _ => None,
+                    };
+                    let pairs: Option<Vec<(&'static str, String)>> = if pt == "stix" {
+                        comparisons(pattern).and_then(|cs| {
+                            let mut v = Vec::new();
+                            for c in cs {
+                                if let Some(t) = type_of_path(&c.path)? {
+                                    v.push((t, c.value));
+                                }
+                            }
+                            Some(v)
+                        })
+                    } else {
+                        None
+                    };
+                    match (rule_type, pairs) {
+                        (Some(t), _) => b.add(
+                            ou.to_string(),
+                            t,
+                            pattern.to_owned(),
+                            true,
+                            label_cat.as_deref(),
+                            ots,
+                            comment,
+                            tags,
+                        ),
+                        (None, Some(pairs)) if !pairs.is_empty() => {
+                            if let Some(lt) = label_type.as_deref() {
+                                let parts = lt.split('|').count();
+                                if parts == pairs.len() && type_defaults(lt).is_some() {
+                                    let value = pairs
+                                        .iter()
+                                        .map(|(_, v)| v.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join("|");
+                                    b.add(
+                                        ou.to_string(),
+                                        lt,
+                                        value,
+                                        true,
+                                        label_cat.as_deref(),
+                                        ots,
+                                        comment,
+                                        tags,
+                                    );
+                                    continue;
+                                }
+                            }
+                            for (n, (t, v)) in pairs.into_iter().enumerate() {
+                                b.add(
+                                    sub_uuid(&ou, n),
+                                    t,
+                                    v,
+                                    true,
+                                    None,
+                                    ots,
+                                    comment,
+                                    tags.clone(),
+                                );
+                            }
+                        }
+                        _ => {
+                            diags.push(Diagnostic {
+                                level: Level::Warning,
+                                path: oid.to_owned(),
+                                message:
+                                    "pattern has no MISP attribute type; exported as stix2-pattern"
+                                        .into(),
+                            });
+                            b.add(
+                                ou.to_string(),
+                                "stix2-pattern",
+                                pattern.to_owned(),
+                                true,
+                                None,
+                                ots,
+                                comment,
+                                tags,
+                            );
+                        }
+                    }
+                }
+                "observed-data" => {
+                    if b.uuids.contains(&ou.to_string()) {
+                        continue;
+                    }
+                    let mut pairs = Vec::new();
+                    for r in o
+                        .get("object_refs")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(sco) = r.as_str().and_then(|r| index.get(r)) {
+                            // Addresses only reached through a network-traffic or email-message
+                            // are exported through it.
+                            let inner = matches!(
+                                s(sco, "type"),
+                                Some("ipv4-addr" | "ipv6-addr" | "email-addr")
+                            ) && o
+                                .get("object_refs")
+                                .and_then(Value::as_array)
+                                .is_some_and(|l| {
+                                    l.iter()
+                                        .filter_map(Value::as_str)
+                                        .filter_map(|x| index.get(x))
+                                        .any(|x| {
+                                            matches!(
+                                                s(x, "type"),
+                                                Some(
+                                                    "network-traffic"
+                                                        | "email-message"
+                                                        | "domain-name"
+                                                )
+                                            )
+                                        })
+                                });
+                            if !inner {
+                                pairs.extend(sco_values(sco, &index));
+                            }
+                        }
+                    }
+                    if let (Some(lt), true) = (label_type.as_deref(), !pairs.is_empty()) {
+                        let parts = lt.split('|').count();
+                        let value = if parts == 1 && pairs.len() == 1 {
+                            Some(pairs[0].1.clone())
+                        } else if parts == 2 && lt == "domain|ip" {
+                            let d = o
+                                .get("object_refs")
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|r| r.as_str().and_then(|r| index.get(r)))
+                                .find(|x| s(x, "type") == Some("domain-name"));
+                            d.and_then(|d| {
+                                let ip = s(d, "resolves_to_refs")
+                                    .or_else(|| d.get("resolves_to_refs")?.get(0)?.as_str())
+                                    .and_then(|r| index.get(r))
+                                    .and_then(|x| s(x, "value"))?;
+                                Some(format!("{}|{ip}", s(d, "value")?))
+                            })
+                        } else if parts == 2 && pairs.len() == 2 {
+                            Some(format!("{}|{}", pairs[0].1, pairs[1].1))
+                        } else {
+                            None
+                        };
+                        if let Some(value) = value.filter(|_| type_defaults(lt).is_some()) {
+                            b.add(
+                                ou.to_string(),
+                                lt,
+                                value,
+                                false,
+                                label_cat.as_deref(),
+                                ots,
+                                comment,
+                                tags,
+                            );
+                            continue;
+                        }
+                    }
+                    if pairs.is_empty() {
+                        diags.push(Diagnostic {
+                            level: Level::Warning,
+                            path: oid.to_owned(),
+                            message: "observed data has no observable MISP can hold; left out"
+                                .into(),
+                        });
+                    }
+                    for (n, (t, v)) in pairs.into_iter().enumerate() {
+                        b.add(
+                            sub_uuid(&ou, n),
+                            t,
+                            v,
+                            false,
+                            None,
+                            ots,
+                            comment,
+                            tags.clone(),
+                        );
+                    }
+                }
+                "vulnerability" => {
+                    if let Some(n) = s(o, "name") {
+                        b.add(
+                            ou.to_string(),
+                            "vulnerability",
+                            n.to_owned(),
+                            false,
+                            label_cat.as_deref(),
+                            ots,
+                            comment,
+                            tags,
+                        );
+                    }
+                }
+                "campaign" => {
+                    if let Some(n) = s(o, "name") {
+                        b.add(
+                            ou.to_string(),
+                            "campaign-name",
+                            n.to_owned(),
+                            false,
+                            label_cat.as_deref(),
+                            ots,
+                            comment,
+                            tags,
+                        );
+                    }
+                }
+                t @ ("threat-actor" | "intrusion-set" | "malware" | "tool" | "attack-pattern") => {
+                    let galaxy = match t {
+                        "attack-pattern" => "mitre-attack-pattern",
+                        "intrusion-set" => "mitre-intrusion-set",
+                        "malware" => "mitre-malware",
+                        "tool" => "mitre-tool",
+                        _ => "threat-actor",
+                    };
+                    if let Some(n) = s(o, "name") {
+                        let ext = o
+                            .get("external_references")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .find(|r| s(r, "source_name") == Some("mitre-attack"))
+                            .and_then(|r| s(r, "external_id"));
+                        let value = match (ext, galaxy.starts_with("mitre-")) {
+                            (Some(e), true) => format!("{n} - {e}"),
+                            _ => n.to_owned(),
+                        };
+                        b.event_tags
+                            .push(json!({"name": format!("misp-galaxy:{galaxy}=\"{value}\"")}));
+                    }
+                }
+                "relationship" | "identity" | "marking-definition" | "note" | "opinion"
+                | "sighting" => {}
+                t if !t.starts_with("x-") && sco_values(o, &index).is_empty() => {
+                    diags.push(Diagnostic {
+                        level: Level::Warning,
+                        path: oid.to_owned(),
+                        message: format!("{t} has no MISP counterpart in a feed; left out"),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let published = s(report, "type") == Some("report") && report.get("published").is_some();
+        let date = s(report, "published")
+            .or_else(|| s(report, "created"))
+            .and_then(parse_iso)
+            .unwrap_or(ets)
+            .date();
+        let orgc = json!({"name": org_name, "uuid": org_uuid.to_string()});
+        let mut seen = HashSet::new();
+        let event_tags: Vec<Value> = b
+            .event_tags
+            .into_iter()
+            .filter(|t| seen.insert(t.to_string()))
+            .collect();
+        let info = s(report, "name").unwrap_or("Shieldwall export").to_owned();
+        for a in &b.attributes {
+            let (Some(t), Some(v)) = (s(a, "type"), s(a, "value")) else {
+                continue;
+            };
+            let parts: Vec<&str> = if t.contains('|') {
+                v.split('|').collect()
+            } else {
+                vec![v]
+            };
+            for p in parts {
+                let digest: String = Md5::digest(p.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                hashes.push(format!("{digest},{event_uuid}"));
+            }
+        }
+        let event = json!({"Event": {
+            "uuid": event_uuid.to_string(),
+            "info": info,
+            "date": date,
+            "timestamp": ets.secs.to_string(),
+            "publish_timestamp": ets.secs.to_string(),
+            "published": published,
+            "analysis": "2",
+            "threat_level_id": "4",
+            "distribution": "3",
+            "Orgc": orgc,
+            "Tag": event_tags,
+            "Attribute": b.attributes,
+            "Object": [],
+        }});
+        manifest.insert(
+            event_uuid.to_string(),
+            json!({
+                "Orgc": orgc, "Tag": event_tags, "info": info, "date": date,
+                "analysis": 2, "threat_level_id": 4, "timestamp": ets.secs,
+            }),
+        );
+        let bytes = serde_json::to_vec_pretty(&event)
+            .map_err(|e| MispError::Stix(format!("serialising event {event_uuid}: {e}")))?;
+        files.push(FeedFile {
+            name: format!("{event_uuid}.json"),
+            bytes,
+        });
+    }
+    let sorted: BTreeMap<String, Value> = manifest.into_iter().collect();
+    files.push(FeedFile {
+        name: "manifest.json".into(),
+        bytes: serde_json::to_vec_pretty(&sorted)
+            .map_err(|e| MispError::Stix(format!("serialising manifest: {e}")))?,
+    });
+    let mut csv = hashes.join("\n");
+    if !csv.is_empty() {
+        csv.push('\n');
+    }
+    files.push(FeedFile {
+        name: "hashes.csv".into(),
+        bytes: csv.into_bytes(),
+    });
+    Ok(Feed {
+        files,
+        diagnostics: diags,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_comparisons() {
+        let c = comparisons("[network-traffic:src_ref.type = 'ipv4-addr' AND network-traffic:src_ref.value = '1.2.3.4']").unwrap_or_default();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1].value, "1.2.3.4");
+        let c = comparisons(
+            r"[windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\Run' AND file:name = 'it\'s']",
+        )
+        .unwrap_or_default();
+        assert_eq!(c[0].value, r"HKEY_LOCAL_MACHINE\Run");
+        assert_eq!(c[1].value, "it's");
+        assert!(comparisons("[file:size > 10]").is_none());
+        assert!(comparisons("[file:name = 'unterminated]").is_none());
+        assert!(comparisons("alert tcp any any").is_none());
+    }
+}
