@@ -24,6 +24,17 @@ enum Command {
     /// Check STIX patterns, or match them against observed data.
     #[command(subcommand)]
     Pattern(cli::pattern::Command),
+    /// Run the TAXII 2.1 hub.
+    Serve(cli::serve::Args),
+    /// Write a commented default configuration file.
+    Init(cli::init::Args),
+    /// Import STIX bundles into a collection.
+    Import(cli::import::Args),
+    /// Export what a member may see in a collection.
+    Export(cli::export::Args),
+    /// Add members, users and API keys to the configuration.
+    #[command(subcommand)]
+    Admin(cli::admin::Command),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +42,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cli::validate::run(args),
         Command::Pattern(cmd) => cli::pattern::run(cmd),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Init(args) => cli::init::run(args),
+        Command::Import(args) => cli::import::run(args),
+        Command::Export(args) => cli::export::run(args),
+        Command::Admin(cmd) => cli::admin::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,11 @@
 //! One module per subcommand. Each exposes `Args` (or a `Command` enum) and
 //! `run(...) -> anyhow::Result<ExitCode>`; errors become exit status 2 in `main`.
 
+pub(crate) mod admin;
+pub(crate) mod export;
+pub(crate) mod import;
+pub(crate) mod init;
+pub(crate) mod node;
 pub(crate) mod pattern;
+pub(crate) mod serve;
 pub(crate) mod validate;
