@@ -619,3 +619,125 @@ impl Matrix {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn technique(id: &str, disarm: &str, kill_chain: &str, source: &str, url: &str) -> Value {
+        json!({"type": "attack-pattern", "spec_version": "2.1", "id": id,
+               "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+               "name": format!("technique {disarm}"),
+               "kill_chain_phases": [{"kill_chain_name": kill_chain, "phase_name": "develop-content"}],
+               "external_references": [{"source_name": source, "external_id": disarm, "url": url}],
+               "x_mitre_platforms": ["Windows"], "x_mitre_version": "1.0"})
+    }
+
+    #[test]
+    fn accepts_the_three_kill_chain_spellings_and_leaves_attack_alone() {
+        let objects = json!([
+            // The official bundle's form.
+            technique(
+                "attack-pattern--00000000-0000-4000-8000-000000000001",
+                "T0085",
+                "mitre-attack",
+                "mitre-attack",
+                "https://github.com/DISARMFoundation/DISARMframeworks/blob/main/generated_pages/techniques/T0085.md"
+            ),
+            // disarm2stix's forms.
+            technique(
+                "attack-pattern--00dc0ed2-b16d-5f33-bad3-cc54fb7be6a9",
+                "T0086.003",
+                "DISARM",
+                "DISARM",
+                ""
+            ),
+            technique(
+                "attack-pattern--00000000-0000-4000-8000-000000000003",
+                "T0087",
+                "disarm",
+                "DISARM",
+                ""
+            ),
+            // ATT&CK: not DISARM's, untouched.
+            technique(
+                "attack-pattern--7e150503-88e7-4861-866b-ff1ac82c4475",
+                "T1059",
+                "mitre-attack",
+                "mitre-attack",
+                "https://attack.mitre.org/techniques/T1059"
+            ),
+        ]);
+        let (out, report) = normalise(&objects).unwrap();
+        assert_eq!(report.techniques, 3);
+        assert_eq!(report.kill_chain_phases_renamed, 2);
+        assert_eq!(report.source_names_renamed, 1);
+        assert_eq!(report.properties_dropped, 6);
+        for o in &out[..3] {
+            assert_eq!(o["kill_chain_phases"][0]["kill_chain_name"], "disarm");
+            assert_eq!(o["external_references"][0]["source_name"], "DISARM");
+            assert!(o.get("x_mitre_platforms").is_none());
+        }
+        assert_eq!(out[3], objects[3]);
+        let index = DisarmIndex::build(&out).unwrap();
+        assert_eq!(index.techniques().len(), 3);
+        assert!(index.technique("T1059").is_none());
+        assert_eq!(
+            index.technique("t0086.003").unwrap().parent.as_deref(),
+            Some("T0086")
+        );
+        // Without tactic objects the phase still gets a column.
+        assert_eq!(index.tactics().len(), 1);
+        assert_eq!(index.tactics()[0].shortname, "develop-content");
+        // The index also reads un-normalised input.
+        assert_eq!(
+            DisarmIndex::build(objects_of(&objects).unwrap())
+                .unwrap()
+                .techniques()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_disarm_bundle() {
+        assert_eq!(normalise(&json!("text")), Err(DisarmError::NotABundle));
+        assert_eq!(
+            normalise(
+                &json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000", "objects": []})
+            ),
+            Err(DisarmError::NoTechniques)
+        );
+        let a = technique(
+            "attack-pattern--00000000-0000-4000-8000-000000000001",
+            "T0085",
+            "disarm",
+            "DISARM",
+            "",
+        );
+        let b = technique(
+            "attack-pattern--00000000-0000-4000-8000-000000000002",
+            "T0085",
+            "disarm",
+            "DISARM",
+            "",
+        );
+        assert!(matches!(
+            DisarmIndex::build([&a, &b]),
+            Err(DisarmError::DuplicateId { .. })
+        ));
+        // Two versions of one object are one technique: the latest wins.
+        let mut newer = a.clone();
+        newer["modified"] = json!("2025-01-01T00:00:00.000Z");
+        newer["name"] = json!("renamed");
+        let index = DisarmIndex::build([&a, &newer]).unwrap();
+        assert_eq!(index.technique("T0085").unwrap().name, "renamed");
+        // Ids are checked for their shape.
+        assert!(is_technique_id("T0001") && is_technique_id("T0001.001"));
+        assert!(
+            !is_technique_id("T001") && !is_technique_id("T0001.1") && !is_technique_id("TA01")
+        );
+        assert!(is_tactic_id("TA01") && !is_tactic_id("TA1"));
+    }
+}

@@ -11,7 +11,8 @@
 //!
 //! Tolerant reader: the forms the suite's own examples use and disagree on — bare category keys
 //! (`monetary`) beside `monetary-ext`, `impact_category` with or without `-ext`,
-//! `impacted_entity_counts` as a list of `{entity_type, count}`, scores wrapped in
+//! `impacted_entity_counts` as a list of `{entity_type, count}` or one such object, bare
+//! `event_refs`/`task_refs` instead of `events`/`tasks` sequences, scores wrapped in
 //! `{"incident-score": …}`, state changes wrapped in `{"state_change": …}`, the schema's
 //! determination values (`successful-attempt`, `low-value`) beside the prose's, and OpenCTI's
 //! real-world `event` (`stop_time`, no `status`) — each accepted with a warning.
@@ -296,6 +297,21 @@ impl IncidentCore {
             b.insert("determination".into(), json!("confirmed"));
         }
         fix_entity_counts(&mut b, &mut warnings)?;
+        // Some versions of the suite's schema list bare `event_refs` / `task_refs` instead of
+        // `events` / `tasks` sequences: each becomes an entry of its own.
+        for (refs, list, key) in [
+            ("event_refs", "events", "event_ref"),
+            ("task_refs", "tasks", "task_ref"),
+        ] {
+            if let Some(Value::Array(ids)) = b.remove(refs) {
+                if !b.contains_key(list) {
+                    warnings.push(format!("{refs} read as {list} entries"));
+                    let entries: Vec<Value> =
+                        ids.into_iter().map(|id| json!({ key: id })).collect();
+                    b.insert(list.into(), Value::Array(entries));
+                }
+            }
+        }
         if let Some(Value::Array(scores)) = b.get_mut("scores") {
             for s in scores.iter_mut() {
                 let inner = s.as_object().and_then(|o| {
@@ -331,6 +347,14 @@ fn fix_entity_counts(
         if key == "impact_entity_counts" {
             warnings.push("impact_entity_counts (spec typo) read as impacted_entity_counts".into());
         }
+        // One `entity_count` object (a schema version's form) is a list of one.
+        let v = match v {
+            Value::Object(o) if o.contains_key("entity_type") && o.contains_key("count") => {
+                warnings.push("impacted_entity_counts as one {entity_type, count} object read as a dictionary".into());
+                Value::Array(vec![Value::Object(o)])
+            }
+            other => other,
+        };
         let dict = match v {
             Value::Array(items) => {
                 warnings.push("impacted_entity_counts as a list read as a dictionary".into());

@@ -61,6 +61,36 @@ fn reads_the_upstream_incident_core_example_forms() {
     );
     assert_eq!(ext["determination"], "confirmed");
     assert!(Incident::read(&again).unwrap().warnings.is_empty());
+    // A schema version's forms: bare event_refs/task_refs and one entity_count object.
+    let mut refs_form = incident.clone();
+    let ext = refs_form["extensions"]["extension-definition--ef765651-680c-498d-9894-99799f2fa126"]
+        .as_object_mut()
+        .unwrap();
+    ext.remove("events");
+    ext.remove("tasks");
+    ext.insert(
+        "event_refs".into(),
+        json!(["event--9ca38544-c247-45d9-9e33-957ba7c9e119"]),
+    );
+    ext.insert(
+        "task_refs".into(),
+        json!(["task--a45aaed9-6504-4f95-982e-78508726eb5a"]),
+    );
+    ext.insert(
+        "impacted_entity_counts".into(),
+        json!({"entity_type": "employee", "count": 7}),
+    );
+    let r = Incident::read(&refs_form).unwrap();
+    assert_eq!(
+        r.body.core.events[0].event_ref,
+        "event--9ca38544-c247-45d9-9e33-957ba7c9e119"
+    );
+    assert_eq!(
+        r.body.core.tasks[0].task_ref,
+        "task--a45aaed9-6504-4f95-982e-78508726eb5a"
+    );
+    assert_eq!(r.body.core.impacted_entity_counts["employee"], 7);
+    assert_eq!(r.body.core.impacted_entity_counts.len(), 1);
     // Not an incident core incident.
     let mut plain = incident.clone();
     plain.as_object_mut().unwrap().remove("extensions");
