@@ -303,13 +303,12 @@ impl IncidentCore {
             ("event_refs", "events", "event_ref"),
             ("task_refs", "tasks", "task_ref"),
         ] {
-            if let Some(Value::Array(ids)) = b.remove(refs) {
-                if !b.contains_key(list) {
-                    warnings.push(format!("{refs} read as {list} entries"));
-                    let entries: Vec<Value> =
-                        ids.into_iter().map(|id| json!({ key: id })).collect();
-                    b.insert(list.into(), Value::Array(entries));
-                }
+            if let Some(Value::Array(ids)) = b.remove(refs)
+                && !b.contains_key(list)
+            {
+                warnings.push(format!("{refs} read as {list} entries"));
+                let entries: Vec<Value> = ids.into_iter().map(|id| json!({ key: id })).collect();
+                b.insert(list.into(), Value::Array(entries));
             }
         }
         if let Some(Value::Array(scores)) = b.get_mut("scores") {
