@@ -130,6 +130,11 @@ fn schemas_reject_what_the_strict_writer_refuses() {
 fn dump_scenario() {
     let all = all_objects();
     println!("{}", serde_json::to_string_pretty(&all).unwrap());
+    for o in &all {
+        for f in stix::validate::validate_object(o, &stix::validate::Options::default()) {
+            eprintln!("shieldwall: {f}");
+        }
+    }
     if let Some(out) = common::python_check(&json!({"stix": all})) {
         for r in out["stix"].as_array().unwrap() {
             if r["warnings"] != json!([]) {
