@@ -1,5 +1,117 @@
 //! STIX Patterning: lexer, parser with byte spans, semantic validation, inspection and an
-//! evaluator with the full semantics of the STIX 2.1 specification.
+//! evaluator with the semantics of the OASIS reference matcher (STIX 2.1, and STIX 2.0 when
+//! asked).
+//!
+//! - [`parse`] never fails and never panics: it returns the tree (when the text follows the
+//!   grammar) and every problem as a [`Diagnostic`] with a byte span and a sentence an analyst
+//!   understands. [`check`] returns only the diagnostics.
+//! - [`Pattern`] prints (`Display`) to a canonical pattern string that parses back to the same
+//!   tree; [`Pattern::inspect`] lists its comparisons, qualifiers and observation operators as
+//!   typed data (what the compiled matcher and the exports build on).
+//! - [`eval::Observations`] holds observed data (STIX 2.1 observed-data + SCOs, or STIX 2.0
+//!   embedded objects); [`eval::evaluate`] finds a binding of the pattern's observation
+//!   expressions to distinct observations, with a bounded search.
 //!
 //! What it must never do: perform I/O, panic on any input, or run a regular expression in
-//! super-linear time.
+//! super-linear time (`MATCHES` uses a linear-time engine; backreferences and look-around are
+//! refused at validation). It does not depend on the STIX object model crate: that crate calls
+//! [`check`].
+
+mod ast;
+mod diagnostic;
+pub mod eval;
+mod inspect;
+mod lexer;
+pub mod net;
+mod parser;
+mod print;
+pub mod regex;
+mod sco;
+pub mod time;
+mod validate;
+
+pub use ast::*;
+pub use diagnostic::{Code, Diagnostic, Severity, Span, line_col};
+pub use inspect::{ComparisonInfo, Inspection, QualifierInfo};
+pub use parser::MAX_DEPTH;
+pub use sco::{NON_SCO_TYPES_V21, is_non_sco_type};
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Which STIX version's pattern grammar to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StixVersion {
+    /// STIX 2.0: no `EXISTS`; `START`/`STOP` take plain strings (timestamp literals accepted
+    /// too); no duplicate-qualifier check; `objects` embedded in observed-data.
+    V20,
+    /// STIX 2.1 (the default).
+    #[default]
+    V21,
+}
+
+impl FromStr for StixVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "2.0" => Ok(StixVersion::V20),
+            "2.1" => Ok(StixVersion::V21),
+            _ => Err(format!("unknown STIX version `{s}` (expected 2.0 or 2.1)")),
+        }
+    }
+}
+
+impl fmt::Display for StixVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StixVersion::V20 => "2.0",
+            StixVersion::V21 => "2.1",
+        })
+    }
+}
+
+/// The result of [`parse`].
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The tree, present whenever the text follows the grammar (even if semantic checks found
+    /// errors, so that tools can still inspect it).
+    pub pattern: Option<Pattern>,
+    /// Every problem found, errors and warnings, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    /// Whether the pattern is valid: it parsed and no diagnostic is an error.
+    pub fn is_valid(&self) -> bool {
+        self.pattern.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The errors only.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+}
+
+/// Parses and validates a pattern. Never panics.
+pub fn parse(src: &str, version: StixVersion) -> Parsed {
+    let mut diagnostics = Vec::new();
+    let tokens = lexer::lex(src, &mut diagnostics);
+    let mut p = parser::Parser::new(src, tokens, version);
+    p.diags = diagnostics;
+    let pattern = p.parse_pattern();
+    let mut diagnostics = p.diags;
+    if let Some(pat) = &pattern {
+        validate::validate(pat, version, &mut diagnostics);
+    }
+    diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+    Parsed {
+        pattern,
+        diagnostics,
+    }
+}
+
+/// The diagnostics of a pattern (empty, or warnings only, when it is valid). This is what STIX
+/// validation calls for `indicator.pattern` when `pattern_type` is `stix`.
+pub fn check(src: &str, version: StixVersion) -> Vec<Diagnostic> {
+    parse(src, version).diagnostics
+}
