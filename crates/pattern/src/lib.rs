@@ -33,7 +33,7 @@ mod validate;
 pub use ast::*;
 pub use diagnostic::{Code, Diagnostic, Severity, Span, line_col};
 pub use inspect::{ComparisonInfo, Inspection, QualifierInfo};
-pub use parser::MAX_DEPTH;
+pub use parser::{MAX_DEPTH, MAX_OPERATORS};
 pub use sco::{NON_SCO_TYPES_V21, is_non_sco_type};
 
 use std::fmt;

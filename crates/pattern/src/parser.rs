@@ -11,8 +11,12 @@ use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, Span, line_col};
 use crate::lexer::{Kw, Tok, Token};
 
-/// Nesting deeper than this is refused (it would only serve to exhaust the stack).
-pub const MAX_DEPTH: usize = 200;
+/// Nesting (parentheses, brackets) deeper than this is refused: it would only serve to exhaust
+/// the stack of whatever walks the tree.
+pub const MAX_DEPTH: usize = 64;
+/// More `AND`/`OR`/`FOLLOWEDBY` operators and qualifiers than this in one pattern are refused,
+/// for the same reason (operator chains make trees as deep as they are long).
+pub const MAX_OPERATORS: usize = 250;
 
 struct Failed;
 type PResult<T> = Result<T, Failed>;
@@ -23,6 +27,7 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     version: StixVersion,
     depth: usize,
+    operators: usize,
     pub(crate) diags: Vec<Diagnostic>,
 }
 
@@ -36,6 +41,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             version,
             depth: 0,
+            operators: 0,
             diags: Vec::new(),
         }
     }
@@ -101,6 +107,19 @@ impl<'a> Parser<'a> {
             }
         }
         String::new()
+    }
+
+    /// Counts one more operator; fails past [`MAX_OPERATORS`].
+    fn operator(&mut self) -> PResult<()> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            let span = self.peek().span;
+            return Err(self.error(
+                span,
+                format!("the pattern has more than {MAX_OPERATORS} operators and qualifiers"),
+            ));
+        }
+        Ok(())
     }
 
     fn is_kw(&self, kw: Kw) -> bool {
@@ -175,6 +194,7 @@ impl<'a> Parser<'a> {
     fn obs_followedby(&mut self) -> PResult<ObservationExpr> {
         let mut left = self.obs_or()?;
         while self.is_kw(Kw::FollowedBy) {
+            self.operator()?;
             self.bump();
             let right = self.obs_or()?;
             left = binary(ObservationOp::FollowedBy, left, right);
@@ -185,6 +205,7 @@ impl<'a> Parser<'a> {
     fn obs_or(&mut self) -> PResult<ObservationExpr> {
         let mut left = self.obs_and()?;
         while self.is_kw(Kw::Or) {
+            self.operator()?;
             self.bump();
             let right = self.obs_and()?;
             left = binary(ObservationOp::Or, left, right);
@@ -195,6 +216,7 @@ impl<'a> Parser<'a> {
     fn obs_and(&mut self) -> PResult<ObservationExpr> {
         let mut left = self.obs_unit()?;
         while self.is_kw(Kw::And) {
+            self.operator()?;
             self.bump();
             let right = self.obs_unit()?;
             left = binary(ObservationOp::And, left, right);
@@ -232,6 +254,12 @@ impl<'a> Parser<'a> {
             }
         };
         loop {
+            if matches!(
+                self.peek().tok,
+                Tok::Kw(Kw::Within) | Tok::Kw(Kw::Repeats) | Tok::Kw(Kw::Start)
+            ) {
+                self.operator()?;
+            }
             let q = match self.peek().tok {
                 Tok::Kw(Kw::Within) => self.within()?,
                 Tok::Kw(Kw::Repeats) => self.repeats()?,
@@ -430,6 +458,7 @@ impl<'a> Parser<'a> {
     fn cmp_or(&mut self) -> PResult<ComparisonExpr> {
         let mut left = self.cmp_and()?;
         while self.is_kw(Kw::Or) {
+            self.operator()?;
             self.bump();
             let right = self.cmp_and()?;
             let span = left.span().to(right.span());
@@ -441,6 +470,7 @@ impl<'a> Parser<'a> {
     fn cmp_and(&mut self) -> PResult<ComparisonExpr> {
         let mut left = self.prop_test()?;
         while self.is_kw(Kw::And) {
+            self.operator()?;
             self.bump();
             let right = self.prop_test()?;
             let span = left.span().to(right.span());

@@ -1,18 +1,247 @@
-//! `shieldwall pattern`.
+//! `shieldwall pattern check|match`.
 
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context as _;
+use pattern::eval::{EvalError, EvalOptions, Matcher, Observations};
+use pattern::{Diagnostic, Severity, StixVersion};
+use serde_json::{Value, json};
 
 /// Subcommands of `shieldwall pattern`.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Check that patterns are valid.
+    /// Check that patterns are valid (exit 0: all valid, 1: some invalid).
     Check {
+        /// STIX version of the pattern grammar.
+        #[arg(long, default_value = "2.1", value_parser = parse_version)]
+        stix_version: StixVersion,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
         /// The patterns.
         #[arg(required = true)]
         patterns: Vec<String>,
     },
+    /// Match a pattern against observed data (exit 0: match, 1: no match, 2: error).
+    Match {
+        /// STIX version of the pattern and the observed data.
+        #[arg(long, default_value = "2.1", value_parser = parse_version)]
+        stix_version: StixVersion,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Upper bound on binding-search steps.
+        #[arg(long, default_value_t = EvalOptions::default().max_steps)]
+        max_steps: u64,
+        /// The pattern.
+        pattern: String,
+        /// JSON file (`-` for standard input): a bundle, or a list of observed-data, SCOs and
+        /// bundles (STIX 2.0: a list of observed-data with embedded objects).
+        #[arg(long)]
+        observed: PathBuf,
+    },
+}
+
+fn parse_version(s: &str) -> Result<StixVersion, String> {
+    s.parse()
 }
 
 pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("pattern is being built ({cmd:?})")
+    match cmd {
+        Command::Check {
+            stix_version,
+            json,
+            patterns,
+        } => check(&patterns, stix_version, json),
+        Command::Match {
+            stix_version,
+            json,
+            max_steps,
+            pattern,
+            observed,
+        } => run_match(&pattern, &observed, stix_version, json, max_steps),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to standard output"),
+    }
+}
+
+fn diag_json(src: &str, d: &Diagnostic) -> Value {
+    let (line, column) = d.span.line_col(src);
+    json!({
+        "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+        "code": d.code.as_str(),
+        "message": d.message,
+        "line": line,
+        "column": column,
+        "start": d.span.start,
+        "end": d.span.end,
+    })
+}
+
+fn check(patterns: &[String], version: StixVersion, as_json: bool) -> anyhow::Result<ExitCode> {
+    let mut all_valid = true;
+    let mut text = String::new();
+    let mut results = Vec::new();
+    for src in patterns {
+        let parsed = pattern::parse(src, version);
+        let valid = parsed.is_valid();
+        all_valid &= valid;
+        let canonical = parsed.pattern.as_ref().map(ToString::to_string);
+        if as_json {
+            results.push(json!({
+                "pattern": src,
+                "valid": valid,
+                "canonical": canonical,
+                "diagnostics": parsed.diagnostics.iter().map(|d| diag_json(src, d)).collect::<Vec<_>>(),
+            }));
+        } else {
+            let verdict = if valid { "valid" } else { "invalid" };
+            text.push_str(&format!("{verdict}: {src}\n"));
+            for d in &parsed.diagnostics {
+                for line in d.render(src).lines() {
+                    text.push_str("  ");
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+            if let (true, Some(c)) = (valid, &canonical)
+                && c != src
+            {
+                text.push_str(&format!("  canonical: {c}\n"));
+            }
+        }
+    }
+    if as_json {
+        text = serde_json::to_string_pretty(
+            &json!({"stix_version": version.to_string(), "results": results}),
+        )?;
+        text.push('\n');
+    }
+    emit(&text)?;
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn read_input(path: &PathBuf) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        io::stdin()
+            .read_to_string(&mut s)
+            .context("reading observed data from standard input")?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+fn run_match(
+    src: &str,
+    observed: &PathBuf,
+    version: StixVersion,
+    as_json: bool,
+    max_steps: u64,
+) -> anyhow::Result<ExitCode> {
+    let parsed = pattern::parse(src, version);
+    let Some(pat) = &parsed.pattern else {
+        let mut msg = String::from("the pattern is invalid:\n");
+        for d in parsed.errors() {
+            msg.push_str(&d.render(src));
+            msg.push('\n');
+        }
+        anyhow::bail!("{}", msg.trim_end());
+    };
+    let text = read_input(observed)?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}:{}:{}: not valid JSON: {e}",
+            observed.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let obs = Observations::from_json(&value, version)
+        .with_context(|| format!("loading {}", observed.display()))?;
+    let matcher = Matcher::new(pat, version)?;
+    let result = matcher.evaluate(&obs, &EvalOptions { max_steps });
+    let binding = match result {
+        Ok(b) => b,
+        Err(e @ EvalError::SearchLimit(_)) => {
+            return Err(anyhow::Error::new(e).context("raise --max-steps to search further"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let leaves = pat.inspect().observation_expressions;
+    let out = match &binding {
+        None if as_json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json!({"matched": false, "observations": obs.len()}))?
+        ),
+        None => format!("no match ({} observations)\n", obs.len()),
+        Some(b) => {
+            let slots: Vec<Value> = b
+                .slots
+                .iter()
+                .map(|s| {
+                    json!({
+                        "observation_expression": s.observation_expression,
+                        "expression": leaves.get(s.observation_expression).map(ToString::to_string),
+                        "observation": s.observation,
+                        "observed_data_id": obs.observed_data_id(s.observation),
+                        "instance": s.instance,
+                    })
+                })
+                .collect();
+            if as_json {
+                let ids: Vec<Option<&str>> = b
+                    .observations()
+                    .into_iter()
+                    .map(|i| obs.observed_data_id(i))
+                    .collect();
+                format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&json!({
+                        "matched": true,
+                        "observed_data_ids": ids,
+                        "binding": slots,
+                    }))?
+                )
+            } else {
+                let mut s = format!("match: {pat}\n");
+                for slot in &b.slots {
+                    let expr = leaves
+                        .get(slot.observation_expression)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    let id = obs
+                        .observed_data_id(slot.observation)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| format!("observation #{}", slot.observation + 1));
+                    s.push_str(&format!(
+                        "  #{} {expr}  <-  {id} (instance {})\n",
+                        slot.observation_expression + 1,
+                        slot.instance + 1
+                    ));
+                }
+                s
+            }
+        }
+    };
+    emit(&out)?;
+    Ok(if binding.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -1,0 +1,254 @@
+//! End-to-end tests of `shieldwall validate`, running the real binary.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::Write,
+    path::Path,
+    process::{Command, Output, Stdio},
+};
+
+const IDENTITY: &str = r#"{
+  "type": "identity",
+  "spec_version": "2.1",
+  "id": "identity--8c6af861-7b20-41ef-9b59-6344fd872a8f",
+  "created": "2016-08-08T15:50:10.983Z",
+  "modified": "2016-08-08T15:50:10.983Z",
+  "name": "Franistan Intelligence",
+  "identity_class": "organization"
+}"#;
+
+fn shieldwall(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = stdin.map(<[u8]>::to_vec);
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        if let Some(bytes) = input {
+            let _ = pipe.write_all(&bytes);
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn a_valid_object_exits_0_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "identity.json", IDENTITY.as_bytes());
+    let o = shieldwall(&["validate", &f], None);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(stdout(&o), "");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 objects, 0 errors, 0 warnings"));
+}
+
+#[test]
+fn an_invalid_object_names_file_line_column_code_id_and_pointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = IDENTITY.replace("\"modified\": \"2016", "\"modified\": \"2015");
+    let f = write(dir.path(), "bad.json", text.as_bytes());
+    let o = shieldwall(&["validate", &f], None);
+    assert_eq!(o.status.code(), Some(1));
+    let expected = format!(
+        "{f}:6:15: error[timestamp-order]: 'modified' (2015-08-08T15:50:10.983Z) must be later than or equal to 'created' (2016-08-08T15:50:10.983Z) (identity--8c6af861-7b20-41ef-9b59-6344fd872a8f, /modified)\n"
+    );
+    assert_eq!(stdout(&o), expected);
+}
+
+#[test]
+fn json_output_is_one_finding_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = format!(
+        "{{\"type\": \"bundle\", \"id\": \"bundle--44af6c39-c09b-49c5-9de2-394224b04982\", \"objects\": [\n{IDENTITY},\n{}\n]}}",
+        IDENTITY
+            .replace("\"name\": \"Franistan Intelligence\",", "")
+            .replace("organization", "corporation")
+    );
+    let f = write(dir.path(), "bundle.json", bundle.as_bytes());
+    let o = shieldwall(&["validate", "--json", &f], None);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    // Both objects have the same id and modified: reported once the second is read.
+    assert_eq!(lines[2]["code"], "duplicate-ids");
+    assert_eq!(lines[0]["severity"], "error");
+    assert_eq!(lines[0]["code"], "required");
+    assert_eq!(lines[0]["line"], 11);
+    assert_eq!(lines[1]["severity"], "warning");
+    assert_eq!(lines[1]["code"], "identity-class");
+    assert_eq!(lines[1]["pointer"], "/identity_class");
+    assert_eq!(
+        lines[1]["object_id"],
+        "identity--8c6af861-7b20-41ef-9b59-6344fd872a8f"
+    );
+    assert_eq!(lines[1]["line"], 18);
+}
+
+#[test]
+fn strict_makes_warnings_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "w.json",
+        IDENTITY.replace("organization", "corporation").as_bytes(),
+    );
+    assert_eq!(shieldwall(&["validate", &f], None).status.code(), Some(0));
+    assert_eq!(
+        shieldwall(&["validate", "--strict", &f], None)
+            .status
+            .code(),
+        Some(1)
+    );
+    let o = shieldwall(
+        &["validate", "--strict", "--disable", "identity-class", &f],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let o = shieldwall(&["validate", "--disable", "no-such-check", &f], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-check is not a valid check"));
+}
+
+#[test]
+fn reads_standard_input_arrays_and_envelopes() {
+    let arr = format!("[{IDENTITY}, {IDENTITY}]");
+    let o = shieldwall(&["validate", "-"], Some(arr.as_bytes()));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 objects"));
+    let env = format!("{{\"more\": false, \"objects\": [{IDENTITY}]}}");
+    assert_eq!(
+        shieldwall(&["validate", "-"], Some(env.as_bytes()))
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = shieldwall(&["validate", "-"], Some(b"[1, {\"type\": \"x\"}]"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("<stdin>:1:2: error[not-object]"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn unreadable_input_exits_2_with_a_position() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content, want) in [
+        (
+            "comma.json",
+            &b"{\n  \"a\": 1,\n}"[..],
+            ":3:1: error[json]:",
+        ),
+        (
+            "dup.json",
+            b"{\"type\": \"identity\",\n \"type\": \"identity\"}",
+            ":2:",
+        ),
+        ("nan.json", b"[{\"a\": NaN}]", ":1:"),
+        ("utf8.json", b"[{\"name\": \"\xff\xfe\"}]", ":1:"),
+        ("empty.json", b"", ":1:1: error[json]: empty input"),
+        (
+            "trailing.json",
+            b"{} {}",
+            ":1:4: error[json]: trailing characters",
+        ),
+    ] {
+        let f = write(dir.path(), name, content);
+        let o = shieldwall(&["validate", &f], None);
+        assert_eq!(o.status.code(), Some(2), "{name}: {o:?}");
+        let out = stdout(&o);
+        assert!(out.contains(&format!("{f}{want}")), "{name}: {out}");
+    }
+    let o = shieldwall(&["validate", "/nonexistent/x.json"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("cannot read"));
+}
+
+#[test]
+fn hostile_input_gets_a_clear_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100,000 levels of nesting: the recursion limit, not a stack overflow.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let f = write(dir.path(), "deep.json", deep.as_bytes());
+    let o = shieldwall(&["validate", &f], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stdout(&o).contains("recursion limit exceeded"),
+        "{}",
+        stdout(&o)
+    );
+    let deep_obj = format!(
+        "{{\"type\": \"x\", \"a\": {}{}}}",
+        "{\"b\": ".repeat(100_000),
+        "}".repeat(100_000)
+    );
+    let f = write(dir.path(), "deep_obj.json", deep_obj.as_bytes());
+    assert_eq!(shieldwall(&["validate", &f], None).status.code(), Some(2));
+    // A 10 MB string in a valid object is simply valid.
+    let big = IDENTITY.replace(
+        "\"Franistan Intelligence\"",
+        &format!("\"{}\"", "x".repeat(10 << 20)),
+    );
+    let f = write(dir.path(), "big.json", big.as_bytes());
+    let o = shieldwall(&["validate", &f], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // Unterminated input.
+    let f = write(dir.path(), "cut.json", &IDENTITY.as_bytes()[..100]);
+    assert_eq!(shieldwall(&["validate", &f], None).status.code(), Some(2));
+}
+
+#[test]
+fn oasis_example_files() {
+    let Some(dir) = testenv::shared_file(
+        "stix2-validator examples",
+        "conformance/stix-validation/test_examples_v21",
+    ) else {
+        return;
+    };
+    for (name, code) in [
+        ("identity.json", 0),
+        ("identity_unicode.json", 0),
+        ("identity_custom.json", 0),
+        ("tlp-amber.json", 0),
+        ("tool.json", 0),
+        ("invalid_identity.json", 1),
+        ("invalid_timestamp.json", 1),
+        ("invalid_braces.json", 2),
+        ("invalid_comma.json", 2),
+    ] {
+        let o = shieldwall(&["validate", dir.join(name).to_str().unwrap()], None);
+        assert_eq!(o.status.code(), Some(code), "{name}: {}", stdout(&o));
+    }
+    let o = shieldwall(
+        &[
+            "validate",
+            "--strict",
+            dir.join("identity_custom.json").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "custom property 'foo' is a SHOULD-level finding"
+    );
+}
