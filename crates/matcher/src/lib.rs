@@ -24,10 +24,12 @@
 
 mod index;
 pub mod indicator;
+mod observed;
 pub mod stream;
 mod verify;
 
 pub use indicator::{Indicator, IndicatorError, indicators_from_document};
+pub use observed::record_to_observed_data;
 
 use pattern::StixVersion;
 use regex_automata::PatternSet;
