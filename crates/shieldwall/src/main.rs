@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod telemetry_io;
 
 /// Shieldwall: share, federate, detect, counter disinformation, coordinate — over STIX 2.1 and TAXII 2.1.
 #[derive(Debug, Parser)]
@@ -24,6 +25,8 @@ enum Command {
     /// Check STIX patterns, or match them against observed data.
     #[command(subcommand)]
     Pattern(cli::pattern::Command),
+    /// Scan logs (ECS JSON, Suricata EVE, Zeek, CSV; gzip, stdin, directories) for indicators.
+    Scan(cli::scan::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cli::validate::run(args),
         Command::Pattern(cmd) => cli::pattern::run(cmd),
+        Command::Scan(args) => cli::scan::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,4 +2,5 @@
 //! `run(...) -> anyhow::Result<ExitCode>`; errors become exit status 2 in `main`.
 
 pub(crate) mod pattern;
+pub(crate) mod scan;
 pub(crate) mod validate;

@@ -1,0 +1,413 @@
+//! `shieldwall scan`: matches logs (ECS JSON lines, Suricata EVE, Zeek TSV, CSV; plain, gzip,
+//! standard input or directories) against STIX indicators.
+//!
+//! Everything is resolved before the loop (indicators compiled, readers chosen, output mode);
+//! the loop reads a line, fills one reused record, probes the compiled matcher and prints the
+//! hits. Counters are kept locally and flushed to the progress bar per batch. The compiled set
+//! sits behind an `ArcSwap`: with `--reload-indicators` a watcher thread recompiles when an
+//! indicator file changes and swaps the new set in between batches, without locking the scan.
+//!
+//! Exit status as grep: 0 some hit, 1 no hit, 2 an error (an unreadable log or indicator file;
+//! malformed lines are reported and do not count as errors).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use matcher::{CompileOptions, Compiled, Hit, Indicator, ProblemKind, Scanner};
+use telemetry::{FieldMap, Format, MAX_LINE, Reader, Record};
+
+use crate::telemetry_io::{self, Input, Line};
+
+/// Arguments of `shieldwall scan`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// STIX document(s) holding the indicators (a bundle, an array of objects or a TAXII
+    /// envelope). Repeatable.
+    #[arg(long = "indicators", value_name = "FILE", required = true)]
+    indicators: Vec<PathBuf>,
+    /// Log format; `auto` tells Zeek, EVE, ECS JSON and CSV apart from each file's first line.
+    #[arg(long, default_value = "auto", value_parser = parse_format)]
+    format: LogFormat,
+    /// Extra or replacement names for ECS JSON and CSV: `source=ecs.field,…`
+    /// (e.g. `src=source.ip,ts=@timestamp`).
+    #[arg(long, value_name = "SPEC")]
+    field_map: Option<String>,
+    /// Retro-hunt: only indicators added after this time (RFC 3339). Without a hub store the
+    /// indicator's `modified` (else `created`) stands for the time it was added.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Judge `valid_from`/`valid_until` at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", conflicts_with = "any_time")]
+    at: Option<String>,
+    /// Ignore `valid_from`/`valid_until` (revoked indicators are still skipped).
+    #[arg(long)]
+    any_time: bool,
+    /// Print one JSON object per hit and line on standard output (the summary goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Recompile and swap in the indicators when an indicator file changes during the scan.
+    #[arg(long)]
+    reload_indicators: bool,
+    /// How many malformed lines to report per file before only counting them.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    max_line_errors: u64,
+    /// Logs: files, gzip files, directories, or `-` for standard input.
+    #[arg(required = true, value_name = "LOG")]
+    logs: Vec<PathBuf>,
+}
+
+/// A log format, or `None` for `auto`.
+#[derive(Debug, Clone, Copy)]
+struct LogFormat(Option<Format>);
+
+fn parse_format(s: &str) -> Result<LogFormat, String> {
+    if s == "auto" {
+        Ok(LogFormat(None))
+    } else {
+        s.parse().map(|f| LogFormat(Some(f)))
+    }
+}
+
+fn parse_time(what: &str, s: &str) -> anyhow::Result<i64> {
+    telemetry::time::parse_timestamp(s)
+        .with_context(|| format!("{what} {s:?} is not a time (expected e.g. 2024-05-01T00:00:00Z)"))
+}
+
+/// Reads indicators from STIX documents, printing problems with single objects.
+pub(crate) fn load_indicators(files: &[PathBuf]) -> anyhow::Result<Vec<Indicator>> {
+    let mut all = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!("{}:{}:{}: not JSON: {e}", f.display(), e.line(), e.column())
+        })?;
+        let (inds, errors) = matcher::indicators_from_document(&doc);
+        for e in errors {
+            eprintln!("{}: warning: {e}", f.display());
+        }
+        all.extend(inds);
+    }
+    Ok(all)
+}
+
+fn compile_set(files: &[PathBuf], opts: &CompileOptions, quiet: bool) -> anyhow::Result<Compiled> {
+    let inds = load_indicators(files)?;
+    let (compiled, report) = matcher::compile(&inds, opts);
+    if !quiet {
+        for p in &report.problems {
+            let level = match p.kind {
+                ProblemKind::InvalidPattern | ProblemKind::BadIndicator => "error",
+                _ => "note",
+            };
+            eprintln!("{}: {level}: {}", p.indicator, p.message);
+        }
+        let mut skipped = Vec::new();
+        for (n, what) in [
+            (report.revoked, "revoked"),
+            (report.inactive, "not valid at the scan time"),
+            (report.not_added_since, "not added since --since"),
+            (report.not_stix, "not STIX patterns"),
+        ] {
+            if n > 0 {
+                skipped.push(format!("{n} {what}"));
+            }
+        }
+        eprintln!(
+            "shieldwall scan: {} indicators compiled{}",
+            report.compiled,
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (skipped: {})", skipped.join(", "))
+            }
+        );
+    }
+    Ok(compiled)
+}
+
+#[derive(Default)]
+struct Totals {
+    files: u64,
+    lines: u64,
+    records: u64,
+    malformed: u64,
+    hits: u64,
+    errors: u64,
+    bytes: u64,
+}
+
+struct Out<W: Write> {
+    w: W,
+    json: bool,
+}
+
+impl<W: Write> Out<W> {
+    fn hit(
+        &mut self,
+        file: &str,
+        line: u64,
+        set: &Compiled,
+        hit: &Hit,
+        rec: &Record,
+    ) -> io::Result<()> {
+        let id = set.indicator_id(hit.indicator);
+        let name = set.indicator_name(hit.indicator);
+        let fv = set.hit_value(hit, rec);
+        if self.json {
+            let mut o = serde_json::json!({
+                "file": file,
+                "line": line,
+                "indicator": id,
+                "field": fv.map(|(f, _)| f.ecs_name()),
+                "value": fv.map(|(_, v)| v),
+            });
+            if !name.is_empty() {
+                o["name"] = name.into();
+            }
+            if let Some((f, _)) = fv {
+                o["stix_path"] = f.stix_path().into();
+            }
+            if let Some(t) = rec.timestamp() {
+                o["time"] = telemetry::time::format_timestamp(t).into();
+            }
+            writeln!(self.w, "{o}")
+        } else {
+            write!(self.w, "{file}:{line}: {id}")?;
+            if !name.is_empty() {
+                write!(self.w, " {name}")?;
+            }
+            match fv {
+                Some((f, v)) => writeln!(self.w, " {f}={v}"),
+                None => writeln!(self.w, " (the whole record)"),
+            }
+        }
+    }
+}
+
+fn progress_bar(len: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+fn mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let opts = CompileOptions {
+        at: if args.any_time {
+            None
+        } else {
+            Some(match &args.at {
+                Some(t) => parse_time("--at", t)?,
+                None => now,
+            })
+        },
+        added_after: args
+            .since
+            .as_deref()
+            .map(|t| parse_time("--since", t))
+            .transpose()?,
+    };
+    let map = match &args.field_map {
+        Some(spec) => {
+            let mut m = FieldMap::ecs();
+            m.extend_from_spec(spec).context("--field-map")?;
+            Some(m)
+        }
+        None => None,
+    };
+    let inputs = telemetry_io::expand(&args.logs)?;
+    if inputs.is_empty() {
+        bail!("no log files found in the paths given");
+    }
+    let set = Arc::new(ArcSwap::from_pointee(compile_set(
+        &args.indicators,
+        &opts,
+        false,
+    )?));
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = if args.reload_indicators {
+        let (set, stop) = (Arc::clone(&set), Arc::clone(&stop));
+        let files = args.indicators.clone();
+        Some(std::thread::spawn(move || {
+            let mut seen = mtimes(&files);
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let now = mtimes(&files);
+                if now != seen {
+                    seen = now;
+                    match compile_set(&files, &opts, true) {
+                        Ok(c) => {
+                            eprintln!(
+                                "shieldwall scan: indicators reloaded ({} compiled)",
+                                c.len()
+                            );
+                            set.store(Arc::new(c));
+                        }
+                        Err(e) => eprintln!("shieldwall scan: reload failed: {e:#}"),
+                    }
+                }
+            }
+        }))
+    } else {
+        None
+    };
+
+    let total_len = inputs.iter().map(Input::len).sum::<Option<u64>>();
+    let bar = progress_bar(total_len);
+    let read_bytes = Arc::new(AtomicU64::new(0));
+    let stdout = io::stdout();
+    let mut out = Out {
+        w: io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        json: args.json,
+    };
+    let mut t = Totals::default();
+    let started = Instant::now();
+    let mut current = set.load_full();
+    let mut scanner = Scanner::new(&current);
+    let mut rec = Record::new();
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut broken_pipe = false;
+    'files: for input in &inputs {
+        let name = input.name();
+        let counter = Arc::clone(&read_bytes);
+        let mut r = match input.open(move |n| {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("shieldwall scan: error: {e:#}");
+                t.errors += 1;
+                continue;
+            }
+        };
+        t.files += 1;
+        let mut reader: Option<Reader> = args.format.0.map(|f| Reader::new(f, map.as_ref()));
+        let mut line_no = 0u64;
+        let mut file_malformed = 0u64;
+        loop {
+            let got = match telemetry_io::read_line(&mut *r, &mut line_buf, MAX_LINE) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("{name}:{}: error: cannot read: {e}", line_no + 1);
+                    t.errors += 1;
+                    break;
+                }
+            };
+            if got == Line::Eof {
+                break;
+            }
+            line_no += 1;
+            t.lines += 1;
+            let reader =
+                reader.get_or_insert_with(|| Reader::new(Format::sniff(&line_buf), map.as_ref()));
+            let result = match got {
+                Line::TooLong(n) => Err(format!(
+                    "line of {n} bytes is longer than the limit of 1 MiB"
+                )),
+                _ => reader.read_line(&line_buf, &mut rec).map_err(|e| e.message),
+            };
+            match result {
+                Ok(true) => {
+                    t.records += 1;
+                    hits.clear();
+                    current.scan(&rec, &mut scanner, &mut hits);
+                    for h in &hits {
+                        t.hits += 1;
+                        if let Err(e) = out.hit(&name, line_no, &current, h, &rec) {
+                            if e.kind() == io::ErrorKind::BrokenPipe {
+                                broken_pipe = true;
+                                break 'files;
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                }
+                Ok(false) => {}
+                Err(message) => {
+                    t.malformed += 1;
+                    file_malformed += 1;
+                    if file_malformed <= args.max_line_errors {
+                        bar.suspend(|| eprintln!("{name}:{line_no}: malformed line: {message}"));
+                    }
+                }
+            }
+            // Per batch: progress, and a newly swapped-in indicator set.
+            if line_no.is_multiple_of(4096) {
+                bar.set_position(read_bytes.load(Ordering::Relaxed));
+                if args.reload_indicators {
+                    let latest = set.load_full();
+                    if !Arc::ptr_eq(&latest, &current) {
+                        current = latest;
+                        scanner.reset(&current);
+                    }
+                }
+            }
+        }
+        if file_malformed > args.max_line_errors {
+            eprintln!(
+                "{name}: {} more malformed lines not shown",
+                file_malformed - args.max_line_errors
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
+    bar.finish_and_clear();
+    if let Err(e) = out.w.flush() {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            broken_pipe = true;
+        } else {
+            return Err(e.into());
+        }
+    }
+    if broken_pipe {
+        return Ok(ExitCode::SUCCESS);
+    }
+    t.bytes = read_bytes.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "shieldwall scan: {} files, {} lines, {} records, {} malformed, {} hits; {:.1} MB in {:.2} s ({:.1} MB/s)",
+        t.files,
+        t.lines,
+        t.records,
+        t.malformed,
+        t.hits,
+        t.bytes as f64 / 1e6,
+        secs,
+        t.bytes as f64 / 1e6 / secs
+    );
+    Ok(if t.errors > 0 {
+        ExitCode::from(2)
+    } else if t.hits > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
