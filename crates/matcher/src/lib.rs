@@ -22,6 +22,7 @@
 //! set is immutable: an application swaps a new one in (e.g. with `arc-swap`) and resets its
 //! scanners' stream state.
 
+pub mod export;
 mod index;
 pub mod indicator;
 mod observed;

@@ -27,6 +27,8 @@ enum Command {
     Pattern(cli::pattern::Command),
     /// Scan logs (ECS JSON, Suricata EVE, Zeek, CSV; gzip, stdin, directories) for indicators.
     Scan(cli::scan::Args),
+    /// Export indicators for blocking and detection tools (Suricata, Zeek Intel, RPZ, lists, CSV).
+    Export(cli::exports::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cli::validate::run(args),
         Command::Pattern(cmd) => cli::pattern::run(cmd),
         Command::Scan(args) => cli::scan::run(args),
+        Command::Export(args) => cli::exports::run(args),
     };
     match result {
         Ok(code) => code,
