@@ -170,47 +170,79 @@ impl Scanner {
 /// Compiles indicators. Never fails as a whole: each indicator that cannot be compiled is
 /// skipped and reported.
 pub fn compile(indicators: &[Indicator], opts: &CompileOptions) -> (Compiled, CompileReport) {
-    let mut c = Compiled::default();
-    let mut report = CompileReport::default();
+    let mut c = Compiler::new(*opts);
     for ind in indicators {
+        c.add(ind);
+    }
+    c.finish()
+}
+
+/// An incremental [`compile`]: indicators are added one at a time (from a store cursor, a
+/// streaming parser), so the caller never holds them all.
+#[derive(Debug, Default)]
+pub struct Compiler {
+    opts: CompileOptions,
+    set: Compiled,
+    report: CompileReport,
+}
+
+impl Compiler {
+    /// A compiler with these options.
+    pub fn new(opts: CompileOptions) -> Compiler {
+        Compiler {
+            opts,
+            ..Compiler::default()
+        }
+    }
+
+    /// Adds one indicator (or counts why it is left out).
+    pub fn add(&mut self, ind: &Indicator) {
+        let (opts, report) = (&self.opts, &mut self.report);
         if ind.revoked {
             report.revoked += 1;
-            continue;
+            return;
         }
         if opts.at.is_some_and(|at| !ind.active_at(at)) {
             report.inactive += 1;
-            continue;
+            return;
         }
         if let Some(since) = opts.added_after
             && ind.added.is_none_or(|a| a <= since)
         {
             report.not_added_since += 1;
-            continue;
+            return;
         }
         if ind.pattern_type != "stix" {
             report.not_stix += 1;
-            continue;
+            return;
         }
-        if let Some(p) = c.add(ind) {
-            report.problems.push(p.clone());
-            if matches!(
+        if let Some(p) = self.set.add(ind) {
+            let fatal = matches!(
                 p.kind,
                 ProblemKind::InvalidPattern | ProblemKind::BadIndicator
-            ) {
-                continue;
+            );
+            report.problems.push(p);
+            if fatal {
+                return;
             }
         }
         report.compiled += 1;
     }
-    for o in c.index.finish() {
-        c.always.push(o);
+
+    /// Builds the automata and returns the set.
+    pub fn finish(self) -> (Compiled, CompileReport) {
+        let mut c = self.set;
+        for o in c.index.finish() {
+            c.always.push(o);
+        }
+        c.always.sort_unstable();
+        c.always.dedup();
+        c.text.shrink_to_fit();
+        c.inds.shrink_to_fit();
+        c.obs.shrink_to_fit();
+        c.verifiers.shrink_to_fit();
+        (c, self.report)
     }
-    c.always.sort_unstable();
-    c.always.dedup();
-    c.text.shrink_to_fit();
-    c.inds.shrink_to_fit();
-    c.obs.shrink_to_fit();
-    (c, report)
 }
 
 fn problem(ind: &Indicator, kind: ProblemKind, message: String) -> Problem {
