@@ -398,3 +398,127 @@ fn a_field_map_reads_custom_json_names() {
         stderr(&o)
     );
 }
+
+#[test]
+fn hits_become_stix_sightings_that_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ind = one_indicator(dir.path(), "2024-01-01T00:00:00.000Z", json!({}));
+    let log = dir.path().join("a.jsonl");
+    std::fs::write(
+        &log,
+        format!(
+            "{ONE_HIT_ECS}{}",
+            ONE_HIT_ECS.replace("12:00:00Z", "12:05:00Z")
+        ),
+    )
+    .unwrap();
+    let me = "identity--8c6af861-7b20-41ef-9b59-6344fd872a8f";
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "scan",
+            "--indicators",
+            &ind,
+            "--sightings",
+            out.to_str().unwrap(),
+            "--identity",
+            me,
+            "--tlp",
+            "green",
+        ];
+        a.extend_from_slice(extra);
+        a.push(log.to_str().unwrap());
+        shieldwall(&a, None)
+    };
+    let out = dir.path().join("sightings.json");
+    let o = run(&out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 sightings (TLP:GREEN) written to"),
+        "{}",
+        stderr(&o)
+    );
+    let bundle: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let objects = bundle["objects"].as_array().unwrap();
+    let s = objects.iter().find(|o| o["type"] == "sighting").unwrap();
+    assert_eq!(
+        s["sighting_of_ref"],
+        "indicator--00000000-0000-4000-8000-000000000001"
+    );
+    assert_eq!(s["count"], 2);
+    assert_eq!(s["first_seen"], "2024-05-01T12:00:00.000Z");
+    assert_eq!(s["last_seen"], "2024-05-01T12:05:00.000Z");
+    assert_eq!(s["where_sighted_refs"], json!([me]));
+    assert_eq!(
+        s["object_marking_refs"],
+        json!(["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"])
+    );
+    // No log content by default.
+    assert!(s.get("observed_data_refs").is_none());
+    assert!(!serde_json::to_string(&bundle).unwrap().contains("10.0.0.1"));
+    let v = shieldwall(&["validate", out.to_str().unwrap()], None);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        stderr(&v)
+    );
+
+    // --include-observed: observed data of the hit records, validated too.
+    let out2 = dir.path().join("with-observed.json");
+    let o = run(&out2, &["--include-observed"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bundle: Value = serde_json::from_slice(&std::fs::read(&out2).unwrap()).unwrap();
+    let objects = bundle["objects"].as_array().unwrap();
+    let s = objects.iter().find(|o| o["type"] == "sighting").unwrap();
+    let refs = s["observed_data_refs"].as_array().unwrap();
+    assert_eq!(refs.len(), 2);
+    for r in refs {
+        let od = objects.iter().find(|o| o["id"] == *r).unwrap();
+        assert_eq!(od["type"], "observed-data");
+        for sco in od["object_refs"].as_array().unwrap() {
+            assert!(
+                objects.iter().any(|o| o["id"] == *sco),
+                "{sco} is in the bundle"
+            );
+        }
+    }
+    assert!(
+        serde_json::to_string(&bundle)
+            .unwrap()
+            .contains("\"value\":\"10.0.0.1\"")
+    );
+    let ids: Vec<&str> = objects.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "no object twice: {ids:?}");
+    let v = shieldwall(&["validate", out2.to_str().unwrap()], None);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        stderr(&v)
+    );
+
+    let o = shieldwall(
+        &[
+            "scan",
+            "--indicators",
+            &ind,
+            "--sightings",
+            "x.json",
+            "--identity",
+            "me",
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--identity \"me\" is not an identity id"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -55,6 +55,20 @@ pub(crate) struct Args {
     /// Recompile and swap in the indicators when an indicator file changes during the scan.
     #[arg(long)]
     reload_indicators: bool,
+    /// Write the hits as STIX 2.1 sightings (one per indicator: count, first_seen, last_seen)
+    /// in a bundle to this file. Needs `--identity`.
+    #[arg(long, value_name = "FILE", requires = "identity")]
+    sightings: Option<PathBuf>,
+    /// The scanning member's identity (`identity--…`): the sightings' `where_sighted_refs`.
+    #[arg(long, value_name = "ID")]
+    identity: Option<String>,
+    /// TLP of the sightings (clear, green, amber, amber+strict, red).
+    #[arg(long, default_value = "amber", value_name = "LEVEL")]
+    tlp: String,
+    /// Put what was observed into the sightings (observed data of up to 10 records per
+    /// indicator); by default no log content leaves in a sighting.
+    #[arg(long, requires = "sightings")]
+    include_observed: bool,
     /// How many malformed lines to report per file before only counting them.
     #[arg(long, default_value_t = 20, value_name = "N")]
     max_line_errors: u64,
@@ -211,6 +225,135 @@ fn mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
+/// Hits of one indicator, for its sighting.
+struct Seen {
+    count: u64,
+    first: i64,
+    last: i64,
+    kept: usize,
+    observed: Vec<serde_json::Value>,
+}
+
+/// Observed data kept per indicator with `--include-observed`.
+const OBSERVED_PER_INDICATOR: usize = 10;
+
+fn stix_time(nanos: i64) -> String {
+    telemetry::time::format_timestamp(nanos)
+}
+
+/// Gives generated observed data real ids: SCOs their deterministic UUIDv5 (STIX 2.1 §2.9,
+/// computed after their references are rewritten), observed-data a fresh UUIDv4. A
+/// `network-traffic` without `protocols` (which STIX requires) gets the address family of its
+/// endpoints, the one protocol a log line with addresses always implies.
+fn fresh_ids(objects: &mut [serde_json::Value]) {
+    use serde_json::Value;
+    fn rewrite(v: &mut Value, map: &std::collections::HashMap<String, String>) {
+        match v {
+            Value::String(s) => {
+                if let Some(n) = map.get(s.as_str()) {
+                    *s = n.clone();
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| rewrite(x, map)),
+            Value::Object(o) => o.values_mut().for_each(|x| rewrite(x, map)),
+            _ => {}
+        }
+    }
+    let mut map = std::collections::HashMap::new();
+    let mut families = std::collections::HashMap::new();
+    for pass_sdo in [false, true] {
+        for o in objects.iter_mut() {
+            let is_sdo = o["type"] == "observed-data";
+            if is_sdo != pass_sdo {
+                continue;
+            }
+            let Some(old) = o.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                continue;
+            };
+            if let Some(m) = o.as_object_mut() {
+                m.remove("id");
+            }
+            rewrite(o, &map);
+            let t = o["type"].as_str().unwrap_or("x").to_owned();
+            if matches!(t.as_str(), "ipv4-addr" | "ipv6-addr") {
+                families.insert(old.clone(), if t == "ipv4-addr" { "ipv4" } else { "ipv6" });
+            }
+            if t == "network-traffic" && o.get("protocols").is_none() {
+                let family = ["src_ref", "dst_ref"]
+                    .iter()
+                    .filter_map(|k| o.get(*k).and_then(Value::as_str))
+                    .find_map(|r| {
+                        map.iter()
+                            .find(|(_, n)| *n == r)
+                            .and_then(|(old, _)| families.get(old))
+                    })
+                    .copied()
+                    .unwrap_or("ipv4");
+                o["protocols"] = serde_json::json!([family]);
+            }
+            let new = match o.as_object() {
+                Some(m) if !is_sdo => stix::id::deterministic_sco_id(m),
+                _ => None,
+            }
+            .unwrap_or_else(|| format!("{t}--{}", uuid::Uuid::new_v4()));
+            o["id"] = new.clone().into();
+            map.insert(old, new);
+        }
+    }
+}
+
+fn write_sightings(
+    path: &std::path::Path,
+    seen: &std::collections::BTreeMap<String, Seen>,
+    identity: &str,
+    tlp: stix::tlp::TlpLevel,
+    now: i64,
+) -> anyhow::Result<usize> {
+    let mut objects = vec![tlp.marking_definition()];
+    // SCOs have deterministic ids: the same address seen twice is one object.
+    let mut emitted = std::collections::HashSet::new();
+    for (indicator, s) in seen {
+        let mut sighting = serde_json::json!({
+            "type": "sighting",
+            "spec_version": "2.1",
+            "id": format!("sighting--{}", uuid::Uuid::new_v4()),
+            "created": stix_time(now),
+            "modified": stix_time(now),
+            "sighting_of_ref": indicator,
+            "count": s.count.min(999_999_999),
+            "first_seen": stix_time(s.first),
+            "last_seen": stix_time(s.last.max(s.first)),
+            "where_sighted_refs": [identity],
+            "object_marking_refs": [tlp.marking_id()],
+        });
+        if !s.observed.is_empty() {
+            let mut obs = s.observed.clone();
+            fresh_ids(&mut obs);
+            let refs: Vec<serde_json::Value> = obs
+                .iter()
+                .filter(|o| o["type"] == "observed-data")
+                .map(|o| o["id"].clone())
+                .collect();
+            sighting["observed_data_refs"] = refs.into();
+            for mut o in obs {
+                o["object_marking_refs"] = serde_json::json!([tlp.marking_id()]);
+                if emitted.insert(o["id"].as_str().unwrap_or("").to_owned()) {
+                    objects.push(o);
+                }
+            }
+        }
+        objects.push(sighting);
+    }
+    let bundle = serde_json::json!({
+        "type": "bundle",
+        "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+        "objects": objects,
+    });
+    let text = serde_json::to_vec_pretty(&bundle)?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(seen.len())
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -231,6 +374,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map(|t| parse_time("--since", t))
             .transpose()?,
     };
+    let tlp = stix::tlp::TlpLevel::parse(&args.tlp).with_context(|| {
+        format!(
+            "--tlp {:?}: expected clear, green, amber, amber+strict or red",
+            args.tlp
+        )
+    })?;
+    if let Some(id) = &args.identity
+        && !(id.starts_with("identity--")
+            && uuid::Uuid::parse_str(&id["identity--".len()..]).is_ok())
+    {
+        bail!("--identity {id:?} is not an identity id (identity--<UUID>)");
+    }
+    let mut seen: std::collections::BTreeMap<String, Seen> = std::collections::BTreeMap::new();
     let map = match &args.field_map {
         Some(spec) => {
             let mut m = FieldMap::ecs();
@@ -338,6 +494,28 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     current.scan(&rec, &mut scanner, &mut hits);
                     for h in &hits {
                         t.hits += 1;
+                        if args.sightings.is_some() {
+                            let time = rec.timestamp().unwrap_or(now);
+                            let id = current.indicator_id(h.indicator);
+                            let s = match seen.get_mut(id) {
+                                Some(s) => s,
+                                None => seen.entry(id.to_owned()).or_insert(Seen {
+                                    count: 0,
+                                    first: time,
+                                    last: time,
+                                    kept: 0,
+                                    observed: Vec::new(),
+                                }),
+                            };
+                            s.count += 1;
+                            s.first = s.first.min(time);
+                            s.last = s.last.max(time);
+                            if args.include_observed && s.kept < OBSERVED_PER_INDICATOR {
+                                s.kept += 1;
+                                s.observed
+                                    .extend(matcher::record_to_observed_data(&rec, t.records));
+                            }
+                        }
                         if let Err(e) = out.hit(&name, line_no, &current, h, &rec) {
                             if e.kind() == io::ErrorKind::BrokenPipe {
                                 broken_pipe = true;
@@ -403,6 +581,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         secs,
         t.bytes as f64 / 1e6 / secs
     );
+    if let (Some(path), Some(identity)) = (&args.sightings, &args.identity) {
+        let n = write_sightings(path, &seen, identity, tlp, now)?;
+        eprintln!(
+            "shieldwall scan: {n} sightings ({}) written to {}",
+            tlp.name(),
+            path.display()
+        );
+    }
     Ok(if t.errors > 0 {
         ExitCode::from(2)
     } else if t.hits > 0 {
