@@ -110,6 +110,27 @@ pub fn unsupported_construct(re: &str) -> Option<String> {
     None
 }
 
+/// Checks a `MATCHES` operand without building the automaton (fast, for validation): refused
+/// constructs, then the regex syntax (with the nesting limit). Size limits are enforced when
+/// [`compile_matches`] builds it.
+pub fn check_matches(re: &str) -> Result<(), RegexProblem> {
+    if let Some(msg) = unsupported_construct(re) {
+        return Err(RegexProblem::Unsupported(msg));
+    }
+    let nfc: String = re.nfc().collect();
+    regex_syntax::ParserBuilder::new()
+        .nest_limit(REGEX_NEST_LIMIT)
+        .build()
+        .parse(&translate(&nfc))
+        .map(|_| ())
+        .map_err(|e| {
+            let full = e.to_string();
+            let last = full.lines().last().unwrap_or("").trim();
+            let last = last.strip_prefix("error:").unwrap_or(last).trim();
+            RegexProblem::Invalid(format!("the regular expression does not compile: {last}"))
+        })
+}
+
 /// Rewrites the few PCRE/Python spellings the engine writes differently (`\Z` → `\z`).
 fn translate(re: &str) -> String {
     let mut out = String::with_capacity(re.len());

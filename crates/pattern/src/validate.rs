@@ -186,7 +186,7 @@ impl Validator<'_> {
         }
         match (&t.op, &t.operand) {
             (CompareOp::Matches, Operand::Literal(Literal::String(re))) => {
-                match regex::compile_matches(re) {
+                match regex::check_matches(re) {
                     Ok(_) => {}
                     Err(RegexProblem::Unsupported(m)) => {
                         self.out

@@ -25,10 +25,21 @@ enum Command {
     /// Check STIX patterns, or match them against observed data.
     #[command(subcommand)]
     Pattern(cli::pattern::Command),
+    /// Run the TAXII 2.1 hub.
+    Serve(cli::serve::Args),
+    /// Write a commented default configuration file.
+    Init(cli::init::Args),
+    /// Import STIX bundles into a collection.
+    Import(cli::import::Args),
+    /// Export indicators: a STIX bundle of what a member may see in a collection
+    /// (`--format stix`), or rules and lists for blocking and detection tools (Suricata, Zeek
+    /// Intel, RPZ, lists, CSV).
+    Export(cli::exports::Args),
+    /// Add members, users and API keys to the configuration.
+    #[command(subcommand)]
+    Admin(cli::admin::Command),
     /// Scan logs (ECS JSON, Suricata EVE, Zeek, CSV; gzip, stdin, directories) for indicators.
     Scan(cli::scan::Args),
-    /// Export indicators for blocking and detection tools (Suricata, Zeek Intel, RPZ, lists, CSV).
-    Export(cli::exports::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,8 +47,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cli::validate::run(args),
         Command::Pattern(cmd) => cli::pattern::run(cmd),
-        Command::Scan(args) => cli::scan::run(args),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Init(args) => cli::init::run(args),
+        Command::Import(args) => cli::import::run(args),
         Command::Export(args) => cli::exports::run(args),
+        Command::Admin(cmd) => cli::admin::run(cmd),
+        Command::Scan(args) => cli::scan::run(args),
     };
     match result {
         Ok(code) => code,

@@ -11,12 +11,13 @@ use stix::{
     validate::{Options, Validator},
 };
 
-#[path = "generate.rs"]
+#[path = "support/generate.rs"]
 mod generate;
 
 fn inputs() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    let ics = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/attack-ics/ics-attack-18.1.json");
+    let ics = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/attack-ics/ics-attack-18.1.json");
     match std::fs::read(&ics) {
         Ok(b) => out.push(("attack-ics".to_owned(), b)),
         Err(e) => eprintln!("SKIPPED: ATT&CK ICS bundle ({}): {e}", ics.display()),
@@ -30,7 +31,10 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
 fn bench(c: &mut Criterion) {
     let validator = Validator::new(&Options::default()).unwrap();
     for (name, bytes) in inputs() {
-        let objects = serde_json::from_slice::<Value>(&bytes).unwrap()["objects"].as_array().unwrap().len();
+        let objects = serde_json::from_slice::<Value>(&bytes).unwrap()["objects"]
+            .as_array()
+            .unwrap()
+            .len();
         eprintln!("{name}: {} bytes, {objects} objects", bytes.len());
         let mut g = c.benchmark_group(&name);
         g.sample_size(10);

@@ -14,6 +14,7 @@
 
 pub mod id;
 pub mod json;
+pub mod meta;
 pub mod model;
 pub mod stream;
 pub mod timestamp;

@@ -151,6 +151,11 @@ pub enum Check {
     SpecVersion,
     /// Shieldwall: a non-TLP marking definition reuses a TLP 1.0 marking id.
     TlpIdReuse,
+    /// Shieldwall: a reference held by a cyber-observable names a known type but its UUID is
+    /// malformed. STIX 2.1 §2.9 makes it invalid, but the reference validator accepts it (it
+    /// checks only the type prefix of SCO references), and refusing a whole observation for a
+    /// reference that merely cannot resolve loses data: we warn instead (docs/CONFORMANCE.md).
+    RefUuidFormat,
 }
 
 impl Check {
@@ -158,6 +163,7 @@ impl Check {
     pub fn name(self) -> &'static str {
         use Check::*;
         match self {
+            RefUuidFormat => "ref-uuid-format",
             CustomPrefix => "custom-prefix",
             CustomPrefixLax => "custom-prefix-lax",
             UuidCheck => "uuid-check",
@@ -216,7 +222,7 @@ impl Check {
         }
     }
 
-    const ALL: [Check; 55] = {
+    const ALL: [Check; 56] = {
         use Check::*;
         [
             CustomPrefix,
@@ -274,6 +280,7 @@ impl Check {
             CreatedByRefType,
             SpecVersion,
             TlpIdReuse,
+            RefUuidFormat,
         ]
     };
 
@@ -289,6 +296,7 @@ const OWN_CHECKS: &[Check] = &[
     Check::CreatedByRefType,
     Check::SpecVersion,
     Check::TlpIdReuse,
+    Check::RefUuidFormat,
 ];
 
 const FORMAT_CHECKS: &[Check] = {
@@ -542,6 +550,7 @@ impl Validator {
             checks: self.checks,
             interop: self.interop,
             inherited_spec_version: false,
+            in_sco: false,
         };
         match value {
             Value::Object(map) => {
@@ -662,6 +671,9 @@ struct Cx<'o, 'i> {
     interop: bool,
     /// The enclosing bundle states a `spec_version` (the STIX 2.0 way), which its objects inherit.
     inherited_spec_version: bool,
+    /// The object being checked is a cyber-observable (its references get the SCO leniency of
+    /// [`Check::RefUuidFormat`]).
+    in_sco: bool,
 }
 
 impl Cx<'_, '_> {
@@ -948,11 +960,25 @@ fn check_ref(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, types: &[&st
         return;
     };
     let Some(ident) = Identifier::parse(s) else {
-        cx.error(
-            "id-format",
-            p,
-            format!("'{name}': '{s}' does not match the id format ([object-type]--[UUID])"),
-        );
+        let typed_prefix = s.split_once("--").filter(|(t, uuid)| {
+            (types.is_empty() || types.contains(t))
+                && !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !uuid.is_empty()
+                && uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        });
+        if cx.in_sco && typed_prefix.is_some() {
+            cx.warn(Check::RefUuidFormat, p, || {
+                format!("'{name}': '{s}' has a malformed UUID: the reference cannot resolve")
+            });
+        } else {
+            cx.error(
+                "id-format",
+                p,
+                format!("'{name}': '{s}' does not match the id format ([object-type]--[UUID])"),
+            );
+        }
         return;
     };
     if !types.is_empty() && !types.contains(&ident.object_type) {
@@ -1837,6 +1863,7 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
     let category = category_of(t, map);
     let predefined = predefined_props(t);
     let sco = category == Category::Sco;
+    cx.in_sco = sco;
 
     // id
     let mut ident = None;
@@ -2489,10 +2516,9 @@ pub enum PrefixRule {
     Lax,
 }
 
-/// Where the STIX pattern check goes. The full parser (crate `pattern`) is wired in by the
-/// application; until then this runs the cheap lexical checks: balanced brackets and quotes,
-/// no characters patterns never contain, and well-formed object types and property names in
-/// object paths. Returns error messages.
+/// Checks an indicator's STIX pattern with the full pattern parser and validator (crate
+/// `pattern`, STIX 2.1 grammar and semantic checks), then the naming rules that stix2-validator
+/// applies to custom object types and property names in patterns. Returns error messages.
 pub fn check_indicator_pattern(
     pattern: &str,
     pattern_type: &str,
@@ -2500,6 +2526,23 @@ pub fn check_indicator_pattern(
 ) -> Vec<String> {
     let mut errors = Vec::new();
     if pattern_type != "stix" {
+        return errors;
+    }
+    for d in pattern::check(pattern, pattern::StixVersion::V21) {
+        if d.is_error() {
+            let (line, col) = d.span.line_col(pattern);
+            let at = if line > 1 {
+                format!("line {line}, column {col}")
+            } else {
+                format!("column {col}")
+            };
+            errors.push(format!(
+                "Pattern failed to validate: {} (at {at})",
+                d.message
+            ));
+        }
+    }
+    if !errors.is_empty() {
         return errors;
     }
     let trimmed = pattern.trim_start();
@@ -3505,10 +3548,18 @@ mod tests {
     }
 
     #[test]
-    fn pattern_cheap_checks() {
+    fn pattern_checks() {
+        // The full pattern validator knows that 'aa' is no SHA-256.
+        let short =
+            check_indicator_pattern("[file:hashes.'SHA-256' = 'aa']", "stix", PrefixRule::None);
+        assert!(short.iter().any(|m| m.contains("SHA-256")), "{short:?}");
         assert!(
-            check_indicator_pattern("[file:hashes.'SHA-256' = 'aa']", "stix", PrefixRule::None)
-                .is_empty()
+            check_indicator_pattern(
+                "[file:hashes.'SHA-256' = 'aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f']",
+                "stix",
+                PrefixRule::None
+            )
+            .is_empty()
         );
         assert!(check_indicator_pattern("[ipv4-addr:value = '1.2.3.4'] AND ([x-acme:foo_bar = 1] FOLLOWEDBY [file:name = 'a:b'])", "stix", PrefixRule::None).is_empty());
         assert!(

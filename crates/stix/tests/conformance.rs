@@ -69,7 +69,7 @@ const DEPARTURES: &[(&str, &str)] = &[
     ),
     (
         "network_traffic_tests.py",
-        "src_ref 'ipv4-addr--e42c19c8-f9fe-5ae9-9fc8-22c398f78fb' has a 35-digit UUID: not an identifier",
+        "src_ref 'ipv4-addr--e42c19c8-f9fe-5ae9-9fc8-22c398f78fb' has a 35-digit UUID: a warning (ref-uuid-format) that strict mode counts",
     ),
     (
         "test_observable_object_custom_toplevel_property_with_extension",
@@ -163,7 +163,7 @@ fn stix2_validator_cases() {
     );
     // The target was 99%; the 9 MUST-level departures above are all cases where the
     // specification says the reference is wrong (see docs/CONFORMANCE.md).
-    assert!(m >= 0.965, "musts-only agreement {m}");
+    assert!(m >= 0.99, "musts-only agreement {m}");
     assert!(s >= 0.95, "strict agreement {s}");
 }
 

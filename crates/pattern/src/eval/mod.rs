@@ -304,16 +304,22 @@ impl Matcher {
     /// The observations (indices, ascending) in which `[...]` number `leaf` finds an SCO.
     fn leaf_matches(&self, leaf: &Leaf, obs: &Observations) -> Result<Vec<u32>, EvalError> {
         let mut hits: Vec<u32> = Vec::new();
-        let mut cands: Vec<(u32, u32)> = Vec::new();
-        for t in &leaf.types {
-            if let Some(v) = obs.by_type.get(t) {
-                cands.extend_from_slice(v);
+        let cands = match candidates(&leaf.cmp, obs) {
+            Some(c) => c,
+            None => {
+                let mut cands: Vec<(u32, u32)> = Vec::new();
+                for t in &leaf.types {
+                    if let Some(v) = obs.by_type.get(t) {
+                        cands.extend_from_slice(v);
+                    }
+                }
+                if leaf.types.len() > 1 {
+                    cands.sort_unstable();
+                    cands.dedup();
+                }
+                cands
             }
-        }
-        if leaf.types.len() > 1 {
-            cands.sort_unstable();
-            cands.dedup();
-        }
+        };
         for (oi, ji) in cands {
             let o = &obs.obs[oi as usize];
             if !leaf
@@ -332,6 +338,83 @@ impl Matcher {
             }
         }
         Ok(hits)
+    }
+}
+
+/// Whether a test can be answered from an exact-value index: a positive `=` with a string, on a
+/// path without `*_hex` / `*_bin` properties (whose values are compared as bytes).
+fn indexable(t: &Test) -> Option<&str> {
+    match &t.pred {
+        Pred::Eq(Lit::Str(s))
+            if !t.negated
+                && !t.not_equal
+                && !t.steps.iter().any(
+                    |s| matches!(s, PathStep::Key(k) if k.ends_with("_hex") || k.ends_with("_bin")),
+                ) =>
+        {
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+fn value_index(t: &Test, obs: &Observations) -> Option<std::sync::Arc<observations::ValueIndex>> {
+    let key = (t.object_type.clone(), t.steps.clone());
+    if let Ok(cache) = obs.indexes.read()
+        && let Some(hit) = cache.get(&key)
+    {
+        return hit.clone();
+    }
+    let mut idx = observations::ValueIndex::new();
+    let mut ok = true;
+    if let Some(objs) = obs.by_type.get(&t.object_type) {
+        'objects: for &(oi, ji) in objs {
+            let o = &obs.obs[oi as usize];
+            let ctx = ObjCtx {
+                objects: &o.objects,
+            };
+            match select(&t.steps, &o.objects[ji as usize].1, &ctx) {
+                Ok(vals) => {
+                    for v in vals {
+                        if let Val::Json(Value::String(s)) = v {
+                            let e = idx.entry(s.clone()).or_default();
+                            if e.last() != Some(&(oi, ji)) {
+                                e.push((oi, ji));
+                            }
+                        }
+                    }
+                }
+                Err(_) => {
+                    ok = false;
+                    break 'objects;
+                }
+            }
+        }
+    }
+    let built = ok.then(|| std::sync::Arc::new(idx));
+    if let Ok(mut cache) = obs.indexes.write() {
+        cache.insert(key, built.clone());
+    }
+    built
+}
+
+/// The root objects that can satisfy `c`, from exact-value indexes, or `None` when a scan is
+/// needed. `AND` narrows to either side's candidates; `OR` needs both sides indexed.
+fn candidates(c: &Cmp, obs: &Observations) -> Option<Vec<(u32, u32)>> {
+    match c {
+        Cmp::Test(t) => {
+            let v = indexable(t)?;
+            let idx = value_index(t, obs)?;
+            Some(idx.get(v).cloned().unwrap_or_default())
+        }
+        Cmp::And(l, r) => candidates(l, obs).or_else(|| candidates(r, obs)),
+        Cmp::Or(l, r) => {
+            let mut a = candidates(l, obs)?;
+            a.extend(candidates(r, obs)?);
+            a.sort_unstable();
+            a.dedup();
+            Some(a)
+        }
     }
 }
 
@@ -590,17 +673,36 @@ fn eval_cmp(c: &Cmp, obj: &Value, ctx: &ObjCtx<'_>) -> Result<bool, EvalError> {
     })
 }
 
-fn eval_test(t: &Test, obj: &Value, ctx: &ObjCtx<'_>) -> Result<bool, EvalError> {
-    if obj.get("type").and_then(Value::as_str) != Some(t.object_type.as_str()) {
-        return Ok(false);
-    }
+/// The values an object path selects from a root object.
+fn select<'a>(
+    steps: &[PathStep],
+    obj: &'a Value,
+    ctx: &ObjCtx<'a>,
+) -> Result<Vec<Val<'a>>, EvalError> {
     let mut vals = vec![Val::Json(obj)];
-    for s in &t.steps {
+    for s in steps {
         vals = step(ctx, vals, s)?;
         if vals.is_empty() {
             break;
         }
     }
+    Ok(vals)
+}
+
+/// NFC form of `s`, without allocating when it already is (the common case).
+fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    if unicode_normalization::is_nfc(s) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(s.nfc().collect())
+    }
+}
+
+fn eval_test(t: &Test, obj: &Value, ctx: &ObjCtx<'_>) -> Result<bool, EvalError> {
+    if obj.get("type").and_then(Value::as_str) != Some(t.object_type.as_str()) {
+        return Ok(false);
+    }
+    let vals = select(&t.steps, obj, ctx)?;
     if let Pred::Exists = t.pred {
         return Ok(vals.is_empty() == t.negated);
     }
@@ -731,15 +833,15 @@ fn value_passes(t: &Test, v: &Val<'_>) -> Result<bool, EvalError> {
             found
         }
         Pred::Like(like) => match s {
-            Scalar::Str(x) => like.regex.is_match(&x.nfc().collect::<String>()),
+            Scalar::Str(x) => like.regex.is_match(nfc(x).as_bytes()),
             Scalar::Bytes(b) if like.binary_ok => match std::str::from_utf8(b) {
-                Ok(x) => like.regex.is_match(&x.nfc().collect::<String>()),
+                Ok(x) => like.regex.is_match(nfc(x).as_bytes()),
                 Err(_) => false,
             },
             _ => false,
         },
         Pred::Matches(re) => match s {
-            Scalar::Str(x) => re.text.is_match(&x.nfc().collect::<String>()),
+            Scalar::Str(x) => re.text.is_match(nfc(x).as_bytes()),
             Scalar::Bytes(b) => re.bytes.as_ref().is_some_and(|r| r.is_match(b)),
             _ => false,
         },

@@ -1,6 +1,7 @@
 //! Observed data, loaded once and indexed for evaluation.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
@@ -23,14 +24,26 @@ pub(crate) struct Observation {
     pub(crate) objects: Vec<(String, Value)>,
 }
 
+/// String values at one object path → the root objects holding them.
+pub(crate) type ValueIndex = HashMap<String, Vec<(u32, u32)>>;
+
+/// (type, path) → exact-value index (`None`: not indexable).
+pub(crate) type IndexCache = HashMap<(String, Vec<crate::PathStep>), Option<Arc<ValueIndex>>>;
+
 /// A set of observations to evaluate patterns against (STIX 2.1: observed-data and the SCOs
 /// their `object_refs` name; STIX 2.0: observed-data with embedded `objects`).
-#[derive(Debug, Clone)]
+///
+/// Exact-value indexes (per object type and property path) are built on first use and kept,
+/// so that equality tests look values up instead of scanning.
+#[derive(Debug)]
 pub struct Observations {
     pub(crate) version: StixVersion,
     pub(crate) obs: Vec<Observation>,
     /// Object type → (observation, object) of every root object of that type.
     pub(crate) by_type: HashMap<String, Vec<(u32, u32)>>,
+    /// (type, path) → index, or `None` when selecting the path fails on some object (the
+    /// scan then reports the error).
+    pub(crate) indexes: RwLock<IndexCache>,
 }
 
 fn get_time(o: &Value, key: &str, what: &str) -> Result<i128, EvalError> {
@@ -198,6 +211,7 @@ impl Observations {
             version,
             obs,
             by_type,
+            indexes: RwLock::new(HashMap::new()),
         })
     }
 

@@ -19,6 +19,8 @@ use stix::tlp::{TlpLevel, effective_tlp};
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum ExportFormat {
+    /// A STIX 2.1 bundle of everything the member may see in a collection (`--collection`).
+    Stix,
     /// Suricata 7 rules; file-hash lists are written next to the rules file.
     Suricata,
     /// Zeek Intel framework file.
@@ -56,16 +58,32 @@ impl Audience {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Output format.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, default_value = "stix")]
     format: ExportFormat,
     /// STIX document(s) holding the indicators. Repeatable.
-    #[arg(long = "indicators", value_name = "FILE", required = true)]
+    #[arg(
+        long = "indicators",
+        value_name = "FILE",
+        required_unless_present = "collection"
+    )]
     indicators: Vec<PathBuf>,
+    /// A hub collection (id or alias): its indicators that the member may see.
+    #[arg(long, value_name = "C", conflicts_with = "indicators")]
+    collection: Option<String>,
+    /// The member whose view is exported (default: the only member configured).
+    #[arg(long = "as", value_name = "MEMBER", requires = "collection")]
+    as_member: Option<String>,
+    /// For `stix`: every version, not only the latest of each object.
+    #[arg(long)]
+    all_versions: bool,
+    /// The hub configuration (for `--collection`).
+    #[arg(long, default_value = "shieldwall.toml")]
+    config: PathBuf,
     /// Who receives the export; decides which TLP levels may leave.
     #[arg(long, value_enum, default_value = "internal")]
     audience: Audience,
     /// Where to write (a file; a directory for `txt` without `--type`). Standard output if absent.
-    #[arg(long, short = 'o', value_name = "PATH")]
+    #[arg(long, short = 'o', visible_alias = "out", value_name = "PATH")]
     output: Option<PathBuf>,
     /// For `txt`: the type to list (ipv4, ipv6, cidr, domain, url, email, file-name, md5, sha1,
     /// sha256, cert-sha1).
@@ -103,8 +121,47 @@ fn write_to(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The hub's STIX export, given the same arguments.
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true)]
+struct HubExport {
+    #[command(flatten)]
+    args: super::export::Args,
+}
+
+fn stix_export(args: &Args) -> anyhow::Result<ExitCode> {
+    let Some(collection) = &args.collection else {
+        bail!("--format stix exports a hub collection: give --collection C (and --as MEMBER)");
+    };
+    let mut argv: Vec<std::ffi::OsString> = vec![
+        "--collection".into(),
+        collection.into(),
+        "--config".into(),
+        args.config.clone().into(),
+    ];
+    if let Some(m) = &args.as_member {
+        argv.extend(["--as".into(), m.into()]);
+    }
+    if args.all_versions {
+        argv.push("--all-versions".into());
+    }
+    if let Some(o) = &args.output {
+        argv.extend(["--out".into(), o.clone().into()]);
+    }
+    let hub = <HubExport as clap::Parser>::try_parse_from(argv)?;
+    super::export::run(hub.args)
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let all = super::scan::load_indicators(&args.indicators)?;
+    if args.format == ExportFormat::Stix {
+        return stix_export(&args);
+    }
+    let all = match &args.collection {
+        Some(c) => {
+            super::scan::indicators_from_collection(&args.config, c, args.as_member.as_deref())?
+        }
+        None => super::scan::load_indicators(&args.indicators)?,
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -139,6 +196,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut skipped_values = 0;
     let out = args.output.as_deref();
     match args.format {
+        ExportFormat::Stix => unreachable!("handled above"),
         ExportFormat::Suricata => {
             let s = export::suricata(&items, args.sid_base, &args.list_prefix);
             skipped_values = s.skipped;

@@ -1,7 +1,13 @@
 //! One module per subcommand. Each exposes `Args` (or a `Command` enum) and
 //! `run(...) -> anyhow::Result<ExitCode>`; errors become exit status 2 in `main`.
 
+pub(crate) mod admin;
+pub(crate) mod export;
 pub(crate) mod exports;
+pub(crate) mod import;
+pub(crate) mod init;
+pub(crate) mod node;
 pub(crate) mod pattern;
 pub(crate) mod scan;
+pub(crate) mod serve;
 pub(crate) mod validate;

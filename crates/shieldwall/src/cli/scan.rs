@@ -30,8 +30,21 @@ use crate::telemetry_io::{self, Input, Line};
 pub(crate) struct Args {
     /// STIX document(s) holding the indicators (a bundle, an array of objects or a TAXII
     /// envelope). Repeatable.
-    #[arg(long = "indicators", value_name = "FILE", required = true)]
+    #[arg(
+        long = "indicators",
+        value_name = "FILE",
+        required_unless_present = "collection"
+    )]
     indicators: Vec<PathBuf>,
+    /// Use the indicators of this hub collection (id or alias) that the member may see.
+    #[arg(long, value_name = "C", conflicts_with = "indicators")]
+    collection: Option<String>,
+    /// The scanning member (for `--collection`; default: the only member configured).
+    #[arg(long = "as", value_name = "MEMBER", requires = "collection")]
+    as_member: Option<String>,
+    /// The hub configuration (for `--collection`).
+    #[arg(long, default_value = "shieldwall.toml")]
+    config: PathBuf,
     /// Log format; `auto` tells Zeek, EVE, ECS JSON and CSV apart from each file's first line.
     #[arg(long, default_value = "auto", value_parser = parse_format)]
     format: LogFormat,
@@ -39,8 +52,8 @@ pub(crate) struct Args {
     /// (e.g. `src=source.ip,ts=@timestamp`).
     #[arg(long, value_name = "SPEC")]
     field_map: Option<String>,
-    /// Retro-hunt: only indicators added after this time (RFC 3339). Without a hub store the
-    /// indicator's `modified` (else `created`) stands for the time it was added.
+    /// Retro-hunt: only indicators added after this time (RFC 3339): the hub's `date_added`
+    /// with `--collection`; for files the indicator's `modified` (else `created`) stands for it.
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
     /// Judge `valid_from`/`valid_until` at this time (RFC 3339) instead of now.
@@ -53,7 +66,7 @@ pub(crate) struct Args {
     #[arg(long)]
     json: bool,
     /// Recompile and swap in the indicators when an indicator file changes during the scan.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "collection")]
     reload_indicators: bool,
     /// Write the hits as STIX 2.1 sightings (one per indicator: count, first_seen, last_seen)
     /// in a bundle to this file. Needs `--identity`.
@@ -111,8 +124,90 @@ pub(crate) fn load_indicators(files: &[PathBuf]) -> anyhow::Result<Vec<Indicator
     Ok(all)
 }
 
-fn compile_set(files: &[PathBuf], opts: &CompileOptions, quiet: bool) -> anyhow::Result<Compiled> {
-    let inds = load_indicators(files)?;
+/// The latest version of every indicator of a hub collection that `member` may see (the access
+/// policy applies as over TAXII); `added` is the store's `date_added`.
+pub(crate) fn indicators_from_collection(
+    config: &std::path::Path,
+    collection: &str,
+    member: Option<&str>,
+) -> anyhow::Result<Vec<Indicator>> {
+    use shieldwall::store::Store as _;
+    super::serve::runtime()?.block_on(async {
+        let node = super::node::Node::open(config).await?;
+        let coll = node.collection(collection)?.clone();
+        let principal = node.principal(member, shieldwall::config::Role::Reader, "cli:scan")?;
+        if !shieldwall::policy::can_read(&principal, &coll) {
+            bail!(
+                "member `{}` may not read collection {}",
+                principal.member,
+                coll.id
+            );
+        }
+        let mut q = shieldwall::store::ListQuery {
+            collection: coll.id.clone(),
+            pushdown: shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
+            ids: vec![],
+            types: vec!["indicator".to_owned()],
+            added_after_us: None,
+            versions: shieldwall::store::VersionSelection::last(),
+            spec_versions: vec![],
+            after: None,
+            limit: 1000,
+            with_json: true,
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = node.store.list(&q).await?;
+            for r in &page.records {
+                let Some(json) = r.json.as_deref() else {
+                    continue;
+                };
+                let v: serde_json::Value = serde_json::from_str(json)
+                    .with_context(|| format!("stored object {} is not JSON", r.row))?;
+                match Indicator::from_stix(&v) {
+                    Ok(Some(mut i)) => {
+                        i.added = r.date_added_us.checked_mul(1000);
+                        out.push(i);
+                    }
+                    Ok(None) => {}
+                    Err(e) => eprintln!("{}: warning: {e}", coll.id),
+                }
+            }
+            match (page.more, page.records.last()) {
+                (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
+                _ => break,
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Where the indicators come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Files(Vec<PathBuf>),
+    Collection {
+        config: PathBuf,
+        collection: String,
+        member: Option<String>,
+    },
+}
+
+impl Source {
+    pub(crate) fn load(&self) -> anyhow::Result<Vec<Indicator>> {
+        match self {
+            Source::Files(f) => load_indicators(f),
+            Source::Collection {
+                config,
+                collection,
+                member,
+            } => indicators_from_collection(config, collection, member.as_deref()),
+        }
+    }
+}
+
+fn compile_set(source: &Source, opts: &CompileOptions, quiet: bool) -> anyhow::Result<Compiled> {
+    let inds = source.load()?;
     let (compiled, report) = matcher::compile(&inds, opts);
     if !quiet {
         for p in &report.problems {
@@ -395,19 +490,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let source = match &args.collection {
+        Some(c) => Source::Collection {
+            config: args.config.clone(),
+            collection: c.clone(),
+            member: args.as_member.clone(),
+        },
+        None => Source::Files(args.indicators.clone()),
+    };
     let inputs = telemetry_io::expand(&args.logs)?;
     if inputs.is_empty() {
         bail!("no log files found in the paths given");
     }
-    let set = Arc::new(ArcSwap::from_pointee(compile_set(
-        &args.indicators,
-        &opts,
-        false,
-    )?));
+    let set = Arc::new(ArcSwap::from_pointee(compile_set(&source, &opts, false)?));
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = if args.reload_indicators {
         let (set, stop) = (Arc::clone(&set), Arc::clone(&stop));
         let files = args.indicators.clone();
+        let source = source.clone();
         Some(std::thread::spawn(move || {
             let mut seen = mtimes(&files);
             while !stop.load(Ordering::Relaxed) {
@@ -415,7 +515,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let now = mtimes(&files);
                 if now != seen {
                     seen = now;
-                    match compile_set(&files, &opts, true) {
+                    match compile_set(&source, &opts, true) {
                         Ok(c) => {
                             eprintln!(
                                 "shieldwall scan: indicators reloaded ({} compiled)",

@@ -1,18 +1,38 @@
 //! Generates a synthetic STIX 2.1 bundle of `n` objects (identities, indicators, malware,
 //! relationships, IPv4 SCOs with deterministic ids), valid and deterministic, for benchmarks
-//! and the large-file run. Shared by `benches/validate.rs` and `examples/gen_bundle.rs`.
+//! and the large-file run. Shared by `benches/validate.rs` and `examples/gen_bundle.rs` (in a subfolder so Cargo does not take it for a bench).
 
 use std::io::{self, Write};
 
 /// Writes a bundle of `n` objects to `w`.
-pub fn write_bundle(w: &mut impl Write, n: u64) -> io::Result<()> {
-    writeln!(w, "{{\"type\": \"bundle\", \"id\": \"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d\", \"objects\": [")?;
+pub(crate) fn write_bundle(w: &mut impl Write, n: u64) -> io::Result<()> {
+    writeln!(
+        w,
+        "{{\"type\": \"bundle\", \"id\": \"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d\", \"objects\": ["
+    )?;
     for i in 0..n {
         if i > 0 {
             w.write_all(b",\n")?;
         }
-        let u = |k: u64| format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", (i * 7 + k) & 0xffff_ffff, i & 0xffff, k & 0xfff, i & 0xfff, i);
-        let ts = format!("2024-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", 1 + i % 12, 1 + i % 28, i % 24, i % 60, (i / 60) % 60, i % 1000);
+        let u = |k: u64| {
+            format!(
+                "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                (i * 7 + k) & 0xffff_ffff,
+                i & 0xffff,
+                k & 0xfff,
+                i & 0xfff,
+                i
+            )
+        };
+        let ts = format!(
+            "2024-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            1 + i % 12,
+            1 + i % 28,
+            i % 24,
+            i % 60,
+            (i / 60) % 60,
+            i % 1000
+        );
         match i % 5 {
             0 => write!(
                 w,
@@ -47,7 +67,10 @@ pub fn write_bundle(w: &mut impl Write, n: u64) -> io::Result<()> {
                 sco.insert("type".into(), "ipv4-addr".into());
                 sco.insert("value".into(), value.clone().into());
                 let id = stix::id::deterministic_sco_id(&sco).unwrap_or_default();
-                write!(w, r#"  {{"type": "ipv4-addr", "spec_version": "2.1", "id": "{id}", "value": "{value}"}}"#)?
+                write!(
+                    w,
+                    r#"  {{"type": "ipv4-addr", "spec_version": "2.1", "id": "{id}", "value": "{value}"}}"#
+                )?
             }
         }
     }

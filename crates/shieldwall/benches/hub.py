@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""TAXII hub benchmark: shieldwall (SQLite, PostgreSQL) beside medallion (memory backend), in one run.
+
+For each server: idle memory after start; POST N indicators in envelopes of 1000 (objects/s);
+page through them with limit=1000 (objects/s); wrk on GET objects/?limit=100 with 16 connections
+for 10 s (requests/s, p50, p99); memory after. medallion is timeboxed (it slows down as it fills).
+
+Usage (from the repository root):
+  cargo build --release -p shieldwall
+  /path/to/python crates/shieldwall/benches/hub.py [--objects 100000] [--postgres postgres://postgres@127.0.0.1:5432]
+Needs: requests, medallion (PyPI), wrk, and for PostgreSQL: createdb/dropdb.
+"""
+import argparse, base64, json, os, re, shutil, subprocess, sys, tempfile, time, uuid
+
+import requests
+
+TAXII = "application/taxii+json;version=2.1"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BIN = os.environ.get("SHIELDWALL_BIN", os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "shieldwall"))
+COLL = "4f1c0c55-3b1e-4f5e-9c55-2d6c2b0f6a11"
+USER, PASSWORD = "bench", "bench-password"
+TIMEBOX = 120.0
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def indicators(n, start):
+    out = []
+    for i in range(start, start + n):
+        out.append({"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.UUID(int=(0x5B << 120) | (4 << 76) | (0x8 << 60) | i)}",
+                    "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "name": f"bench {i}",
+                    "pattern": f"[ipv4-addr:value = '10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}']", "pattern_type": "stix",
+                    "valid_from": "2026-01-01T00:00:00.000Z", "indicator_types": ["malicious-activity"],
+                    "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]})
+    return out
+
+
+def wait_up(url, auth):
+    for _ in range(300):
+        try:
+            requests.get(url, auth=auth, headers={"Accept": TAXII}, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit(f"server at {url} did not start")
+
+
+def run_workload(name, base, objects_url, pid, n):
+    auth = (USER, PASSWORD)
+    s = requests.Session()
+    s.auth = auth
+    time.sleep(1)
+    idle = rss_mib(pid)
+    posted, t0 = 0, time.time()
+    while posted < n and time.time() - t0 < TIMEBOX:
+        batch = indicators(min(1000, n - posted), posted)
+        r = s.post(objects_url, data=json.dumps({"objects": batch}), headers={"Accept": TAXII, "Content-Type": TAXII}, timeout=600)
+        assert r.status_code in (200, 202), (r.status_code, r.text[:300])
+        posted += len(batch)
+    post_s = time.time() - t0
+    read, t0, nxt = 0, time.time(), None
+    while time.time() - t0 < TIMEBOX:
+        params = {"limit": 1000}
+        if nxt:
+            params["next"] = nxt
+        r = s.get(objects_url, params=params, headers={"Accept": TAXII}, timeout=600)
+        assert r.status_code == 200, (r.status_code, r.text[:300])
+        page = r.json()
+        read += len(page.get("objects", []))
+        nxt = page.get("next")
+        if not page.get("more"):
+            break
+    page_s = time.time() - t0
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    out = subprocess.run(["wrk", "-t2", "-c16", "-d10s", "--latency", "-H", f"Authorization: Basic {token}", "-H", f"Accept: {TAXII}",
+                          f"{objects_url}?limit=100"], capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    return {"server": name, "idle_mib": idle, "posted": posted, "post_per_s": posted / post_s, "read": read,
+            "page_per_s": read / page_s, "wrk_rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "after_mib": rss_mib(pid)}
+
+
+def shieldwall(name, database, n, tmp):
+    cfg = os.path.join(tmp, f"{name}.toml")
+    subprocess.run([BIN, "init", cfg], check=True, capture_output=True)
+    subprocess.run([BIN, "admin", "add-member", "bench", "--name", "Bench", "--config", cfg], check=True, capture_output=True)
+    subprocess.run([BIN, "admin", "add-user", USER, "--member", "bench", "--role", "contributor", "--config", cfg],
+                   input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+    with open(cfg, "a") as f:
+        f.write(f'\n[[collections]]\nid = "{COLL}"\napi_root = "coalition"\ntitle = "bench"\nread = ["*"]\nwrite = ["*"]\n')
+    env = dict(os.environ, SHIELDWALL_LOG="warn", SHIELDWALL_SERVER__MAX_CONTENT_LENGTH="104857600")
+    if database:
+        env["SHIELDWALL_SERVER__DATABASE"] = database
+    p = subprocess.Popen([BIN, "serve", "--config", cfg, "--listen", "127.0.0.1:18555", "--data", os.path.join(tmp, name)],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = "http://127.0.0.1:18555"
+        wait_up(f"{base}/taxii2/", (USER, PASSWORD))
+        return run_workload(name, base, f"{base}/coalition/collections/{COLL}/objects/", p.pid, n)
+    finally:
+        p.terminate()
+        p.wait()
+
+
+def medallion(n, tmp):
+    data = {"/discovery": {"title": "bench", "default": "http://127.0.0.1:18556/api1/", "api_roots": ["http://127.0.0.1:18556/api1/"]},
+            "api1": {"information": {"title": "bench", "versions": [TAXII], "max_content_length": 104857600}, "status": [],
+                     "collections": [{"id": COLL, "title": "bench", "can_read": True, "can_write": True,
+                                      "media_types": ["application/stix+json;version=2.1"], "objects": [], "manifest": []}]}}
+    df = os.path.join(tmp, "medallion_data.json")
+    json.dump(data, open(df, "w"))
+    cf = os.path.join(tmp, "medallion.json")
+    json.dump({"backend": {"module_class": "MemoryBackend", "filename": df}, "users": {USER: PASSWORD},
+               "taxii": {"max_page_size": 1000}}, open(cf, "w"))
+    med = shutil.which("medallion") or os.path.join(os.path.dirname(sys.executable), "medallion")
+    p = subprocess.Popen([med, "--host", "127.0.0.1", "--port", "18556", "--log-level", "ERROR", cf],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = "http://127.0.0.1:18556"
+        wait_up(f"{base}/taxii2/", (USER, PASSWORD))
+        return run_workload("medallion (memory)", base, f"{base}/api1/collections/{COLL}/objects/", p.pid, n)
+    finally:
+        p.terminate()
+        p.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--objects", type=int, default=100000)
+    ap.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432", help="server URL without database; '' to skip")
+    ap.add_argument("--skip-medallion", action="store_true")
+    a = ap.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results.append(shieldwall("shieldwall-sqlite", None, a.objects, tmp))
+        if a.postgres:
+            db = f"sw_bench_{uuid.uuid4().hex[:8]}"
+            subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db], check=True)
+            try:
+                results.append(shieldwall("shieldwall-postgres", f"{a.postgres}/{db}", a.objects, tmp))
+            finally:
+                subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", db])
+        if not a.skip_medallion:
+            results.append(medallion(a.objects, tmp))
+    print("| server | idle RSS MiB | POST objects (objects/s) | page limit=1000 (objects/s) | wrk GET limit=100, 16 conn (req/s) | p50 | p99 | RSS after MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['server']} | {r['idle_mib']:.0f} | {r['posted']} in {r['posted'] / r['post_per_s']:.1f} s = {r['post_per_s']:.0f} | "
+              f"{r['read']} at {r['page_per_s']:.0f} | {r['wrk_rps']:.0f}{' (' + str(r['non2xx']) + ' non-2xx)' if r['non2xx'] else ''} | {r['p50']} | {r['p99']} | {r['after_mib']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+//! `shieldwall export --collection C --as MEMBER [--format stix]`: write what MEMBER may see in a
+//! collection (the policy applies, as over TAXII) as one STIX bundle, streamed page by page.
+
+use std::{
+    io::{BufWriter, Write},
+    path::PathBuf,
+    process::ExitCode,
+};
+
+use anyhow::{Context, bail};
+use shieldwall::{
+    config::Role,
+    policy::Pushdown,
+    store::{ListQuery, Store, VersionSelection},
+};
+
+/// Arguments of `shieldwall export`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Collection id or alias.
+    #[arg(long)]
+    collection: String,
+    /// The member whose view is exported.
+    #[arg(long = "as", value_name = "MEMBER")]
+    as_member: String,
+    /// Output format (only `stix`, a STIX 2.1 bundle, for now).
+    #[arg(long, default_value = "stix")]
+    format: String,
+    /// Every version, not only the latest of each object.
+    #[arg(long)]
+    all_versions: bool,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Configuration file.
+    #[arg(long, default_value = "shieldwall.toml")]
+    config: PathBuf,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::serve::runtime()?.block_on(run_async(args))
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    if args.format != "stix" {
+        bail!("--format {}: only `stix` is supported", args.format);
+    }
+    let node = super::node::Node::open(&args.config).await?;
+    let coll = node.collection(&args.collection)?.clone();
+    let principal = node.principal(Some(&args.as_member), Role::Reader, "cli:export")?;
+    if !shieldwall::policy::can_read(&principal, &coll) {
+        bail!(
+            "member `{}` may not read collection {}",
+            principal.member,
+            coll.id
+        );
+    }
+    let out: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = BufWriter::new(out);
+    let mut q = ListQuery {
+        collection: coll.id.clone(),
+        pushdown: Pushdown::for_principal(&principal, &node.coalition),
+        ids: vec![],
+        types: vec![],
+        added_after_us: None,
+        versions: if args.all_versions {
+            VersionSelection::all()
+        } else {
+            VersionSelection::last()
+        },
+        spec_versions: vec![],
+        after: None,
+        limit: 1000,
+        with_json: true,
+    };
+    write!(
+        w,
+        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
+        uuid::Uuid::new_v4()
+    )?;
+    let mut n = 0u64;
+    loop {
+        let page = node.store.list(&q).await?;
+        for r in &page.records {
+            if n > 0 {
+                w.write_all(b",")?;
+            }
+            w.write_all(r.json.as_deref().unwrap_or("null").as_bytes())?;
+            n += 1;
+        }
+        match (page.more, page.records.last()) {
+            (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
+            _ => break,
+        }
+    }
+    w.write_all(b"]}\n")?;
+    w.flush()?;
+    eprintln!(
+        "Exported {n} objects of {} as seen by {}.",
+        coll.id, principal.member
+    );
+    Ok(ExitCode::SUCCESS)
+}

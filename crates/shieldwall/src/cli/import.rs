@@ -1,0 +1,275 @@
+//! `shieldwall import FILE… --collection C [--as MEMBER]`: stream STIX bundles (or TAXII
+//! envelopes, arrays of objects, single objects) of any size into a collection, with the same
+//! validation and publishing rules as a TAXII POST.
+
+use std::{
+    fs::File,
+    io::{BufReader, IsTerminal, Read},
+    path::PathBuf,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use anyhow::{Context, bail};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Value, json};
+use shieldwall::{
+    config::Role,
+    ingest::{self, Prepared},
+    store::{AddOutcome, Provenance, StatusRecord, Store},
+    timestamps,
+};
+
+const BATCH: usize = 1000;
+
+/// Arguments of `shieldwall import`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Files to import (STIX bundles, TAXII envelopes, JSON arrays of objects, single objects).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Collection id or alias.
+    #[arg(long)]
+    collection: String,
+    /// The member publishing the objects (default: the only member).
+    #[arg(long = "as", value_name = "MEMBER")]
+    as_member: Option<String>,
+    /// Configuration file.
+    #[arg(long, default_value = "shieldwall.toml")]
+    config: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Sends each object of the document to `tx` in batches while parsing (never the whole file in memory).
+struct Objects<'a> {
+    tx: &'a tokio::sync::mpsc::Sender<Vec<Value>>,
+    batch: &'a mut Vec<Value>,
+}
+
+impl Objects<'_> {
+    fn push(&mut self, v: Value) -> Result<(), String> {
+        self.batch.push(v);
+        if self.batch.len() >= BATCH {
+            let b = std::mem::take(self.batch);
+            self.tx
+                .blocking_send(b)
+                .map_err(|_| "the writer stopped".to_owned())?;
+        }
+        Ok(())
+    }
+}
+
+struct Top<'a, 'b>(&'b mut Objects<'a>);
+struct Each<'a, 'b>(&'b mut Objects<'a>);
+
+impl<'de> DeserializeSeed<'de> for Each<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Each<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of STIX objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element_seed(ingest::StrictSeed)? {
+            self.0.push(v).map_err(serde::de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a STIX bundle, a TAXII envelope, a list of objects or one object")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        Each(self.0).visit_seq(seq)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A bundle or envelope streams its `objects`; any other object is one STIX object.
+        let mut single = serde_json::Map::new();
+        let mut streamed = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "objects" && !streamed {
+                map.next_value_seed(Each(&mut *self.0))?;
+                streamed = true;
+            } else if streamed {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                let v = map.next_value_seed(ingest::StrictSeed)?;
+                if single.insert(key.clone(), v).is_some() {
+                    return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+                }
+            }
+        }
+        if !streamed {
+            self.0
+                .push(Value::Object(single))
+                .map_err(serde::de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_file(
+    path: &PathBuf,
+    tx: tokio::sync::mpsc::Sender<Vec<Value>>,
+    read: Arc<AtomicU64>,
+) -> anyhow::Result<()> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = BufReader::with_capacity(1 << 20, Counting { inner: file, read });
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut objects = Objects {
+        tx: &tx,
+        batch: &mut batch,
+    };
+    Top(&mut objects)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+    if !batch.is_empty() {
+        tx.blocking_send(batch)
+            .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::serve::runtime()?.block_on(run_async(args))
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    let node = super::node::Node::open(&args.config).await?;
+    let coll = node.collection(&args.collection)?.clone();
+    let principal = node.principal(args.as_member.as_deref(), Role::Contributor, "cli:import")?;
+    let total_bytes: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let read = Arc::new(AtomicU64::new(0));
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total_bytes);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Value>>(4);
+    let files = args.files.clone();
+    let read2 = read.clone();
+    let parser = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        for f in &files {
+            parse_file(f, tx.clone(), read2.clone())?;
+        }
+        Ok(())
+    });
+    let (mut stored, mut already, mut refused) = (0u64, 0u64, 0u64);
+    let mut first_refusals: Vec<String> = Vec::new();
+    let provenance = Provenance {
+        source: "import".into(),
+        actor: principal.actor.clone(),
+    };
+    while let Some(batch) = rx.recv().await {
+        let mut valid = Vec::with_capacity(batch.len());
+        for o in batch {
+            match ingest::prepare(o, &principal, &node.coalition) {
+                Prepared::Valid(v) => valid.push(*v),
+                Prepared::Invalid { id, message, .. } => {
+                    refused += 1;
+                    if first_refusals.len() < 20 {
+                        first_refusals.push(format!("{id}: {message}"));
+                    }
+                }
+            }
+        }
+        let now = timestamps::now_us();
+        let status_id = uuid::Uuid::new_v4().to_string();
+        let make_status = |o: &[AddOutcome]| {
+            StatusRecord {
+            id: status_id.clone(),
+            api_root: coll.api_root.clone(),
+            member: principal.member.clone(),
+            request_us: now,
+            expires_us: now + 24 * 3_600_000_000,
+            body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": o.len(),
+                "failure_count": 0, "pending_count": 0}).to_string(),
+        }
+        };
+        for o in node
+            .store
+            .add(&coll.id, &provenance, &valid, &make_status)
+            .await?
+        {
+            match o {
+                AddOutcome::Added { .. } => stored += 1,
+                AddOutcome::AlreadyPresent { .. } => already += 1,
+            }
+        }
+        if let Some(b) = &bar {
+            b.set_position(read.load(Ordering::Relaxed));
+            b.set_message(format!("{stored} stored"));
+        }
+    }
+    let parsed = parser.await.context("the parser stopped")?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if args.json {
+        println!(
+            "{}",
+            json!({"collection": coll.id, "stored": stored, "already_present": already, "refused": refused, "refusals": first_refusals})
+        );
+    } else {
+        println!(
+            "Imported into {} as {}: {stored} stored, {already} already present, {refused} refused.",
+            coll.id, principal.member
+        );
+        for r in &first_refusals {
+            println!("  refused {r}");
+        }
+    }
+    if let Err(e) = parsed {
+        bail!("{e:#} (the {stored} objects before the error are stored)");
+    }
+    Ok(if refused > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,70 @@
+//! What the offline subcommands (import, export) share: the configuration, the store, the
+//! coalition, and finding a collection and a member by name.
+
+use std::{path::Path, sync::Arc};
+
+use anyhow::{Context, bail};
+use shieldwall::{
+    coalition::{Coalition, Collection},
+    config::{self, Config, Role},
+    policy::Principal,
+    store::AnyStore,
+};
+
+pub(crate) struct Node {
+    pub(crate) coalition: Arc<Coalition>,
+    pub(crate) store: AnyStore,
+}
+
+impl Node {
+    pub(crate) async fn open(path: &Path) -> anyhow::Result<Node> {
+        let checked = Config::load(path, &config::process_env())?;
+        let store = AnyStore::open(&checked.database).await.with_context(|| {
+            format!(
+                "cannot open the database {}",
+                config::redact_url(&checked.database)
+            )
+        })?;
+        let coalition = Arc::new(Coalition::from_config(&checked));
+        Ok(Node { coalition, store })
+    }
+
+    /// A collection by id or alias.
+    pub(crate) fn collection(&self, name: &str) -> anyhow::Result<&Collection> {
+        self.coalition
+            .collections
+            .iter()
+            .find(|c| c.id.eq_ignore_ascii_case(name) || c.alias.as_deref() == Some(name))
+            .with_context(|| format!("no collection `{name}` (give its id or alias)"))
+    }
+
+    /// The member to act as: `--as`, or the only member.
+    pub(crate) fn principal(
+        &self,
+        as_member: Option<&str>,
+        role: Role,
+        actor: &str,
+    ) -> anyhow::Result<Principal> {
+        let member = match as_member {
+            Some(m) => {
+                if !self.coalition.members.contains_key(m) {
+                    bail!("no member `{m}` in the configuration");
+                }
+                m.to_owned()
+            }
+            None if self.coalition.members.len() == 1 => self
+                .coalition
+                .members
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or_default(),
+            None => bail!("several members are configured: say which with --as MEMBER"),
+        };
+        Ok(Principal {
+            member,
+            role,
+            actor: actor.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,755 @@
+//! The node's configuration: one TOML file, overridden key by key by `SHIELDWALL_*` environment
+//! variables (`SHIELDWALL_SERVER__LISTEN=…` sets `server.listen`; `__` separates levels), checked
+//! as a whole before anything starts. A refused configuration names the file, the key and the
+//! reason.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+use stix::tlp::TlpLevel;
+
+/// Where a configuration value came from, for error messages.
+const ENV_PREFIX: &str = "SHIELDWALL_";
+
+/// A configuration that was refused: the source (file or environment variable), the key and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: {key}: {reason}")]
+pub struct ConfigError {
+    /// The file path or environment variable.
+    pub source_name: String,
+    /// The dotted key, e.g. `collections[2].trust_group`.
+    pub key: String,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(source: &str, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            source_name: source.to_owned(),
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`: listening, storage, limits.
+    pub server: ServerConfig,
+    /// `[[api_roots]]`.
+    pub api_roots: Vec<ApiRootConfig>,
+    /// `[[members]]`: the organisations of the coalition.
+    pub members: Vec<MemberConfig>,
+    /// `[[users]]`: people with a password, each in one member.
+    pub users: Vec<UserConfig>,
+    /// `[[api_keys]]`: bearer keys, each in one member.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// `[[trust_groups]]`: named sets of members.
+    pub trust_groups: Vec<TrustGroupConfig>,
+    /// `[[collections]]`.
+    pub collections: Vec<CollectionConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Plain HTTP only on loopback; elsewhere `tls_cert`/`tls_key` are required.
+    pub listen: String,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<PathBuf>,
+    /// Directory for the SQLite database (when `database` is not set).
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; default: `shieldwall.db` in `data_dir`.
+    pub database: Option<String>,
+    /// Title of the discovery resource.
+    pub title: String,
+    /// Description of the discovery resource.
+    pub description: Option<String>,
+    /// Contact of the discovery resource.
+    pub contact: Option<String>,
+    /// The TLP given to objects without a TLP marking.
+    pub default_tlp: String,
+    /// Largest accepted request body, in bytes (the API roots' `max_content_length`).
+    pub max_content_length: usize,
+    /// Largest page served, whatever `limit` asks.
+    pub max_page_size: u32,
+    /// Page size when no `limit` is given.
+    pub default_page_size: u32,
+    /// Hours a status resource is kept (at least 24).
+    pub status_retention_hours: u32,
+    /// Hex key (≥ 32 bytes) for the HMAC that protects `next` cursors; when absent, a key kept in
+    /// the database is used, so that every node sharing the database accepts the same cursors.
+    pub cursor_key: Option<String>,
+    /// Path of the Prometheus metrics (served on the same listener, outside every API root).
+    pub metrics_path: String,
+    /// Seconds a verified password is remembered, so that a request does not cost an argon2 hash.
+    pub credential_cache_seconds: u64,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8443".to_owned(),
+            tls_cert: None,
+            tls_key: None,
+            data_dir: PathBuf::from("shieldwall-data"),
+            database: None,
+            title: "Shieldwall TAXII 2.1 hub".to_owned(),
+            description: None,
+            contact: None,
+            default_tlp: "amber".to_owned(),
+            max_content_length: 10 * 1024 * 1024,
+            max_page_size: 1000,
+            default_page_size: 100,
+            status_retention_hours: 48,
+            cursor_key: None,
+            metrics_path: "/metrics".to_owned(),
+            credential_cache_seconds: 300,
+            request_timeout_seconds: 60,
+        }
+    }
+}
+
+/// `[[api_roots]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRootConfig {
+    /// The path segment, e.g. `coalition` for `/coalition/`.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Whether discovery names it as the default root.
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// `[[members]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberConfig {
+    /// Short name used everywhere else in this file.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The member's STIX identity id (`identity--…`).
+    pub identity: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Sectors (STIX industry-sector vocabulary).
+    #[serde(default)]
+    pub sectors: Vec<String>,
+}
+
+/// A user's or key's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads what its member may read.
+    Reader,
+    /// Also writes where its member may write.
+    Contributor,
+    /// Administers the node: reads and writes every collection (TLP:RED still follows the policy).
+    Admin,
+}
+
+impl Role {
+    /// `reader`, `contributor` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Contributor => "contributor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// `[[users]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Login name.
+    pub name: String,
+    /// The member the user belongs to.
+    pub member: String,
+    /// Role.
+    pub role: Role,
+    /// Argon2 PHC string (`shieldwall admin add-user` writes it).
+    pub password_hash: String,
+}
+
+/// `[[api_keys]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// The public key id (the part of the token before the secret).
+    pub id: String,
+    /// The member the key acts for.
+    pub member: String,
+    /// Role.
+    pub role: Role,
+    /// Hex SHA-256 digest of the whole token.
+    pub digest: String,
+    /// What the key is for.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `[[trust_groups]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustGroupConfig {
+    /// Short name.
+    pub id: String,
+    /// Member ids.
+    pub members: Vec<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `[[collections]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionConfig {
+    /// The TAXII collection id (a UUID).
+    pub id: String,
+    /// The API root it is served under.
+    pub api_root: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Alias.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// The trust group whose members' nodes may receive its TLP:AMBER objects by sync.
+    #[serde(default)]
+    pub trust_group: Option<String>,
+    /// Who may read: member ids, trust group ids, or `*` for every member.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Who may write: member ids, trust group ids, or `*` for every member.
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// Members (or trust groups) that see TLP:RED objects of this collection besides their producer.
+    #[serde(default)]
+    pub red_recipients: Vec<String>,
+}
+
+/// A fully checked configuration, with the values parsed.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The configuration as written.
+    pub config: Config,
+    /// The listen address.
+    pub listen: SocketAddr,
+    /// The node's default TLP for unmarked objects.
+    pub default_tlp: TlpLevel,
+    /// Database URL.
+    pub database: String,
+}
+
+impl Config {
+    /// Reads a TOML file, applies the `SHIELDWALL_*` variables of `env`, and checks the result.
+    pub fn load(path: &Path, env: &[(String, String)]) -> Result<Checked, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&name, "(file)", format!("cannot read: {e}")))?;
+        Config::from_toml(&text, &name, env)
+    }
+
+    /// Parses TOML text (named `source_name` in errors), applies environment overrides, checks.
+    pub fn from_toml(
+        text: &str,
+        source_name: &str,
+        env: &[(String, String)],
+    ) -> Result<Checked, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let key = e
+                .span()
+                .map(|s| {
+                    let (line, col) = line_col(text, s.start);
+                    format!("line {line}, column {col}")
+                })
+                .unwrap_or_else(|| "(syntax)".to_owned());
+            ConfigError::new(source_name, key, e.message().to_owned())
+        })?;
+        let mut env_source = None;
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            if path.len() < 2 {
+                continue; // e.g. SHIELDWALL_PYTHON: not a configuration key
+            }
+            apply_override(&mut table, &path, value)
+                .map_err(|reason| ConfigError::new(var, path.join("."), reason))?;
+            env_source = Some(var.clone());
+        }
+        let de = toml::Value::Table(table);
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let source = match &env_source {
+                Some(var) => format!("{source_name} (with {var} and other SHIELDWALL_* overrides)"),
+                None => source_name.to_owned(),
+            };
+            ConfigError::new(&source, key, e.into_inner().to_string())
+        })?;
+        config.check(source_name)
+    }
+
+    /// Checks every cross-reference and value; the error names the key.
+    pub fn check(self, source: &str) -> Result<Checked, ConfigError> {
+        let err = |key: String, reason: String| ConfigError::new(source, key, reason);
+        let s = &self.server;
+        let listen: SocketAddr = s.listen.parse().map_err(|e| {
+            err(
+                "server.listen".into(),
+                format!("`{}` is not an address:port ({e})", s.listen),
+            )
+        })?;
+        if s.tls_cert.is_some() != s.tls_key.is_some() {
+            return Err(err(
+                "server.tls_cert".into(),
+                "tls_cert and tls_key go together".into(),
+            ));
+        }
+        if s.tls_cert.is_none() && !listen.ip().is_loopback() {
+            return Err(err(
+                "server.listen".into(),
+                format!(
+                    "plain HTTP is allowed only on loopback; {listen} needs tls_cert and tls_key"
+                ),
+            ));
+        }
+        let default_tlp = TlpLevel::parse(&s.default_tlp).ok_or_else(|| {
+            err(
+                "server.default_tlp".into(),
+                format!(
+                    "`{}` is not a TLP level (clear, green, amber, amber+strict, red)",
+                    s.default_tlp
+                ),
+            )
+        })?;
+        if s.status_retention_hours < 24 {
+            return Err(err(
+                "server.status_retention_hours".into(),
+                "TAXII 2.1 requires status resources to be kept at least 24 hours".into(),
+            ));
+        }
+        if s.max_content_length < 1024 {
+            return Err(err(
+                "server.max_content_length".into(),
+                "must be at least 1024 bytes".into(),
+            ));
+        }
+        if s.max_page_size == 0 || s.default_page_size == 0 || s.default_page_size > s.max_page_size
+        {
+            return Err(err(
+                "server.default_page_size".into(),
+                "page sizes must be positive and default_page_size ≤ max_page_size".into(),
+            ));
+        }
+        if let Some(key) = &s.cursor_key
+            && (key.len() < 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(err(
+                "server.cursor_key".into(),
+                "must be at least 64 hex digits (32 bytes)".into(),
+            ));
+        }
+        if !s.metrics_path.starts_with('/')
+            || s.metrics_path == "/"
+            || s.metrics_path.starts_with("/taxii2")
+        {
+            return Err(err(
+                "server.metrics_path".into(),
+                "must be a path like /metrics outside /taxii2/".into(),
+            ));
+        }
+        let database = match &s.database {
+            Some(url)
+                if url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.starts_with("sqlite:") =>
+            {
+                url.clone()
+            }
+            Some(url) => {
+                return Err(err(
+                    "server.database".into(),
+                    format!(
+                        "`{}` is neither sqlite:PATH nor postgres://…",
+                        redact_url(url)
+                    ),
+                ));
+            }
+            None => format!("sqlite://{}", s.data_dir.join("shieldwall.db").display()),
+        };
+
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in self.api_roots.iter().enumerate() {
+            if !is_path_segment(&r.name)
+                || r.name == "taxii2"
+                || r.name == "healthz"
+                || format!("/{}", r.name) == s.metrics_path
+            {
+                return Err(err(
+                    format!("api_roots[{i}].name"),
+                    format!(
+                        "`{}` must be a path segment of letters, digits, '-' or '_' and not a reserved path",
+                        r.name
+                    ),
+                ));
+            }
+            if !names.insert(r.name.as_str()) {
+                return Err(err(
+                    format!("api_roots[{i}].name"),
+                    format!("`{}` is declared twice", r.name),
+                ));
+            }
+        }
+        if self.api_roots.iter().filter(|r| r.default).count() > 1 {
+            return Err(err(
+                "api_roots".into(),
+                "at most one API root may be the default".into(),
+            ));
+        }
+        let mut principals = std::collections::HashSet::new();
+        for (i, m) in self.members.iter().enumerate() {
+            if !is_path_segment(&m.id) {
+                return Err(err(
+                    format!("members[{i}].id"),
+                    format!("`{}` must be letters, digits, '-' or '_'", m.id),
+                ));
+            }
+            if !principals.insert(m.id.as_str()) {
+                return Err(err(
+                    format!("members[{i}].id"),
+                    format!("`{}` is already a member or trust group", m.id),
+                ));
+            }
+            if !is_stix_id(&m.identity, "identity") {
+                return Err(err(
+                    format!("members[{i}].identity"),
+                    format!("`{}` is not an identity--UUID id", m.identity),
+                ));
+            }
+            if self.members[..i].iter().any(|o| o.identity == m.identity) {
+                return Err(err(
+                    format!("members[{i}].identity"),
+                    "two members cannot share one identity".into(),
+                ));
+            }
+        }
+        for (i, g) in self.trust_groups.iter().enumerate() {
+            if !is_path_segment(&g.id) || !principals.insert(g.id.as_str()) {
+                return Err(err(
+                    format!("trust_groups[{i}].id"),
+                    format!("`{}` is invalid or already a member or trust group", g.id),
+                ));
+            }
+            for (j, m) in g.members.iter().enumerate() {
+                if !self.members.iter().any(|x| &x.id == m) {
+                    return Err(err(
+                        format!("trust_groups[{i}].members[{j}]"),
+                        format!("no member `{m}`"),
+                    ));
+                }
+            }
+        }
+        let mut user_names = std::collections::HashSet::new();
+        for (i, u) in self.users.iter().enumerate() {
+            if u.name.is_empty() || u.name.contains(':') || !user_names.insert(u.name.as_str()) {
+                return Err(err(
+                    format!("users[{i}].name"),
+                    format!("`{}` is empty, contains ':' or is declared twice", u.name),
+                ));
+            }
+            if !self.members.iter().any(|m| m.id == u.member) {
+                return Err(err(
+                    format!("users[{i}].member"),
+                    format!("no member `{}`", u.member),
+                ));
+            }
+            if argon2::password_hash::phc::PasswordHash::new(&u.password_hash).is_err() {
+                return Err(err(
+                    format!("users[{i}].password_hash"),
+                    "not an argon2 PHC string (use `shieldwall admin add-user`)".into(),
+                ));
+            }
+        }
+        let mut key_ids = std::collections::HashSet::new();
+        for (i, k) in self.api_keys.iter().enumerate() {
+            if !is_path_segment(&k.id) || !key_ids.insert(k.id.as_str()) {
+                return Err(err(
+                    format!("api_keys[{i}].id"),
+                    format!("`{}` is invalid or declared twice", k.id),
+                ));
+            }
+            if !self.members.iter().any(|m| m.id == k.member) {
+                return Err(err(
+                    format!("api_keys[{i}].member"),
+                    format!("no member `{}`", k.member),
+                ));
+            }
+            if k.digest.len() != 64 || !k.digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(err(
+                    format!("api_keys[{i}].digest"),
+                    "must be 64 hex digits (SHA-256)".into(),
+                ));
+            }
+        }
+        let mut coll_ids = std::collections::HashSet::new();
+        for (i, c) in self.collections.iter().enumerate() {
+            if uuid::Uuid::parse_str(&c.id).is_err() || c.id.len() != 36 {
+                return Err(err(
+                    format!("collections[{i}].id"),
+                    format!("`{}` is not a UUID", c.id),
+                ));
+            }
+            if !coll_ids.insert(c.id.to_ascii_lowercase()) {
+                return Err(err(
+                    format!("collections[{i}].id"),
+                    format!("`{}` is declared twice", c.id),
+                ));
+            }
+            if !self.api_roots.iter().any(|r| r.name == c.api_root) {
+                return Err(err(
+                    format!("collections[{i}].api_root"),
+                    format!("no API root `{}`", c.api_root),
+                ));
+            }
+            if let Some(g) = &c.trust_group
+                && !self.trust_groups.iter().any(|t| &t.id == g)
+            {
+                return Err(err(
+                    format!("collections[{i}].trust_group"),
+                    format!("no trust group `{g}`"),
+                ));
+            }
+            for (field, list) in [
+                ("read", &c.read),
+                ("write", &c.write),
+                ("red_recipients", &c.red_recipients),
+            ] {
+                for (j, p) in list.iter().enumerate() {
+                    let known = (p == "*" && field != "red_recipients")
+                        || self.members.iter().any(|m| &m.id == p)
+                        || self.trust_groups.iter().any(|t| &t.id == p);
+                    if !known {
+                        return Err(err(
+                            format!("collections[{i}].{field}[{j}]"),
+                            format!("no member or trust group `{p}`"),
+                        ));
+                    }
+                }
+            }
+            if let Some(alias) = &c.alias
+                && self.collections[..i]
+                    .iter()
+                    .any(|o| o.api_root == c.api_root && o.alias.as_ref() == Some(alias))
+            {
+                return Err(err(
+                    format!("collections[{i}].alias"),
+                    format!("alias `{alias}` is used twice in one API root"),
+                ));
+            }
+        }
+        Ok(Checked {
+            listen,
+            default_tlp,
+            database,
+            config: self,
+        })
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn is_path_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `s` is `{prefix}--{uuid}`.
+pub fn is_stix_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix("--"))
+        .is_some_and(|u| u.len() == 36 && uuid::Uuid::parse_str(u).is_ok())
+}
+
+/// A database URL with its password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Sets `path` in the table to `value`, parsed as a TOML value when it parses (numbers, booleans,
+/// arrays), else taken as a string. Array elements are addressed by index (`COLLECTIONS__0__TITLE`).
+fn apply_override(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), String> {
+    let parsed: toml::Value = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut cur: &mut toml::Value = table
+        .entry(parents[0].clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    for seg in &parents[1..] {
+        cur = step(cur, seg)?;
+    }
+    match cur {
+        toml::Value::Table(t) => {
+            t.insert(last.clone(), parsed);
+            Ok(())
+        }
+        toml::Value::Array(a) => {
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("`{last}` is not an index"))?;
+            let slot = a
+                .get_mut(i)
+                .ok_or_else(|| format!("index {i} is out of range"))?;
+            *slot = parsed;
+            Ok(())
+        }
+        _ => Err("cannot set a key below a value".to_owned()),
+    }
+}
+
+fn step<'a>(cur: &'a mut toml::Value, seg: &str) -> Result<&'a mut toml::Value, String> {
+    match cur {
+        toml::Value::Table(t) => Ok(t
+            .entry(seg.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))),
+        toml::Value::Array(a) => {
+            let i: usize = seg
+                .parse()
+                .map_err(|_| format!("`{seg}` is not an index"))?;
+            a.get_mut(i)
+                .ok_or_else(|| format!("index {i} is out of range"))
+        }
+        _ => Err("cannot set a key below a value".to_owned()),
+    }
+}
+
+/// The commented default configuration `shieldwall init` writes.
+pub const DEFAULT_TOML: &str = include_str!("config/default.toml");
+
+/// The `SHIELDWALL_*` variables of the process environment.
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_default_file_is_valid() {
+        let c = Config::from_toml(DEFAULT_TOML, "default.toml", &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.default_tlp, TlpLevel::Amber);
+        assert!(c.database.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn environment_overrides_keys() {
+        let c = Config::from_toml(
+            DEFAULT_TOML,
+            "x.toml",
+            &env(&[
+                ("SHIELDWALL_SERVER__LISTEN", "127.0.0.1:9999"),
+                ("SHIELDWALL_SERVER__MAX_PAGE_SIZE", "500"),
+                ("SHIELDWALL_PYTHON", "/usr/bin/python3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.config.server.max_page_size, 500);
+    }
+
+    #[test]
+    fn bad_configs_name_file_key_and_reason() {
+        let e =
+            Config::from_toml("[server]\nlisten = \"0.0.0.0:80\"\n", "a.toml", &[]).unwrap_err();
+        assert_eq!(
+            (e.source_name.as_str(), e.key.as_str()),
+            ("a.toml", "server.listen")
+        );
+        assert!(e.reason.contains("loopback"), "{e}");
+
+        let e = Config::from_toml("[server]\nlisten = 5\n", "b.toml", &[]).unwrap_err();
+        assert_eq!(e.key, "server.listen");
+
+        let e = Config::from_toml("[server]\nlistn = \"x\"\n", "c.toml", &[]).unwrap_err();
+        assert!(e.reason.contains("listn"), "{e}");
+
+        let e = Config::from_toml("[server\n", "d.toml", &[]).unwrap_err();
+        assert!(e.key.starts_with("line 1"), "{e}");
+
+        let text = "[[api_roots]]\nname = \"r\"\ntitle = \"R\"\n[[collections]]\nid = \"91a7b528-80eb-42ed-a74d-c6fbd5a26116\"\napi_root = \"r\"\ntitle = \"t\"\nread = [\"nobody\"]\n";
+        let e = Config::from_toml(text, "e.toml", &[]).unwrap_err();
+        assert_eq!(e.key, "collections[0].read[0]");
+
+        let e = Config::from_toml(
+            "",
+            "f.toml",
+            &env(&[("SHIELDWALL_SERVER__STATUS_RETENTION_HOURS", "1")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "server.status_retention_hours");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

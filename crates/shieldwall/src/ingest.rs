@@ -1,0 +1,304 @@
+//! Turning posted bytes into versions to store: strict JSON (duplicate keys, NaN, bad encodings
+//! refused), the envelope, per-object validation, and the publishing rules of the policy — no
+//! impersonation through `created_by_ref`, and objects without a creator get the publisher's
+//! identity.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use stix::meta;
+
+use crate::{
+    coalition::Coalition,
+    policy::{Principal, tlp_code},
+    store::NewVersion,
+    timestamps,
+};
+
+/// Parses JSON, refusing duplicate object keys (a `Value` would silently keep the last one),
+/// non-finite numbers, invalid UTF-8 and lone surrogates. The error says where.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictSeed.deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// A seed that deserializes one JSON value strictly (see [`parse_strict`]), for streaming parsers.
+#[derive(Debug, Clone, Copy)]
+pub struct StrictSeed;
+
+impl<'de> DeserializeSeed<'de> for StrictSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite numbers are not JSON"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(StrictSeed)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            let v = map.next_value_seed(StrictSeed)?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// One posted object's fate before storage.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    /// Ready to store.
+    Valid(Box<NewVersion>),
+    /// Refused, with the id and version when they could be read, and why.
+    Invalid {
+        /// The object's id, or `""`.
+        id: String,
+        /// Its version, when known.
+        version: Option<String>,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The objects of a TAXII envelope, or why the body is not one.
+pub fn envelope_objects(body: Value) -> Result<Vec<Value>, String> {
+    match body {
+        Value::Object(mut m) => match m.remove("objects") {
+            Some(Value::Array(objects)) => Ok(objects),
+            Some(_) => Err("`objects` must be a list of STIX objects".into()),
+            None => Err("the body must be a TAXII envelope: {\"objects\": [...]}".into()),
+        },
+        _ => Err("the body must be a TAXII envelope: {\"objects\": [...]}".into()),
+    }
+}
+
+/// The STIX validator, built once (every MUST of STIX 2.1 is an error; SHOULDs are not enforced).
+fn validator() -> &'static stix::validate::Validator {
+    static V: std::sync::OnceLock<stix::validate::Validator> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        stix::validate::Validator::new(&stix::validate::Options::default())
+            .expect("the default validation options are valid")
+    })
+}
+
+/// Checks one object before it is stored: `stix::validate` (its errors, i.e. the specification's
+/// MUSTs; warnings do not refuse an object), then what the store itself relies on (readable
+/// metadata, version timestamps within the stored range).
+pub fn validate_incoming(obj: &Value) -> Result<(), String> {
+    let errors: Vec<String> = validator()
+        .validate(obj)
+        .into_iter()
+        .filter(|f| f.severity == stix::validate::Severity::Error)
+        .map(|f| {
+            if f.pointer.is_empty() {
+                f.message
+            } else {
+                format!("{}: {}", f.pointer, f.message)
+            }
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    let m = meta::meta_of(obj).map_err(|e| e.to_string())?;
+    if m.spec_version != meta::SpecVersion::V2_1 {
+        return Err("only STIX 2.1 objects are accepted".into());
+    }
+    for t in [m.created.as_deref(), m.modified.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if timestamps::parse_ns(t).is_none() {
+            return Err(format!(
+                "`{t}` is not a STIX timestamp between 1677 and 2262"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Applies validation and the publishing rules to one posted object.
+pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> Prepared {
+    let id = obj
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let version = obj
+        .get("modified")
+        .or_else(|| obj.get("created"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let invalid = |message: String| Prepared::Invalid {
+        id: id.clone(),
+        version: version.clone(),
+        message,
+    };
+    if let Err(message) = validate_incoming(&obj) {
+        return invalid(message);
+    }
+    let Some(member) = coalition.members.get(&publisher.member) else {
+        return invalid("the publishing member is not configured on this node".into());
+    };
+    match obj.get("created_by_ref").and_then(Value::as_str) {
+        Some(creator) => {
+            if let Some(other) = coalition.member_by_identity(creator)
+                && other.id != member.id
+            {
+                return invalid(format!(
+                    "created_by_ref names member `{}`: a member may publish only its own objects or those of non-members",
+                    other.id
+                ));
+            }
+        }
+        None => {
+            let is_tlp_definition = stix::tlp::level_of_marking(&id).is_some();
+            if obj.get("created").is_some()
+                && !is_tlp_definition
+                && let Some(map) = obj.as_object_mut()
+            {
+                map.insert(
+                    "created_by_ref".into(),
+                    Value::String(member.identity.clone()),
+                );
+            }
+        }
+    }
+    to_new_version(&obj, &publisher.member, None).unwrap_or_else(invalid)
+}
+
+/// The stored form of an object that passed validation (also used to load fixtures).
+pub fn to_new_version(
+    obj: &Value,
+    producer: &str,
+    date_added_us: Option<i64>,
+) -> Result<Prepared, String> {
+    let m = meta::meta_of(obj).map_err(|e| e.to_string())?;
+    let version_text = m.taxii_version().map(str::to_owned);
+    let version_ns = match &version_text {
+        Some(t) => {
+            Some(timestamps::parse_ns(t).ok_or_else(|| format!("`{t}` is not a STIX timestamp"))?)
+        }
+        None => None,
+    };
+    Ok(Prepared::Valid(Box::new(NewVersion {
+        id: m.id.clone(),
+        object_type: m.object_type.clone(),
+        spec_version: m.spec_version.as_str().to_owned(),
+        version_ns,
+        version_text,
+        tlp: m.tlp.map(tlp_code),
+        producer: producer.to_owned(),
+        created_by_ref: m.created_by_ref.clone(),
+        revoked: m.revoked,
+        edge_refs: m.edge_refs.clone(),
+        json: obj.to_string(),
+        date_added_us,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strict_json() {
+        assert!(parse_strict(br#"{"a": 1, "b": [1, 2.5, "x", null, true]}"#).is_ok());
+        let e = parse_strict(br#"{"a": 1, "a": 2}"#).unwrap_err();
+        assert!(e.contains("duplicate key `a`"), "{e}");
+        assert!(parse_strict(b"{\"a\": NaN}").is_err());
+        assert!(
+            parse_strict(b"{\"a\": \"\\ud800\"}").is_err(),
+            "lone surrogate"
+        );
+        assert!(parse_strict(b"{\"a\": \"\xff\"}").is_err(), "invalid UTF-8");
+        assert!(parse_strict(b"{} {}").is_err(), "trailing data");
+        let deep = "[".repeat(1000) + &"]".repeat(1000);
+        assert!(
+            parse_strict(deep.as_bytes()).is_err(),
+            "recursion limit kept"
+        );
+    }
+
+    #[test]
+    fn minimal_validation() {
+        let good = json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--cd981c25-8042-4166-8945-51178443bdac",
+            "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "pattern": "[ipv4-addr:value = '1.2.3.4']",
+            "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00.000Z"});
+        assert_eq!(validate_incoming(&good), Ok(()));
+        for (k, v) in [
+            ("id", json!("malware--cd981c25-8042-4166-8945-51178443bdac")),
+            ("spec_version", json!("2.0")),
+            ("modified", json!("yesterday")),
+            ("modified", json!("2019-01-01T00:00:00.000Z")),
+            (
+                "object_marking_refs",
+                json!(["identity--cd981c25-8042-4166-8945-51178443bdac"]),
+            ),
+            ("created_by_ref", json!(5)),
+        ] {
+            let mut bad = good.clone();
+            bad[k] = v;
+            assert!(validate_incoming(&bad).is_err(), "{k}");
+        }
+        assert!(validate_incoming(&json!("x")).is_err());
+        assert_eq!(
+            validate_incoming(
+                &json!({"type": "ipv4-addr", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "1.2.3.4"})
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn envelopes() {
+        assert_eq!(envelope_objects(json!({"objects": [1]})).unwrap().len(), 1);
+        assert!(envelope_objects(json!({"type": "indicator"})).is_err());
+        assert!(envelope_objects(json!([])).is_err());
+        assert!(envelope_objects(json!({"objects": {}})).is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! The versioned STIX store behind one trait, [`Store`], with two real backends: SQLite (the
+//! embedded default: one file, WAL, one writer connection, `synchronous=FULL` so that a commit is
+//! on disk before a POST is acknowledged) and PostgreSQL (several stateless nodes on one database).
+//!
+//! Data model: `versions` holds each object version once, keyed by `(id, version_ns)` where the
+//! version is `modified`, else `created` (SCOs without either get the `date_added` of their first
+//! arrival), with the facts the policy needs (TLP, producer) and provenance; `entries` places
+//! versions in collections with their `date_added` (microseconds, unique and increasing across the
+//! node and every node on the same database, so that `added_after` cursors never skip a record);
+//! `edges` lists what relationships and sightings point to; `statuses` keeps status resources.
+//!
+//! Listings take the policy as a [`Pushdown`](crate::policy::Pushdown) and apply it in SQL
+//! (see `sql.rs`): the store never returns a record the caller may not see.
+
+mod backends;
+mod sql;
+
+pub use backends::{PgStore, SqliteStore};
+
+use std::future::Future;
+
+use crate::policy::Pushdown;
+
+/// A store failure (never the caller's fault).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Stored data is not what this version of the store wrote.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Where a stored version came from (kept per version for federation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// `local` for a TAXII POST or import on this node, or `peer:NAME` for sync.
+    pub source: String,
+    /// The user or key (or peer) that delivered it.
+    pub actor: String,
+}
+
+/// One object version to store.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// Object id.
+    pub id: String,
+    /// Object type.
+    pub object_type: String,
+    /// `"2.0"` or `"2.1"`.
+    pub spec_version: String,
+    /// The TAXII version in nanoseconds, or `None` for objects without `modified`/`created`.
+    pub version_ns: Option<i64>,
+    /// The version string as given (`modified` or `created`), or `None`.
+    pub version_text: Option<String>,
+    /// Effective TLP code (see [`crate::policy::tlp_code`]), `None` when unmarked.
+    pub tlp: Option<i64>,
+    /// Member that published it.
+    pub producer: String,
+    /// `created_by_ref`.
+    pub created_by_ref: Option<String>,
+    /// `revoked`.
+    pub revoked: bool,
+    /// What a relationship or sighting points to.
+    pub edge_refs: Vec<String>,
+    /// The object, serialised.
+    pub json: String,
+    /// Force a `date_added` (loading fixtures); `None` lets the store assign it.
+    pub date_added_us: Option<i64>,
+}
+
+/// What happened to one [`NewVersion`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// Stored in the collection now.
+    Added {
+        /// Its `date_added`.
+        date_added_us: i64,
+        /// The version in nanoseconds (assigned for SCOs).
+        version_ns: i64,
+    },
+    /// The same `(id, version)` was already in the collection.
+    AlreadyPresent {
+        /// The version in nanoseconds.
+        version_ns: i64,
+    },
+}
+
+/// A status resource as kept.
+#[derive(Debug, Clone)]
+pub struct StatusRecord {
+    /// Status id (UUID).
+    pub id: String,
+    /// API root it belongs to.
+    pub api_root: String,
+    /// Member that may read it.
+    pub member: String,
+    /// When the request arrived.
+    pub request_us: i64,
+    /// When it may be forgotten.
+    pub expires_us: i64,
+    /// The status resource JSON.
+    pub body: String,
+}
+
+/// Which versions of each object a listing returns (`match[version]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSelection {
+    /// `last`.
+    pub last: bool,
+    /// `first`.
+    pub first: bool,
+    /// `all`.
+    pub all: bool,
+    /// Exact versions, nanoseconds.
+    pub exact: Vec<i64>,
+}
+
+impl VersionSelection {
+    /// Only the latest version (the TAXII default).
+    pub fn last() -> VersionSelection {
+        VersionSelection {
+            last: true,
+            first: false,
+            all: false,
+            exact: Vec::new(),
+        }
+    }
+    /// Every version.
+    pub fn all() -> VersionSelection {
+        VersionSelection {
+            last: false,
+            first: false,
+            all: true,
+            exact: Vec::new(),
+        }
+    }
+}
+
+/// A listing: one collection, the caller's policy, the TAXII filters and a position.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// Collection id.
+    pub collection: String,
+    /// The caller's policy.
+    pub pushdown: Pushdown,
+    /// `match[id]` (or the object of the by-id endpoints); empty = any.
+    pub ids: Vec<String>,
+    /// `match[type]`; empty = any.
+    pub types: Vec<String>,
+    /// `added_after`, microseconds (strictly later).
+    pub added_after_us: Option<i64>,
+    /// `match[version]`.
+    pub versions: VersionSelection,
+    /// `match[spec_version]`; empty = only the latest spec version of each object.
+    pub spec_versions: Vec<String>,
+    /// Continue after this `(date_added, row)` position.
+    pub after: Option<(i64, i64)>,
+    /// Page size; the store fetches one more to know whether there is more.
+    pub limit: u32,
+    /// Whether to return the objects' JSON (not needed for manifests and versions).
+    pub with_json: bool,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `date_added`, microseconds.
+    pub date_added_us: i64,
+    /// Row id (tie-breaker of the order).
+    pub row: i64,
+    /// Object id.
+    pub id: String,
+    /// Version, nanoseconds.
+    pub version_ns: i64,
+    /// Version as given, or `None` (SCO: the version is `date_added`).
+    pub version_text: Option<String>,
+    /// Spec version.
+    pub spec_version: String,
+    /// The object, when asked for.
+    pub json: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Records in `date_added` order.
+    pub records: Vec<Record>,
+    /// Whether more records follow.
+    pub more: bool,
+}
+
+/// Selection for a delete: one object in one collection, the versions chosen by `match[version]`
+/// and `match[spec_version]`, among those the caller may see.
+#[derive(Debug, Clone)]
+pub struct DeleteQuery {
+    /// Collection id.
+    pub collection: String,
+    /// Object id.
+    pub id: String,
+    /// The caller's policy.
+    pub pushdown: Pushdown,
+    /// Versions to delete.
+    pub versions: VersionSelection,
+    /// Spec versions; empty = latest.
+    pub spec_versions: Vec<String>,
+    /// Delete only versions this member produced (`None`: an admin deletes any).
+    pub only_producer: Option<String>,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// Entries removed.
+    pub removed: u64,
+    /// Selected entries kept because the caller is not their producer.
+    pub refused: u64,
+}
+
+/// A stored version with the facts the policy uses, for checks and property tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Collection id.
+    pub collection: String,
+    /// Row id.
+    pub row: i64,
+    /// Object id.
+    pub id: String,
+    /// TLP code.
+    pub tlp: Option<i64>,
+    /// Producer member.
+    pub producer: String,
+    /// Edge targets.
+    pub edge_refs: Vec<String>,
+}
+
+/// The store. Every method is one transaction.
+pub trait Store: Send + Sync {
+    /// The key that protects pagination cursors, created once and shared by every node on the
+    /// database.
+    fn cursor_key(&self) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// Adds versions to a collection and records the status resource that `make_status` builds
+    /// from the outcomes, atomically and durably (committed before it returns).
+    fn add(
+        &self,
+        collection: &str,
+        provenance: &Provenance,
+        versions: &[NewVersion],
+        make_status: &(dyn Fn(&[AddOutcome]) -> StatusRecord + Sync),
+    ) -> impl Future<Output = Result<Vec<AddOutcome>, StoreError>> + Send;
+
+    /// One page of a listing.
+    fn list(&self, query: &ListQuery) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// Whether the caller may see at least one version of object `id` in `collection`.
+    fn visible(
+        &self,
+        collection: &str,
+        id: &str,
+        pushdown: &Pushdown,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Removes the selected versions from a collection.
+    fn delete(
+        &self,
+        query: &DeleteQuery,
+    ) -> impl Future<Output = Result<DeleteOutcome, StoreError>> + Send;
+
+    /// A status resource, if kept and not expired at `now_us`.
+    fn status(
+        &self,
+        id: &str,
+        now_us: i64,
+    ) -> impl Future<Output = Result<Option<StatusRecord>, StoreError>> + Send;
+
+    /// Forgets status resources expired at `now_us`.
+    fn purge_statuses(&self, now_us: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Every placement (for the policy's property test and exports' cross-checks).
+    fn placements(&self) -> impl Future<Output = Result<Vec<Placement>, StoreError>> + Send;
+}
+
+/// Either backend, chosen by the database URL.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    /// SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Opens (and migrates) the database at `url`: `sqlite://PATH` or `postgres://…`.
+    pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(AnyStore::Postgres(PgStore::open(url).await?))
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Ok(AnyStore::Sqlite(
+                SqliteStore::open(std::path::Path::new(path)).await?,
+            ))
+        }
+    }
+
+    /// The backend's name.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "sqlite",
+            AnyStore::Postgres(_) => "postgres",
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
+        delegate!(self, s => s.cursor_key().await)
+    }
+    async fn add(
+        &self,
+        collection: &str,
+        provenance: &Provenance,
+        versions: &[NewVersion],
+        make_status: &(dyn Fn(&[AddOutcome]) -> StatusRecord + Sync),
+    ) -> Result<Vec<AddOutcome>, StoreError> {
+        delegate!(self, s => s.add(collection, provenance, versions, make_status).await)
+    }
+    async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
+        delegate!(self, s => s.list(query).await)
+    }
+    async fn visible(
+        &self,
+        collection: &str,
+        id: &str,
+        pushdown: &Pushdown,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.visible(collection, id, pushdown).await)
+    }
+    async fn delete(&self, query: &DeleteQuery) -> Result<DeleteOutcome, StoreError> {
+        delegate!(self, s => s.delete(query).await)
+    }
+    async fn status(&self, id: &str, now_us: i64) -> Result<Option<StatusRecord>, StoreError> {
+        delegate!(self, s => s.status(id, now_us).await)
+    }
+    async fn purge_statuses(&self, now_us: i64) -> Result<u64, StoreError> {
+        delegate!(self, s => s.purge_statuses(now_us).await)
+    }
+    async fn placements(&self) -> Result<Vec<Placement>, StoreError> {
+        delegate!(self, s => s.placements().await)
+    }
+}

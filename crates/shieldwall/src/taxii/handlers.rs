@@ -1,0 +1,653 @@
+//! The TAXII 2.1 endpoints (and `/healthz`, metrics, the fallback). Each handler authenticates,
+//! negotiates, resolves the API root and collection, then asks the store with the caller's policy.
+//! A collection the caller may neither read nor write is answered exactly like an absent one.
+
+use axum::{
+    body::Body,
+    extract::{MatchedPath, Path, RawQuery, Request, State, rejection::PathRejection},
+    http::{HeaderMap, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use super::{
+    AppState,
+    error::TaxiiError,
+    filters::{self, Endpoint, Filters},
+    media::{Taxii, check_accept, check_content_type},
+};
+use crate::{
+    coalition::{ApiRoot, Collection},
+    ingest::{self, Prepared},
+    policy::{self, Principal, Pushdown},
+    store::{AddOutcome, DeleteQuery, ListQuery, Page, Provenance, Record, StatusRecord, Store},
+    timestamps,
+};
+
+type Result<T> = std::result::Result<T, TaxiiError>;
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state
+        .auth
+        .authenticate(auth)
+        .await
+        .map_err(|_| TaxiiError::unauthorized())
+}
+
+/// Authentication then `Accept`, as every GET starts.
+async fn begin(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
+    let p = authenticate(state, headers).await?;
+    check_accept(headers)?;
+    Ok(p)
+}
+
+fn find_root<'a>(state: &'a AppState, name: &str) -> Result<&'a ApiRoot> {
+    state
+        .coalition
+        .api_root(name)
+        .ok_or_else(|| TaxiiError::not_found("API root"))
+}
+
+/// The collection, if the caller may read or write it (else it does not exist for them).
+fn collection<'a>(
+    state: &'a AppState,
+    p: &Principal,
+    root: &str,
+    id: &str,
+) -> Result<&'a Collection> {
+    find_root(state, root)?;
+    state
+        .coalition
+        .collection(root, id)
+        .filter(|c| policy::can_read(p, c) || policy::can_write(p, c))
+        .ok_or_else(|| TaxiiError::not_found("collection"))
+}
+
+fn readable<'a>(
+    state: &'a AppState,
+    p: &Principal,
+    root: &str,
+    id: &str,
+) -> Result<&'a Collection> {
+    let c = collection(state, p, root, id)?;
+    if policy::can_read(p, c) {
+        Ok(c)
+    } else {
+        Err(TaxiiError::forbidden("you may not read this collection"))
+    }
+}
+
+fn path<T>(p: std::result::Result<Path<T>, PathRejection>) -> Result<T> {
+    p.map(|Path(t)| t)
+        .map_err(|_| TaxiiError::not_found("resource"))
+}
+
+fn collection_json(p: &Principal, c: &Collection) -> Value {
+    let mut v = json!({
+        "id": c.id,
+        "title": c.title,
+        "can_read": policy::can_read(p, c),
+        "can_write": policy::can_write(p, c),
+        "media_types": ["application/stix+json;version=2.1"],
+    });
+    if let Some(d) = &c.description {
+        v["description"] = json!(d);
+    }
+    if let Some(a) = &c.alias {
+        v["alias"] = json!(a);
+    }
+    v
+}
+
+/// `GET /taxii2/`.
+pub(super) async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Result<Taxii> {
+    begin(&state, &headers).await?;
+    let url = |r: &ApiRoot| format!("{}/{}/", state.base_url, r.name);
+    let mut v = json!({
+        "title": state.discovery.title,
+        "api_roots": state.coalition.api_roots.iter().map(url).collect::<Vec<_>>(),
+    });
+    if let Some(d) = &state.discovery.description {
+        v["description"] = json!(d);
+    }
+    if let Some(c) = &state.discovery.contact {
+        v["contact"] = json!(c);
+    }
+    if let Some(r) = state.coalition.api_roots.iter().find(|r| r.default) {
+        v["default"] = json!(url(r));
+    }
+    Ok(Taxii::ok(v.to_string()))
+}
+
+async fn api_root_info(state: &AppState, root: &str) -> Result<Taxii> {
+    let r = find_root(state, root)?;
+    let mut v = json!({
+        "title": r.title,
+        "versions": ["application/taxii+json;version=2.1"],
+        "max_content_length": state.limits.max_content_length,
+    });
+    if let Some(d) = &r.description {
+        v["description"] = json!(d);
+    }
+    Ok(Taxii::ok(v.to_string()))
+}
+
+/// `GET /{root}/`.
+pub(super) async fn api_root(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Taxii> {
+    begin(&state, &headers).await?;
+    let root = path(p)?;
+    api_root_info(&state, &root).await
+}
+
+/// `GET /{root}/status/{id}/`.
+pub(super) async fn status(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Taxii> {
+    let principal = begin(&state, &headers).await?;
+    let (root, id) = path(p)?;
+    find_root(&state, &root)?;
+    let record = state
+        .store
+        .status(&id, timestamps::now_us())
+        .await?
+        .filter(|s| {
+            s.api_root == root
+                && (s.member == principal.member || principal.role == crate::config::Role::Admin)
+        })
+        .ok_or_else(|| TaxiiError::not_found("status"))?;
+    Ok(Taxii::ok(record.body))
+}
+
+/// `GET /{root}/collections/`.
+pub(super) async fn collections(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Taxii> {
+    let principal = begin(&state, &headers).await?;
+    let root = path(p)?;
+    find_root(&state, &root)?;
+    let list: Vec<Value> = state
+        .coalition
+        .collections
+        .iter()
+        .filter(|c| {
+            c.api_root == root
+                && (policy::can_read(&principal, c) || policy::can_write(&principal, c))
+        })
+        .map(|c| collection_json(&principal, c))
+        .collect();
+    let body = if list.is_empty() {
+        json!({})
+    } else {
+        json!({ "collections": list })
+    };
+    Ok(Taxii::ok(body.to_string()))
+}
+
+/// `GET /{root}/collections/{id}/`.
+pub(super) async fn collection_info(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Taxii> {
+    let principal = begin(&state, &headers).await?;
+    let (root, coll) = path(p)?;
+    let c = collection(&state, &principal, &root, &coll)?;
+    Ok(Taxii::ok(collection_json(&principal, c).to_string()))
+}
+
+fn cursor_context(
+    kind: &str,
+    root: &str,
+    coll: &str,
+    object: &str,
+    p: &Principal,
+    f: &Filters,
+) -> String {
+    format!(
+        "{kind}|{root}|{coll}|{object}|{}|{}|{}|{}",
+        p.member,
+        p.role.as_str(),
+        p.actor,
+        f.canonical
+    )
+}
+
+fn version_of(r: &Record) -> String {
+    r.version_text
+        .clone()
+        .unwrap_or_else(|| timestamps::format_us(r.version_ns.div_euclid(1000)))
+}
+
+/// Runs a listing with pagination; returns the page, its `next` cursor and the date_added headers.
+async fn page(
+    state: &AppState,
+    mut q: ListQuery,
+    f: &Filters,
+    context: &str,
+) -> Result<(Page, Option<String>, Option<(String, String)>)> {
+    q.limit = f
+        .limit
+        .unwrap_or(state.limits.default_page_size)
+        .min(state.limits.max_page_size);
+    if let Some(n) = &f.next {
+        q.after = Some(state.cursors.decode(n, context).ok_or_else(|| {
+            TaxiiError::bad_request("`next` is not a cursor this server issued for this request")
+        })?);
+    }
+    let page = state.store.list(&q).await?;
+    let next = if page.more {
+        page.records
+            .last()
+            .map(|r| state.cursors.encode(r.date_added_us, r.row, context))
+    } else {
+        None
+    };
+    let headers = match (page.records.first(), page.records.last()) {
+        (Some(a), Some(b)) => Some((
+            timestamps::format_us(a.date_added_us),
+            timestamps::format_us(b.date_added_us),
+        )),
+        _ => None,
+    };
+    Ok((page, next, headers))
+}
+
+/// An envelope-like body: `{"more":…, "next":…, key:[items…]}`, or `{}` when empty.
+fn envelope(key: &str, items: Vec<String>, more: bool, next: Option<String>) -> String {
+    if items.is_empty() {
+        return "{}".to_owned();
+    }
+    let mut s = String::with_capacity(items.iter().map(String::len).sum::<usize>() + 64);
+    s.push_str("{\"more\":");
+    s.push_str(if more { "true" } else { "false" });
+    if let Some(n) = next {
+        s.push_str(",\"next\":");
+        s.push_str(&Value::String(n).to_string());
+    }
+    s.push_str(",\"");
+    s.push_str(key);
+    s.push_str("\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(item);
+    }
+    s.push_str("]}");
+    s
+}
+
+fn list_query(
+    c: &Collection,
+    pd: Pushdown,
+    f: &Filters,
+    ids: Vec<String>,
+    with_json: bool,
+) -> ListQuery {
+    ListQuery {
+        collection: c.id.clone(),
+        pushdown: pd,
+        ids,
+        types: f.types.clone(),
+        added_after_us: f.added_after_us,
+        versions: f.versions.clone(),
+        spec_versions: f.spec_versions.clone(),
+        after: None,
+        limit: 0,
+        with_json,
+    }
+}
+
+/// `GET …/objects/`.
+pub(super) async fn get_objects(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Taxii> {
+    let principal = begin(&state, &headers).await?;
+    let (root, coll) = path(p)?;
+    let c = readable(&state, &principal, &root, &coll)?;
+    let f = filters::parse(raw.as_deref(), Endpoint::Objects)?;
+    let pd = Pushdown::for_principal(&principal, &state.coalition);
+    let ctx = cursor_context("objects", &root, &c.id, "", &principal, &f);
+    let q = list_query(c, pd, &f, f.ids.clone(), true);
+    let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    let items = page.records.into_iter().filter_map(|r| r.json).collect();
+    Ok(Taxii {
+        status: StatusCode::OK,
+        body: envelope("objects", items, page.more, next),
+        date_added,
+    })
+}
+
+/// `GET …/manifest/`.
+pub(super) async fn manifest(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Taxii> {
+    let principal = begin(&state, &headers).await?;
+    let (root, coll) = path(p)?;
+    let c = readable(&state, &principal, &root, &coll)?;
+    let f = filters::parse(raw.as_deref(), Endpoint::Objects)?;
+    let pd = Pushdown::for_principal(&principal, &state.coalition);
+    let ctx = cursor_context("manifest", &root, &c.id, "", &principal, &f);
+    let q = list_query(c, pd, &f, f.ids.clone(), false);
+    let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    let items = page
+        .records
+        .iter()
+        .map(|r| {
+            let media = stix::meta::SpecVersion::parse(&r.spec_version)
+                .unwrap_or(stix::meta::SpecVersion::V2_1)
+                .media_type();
+            json!({
+                "id": r.id,
+                "date_added": timestamps::format_us(r.date_added_us),
+                "version": version_of(r),
+                "media_type": media,
+            })
+            .to_string()
+        })
+        .collect();
+    Ok(Taxii {
+        status: StatusCode::OK,
+        body: envelope("objects", items, page.more, next),
+        date_added,
+    })
+}
+
+/// The object id of a by-id path, or 404.
+fn object_id(raw: &str) -> Result<String> {
+    if filters::is_object_id(raw) {
+        Ok(raw.to_owned())
+    } else {
+        Err(TaxiiError::not_found("object"))
+    }
+}
+
+/// `GET …/objects/{id}/`.
+pub(super) async fn get_object(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<(String, String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Taxii> {
+    let principal = begin(&state, &headers).await?;
+    let (root, coll, object) = path(p)?;
+    let c = readable(&state, &principal, &root, &coll)?;
+    let f = filters::parse(raw.as_deref(), Endpoint::Object)?;
+    let id = object_id(&object)?;
+    let pd = Pushdown::for_principal(&principal, &state.coalition);
+    // The visibility check comes before anything whose result could show.
+    if !state.store.visible(&c.id, &id, &pd).await? {
+        return Err(TaxiiError::not_found("object"));
+    }
+    let ctx = cursor_context("object", &root, &c.id, &id, &principal, &f);
+    let q = list_query(c, pd, &f, vec![id], true);
+    let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    let items = page.records.into_iter().filter_map(|r| r.json).collect();
+    Ok(Taxii {
+        status: StatusCode::OK,
+        body: envelope("objects", items, page.more, next),
+        date_added,
+    })
+}
+
+/// `GET …/objects/{id}/versions/`.
+pub(super) async fn versions(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<(String, String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Taxii> {
+    let principal = begin(&state, &headers).await?;
+    let (root, coll, object) = path(p)?;
+    let c = readable(&state, &principal, &root, &coll)?;
+    let f = filters::parse(raw.as_deref(), Endpoint::Versions)?;
+    let id = object_id(&object)?;
+    let pd = Pushdown::for_principal(&principal, &state.coalition);
+    if !state.store.visible(&c.id, &id, &pd).await? {
+        return Err(TaxiiError::not_found("object"));
+    }
+    let ctx = cursor_context("versions", &root, &c.id, &id, &principal, &f);
+    let q = list_query(c, pd, &f, vec![id], false);
+    let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    let items = page
+        .records
+        .iter()
+        .map(|r| Value::String(version_of(r)).to_string())
+        .collect();
+    Ok(Taxii {
+        status: StatusCode::OK,
+        body: envelope("versions", items, page.more, next),
+        date_added,
+    })
+}
+
+/// `DELETE …/objects/{id}/`.
+pub(super) async fn delete_object(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<(String, String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let principal = begin(&state, &headers).await?;
+    let (root, coll, object) = path(p)?;
+    let c = readable(&state, &principal, &root, &coll)?;
+    let f = filters::parse(raw.as_deref(), Endpoint::Delete)?;
+    let id = object_id(&object)?;
+    let pd = Pushdown::for_principal(&principal, &state.coalition);
+    if !state.store.visible(&c.id, &id, &pd).await? {
+        return Err(TaxiiError::not_found("object"));
+    }
+    if !policy::can_write(&principal, c) {
+        return Err(TaxiiError::forbidden(
+            "you may not delete from this collection",
+        ));
+    }
+    let outcome = state
+        .store
+        .delete(&DeleteQuery {
+            collection: c.id.clone(),
+            id,
+            pushdown: pd,
+            versions: f.versions.clone(),
+            spec_versions: f.spec_versions.clone(),
+            only_producer: (principal.role != crate::config::Role::Admin)
+                .then(|| principal.member.clone()),
+        })
+        .await?;
+    if outcome.removed == 0 && outcome.refused > 0 {
+        return Err(TaxiiError::forbidden(
+            "only the member that published a version (or an admin) may delete it",
+        ));
+    }
+    if outcome.removed == 0 {
+        return Err(TaxiiError::not_found("object version"));
+    }
+    tracing::info!(collection = %c.id, removed = outcome.removed, actor = %principal.actor, "Deleted object versions.");
+    Ok(StatusCode::OK.into_response())
+}
+
+fn body_too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        if s.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// `POST …/objects/`.
+pub(super) async fn add_objects(
+    State(state): State<AppState>,
+    p: std::result::Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Taxii> {
+    let principal = begin(&state, &headers).await?;
+    let (root, coll) = path(p)?;
+    let c = collection(&state, &principal, &root, &coll)?;
+    if !policy::can_write(&principal, c) {
+        return Err(TaxiiError::forbidden(
+            "you may not add objects to this collection",
+        ));
+    }
+    check_content_type(&headers)?;
+    let max = state.limits.max_content_length;
+    if let Some(len) = headers.get(header::CONTENT_LENGTH) {
+        match len.to_str().ok().and_then(|s| s.parse::<u64>().ok()) {
+            Some(n) if n > max as u64 => return Err(TaxiiError::too_large(max)),
+            Some(_) => {}
+            None => return Err(TaxiiError::bad_request("Content-Length is not a number")),
+        }
+    }
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|e| {
+        if body_too_large(&e) {
+            TaxiiError::too_large(max)
+        } else {
+            TaxiiError::bad_request("the request body could not be read")
+        }
+    })?;
+    let value = ingest::parse_strict(&bytes)
+        .map_err(|e| TaxiiError::bad_request(format!("malformed JSON: {e}")))?;
+    let objects = ingest::envelope_objects(value).map_err(TaxiiError::unprocessable)?;
+    let request_us = timestamps::now_us();
+    let prepared: Vec<Prepared> = objects
+        .into_iter()
+        .map(|o| ingest::prepare(o, &principal, &state.coalition))
+        .collect();
+    let mut valid = Vec::new();
+    let mut failures = Vec::new();
+    for p in prepared {
+        match p {
+            Prepared::Valid(v) => valid.push(*v),
+            Prepared::Invalid {
+                id,
+                version,
+                message,
+            } => {
+                let mut f = json!({"id": id, "message": message});
+                if let Some(v) = version {
+                    f["version"] = json!(v);
+                }
+                failures.push(f);
+            }
+        }
+    }
+    let status_id = uuid::Uuid::new_v4().to_string();
+    let provenance = Provenance {
+        source: "local".into(),
+        actor: principal.actor.clone(),
+    };
+    let make_status = |outcomes: &[AddOutcome]| {
+        let successes: Vec<Value> = valid
+            .iter()
+            .zip(outcomes)
+            .map(|(v, o)| {
+                let version = v.version_text.clone().unwrap_or_else(|| {
+                    let ns = match o {
+                        AddOutcome::Added { version_ns, .. }
+                        | AddOutcome::AlreadyPresent { version_ns } => *version_ns,
+                    };
+                    timestamps::format_us(ns.div_euclid(1000))
+                });
+                json!({"id": v.id, "version": version})
+            })
+            .collect();
+        let body = json!({
+            "id": status_id,
+            "status": "complete",
+            "request_timestamp": timestamps::format_us(request_us),
+            "total_count": successes.len() + failures.len(),
+            "success_count": successes.len(),
+            "successes": successes,
+            "failure_count": failures.len(),
+            "failures": failures,
+            "pending_count": 0,
+            "pendings": [],
+        });
+        StatusRecord {
+            id: status_id.clone(),
+            api_root: root.clone(),
+            member: principal.member.clone(),
+            request_us,
+            expires_us: request_us.saturating_add(state.limits.status_retention_us),
+            body: body.to_string(),
+        }
+    };
+    let outcomes = state
+        .store
+        .add(&c.id, &provenance, &valid, &make_status)
+        .await?;
+    let status_body = make_status(&outcomes).body;
+    metrics::counter!("shieldwall_objects_added_total").increment(valid.len() as u64);
+    metrics::counter!("shieldwall_objects_refused_total").increment(failures.len() as u64);
+    tracing::info!(collection = %c.id, stored = valid.len(), refused = failures.len(), actor = %principal.actor, "Added objects.");
+    Ok(Taxii {
+        status: StatusCode::ACCEPTED,
+        body: status_body,
+        date_added: None,
+    })
+}
+
+/// `GET /healthz`: liveness, without authentication.
+pub(super) async fn healthz(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"status": "ok", "backend": state.store.backend()}).to_string(),
+    )
+        .into_response()
+}
+
+/// Prometheus metrics.
+pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => TaxiiError::not_found("resource").into_response(),
+    }
+}
+
+/// Anything unrouted.
+pub(super) async fn fallback() -> TaxiiError {
+    TaxiiError::not_found("resource")
+}
+
+/// Counts requests by matched route and status, and times them.
+pub(super) async fn count_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("shieldwall_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("shieldwall_http_request_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    resp
+}

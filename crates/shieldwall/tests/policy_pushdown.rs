@@ -1,0 +1,320 @@
+//! Property test: the policy pushed down into SQL (`store::list`, `store::visible`) returns exactly
+//! the placements `policy::may_see` allows, on random coalitions and data — on SQLite and on
+//! PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use proptest::prelude::*;
+use shieldwall::{
+    coalition::{Collection, Grant},
+    config::Role,
+    policy::{self, Endpoint, Principal, Pushdown, VersionFacts},
+    store::{
+        AddOutcome, AnyStore, ListQuery, NewVersion, Provenance, StatusRecord, Store,
+        VersionSelection,
+    },
+};
+use stix::tlp::TlpLevel;
+
+const MEMBERS: usize = 4;
+const COLLECTIONS: usize = 3;
+const OBJECTS: usize = 6;
+const UNKNOWN: usize = 2;
+
+#[derive(Debug, Clone)]
+struct Version {
+    object: usize,
+    version: u8,
+    tlp: Option<u8>,
+    producer: usize,
+    placed_in: Vec<bool>,
+    /// Targets among objects (0..OBJECTS) and unknown ids (OBJECTS..OBJECTS+UNKNOWN); empty = not an edge.
+    targets: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct World {
+    readers: Vec<Vec<bool>>,
+    red: Vec<Vec<bool>>,
+    default_tlp: u8,
+    versions: Vec<Version>,
+}
+
+fn world() -> impl Strategy<Value = World> {
+    let grants = prop::collection::vec(prop::collection::vec(any::<bool>(), MEMBERS), COLLECTIONS);
+    let version = (
+        0..OBJECTS + 3,
+        0u8..3,
+        prop::option::of(0u8..5),
+        0..MEMBERS,
+        prop::collection::vec(any::<bool>(), COLLECTIONS),
+        prop::collection::vec(0..OBJECTS + UNKNOWN, 2),
+    )
+        .prop_map(
+            |(object, version, tlp, producer, placed_in, targets)| Version {
+                // Objects ≥ OBJECTS are relationships (they point to targets); others are plain.
+                targets: if object >= OBJECTS { targets } else { vec![] },
+                object,
+                version,
+                tlp,
+                producer,
+                placed_in,
+            },
+        );
+    (
+        grants.clone(),
+        grants,
+        0u8..5,
+        prop::collection::vec(version, 1..24),
+    )
+        .prop_map(|(readers, red, default_tlp, versions)| World {
+            readers,
+            red,
+            default_tlp,
+            versions,
+        })
+}
+
+fn level(code: u8) -> TlpLevel {
+    TlpLevel::ALL[code as usize]
+}
+
+async fn check(store: &AnyStore, w: &World, ns: &str) {
+    let member = |m: usize| format!("m{m}");
+    let object_id = |o: usize| {
+        let ty = if (OBJECTS..OBJECTS + 3).contains(&o) {
+            "relationship"
+        } else {
+            "indicator"
+        };
+        format!(
+            "{ty}--{}",
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{ns}/{o}").as_bytes())
+        )
+    };
+    let unknown_id = |o: usize| {
+        format!(
+            "indicator--{}",
+            uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("{ns}/unknown/{o}").as_bytes()
+            )
+        )
+    };
+    let target_id = |t: usize| {
+        if t < OBJECTS {
+            object_id(t)
+        } else {
+            unknown_id(t)
+        }
+    };
+    let collections: Vec<Collection> = (0..COLLECTIONS)
+        .map(|c| Collection {
+            id: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{ns}/c{c}").as_bytes())
+                .to_string(),
+            api_root: "r".into(),
+            title: format!("c{c}"),
+            description: None,
+            alias: None,
+            trust_group: None,
+            read: Grant::Members(
+                (0..MEMBERS)
+                    .filter(|m| w.readers[c][*m])
+                    .map(member)
+                    .collect(),
+            ),
+            write: Grant::Members(BTreeSet::new()),
+            red_recipients: (0..MEMBERS).filter(|m| w.red[c][*m]).map(member).collect(),
+        })
+        .collect();
+    // Store: deduplicate (object, version) — the first one wins, as in the store.
+    let mut seen = HashMap::new();
+    for v in &w.versions {
+        seen.entry((v.object, v.version))
+            .or_insert_with(|| v.clone());
+    }
+    let versions: Vec<Version> = seen.into_values().collect();
+    for (ci, c) in collections.iter().enumerate() {
+        let batch: Vec<NewVersion> = versions
+            .iter()
+            .filter(|v| v.placed_in[ci])
+            .map(|v| NewVersion {
+                id: object_id(v.object),
+                object_type: object_id(v.object).split("--").next().unwrap().to_owned(),
+                spec_version: "2.1".into(),
+                version_ns: Some(1_600_000_000_000_000_000 + i64::from(v.version) * 1_000_000_000),
+                version_text: Some(format!("2020-09-13T12:26:4{}.000Z", v.version)),
+                tlp: v.tlp.map(|t| policy::tlp_code(level(t))),
+                producer: member(v.producer),
+                created_by_ref: None,
+                revoked: false,
+                edge_refs: {
+                    let mut t: Vec<String> = v.targets.iter().map(|t| target_id(*t)).collect();
+                    t.sort();
+                    t.dedup();
+                    t
+                },
+                json: "{}".into(),
+                date_added_us: None,
+            })
+            .collect();
+        let status = |_: &[AddOutcome]| StatusRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            api_root: "r".into(),
+            member: "m0".into(),
+            request_us: 0,
+            expires_us: 0,
+            body: "{}".into(),
+        };
+        let prov = Provenance {
+            source: "local".into(),
+            actor: "proptest".into(),
+        };
+        store.add(&c.id, &prov, &batch, &status).await.unwrap();
+    }
+    let default_tlp = level(w.default_tlp);
+    // The oracle: may_see over the versions as placed.
+    let placed: Vec<(usize, &Version)> = versions
+        .iter()
+        .flat_map(|v| {
+            (0..COLLECTIONS)
+                .filter(|c| v.placed_in[*c])
+                .map(move |c| (c, v))
+        })
+        .collect();
+    let facts: Vec<VersionFacts> = placed
+        .iter()
+        .map(|(_, v)| VersionFacts {
+            tlp: v.tlp.map(level),
+            producer: member(v.producer),
+        })
+        .collect();
+    let mut principals: Vec<Principal> = (0..MEMBERS)
+        .map(|m| Principal {
+            member: member(m),
+            role: Role::Reader,
+            actor: "p".into(),
+        })
+        .collect();
+    principals.push(Principal {
+        member: member(0),
+        role: Role::Admin,
+        actor: "admin".into(),
+    });
+    for p in &principals {
+        let coalition_collections = collections.clone();
+        let pushdown = Pushdown {
+            member: p.member.clone(),
+            readable: (p.role != Role::Admin).then(|| {
+                coalition_collections
+                    .iter()
+                    .filter(|c| policy::can_read(p, c))
+                    .map(|c| c.id.clone())
+                    .collect()
+            }),
+            red_recipient_of: coalition_collections
+                .iter()
+                .filter(|c| policy::can_read(p, c) && c.red_recipients.contains(&p.member))
+                .map(|c| c.id.clone())
+                .collect(),
+            default_tlp,
+        };
+        for (ci, c) in collections.iter().enumerate() {
+            let mut want = BTreeSet::new();
+            for (i, (pc, v)) in placed.iter().enumerate() {
+                if *pc != ci {
+                    continue;
+                }
+                let endpoints: Vec<Endpoint<'_>> = v
+                    .targets
+                    .iter()
+                    .map(|t| {
+                        let known: Vec<(&VersionFacts, &Collection)> = placed
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, (_, ov))| *t < OBJECTS && ov.object == *t)
+                            .map(|(j, (oc, _))| (&facts[j], &collections[*oc]))
+                            .collect();
+                        if known.is_empty() {
+                            Endpoint::Unknown
+                        } else {
+                            Endpoint::Known(known)
+                        }
+                    })
+                    .collect();
+                if policy::may_see(p, &facts[i], c, default_tlp, &endpoints) {
+                    want.insert((object_id(v.object), v.version));
+                }
+            }
+            let q = ListQuery {
+                collection: c.id.clone(),
+                pushdown: pushdown.clone(),
+                ids: vec![],
+                types: vec![],
+                added_after_us: None,
+                versions: VersionSelection::all(),
+                spec_versions: vec!["2.0".into(), "2.1".into()],
+                after: None,
+                limit: 10_000,
+                with_json: false,
+            };
+            let page = store.list(&q).await.unwrap();
+            let got: BTreeSet<(String, u8)> = page
+                .records
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        u8::try_from((r.version_ns - 1_600_000_000_000_000_000) / 1_000_000_000)
+                            .unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "principal {p:?} collection c{ci}");
+            for o in 0..OBJECTS + 3 {
+                let id = object_id(o);
+                let visible = store.visible(&c.id, &id, &pushdown).await.unwrap();
+                assert_eq!(
+                    visible,
+                    want.iter().any(|(i, _)| *i == id),
+                    "visible({id}) for {p:?} in c{ci}"
+                );
+            }
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn pushdown_agrees_with_may_see_on_sqlite() {
+    let rt = runtime();
+    let (_dir, path) = common::sqlite_path();
+    let store = rt
+        .block_on(AnyStore::open(&format!("sqlite://{}", path.display())))
+        .unwrap();
+    proptest!(ProptestConfig::with_cases(48), |(w in world())| {
+        rt.block_on(check(&store, &w, &uuid::Uuid::new_v4().to_string()));
+    });
+}
+
+#[test]
+fn pushdown_agrees_with_may_see_on_postgres() {
+    let rt = runtime();
+    let Some(db) = rt.block_on(common::PgDb::create("policy pushdown on PostgreSQL")) else {
+        return;
+    };
+    let store = rt.block_on(AnyStore::open(&db.url)).unwrap();
+    proptest!(ProptestConfig::with_cases(24), |(w in world())| {
+        rt.block_on(check(&store, &w, &uuid::Uuid::new_v4().to_string()));
+    });
+    rt.block_on(db.drop_db(Some(store)));
+}

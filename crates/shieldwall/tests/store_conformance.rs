@@ -1,0 +1,346 @@
+//! One conformance suite for the `Store` trait, run against both backends: versioning by
+//! `(id, modified)`, SCO versions, unique increasing `date_added`, filters and pagination,
+//! deletes, status retention, the cursor key shared across reopenings, and durability.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use serde_json::json;
+use shieldwall::{
+    ingest::{self, Prepared},
+    policy::Pushdown,
+    store::{
+        AddOutcome, AnyStore, DeleteQuery, ListQuery, NewVersion, Provenance, StatusRecord, Store,
+        VersionSelection,
+    },
+};
+use stix::tlp::TlpLevel;
+
+const C: &str = "0d4f0f37-0000-4000-8000-000000000001";
+const D: &str = "0d4f0f37-0000-4000-8000-000000000002";
+
+fn admin() -> Pushdown {
+    Pushdown {
+        member: "m".into(),
+        readable: None,
+        red_recipient_of: vec![],
+        default_tlp: TlpLevel::Amber,
+    }
+}
+
+fn v(obj: serde_json::Value) -> NewVersion {
+    match ingest::to_new_version(&obj, "m", None).unwrap() {
+        Prepared::Valid(v) => *v,
+        Prepared::Invalid { message, .. } => panic!("{message}"),
+    }
+}
+
+fn ind(n: u32, modified: &str) -> NewVersion {
+    v(
+        json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "created": "2020-01-01T00:00:00Z", "modified": modified, "pattern": "[x:y = 1]", "pattern_type": "stix",
+        "valid_from": "2020-01-01T00:00:00Z"}),
+    )
+}
+
+fn status_for(id: &str, expires: i64) -> impl Fn(&[AddOutcome]) -> StatusRecord + Sync + '_ {
+    move |o: &[AddOutcome]| StatusRecord {
+        id: id.to_owned(),
+        api_root: "r".into(),
+        member: "m".into(),
+        request_us: 1,
+        expires_us: expires,
+        body: json!({"n": o.len()}).to_string(),
+    }
+}
+
+fn prov() -> Provenance {
+    Provenance {
+        source: "local".into(),
+        actor: "suite".into(),
+    }
+}
+
+fn q(versions: VersionSelection) -> ListQuery {
+    ListQuery {
+        collection: C.into(),
+        pushdown: admin(),
+        ids: vec![],
+        types: vec![],
+        added_after_us: None,
+        versions,
+        spec_versions: vec![],
+        after: None,
+        limit: 1000,
+        with_json: true,
+    }
+}
+
+async fn add(store: &AnyStore, coll: &str, versions: &[NewVersion]) -> Vec<AddOutcome> {
+    let id = uuid::Uuid::new_v4().to_string();
+    store
+        .add(coll, &prov(), versions, &status_for(&id, i64::MAX))
+        .await
+        .unwrap()
+}
+
+async fn suite(store: &AnyStore) {
+    // Versions keyed by (id, modified); the same version again is "already present".
+    let out = add(
+        store,
+        C,
+        &[
+            ind(1, "2020-01-01T00:00:00Z"),
+            ind(1, "2021-01-01T00:00:00.5Z"),
+            ind(2, "2020-06-01T00:00:00Z"),
+        ],
+    )
+    .await;
+    assert!(out.iter().all(|o| matches!(o, AddOutcome::Added { .. })));
+    let again = add(store, C, &[ind(1, "2021-01-01T00:00:00.500Z")]).await;
+    assert!(
+        matches!(again[0], AddOutcome::AlreadyPresent { .. }),
+        "same instant, other precision: same version"
+    );
+    // date_added strictly increasing in insertion order.
+    let dates: Vec<i64> = out
+        .iter()
+        .map(|o| match o {
+            AddOutcome::Added { date_added_us, .. } => *date_added_us,
+            _ => 0,
+        })
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] < w[1]), "{dates:?}");
+
+    let last = store.list(&q(VersionSelection::last())).await.unwrap();
+    assert_eq!(last.records.len(), 2);
+    assert!(
+        last.records
+            .iter()
+            .any(|r| r.version_text.as_deref() == Some("2021-01-01T00:00:00.5Z"))
+    );
+    let first = store
+        .list(&q(VersionSelection {
+            last: false,
+            first: true,
+            all: false,
+            exact: vec![],
+        }))
+        .await
+        .unwrap();
+    assert!(
+        first
+            .records
+            .iter()
+            .any(|r| r.version_text.as_deref() == Some("2020-01-01T00:00:00Z"))
+    );
+    let all = store.list(&q(VersionSelection::all())).await.unwrap();
+    assert_eq!(all.records.len(), 3);
+    assert!(
+        all.records
+            .windows(2)
+            .all(|w| (w[0].date_added_us, w[0].row) < (w[1].date_added_us, w[1].row))
+    );
+    let stored: serde_json::Value =
+        serde_json::from_str(all.records[0].json.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        stored["id"], "indicator--00000000-0000-4000-8000-000000000001",
+        "JSON kept"
+    );
+
+    // Pagination: limit + after.
+    let mut page_q = q(VersionSelection::all());
+    page_q.limit = 2;
+    let p1 = store.list(&page_q).await.unwrap();
+    assert_eq!((p1.records.len(), p1.more), (2, true));
+    page_q.after = p1.records.last().map(|r| (r.date_added_us, r.row));
+    let p2 = store.list(&page_q).await.unwrap();
+    assert_eq!((p2.records.len(), p2.more), (1, false));
+    assert_eq!(p2.records[0], all.records[2]);
+
+    // added_after is strict; id and type filters.
+    let mut aa = q(VersionSelection::all());
+    aa.added_after_us = Some(all.records[0].date_added_us);
+    assert_eq!(store.list(&aa).await.unwrap().records.len(), 2);
+    let mut by_id = q(VersionSelection::all());
+    by_id.ids = vec!["indicator--00000000-0000-4000-8000-000000000002".into()];
+    assert_eq!(store.list(&by_id).await.unwrap().records.len(), 1);
+    let mut by_type = q(VersionSelection::all());
+    by_type.types = vec!["malware".into()];
+    assert!(store.list(&by_type).await.unwrap().records.is_empty());
+
+    // SCOs are versioned by their first date_added; re-adding keeps that version.
+    let sco = v(
+        json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "1.2.3.4"}),
+    );
+    let a = add(store, C, std::slice::from_ref(&sco)).await;
+    let b = add(store, D, std::slice::from_ref(&sco)).await;
+    let (
+        AddOutcome::Added {
+            version_ns: va,
+            date_added_us,
+        },
+        AddOutcome::Added { version_ns: vb, .. },
+    ) = (a[0], b[0])
+    else {
+        panic!("{a:?} {b:?}")
+    };
+    assert_eq!(
+        (va, vb),
+        (date_added_us * 1000, date_added_us * 1000),
+        "one version in both collections"
+    );
+
+    // Delete: the latest by default, then all; orphan versions go, placements elsewhere stay.
+    let del = |versions| DeleteQuery {
+        collection: C.into(),
+        id: "indicator--00000000-0000-4000-8000-000000000001".into(),
+        pushdown: admin(),
+        versions,
+        spec_versions: vec![],
+        only_producer: None,
+    };
+    assert_eq!(
+        store
+            .delete(&del(VersionSelection::last()))
+            .await
+            .unwrap()
+            .removed,
+        1
+    );
+    assert_eq!(store.list(&by_id_of(1)).await.unwrap().records.len(), 1);
+    assert_eq!(
+        store
+            .delete(&del(VersionSelection::all()))
+            .await
+            .unwrap()
+            .removed,
+        1
+    );
+    assert!(store.list(&by_id_of(1)).await.unwrap().records.is_empty());
+    let mut not_mine = del(VersionSelection::all());
+    not_mine.id = "indicator--00000000-0000-4000-8000-000000000002".into();
+    not_mine.only_producer = Some("someone-else".into());
+    let o = store.delete(&not_mine).await.unwrap();
+    assert_eq!((o.removed, o.refused), (0, 1), "only the producer deletes");
+    let mut sco_del = del(VersionSelection::all());
+    sco_del.id = "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd".into();
+    assert_eq!(store.delete(&sco_del).await.unwrap().removed, 1);
+    let mut in_d = q(VersionSelection::all());
+    in_d.collection = D.into();
+    assert_eq!(
+        store.list(&in_d).await.unwrap().records.len(),
+        1,
+        "still placed in the other collection"
+    );
+    assert!(!store.placements().await.unwrap().iter().any(|p| {
+        p.id.starts_with("indicator--00000000-0000-4000-8000-000000000001")
+    }));
+
+    // Status resources: kept until they expire, then purged.
+    store
+        .add(C, &prov(), &[], &status_for("st-1", 1000))
+        .await
+        .unwrap();
+    assert!(store.status("st-1", 999).await.unwrap().is_some());
+    assert!(
+        store.status("st-1", 1000).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(store.purge_statuses(1000).await.unwrap() >= 1);
+
+    // The cursor key is created once.
+    assert_eq!(
+        store.cursor_key().await.unwrap(),
+        store.cursor_key().await.unwrap()
+    );
+    assert_eq!(store.cursor_key().await.unwrap().len(), 32);
+
+    // Visibility pushdown basics: a reader of nothing sees nothing; RED is the producer's.
+    let none = Pushdown {
+        member: "x".into(),
+        readable: Some(vec![]),
+        red_recipient_of: vec![],
+        default_tlp: TlpLevel::Amber,
+    };
+    let mut nq = q(VersionSelection::all());
+    nq.pushdown = none;
+    assert!(store.list(&nq).await.unwrap().records.is_empty());
+    let mut red = ind(9, "2020-01-01T00:00:00Z");
+    red.tlp = Some(4);
+    add(store, C, &[red]).await;
+    let reader = |m: &str| Pushdown {
+        member: m.into(),
+        readable: Some(vec![C.into()]),
+        red_recipient_of: vec![],
+        default_tlp: TlpLevel::Amber,
+    };
+    assert!(
+        store
+            .visible(
+                C,
+                "indicator--00000000-0000-4000-8000-000000000009",
+                &reader("m")
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .visible(
+                C,
+                "indicator--00000000-0000-4000-8000-000000000009",
+                &reader("other")
+            )
+            .await
+            .unwrap()
+    );
+}
+
+fn by_id_of(n: u32) -> ListQuery {
+    let mut l = q(VersionSelection::all());
+    l.ids = vec![format!("indicator--00000000-0000-4000-8000-{n:012}")];
+    l
+}
+
+#[tokio::test]
+async fn sqlite_conforms_and_survives_reopening() {
+    let (_dir, path) = common::sqlite_path();
+    let url = format!("sqlite://{}", path.display());
+    let store = AnyStore::open(&url).await.unwrap();
+    suite(&store).await;
+    let key = store.cursor_key().await.unwrap();
+    let before = store.placements().await.unwrap();
+    drop(store);
+    let reopened = AnyStore::open(&url).await.unwrap();
+    assert_eq!(
+        reopened.cursor_key().await.unwrap(),
+        key,
+        "cursors stay valid across restarts"
+    );
+    assert_eq!(reopened.placements().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn postgres_conforms_and_shares_state_between_nodes() {
+    let Some(db) = common::PgDb::create("store conformance on PostgreSQL").await else {
+        return;
+    };
+    println!("PostgreSQL store conformance against {}", db.url);
+    let store = AnyStore::open(&db.url).await.unwrap();
+    suite(&store).await;
+    // A second node on the same database: same cursor key, same data.
+    let other = AnyStore::open(&db.url).await.unwrap();
+    assert_eq!(
+        other.cursor_key().await.unwrap(),
+        store.cursor_key().await.unwrap()
+    );
+    assert_eq!(
+        other.placements().await.unwrap(),
+        store.placements().await.unwrap()
+    );
+    if let AnyStore::Postgres(pg) = &other {
+        pg.pool().close().await;
+    }
+    db.drop_db(Some(store)).await;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Shieldwall's pattern evaluator beside the OASIS reference matcher (stix2-matcher), on the
+same generated files, in the same run.
+
+1. Runs the Rust bench binary (`cargo bench -p shieldwall-pattern --bench pattern_eval`), which
+   writes patterns-P.txt and observed-O.json and times compile + evaluate of every pattern
+   against all O observations.
+2. Times stix2-matcher's `match()` on a sample of the same patterns against the same bundle.
+   The full runs would take hours (each call takes a fraction of a second to seconds on 10,000
+   observations), so the Python side is sampled: every k-th pattern, at most --sample patterns.
+   The sample keeps the generated mix because patterns are generated independently in order.
+3. Prints both throughputs (pattern x observation evaluations per second) and the ratio.
+
+Usage: scripts/bench_pattern_vs_stix2_matcher.py [--python-sample 40] [--patterns 1000,10000]
+Run it with the Python that has stix2-matcher installed (e.g. /work/venv/bin/python).
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+from stix2matcher.matcher import match
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patterns", default="1000,10000")
+    ap.add_argument("--observations", type=int, default=10000)
+    ap.add_argument("--python-sample", type=int, default=40)
+    ap.add_argument("--dir", default=None)
+    args = ap.parse_args()
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+    bench_dir = args.dir or os.path.join(target, "pattern-bench")
+    cmd = ["cargo", "bench", "-q", "-p", "shieldwall-pattern", "--bench", "pattern_eval", "--",
+           "--dir", bench_dir, "--patterns", args.patterns,
+           "--observations", str(args.observations), "--json"]
+    print("$ " + " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, cwd=root, check=True, capture_output=True, text=True).stdout
+    rust = json.loads(out.strip().splitlines()[-1])
+
+    report = {"machine": f"{platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}",
+              "rust_load_seconds": rust["load_seconds"], "runs": []}
+    with open(rust["runs"][0]["observed_file"]) as f:
+        bundle = json.load(f)
+    observed = [bundle]
+    for run in rust["runs"]:
+        with open(run["patterns_file"]) as f:
+            pats = [line.rstrip("\n") for line in f if line.strip()]
+        step = max(1, len(pats) // args.python_sample)
+        sample = pats[::step][: args.python_sample]
+        t = time.perf_counter()
+        py_matched = 0
+        for p in sample:
+            if match(p, observed, stix_version="2.1"):
+                py_matched += 1
+        py_s = time.perf_counter() - t
+        o = run["observations"]
+        py_rate = len(sample) * o / py_s
+        rs_rate = run["evaluations_per_second"]
+        rs_rate_c = run["evaluations_per_second_incl_compile"]
+        entry = {
+            "patterns": run["patterns"], "observations": o,
+            "rust_evaluate_seconds": run["evaluate_seconds"],
+            "rust_compile_seconds": run["compile_seconds"],
+            "rust_matched": run["matched"], "rust_errors": run["errors"],
+            "rust_evals_per_s": rs_rate, "rust_evals_per_s_incl_compile": rs_rate_c,
+            "python_sampled_patterns": len(sample), "python_seconds": py_s,
+            "python_matched_in_sample": py_matched,
+            "python_evals_per_s": py_rate,
+            "ratio": rs_rate / py_rate, "ratio_incl_compile": rs_rate_c / py_rate,
+        }
+        report["runs"].append(entry)
+        print(f"P={run['patterns']} O={o}: shieldwall {rs_rate:.3e} evals/s "
+              f"({rs_rate_c:.3e} incl. compile); stix2-matcher {py_rate:.3e} evals/s "
+              f"(sample of {len(sample)} patterns, {py_s:.1f}s); ratio {rs_rate / py_rate:.0f}x "
+              f"({rs_rate_c / py_rate:.0f}x incl. compile)")
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
