@@ -399,7 +399,10 @@ impl Index {
                 }
             },
             Anchor::Regex(r) => {
-                self.regex_src.push(translate(&r));
+                // As `pattern::regex::compile_matches` does: NFC first, then the rewrites.
+                use unicode_normalization::UnicodeNormalization;
+                let nfc: String = r.nfc().collect();
+                self.regex_src.push(translate(&nfc));
                 self.regex_obs.push(obs);
             }
         }
