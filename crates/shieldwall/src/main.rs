@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod telemetry_io;
 
 /// Shieldwall: share, federate, detect, counter disinformation, coordinate — over STIX 2.1 and TAXII 2.1.
 #[derive(Debug, Parser)]
@@ -30,11 +31,15 @@ enum Command {
     Init(cli::init::Args),
     /// Import STIX bundles into a collection.
     Import(cli::import::Args),
-    /// Export what a member may see in a collection.
-    Export(cli::export::Args),
+    /// Export indicators: a STIX bundle of what a member may see in a collection
+    /// (`--format stix`), or rules and lists for blocking and detection tools (Suricata, Zeek
+    /// Intel, RPZ, lists, CSV).
+    Export(cli::exports::Args),
     /// Add members, users and API keys to the configuration.
     #[command(subcommand)]
     Admin(cli::admin::Command),
+    /// Scan logs (ECS JSON, Suricata EVE, Zeek, CSV; gzip, stdin, directories) for indicators.
+    Scan(cli::scan::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,8 +50,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Init(args) => cli::init::run(args),
         Command::Import(args) => cli::import::run(args),
-        Command::Export(args) => cli::export::run(args),
+        Command::Export(args) => cli::exports::run(args),
         Command::Admin(cmd) => cli::admin::run(cmd),
+        Command::Scan(args) => cli::scan::run(args),
     };
     match result {
         Ok(code) => code,

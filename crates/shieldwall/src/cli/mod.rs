@@ -3,9 +3,11 @@
 
 pub(crate) mod admin;
 pub(crate) mod export;
+pub(crate) mod exports;
 pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod node;
 pub(crate) mod pattern;
+pub(crate) mod scan;
 pub(crate) mod serve;
 pub(crate) mod validate;

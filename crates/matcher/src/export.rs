@@ -1,0 +1,750 @@
+//! Exports for the tools that block and detect: Suricata rules (with file-hash lists), the Zeek
+//! Intel framework, a DNS RPZ zone, plain lists per type and CSV.
+//!
+//! Only what a device can enforce faithfully is exported: an indicator whose pattern is one
+//! observation expression made of `=` / `IN` tests (and `ISSUBSET` for networks) joined by `OR`
+//! yields its values; any other shape (`AND`, qualifiers, several observations, `!=`, `LIKE`)
+//! is skipped with a reason, since a block list cannot express it.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use pattern::{
+    CompareOp, ComparisonExpr, Literal, ObservationExpr, Operand, PathStep, StixVersion,
+};
+
+use crate::Indicator;
+
+/// The kind of an exportable value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// An IPv4 address.
+    Ipv4,
+    /// An IPv6 address.
+    Ipv6,
+    /// A CIDR block (either family).
+    Cidr,
+    /// A domain name.
+    Domain,
+    /// A URL.
+    Url,
+    /// An e-mail address.
+    Email,
+    /// A file name.
+    FileName,
+    /// A file MD5.
+    Md5,
+    /// A file SHA-1.
+    Sha1,
+    /// A file SHA-256.
+    Sha256,
+    /// A certificate SHA-1 fingerprint.
+    CertSha1,
+}
+
+impl Kind {
+    /// All kinds.
+    pub const ALL: [Kind; 11] = [
+        Kind::Ipv4,
+        Kind::Ipv6,
+        Kind::Cidr,
+        Kind::Domain,
+        Kind::Url,
+        Kind::Email,
+        Kind::FileName,
+        Kind::Md5,
+        Kind::Sha1,
+        Kind::Sha256,
+        Kind::CertSha1,
+    ];
+
+    /// The name used in lists and CSV (`domain`, `sha256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ipv4 => "ipv4",
+            Kind::Ipv6 => "ipv6",
+            Kind::Cidr => "cidr",
+            Kind::Domain => "domain",
+            Kind::Url => "url",
+            Kind::Email => "email",
+            Kind::FileName => "file-name",
+            Kind::Md5 => "md5",
+            Kind::Sha1 => "sha1",
+            Kind::Sha256 => "sha256",
+            Kind::CertSha1 => "cert-sha1",
+        }
+    }
+
+    /// The kind of a name.
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// One exportable value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observable {
+    /// Its kind.
+    pub kind: Kind,
+    /// The value, normalised (canonical addresses, lower-case names and digests).
+    pub value: String,
+}
+
+fn key(s: &PathStep) -> Option<&str> {
+    match s {
+        PathStep::Key(k) => Some(k),
+        _ => None,
+    }
+}
+
+fn kind_of(object_type: &str, path: &[PathStep]) -> Option<&'static str> {
+    let keys: Option<Vec<&str>> = path.iter().map(key).collect();
+    Some(match (object_type, keys?.as_slice()) {
+        ("ipv4-addr" | "ipv6-addr", ["value"]) => "ip",
+        ("network-traffic", ["src_ref" | "dst_ref", "value"]) => "ip",
+        ("domain-name", ["value"]) => "domain",
+        ("url", ["value"]) => "url",
+        ("email-addr", ["value"]) => "email",
+        ("file", ["name"]) => "file-name",
+        ("file", ["hashes", "MD5"]) => "md5",
+        ("file", ["hashes", "SHA-1"]) => "sha1",
+        ("file", ["hashes", "SHA-256"]) => "sha256",
+        ("x509-certificate", ["hashes", "SHA-1"]) => "cert-sha1",
+        _ => return None,
+    })
+}
+
+fn is_hex(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn observable(kind: &str, op: CompareOp, value: &str) -> Result<Observable, String> {
+    let bad = || format!("{value:?} is not a valid {kind} value");
+    let (kind, value) = match (kind, op) {
+        ("ip", CompareOp::IsSubset) | ("ip", CompareOp::Eq) if value.contains('/') => {
+            let b = pattern::net::Block::parse(value).ok_or_else(bad)?;
+            let _ = b;
+            (Kind::Cidr, value.to_owned())
+        }
+        ("ip", CompareOp::Eq) => match value.parse::<IpAddr>().map_err(|_| bad())? {
+            IpAddr::V4(a) => (Kind::Ipv4, a.to_string()),
+            IpAddr::V6(a) => (Kind::Ipv6, a.to_string()),
+        },
+        ("domain", CompareOp::Eq) => {
+            let d = value
+                .strip_suffix('.')
+                .unwrap_or(value)
+                .to_ascii_lowercase();
+            (Kind::Domain, d)
+        }
+        ("url", CompareOp::Eq) => (Kind::Url, value.to_owned()),
+        ("email", CompareOp::Eq) => (Kind::Email, value.to_owned()),
+        ("file-name", CompareOp::Eq) => (Kind::FileName, value.to_owned()),
+        ("md5", CompareOp::Eq) if is_hex(value, 32) => (Kind::Md5, value.to_ascii_lowercase()),
+        ("sha1", CompareOp::Eq) if is_hex(value, 40) => (Kind::Sha1, value.to_ascii_lowercase()),
+        ("sha256", CompareOp::Eq) if is_hex(value, 64) => {
+            (Kind::Sha256, value.to_ascii_lowercase())
+        }
+        ("cert-sha1", CompareOp::Eq) if is_hex(value, 40) => {
+            (Kind::CertSha1, value.to_ascii_lowercase())
+        }
+        _ => return Err(bad()),
+    };
+    if value.is_empty() || value.chars().any(char::is_control) {
+        return Err(bad());
+    }
+    Ok(Observable { kind, value })
+}
+
+fn collect(c: &ComparisonExpr, out: &mut Vec<Observable>) -> Result<(), String> {
+    match c {
+        ComparisonExpr::Or(a, b, _) => {
+            collect(a, out)?;
+            collect(b, out)
+        }
+        ComparisonExpr::Group(inner, _) => collect(inner, out),
+        ComparisonExpr::And(..) => {
+            Err("an AND inside the observation cannot be a block-list entry".into())
+        }
+        ComparisonExpr::Test(t) => {
+            if t.negated {
+                return Err(format!("`NOT {}` cannot be exported", t.op.as_str()));
+            }
+            let kind = kind_of(&t.path.object_type, &t.path.steps).ok_or_else(|| {
+                format!(
+                    "{}:{} has no export form",
+                    t.path.object_type,
+                    t.path.property_path()
+                )
+            })?;
+            let lits: Vec<&Literal> = match (&t.op, &t.operand) {
+                (CompareOp::Eq | CompareOp::IsSubset, Operand::Literal(l)) => vec![l],
+                (CompareOp::In, Operand::Set(s)) => s.iter().collect(),
+                (op, _) => return Err(format!("the {} operator cannot be exported", op.as_str())),
+            };
+            let op = if t.op == CompareOp::In {
+                CompareOp::Eq
+            } else {
+                t.op
+            };
+            if op == CompareOp::IsSubset && kind != "ip" {
+                return Err("ISSUBSET on a non-address cannot be exported".into());
+            }
+            for l in lits {
+                let Literal::String(s) = l else {
+                    return Err(format!("a {} literal cannot be exported", l.type_name()));
+                };
+                out.push(observable(kind, op, s)?);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The exportable values of a pattern, or why it has none.
+pub fn observables(pattern_text: &str) -> Result<Vec<Observable>, String> {
+    let parsed = pattern::parse(pattern_text, StixVersion::V21);
+    let Some(p) = parsed
+        .pattern
+        .filter(|_| parsed.diagnostics.iter().all(|d| !d.is_error()))
+    else {
+        return Err("the pattern is not valid".into());
+    };
+    let mut root = &p.root;
+    while let ObservationExpr::Group { inner, .. } = root {
+        root = inner;
+    }
+    let ObservationExpr::Simple { comparison, .. } = root else {
+        return Err(
+            "patterns over several observations or with qualifiers cannot be block-list entries"
+                .into(),
+        );
+    };
+    let mut out = Vec::new();
+    collect(comparison, &mut out)?;
+    Ok(out)
+}
+
+/// An indicator with its exportable values.
+#[derive(Debug, Clone)]
+pub struct Item<'a> {
+    /// The indicator.
+    pub indicator: &'a Indicator,
+    /// Its values.
+    pub observables: Vec<Observable>,
+}
+
+/// Suricata output: the rules and the file-hash list files they name.
+#[derive(Debug, Clone, Default)]
+pub struct Suricata {
+    /// The rules file.
+    pub rules: String,
+    /// `(file name, content)` of each hash list the rules reference.
+    pub lists: Vec<(String, String)>,
+    /// Values that have no Suricata form (file names, e-mail addresses).
+    pub skipped: usize,
+}
+
+/// Escapes a value for a Suricata `content:"…"` (quotes, `;`, `\`, `|` and non-printables as
+/// `|hex|`).
+pub fn suricata_content(s: &str) -> String {
+    let mut out = String::new();
+    let mut hex = false;
+    for b in s.bytes() {
+        let special = matches!(b, b'"' | b';' | b'\\' | b'|') || !(0x20..0x7f).contains(&b);
+        if special {
+            if hex {
+                let _ = write!(out, " {b:02X}");
+            } else {
+                let _ = write!(out, "|{b:02X}");
+                hex = true;
+            }
+        } else {
+            if hex {
+                out.push('|');
+                hex = false;
+            }
+            out.push(char::from(b));
+        }
+    }
+    if hex {
+        out.push('|');
+    }
+    out
+}
+
+fn msg(ind: &Indicator, what: &str) -> String {
+    let name = ind.name.as_deref().unwrap_or("indicator");
+    let text = format!("Shieldwall {what}: {name} ({})", ind.id);
+    // msg is a quoted string: keep it to safe characters.
+    text.chars()
+        .map(|c| {
+            if c == '"' || c == ';' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Splits `http://host[:port]/path` into host and path (with query); `None` for other schemes.
+fn split_url(u: &str) -> Option<(String, String)> {
+    let rest = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"))?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => h,
+        _ => host,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
+    Some((host.to_ascii_lowercase(), path))
+}
+
+/// Suricata 7 rules: DNS query and TLS SNI for domains, HTTP host + URI for URLs, IP rules for
+/// addresses and networks (both directions), a certificate-fingerprint rule, and per-algorithm
+/// file-hash rules over list files (`filemd5`/`filesha1`/`filesha256`) named `<prefix>-md5.list`
+/// etc. Signature ids count up from `sid_base`.
+pub fn suricata(items: &[Item<'_>], sid_base: u32, list_prefix: &str) -> Suricata {
+    let mut s = Suricata::default();
+    let mut sid = sid_base;
+    let mut next = || {
+        let v = sid;
+        sid = sid.saturating_add(1);
+        v
+    };
+    let mut md5 = String::new();
+    let mut sha1 = String::new();
+    let mut sha256 = String::new();
+    let r = &mut s.rules;
+    let _ = writeln!(r, "# Shieldwall indicators as Suricata rules.");
+    for it in items {
+        let ind = it.indicator;
+        for o in &it.observables {
+            let v = &o.value;
+            match o.kind {
+                Kind::Domain => {
+                    let c = suricata_content(v);
+                    let _ = writeln!(
+                        r,
+                        "alert dns any any -> any any (msg:\"{}\"; dns.query; content:\"{c}\"; nocase; startswith; endswith; sid:{}; rev:1;)",
+                        msg(ind, "DNS query"),
+                        next()
+                    );
+                    let _ = writeln!(
+                        r,
+                        "alert tls any any -> any any (msg:\"{}\"; tls.sni; content:\"{c}\"; nocase; startswith; endswith; sid:{}; rev:1;)",
+                        msg(ind, "TLS SNI"),
+                        next()
+                    );
+                    let _ = writeln!(
+                        r,
+                        "alert http any any -> any any (msg:\"{}\"; http.host; content:\"{c}\"; startswith; endswith; sid:{}; rev:1;)",
+                        msg(ind, "HTTP host"),
+                        next()
+                    );
+                }
+                Kind::Url => match split_url(v) {
+                    Some((host, path)) => {
+                        let _ = writeln!(
+                            r,
+                            "alert http any any -> any any (msg:\"{}\"; http.host; content:\"{}\"; startswith; endswith; http.uri.raw; content:\"{}\"; startswith; endswith; sid:{}; rev:1;)",
+                            msg(ind, "URL"),
+                            suricata_content(&host),
+                            suricata_content(&path),
+                            next()
+                        );
+                    }
+                    None => s.skipped += 1,
+                },
+                Kind::Ipv4 | Kind::Ipv6 | Kind::Cidr => {
+                    let a = if v.contains(':') {
+                        format!("[{v}]")
+                    } else {
+                        v.clone()
+                    };
+                    let _ = writeln!(
+                        r,
+                        "alert ip {a} any -> any any (msg:\"{}\"; sid:{}; rev:1;)",
+                        msg(ind, "address (source)"),
+                        next()
+                    );
+                    let _ = writeln!(
+                        r,
+                        "alert ip any any -> {a} any (msg:\"{}\"; sid:{}; rev:1;)",
+                        msg(ind, "address (destination)"),
+                        next()
+                    );
+                }
+                Kind::CertSha1 => {
+                    let fp: Vec<&str> = (0..20).filter_map(|i| v.get(2 * i..2 * i + 2)).collect();
+                    let _ = writeln!(
+                        r,
+                        "alert tls any any -> any any (msg:\"{}\"; tls.cert_fingerprint; content:\"{}\"; sid:{}; rev:1;)",
+                        msg(ind, "certificate"),
+                        fp.join(":"),
+                        next()
+                    );
+                }
+                Kind::Md5 => {
+                    let _ = writeln!(md5, "{v}");
+                }
+                Kind::Sha1 => {
+                    let _ = writeln!(sha1, "{v}");
+                }
+                Kind::Sha256 => {
+                    let _ = writeln!(sha256, "{v}");
+                }
+                Kind::Email | Kind::FileName => s.skipped += 1,
+            }
+        }
+    }
+    for (list, keyword, algo) in [
+        (md5, "filemd5", "md5"),
+        (sha1, "filesha1", "sha1"),
+        (sha256, "filesha256", "sha256"),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let file = format!("{list_prefix}-{algo}.list");
+        for proto in ["http", "smtp", "smb", "ftp-data", "nfs"] {
+            let _ = writeln!(
+                r,
+                "alert {proto} any any -> any any (msg:\"Shieldwall file {algo} on the indicator list ({proto})\"; {keyword}:{file}; sid:{}; rev:1;)",
+                next()
+            );
+        }
+        s.lists.push((file, list));
+    }
+    s
+}
+
+fn zeek_type(k: Kind) -> Option<&'static str> {
+    Some(match k {
+        Kind::Ipv4 | Kind::Ipv6 => "Intel::ADDR",
+        Kind::Cidr => "Intel::SUBNET",
+        Kind::Domain => "Intel::DOMAIN",
+        Kind::Url => "Intel::URL",
+        Kind::Email => "Intel::EMAIL",
+        Kind::FileName => "Intel::FILE_NAME",
+        Kind::Md5 | Kind::Sha1 | Kind::Sha256 => "Intel::FILE_HASH",
+        Kind::CertSha1 => "Intel::CERT_HASH",
+    })
+}
+
+fn zeek_field(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c == '\t' || c.is_control() { ' ' } else { c })
+        .collect();
+    if s.is_empty() { "-".into() } else { s }
+}
+
+/// A Zeek Intel framework file (`#fields indicator indicator_type meta.source meta.desc
+/// meta.url`). URLs lose their scheme, as Zeek's `Intel::URL` matches `host/path`.
+pub fn zeek_intel(items: &[Item<'_>], source: &str) -> String {
+    let mut out =
+        String::from("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n");
+    for it in items {
+        for o in &it.observables {
+            let Some(t) = zeek_type(o.kind) else { continue };
+            let value = if o.kind == Kind::Url {
+                o.value
+                    .split_once("://")
+                    .map_or(o.value.as_str(), |(_, r)| r)
+                    .to_owned()
+            } else {
+                o.value.clone()
+            };
+            let desc = format!(
+                "{} ({})",
+                it.indicator.name.as_deref().unwrap_or("indicator"),
+                it.indicator.id
+            );
+            let _ = writeln!(
+                out,
+                "{}\t{t}\t{}\t{}\t-",
+                zeek_field(&value),
+                zeek_field(source),
+                zeek_field(&desc)
+            );
+        }
+    }
+    out
+}
+
+/// Whether a name is a DNS name a zone can hold (LDH labels of 1–63 bytes, 253 bytes at most).
+pub fn valid_dns_name(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn rpz_ip(v: &str) -> Option<String> {
+    let (addr, len) = match v.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u8>().ok()?),
+        None => (v, if v.contains(':') { 128 } else { 32 }),
+    };
+    match addr.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            Some(format!("{len}.{}.{}.{}.{}.rpz-ip", o[3], o[2], o[1], o[0]))
+        }
+        IpAddr::V6(a) => {
+            let g = a.segments();
+            // The longest run of two or more zero groups becomes `zz`.
+            let (mut best, mut best_len, mut i) = (None, 1usize, 0usize);
+            while i < 8 {
+                if g[i] == 0 {
+                    let start = i;
+                    while i < 8 && g[i] == 0 {
+                        i += 1;
+                    }
+                    if i - start > best_len {
+                        best = Some(start);
+                        best_len = i - start;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            let mut labels: Vec<String> = Vec::new();
+            let mut j = 0;
+            while j < 8 {
+                if Some(j) == best {
+                    labels.push("zz".into());
+                    j += best_len;
+                } else {
+                    labels.push(format!("{:x}", g[j]));
+                    j += 1;
+                }
+            }
+            labels.reverse();
+            Some(format!("{len}.{}.rpz-ip", labels.join(".")))
+        }
+    }
+}
+
+/// A DNS Response Policy Zone: `CNAME .` (NXDOMAIN) for each domain and its subdomains, and
+/// `rpz-ip` triggers for addresses and networks. `serial` is the SOA serial (the caller
+/// chooses it, e.g. from the clock). Names that no zone can hold are counted in the second
+/// value and left out.
+pub fn rpz(items: &[Item<'_>], serial: u32) -> (String, usize) {
+    let mut out = format!(
+        "$TTL 300\n@ IN SOA localhost. hostmaster.localhost. ( {serial} 3600 600 86400 300 )\n  IN NS localhost.\n"
+    );
+    let mut skipped = 0;
+    let mut seen = std::collections::HashSet::new();
+    for it in items {
+        for o in &it.observables {
+            let owner = match o.kind {
+                Kind::Domain if valid_dns_name(&o.value) => Some(o.value.clone()),
+                Kind::Ipv4 | Kind::Ipv6 | Kind::Cidr => rpz_ip(&o.value),
+                _ => None,
+            };
+            let Some(owner) = owner else {
+                skipped += 1;
+                continue;
+            };
+            if !seen.insert(owner.clone()) {
+                continue;
+            }
+            let _ = writeln!(out, "; {}", it.indicator.id);
+            let _ = writeln!(out, "{owner} CNAME .");
+            if o.kind == Kind::Domain {
+                let _ = writeln!(out, "*.{owner} CNAME .");
+            }
+        }
+    }
+    (out, skipped)
+}
+
+/// The values of one kind, one per line, without duplicates, in first-seen order.
+pub fn list(items: &[Item<'_>], kind: Kind) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for o in items.iter().flat_map(|i| &i.observables) {
+        if o.kind == kind && seen.insert(o.value.as_str()) {
+            out.push_str(&o.value);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// CSV: `indicator,name,type,value,tlp,valid_from,valid_until`; `tlp` gives each indicator's
+/// TLP name.
+pub fn csv(items: &[Item<'_>], tlp: impl Fn(&Indicator) -> String) -> String {
+    let mut out = String::from("indicator,name,type,value,tlp,valid_from,valid_until\n");
+    let t = |n: Option<i64>| n.map(telemetry::time::format_timestamp).unwrap_or_default();
+    for it in items {
+        for o in &it.observables {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{}",
+                csv_cell(&it.indicator.id),
+                csv_cell(it.indicator.name.as_deref().unwrap_or("")),
+                o.kind.name(),
+                csv_cell(&o.value),
+                csv_cell(&tlp(it.indicator)),
+                t(it.indicator.valid_from),
+                t(it.indicator.valid_until)
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn obs(p: &str) -> Result<Vec<(Kind, String)>, String> {
+        observables(p).map(|v| v.into_iter().map(|o| (o.kind, o.value)).collect())
+    }
+
+    #[test]
+    fn exportable_shapes() {
+        assert_eq!(
+            obs("[domain-name:value = 'Evil.Example.' OR ipv4-addr:value IN ('1.2.3.4', '10.0.0.0/8')]").unwrap(),
+            vec![
+                (Kind::Domain, "evil.example".into()),
+                (Kind::Ipv4, "1.2.3.4".into()),
+                (Kind::Cidr, "10.0.0.0/8".into())
+            ]
+        );
+        assert_eq!(
+            obs("[file:hashes.'SHA-256' = 'AA00000000000000000000000000000000000000000000000000000000000000']").unwrap()[0].0,
+            Kind::Sha256
+        );
+        assert!(
+            obs("[domain-name:value = 'a' AND domain-name:value = 'b']")
+                .unwrap_err()
+                .contains("AND")
+        );
+        assert!(obs("[domain-name:value = 'a'] FOLLOWEDBY [domain-name:value = 'b']").is_err());
+        assert!(
+            obs("[domain-name:value LIKE '%a']")
+                .unwrap_err()
+                .contains("LIKE")
+        );
+        assert!(obs("[file:hashes.'SHA-256' = 'xyz']").is_err());
+        assert!(obs("[url:value = 'a\\tb' OR domain-name:value = '']").is_err());
+        assert!(
+            obs("[process:name = 'x']")
+                .unwrap_err()
+                .contains("no export form")
+        );
+    }
+
+    #[test]
+    fn formats() {
+        let ind = Indicator {
+            id: "indicator--1".into(),
+            name: Some("Bad \"thing\"; x".into()),
+            pattern: String::new(),
+            pattern_type: "stix".into(),
+            valid_from: Some(0),
+            valid_until: None,
+            revoked: false,
+            added: None,
+            marking_refs: vec![],
+        };
+        let items = vec![Item {
+            indicator: &ind,
+            observables: obs_list(&[
+                (Kind::Domain, "evil.example"),
+                (Kind::Url, "http://evil.example:8080/a;b?c=\"d\""),
+                (Kind::Ipv6, "2001:db8::1"),
+                (Kind::Cidr, "10.0.0.0/8"),
+                (Kind::Sha256, &"ab".repeat(32)),
+            ]),
+        }];
+        let s = suricata(&items, 1_800_000, "sw");
+        assert!(
+            s.rules.contains(
+                "dns.query; content:\"evil.example\"; nocase; startswith; endswith; sid:1800000;"
+            ),
+            "{}",
+            s.rules
+        );
+        assert!(
+            s.rules
+                .contains("msg:\"Shieldwall DNS query: Bad _thing__ x (indicator--1)\""),
+            "{}",
+            s.rules
+        );
+        assert!(
+            s.rules
+                .contains("http.uri.raw; content:\"/a|3B|b?c=|22|d|22|\""),
+            "{}",
+            s.rules
+        );
+        assert!(s.rules.contains("alert ip [2001:db8::1] any -> any any"));
+        assert!(s.rules.contains("filesha256:sw-sha256.list;"));
+        assert_eq!(
+            s.lists,
+            vec![("sw-sha256.list".into(), format!("{}\n", "ab".repeat(32)))]
+        );
+        let z = zeek_intel(&items, "shieldwall");
+        assert!(
+            z.contains("evil.example:8080/a;b?c=\"d\"\tIntel::URL\tshieldwall\t"),
+            "{z}"
+        );
+        assert!(z.contains("10.0.0.0/8\tIntel::SUBNET"));
+        let (zone, skipped) = rpz(&items, 7);
+        assert!(
+            zone.contains("evil.example CNAME .\n*.evil.example CNAME ."),
+            "{zone}"
+        );
+        assert!(zone.contains("128.1.zz.db8.2001.rpz-ip CNAME ."), "{zone}");
+        assert!(zone.contains("8.0.0.0.10.rpz-ip CNAME ."), "{zone}");
+        assert_eq!(skipped, 2);
+        assert_eq!(list(&items, Kind::Cidr), "10.0.0.0/8\n");
+        let c = csv(&items, |_| "TLP:GREEN".into());
+        assert!(c.contains("indicator--1,\"Bad \"\"thing\"\"; x\",domain,evil.example,TLP:GREEN,1970-01-01T00:00:00.000Z,\n"), "{c}");
+    }
+
+    fn obs_list(v: &[(Kind, &str)]) -> Vec<Observable> {
+        v.iter()
+            .map(|(k, s)| Observable {
+                kind: *k,
+                value: (*s).to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rpz_ipv6_labels() {
+        assert_eq!(rpz_ip("2001:db8::/32").unwrap(), "32.zz.db8.2001.rpz-ip");
+        assert_eq!(rpz_ip("1:0:2::").unwrap(), "128.zz.2.0.1.rpz-ip");
+        assert_eq!(rpz_ip("192.0.2.1").unwrap(), "32.1.2.0.192.rpz-ip");
+    }
+}

@@ -1,0 +1,605 @@
+//! Candidate indexes: from each observation expression, the cheap keys ("anchors") at least one
+//! of which a matching record must carry; built into hash sets (addresses as integers, digests
+//! as bytes, other values as text), prefix-length tables for CIDR blocks, one Aho-Corasick
+//! automaton for `LIKE` literals and one regex set for `MATCHES`.
+
+use std::net::IpAddr;
+
+use aho_corasick::AhoCorasick;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use std::hash::BuildHasher;
+use telemetry::Field;
+
+use crate::verify::{Lit, ObjType, Prop, VExpr, VOp, VTest};
+
+/// A class of text values, so that equal text in different properties does not collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub(crate) enum Class {
+    Domain,
+    Url,
+    Email,
+    FileName,
+    CertSubject,
+    CertIssuer,
+    CertSerial,
+    UserAgent,
+    SrcPort,
+    DstPort,
+    Size,
+    Transport,
+}
+
+/// The class a record field's values are looked up in.
+pub(crate) fn class_of_field(f: Field) -> Option<Class> {
+    Some(match f {
+        Field::DnsQuestion | Field::UrlDomain | Field::TlsServerName => Class::Domain,
+        Field::UrlFull => Class::Url,
+        Field::EmailFrom | Field::EmailTo => Class::Email,
+        Field::FileName => Class::FileName,
+        Field::CertSubject => Class::CertSubject,
+        Field::CertIssuer => Class::CertIssuer,
+        Field::CertSerial => Class::CertSerial,
+        Field::UserAgent => Class::UserAgent,
+        Field::SourcePort => Class::SrcPort,
+        Field::DestinationPort => Class::DstPort,
+        Field::FileSize => Class::Size,
+        Field::NetworkTransport => Class::Transport,
+        _ => return None,
+    })
+}
+
+fn class_of_prop(obj: ObjType, p: Prop) -> Option<Class> {
+    Some(match (obj, p) {
+        (ObjType::Domain, Prop::Value) => Class::Domain,
+        (ObjType::Url, Prop::Value) => Class::Url,
+        (ObjType::Email, Prop::Value) => Class::Email,
+        (_, Prop::SrcPort) => Class::SrcPort,
+        (_, Prop::DstPort) => Class::DstPort,
+        (_, Prop::Protocols(_)) => Class::Transport,
+        (_, Prop::UserAgent) => Class::UserAgent,
+        (_, Prop::Of(f)) => class_of_field(f)?,
+        _ => return None,
+    })
+}
+
+/// A cheap key a matching record must carry.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Anchor {
+    V4(u32),
+    V6(u128),
+    Cidr4(u32, u8),
+    Cidr6(u128, u8),
+    Str(Class, String),
+    Hash(Field, Vec<u8>),
+    Like(String),
+    Regex(String),
+}
+
+/// `None`: no cheap key (evaluate on every record); `Some(empty)`: can never match a record.
+pub(crate) fn anchors(e: &VExpr) -> Option<Vec<Anchor>> {
+    match e {
+        VExpr::And(a, b) => match (anchors(a), anchors(b)) {
+            (Some(x), _) | (_, Some(x)) if x.is_empty() => Some(Vec::new()),
+            (Some(x), Some(y)) => Some(if x.len() <= y.len() { x } else { y }),
+            (Some(x), None) | (None, Some(x)) => Some(x),
+            (None, None) => None,
+        },
+        VExpr::Or(a, b) => {
+            let mut x = anchors(a)?;
+            x.extend(anchors(b)?);
+            Some(x)
+        }
+        VExpr::Test(t) => test_anchors(t),
+    }
+}
+
+fn is_ip_prop(t: &VTest) -> bool {
+    matches!(
+        (t.obj, t.prop),
+        (ObjType::Ipv4 | ObjType::Ipv6, Prop::Value) | (_, Prop::SrcRefValue | Prop::DstRefValue)
+    )
+}
+
+fn eq_anchor(t: &VTest, l: &Lit) -> Option<Vec<Anchor>> {
+    let never = Some(Vec::new());
+    if is_ip_prop(t) {
+        let Lit::Str(s) = l else { return never };
+        return match s.parse::<IpAddr>() {
+            // Record addresses are canonical text: a literal in another spelling never equals one.
+            Ok(ip) if ip.to_string() == *s => match ip {
+                IpAddr::V4(a) if t.obj != ObjType::Ipv6 => Some(vec![Anchor::V4(u32::from(a))]),
+                IpAddr::V6(a) if t.obj != ObjType::Ipv4 => Some(vec![Anchor::V6(u128::from(a))]),
+                _ => never,
+            },
+            _ => never,
+        };
+    }
+    if let Prop::Of(f) = t.prop
+        && let telemetry::ValueKind::Hash(n) = f.kind()
+    {
+        let Lit::Str(s) = l else { return None };
+        return match decode_hex(s) {
+            Some(b) if b.len() * 2 == usize::from(n) => Some(vec![Anchor::Hash(f, b)]),
+            _ => never,
+        };
+    }
+    let class = class_of_prop(t.obj, t.prop)?;
+    let integer = matches!(class, Class::SrcPort | Class::DstPort | Class::Size);
+    match l {
+        Lit::Str(s) if !integer => Some(vec![Anchor::Str(class, s.clone())]),
+        Lit::Int(i) if integer => Some(vec![Anchor::Str(class, i.to_string())]),
+        // Floats equal to integers, byte strings: no key, evaluate.
+        Lit::Float(_) | Lit::Bytes(_) => None,
+        _ => never,
+    }
+}
+
+fn test_anchors(t: &VTest) -> Option<Vec<Anchor>> {
+    if t.obj == ObjType::Other || t.prop == Prop::Never {
+        // No record has the property, so no test on it holds (negated or not).
+        return if matches!(t.op, VOp::Exists) && t.negated {
+            None
+        } else {
+            Some(Vec::new())
+        };
+    }
+    if t.negated {
+        return None;
+    }
+    match &t.op {
+        VOp::Eq(l) => eq_anchor(t, l),
+        VOp::In(set) => {
+            let mut out = Vec::new();
+            for l in set {
+                out.extend(eq_anchor(t, l)?);
+            }
+            Some(out)
+        }
+        VOp::Like(_, pat) => {
+            let lit = longest_literal(pat);
+            if lit.is_empty() {
+                None
+            } else {
+                use unicode_normalization::UnicodeNormalization;
+                Some(vec![Anchor::Like(lit.nfc().collect())])
+            }
+        }
+        VOp::Matches(_, re) => Some(vec![Anchor::Regex(re.clone())]),
+        VOp::Subset(b, s) if is_ip_prop(t) => match b {
+            None => Some(Vec::new()),
+            Some(_) => cidr_anchor(s),
+        },
+        VOp::Superset(_, s) if is_ip_prop(t) => {
+            // A record address contains only itself.
+            let ip = s.split('/').next().and_then(|a| a.parse::<IpAddr>().ok());
+            match (ip, s.split_once('/')) {
+                (Some(IpAddr::V4(a)), None) => Some(vec![Anchor::V4(u32::from(a))]),
+                (Some(IpAddr::V4(a)), Some((_, "32"))) => Some(vec![Anchor::V4(u32::from(a))]),
+                (Some(IpAddr::V6(a)), None) => Some(vec![Anchor::V6(u128::from(a))]),
+                (Some(IpAddr::V6(a)), Some((_, "128"))) => Some(vec![Anchor::V6(u128::from(a))]),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn cidr_anchor(s: &str) -> Option<Vec<Anchor>> {
+    let (a, len) = match s.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u8>().ok()?),
+        None => (s, 255),
+    };
+    Some(match a.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) => {
+            let len = len.min(32);
+            vec![Anchor::Cidr4(mask4(u32::from(a), len), len)]
+        }
+        IpAddr::V6(a) => {
+            let len = len.min(128);
+            vec![Anchor::Cidr6(mask6(u128::from(a), len), len)]
+        }
+    })
+}
+
+fn mask4(a: u32, len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        a & (u32::MAX << (32 - u32::from(len)))
+    }
+}
+
+fn mask6(a: u128, len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        a & (u128::MAX << (128 - u32::from(len)))
+    }
+}
+
+/// The longest run of a `LIKE` pattern without wildcards.
+fn longest_literal(pat: &str) -> String {
+    pat.split(['%', '_'])
+        .max_by_key(|s| s.len())
+        .unwrap_or("")
+        .to_owned()
+}
+
+pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What an index key points at: one observation expression, or (high bit set) a list of them.
+type Post = u32;
+const MULTI: u32 = 1 << 31;
+
+#[derive(Debug, Default)]
+struct Posts {
+    lists: Vec<Vec<u32>>,
+}
+
+impl Posts {
+    fn add(&mut self, slot: &mut Post, obs: u32) {
+        if *slot & MULTI != 0 {
+            self.lists[(*slot & !MULTI) as usize].push(obs);
+        } else if *slot != obs {
+            self.lists.push(vec![*slot, obs]);
+            *slot = MULTI | (self.lists.len() as u32 - 1);
+        }
+    }
+    fn each(&self, p: Post, mut f: impl FnMut(u32)) {
+        if p & MULTI != 0 {
+            for &o in &self.lists[(p & !MULTI) as usize] {
+                f(o);
+            }
+        } else {
+            f(p);
+        }
+    }
+}
+
+/// Text keys: `(class, value)` stored once in an arena, looked up by borrowed text.
+#[derive(Debug, Clone, Copy)]
+struct StrKey {
+    off: u32,
+    len: u32,
+    post: Post,
+}
+
+/// All indexes of a compiled set.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    posts: Posts,
+    hasher: DefaultHashBuilder,
+    v4: HashMap<u32, Post>,
+    v6: HashMap<u128, Post>,
+    cidr4: Vec<(u8, HashMap<u32, Post>)>,
+    cidr6: Vec<(u8, HashMap<u128, Post>)>,
+    arena: Vec<u8>,
+    strings: HashTable<StrKey>,
+    /// MD5 of files.
+    h16: HashMap<[u8; 16], Post>,
+    /// SHA-1 of files, of certificates.
+    h20: [HashMap<[u8; 20], Post>; 2],
+    /// SHA-256 of files, of certificates.
+    h32: [HashMap<[u8; 32], Post>; 2],
+    like_lits: Vec<String>,
+    like_obs: Vec<Vec<u32>>,
+    like: Option<AhoCorasick>,
+    regex_src: Vec<String>,
+    regex_obs: Vec<u32>,
+    regex: Option<Regex>,
+    pub(crate) has_text_engines: bool,
+}
+
+fn put<K: std::hash::Hash + Eq>(posts: &mut Posts, m: &mut HashMap<K, Post>, k: K, obs: u32) {
+    match m.entry(k) {
+        hashbrown::hash_map::Entry::Occupied(mut e) => posts.add(e.get_mut(), obs),
+        hashbrown::hash_map::Entry::Vacant(e) => {
+            e.insert(obs);
+        }
+    }
+}
+
+/// Rewrites `\Z` to `\z`, as the pattern crate does before compiling a `MATCHES` regex (it does
+/// not expose the rewritten text, which the set needs).
+fn translate(re: &str) -> String {
+    let mut out = String::with_capacity(re.len());
+    let mut chars = re.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('Z') => out.push_str("\\z"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Index {
+    pub(crate) fn add(&mut self, a: Anchor, obs: u32) {
+        match a {
+            Anchor::V4(x) => put(&mut self.posts, &mut self.v4, x, obs),
+            Anchor::V6(x) => put(&mut self.posts, &mut self.v6, x, obs),
+            Anchor::Cidr4(net, len) => {
+                let i = match self.cidr4.iter().position(|(l, _)| *l == len) {
+                    Some(i) => i,
+                    None => {
+                        self.cidr4.push((len, HashMap::new()));
+                        self.cidr4.len() - 1
+                    }
+                };
+                put(&mut self.posts, &mut self.cidr4[i].1, net, obs);
+            }
+            Anchor::Cidr6(net, len) => {
+                let i = match self.cidr6.iter().position(|(l, _)| *l == len) {
+                    Some(i) => i,
+                    None => {
+                        self.cidr6.push((len, HashMap::new()));
+                        self.cidr6.len() - 1
+                    }
+                };
+                put(&mut self.posts, &mut self.cidr6[i].1, net, obs);
+            }
+            Anchor::Hash(f, b) => {
+                let cert = usize::from(f.slot() == telemetry::ObjectSlot::Certificate);
+                match b.len() {
+                    16 => put(&mut self.posts, &mut self.h16, arr(&b), obs),
+                    20 => put(&mut self.posts, &mut self.h20[cert], arr(&b), obs),
+                    32 => put(&mut self.posts, &mut self.h32[cert], arr(&b), obs),
+                    _ => {}
+                }
+            }
+            Anchor::Str(class, s) => {
+                let h = self.hasher.hash_one((class as u8, s.as_bytes()));
+                let arena = &self.arena;
+                let found = self.strings.find_mut(h, |k| {
+                    arena[k.off as usize] == class as u8
+                        && &arena[k.off as usize + 1..(k.off + k.len) as usize] == s.as_bytes()
+                });
+                match found {
+                    Some(k) => self.posts.add(&mut k.post, obs),
+                    None => {
+                        let off = self.arena.len() as u32;
+                        self.arena.push(class as u8);
+                        self.arena.extend_from_slice(s.as_bytes());
+                        let key = StrKey {
+                            off,
+                            len: s.len() as u32 + 1,
+                            post: obs,
+                        };
+                        let (arena, hasher) = (&self.arena, &self.hasher);
+                        self.strings.insert_unique(h, key, |k| {
+                            let b = &arena[k.off as usize..(k.off + k.len) as usize];
+                            hasher.hash_one((b[0], &b[1..]))
+                        });
+                    }
+                }
+            }
+            Anchor::Like(l) => match self.like_lits.iter().position(|x| *x == l) {
+                Some(i) => self.like_obs[i].push(obs),
+                None => {
+                    self.like_lits.push(l);
+                    self.like_obs.push(vec![obs]);
+                }
+            },
+            Anchor::Regex(r) => {
+                // As `pattern::regex::compile_matches` does: NFC first, then the rewrites.
+                use unicode_normalization::UnicodeNormalization;
+                let nfc: String = r.nfc().collect();
+                self.regex_src.push(translate(&nfc));
+                self.regex_obs.push(obs);
+            }
+        }
+    }
+
+    /// Builds the automata. Returns the observation expressions whose regex could not join the
+    /// set (they are then evaluated on every record).
+    pub(crate) fn finish(&mut self) -> Vec<u32> {
+        self.cidr4.sort_by_key(|(l, _)| std::cmp::Reverse(*l));
+        self.cidr6.sort_by_key(|(l, _)| std::cmp::Reverse(*l));
+        self.arena.shrink_to_fit();
+        self.strings.shrink_to_fit(|k| {
+            let b = &self.arena[k.off as usize..(k.off + k.len) as usize];
+            self.hasher.hash_one((b[0], &b[1..]))
+        });
+        self.v4.shrink_to_fit();
+        self.v6.shrink_to_fit();
+        self.h16.shrink_to_fit();
+        for m in &mut self.h20 {
+            m.shrink_to_fit();
+        }
+        for m in &mut self.h32 {
+            m.shrink_to_fit();
+        }
+        if !self.like_lits.is_empty() {
+            self.like = AhoCorasick::new(&self.like_lits).ok();
+        }
+        let mut fallback = Vec::new();
+        if !self.regex_src.is_empty() {
+            let built = meta::Builder::new()
+                .configure(
+                    meta::Config::new()
+                        // Every pattern that matches, not only the leftmost-first one.
+                        .match_kind(regex_automata::MatchKind::All)
+                        .nfa_size_limit(Some(pattern::regex::REGEX_SIZE_LIMIT * 4))
+                        .hybrid_cache_capacity(2 << 20),
+                )
+                .syntax(syntax::Config::new().nest_limit(pattern::regex::REGEX_NEST_LIMIT))
+                .build_many(&self.regex_src);
+            match built {
+                Ok(r) => self.regex = Some(r),
+                Err(_) => fallback = std::mem::take(&mut self.regex_obs),
+            }
+        }
+        if self.like.is_none() && !self.like_lits.is_empty() {
+            fallback.extend(self.like_obs.iter().flatten().copied());
+        }
+        self.has_text_engines = self.like.is_some() || self.regex.is_some();
+        fallback
+    }
+
+    /// Calls `f(obs)` for every observation expression one value of a field proposes.
+    pub(crate) fn probe(&self, field: Field, value: &str, mut f: impl FnMut(u32)) {
+        if field.is_ip() {
+            match value.parse::<IpAddr>() {
+                Ok(IpAddr::V4(a)) => {
+                    let a = u32::from(a);
+                    if let Some(&p) = self.v4.get(&a) {
+                        self.posts.each(p, &mut f);
+                    }
+                    for (len, m) in &self.cidr4 {
+                        if let Some(&p) = m.get(&mask4(a, *len)) {
+                            self.posts.each(p, &mut f);
+                        }
+                    }
+                }
+                Ok(IpAddr::V6(a)) => {
+                    let a = u128::from(a);
+                    if let Some(&p) = self.v6.get(&a) {
+                        self.posts.each(p, &mut f);
+                    }
+                    for (len, m) in &self.cidr6 {
+                        if let Some(&p) = m.get(&mask6(a, *len)) {
+                            self.posts.each(p, &mut f);
+                        }
+                    }
+                }
+                Err(_) => {}
+            }
+            return;
+        }
+        if let telemetry::ValueKind::Hash(_) = field.kind() {
+            let mut buf = [0u8; 32];
+            let n = value.len() / 2;
+            if n > 32 || !value.len().is_multiple_of(2) {
+                return;
+            }
+            for (i, slot) in buf.iter_mut().enumerate().take(n) {
+                match value
+                    .get(2 * i..2 * i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => *slot = b,
+                    None => return,
+                }
+            }
+            let cert = usize::from(field.slot() == telemetry::ObjectSlot::Certificate);
+            let p = match n {
+                16 => self.h16.get(&arr::<16>(&buf[..16])).copied(),
+                20 => self.h20[cert].get(&arr::<20>(&buf[..20])).copied(),
+                32 => self.h32[cert].get(&buf).copied(),
+                _ => None,
+            };
+            if let Some(p) = p {
+                self.posts.each(p, &mut f);
+            }
+            return;
+        }
+        if let Some(class) = class_of_field(field)
+            && !self.strings.is_empty()
+        {
+            let h = self.hasher.hash_one((class as u8, value.as_bytes()));
+            if let Some(k) = self.strings.find(h, |k| {
+                self.arena[k.off as usize] == class as u8
+                    && &self.arena[k.off as usize + 1..(k.off + k.len) as usize] == value.as_bytes()
+            }) {
+                self.posts.each(k.post, &mut f);
+            }
+        }
+    }
+
+    /// Runs the `LIKE` automaton and the `MATCHES` set over one value.
+    pub(crate) fn probe_text(
+        &self,
+        value: &str,
+        set: &mut regex_automata::PatternSet,
+        mut f: impl FnMut(u32),
+    ) {
+        let run = |s: &str, set: &mut regex_automata::PatternSet, f: &mut dyn FnMut(u32)| {
+            if let Some(ac) = &self.like {
+                for m in ac.find_overlapping_iter(s) {
+                    for &o in &self.like_obs[m.pattern().as_usize()] {
+                        f(o);
+                    }
+                }
+            }
+            if let Some(re) = &self.regex {
+                set.clear();
+                re.which_overlapping_matches(&regex_automata::Input::new(s), set);
+                for p in set.iter() {
+                    f(self.regex_obs[p.as_usize()]);
+                }
+            }
+        };
+        if value.is_ascii() {
+            run(value, set, &mut f);
+        } else {
+            use unicode_normalization::UnicodeNormalization;
+            let n: String = value.nfc().collect();
+            run(&n, set, &mut f);
+        }
+    }
+
+    pub(crate) fn regex_count(&self) -> usize {
+        self.regex.as_ref().map_or(0, Regex::pattern_len)
+    }
+
+    /// Bytes held by the indexes (table capacity and arenas), an estimate for the benchmark.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        fn map<K, V>(m: &HashMap<K, V>) -> usize {
+            m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        map(&self.v4)
+            + map(&self.v6)
+            + self.cidr4.iter().map(|(_, m)| map(m)).sum::<usize>()
+            + self.cidr6.iter().map(|(_, m)| map(m)).sum::<usize>()
+            + self.arena.capacity()
+            + self.strings.capacity() * (std::mem::size_of::<StrKey>() + 1)
+            + map(&self.h16)
+            + self.h20.iter().map(map).sum::<usize>()
+            + self.h32.iter().map(map).sum::<usize>()
+            + self
+                .posts
+                .lists
+                .iter()
+                .map(|l| l.capacity() * 4 + 24)
+                .sum::<usize>()
+    }
+}
+
+fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
+    let mut a = [0u8; N];
+    a.copy_from_slice(&b[..N]);
+    a
+}
+
+/// Whether an observation expression's index hit is already its match: a single `=` / `IN`
+/// test on a property that every value of the probed class has (no evaluation needed).
+pub(crate) fn is_exact(e: &VExpr) -> bool {
+    let VExpr::Test(t) = e else { return false };
+    !t.negated
+        && matches!(t.op, VOp::Eq(_) | VOp::In(_))
+        && matches!(
+            (t.obj, t.prop),
+            (
+                ObjType::Ipv4 | ObjType::Ipv6 | ObjType::Domain | ObjType::Url | ObjType::Email,
+                Prop::Value
+            ) | (ObjType::File | ObjType::Cert, Prop::Of(_))
+        )
+}

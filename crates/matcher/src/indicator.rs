@@ -1,0 +1,136 @@
+//! The indicator fields the matcher needs, read from a STIX 2.1 `indicator` object.
+
+use serde_json::Value;
+use telemetry::time::parse_timestamp;
+
+/// An indicator as the matcher sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indicator {
+    /// `indicator--…`.
+    pub id: String,
+    /// `name`, if any.
+    pub name: Option<String>,
+    /// `pattern`.
+    pub pattern: String,
+    /// `pattern_type` (only `stix` is compiled).
+    pub pattern_type: String,
+    /// `valid_from`, nanoseconds since the epoch.
+    pub valid_from: Option<i64>,
+    /// `valid_until`, nanoseconds since the epoch.
+    pub valid_until: Option<i64>,
+    /// `revoked`.
+    pub revoked: bool,
+    /// When the indicator became known: a store's `date_added` when there is one, else
+    /// `modified`, else `created` (what retro-hunting compares with `--since`).
+    pub added: Option<i64>,
+    /// `object_marking_refs`, for the exports' audience filter.
+    pub marking_refs: Vec<String>,
+}
+
+/// Why a JSON object is not an indicator the matcher can take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct IndicatorError(pub String);
+
+impl Indicator {
+    /// Reads the fields from a STIX 2.1 `indicator`. Returns `Ok(None)` for objects of other
+    /// types (bundles carry many).
+    pub fn from_stix(obj: &Value) -> Result<Option<Indicator>, IndicatorError> {
+        if obj.get("type").and_then(Value::as_str) != Some("indicator") {
+            return Ok(None);
+        }
+        let s = |k: &str| obj.get(k).and_then(Value::as_str);
+        let id = s("id").ok_or_else(|| IndicatorError("an indicator without an `id`".into()))?;
+        let need = |k: &str| s(k).ok_or_else(|| IndicatorError(format!("{id}: no string `{k}`")));
+        let time = |k: &str| -> Result<Option<i64>, IndicatorError> {
+            match s(k) {
+                None => Ok(None),
+                Some(t) => parse_timestamp(t)
+                    .map(Some)
+                    .ok_or_else(|| IndicatorError(format!("{id}: `{k}` {t:?} is not a timestamp"))),
+            }
+        };
+        let modified = time("modified")?;
+        let created = time("created")?;
+        Ok(Some(Indicator {
+            id: id.to_owned(),
+            name: s("name").map(str::to_owned),
+            pattern: need("pattern")?.to_owned(),
+            pattern_type: need("pattern_type").unwrap_or("stix").to_owned(),
+            valid_from: time("valid_from")?,
+            valid_until: time("valid_until")?,
+            revoked: obj.get("revoked").and_then(Value::as_bool).unwrap_or(false),
+            added: modified.or(created),
+            marking_refs: obj
+                .get("object_marking_refs")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }))
+    }
+
+    /// Whether the indicator is in force at `at` (nanoseconds): not revoked, and
+    /// `valid_from ≤ at < valid_until` (a missing bound does not limit).
+    pub fn active_at(&self, at: i64) -> bool {
+        !self.revoked
+            && self.valid_from.is_none_or(|f| f <= at)
+            && self.valid_until.is_none_or(|u| at < u)
+    }
+}
+
+/// Reads every indicator of a STIX document: a bundle, an array of objects, a TAXII envelope
+/// (`objects`), or one object. Problems with single objects are returned beside the rest.
+pub fn indicators_from_document(doc: &Value) -> (Vec<Indicator>, Vec<IndicatorError>) {
+    let objects: Vec<&Value> = match doc {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => match o.get("objects").and_then(Value::as_array) {
+            Some(a) => a.iter().collect(),
+            None => vec![doc],
+        },
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for o in objects {
+        match Indicator::from_stix(o) {
+            Ok(Some(i)) => out.push(i),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    (out, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_and_judges_activity() {
+        let doc = json!({"type":"bundle","id":"bundle--1","objects":[
+            {"type":"indicator","id":"indicator--a","name":"C2","pattern":"[ipv4-addr:value = '1.2.3.4']",
+             "pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z","valid_until":"2025-01-01T00:00:00Z",
+             "created":"2024-01-01T00:00:00Z","modified":"2024-02-01T00:00:00Z"},
+            {"type":"malware","id":"malware--b"},
+            {"type":"indicator","id":"indicator--c","pattern_type":"stix"},
+        ]});
+        let (ind, errs) = indicators_from_document(&doc);
+        assert_eq!(ind.len(), 1);
+        assert_eq!(
+            errs,
+            vec![IndicatorError("indicator--c: no string `pattern`".into())]
+        );
+        let i = &ind[0];
+        assert_eq!(i.added, parse_timestamp("2024-02-01T00:00:00Z"));
+        assert!(i.active_at(parse_timestamp("2024-06-01T00:00:00Z").unwrap()));
+        assert!(!i.active_at(parse_timestamp("2025-01-01T00:00:00Z").unwrap()));
+        assert!(!i.active_at(parse_timestamp("2023-12-31T23:59:59Z").unwrap()));
+    }
+}

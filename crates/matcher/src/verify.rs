@@ -1,0 +1,519 @@
+//! Exact evaluation of one observation expression's comparison against one record, with the
+//! semantics of the pattern evaluator: a record stands for one observation whose objects are
+//! one SCO per address, domain name, URL and e-mail address, plus one `network-traffic`, one
+//! `file` and one `x509-certificate` object when the record has their fields. A comparison
+//! yields the set of objects (a bitmask) it holds for; `AND` intersects, `OR` unites.
+
+use std::cmp::Ordering;
+
+use pattern::net::Block;
+use pattern::regex::{CompiledLike, CompiledRegex};
+use pattern::{CompareOp, ComparisonExpr, Literal, Operand, PathStep};
+use telemetry::{Field, ObjectSlot, Record};
+use unicode_normalization::UnicodeNormalization;
+
+/// Bits of the shared objects; object `3 + i` is the own SCO of entry `i`.
+pub(crate) const BIT_TRAFFIC: u64 = 1;
+pub(crate) const BIT_FILE: u64 = 2;
+pub(crate) const BIT_CERT: u64 = 4;
+
+/// The object types a record can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ObjType {
+    Ipv4,
+    Ipv6,
+    Domain,
+    Url,
+    Email,
+    Traffic,
+    File,
+    Cert,
+    /// Any other type: records never hold one.
+    Other,
+}
+
+/// A property a comparison reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prop {
+    /// `value` of an address, domain name, URL or e-mail address.
+    Value,
+    SrcPort,
+    DstPort,
+    /// `protocols[*]` (`None`) or `protocols[n]`.
+    Protocols(Option<usize>),
+    SrcRefValue,
+    DstRefValue,
+    UserAgent,
+    /// A property of the file or certificate object held by this field.
+    Of(Field),
+    /// A property records never have.
+    Never,
+}
+
+fn key(s: &PathStep) -> Option<&str> {
+    match s {
+        PathStep::Key(k) => Some(k),
+        _ => None,
+    }
+}
+
+pub(crate) fn resolve(object_type: &str, path: &[PathStep]) -> (ObjType, Prop) {
+    let t = match object_type {
+        "ipv4-addr" => ObjType::Ipv4,
+        "ipv6-addr" => ObjType::Ipv6,
+        "domain-name" => ObjType::Domain,
+        "url" => ObjType::Url,
+        "email-addr" => ObjType::Email,
+        "network-traffic" => ObjType::Traffic,
+        "file" => ObjType::File,
+        "x509-certificate" => ObjType::Cert,
+        _ => ObjType::Other,
+    };
+    let keys: Option<Vec<&str>> = path.iter().map(key).collect();
+    let p = match (t, keys.as_deref()) {
+        (
+            ObjType::Ipv4 | ObjType::Ipv6 | ObjType::Domain | ObjType::Url | ObjType::Email,
+            Some(["value"]),
+        ) => Prop::Value,
+        (ObjType::Traffic, Some(["src_port"])) => Prop::SrcPort,
+        (ObjType::Traffic, Some(["dst_port"])) => Prop::DstPort,
+        (ObjType::Traffic, Some(["src_ref", "value"])) => Prop::SrcRefValue,
+        (ObjType::Traffic, Some(["dst_ref", "value"])) => Prop::DstRefValue,
+        (
+            ObjType::Traffic,
+            Some(
+                [
+                    "extensions",
+                    "http-request-ext",
+                    "request_header",
+                    "User-Agent",
+                ],
+            ),
+        ) => Prop::UserAgent,
+        (ObjType::Traffic, None) => match path {
+            [PathStep::Key(k), PathStep::AnyIndex] if k == "protocols" => Prop::Protocols(None),
+            [PathStep::Key(k), PathStep::Index(n)] if k == "protocols" => {
+                usize::try_from(*n).map_or(Prop::Never, |n| Prop::Protocols(Some(n)))
+            }
+            _ => Prop::Never,
+        },
+        (ObjType::File, Some(["name"])) => Prop::Of(Field::FileName),
+        (ObjType::File, Some(["size"])) => Prop::Of(Field::FileSize),
+        (ObjType::File, Some(["hashes", "MD5"])) => Prop::Of(Field::FileMd5),
+        (ObjType::File, Some(["hashes", "SHA-1"])) => Prop::Of(Field::FileSha1),
+        (ObjType::File, Some(["hashes", "SHA-256"])) => Prop::Of(Field::FileSha256),
+        (ObjType::Cert, Some(["hashes", "SHA-1"])) => Prop::Of(Field::CertSha1),
+        (ObjType::Cert, Some(["hashes", "SHA-256"])) => Prop::Of(Field::CertSha256),
+        (ObjType::Cert, Some(["subject"])) => Prop::Of(Field::CertSubject),
+        (ObjType::Cert, Some(["issuer"])) => Prop::Of(Field::CertIssuer),
+        (ObjType::Cert, Some(["serial_number"])) => Prop::Of(Field::CertSerial),
+        _ => Prop::Never,
+    };
+    (t, p)
+}
+
+/// A literal, normalised the way the readers normalise the values it is compared with.
+#[derive(Debug, Clone)]
+pub(crate) enum Lit {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bytes(Vec<u8>),
+    /// Booleans and timestamps: no record value compares equal to them.
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum VOp {
+    Eq(Lit),
+    Ne(Lit),
+    Order(CompareOp, Lit),
+    In(Vec<Lit>),
+    Like(Box<CompiledLike>, String),
+    Matches(Box<CompiledRegex>, String),
+    Subset(Option<Block>, String),
+    Superset(Option<Block>, String),
+    Exists,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct VTest {
+    pub(crate) obj: ObjType,
+    pub(crate) prop: Prop,
+    pub(crate) negated: bool,
+    pub(crate) op: VOp,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum VExpr {
+    And(Box<VExpr>, Box<VExpr>),
+    Or(Box<VExpr>, Box<VExpr>),
+    Test(VTest),
+}
+
+/// Why a comparison cannot be compiled (its regex).
+#[derive(Debug, Clone)]
+pub(crate) struct VError(pub(crate) String);
+
+fn normalise(obj: ObjType, prop: Prop, s: &str) -> String {
+    match (obj, prop) {
+        (ObjType::Ipv4 | ObjType::Ipv6, Prop::Value)
+        | (_, Prop::SrcRefValue | Prop::DstRefValue) => match s.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => s.to_owned(),
+        },
+        (ObjType::Domain, Prop::Value) => {
+            let d = s.strip_suffix('.').unwrap_or(s);
+            d.to_ascii_lowercase()
+        }
+        (_, Prop::Of(f)) if matches!(f.kind(), telemetry::ValueKind::Hash(_)) => {
+            s.to_ascii_lowercase()
+        }
+        _ => s.to_owned(),
+    }
+}
+
+fn lit(obj: ObjType, prop: Prop, l: &Literal) -> Lit {
+    match l {
+        Literal::String(s) => Lit::Str(normalise(obj, prop, s)),
+        Literal::Int(i) => Lit::Int(*i),
+        Literal::Float(f) => Lit::Float(*f),
+        Literal::Binary { bytes, .. } => Lit::Bytes(bytes.clone()),
+        Literal::Bool(_) | Literal::Timestamp(_) => Lit::Other,
+    }
+}
+
+fn string_operand(o: &Operand) -> Option<&str> {
+    match o {
+        Operand::Literal(Literal::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+pub(crate) fn compile(c: &ComparisonExpr) -> Result<VExpr, VError> {
+    Ok(match c {
+        ComparisonExpr::And(a, b, _) => VExpr::And(Box::new(compile(a)?), Box::new(compile(b)?)),
+        ComparisonExpr::Or(a, b, _) => VExpr::Or(Box::new(compile(a)?), Box::new(compile(b)?)),
+        ComparisonExpr::Group(inner, _) => compile(inner)?,
+        ComparisonExpr::Test(t) => {
+            let (obj, prop) = resolve(&t.path.object_type, &t.path.steps);
+            let single = || match &t.operand {
+                Operand::Literal(l) => lit(obj, prop, l),
+                _ => Lit::Other,
+            };
+            let op = match t.op {
+                CompareOp::Eq => VOp::Eq(single()),
+                CompareOp::Ne => VOp::Ne(single()),
+                CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge => {
+                    VOp::Order(t.op, single())
+                }
+                CompareOp::In => match &t.operand {
+                    Operand::Set(s) => VOp::In(s.iter().map(|l| lit(obj, prop, l)).collect()),
+                    _ => VOp::In(Vec::new()),
+                },
+                CompareOp::Like => {
+                    let s = string_operand(&t.operand).unwrap_or("");
+                    let l = pattern::regex::compile_like(s)
+                        .map_err(|e| VError(format!("LIKE {s:?}: {e:?}")))?;
+                    VOp::Like(Box::new(l), s.to_owned())
+                }
+                CompareOp::Matches => {
+                    let s = string_operand(&t.operand).unwrap_or("");
+                    let r = pattern::regex::compile_matches(s)
+                        .map_err(|e| VError(format!("MATCHES {s:?}: {e:?}")))?;
+                    VOp::Matches(Box::new(r), s.to_owned())
+                }
+                CompareOp::IsSubset => {
+                    let s = string_operand(&t.operand).unwrap_or("");
+                    VOp::Subset(Block::parse(s), s.to_owned())
+                }
+                CompareOp::IsSuperset => {
+                    let s = string_operand(&t.operand).unwrap_or("");
+                    VOp::Superset(Block::parse(s), s.to_owned())
+                }
+                CompareOp::Exists => VOp::Exists,
+            };
+            VExpr::Test(VTest {
+                obj,
+                prop,
+                negated: t.negated,
+                op,
+            })
+        }
+    })
+}
+
+/// A record value as the evaluator would see it in the SCO.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Val<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+fn has_traffic(rec: &Record) -> bool {
+    rec.entries().iter().any(|e| {
+        e.field.slot() == ObjectSlot::NetworkTraffic
+            || matches!(e.field, Field::SourceIp | Field::DestinationIp)
+    })
+}
+
+fn has_slot(rec: &Record, slot: ObjectSlot) -> bool {
+    rec.entries().iter().any(|e| e.field.slot() == slot)
+}
+
+pub(crate) fn is_v6(s: &str) -> bool {
+    s.contains(':')
+}
+
+fn own_type(f: Field, value: &str) -> ObjType {
+    match f {
+        Field::SourceIp | Field::DestinationIp | Field::DnsResolvedIp => {
+            if is_v6(value) {
+                ObjType::Ipv6
+            } else {
+                ObjType::Ipv4
+            }
+        }
+        Field::DnsQuestion | Field::UrlDomain | Field::TlsServerName => ObjType::Domain,
+        Field::UrlFull => ObjType::Url,
+        Field::EmailFrom | Field::EmailTo => ObjType::Email,
+        _ => ObjType::Other,
+    }
+}
+
+/// The bits of every object of a type the record holds.
+fn objects_of(rec: &Record, obj: ObjType) -> u64 {
+    match obj {
+        ObjType::Traffic => {
+            if has_traffic(rec) {
+                BIT_TRAFFIC
+            } else {
+                0
+            }
+        }
+        ObjType::File => {
+            if has_slot(rec, ObjectSlot::File) {
+                BIT_FILE
+            } else {
+                0
+            }
+        }
+        ObjType::Cert => {
+            if has_slot(rec, ObjectSlot::Certificate) {
+                BIT_CERT
+            } else {
+                0
+            }
+        }
+        ObjType::Other => 0,
+        _ => {
+            let mut m = 0;
+            for (i, e) in rec.entries().iter().enumerate() {
+                if e.field.slot() == ObjectSlot::Own && own_type(e.field, rec.value(e)) == obj {
+                    m |= 1u64 << (3 + i);
+                }
+            }
+            m
+        }
+    }
+}
+
+fn int(s: &str) -> Val<'_> {
+    s.parse::<i64>().map_or(Val::Str(s), Val::Int)
+}
+
+/// Calls `f(bit, value, entry index)` for each value the property has on each object.
+pub(crate) fn for_each_value<'r>(
+    rec: &'r Record,
+    obj: ObjType,
+    prop: Prop,
+    mut f: impl FnMut(u64, Val<'r>, usize),
+) {
+    let first = |field: Field| {
+        rec.entries()
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.field == field)
+            .map(|(i, e)| (i, rec.value(e)))
+    };
+    match (obj, prop) {
+        (_, Prop::Never) | (ObjType::Other, _) => {}
+        (ObjType::Traffic, _) => {
+            if !has_traffic(rec) {
+                return;
+            }
+            let one = |field: Field| first(field);
+            let got = match prop {
+                Prop::SrcPort => one(Field::SourcePort).map(|(i, v)| (i, int(v))),
+                Prop::DstPort => one(Field::DestinationPort).map(|(i, v)| (i, int(v))),
+                Prop::SrcRefValue => one(Field::SourceIp).map(|(i, v)| (i, Val::Str(v))),
+                Prop::DstRefValue => one(Field::DestinationIp).map(|(i, v)| (i, Val::Str(v))),
+                Prop::UserAgent => one(Field::UserAgent).map(|(i, v)| (i, Val::Str(v))),
+                Prop::Protocols(sel) => {
+                    let mut n = 0;
+                    for (i, e) in rec.entries().iter().enumerate() {
+                        if e.field == Field::NetworkTransport {
+                            if sel.is_none_or(|want| want == n) {
+                                f(BIT_TRAFFIC, Val::Str(rec.value(e)), i);
+                            }
+                            n += 1;
+                        }
+                    }
+                    None
+                }
+                _ => None,
+            };
+            if let Some((i, v)) = got {
+                f(BIT_TRAFFIC, v, i);
+            }
+        }
+        (ObjType::File | ObjType::Cert, Prop::Of(field)) => {
+            let bit = if obj == ObjType::File {
+                BIT_FILE
+            } else {
+                BIT_CERT
+            };
+            if let Some((i, v)) = first(field) {
+                let v = if field == Field::FileSize {
+                    int(v)
+                } else {
+                    Val::Str(v)
+                };
+                f(bit, v, i);
+            }
+        }
+        (_, Prop::Value) => {
+            for (i, e) in rec.entries().iter().enumerate() {
+                let v = rec.value(e);
+                if e.field.slot() == ObjectSlot::Own && own_type(e.field, v) == obj {
+                    f(1u64 << (3 + i), Val::Str(v), i);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn latin1(s: &str) -> Option<Vec<u8>> {
+    s.chars().map(|c| u8::try_from(c as u32).ok()).collect()
+}
+
+fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f >= 1.8e19 {
+        return Some(Ordering::Less);
+    }
+    if f <= -1.8e19 {
+        return Some(Ordering::Greater);
+    }
+    let fl = f.floor();
+    // |fl| < 2^65: exactly representable as i128.
+    let fi = fl as i128;
+    match i128::from(i).cmp(&fi) {
+        Ordering::Equal if f > fl => Some(Ordering::Less),
+        o => Some(o),
+    }
+}
+
+fn compare(v: Val<'_>, l: &Lit) -> Option<Ordering> {
+    match (v, l) {
+        (Val::Str(a), Lit::Str(b)) => Some(a.cmp(b.as_str())),
+        (Val::Int(a), Lit::Int(b)) => Some(a.cmp(b)),
+        (Val::Int(a), Lit::Float(b)) => cmp_int_float(a, *b),
+        (Val::Str(a), Lit::Bytes(b)) => latin1(a).map(|a| a.as_slice().cmp(b)),
+        _ => None,
+    }
+}
+
+fn with_nfc<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
+    if s.is_ascii() {
+        f(s)
+    } else {
+        let n: String = s.nfc().collect();
+        f(&n)
+    }
+}
+
+fn passes(op: &VOp, v: Val<'_>) -> bool {
+    match op {
+        VOp::Eq(l) => compare(v, l) == Some(Ordering::Equal),
+        VOp::Ne(l) => compare(v, l) != Some(Ordering::Equal),
+        VOp::Order(op, l) => match compare(v, l) {
+            None => false,
+            Some(o) => match op {
+                CompareOp::Lt => o == Ordering::Less,
+                CompareOp::Le => o != Ordering::Greater,
+                CompareOp::Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            },
+        },
+        VOp::In(set) => set.iter().any(|l| compare(v, l) == Some(Ordering::Equal)),
+        VOp::Like(l, _) => match v {
+            Val::Str(s) => with_nfc(s, |s| l.regex.is_match(s)),
+            Val::Int(_) => false,
+        },
+        VOp::Matches(r, _) => match v {
+            Val::Str(s) => with_nfc(s, |s| r.text.is_match(s)),
+            Val::Int(_) => false,
+        },
+        VOp::Subset(b, _) => match (v, b) {
+            (Val::Str(s), Some(b)) => Block::parse(s).is_some_and(|x| x.within(b)),
+            _ => false,
+        },
+        VOp::Superset(b, _) => match (v, b) {
+            (Val::Str(s), Some(b)) => Block::parse(s).is_some_and(|x| b.within(&x)),
+            _ => false,
+        },
+        VOp::Exists => true,
+    }
+}
+
+/// The objects of `rec` the test holds for.
+fn test_mask(rec: &Record, t: &VTest) -> u64 {
+    if let VOp::Exists = t.op {
+        let mut has = 0;
+        for_each_value(rec, t.obj, t.prop, |bit, _, _| has |= bit);
+        return if t.negated {
+            objects_of(rec, t.obj) & !has
+        } else {
+            has
+        };
+    }
+    let mut m = 0;
+    for_each_value(rec, t.obj, t.prop, |bit, v, _| {
+        if passes(&t.op, v) != t.negated {
+            m |= bit;
+        }
+    });
+    m
+}
+
+/// The objects of `rec` the comparison expression holds for (non-zero: the record matches).
+pub(crate) fn eval(rec: &Record, e: &VExpr) -> u64 {
+    match e {
+        VExpr::And(a, b) => {
+            let l = eval(rec, a);
+            if l == 0 { 0 } else { l & eval(rec, b) }
+        }
+        VExpr::Or(a, b) => eval(rec, a) | eval(rec, b),
+        VExpr::Test(t) => test_mask(rec, t),
+    }
+}
+
+/// The first entry whose value makes some test of `e` hold (for reporting which field matched).
+pub(crate) fn witness(rec: &Record, e: &VExpr) -> Option<usize> {
+    match e {
+        VExpr::And(a, b) | VExpr::Or(a, b) => witness(rec, a).or_else(|| witness(rec, b)),
+        VExpr::Test(t) => {
+            let mut w = None;
+            for_each_value(rec, t.obj, t.prop, |_, v, i| {
+                if w.is_none() && passes(&t.op, v) != t.negated {
+                    w = Some(i);
+                }
+            });
+            w
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! `shieldwall export`: indicators as Suricata rules (plus file-hash lists), a Zeek Intel file,
+//! a DNS RPZ zone, plain lists per type, or CSV — only those the chosen audience may receive.
+//!
+//! Audience by TLP (the indicator's effective TLP, its most restrictive TLP marking):
+//! `public` receives TLP:CLEAR only; `coalition` CLEAR and GREEN; `internal` everything up to
+//! AMBER+STRICT. TLP:RED never leaves in an export: a block list is deployed on devices and
+//! read by people beyond the named recipients RED is limited to. An indicator without a TLP
+//! marking is treated as TLP:AMBER (internal only).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use matcher::Indicator;
+use matcher::export::{self, Item, Kind};
+use stix::tlp::{TlpLevel, effective_tlp};
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// A STIX 2.1 bundle of everything the member may see in a collection (`--collection`).
+    Stix,
+    /// Suricata 7 rules; file-hash lists are written next to the rules file.
+    Suricata,
+    /// Zeek Intel framework file.
+    Zeek,
+    /// DNS Response Policy Zone (BIND zone file).
+    Rpz,
+    /// Plain list of one type (`--type`), or one file per type into `--output DIR`.
+    Txt,
+    /// CSV: indicator, name, type, value, tlp, valid_from, valid_until.
+    Csv,
+}
+
+/// Who the export is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Audience {
+    /// Our own organisation: up to TLP:AMBER+STRICT.
+    Internal,
+    /// The coalition: TLP:CLEAR and TLP:GREEN.
+    Coalition,
+    /// Anyone: TLP:CLEAR only.
+    Public,
+}
+
+impl Audience {
+    fn allows(self, tlp: TlpLevel) -> bool {
+        match self {
+            Audience::Public => tlp == TlpLevel::Clear,
+            Audience::Coalition => tlp <= TlpLevel::Green,
+            Audience::Internal => tlp <= TlpLevel::AmberStrict,
+        }
+    }
+}
+
+/// Arguments of `shieldwall export`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "stix")]
+    format: ExportFormat,
+    /// STIX document(s) holding the indicators. Repeatable.
+    #[arg(
+        long = "indicators",
+        value_name = "FILE",
+        required_unless_present = "collection"
+    )]
+    indicators: Vec<PathBuf>,
+    /// A hub collection (id or alias): its indicators that the member may see.
+    #[arg(long, value_name = "C", conflicts_with = "indicators")]
+    collection: Option<String>,
+    /// The member whose view is exported (default: the only member configured).
+    #[arg(long = "as", value_name = "MEMBER", requires = "collection")]
+    as_member: Option<String>,
+    /// For `stix`: every version, not only the latest of each object.
+    #[arg(long)]
+    all_versions: bool,
+    /// The hub configuration (for `--collection`).
+    #[arg(long, default_value = "shieldwall.toml")]
+    config: PathBuf,
+    /// Who receives the export; decides which TLP levels may leave.
+    #[arg(long, value_enum, default_value = "internal")]
+    audience: Audience,
+    /// Where to write (a file; a directory for `txt` without `--type`). Standard output if absent.
+    #[arg(long, short = 'o', visible_alias = "out", value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// For `txt`: the type to list (ipv4, ipv6, cidr, domain, url, email, file-name, md5, sha1,
+    /// sha256, cert-sha1).
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<String>,
+    /// For `suricata`: the first signature id.
+    #[arg(long, default_value_t = 1_800_000)]
+    sid_base: u32,
+    /// For `suricata`: prefix of the file-hash list names (`<prefix>-sha256.list`).
+    #[arg(long, default_value = "shieldwall")]
+    list_prefix: String,
+    /// For `rpz`: the SOA serial (default: the current time in seconds, modulo 2^32).
+    #[arg(long)]
+    serial: Option<u32>,
+    /// Include indicators not valid now (by default only those with valid_from ≤ now <
+    /// valid_until, not revoked, are exported).
+    #[arg(long)]
+    any_time: bool,
+}
+
+fn tlp_of(ind: &Indicator) -> TlpLevel {
+    effective_tlp(ind.marking_refs.iter().map(String::as_str)).unwrap_or(TlpLevel::Amber)
+}
+
+fn write_to(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match path {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
+        None => {
+            let mut out = io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// The hub's STIX export, given the same arguments.
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true)]
+struct HubExport {
+    #[command(flatten)]
+    args: super::export::Args,
+}
+
+fn stix_export(args: &Args) -> anyhow::Result<ExitCode> {
+    let Some(collection) = &args.collection else {
+        bail!("--format stix exports a hub collection: give --collection C (and --as MEMBER)");
+    };
+    let mut argv: Vec<std::ffi::OsString> = vec![
+        "--collection".into(),
+        collection.into(),
+        "--config".into(),
+        args.config.clone().into(),
+    ];
+    if let Some(m) = &args.as_member {
+        argv.extend(["--as".into(), m.into()]);
+    }
+    if args.all_versions {
+        argv.push("--all-versions".into());
+    }
+    if let Some(o) = &args.output {
+        argv.extend(["--out".into(), o.clone().into()]);
+    }
+    let hub = <HubExport as clap::Parser>::try_parse_from(argv)?;
+    super::export::run(hub.args)
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.format == ExportFormat::Stix {
+        return stix_export(&args);
+    }
+    let all = match &args.collection {
+        Some(c) => {
+            super::scan::indicators_from_collection(&args.config, c, args.as_member.as_deref())?
+        }
+        None => super::scan::load_indicators(&args.indicators)?,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let now_ns = i64::try_from(now.as_nanos()).unwrap_or(i64::MAX);
+    let (mut withheld, mut inactive, mut unexportable) = (0usize, 0usize, 0usize);
+    let mut items = Vec::new();
+    for ind in &all {
+        if ind.revoked || (!args.any_time && !ind.active_at(now_ns)) {
+            inactive += 1;
+            continue;
+        }
+        if !args.audience.allows(tlp_of(ind)) {
+            withheld += 1;
+            continue;
+        }
+        if ind.pattern_type != "stix" {
+            unexportable += 1;
+            continue;
+        }
+        match export::observables(&ind.pattern) {
+            Ok(observables) => items.push(Item {
+                indicator: ind,
+                observables,
+            }),
+            Err(why) => {
+                unexportable += 1;
+                eprintln!("{}: not exported: {why}", ind.id);
+            }
+        }
+    }
+    let values: usize = items.iter().map(|i| i.observables.len()).sum();
+    let mut skipped_values = 0;
+    let out = args.output.as_deref();
+    match args.format {
+        ExportFormat::Stix => unreachable!("handled above"),
+        ExportFormat::Suricata => {
+            let s = export::suricata(&items, args.sid_base, &args.list_prefix);
+            skipped_values = s.skipped;
+            if !s.lists.is_empty() {
+                let dir = match out {
+                    Some(p) => p.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                    None => bail!(
+                        "file-hash indicators need list files: give --output FILE.rules (the lists are written beside it)"
+                    ),
+                };
+                for (name, content) in &s.lists {
+                    let p = dir.join(name);
+                    std::fs::write(&p, content)
+                        .with_context(|| format!("cannot write {}", p.display()))?;
+                    eprintln!(
+                        "shieldwall export: wrote {} (deploy it in the same directory as the rules file: Suricata 7 resolves list names relative to it)",
+                        p.display()
+                    );
+                }
+            }
+            write_to(out, &s.rules)?;
+        }
+        ExportFormat::Zeek => write_to(out, &export::zeek_intel(&items, "shieldwall"))?,
+        ExportFormat::Rpz => {
+            let serial = args.serial.unwrap_or((now.as_secs() & 0xffff_ffff) as u32);
+            let (zone, skipped) = export::rpz(&items, serial);
+            skipped_values = skipped;
+            write_to(out, &zone)?;
+        }
+        ExportFormat::Csv => {
+            write_to(out, &export::csv(&items, |i| tlp_of(i).name().to_owned()))?;
+        }
+        ExportFormat::Txt => match (&args.kind, out) {
+            (Some(k), _) => {
+                let kind = Kind::from_name(k).with_context(|| {
+                    let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                    format!(
+                        "unknown --type {k:?} (expected one of {})",
+                        names.join(", ")
+                    )
+                })?;
+                write_to(out, &export::list(&items, kind))?;
+            }
+            (None, Some(dir)) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                for kind in Kind::ALL {
+                    let text = export::list(&items, kind);
+                    if !text.is_empty() {
+                        write_to(Some(&dir.join(format!("{}.txt", kind.name()))), &text)?;
+                    }
+                }
+            }
+            (None, None) => bail!("txt needs --type TYPE, or --output DIR for one file per type"),
+        },
+    }
+    eprintln!(
+        "shieldwall export: {} indicators ({values} values) exported for the {:?} audience; withheld by TLP: {withheld}; not in force: {inactive}; not exportable: {unexportable}; values without a form in this format: {skipped_values}",
+        items.len(),
+        args.audience
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audiences() {
+        use TlpLevel::*;
+        let allowed = |a: Audience| -> Vec<TlpLevel> {
+            TlpLevel::ALL.into_iter().filter(|l| a.allows(*l)).collect()
+        };
+        assert_eq!(allowed(Audience::Public), vec![Clear]);
+        assert_eq!(allowed(Audience::Coalition), vec![Clear, Green]);
+        assert_eq!(
+            allowed(Audience::Internal),
+            vec![Clear, Green, Amber, AmberStrict]
+        );
+    }
+}

@@ -1,0 +1,699 @@
+//! `shieldwall scan`: matches logs (ECS JSON lines, Suricata EVE, Zeek TSV, CSV; plain, gzip,
+//! standard input or directories) against STIX indicators.
+//!
+//! Everything is resolved before the loop (indicators compiled, readers chosen, output mode);
+//! the loop reads a line, fills one reused record, probes the compiled matcher and prints the
+//! hits. Counters are kept locally and flushed to the progress bar per batch. The compiled set
+//! sits behind an `ArcSwap`: with `--reload-indicators` a watcher thread recompiles when an
+//! indicator file changes and swaps the new set in between batches, without locking the scan.
+//!
+//! Exit status as grep: 0 some hit, 1 no hit, 2 an error (an unreadable log or indicator file;
+//! malformed lines are reported and do not count as errors).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use matcher::{CompileOptions, Compiled, Hit, Indicator, ProblemKind, Scanner};
+use telemetry::{FieldMap, Format, MAX_LINE, Reader, Record};
+
+use crate::telemetry_io::{self, Input, Line};
+
+/// Arguments of `shieldwall scan`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// STIX document(s) holding the indicators (a bundle, an array of objects or a TAXII
+    /// envelope). Repeatable.
+    #[arg(
+        long = "indicators",
+        value_name = "FILE",
+        required_unless_present = "collection"
+    )]
+    indicators: Vec<PathBuf>,
+    /// Use the indicators of this hub collection (id or alias) that the member may see.
+    #[arg(long, value_name = "C", conflicts_with = "indicators")]
+    collection: Option<String>,
+    /// The scanning member (for `--collection`; default: the only member configured).
+    #[arg(long = "as", value_name = "MEMBER", requires = "collection")]
+    as_member: Option<String>,
+    /// The hub configuration (for `--collection`).
+    #[arg(long, default_value = "shieldwall.toml")]
+    config: PathBuf,
+    /// Log format; `auto` tells Zeek, EVE, ECS JSON and CSV apart from each file's first line.
+    #[arg(long, default_value = "auto", value_parser = parse_format)]
+    format: LogFormat,
+    /// Extra or replacement names for ECS JSON and CSV: `source=ecs.field,…`
+    /// (e.g. `src=source.ip,ts=@timestamp`).
+    #[arg(long, value_name = "SPEC")]
+    field_map: Option<String>,
+    /// Retro-hunt: only indicators added after this time (RFC 3339): the hub's `date_added`
+    /// with `--collection`; for files the indicator's `modified` (else `created`) stands for it.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Judge `valid_from`/`valid_until` at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", conflicts_with = "any_time")]
+    at: Option<String>,
+    /// Ignore `valid_from`/`valid_until` (revoked indicators are still skipped).
+    #[arg(long)]
+    any_time: bool,
+    /// Print one JSON object per hit and line on standard output (the summary goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Recompile and swap in the indicators when an indicator file changes during the scan.
+    #[arg(long, conflicts_with = "collection")]
+    reload_indicators: bool,
+    /// Write the hits as STIX 2.1 sightings (one per indicator: count, first_seen, last_seen)
+    /// in a bundle to this file. Needs `--identity`.
+    #[arg(long, value_name = "FILE", requires = "identity")]
+    sightings: Option<PathBuf>,
+    /// The scanning member's identity (`identity--…`): the sightings' `where_sighted_refs`.
+    #[arg(long, value_name = "ID")]
+    identity: Option<String>,
+    /// TLP of the sightings (clear, green, amber, amber+strict, red).
+    #[arg(long, default_value = "amber", value_name = "LEVEL")]
+    tlp: String,
+    /// Put what was observed into the sightings (observed data of up to 10 records per
+    /// indicator); by default no log content leaves in a sighting.
+    #[arg(long, requires = "sightings")]
+    include_observed: bool,
+    /// How many malformed lines to report per file before only counting them.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    max_line_errors: u64,
+    /// Logs: files, gzip files, directories, or `-` for standard input.
+    #[arg(required = true, value_name = "LOG")]
+    logs: Vec<PathBuf>,
+}
+
+/// A log format, or `None` for `auto`.
+#[derive(Debug, Clone, Copy)]
+struct LogFormat(Option<Format>);
+
+fn parse_format(s: &str) -> Result<LogFormat, String> {
+    if s == "auto" {
+        Ok(LogFormat(None))
+    } else {
+        s.parse().map(|f| LogFormat(Some(f)))
+    }
+}
+
+fn parse_time(what: &str, s: &str) -> anyhow::Result<i64> {
+    telemetry::time::parse_timestamp(s)
+        .with_context(|| format!("{what} {s:?} is not a time (expected e.g. 2024-05-01T00:00:00Z)"))
+}
+
+/// Reads indicators from STIX documents, printing problems with single objects.
+pub(crate) fn load_indicators(files: &[PathBuf]) -> anyhow::Result<Vec<Indicator>> {
+    let mut all = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!("{}:{}:{}: not JSON: {e}", f.display(), e.line(), e.column())
+        })?;
+        let (inds, errors) = matcher::indicators_from_document(&doc);
+        for e in errors {
+            eprintln!("{}: warning: {e}", f.display());
+        }
+        all.extend(inds);
+    }
+    Ok(all)
+}
+
+/// The latest version of every indicator of a hub collection that `member` may see (the access
+/// policy applies as over TAXII); `added` is the store's `date_added`.
+pub(crate) fn indicators_from_collection(
+    config: &std::path::Path,
+    collection: &str,
+    member: Option<&str>,
+) -> anyhow::Result<Vec<Indicator>> {
+    use shieldwall::store::Store as _;
+    super::serve::runtime()?.block_on(async {
+        let node = super::node::Node::open(config).await?;
+        let coll = node.collection(collection)?.clone();
+        let principal = node.principal(member, shieldwall::config::Role::Reader, "cli:scan")?;
+        if !shieldwall::policy::can_read(&principal, &coll) {
+            bail!(
+                "member `{}` may not read collection {}",
+                principal.member,
+                coll.id
+            );
+        }
+        let mut q = shieldwall::store::ListQuery {
+            collection: coll.id.clone(),
+            pushdown: shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
+            ids: vec![],
+            types: vec!["indicator".to_owned()],
+            added_after_us: None,
+            versions: shieldwall::store::VersionSelection::last(),
+            spec_versions: vec![],
+            after: None,
+            limit: 1000,
+            with_json: true,
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = node.store.list(&q).await?;
+            for r in &page.records {
+                let Some(json) = r.json.as_deref() else {
+                    continue;
+                };
+                let v: serde_json::Value = serde_json::from_str(json)
+                    .with_context(|| format!("stored object {} is not JSON", r.row))?;
+                match Indicator::from_stix(&v) {
+                    Ok(Some(mut i)) => {
+                        i.added = r.date_added_us.checked_mul(1000);
+                        out.push(i);
+                    }
+                    Ok(None) => {}
+                    Err(e) => eprintln!("{}: warning: {e}", coll.id),
+                }
+            }
+            match (page.more, page.records.last()) {
+                (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
+                _ => break,
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Where the indicators come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Files(Vec<PathBuf>),
+    Collection {
+        config: PathBuf,
+        collection: String,
+        member: Option<String>,
+    },
+}
+
+impl Source {
+    pub(crate) fn load(&self) -> anyhow::Result<Vec<Indicator>> {
+        match self {
+            Source::Files(f) => load_indicators(f),
+            Source::Collection {
+                config,
+                collection,
+                member,
+            } => indicators_from_collection(config, collection, member.as_deref()),
+        }
+    }
+}
+
+fn compile_set(source: &Source, opts: &CompileOptions, quiet: bool) -> anyhow::Result<Compiled> {
+    let inds = source.load()?;
+    let (compiled, report) = matcher::compile(&inds, opts);
+    if !quiet {
+        for p in &report.problems {
+            let level = match p.kind {
+                ProblemKind::InvalidPattern | ProblemKind::BadIndicator => "error",
+                _ => "note",
+            };
+            eprintln!("{}: {level}: {}", p.indicator, p.message);
+        }
+        let mut skipped = Vec::new();
+        for (n, what) in [
+            (report.revoked, "revoked"),
+            (report.inactive, "not valid at the scan time"),
+            (report.not_added_since, "not added since --since"),
+            (report.not_stix, "not STIX patterns"),
+        ] {
+            if n > 0 {
+                skipped.push(format!("{n} {what}"));
+            }
+        }
+        eprintln!(
+            "shieldwall scan: {} indicators compiled{}",
+            report.compiled,
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (skipped: {})", skipped.join(", "))
+            }
+        );
+    }
+    Ok(compiled)
+}
+
+#[derive(Default)]
+struct Totals {
+    files: u64,
+    lines: u64,
+    records: u64,
+    malformed: u64,
+    hits: u64,
+    errors: u64,
+    bytes: u64,
+}
+
+struct Out<W: Write> {
+    w: W,
+    json: bool,
+}
+
+impl<W: Write> Out<W> {
+    fn hit(
+        &mut self,
+        file: &str,
+        line: u64,
+        set: &Compiled,
+        hit: &Hit,
+        rec: &Record,
+    ) -> io::Result<()> {
+        let id = set.indicator_id(hit.indicator);
+        let name = set.indicator_name(hit.indicator);
+        let fv = set.hit_value(hit, rec);
+        if self.json {
+            let mut o = serde_json::json!({
+                "file": file,
+                "line": line,
+                "indicator": id,
+                "field": fv.map(|(f, _)| f.ecs_name()),
+                "value": fv.map(|(_, v)| v),
+            });
+            if !name.is_empty() {
+                o["name"] = name.into();
+            }
+            if let Some((f, _)) = fv {
+                o["stix_path"] = f.stix_path().into();
+            }
+            if let Some(t) = rec.timestamp() {
+                o["time"] = telemetry::time::format_timestamp(t).into();
+            }
+            writeln!(self.w, "{o}")
+        } else {
+            write!(self.w, "{file}:{line}: {id}")?;
+            if !name.is_empty() {
+                write!(self.w, " {name}")?;
+            }
+            match fv {
+                Some((f, v)) => writeln!(self.w, " {f}={v}"),
+                None => writeln!(self.w, " (the whole record)"),
+            }
+        }
+    }
+}
+
+fn progress_bar(len: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+fn mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// Hits of one indicator, for its sighting.
+struct Seen {
+    count: u64,
+    first: i64,
+    last: i64,
+    kept: usize,
+    observed: Vec<serde_json::Value>,
+}
+
+/// Observed data kept per indicator with `--include-observed`.
+const OBSERVED_PER_INDICATOR: usize = 10;
+
+fn stix_time(nanos: i64) -> String {
+    telemetry::time::format_timestamp(nanos)
+}
+
+/// Gives generated observed data real ids: SCOs their deterministic UUIDv5 (STIX 2.1 §2.9,
+/// computed after their references are rewritten), observed-data a fresh UUIDv4. A
+/// `network-traffic` without `protocols` (which STIX requires) gets the address family of its
+/// endpoints, the one protocol a log line with addresses always implies.
+fn fresh_ids(objects: &mut [serde_json::Value]) {
+    use serde_json::Value;
+    fn rewrite(v: &mut Value, map: &std::collections::HashMap<String, String>) {
+        match v {
+            Value::String(s) => {
+                if let Some(n) = map.get(s.as_str()) {
+                    *s = n.clone();
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| rewrite(x, map)),
+            Value::Object(o) => o.values_mut().for_each(|x| rewrite(x, map)),
+            _ => {}
+        }
+    }
+    let mut map = std::collections::HashMap::new();
+    let mut families = std::collections::HashMap::new();
+    for pass_sdo in [false, true] {
+        for o in objects.iter_mut() {
+            let is_sdo = o["type"] == "observed-data";
+            if is_sdo != pass_sdo {
+                continue;
+            }
+            let Some(old) = o.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                continue;
+            };
+            if let Some(m) = o.as_object_mut() {
+                m.remove("id");
+            }
+            rewrite(o, &map);
+            let t = o["type"].as_str().unwrap_or("x").to_owned();
+            if matches!(t.as_str(), "ipv4-addr" | "ipv6-addr") {
+                families.insert(old.clone(), if t == "ipv4-addr" { "ipv4" } else { "ipv6" });
+            }
+            if t == "network-traffic" && o.get("protocols").is_none() {
+                let family = ["src_ref", "dst_ref"]
+                    .iter()
+                    .filter_map(|k| o.get(*k).and_then(Value::as_str))
+                    .find_map(|r| {
+                        map.iter()
+                            .find(|(_, n)| *n == r)
+                            .and_then(|(old, _)| families.get(old))
+                    })
+                    .copied()
+                    .unwrap_or("ipv4");
+                o["protocols"] = serde_json::json!([family]);
+            }
+            let new = match o.as_object() {
+                Some(m) if !is_sdo => stix::id::deterministic_sco_id(m),
+                _ => None,
+            }
+            .unwrap_or_else(|| format!("{t}--{}", uuid::Uuid::new_v4()));
+            o["id"] = new.clone().into();
+            map.insert(old, new);
+        }
+    }
+}
+
+fn write_sightings(
+    path: &std::path::Path,
+    seen: &std::collections::BTreeMap<String, Seen>,
+    identity: &str,
+    tlp: stix::tlp::TlpLevel,
+    now: i64,
+) -> anyhow::Result<usize> {
+    let mut objects = vec![tlp.marking_definition()];
+    // SCOs have deterministic ids: the same address seen twice is one object.
+    let mut emitted = std::collections::HashSet::new();
+    for (indicator, s) in seen {
+        let mut sighting = serde_json::json!({
+            "type": "sighting",
+            "spec_version": "2.1",
+            "id": format!("sighting--{}", uuid::Uuid::new_v4()),
+            "created": stix_time(now),
+            "modified": stix_time(now),
+            "sighting_of_ref": indicator,
+            "count": s.count.min(999_999_999),
+            "first_seen": stix_time(s.first),
+            "last_seen": stix_time(s.last.max(s.first)),
+            "where_sighted_refs": [identity],
+            "object_marking_refs": [tlp.marking_id()],
+        });
+        if !s.observed.is_empty() {
+            let mut obs = s.observed.clone();
+            fresh_ids(&mut obs);
+            let refs: Vec<serde_json::Value> = obs
+                .iter()
+                .filter(|o| o["type"] == "observed-data")
+                .map(|o| o["id"].clone())
+                .collect();
+            sighting["observed_data_refs"] = refs.into();
+            for mut o in obs {
+                o["object_marking_refs"] = serde_json::json!([tlp.marking_id()]);
+                if emitted.insert(o["id"].as_str().unwrap_or("").to_owned()) {
+                    objects.push(o);
+                }
+            }
+        }
+        objects.push(sighting);
+    }
+    let bundle = serde_json::json!({
+        "type": "bundle",
+        "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+        "objects": objects,
+    });
+    let text = serde_json::to_vec_pretty(&bundle)?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(seen.len())
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let opts = CompileOptions {
+        at: if args.any_time {
+            None
+        } else {
+            Some(match &args.at {
+                Some(t) => parse_time("--at", t)?,
+                None => now,
+            })
+        },
+        added_after: args
+            .since
+            .as_deref()
+            .map(|t| parse_time("--since", t))
+            .transpose()?,
+    };
+    let tlp = stix::tlp::TlpLevel::parse(&args.tlp).with_context(|| {
+        format!(
+            "--tlp {:?}: expected clear, green, amber, amber+strict or red",
+            args.tlp
+        )
+    })?;
+    if let Some(id) = &args.identity
+        && !(id.starts_with("identity--")
+            && uuid::Uuid::parse_str(&id["identity--".len()..]).is_ok())
+    {
+        bail!("--identity {id:?} is not an identity id (identity--<UUID>)");
+    }
+    let mut seen: std::collections::BTreeMap<String, Seen> = std::collections::BTreeMap::new();
+    let map = match &args.field_map {
+        Some(spec) => {
+            let mut m = FieldMap::ecs();
+            m.extend_from_spec(spec).context("--field-map")?;
+            Some(m)
+        }
+        None => None,
+    };
+    let source = match &args.collection {
+        Some(c) => Source::Collection {
+            config: args.config.clone(),
+            collection: c.clone(),
+            member: args.as_member.clone(),
+        },
+        None => Source::Files(args.indicators.clone()),
+    };
+    let inputs = telemetry_io::expand(&args.logs)?;
+    if inputs.is_empty() {
+        bail!("no log files found in the paths given");
+    }
+    let set = Arc::new(ArcSwap::from_pointee(compile_set(&source, &opts, false)?));
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = if args.reload_indicators {
+        let (set, stop) = (Arc::clone(&set), Arc::clone(&stop));
+        let files = args.indicators.clone();
+        let source = source.clone();
+        Some(std::thread::spawn(move || {
+            let mut seen = mtimes(&files);
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let now = mtimes(&files);
+                if now != seen {
+                    seen = now;
+                    match compile_set(&source, &opts, true) {
+                        Ok(c) => {
+                            eprintln!(
+                                "shieldwall scan: indicators reloaded ({} compiled)",
+                                c.len()
+                            );
+                            set.store(Arc::new(c));
+                        }
+                        Err(e) => eprintln!("shieldwall scan: reload failed: {e:#}"),
+                    }
+                }
+            }
+        }))
+    } else {
+        None
+    };
+
+    let total_len = inputs.iter().map(Input::len).sum::<Option<u64>>();
+    let bar = progress_bar(total_len);
+    let read_bytes = Arc::new(AtomicU64::new(0));
+    let stdout = io::stdout();
+    let mut out = Out {
+        w: io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        json: args.json,
+    };
+    let mut t = Totals::default();
+    let started = Instant::now();
+    let mut current = set.load_full();
+    let mut scanner = Scanner::new(&current);
+    let mut rec = Record::new();
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut broken_pipe = false;
+    'files: for input in &inputs {
+        let name = input.name();
+        let counter = Arc::clone(&read_bytes);
+        let mut r = match input.open(move |n| {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("shieldwall scan: error: {e:#}");
+                t.errors += 1;
+                continue;
+            }
+        };
+        t.files += 1;
+        let mut reader: Option<Reader> = args.format.0.map(|f| Reader::new(f, map.as_ref()));
+        let mut line_no = 0u64;
+        let mut file_malformed = 0u64;
+        loop {
+            let got = match telemetry_io::read_line(&mut *r, &mut line_buf, MAX_LINE) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("{name}:{}: error: cannot read: {e}", line_no + 1);
+                    t.errors += 1;
+                    break;
+                }
+            };
+            if got == Line::Eof {
+                break;
+            }
+            line_no += 1;
+            t.lines += 1;
+            let reader =
+                reader.get_or_insert_with(|| Reader::new(Format::sniff(&line_buf), map.as_ref()));
+            let result = match got {
+                Line::TooLong(n) => Err(format!(
+                    "line of {n} bytes is longer than the limit of 1 MiB"
+                )),
+                _ => reader.read_line(&line_buf, &mut rec).map_err(|e| e.message),
+            };
+            match result {
+                Ok(true) => {
+                    t.records += 1;
+                    hits.clear();
+                    current.scan(&rec, &mut scanner, &mut hits);
+                    for h in &hits {
+                        t.hits += 1;
+                        if args.sightings.is_some() {
+                            let time = rec.timestamp().unwrap_or(now);
+                            let id = current.indicator_id(h.indicator);
+                            let s = match seen.get_mut(id) {
+                                Some(s) => s,
+                                None => seen.entry(id.to_owned()).or_insert(Seen {
+                                    count: 0,
+                                    first: time,
+                                    last: time,
+                                    kept: 0,
+                                    observed: Vec::new(),
+                                }),
+                            };
+                            s.count += 1;
+                            s.first = s.first.min(time);
+                            s.last = s.last.max(time);
+                            if args.include_observed && s.kept < OBSERVED_PER_INDICATOR {
+                                s.kept += 1;
+                                s.observed
+                                    .extend(matcher::record_to_observed_data(&rec, t.records));
+                            }
+                        }
+                        if let Err(e) = out.hit(&name, line_no, &current, h, &rec) {
+                            if e.kind() == io::ErrorKind::BrokenPipe {
+                                broken_pipe = true;
+                                break 'files;
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                }
+                Ok(false) => {}
+                Err(message) => {
+                    t.malformed += 1;
+                    file_malformed += 1;
+                    if file_malformed <= args.max_line_errors {
+                        bar.suspend(|| eprintln!("{name}:{line_no}: malformed line: {message}"));
+                    }
+                }
+            }
+            // Per batch: progress, and a newly swapped-in indicator set.
+            if line_no.is_multiple_of(4096) {
+                bar.set_position(read_bytes.load(Ordering::Relaxed));
+                if args.reload_indicators {
+                    let latest = set.load_full();
+                    if !Arc::ptr_eq(&latest, &current) {
+                        current = latest;
+                        scanner.reset(&current);
+                    }
+                }
+            }
+        }
+        if file_malformed > args.max_line_errors {
+            eprintln!(
+                "{name}: {} more malformed lines not shown",
+                file_malformed - args.max_line_errors
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
+    bar.finish_and_clear();
+    if let Err(e) = out.w.flush() {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            broken_pipe = true;
+        } else {
+            return Err(e.into());
+        }
+    }
+    if broken_pipe {
+        return Ok(ExitCode::SUCCESS);
+    }
+    t.bytes = read_bytes.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "shieldwall scan: {} files, {} lines, {} records, {} malformed, {} hits; {:.1} MB in {:.2} s ({:.1} MB/s)",
+        t.files,
+        t.lines,
+        t.records,
+        t.malformed,
+        t.hits,
+        t.bytes as f64 / 1e6,
+        secs,
+        t.bytes as f64 / 1e6 / secs
+    );
+    if let (Some(path), Some(identity)) = (&args.sightings, &args.identity) {
+        let n = write_sightings(path, &seen, identity, tlp, now)?;
+        eprintln!(
+            "shieldwall scan: {n} sightings ({}) written to {}",
+            tlp.name(),
+            path.display()
+        );
+    }
+    Ok(if t.errors > 0 {
+        ExitCode::from(2)
+    } else if t.hits > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

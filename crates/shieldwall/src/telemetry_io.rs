@@ -1,0 +1,183 @@
+//! Log inputs for `scan`: files, gzip files (by their magic bytes), standard input and
+//! directories (walked recursively, in name order); lines read with a length limit.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// One log to read.
+#[derive(Debug, Clone)]
+pub(crate) enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    /// The name used in hits and diagnostics.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_owned(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// The size on disk, for the progress bar (`None` for standard input).
+    pub(crate) fn len(&self) -> Option<u64> {
+        match self {
+            Input::Stdin => None,
+            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+        }
+    }
+
+    /// Opens the log, decompressing gzip. `count` is called with the number of bytes read from
+    /// the underlying file (compressed bytes for gzip).
+    pub(crate) fn open(
+        &self,
+        count: impl FnMut(usize) + Send + 'static,
+    ) -> anyhow::Result<Box<dyn BufRead + Send>> {
+        let raw: Box<dyn Read + Send> = match self {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::File(p) => {
+                Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?)
+            }
+        };
+        let mut buffered = BufReader::with_capacity(1 << 16, Counting { inner: raw, count });
+        let gz = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+        Ok(if gz {
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::bufread::MultiGzDecoder::new(buffered),
+            ))
+        } else {
+            Box::new(buffered)
+        })
+    }
+}
+
+struct Counting<R, F> {
+    inner: R,
+    count: F,
+}
+
+impl<R: Read, F: FnMut(usize)> Read for Counting<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.count)(n);
+        Ok(n)
+    }
+}
+
+/// Expands the command line's paths: `-` is standard input, directories are walked.
+pub(crate) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == Path::new("-") {
+            out.push(Input::Stdin);
+        } else if p.is_dir() {
+            walk(p, &mut out).with_context(|| format!("cannot read directory {}", p.display()))?;
+        } else {
+            out.push(Input::File(p.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>) -> io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(Input::File(p));
+        }
+    }
+    Ok(())
+}
+
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A line is in the buffer (without its `\n`).
+    Ok,
+    /// The line was longer than the limit: the buffer holds its first `limit` bytes, the rest
+    /// was skipped.
+    TooLong(usize),
+    /// End of input.
+    Eof,
+}
+
+/// Reads one line into `buf` (cleared first), keeping at most `limit` bytes of it.
+pub(crate) fn read_line(r: &mut dyn BufRead, buf: &mut Vec<u8>, limit: usize) -> io::Result<Line> {
+    buf.clear();
+    let mut total = 0usize;
+    let mut any = false;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(if !any {
+                Line::Eof
+            } else if total > limit {
+                Line::TooLong(total)
+            } else {
+                Line::Ok
+            });
+        }
+        any = true;
+        let (part, done) = match memchr_nl(chunk) {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        if total < limit {
+            let room = limit - total;
+            buf.extend_from_slice(&part[..part.len().min(room)]);
+        }
+        total += part.len();
+        let used = done.unwrap_or(chunk.len());
+        r.consume(used);
+        if done.is_some() {
+            return Ok(if total > limit {
+                Line::TooLong(total)
+            } else {
+                Line::Ok
+            });
+        }
+    }
+}
+
+fn memchr_nl(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn lines_with_a_limit() {
+        let mut r: &[u8] = b"short\nthis one is long\n\nlast";
+        let mut buf = Vec::new();
+        assert_eq!(read_line(&mut r, &mut buf, 8).unwrap(), Line::Ok);
+        assert_eq!(buf, b"short");
+        assert_eq!(read_line(&mut r, &mut buf, 8).unwrap(), Line::TooLong(16));
+        assert_eq!(buf, b"this one");
+        assert_eq!(read_line(&mut r, &mut buf, 8).unwrap(), Line::Ok);
+        assert_eq!(buf, b"");
+        assert_eq!(read_line(&mut r, &mut buf, 8).unwrap(), Line::Ok);
+        assert_eq!(buf, b"last");
+        assert_eq!(read_line(&mut r, &mut buf, 8).unwrap(), Line::Eof);
+    }
+}

@@ -1,0 +1,154 @@
+//! The fields a record can carry: a closed vocabulary named after the Elastic Common Schema,
+//! each with the STIX object path(s) it stands for and the normalisation its values get.
+
+use std::fmt;
+
+/// What kind of value a field holds, which decides how it is normalised when it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueKind {
+    /// An IPv4 or IPv6 address, stored in canonical text (RFC 5952 for IPv6).
+    Ip,
+    /// A non-negative integer (port, size), stored as decimal digits without leading zeros.
+    Integer,
+    /// A DNS name, stored in lower case without a trailing dot.
+    Domain,
+    /// A hex digest of the given length in hex digits, stored in lower case without colons.
+    Hash(u8),
+    /// Any other text, stored as given.
+    Text,
+}
+
+/// Which STIX cyber-observable object a field belongs to in the observation a record stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectSlot {
+    /// Its own SCO (an address, a domain name, a URL, an e-mail address): one object per value.
+    Own,
+    /// The record's one `network-traffic` object.
+    NetworkTraffic,
+    /// The record's one `file` object.
+    File,
+    /// The record's one `x509-certificate` object.
+    Certificate,
+    /// No STIX object (a helper field such as `url.path`, used to build `url.full`).
+    None,
+}
+
+macro_rules! fields {
+    ($( $(#[$doc:meta])* $name:ident = $ecs:literal, $kind:expr, $slot:expr, $stix:literal; )*) => {
+        /// A field of an observation record. The names are ECS field names.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Field {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl Field {
+            /// Every field.
+            pub const ALL: &'static [Field] = &[ $( Field::$name, )* ];
+
+            /// The ECS field name (`destination.ip`).
+            pub fn ecs_name(self) -> &'static str {
+                match self { $( Field::$name => $ecs, )* }
+            }
+
+            /// How values of this field are normalised.
+            pub fn kind(self) -> ValueKind {
+                match self { $( Field::$name => $kind, )* }
+            }
+
+            /// The STIX object this field belongs to.
+            pub fn slot(self) -> ObjectSlot {
+                match self { $( Field::$name => $slot, )* }
+            }
+
+            /// The STIX object type and property path (`file:hashes.'SHA-256'`) the value stands
+            /// for; empty for helper fields. IP fields name the address object; the matcher also
+            /// reaches them as `network-traffic:src_ref.value` / `dst_ref.value`.
+            pub fn stix_path(self) -> &'static str {
+                match self { $( Field::$name => $stix, )* }
+            }
+        }
+    };
+}
+
+fields! {
+    /// `source.ip`.
+    SourceIp = "source.ip", ValueKind::Ip, ObjectSlot::Own, "ipv4-addr:value";
+    /// `destination.ip`.
+    DestinationIp = "destination.ip", ValueKind::Ip, ObjectSlot::Own, "ipv4-addr:value";
+    /// `source.port`.
+    SourcePort = "source.port", ValueKind::Integer, ObjectSlot::NetworkTraffic, "network-traffic:src_port";
+    /// `destination.port`.
+    DestinationPort = "destination.port", ValueKind::Integer, ObjectSlot::NetworkTraffic, "network-traffic:dst_port";
+    /// `network.transport` (`tcp`, `udp`), lower case.
+    NetworkTransport = "network.transport", ValueKind::Domain, ObjectSlot::NetworkTraffic, "network-traffic:protocols[*]";
+    /// `dns.question.name`.
+    DnsQuestion = "dns.question.name", ValueKind::Domain, ObjectSlot::Own, "domain-name:value";
+    /// `dns.resolved_ip`: an address a DNS answer carried.
+    DnsResolvedIp = "dns.resolved_ip", ValueKind::Ip, ObjectSlot::Own, "ipv4-addr:value";
+    /// `url.domain` (the HTTP `Host`).
+    UrlDomain = "url.domain", ValueKind::Domain, ObjectSlot::Own, "domain-name:value";
+    /// `url.full`.
+    UrlFull = "url.full", ValueKind::Text, ObjectSlot::Own, "url:value";
+    /// `url.path` (with the query): a helper to build `url.full` when a log has host and path apart.
+    UrlPath = "url.path", ValueKind::Text, ObjectSlot::None, "";
+    /// `user_agent.original`.
+    UserAgent = "user_agent.original", ValueKind::Text, ObjectSlot::NetworkTraffic, "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'";
+    /// `tls.client.server_name` (SNI).
+    TlsServerName = "tls.client.server_name", ValueKind::Domain, ObjectSlot::Own, "domain-name:value";
+    /// `file.name`.
+    FileName = "file.name", ValueKind::Text, ObjectSlot::File, "file:name";
+    /// `file.size`.
+    FileSize = "file.size", ValueKind::Integer, ObjectSlot::File, "file:size";
+    /// `file.hash.md5`.
+    FileMd5 = "file.hash.md5", ValueKind::Hash(32), ObjectSlot::File, "file:hashes.MD5";
+    /// `file.hash.sha1`.
+    FileSha1 = "file.hash.sha1", ValueKind::Hash(40), ObjectSlot::File, "file:hashes.'SHA-1'";
+    /// `file.hash.sha256`.
+    FileSha256 = "file.hash.sha256", ValueKind::Hash(64), ObjectSlot::File, "file:hashes.'SHA-256'";
+    /// `tls.server.hash.sha1`: the server certificate's SHA-1 fingerprint.
+    CertSha1 = "tls.server.hash.sha1", ValueKind::Hash(40), ObjectSlot::Certificate, "x509-certificate:hashes.'SHA-1'";
+    /// `tls.server.hash.sha256`: the server certificate's SHA-256 fingerprint.
+    CertSha256 = "tls.server.hash.sha256", ValueKind::Hash(64), ObjectSlot::Certificate, "x509-certificate:hashes.'SHA-256'";
+    /// `tls.server.x509.subject.distinguished_name`.
+    CertSubject = "tls.server.x509.subject.distinguished_name", ValueKind::Text, ObjectSlot::Certificate, "x509-certificate:subject";
+    /// `tls.server.x509.issuer.distinguished_name`.
+    CertIssuer = "tls.server.x509.issuer.distinguished_name", ValueKind::Text, ObjectSlot::Certificate, "x509-certificate:issuer";
+    /// `tls.server.x509.serial_number`.
+    CertSerial = "tls.server.x509.serial_number", ValueKind::Text, ObjectSlot::Certificate, "x509-certificate:serial_number";
+    /// `email.from.address`.
+    EmailFrom = "email.from.address", ValueKind::Text, ObjectSlot::Own, "email-addr:value";
+    /// `email.to.address`.
+    EmailTo = "email.to.address", ValueKind::Text, ObjectSlot::Own, "email-addr:value";
+}
+
+impl Field {
+    /// The field with this ECS name.
+    pub fn from_ecs_name(name: &str) -> Option<Field> {
+        Field::ALL.iter().copied().find(|f| f.ecs_name() == name)
+    }
+
+    /// Whether the field holds an IP address.
+    pub fn is_ip(self) -> bool {
+        self.kind() == ValueKind::Ip
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.ecs_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecs_names_are_unique_and_round_trip() {
+        for f in Field::ALL {
+            assert_eq!(Field::from_ecs_name(f.ecs_name()), Some(*f));
+        }
+        assert_eq!(Field::from_ecs_name("no.such"), None);
+    }
+}

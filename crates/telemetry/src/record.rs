@@ -1,0 +1,315 @@
+//! The observation record: a reusable buffer of normalised field values.
+//!
+//! A reader clears and refills one `Record` per line; its text buffer and entry list keep their
+//! capacity, so a scan allocates nothing per record once the buffers have grown.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::field::{Field, ObjectSlot, ValueKind};
+
+/// At most this many values are kept per record; more are counted as rejected. The matcher's
+/// per-record object bitmasks rely on it (one bit per value plus three shared objects).
+pub const MAX_VALUES: usize = 60;
+
+/// Why a value was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejected {
+    /// Not an IPv4 or IPv6 address.
+    #[error("is not an IP address")]
+    NotIp,
+    /// Not a non-negative integer.
+    #[error("is not a non-negative integer")]
+    NotInteger,
+    /// Not a DNS name (empty, or with spaces or control characters).
+    #[error("is not a DNS name")]
+    NotDomain,
+    /// Not a hex digest of the expected length.
+    #[error("is not a hex digest of the expected length")]
+    NotHash,
+    /// The record already holds [`MAX_VALUES`] values.
+    #[error("exceeds the limit of values per record")]
+    TooMany,
+}
+
+/// One stored value: its field and where its text sits in the record's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The field.
+    pub field: Field,
+    start: u32,
+    end: u32,
+}
+
+/// One observation: normalised field values and an optional time.
+#[derive(Debug, Default, Clone)]
+pub struct Record {
+    buf: String,
+    entries: Vec<Entry>,
+    timestamp: Option<i64>,
+    rejected: Option<(Field, Rejected)>,
+    rejected_count: u32,
+}
+
+impl Record {
+    /// An empty record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empties the record, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.entries.clear();
+        self.timestamp = None;
+        self.rejected = None;
+        self.rejected_count = 0;
+    }
+
+    /// Normalises and stores a value. Empty values are ignored (`Ok`). A value that does not fit
+    /// the field's kind is not stored; the first such value is remembered for the diagnostic.
+    pub fn push(&mut self, field: Field, raw: &str) -> Result<(), Rejected> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let r = self.push_inner(field, raw);
+        if let Err(why) = r {
+            self.rejected_count += 1;
+            if self.rejected.is_none() {
+                self.rejected = Some((field, why));
+            }
+        }
+        r
+    }
+
+    fn push_inner(&mut self, field: Field, raw: &str) -> Result<(), Rejected> {
+        // A `file`, `x509-certificate` or `network-traffic` object has one value per property
+        // (the transport is a list): keep the first.
+        if field.slot() != ObjectSlot::Own
+            && field != Field::NetworkTransport
+            && self.entries.iter().any(|e| e.field == field)
+        {
+            return Ok(());
+        }
+        if self.entries.len() >= MAX_VALUES {
+            return Err(Rejected::TooMany);
+        }
+        let start = self.buf.len();
+        match field.kind() {
+            ValueKind::Ip => {
+                let ip: IpAddr = raw.parse().map_err(|_| Rejected::NotIp)?;
+                // Writing to a String cannot fail.
+                let _ = write!(self.buf, "{ip}");
+            }
+            ValueKind::Integer => {
+                if raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Rejected::NotInteger);
+                }
+                let trimmed = raw.trim_start_matches('0');
+                self.buf
+                    .push_str(if trimmed.is_empty() { "0" } else { trimmed });
+            }
+            ValueKind::Domain => {
+                let d = raw.strip_suffix('.').unwrap_or(raw);
+                if d.is_empty() || d.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                    return Err(Rejected::NotDomain);
+                }
+                self.buf.push_str(d);
+                self.buf[start..].make_ascii_lowercase();
+            }
+            ValueKind::Hash(len) => {
+                let mut n = 0usize;
+                for b in raw.bytes() {
+                    if b == b':' {
+                        continue;
+                    }
+                    if !b.is_ascii_hexdigit() {
+                        self.buf.truncate(start);
+                        return Err(Rejected::NotHash);
+                    }
+                    self.buf.push(char::from(b.to_ascii_lowercase()));
+                    n += 1;
+                }
+                if n != usize::from(len) {
+                    self.buf.truncate(start);
+                    return Err(Rejected::NotHash);
+                }
+            }
+            ValueKind::Text => self.buf.push_str(raw),
+        }
+        self.entries.push(Entry {
+            field,
+            start: offset(start),
+            end: offset(self.buf.len()),
+        });
+        Ok(())
+    }
+
+    /// Stores an integer value (from a JSON number).
+    pub fn push_u64(&mut self, field: Field, n: u64) -> Result<(), Rejected> {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        let text = std::str::from_utf8(&digits[i..]).expect("ASCII digits");
+        self.push(field, text)
+    }
+
+    /// Completes a record after its fields were read: builds `url.full` from `url.domain` and
+    /// `url.path` when the log gave them apart (Zeek `http.log`, EVE `http`), as `http://` + host
+    /// + path.
+    pub fn finish(&mut self) {
+        if self.get(Field::UrlFull).is_some() {
+            return;
+        }
+        let (Some(host), Some(path)) = (self.entry(Field::UrlDomain), self.entry(Field::UrlPath))
+        else {
+            return;
+        };
+        if self.entries.len() >= MAX_VALUES {
+            return;
+        }
+        let start = self.buf.len();
+        self.buf.push_str("http://");
+        for i in host.start..host.end {
+            let b = self.buf.as_bytes()[i as usize];
+            self.buf.push(char::from(b));
+        }
+        let path_text = (path.start as usize, path.end as usize);
+        if !self.buf[path_text.0..path_text.1].starts_with('/') {
+            self.buf.push('/');
+        }
+        // The path may be non-ASCII: copy it by chars.
+        let mut i = path_text.0;
+        while i < path_text.1 {
+            let c = self.buf[i..]
+                .chars()
+                .next()
+                .expect("i is on a char boundary below the end");
+            self.buf.push(c);
+            i += c.len_utf8();
+        }
+        self.entries.push(Entry {
+            field: Field::UrlFull,
+            start: offset(start),
+            end: offset(self.buf.len()),
+        });
+    }
+
+    fn entry(&self, field: Field) -> Option<Entry> {
+        self.entries.iter().copied().find(|e| e.field == field)
+    }
+
+    /// The stored values, in the order they were read.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The text of an entry of this record.
+    pub fn value(&self, e: &Entry) -> &str {
+        self.buf.get(e.start as usize..e.end as usize).unwrap_or("")
+    }
+
+    /// `(field, value)` pairs in the order they were read.
+    pub fn fields(&self) -> impl Iterator<Item = (Field, &str)> + '_ {
+        self.entries.iter().map(|e| (e.field, self.value(e)))
+    }
+
+    /// The first value of a field.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        self.entry(field).map(|e| self.value(&e))
+    }
+
+    /// Whether the record holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// When the observation happened, in nanoseconds since the Unix epoch, if the log said.
+    pub fn timestamp(&self) -> Option<i64> {
+        self.timestamp
+    }
+
+    /// Sets the observation time.
+    pub fn set_timestamp(&mut self, nanos: Option<i64>) {
+        self.timestamp = nanos;
+    }
+
+    /// The first value that was not stored and why, and how many were not stored.
+    pub fn rejected(&self) -> Option<(Field, Rejected, u32)> {
+        self.rejected.map(|(f, r)| (f, r, self.rejected_count))
+    }
+}
+
+fn offset(n: usize) -> u32 {
+    // A line longer than 4 GiB never reaches a record: readers split lines first and refuse
+    // lines above their limit.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn check(field: Field, raw: &str, want: Result<&str, Rejected>) {
+        let mut r = Record::new();
+        let got = r
+            .push(field, raw)
+            .map(|()| r.get(field).unwrap_or("").to_owned());
+        assert_eq!(got.as_deref().map_err(|e| *e), want, "{field} {raw:?}");
+    }
+
+    #[test]
+    fn normalisation() {
+        check(Field::SourceIp, " 10.0.0.1 ", Ok("10.0.0.1"));
+        check(Field::SourceIp, "2001:DB8:0:0::1", Ok("2001:db8::1"));
+        check(Field::SourceIp, "10.0.0", Err(Rejected::NotIp));
+        check(Field::SourcePort, "0080", Ok("80"));
+        check(Field::SourcePort, "0", Ok("0"));
+        check(Field::SourcePort, "-1", Err(Rejected::NotInteger));
+        check(
+            Field::DnsQuestion,
+            "WWW.Example.COM.",
+            Ok("www.example.com"),
+        );
+        check(Field::DnsQuestion, "a b", Err(Rejected::NotDomain));
+        check(
+            Field::CertSha1,
+            "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01",
+            Ok("abcdef0123456789abcdef0123456789abcdef01"),
+        );
+        check(Field::FileMd5, "abc", Err(Rejected::NotHash));
+        check(Field::FileName, "Ünïcode.exe", Ok("Ünïcode.exe"));
+    }
+
+    #[test]
+    fn reuse_and_url_synthesis() {
+        let mut r = Record::new();
+        r.push(Field::UrlDomain, "Evil.Example").unwrap();
+        r.push(Field::UrlPath, "/päth?q=1").unwrap();
+        assert!(r.push(Field::SourceIp, "nope").is_err());
+        r.finish();
+        assert_eq!(r.get(Field::UrlFull), Some("http://evil.example/päth?q=1"));
+        assert_eq!(r.rejected(), Some((Field::SourceIp, Rejected::NotIp, 1)));
+        r.clear();
+        assert!(r.is_empty());
+        assert_eq!(r.rejected(), None);
+        for i in 0..MAX_VALUES {
+            r.push(Field::DnsQuestion, &format!("f{i}")).unwrap();
+        }
+        assert_eq!(
+            r.push(Field::DnsQuestion, "one-too-many"),
+            Err(Rejected::TooMany)
+        );
+    }
+}
