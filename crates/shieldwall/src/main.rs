@@ -32,6 +32,8 @@ enum Command {
     Import(cli::import::Args),
     /// Export what a member may see in a collection.
     Export(cli::export::Args),
+    /// Pull from and push to the configured peers over TAXII 2.1, under the egress policy.
+    Sync(cli::sync::Args),
     /// Add members, users and API keys to the configuration.
     #[command(subcommand)]
     Admin(cli::admin::Command),
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cli::import::run(args),
         Command::Export(args) => cli::export::run(args),
         Command::Admin(cmd) => cli::admin::run(cmd),
+        Command::Sync(args) => cli::sync::run(args),
     };
     match result {
         Ok(code) => code,

@@ -8,4 +8,5 @@ pub(crate) mod init;
 pub(crate) mod node;
 pub(crate) mod pattern;
 pub(crate) mod serve;
+pub(crate) mod sync;
 pub(crate) mod validate;
