@@ -121,7 +121,11 @@ pub struct Coalition {
     pub api_keys: HashMap<String, ApiKey>,
     /// TLP of unmarked objects.
     pub default_tlp: TlpLevel,
-    identity_to_member: HashMap<String, String>,
+    /// The member that operates this node (`[sync] member`).
+    pub node_member: Option<String>,
+    /// Peers that push to this node: their user name or key id → (peer name, peer's member).
+    pub inbound_peers: HashMap<String, (String, String)>,
+    pub(crate) identity_to_member: HashMap<String, String>,
 }
 
 impl Coalition {
@@ -238,6 +242,16 @@ impl Coalition {
                 })
                 .collect(),
             default_tlp: checked.default_tlp,
+            node_member: c.sync.member.clone(),
+            inbound_peers: c
+                .peers
+                .iter()
+                .filter_map(|p| {
+                    p.inbound_actor
+                        .as_ref()
+                        .map(|a| (a.clone(), (p.name.clone(), p.member.clone())))
+                })
+                .collect(),
         }
     }
 

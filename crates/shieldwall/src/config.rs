@@ -54,6 +54,114 @@ pub struct Config {
     pub trust_groups: Vec<TrustGroupConfig>,
     /// `[[collections]]`.
     pub collections: Vec<CollectionConfig>,
+    /// `[sync]`: this node's part in the federation.
+    pub sync: SyncConfig,
+    /// `[[peers]]`: other TAXII 2.1 nodes this node pulls from or pushes to.
+    pub peers: Vec<PeerConfig>,
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// The member that operates this node (AMBER+STRICT may leave only to nodes of this member).
+    pub member: Option<String>,
+    /// Whether `serve` runs the scheduled sync.
+    pub enabled: bool,
+}
+
+/// `[[peers]]`: another node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Short name (provenance `peer:NAME`, cursors, status).
+    pub name: String,
+    /// Base URL, e.g. `https://cert.example:8443` (plain `http://` only on loopback).
+    pub url: String,
+    /// API root path segment on the peer.
+    pub api_root: String,
+    /// The member that operates the peer node.
+    pub member: String,
+    /// User name for HTTP Basic (with `password` or `password_env`).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password for Basic (prefer `password_env`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Environment variable holding the Basic password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Environment variable holding a bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Bearer token (prefer `token_env`).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Extra CA certificate (PEM) to trust for this peer.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// The user name or API key id this peer uses when it pushes to this node: objects it posts
+    /// are stored as received by sync (provenance `peer:NAME`, producer by `created_by_ref`).
+    #[serde(default)]
+    pub inbound_actor: Option<String>,
+    /// Request timeout, seconds.
+    #[serde(default = "default_peer_timeout")]
+    pub timeout_seconds: u64,
+    /// Objects per page / per push.
+    #[serde(default = "default_peer_page")]
+    pub page_size: u32,
+    /// Collection mappings.
+    #[serde(default)]
+    pub collections: Vec<PeerCollectionConfig>,
+}
+
+fn default_peer_timeout() -> u64 {
+    30
+}
+fn default_peer_page() -> u32 {
+    500
+}
+
+/// Direction of a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Remote → local.
+    Pull,
+    /// Local → remote.
+    Push,
+    /// Both.
+    Both,
+}
+
+impl Direction {
+    /// Whether it pulls.
+    pub fn pulls(self) -> bool {
+        matches!(self, Direction::Pull | Direction::Both)
+    }
+    /// Whether it pushes.
+    pub fn pushes(self) -> bool {
+        matches!(self, Direction::Push | Direction::Both)
+    }
+}
+
+/// `[[peers.collections]]`: one local collection mapped to one remote collection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerCollectionConfig {
+    /// Local collection id.
+    pub local: String,
+    /// Remote collection id.
+    pub remote: String,
+    /// Direction.
+    pub direction: Direction,
+    /// Seconds between runs inside `serve`.
+    #[serde(default = "default_interval")]
+    pub interval_seconds: u64,
+}
+
+fn default_interval() -> u64 {
+    300
 }
 
 /// `[server]`.
@@ -573,12 +681,97 @@ impl Config {
                 ));
             }
         }
+        self.check_peers(source)?;
         Ok(Checked {
             listen,
             default_tlp,
             database,
             config: self,
         })
+    }
+}
+
+impl Config {
+    fn check_peers(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |key: String, reason: String| ConfigError::new(source, key, reason);
+        let member_known = |m: &str| self.members.iter().any(|x| x.id == m);
+        if let Some(m) = &self.sync.member
+            && !member_known(m)
+        {
+            return Err(err("sync.member".into(), format!("no member `{m}`")));
+        }
+        for (i, p) in self.peers.iter().enumerate() {
+            let key = |k: &str| format!("peers[{i}].{k}");
+            if !is_path_segment(&p.name) || self.peers[..i].iter().any(|o| o.name == p.name) {
+                return Err(err(
+                    key("name"),
+                    format!(
+                        "`{}` must be a unique name of letters, digits, '-' or '_'",
+                        p.name
+                    ),
+                ));
+            }
+            let loopback_http = p.url.strip_prefix("http://").is_some_and(|rest| {
+                let host = rest.split(['/', ':']).next().unwrap_or("");
+                host == "localhost"
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+                    || rest.starts_with("[::1]")
+            });
+            if !(p.url.starts_with("https://") || loopback_http) {
+                return Err(err(
+                    key("url"),
+                    format!(
+                        "`{}` must be https://… (plain http:// only on loopback)",
+                        redact_url(&p.url)
+                    ),
+                ));
+            }
+            if !is_path_segment(&p.api_root) {
+                return Err(err(key("api_root"), "must be a path segment".into()));
+            }
+            if !member_known(&p.member) {
+                return Err(err(key("member"), format!("no member `{}`", p.member)));
+            }
+            let basic = p.username.is_some();
+            let bearer = p.token.is_some() || p.token_env.is_some();
+            if basic && bearer {
+                return Err(err(
+                    key("username"),
+                    "give Basic (username + password) or a bearer token, not both".into(),
+                ));
+            }
+            if basic && p.password.is_none() && p.password_env.is_none() {
+                return Err(err(
+                    key("password"),
+                    "username needs password or password_env".into(),
+                ));
+            }
+            if p.page_size == 0 || p.timeout_seconds == 0 {
+                return Err(err(
+                    key("page_size"),
+                    "page_size and timeout_seconds must be positive".into(),
+                ));
+            }
+            for (j, m) in p.collections.iter().enumerate() {
+                let ckey = |k: &str| format!("peers[{i}].collections[{j}].{k}");
+                if !self
+                    .collections
+                    .iter()
+                    .any(|c| c.id.eq_ignore_ascii_case(&m.local))
+                {
+                    return Err(err(ckey("local"), format!("no collection `{}`", m.local)));
+                }
+                if m.remote.is_empty() || !is_path_segment(&m.remote) {
+                    return Err(err(ckey("remote"), "must be a collection id".into()));
+                }
+                if m.interval_seconds == 0 {
+                    return Err(err(ckey("interval_seconds"), "must be positive".into()));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -198,6 +198,8 @@ pub fn config(listen: &str, data_dir: &std::path::Path) -> Result<Config, String
                 &[],
             ),
         ],
+        sync: Default::default(),
+        peers: Vec::new(),
     })
 }
 

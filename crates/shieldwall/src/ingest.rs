@@ -209,6 +209,37 @@ pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> 
     to_new_version(&obj, &publisher.member, None).unwrap_or_else(invalid)
 }
 
+/// Applies validation to one object received by sync from a peer operated by `peer_member`: its
+/// producer is the member its `created_by_ref` names when that is a member, else the peer's
+/// member (`BRIEF.md` §3); the object is stored as received.
+pub fn prepare_from_peer(obj: Value, peer_member: &str, coalition: &Coalition) -> Prepared {
+    let id = obj
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let version = obj
+        .get("modified")
+        .or_else(|| obj.get("created"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let invalid = |message: String| Prepared::Invalid {
+        id: id.clone(),
+        version: version.clone(),
+        message,
+    };
+    if let Err(message) = validate_incoming(&obj) {
+        return invalid(message);
+    }
+    let producer = obj
+        .get("created_by_ref")
+        .and_then(Value::as_str)
+        .and_then(|c| coalition.member_by_identity(c))
+        .map_or(peer_member, |m| m.id.as_str())
+        .to_owned();
+    to_new_version(&obj, &producer, None).unwrap_or_else(invalid)
+}
+
 /// The stored form of an object that passed validation (also used to load fixtures).
 pub fn to_new_version(
     obj: &Value,

@@ -17,5 +17,6 @@ pub mod ingest;
 pub mod policy;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod taxii;
 pub mod timestamps;

@@ -35,6 +35,8 @@ enum Command {
     /// (`--format stix`), or rules and lists for blocking and detection tools (Suricata, Zeek
     /// Intel, RPZ, lists, CSV).
     Export(cli::exports::Args),
+    /// Pull from and push to the configured peers over TAXII 2.1, under the egress policy.
+    Sync(cli::sync::Args),
     /// Add members, users and API keys to the configuration.
     #[command(subcommand)]
     Admin(cli::admin::Command),
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Export(args) => cli::exports::run(args),
         Command::Admin(cmd) => cli::admin::run(cmd),
         Command::Scan(args) => cli::scan::run(args),
+        Command::Sync(args) => cli::sync::run(args),
     };
     match result {
         Ok(code) => code,

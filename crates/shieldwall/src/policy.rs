@@ -94,6 +94,108 @@ pub fn may_see(
         })
 }
 
+/// Why a version is held back from a peer (the "may leave by sync" column of `BRIEF.md` §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HeldBack {
+    /// TLP:RED never leaves the node.
+    Red,
+    /// TLP:AMBER+STRICT leaves only to nodes of the member operating this node.
+    AmberStrictOtherMember,
+    /// TLP:AMBER (or unmarked, by the node default) leaves only to peers whose member is in the
+    /// collection's trust group.
+    AmberOutsideTrustGroup,
+    /// The version came from this very peer: it is never sent back.
+    CameFromPeer,
+    /// A relationship or sighting that points to an object held back from the peer.
+    EndpointHeldBack,
+}
+
+impl HeldBack {
+    /// Every reason, in a stable order (for counters).
+    pub const ALL: [HeldBack; 5] = [
+        HeldBack::Red,
+        HeldBack::AmberStrictOtherMember,
+        HeldBack::AmberOutsideTrustGroup,
+        HeldBack::CameFromPeer,
+        HeldBack::EndpointHeldBack,
+    ];
+    /// A short machine name (metrics labels, `--json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldBack::Red => "tlp-red",
+            HeldBack::AmberStrictOtherMember => "amber-strict-other-member",
+            HeldBack::AmberOutsideTrustGroup => "amber-outside-trust-group",
+            HeldBack::CameFromPeer => "came-from-peer",
+            HeldBack::EndpointHeldBack => "points-to-held-back-object",
+        }
+    }
+    /// A sentence for people.
+    pub fn explain(self) -> &'static str {
+        match self {
+            HeldBack::Red => "TLP:RED is never synced",
+            HeldBack::AmberStrictOtherMember => {
+                "TLP:AMBER+STRICT leaves only to nodes operated by this node's own member"
+            }
+            HeldBack::AmberOutsideTrustGroup => {
+                "TLP:AMBER (or unmarked, by the node default) leaves only to peers whose member is in the collection's trust group"
+            }
+            HeldBack::CameFromPeer => {
+                "this version was received from that peer; it is never sent back"
+            }
+            HeldBack::EndpointHeldBack => {
+                "it is a relationship or sighting pointing to an object held back from that peer"
+            }
+        }
+    }
+}
+
+/// The peer a version would go to.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerFacts<'a> {
+    /// Peer name (provenance `peer:NAME`).
+    pub name: &'a str,
+    /// The member operating the peer node.
+    pub member: &'a str,
+}
+
+/// The egress decision, beside [`may_see`]: may version `v` of collection `c`, received from
+/// `source` (`local` or `peer:NAME`), leave this node to `peer`?
+pub fn may_leave(
+    peer: PeerFacts<'_>,
+    v: &VersionFacts,
+    source: &str,
+    c: &Collection,
+    coalition: &Coalition,
+) -> Result<(), HeldBack> {
+    if source.strip_prefix("peer:") == Some(peer.name) {
+        return Err(HeldBack::CameFromPeer);
+    }
+    match v.tlp.unwrap_or(coalition.default_tlp) {
+        TlpLevel::Clear => Ok(()),
+        TlpLevel::Green => Ok(()), // every configured peer is operated by a coalition member
+        TlpLevel::Amber => {
+            let in_group = c
+                .trust_group
+                .as_ref()
+                .and_then(|g| coalition.trust_groups.get(g))
+                .is_some_and(|members| members.contains(peer.member));
+            if in_group {
+                Ok(())
+            } else {
+                Err(HeldBack::AmberOutsideTrustGroup)
+            }
+        }
+        TlpLevel::AmberStrict => {
+            if coalition.node_member.as_deref() == Some(peer.member) {
+                Ok(())
+            } else {
+                Err(HeldBack::AmberStrictOtherMember)
+            }
+        }
+        TlpLevel::Red => Err(HeldBack::Red),
+    }
+}
+
 /// The policy restated as data for a SQL listing: the same rule as [`marking_allows`], with the
 /// per-collection parts resolved for one principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,6 +362,84 @@ mod tests {
             TlpLevel::Amber,
             &[Endpoint::Known(vec![(&shown, &other)])]
         ));
+    }
+
+    fn coalition_with(default_tlp: TlpLevel, node_member: &str) -> Coalition {
+        Coalition {
+            members: Default::default(),
+            trust_groups: [("tg".to_string(), ["a".to_string(), "b".to_string()].into())].into(),
+            api_roots: vec![],
+            collections: vec![],
+            users: Default::default(),
+            api_keys: Default::default(),
+            default_tlp,
+            node_member: Some(node_member.into()),
+            inbound_peers: Default::default(),
+            identity_to_member: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_egress_column_of_the_brief() {
+        let co = coalition_with(TlpLevel::Amber, "a");
+        let mut c = coll("c", &["a", "b", "x"], &[]);
+        c.trust_group = Some("tg".into());
+        let to_b = PeerFacts {
+            name: "nb",
+            member: "b",
+        };
+        let to_x = PeerFacts {
+            name: "nx",
+            member: "x",
+        };
+        let to_a2 = PeerFacts {
+            name: "na2",
+            member: "a",
+        };
+        let leave = |p, level| may_leave(p, &v(level, "a"), "local", &c, &co);
+        for p in [to_b, to_x, to_a2] {
+            assert_eq!(leave(p, Some(TlpLevel::Clear)), Ok(()));
+            assert_eq!(leave(p, Some(TlpLevel::Green)), Ok(()));
+            assert_eq!(leave(p, Some(TlpLevel::Red)), Err(HeldBack::Red));
+        }
+        assert_eq!(leave(to_b, Some(TlpLevel::Amber)), Ok(()));
+        assert_eq!(leave(to_a2, Some(TlpLevel::Amber)), Ok(()));
+        assert_eq!(
+            leave(to_x, Some(TlpLevel::Amber)),
+            Err(HeldBack::AmberOutsideTrustGroup)
+        );
+        assert_eq!(
+            leave(to_x, None),
+            Err(HeldBack::AmberOutsideTrustGroup),
+            "unmarked = default AMBER"
+        );
+        assert_eq!(leave(to_b, None), Ok(()));
+        assert_eq!(leave(to_a2, Some(TlpLevel::AmberStrict)), Ok(()));
+        assert_eq!(
+            leave(to_b, Some(TlpLevel::AmberStrict)),
+            Err(HeldBack::AmberStrictOtherMember)
+        );
+        // A collection without a trust group lets no AMBER out.
+        let c2 = coll("c2", &["a"], &[]);
+        assert_eq!(
+            may_leave(to_b, &v(Some(TlpLevel::Amber), "a"), "local", &c2, &co),
+            Err(HeldBack::AmberOutsideTrustGroup)
+        );
+        // Never back to where it came from, whatever its marking.
+        assert_eq!(
+            may_leave(to_b, &v(Some(TlpLevel::Clear), "b"), "peer:nb", &c, &co),
+            Err(HeldBack::CameFromPeer)
+        );
+        assert_eq!(
+            may_leave(to_x, &v(Some(TlpLevel::Clear), "b"), "peer:nb", &c, &co),
+            Ok(())
+        );
+        // Default GREEN / RED change unmarked objects.
+        let red = coalition_with(TlpLevel::Red, "a");
+        assert_eq!(
+            may_leave(to_b, &v(None, "a"), "local", &c, &red),
+            Err(HeldBack::Red)
+        );
     }
 
     #[test]

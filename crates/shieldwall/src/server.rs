@@ -72,6 +72,7 @@ pub async fn app_state(
         base_url,
         metrics: metrics_handle(),
         metrics_path: s.metrics_path.clone(),
+        sync_status: None,
     })
 }
 

@@ -10,4 +10,5 @@ pub(crate) mod node;
 pub(crate) mod pattern;
 pub(crate) mod scan;
 pub(crate) mod serve;
+pub(crate) mod sync;
 pub(crate) mod validate;

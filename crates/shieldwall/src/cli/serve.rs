@@ -107,9 +107,29 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", checked.listen))?;
     let base_url = format!("http://{local}");
-    let state = server::app_state(&checked, store.clone(), base_url.clone())
+    let mut state = server::app_state(&checked, store.clone(), base_url.clone())
         .await
         .context("cannot read the cursor key")?;
+    let (stop_sync, sync_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sync_task = if checked.config.sync.enabled && !checked.config.peers.is_empty() {
+        let engine = shieldwall::sync::Engine::new(
+            store.clone(),
+            state.coalition.clone(),
+            checked.config.peers.clone(),
+            &|v| std::env::var(v).ok(),
+        )?;
+        state.sync_status = Some(engine.status.clone());
+        tracing::info!(peers = checked.config.peers.len(), "Scheduled sync is on.");
+        Some(tokio::spawn(shieldwall::sync::run_scheduled(
+            engine,
+            None,
+            async move {
+                let _ = sync_stopped.await;
+            },
+        )))
+    } else {
+        None
+    };
     println!(
         "shieldwall: serving TAXII 2.1 on {base_url}/taxii2/ ({} store)",
         store.backend()
@@ -118,5 +138,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     server::serve(listener, state, server::shutdown_signal())
         .await
         .context("the server failed")?;
+    let _ = stop_sync.send(());
+    if let Some(task) = sync_task {
+        let _ = task.await;
+    }
     Ok(ExitCode::SUCCESS)
 }

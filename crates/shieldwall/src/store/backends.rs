@@ -13,7 +13,7 @@ use sqlx::{
 
 use super::{
     AddOutcome, DeleteOutcome, DeleteQuery, ListQuery, NewVersion, Page, Placement, Provenance,
-    Record, StatusRecord, Store, StoreError,
+    Record, StatusRecord, Store, StoreError, SyncRecord,
     sql::{self, Bind, Dialect},
 };
 use crate::timestamps;
@@ -40,6 +40,9 @@ const SQLITE_SCHEMA: &[&str] = &[
         id TEXT PRIMARY KEY, api_root TEXT NOT NULL, member TEXT NOT NULL,
         request_ts BIGINT NOT NULL, expires BIGINT NOT NULL, body TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS statuses_expires ON statuses (expires)",
+    "CREATE TABLE IF NOT EXISTS sync_cursors (
+        peer TEXT NOT NULL, collection TEXT NOT NULL, direction TEXT NOT NULL,
+        value TEXT NOT NULL, updated BIGINT NOT NULL, PRIMARY KEY (peer, collection, direction))",
 ];
 
 const POSTGRES_SCHEMA: &[&str] = &[
@@ -64,6 +67,9 @@ const POSTGRES_SCHEMA: &[&str] = &[
         id TEXT PRIMARY KEY, api_root TEXT NOT NULL, member TEXT NOT NULL,
         request_ts BIGINT NOT NULL, expires BIGINT NOT NULL, body TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS statuses_expires ON statuses (expires)",
+    "CREATE TABLE IF NOT EXISTS sync_cursors (
+        peer TEXT NOT NULL, collection TEXT NOT NULL, direction TEXT NOT NULL,
+        value TEXT NOT NULL, updated BIGINT NOT NULL, PRIMARY KEY (peer, collection, direction))",
 ];
 
 /// The embedded SQLite store: one writer connection, a pool of readers, WAL.
@@ -166,6 +172,24 @@ macro_rules! bind_all {
             };
         }
         q
+    }};
+}
+
+macro_rules! sync_record {
+    ($r:expr) => {{
+        let r = $r;
+        Ok::<SyncRecord, StoreError>(SyncRecord {
+            date_added_us: r.try_get(0)?,
+            row: r.try_get(1)?,
+            id: r.try_get(2)?,
+            object_type: r.try_get(3)?,
+            version_ns: r.try_get(4)?,
+            tlp: r.try_get(5)?,
+            producer: r.try_get(6)?,
+            source: r.try_get(7)?,
+            received_us: r.try_get(8)?,
+            json: r.try_get(9)?,
+        })
     }};
 }
 
@@ -438,6 +462,71 @@ macro_rules! impl_store {
                     });
                 }
                 Ok(out)
+            }
+
+            async fn sync_batch(&self, collection: &str, after: (i64, i64), limit: u32) -> Result<Vec<SyncRecord>, StoreError> {
+                let $rs = self;
+                let pool = $reader;
+                let q = format!(
+                    "SELECT e.date_added, e.vid, v.id, v.type, v.version_ns, v.tlp, v.producer, v.source, v.received_at, {} \
+                     FROM entries e JOIN versions v ON v.vid = e.vid \
+                     WHERE e.collection = $1 AND (e.date_added > $2 OR (e.date_added = $2 AND e.vid > $3)) \
+                     ORDER BY e.date_added, e.vid LIMIT $4",
+                    $dialect.json_out("v")
+                );
+                let rows = sqlx::query(AssertSqlSafe(q))
+                    .bind(collection)
+                    .bind(after.0)
+                    .bind(after.1)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(|r| sync_record!(r)).collect()
+            }
+
+            async fn sync_versions(&self, collection: &str, id: &str) -> Result<Vec<SyncRecord>, StoreError> {
+                let $rs = self;
+                let pool = $reader;
+                let q = format!(
+                    "SELECT e.date_added, e.vid, v.id, v.type, v.version_ns, v.tlp, v.producer, v.source, v.received_at, {} \
+                     FROM entries e JOIN versions v ON v.vid = e.vid \
+                     WHERE e.collection = $1 AND v.id = $2 ORDER BY v.version_ns",
+                    $dialect.json_out("v")
+                );
+                let rows = sqlx::query(AssertSqlSafe(q)).bind(collection).bind(id).fetch_all(pool).await?;
+                rows.iter().map(|r| sync_record!(r)).collect()
+            }
+
+            async fn sync_cursor(&self, peer: &str, collection: &str, direction: &str) -> Result<Option<String>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let row = sqlx::query("SELECT value FROM sync_cursors WHERE peer = $1 AND collection = $2 AND direction = $3")
+                    .bind(peer)
+                    .bind(collection)
+                    .bind(direction)
+                    .fetch_optional(pool)
+                    .await?;
+                Ok(match row {
+                    Some(r) => Some(r.try_get(0)?),
+                    None => None,
+                })
+            }
+
+            async fn set_sync_cursor(&self, peer: &str, collection: &str, direction: &str, value: &str) -> Result<(), StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                sqlx::query(
+                    "INSERT INTO sync_cursors (peer, collection, direction, value, updated) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (peer, collection, direction) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                )
+                .bind(peer)
+                .bind(collection)
+                .bind(direction)
+                .bind(value)
+                .bind(timestamps::now_us())
+                .execute(pool)
+                .await?;
+                Ok(())
             }
         }
     };

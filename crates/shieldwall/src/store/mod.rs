@@ -235,6 +235,31 @@ pub struct Placement {
     pub edge_refs: Vec<String>,
 }
 
+/// One stored entry with what sync needs: the policy facts, the provenance and the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRecord {
+    /// `date_added` in the collection, microseconds.
+    pub date_added_us: i64,
+    /// Row (version) id, tie-breaker of the order.
+    pub row: i64,
+    /// Object id.
+    pub id: String,
+    /// Object type.
+    pub object_type: String,
+    /// Version, nanoseconds.
+    pub version_ns: i64,
+    /// TLP code, `None` when unmarked.
+    pub tlp: Option<i64>,
+    /// Producer member.
+    pub producer: String,
+    /// Provenance: `local` or `peer:NAME`.
+    pub source: String,
+    /// When this node received the version, microseconds.
+    pub received_us: i64,
+    /// The object.
+    pub json: String,
+}
+
 /// The store. Every method is one transaction.
 pub trait Store: Send + Sync {
     /// The key that protects pagination cursors, created once and shared by every node on the
@@ -280,6 +305,38 @@ pub trait Store: Send + Sync {
 
     /// Every placement (for the policy's property test and exports' cross-checks).
     fn placements(&self) -> impl Future<Output = Result<Vec<Placement>, StoreError>> + Send;
+
+    /// Entries of `collection` after `(date_added, row)` in order, at most `limit` (for push).
+    fn sync_batch(
+        &self,
+        collection: &str,
+        after: (i64, i64),
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<SyncRecord>, StoreError>> + Send;
+
+    /// Every stored version of object `id` in `collection` (for `sync --explain`).
+    fn sync_versions(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<SyncRecord>, StoreError>> + Send;
+
+    /// The persisted sync position for `(peer, collection, direction)`.
+    fn sync_cursor(
+        &self,
+        peer: &str,
+        collection: &str,
+        direction: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Persists a sync position.
+    fn set_sync_cursor(
+        &self,
+        peer: &str,
+        collection: &str,
+        direction: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Either backend, chosen by the database URL.
@@ -360,5 +417,37 @@ impl Store for AnyStore {
     }
     async fn placements(&self) -> Result<Vec<Placement>, StoreError> {
         delegate!(self, s => s.placements().await)
+    }
+    async fn sync_batch(
+        &self,
+        collection: &str,
+        after: (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<SyncRecord>, StoreError> {
+        delegate!(self, s => s.sync_batch(collection, after, limit).await)
+    }
+    async fn sync_versions(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Vec<SyncRecord>, StoreError> {
+        delegate!(self, s => s.sync_versions(collection, id).await)
+    }
+    async fn sync_cursor(
+        &self,
+        peer: &str,
+        collection: &str,
+        direction: &str,
+    ) -> Result<Option<String>, StoreError> {
+        delegate!(self, s => s.sync_cursor(peer, collection, direction).await)
+    }
+    async fn set_sync_cursor(
+        &self,
+        peer: &str,
+        collection: &str,
+        direction: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.set_sync_cursor(peer, collection, direction, value).await)
     }
 }

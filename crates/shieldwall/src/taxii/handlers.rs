@@ -530,9 +530,14 @@ pub(super) async fn add_objects(
         .map_err(|e| TaxiiError::bad_request(format!("malformed JSON: {e}")))?;
     let objects = ingest::envelope_objects(value).map_err(TaxiiError::unprocessable)?;
     let request_us = timestamps::now_us();
+    // A peer pushing by sync: producer by `created_by_ref`, provenance `peer:NAME`.
+    let inbound_peer = state.coalition.inbound_peers.get(&principal.actor).cloned();
     let prepared: Vec<Prepared> = objects
         .into_iter()
-        .map(|o| ingest::prepare(o, &principal, &state.coalition))
+        .map(|o| match &inbound_peer {
+            Some((_, member)) => ingest::prepare_from_peer(o, member, &state.coalition),
+            None => ingest::prepare(o, &principal, &state.coalition),
+        })
         .collect();
     let mut valid = Vec::new();
     let mut failures = Vec::new();
@@ -554,7 +559,10 @@ pub(super) async fn add_objects(
     }
     let status_id = uuid::Uuid::new_v4().to_string();
     let provenance = Provenance {
-        source: "local".into(),
+        source: match &inbound_peer {
+            Some((name, _)) => format!("peer:{name}"),
+            None => "local".into(),
+        },
         actor: principal.actor.clone(),
     };
     let make_status = |outcomes: &[AddOutcome]| {
@@ -615,6 +623,45 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
         json!({"status": "ok", "backend": state.store.backend()}).to_string(),
     )
         .into_response()
+}
+
+/// `GET /admin/sync`: per-peer sync status (admins only; others get the 404 of an absent path).
+pub(super) async fn sync_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let principal = authenticate(&state, &headers).await?;
+    if principal.role != crate::config::Role::Admin {
+        return Err(TaxiiError::not_found("resource"));
+    }
+    let Some(board) = &state.sync_status else {
+        return Err(TaxiiError::not_found("resource"));
+    };
+    let now = timestamps::now_us();
+    let snapshot = board.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let peers: serde_json::Map<String, Value> = snapshot
+        .into_iter()
+        .map(|(name, st)| {
+            (
+                name,
+                json!({
+                    "last_success": st.last_success_us.map(timestamps::format_us),
+                    "last_attempt": st.last_attempt_us.map(timestamps::format_us),
+                    "lag_seconds": st.lag_seconds(now),
+                    "last_error": st.last_error,
+                    "consecutive_errors": st.consecutive_errors,
+                    "pulled_stored": st.pulled_stored,
+                    "pushed": st.pushed,
+                    "held_back": st.held_back,
+                }),
+            )
+        })
+        .collect();
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"peers": peers}).to_string(),
+    )
+        .into_response())
 }
 
 /// Prometheus metrics.

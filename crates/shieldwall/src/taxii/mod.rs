@@ -56,6 +56,8 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Path of the metrics.
     pub metrics_path: String,
+    /// Per-peer sync status when `serve` runs the scheduled sync (`GET /admin/sync`).
+    pub sync_status: Option<crate::sync::StatusBoard>,
 }
 
 /// Discovery fields.
@@ -76,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/taxii2/", get(handlers::discovery))
         .route("/healthz", get(handlers::healthz))
+        .route("/admin/sync", get(handlers::sync_status))
         .route(&metrics_path, get(handlers::metrics))
         .route("/{root}/", get(handlers::api_root))
         .route("/{root}/status/{status}/", get(handlers::status))

@@ -1,0 +1,152 @@
+//! `shieldwall sync [--peer P] [--once]`: pull from and push to the configured peers over TAXII
+//! 2.1 under the egress policy; `--explain OBJECT-ID --peer P` says why each version of an
+//! object was or was not sent.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::{Context, bail};
+use shieldwall::{
+    config::{PeerCollectionConfig, PeerConfig},
+    sync::{self, Engine},
+};
+
+/// Arguments of `shieldwall sync`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Only this peer.
+    #[arg(long, value_name = "PEER")]
+    peer: Option<String>,
+    /// Run every mapping once and exit (default: keep running on each mapping's interval).
+    #[arg(long)]
+    once: bool,
+    /// Say why each version of this object would or would not be sent to `--peer`.
+    #[arg(long, value_name = "OBJECT-ID", requires = "peer")]
+    explain: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+    /// Configuration file.
+    #[arg(long, default_value = "shieldwall.toml")]
+    config: PathBuf,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::serve::init_tracing();
+    super::serve::runtime()?.block_on(run_async(args))
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    let checked =
+        shieldwall::config::Config::load(&args.config, &shieldwall::config::process_env())?;
+    let peers: Vec<PeerConfig> = checked.config.peers.clone();
+    if let Some(p) = &args.peer
+        && !peers.iter().any(|x| &x.name == p)
+    {
+        bail!("no peer `{p}` in {}", args.config.display());
+    }
+    if peers.is_empty() {
+        bail!("{}: no [[peers]] configured", args.config.display());
+    }
+    let node = super::node::Node::open(&args.config).await?;
+    let engine = Engine::new(node.store.clone(), node.coalition.clone(), peers, &env_var)?;
+    if let Some(id) = &args.explain {
+        let peer = args.peer.as_deref().unwrap_or_default();
+        let ex = engine.explain(id, peer).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&ex)?);
+        } else if ex.is_empty() {
+            println!(
+                "{id}: not stored in any collection that is pushed to `{peer}`: nothing to send"
+            );
+        } else {
+            for e in &ex {
+                let verdict = if e.held_back.is_some() {
+                    "HELD BACK"
+                } else {
+                    "SENT"
+                };
+                println!(
+                    "{id} version {} in {} → {peer}/{}: {verdict}: {} ({}; received {} from {})",
+                    e.version, e.collection, e.remote, e.why, e.tlp, e.received, e.source
+                );
+            }
+        }
+        return Ok(if ex.iter().any(|e| e.held_back.is_none()) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    if !args.once {
+        sync::run_scheduled(
+            engine,
+            args.peer.clone(),
+            shieldwall::server::shutdown_signal(),
+        )
+        .await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    let mut all = serde_json::Map::new();
+    for p in engine.peers().to_vec() {
+        if args.peer.as_ref().is_some_and(|only| only != &p.name) {
+            continue;
+        }
+        let every = |_: &PeerCollectionConfig| true;
+        match engine.run_peer(&p.name, &every).await {
+            Ok(reports) => {
+                if args.json {
+                    all.insert(p.name.clone(), serde_json::to_value(&reports)?);
+                } else {
+                    for r in &reports {
+                        let held: Vec<String> = r
+                            .held_back
+                            .iter()
+                            .map(|(k, n)| format!("{n} {k}"))
+                            .collect();
+                        println!(
+                            "{}: {} ↔ {}: pulled {} new ({} received, {} refused), pushed {} ({} refused by the peer), held back: {}",
+                            p.name,
+                            r.local,
+                            r.remote,
+                            r.pulled_stored,
+                            r.pulled_received,
+                            r.pulled_refused,
+                            r.pushed,
+                            r.push_refused_by_peer,
+                            if held.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                held.join(", ")
+                            }
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                failed = true;
+                if args.json {
+                    all.insert(p.name.clone(), serde_json::json!({"error": e.to_string()}));
+                } else {
+                    eprintln!("shieldwall: sync with `{}` failed: {e}", p.name);
+                }
+            }
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::Object(all))
+                .context("cannot print the report")?
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

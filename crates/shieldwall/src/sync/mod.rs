@@ -1,0 +1,532 @@
+//! Federation: this node pulls from and pushes to its `[[peers]]` over TAXII 2.1.
+//!
+//! - **Pull** (`direction = "pull"|"both"`): `GET …/objects/?match[version]=all&added_after=C`
+//!   page by page (`next`/`more`); each page is validated, stored with provenance `peer:NAME`
+//!   (producer: the member its `created_by_ref` names, else the peer's member), and only then is
+//!   the cursor `C` (the page's `X-TAXII-Date-Added-Last`) persisted. A crash between the two
+//!   re-reads one page, which the store recognises as already present: no duplicate.
+//! - **Push** (`"push"|"both"`): the collection's entries after the persisted `(date_added, row)`
+//!   position, in order; each goes through [`policy::may_leave`] (the egress column of
+//!   `BRIEF.md` §3 and "never back to where it came from"); what may leave is POSTed, and the
+//!   position advances after the peer acknowledged the page. Held-back versions are counted per
+//!   reason.
+//!
+//! New versions, revocations and sightings are ordinary versions and travel the same way.
+
+pub mod client;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{
+    coalition::{Coalition, Collection},
+    config::{PeerCollectionConfig, PeerConfig},
+    ingest::{self, Prepared},
+    policy::{self, HeldBack, PeerFacts, VersionFacts},
+    store::{AddOutcome, AnyStore, Provenance, StatusRecord, Store, StoreError, SyncRecord},
+    timestamps,
+};
+use client::{ClientError, TaxiiClient};
+
+/// A sync failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Talking to the peer failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The configuration names something that does not exist.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// What one run against one collection mapping did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct MappingReport {
+    /// Local collection.
+    pub local: String,
+    /// Remote collection.
+    pub remote: String,
+    /// Objects received.
+    pub pulled_received: u64,
+    /// Of those, newly stored.
+    pub pulled_stored: u64,
+    /// Received objects refused by validation.
+    pub pulled_refused: u64,
+    /// Versions sent.
+    pub pushed: u64,
+    /// Versions the peer refused (its status failures).
+    pub push_refused_by_peer: u64,
+    /// Versions held back, per reason.
+    pub held_back: BTreeMap<&'static str, u64>,
+}
+
+/// Per-peer status, for the admin endpoint and metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeerStatus {
+    /// Last run that completed without error, microseconds.
+    pub last_success_us: Option<i64>,
+    /// Last run attempt, microseconds.
+    pub last_attempt_us: Option<i64>,
+    /// The last error, if the last run failed.
+    pub last_error: Option<String>,
+    /// Consecutive failed runs.
+    pub consecutive_errors: u64,
+    /// Totals since the process started.
+    pub pulled_stored: u64,
+    /// Totals since the process started.
+    pub pushed: u64,
+    /// Held-back totals per reason since the process started.
+    pub held_back: BTreeMap<&'static str, u64>,
+}
+
+impl PeerStatus {
+    /// Seconds since the last success (`None`: never succeeded).
+    pub fn lag_seconds(&self, now_us: i64) -> Option<f64> {
+        self.last_success_us
+            .map(|t| (now_us - t).max(0) as f64 / 1e6)
+    }
+}
+
+/// Shared status of every peer.
+pub type StatusBoard = Arc<Mutex<BTreeMap<String, PeerStatus>>>;
+
+/// The sync engine of one node.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    store: AnyStore,
+    coalition: Arc<Coalition>,
+    peers: Vec<PeerConfig>,
+    clients: HashMap<String, TaxiiClient>,
+    /// Per-peer status.
+    pub status: StatusBoard,
+}
+
+/// Why one version of an object would or would not go to a peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// Local collection.
+    pub collection: String,
+    /// Remote collection.
+    pub remote: String,
+    /// The version (its timestamp).
+    pub version: String,
+    /// Provenance of the version.
+    pub source: String,
+    /// When it was received here.
+    pub received: String,
+    /// Effective TLP.
+    pub tlp: String,
+    /// `None` = sent (or will be); `Some(reason)` = held back.
+    pub held_back: Option<&'static str>,
+    /// A sentence.
+    pub why: String,
+}
+
+fn facts(r: &SyncRecord) -> VersionFacts {
+    VersionFacts {
+        tlp: r.tlp.and_then(policy::tlp_from_code),
+        producer: r.producer.clone(),
+    }
+}
+
+fn cursor_position(s: Option<&str>) -> (i64, i64) {
+    s.and_then(|s| {
+        let (a, b) = s.split_once(':')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    })
+    .unwrap_or((i64::MIN, i64::MIN))
+}
+
+impl Engine {
+    /// An engine over the configured peers; `env` supplies `*_env` secrets.
+    pub fn new(
+        store: AnyStore,
+        coalition: Arc<Coalition>,
+        peers: Vec<PeerConfig>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Engine, SyncError> {
+        let mut clients = HashMap::new();
+        for p in &peers {
+            clients.insert(p.name.clone(), TaxiiClient::new(p, env)?);
+        }
+        let status = Arc::new(Mutex::new(
+            peers
+                .iter()
+                .map(|p| (p.name.clone(), PeerStatus::default()))
+                .collect(),
+        ));
+        Ok(Engine {
+            store,
+            coalition,
+            peers,
+            clients,
+            status,
+        })
+    }
+
+    /// Replaces the retry schedule of every client (tests).
+    pub fn with_retries(mut self, retries: u32, backoff: std::time::Duration) -> Engine {
+        for c in self.clients.values_mut() {
+            *c = c.clone().with_retries(retries, backoff);
+        }
+        self
+    }
+
+    /// The configured peers.
+    pub fn peers(&self) -> &[PeerConfig] {
+        &self.peers
+    }
+
+    fn peer(&self, name: &str) -> Result<(&PeerConfig, &TaxiiClient), SyncError> {
+        let p =
+            self.peers.iter().find(|p| p.name == name).ok_or_else(|| {
+                SyncError::Config(format!("no peer `{name}` in the configuration"))
+            })?;
+        let c = self
+            .clients
+            .get(name)
+            .ok_or_else(|| SyncError::Config(format!("no client for peer `{name}`")))?;
+        Ok((p, c))
+    }
+
+    fn local_collection(&self, id: &str) -> Result<&Collection, SyncError> {
+        self.coalition
+            .collections
+            .iter()
+            .find(|c| c.id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| SyncError::Config(format!("no local collection `{id}`")))
+    }
+
+    /// Runs every mapping of `peer` once (pull before push), records the status and returns
+    /// what each mapping did. `only` restricts to mappings for which it returns true.
+    pub async fn run_peer(
+        &self,
+        peer: &str,
+        only: &(dyn Fn(&PeerCollectionConfig) -> bool + Sync),
+    ) -> Result<Vec<MappingReport>, SyncError> {
+        let started = timestamps::now_us();
+        let result = self.run_peer_inner(peer, only).await;
+        let mut board = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let st = board.entry(peer.to_owned()).or_default();
+        st.last_attempt_us = Some(started);
+        match &result {
+            Ok(reports) => {
+                st.last_success_us = Some(started);
+                st.last_error = None;
+                st.consecutive_errors = 0;
+                for r in reports {
+                    st.pulled_stored += r.pulled_stored;
+                    st.pushed += r.pushed;
+                    for (k, n) in &r.held_back {
+                        *st.held_back.entry(k).or_default() += n;
+                        metrics::counter!("shieldwall_sync_held_back_total", "peer" => peer.to_owned(), "reason" => *k).increment(*n);
+                    }
+                    metrics::counter!("shieldwall_sync_pulled_total", "peer" => peer.to_owned())
+                        .increment(r.pulled_stored);
+                    metrics::counter!("shieldwall_sync_pushed_total", "peer" => peer.to_owned())
+                        .increment(r.pushed);
+                }
+                metrics::gauge!("shieldwall_sync_last_success_seconds", "peer" => peer.to_owned())
+                    .set(started as f64 / 1e6);
+            }
+            Err(e) => {
+                st.last_error = Some(e.to_string());
+                st.consecutive_errors += 1;
+                metrics::counter!("shieldwall_sync_errors_total", "peer" => peer.to_owned())
+                    .increment(1);
+            }
+        }
+        result
+    }
+
+    async fn run_peer_inner(
+        &self,
+        peer: &str,
+        only: &(dyn Fn(&PeerCollectionConfig) -> bool + Sync),
+    ) -> Result<Vec<MappingReport>, SyncError> {
+        let (p, client) = self.peer(peer)?;
+        let mut reports = Vec::new();
+        for m in p.collections.iter().filter(|m| only(m)) {
+            let local = self.local_collection(&m.local)?;
+            let mut report = MappingReport {
+                local: local.id.clone(),
+                remote: m.remote.clone(),
+                ..MappingReport::default()
+            };
+            if m.direction.pulls() {
+                self.pull(p, client, local, &m.remote, &mut report).await?;
+            }
+            if m.direction.pushes() {
+                self.push(p, client, local, &m.remote, &mut report).await?;
+            }
+            reports.push(report);
+        }
+        Ok(reports)
+    }
+
+    async fn pull(
+        &self,
+        p: &PeerConfig,
+        client: &TaxiiClient,
+        local: &Collection,
+        remote: &str,
+        report: &mut MappingReport,
+    ) -> Result<(), SyncError> {
+        let key = format!("{remote}>{}", local.id);
+        let mut cursor = self.store.sync_cursor(&p.name, &key, "pull").await?;
+        let start = cursor.clone();
+        let mut next: Option<String> = None;
+        let provenance = Provenance {
+            source: format!("peer:{}", p.name),
+            actor: format!("peer:{}", p.name),
+        };
+        loop {
+            let page = client
+                .get_objects(remote, start.as_deref(), next.as_deref(), p.page_size)
+                .await?;
+            report.pulled_received += page.objects.len() as u64;
+            let mut valid = Vec::with_capacity(page.objects.len());
+            for o in page.objects {
+                match ingest::prepare_from_peer(o, &p.member, &self.coalition) {
+                    Prepared::Valid(v) => valid.push(*v),
+                    Prepared::Invalid { id, message, .. } => {
+                        report.pulled_refused += 1;
+                        tracing::warn!(peer = %p.name, %id, %message, "Refused an object received by sync.");
+                    }
+                }
+            }
+            if !valid.is_empty() {
+                let outcomes = self
+                    .store
+                    .add(&local.id, &provenance, &valid, &|o| {
+                        internal_status(local, p, o)
+                    })
+                    .await?;
+                report.pulled_stored += outcomes
+                    .iter()
+                    .filter(|o| matches!(o, AddOutcome::Added { .. }))
+                    .count() as u64;
+            }
+            if let Some(last) = &page.date_added_last
+                && cursor.as_deref() != Some(last.as_str())
+            {
+                self.store
+                    .set_sync_cursor(&p.name, &key, "pull", last)
+                    .await?;
+                cursor = Some(last.clone());
+            }
+            match (page.more, page.next) {
+                (true, Some(n)) => next = Some(n),
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether one version may leave to `p`, with relationships and sightings held back when an
+    /// object they point to is held back (the edge rule of `BRIEF.md` §3: an edge must not reveal
+    /// an object the peer may not have).
+    async fn decide(
+        &self,
+        p: &PeerConfig,
+        local: &Collection,
+        r: &SyncRecord,
+    ) -> Result<Result<(), HeldBack>, SyncError> {
+        let peer = PeerFacts {
+            name: &p.name,
+            member: &p.member,
+        };
+        if let Err(reason) = policy::may_leave(peer, &facts(r), &r.source, local, &self.coalition) {
+            return Ok(Err(reason));
+        }
+        if matches!(r.object_type.as_str(), "relationship" | "sighting")
+            && let Ok(v) = serde_json::from_str::<Value>(&r.json)
+            && let Ok(meta) = stix::meta::meta_of(&v)
+        {
+            for target in &meta.edge_refs {
+                let versions = self.store.sync_versions(&local.id, target).await?;
+                let blocked = !versions.is_empty()
+                    && versions.iter().all(|t| {
+                        policy::may_leave(peer, &facts(t), "local", local, &self.coalition).is_err()
+                    });
+                if blocked {
+                    return Ok(Err(HeldBack::EndpointHeldBack));
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn push(
+        &self,
+        p: &PeerConfig,
+        client: &TaxiiClient,
+        local: &Collection,
+        remote: &str,
+        report: &mut MappingReport,
+    ) -> Result<(), SyncError> {
+        let key = format!("{}>{remote}", local.id);
+        let mut pos = cursor_position(
+            self.store
+                .sync_cursor(&p.name, &key, "push")
+                .await?
+                .as_deref(),
+        );
+        loop {
+            let batch = self.store.sync_batch(&local.id, pos, p.page_size).await?;
+            let Some(last) = batch.last() else { break };
+            let last = (last.date_added_us, last.row);
+            let mut send: Vec<&str> = Vec::with_capacity(batch.len());
+            for r in &batch {
+                match self.decide(p, local, r).await? {
+                    Ok(()) => send.push(&r.json),
+                    Err(reason) => *report.held_back.entry(reason.as_str()).or_default() += 1,
+                }
+            }
+            if !send.is_empty() {
+                let summary = client.post_objects(remote, &send).await?;
+                report.pushed += summary.success;
+                report.push_refused_by_peer += summary.failure;
+                for f in &summary.failures {
+                    tracing::warn!(peer = %p.name, failure = %f, "The peer refused an object.");
+                }
+            }
+            self.store
+                .set_sync_cursor(&p.name, &key, "push", &format!("{}:{}", last.0, last.1))
+                .await?;
+            pos = last;
+            if batch.len() < p.page_size as usize {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Why each stored version of `object_id` would or would not be sent to `peer`, in every
+    /// collection the peer's push mappings cover.
+    pub async fn explain(
+        &self,
+        object_id: &str,
+        peer: &str,
+    ) -> Result<Vec<Explanation>, SyncError> {
+        let (p, _) = self.peer(peer)?;
+        let mut out = Vec::new();
+        for m in p.collections.iter().filter(|m| m.direction.pushes()) {
+            let local = self.local_collection(&m.local)?;
+            for r in self.store.sync_versions(&local.id, object_id).await? {
+                let decision = self.decide(p, local, &r).await?;
+                let f = facts(&r);
+                let tlp = f.tlp.unwrap_or(self.coalition.default_tlp);
+                out.push(Explanation {
+                    collection: local.id.clone(),
+                    remote: m.remote.clone(),
+                    version: timestamps::format_us(r.version_ns.div_euclid(1000)),
+                    source: r.source.clone(),
+                    received: timestamps::format_us(r.received_us),
+                    tlp: format!(
+                        "{}{}",
+                        tlp.name(),
+                        if f.tlp.is_none() {
+                            " (unmarked: node default)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    held_back: decision.err().map(HeldBack::as_str),
+                    why: match decision {
+                        Ok(()) => format!("may leave to `{}` (member `{}`)", p.name, p.member),
+                        Err(reason) => reason.explain().to_owned(),
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Runs every mapping of every peer (or of `peer` only) on its interval until `shutdown`
+/// resolves. A failing peer is retried at its next interval; the other peers are not held up
+/// beyond the run in progress.
+pub async fn run_scheduled(
+    engine: Engine,
+    peer: Option<String>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut due: HashMap<(String, usize), i64> = HashMap::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let now = timestamps::now_us();
+        for p in engine.peers() {
+            if peer.as_ref().is_some_and(|only| only != &p.name) {
+                continue;
+            }
+            let ready: Vec<usize> = (0..p.collections.len())
+                .filter(|i| due.get(&(p.name.clone(), *i)).is_none_or(|t| *t <= now))
+                .collect();
+            if ready.is_empty() {
+                continue;
+            }
+            let selected: Vec<&PeerCollectionConfig> =
+                ready.iter().filter_map(|i| p.collections.get(*i)).collect();
+            let only = |m: &PeerCollectionConfig| selected.iter().any(|s| std::ptr::eq(*s, m));
+            match engine.run_peer(&p.name, &only).await {
+                Ok(reports) => {
+                    for r in reports {
+                        tracing::info!(peer = %p.name, local = %r.local, remote = %r.remote, pulled = r.pulled_stored,
+                            pushed = r.pushed, held_back = ?r.held_back, "Synced.");
+                    }
+                }
+                Err(e) => tracing::warn!(peer = %p.name, error = %e, "Sync failed."),
+            }
+            let after = timestamps::now_us();
+            for i in ready {
+                let interval = p.collections.get(i).map_or(300, |m| m.interval_seconds);
+                let step = i64::try_from(interval)
+                    .unwrap_or(i64::MAX / 2)
+                    .saturating_mul(1_000_000);
+                due.insert((p.name.clone(), i), after.saturating_add(step));
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+/// The status record `Store::add` keeps for a sync page: internal, expired at once (the
+/// periodic purge forgets it), never served to anyone but an admin of the API root.
+fn internal_status(local: &Collection, p: &PeerConfig, outcomes: &[AddOutcome]) -> StatusRecord {
+    let now = timestamps::now_us();
+    let id = uuid::Uuid::new_v4().to_string();
+    StatusRecord {
+        body: serde_json::json!({"id": id, "status": "complete", "total_count": outcomes.len(),
+            "success_count": outcomes.len(), "failure_count": 0, "pending_count": 0})
+        .to_string(),
+        id,
+        api_root: local.api_root.clone(),
+        member: p.member.clone(),
+        request_us: now,
+        expires_us: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_positions() {
+        assert_eq!(cursor_position(None), (i64::MIN, i64::MIN));
+        assert_eq!(cursor_position(Some("12:7")), (12, 7));
+        assert_eq!(cursor_position(Some("garbage")), (i64::MIN, i64::MIN));
+    }
+}
