@@ -24,13 +24,28 @@ fn start(data: &std::path::Path) -> (Child, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches("/taxii2/").to_owned();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches("/taxii2/")
+        .to_owned();
     (child, base)
 }
 
 fn envelope(client: usize, n: usize) -> (Vec<String>, String) {
-    let ids: Vec<String> = (0..PER_ENVELOPE).map(|i| format!("indicator--{:08x}-0000-4000-8000-{:012x}", client, n * PER_ENVELOPE + i)).collect();
+    let ids: Vec<String> = (0..PER_ENVELOPE)
+        .map(|i| {
+            format!(
+                "indicator--{:08x}-0000-4000-8000-{:012x}",
+                client,
+                n * PER_ENVELOPE + i
+            )
+        })
+        .collect();
     let objects: Vec<Value> = ids
         .iter()
         .map(|id| json!({"type": "indicator", "spec_version": "2.1", "id": id, "created": "2026-01-01T00:00:00.000Z",
@@ -45,8 +60,16 @@ fn envelope(client: usize, n: usize) -> (Vec<String>, String) {
 fn sigkill_mid_post_loses_no_acknowledged_object() {
     let data = tempfile::tempdir().unwrap();
     let (mut server, base) = start(data.path());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let coll = uuid::Uuid::new_v5(&uuid::Uuid::from_u128(0x5f1e_1d00_0000_4000_8000_5348_4945_4c44), b"coalition-indicators").to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let coll = uuid::Uuid::new_v5(
+        &uuid::Uuid::from_u128(0x5f1e_1d00_0000_4000_8000_5348_4945_4c44),
+        b"coalition-indicators",
+    )
+    .to_string();
     let url = format!("{base}/coalition/collections/{coll}/objects/");
     // Clients post until the server dies; each records what it sent and what was acknowledged.
     let (sent, acked) = rt.block_on(async {
@@ -60,15 +83,26 @@ fn sigkill_mid_post_loses_no_acknowledged_object() {
                 for n in 0..1000 {
                     let (ids, body) = envelope(client, n);
                     sent.push(ids);
-                    let r = c.post(&url).basic_auth("ee-analyst", Some("demo")).header("Accept", ACCEPT).header("Content-Type", ACCEPT)
-                        .body(body).send().await;
+                    let r = c
+                        .post(&url)
+                        .basic_auth("ee-analyst", Some("demo"))
+                        .header("Accept", ACCEPT)
+                        .header("Content-Type", ACCEPT)
+                        .body(body)
+                        .send()
+                        .await;
                     let Ok(r) = r else { break };
                     if r.status().as_u16() != 202 {
                         break;
                     }
-                    let Ok(st) = r.json::<Value>().await else { break };
+                    let Ok(st) = r.json::<Value>().await else {
+                        break;
+                    };
                     for s in st["successes"].as_array().unwrap() {
-                        acked.push((s["id"].as_str().unwrap().to_owned(), s["version"].as_str().unwrap().to_owned()));
+                        acked.push((
+                            s["id"].as_str().unwrap().to_owned(),
+                            s["version"].as_str().unwrap().to_owned(),
+                        ));
                     }
                 }
                 (sent, acked)
@@ -86,8 +120,14 @@ fn sigkill_mid_post_loses_no_acknowledged_object() {
         }
         (sent, acked)
     });
-    assert!(!acked.is_empty(), "some POSTs were acknowledged before the kill");
-    assert!(sent.len() * PER_ENVELOPE > acked.len(), "the kill came in the middle of the POSTs");
+    assert!(
+        !acked.is_empty(),
+        "some POSTs were acknowledged before the kill"
+    );
+    assert!(
+        sent.len() * PER_ENVELOPE > acked.len(),
+        "the kill came in the middle of the POSTs"
+    );
 
     // Restart and read everything back as the publisher.
     let (mut server, base) = start(data.path());
@@ -101,7 +141,16 @@ fn sigkill_mid_post_loses_no_acknowledged_object() {
             if let Some(n) = &next {
                 u.push_str(&format!("&next={n}"));
             }
-            let page: Value = c.get(&u).basic_auth("ee-analyst", Some("demo")).header("Accept", ACCEPT).send().await.unwrap().json().await.unwrap();
+            let page: Value = c
+                .get(&u)
+                .basic_auth("ee-analyst", Some("demo"))
+                .header("Accept", ACCEPT)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             for o in page["objects"].as_array().cloned().unwrap_or_default() {
                 out.insert(o["id"].as_str().unwrap().to_owned(), o);
             }
@@ -115,14 +164,24 @@ fn sigkill_mid_post_loses_no_acknowledged_object() {
     let _ = server.kill();
     let _ = server.wait();
     for (id, version) in &acked {
-        let o = stored.get(id).unwrap_or_else(|| panic!("acknowledged {id} lost"));
+        let o = stored
+            .get(id)
+            .unwrap_or_else(|| panic!("acknowledged {id} lost"));
         assert_eq!(o["modified"].as_str(), Some(version.as_str()));
-        assert_eq!(o["name"].as_str(), Some(format!("durability {id}").as_str()), "intact");
+        assert_eq!(
+            o["name"].as_str(),
+            Some(format!("durability {id}").as_str()),
+            "intact"
+        );
         assert_eq!(o["pattern"], "[domain-name:value = 'durable.example']");
     }
     let present: HashSet<&String> = stored.keys().collect();
     for ids in &sent {
         let n = ids.iter().filter(|i| present.contains(i)).count();
-        assert!(n == 0 || n == ids.len(), "an envelope was half-written: {n} of {}", ids.len());
+        assert!(
+            n == 0 || n == ids.len(),
+            "an envelope was half-written: {n} of {}",
+            ids.len()
+        );
     }
 }
