@@ -116,6 +116,9 @@ impl SqliteStore {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Rows written since the last `ANALYZE`, and the table size then: fresh statistics keep the
+    /// planner on the indexes after bulk loads (autovacuum comes too late for a load-then-read).
+    analyze: std::sync::Arc<std::sync::Mutex<(u64, u64)>>,
 }
 
 impl PgStore {
@@ -134,7 +137,31 @@ impl PgStore {
             sqlx::query(*stmt).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            analyze: std::sync::Arc::new(std::sync::Mutex::new((0, 0))),
+        })
+    }
+
+    async fn after_write(&self, rows: u64) -> Result<(), StoreError> {
+        let due = match self.analyze.lock() {
+            Ok(mut g) => {
+                g.0 += rows;
+                let due = g.0 >= 1000 && g.0 * 5 >= g.1;
+                if due {
+                    g.1 += g.0;
+                    g.0 = 0;
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if due {
+            sqlx::query("ANALYZE versions, entries, edges")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The pool (for tests that need to inspect the database).
@@ -318,6 +345,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                $ws.after_write(outcomes.len() as u64).await?;
                 Ok(outcomes)
             }
 
@@ -530,6 +558,13 @@ macro_rules! impl_store {
             }
         }
     };
+}
+
+impl SqliteStore {
+    #[allow(clippy::unused_async)]
+    async fn after_write(&self, _rows: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl_store!(
