@@ -58,10 +58,8 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 pub fn new_api_key(key_id: &str) -> (String, String) {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).expect("the operating system provides random bytes");
-    let token = format!(
-        "sw_{key_id}_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-    );
+    // Hex, not base64url: the secret must not contain '_', which separates it from the key id.
+    let token = format!("sw_{key_id}_{}", hex(&secret));
     let digest = hex(&Sha256::digest(token.as_bytes()));
     (token, digest)
 }
@@ -170,6 +168,23 @@ impl Authenticator {
                 Ok(p)
             }
             _ => Err(Unauthenticated),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn api_keys_parse_back_to_their_id() {
+        for _ in 0..200 {
+            let (token, digest) = new_api_key("feed_bot-1");
+            let (id, secret) = token.strip_prefix("sw_").unwrap().rsplit_once('_').unwrap();
+            assert_eq!(id, "feed_bot-1");
+            assert_eq!(secret.len(), 64);
+            assert_eq!(digest, hex(&Sha256::digest(token.as_bytes())));
         }
     }
 }
