@@ -87,206 +87,101 @@ pub struct Options {
     pub interop: bool,
 }
 
-/// Names of the SHOULD checks, with stix2-validator's numbers where it has the check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-#[allow(missing_docs)]
-pub enum Check {
-    CustomPrefix,
-    CustomPrefixLax,
-    UuidCheck,
-    OpenVocabFormat,
-    KillChainNames,
-    ObservableObjectKeys,
-    ObservableDictionaryKeys,
-    MalwareAnalysisProduct,
-    WindowsProcessPriorityFormat,
-    HashLength,
-    MarkingDefinitionType,
-    RelationshipTypes,
-    DuplicateIds,
-    AttackMotivation,
-    AttackResourceLevel,
-    IdentityClass,
-    IndicatorTypes,
-    IndustrySector,
-    MalwareTypes,
-    ReportTypes,
-    ThreatActorTypes,
-    ThreatActorRole,
-    ThreatActorSophistication,
-    ToolTypes,
-    Region,
-    GroupingContext,
-    ImplementationLanguages,
-    InfrastructureTypes,
-    MalwareCapabilities,
-    ProcessorArchitecture,
-    MalwareResult,
-    HashAlgo,
-    WindowsPebinaryType,
-    AccountType,
-    IndicatorPatternTypes,
-    MimeType,
-    Protocols,
-    Ipfix,
-    HttpRequestHeaders,
-    SocketOptions,
-    PdfDocInfo,
-    Countries,
-    NetworkTrafficPorts,
-    ExtrefHashes,
-    IndicatorProperties,
-    DeprecatedProperties,
-    ExtensionDescription,
-    ExtensionProperties,
-    ExtensionsUse,
-    StrictTypes,
-    StrictProperties,
+/// Declares the SHOULD checks once: the enum, each check's stable name, and the list of all.
+macro_rules! checks {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// Names of the SHOULD checks, with stix2-validator's numbers where it has the check.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        #[allow(missing_docs)]
+        pub enum Check {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Check {
+            /// The check's stable name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Check::$variant => $name,)*
+                }
+            }
+
+            const ALL: &'static [Check] = &[$(Check::$variant,)*];
+        }
+    };
+}
+
+checks! {
+    CustomPrefix => "custom-prefix",
+    CustomPrefixLax => "custom-prefix-lax",
+    UuidCheck => "uuid-check",
+    OpenVocabFormat => "open-vocab-format",
+    KillChainNames => "kill-chain-names",
+    ObservableObjectKeys => "observable-object-keys",
+    ObservableDictionaryKeys => "observable-dictionary-keys",
+    MalwareAnalysisProduct => "malware-analysis-product",
+    WindowsProcessPriorityFormat => "windows-process-priority-format",
+    HashLength => "hash-length",
+    MarkingDefinitionType => "marking-definition-type",
+    RelationshipTypes => "relationship-types",
+    DuplicateIds => "duplicate-ids",
+    AttackMotivation => "attack-motivation",
+    AttackResourceLevel => "attack-resource-level",
+    IdentityClass => "identity-class",
+    IndicatorTypes => "indicator-types",
+    IndustrySector => "industry-sector",
+    MalwareTypes => "malware-types",
+    ReportTypes => "report-types",
+    ThreatActorTypes => "threat-actor-types",
+    ThreatActorRole => "threat-actor-role",
+    ThreatActorSophistication => "threat-actor-sophistication",
+    ToolTypes => "tool-types",
+    Region => "region",
+    GroupingContext => "grouping-context",
+    ImplementationLanguages => "implementation-languages",
+    InfrastructureTypes => "infrastructure-types",
+    MalwareCapabilities => "malware-capabilities",
+    ProcessorArchitecture => "processor-architecture",
+    MalwareResult => "malware-result",
+    HashAlgo => "hash-algo",
+    WindowsPebinaryType => "windows-pebinary-type",
+    AccountType => "account-type",
+    IndicatorPatternTypes => "indicator-pattern-types",
+    MimeType => "mime-type",
+    Protocols => "protocols",
+    Ipfix => "ipfix",
+    HttpRequestHeaders => "http-request-headers",
+    SocketOptions => "socket-options",
+    PdfDocInfo => "pdf-doc-info",
+    Countries => "countries",
+    NetworkTrafficPorts => "network-traffic-ports",
+    ExtrefHashes => "extref-hashes",
+    IndicatorProperties => "indicator-properties",
+    DeprecatedProperties => "deprecated-properties",
+    ExtensionDescription => "extension-description",
+    ExtensionProperties => "extension-properties",
+    ExtensionsUse => "extensions-use",
+    StrictTypes => "strict-types",
+    StrictProperties => "strict-properties",
     /// Shieldwall: an SCO's id is not the deterministic one (STIX 2.1 §2.9 SHOULD).
-    ScoIdDeterministic,
+    ScoIdDeterministic => "sco-id-deterministic",
     /// Shieldwall: `created_by_ref` does not point to an `identity`.
-    CreatedByRefType,
+    CreatedByRefType => "created-by-ref-type",
     /// Shieldwall: an object uses the STIX 2.0 `spec_version`.
-    SpecVersion,
+    SpecVersion => "spec-version",
     /// Shieldwall: a non-TLP marking definition reuses a TLP 1.0 marking id.
-    TlpIdReuse,
+    TlpIdReuse => "tlp-id-reuse",
     /// Shieldwall: a reference held by a cyber-observable names a known type but its UUID is
     /// malformed. STIX 2.1 §2.9 makes it invalid, but the reference validator accepts it (it
     /// checks only the type prefix of SCO references), and refusing a whole observation for a
     /// reference that merely cannot resolve loses data: we warn instead (docs/CONFORMANCE.md).
-    RefUuidFormat,
+    RefUuidFormat => "ref-uuid-format",
 }
 
 impl Check {
-    /// The check's stable name.
-    pub fn name(self) -> &'static str {
-        use Check::*;
-        match self {
-            RefUuidFormat => "ref-uuid-format",
-            CustomPrefix => "custom-prefix",
-            CustomPrefixLax => "custom-prefix-lax",
-            UuidCheck => "uuid-check",
-            OpenVocabFormat => "open-vocab-format",
-            KillChainNames => "kill-chain-names",
-            ObservableObjectKeys => "observable-object-keys",
-            ObservableDictionaryKeys => "observable-dictionary-keys",
-            MalwareAnalysisProduct => "malware-analysis-product",
-            WindowsProcessPriorityFormat => "windows-process-priority-format",
-            HashLength => "hash-length",
-            MarkingDefinitionType => "marking-definition-type",
-            RelationshipTypes => "relationship-types",
-            DuplicateIds => "duplicate-ids",
-            AttackMotivation => "attack-motivation",
-            AttackResourceLevel => "attack-resource-level",
-            IdentityClass => "identity-class",
-            IndicatorTypes => "indicator-types",
-            IndustrySector => "industry-sector",
-            MalwareTypes => "malware-types",
-            ReportTypes => "report-types",
-            ThreatActorTypes => "threat-actor-types",
-            ThreatActorRole => "threat-actor-role",
-            ThreatActorSophistication => "threat-actor-sophistication",
-            ToolTypes => "tool-types",
-            Region => "region",
-            GroupingContext => "grouping-context",
-            ImplementationLanguages => "implementation-languages",
-            InfrastructureTypes => "infrastructure-types",
-            MalwareCapabilities => "malware-capabilities",
-            ProcessorArchitecture => "processor-architecture",
-            MalwareResult => "malware-result",
-            HashAlgo => "hash-algo",
-            WindowsPebinaryType => "windows-pebinary-type",
-            AccountType => "account-type",
-            IndicatorPatternTypes => "indicator-pattern-types",
-            MimeType => "mime-type",
-            Protocols => "protocols",
-            Ipfix => "ipfix",
-            HttpRequestHeaders => "http-request-headers",
-            SocketOptions => "socket-options",
-            PdfDocInfo => "pdf-doc-info",
-            Countries => "countries",
-            NetworkTrafficPorts => "network-traffic-ports",
-            ExtrefHashes => "extref-hashes",
-            IndicatorProperties => "indicator-properties",
-            DeprecatedProperties => "deprecated-properties",
-            ExtensionDescription => "extension-description",
-            ExtensionProperties => "extension-properties",
-            ExtensionsUse => "extensions-use",
-            StrictTypes => "strict-types",
-            StrictProperties => "strict-properties",
-            ScoIdDeterministic => "sco-id-deterministic",
-            CreatedByRefType => "created-by-ref-type",
-            SpecVersion => "spec-version",
-            TlpIdReuse => "tlp-id-reuse",
-        }
-    }
-
-    const ALL: [Check; 56] = {
-        use Check::*;
-        [
-            CustomPrefix,
-            CustomPrefixLax,
-            UuidCheck,
-            OpenVocabFormat,
-            KillChainNames,
-            ObservableObjectKeys,
-            ObservableDictionaryKeys,
-            MalwareAnalysisProduct,
-            WindowsProcessPriorityFormat,
-            HashLength,
-            MarkingDefinitionType,
-            RelationshipTypes,
-            DuplicateIds,
-            AttackMotivation,
-            AttackResourceLevel,
-            IdentityClass,
-            IndicatorTypes,
-            IndustrySector,
-            MalwareTypes,
-            ReportTypes,
-            ThreatActorTypes,
-            ThreatActorRole,
-            ThreatActorSophistication,
-            ToolTypes,
-            Region,
-            GroupingContext,
-            ImplementationLanguages,
-            InfrastructureTypes,
-            MalwareCapabilities,
-            ProcessorArchitecture,
-            MalwareResult,
-            HashAlgo,
-            WindowsPebinaryType,
-            AccountType,
-            IndicatorPatternTypes,
-            MimeType,
-            Protocols,
-            Ipfix,
-            HttpRequestHeaders,
-            SocketOptions,
-            PdfDocInfo,
-            Countries,
-            NetworkTrafficPorts,
-            ExtrefHashes,
-            IndicatorProperties,
-            DeprecatedProperties,
-            ExtensionDescription,
-            ExtensionProperties,
-            ExtensionsUse,
-            StrictTypes,
-            StrictProperties,
-            ScoIdDeterministic,
-            CreatedByRefType,
-            SpecVersion,
-            TlpIdReuse,
-            RefUuidFormat,
-        ]
-    };
-
     /// The check with this name.
     pub fn from_name(name: &str) -> Option<Check> {
-        Check::ALL.into_iter().find(|c| c.name() == name)
+        Check::ALL.iter().copied().find(|c| c.name() == name)
     }
 }
 
@@ -426,7 +321,7 @@ impl Options {
             .iter()
             .any(|d| !OWN_CHECKS.iter().any(|c| c.name() == d));
         if !reference_disabled && self.enabled.is_empty() {
-            for c in Check::ALL {
+            for &c in Check::ALL {
                 if !matches!(
                     c,
                     CustomPrefix | CustomPrefixLax | StrictTypes | StrictProperties
