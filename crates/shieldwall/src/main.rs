@@ -42,6 +42,16 @@ enum Command {
     Admin(cli::admin::Command),
     /// Scan logs (ECS JSON, Suricata EVE, Zeek, CSV; gzip, stdin, directories) for indicators.
     Scan(cli::scan::Args),
+    /// Incidents on critical infrastructure (OASIS Incident Core): new, list, show, add-impact.
+    Incident(cli::incident::Args),
+    /// FIMI incidents with narratives, channels and DISARM techniques; the DISARM matrix.
+    Fimi(cli::fimi::Args),
+    /// The DISARM framework: import its STIX bundle, find techniques by DISARM id.
+    Disarm(cli::disarm::Args),
+    /// Requests for assistance and offers: request, offer, match, advance, close, board.
+    Assist(cli::assist::Args),
+    /// The coalition picture: a self-contained HTML report of what a member may see.
+    Report(cli::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +66,11 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => cli::admin::run(cmd),
         Command::Scan(args) => cli::scan::run(args),
         Command::Sync(args) => cli::sync::run(args),
+        Command::Incident(args) => cli::incident::run(args),
+        Command::Fimi(args) => cli::fimi::run(args),
+        Command::Disarm(args) => cli::disarm::run(args),
+        Command::Assist(args) => cli::assist::run(args),
+        Command::Report(args) => cli::report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -120,3 +120,28 @@ pub fn postgres_url(what: &str) -> Option<String> {
         }
     }
 }
+
+/// Set to `1` to turn a missing headless browser into a test failure.
+pub const REQUIRE_CHROMIUM_ENV: &str = "SHIELDWALL_REQUIRE_CHROMIUM";
+
+/// A Chromium (Debian's `chromium`, or `chromium-browser`, `google-chrome`) that answers
+/// `--version`, or `None` (after printing why).
+pub fn chromium(what: &str) -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(PathBuf::from);
+    if found.is_none() {
+        skip(
+            REQUIRE_CHROMIUM_ENV,
+            what,
+            "no chromium, chromium-browser or google-chrome on PATH",
+        );
+    }
+    found
+}

@@ -2,12 +2,18 @@
 //! `run(...) -> anyhow::Result<ExitCode>`; errors become exit status 2 in `main`.
 
 pub(crate) mod admin;
+pub(crate) mod assist;
+pub(crate) mod coordio;
+pub(crate) mod disarm;
 pub(crate) mod export;
 pub(crate) mod exports;
+pub(crate) mod fimi;
 pub(crate) mod import;
+pub(crate) mod incident;
 pub(crate) mod init;
 pub(crate) mod node;
 pub(crate) mod pattern;
+pub(crate) mod report;
 pub(crate) mod scan;
 pub(crate) mod serve;
 pub(crate) mod sync;

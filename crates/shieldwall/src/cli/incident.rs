@@ -1,0 +1,507 @@
+//! `shieldwall incident new|list|show|add-impact|update`: incidents on critical infrastructure
+//! with the OASIS Incident Core extension, their victims (an `identity` with STIX and NIS2
+//! sectors and a country, linked by `targets`) and their `impact`s — written into the local
+//! store as the acting member, read back as that member may see them.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use coord::incident::{
+    Alteration, Determination, Impact, ImpactDetail, Incident, IncidentCore, LossType,
+    PhysicalImpact,
+};
+use coord::sector::{CiEntity, Victim};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::coordio::{self, Ctx, On, of_type, s};
+
+/// `shieldwall incident …`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    on: On,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Report an incident (with its victim when `--victim` is given).
+    New(NewArgs),
+    /// List the incidents the member may see.
+    List,
+    /// Show one incident with its impacts and relationships.
+    Show {
+        /// The incident id.
+        id: String,
+    },
+    /// Add an impact to an incident (a new `impact` and a new version of the incident).
+    AddImpact(ImpactArgs),
+    /// Change an incident's determination, investigation status or criticality (a new version).
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct NewArgs {
+    /// Name.
+    #[arg(long)]
+    name: String,
+    /// Description.
+    #[arg(long)]
+    description: Option<String>,
+    /// suspected, confirmed, false-positive, blocked, failed-attempt, low-value.
+    #[arg(long, default_value = "suspected")]
+    determination: String,
+    /// Investigation status (new, open, closed).
+    #[arg(long, default_value = "new")]
+    status: String,
+    /// Criticality 0–100.
+    #[arg(long)]
+    criticality: Option<u8>,
+    /// Incident types (`event-type-ov`; repeatable).
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// The victim's name: writes an `identity` (organization) the incident `targets`.
+    #[arg(long)]
+    victim: Option<String>,
+    /// An existing victim identity the incident `targets` (repeatable).
+    #[arg(long = "victim-id")]
+    victim_ids: Vec<String>,
+    /// The victim's STIX `industry-sector-ov` sectors (repeatable).
+    #[arg(long = "sector")]
+    sectors: Vec<String>,
+    /// The victim's NIS2 sector (e.g. `energy`).
+    #[arg(long)]
+    nis2_sector: Option<String>,
+    /// The victim's NIS2 subsector (e.g. `energy/electricity`).
+    #[arg(long)]
+    nis2_subsector: Option<String>,
+    /// essential or important.
+    #[arg(long)]
+    entity_class: Option<String>,
+    /// The victim's country (ISO 3166-1 alpha-2).
+    #[arg(long)]
+    country: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ImpactArgs {
+    /// The incident id.
+    incident: String,
+    /// availability, confidentiality, external, integrity, monetary, physical.
+    #[arg(long)]
+    category: String,
+    /// For availability: 0–100 (75 = significant impact to critical services).
+    #[arg(long)]
+    availability: Option<u8>,
+    /// For external: `external-impact-ov` (public-safety, public-confidence, economic, …);
+    /// for physical: damaged-functional, damaged-nonfunctional, destruction, none, unknown.
+    #[arg(long)]
+    impact_type: Option<String>,
+    /// For confidentiality: confirmed-loss, contained, exploited-loss, none, suspected-loss.
+    #[arg(long)]
+    loss_type: Option<String>,
+    /// For integrity: full-modification, partial-destruction, …
+    #[arg(long)]
+    alteration: Option<String>,
+    /// For confidentiality/integrity: `information-type-ov`.
+    #[arg(long)]
+    information_type: Option<String>,
+    /// For physical: `asset-type-ov`.
+    #[arg(long)]
+    asset_type: Option<String>,
+    /// For monetary: `monetary-impact-type-ov`.
+    #[arg(long)]
+    variety: Option<String>,
+    /// For monetary: ISO 4217 currency.
+    #[arg(long)]
+    currency: Option<String>,
+    /// For monetary: minimum and maximum amount (`--amount MIN --amount MAX`).
+    #[arg(long, num_args = 2)]
+    amount: Vec<f64>,
+    /// Criticality 0–100.
+    #[arg(long)]
+    criticality: Option<u8>,
+    /// Description.
+    #[arg(long)]
+    description: Option<String>,
+    /// What is impacted (default: the incident's victims).
+    #[arg(long = "affects")]
+    affects: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct UpdateArgs {
+    /// The incident id.
+    id: String,
+    /// New determination.
+    #[arg(long)]
+    determination: Option<String>,
+    /// New investigation status.
+    #[arg(long)]
+    status: Option<String>,
+    /// New criticality.
+    #[arg(long)]
+    criticality: Option<u8>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    coordio::block_on(run_async(args))
+}
+
+/// Parses a kebab-case vocabulary value into its enum.
+pub(crate) fn term<T: DeserializeOwned>(what: &str, v: &str) -> anyhow::Result<T> {
+    serde_json::from_value(json!(v))
+        .map_err(|_| anyhow::anyhow!("--{what} `{v}`: not a known value"))
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx::open(&args.on, "cli:incident").await?;
+    match args.command {
+        Command::New(a) => new(&ctx, a).await,
+        Command::List => list(&ctx).await,
+        Command::Show { id } => show(&ctx, &id).await,
+        Command::AddImpact(a) => add_impact(&ctx, a).await,
+        Command::Update(a) => update(&ctx, a).await,
+    }
+}
+
+async fn new(ctx: &Ctx, a: NewArgs) -> anyhow::Result<ExitCode> {
+    let coll = ctx.write_collection()?;
+    let mut objects = Vec::new();
+    let mut victims = a.victim_ids.clone();
+    if let Some(name) = &a.victim {
+        let victim = Victim {
+            name: name.clone(),
+            description: None,
+            sectors: a.sectors.clone(),
+            ci: CiEntity {
+                nis2_sector: a.nis2_sector.clone(),
+                nis2_subsector: a.nis2_subsector.clone(),
+                nis2_entity_class: a
+                    .entity_class
+                    .as_deref()
+                    .map(|c| term("entity-class", c))
+                    .transpose()?,
+                country: a.country.clone(),
+                ..CiEntity::default()
+            },
+        }
+        .build(&ctx.common()?)?;
+        victims.push(s(&victim, "id").to_owned());
+        objects.push(victim);
+    }
+    let mut core = IncidentCore::new();
+    core.determination = term::<Determination>("determination", &a.determination)?;
+    core.investigation_status = a.status.clone();
+    core.criticality = a.criticality;
+    core.incident_types = a.types.clone();
+    let incident = Incident {
+        name: a.name.clone(),
+        description: a.description.clone(),
+        core,
+        fimi: None,
+    }
+    .build(&ctx.common()?)?;
+    let iid = s(&incident, "id").to_owned();
+    objects.insert(0, incident);
+    for v in &victims {
+        objects.push(coord::object::relationship(
+            &ctx.common()?,
+            "targets",
+            &iid,
+            v,
+        )?);
+    }
+    let out = ctx.write(&coll, &objects).await?;
+    coordio::print_written(ctx.on.json, "incident", &objects, &out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The victims of an incident among `objects`: `targets` relationships from it and the
+/// `impacted_refs` of its impacts (identities only).
+pub(crate) fn victims_of<'a>(incident: &Value, objects: &'a [Value]) -> Vec<&'a Value> {
+    let id = s(incident, "id");
+    let impact_refs: Vec<&str> = incident
+        .pointer(&format!(
+            "/extensions/{}/impact_refs",
+            coord::ext::INCIDENT_CORE
+        ))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut ids: Vec<&str> = of_type(objects, "relationship")
+        .filter(|r| s(r, "source_ref") == id && s(r, "relationship_type") == "targets")
+        .map(|r| s(r, "target_ref"))
+        .collect();
+    for imp in of_type(objects, "impact").filter(|i| impact_refs.contains(&s(i, "id"))) {
+        if let Some(refs) = imp.get("impacted_refs").and_then(Value::as_array) {
+            ids.extend(refs.iter().filter_map(Value::as_str));
+        }
+    }
+    let mut out: Vec<&Value> = Vec::new();
+    for o in of_type(objects, "identity") {
+        if ids.contains(&s(o, "id")) && !out.iter().any(|x| s(x, "id") == s(o, "id")) {
+            out.push(o);
+        }
+    }
+    out
+}
+
+fn summary(inc: &Value, objects: &[Value]) -> Value {
+    let core = inc
+        .pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let victims: Vec<Value> = victims_of(inc, objects)
+        .into_iter()
+        .map(|v| {
+            let ci = v
+                .pointer(&format!("/extensions/{}", coord::ext::CI_ENTITY))
+                .cloned()
+                .unwrap_or(Value::Null);
+            json!({"id": v["id"], "name": v["name"], "sectors": v.get("sectors"),
+                "nis2_sector": ci.get("nis2_sector"), "country": ci.get("country")})
+        })
+        .collect();
+    json!({
+        "id": inc["id"], "name": inc["name"], "modified": inc["modified"],
+        "determination": core.get("determination"), "investigation_status": core.get("investigation_status"),
+        "criticality": core.get("criticality"),
+        "impacts": core.get("impact_refs").and_then(Value::as_array).map_or(0, Vec::len),
+        "fimi": inc.pointer(&format!("/extensions/{}/incident_domain", coord::ext::FIMI_INCIDENT)),
+        "victims": victims,
+    })
+}
+
+async fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let objects = ctx.view(&ctx.read_collections()?, false).await?;
+    let rows: Vec<Value> = of_type(&objects, "incident")
+        .map(|i| summary(i, &objects))
+        .collect();
+    if ctx.on.json {
+        println!("{}", Value::Array(rows));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} incidents visible to {}",
+        rows.len(),
+        ctx.principal.member
+    );
+    for r in &rows {
+        let victims: Vec<String> = r["victims"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .map(|x| {
+                        format!(
+                            "{} ({} {})",
+                            s(x, "name"),
+                            x["nis2_sector"].as_str().unwrap_or("-"),
+                            x["country"].as_str().unwrap_or("-")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "{}  {}  [{} / {}]  criticality {}  impacts {}  victims: {}",
+            s(r, "id"),
+            s(r, "name"),
+            s(r, "determination"),
+            s(r, "investigation_status"),
+            r["criticality"]
+                .as_u64()
+                .map_or("-".into(), |c| c.to_string()),
+            r["impacts"],
+            if victims.is_empty() {
+                "-".into()
+            } else {
+                victims.join(", ")
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
+    let objects = ctx.view(&ctx.read_collections()?, false).await?;
+    let Some(inc) = of_type(&objects, "incident").find(|o| s(o, "id") == id) else {
+        bail!("{id}: no such incident visible to {}", ctx.principal.member);
+    };
+    let read =
+        Incident::read(inc).with_context(|| format!("{id}: not an Incident Core incident"))?;
+    let impacts: Vec<&Value> = of_type(&objects, "impact")
+        .filter(|i| read.body.core.impact_refs.iter().any(|r| r == s(i, "id")))
+        .collect();
+    let rels: Vec<&Value> = of_type(&objects, "relationship")
+        .filter(|r| s(r, "source_ref") == id || s(r, "target_ref") == id)
+        .collect();
+    if ctx.on.json {
+        println!(
+            "{}",
+            json!({"incident": inc, "impacts": impacts, "relationships": rels, "warnings": read.warnings})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sum = summary(inc, &objects);
+    println!("{}  {}", id, read.body.name);
+    println!(
+        "  determination {}, investigation {}, criticality {}",
+        s(&sum, "determination"),
+        s(&sum, "investigation_status"),
+        sum["criticality"]
+    );
+    for v in sum["victims"].as_array().into_iter().flatten() {
+        println!(
+            "  victim {} ({}, {})",
+            s(v, "name"),
+            v["nis2_sector"].as_str().unwrap_or("-"),
+            v["country"].as_str().unwrap_or("-")
+        );
+    }
+    for i in &impacts {
+        println!(
+            "  impact {} {} criticality {}",
+            s(i, "id"),
+            s(i, "impact_category"),
+            i.get("criticality").map_or("-".into(), Value::to_string)
+        );
+    }
+    for r in &rels {
+        let (dir, other) = if s(r, "source_ref") == id {
+            ("→", s(r, "target_ref"))
+        } else {
+            ("←", s(r, "source_ref"))
+        };
+        println!("  {} {dir} {other}", s(r, "relationship_type"));
+    }
+    for w in &read.warnings {
+        println!("  warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn detail(a: &ImpactArgs) -> anyhow::Result<ImpactDetail> {
+    let need = |v: &Option<String>, what: &str| {
+        v.clone()
+            .with_context(|| format!("--category {} needs --{what}", a.category))
+    };
+    Ok(match a.category.as_str() {
+        "availability" => ImpactDetail::Availability {
+            availability_impact: a
+                .availability
+                .context("--category availability needs --availability 0-100")?,
+        },
+        "external" => ImpactDetail::External {
+            impact_type: need(&a.impact_type, "impact-type")?,
+        },
+        "confidentiality" => ImpactDetail::Confidentiality {
+            loss_type: term::<LossType>("loss-type", &need(&a.loss_type, "loss-type")?)?,
+            information_type: a.information_type.clone(),
+            record_count: None,
+            record_size: None,
+        },
+        "integrity" => ImpactDetail::Integrity {
+            alteration: term::<Alteration>("alteration", &need(&a.alteration, "alteration")?)?,
+            information_type: a.information_type.clone(),
+            record_count: None,
+            record_size: None,
+        },
+        "physical" => ImpactDetail::Physical {
+            impact_type: term::<PhysicalImpact>(
+                "impact-type",
+                &need(&a.impact_type, "impact-type")?,
+            )?,
+            asset_type: a.asset_type.clone(),
+        },
+        "monetary" => ImpactDetail::Monetary {
+            variety: need(&a.variety, "variety")?,
+            currency: a.currency.clone(),
+            currency_actual: None,
+            conversion_rate: None,
+            conversion_time: None,
+            min_amount: a.amount.first().copied(),
+            max_amount: a.amount.get(1).copied(),
+        },
+        other => bail!(
+            "--category {other}: expected availability, confidentiality, external, integrity, monetary or physical"
+        ),
+    })
+}
+
+async fn add_impact(ctx: &Ctx, a: ImpactArgs) -> anyhow::Result<ExitCode> {
+    let (current, coll) = ctx.find(&a.incident).await?;
+    if s(&current, "type") != "incident" {
+        bail!("{}: not an incident", a.incident);
+    }
+    let mut affects = a.affects.clone();
+    if affects.is_empty() {
+        let objects = ctx.view(std::slice::from_ref(&coll), false).await?;
+        affects = victims_of(&current, &objects)
+            .iter()
+            .map(|v| s(v, "id").to_owned())
+            .collect();
+    }
+    let mut impact = Impact::new(detail(&a)?);
+    impact.criticality = a.criticality;
+    impact.description = a.description.clone();
+    impact.impacted_refs = affects;
+    let impact = impact.build(&ctx.common()?)?;
+    let next = with_core(&current, |core| {
+        let refs = core
+            .entry("impact_refs")
+            .or_insert_with(|| Value::Array(vec![]));
+        if let Value::Array(list) = refs {
+            list.push(impact["id"].clone());
+        }
+        Ok(())
+    })?;
+    // The new version must still be a valid Incident Core incident.
+    Incident::read(&next).context("the new version does not read back")?;
+    let objects = vec![impact, next];
+    let out = ctx.write(&coll, &objects).await?;
+    coordio::print_written(ctx.on.json, "impact", &objects, &out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new version of `current` with its Incident Core body changed by `f`.
+fn with_core(
+    current: &Value,
+    f: impl FnOnce(&mut serde_json::Map<String, Value>) -> anyhow::Result<()>,
+) -> anyhow::Result<Value> {
+    let mut next = current.clone();
+    let core = next
+        .pointer_mut(&format!("/extensions/{}", coord::ext::INCIDENT_CORE))
+        .and_then(Value::as_object_mut)
+        .context("the incident has no Incident Core extension")?;
+    f(core)?;
+    next["modified"] = json!(coordio::next_version_time(current).to_string());
+    Ok(next)
+}
+
+async fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<ExitCode> {
+    let (current, coll) = ctx.find(&a.id).await?;
+    let next = with_core(&current, |core| {
+        if let Some(d) = &a.determination {
+            term::<Determination>("determination", d)?;
+            core.insert("determination".into(), json!(d));
+        }
+        if let Some(st) = &a.status {
+            core.insert("investigation_status".into(), json!(st));
+        }
+        if let Some(c) = a.criticality {
+            if c > 100 {
+                bail!("--criticality must be 0–100");
+            }
+            core.insert("criticality".into(), json!(c));
+        }
+        Ok(())
+    })?;
+    Incident::read(&next).context("the new version does not read back")?;
+    let objects = vec![next];
+    let out = ctx.write(&coll, &objects).await?;
+    coordio::print_written(ctx.on.json, "incident", &objects, &out);
+    Ok(ExitCode::SUCCESS)
+}

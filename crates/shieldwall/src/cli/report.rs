@@ -1,0 +1,455 @@
+//! `shieldwall report --since 7d --out FILE.html [--as MEMBER]`: the coalition picture as one
+//! self-contained HTML page (no external resource; inline SVG charts; a Content-Security-Policy
+//! that forbids loading anything) — incidents by sector and by country, top ATT&CK and DISARM
+//! techniques, sightings per week, open requests and pledged offers — computed only from what
+//! the member may see (the same listing, and so the same policy, as TAXII).
+//!
+//! Every figure is also in the DOM as `data-figure`/`data-key` attributes, so a test can read
+//! what a browser rendered and compare it with direct counts.
+//!
+//! Counting rules (the latest version of each object, revoked objects left out):
+//! - an incident counts when it was `created` in the window; its sectors and countries are
+//!   those of its victims (identities it `targets` or its impacts name), NIS2 sector first,
+//!   else the STIX sectors, `unknown` when it has none visible; an incident counts once per
+//!   sector and once per country;
+//! - a technique's count is the number of distinct objects that `use` it by a relationship
+//!   `created` in the window; DISARM techniques are told by their DISARM external id, ATT&CK
+//!   ones by a `mitre-attack` external id;
+//! - a sighting counts in the ISO week (Monday, UTC) of its `first_seen`, else its `created`,
+//!   when that is in the window; `count` is summed (1 when absent);
+//! - requests are those open now (submitted … approved), offers those on the table now
+//!   (offered, under review, pledged, committed), whenever they were made.
+
+use std::{collections::BTreeMap, fmt::Write as _, path::PathBuf, process::ExitCode};
+
+use anyhow::{Context, bail};
+use coord::assist::{AssistanceOffer, AssistanceRequest, OfferStatus};
+use serde_json::{Value, json};
+use stix::Timestamp;
+
+use super::coordio::{self, Ctx, On, of_type, s};
+use super::incident::victims_of;
+
+/// `shieldwall report`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The window: `7d`, `24h`, `4w`, or a STIX timestamp.
+    #[arg(long, default_value = "7d")]
+    since: String,
+    /// The HTML file to write.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    on: On,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    coordio::block_on(run_async(args))
+}
+
+fn parse_since(s: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
+    if let Ok(t) = Timestamp::parse(s) {
+        return Ok(t);
+    }
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .with_context(|| format!("--since {s}: expected 7d, 24h, 4w or a timestamp"))?;
+    let secs = match unit {
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => bail!("--since {s}: the unit is h, d or w"),
+    };
+    Timestamp::from_unix(now.unix_seconds() - n * secs, now.subsec_nanos(), 3)
+        .with_context(|| format!("--since {s}: out of range"))
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx::open(&args.on, "cli:report").await?;
+    let now = coordio::now();
+    let since = parse_since(&args.since, now)?;
+    let objects = ctx.view(&ctx.read_collections()?, false).await?;
+    let f = figures(&objects, since);
+    let member = ctx
+        .node
+        .coalition
+        .members
+        .get(&ctx.principal.member)
+        .map_or(ctx.principal.member.clone(), |m| m.name.clone());
+    let html = render(&f, &member, since, now);
+    std::fs::write(&args.out, html)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    if ctx.on.json {
+        println!("{}", f.to_json());
+    } else {
+        println!(
+            "Report for {} since {since} written to {}: {} incidents, {} sightings, {} open requests, {} offers.",
+            ctx.principal.member,
+            args.out.display(),
+            f.incidents,
+            f.sightings_total,
+            f.open_requests.len(),
+            f.offers.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report's figures.
+#[derive(Debug, Default)]
+pub(crate) struct Figures {
+    incidents: usize,
+    by_sector: BTreeMap<String, usize>,
+    by_country: BTreeMap<String, usize>,
+    attack: Vec<(String, usize)>,
+    disarm: Vec<(String, usize)>,
+    sightings_per_week: BTreeMap<String, u64>,
+    sightings_total: u64,
+    open_requests: Vec<(String, String, String, u64)>,
+    offers: Vec<(String, String, String)>,
+}
+
+impl Figures {
+    fn to_json(&self) -> Value {
+        json!({
+            "incidents": self.incidents, "incidents_by_sector": self.by_sector,
+            "incidents_by_country": self.by_country,
+            "top_attack": self.attack.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "top_disarm": self.disarm.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "sightings_per_week": self.sightings_per_week, "sightings": self.sightings_total,
+            "open_requests": self.open_requests.iter().map(|(id, n, st, p)| json!({"id": id, "name": n, "status": st, "priority": p})).collect::<Vec<_>>(),
+            "offers": self.offers.iter().map(|(id, n, st)| json!({"id": id, "name": n, "status": st})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn created(o: &Value) -> Option<Timestamp> {
+    o.get("created")
+        .and_then(Value::as_str)
+        .and_then(|t| Timestamp::parse(t).ok())
+}
+
+fn revoked(o: &Value) -> bool {
+    o.get("revoked").and_then(Value::as_bool) == Some(true)
+}
+
+/// An ATT&CK technique's external id.
+fn attack_id(o: &Value) -> Option<&str> {
+    o.get("external_references")?
+        .as_array()?
+        .iter()
+        .filter(|r| s(r, "source_name") == "mitre-attack")
+        .find_map(|r| r.get("external_id").and_then(Value::as_str))
+}
+
+/// The Monday (UTC) of the week holding `t`, as `YYYY-MM-DD`.
+fn week_of(t: Timestamp) -> String {
+    let days = t.unix_seconds().div_euclid(86_400);
+    // 1970-01-01 was a Thursday: Monday-based weekday is (days + 3) mod 7.
+    let monday = days - (days + 3).rem_euclid(7);
+    Timestamp::from_unix(monday * 86_400, 0, 0)
+        .map(|m| m.to_string().chars().take(10).collect())
+        .unwrap_or_default()
+}
+
+fn top(map: BTreeMap<String, usize>, n: usize) -> Vec<(String, usize)> {
+    let mut v: Vec<(String, usize)> = map.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(n);
+    v
+}
+
+/// Computes the figures from a member's view (latest versions).
+pub(crate) fn figures(objects: &[Value], since: Timestamp) -> Figures {
+    let mut f = Figures::default();
+    let in_window = |o: &Value| created(o).is_some_and(|c| c >= since) && !revoked(o);
+    for inc in of_type(objects, "incident").filter(|o| in_window(o)) {
+        f.incidents += 1;
+        let mut sectors: Vec<String> = Vec::new();
+        let mut countries: Vec<String> = Vec::new();
+        for v in victims_of(inc, objects) {
+            let ci = v.pointer(&format!("/extensions/{}", coord::ext::CI_ENTITY));
+            match ci
+                .and_then(|c| c.get("nis2_sector"))
+                .and_then(Value::as_str)
+            {
+                Some(sec) => sectors.push(sec.to_owned()),
+                None => sectors.extend(
+                    v.get("sectors")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned),
+                ),
+            }
+            if let Some(c) = ci.and_then(|c| c.get("country")).and_then(Value::as_str) {
+                countries.push(c.to_owned());
+            }
+        }
+        for (list, map) in [
+            (&mut sectors, &mut f.by_sector),
+            (&mut countries, &mut f.by_country),
+        ] {
+            list.sort();
+            list.dedup();
+            if list.is_empty() {
+                list.push("unknown".into());
+            }
+            for k in list.iter() {
+                *map.entry(k.clone()).or_default() += 1;
+            }
+        }
+    }
+    let patterns: BTreeMap<&str, &Value> = of_type(objects, "attack-pattern")
+        .filter(|o| !revoked(o))
+        .map(|o| (s(o, "id"), o))
+        .collect();
+    let mut users: BTreeMap<(bool, String), std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for r in of_type(objects, "relationship")
+        .filter(|r| in_window(r) && s(r, "relationship_type") == "uses")
+    {
+        let Some(p) = patterns.get(s(r, "target_ref")) else {
+            continue;
+        };
+        let key = if let Some(d) = coord::disarm::disarm_id(p) {
+            (true, format!("{d} {}", s(p, "name")))
+        } else if let Some(a) = attack_id(p) {
+            (false, format!("{a} {}", s(p, "name")))
+        } else {
+            continue;
+        };
+        users.entry(key).or_default().insert(s(r, "source_ref"));
+    }
+    let (mut disarm, mut attack) = (BTreeMap::new(), BTreeMap::new());
+    for ((is_disarm, k), u) in users {
+        if is_disarm {
+            disarm.insert(k, u.len());
+        } else {
+            attack.insert(k, u.len());
+        }
+    }
+    f.disarm = top(disarm, 10);
+    f.attack = top(attack, 10);
+    for sg in of_type(objects, "sighting").filter(|o| !revoked(o)) {
+        let when = sg
+            .get("first_seen")
+            .and_then(Value::as_str)
+            .and_then(|t| Timestamp::parse(t).ok())
+            .or_else(|| created(sg));
+        let Some(when) = when.filter(|w| *w >= since) else {
+            continue;
+        };
+        let n = sg.get("count").and_then(Value::as_u64).unwrap_or(1);
+        *f.sightings_per_week.entry(week_of(when)).or_default() += n;
+        f.sightings_total += n;
+    }
+    for r in of_type(objects, AssistanceRequest::TYPE) {
+        if let Ok(r) = AssistanceRequest::read(r)
+            && r.body.request_status.is_open()
+        {
+            f.open_requests.push((
+                r.header.id.clone(),
+                r.body.name.clone(),
+                r.body.request_status.name(),
+                u64::from(r.body.priority.unwrap_or(0)),
+            ));
+        }
+    }
+    f.open_requests
+        .sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
+    for o in of_type(objects, AssistanceOffer::TYPE) {
+        if let Ok(o) = AssistanceOffer::read(o)
+            && (o.body.offer_status.is_available()
+                || matches!(
+                    o.body.offer_status,
+                    OfferStatus::Pledged | OfferStatus::Committed
+                ))
+        {
+            f.offers.push((
+                o.header.id.clone(),
+                o.body.name.clone(),
+                o.body.offer_status.name(),
+            ));
+        }
+    }
+    f.offers.sort();
+    f
+}
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// A horizontal bar chart in SVG plus a table carrying the figures.
+fn chart(out: &mut String, figure: &str, title: &str, rows: &[(String, u64)], color: &str) {
+    let _ = write!(out, "<section><h2>{}</h2>", esc(title));
+    if rows.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"none\" data-figure=\"{figure}\" data-empty=\"true\">Nothing visible in this window.</p></section>"
+        );
+        return;
+    }
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
+    let (bar_h, label_w, width) = (22u64, 260u64, 640u64);
+    let h = bar_h * rows.len() as u64 + 4;
+    let _ = write!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
+        esc(title)
+    );
+    for (i, (k, v)) in rows.iter().enumerate() {
+        let y = i as u64 * bar_h + 2;
+        let w = (width - label_w - 50) * v / max;
+        let label: String = k.chars().take(38).collect();
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"12\">{}</text>\
+             <rect x=\"{label_w}\" y=\"{y}\" width=\"{w}\" height=\"{}\" fill=\"{color}\"/>\
+             <text x=\"{}\" y=\"{}\" font-size=\"12\">{v}</text>",
+            label_w - 6,
+            y + 15,
+            esc(&label),
+            bar_h - 6,
+            label_w + w + 4,
+            y + 15
+        );
+    }
+    out.push_str("</svg><table><tbody>");
+    for (k, v) in rows {
+        let _ = write!(
+            out,
+            "<tr><th>{}</th><td data-figure=\"{figure}\" data-key=\"{}\">{v}</td></tr>",
+            esc(k),
+            esc(k)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+fn render(f: &Figures, member: &str, since: Timestamp, now: Timestamp) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
+<title>Coalition picture — {m}</title><style>\
+body{{font-family:sans-serif;margin:24px;color:#1b1f24;max-width:960px}}h1{{font-size:22px}}h2{{font-size:16px;margin-top:28px;border-bottom:1px solid #ccd}}\
+table{{border-collapse:collapse;font-size:13px;margin-top:6px}}th,td{{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}}\
+td{{text-align:right}}.kpi{{display:inline-block;margin-right:28px;font-size:13px}}.kpi b{{display:block;font-size:26px}}.none{{color:#777}}\
+</style></head><body><h1>Coalition picture</h1>\
+<p>As seen by <b data-figure=\"reader\">{m}</b>, from {since} to {now}. Only what this member may see under the coalition's TLP policy is counted.</p>",
+        m = esc(member),
+    );
+    let _ = write!(
+        o,
+        "<div><span class=\"kpi\"><b data-figure=\"incidents\">{}</b>incidents</span>\
+<span class=\"kpi\"><b data-figure=\"sightings\">{}</b>sightings</span>\
+<span class=\"kpi\"><b data-figure=\"open-requests\">{}</b>open requests</span>\
+<span class=\"kpi\"><b data-figure=\"offers\">{}</b>offers on the table</span></div>",
+        f.incidents,
+        f.sightings_total,
+        f.open_requests.len(),
+        f.offers.len()
+    );
+    let u = |m: &BTreeMap<String, usize>| -> Vec<(String, u64)> {
+        top(m.clone(), usize::MAX)
+            .into_iter()
+            .map(|(k, v)| (k, v as u64))
+            .collect()
+    };
+    chart(
+        &mut o,
+        "incidents-by-sector",
+        "Incidents by sector",
+        &u(&f.by_sector),
+        "#c0392b",
+    );
+    chart(
+        &mut o,
+        "incidents-by-country",
+        "Incidents by country",
+        &u(&f.by_country),
+        "#8e44ad",
+    );
+    let t = |v: &[(String, usize)]| -> Vec<(String, u64)> {
+        v.iter().map(|(k, n)| (k.clone(), *n as u64)).collect()
+    };
+    chart(
+        &mut o,
+        "top-attack",
+        "Top ATT&CK techniques",
+        &t(&f.attack),
+        "#2c3e50",
+    );
+    chart(
+        &mut o,
+        "top-disarm",
+        "Top DISARM techniques",
+        &t(&f.disarm),
+        "#d35400",
+    );
+    let weeks: Vec<(String, u64)> = f
+        .sightings_per_week
+        .iter()
+        .map(|(k, v)| (format!("week of {k}"), *v))
+        .collect();
+    chart(
+        &mut o,
+        "sightings-per-week",
+        "Sightings per week",
+        &weeks,
+        "#16a085",
+    );
+    o.push_str("<section><h2>Open requests for assistance</h2>");
+    if f.open_requests.is_empty() {
+        o.push_str("<p class=\"none\">None open.</p>");
+    } else {
+        o.push_str("<table><thead><tr><th>priority</th><th>request</th><th>status</th></tr></thead><tbody>");
+        for (id, name, st, p) in &f.open_requests {
+            let _ = write!(
+                o,
+                "<tr data-figure=\"open-request\" data-key=\"{}\"><td>{p}</td><th>{}</th><td>{}</td></tr>",
+                esc(id),
+                esc(name),
+                esc(st)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</section><section><h2>Offers on the table</h2>");
+    if f.offers.is_empty() {
+        o.push_str("<p class=\"none\">None.</p>");
+    } else {
+        o.push_str("<table><thead><tr><th>offer</th><th>status</th></tr></thead><tbody>");
+        for (id, name, st) in &f.offers {
+            let _ = write!(
+                o,
+                "<tr data-figure=\"offer\" data-key=\"{}\"><th>{}</th><td>{}</td></tr>",
+                esc(id),
+                esc(name),
+                esc(st)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    // Marks the document as rendered by a browser (tests read this back from the DOM).
+    o.push_str(
+        "</section><script>document.documentElement.setAttribute('data-rendered', \
+String(document.querySelectorAll('[data-figure]').length));</script></body></html>\n",
+    );
+    o
+}
