@@ -395,9 +395,9 @@ async fn grid_attack_fimi_and_assistance_across_three_nodes() {
         "response-and-recovery",
         "--currency",
         "EUR",
-        "--amount",
+        "--min-amount",
         "200000",
-        "--amount",
+        "--max-amount",
         "450000",
         "--tlp",
         "red",
@@ -570,8 +570,8 @@ async fn grid_attack_fimi_and_assistance_across_three_nodes() {
         (INC, victim.as_str(), 1),
         (INC, targets.as_str(), 1),
         (INC, imp_avail.as_str(), 1),
-        (FIMI, led_to.as_str(), 1),
-        (ASSIST, r1_rel.as_str(), 1),
+        (INC, led_to.as_str(), 1),
+        (INC, r1_rel.as_str(), 1),
     ]);
     let mut at_a = west.clone();
     at_a.extend([(INC, imp_conf.as_str(), 1), (INC, imp_money.as_str(), 1)]);
@@ -588,7 +588,7 @@ async fn grid_attack_fimi_and_assistance_across_three_nodes() {
     assert_eq!(
         c.holdings().await,
         expect(&common),
-        "C (responders only): no incident, and no edge pointing to it (led-to, related-to)"
+        "C (responders only): no incident, and no edge pointing to it (led-to, related-to: kept with the incident)"
     );
 
     // Every workflow step is a version, on every node.

@@ -242,16 +242,12 @@ async fn request(ctx: &Ctx, a: RequestArgs) -> anyhow::Result<ExitCode> {
     r.priority = Some(p);
     r.priority_criteria = Some(criteria);
     let obj = r.build(&ctx.common()?)?;
-    let mut objects = vec![obj];
+    let mut edges = Vec::new();
     for i in &a.incidents {
-        objects.push(coord::object::relationship(
-            &ctx.common()?,
-            "related-to",
-            s(&objects[0], "id"),
-            i,
-        )?);
+        let rel = coord::object::relationship(&ctx.common()?, "related-to", s(&obj, "id"), i)?;
+        edges.push((ctx.edge_collection(i, &coll).await, rel));
     }
-    let out = ctx.write(&coll, &objects).await?;
+    let (out, objects) = coordio::write_with_edges(ctx, &coll, vec![obj], edges).await?;
     coordio::print_written(ctx.on.json, "assistance-request", &objects, &out);
     Ok(ExitCode::SUCCESS)
 }

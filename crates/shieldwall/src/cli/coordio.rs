@@ -127,6 +127,17 @@ impl Ctx {
         }
     }
 
+    /// Every collection the member may read (whatever `--collection` says).
+    pub(crate) fn readable(&self) -> Vec<Collection> {
+        self.node
+            .coalition
+            .collections
+            .iter()
+            .filter(|c| can_read(&self.principal, c))
+            .cloned()
+            .collect()
+    }
+
     /// The marking for `--tlp`.
     pub(crate) fn marking(&self) -> anyhow::Result<&'static str> {
         self.marking_or(TlpLevel::Amber)
@@ -157,36 +168,74 @@ impl Ctx {
         coll: &Collection,
         objects: &[Value],
     ) -> anyhow::Result<Vec<AddOutcome>> {
-        let mut versions = Vec::with_capacity(objects.len());
-        for o in objects {
-            match ingest::prepare(o.clone(), &self.principal, &self.node.coalition) {
-                Prepared::Valid(v) => versions.push(*v),
-                Prepared::Invalid { id, message, .. } => {
-                    bail!("{id}: {message} (nothing was stored)")
+        self.write_many(&[(coll.clone(), objects.to_vec())]).await
+    }
+
+    /// Stores objects in several collections: every object is validated and checked against
+    /// the publishing rules before anything is stored; then one transaction per collection.
+    pub(crate) async fn write_many(
+        &self,
+        groups: &[(Collection, Vec<Value>)],
+    ) -> anyhow::Result<Vec<AddOutcome>> {
+        let mut prepared = Vec::with_capacity(groups.len());
+        for (coll, objects) in groups {
+            if !can_write(&self.principal, coll) {
+                bail!(
+                    "member `{}` may not write to collection {} (nothing was stored)",
+                    self.principal.member,
+                    coll.id
+                );
+            }
+            let mut versions = Vec::with_capacity(objects.len());
+            for o in objects {
+                match ingest::prepare(o.clone(), &self.principal, &self.node.coalition) {
+                    Prepared::Valid(v) => versions.push(*v),
+                    Prepared::Invalid { id, message, .. } => {
+                        bail!("{id}: {message} (nothing was stored)")
+                    }
                 }
             }
+            prepared.push((coll, versions));
         }
         let provenance = Provenance {
             source: "local".into(),
             actor: self.principal.actor.clone(),
         };
-        let now = timestamps::now_us();
-        let status_id = uuid::Uuid::new_v4().to_string();
-        let make_status = |o: &[AddOutcome]| StatusRecord {
-            id: status_id.clone(),
-            api_root: coll.api_root.clone(),
-            member: self.principal.member.clone(),
-            request_us: now,
-            expires_us: now + 24 * 3_600_000_000,
-            body: json!({"id": status_id, "status": "complete", "total_count": o.len(),
-                "success_count": o.len(), "failure_count": 0, "pending_count": 0})
-            .to_string(),
-        };
-        Ok(self
-            .node
-            .store
-            .add(&coll.id, &provenance, &versions, &make_status)
-            .await?)
+        let mut outcomes = Vec::new();
+        for (coll, versions) in prepared {
+            if versions.is_empty() {
+                continue;
+            }
+            let now = timestamps::now_us();
+            let status_id = uuid::Uuid::new_v4().to_string();
+            let make_status = |o: &[AddOutcome]| StatusRecord {
+                id: status_id.clone(),
+                api_root: coll.api_root.clone(),
+                member: self.principal.member.clone(),
+                request_us: now,
+                expires_us: now + 24 * 3_600_000_000,
+                body: json!({"id": status_id, "status": "complete", "total_count": o.len(),
+                    "success_count": o.len(), "failure_count": 0, "pending_count": 0})
+                .to_string(),
+            };
+            outcomes.extend(
+                self.node
+                    .store
+                    .add(&coll.id, &provenance, &versions, &make_status)
+                    .await?,
+            );
+        }
+        Ok(outcomes)
+    }
+
+    /// The collection a relationship to `target` is kept in: the one holding the target when
+    /// the member may write there (so that sync's edge rule, which looks at the relationship's
+    /// own collection, holds the edge back wherever the target is held back), else `fallback`.
+    pub(crate) async fn edge_collection(&self, target: &str, fallback: &Collection) -> Collection {
+        match self.find(target).await {
+            Ok((_, c)) if can_write(&self.principal, &c) => c,
+            _ => fallback.clone(),
+        }
     }
 
     /// Everything the member may see in `colls` (latest versions, or every version).
@@ -230,11 +279,12 @@ impl Ctx {
         Ok(latest_of(out, all_versions))
     }
 
-    /// The latest version of `id` the member may see, and the collection holding it.
+    /// The latest version of `id` the member may see in any collection, and the collection
+    /// holding it.
     pub(crate) async fn find(&self, id: &str) -> anyhow::Result<(Value, Collection)> {
         let pushdown = Pushdown::for_principal(&self.principal, &self.node.coalition);
         let mut best: Option<(Value, Collection)> = None;
-        for c in self.read_collections()? {
+        for c in self.readable() {
             let q = ListQuery {
                 collection: c.id.clone(),
                 pushdown: pushdown.clone(),
@@ -265,6 +315,25 @@ impl Ctx {
             )
         })
     }
+}
+
+/// Writes `objects` into `coll` and each edge into its own collection (all validated first);
+/// returns the outcomes and every object written, in order.
+pub(crate) async fn write_with_edges(
+    ctx: &Ctx,
+    coll: &Collection,
+    objects: Vec<Value>,
+    edges: Vec<(Collection, Value)>,
+) -> anyhow::Result<(Vec<AddOutcome>, Vec<Value>)> {
+    let mut groups: Vec<(Collection, Vec<Value>)> = vec![(coll.clone(), objects)];
+    for (c, e) in edges {
+        match groups.iter_mut().find(|(g, _)| g.id == c.id) {
+            Some((_, list)) => list.push(e),
+            None => groups.push((c, vec![e])),
+        }
+    }
+    let out = ctx.write_many(&groups).await?;
+    Ok((out, groups.into_iter().flat_map(|(_, v)| v).collect()))
 }
 
 /// An object's version timestamp.

@@ -10,6 +10,7 @@ use coord::disarm::{DisarmIndex, Matrix};
 use coord::fimi::{Channel, FimiExtension, IncidentDomain, Narrative};
 use coord::incident::{Determination, Incident, IncidentCore};
 use serde_json::Value;
+use shieldwall::coalition::Collection;
 
 use super::coordio::{self, Ctx, On, s};
 use super::incident::term;
@@ -109,12 +110,20 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The objects and relationships `links` adds to incident `iid`.
-async fn linked(ctx: &Ctx, iid: &str, links: &Links) -> anyhow::Result<Vec<Value>> {
+/// The objects and relationships `links` adds to incident `iid`, and the `led-to` edges from
+/// the incidents that fed it, each kept with its incident (see `Ctx::edge_collection`).
+async fn linked(
+    ctx: &Ctx,
+    iid: &str,
+    links: &Links,
+    coll: &Collection,
+) -> anyhow::Result<(Vec<Value>, Vec<(Collection, Value)>)> {
     let mut out = Vec::new();
     let mut targets: Vec<String> = links.uses.clone();
     if !links.techniques.is_empty() {
-        let objects = ctx.view(&ctx.read_collections()?, false).await?;
+        // Techniques are looked up wherever the member may read them (DISARM is often kept in
+        // a collection of its own).
+        let objects = ctx.view(&ctx.readable(), false).await?;
         let index = DisarmIndex::build(&objects)?;
         for t in &links.techniques {
             let tech = index.technique(t).with_context(|| {
@@ -152,18 +161,15 @@ async fn linked(ctx: &Ctx, iid: &str, links: &Links) -> anyhow::Result<Vec<Value
     for t in &targets {
         out.push(coord::object::relationship(&ctx.common()?, "uses", iid, t)?);
     }
+    let mut edges = Vec::new();
     for f in &links.fed_by {
         if !f.starts_with("incident--") {
             bail!("--fed-by {f}: expected an incident id");
         }
-        out.push(coord::object::relationship(
-            &ctx.common()?,
-            "led-to",
-            f,
-            iid,
-        )?);
+        let r = coord::object::relationship(&ctx.common()?, "led-to", f, iid)?;
+        edges.push((ctx.edge_collection(f, coll).await, r));
     }
-    Ok(out)
+    Ok((out, edges))
 }
 
 async fn new(ctx: &Ctx, a: NewArgs) -> anyhow::Result<ExitCode> {
@@ -189,8 +195,9 @@ async fn new(ctx: &Ctx, a: NewArgs) -> anyhow::Result<ExitCode> {
     .build(&ctx.common()?)?;
     let iid = s(&incident, "id").to_owned();
     let mut objects = vec![incident];
-    objects.extend(linked(ctx, &iid, &a.links).await?);
-    let out = ctx.write(&coll, &objects).await?;
+    let (more, edges) = linked(ctx, &iid, &a.links, &coll).await?;
+    objects.extend(more);
+    let (out, objects) = coordio::write_with_edges(ctx, &coll, objects, edges).await?;
     coordio::print_written(ctx.on.json, "fimi incident", &objects, &out);
     Ok(ExitCode::SUCCESS)
 }
@@ -201,11 +208,11 @@ async fn link(ctx: &Ctx, a: LinkArgs) -> anyhow::Result<ExitCode> {
         bail!("{}: not an incident", a.id);
     }
     let coll = ctx.write_collection()?;
-    let objects = linked(ctx, &a.id, &a.links).await?;
-    if objects.is_empty() {
+    let (objects, edges) = linked(ctx, &a.id, &a.links, &coll).await?;
+    if objects.is_empty() && edges.is_empty() {
         bail!("nothing to link: give --technique, --narrative, --channel, --uses or --fed-by");
     }
-    let out = ctx.write(&coll, &objects).await?;
+    let (out, objects) = coordio::write_with_edges(ctx, &coll, objects, edges).await?;
     coordio::print_written(ctx.on.json, "linked", &objects, &out);
     Ok(ExitCode::SUCCESS)
 }

@@ -117,9 +117,12 @@ struct ImpactArgs {
     /// For monetary: ISO 4217 currency.
     #[arg(long)]
     currency: Option<String>,
-    /// For monetary: minimum and maximum amount (`--amount MIN --amount MAX`).
-    #[arg(long, num_args = 2)]
-    amount: Vec<f64>,
+    /// For monetary: the minimum amount (with `--max-amount`).
+    #[arg(long)]
+    min_amount: Option<f64>,
+    /// For monetary: the maximum amount (with `--min-amount`).
+    #[arg(long)]
+    max_amount: Option<f64>,
     /// Criticality 0–100.
     #[arg(long)]
     criticality: Option<u8>,
@@ -422,8 +425,8 @@ fn detail(a: &ImpactArgs) -> anyhow::Result<ImpactDetail> {
             currency_actual: None,
             conversion_rate: None,
             conversion_time: None,
-            min_amount: a.amount.first().copied(),
-            max_amount: a.amount.get(1).copied(),
+            min_amount: a.min_amount,
+            max_amount: a.max_amount,
         },
         other => bail!(
             "--category {other}: expected availability, confidentiality, external, integrity, monetary or physical"
