@@ -51,7 +51,8 @@ fn parse_since(s: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
     if let Ok(t) = Timestamp::parse(s) {
         return Ok(t);
     }
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let split = s.char_indices().last().map_or(0, |(i, _)| i);
+    let (n, unit) = s.split_at(split);
     let n: i64 = n
         .parse()
         .with_context(|| format!("--since {s}: expected 7d, 24h, 4w or a timestamp"))?;
@@ -452,4 +453,68 @@ td{{text-align:right}}.kpi{{display:inline-block;margin-right:28px;font-size:13p
 String(document.querySelectorAll('[data-figure]').length));</script></body></html>\n",
     );
     o
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn weeks_start_on_monday_utc() {
+        assert_eq!(week_of(ts("2026-11-28T23:59:59Z")), "2026-11-23");
+        assert_eq!(week_of(ts("2026-11-23T00:00:00Z")), "2026-11-23");
+        assert_eq!(week_of(ts("2026-11-22T23:59:59Z")), "2026-11-16");
+        assert_eq!(week_of(ts("1970-01-01T00:00:00Z")), "1969-12-29");
+    }
+
+    #[test]
+    fn windows() {
+        let now = ts("2026-11-28T12:00:00.000Z");
+        assert_eq!(
+            parse_since("7d", now).unwrap(),
+            ts("2026-11-21T12:00:00.000Z")
+        );
+        assert_eq!(
+            parse_since("24h", now).unwrap(),
+            ts("2026-11-27T12:00:00.000Z")
+        );
+        assert_eq!(
+            parse_since("2w", now).unwrap(),
+            ts("2026-11-14T12:00:00.000Z")
+        );
+        assert_eq!(
+            parse_since("2026-01-01T00:00:00Z", now).unwrap(),
+            ts("2026-01-01T00:00:00Z")
+        );
+        for bad in ["", "7", "d", "7y", "-x", "7é", "é"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn html_is_escaped_and_self_contained() {
+        let mut f = Figures::default();
+        f.by_sector.insert("<script>alert(1)</script>".into(), 2);
+        f.incidents = 2;
+        let page = render(
+            &f,
+            "A & B \"quoted\"",
+            ts("2026-11-21T00:00:00Z"),
+            ts("2026-11-28T00:00:00Z"),
+        );
+        assert!(!page.contains("<script>alert"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("A &amp; B &quot;quoted&quot;"));
+        assert!(page.contains("default-src 'none'"));
+        assert_eq!(
+            page.matches("<script>").count(),
+            1,
+            "only the page's own marker script"
+        );
+    }
 }
