@@ -344,6 +344,10 @@ fn coordination_commands_end_to_end() {
         again["stored"], 0,
         "a second import stores nothing: {again}"
     );
+    assert_eq!(
+        imp["attributed"], 289,
+        "relationships and matrix get DISARM's identity: {imp}"
+    );
     let raw: Value = serde_json::from_slice(&std::fs::read(&disarm).unwrap()).unwrap();
     let raw_ids: BTreeSet<String> = raw["objects"]
         .as_array()

@@ -60,6 +60,26 @@ async fn import(ctx: &Ctx, file: &PathBuf) -> anyhow::Result<ExitCode> {
     };
     let (mut objects, report) =
         disarm::normalise(&bundle).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    // The bundle's relationships and matrix have no creator: they are the framework's, so they
+    // are attributed to the bundle's own identity (when it has exactly one), not to whoever
+    // imports them — every node's import is then the same object, byte for byte.
+    let identities: Vec<String> = objects
+        .iter()
+        .filter(|o| s(o, "type") == "identity")
+        .map(|o| s(o, "id").to_owned())
+        .collect();
+    let mut attributed = 0usize;
+    if let [owner] = identities.as_slice() {
+        for o in &mut objects {
+            let t = s(o, "type");
+            if t != "identity" && t != "marking-definition" && o.get("created_by_ref").is_none() {
+                if let Some(m) = o.as_object_mut() {
+                    m.insert("created_by_ref".into(), json!(owner));
+                    attributed += 1;
+                }
+            }
+        }
+    }
     let marking = ctx.marking_or(TlpLevel::Clear)?;
     let mut marked = 0usize;
     for o in &mut objects {
@@ -87,7 +107,8 @@ async fn import(ctx: &Ctx, file: &PathBuf) -> anyhow::Result<ExitCode> {
     let summary = json!({
         "collection": coll.id, "objects": objects.len(), "stored": stored,
         "already_present": objects.len() - stored, "techniques": index.techniques().len(),
-        "tactics": index.tactics().len(), "marked": marked, "normalisation": report,
+        "tactics": index.tactics().len(), "marked": marked, "attributed": attributed,
+        "normalisation": report,
     });
     if ctx.on.json {
         println!("{summary}");
