@@ -288,16 +288,12 @@ async fn offer(ctx: &Ctx, a: OfferArgs) -> anyhow::Result<ExitCode> {
     o.conditions = a.conditions.clone();
     o.languages = a.languages.clone();
     let obj = o.build(&ctx.common()?)?;
-    let mut objects = vec![obj];
+    let mut edges = Vec::new();
     for r in &a.requests {
-        objects.push(coord::object::relationship(
-            &ctx.common()?,
-            "related-to",
-            s(&objects[0], "id"),
-            r,
-        )?);
+        let rel = coord::object::relationship(&ctx.common()?, "related-to", s(&obj, "id"), r)?;
+        edges.push((ctx.edge_collection(r, &coll).await, rel));
     }
-    let out = ctx.write(&coll, &objects).await?;
+    let (out, objects) = coordio::write_with_edges(ctx, &coll, vec![obj], edges).await?;
     coordio::print_written(ctx.on.json, "assistance-offer", &objects, &out);
     Ok(ExitCode::SUCCESS)
 }

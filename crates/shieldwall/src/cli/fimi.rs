@@ -110,8 +110,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The objects and relationships `links` adds to incident `iid`, and the `led-to` edges from
-/// the incidents that fed it, each kept with its incident (see `Ctx::edge_collection`).
+/// The objects and relationships `links` adds to incident `iid`, and the edges to existing
+/// objects (`--uses` other than techniques, `led-to` from the incidents that fed it), each kept
+/// with its target (see `Ctx::edge_collection`).
 async fn linked(
     ctx: &Ctx,
     iid: &str,
@@ -119,7 +120,7 @@ async fn linked(
     coll: &Collection,
 ) -> anyhow::Result<(Vec<Value>, Vec<(Collection, Value)>)> {
     let mut out = Vec::new();
-    let mut targets: Vec<String> = links.uses.clone();
+    let mut targets: Vec<String> = Vec::new();
     if !links.techniques.is_empty() {
         // Techniques are looked up wherever the member may read them (DISARM is often kept in
         // a collection of its own).
@@ -162,6 +163,15 @@ async fn linked(
         out.push(coord::object::relationship(&ctx.common()?, "uses", iid, t)?);
     }
     let mut edges = Vec::new();
+    // An edge to an existing object other than a (public) technique is kept with its target.
+    for u in &links.uses {
+        let r = coord::object::relationship(&ctx.common()?, "uses", iid, u)?;
+        if u.starts_with("attack-pattern--") {
+            out.push(r);
+        } else {
+            edges.push((ctx.edge_collection(u, coll).await, r));
+        }
+    }
     for f in &links.fed_by {
         if !f.starts_with("incident--") {
             bail!("--fed-by {f}: expected an incident id");
@@ -231,10 +241,6 @@ async fn matrix(ctx: &Ctx, all: bool) -> anyhow::Result<ExitCode> {
         println!("{}", m.to_json());
     } else {
         print!("{}", m.render_text(!all));
-        println!(
-            "{} uses relationships counted, {} to other attack patterns not counted",
-            m.relationships_counted, m.relationships_ignored
-        );
     }
     Ok(ExitCode::SUCCESS)
 }
