@@ -72,11 +72,13 @@ async fn import(ctx: &Ctx, file: &PathBuf) -> anyhow::Result<ExitCode> {
     if let [owner] = identities.as_slice() {
         for o in &mut objects {
             let t = s(o, "type");
-            if t != "identity" && t != "marking-definition" && o.get("created_by_ref").is_none() {
-                if let Some(m) = o.as_object_mut() {
-                    m.insert("created_by_ref".into(), json!(owner));
-                    attributed += 1;
-                }
+            if t != "identity"
+                && t != "marking-definition"
+                && o.get("created_by_ref").is_none()
+                && let Some(m) = o.as_object_mut()
+            {
+                m.insert("created_by_ref".into(), json!(owner));
+                attributed += 1;
             }
         }
     }
