@@ -632,6 +632,28 @@ async fn grid_attack_fimi_and_assistance_across_three_nodes() {
     };
     assert_eq!(uses("T0086.002"), Some(Value::from(1)));
     assert_eq!(uses("T0023"), Some(Value::from(1)));
+    // The coalition picture on each node: C has only the FIMI operation (no victim visible).
+    let mut incidents = Vec::new();
+    for n in &nodes {
+        let out = n.dir.join("picture.html");
+        let f = n.sw(&["report", "--since", "7d", "--out", out.to_str().unwrap()]);
+        assert!(f["open_requests"].as_array().unwrap().is_empty(), "{f}");
+        assert!(f["offers"].as_array().unwrap().is_empty(), "{f}");
+        incidents.push((f["incidents"].clone(), f["incidents_by_sector"].clone()));
+    }
+    assert_eq!(
+        incidents[0],
+        (
+            Value::from(2),
+            serde_json::json!({"energy": 1, "unknown": 1})
+        )
+    );
+    assert_eq!(incidents[1], incidents[0]);
+    assert_eq!(
+        incidents[2],
+        (Value::from(1), serde_json::json!({"unknown": 1}))
+    );
+
     // B sees the hack-and-leak link from the incident to the operation; C does not.
     let shown = b.sw(&["incident", "show", &i1]);
     assert!(
