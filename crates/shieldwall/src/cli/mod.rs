@@ -6,6 +6,8 @@ pub(crate) mod export;
 pub(crate) mod exports;
 pub(crate) mod import;
 pub(crate) mod init;
+pub(crate) mod misp_in;
+pub(crate) mod misp_out;
 pub(crate) mod node;
 pub(crate) mod pattern;
 pub(crate) mod scan;
