@@ -316,6 +316,8 @@ pub(crate) struct Index {
     pub(crate) has_text_engines: bool,
     /// Whether any `DomainSuffix` or `SubdomainOf` key is indexed.
     pub(crate) has_suffixes: bool,
+    has_like_suffixes: bool,
+    has_subdomain_keys: bool,
 }
 
 fn put<K: std::hash::Hash + Eq>(posts: &mut Posts, m: &mut HashMap<K, Post>, k: K, obs: u32) {
@@ -384,9 +386,12 @@ impl Index {
                 }
             }
             Anchor::Str(class, s) => {
-                if matches!(class, Class::DomainSuffix | Class::SubdomainOf) {
-                    self.has_suffixes = true;
+                match class {
+                    Class::DomainSuffix => self.has_like_suffixes = true,
+                    Class::SubdomainOf => self.has_subdomain_keys = true,
+                    _ => {}
                 }
+                self.has_suffixes = self.has_like_suffixes || self.has_subdomain_keys;
                 let h = self.hasher.hash_one((class as u8, s.as_bytes()));
                 let arena = &self.arena;
                 let found = self.strings.find_mut(h, |k| {
@@ -575,7 +580,12 @@ impl Index {
                 }
             }
         };
-        walk(value, true);
+        if self.has_subdomain_keys {
+            walk(value, true);
+        }
+        if !self.has_like_suffixes {
+            return;
+        }
         // `LIKE` compares the NFC form; the suffixes indexed are ASCII.
         if value.is_ascii() {
             walk(value, false);

@@ -69,6 +69,25 @@ pub(crate) struct Args {
     /// Recompile and swap in the indicators when an indicator file changes during the scan.
     #[arg(long, conflicts_with = "collection")]
     reload_indicators: bool,
+    /// Sightings: to a file, or reported into a collection.
+    #[command(flatten)]
+    report: Box<ReportArgs>,
+    /// Treat domain equality indicators (`[domain-name:value = 'evil.example']`, or `IN`) as
+    /// covering every subdomain (`a.evil.example`); such hits say `subdomain`. Without it, `=`
+    /// is exact, as STIX defines it.
+    #[arg(long)]
+    subdomains: bool,
+    /// How many malformed lines to report per file before only counting them.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    max_line_errors: u64,
+    /// Logs: files, gzip files, directories, or `-` for standard input.
+    #[arg(required = true, value_name = "LOG")]
+    logs: Vec<PathBuf>,
+}
+
+/// What `scan` does with its hits besides printing them: STIX sightings.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
     /// Write the hits as STIX 2.1 sightings (one per indicator: count, first_seen, last_seen)
     /// in a bundle to this file.
     #[arg(long, value_name = "FILE")]
@@ -76,8 +95,8 @@ pub(crate) struct Args {
     /// Report the hits as STIX 2.1 sightings (one per indicator) into this collection (id or
     /// alias) of the local hub store (`--config`, published as `--as`), or, with `--to`, of a
     /// remote hub over TAXII 2.1 (give the collection id).
-    #[arg(long, value_name = "COLLECTION")]
-    report: Option<String>,
+    #[arg(id = "report", long = "report", value_name = "COLLECTION")]
+    collection: Option<String>,
     /// The remote hub's API root URL for `--report`, e.g. `http://hub.example:8443/coalition`.
     #[arg(long, value_name = "URL", requires = "report")]
     to: Option<String>,
@@ -102,17 +121,6 @@ pub(crate) struct Args {
     /// indicator); by default no log content leaves in a sighting.
     #[arg(long)]
     include_observed: bool,
-    /// Treat domain equality indicators (`[domain-name:value = 'evil.example']`, or `IN`) as
-    /// covering every subdomain (`a.evil.example`); such hits say `subdomain`. Without it, `=`
-    /// is exact, as STIX defines it.
-    #[arg(long)]
-    subdomains: bool,
-    /// How many malformed lines to report per file before only counting them.
-    #[arg(long, default_value_t = 20, value_name = "N")]
-    max_line_errors: u64,
-    /// Logs: files, gzip files, directories, or `-` for standard input.
-    #[arg(required = true, value_name = "LOG")]
-    logs: Vec<PathBuf>,
 }
 
 /// A log format, or `None` for `auto`.
@@ -490,7 +498,7 @@ fn write_sightings(path: &std::path::Path, objects: &[serde_json::Value]) -> any
 /// The identity of the sightings: `--identity`, else that of the member `--as` (or the only
 /// member) in `--config`.
 fn reporting_identity(args: &Args) -> anyhow::Result<String> {
-    if let Some(id) = &args.identity {
+    if let Some(id) = &args.report.identity {
         return Ok(id.clone());
     }
     let checked = shieldwall::config::Config::load(
@@ -577,11 +585,11 @@ fn report_remote(
         "api_root": root,
         "member": args.as_member.clone().unwrap_or_default(),
     });
-    if let Some(u) = &args.user {
+    if let Some(u) = &args.report.user {
         peer["username"] = u.clone().into();
-        peer["password_env"] = args.password_env.clone().into();
+        peer["password_env"] = args.report.password_env.clone().into();
     }
-    if let Some(t) = &args.token_env {
+    if let Some(t) = &args.report.token_env {
         peer["token_env"] = t.clone().into();
     }
     let peer: shieldwall::config::PeerConfig =
@@ -625,23 +633,26 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .transpose()?,
         subdomains: args.subdomains,
     };
-    let tlp = stix::tlp::TlpLevel::parse(&args.tlp).with_context(|| {
+    let tlp = stix::tlp::TlpLevel::parse(&args.report.tlp).with_context(|| {
         format!(
             "--tlp {:?}: expected clear, green, amber, amber+strict or red",
-            args.tlp
+            args.report.tlp
         )
     })?;
-    if let Some(id) = &args.identity
+    if let Some(id) = &args.report.identity
         && !(id.starts_with("identity--")
             && uuid::Uuid::parse_str(&id["identity--".len()..]).is_ok())
     {
         bail!("--identity {id:?} is not an identity id (identity--<UUID>)");
     }
-    if args.include_observed && args.sightings.is_none() && args.report.is_none() {
+    if args.report.include_observed
+        && args.report.sightings.is_none()
+        && args.report.collection.is_none()
+    {
         bail!("--include-observed needs --sightings FILE or --report COLLECTION");
     }
     // Resolved before the scan, so that a report that cannot be made fails early.
-    let identity = if args.sightings.is_some() || args.report.is_some() {
+    let identity = if args.report.sightings.is_some() || args.report.collection.is_some() {
         Some(reporting_identity(&args)?)
     } else {
         None
@@ -776,7 +787,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                             s.count += 1;
                             s.first = s.first.min(time);
                             s.last = s.last.max(time);
-                            if args.include_observed && s.kept < OBSERVED_PER_INDICATOR {
+                            if args.report.include_observed && s.kept < OBSERVED_PER_INDICATOR {
                                 s.kept += 1;
                                 s.observed
                                     .extend(matcher::record_to_observed_data(&rec, t.records));
@@ -849,7 +860,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     if let Some(identity) = &identity {
         let objects = build_sightings(&seen, identity, tlp, now);
-        if let Some(path) = &args.sightings {
+        if let Some(path) = &args.report.sightings {
             write_sightings(path, &objects)?;
             eprintln!(
                 "shieldwall scan: {} sightings ({}) written to {}",
@@ -858,21 +869,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
-        if let Some(collection) = &args.report {
+        if let Some(collection) = &args.report.collection {
             // The TLP marking definitions are predefined: only the sightings (and observed
             // data) are reported.
             let objects: Vec<serde_json::Value> = objects
                 .into_iter()
                 .filter(|o| o["type"] != "marking-definition")
                 .collect();
-            let where_to = match &args.to {
+            let where_to = match &args.report.to {
                 Some(u) => format!("{u} collection {collection}"),
                 None => format!("collection {collection} of {}", args.config.display()),
             };
             if seen.is_empty() {
                 eprintln!("shieldwall scan: no hits, no sightings reported to {where_to}");
             } else {
-                let r = match &args.to {
+                let r = match &args.report.to {
                     Some(url) => report_remote(&args, url, collection, &objects)?,
                     None => report_local(&args, collection, objects)?,
                 };

@@ -28,6 +28,7 @@ pub fn read_lines(format: Format, map: Option<&telemetry::FieldMap>, data: &[u8]
 }
 
 /// Splits off a first line used as a `--field-map` spec (for ECS and CSV).
+#[allow(dead_code)]
 pub fn map_and_rest(data: &[u8]) -> (Option<telemetry::FieldMap>, &[u8]) {
     let Some(nl) = data.iter().position(|&b| b == b'\n') else {
         return (None, data);
