@@ -318,6 +318,9 @@ pub(crate) struct Index {
     pub(crate) has_suffixes: bool,
     has_like_suffixes: bool,
     has_subdomain_keys: bool,
+    /// Whether some `SubdomainOf` key is a single label (`example`): else the walk stops at
+    /// the last dot.
+    has_single_label_parent: bool,
 }
 
 fn put<K: std::hash::Hash + Eq>(posts: &mut Posts, m: &mut HashMap<K, Post>, k: K, obs: u32) {
@@ -388,7 +391,10 @@ impl Index {
             Anchor::Str(class, s) => {
                 match class {
                     Class::DomainSuffix => self.has_like_suffixes = true,
-                    Class::SubdomainOf => self.has_subdomain_keys = true,
+                    Class::SubdomainOf => {
+                        self.has_subdomain_keys = true;
+                        self.has_single_label_parent |= !s.contains('.');
+                    }
                     _ => {}
                 }
                 self.has_suffixes = self.has_like_suffixes || self.has_subdomain_keys;
@@ -573,8 +579,14 @@ impl Index {
                     if let Some(p) = self.lookup_str(Class::DomainSuffix, &v[i..]) {
                         self.posts.each(p, |o| f(o, false));
                     }
-                } else if i > 0
-                    && let Some(p) = self.lookup_str(Class::SubdomainOf, &v[i + 1..])
+                    continue;
+                }
+                let parent = &v[i + 1..];
+                if !self.has_single_label_parent && !parent.contains('.') {
+                    break;
+                }
+                if i > 0
+                    && let Some(p) = self.lookup_str(Class::SubdomainOf, parent)
                 {
                     self.posts.each(p, |o| f(o, true));
                 }

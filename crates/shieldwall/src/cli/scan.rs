@@ -7,8 +7,12 @@
 //! sits behind an `ArcSwap`: with `--reload-indicators` a watcher thread recompiles when an
 //! indicator file changes and swaps the new set in between batches, without locking the scan.
 //!
-//! Exit status as grep: 0 some hit, 1 no hit, 2 an error (an unreadable log or indicator file;
-//! malformed lines are reported and do not count as errors).
+//! Hits are aggregated per indicator into STIX sightings (count, first and last time) for
+//! `--sightings FILE` and `--report C`, which stores them in a collection of the local store
+//! (through the import path) or posts them to a remote hub over TAXII (the sync client).
+//!
+//! Exit status as grep: 0 some hit, 1 no hit, 2 an error (an unreadable log or indicator file,
+//! a refused report; malformed lines are reported and do not count as errors).
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -43,7 +47,7 @@ pub(crate) struct Args {
     /// configured). Its identity is the sightings' `where_sighted_refs`.
     #[arg(long = "as", value_name = "MEMBER")]
     as_member: Option<String>,
-    /// The hub configuration (for `--collection`).
+    /// The hub configuration (for `--collection`, a local `--report`, and the member's identity).
     #[arg(long, default_value = "shieldwall.toml")]
     config: PathBuf,
     /// Log format; `auto` tells Zeek, EVE, ECS JSON and CSV apart from each file's first line.
