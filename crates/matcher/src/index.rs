@@ -30,6 +30,11 @@ pub(crate) enum Class {
     DstPort,
     Size,
     Transport,
+    /// A label-aligned domain suffix with its leading dot (`.evil.example`), from
+    /// `LIKE '%.evil.example'`: a candidate key, the pattern is still evaluated.
+    DomainSuffix,
+    /// A domain whose proper subdomains an equality indicator covers (`scan --subdomains`).
+    SubdomainOf,
 }
 
 /// The class a record field's values are looked up in.
@@ -159,6 +164,17 @@ fn test_anchors(t: &VTest) -> Option<Vec<Anchor>> {
             Some(out)
         }
         VOp::Like(_, pat) => {
+            // `LIKE '%.evil.example'` on a domain name: the names that end in that label-aligned
+            // suffix, found by walking a record name's labels (no substring automaton).
+            if (t.obj, t.prop) == (ObjType::Domain, Prop::Value)
+                && let Some(suffix) = pat.strip_prefix('%')
+                && suffix.starts_with('.')
+                && suffix.len() > 1
+                && suffix.is_ascii()
+                && !suffix.contains(['%', '_'])
+            {
+                return Some(vec![Anchor::Str(Class::DomainSuffix, suffix.to_owned())]);
+            }
             let lit = longest_literal(pat);
             if lit.is_empty() {
                 None
@@ -298,6 +314,13 @@ pub(crate) struct Index {
     regex_obs: Vec<u32>,
     regex: Option<Regex>,
     pub(crate) has_text_engines: bool,
+    /// Whether any `DomainSuffix` or `SubdomainOf` key is indexed.
+    pub(crate) has_suffixes: bool,
+    has_like_suffixes: bool,
+    has_subdomain_keys: bool,
+    /// Whether some `SubdomainOf` key is a single label (`example`): else the walk stops at
+    /// the last dot.
+    has_single_label_parent: bool,
 }
 
 fn put<K: std::hash::Hash + Eq>(posts: &mut Posts, m: &mut HashMap<K, Post>, k: K, obs: u32) {
@@ -366,6 +389,15 @@ impl Index {
                 }
             }
             Anchor::Str(class, s) => {
+                match class {
+                    Class::DomainSuffix => self.has_like_suffixes = true,
+                    Class::SubdomainOf => {
+                        self.has_subdomain_keys = true;
+                        self.has_single_label_parent |= !s.contains('.');
+                    }
+                    _ => {}
+                }
+                self.has_suffixes = self.has_like_suffixes || self.has_subdomain_keys;
                 let h = self.hasher.hash_one((class as u8, s.as_bytes()));
                 let arena = &self.arena;
                 let found = self.strings.find_mut(h, |k| {
@@ -521,6 +553,58 @@ impl Index {
             }) {
                 self.posts.each(k.post, &mut f);
             }
+        }
+    }
+
+    fn lookup_str(&self, class: Class, value: &str) -> Option<Post> {
+        let h = self.hasher.hash_one((class as u8, value.as_bytes()));
+        self.strings
+            .find(h, |k| {
+                self.arena[k.off as usize] == class as u8
+                    && &self.arena[k.off as usize + 1..(k.off + k.len) as usize] == value.as_bytes()
+            })
+            .map(|k| k.post)
+    }
+
+    /// The reversed-label walk over a domain value: calls `f(obs, false)` for each
+    /// `LIKE '%.suffix'` whose suffix ends the name at a label boundary, and `f(obs, true)` for
+    /// each domain the name is a proper subdomain of (`--subdomains`). One hash probe per label.
+    pub(crate) fn probe_suffixes(&self, field: Field, value: &str, mut f: impl FnMut(u32, bool)) {
+        if class_of_field(field) != Some(Class::Domain) {
+            return;
+        }
+        let mut walk = |v: &str, sub: bool| {
+            for (i, _) in v.match_indices('.') {
+                if !sub {
+                    if let Some(p) = self.lookup_str(Class::DomainSuffix, &v[i..]) {
+                        self.posts.each(p, |o| f(o, false));
+                    }
+                    continue;
+                }
+                let parent = &v[i + 1..];
+                if !self.has_single_label_parent && !parent.contains('.') {
+                    break;
+                }
+                if i > 0
+                    && let Some(p) = self.lookup_str(Class::SubdomainOf, parent)
+                {
+                    self.posts.each(p, |o| f(o, true));
+                }
+            }
+        };
+        if self.has_subdomain_keys {
+            walk(value, true);
+        }
+        if !self.has_like_suffixes {
+            return;
+        }
+        // `LIKE` compares the NFC form; the suffixes indexed are ASCII.
+        if value.is_ascii() {
+            walk(value, false);
+        } else {
+            use unicode_normalization::UnicodeNormalization;
+            let n: String = value.nfc().collect();
+            walk(&n, false);
         }
     }
 

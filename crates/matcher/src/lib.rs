@@ -47,6 +47,10 @@ pub struct CompileOptions {
     pub at: Option<i64>,
     /// Keep only indicators added after this time (retro-hunting).
     pub added_after: Option<i64>,
+    /// Let an observation expression that is one domain equality (`domain-name:value = 'd'`
+    /// or `IN (…)`) also match the proper subdomains of `d` (hits say [`Hit::subdomain`]).
+    /// Off by default: STIX `=` is exact.
+    pub subdomains: bool,
 }
 
 /// Why an indicator was not compiled, or compiled with a caveat.
@@ -136,12 +140,16 @@ pub struct Hit {
     /// Index of the record entry whose value matched (`None` when no single value did, e.g.
     /// a `NOT` test).
     pub entry: Option<usize>,
+    /// The value is a proper subdomain of a domain the indicator names, matched only because
+    /// of [`CompileOptions::subdomains`].
+    pub subdomain: bool,
 }
 
 /// Per-scan mutable state: reused buffers and the stream state of multi-observation patterns.
 #[derive(Debug)]
 pub struct Scanner {
-    cands: Vec<(u32, u16)>,
+    /// Candidates: observation expression, proposed through a subdomain key, record entry.
+    cands: Vec<(u32, bool, u16)>,
     set: PatternSet,
     stream: StreamState,
     seq: u64,
@@ -216,7 +224,7 @@ impl Compiler {
             report.not_stix += 1;
             return;
         }
-        if let Some(p) = self.set.add(ind) {
+        if let Some(p) = self.set.add(ind, opts.subdomains) {
             let fatal = matches!(
                 p.kind,
                 ProblemKind::InvalidPattern | ProblemKind::BadIndicator
@@ -255,7 +263,7 @@ fn problem(ind: &Indicator, kind: ProblemKind, message: String) -> Problem {
 
 impl Compiled {
     /// Adds one indicator; returns a problem if there is one (invalid ones are not added).
-    fn add(&mut self, ind: &Indicator) -> Option<Problem> {
+    fn add(&mut self, ind: &Indicator, subdomains: bool) -> Option<Problem> {
         let parsed = pattern::parse(&ind.pattern, StixVersion::V21);
         let pat = match (&parsed.pattern, parsed.is_valid()) {
             (Some(p), true) => p,
@@ -323,6 +331,13 @@ impl Compiled {
                 Some(list) if list.is_empty() => never += 1,
                 Some(list) => {
                     for anchor in list {
+                        if subdomains
+                            && exact
+                            && let index::Anchor::Str(index::Class::Domain, d) = &anchor
+                        {
+                            self.index
+                                .add(index::Anchor::Str(index::Class::SubdomainOf, d.clone()), o);
+                        }
                         self.index.add(anchor, o);
                     }
                 }
@@ -419,25 +434,35 @@ impl Compiled {
             let value = rec.value(e);
             let i = i as u16;
             let cands = &mut sc.cands;
-            self.index.probe(e.field, value, |o| cands.push((o, i)));
+            self.index
+                .probe(e.field, value, |o| cands.push((o, false, i)));
+            if self.index.has_suffixes {
+                self.index
+                    .probe_suffixes(e.field, value, |o, sub| cands.push((o, sub, i)));
+            }
             if text {
                 self.index
-                    .probe_text(value, &mut sc.set, |o| cands.push((o, i)));
+                    .probe_text(value, &mut sc.set, |o| cands.push((o, false, i)));
             }
         }
-        sc.cands.extend(self.always.iter().map(|&o| (o, u16::MAX)));
+        sc.cands
+            .extend(self.always.iter().map(|&o| (o, false, u16::MAX)));
         if sc.cands.is_empty() {
             return;
         }
+        // Per expression, a key that matched the value itself sorts before a subdomain key.
         sc.cands.sort_unstable();
         sc.cands.dedup_by_key(|c| c.0);
         for k in 0..sc.cands.len() {
-            let (o, entry) = sc.cands[k];
+            let (o, sub, entry) = sc.cands[k];
             let Some(ob) = self.obs.get(o as usize) else {
                 continue;
             };
             let matched = if ob.verify == EXACT {
                 Some(Some(usize::from(entry)))
+            } else if sub {
+                // Subdomain keys are indexed for exact expressions only.
+                None
             } else {
                 let v = &self.verifiers[ob.verify as usize];
                 if verify::eval(rec, v) != 0 {
@@ -455,6 +480,7 @@ impl Compiled {
                 hits.push(Hit {
                     indicator: ob.ind,
                     entry,
+                    subdomain: sub,
                 });
             } else {
                 let cx = &self.complex[ind.complex as usize];
@@ -467,6 +493,7 @@ impl Compiled {
                     hits.push(Hit {
                         indicator: ob.ind,
                         entry,
+                        subdomain: sub,
                     });
                 }
             }
@@ -678,6 +705,7 @@ mod tests {
             &CompileOptions {
                 at: Some(20),
                 added_after: None,
+                subdomains: false,
             },
         );
         assert_eq!(
@@ -705,6 +733,7 @@ mod tests {
             &CompileOptions {
                 at: None,
                 added_after: Some(5),
+                subdomains: false,
             },
         );
         assert_eq!(r.not_added_since, 1);
@@ -766,7 +795,12 @@ mod tests {
         "203.0.113.9/32",
         "0.0.0.0/0",
     ];
-    const DOMAINS: &[&str] = &["evil.example", "c2.evil.example", "good.example"];
+    const DOMAINS: &[&str] = &[
+        "evil.example",
+        "c2.evil.example",
+        "good.example",
+        "x.c2.evil.example",
+    ];
     const URLS: &[&str] = &["http://evil.example/a", "http://good.example/b?x=1"];
     const HASHES: &[&str] = &[
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -777,6 +811,74 @@ mod tests {
 
     fn pick(v: &'static [&'static str]) -> impl Strategy<Value = &'static str> {
         proptest::sample::select(v)
+    }
+
+    #[test]
+    fn subdomains_only_when_asked_and_like_suffixes_by_label() {
+        let inds = [
+            ind("eq", "[domain-name:value = 'Evil.Example']"),
+            ind("in", "[domain-name:value IN ('a.example', 'b.example')]"),
+            ind("like", "[domain-name:value LIKE '%.bad.example']"),
+            ind(
+                "and",
+                "[domain-name:value = 'c.example' AND url:value = 'http://x/']",
+            ),
+        ];
+        let names = [
+            "evil.example",
+            "c2.evil.example",
+            "x.c2.evil.example",
+            "notevil.example",
+            "evil.example.net",
+            "b.example",
+            "q.b.example",
+            "bad.example",
+            "z.bad.example",
+            "zbad.example",
+            "y.c.example",
+        ];
+        let recs: Vec<Record> = names
+            .iter()
+            .map(|n| rec(&[(Field::DnsQuestion, n)], None))
+            .collect();
+        let run = |subdomains: bool| -> Vec<(usize, String, bool)> {
+            let opts = CompileOptions {
+                subdomains,
+                ..CompileOptions::default()
+            };
+            let (c, _) = compile(&inds, &opts);
+            let mut sc = Scanner::new(&c);
+            let mut out = Vec::new();
+            for (i, r) in recs.iter().enumerate() {
+                let mut hits = Vec::new();
+                c.scan(r, &mut sc, &mut hits);
+                for h in hits {
+                    assert_eq!(c.hit_value(&h, r).map(|(_, v)| v), Some(names[i]));
+                    let id = c
+                        .indicator_id(h.indicator)
+                        .trim_start_matches("indicator--");
+                    out.push((i, id.to_owned(), h.subdomain));
+                }
+            }
+            out
+        };
+        let t = |i: usize, id: &str, sub: bool| (i, id.to_owned(), sub);
+        // STIX semantics: `=` is exact; LIKE '%.bad.example' is every proper subdomain.
+        assert_eq!(
+            run(false),
+            [t(0, "eq", false), t(5, "in", false), t(8, "like", false)]
+        );
+        assert_eq!(
+            run(true),
+            [
+                t(0, "eq", false),
+                t(1, "eq", true),
+                t(2, "eq", true),
+                t(5, "in", false),
+                t(6, "in", true),
+                t(8, "like", false),
+            ]
+        );
     }
 
     fn test_expr() -> impl Strategy<Value = String> {
@@ -797,6 +899,8 @@ mod tests {
             pick(DOMAINS).prop_map(|d| format!("domain-name:value NOT = '{d}'")),
             Just("domain-name:value LIKE '%evil%'".to_owned()),
             Just("domain-name:value LIKE '%.example'".to_owned()),
+            Just("domain-name:value LIKE '%.evil.example'".to_owned()),
+            Just("domain-name:value LIKE '%.c2.evil.example'".to_owned()),
             Just("domain-name:value MATCHES '^c2\\\\.'".to_owned()),
             pick(URLS).prop_map(|u| format!("url:value = '{u}'")),
             Just("url:value LIKE 'http://evil%'".to_owned()),

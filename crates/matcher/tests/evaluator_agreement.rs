@@ -24,7 +24,12 @@ const CIDRS: &[&str] = &[
     "203.0.113.9/32",
     "0.0.0.0/0",
 ];
-const DOMAINS: &[&str] = &["evil.example", "c2.evil.example", "good.example"];
+const DOMAINS: &[&str] = &[
+    "evil.example",
+    "c2.evil.example",
+    "good.example",
+    "x.c2.evil.example",
+];
 const URLS: &[&str] = &["http://evil.example/a", "http://good.example/b?x=1"];
 const HASHES: &[&str] = &[
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -59,6 +64,9 @@ fn test_expr() -> impl Strategy<Value = String> {
         pick(DOMAINS).prop_map(|d| format!("domain-name:value NOT = '{d}'")),
         Just("domain-name:value LIKE '%evil%'".to_owned()),
         Just("domain-name:value LIKE '%.example'".to_owned()),
+        // Label-aligned suffixes: the reversed-label index, not the substring automaton.
+        Just("domain-name:value LIKE '%.evil.example'".to_owned()),
+        Just("domain-name:value LIKE '%.c2.evil.example'".to_owned()),
         Just("domain-name:value NOT LIKE 'c2%'".to_owned()),
         Just("domain-name:value MATCHES '^c2\\\\.'".to_owned()),
         pick(URLS).prop_map(|u| format!("url:value = '{u}'")),

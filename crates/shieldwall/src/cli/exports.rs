@@ -31,6 +31,9 @@ pub(crate) enum ExportFormat {
     Txt,
     /// CSV: indicator, name, type, value, tlp, valid_from, valid_until.
     Csv,
+    /// A MISP feed directory (`--out DIR`: manifest.json, hashes.csv, one file per event) of
+    /// the reports, indicators and observables, for a MISP instance to subscribe to.
+    MispFeed,
 }
 
 /// Who the export is for.
@@ -156,6 +159,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.format == ExportFormat::Stix {
         return stix_export(&args);
     }
+    if args.format == ExportFormat::MispFeed {
+        let audience = format!("{:?}", args.audience).to_lowercase();
+        return super::misp_out::run(
+            &args.indicators,
+            args.collection.as_deref(),
+            args.as_member.as_deref(),
+            &args.config,
+            args.output.as_deref(),
+            &audience,
+            &|t| args.audience.allows(t),
+        );
+    }
     let all = match &args.collection {
         Some(c) => {
             super::scan::indicators_from_collection(&args.config, c, args.as_member.as_deref())?
@@ -196,7 +211,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut skipped_values = 0;
     let out = args.output.as_deref();
     match args.format {
-        ExportFormat::Stix => unreachable!("handled above"),
+        ExportFormat::Stix | ExportFormat::MispFeed => unreachable!("handled above"),
         ExportFormat::Suricata => {
             let s = export::suricata(&items, args.sid_base, &args.list_prefix);
             skipped_values = s.skipped;

@@ -1,6 +1,7 @@
 //! `shieldwall import FILE… --collection C [--as MEMBER]`: stream STIX bundles (or TAXII
 //! envelopes, arrays of objects, single objects) of any size into a collection, with the same
-//! validation and publishing rules as a TAXII POST.
+//! validation and publishing rules as a TAXII POST. MISP JSON and MISP feeds (directories, or
+//! `--feed URL`) are converted to STIX 2.1 first (`misp_in`).
 
 use std::{
     fs::File,
@@ -28,9 +29,18 @@ const BATCH: usize = 1000;
 /// Arguments of `shieldwall import`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Files to import (STIX bundles, TAXII envelopes, JSON arrays of objects, single objects).
-    #[arg(required = true)]
+    /// Files to import (STIX bundles, TAXII envelopes, JSON arrays of objects, single objects;
+    /// MISP JSON — an event, a REST response — and MISP feed directories, converted to STIX).
+    #[arg(required_unless_present = "feed")]
     files: Vec<PathBuf>,
+    /// Pull a remote MISP feed (its `manifest.json`, then every event file it lists) and import
+    /// it converted to STIX 2.1, e.g. `https://misp.example/feeds/coalition`.
+    #[arg(long, value_name = "URL")]
+    feed: Option<String>,
+    /// What the files hold: `auto` tells MISP (a directory with `manifest.json`, a JSON document
+    /// starting with `Event` or `response`) from STIX.
+    #[arg(long, value_enum, default_value = "auto")]
+    from: super::misp_in::From,
     /// Collection id or alias.
     #[arg(long)]
     collection: String,
@@ -165,6 +175,84 @@ fn parse_file(
     Ok(())
 }
 
+/// What storing some objects did.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) stored: u64,
+    pub(crate) already: u64,
+    pub(crate) refused: u64,
+    /// The first refusals (id: reason), at most 20.
+    pub(crate) refusals: Vec<String>,
+}
+
+impl Counts {
+    fn add(&mut self, o: Counts) {
+        self.stored += o.stored;
+        self.already += o.already;
+        self.refused += o.refused;
+        for r in o.refusals {
+            if self.refusals.len() < 20 {
+                self.refusals.push(r);
+            }
+        }
+    }
+}
+
+/// Validates one batch, applies the publishing rules and stores what is valid in one
+/// transaction, as a TAXII POST by `principal` would; `source` names the path in provenance.
+pub(crate) async fn store_batch(
+    node: &super::node::Node,
+    coll: &shieldwall::coalition::Collection,
+    principal: &shieldwall::policy::Principal,
+    source: &str,
+    batch: Vec<Value>,
+) -> anyhow::Result<Counts> {
+    let mut c = Counts::default();
+    let provenance = Provenance {
+        source: source.into(),
+        actor: principal.actor.clone(),
+    };
+    let mut valid = Vec::with_capacity(batch.len());
+    for o in batch {
+        match ingest::prepare(o, principal, &node.coalition) {
+            Prepared::Valid(v) => valid.push(*v),
+            Prepared::Invalid { id, message, .. } => {
+                c.refused += 1;
+                if c.refusals.len() < 20 {
+                    c.refusals.push(format!("{id}: {message}"));
+                }
+            }
+        }
+    }
+    if valid.is_empty() {
+        return Ok(c);
+    }
+    let now = timestamps::now_us();
+    let status_id = uuid::Uuid::new_v4().to_string();
+    let make_status = |o: &[AddOutcome]| {
+        StatusRecord {
+        id: status_id.clone(),
+        api_root: coll.api_root.clone(),
+        member: principal.member.clone(),
+        request_us: now,
+        expires_us: now + 24 * 3_600_000_000,
+        body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": o.len(),
+            "failure_count": 0, "pending_count": 0}).to_string(),
+    }
+    };
+    for o in node
+        .store
+        .add(&coll.id, &provenance, &valid, &make_status)
+        .await?
+    {
+        match o {
+            AddOutcome::Added { .. } => c.stored += 1,
+            AddOutcome::AlreadyPresent { .. } => c.already += 1,
+        }
+    }
+    Ok(c)
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::serve::runtime()?.block_on(run_async(args))
 }
@@ -173,11 +261,20 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let node = super::node::Node::open(&args.config).await?;
     let coll = node.collection(&args.collection)?.clone();
     let principal = node.principal(args.as_member.as_deref(), Role::Contributor, "cli:import")?;
-    let total_bytes: u64 = args
-        .files
+    use super::misp_in::{self, InputKind};
+    let mut inputs = Vec::with_capacity(args.files.len());
+    for f in &args.files {
+        inputs.push((f.clone(), misp_in::classify(f, args.from)?));
+    }
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let total_bytes: u64 = inputs
         .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
+        .map(|(f, kind)| match kind {
+            InputKind::MispFeedDir => std::fs::read_dir(f)
+                .map(|d| d.filter_map(Result::ok).map(|e| size(&e.path())).sum())
+                .unwrap_or(0),
+            _ => size(f),
+        })
         .sum();
     let read = Arc::new(AtomicU64::new(0));
     let bar = if std::io::stderr().is_terminal() {
@@ -190,72 +287,87 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Value>>(4);
-    let files = args.files.clone();
-    let read2 = read.clone();
-    let parser = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        for f in &files {
-            parse_file(f, tx.clone(), read2.clone())?;
-        }
-        Ok(())
-    });
-    let (mut stored, mut already, mut refused) = (0u64, 0u64, 0u64);
-    let mut first_refusals: Vec<String> = Vec::new();
-    let provenance = Provenance {
-        source: "import".into(),
-        actor: principal.actor.clone(),
-    };
-    while let Some(batch) = rx.recv().await {
-        let mut valid = Vec::with_capacity(batch.len());
-        for o in batch {
-            match ingest::prepare(o, &principal, &node.coalition) {
-                Prepared::Valid(v) => valid.push(*v),
-                Prepared::Invalid { id, message, .. } => {
-                    refused += 1;
-                    if first_refusals.len() < 20 {
-                        first_refusals.push(format!("{id}: {message}"));
-                    }
+    let feed = match &args.feed {
+        Some(url) => {
+            let progress = |done: usize, total: usize| {
+                if let Some(b) = &bar {
+                    b.set_message(format!("{done}/{total} event files of {url}"));
                 }
+            };
+            Some(misp_in::fetch_feed(url, &read, &progress).await?)
+        }
+        None => None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Value>>(4);
+    let read2 = read.clone();
+    let parser = tokio::task::spawn_blocking(move || -> anyhow::Result<misp_in::MispReport> {
+        let mut report = misp_in::MispReport::default();
+        let send = |conv: misp::Conversion, report: &mut misp_in::MispReport| {
+            report.add(&conv);
+            let mut objects = conv.objects;
+            misp_in::propagate_event_tlp(&mut objects);
+            while !objects.is_empty() {
+                let rest = objects.split_off(objects.len().min(BATCH));
+                tx.blocking_send(std::mem::replace(&mut objects, rest))
+                    .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
             }
-        }
-        let now = timestamps::now_us();
-        let status_id = uuid::Uuid::new_v4().to_string();
-        let make_status = |o: &[AddOutcome]| {
-            StatusRecord {
-            id: status_id.clone(),
-            api_root: coll.api_root.clone(),
-            member: principal.member.clone(),
-            request_us: now,
-            expires_us: now + 24 * 3_600_000_000,
-            body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": o.len(),
-                "failure_count": 0, "pending_count": 0}).to_string(),
-        }
+            anyhow::Ok(())
         };
-        for o in node
-            .store
-            .add(&coll.id, &provenance, &valid, &make_status)
-            .await?
-        {
-            match o {
-                AddOutcome::Added { .. } => stored += 1,
-                AddOutcome::AlreadyPresent { .. } => already += 1,
+        for (f, kind) in &inputs {
+            match kind {
+                InputKind::Stix => parse_file(f, tx.clone(), read2.clone())?,
+                InputKind::MispJson => send(misp_in::convert_file(f, &read2)?, &mut report)?,
+                InputKind::MispFeedDir => send(
+                    misp_in::FeedData::read_dir(f, &read2)?.convert()?,
+                    &mut report,
+                )?,
             }
         }
+        if let Some(feed) = feed {
+            send(feed.convert()?, &mut report)?;
+        }
+        Ok(report)
+    });
+    let mut counts = Counts::default();
+    while let Some(batch) = rx.recv().await {
+        let c = store_batch(&node, &coll, &principal, "local", batch).await?;
+        counts.add(c);
         if let Some(b) = &bar {
             b.set_position(read.load(Ordering::Relaxed));
-            b.set_message(format!("{stored} stored"));
+            b.set_message(format!("{} stored", counts.stored));
         }
     }
+    let Counts {
+        stored,
+        already,
+        refused,
+        refusals: first_refusals,
+    } = counts;
     let parsed = parser.await.context("the parser stopped")?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let misp = match &parsed {
+        Ok(r) => r,
+        Err(_) => &misp_in::MispReport::default(),
+    };
     if args.json {
-        println!(
-            "{}",
-            json!({"collection": coll.id, "stored": stored, "already_present": already, "refused": refused, "refusals": first_refusals})
-        );
+        let mut o = json!({"collection": coll.id, "stored": stored, "already_present": already, "refused": refused, "refusals": first_refusals});
+        if misp.inputs > 0 {
+            o["misp"] = json!({"inputs": misp.inputs, "objects": misp.objects, "warnings": misp.warnings,
+                "errors": misp.errors, "diagnostics": misp.first()});
+        }
+        println!("{o}");
     } else {
+        if misp.inputs > 0 {
+            println!(
+                "Converted {} MISP inputs to {} STIX objects ({} elements converted approximately, {} left out).",
+                misp.inputs, misp.objects, misp.warnings, misp.errors
+            );
+            for d in misp.first() {
+                println!("  {d}");
+            }
+        }
         println!(
             "Imported into {} as {}: {stored} stored, {already} already present, {refused} refused.",
             coll.id, principal.member
@@ -264,10 +376,12 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             println!("  refused {r}");
         }
     }
+    let misp_errors = misp.errors;
     if let Err(e) = parsed {
         bail!("{e:#} (the {stored} objects before the error are stored)");
     }
-    Ok(if refused > 0 {
+    // Exit 1 when something was refused or left out of a MISP conversion.
+    Ok(if refused > 0 || misp_errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

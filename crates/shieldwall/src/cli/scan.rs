@@ -7,8 +7,12 @@
 //! sits behind an `ArcSwap`: with `--reload-indicators` a watcher thread recompiles when an
 //! indicator file changes and swaps the new set in between batches, without locking the scan.
 //!
-//! Exit status as grep: 0 some hit, 1 no hit, 2 an error (an unreadable log or indicator file;
-//! malformed lines are reported and do not count as errors).
+//! Hits are aggregated per indicator into STIX sightings (count, first and last time) for
+//! `--sightings FILE` and `--report C`, which stores them in a collection of the local store
+//! (through the import path) or posts them to a remote hub over TAXII (the sync client).
+//!
+//! Exit status as grep: 0 some hit, 1 no hit, 2 an error (an unreadable log or indicator file,
+//! a refused report; malformed lines are reported and do not count as errors).
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -39,10 +43,11 @@ pub(crate) struct Args {
     /// Use the indicators of this hub collection (id or alias) that the member may see.
     #[arg(long, value_name = "C", conflicts_with = "indicators")]
     collection: Option<String>,
-    /// The scanning member (for `--collection`; default: the only member configured).
-    #[arg(long = "as", value_name = "MEMBER", requires = "collection")]
+    /// The scanning member (for `--collection` and `--report`; default: the only member
+    /// configured). Its identity is the sightings' `where_sighted_refs`.
+    #[arg(long = "as", value_name = "MEMBER")]
     as_member: Option<String>,
-    /// The hub configuration (for `--collection`).
+    /// The hub configuration (for `--collection`, a local `--report`, and the member's identity).
     #[arg(long, default_value = "shieldwall.toml")]
     config: PathBuf,
     /// Log format; `auto` tells Zeek, EVE, ECS JSON and CSV apart from each file's first line.
@@ -68,11 +73,49 @@ pub(crate) struct Args {
     /// Recompile and swap in the indicators when an indicator file changes during the scan.
     #[arg(long, conflicts_with = "collection")]
     reload_indicators: bool,
+    /// Sightings: to a file, or reported into a collection.
+    #[command(flatten)]
+    report: Box<ReportArgs>,
+    /// Treat domain equality indicators (`[domain-name:value = 'evil.example']`, or `IN`) as
+    /// covering every subdomain (`a.evil.example`); such hits say `subdomain`. Without it, `=`
+    /// is exact, as STIX defines it.
+    #[arg(long)]
+    subdomains: bool,
+    /// How many malformed lines to report per file before only counting them.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    max_line_errors: u64,
+    /// Logs: files, gzip files, directories, or `-` for standard input.
+    #[arg(required = true, value_name = "LOG")]
+    logs: Vec<PathBuf>,
+}
+
+/// What `scan` does with its hits besides printing them: STIX sightings.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
     /// Write the hits as STIX 2.1 sightings (one per indicator: count, first_seen, last_seen)
-    /// in a bundle to this file. Needs `--identity`.
-    #[arg(long, value_name = "FILE", requires = "identity")]
+    /// in a bundle to this file.
+    #[arg(long, value_name = "FILE")]
     sightings: Option<PathBuf>,
-    /// The scanning member's identity (`identity--…`): the sightings' `where_sighted_refs`.
+    /// Report the hits as STIX 2.1 sightings (one per indicator) into this collection (id or
+    /// alias) of the local hub store (`--config`, published as `--as`), or, with `--to`, of a
+    /// remote hub over TAXII 2.1 (give the collection id).
+    #[arg(id = "report", long = "report", value_name = "COLLECTION")]
+    collection: Option<String>,
+    /// The remote hub's API root URL for `--report`, e.g. `http://hub.example:8443/coalition`.
+    #[arg(long, value_name = "URL", requires = "report")]
+    to: Option<String>,
+    /// User name for HTTP Basic on `--to`; the password is read from the environment variable
+    /// named by `--password-env`.
+    #[arg(long, value_name = "USER", requires = "to")]
+    user: Option<String>,
+    /// The environment variable holding the password for `--user`.
+    #[arg(long, value_name = "VAR", default_value = "SHIELDWALL_PASSWORD")]
+    password_env: String,
+    /// The environment variable holding an API key (bearer token) for `--to`.
+    #[arg(long, value_name = "VAR", requires = "to", conflicts_with = "user")]
+    token_env: Option<String>,
+    /// The scanning member's identity (`identity--…`): the sightings' `where_sighted_refs`
+    /// (default: the identity of the member `--as` in `--config`).
     #[arg(long, value_name = "ID")]
     identity: Option<String>,
     /// TLP of the sightings (clear, green, amber, amber+strict, red).
@@ -80,14 +123,8 @@ pub(crate) struct Args {
     tlp: String,
     /// Put what was observed into the sightings (observed data of up to 10 records per
     /// indicator); by default no log content leaves in a sighting.
-    #[arg(long, requires = "sightings")]
+    #[arg(long)]
     include_observed: bool,
-    /// How many malformed lines to report per file before only counting them.
-    #[arg(long, default_value_t = 20, value_name = "N")]
-    max_line_errors: u64,
-    /// Logs: files, gzip files, directories, or `-` for standard input.
-    #[arg(required = true, value_name = "LOG")]
-    logs: Vec<PathBuf>,
 }
 
 /// A log format, or `None` for `auto`.
@@ -283,6 +320,9 @@ impl<W: Write> Out<W> {
             if let Some((f, _)) = fv {
                 o["stix_path"] = f.stix_path().into();
             }
+            if hit.subdomain {
+                o["subdomain"] = true.into();
+            }
             if let Some(t) = rec.timestamp() {
                 o["time"] = telemetry::time::format_timestamp(t).into();
             }
@@ -292,8 +332,13 @@ impl<W: Write> Out<W> {
             if !name.is_empty() {
                 write!(self.w, " {name}")?;
             }
+            let sub = if hit.subdomain {
+                " (subdomain of an indicated domain)"
+            } else {
+                ""
+            };
             match fv {
-                Some((f, v)) => writeln!(self.w, " {f}={v}"),
+                Some((f, v)) => writeln!(self.w, " {f}={v}{sub}"),
                 None => writeln!(self.w, " (the whole record)"),
             }
         }
@@ -397,13 +442,14 @@ fn fresh_ids(objects: &mut [serde_json::Value]) {
     }
 }
 
-fn write_sightings(
-    path: &std::path::Path,
+/// The sightings of the hits (one per indicator) with their TLP marking definition first, then
+/// any observed data (`--include-observed`).
+fn build_sightings(
     seen: &std::collections::BTreeMap<String, Seen>,
     identity: &str,
     tlp: stix::tlp::TlpLevel,
     now: i64,
-) -> anyhow::Result<usize> {
+) -> Vec<serde_json::Value> {
     let mut objects = vec![tlp.marking_definition()];
     // SCOs have deterministic ids: the same address seen twice is one object.
     let mut emitted = std::collections::HashSet::new();
@@ -414,6 +460,7 @@ fn write_sightings(
             "id": format!("sighting--{}", uuid::Uuid::new_v4()),
             "created": stix_time(now),
             "modified": stix_time(now),
+            "created_by_ref": identity,
             "sighting_of_ref": indicator,
             "count": s.count.min(999_999_999),
             "first_seen": stix_time(s.first),
@@ -439,14 +486,134 @@ fn write_sightings(
         }
         objects.push(sighting);
     }
+    objects
+}
+
+fn write_sightings(path: &std::path::Path, objects: &[serde_json::Value]) -> anyhow::Result<()> {
     let bundle = serde_json::json!({
         "type": "bundle",
         "id": format!("bundle--{}", uuid::Uuid::new_v4()),
         "objects": objects,
     });
     let text = serde_json::to_vec_pretty(&bundle)?;
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(seen.len())
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The identity of the sightings: `--identity`, else that of the member `--as` (or the only
+/// member) in `--config`.
+fn reporting_identity(args: &Args) -> anyhow::Result<String> {
+    if let Some(id) = &args.report.identity {
+        return Ok(id.clone());
+    }
+    let checked = shieldwall::config::Config::load(
+        &args.config,
+        &shieldwall::config::process_env(),
+    )
+    .with_context(|| {
+        "sightings need the scanning member's identity: give --identity identity--… or a --config naming the member (--as)"
+    })?;
+    let coalition = shieldwall::coalition::Coalition::from_config(&checked);
+    let member = match &args.as_member {
+        Some(m) => coalition
+            .members
+            .get(m)
+            .with_context(|| format!("no member `{m}` in {}", args.config.display()))?,
+        None if coalition.members.len() == 1 => coalition
+            .members
+            .values()
+            .next()
+            .context("no member configured")?,
+        None => bail!(
+            "several members are configured in {}: say which is scanning with --as MEMBER (or give --identity)",
+            args.config.display()
+        ),
+    };
+    Ok(member.identity.clone())
+}
+
+/// What a report stored.
+#[derive(Debug, Default)]
+struct Reported {
+    stored: u64,
+    already: u64,
+    refused: Vec<String>,
+}
+
+/// Stores the report in a collection of the local hub store, as a TAXII POST would.
+fn report_local(
+    args: &Args,
+    collection: &str,
+    objects: Vec<serde_json::Value>,
+) -> anyhow::Result<Reported> {
+    super::serve::runtime()?.block_on(async {
+        let node = super::node::Node::open(&args.config).await?;
+        let coll = node.collection(collection)?.clone();
+        let principal = node.principal(
+            args.as_member.as_deref(),
+            shieldwall::config::Role::Contributor,
+            "cli:scan",
+        )?;
+        if !shieldwall::policy::can_write(&principal, &coll) {
+            bail!(
+                "member `{}` may not write to collection {}",
+                principal.member,
+                coll.id
+            );
+        }
+        let c = super::import::store_batch(&node, &coll, &principal, "local", objects).await?;
+        Ok(Reported {
+            stored: c.stored,
+            already: c.already,
+            refused: c.refusals,
+        })
+    })
+}
+
+/// Posts the report to a remote hub's collection over TAXII 2.1.
+fn report_remote(
+    args: &Args,
+    url: &str,
+    collection: &str,
+    objects: &[serde_json::Value],
+) -> anyhow::Result<Reported> {
+    let url = url.trim_end_matches('/');
+    let (base, root) = match url.rsplit_once('/') {
+        Some((b, r)) if b.contains("://") && !b.ends_with('/') && !r.is_empty() => (b, r),
+        _ => bail!(
+            "--to {url:?}: give the API root URL (http://host:port/API-ROOT, e.g. http://127.0.0.1:8443/coalition)"
+        ),
+    };
+    let mut peer = serde_json::json!({
+        "name": "report",
+        "url": base,
+        "api_root": root,
+        "member": args.as_member.clone().unwrap_or_default(),
+    });
+    if let Some(u) = &args.report.user {
+        peer["username"] = u.clone().into();
+        peer["password_env"] = args.report.password_env.clone().into();
+    }
+    if let Some(t) = &args.report.token_env {
+        peer["token_env"] = t.clone().into();
+    }
+    let peer: shieldwall::config::PeerConfig =
+        serde_json::from_value(peer).context("--to: cannot describe the remote hub")?;
+    let client = shieldwall::sync::client::TaxiiClient::new(&peer, &|v| std::env::var(v).ok())?;
+    let texts: Vec<String> = objects.iter().map(|o| o.to_string()).collect();
+    super::serve::runtime()?.block_on(async {
+        let mut r = Reported::default();
+        for chunk in texts.chunks(500) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let s = client.post_objects(collection, &refs).await?;
+            r.stored += s.success;
+            r.refused.extend(s.failures);
+            if s.pending > 0 {
+                r.refused
+                    .push(format!("{} objects still pending on the hub", s.pending));
+            }
+        }
+        Ok(r)
+    })
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -468,19 +635,33 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(|t| parse_time("--since", t))
             .transpose()?,
+        subdomains: args.subdomains,
     };
-    let tlp = stix::tlp::TlpLevel::parse(&args.tlp).with_context(|| {
+    let tlp = stix::tlp::TlpLevel::parse(&args.report.tlp).with_context(|| {
         format!(
             "--tlp {:?}: expected clear, green, amber, amber+strict or red",
-            args.tlp
+            args.report.tlp
         )
     })?;
-    if let Some(id) = &args.identity
+    if let Some(id) = &args.report.identity
         && !(id.starts_with("identity--")
             && uuid::Uuid::parse_str(&id["identity--".len()..]).is_ok())
     {
         bail!("--identity {id:?} is not an identity id (identity--<UUID>)");
     }
+    if args.report.include_observed
+        && args.report.sightings.is_none()
+        && args.report.collection.is_none()
+    {
+        bail!("--include-observed needs --sightings FILE or --report COLLECTION");
+    }
+    // Resolved before the scan, so that a report that cannot be made fails early.
+    let identity = if args.report.sightings.is_some() || args.report.collection.is_some() {
+        Some(reporting_identity(&args)?)
+    } else {
+        None
+    };
+    let reporting = identity.is_some();
     let mut seen: std::collections::BTreeMap<String, Seen> = std::collections::BTreeMap::new();
     let map = match &args.field_map {
         Some(spec) => {
@@ -594,7 +775,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     current.scan(&rec, &mut scanner, &mut hits);
                     for h in &hits {
                         t.hits += 1;
-                        if args.sightings.is_some() {
+                        if reporting {
                             let time = rec.timestamp().unwrap_or(now);
                             let id = current.indicator_id(h.indicator);
                             let s = match seen.get_mut(id) {
@@ -610,7 +791,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                             s.count += 1;
                             s.first = s.first.min(time);
                             s.last = s.last.max(time);
-                            if args.include_observed && s.kept < OBSERVED_PER_INDICATOR {
+                            if args.report.include_observed && s.kept < OBSERVED_PER_INDICATOR {
                                 s.kept += 1;
                                 s.observed
                                     .extend(matcher::record_to_observed_data(&rec, t.records));
@@ -681,13 +862,51 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         secs,
         t.bytes as f64 / 1e6 / secs
     );
-    if let (Some(path), Some(identity)) = (&args.sightings, &args.identity) {
-        let n = write_sightings(path, &seen, identity, tlp, now)?;
-        eprintln!(
-            "shieldwall scan: {n} sightings ({}) written to {}",
-            tlp.name(),
-            path.display()
-        );
+    if let Some(identity) = &identity {
+        let objects = build_sightings(&seen, identity, tlp, now);
+        if let Some(path) = &args.report.sightings {
+            write_sightings(path, &objects)?;
+            eprintln!(
+                "shieldwall scan: {} sightings ({}) written to {}",
+                seen.len(),
+                tlp.name(),
+                path.display()
+            );
+        }
+        if let Some(collection) = &args.report.collection {
+            // The TLP marking definitions are predefined: only the sightings (and observed
+            // data) are reported.
+            let objects: Vec<serde_json::Value> = objects
+                .into_iter()
+                .filter(|o| o["type"] != "marking-definition")
+                .collect();
+            let where_to = match &args.report.to {
+                Some(u) => format!("{u} collection {collection}"),
+                None => format!("collection {collection} of {}", args.config.display()),
+            };
+            if seen.is_empty() {
+                eprintln!("shieldwall scan: no hits, no sightings reported to {where_to}");
+            } else {
+                let r = match &args.report.to {
+                    Some(url) => report_remote(&args, url, collection, &objects)?,
+                    None => report_local(&args, collection, objects)?,
+                };
+                eprintln!(
+                    "shieldwall scan: {} sightings ({}) reported to {where_to}: {} objects stored, {} already present, {} refused",
+                    seen.len(),
+                    tlp.name(),
+                    r.stored,
+                    r.already,
+                    r.refused.len()
+                );
+                if !r.refused.is_empty() {
+                    for f in &r.refused {
+                        eprintln!("  refused {f}");
+                    }
+                    bail!("the hub refused part of the report");
+                }
+            }
+        }
     }
     Ok(if t.errors > 0 {
         ExitCode::from(2)

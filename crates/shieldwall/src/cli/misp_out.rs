@@ -1,0 +1,195 @@
+//! `shieldwall export --format misp-feed --out DIR`: a MISP feed directory (`manifest.json`,
+//! `hashes.csv`, one `<uuid>.json` per event) that a MISP instance can subscribe to, built by
+//! `crates/misp` from the STIX objects the member may see (`--collection C --as MEMBER`: the
+//! access policy applies, as over TAXII) or from STIX files (`--indicators`), of which only
+//! those whose TLP the `--audience` may receive leave. Revoked objects are left out. The
+//! identities of the organisations that created what leaves go along for the events' `Orgc`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use stix::tlp::{TlpLevel, effective_tlp};
+
+/// Every object (latest versions) of a hub collection that `member` may see; the node's default
+/// TLP for unmarked objects; the exporting organisation (name, identity uuid).
+fn from_collection(
+    config: &Path,
+    collection: &str,
+    member: Option<&str>,
+) -> anyhow::Result<(Vec<Value>, TlpLevel, String, uuid::Uuid)> {
+    use shieldwall::store::Store as _;
+    super::serve::runtime()?.block_on(async {
+        let node = super::node::Node::open(config).await?;
+        let coll = node.collection(collection)?.clone();
+        let principal = node.principal(member, shieldwall::config::Role::Reader, "cli:export")?;
+        if !shieldwall::policy::can_read(&principal, &coll) {
+            bail!(
+                "member `{}` may not read collection {}",
+                principal.member,
+                coll.id
+            );
+        }
+        let (name, org) = node
+            .coalition
+            .members
+            .get(&principal.member)
+            .map(|m| {
+                let u = m
+                    .identity
+                    .split_once("--")
+                    .and_then(|(_, u)| uuid::Uuid::parse_str(u).ok())
+                    .unwrap_or_default();
+                (m.name.clone(), u)
+            })
+            .unwrap_or_else(|| (principal.member.clone(), uuid::Uuid::nil()));
+        let mut q = shieldwall::store::ListQuery {
+            collection: coll.id.clone(),
+            pushdown: shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
+            ids: vec![],
+            types: vec![],
+            added_after_us: None,
+            versions: shieldwall::store::VersionSelection::last(),
+            spec_versions: vec![],
+            after: None,
+            limit: 1000,
+            with_json: true,
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = node.store.list(&q).await?;
+            for r in &page.records {
+                let Some(json) = r.json.as_deref() else {
+                    continue;
+                };
+                out.push(
+                    serde_json::from_str(json)
+                        .with_context(|| format!("stored object {} is not JSON", r.row))?,
+                );
+            }
+            match (page.more, page.records.last()) {
+                (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
+                _ => break,
+            }
+        }
+        Ok((out, node.coalition.default_tlp, name, org))
+    })
+}
+
+/// The objects of STIX documents (bundles, envelopes, arrays, single objects).
+fn from_files(files: &[PathBuf]) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!("{}:{}:{}: not JSON: {e}", f.display(), e.line(), e.column())
+        })?;
+        match doc {
+            Value::Array(a) => out.extend(a),
+            Value::Object(mut m) => match m.remove("objects") {
+                Some(Value::Array(a)) => out.extend(a),
+                Some(_) => bail!("{}: `objects` is not a list", f.display()),
+                None => out.push(Value::Object(m)),
+            },
+            _ => bail!("{}: not a STIX document", f.display()),
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the feed; `allows` says whether the audience may receive a TLP level.
+pub(crate) fn run(
+    indicators: &[PathBuf],
+    collection: Option<&str>,
+    as_member: Option<&str>,
+    config: &Path,
+    out: Option<&Path>,
+    audience: &str,
+    allows: &dyn Fn(TlpLevel) -> bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(dir) = out else {
+        bail!("--format misp-feed writes a directory: give --out DIR");
+    };
+    let (objects, default_tlp, org_name, org_uuid) = match collection {
+        Some(c) => from_collection(config, c, as_member)?,
+        None => (
+            from_files(indicators)?,
+            TlpLevel::Amber,
+            "Shieldwall".to_owned(),
+            uuid::Uuid::nil(),
+        ),
+    };
+    let total = objects.len();
+    let (mut withheld, mut revoked) = (0usize, 0usize);
+    let mut kept = Vec::with_capacity(objects.len());
+    let mut held_identities = Vec::new();
+    for o in objects {
+        if o.get("revoked").and_then(Value::as_bool) == Some(true) {
+            revoked += 1;
+            continue;
+        }
+        let tlp = effective_tlp(
+            o.get("object_marking_refs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str),
+        )
+        .unwrap_or(default_tlp);
+        // TLP:RED never leaves in an export; the audience decides the rest.
+        if tlp == TlpLevel::Red || !allows(tlp) {
+            withheld += 1;
+            if tlp != TlpLevel::Red && o["type"] == "identity" {
+                held_identities.push(o);
+            }
+            continue;
+        }
+        kept.push(o);
+    }
+    // The organisations that created what leaves are named in each event's `Orgc`: their
+    // identities go along (for that only: identities are not exported as attributes) even when
+    // their own marking would hold them back, unless RED.
+    let creators: std::collections::HashSet<String> = kept
+        .iter()
+        .filter_map(|o| o.get("created_by_ref").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    kept.extend(held_identities.into_iter().filter(|o| {
+        o.get("id")
+            .and_then(Value::as_str)
+            .is_some_and(|id| creators.contains(id))
+    }));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let feed = misp::export_feed(
+        &kept,
+        &misp::ExportOptions {
+            org_name,
+            org_uuid,
+            now: misp::time::Instant::from_secs(now),
+        },
+    )?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for f in &feed.files {
+        let p = dir.join(&f.name);
+        std::fs::write(&p, &f.bytes).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    for d in &feed.diagnostics {
+        eprintln!("shieldwall export: {d}");
+    }
+    let events = feed
+        .files
+        .iter()
+        .filter(|f| f.name != "manifest.json" && f.name.ends_with(".json"))
+        .count();
+    eprintln!(
+        "shieldwall export: MISP feed of {events} events written to {} from {} of {total} objects for the {audience} audience; withheld by TLP: {withheld}; revoked: {revoked}; diagnostics: {}",
+        dir.display(),
+        kept.len(),
+        feed.diagnostics.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
