@@ -255,6 +255,15 @@ impl Coalition {
         }
     }
 
+    /// The peer (name, member) whose node account is `actor` (a user name, or `key:ID`).
+    pub fn inbound_peer(&self, actor: &str) -> Option<&(String, String)> {
+        self.inbound_peers.get(actor).or_else(|| {
+            actor
+                .strip_prefix("key:")
+                .and_then(|id| self.inbound_peers.get(id))
+        })
+    }
+
     /// The member whose STIX identity is `identity`, if any.
     pub fn member_by_identity(&self, identity: &str) -> Option<&Member> {
         self.identity_to_member

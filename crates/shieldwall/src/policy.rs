@@ -208,6 +208,42 @@ pub struct Pushdown {
     pub red_recipient_of: Vec<String>,
     /// TLP of unmarked objects.
     pub default_tlp: TlpLevel,
+    /// When the caller is a peer node (its actor is a peer's `inbound_actor`): the egress rule
+    /// ([`may_leave`]) applies on top of the marking rule, so that serving a pull never gives
+    /// more than a push would.
+    pub egress: Option<Egress>,
+}
+
+/// [`may_leave`] resolved for one peer over the coalition's collections, for SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Egress {
+    /// `peer:NAME`: versions received from this peer are never served back to it.
+    pub source: String,
+    /// Collections whose trust group holds the peer's member (TLP:AMBER may leave from these).
+    pub amber_collections: Vec<String>,
+    /// Whether the peer is operated by this node's own member (TLP:AMBER+STRICT may leave).
+    pub amber_strict: bool,
+}
+
+impl Egress {
+    /// The egress rule towards `peer`.
+    pub fn for_peer(peer: PeerFacts<'_>, coalition: &Coalition) -> Egress {
+        Egress {
+            source: format!("peer:{}", peer.name),
+            amber_collections: coalition
+                .collections
+                .iter()
+                .filter(|c| {
+                    c.trust_group
+                        .as_ref()
+                        .and_then(|g| coalition.trust_groups.get(g))
+                        .is_some_and(|members| members.contains(peer.member))
+                })
+                .map(|c| c.id.clone())
+                .collect(),
+            amber_strict: coalition.node_member.as_deref() == Some(peer.member),
+        }
+    }
 }
 
 impl Pushdown {
@@ -228,6 +264,9 @@ impl Pushdown {
                 .map(|c| c.id.clone())
                 .collect(),
             default_tlp: coalition.default_tlp,
+            egress: coalition
+                .inbound_peer(&p.actor)
+                .map(|(name, member)| Egress::for_peer(PeerFacts { name, member }, coalition)),
         }
     }
 }

@@ -221,6 +221,7 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
                 .map(|c| c.id.clone())
                 .collect(),
             default_tlp,
+            egress: None,
         };
         for (ci, c) in collections.iter().enumerate() {
             let mut want = BTreeSet::new();

@@ -74,6 +74,9 @@ pub(crate) struct PolicyParams {
     red: Option<String>,
     default_tlp: String,
     red_code: String,
+    /// `policy::may_leave` for a peer node: (source placeholder, `IN (…)` of the collections
+    /// where AMBER may leave, whether AMBER+STRICT may leave).
+    egress: Option<(String, Option<String>, bool)>,
 }
 
 impl PolicyParams {
@@ -89,17 +92,56 @@ impl PolicyParams {
         let red = (!pd.red_recipient_of.is_empty()).then(|| sql.in_list(&pd.red_recipient_of));
         let default_tlp = sql.param(Bind::Int(tlp_code(pd.default_tlp)));
         let red_code = sql.param(Bind::Int(tlp_code(TlpLevel::Red)));
+        let egress = pd.egress.as_ref().map(|eg| {
+            let source = sql.param(Bind::Text(eg.source.clone()));
+            let amber =
+                (!eg.amber_collections.is_empty()).then(|| sql.in_list(&eg.amber_collections));
+            (source, amber, eg.amber_strict)
+        });
         PolicyParams {
             member,
             readable,
             red,
             default_tlp,
             red_code,
+            egress,
         }
+    }
+
+    /// The egress rule (mirrors `policy::may_leave`; `with_source`: also "never back to the
+    /// peer it came from", which the edge rule does not apply to endpoints).
+    fn leaves(&self, e: &str, v: &str, with_source: bool) -> String {
+        let Some((source, amber, strict)) = &self.egress else {
+            return String::new();
+        };
+        let tlp = format!("COALESCE({v}.tlp, {})", self.default_tlp);
+        let mut s = format!(
+            " AND ({tlp} IN ({}, {})",
+            tlp_code(TlpLevel::Clear),
+            tlp_code(TlpLevel::Green)
+        );
+        if let Some(amber) = amber {
+            s.push_str(&format!(
+                " OR ({tlp} = {} AND {e}.collection {amber})",
+                tlp_code(TlpLevel::Amber)
+            ));
+        }
+        if *strict {
+            s.push_str(&format!(" OR {tlp} = {}", tlp_code(TlpLevel::AmberStrict)));
+        }
+        s.push(')');
+        if with_source {
+            s.push_str(&format!(" AND {v}.source <> {source}"));
+        }
+        s
     }
 
     /// The marking rule for entry `e` of version `v` (mirrors `policy::marking_allows`).
     pub(crate) fn marking(&self, e: &str, v: &str) -> String {
+        self.marking_with(e, v, true)
+    }
+
+    fn marking_with(&self, e: &str, v: &str, with_source: bool) -> String {
         let mut s = String::from("(");
         if let Some(r) = &self.readable {
             s.push_str(&format!("{e}.collection {r} AND "));
@@ -113,7 +155,9 @@ impl PolicyParams {
         if let Some(red) = &self.red {
             s.push_str(&format!(" OR {e}.collection {red}"));
         }
-        s.push_str("))");
+        s.push(')');
+        s.push_str(&self.leaves(e, v, with_source));
+        s.push(')');
         s
     }
 
@@ -133,7 +177,7 @@ impl PolicyParams {
              AND NOT EXISTS (SELECT 1 FROM versions {k2} JOIN entries {e2} ON {e2}.vid = {k2}.vid \
              WHERE {k2}.id = {r}.target AND {inner}))))",
             marking = self.marking(e, v),
-            inner = self.marking(&e2, &k2),
+            inner = self.marking_with(&e2, &k2, false),
         )
     }
 }
@@ -278,6 +322,7 @@ mod tests {
                 readable: Some(vec!["c".into()]),
                 red_recipient_of: vec![],
                 default_tlp: TlpLevel::Amber,
+                egress: None,
             },
             ids: vec!["x' OR 1=1".into()],
             types: vec!["%".into()],
