@@ -8,6 +8,7 @@
 //! ```text
 //! cargo bench -p shieldwall --bench sync -- [--objects 100000] [--page 1000] [--postgres URL]
 //! ```
+//! `SYNC_BENCH_NO_EGRESS=1` serves B's pull as an ordinary account (no egress rule), to compare.
 //! With `--postgres postgres://USER@HOST:PORT/DB`, every node uses its own fresh database
 //! created next to DB (`DB_syncbench_a`, …) and dropped afterwards; otherwise SQLite files in a
 //! temporary directory.
@@ -100,12 +101,16 @@ url = "{url}"
 api_root = "sync"
 member = "m{name}"
 token = "{tok}"
-inbound_actor = "key:node-{name}"
-timeout_seconds = 120
+{inbound}timeout_seconds = 120
 page_size = {page}
 collections = [{{ local = "{COLL}", remote = "{COLL}", direction = "{direction}" }}]
 "#,
             tok = token(&format!("node-{me}")),
+            inbound = if std::env::var_os("SYNC_BENCH_NO_EGRESS").is_some() {
+                String::new()
+            } else {
+                format!("inbound_actor = \"key:node-{name}\"\n")
+            },
         ));
     }
     t
@@ -216,7 +221,10 @@ async fn fill(store: &AnyStore, n: usize) {
 async fn admin(pg: &str, sql: &str) {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(pg).await.unwrap();
-    sqlx::query(sql).execute(&mut c).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut c)
+        .await
+        .unwrap();
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {

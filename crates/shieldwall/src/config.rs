@@ -1002,6 +1002,46 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_node_account_belongs_to_the_peer_member() {
+        let base = r#"
+[[members]]
+id = "ma"
+name = "A"
+identity = "identity--00000001-0000-4000-8000-000000000000"
+[[members]]
+id = "mb"
+name = "B"
+identity = "identity--00000002-0000-4000-8000-000000000000"
+[[api_keys]]
+id = "node-b"
+member = "mb"
+role = "reader"
+digest = "0000000000000000000000000000000000000000000000000000000000000000"
+[[api_keys]]
+id = "someone-a"
+member = "ma"
+role = "reader"
+digest = "1111111111111111111111111111111111111111111111111111111111111111"
+[[peers]]
+name = "b"
+url = "https://b.example"
+api_root = "r"
+member = "mb"
+"#;
+        let with = |actor: &str| format!("{base}inbound_actor = \"{actor}\"\n");
+        assert!(Config::from_toml(&with("key:node-b"), "p.toml", &[]).is_ok());
+        assert!(Config::from_toml(&with("node-b"), "p.toml", &[]).is_ok());
+        let e = Config::from_toml(&with("key:someone-a"), "p.toml", &[]).unwrap_err();
+        assert_eq!(e.key, "peers[0].inbound_actor");
+        assert!(e.reason.contains("`ma`"), "{e}");
+        let e = Config::from_toml(&with("nobody"), "p.toml", &[]).unwrap_err();
+        assert!(e.reason.contains("neither a user nor an API key"), "{e}");
+        let e = Config::from_toml(&format!("{base}client_cert = \"/c.pem\"\n"), "p.toml", &[])
+            .unwrap_err();
+        assert_eq!(e.key, "peers[0].client_cert");
+    }
+
+    #[test]
     fn passwords_are_redacted() {
         assert_eq!(
             redact_url("postgres://u:secret@h/db"),

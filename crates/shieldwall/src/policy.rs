@@ -196,6 +196,31 @@ pub fn may_leave(
     }
 }
 
+/// What a peer node's account `p` may be served (its pull) of version `v` of collection `c`,
+/// received from `source`: what `p` may see ([`marking_allows`]) and may leave to `peer`
+/// ([`may_leave`]); a relationship or sighting is served only when every endpoint the node knows
+/// has a placement that passes both (the endpoint's own provenance aside). The SQL listing
+/// restates this when `Pushdown::egress` is set.
+pub fn may_serve_to_peer(
+    p: &Principal,
+    peer: PeerFacts<'_>,
+    v: &VersionFacts,
+    source: &str,
+    c: &Collection,
+    coalition: &Coalition,
+    endpoints: &[Endpoint<'_>],
+) -> bool {
+    let d = coalition.default_tlp;
+    marking_allows(p, v, c, d)
+        && may_leave(peer, v, source, c, coalition).is_ok()
+        && endpoints.iter().all(|e| match e {
+            Endpoint::Unknown => true,
+            Endpoint::Known(placements) => placements.iter().any(|(ev, ec)| {
+                marking_allows(p, ev, ec, d) && may_leave(peer, ev, "local", ec, coalition).is_ok()
+            }),
+        })
+}
+
 /// The policy restated as data for a SQL listing: the same rule as [`marking_allows`], with the
 /// per-collection parts resolved for one principal.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -75,12 +75,14 @@ pub(crate) struct PolicyParams {
     default_tlp: String,
     red_code: String,
     /// `policy::may_leave` for a peer node: (source placeholder, `IN (…)` of the collections
-    /// where AMBER may leave, whether AMBER+STRICT may leave).
-    egress: Option<(String, Option<String>, bool)>,
+    /// where AMBER may leave, whether AMBER+STRICT may leave, `IN (…)` of the TLP codes that may
+    /// leave from the listing's own collection — a constant list the planner handles well).
+    egress: Option<(String, Option<String>, bool, String)>,
 }
 
 impl PolicyParams {
-    pub(crate) fn bind(sql: &mut Sql, pd: &Pushdown) -> PolicyParams {
+    /// Binds the policy of `pd` for a listing of `collection`.
+    pub(crate) fn bind(sql: &mut Sql, pd: &Pushdown, collection: &str) -> PolicyParams {
         let member = sql.param(Bind::Text(pd.member.clone()));
         let readable = pd.readable.as_ref().map(|r| {
             if r.is_empty() {
@@ -96,7 +98,20 @@ impl PolicyParams {
             let source = sql.param(Bind::Text(eg.source.clone()));
             let amber =
                 (!eg.amber_collections.is_empty()).then(|| sql.in_list(&eg.amber_collections));
-            (source, amber, eg.amber_strict)
+            let mut here = vec![tlp_code(TlpLevel::Clear), tlp_code(TlpLevel::Green)];
+            if eg.amber_collections.iter().any(|c| c == collection) {
+                here.push(tlp_code(TlpLevel::Amber));
+            }
+            if eg.amber_strict {
+                here.push(tlp_code(TlpLevel::AmberStrict));
+            }
+            let here: Vec<String> = here.into_iter().map(|c| sql.param(Bind::Int(c))).collect();
+            (
+                source,
+                amber,
+                eg.amber_strict,
+                format!("IN ({})", here.join(", ")),
+            )
         });
         PolicyParams {
             member,
@@ -108,13 +123,17 @@ impl PolicyParams {
         }
     }
 
-    /// The egress rule (mirrors `policy::may_leave`; `with_source`: also "never back to the
-    /// peer it came from", which the edge rule does not apply to endpoints).
-    fn leaves(&self, e: &str, v: &str, with_source: bool) -> String {
-        let Some((source, amber, strict)) = &self.egress else {
+    /// The egress rule (mirrors `policy::may_leave`). `in_listing`: `e` is an entry of the
+    /// listing's collection, and "never back to the peer it came from" applies (the edge rule
+    /// does not apply it to endpoints, which may be in any collection).
+    fn leaves(&self, e: &str, v: &str, in_listing: bool) -> String {
+        let Some((source, amber, strict, here)) = &self.egress else {
             return String::new();
         };
         let tlp = format!("COALESCE({v}.tlp, {})", self.default_tlp);
+        if in_listing {
+            return format!(" AND {tlp} {here} AND {v}.source <> {source}");
+        }
         let mut s = format!(
             " AND ({tlp} IN ({}, {})",
             tlp_code(TlpLevel::Clear),
@@ -130,9 +149,6 @@ impl PolicyParams {
             s.push_str(&format!(" OR {tlp} = {}", tlp_code(TlpLevel::AmberStrict)));
         }
         s.push(')');
-        if with_source {
-            s.push_str(&format!(" AND {v}.source <> {source}"));
-        }
         s
     }
 
@@ -141,7 +157,7 @@ impl PolicyParams {
         self.marking_with(e, v, true)
     }
 
-    fn marking_with(&self, e: &str, v: &str, with_source: bool) -> String {
+    fn marking_with(&self, e: &str, v: &str, in_listing: bool) -> String {
         let mut s = String::from("(");
         if let Some(r) = &self.readable {
             s.push_str(&format!("{e}.collection {r} AND "));
@@ -156,7 +172,7 @@ impl PolicyParams {
             s.push_str(&format!(" OR {e}.collection {red}"));
         }
         s.push(')');
-        s.push_str(&self.leaves(e, v, with_source));
+        s.push_str(&self.leaves(e, v, in_listing));
         s.push(')');
         s
     }
@@ -250,7 +266,7 @@ pub(crate) fn selection(
 /// The listing query.
 pub(crate) fn list(dialect: Dialect, q: &ListQuery) -> Sql {
     let mut sql = Sql::default();
-    let p = PolicyParams::bind(&mut sql, &q.pushdown);
+    let p = PolicyParams::bind(&mut sql, &q.pushdown, &q.collection);
     let coll = sql.param(Bind::Text(q.collection.clone()));
     let added_after = q.added_after_us.map(|aa| sql.param(Bind::Int(aa)));
     let json = if q.with_json {
@@ -298,7 +314,7 @@ pub(crate) fn list(dialect: Dialect, q: &ListQuery) -> Sql {
 /// Whether any version of an object is visible in a collection.
 pub(crate) fn visible(collection: &str, id: &str, pd: &Pushdown) -> Sql {
     let mut sql = Sql::default();
-    let p = PolicyParams::bind(&mut sql, pd);
+    let p = PolicyParams::bind(&mut sql, pd, collection);
     let coll = sql.param(Bind::Text(collection.to_owned()));
     let id = sql.param(Bind::Text(id.to_owned()));
     sql.push(&format!(
