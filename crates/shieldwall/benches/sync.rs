@@ -8,6 +8,7 @@
 //! ```text
 //! cargo bench -p shieldwall --bench sync -- [--objects 100000] [--page 1000] [--postgres URL]
 //! ```
+//! `SYNC_BENCH_KEEP=1` keeps the PostgreSQL databases (to look at plans).
 //! `SYNC_BENCH_NO_EGRESS=1` serves B's pull as an ordinary account (no egress rule), to compare.
 //! With `--postgres postgres://USER@HOST:PORT/DB`, every node uses its own fresh database
 //! created next to DB (`DB_syncbench_a`, …) and dropped afterwards; otherwise SQLite files in a
@@ -310,7 +311,10 @@ async fn main() {
     b.stop().await;
     c.stop().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    if let Some(url) = &pg {
+    if let Some(url) = pg
+        .as_ref()
+        .filter(|_| std::env::var_os("SYNC_BENCH_KEEP").is_none())
+    {
         for name in ["a", "b", "c"] {
             let d = db(name);
             let dbname = d.rsplit_once('/').unwrap().1;

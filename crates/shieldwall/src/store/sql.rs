@@ -75,8 +75,8 @@ pub(crate) struct PolicyParams {
     default_tlp: String,
     red_code: String,
     /// `policy::may_leave` for a peer node: (source placeholder, `IN (…)` of the collections
-    /// where AMBER may leave, whether AMBER+STRICT may leave, `IN (…)` of the TLP codes that may
-    /// leave from the listing's own collection — a constant list the planner handles well).
+    /// where AMBER may leave, whether AMBER+STRICT may leave, `NOT IN (…)` of the TLP codes that
+    /// may not leave from the listing's own collection).
     egress: Option<(String, Option<String>, bool, String)>,
 }
 
@@ -98,19 +98,23 @@ impl PolicyParams {
             let source = sql.param(Bind::Text(eg.source.clone()));
             let amber =
                 (!eg.amber_collections.is_empty()).then(|| sql.in_list(&eg.amber_collections));
-            let mut here = vec![tlp_code(TlpLevel::Clear), tlp_code(TlpLevel::Green)];
-            if eg.amber_collections.iter().any(|c| c == collection) {
-                here.push(tlp_code(TlpLevel::Amber));
+            // Written as the levels that may NOT leave (RED at least): every stored code is a
+            // level, so this is the same set, and `NOT IN` keeps PostgreSQL's row estimate high
+            // enough that it walks the `(collection, date_added, vid)` order and stops at the
+            // page's LIMIT (with `IN (…)` it hashed the whole table: 10× slower per page).
+            let mut held = vec![tlp_code(TlpLevel::Red)];
+            if !eg.amber_collections.iter().any(|c| c == collection) {
+                held.push(tlp_code(TlpLevel::Amber));
             }
-            if eg.amber_strict {
-                here.push(tlp_code(TlpLevel::AmberStrict));
+            if !eg.amber_strict {
+                held.push(tlp_code(TlpLevel::AmberStrict));
             }
-            let here: Vec<String> = here.into_iter().map(|c| sql.param(Bind::Int(c))).collect();
+            let held: Vec<String> = held.into_iter().map(|c| sql.param(Bind::Int(c))).collect();
             (
                 source,
                 amber,
                 eg.amber_strict,
-                format!("IN ({})", here.join(", ")),
+                format!("NOT IN ({})", held.join(", ")),
             )
         });
         PolicyParams {
