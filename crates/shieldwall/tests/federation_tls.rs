@@ -368,6 +368,7 @@ async fn sync_over_https_with_a_generated_ca() {
     let out = sync(&b_bad);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "an unknown issuer must be refused");
+    eprintln!("refused as expected: {stderr}");
     assert!(
         stderr.contains("TLS handshake failed") && stderr.contains("UnknownIssuer"),
         "{stderr}"
