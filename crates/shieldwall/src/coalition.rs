@@ -255,6 +255,36 @@ impl Coalition {
         }
     }
 
+    /// A coalition holding only what the policy reads (property tests build random ones).
+    pub fn for_policy(
+        collections: Vec<Collection>,
+        trust_groups: HashMap<String, BTreeSet<String>>,
+        default_tlp: TlpLevel,
+        node_member: Option<String>,
+    ) -> Coalition {
+        Coalition {
+            members: HashMap::new(),
+            trust_groups,
+            api_roots: Vec::new(),
+            collections,
+            users: HashMap::new(),
+            api_keys: HashMap::new(),
+            default_tlp,
+            node_member,
+            inbound_peers: HashMap::new(),
+            identity_to_member: HashMap::new(),
+        }
+    }
+
+    /// The peer (name, member) whose node account is `actor` (a user name, or `key:ID`).
+    pub fn inbound_peer(&self, actor: &str) -> Option<&(String, String)> {
+        self.inbound_peers.get(actor).or_else(|| {
+            actor
+                .strip_prefix("key:")
+                .and_then(|id| self.inbound_peers.get(id))
+        })
+    }
+
     /// The member whose STIX identity is `identity`, if any.
     pub fn member_by_identity(&self, identity: &str) -> Option<&Member> {
         self.identity_to_member

@@ -97,11 +97,24 @@ pub struct PeerConfig {
     /// Bearer token (prefer `token_env`).
     #[serde(default)]
     pub token: Option<String>,
-    /// Extra CA certificate (PEM) to trust for this peer.
+    /// CA certificates (PEM) to trust for this peer, besides the built-in web roots (unless
+    /// `tls_only_ca_cert`).
     #[serde(default)]
     pub ca_cert: Option<PathBuf>,
-    /// The user name or API key id this peer uses when it pushes to this node: objects it posts
-    /// are stored as received by sync (provenance `peer:NAME`, producer by `created_by_ref`).
+    /// Trust only `ca_cert` for this peer (not the built-in web roots).
+    #[serde(default)]
+    pub tls_only_ca_cert: bool,
+    /// Client certificate chain (PEM) presented to the peer (mutual TLS), with `client_key`.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// The node account of this peer here: the user name or API key id (a user or key of the
+    /// peer's `member`) the peer uses when it pushes to or pulls from this node. Objects it posts
+    /// are stored as received by sync (provenance `peer:NAME`, producer by `created_by_ref`);
+    /// everything served to it (objects, manifest, versions, by id) passes the egress rule
+    /// (`policy::may_leave`) on top of its member's read rights.
     #[serde(default)]
     pub inbound_actor: Option<String>,
     /// Request timeout, seconds.
@@ -734,6 +747,18 @@ impl Config {
             if !member_known(&p.member) {
                 return Err(err(key("member"), format!("no member `{}`", p.member)));
             }
+            if p.client_cert.is_some() != p.client_key.is_some() {
+                return Err(err(
+                    key("client_cert"),
+                    "client_cert and client_key go together".into(),
+                ));
+            }
+            if p.tls_only_ca_cert && p.ca_cert.is_none() {
+                return Err(err(
+                    key("tls_only_ca_cert"),
+                    "needs ca_cert (there would be no root to trust)".into(),
+                ));
+            }
             let basic = p.username.is_some();
             let bearer = p.token.is_some() || p.token_env.is_some();
             if basic && bearer {
@@ -747,6 +772,44 @@ impl Config {
                     key("password"),
                     "username needs password or password_env".into(),
                 ));
+            }
+            if let Some(actor) = &p.inbound_actor {
+                let account_member = self
+                    .users
+                    .iter()
+                    .find(|u| &u.name == actor)
+                    .map(|u| &u.member)
+                    .or_else(|| {
+                        let id = actor.strip_prefix("key:").unwrap_or(actor);
+                        self.api_keys.iter().find(|k| k.id == id).map(|k| &k.member)
+                    });
+                match account_member {
+                    None => {
+                        return Err(err(
+                            key("inbound_actor"),
+                            format!("`{actor}` is neither a user nor an API key id"),
+                        ));
+                    }
+                    Some(m) if m != &p.member => {
+                        return Err(err(
+                            key("inbound_actor"),
+                            format!(
+                                "`{actor}` belongs to member `{m}`, but the peer is operated by `{}`",
+                                p.member
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                if self.peers[..i]
+                    .iter()
+                    .any(|o| o.inbound_actor.as_deref() == Some(actor.as_str()))
+                {
+                    return Err(err(
+                        key("inbound_actor"),
+                        format!("`{actor}` is already the node account of another peer"),
+                    ));
+                }
             }
             if p.page_size == 0 || p.timeout_seconds == 0 {
                 return Err(err(
@@ -936,6 +999,46 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key, "server.status_retention_hours");
+    }
+
+    #[test]
+    fn a_peer_node_account_belongs_to_the_peer_member() {
+        let base = r#"
+[[members]]
+id = "ma"
+name = "A"
+identity = "identity--00000001-0000-4000-8000-000000000000"
+[[members]]
+id = "mb"
+name = "B"
+identity = "identity--00000002-0000-4000-8000-000000000000"
+[[api_keys]]
+id = "node-b"
+member = "mb"
+role = "reader"
+digest = "0000000000000000000000000000000000000000000000000000000000000000"
+[[api_keys]]
+id = "someone-a"
+member = "ma"
+role = "reader"
+digest = "1111111111111111111111111111111111111111111111111111111111111111"
+[[peers]]
+name = "b"
+url = "https://b.example"
+api_root = "r"
+member = "mb"
+"#;
+        let with = |actor: &str| format!("{base}inbound_actor = \"{actor}\"\n");
+        assert!(Config::from_toml(&with("key:node-b"), "p.toml", &[]).is_ok());
+        assert!(Config::from_toml(&with("node-b"), "p.toml", &[]).is_ok());
+        let e = Config::from_toml(&with("key:someone-a"), "p.toml", &[]).unwrap_err();
+        assert_eq!(e.key, "peers[0].inbound_actor");
+        assert!(e.reason.contains("`ma`"), "{e}");
+        let e = Config::from_toml(&with("nobody"), "p.toml", &[]).unwrap_err();
+        assert!(e.reason.contains("neither a user nor an API key"), "{e}");
+        let e = Config::from_toml(&format!("{base}client_cert = \"/c.pem\"\n"), "p.toml", &[])
+            .unwrap_err();
+        assert_eq!(e.key, "peers[0].client_cert");
     }
 
     #[test]

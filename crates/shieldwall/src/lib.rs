@@ -20,3 +20,4 @@ pub mod store;
 pub mod sync;
 pub mod taxii;
 pub mod timestamps;
+pub mod tls;

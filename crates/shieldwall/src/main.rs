@@ -56,6 +56,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every HTTP client of the process (sync, feeds) uses rustls with the ring provider.
+    shieldwall::tls::ensure_provider();
     let result = match cli.command {
         Command::Validate(args) => cli::validate::run(args),
         Command::Pattern(cmd) => cli::pattern::run(cmd),

@@ -196,6 +196,31 @@ pub fn may_leave(
     }
 }
 
+/// What a peer node's account `p` may be served (its pull) of version `v` of collection `c`,
+/// received from `source`: what `p` may see ([`marking_allows`]) and may leave to `peer`
+/// ([`may_leave`]); a relationship or sighting is served only when every endpoint the node knows
+/// has a placement that passes both (the endpoint's own provenance aside). The SQL listing
+/// restates this when `Pushdown::egress` is set.
+pub fn may_serve_to_peer(
+    p: &Principal,
+    peer: PeerFacts<'_>,
+    v: &VersionFacts,
+    source: &str,
+    c: &Collection,
+    coalition: &Coalition,
+    endpoints: &[Endpoint<'_>],
+) -> bool {
+    let d = coalition.default_tlp;
+    marking_allows(p, v, c, d)
+        && may_leave(peer, v, source, c, coalition).is_ok()
+        && endpoints.iter().all(|e| match e {
+            Endpoint::Unknown => true,
+            Endpoint::Known(placements) => placements.iter().any(|(ev, ec)| {
+                marking_allows(p, ev, ec, d) && may_leave(peer, ev, "local", ec, coalition).is_ok()
+            }),
+        })
+}
+
 /// The policy restated as data for a SQL listing: the same rule as [`marking_allows`], with the
 /// per-collection parts resolved for one principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +233,42 @@ pub struct Pushdown {
     pub red_recipient_of: Vec<String>,
     /// TLP of unmarked objects.
     pub default_tlp: TlpLevel,
+    /// When the caller is a peer node (its actor is a peer's `inbound_actor`): the egress rule
+    /// ([`may_leave`]) applies on top of the marking rule, so that serving a pull never gives
+    /// more than a push would.
+    pub egress: Option<Egress>,
+}
+
+/// [`may_leave`] resolved for one peer over the coalition's collections, for SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Egress {
+    /// `peer:NAME`: versions received from this peer are never served back to it.
+    pub source: String,
+    /// Collections whose trust group holds the peer's member (TLP:AMBER may leave from these).
+    pub amber_collections: Vec<String>,
+    /// Whether the peer is operated by this node's own member (TLP:AMBER+STRICT may leave).
+    pub amber_strict: bool,
+}
+
+impl Egress {
+    /// The egress rule towards `peer`.
+    pub fn for_peer(peer: PeerFacts<'_>, coalition: &Coalition) -> Egress {
+        Egress {
+            source: format!("peer:{}", peer.name),
+            amber_collections: coalition
+                .collections
+                .iter()
+                .filter(|c| {
+                    c.trust_group
+                        .as_ref()
+                        .and_then(|g| coalition.trust_groups.get(g))
+                        .is_some_and(|members| members.contains(peer.member))
+                })
+                .map(|c| c.id.clone())
+                .collect(),
+            amber_strict: coalition.node_member.as_deref() == Some(peer.member),
+        }
+    }
 }
 
 impl Pushdown {
@@ -228,6 +289,9 @@ impl Pushdown {
                 .map(|c| c.id.clone())
                 .collect(),
             default_tlp: coalition.default_tlp,
+            egress: coalition
+                .inbound_peer(&p.actor)
+                .map(|(name, member)| Egress::for_peer(PeerFacts { name, member }, coalition)),
         }
     }
 }

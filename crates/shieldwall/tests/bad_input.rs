@@ -131,6 +131,7 @@ async fn every_bad_input_is_a_taxii_4xx() {
     for chunked in [false, true] {
         let mut seen = None;
         for _ in 0..5 {
+            shieldwall::tls::ensure_provider();
             let fresh = reqwest::Client::builder()
                 .pool_max_idle_per_host(0)
                 .build()

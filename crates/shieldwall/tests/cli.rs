@@ -183,6 +183,7 @@ fn operator_path() {
         .enable_all()
         .build()
         .unwrap();
+    shieldwall::tls::ensure_provider();
     let body: Value = rt.block_on(async {
         reqwest::Client::new()
             .get(format!(

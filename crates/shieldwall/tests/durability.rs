@@ -72,6 +72,7 @@ fn sigkill_mid_post_loses_no_acknowledged_object() {
     .to_string();
     let url = format!("{base}/coalition/collections/{coll}/objects/");
     // Clients post until the server dies; each records what it sent and what was acknowledged.
+    shieldwall::tls::ensure_provider();
     let (sent, acked) = rt.block_on(async {
         let mut tasks = Vec::new();
         for client in 0..3usize {

@@ -1,6 +1,7 @@
 //! Federation over real HTTP on 127.0.0.x: three `shieldwall serve` nodes, three members, two
 //! trust groups, objects under every TLP level, a relationship to a RED object, a revocation and a
-//! sighting. `shieldwall sync --once` runs on each node in rounds; afterwards each node holds
+//! sighting. A and B push to each other; C pulls from A and B (which serve its pulls through the
+//! egress rule) and pushes to them. `shieldwall sync --once` runs on each node in rounds; afterwards each node holds
 //! exactly what the egress policy allows (checked in its database), the sighting made on C has
 //! reached A (the producer of the indicator), the revocation has reached every node that had
 //! the indicator, and killing a node in the middle of a sync then restarting it converges with
@@ -183,6 +184,19 @@ digest = "{local_digest}"
         ));
     }
     for (peer, peer_member, url) in all.iter().filter(|(n, _, _)| *n != node.name) {
+        // A and B push to each other; C both pulls from and pushes to A and B, so A and B
+        // serve C's pulls (through the egress rule, C's key being their `inbound_actor`) and
+        // need no mapping towards C.
+        let direction = match (node.name, *peer) {
+            ("c", _) => Some("both"),
+            (_, "c") => None,
+            _ => Some("push"),
+        };
+        let mappings = direction.map_or(String::new(), |d| {
+            format!(
+                "  {{ local = \"{INTEL}\", remote = \"{INTEL}\", direction = \"{d}\", interval_seconds = 1 }},\n  {{ local = \"{EAST}\", remote = \"{EAST}\", direction = \"{d}\", interval_seconds = 1 }},\n"
+            )
+        });
         // The key the peer uses here.
         t.push_str(&format!(
             "\n[[api_keys]]\nid = \"peer-{peer}\"\nmember = \"{peer_member}\"\nrole = \"contributor\"\ndigest = \"{}\"\n",
@@ -200,9 +214,7 @@ inbound_actor = "key:peer-{peer}"
 timeout_seconds = 5
 page_size = 200
 collections = [
-  {{ local = "{INTEL}", remote = "{INTEL}", direction = "push", interval_seconds = 1 }},
-  {{ local = "{EAST}", remote = "{EAST}", direction = "push", interval_seconds = 1 }},
-]
+{mappings}]
 "#,
             tok = token(&format!("peer-{}", node.name)),
         ));
@@ -262,6 +274,7 @@ async fn round(nodes: &[Node]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_nodes_hold_exactly_what_the_policy_allows() {
+    shieldwall::tls::ensure_provider();
     let tmp = tempfile::tempdir().unwrap();
     let mut nodes: Vec<Node> = NODES
         .iter()

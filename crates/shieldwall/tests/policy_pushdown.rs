@@ -1,6 +1,7 @@
 //! Property test: the policy pushed down into SQL (`store::list`, `store::visible`) returns exactly
 //! the placements `policy::may_see` allows, on random coalitions and data — on SQLite and on
-//! PostgreSQL.
+//! PostgreSQL; and for a peer node's account (`Pushdown::egress`), exactly what
+//! `policy::may_serve_to_peer` allows (random trust groups and provenance).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -9,9 +10,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use proptest::prelude::*;
 use shieldwall::{
-    coalition::{Collection, Grant},
+    coalition::{Coalition, Collection, Grant},
     config::Role,
-    policy::{self, Endpoint, Principal, Pushdown, VersionFacts},
+    policy::{self, Egress, Endpoint, PeerFacts, Principal, Pushdown, VersionFacts},
     store::{
         AddOutcome, AnyStore, ListQuery, NewVersion, Provenance, StatusRecord, Store,
         VersionSelection,
@@ -31,6 +32,8 @@ struct Version {
     tlp: Option<u8>,
     producer: usize,
     placed_in: Vec<bool>,
+    /// Received from peer `p1` (else local).
+    from_peer: bool,
     /// Targets among objects (0..OBJECTS) and unknown ids (OBJECTS..OBJECTS+UNKNOWN); empty = not an edge.
     targets: Vec<usize>,
 }
@@ -39,6 +42,8 @@ struct Version {
 struct World {
     readers: Vec<Vec<bool>>,
     red: Vec<Vec<bool>>,
+    /// Members of each collection's trust group.
+    groups: Vec<Vec<bool>>,
     default_tlp: u8,
     versions: Vec<Version>,
 }
@@ -52,9 +57,11 @@ fn world() -> impl Strategy<Value = World> {
         0..MEMBERS,
         prop::collection::vec(any::<bool>(), COLLECTIONS),
         prop::collection::vec(0..OBJECTS + UNKNOWN, 2),
+        any::<bool>(),
     )
         .prop_map(
-            |(object, version, tlp, producer, placed_in, targets)| Version {
+            |(object, version, tlp, producer, placed_in, targets, from_peer)| Version {
+                from_peer,
                 // Objects ≥ OBJECTS are relationships (they point to targets); others are plain.
                 targets: if object >= OBJECTS { targets } else { vec![] },
                 object,
@@ -66,13 +73,15 @@ fn world() -> impl Strategy<Value = World> {
         );
     (
         grants.clone(),
+        grants.clone(),
         grants,
         0u8..5,
         prop::collection::vec(version, 1..24),
     )
-        .prop_map(|(readers, red, default_tlp, versions)| World {
+        .prop_map(|(readers, red, groups, default_tlp, versions)| World {
             readers,
             red,
+            groups,
             default_tlp,
             versions,
         })
@@ -119,7 +128,7 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
             title: format!("c{c}"),
             description: None,
             alias: None,
-            trust_group: None,
+            trust_group: Some(format!("g{c}")),
             read: Grant::Members(
                 (0..MEMBERS)
                     .filter(|m| w.readers[c][*m])
@@ -138,42 +147,46 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
     }
     let versions: Vec<Version> = seen.into_values().collect();
     for (ci, c) in collections.iter().enumerate() {
-        let batch: Vec<NewVersion> = versions
-            .iter()
-            .filter(|v| v.placed_in[ci])
-            .map(|v| NewVersion {
-                id: object_id(v.object),
-                object_type: object_id(v.object).split("--").next().unwrap().to_owned(),
-                spec_version: "2.1".into(),
-                version_ns: Some(1_600_000_000_000_000_000 + i64::from(v.version) * 1_000_000_000),
-                version_text: Some(format!("2020-09-13T12:26:4{}.000Z", v.version)),
-                tlp: v.tlp.map(|t| policy::tlp_code(level(t))),
-                producer: member(v.producer),
-                created_by_ref: None,
-                revoked: false,
-                edge_refs: {
-                    let mut t: Vec<String> = v.targets.iter().map(|t| target_id(*t)).collect();
-                    t.sort();
-                    t.dedup();
-                    t
-                },
-                json: "{}".into(),
-                date_added_us: None,
-            })
-            .collect();
-        let status = |_: &[AddOutcome]| StatusRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            api_root: "r".into(),
-            member: "m0".into(),
-            request_us: 0,
-            expires_us: 0,
-            body: "{}".into(),
-        };
-        let prov = Provenance {
-            source: "local".into(),
-            actor: "proptest".into(),
-        };
-        store.add(&c.id, &prov, &batch, &status).await.unwrap();
+        for from_peer in [false, true] {
+            let batch: Vec<NewVersion> = versions
+                .iter()
+                .filter(|v| v.placed_in[ci] && v.from_peer == from_peer)
+                .map(|v| NewVersion {
+                    id: object_id(v.object),
+                    object_type: object_id(v.object).split("--").next().unwrap().to_owned(),
+                    spec_version: "2.1".into(),
+                    version_ns: Some(
+                        1_600_000_000_000_000_000 + i64::from(v.version) * 1_000_000_000,
+                    ),
+                    version_text: Some(format!("2020-09-13T12:26:4{}.000Z", v.version)),
+                    tlp: v.tlp.map(|t| policy::tlp_code(level(t))),
+                    producer: member(v.producer),
+                    created_by_ref: None,
+                    revoked: false,
+                    edge_refs: {
+                        let mut t: Vec<String> = v.targets.iter().map(|t| target_id(*t)).collect();
+                        t.sort();
+                        t.dedup();
+                        t
+                    },
+                    json: "{}".into(),
+                    date_added_us: None,
+                })
+                .collect();
+            let status = |_: &[AddOutcome]| StatusRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                api_root: "r".into(),
+                member: "m0".into(),
+                request_us: 0,
+                expires_us: 0,
+                body: "{}".into(),
+            };
+            let prov = Provenance {
+                source: if from_peer { "peer:p1" } else { "local" }.into(),
+                actor: "proptest".into(),
+            };
+            store.add(&c.id, &prov, &batch, &status).await.unwrap();
+        }
     }
     let default_tlp = level(w.default_tlp);
     // The oracle: may_see over the versions as placed.
@@ -204,7 +217,61 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
         role: Role::Admin,
         actor: "admin".into(),
     });
-    for p in &principals {
+    let default_tlp_level = level(w.default_tlp);
+    let coalition = Coalition::for_policy(
+        collections.clone(),
+        (0..COLLECTIONS)
+            .map(|c| {
+                (
+                    format!("g{c}"),
+                    (0..MEMBERS)
+                        .filter(|m| w.groups[c][*m])
+                        .map(member)
+                        .collect(),
+                )
+            })
+            .collect(),
+        default_tlp_level,
+        Some(member(0)),
+    );
+    // Peer node accounts: p1 (member m1, where some versions came from), p2 (the node's own
+    // member m0), p3 (member m2, as an admin account).
+    let peers: Vec<(Principal, &str)> = vec![
+        (
+            Principal {
+                member: member(1),
+                role: Role::Reader,
+                actor: "node-p1".into(),
+            },
+            "p1",
+        ),
+        (
+            Principal {
+                member: member(0),
+                role: Role::Reader,
+                actor: "node-p2".into(),
+            },
+            "p2",
+        ),
+        (
+            Principal {
+                member: member(2),
+                role: Role::Admin,
+                actor: "node-p3".into(),
+            },
+            "p3",
+        ),
+    ];
+    let accounts: Vec<(&Principal, Option<&str>)> = principals
+        .iter()
+        .map(|p| (p, None))
+        .chain(peers.iter().map(|(p, n)| (p, Some(*n))))
+        .collect();
+    for (p, peer_name) in accounts {
+        let peer = peer_name.map(|name| PeerFacts {
+            name,
+            member: &p.member,
+        });
         let coalition_collections = collections.clone();
         let pushdown = Pushdown {
             member: p.member.clone(),
@@ -221,6 +288,7 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
                 .map(|c| c.id.clone())
                 .collect(),
             default_tlp,
+            egress: peer.map(|pf| Egress::for_peer(pf, &coalition)),
         };
         for (ci, c) in collections.iter().enumerate() {
             let mut want = BTreeSet::new();
@@ -245,7 +313,14 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
                         }
                     })
                     .collect();
-                if policy::may_see(p, &facts[i], c, default_tlp, &endpoints) {
+                let source = if v.from_peer { "peer:p1" } else { "local" };
+                let allowed = match peer {
+                    None => policy::may_see(p, &facts[i], c, default_tlp, &endpoints),
+                    Some(pf) => policy::may_serve_to_peer(
+                        p, pf, &facts[i], source, c, &coalition, &endpoints,
+                    ),
+                };
+                if allowed {
                     want.insert((object_id(v.object), v.version));
                 }
             }

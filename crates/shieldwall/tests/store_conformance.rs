@@ -25,6 +25,7 @@ fn admin() -> Pushdown {
         readable: None,
         red_recipient_of: vec![],
         default_tlp: TlpLevel::Amber,
+        egress: None,
     }
 }
 
@@ -262,6 +263,7 @@ async fn suite(store: &AnyStore) {
         readable: Some(vec![]),
         red_recipient_of: vec![],
         default_tlp: TlpLevel::Amber,
+        egress: None,
     };
     let mut nq = q(VersionSelection::all());
     nq.pushdown = none;
@@ -274,6 +276,7 @@ async fn suite(store: &AnyStore) {
         readable: Some(vec![C.into()]),
         red_recipient_of: vec![],
         default_tlp: TlpLevel::Amber,
+        egress: None,
     };
     assert!(
         store

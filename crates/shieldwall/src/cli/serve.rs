@@ -83,11 +83,16 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         }
         (cfg.check(&source)?, source)
     };
-    if checked.config.server.tls_cert.is_some() {
-        bail!(
-            "{source}: server.tls_cert: TLS termination is not built into this version yet; listen on loopback behind a TLS proxy"
-        );
-    }
+    let tls = match (
+        &checked.config.server.tls_cert,
+        &checked.config.server.tls_key,
+    ) {
+        (Some(cert), Some(key)) => Some(std::sync::Arc::new(
+            shieldwall::tls::server_config(cert, key)
+                .map_err(|e| anyhow::anyhow!("{source}: server.tls_cert/tls_key: {e}"))?,
+        )),
+        _ => None,
+    };
     let store = AnyStore::open(&checked.database).await.with_context(|| {
         format!(
             "cannot open the database {}",
@@ -106,7 +111,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let (listener, local) = server::bind(checked.listen)
         .await
         .with_context(|| format!("cannot listen on {}", checked.listen))?;
-    let base_url = format!("http://{local}");
+    let base_url = format!("{}://{local}", if tls.is_some() { "https" } else { "http" });
     let mut state = server::app_state(&checked, store.clone(), base_url.clone())
         .await
         .context("cannot read the cursor key")?;
@@ -135,9 +140,11 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         store.backend()
     );
     tracing::info!(address = %local, backend = store.backend(), "Listening.");
-    server::serve(listener, state, server::shutdown_signal())
-        .await
-        .context("the server failed")?;
+    match tls {
+        Some(tls) => server::serve_tls(listener, state, tls, server::shutdown_signal()).await,
+        None => server::serve(listener, state, server::shutdown_signal()).await,
+    }
+    .context("the server failed")?;
     let _ = stop_sync.send(());
     if let Some(task) = sync_task {
         let _ = task.await;

@@ -74,10 +74,15 @@ pub(crate) struct PolicyParams {
     red: Option<String>,
     default_tlp: String,
     red_code: String,
+    /// `policy::may_leave` for a peer node: (source placeholder, `IN (…)` of the collections
+    /// where AMBER may leave, whether AMBER+STRICT may leave, `NOT IN (…)` of the TLP codes that
+    /// may not leave from the listing's own collection).
+    egress: Option<(String, Option<String>, bool, String)>,
 }
 
 impl PolicyParams {
-    pub(crate) fn bind(sql: &mut Sql, pd: &Pushdown) -> PolicyParams {
+    /// Binds the policy of `pd` for a listing of `collection`.
+    pub(crate) fn bind(sql: &mut Sql, pd: &Pushdown, collection: &str) -> PolicyParams {
         let member = sql.param(Bind::Text(pd.member.clone()));
         let readable = pd.readable.as_ref().map(|r| {
             if r.is_empty() {
@@ -89,17 +94,74 @@ impl PolicyParams {
         let red = (!pd.red_recipient_of.is_empty()).then(|| sql.in_list(&pd.red_recipient_of));
         let default_tlp = sql.param(Bind::Int(tlp_code(pd.default_tlp)));
         let red_code = sql.param(Bind::Int(tlp_code(TlpLevel::Red)));
+        let egress = pd.egress.as_ref().map(|eg| {
+            let source = sql.param(Bind::Text(eg.source.clone()));
+            let amber =
+                (!eg.amber_collections.is_empty()).then(|| sql.in_list(&eg.amber_collections));
+            // Written as the levels that may NOT leave (RED at least): every stored code is a
+            // level, so this is the same set, and `NOT IN` keeps PostgreSQL's row estimate high
+            // enough that it walks the `(collection, date_added, vid)` order and stops at the
+            // page's LIMIT (with `IN (…)` it hashed the whole table: 10× slower per page).
+            let mut held = vec![tlp_code(TlpLevel::Red)];
+            if !eg.amber_collections.iter().any(|c| c == collection) {
+                held.push(tlp_code(TlpLevel::Amber));
+            }
+            if !eg.amber_strict {
+                held.push(tlp_code(TlpLevel::AmberStrict));
+            }
+            let held: Vec<String> = held.into_iter().map(|c| sql.param(Bind::Int(c))).collect();
+            (
+                source,
+                amber,
+                eg.amber_strict,
+                format!("NOT IN ({})", held.join(", ")),
+            )
+        });
         PolicyParams {
             member,
             readable,
             red,
             default_tlp,
             red_code,
+            egress,
         }
+    }
+
+    /// The egress rule (mirrors `policy::may_leave`). `in_listing`: `e` is an entry of the
+    /// listing's collection, and "never back to the peer it came from" applies (the edge rule
+    /// does not apply it to endpoints, which may be in any collection).
+    fn leaves(&self, e: &str, v: &str, in_listing: bool) -> String {
+        let Some((source, amber, strict, here)) = &self.egress else {
+            return String::new();
+        };
+        let tlp = format!("COALESCE({v}.tlp, {})", self.default_tlp);
+        if in_listing {
+            return format!(" AND {tlp} {here} AND {v}.source <> {source}");
+        }
+        let mut s = format!(
+            " AND ({tlp} IN ({}, {})",
+            tlp_code(TlpLevel::Clear),
+            tlp_code(TlpLevel::Green)
+        );
+        if let Some(amber) = amber {
+            s.push_str(&format!(
+                " OR ({tlp} = {} AND {e}.collection {amber})",
+                tlp_code(TlpLevel::Amber)
+            ));
+        }
+        if *strict {
+            s.push_str(&format!(" OR {tlp} = {}", tlp_code(TlpLevel::AmberStrict)));
+        }
+        s.push(')');
+        s
     }
 
     /// The marking rule for entry `e` of version `v` (mirrors `policy::marking_allows`).
     pub(crate) fn marking(&self, e: &str, v: &str) -> String {
+        self.marking_with(e, v, true)
+    }
+
+    fn marking_with(&self, e: &str, v: &str, in_listing: bool) -> String {
         let mut s = String::from("(");
         if let Some(r) = &self.readable {
             s.push_str(&format!("{e}.collection {r} AND "));
@@ -113,7 +175,9 @@ impl PolicyParams {
         if let Some(red) = &self.red {
             s.push_str(&format!(" OR {e}.collection {red}"));
         }
-        s.push_str("))");
+        s.push(')');
+        s.push_str(&self.leaves(e, v, in_listing));
+        s.push(')');
         s
     }
 
@@ -133,7 +197,7 @@ impl PolicyParams {
              AND NOT EXISTS (SELECT 1 FROM versions {k2} JOIN entries {e2} ON {e2}.vid = {k2}.vid \
              WHERE {k2}.id = {r}.target AND {inner}))))",
             marking = self.marking(e, v),
-            inner = self.marking(&e2, &k2),
+            inner = self.marking_with(&e2, &k2, false),
         )
     }
 }
@@ -206,7 +270,7 @@ pub(crate) fn selection(
 /// The listing query.
 pub(crate) fn list(dialect: Dialect, q: &ListQuery) -> Sql {
     let mut sql = Sql::default();
-    let p = PolicyParams::bind(&mut sql, &q.pushdown);
+    let p = PolicyParams::bind(&mut sql, &q.pushdown, &q.collection);
     let coll = sql.param(Bind::Text(q.collection.clone()));
     let added_after = q.added_after_us.map(|aa| sql.param(Bind::Int(aa)));
     let json = if q.with_json {
@@ -254,7 +318,7 @@ pub(crate) fn list(dialect: Dialect, q: &ListQuery) -> Sql {
 /// Whether any version of an object is visible in a collection.
 pub(crate) fn visible(collection: &str, id: &str, pd: &Pushdown) -> Sql {
     let mut sql = Sql::default();
-    let p = PolicyParams::bind(&mut sql, pd);
+    let p = PolicyParams::bind(&mut sql, pd, collection);
     let coll = sql.param(Bind::Text(collection.to_owned()));
     let id = sql.param(Bind::Text(id.to_owned()));
     sql.push(&format!(
@@ -278,6 +342,7 @@ mod tests {
                 readable: Some(vec!["c".into()]),
                 red_recipient_of: vec![],
                 default_tlp: TlpLevel::Amber,
+                egress: None,
             },
             ids: vec!["x' OR 1=1".into()],
             types: vec!["%".into()],

@@ -10,6 +10,33 @@ use serde_json::Value;
 
 use crate::config::PeerConfig;
 
+/// The error and its causes, one after the other (reqwest's own message says little).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+fn is_tls_failure(message: &str) -> bool {
+    [
+        "invalid peer certificate",
+        "UnknownIssuer",
+        "NotValidForName",
+        "certificate",
+        "handshake",
+    ]
+    .iter()
+    .any(|k| message.contains(k))
+}
+
 /// The TAXII 2.1 media type.
 pub const TAXII_MEDIA: &str = "application/taxii+json;version=2.1";
 
@@ -127,13 +154,12 @@ impl TaxiiClient {
             .timeout(Duration::from_secs(peer.timeout_seconds))
             .connect_timeout(Duration::from_secs(peer.timeout_seconds.min(10)))
             .user_agent(concat!("shieldwall-sync/", env!("CARGO_PKG_VERSION")));
-        // TLS to peers needs a crypto provider that every HTTP client of the process shares;
-        // until it is wired, only plain HTTP on loopback (behind a local TLS proxy) is possible.
-        if peer.ca_cert.is_some() || peer.url.starts_with("https://") {
-            return Err(cfg_err(
-                "TLS to peers is not built into this version yet: reach the peer through a TLS proxy on loopback (http://127.0.0.1:…)".into(),
-            ));
-        }
+        // Every client carries its own rustls configuration (roots from the peer's settings);
+        // the process-wide provider is still needed by reqwest's builder for plain HTTP.
+        crate::tls::ensure_provider();
+        let tls =
+            crate::tls::client_config(peer).map_err(|e| cfg_err(format!("TLS settings: {e}")))?;
+        let builder = builder.tls_backend_preconfigured(tls);
         let http = builder
             .build()
             .map_err(|e| cfg_err(format!("cannot build the HTTP client: {e}")))?;
@@ -191,7 +217,17 @@ impl TaxiiClient {
                         body: body.chars().take(400).collect(),
                     });
                 }
-                Err(e) => e.without_url().to_string(),
+                Err(e) => {
+                    let message = error_chain(&e.without_url());
+                    if is_tls_failure(&message) {
+                        // A certificate the roots do not vouch for will not get better by retrying.
+                        return Err(ClientError::Transport {
+                            url: url.to_owned(),
+                            message: format!("TLS handshake failed: {message}"),
+                        });
+                    }
+                    message
+                }
             };
             if attempt >= self.retries {
                 return Err(ClientError::Transport {

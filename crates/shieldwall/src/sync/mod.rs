@@ -411,7 +411,9 @@ impl Engine {
     }
 
     /// Why each stored version of `object_id` would or would not be sent to `peer`, in every
-    /// collection the peer's push mappings cover.
+    /// collection the peer's push mappings cover and, when the peer has a node account here
+    /// (`inbound_actor`), in every other collection (served to its pulls under the same rule,
+    /// on top of its member's read rights).
     pub async fn explain(
         &self,
         object_id: &str,
@@ -419,15 +421,25 @@ impl Engine {
     ) -> Result<Vec<Explanation>, SyncError> {
         let (p, _) = self.peer(peer)?;
         let mut out = Vec::new();
+        let mut covered: Vec<(&Collection, String)> = Vec::new();
         for m in p.collections.iter().filter(|m| m.direction.pushes()) {
-            let local = self.local_collection(&m.local)?;
+            covered.push((self.local_collection(&m.local)?, m.remote.clone()));
+        }
+        if p.inbound_actor.is_some() {
+            for c in &self.coalition.collections {
+                if !covered.iter().any(|(l, _)| l.id == c.id) {
+                    covered.push((c, "(served to its pulls)".to_owned()));
+                }
+            }
+        }
+        for (local, remote) in covered {
             for r in self.store.sync_versions(&local.id, object_id).await? {
                 let decision = self.decide(p, local, &r).await?;
                 let f = facts(&r);
                 let tlp = f.tlp.unwrap_or(self.coalition.default_tlp);
                 out.push(Explanation {
                     collection: local.id.clone(),
-                    remote: m.remote.clone(),
+                    remote: remote.clone(),
                     version: timestamps::format_us(r.version_ns.div_euclid(1000)),
                     source: r.source.clone(),
                     received: timestamps::format_us(r.received_us),

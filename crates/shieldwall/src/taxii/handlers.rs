@@ -531,7 +531,7 @@ pub(super) async fn add_objects(
     let objects = ingest::envelope_objects(value).map_err(TaxiiError::unprocessable)?;
     let request_us = timestamps::now_us();
     // A peer pushing by sync: producer by `created_by_ref`, provenance `peer:NAME`.
-    let inbound_peer = state.coalition.inbound_peers.get(&principal.actor).cloned();
+    let inbound_peer = state.coalition.inbound_peer(&principal.actor).cloned();
     let prepared: Vec<Prepared> = objects
         .into_iter()
         .map(|o| match &inbound_peer {

@@ -104,6 +104,7 @@ pub fn sqlite_path() -> (tempfile::TempDir, PathBuf) {
 }
 
 pub fn client() -> reqwest::Client {
+    shieldwall::tls::ensure_provider();
     reqwest::Client::builder().build().unwrap()
 }
 
