@@ -135,16 +135,19 @@ impl Node {
         out
     }
     async fn versions(&self, coll: &str, id: &str) -> (u16, Vec<String>) {
-        let resp = reqwest::Client::new()
-            .get(format!(
-                "{}/sync/collections/{coll}/objects/{id}/versions/",
-                self.url()
-            ))
-            .bearer_auth(token(&format!("local-{}", self.name)))
-            .header("Accept", ACCEPT)
-            .send()
-            .await
-            .unwrap();
+        let resp = {
+            shieldwall::tls::ensure_provider();
+            reqwest::Client::new()
+        }
+        .get(format!(
+            "{}/sync/collections/{coll}/objects/{id}/versions/",
+            self.url()
+        ))
+        .bearer_auth(token(&format!("local-{}", self.name)))
+        .header("Accept", ACCEPT)
+        .send()
+        .await
+        .unwrap();
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         let v = body["versions"]
@@ -154,19 +157,22 @@ impl Node {
         (status, v)
     }
     async fn object_versions(&self, coll: &str, id: &str, key: &str) -> Vec<String> {
-        let body: Value = reqwest::Client::new()
-            .get(format!(
-                "{}/sync/collections/{coll}/objects/{id}/?match[version]=all",
-                self.url()
-            ))
-            .bearer_auth(token(&format!("local-{}", self.name)))
-            .header("Accept", ACCEPT)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = {
+            shieldwall::tls::ensure_provider();
+            reqwest::Client::new()
+        }
+        .get(format!(
+            "{}/sync/collections/{coll}/objects/{id}/?match[version]=all",
+            self.url()
+        ))
+        .bearer_auth(token(&format!("local-{}", self.name)))
+        .header("Accept", ACCEPT)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         let mut objs: Vec<Value> = body["objects"].as_array().cloned().unwrap_or_default();
         objs.sort_by_key(|o| o["modified"].as_str().unwrap().to_owned());
         objs.iter()

@@ -172,13 +172,16 @@ fn serve(d: &Path) -> (Hub, String) {
 
 /// Every object of a collection the key's member may see (404 → None).
 async fn objects(base: &str, coll: &str, key: &str) -> Option<Vec<Value>> {
-    let r = reqwest::Client::new()
-        .get(format!("{base}/coalition/collections/{coll}/objects/"))
-        .bearer_auth(token(key))
-        .header("Accept", ACCEPT)
-        .send()
-        .await
-        .unwrap();
+    let r = {
+        shieldwall::tls::ensure_provider();
+        reqwest::Client::new()
+    }
+    .get(format!("{base}/coalition/collections/{coll}/objects/"))
+    .bearer_auth(token(key))
+    .header("Accept", ACCEPT)
+    .send()
+    .await
+    .unwrap();
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap();
     match status {
@@ -390,15 +393,18 @@ async fn hits_reported_as_sightings_locally_and_over_taxii() {
     assert!(objects(&base, SIGHTINGS, "lt").await.is_none());
     // And it finds no sighting by id either.
     let id = ee_sightings[0]["id"].as_str().unwrap();
-    let r = reqwest::Client::new()
-        .get(format!(
-            "{base}/coalition/collections/{SIGHTINGS}/objects/{id}/"
-        ))
-        .bearer_auth(token("lt"))
-        .header("Accept", ACCEPT)
-        .send()
-        .await
-        .unwrap();
+    let r = {
+        shieldwall::tls::ensure_provider();
+        reqwest::Client::new()
+    }
+    .get(format!(
+        "{base}/coalition/collections/{SIGHTINGS}/objects/{id}/"
+    ))
+    .bearer_auth(token("lt"))
+    .header("Accept", ACCEPT)
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     let _ = std::io::stderr().flush();
 }
