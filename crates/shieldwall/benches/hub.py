@@ -3,7 +3,11 @@
 
 For each server: idle memory after start; POST N indicators in envelopes of 1000 (objects/s);
 page through them with limit=1000 (objects/s); wrk on GET objects/?limit=100 with 16 connections
-for 10 s (requests/s, p50, p99); memory after. medallion is timeboxed (it slows down as it fills).
+for 10 s (requests/s, p50, p99; wrk's timeout raised to 30 s so that slow answers count as latency,
+not as errors); memory after; the load average before wrk (others' work on the machine distorts p99).
+medallion is timeboxed (it slows down as it fills), and runs a second time with --medallion-small
+objects, where it still answers pages and wrk, so that every ratio has a finite denominator. The
+last table gives shieldwall's ratios to each medallion row, all measured in this one run.
 
 Usage (from the repository root):
   cargo build --release -p shieldwall
@@ -81,16 +85,26 @@ def run_workload(name, base, objects_url, pid, n):
         if not page.get("more"):
             break
     page_s = time.time() - t0
+    # One GET limit=100 alone: when wrk completes nothing in 10 s, this bounds the server's rate.
+    single = None
+    if not page_note:
+        t1 = time.time()
+        r = s.get(objects_url, params={"limit": 100}, headers={"Accept": TAXII}, timeout=TIMEBOX)
+        assert r.status_code == 200, (r.status_code, r.text[:300])
+        single = time.time() - t1
+    load = os.getloadavg()[0]
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    out = subprocess.run(["wrk", "-t2", "-c16", "-d10s", "--latency", "-H", f"Authorization: Basic {token}", "-H", f"Accept: {TAXII}",
+    out = subprocess.run(["wrk", "-t2", "-c16", "-d10s", "--timeout", "30s", "--latency", "-H", f"Authorization: Basic {token}", "-H", f"Accept: {TAXII}",
                           f"{objects_url}?limit=100"], capture_output=True, text=True).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     rps = float(m.group(1)) if m else 0.0
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    timeouts = re.search(r"Socket errors:.*timeout (\d+)", out)
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     return {"server": name, "idle_mib": idle, "posted": posted, "post_per_s": posted / post_s, "read": read,
             "page_per_s": read / page_s, "page_note": page_note, "wrk_rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
-            "non2xx": int(non2xx.group(1)) if non2xx else 0, "after_mib": rss_mib(pid)}
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "after_mib": rss_mib(pid), "load": load, "single_s": single,
+            "timeouts": int(timeouts.group(1)) if timeouts else 0}
 
 
 def shieldwall(name, database, n, tmp):
@@ -115,7 +129,7 @@ def shieldwall(name, database, n, tmp):
         p.wait()
 
 
-def medallion(n, tmp):
+def medallion(n, tmp, label="medallion (memory)"):
     data = {"/discovery": {"title": "bench", "default": "http://127.0.0.1:18556/api1/", "api_roots": ["http://127.0.0.1:18556/api1/"]},
             "api1": {"information": {"title": "bench", "versions": [TAXII], "max_content_length": 104857600}, "status": [],
                      "collections": [{"id": COLL, "title": "bench", "can_read": True, "can_write": True,
@@ -131,7 +145,7 @@ def medallion(n, tmp):
     try:
         base = "http://127.0.0.1:18556"
         wait_up(f"{base}/taxii2/", (USER, PASSWORD))
-        return run_workload("medallion (memory)", base, f"{base}/api1/collections/{COLL}/objects/", p.pid, n)
+        return run_workload(label, base, f"{base}/api1/collections/{COLL}/objects/", p.pid, n)
     finally:
         p.terminate()
         p.wait()
@@ -143,13 +157,39 @@ def main():
     ap.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432", help="server URL without database; '' to skip")
     ap.add_argument("--skip-medallion", action="store_true")
     ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--medallion-small", type=int, default=1000,
+                    help="also run medallion with this many objects, where it still answers pages and wrk (0 to skip)")
     a = ap.parse_args()
-    print("| server | idle RSS MiB | POST objects (objects/s) | page limit=1000 (objects/s) | wrk GET limit=100, 16 conn (req/s) | p50 | p99 | RSS after MiB |")
-    print("|---|---|---|---|---|---|---|---|", flush=True)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {os.cpu_count()} CPUs, load at start {os.getloadavg()[0]:.2f}, "
+          f"{a.objects} objects, binary {BIN}", flush=True)
+    print("| server | idle RSS MiB | POST objects (objects/s) | page limit=1000 (objects/s) | one GET limit=100 alone | wrk GET limit=100, 16 conn (req/s) | p50 | p99 | RSS after MiB | load before wrk |")
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    rows = []
 
     def report(r):
+        rows.append(r)
         print(f"| {r['server']} | {r['idle_mib']:.0f} | {r['posted']} in {r['posted'] / r['post_per_s']:.1f} s = {r['post_per_s']:.0f} | "
-              f"{r['read']} at {r['page_per_s']:.0f}{r['page_note']} | {r['wrk_rps']:.0f}{' (' + str(r['non2xx']) + ' non-2xx)' if r['non2xx'] else ''} | {r['p50']} | {r['p99']} | {r['after_mib']:.0f} |", flush=True)
+              f"{r['read']} at {r['page_per_s']:.0f}{r['page_note']} | "
+              f"{'%.1f ms' % (r['single_s'] * 1000) if r['single_s'] is not None else 'not measured (> %.0f s)' % TIMEBOX} | {r['wrk_rps']:.0f}{' (' + str(r['non2xx']) + ' non-2xx)' if r['non2xx'] else ''}{' (' + str(r['timeouts']) + ' timeouts)' if r['timeouts'] else ''} | {r['p50']} | {r['p99']} | {r['after_mib']:.0f} | {r['load']:.2f} |", flush=True)
+
+    def ratios():
+        meds = [r for r in rows if r["server"].startswith("medallion")]
+        print()
+        print("| shieldwall vs | POST | page | wrk req/s |")
+        print("|---|---|---|---|")
+        for r in rows:
+            if r["server"].startswith("medallion"):
+                continue
+            for m in meds:
+                def ratio(k):
+                    return f"{r[k] / m[k]:.0f}×" if m[k] > 0 else "∞ (medallion: 0)"
+                wrk = ratio("wrk_rps")
+                if m["wrk_rps"] == 0 and m["single_s"]:
+                    # medallion is CPU-bound Python (one GIL): it cannot serve more than one
+                    # request per single-request time, so this ratio is a lower bound.
+                    wrk = f"≥ {r['wrk_rps'] * m['single_s']:.0f}× (medallion ≤ 1/{m['single_s']:.1f} s)"
+                post = ratio("post_per_s") if m["posted"] >= 10000 else "— (medallion loaded only %d)" % m["posted"]
+                print(f"| {r['server']} / {m['server']} | {post} | {ratio('page_per_s')} | {wrk} |")
 
     with tempfile.TemporaryDirectory() as tmp:
         if not a.skip_sqlite:
@@ -163,6 +203,9 @@ def main():
                 subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", db])
         if not a.skip_medallion:
             report(medallion(a.objects, tmp))
+            if a.medallion_small:
+                report(medallion(a.medallion_small, tmp, f"medallion (memory), {a.medallion_small} objects"))
+    ratios()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
 //! The two backends. Their SQL is the same text (see `sql.rs`) except for the schema, the JSON
 //! column and how a writer takes the write lock, so one macro implements [`Store`] for both.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    path::Path,
+    str::FromStr,
+    time::Duration,
+};
 
 use sqlx::{
     AssertSqlSafe, Row,
-    postgres::{PgPool, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
@@ -30,6 +35,7 @@ const SQLITE_SCHEMA: &[&str] = &[
         UNIQUE (id, version_ns))",
     "CREATE TABLE IF NOT EXISTS entries (
         collection TEXT NOT NULL, vid BIGINT NOT NULL, date_added BIGINT NOT NULL,
+        multi BIGINT NOT NULL DEFAULT 1,
         PRIMARY KEY (collection, vid))",
     "CREATE INDEX IF NOT EXISTS entries_order ON entries (collection, date_added, vid)",
     "CREATE INDEX IF NOT EXISTS entries_vid ON entries (vid)",
@@ -57,6 +63,7 @@ const POSTGRES_SCHEMA: &[&str] = &[
         UNIQUE (id, version_ns))",
     "CREATE TABLE IF NOT EXISTS entries (
         collection TEXT NOT NULL, vid BIGINT NOT NULL, date_added BIGINT NOT NULL,
+        multi BIGINT NOT NULL DEFAULT 1,
         PRIMARY KEY (collection, vid))",
     "CREATE INDEX IF NOT EXISTS entries_order ON entries (collection, date_added, vid)",
     "CREATE INDEX IF NOT EXISTS entries_vid ON entries (vid)",
@@ -70,6 +77,8 @@ const POSTGRES_SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS sync_cursors (
         peer TEXT NOT NULL, collection TEXT NOT NULL, direction TEXT NOT NULL,
         value TEXT NOT NULL, updated BIGINT NOT NULL, PRIMARY KEY (peer, collection, direction))",
+    // Stores created before `entries.multi`: 1 (the safe value) for every existing entry.
+    "ALTER TABLE entries ADD COLUMN IF NOT EXISTS multi BIGINT NOT NULL DEFAULT 1",
 ];
 
 /// The embedded SQLite store: one writer connection, a pool of readers, WAL.
@@ -104,6 +113,17 @@ impl SqliteStore {
         for stmt in SQLITE_SCHEMA {
             sqlx::query(*stmt).execute(&writer).await?;
         }
+        // Stores created before `entries.multi`: 1 (the safe value) for every existing entry.
+        let has_multi: i64 =
+            sqlx::query("SELECT COUNT(*) FROM pragma_table_info('entries') WHERE name = 'multi'")
+                .fetch_one(&writer)
+                .await?
+                .try_get(0)?;
+        if has_multi == 0 {
+            sqlx::query("ALTER TABLE entries ADD COLUMN multi BIGINT NOT NULL DEFAULT 1")
+                .execute(&writer)
+                .await?;
+        }
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
@@ -119,15 +139,19 @@ pub struct PgStore {
     /// Rows written since the last `ANALYZE`, and the table size then: fresh statistics keep the
     /// planner on the indexes after bulk loads (autovacuum comes too late for a load-then-read).
     analyze: std::sync::Arc<std::sync::Mutex<(u64, u64)>>,
+    /// Whether an `ANALYZE` is running.
+    analyzing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PgStore {
     /// Connects to `url` and brings the schema up to date (under an advisory lock, so that several
     /// nodes starting together do not race).
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        // No JIT: a listing is short, and compiling one costs tens of milliseconds.
+        let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .connect(url)
+            .connect_with(options)
             .await?;
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(72830001)")
@@ -140,6 +164,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             analyze: std::sync::Arc::new(std::sync::Mutex::new((0, 0))),
+            analyzing: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -147,7 +172,8 @@ impl PgStore {
         let due = match self.analyze.lock() {
             Ok(mut g) => {
                 g.0 += rows;
-                let due = g.0 >= 1000 && g.0 * 5 >= g.1;
+                // Each time the tables have doubled (about 7 times over a 100k load).
+                let due = g.0 >= 1000 && g.0 >= g.1;
                 if due {
                     g.1 += g.0;
                     g.0 = 0;
@@ -156,10 +182,26 @@ impl PgStore {
             }
             Err(_) => false,
         };
-        if due {
-            sqlx::query("ANALYZE versions, entries, edges")
-                .execute(&self.pool)
-                .await?;
+        // In the background (one at a time), so that the POST that crossed the threshold is not
+        // held up; the columns listings filter and join on, not the JSON.
+        if due
+            && !self
+                .analyzing
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let pool = self.pool.clone();
+            let flag = self.analyzing.clone();
+            tokio::spawn(async move {
+                let r = sqlx::query(
+                    "ANALYZE versions (vid, id, type, spec_version, version_ns, tlp, producer, has_edges), entries, edges",
+                )
+                .execute(&pool)
+                .await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "ANALYZE failed.");
+                }
+                flag.store(false, std::sync::atomic::Ordering::Release);
+            });
         }
         Ok(())
     }
@@ -187,6 +229,53 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
                 .collect()
         })
         .flatten()
+}
+
+/// Rows per multi-row statement (SQLite binds at most 32,766 values, PostgreSQL 65,535).
+const CHUNK: usize = 256;
+
+/// Placeholder number `n`. SQLite gets anonymous `?` (bound in order of appearance): sqlx looks
+/// up the name of every `$n` parameter, and SQLite finds a name by a linear search, which made a
+/// 3,584-value INSERT spend most of its time naming parameters.
+fn placeholder(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => "?".to_owned(),
+        Dialect::Postgres => format!("${n}"),
+    }
+}
+
+/// `count` placeholders numbered from `first`, comma-separated.
+fn placeholders(dialect: Dialect, first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| placeholder(dialect, n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $cols), ($cols+1, …)` for `rows` rows; column `json` (0-based) goes through the
+/// dialect's JSON input.
+fn values_list(dialect: Dialect, rows: usize, cols: usize, json: Option<usize>) -> String {
+    let mut s = String::with_capacity(rows * (cols * 6 + 4));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            n += 1;
+            if c > 0 {
+                s.push_str(", ");
+            }
+            if json == Some(c) && dialect == Dialect::Postgres {
+                s.push_str(&dialect.json_in(n));
+            } else {
+                s.push_str(&placeholder(dialect, n));
+            }
+        }
+        s.push(')');
+    }
+    s
 }
 
 macro_rules! bind_all {
@@ -252,14 +341,14 @@ macro_rules! impl_store {
                 let row = sqlx::query("SELECT COALESCE(MAX(date_added), 0) FROM entries").fetch_one(&mut *tx).await?;
                 let mut last: i64 = row.try_get(0)?;
                 let now = timestamps::now_us();
-                let mut outcomes = Vec::with_capacity(versions.len());
-                let insert_version = format!(
-                    "INSERT INTO versions (id, type, spec_version, version_ns, version_text, tlp, producer, created_by_ref, \
-                     revoked, has_edges, json, source, actor, received_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {}, $12, $13, $14) \
-                     ON CONFLICT (id, version_ns) DO NOTHING RETURNING vid",
-                    $dialect.json_in(11)
-                );
+                let n = versions.len();
+                // The date_added and version of each version, in order. A version-less SCO takes
+                // the earliest version its id already has (stored, or earlier in this batch), else
+                // its date_added.
+                let mut dates = Vec::with_capacity(n);
+                let mut nss = Vec::with_capacity(n);
+                let mut earliest: HashMap<&str, i64> = HashMap::new();
+                let mut looked_up: HashSet<&str> = HashSet::new();
                 for v in versions {
                     let date_added = match v.date_added_us {
                         Some(d) => d,
@@ -269,67 +358,201 @@ macro_rules! impl_store {
                         }
                     };
                     let version_ns = match v.version_ns {
-                        Some(ns) => Some(ns),
+                        Some(ns) => ns,
                         None => {
-                            let existing = sqlx::query("SELECT version_ns FROM versions WHERE id = $1 ORDER BY version_ns LIMIT 1")
-                                .bind(v.id.as_str())
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                            match existing {
-                                Some(r) => Some(r.try_get::<i64, _>(0)?),
-                                None => None,
+                            if looked_up.insert(v.id.as_str()) {
+                                let stored = sqlx::query("SELECT version_ns FROM versions WHERE id = $1 ORDER BY version_ns LIMIT 1")
+                                    .bind(v.id.as_str())
+                                    .fetch_optional(&mut *tx)
+                                    .await?;
+                                if let Some(r) = stored {
+                                    let ns: i64 = r.try_get(0)?;
+                                    let e = earliest.entry(v.id.as_str()).or_insert(ns);
+                                    *e = (*e).min(ns);
+                                }
                             }
+                            earliest.get(v.id.as_str()).copied().unwrap_or(date_added.saturating_mul(1000))
+                        }
+                    };
+                    let e = earliest.entry(v.id.as_str()).or_insert(version_ns);
+                    *e = (*e).min(version_ns);
+                    dates.push(date_added);
+                    nss.push(version_ns);
+                }
+                // Versions: the first occurrence of each (id, version), in multi-row statements;
+                // those already stored keep their row.
+                let mut first: HashMap<(&str, i64), usize> = HashMap::with_capacity(n);
+                let mut fresh = Vec::with_capacity(n);
+                for (i, v) in versions.iter().enumerate() {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = first.entry((v.id.as_str(), nss[i])) {
+                        slot.insert(i);
+                        fresh.push(i);
+                    }
+                }
+                let mut vids: HashMap<usize, i64> = HashMap::with_capacity(n);
+                let mut inserted: HashSet<i64> = HashSet::with_capacity(n);
+                for chunk in fresh.chunks(CHUNK) {
+                    let text = format!(
+                        "INSERT INTO versions (id, type, spec_version, version_ns, version_text, tlp, producer, created_by_ref, \
+                         revoked, has_edges, json, source, actor, received_at) VALUES {} \
+                         ON CONFLICT (id, version_ns) DO NOTHING RETURNING id, version_ns, vid",
+                        values_list($dialect, chunk.len(), 14, Some(10))
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text));
+                    for &i in chunk {
+                        let v = &versions[i];
+                        q = q
+                            .bind(v.id.as_str())
+                            .bind(v.object_type.as_str())
+                            .bind(v.spec_version.as_str())
+                            .bind(nss[i])
+                            .bind(v.version_text.as_deref())
+                            .bind(v.tlp)
+                            .bind(v.producer.as_str())
+                            .bind(v.created_by_ref.as_deref())
+                            .bind(i64::from(v.revoked))
+                            .bind(i64::from(!v.edge_refs.is_empty()))
+                            .bind(v.json.as_str())
+                            .bind(provenance.source.as_str())
+                            .bind(provenance.actor.as_str())
+                            .bind(now);
+                    }
+                    for r in q.fetch_all(&mut *tx).await? {
+                        let id: String = r.try_get(0)?;
+                        let ns: i64 = r.try_get(1)?;
+                        let vid: i64 = r.try_get(2)?;
+                        if let Some(&i) = first.get(&(id.as_str(), ns)) {
+                            vids.insert(i, vid);
+                            inserted.insert(vid);
                         }
                     }
-                    .unwrap_or(date_added.saturating_mul(1000));
-                    let inserted = sqlx::query(AssertSqlSafe(insert_version.as_str()))
-                        .bind(v.id.as_str())
-                        .bind(v.object_type.as_str())
-                        .bind(v.spec_version.as_str())
-                        .bind(version_ns)
-                        .bind(v.version_text.as_deref())
-                        .bind(v.tlp)
-                        .bind(v.producer.as_str())
-                        .bind(v.created_by_ref.as_deref())
-                        .bind(i64::from(v.revoked))
-                        .bind(i64::from(!v.edge_refs.is_empty()))
-                        .bind(v.json.as_str())
-                        .bind(provenance.source.as_str())
-                        .bind(provenance.actor.as_str())
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let vid: i64 = match inserted {
-                        Some(r) => {
-                            let vid: i64 = r.try_get(0)?;
-                            for target in &v.edge_refs {
-                                sqlx::query("INSERT INTO edges (vid, target) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                                    .bind(vid)
-                                    .bind(target.as_str())
-                                    .execute(&mut *tx)
-                                    .await?;
-                            }
-                            vid
+                }
+                let mut missing: Vec<&str> = fresh.iter().filter(|i| !vids.contains_key(i)).map(|&i| versions[i].id.as_str()).collect();
+                missing.sort_unstable();
+                missing.dedup();
+                for chunk in missing.chunks(CHUNK) {
+                    let text = format!("SELECT id, version_ns, vid FROM versions WHERE id IN ({})", placeholders($dialect, 1, chunk.len()));
+                    let mut q = sqlx::query(AssertSqlSafe(text));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    for r in q.fetch_all(&mut *tx).await? {
+                        let id: String = r.try_get(0)?;
+                        let ns: i64 = r.try_get(1)?;
+                        if let Some(&i) = first.get(&(id.as_str(), ns)) {
+                            vids.insert(i, r.try_get(2)?);
                         }
-                        None => sqlx::query("SELECT vid FROM versions WHERE id = $1 AND version_ns = $2")
-                            .bind(v.id.as_str())
-                            .bind(version_ns)
-                            .fetch_one(&mut *tx)
-                            .await?
-                            .try_get(0)?,
-                    };
-                    let placed = sqlx::query(
-                        "INSERT INTO entries (collection, vid, date_added) VALUES ($1, $2, $3) ON CONFLICT (collection, vid) DO NOTHING",
-                    )
-                    .bind(collection)
-                    .bind(vid)
-                    .bind(date_added)
-                    .execute(&mut *tx)
-                    .await?;
-                    outcomes.push(if placed.rows_affected() == 1 {
-                        AddOutcome::Added { date_added_us: date_added, version_ns }
+                    }
+                }
+                let mut vid_of = Vec::with_capacity(n);
+                for (i, v) in versions.iter().enumerate() {
+                    let vid = first
+                        .get(&(v.id.as_str(), nss[i]))
+                        .and_then(|f| vids.get(f))
+                        .ok_or_else(|| StoreError::Corrupt(format!("version {} of {} was neither stored nor found", nss[i], v.id)))?;
+                    vid_of.push(*vid);
+                }
+                // Edges of the versions stored now.
+                let mut edges: Vec<(i64, &str)> = Vec::new();
+                for &i in &fresh {
+                    if inserted.contains(&vid_of[i]) {
+                        let mut targets: Vec<&str> = versions[i].edge_refs.iter().map(String::as_str).collect();
+                        targets.sort_unstable();
+                        targets.dedup();
+                        edges.extend(targets.into_iter().map(|t| (vid_of[i], t)));
+                    }
+                }
+                for chunk in edges.chunks(CHUNK) {
+                    let text = format!(
+                        "INSERT INTO edges (vid, target) VALUES {} ON CONFLICT DO NOTHING",
+                        values_list($dialect, chunk.len(), 2, None)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text));
+                    for (vid, target) in chunk {
+                        q = q.bind(*vid).bind(*target);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                // Entries. `multi` tells listings whether the collection holds other versions of
+                // the same object (then the latest/first rules must look at them).
+                let mut ids: Vec<&str> = versions.iter().map(|v| v.id.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut placed: HashMap<&str, Vec<i64>> = HashMap::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let text = format!(
+                        // From the ids (an index range each), never a scan of the collection.
+                        "SELECT v.id, v.vid FROM versions v \
+                         WHERE EXISTS (SELECT 1 FROM entries e WHERE e.collection = {} AND e.vid = v.vid) AND v.id IN ({})",
+                        placeholder($dialect, 1),
+                        placeholders($dialect, 2, chunk.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text)).bind(collection);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    for r in q.fetch_all(&mut *tx).await? {
+                        let id: String = r.try_get(0)?;
+                        if let Ok(k) = ids.binary_search(&id.as_str()) {
+                            placed.entry(ids[k]).or_default().push(r.try_get(1)?);
+                        }
+                    }
+                }
+                let before: HashMap<&str, usize> = placed.iter().map(|(k, v)| (*k, v.len())).collect();
+                let mut to_place = Vec::with_capacity(n);
+                for (i, v) in versions.iter().enumerate() {
+                    let p = placed.entry(v.id.as_str()).or_default();
+                    if !p.contains(&vid_of[i]) {
+                        p.push(vid_of[i]);
+                        to_place.push(i);
+                    }
+                }
+                let mut placed_now: HashSet<i64> = HashSet::with_capacity(to_place.len());
+                for chunk in to_place.chunks(CHUNK) {
+                    let text = format!(
+                        "INSERT INTO entries (collection, vid, date_added, multi) VALUES {} \
+                         ON CONFLICT (collection, vid) DO NOTHING RETURNING vid",
+                        values_list($dialect, chunk.len(), 4, None)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text));
+                    for &i in chunk {
+                        let multi = placed.get(versions[i].id.as_str()).map_or(0, Vec::len) > 1;
+                        q = q.bind(collection).bind(vid_of[i]).bind(dates[i]).bind(i64::from(multi));
+                    }
+                    for r in q.fetch_all(&mut *tx).await? {
+                        placed_now.insert(r.try_get(0)?);
+                    }
+                }
+                // Entries placed before whose object now has several versions here.
+                let mut newly_multi: Vec<i64> = Vec::new();
+                for (id, count) in &before {
+                    if let Some(p) = placed.get(id)
+                        && *count == 1
+                        && p.len() > 1
+                    {
+                        newly_multi.push(p[0]);
+                    }
+                }
+                for chunk in newly_multi.chunks(CHUNK) {
+                    let text = format!(
+                        "UPDATE entries SET multi = 1 WHERE collection = {} AND multi = 0 AND vid IN ({})",
+                        placeholder($dialect, 1),
+                        placeholders($dialect, 2, chunk.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text)).bind(collection);
+                    for vid in chunk {
+                        q = q.bind(*vid);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                let mut outcomes = Vec::with_capacity(n);
+                let mut counted: HashSet<i64> = HashSet::with_capacity(placed_now.len());
+                for i in 0..n {
+                    let vid = vid_of[i];
+                    outcomes.push(if placed_now.contains(&vid) && counted.insert(vid) {
+                        AddOutcome::Added { date_added_us: dates[i], version_ns: nss[i] }
                     } else {
-                        AddOutcome::AlreadyPresent { version_ns }
+                        AddOutcome::AlreadyPresent { version_ns: nss[i] }
                     });
                 }
                 let status = make_status(&outcomes);
@@ -498,7 +721,7 @@ macro_rules! impl_store {
                 let q = format!(
                     "SELECT e.date_added, e.vid, v.id, v.type, v.version_ns, v.tlp, v.producer, v.source, v.received_at, {} \
                      FROM entries e JOIN versions v ON v.vid = e.vid \
-                     WHERE e.collection = $1 AND (e.date_added > $2 OR (e.date_added = $2 AND e.vid > $3)) \
+                     WHERE e.collection = $1 AND e.date_added >= $2 AND (e.date_added > $2 OR e.vid > $3) \
                      ORDER BY e.date_added, e.vid LIMIT $4",
                     $dialect.json_out("v")
                 );

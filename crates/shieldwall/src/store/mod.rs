@@ -6,7 +6,9 @@
 //! version is `modified`, else `created` (SCOs without either get the `date_added` of their first
 //! arrival), with the facts the policy needs (TLP, producer) and provenance; `entries` places
 //! versions in collections with their `date_added` (microseconds, unique and increasing across the
-//! node and every node on the same database, so that `added_after` cursors never skip a record);
+//! node and every node on the same database, so that `added_after` cursors never skip a record)
+//! and `multi`, set when the collection holds another version of the same object (listings run
+//! their "latest/first version" sub-queries only for those; a delete leaves it set, which is safe);
 //! `edges` lists what relationships and sightings point to; `statuses` keeps status resources.
 //!
 //! Listings take the policy as a [`Pushdown`](crate::policy::Pushdown) and apply it in SQL
