@@ -213,12 +213,29 @@ pub fn may_serve_to_peer(
     let d = coalition.default_tlp;
     marking_allows(p, v, c, d)
         && may_leave(peer, v, source, c, coalition).is_ok()
-        && endpoints.iter().all(|e| match e {
-            Endpoint::Unknown => true,
-            Endpoint::Known(placements) => placements.iter().any(|(ev, ec)| {
-                marking_allows(p, ev, ec, d) && may_leave(peer, ev, "local", ec, coalition).is_ok()
-            }),
+        && endpoints_may_leave(peer, endpoints, coalition, &|ev, ec| {
+            marking_allows(p, ev, ec, d)
         })
+}
+
+/// The edge rule of egress, shared by push ([`crate::sync`]), served pull
+/// ([`may_serve_to_peer`]) and `sync --explain`: a relationship or sighting may leave to `peer`
+/// only when every endpoint the node knows has a placement, in ANY collection, that may leave
+/// ([`may_leave`], the endpoint's own provenance aside) and passes `also` (served pull: what the
+/// peer's account may see; push: nothing more). `endpoints` must list every placement of each
+/// endpoint across the node's collections, not only the edge's own collection.
+pub fn endpoints_may_leave(
+    peer: PeerFacts<'_>,
+    endpoints: &[Endpoint<'_>],
+    coalition: &Coalition,
+    also: &dyn Fn(&VersionFacts, &Collection) -> bool,
+) -> bool {
+    endpoints.iter().all(|e| match e {
+        Endpoint::Unknown => true,
+        Endpoint::Known(placements) => placements
+            .iter()
+            .any(|(ev, ec)| also(ev, ec) && may_leave(peer, ev, "local", ec, coalition).is_ok()),
+    })
 }
 
 /// The policy restated as data for a SQL listing: the same rule as [`marking_allows`], with the
@@ -504,6 +521,33 @@ mod tests {
             may_leave(to_b, &v(None, "a"), "local", &c, &red),
             Err(HeldBack::Red)
         );
+    }
+
+    #[test]
+    fn an_edge_is_held_back_by_its_endpoint_in_another_collection() {
+        let co = coalition_with(TlpLevel::Amber, "a");
+        let mut shared = coll("shared", &["a", "x"], &[]);
+        shared.trust_group = Some("tg".into());
+        let other = coll("other", &["a", "x"], &[]); // no trust group: AMBER stays here
+        let to_x = PeerFacts {
+            name: "nx",
+            member: "x",
+        };
+        let amber = v(Some(TlpLevel::Amber), "a");
+        let green = v(Some(TlpLevel::Green), "a");
+        let push = |e: &[Endpoint<'_>]| endpoints_may_leave(to_x, e, &co, &|_, _| true);
+        assert!(!push(&[Endpoint::Known(vec![(&amber, &other)])]));
+        assert!(push(&[Endpoint::Known(vec![(&green, &other)])]));
+        assert!(push(&[Endpoint::Unknown]));
+        // One placement that may leave, in any collection, lets the edge go.
+        assert!(push(&[Endpoint::Known(vec![
+            (&amber, &other),
+            (&green, &shared)
+        ])]));
+        assert!(!push(&[
+            Endpoint::Known(vec![(&green, &shared)]),
+            Endpoint::Known(vec![(&amber, &other)])
+        ]));
     }
 
     #[test]

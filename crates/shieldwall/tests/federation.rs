@@ -326,10 +326,25 @@ async fn three_nodes_hold_exactly_what_the_policy_allows() {
         rel(&rel_red, &i_red),
     ]).await;
     let b_amber = id("indicator", 10);
+    let b_green = id("indicator", 12);
     post(
         &nodes[1],
         EAST,
-        vec![indicator(&b_amber, Some(tlp::TLP2_AMBER))],
+        vec![
+            indicator(&b_amber, Some(tlp::TLP2_AMBER)),
+            indicator(&b_green, Some(tlp::TLP2_GREEN)),
+        ],
+    )
+    .await;
+    // Edges across collections: GREEN relationships in B's `intel` (shared with A) from B's
+    // `east` indicators (trust group `east`, without A's member). The one from the AMBER
+    // indicator must not reach A, by B's push nor by C's (C holds it: C is in `east`); the one
+    // from the GREEN indicator travels.
+    let (rel_x_amber, rel_x_green) = (id("relationship", 13), id("relationship", 14));
+    post(
+        &nodes[1],
+        INTEL,
+        vec![rel(&rel_x_amber, &b_amber), rel(&rel_x_green, &b_green)],
     )
     .await;
 
@@ -371,8 +386,11 @@ async fn three_nodes_hold_exactly_what_the_policy_allows() {
             (INTEL, &rel_ok, 1),
             (INTEL, &rel_red, 1),
             (INTEL, &sighting, 1),
+            (INTEL, &rel_x_green, 1),
+            (EAST, &b_green, 1),
         ]),
-        "A: its own objects and the sighting from C; not B's east AMBER (A is not in `east`)"
+        "A: its own objects, the sighting from C, B's east GREEN and the edge to it; not B's \
+         east AMBER (A is not in `east`) nor the intel edge to it"
     );
     assert_eq!(
         b,
@@ -385,6 +403,9 @@ async fn three_nodes_hold_exactly_what_the_policy_allows() {
             (INTEL, &rel_ok, 1),
             (INTEL, &sighting, 1),
             (EAST, &b_amber, 1),
+            (EAST, &b_green, 1),
+            (INTEL, &rel_x_amber, 1),
+            (INTEL, &rel_x_green, 1),
         ]),
         "B (in `west`): CLEAR, GREEN, AMBER, unmarked; no AMBER+STRICT, RED, or edge to RED"
     );
@@ -397,6 +418,9 @@ async fn three_nodes_hold_exactly_what_the_policy_allows() {
             (INTEL, &rel_ok, 1),
             (INTEL, &sighting, 1),
             (EAST, &b_amber, 1),
+            (EAST, &b_green, 1),
+            (INTEL, &rel_x_amber, 1),
+            (INTEL, &rel_x_green, 1),
         ]),
         "C (not in `west`): CLEAR and GREEN of intel, and B's east AMBER"
     );
@@ -436,6 +460,24 @@ async fn three_nodes_hold_exactly_what_the_policy_allows() {
     let out = nodes[1].sync(&["--explain", &i_amber, "--peer", "a", "--json"]);
     let ex: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ex[0]["held_back"], "came-from-peer", "{ex}");
+    // Explain: why B and C did not send the intel edge to B's east AMBER indicator to A.
+    for n in [&nodes[1], &nodes[2]] {
+        let out = n.sync(&["--explain", &rel_x_amber, "--peer", "a", "--json"]);
+        let ex: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(ex[0]["collection"], INTEL, "{ex}");
+        assert_eq!(ex[0]["held_back"], "points-to-held-back-object", "{ex}");
+        let out = n.sync(&["--explain", &rel_x_amber, "--peer", "a"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("pointing to an object held back"), "{text}");
+    }
+    let out = nodes[1].sync(&["--explain", &rel_x_green, "--peer", "a"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("SENT"), "{text}");
+    let out = nodes[1].sync(&["--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["a"][0]["pushed"], 0, "nothing new: {report}");
     let out = nodes[0].sync(&["--json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["b"][0]["pushed"], 0, "nothing new: {report}");

@@ -7,7 +7,9 @@
 //!   re-reads one page, which the store recognises as already present: no duplicate.
 //! - **Push** (`"push"|"both"`): the collection's entries after the persisted `(date_added, row)`
 //!   position, in order; each goes through [`policy::may_leave`] (the egress column of
-//!   `BRIEF.md` §3 and "never back to where it came from"); what may leave is POSTed, and the
+//!   `BRIEF.md` §3 and "never back to where it came from"), and a relationship or sighting also
+//!   through [`policy::endpoints_may_leave`] with its endpoints' placements in every collection
+//!   (the rule the served pull applies); what may leave is POSTed, and the
 //!   position advances after the peer acknowledged the page. Held-back versions are counted per
 //!   reason.
 //!
@@ -27,7 +29,7 @@ use crate::{
     coalition::{Coalition, Collection},
     config::{PeerCollectionConfig, PeerConfig},
     ingest::{self, Prepared},
-    policy::{self, HeldBack, PeerFacts, VersionFacts},
+    policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
     store::{AddOutcome, AnyStore, Provenance, StatusRecord, Store, StoreError, SyncRecord},
     timestamps,
 };
@@ -332,8 +334,9 @@ impl Engine {
     }
 
     /// Whether one version may leave to `p`, with relationships and sightings held back when an
-    /// object they point to is held back (the edge rule of `BRIEF.md` §3: an edge must not reveal
-    /// an object the peer may not have).
+    /// object they point to is held back in every collection holding it (the edge rule of
+    /// `BRIEF.md` §3: an edge must not reveal an object the peer may not have). Push and
+    /// `sync --explain` both decide here.
     async fn decide(
         &self,
         p: &PeerConfig,
@@ -352,17 +355,40 @@ impl Engine {
             && let Ok(meta) = stix::meta::meta_of(&v)
         {
             for target in &meta.edge_refs {
-                let versions = self.store.sync_versions(&local.id, target).await?;
-                let blocked = !versions.is_empty()
-                    && versions.iter().all(|t| {
-                        policy::may_leave(peer, &facts(t), "local", local, &self.coalition).is_err()
-                    });
-                if blocked {
+                if !self.endpoint_may_leave(peer, target).await? {
                     return Ok(Err(HeldBack::EndpointHeldBack));
                 }
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Whether object `target`, an endpoint of an edge, lets the edge leave to `peer`: its
+    /// placements are looked up in every collection of the node (an endpoint held back in
+    /// another collection than the edge's must hold the edge back too) and judged by
+    /// [`policy::endpoints_may_leave`], the rule the served pull applies.
+    async fn endpoint_may_leave(
+        &self,
+        peer: PeerFacts<'_>,
+        target: &str,
+    ) -> Result<bool, SyncError> {
+        let mut found: Vec<(VersionFacts, &Collection)> = Vec::new();
+        for c in &self.coalition.collections {
+            for t in self.store.sync_versions(&c.id, target).await? {
+                found.push((facts(&t), c));
+            }
+        }
+        let endpoint = if found.is_empty() {
+            Endpoint::Unknown
+        } else {
+            Endpoint::Known(found.iter().map(|(v, c)| (v, *c)).collect())
+        };
+        Ok(policy::endpoints_may_leave(
+            peer,
+            std::slice::from_ref(&endpoint),
+            &self.coalition,
+            &|_, _| true,
+        ))
     }
 
     async fn push(
