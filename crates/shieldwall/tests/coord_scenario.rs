@@ -8,83 +8,21 @@
 //! the TAXII versions endpoint.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    collections::BTreeMap,
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-};
+use std::{collections::BTreeMap, process::Command};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use shieldwall::store::{AnyStore, Store};
+
+mod nodes;
+use nodes::{NODES, Node, digest, free_port, identity, token};
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INC: &str = "a1111111-1111-4111-8111-111111111111";
 const FIMI: &str = "b2222222-2222-4222-8222-222222222222";
 const ASSIST: &str = "c3333333-3333-4333-8333-333333333333";
 const DISARM: &str = "d4444444-4444-4444-8444-444444444444";
-const NODES: [(&str, &str, &str); 3] = [
-    ("a", "ma", "127.0.0.1"),
-    ("b", "mb", "127.0.0.2"),
-    ("c", "mc", "127.0.0.3"),
-];
-
-fn identity(member: &str) -> String {
-    let n = member.as_bytes()[1];
-    format!("identity--{n:08x}-0000-4000-8000-000000000000")
-}
-
-fn token(key: &str) -> String {
-    format!("sw_{key}_s3cret-{key}")
-}
-
-fn digest(key: &str) -> String {
-    Sha256::digest(token(key).as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn free_port(ip: &str) -> u16 {
-    std::net::TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Node {
-    name: &'static str,
-    member: &'static str,
-    addr: String,
-    dir: PathBuf,
-    child: Option<Child>,
-}
 
 impl Node {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-    fn config(&self) -> PathBuf {
-        self.dir.join("shieldwall.toml")
-    }
-    fn start(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-            .args(["serve", "--config"])
-            .arg(self.config())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("serving TAXII"), "node {}: {line}", self.name);
-        self.child = Some(child);
-    }
-    /// Runs a CLI command on this node as its member; returns `--json` output.
     fn sw(&self, args: &[&str]) -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
             .args(args)
@@ -178,15 +116,6 @@ impl Node {
         objs.iter()
             .map(|o| o[key].as_str().unwrap_or("").to_owned())
             .collect()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

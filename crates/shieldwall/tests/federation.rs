@@ -10,90 +10,23 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     time::Duration,
 };
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use shieldwall::store::{AnyStore, Store};
 use stix::tlp;
+
+mod nodes;
+use nodes::{NODES, Node, digest, free_port, identity, token};
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INTEL: &str = "11111111-1111-4111-8111-111111111111";
 const EAST: &str = "22222222-2222-4222-8222-222222222222";
-const NODES: [(&str, &str, &str); 3] = [
-    ("a", "ma", "127.0.0.1"),
-    ("b", "mb", "127.0.0.2"),
-    ("c", "mc", "127.0.0.3"),
-];
-
-fn identity(member: &str) -> String {
-    let n = member.as_bytes()[1];
-    format!("identity--{n:08x}-0000-4000-8000-000000000000")
-}
-
-fn token(key: &str) -> String {
-    format!("sw_{key}_s3cret-{key}")
-}
-
-fn digest(key: &str) -> String {
-    Sha256::digest(token(key).as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn free_port(ip: &str) -> u16 {
-    std::net::TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Node {
-    name: &'static str,
-    member: &'static str,
-    addr: String,
-    dir: PathBuf,
-    child: Option<Child>,
-}
 
 impl Node {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-    fn config(&self) -> PathBuf {
-        self.dir.join("shieldwall.toml")
-    }
-    fn start(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-            .args(["serve", "--config"])
-            .arg(self.config())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.contains("serving TAXII"),
-            "node {} did not start: {line}",
-            self.name
-        );
-        self.child = Some(child);
-    }
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
     fn sync(&self, extra: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_shieldwall"))
             .args(["sync", "--once", "--config"])
@@ -115,12 +48,6 @@ impl Node {
             *out.entry((p.collection, p.id)).or_default() += 1;
         }
         out
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

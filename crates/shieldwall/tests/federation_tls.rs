@@ -16,23 +16,14 @@ use std::{
 
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use shieldwall::store::{AnyStore, Store};
 use stix::tlp;
 
+mod nodes;
+use nodes::{digest, token};
+
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INTEL: &str = "11111111-1111-4111-8111-111111111111";
-
-fn token(key: &str) -> String {
-    format!("sw_{key}_s3cret-{key}")
-}
-
-fn digest(key: &str) -> String {
-    Sha256::digest(token(key).as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 struct Pki {
     ca_pem: String,

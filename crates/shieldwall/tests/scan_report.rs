@@ -11,8 +11,10 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use stix::tlp;
+
+mod nodes;
+use nodes::{digest, token};
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INTEL: &str = "7a1c0c55-3b1e-4f5e-9c55-2d6c2b0f6a11";
@@ -23,17 +25,6 @@ const LT: &str = "identity--2c6af861-7b20-41ef-9b59-6344fd872a8f";
 const IND_DOMAIN: &str = "indicator--00000000-0000-4000-8000-000000000001";
 const IND_IP: &str = "indicator--00000000-0000-4000-8000-000000000002";
 const IND_NEVER: &str = "indicator--00000000-0000-4000-8000-000000000003";
-
-fn token(key: &str) -> String {
-    format!("sw_{key}_s3cret-{key}")
-}
-
-fn digest(key: &str) -> String {
-    Sha256::digest(token(key).as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn sw(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_shieldwall"));

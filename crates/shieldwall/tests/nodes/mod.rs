@@ -1,0 +1,98 @@
+//! Shared by the multi-node tests (`federation`, `federation_tls`, `coord_scenario`,
+//! `scan_report`): API-key tokens and their digests, identities per member, and a `shieldwall
+//! serve` child process on 127.0.0.x. Each test adds its own `impl Node` methods beside these.
+#![allow(dead_code, clippy::unwrap_used, unreachable_pub)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+};
+
+use sha2::{Digest, Sha256};
+
+/// The three nodes: name, member, loopback address.
+pub const NODES: [(&str, &str, &str); 3] = [
+    ("a", "ma", "127.0.0.1"),
+    ("b", "mb", "127.0.0.2"),
+    ("c", "mc", "127.0.0.3"),
+];
+
+/// The STIX identity of a member named `m<letter>`.
+pub fn identity(member: &str) -> String {
+    let n = member.as_bytes()[1];
+    format!("identity--{n:08x}-0000-4000-8000-000000000000")
+}
+
+/// The bearer token of the API key `key`.
+pub fn token(key: &str) -> String {
+    format!("sw_{key}_s3cret-{key}")
+}
+
+/// The digest of [`token`] as the configuration stores it.
+pub fn digest(key: &str) -> String {
+    Sha256::digest(token(key).as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A port free on `ip` at the time of asking.
+pub fn free_port(ip: &str) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One node: its configuration directory and, while running, its `serve` process.
+pub struct Node {
+    pub name: &'static str,
+    pub member: &'static str,
+    pub addr: String,
+    pub dir: PathBuf,
+    pub child: Option<Child>,
+}
+
+impl Node {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("shieldwall.toml")
+    }
+    /// Starts `shieldwall serve` and waits for its "serving TAXII" line.
+    pub fn start(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+            .args(["serve", "--config"])
+            .arg(self.config())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("serving TAXII"),
+            "node {} did not start: {line}",
+            self.name
+        );
+        self.child = Some(child);
+    }
+    /// Kills the node (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
