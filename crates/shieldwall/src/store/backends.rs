@@ -1,5 +1,7 @@
-//! The two backends. Their SQL is the same text (see `sql.rs`) except for the schema, the JSON
-//! column and how a writer takes the write lock, so one macro implements [`Store`] for both.
+//! The two backends. Their SQL is the same text (see `sql.rs`) except for the schema, the
+//! placeholders of multi-row statements and how a writer takes the write lock, so one macro
+//! implements [`Store`] for both. The object JSON is TEXT on both: nothing queries inside it, and
+//! PostgreSQL's `jsonb` cost a parse of every object on POST (and reordered the keys).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -58,7 +60,7 @@ const POSTGRES_SCHEMA: &[&str] = &[
         id TEXT NOT NULL, type TEXT NOT NULL, spec_version TEXT NOT NULL,
         version_ns BIGINT NOT NULL, version_text TEXT,
         tlp BIGINT, producer TEXT NOT NULL, created_by_ref TEXT, revoked BIGINT NOT NULL,
-        has_edges BIGINT NOT NULL, json JSONB NOT NULL,
+        has_edges BIGINT NOT NULL, json TEXT NOT NULL,
         source TEXT NOT NULL, actor TEXT NOT NULL, received_at BIGINT NOT NULL,
         UNIQUE (id, version_ns))",
     "CREATE TABLE IF NOT EXISTS entries (
@@ -160,6 +162,22 @@ impl PgStore {
         for stmt in POSTGRES_SCHEMA {
             sqlx::query(*stmt).execute(&mut *tx).await?;
         }
+        // Stores created when the object JSON was `jsonb`: to TEXT (the text `jsonb` gives back,
+        // which is what they served until now). Rewrites the table once, under the lock.
+        let json_type: Option<String> = sqlx::query(
+            "SELECT data_type::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'versions' AND column_name = 'json'",
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+        if json_type.as_deref() == Some("jsonb") {
+            tracing::info!("Converting versions.json from jsonb to text (once).");
+            sqlx::query("ALTER TABLE versions ALTER COLUMN json TYPE TEXT USING json::text")
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(PgStore {
             pool,
@@ -252,9 +270,8 @@ fn placeholders(dialect: Dialect, first: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// `($1, …, $cols), ($cols+1, …)` for `rows` rows; column `json` (0-based) goes through the
-/// dialect's JSON input.
-fn values_list(dialect: Dialect, rows: usize, cols: usize, json: Option<usize>) -> String {
+/// `($1, …, $cols), ($cols+1, …)` for `rows` rows.
+fn values_list(dialect: Dialect, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * (cols * 6 + 4));
     let mut n = 0;
     for r in 0..rows {
@@ -267,11 +284,7 @@ fn values_list(dialect: Dialect, rows: usize, cols: usize, json: Option<usize>) 
             if c > 0 {
                 s.push_str(", ");
             }
-            if json == Some(c) && dialect == Dialect::Postgres {
-                s.push_str(&dialect.json_in(n));
-            } else {
-                s.push_str(&placeholder(dialect, n));
-            }
+            s.push_str(&placeholder(dialect, n));
         }
         s.push(')');
     }
@@ -396,7 +409,7 @@ macro_rules! impl_store {
                         "INSERT INTO versions (id, type, spec_version, version_ns, version_text, tlp, producer, created_by_ref, \
                          revoked, has_edges, json, source, actor, received_at) VALUES {} \
                          ON CONFLICT (id, version_ns) DO NOTHING RETURNING id, version_ns, vid",
-                        values_list($dialect, chunk.len(), 14, Some(10))
+                        values_list($dialect, chunk.len(), 14)
                     );
                     let mut q = sqlx::query(AssertSqlSafe(text));
                     for &i in chunk {
@@ -465,7 +478,7 @@ macro_rules! impl_store {
                 for chunk in edges.chunks(CHUNK) {
                     let text = format!(
                         "INSERT INTO edges (vid, target) VALUES {} ON CONFLICT DO NOTHING",
-                        values_list($dialect, chunk.len(), 2, None)
+                        values_list($dialect, chunk.len(), 2)
                     );
                     let mut q = sqlx::query(AssertSqlSafe(text));
                     for (vid, target) in chunk {
@@ -512,7 +525,7 @@ macro_rules! impl_store {
                     let text = format!(
                         "INSERT INTO entries (collection, vid, date_added, multi) VALUES {} \
                          ON CONFLICT (collection, vid) DO NOTHING RETURNING vid",
-                        values_list($dialect, chunk.len(), 4, None)
+                        values_list($dialect, chunk.len(), 4)
                     );
                     let mut q = sqlx::query(AssertSqlSafe(text));
                     for &i in chunk {
@@ -575,7 +588,7 @@ macro_rules! impl_store {
             async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
                 let $rs = self;
                 let pool = $reader;
-                let q = sql::list($dialect, query);
+                let q = sql::list(query);
                 let rows = bind_all!(sqlx::query(AssertSqlSafe(q.text.as_str())), &q.binds).fetch_all(pool).await?;
                 let mut records = Vec::with_capacity(rows.len());
                 for r in rows {
@@ -622,7 +635,7 @@ macro_rules! impl_store {
                     limit: 1_000_000,
                     with_json: false,
                 };
-                let q = sql::list($dialect, &lq);
+                let q = sql::list(&lq);
                 let rows = bind_all!(sqlx::query(AssertSqlSafe(q.text.as_str())), &q.binds).fetch_all(&mut *tx).await?;
                 let mut out = DeleteOutcome::default();
                 for r in rows {
@@ -723,7 +736,7 @@ macro_rules! impl_store {
                      FROM entries e JOIN versions v ON v.vid = e.vid \
                      WHERE e.collection = $1 AND e.date_added >= $2 AND (e.date_added > $2 OR e.vid > $3) \
                      ORDER BY e.date_added, e.vid LIMIT $4",
-                    $dialect.json_out("v")
+                    "v.json"
                 );
                 let rows = sqlx::query(AssertSqlSafe(q))
                     .bind(collection)
@@ -742,7 +755,7 @@ macro_rules! impl_store {
                     "SELECT e.date_added, e.vid, v.id, v.type, v.version_ns, v.tlp, v.producer, v.source, v.received_at, {} \
                      FROM entries e JOIN versions v ON v.vid = e.vid \
                      WHERE e.collection = $1 AND v.id = $2 ORDER BY v.version_ns",
-                    $dialect.json_out("v")
+                    "v.json"
                 );
                 let rows = sqlx::query(AssertSqlSafe(q)).bind(collection).bind(id).fetch_all(pool).await?;
                 rows.iter().map(|r| sync_record!(r)).collect()

@@ -15,28 +15,11 @@ pub(crate) enum Bind {
     Text(String),
 }
 
-/// The dialect differences that matter here.
+/// The SQL dialect (only placeholders differ in the shared text; see `backends.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
     Sqlite,
     Postgres,
-}
-
-impl Dialect {
-    /// The expression that reads the JSON column as text.
-    pub(crate) fn json_out(self, alias: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("{alias}.json"),
-            Dialect::Postgres => format!("{alias}.json::text"),
-        }
-    }
-    /// The placeholder expression that writes JSON text into the JSON column.
-    pub(crate) fn json_in(self, n: usize) -> String {
-        match self {
-            Dialect::Sqlite => format!("${n}"),
-            Dialect::Postgres => format!("${n}::jsonb"),
-        }
-    }
 }
 
 /// A query under construction.
@@ -270,13 +253,13 @@ pub(crate) fn selection(
 }
 
 /// The listing query.
-pub(crate) fn list(dialect: Dialect, q: &ListQuery) -> Sql {
+pub(crate) fn list(q: &ListQuery) -> Sql {
     let mut sql = Sql::default();
     let p = PolicyParams::bind(&mut sql, &q.pushdown, &q.collection);
     let coll = sql.param(Bind::Text(q.collection.clone()));
     let added_after = q.added_after_us.map(|aa| sql.param(Bind::Int(aa)));
     let json = if q.with_json {
-        dialect.json_out("v")
+        "v.json".to_owned()
     } else {
         "NULL".to_owned()
     };
@@ -359,7 +342,7 @@ mod tests {
             limit: 10,
             with_json: true,
         };
-        let sql = list(Dialect::Sqlite, &q);
+        let sql = list(&q);
         assert!(!sql.text.contains("DROP"));
         assert!(!sql.text.contains("1=1"));
         assert!(!sql.text.contains('\''));
