@@ -12,7 +12,9 @@ use shieldwall::{
     config::Role,
     ingest::{self, Prepared},
     policy::{Principal, Pushdown, can_read, can_write},
-    store::{AddOutcome, ListQuery, Provenance, StatusRecord, Store, VersionSelection},
+    store::{
+        AddOutcome, ListQuery, Provenance, StatusRecord, Store, VersionSelection, for_each_page,
+    },
     timestamps,
 };
 use stix::{Timestamp, tlp::TlpLevel};
@@ -247,34 +249,21 @@ impl Ctx {
         let mut out = Vec::new();
         let pushdown = Pushdown::for_principal(&self.principal, &self.node.coalition);
         for c in colls {
-            let mut q = ListQuery {
-                collection: c.id.clone(),
-                pushdown: pushdown.clone(),
-                ids: vec![],
-                types: vec![],
-                added_after_us: None,
-                versions: if all_versions {
-                    VersionSelection::all()
-                } else {
-                    VersionSelection::last()
-                },
-                spec_versions: vec![],
-                after: None,
-                limit: 1000,
-                with_json: true,
+            let versions = if all_versions {
+                VersionSelection::all()
+            } else {
+                VersionSelection::last()
             };
-            loop {
-                let page = self.node.store.list(&q).await?;
-                for r in &page.records {
+            let q = ListQuery::whole_collection(&c.id, pushdown.clone(), versions);
+            for_each_page(&self.node.store, q, |records| -> anyhow::Result<()> {
+                for r in records {
                     if let Some(j) = &r.json {
                         out.push(serde_json::from_str(j).context("a stored object is not JSON")?);
                     }
                 }
-                match (page.more, page.records.last()) {
-                    (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
-                    _ => break,
-                }
-            }
+                Ok(())
+            })
+            .await?;
         }
         Ok(latest_of(out, all_versions))
     }

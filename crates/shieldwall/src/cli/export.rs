@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use shieldwall::{
     config::Role,
     policy::Pushdown,
-    store::{ListQuery, Store, VersionSelection},
+    store::{ListQuery, VersionSelection, for_each_page},
 };
 
 /// Arguments of `shieldwall export`.
@@ -62,42 +62,33 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         None => Box::new(std::io::stdout().lock()),
     };
     let mut w = BufWriter::new(out);
-    let mut q = ListQuery {
-        collection: coll.id.clone(),
-        pushdown: Pushdown::for_principal(&principal, &node.coalition),
-        ids: vec![],
-        types: vec![],
-        added_after_us: None,
-        versions: if args.all_versions {
-            VersionSelection::all()
-        } else {
-            VersionSelection::last()
-        },
-        spec_versions: vec![],
-        after: None,
-        limit: 1000,
-        with_json: true,
+    let versions = if args.all_versions {
+        VersionSelection::all()
+    } else {
+        VersionSelection::last()
     };
+    let q = ListQuery::whole_collection(
+        &coll.id,
+        Pushdown::for_principal(&principal, &node.coalition),
+        versions,
+    );
     write!(
         w,
         "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
         uuid::Uuid::new_v4()
     )?;
     let mut n = 0u64;
-    loop {
-        let page = node.store.list(&q).await?;
-        for r in &page.records {
+    for_each_page(&node.store, q, |records| -> anyhow::Result<()> {
+        for r in records {
             if n > 0 {
                 w.write_all(b",")?;
             }
             w.write_all(r.json.as_deref().unwrap_or("null").as_bytes())?;
             n += 1;
         }
-        match (page.more, page.records.last()) {
-            (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
-            _ => break,
-        }
-    }
+        Ok(())
+    })
+    .await?;
     w.write_all(b"]}\n")?;
     w.flush()?;
     eprintln!(

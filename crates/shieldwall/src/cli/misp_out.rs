@@ -19,7 +19,6 @@ fn from_collection(
     collection: &str,
     member: Option<&str>,
 ) -> anyhow::Result<(Vec<Value>, TlpLevel, String, uuid::Uuid)> {
-    use shieldwall::store::Store as _;
     super::serve::runtime()?.block_on(async {
         let node = super::node::Node::open(config).await?;
         let coll = node.collection(collection)?.clone();
@@ -44,22 +43,14 @@ fn from_collection(
                 (m.name.clone(), u)
             })
             .unwrap_or_else(|| (principal.member.clone(), uuid::Uuid::nil()));
-        let mut q = shieldwall::store::ListQuery {
-            collection: coll.id.clone(),
-            pushdown: shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
-            ids: vec![],
-            types: vec![],
-            added_after_us: None,
-            versions: shieldwall::store::VersionSelection::last(),
-            spec_versions: vec![],
-            after: None,
-            limit: 1000,
-            with_json: true,
-        };
+        let q = shieldwall::store::ListQuery::whole_collection(
+            &coll.id,
+            shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
+            shieldwall::store::VersionSelection::last(),
+        );
         let mut out = Vec::new();
-        loop {
-            let page = node.store.list(&q).await?;
-            for r in &page.records {
+        shieldwall::store::for_each_page(&node.store, q, |records| -> anyhow::Result<()> {
+            for r in records {
                 let Some(json) = r.json.as_deref() else {
                     continue;
                 };
@@ -68,11 +59,9 @@ fn from_collection(
                         .with_context(|| format!("stored object {} is not JSON", r.row))?,
                 );
             }
-            match (page.more, page.records.last()) {
-                (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
-                _ => break,
-            }
-        }
+            Ok(())
+        })
+        .await?;
         Ok((out, node.coalition.default_tlp, name, org))
     })
 }

@@ -168,7 +168,6 @@ pub(crate) fn indicators_from_collection(
     collection: &str,
     member: Option<&str>,
 ) -> anyhow::Result<Vec<Indicator>> {
-    use shieldwall::store::Store as _;
     super::serve::runtime()?.block_on(async {
         let node = super::node::Node::open(config).await?;
         let coll = node.collection(collection)?.clone();
@@ -180,22 +179,15 @@ pub(crate) fn indicators_from_collection(
                 coll.id
             );
         }
-        let mut q = shieldwall::store::ListQuery {
-            collection: coll.id.clone(),
-            pushdown: shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
-            ids: vec![],
-            types: vec!["indicator".to_owned()],
-            added_after_us: None,
-            versions: shieldwall::store::VersionSelection::last(),
-            spec_versions: vec![],
-            after: None,
-            limit: 1000,
-            with_json: true,
-        };
+        let mut q = shieldwall::store::ListQuery::whole_collection(
+            &coll.id,
+            shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
+            shieldwall::store::VersionSelection::last(),
+        );
+        q.types = vec!["indicator".to_owned()];
         let mut out = Vec::new();
-        loop {
-            let page = node.store.list(&q).await?;
-            for r in &page.records {
+        shieldwall::store::for_each_page(&node.store, q, |records| -> anyhow::Result<()> {
+            for r in records {
                 let Some(json) = r.json.as_deref() else {
                     continue;
                 };
@@ -210,11 +202,9 @@ pub(crate) fn indicators_from_collection(
                     Err(e) => eprintln!("{}: warning: {e}", coll.id),
                 }
             }
-            match (page.more, page.records.last()) {
-                (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
-                _ => break,
-            }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(out)
     })
 }

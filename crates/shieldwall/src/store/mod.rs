@@ -165,6 +165,46 @@ pub struct ListQuery {
     pub with_json: bool,
 }
 
+impl ListQuery {
+    /// A whole-collection read: every object `pushdown` allows in `collection`, with JSON, in
+    /// pages of 1,000 from the start (the CLI's exports, scans and views; page it with
+    /// [`for_each_page`]).
+    pub fn whole_collection(
+        collection: &str,
+        pushdown: Pushdown,
+        versions: VersionSelection,
+    ) -> Self {
+        ListQuery {
+            collection: collection.to_owned(),
+            pushdown,
+            ids: vec![],
+            types: vec![],
+            added_after_us: None,
+            versions,
+            spec_versions: vec![],
+            after: None,
+            limit: 1000,
+            with_json: true,
+        }
+    }
+}
+
+/// Pages through a listing from its position to its end, handing each page's records to `f`.
+pub async fn for_each_page<S: Store, E: From<StoreError>>(
+    store: &S,
+    mut q: ListQuery,
+    mut f: impl FnMut(&[Record]) -> Result<(), E>,
+) -> Result<(), E> {
+    loop {
+        let page = store.list(&q).await?;
+        f(&page.records)?;
+        match (page.more, page.records.last()) {
+            (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
+            _ => return Ok(()),
+        }
+    }
+}
+
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
