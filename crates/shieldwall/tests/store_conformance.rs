@@ -10,8 +10,8 @@ use shieldwall::{
     ingest::{self, Prepared},
     policy::Pushdown,
     store::{
-        AddOutcome, AnyStore, DeleteQuery, ListQuery, NewVersion, Provenance, StatusRecord, Store,
-        VersionSelection,
+        AddOutcome, AnyStore, DeleteQuery, ListQuery, NewVersion, Page, Provenance, StatusRecord,
+        Store, VersionSelection,
     },
 };
 use stix::tlp::TlpLevel;
@@ -298,6 +298,67 @@ async fn suite(store: &AnyStore) {
             .await
             .unwrap()
     );
+
+    // One envelope: a version twice, a newer version of it, and a version already stored for
+    // another collection; later, a newer version of an object placed alone (its entry becomes
+    // "multi", so first/last must look at both).
+    const E: &str = "0d4f0f37-0000-4000-8000-000000000003";
+    let out = add(
+        store,
+        E,
+        &[
+            ind(20, "2020-01-01T00:00:00Z"),
+            ind(20, "2020-01-01T00:00:00Z"),
+            ind(20, "2022-01-01T00:00:00Z"),
+            ind(2, "2020-06-01T00:00:00Z"),
+            ind(21, "2020-01-01T00:00:00Z"),
+        ],
+    )
+    .await;
+    let added: Vec<bool> = out
+        .iter()
+        .map(|o| matches!(o, AddOutcome::Added { .. }))
+        .collect();
+    assert_eq!(added, [true, false, true, true, true], "{out:?}");
+    add(store, E, &[ind(21, "2023-01-01T00:00:00Z")]).await;
+    let in_e = |versions: VersionSelection| {
+        let mut l = q(versions);
+        l.collection = E.into();
+        l
+    };
+    let versions_of = |p: &Page| {
+        let mut v: Vec<(String, i64)> = p
+            .records
+            .iter()
+            .map(|r| (r.id.clone(), r.version_ns))
+            .collect();
+        v.sort();
+        v
+    };
+    let ns = |t: &str| ind(0, t).version_ns.unwrap();
+    let id = |n: u32| format!("indicator--00000000-0000-4000-8000-{n:012}");
+    let all = store.list(&in_e(VersionSelection::all())).await.unwrap();
+    assert_eq!(all.records.len(), 5, "{:?}", versions_of(&all));
+    let last = store.list(&in_e(VersionSelection::last())).await.unwrap();
+    assert_eq!(
+        versions_of(&last),
+        vec![
+            (id(2), ns("2020-06-01T00:00:00Z")),
+            (id(20), ns("2022-01-01T00:00:00Z")),
+            (id(21), ns("2023-01-01T00:00:00Z")),
+        ]
+    );
+    let mut first = VersionSelection::last();
+    (first.last, first.first) = (false, true);
+    let first = store.list(&in_e(first)).await.unwrap();
+    assert_eq!(
+        versions_of(&first),
+        vec![
+            (id(2), ns("2020-06-01T00:00:00Z")),
+            (id(20), ns("2020-01-01T00:00:00Z")),
+            (id(21), ns("2020-01-01T00:00:00Z")),
+        ]
+    );
 }
 
 fn by_id_of(n: u32) -> ListQuery {
@@ -346,4 +407,58 @@ async fn postgres_conforms_and_shares_state_between_nodes() {
         pg.pool().close().await;
     }
     db.drop_db(Some(store)).await;
+}
+
+/// A PostgreSQL store written when the object JSON column was `jsonb` is converted to TEXT once,
+/// at start, and serves the same objects (re-adding one is "already present").
+#[tokio::test]
+async fn postgres_converts_a_jsonb_store_to_text() {
+    let Some(db) = common::PgDb::create("jsonb to TEXT conversion on PostgreSQL").await else {
+        return;
+    };
+    let store = AnyStore::open(&db.url).await.unwrap();
+    let object = ind(1, "2020-01-01T00:00:00Z");
+    add(&store, C, std::slice::from_ref(&object)).await;
+    let column_type = |store: &AnyStore| {
+        let AnyStore::Postgres(pg) = store else {
+            panic!("a PostgreSQL store")
+        };
+        let pool = pg.pool().clone();
+        async move {
+            let t: String = sqlx::query_scalar(
+                "SELECT data_type::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'versions' AND column_name = 'json'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            t
+        }
+    };
+    // Make it a store of the earlier schema.
+    if let AnyStore::Postgres(pg) = &store {
+        sqlx::query("ALTER TABLE versions ALTER COLUMN json TYPE jsonb USING json::jsonb")
+            .execute(pg.pool())
+            .await
+            .unwrap();
+    }
+    assert_eq!(column_type(&store).await, "jsonb");
+    if let AnyStore::Postgres(pg) = &store {
+        pg.pool().close().await;
+    }
+    drop(store);
+    let reopened = AnyStore::open(&db.url).await.unwrap();
+    assert_eq!(column_type(&reopened).await, "text");
+    let listed = reopened.list(&q(VersionSelection::all())).await.unwrap();
+    assert_eq!(listed.records.len(), 1);
+    let json: serde_json::Value =
+        serde_json::from_str(listed.records[0].json.as_deref().unwrap()).unwrap();
+    assert_eq!(json["id"], object.id.as_str());
+    assert_eq!(json["pattern"], "[x:y = 1]");
+    let again = add(&reopened, C, &[object]).await;
+    assert!(
+        matches!(again[0], AddOutcome::AlreadyPresent { .. }),
+        "{again:?}"
+    );
+    db.drop_db(Some(reopened)).await;
 }

@@ -1,7 +1,8 @@
-//! The two backends. Their SQL is the same text (see `sql.rs`) except for the schema, the
-//! placeholders of multi-row statements and how a writer takes the write lock, so one macro
-//! implements [`Store`] for both. The object JSON is TEXT on both: nothing queries inside it, and
-//! PostgreSQL's `jsonb` cost a parse of every object on POST (and reordered the keys).
+//! The two backends. Their SQL is the same text (see `sql.rs`) except for the schema, the bulk
+//! writes of `add` (multi-row `VALUES` on SQLite, `UNNEST` of one array per column on PostgreSQL)
+//! and how a writer takes the write lock, so one macro implements [`Store`] for both. The object
+//! JSON is TEXT on both: nothing queries inside it, and PostgreSQL's `jsonb` cost a parse of every
+//! object on POST (and reordered the keys).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -355,13 +356,27 @@ macro_rules! impl_store {
                 let mut last: i64 = row.try_get(0)?;
                 let now = timestamps::now_us();
                 let n = versions.len();
+                let mut ids: Vec<&str> = versions.iter().map(|v| v.id.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                // Every stored version of these ids, and whether this collection holds it: one
+                // index probe per id (nothing for a new object), read before writing under the
+                // write lock, so it stays true until the commit.
+                let mut stored: HashMap<&str, Vec<Stored>> = HashMap::new();
+                for s in <$ty>::stored_versions(&mut *tx, collection, &ids).await? {
+                    if let Ok(k) = ids.binary_search(&s.id.as_str()) {
+                        stored.entry(ids[k]).or_default().push(s);
+                    }
+                }
                 // The date_added and version of each version, in order. A version-less SCO takes
                 // the earliest version its id already has (stored, or earlier in this batch), else
                 // its date_added.
                 let mut dates = Vec::with_capacity(n);
                 let mut nss = Vec::with_capacity(n);
-                let mut earliest: HashMap<&str, i64> = HashMap::new();
-                let mut looked_up: HashSet<&str> = HashSet::new();
+                let mut earliest: HashMap<&str, i64> = stored
+                    .iter()
+                    .filter_map(|(id, s)| s.iter().map(|s| s.version_ns).min().map(|ns| (*id, ns)))
+                    .collect();
                 for v in versions {
                     let date_added = match v.date_added_us {
                         Some(d) => d,
@@ -372,89 +387,44 @@ macro_rules! impl_store {
                     };
                     let version_ns = match v.version_ns {
                         Some(ns) => ns,
-                        None => {
-                            if looked_up.insert(v.id.as_str()) {
-                                let stored = sqlx::query("SELECT version_ns FROM versions WHERE id = $1 ORDER BY version_ns LIMIT 1")
-                                    .bind(v.id.as_str())
-                                    .fetch_optional(&mut *tx)
-                                    .await?;
-                                if let Some(r) = stored {
-                                    let ns: i64 = r.try_get(0)?;
-                                    let e = earliest.entry(v.id.as_str()).or_insert(ns);
-                                    *e = (*e).min(ns);
-                                }
-                            }
-                            earliest.get(v.id.as_str()).copied().unwrap_or(date_added.saturating_mul(1000))
-                        }
+                        None => earliest.get(v.id.as_str()).copied().unwrap_or(date_added.saturating_mul(1000)),
                     };
                     let e = earliest.entry(v.id.as_str()).or_insert(version_ns);
                     *e = (*e).min(version_ns);
                     dates.push(date_added);
                     nss.push(version_ns);
                 }
-                // Versions: the first occurrence of each (id, version), in multi-row statements;
-                // those already stored keep their row.
+                // Versions: the first occurrence of each (id, version); those already stored keep
+                // their row, the others are inserted in bulk.
                 let mut first: HashMap<(&str, i64), usize> = HashMap::with_capacity(n);
                 let mut fresh = Vec::with_capacity(n);
+                let mut vids: HashMap<usize, i64> = HashMap::with_capacity(n);
                 for (i, v) in versions.iter().enumerate() {
                     if let std::collections::hash_map::Entry::Vacant(slot) = first.entry((v.id.as_str(), nss[i])) {
                         slot.insert(i);
-                        fresh.push(i);
-                    }
-                }
-                let mut vids: HashMap<usize, i64> = HashMap::with_capacity(n);
-                let mut inserted: HashSet<i64> = HashSet::with_capacity(n);
-                for chunk in fresh.chunks(CHUNK) {
-                    let text = format!(
-                        "INSERT INTO versions (id, type, spec_version, version_ns, version_text, tlp, producer, created_by_ref, \
-                         revoked, has_edges, json, source, actor, received_at) VALUES {} \
-                         ON CONFLICT (id, version_ns) DO NOTHING RETURNING id, version_ns, vid",
-                        values_list($dialect, chunk.len(), 14)
-                    );
-                    let mut q = sqlx::query(AssertSqlSafe(text));
-                    for &i in chunk {
-                        let v = &versions[i];
-                        q = q
-                            .bind(v.id.as_str())
-                            .bind(v.object_type.as_str())
-                            .bind(v.spec_version.as_str())
-                            .bind(nss[i])
-                            .bind(v.version_text.as_deref())
-                            .bind(v.tlp)
-                            .bind(v.producer.as_str())
-                            .bind(v.created_by_ref.as_deref())
-                            .bind(i64::from(v.revoked))
-                            .bind(i64::from(!v.edge_refs.is_empty()))
-                            .bind(v.json.as_str())
-                            .bind(provenance.source.as_str())
-                            .bind(provenance.actor.as_str())
-                            .bind(now);
-                    }
-                    for r in q.fetch_all(&mut *tx).await? {
-                        let id: String = r.try_get(0)?;
-                        let ns: i64 = r.try_get(1)?;
-                        let vid: i64 = r.try_get(2)?;
-                        if let Some(&i) = first.get(&(id.as_str(), ns)) {
-                            vids.insert(i, vid);
-                            inserted.insert(vid);
+                        match stored.get(v.id.as_str()).and_then(|s| s.iter().find(|s| s.version_ns == nss[i])) {
+                            Some(s) => {
+                                vids.insert(i, s.vid);
+                            }
+                            None => fresh.push(i),
                         }
                     }
                 }
+                let mut inserted: HashSet<i64> = HashSet::with_capacity(fresh.len());
+                for (id, ns, vid) in <$ty>::insert_versions(&mut *tx, provenance, now, versions, &nss, &fresh).await? {
+                    if let Some(&i) = first.get(&(id.as_str(), ns)) {
+                        vids.insert(i, vid);
+                        inserted.insert(vid);
+                    }
+                }
+                // Only another writer ignoring the write lock could make an insert conflict; look
+                // those rows up rather than fail.
                 let mut missing: Vec<&str> = fresh.iter().filter(|i| !vids.contains_key(i)).map(|&i| versions[i].id.as_str()).collect();
                 missing.sort_unstable();
                 missing.dedup();
-                for chunk in missing.chunks(CHUNK) {
-                    let text = format!("SELECT id, version_ns, vid FROM versions WHERE id IN ({})", placeholders($dialect, 1, chunk.len()));
-                    let mut q = sqlx::query(AssertSqlSafe(text));
-                    for id in chunk {
-                        q = q.bind(*id);
-                    }
-                    for r in q.fetch_all(&mut *tx).await? {
-                        let id: String = r.try_get(0)?;
-                        let ns: i64 = r.try_get(1)?;
-                        if let Some(&i) = first.get(&(id.as_str(), ns)) {
-                            vids.insert(i, r.try_get(2)?);
-                        }
+                for s in <$ty>::stored_versions(&mut *tx, collection, &missing).await? {
+                    if let Some(&i) = first.get(&(s.id.as_str(), s.version_ns)) {
+                        vids.entry(i).or_insert(s.vid);
                     }
                 }
                 let mut vid_of = Vec::with_capacity(n);
@@ -475,42 +445,14 @@ macro_rules! impl_store {
                         edges.extend(targets.into_iter().map(|t| (vid_of[i], t)));
                     }
                 }
-                for chunk in edges.chunks(CHUNK) {
-                    let text = format!(
-                        "INSERT INTO edges (vid, target) VALUES {} ON CONFLICT DO NOTHING",
-                        values_list($dialect, chunk.len(), 2)
-                    );
-                    let mut q = sqlx::query(AssertSqlSafe(text));
-                    for (vid, target) in chunk {
-                        q = q.bind(*vid).bind(*target);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
+                <$ty>::insert_edges(&mut *tx, &edges).await?;
                 // Entries. `multi` tells listings whether the collection holds other versions of
                 // the same object (then the latest/first rules must look at them).
-                let mut ids: Vec<&str> = versions.iter().map(|v| v.id.as_str()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                let mut placed: HashMap<&str, Vec<i64>> = HashMap::new();
-                for chunk in ids.chunks(CHUNK) {
-                    let text = format!(
-                        // From the ids (an index range each), never a scan of the collection.
-                        "SELECT v.id, v.vid FROM versions v \
-                         WHERE EXISTS (SELECT 1 FROM entries e WHERE e.collection = {} AND e.vid = v.vid) AND v.id IN ({})",
-                        placeholder($dialect, 1),
-                        placeholders($dialect, 2, chunk.len())
-                    );
-                    let mut q = sqlx::query(AssertSqlSafe(text)).bind(collection);
-                    for id in chunk {
-                        q = q.bind(*id);
-                    }
-                    for r in q.fetch_all(&mut *tx).await? {
-                        let id: String = r.try_get(0)?;
-                        if let Ok(k) = ids.binary_search(&id.as_str()) {
-                            placed.entry(ids[k]).or_default().push(r.try_get(1)?);
-                        }
-                    }
-                }
+                let mut placed: HashMap<&str, Vec<i64>> = stored
+                    .iter()
+                    .map(|(id, s)| (*id, s.iter().filter(|s| s.here).map(|s| s.vid).collect::<Vec<_>>()))
+                    .filter(|(_, p)| !p.is_empty())
+                    .collect();
                 let before: HashMap<&str, usize> = placed.iter().map(|(k, v)| (*k, v.len())).collect();
                 let mut to_place = Vec::with_capacity(n);
                 for (i, v) in versions.iter().enumerate() {
@@ -520,22 +462,14 @@ macro_rules! impl_store {
                         to_place.push(i);
                     }
                 }
-                let mut placed_now: HashSet<i64> = HashSet::with_capacity(to_place.len());
-                for chunk in to_place.chunks(CHUNK) {
-                    let text = format!(
-                        "INSERT INTO entries (collection, vid, date_added, multi) VALUES {} \
-                         ON CONFLICT (collection, vid) DO NOTHING RETURNING vid",
-                        values_list($dialect, chunk.len(), 4)
-                    );
-                    let mut q = sqlx::query(AssertSqlSafe(text));
-                    for &i in chunk {
+                let rows: Vec<(i64, i64, i64)> = to_place
+                    .iter()
+                    .map(|&i| {
                         let multi = placed.get(versions[i].id.as_str()).map_or(0, Vec::len) > 1;
-                        q = q.bind(collection).bind(vid_of[i]).bind(dates[i]).bind(i64::from(multi));
-                    }
-                    for r in q.fetch_all(&mut *tx).await? {
-                        placed_now.insert(r.try_get(0)?);
-                    }
-                }
+                        (vid_of[i], dates[i], i64::from(multi))
+                    })
+                    .collect();
+                let placed_now: HashSet<i64> = <$ty>::insert_entries(&mut *tx, collection, &rows).await?.into_iter().collect();
                 // Entries placed before whose object now has several versions here.
                 let mut newly_multi: Vec<i64> = Vec::new();
                 for (id, count) in &before {
@@ -794,6 +728,286 @@ macro_rules! impl_store {
             }
         }
     };
+}
+
+/// A stored version of an object that is being added again.
+struct Stored {
+    id: String,
+    version_ns: i64,
+    vid: i64,
+    /// Whether the collection being written holds this version.
+    here: bool,
+}
+
+/// The bulk statements of [`Store::add`], per backend: multi-row `VALUES` on SQLite (anonymous
+/// placeholders, chunks of [`CHUNK`] rows), one array per column with `UNNEST` on PostgreSQL
+/// (one statement of a few parameters per [`PG_CHUNK`] rows, prepared once per connection,
+/// instead of thousands of parameters to bind and evaluate).
+impl SqliteStore {
+    async fn stored_versions(
+        conn: &mut sqlx::SqliteConnection,
+        collection: &str,
+        ids: &[&str],
+    ) -> Result<Vec<Stored>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let text = format!(
+                // The placement test is a scalar sub-query per row on the entries primary key,
+                // never a scan of the collection.
+                "SELECT v.id, v.version_ns, v.vid, (SELECT 1 FROM entries e WHERE e.collection = ? AND e.vid = v.vid) \
+                 FROM versions v WHERE v.id IN ({})",
+                placeholders(Dialect::Sqlite, 2, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(text)).bind(collection);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                let here: Option<i64> = r.try_get(3)?;
+                out.push(Stored {
+                    id: r.try_get(0)?,
+                    version_ns: r.try_get(1)?,
+                    vid: r.try_get(2)?,
+                    here: here.is_some(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_versions(
+        conn: &mut sqlx::SqliteConnection,
+        provenance: &Provenance,
+        now: i64,
+        versions: &[NewVersion],
+        nss: &[i64],
+        rows: &[usize],
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(CHUNK) {
+            let text = format!(
+                "INSERT INTO versions (id, type, spec_version, version_ns, version_text, tlp, producer, created_by_ref, \
+                 revoked, has_edges, json, source, actor, received_at) VALUES {} \
+                 ON CONFLICT (id, version_ns) DO NOTHING RETURNING id, version_ns, vid",
+                values_list(Dialect::Sqlite, chunk.len(), 14)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(text));
+            for &i in chunk {
+                let v = &versions[i];
+                q = q
+                    .bind(v.id.as_str())
+                    .bind(v.object_type.as_str())
+                    .bind(v.spec_version.as_str())
+                    .bind(nss[i])
+                    .bind(v.version_text.as_deref())
+                    .bind(v.tlp)
+                    .bind(v.producer.as_str())
+                    .bind(v.created_by_ref.as_deref())
+                    .bind(i64::from(v.revoked))
+                    .bind(i64::from(!v.edge_refs.is_empty()))
+                    .bind(v.json.as_str())
+                    .bind(provenance.source.as_str())
+                    .bind(provenance.actor.as_str())
+                    .bind(now);
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                out.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_edges(
+        conn: &mut sqlx::SqliteConnection,
+        edges: &[(i64, &str)],
+    ) -> Result<(), StoreError> {
+        for chunk in edges.chunks(CHUNK) {
+            let text = format!(
+                "INSERT INTO edges (vid, target) VALUES {} ON CONFLICT DO NOTHING",
+                values_list(Dialect::Sqlite, chunk.len(), 2)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(text));
+            for (vid, target) in chunk {
+                q = q.bind(*vid).bind(*target);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts `(vid, date_added, multi)` entries; returns the vids placed now.
+    async fn insert_entries(
+        conn: &mut sqlx::SqliteConnection,
+        collection: &str,
+        rows: &[(i64, i64, i64)],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(CHUNK) {
+            let text = format!(
+                "INSERT INTO entries (collection, vid, date_added, multi) VALUES {} \
+                 ON CONFLICT (collection, vid) DO NOTHING RETURNING vid",
+                values_list(Dialect::Sqlite, chunk.len(), 4)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(text));
+            for (vid, date, multi) in chunk {
+                q = q.bind(collection).bind(*vid).bind(*date).bind(*multi);
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                out.push(r.try_get(0)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Rows per `UNNEST` statement on PostgreSQL (bounds the size of one message).
+const PG_CHUNK: usize = 4096;
+
+impl PgStore {
+    async fn stored_versions(
+        conn: &mut sqlx::PgConnection,
+        collection: &str,
+        ids: &[&str],
+    ) -> Result<Vec<Stored>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(PG_CHUNK) {
+            // The placement test is a scalar sub-query in the select list, which PostgreSQL runs
+            // per row on the entries primary key. (As `WHERE EXISTS` it became a hash semi-join
+            // over a sequential scan of the collection's entries: each POST cost a scan of
+            // everything posted before.)
+            let rows = sqlx::query(
+                "SELECT v.id, v.version_ns, v.vid, (SELECT 1 FROM entries e WHERE e.collection = $1 AND e.vid = v.vid) \
+                 FROM versions v WHERE v.id = ANY($2::text[])",
+            )
+            .bind(collection)
+            .bind(chunk)
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in rows {
+                let here: Option<i32> = r.try_get(3)?;
+                out.push(Stored {
+                    id: r.try_get(0)?,
+                    version_ns: r.try_get(1)?,
+                    vid: r.try_get(2)?,
+                    here: here.is_some(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_versions(
+        conn: &mut sqlx::PgConnection,
+        provenance: &Provenance,
+        now: i64,
+        versions: &[NewVersion],
+        nss: &[i64],
+        rows: &[usize],
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(PG_CHUNK) {
+            let col = |f: &dyn Fn(&NewVersion) -> &str| -> Vec<&str> {
+                chunk.iter().map(|&i| f(&versions[i])).collect()
+            };
+            let ids = col(&|v| v.id.as_str());
+            let types = col(&|v| v.object_type.as_str());
+            let specs = col(&|v| v.spec_version.as_str());
+            let producers = col(&|v| v.producer.as_str());
+            let jsons = col(&|v| v.json.as_str());
+            let ns: Vec<i64> = chunk.iter().map(|&i| nss[i]).collect();
+            let texts: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|&i| versions[i].version_text.as_deref())
+                .collect();
+            let tlps: Vec<Option<i64>> = chunk.iter().map(|&i| versions[i].tlp).collect();
+            let creators: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|&i| versions[i].created_by_ref.as_deref())
+                .collect();
+            let revoked: Vec<i64> = chunk
+                .iter()
+                .map(|&i| i64::from(versions[i].revoked))
+                .collect();
+            let has_edges: Vec<i64> = chunk
+                .iter()
+                .map(|&i| i64::from(!versions[i].edge_refs.is_empty()))
+                .collect();
+            let rows = sqlx::query(
+                "INSERT INTO versions (id, type, spec_version, version_ns, version_text, tlp, producer, created_by_ref, \
+                 revoked, has_edges, json, source, actor, received_at) \
+                 SELECT u.*, $12, $13, $14 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], \
+                 $6::int8[], $7::text[], $8::text[], $9::int8[], $10::int8[], $11::text[]) AS u \
+                 ON CONFLICT (id, version_ns) DO NOTHING RETURNING id, version_ns, vid",
+            )
+            .bind(ids)
+            .bind(types)
+            .bind(specs)
+            .bind(ns)
+            .bind(texts)
+            .bind(tlps)
+            .bind(producers)
+            .bind(creators)
+            .bind(revoked)
+            .bind(has_edges)
+            .bind(jsons)
+            .bind(provenance.source.as_str())
+            .bind(provenance.actor.as_str())
+            .bind(now)
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in rows {
+                out.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_edges(
+        conn: &mut sqlx::PgConnection,
+        edges: &[(i64, &str)],
+    ) -> Result<(), StoreError> {
+        for chunk in edges.chunks(PG_CHUNK) {
+            let vids: Vec<i64> = chunk.iter().map(|e| e.0).collect();
+            let targets: Vec<&str> = chunk.iter().map(|e| e.1).collect();
+            sqlx::query(
+                "INSERT INTO edges (vid, target) SELECT * FROM UNNEST($1::int8[], $2::text[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(vids)
+            .bind(targets)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts `(vid, date_added, multi)` entries; returns the vids placed now.
+    async fn insert_entries(
+        conn: &mut sqlx::PgConnection,
+        collection: &str,
+        rows: &[(i64, i64, i64)],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(PG_CHUNK) {
+            let vids: Vec<i64> = chunk.iter().map(|r| r.0).collect();
+            let dates: Vec<i64> = chunk.iter().map(|r| r.1).collect();
+            let multi: Vec<i64> = chunk.iter().map(|r| r.2).collect();
+            let placed = sqlx::query(
+                "INSERT INTO entries (collection, vid, date_added, multi) \
+                 SELECT $1, u.vid, u.d, u.m FROM UNNEST($2::int8[], $3::int8[], $4::int8[]) AS u (vid, d, m) \
+                 ON CONFLICT (collection, vid) DO NOTHING RETURNING vid",
+            )
+            .bind(collection)
+            .bind(vids)
+            .bind(dates)
+            .bind(multi)
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in placed {
+                out.push(r.try_get(0)?);
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl SqliteStore {

@@ -565,6 +565,9 @@ pub(super) async fn add_objects(
         },
         actor: principal.actor.clone(),
     };
+    // The status body the store saved is also the response: kept (the last one built, should
+    // the store build it more than once) rather than built twice.
+    let built: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let make_status = |outcomes: &[AddOutcome]| {
         let successes: Vec<Value> = valid
             .iter()
@@ -592,20 +595,28 @@ pub(super) async fn add_objects(
             "pending_count": 0,
             "pendings": [],
         });
+        let body = body.to_string();
+        if let Ok(mut b) = built.lock() {
+            *b = Some(body.clone());
+        }
         StatusRecord {
             id: status_id.clone(),
             api_root: root.clone(),
             member: principal.member.clone(),
             request_us,
             expires_us: request_us.saturating_add(state.limits.status_retention_us),
-            body: body.to_string(),
+            body,
         }
     };
     let outcomes = state
         .store
         .add(&c.id, &provenance, &valid, &make_status)
         .await?;
-    let status_body = make_status(&outcomes).body;
+    let kept = built.lock().ok().and_then(|mut b| b.take());
+    let status_body = match kept {
+        Some(body) => body,
+        None => make_status(&outcomes).body,
+    };
     metrics::counter!("shieldwall_objects_added_total").increment(valid.len() as u64);
     metrics::counter!("shieldwall_objects_refused_total").increment(failures.len() as u64);
     tracing::info!(collection = %c.id, stored = valid.len(), refused = failures.len(), actor = %principal.actor, "Added objects.");
