@@ -730,6 +730,20 @@ macro_rules! impl_store {
     };
 }
 
+/// A [`Stored`] from a row `(id, version_ns, vid, 1 or NULL)`.
+macro_rules! stored_row {
+    ($r:expr) => {{
+        let r = $r;
+        let here: Option<i64> = r.try_get(3)?;
+        Stored {
+            id: r.try_get(0)?,
+            version_ns: r.try_get(1)?,
+            vid: r.try_get(2)?,
+            here: here.is_some(),
+        }
+    }};
+}
+
 /// A stored version of an object that is being added again.
 struct Stored {
     id: String,
@@ -763,13 +777,7 @@ impl SqliteStore {
                 q = q.bind(*id);
             }
             for r in q.fetch_all(&mut *conn).await? {
-                let here: Option<i64> = r.try_get(3)?;
-                out.push(Stored {
-                    id: r.try_get(0)?,
-                    version_ns: r.try_get(1)?,
-                    vid: r.try_get(2)?,
-                    here: here.is_some(),
-                });
+                out.push(stored_row!(r));
             }
         }
         Ok(out)
@@ -876,7 +884,7 @@ impl PgStore {
             // over a sequential scan of the collection's entries: each POST cost a scan of
             // everything posted before.)
             let rows = sqlx::query(
-                "SELECT v.id, v.version_ns, v.vid, (SELECT 1 FROM entries e WHERE e.collection = $1 AND e.vid = v.vid) \
+                "SELECT v.id, v.version_ns, v.vid, (SELECT 1::int8 FROM entries e WHERE e.collection = $1 AND e.vid = v.vid) \
                  FROM versions v WHERE v.id = ANY($2::text[])",
             )
             .bind(collection)
@@ -884,13 +892,7 @@ impl PgStore {
             .fetch_all(&mut *conn)
             .await?;
             for r in rows {
-                let here: Option<i32> = r.try_get(3)?;
-                out.push(Stored {
-                    id: r.try_get(0)?,
-                    version_ns: r.try_get(1)?,
-                    vid: r.try_get(2)?,
-                    here: here.is_some(),
-                });
+                out.push(stored_row!(r));
             }
         }
         Ok(out)
