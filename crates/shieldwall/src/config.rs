@@ -187,6 +187,8 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for HTTPS.
     pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s) for mutual TLS: clients must present a certificate issued by one.
+    pub tls_client_ca: Option<PathBuf>,
     /// Directory for the SQLite database (when `database` is not set).
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://…`; default: `shieldwall.db` in `data_dir`.
@@ -224,6 +226,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8443".to_owned(),
             tls_cert: None,
             tls_key: None,
+            tls_client_ca: None,
             data_dir: PathBuf::from("shieldwall-data"),
             database: None,
             title: "Shieldwall TAXII 2.1 hub".to_owned(),
@@ -450,6 +453,12 @@ impl Config {
             return Err(err(
                 "server.tls_cert".into(),
                 "tls_cert and tls_key go together".into(),
+            ));
+        }
+        if s.tls_client_ca.is_some() && s.tls_cert.is_none() {
+            return Err(err(
+                "server.tls_client_ca".into(),
+                "mutual TLS needs HTTPS: set tls_cert and tls_key too".into(),
             ));
         }
         if s.tls_cert.is_none() && !listen.ip().is_loopback() {

@@ -1,5 +1,5 @@
 //! TLS on both sides, with rustls and the *ring* crypto provider: the server's configuration
-//! (`server.tls_cert`/`server.tls_key`) and a sync client's (a peer's `ca_cert`,
+//! (`server.tls_cert`/`server.tls_key`, mutual TLS with `server.tls_client_ca`) and a sync client's (a peer's `ca_cert`,
 //! `tls_only_ca_cert`, `client_cert`/`client_key`, else the built-in web roots).
 
 use std::{path::Path, sync::Arc};
@@ -55,14 +55,38 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
         .map_err(|e| err(path, format!("holds no usable PEM private key: {e}")))
 }
 
-/// The server side: the certificate chain and key, HTTP/1.1 by ALPN, TLS 1.2 and 1.3.
-pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+/// The server side: the certificate chain and key, HTTP/1.1 by ALPN, TLS 1.2 and 1.3; with
+/// `client_ca`, mutual TLS: a client without a certificate issued by one of those CAs is refused
+/// in the handshake.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<ServerConfig, TlsError> {
     let chain = load_certs(cert)?;
     let key_der = load_key(key)?;
-    let mut cfg = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| err(cert, e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| err(cert, e.to_string()))?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for c in load_certs(ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| err(ca, format!("not a usable CA certificate: {e}")))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .build()
+            .map_err(|e| err(ca, format!("cannot verify clients with it: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder
         .with_single_cert(chain, key_der)
         .map_err(|e| err(key, format!("does not fit the certificate: {e}")))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -3,7 +3,9 @@
 //! from and pushes to A over https, trusting only that CA. A serves B's pull through the egress
 //! rule (B's node account is A's `inbound_actor` for peer `b`): exactly CLEAR/GREEN, AMBER of the
 //! shared trust group, and never what came from B. A peer whose certificate another CA signed is
-//! refused with a clear error, and so is a key that does not fit the server's certificate.
+//! refused with a clear error, and so is a key that does not fit the server's certificate. With
+//! `server.tls_client_ca` (mutual TLS), A admits only clients with a certificate of that CA, and
+//! B syncs with its `client_cert`/`client_key`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
@@ -430,4 +432,196 @@ async fn sync_over_https_with_a_generated_ca() {
         .send()
         .await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
+}
+
+/// A CA for client certificates and one certificate it issued for `node` (client authentication).
+fn client_pki(name: &str, node: &str) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{name} client CA"));
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf = rcgen::CertificateParams::new(vec![node.to_string()]).unwrap();
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, node);
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let leaf = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    Pki {
+        ca_pem: ca_cert.pem(),
+        cert_pem: leaf.pem(),
+        key_pem: leaf_key.serialize_pem(),
+    }
+}
+
+/// `https_client` presenting a client certificate.
+fn https_client_with_cert(ca_pem: &str, client: &Pki) -> reqwest::Client {
+    shieldwall::tls::ensure_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain = rustls_pki_types::CertificateDer::pem_slice_iter(client.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(client.key_pem.as_bytes()).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(cfg)
+        .build()
+        .unwrap()
+}
+
+/// Mutual TLS: with `server.tls_client_ca`, A refuses, in the handshake, a client without a
+/// certificate and one whose certificate another CA issued; node B syncs (pull and push) with
+/// the certificate the coalition's client CA issued it (`client_cert`/`client_key`). The setting
+/// without HTTPS is refused at start, naming the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn mutual_tls_admits_only_clients_of_the_configured_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = pki("server");
+    let clients = client_pki("coalition", "node-b");
+    let rogue = client_pki("rogue", "node-b");
+    for (file, pem) in [
+        ("cert.pem", &server.cert_pem),
+        ("key.pem", &server.key_pem),
+        ("ca.pem", &server.ca_pem),
+        ("clients-ca.pem", &clients.ca_pem),
+        ("b-cert.pem", &clients.cert_pem),
+        ("b-key.pem", &clients.key_pem),
+        ("rogue-cert.pem", &rogue.cert_pem),
+        ("rogue-key.pem", &rogue.key_pem),
+    ] {
+        std::fs::write(dir.join(file), pem).unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let a_cfg = config_a(dir, port);
+    let client_ca_line = format!(
+        "tls_client_ca = \"{}\"\n",
+        dir.join("clients-ca.pem").display()
+    );
+    let text = std::fs::read_to_string(&a_cfg).unwrap();
+    // Without HTTPS: refused at start, naming the key.
+    let no_tls = dir.join("a-no-tls.toml");
+    let plain: String = text
+        .lines()
+        .filter(|l| !l.starts_with("tls_cert") && !l.starts_with("tls_key"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(
+        &no_tls,
+        plain.replacen("[server]\n", &format!("[server]\n{client_ca_line}"), 1),
+    )
+    .unwrap();
+    let refused = serve(&no_tls)
+        .err()
+        .expect("mutual TLS without HTTPS must be refused");
+    assert!(refused.contains("server.tls_client_ca"), "{refused}");
+    std::fs::write(
+        &a_cfg,
+        text.replacen("[server]\n", &format!("[server]\n{client_ca_line}"), 1),
+    )
+    .unwrap();
+    let _a = serve(&a_cfg).unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+
+    // No client certificate, or one from another CA: no TAXII answer at all.
+    let anonymous = https_client(&server.ca_pem)
+        .get(format!("{base}/taxii2/"))
+        .bearer_auth(token("local-a"))
+        .header("Accept", ACCEPT)
+        .send()
+        .await;
+    assert!(anonymous.is_err(), "no client certificate: {anonymous:?}");
+    let forged = https_client_with_cert(&server.ca_pem, &rogue)
+        .get(format!("{base}/taxii2/"))
+        .bearer_auth(token("local-a"))
+        .header("Accept", ACCEPT)
+        .send()
+        .await;
+    assert!(forged.is_err(), "a certificate of another CA: {forged:?}");
+
+    // The coalition's certificate: TAXII as usual (HTTP authentication still applies).
+    let https = https_client_with_cert(&server.ca_pem, &clients);
+    let resp = https
+        .get(format!("{base}/taxii2/"))
+        .header("Accept", ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "a certificate is not a credential");
+    let (green, red) = (
+        indicator(11, Some(tlp::TLP2_GREEN)),
+        indicator(12, Some(tlp::TLP2_RED)),
+    );
+    let resp = https
+        .post(format!("{base}/sync/collections/{INTEL}/objects/"))
+        .bearer_auth(token("local-a"))
+        .header("Accept", ACCEPT)
+        .header("Content-Type", ACCEPT)
+        .body(json!({"objects": [&green, &red]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+
+    // Node B: with the rogue certificate, refused clearly; with its own, pull and push work.
+    let dir_b = dir.join("b");
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let b_cfg = config_b(&dir_b, port, &dir.join("ca.pem"));
+    let b_text = std::fs::read_to_string(&b_cfg).unwrap();
+    let with_cert = |cert: &str, key: &str| {
+        b_text.replace(
+            "tls_only_ca_cert = true\n",
+            &format!(
+                "tls_only_ca_cert = true\nclient_cert = \"{}\"\nclient_key = \"{}\"\n",
+                dir.join(cert).display(),
+                dir.join(key).display()
+            ),
+        )
+    };
+    std::fs::write(&b_cfg, with_cert("rogue-cert.pem", "rogue-key.pem")).unwrap();
+    let out = sync(&b_cfg);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a rogue client certificate must be refused"
+    );
+    eprintln!("refused as expected: {stderr}");
+    assert!(
+        stderr.contains("TLS handshake failed") && stderr.contains("UnknownCA"),
+        "refused at once, saying why: {stderr}"
+    );
+    let db_b = dir_b.join("data/shieldwall.db");
+    std::fs::write(&b_cfg, with_cert("b-cert.pem", "b-key.pem")).unwrap();
+    let out = sync(&b_cfg);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = |o: &Value| o["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ids_in(&db_b).await,
+        BTreeSet::from([id(&green)]),
+        "B pulled over mutual TLS: GREEN, not RED"
+    );
 }

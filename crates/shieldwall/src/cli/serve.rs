@@ -83,13 +83,20 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         }
         (cfg.check(&source)?, source)
     };
-    let tls = match (
-        &checked.config.server.tls_cert,
-        &checked.config.server.tls_key,
-    ) {
+    let server = &checked.config.server;
+    let tls = match (&server.tls_cert, &server.tls_key) {
         (Some(cert), Some(key)) => Some(std::sync::Arc::new(
-            shieldwall::tls::server_config(cert, key)
-                .map_err(|e| anyhow::anyhow!("{source}: server.tls_cert/tls_key: {e}"))?,
+            shieldwall::tls::server_config(cert, key, server.tls_client_ca.as_deref()).map_err(
+                |e| {
+                    let keys =
+                        if server.tls_client_ca.as_deref() == Some(std::path::Path::new(&e.path)) {
+                            "server.tls_client_ca"
+                        } else {
+                            "server.tls_cert/tls_key"
+                        };
+                    anyhow::anyhow!("{source}: {keys}: {e}")
+                },
+            )?,
         )),
         _ => None,
     };

@@ -32,6 +32,9 @@ fn is_tls_failure(message: &str) -> bool {
         "NotValidForName",
         "certificate",
         "handshake",
+        // The peer's TLS alert, e.g. `UnknownCA` or `CertificateRequired` when it requires a
+        // client certificate (mutual TLS) that this node lacks or another CA issued.
+        "received fatal alert",
     ]
     .iter()
     .any(|k| message.contains(k))
