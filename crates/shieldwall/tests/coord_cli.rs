@@ -554,6 +554,96 @@ fn coordination_commands_end_to_end() {
         String::from_utf8_lossy(&bad.stderr)
     );
 
+    // The incident's event and task sequences: events in order (the second follows the first),
+    // a response task; `show` lists them in order, and the incident's core links them.
+    let e1 = sw.id(&[
+        "incident",
+        "add-event",
+        &i1,
+        "--as",
+        "ma",
+        "--name",
+        "Phishing mail to the control-room staff",
+        "--type",
+        "phishing",
+        "--start",
+        "2026-11-20T08:00:00Z",
+    ]);
+    let e2 = sw.id(&[
+        "incident",
+        "add-event",
+        &i1,
+        "--as",
+        "ma",
+        "--status",
+        "ongoing",
+        "--name",
+        "Breaker commands from the SCADA HMI",
+        "--after",
+        &e1,
+    ]);
+    let t1 = sw.id(&[
+        "incident",
+        "add-task",
+        &i1,
+        "--as",
+        "ma",
+        "--outcome",
+        "ongoing",
+        "--name",
+        "Isolate the HMI network",
+        "--type",
+        "containment",
+        "--priority",
+        "90",
+    ]);
+    let shown = sw.json(&["incident", "show", &i1, "--as", "mb"]);
+    let ids = |k: &str| -> Vec<String> {
+        shown[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids("events"), [e1.clone(), e2.clone()], "{shown}");
+    assert_eq!(ids("tasks"), std::slice::from_ref(&t1), "{shown}");
+    assert_eq!(shown["events"][1]["status"], "ongoing");
+    assert_eq!(shown["events"][0]["start_time"], "2026-11-20T08:00:00Z");
+    assert_eq!(shown["tasks"][0]["priority"], 90);
+    let core = &shown["incident"]["extensions"][coord::ext::INCIDENT_CORE];
+    assert_eq!(
+        core["events"][0]["next_steps"][0]["event_ref"],
+        e2.as_str(),
+        "{core}"
+    );
+    assert_eq!(core["events"][1]["sequence_start"], false);
+    assert_eq!(
+        core["impact_refs"].as_array().unwrap().len(),
+        2,
+        "the impacts stay on the new versions: {core}"
+    );
+    let human = sw.ok(&["incident", "show", &i1, "--as", "ma"]);
+    assert!(
+        human.contains(&format!("event {e2} ongoing Breaker commands"))
+            && human.contains(&format!("task {t1} ongoing Isolate the HMI network")),
+        "{human}"
+    );
+    for (args, says) in [
+        (vec!["add-event", &i1, "--after", &t1], "--after"),
+        (vec!["add-event", &i1, "--status", "finished"], "--status"),
+        (vec!["add-task", &i1, "--start", "yesterday"], "--start"),
+        (vec!["add-task", &e1], "not an incident"),
+    ] {
+        let mut full = vec!["incident"];
+        full.extend(args);
+        full.extend(["--as", "ma"]);
+        let bad = sw.run(&full);
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(bad.status.code(), Some(2), "{full:?}: {err}");
+        assert!(err.contains(says), "{full:?}: {err}");
+    }
+
     // ATT&CK technique used by the intrusion, and sightings, through `import`.
     let attack = tmp.path().join("attack.json");
     let t0 = "2026-01-01T00:00:00.000Z";

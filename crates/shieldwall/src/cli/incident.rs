@@ -1,14 +1,15 @@
-//! `shieldwall incident new|list|show|add-impact|update`: incidents on critical infrastructure
-//! with the OASIS Incident Core extension, their victims (an `identity` with STIX and NIS2
-//! sectors and a country, linked by `targets`) and their `impact`s — written into the local
-//! store as the acting member, read back as that member may see them.
+//! `shieldwall incident new|list|show|add-impact|add-event|add-task|update`: incidents on
+//! critical infrastructure with the OASIS Incident Core extension, their victims (an `identity`
+//! with STIX and NIS2 sectors and a country, linked by `targets`), their `impact`s, and the
+//! `event`s (what happened) and `task`s (what the defenders did) of their sequences — written
+//! into the local store as the acting member, read back as that member may see them.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use coord::incident::{
-    Alteration, Determination, Impact, ImpactDetail, Incident, IncidentCore, LossType,
-    PhysicalImpact,
+    Alteration, Determination, Event, EventStatus, Impact, ImpactDetail, Incident, IncidentCore,
+    LossType, PhysicalImpact, Task, TaskOutcome,
 };
 use coord::sector::{CiEntity, Victim};
 use serde::de::DeserializeOwned;
@@ -38,6 +39,12 @@ enum Command {
     },
     /// Add an impact to an incident (a new `impact` and a new version of the incident).
     AddImpact(ImpactArgs),
+    /// Add an event to an incident's event sequence (a new `event` and a new version of the
+    /// incident).
+    AddEvent(EventArgs),
+    /// Add a response task to an incident's task sequence (a new `task` and a new version of the
+    /// incident).
+    AddTask(TaskArgs),
     /// Change an incident's determination, investigation status or criticality (a new version).
     Update(UpdateArgs),
 }
@@ -135,6 +142,74 @@ struct ImpactArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct EventArgs {
+    /// The incident id.
+    incident: String,
+    /// ongoing, occurred, not-occurred, pending, undetermined.
+    #[arg(long, default_value = "occurred")]
+    status: String,
+    /// Name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Description.
+    #[arg(long)]
+    description: Option<String>,
+    /// The attacker's goal.
+    #[arg(long)]
+    goal: Option<String>,
+    /// Event types (`event-type-ov`; repeatable).
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// When it started (RFC 3339, e.g. 2026-11-27T06:40:00Z).
+    #[arg(long)]
+    start: Option<String>,
+    /// When it ended.
+    #[arg(long)]
+    end: Option<String>,
+    /// A `sighting` that is evidence of it (repeatable).
+    #[arg(long = "sighting")]
+    sightings: Vec<String>,
+    /// The event of this incident it follows (a step on that event's completion); without it,
+    /// the event starts a sequence.
+    #[arg(long)]
+    after: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct TaskArgs {
+    /// The incident id.
+    incident: String,
+    /// cancelled, failed, ongoing, pending, successful, unknown.
+    #[arg(long, default_value = "pending")]
+    outcome: String,
+    /// Name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Task types (`task-type-ov`, e.g. `containment`, `external-support`; repeatable).
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// Priority 0–100.
+    #[arg(long)]
+    priority: Option<u8>,
+    /// When it started (RFC 3339).
+    #[arg(long)]
+    start: Option<String>,
+    /// When it ended.
+    #[arg(long)]
+    end: Option<String>,
+    /// Why it failed.
+    #[arg(long)]
+    error: Option<String>,
+    /// The task of this incident it follows (a step on that task's completion); without it, the
+    /// task starts a sequence.
+    #[arg(long)]
+    after: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
 struct UpdateArgs {
     /// The incident id.
     id: String,
@@ -166,6 +241,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         Command::List => list(&ctx).await,
         Command::Show { id } => show(&ctx, &id).await,
         Command::AddImpact(a) => add_impact(&ctx, a).await,
+        Command::AddEvent(a) => add_event(&ctx, a).await,
+        Command::AddTask(a) => add_task(&ctx, a).await,
         Command::Update(a) => update(&ctx, a).await,
     }
 }
@@ -341,10 +418,36 @@ async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
     let rels: Vec<&Value> = of_type(&objects, "relationship")
         .filter(|r| s(r, "source_ref") == id || s(r, "target_ref") == id)
         .collect();
+    let event_refs: Vec<&str> = read
+        .body
+        .core
+        .events
+        .iter()
+        .map(|e| e.event_ref.as_str())
+        .collect();
+    let task_refs: Vec<&str> = read
+        .body
+        .core
+        .tasks
+        .iter()
+        .map(|t| t.task_ref.as_str())
+        .collect();
+    let in_order = |t: &str, refs: &[&str]| -> Vec<&Value> {
+        refs.iter()
+            .filter_map(|r| {
+                objects
+                    .iter()
+                    .find(|o| s(o, "type") == t && s(o, "id") == *r)
+            })
+            .collect()
+    };
+    let events = in_order(Event::TYPE, &event_refs);
+    let tasks = in_order(Task::TYPE, &task_refs);
     if ctx.on.json {
         println!(
             "{}",
-            json!({"incident": inc, "impacts": impacts, "relationships": rels, "warnings": read.warnings})
+            json!({"incident": inc, "impacts": impacts, "events": events, "tasks": tasks,
+                "relationships": rels, "warnings": read.warnings})
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -370,6 +473,25 @@ async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
             s(i, "id"),
             s(i, "impact_category"),
             i.get("criticality").map_or("-".into(), Value::to_string)
+        );
+    }
+    for e in &events {
+        println!(
+            "  event {} {} {}{}",
+            s(e, "id"),
+            s(e, "status"),
+            e["name"].as_str().unwrap_or("-"),
+            e["start_time"]
+                .as_str()
+                .map_or(String::new(), |t| format!(" (from {t})"))
+        );
+    }
+    for t in &tasks {
+        println!(
+            "  task {} {} {}",
+            s(t, "id"),
+            s(t, "outcome"),
+            t["name"].as_str().unwrap_or("-")
         );
     }
     for r in &rels {
@@ -467,6 +589,109 @@ async fn add_impact(ctx: &Ctx, a: ImpactArgs) -> anyhow::Result<ExitCode> {
     let out = ctx.write(&coll, &objects).await?;
     coordio::print_written(ctx.on.json, "impact", &objects, &out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--start`/`--end`: an RFC 3339 timestamp.
+fn time(what: &str, v: Option<&str>) -> anyhow::Result<Option<stix::Timestamp>> {
+    v.map(|t| stix::Timestamp::parse(t).map_err(|e| anyhow::anyhow!("--{what} `{t}`: {e}")))
+        .transpose()
+}
+
+/// Appends `{ref_key: new}` to the core's `list` (`events` or `tasks`); with `after`, the entry
+/// of `after` gains a step to it (required, on completion) and the new entry does not start a
+/// sequence.
+fn append_entry(
+    core: &mut serde_json::Map<String, Value>,
+    list: &str,
+    ref_key: &str,
+    new: &Value,
+    after: Option<&str>,
+) -> anyhow::Result<()> {
+    let entries = core
+        .entry(list)
+        .or_insert_with(|| Value::Array(vec![]))
+        .as_array_mut()
+        .with_context(|| format!("the incident's `{list}` is not a list"))?;
+    let mut entry = json!({ ref_key: new.clone() });
+    if let Some(prev) = after {
+        let Some(p) = entries.iter_mut().find(|e| e[ref_key] == prev) else {
+            bail!("--after {prev}: not in this incident's {list}");
+        };
+        let step = json!({ ref_key: new.clone(), "condition_type": "required", "transition_type": "completion" });
+        match p.get_mut("next_steps").and_then(Value::as_array_mut) {
+            Some(steps) => steps.push(step),
+            None => p["next_steps"] = json!([step]),
+        }
+        entry["sequence_start"] = json!(false);
+    }
+    entries.push(entry);
+    Ok(())
+}
+
+/// Stores `object` (an `event` or `task`) with a new version of incident `id` that lists it.
+async fn add_to_sequence(
+    ctx: &Ctx,
+    id: &str,
+    object: Value,
+    list: &str,
+    ref_key: &str,
+    after: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let (current, coll) = ctx.find(id).await?;
+    if s(&current, "type") != "incident" {
+        bail!("{id}: not an incident");
+    }
+    let next = with_core(&current, |core| {
+        append_entry(core, list, ref_key, &object["id"], after)
+    })?;
+    Incident::read(&next).context("the new version does not read back")?;
+    let what = s(&object, "type").to_owned();
+    let objects = vec![object, next];
+    let out = ctx.write(&coll, &objects).await?;
+    coordio::print_written(ctx.on.json, &what, &objects, &out);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn add_event(ctx: &Ctx, a: EventArgs) -> anyhow::Result<ExitCode> {
+    let mut event = Event::new(term::<EventStatus>("status", &a.status)?);
+    event.name = a.name.clone();
+    event.description = a.description.clone();
+    event.goal = a.goal.clone();
+    event.event_types = a.types.clone();
+    event.start_time = time("start", a.start.as_deref())?;
+    event.end_time = time("end", a.end.as_deref())?;
+    event.sighting_refs = a.sightings.clone();
+    let event = event.build(&ctx.common()?)?;
+    add_to_sequence(
+        ctx,
+        &a.incident,
+        event,
+        "events",
+        "event_ref",
+        a.after.as_deref(),
+    )
+    .await
+}
+
+async fn add_task(ctx: &Ctx, a: TaskArgs) -> anyhow::Result<ExitCode> {
+    let mut task = Task::new(term::<TaskOutcome>("outcome", &a.outcome)?);
+    task.name = a.name.clone();
+    task.description = a.description.clone();
+    task.task_types = a.types.clone();
+    task.priority = a.priority;
+    task.start_time = time("start", a.start.as_deref())?;
+    task.end_time = time("end", a.end.as_deref())?;
+    task.error = a.error.clone();
+    let task = task.build(&ctx.common()?)?;
+    add_to_sequence(
+        ctx,
+        &a.incident,
+        task,
+        "tasks",
+        "task_ref",
+        a.after.as_deref(),
+    )
+    .await
 }
 
 /// A new version of `current` with its Incident Core body changed by `f`.
