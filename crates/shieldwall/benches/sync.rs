@@ -6,8 +6,10 @@
 //! - **push**: A's sync engine pushes the same collection to node C's server.
 //!
 //! ```text
-//! cargo bench -p shieldwall --bench sync -- [--objects 100000] [--page 1000] [--postgres URL]
+//! cargo bench -p shieldwall --bench sync -- [--objects 100000] [--page 1000] [--postgres URL] [--relationships]
 //! ```
+//! `--relationships` makes every other object a `related-to` between two indicators, so that
+//! push judges half the objects by the edge rule (their endpoints' placements).
 //! `SYNC_BENCH_KEEP=1` keeps the PostgreSQL databases (to look at plans).
 //! `SYNC_BENCH_NO_EGRESS=1` serves B's pull as an ordinary account (no egress rule), to compare.
 //! With `--postgres postgres://USER@HOST:PORT/DB`, every node uses its own fresh database
@@ -179,10 +181,27 @@ impl Node {
     }
 }
 
-fn object(i: usize) -> serde_json::Value {
+fn indicator_id(i: usize) -> String {
+    format!(
+        "indicator--{:08x}-{:04x}-4000-8000-000000000000",
+        i,
+        i % 0xffff
+    )
+}
+
+/// Object `i`: an indicator; with `relationships`, every odd one is a `related-to` from the
+/// indicator before it to an earlier indicator (so that push applies the edge rule to half).
+fn object(i: usize, relationships: bool) -> serde_json::Value {
     let ts = "2026-01-01T00:00:00.000Z";
+    if relationships && i % 2 == 1 {
+        return serde_json::json!({"type": "relationship", "spec_version": "2.1",
+            "id": format!("relationship--{:08x}-{:04x}-4000-8000-000000000000", i, i % 0xffff),
+            "created": ts, "modified": ts, "relationship_type": "related-to",
+            "source_ref": indicator_id(i - 1), "target_ref": indicator_id(((i - 1) / 2) & !1),
+            "object_marking_refs": [GREEN]});
+    }
     serde_json::json!({"type": "indicator", "spec_version": "2.1",
-        "id": format!("indicator--{:08x}-{:04x}-4000-8000-000000000000", i, i % 0xffff),
+        "id": indicator_id(i),
         "created": ts, "modified": ts, "name": format!("bench indicator {i}"),
         "description": "A generated indicator for the federation benchmark.",
         "pattern": format!("[ipv4-addr:value = '10.{}.{}.{}']", (i >> 16) & 255, (i >> 8) & 255, i & 255),
@@ -190,7 +209,7 @@ fn object(i: usize) -> serde_json::Value {
         "object_marking_refs": [GREEN]})
 }
 
-async fn fill(store: &AnyStore, n: usize) {
+async fn fill(store: &AnyStore, n: usize, relationships: bool) {
     let prov = Provenance {
         source: "local".into(),
         actor: "bench".into(),
@@ -208,7 +227,7 @@ async fn fill(store: &AnyStore, n: usize) {
         let end = (i + 5000).min(n);
         let versions: Vec<_> = (i..end)
             .map(
-                |k| match ingest::to_new_version(&object(k), "ma", None).unwrap() {
+                |k| match ingest::to_new_version(&object(k, relationships), "ma", None).unwrap() {
                     Prepared::Valid(v) => *v,
                     Prepared::Invalid { message, .. } => panic!("{message}"),
                 },
@@ -244,6 +263,7 @@ async fn main() {
     let n: usize = arg(&args, "--objects").map_or(100_000, |s| s.parse().unwrap());
     let page: u32 = arg(&args, "--page").map_or(1000, |s| s.parse().unwrap());
     let pg = arg(&args, "--postgres");
+    let relationships = args.iter().any(|a| a == "--relationships");
     let tmp = tempfile::tempdir().unwrap();
     let db = |name: &str| match &pg {
         Some(url) => {
@@ -280,7 +300,7 @@ async fn main() {
     .await;
     let b = node("b", &db("b"), &[("a", a.url.clone(), "pull")], page).await;
     let t0 = Instant::now();
-    fill(&a.store, n).await;
+    fill(&a.store, n, relationships).await;
     eprintln!(
         "filled A with {n} objects in {:.1} s",
         t0.elapsed().as_secs_f64()
@@ -303,7 +323,12 @@ async fn main() {
     assert_eq!(c.count().await, n);
 
     println!(
-        "sync bench ({backend}, {n} objects, page {page}): pull {:.0} objects/s ({pull_s:.2} s), push {:.0} objects/s ({push_s:.2} s)",
+        "sync bench ({backend}, {n} objects{}, page {page}): pull {:.0} objects/s ({pull_s:.2} s), push {:.0} objects/s ({push_s:.2} s)",
+        if relationships {
+            " (half relationships)"
+        } else {
+            ""
+        },
         n as f64 / pull_s,
         n as f64 / push_s
     );

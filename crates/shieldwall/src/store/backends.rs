@@ -695,6 +695,29 @@ macro_rules! impl_store {
                 rows.iter().map(|r| sync_record!(r)).collect()
             }
 
+            async fn placements_of(&self, ids: &[&str]) -> Result<Vec<(String, SyncRecord)>, StoreError> {
+                let $rs = self;
+                let pool = $reader;
+                let mut out = Vec::new();
+                for chunk in ids.chunks(CHUNK) {
+                    // From the ids (index on versions.id, then entries.vid), never a scan.
+                    let q = format!(
+                        "SELECT e.date_added, e.vid, v.id, v.type, v.version_ns, v.tlp, v.producer, v.source, v.received_at, '', \
+                         e.collection FROM versions v JOIN entries e ON e.vid = v.vid WHERE v.id IN ({})",
+                        placeholders($dialect, 1, chunk.len())
+                    );
+                    let mut query = sqlx::query(AssertSqlSafe(q));
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    for r in query.fetch_all(pool).await? {
+                        let collection: String = r.try_get(10)?;
+                        out.push((collection, sync_record!(&r)?));
+                    }
+                }
+                Ok(out)
+            }
+
             async fn sync_cursor(&self, peer: &str, collection: &str, direction: &str) -> Result<Option<String>, StoreError> {
                 let $ws = self;
                 let pool = $writer;

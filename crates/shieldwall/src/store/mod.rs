@@ -363,6 +363,13 @@ pub trait Store: Send + Sync {
         id: &str,
     ) -> impl Future<Output = Result<Vec<SyncRecord>, StoreError>> + Send;
 
+    /// Every placement, in any collection, of the objects `ids`: `(collection, version)` with
+    /// the version's facts and an empty `json` (the edge rule of push, for a page at once).
+    fn placements_of(
+        &self,
+        ids: &[&str],
+    ) -> impl Future<Output = Result<Vec<(String, SyncRecord)>, StoreError>> + Send;
+
     /// The persisted sync position for `(peer, collection, direction)`.
     fn sync_cursor(
         &self,
@@ -474,6 +481,9 @@ impl Store for AnyStore {
         id: &str,
     ) -> Result<Vec<SyncRecord>, StoreError> {
         delegate!(self, s => s.sync_versions(collection, id).await)
+    }
+    async fn placements_of(&self, ids: &[&str]) -> Result<Vec<(String, SyncRecord)>, StoreError> {
+        delegate!(self, s => s.placements_of(ids).await)
     }
     async fn sync_cursor(
         &self,

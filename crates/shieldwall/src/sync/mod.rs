@@ -139,6 +139,24 @@ fn facts(r: &SyncRecord) -> VersionFacts {
     }
 }
 
+/// Endpoint placements by object id: each stored version with a collection holding it.
+type Placements<'c> = HashMap<String, Vec<(VersionFacts, &'c Collection)>>;
+
+/// The objects a relationship or sighting points to (nothing for other types).
+fn edge_targets(r: &SyncRecord) -> Vec<String> {
+    if !matches!(r.object_type.as_str(), "relationship" | "sighting") {
+        return Vec::new();
+    }
+    serde_json::from_str::<Value>(&r.json)
+        .ok()
+        .and_then(|v| {
+            stix::meta::meta_of(&v)
+                .ok()
+                .map(|m| m.edge_refs.iter().map(|t| t.to_string()).collect())
+        })
+        .unwrap_or_default()
+}
+
 fn cursor_position(s: Option<&str>) -> (i64, i64) {
     s.and_then(|s| {
         let (a, b) = s.split_once(':')?;
@@ -334,61 +352,66 @@ impl Engine {
     }
 
     /// Whether one version may leave to `p`, with relationships and sightings held back when an
-    /// object they point to is held back in every collection holding it (the edge rule of
-    /// `BRIEF.md` §3: an edge must not reveal an object the peer may not have). Push and
-    /// `sync --explain` both decide here.
-    async fn decide(
+    /// object they point to (`targets`) is held back in every collection holding it (the edge
+    /// rule of `BRIEF.md` §3: an edge must not reveal an object the peer may not have), judged by
+    /// [`policy::endpoints_may_leave`], the rule the served pull applies, over the endpoints'
+    /// `placements` in every collection of the node. Push and `sync --explain` both decide here.
+    fn decide(
         &self,
         p: &PeerConfig,
         local: &Collection,
         r: &SyncRecord,
-    ) -> Result<Result<(), HeldBack>, SyncError> {
+        targets: &[String],
+        placements: &Placements<'_>,
+    ) -> Result<(), HeldBack> {
         let peer = PeerFacts {
             name: &p.name,
             member: &p.member,
         };
-        if let Err(reason) = policy::may_leave(peer, &facts(r), &r.source, local, &self.coalition) {
-            return Ok(Err(reason));
-        }
-        if matches!(r.object_type.as_str(), "relationship" | "sighting")
-            && let Ok(v) = serde_json::from_str::<Value>(&r.json)
-            && let Ok(meta) = stix::meta::meta_of(&v)
-        {
-            for target in &meta.edge_refs {
-                if !self.endpoint_may_leave(peer, target).await? {
-                    return Ok(Err(HeldBack::EndpointHeldBack));
-                }
+        policy::may_leave(peer, &facts(r), &r.source, local, &self.coalition)?;
+        for target in targets {
+            let endpoint = match placements.get(target) {
+                None => Endpoint::Unknown,
+                Some(found) => Endpoint::Known(found.iter().map(|(v, c)| (v, *c)).collect()),
+            };
+            if !policy::endpoints_may_leave(
+                peer,
+                std::slice::from_ref(&endpoint),
+                &self.coalition,
+                &|_, _| true,
+            ) {
+                return Err(HeldBack::EndpointHeldBack);
             }
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
-    /// Whether object `target`, an endpoint of an edge, lets the edge leave to `peer`: its
-    /// placements are looked up in every collection of the node (an endpoint held back in
-    /// another collection than the edge's must hold the edge back too) and judged by
-    /// [`policy::endpoints_may_leave`], the rule the served pull applies.
-    async fn endpoint_may_leave(
+    /// The placements, in every collection of the node, of the objects `targets`: one store
+    /// query for a whole page of edges (an endpoint held back in another collection than the
+    /// edge's must hold the edge back too).
+    async fn placements<'a>(
         &self,
-        peer: PeerFacts<'_>,
-        target: &str,
-    ) -> Result<bool, SyncError> {
-        let mut found: Vec<(VersionFacts, &Collection)> = Vec::new();
-        for c in &self.coalition.collections {
-            for t in self.store.sync_versions(&c.id, target).await? {
-                found.push((facts(&t), c));
+        targets: impl Iterator<Item = &'a str>,
+    ) -> Result<Placements<'_>, SyncError> {
+        let mut ids: Vec<&str> = targets.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out: Placements<'_> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let by_id: HashMap<&str, &Collection> = self
+            .coalition
+            .collections
+            .iter()
+            .map(|c| (c.id.as_str(), c))
+            .collect();
+        for (coll, r) in self.store.placements_of(&ids).await? {
+            if let Some(c) = by_id.get(coll.as_str()) {
+                out.entry(r.id.clone()).or_default().push((facts(&r), *c));
             }
         }
-        let endpoint = if found.is_empty() {
-            Endpoint::Unknown
-        } else {
-            Endpoint::Known(found.iter().map(|(v, c)| (v, *c)).collect())
-        };
-        Ok(policy::endpoints_may_leave(
-            peer,
-            std::slice::from_ref(&endpoint),
-            &self.coalition,
-            &|_, _| true,
-        ))
+        Ok(out)
     }
 
     async fn push(
@@ -410,9 +433,13 @@ impl Engine {
             let batch = self.store.sync_batch(&local.id, pos, p.page_size).await?;
             let Some(last) = batch.last() else { break };
             let last = (last.date_added_us, last.row);
+            let targets: Vec<Vec<String>> = batch.iter().map(edge_targets).collect();
+            let placements = self
+                .placements(targets.iter().flatten().map(String::as_str))
+                .await?;
             let mut send: Vec<&str> = Vec::with_capacity(batch.len());
-            for r in &batch {
-                match self.decide(p, local, r).await? {
+            for (r, t) in batch.iter().zip(&targets) {
+                match self.decide(p, local, r, t, &placements) {
                     Ok(()) => send.push(&r.json),
                     Err(reason) => *report.held_back.entry(reason.as_str()).or_default() += 1,
                 }
@@ -460,7 +487,9 @@ impl Engine {
         }
         for (local, remote) in covered {
             for r in self.store.sync_versions(&local.id, object_id).await? {
-                let decision = self.decide(p, local, &r).await?;
+                let targets = edge_targets(&r);
+                let placements = self.placements(targets.iter().map(String::as_str)).await?;
+                let decision = self.decide(p, local, &r, &targets, &placements);
                 let f = facts(&r);
                 let tlp = f.tlp.unwrap_or(self.coalition.default_tlp);
                 out.push(Explanation {
