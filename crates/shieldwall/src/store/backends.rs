@@ -687,8 +687,8 @@ macro_rules! impl_store {
                 let pool = $reader;
                 let q = format!(
                     "SELECT e.date_added, e.vid, v.id, v.type, v.version_ns, v.tlp, v.producer, v.source, v.received_at, {} \
-                     FROM entries e JOIN versions v ON v.vid = e.vid \
-                     WHERE e.collection = $1 AND v.id = $2 ORDER BY v.version_ns",
+                     FROM versions v CROSS JOIN entries e WHERE e.vid = v.vid \
+                     AND e.collection = $1 AND v.id = $2 ORDER BY v.version_ns",
                     "v.json"
                 );
                 let rows = sqlx::query(AssertSqlSafe(q)).bind(collection).bind(id).fetch_all(pool).await?;

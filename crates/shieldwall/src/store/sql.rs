@@ -166,6 +166,11 @@ impl PolicyParams {
 
     /// The full rule for entry `e` of version `v` (mirrors `policy::may_see`): the marking rule,
     /// and every edge target unknown or visible somewhere by the marking rule.
+    ///
+    /// Sub-queries that look an object up by id read `versions` (by id) first and then its
+    /// entries: `CROSS JOIN` fixes that order on SQLite (whose planner, without statistics,
+    /// otherwise scanned every entry of the readable collections once per edge, making a page of
+    /// relationships cost the size of the collection), and is an ordinary join to PostgreSQL.
     pub(crate) fn visible(&self, e: &str, v: &str) -> String {
         let suffix = format!("{e}{v}");
         let (r, k, k2, e2) = (
@@ -177,8 +182,8 @@ impl PolicyParams {
         format!(
             "({marking} AND ({v}.has_edges = 0 OR NOT EXISTS (SELECT 1 FROM edges {r} WHERE {r}.vid = {v}.vid \
              AND EXISTS (SELECT 1 FROM versions {k} WHERE {k}.id = {r}.target) \
-             AND NOT EXISTS (SELECT 1 FROM versions {k2} JOIN entries {e2} ON {e2}.vid = {k2}.vid \
-             WHERE {k2}.id = {r}.target AND {inner}))))",
+             AND NOT EXISTS (SELECT 1 FROM versions {k2} CROSS JOIN entries {e2} WHERE {e2}.vid = {k2}.vid \
+             AND {k2}.id = {r}.target AND {inner}))))",
             marking = self.marking(e, v),
             inner = self.marking_with(&e2, &k2, false),
         )
@@ -216,7 +221,7 @@ pub(crate) fn selection(
     // can exist and the sub-queries below are true; they run only for objects with versions.
     let spec_same = if spec_versions.is_empty() {
         out.push_str(&format!(
-            " AND (e.multi = 0 OR NOT EXISTS (SELECT 1 FROM entries e2 JOIN versions v2 ON v2.vid = e2.vid WHERE {sib} AND v2.spec_version > v.spec_version))"
+            " AND (e.multi = 0 OR NOT EXISTS (SELECT 1 FROM versions v2 CROSS JOIN entries e2 WHERE e2.vid = v2.vid AND {sib} AND v2.spec_version > v.spec_version))"
         ));
         "v2.spec_version = v.spec_version".to_owned()
     } else {
@@ -228,12 +233,12 @@ pub(crate) fn selection(
         let mut parts = Vec::new();
         if versions.last {
             parts.push(format!(
-                "(e.multi = 0 OR NOT EXISTS (SELECT 1 FROM entries e2 JOIN versions v2 ON v2.vid = e2.vid WHERE {sib} AND {spec_same} AND v2.version_ns > v.version_ns))"
+                "(e.multi = 0 OR NOT EXISTS (SELECT 1 FROM versions v2 CROSS JOIN entries e2 WHERE e2.vid = v2.vid AND {sib} AND {spec_same} AND v2.version_ns > v.version_ns))"
             ));
         }
         if versions.first {
             parts.push(format!(
-                "(e.multi = 0 OR NOT EXISTS (SELECT 1 FROM entries e2 JOIN versions v2 ON v2.vid = e2.vid WHERE {sib} AND {spec_same} AND v2.version_ns < v.version_ns))"
+                "(e.multi = 0 OR NOT EXISTS (SELECT 1 FROM versions v2 CROSS JOIN entries e2 WHERE e2.vid = v2.vid AND {sib} AND {spec_same} AND v2.version_ns < v.version_ns))"
             ));
         }
         if !versions.exact.is_empty() {
