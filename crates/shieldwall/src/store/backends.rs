@@ -1060,3 +1060,83 @@ impl_store!(
     // One writer at a time across every node: date_added stays unique and increasing in commit order.
     lock = Some("SELECT pg_advisory_xact_lock(72830002)")
 );
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::policy::{Egress, Pushdown};
+    use crate::store::VersionSelection;
+    use stix::tlp::TlpLevel;
+
+    /// Every sub-query of a listing (the edge rule's endpoint look-ups, the version siblings)
+    /// reaches `entries` through an object's versions (by id, then the entry's primary key),
+    /// never by the collection alone: SQLite has no statistics on a fresh store, and a page of
+    /// relationships once cost a scan of the collection per edge. Read from `EXPLAIN QUERY PLAN`.
+    #[tokio::test]
+    async fn sqlite_listing_subqueries_never_scan_a_collection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("plans.db")).await.unwrap();
+        let mut first = VersionSelection::last();
+        (first.last, first.first) = (false, true);
+        let egress = Egress {
+            source: "peer:p".into(),
+            amber_collections: vec!["c".into()],
+            amber_strict: false,
+        };
+        for (versions, egress) in [
+            (VersionSelection::last(), None),
+            (VersionSelection::all(), None),
+            (first, None),
+            (VersionSelection::all(), Some(egress.clone())),
+            (VersionSelection::last(), Some(egress)),
+        ] {
+            let q = ListQuery {
+                collection: "c".into(),
+                pushdown: Pushdown {
+                    member: "m".into(),
+                    readable: Some(vec!["c".into(), "d".into()]),
+                    red_recipient_of: vec!["d".into()],
+                    default_tlp: TlpLevel::Amber,
+                    egress,
+                },
+                ids: vec![],
+                types: vec![],
+                added_after_us: Some(1),
+                versions,
+                spec_versions: vec![],
+                after: Some((1, 2)),
+                limit: 100,
+                with_json: true,
+            };
+            let sql = sql::list(&q);
+            let text = format!("EXPLAIN QUERY PLAN {}", sql.text);
+            let rows = bind_all!(sqlx::query(AssertSqlSafe(text)), &sql.binds)
+                .fetch_all(&store.readers)
+                .await
+                .unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.try_get(3).unwrap()).collect();
+            assert!(
+                plan.iter().any(|l| l.starts_with("SEARCH e USING")),
+                "{plan:#?}"
+            );
+            for line in &plan {
+                assert!(
+                    !(line.starts_with("SCAN ") && !line.contains("CONSTANT")),
+                    "a full scan: {line}\n{plan:#?}"
+                );
+                let mut words = line.split_whitespace();
+                let (verb, alias) = (words.next(), words.next());
+                let on_entries =
+                    line.contains("entries_") || line.contains("sqlite_autoindex_entries");
+                if verb == Some("SEARCH") && alias != Some("e") && on_entries {
+                    assert!(
+                        line.contains("vid=?"),
+                        "an entry looked up without its version: {line}\n{plan:#?}"
+                    );
+                }
+            }
+        }
+    }
+}
