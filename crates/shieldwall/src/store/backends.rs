@@ -1077,7 +1077,9 @@ mod tests {
     #[tokio::test]
     async fn sqlite_listing_subqueries_never_scan_a_collection() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("plans.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("plans.db"))
+            .await
+            .unwrap();
         let mut first = VersionSelection::last();
         (first.last, first.first) = (false, true);
         let egress = Egress {
@@ -1123,7 +1125,7 @@ mod tests {
             );
             for line in &plan {
                 assert!(
-                    !(line.starts_with("SCAN ") && !line.contains("CONSTANT")),
+                    !line.starts_with("SCAN ") || line.contains("CONSTANT"),
                     "a full scan: {line}\n{plan:#?}"
                 );
                 let mut words = line.split_whitespace();
