@@ -1087,6 +1087,7 @@ mod tests {
             amber_collections: vec!["c".into()],
             amber_strict: false,
         };
+        let mut statements = Vec::new();
         for (versions, egress) in [
             (VersionSelection::last(), None),
             (VersionSelection::all(), None),
@@ -1094,45 +1095,64 @@ mod tests {
             (VersionSelection::all(), Some(egress.clone())),
             (VersionSelection::last(), Some(egress)),
         ] {
-            let q = ListQuery {
-                collection: "c".into(),
-                pushdown: Pushdown {
+            for ids in [vec![], vec!["indicator--x".to_owned()]] {
+                let pushdown = Pushdown {
                     member: "m".into(),
                     readable: Some(vec!["c".into(), "d".into()]),
                     red_recipient_of: vec!["d".into()],
                     default_tlp: TlpLevel::Amber,
-                    egress,
-                },
-                ids: vec![],
-                types: vec![],
-                added_after_us: Some(1),
-                versions,
-                spec_versions: vec![],
-                after: Some((1, 2)),
-                limit: 100,
-                with_json: true,
-            };
-            let sql = sql::list(&q);
+                    egress: egress.clone(),
+                };
+                if ids.is_empty() && egress.is_none() {
+                    statements.push((true, sql::visible("c", "indicator--x", &pushdown)));
+                }
+                let by_id = !ids.is_empty();
+                let q = ListQuery {
+                    collection: "c".into(),
+                    pushdown,
+                    ids,
+                    types: vec![],
+                    added_after_us: Some(1),
+                    versions: versions.clone(),
+                    spec_versions: vec![],
+                    after: Some((1, 2)),
+                    limit: 100,
+                    with_json: true,
+                };
+                statements.push((by_id, sql::list(&q)));
+            }
+        }
+        for (by_id, sql) in statements {
             let text = format!("EXPLAIN QUERY PLAN {}", sql.text);
             let rows = bind_all!(sqlx::query(AssertSqlSafe(text)), &sql.binds)
                 .fetch_all(&store.readers)
                 .await
                 .unwrap();
             let plan: Vec<String> = rows.iter().map(|r| r.try_get(3).unwrap()).collect();
+            // By id: the versions of the id first; else the collection's entries in order.
+            let outer = if by_id {
+                ("SEARCH v USING", "sqlite_autoindex_versions_1 (id=?")
+            } else {
+                (
+                    "SEARCH e USING",
+                    "entries_order (collection=? AND date_added>?)",
+                )
+            };
             assert!(
-                plan.iter().any(|l| l.starts_with("SEARCH e USING")),
-                "{plan:#?}"
+                plan.iter()
+                    .any(|l| l.starts_with(outer.0) && l.contains(outer.1)),
+                "{outer:?}\n{plan:#?}"
             );
             for line in &plan {
                 assert!(
-                    !line.starts_with("SCAN ") || line.contains("CONSTANT"),
+                    !line.starts_with("SCAN ") || line == "SCAN x" || line.contains("CONSTANT"),
                     "a full scan: {line}\n{plan:#?}"
                 );
                 let mut words = line.split_whitespace();
                 let (verb, alias) = (words.next(), words.next());
                 let on_entries =
                     line.contains("entries_") || line.contains("sqlite_autoindex_entries");
-                if verb == Some("SEARCH") && alias != Some("e") && on_entries {
+                if verb == Some("SEARCH") && (by_id || alias != Some("e")) && on_entries {
                     assert!(
                         line.contains("vid=?"),
                         "an entry looked up without its version: {line}\n{plan:#?}"

@@ -301,10 +301,17 @@ pub(crate) fn list(q: &ListQuery) -> Sql {
     // bound, PostgreSQL's generic plan assumes a large LIMIT, keeps re-planning every execution
     // (about 1.5 ms of planning per page) and, costed high, compiles it with JIT.
     let limit = i64::from(q.limit) + 1;
+    // With `match[id]`, the objects' versions (by id) first, then their entries by primary key;
+    // otherwise the collection's entries in order. `CROSS JOIN` fixes that order on SQLite
+    // (which, without statistics, walked the whole collection for one id).
+    let from = if q.ids.is_empty() {
+        "entries e JOIN versions v ON v.vid = e.vid WHERE"
+    } else {
+        "versions v CROSS JOIN entries e WHERE e.vid = v.vid AND"
+    };
     sql.push(&format!(
         "SELECT e.date_added, e.vid, v.id, v.version_ns, v.version_text, v.spec_version, {json} \
-         FROM entries e JOIN versions v ON v.vid = e.vid WHERE {where_} \
-         ORDER BY e.date_added, e.vid LIMIT {limit}"
+         FROM {from} {where_} ORDER BY e.date_added, e.vid LIMIT {limit}"
     ));
     sql
 }
@@ -316,8 +323,8 @@ pub(crate) fn visible(collection: &str, id: &str, pd: &Pushdown) -> Sql {
     let coll = sql.param(Bind::Text(collection.to_owned()));
     let id = sql.param(Bind::Text(id.to_owned()));
     sql.push(&format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM entries e JOIN versions v ON v.vid = e.vid \
-         WHERE e.collection = {coll} AND v.id = {id} AND {} LIMIT 1) AS x",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM versions v CROSS JOIN entries e WHERE e.vid = v.vid \
+         AND e.collection = {coll} AND v.id = {id} AND {} LIMIT 1) AS x",
         p.visible("e", "v")
     ));
     sql
