@@ -4,7 +4,10 @@
 //! counts; requests and offers through their workflow; every object written validates with
 //! `shieldwall validate` and the OASIS stix2-validator; and the HTML report, rendered by headless
 //! Chromium, shows exactly the counts of what each reader may see (and differs between readers).
+//! The whole scenario runs on the embedded SQLite store and again on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -24,12 +27,13 @@ fn identity(member: &str) -> String {
     format!("identity--{n:08x}-0000-4000-8000-000000000000")
 }
 
-fn write_config(dir: &Path) -> PathBuf {
+fn write_config(dir: &Path, database: Option<&str>) -> PathBuf {
+    let database = database.map_or(String::new(), |url| format!("database = \"{url}\"\n"));
     let mut t = format!(
         r#"[server]
 listen = "127.0.0.1:0"
 data_dir = "{data}"
-default_tlp = "amber"
+{database}default_tlp = "amber"
 
 [[api_roots]]
 name = "hub"
@@ -311,9 +315,29 @@ fn coordination_commands_end_to_end() {
     let Some(disarm) = testenv::shared_file("DISARM bundle", "data/disarm/DISARM.json") else {
         return;
     };
+    scenario(&disarm, None);
+}
+
+#[test]
+fn coordination_commands_end_to_end_on_postgres() {
+    let Some(disarm) = testenv::shared_file("DISARM bundle", "data/disarm/DISARM.json") else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(common::PgDb::create(
+        "the coordination commands on PostgreSQL",
+    )) else {
+        return;
+    };
+    println!("coordination commands against {}", db.url);
+    scenario(&disarm, Some(&db.url));
+    rt.block_on(db.drop_db(None));
+}
+
+fn scenario(disarm: &Path, database: Option<&str>) {
     let tmp = tempfile::tempdir().unwrap();
     let sw = Sw {
-        config: write_config(tmp.path()),
+        config: write_config(tmp.path(), database),
     };
 
     // DISARM: imported, normalised, every technique found by its DISARM id.
