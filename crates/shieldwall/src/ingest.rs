@@ -3,10 +3,7 @@
 //! impersonation through `created_by_ref`, and objects without a creator get the publisher's
 //! identity.
 
-use std::fmt;
-
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use stix::meta;
 
 use crate::{
@@ -17,74 +14,14 @@ use crate::{
 };
 
 /// Parses JSON, refusing duplicate object keys (a `Value` would silently keep the last one),
-/// non-finite numbers, invalid UTF-8 and lone surrogates. The error says where.
+/// non-finite numbers, invalid UTF-8 and lone surrogates ([`stix::json::parse`]). The error says
+/// where.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictSeed.deserialize(&mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
-    Ok(value)
+    stix::json::parse(bytes).map_err(|e| e.to_string())
 }
 
 /// A seed that deserializes one JSON value strictly (see [`parse_strict`]), for streaming parsers.
-#[derive(Debug, Clone, Copy)]
-pub struct StrictSeed;
-
-impl<'de> DeserializeSeed<'de> for StrictSeed {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite numbers are not JSON"))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(StrictSeed)? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
-            }
-            let v = map.next_value_seed(StrictSeed)?;
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out))
-    }
-}
+pub use stix::json::StrictSeed;
 
 /// One posted object's fate before storage.
 #[derive(Debug, Clone)]
@@ -280,7 +217,7 @@ mod tests {
     fn strict_json() {
         assert!(parse_strict(br#"{"a": 1, "b": [1, 2.5, "x", null, true]}"#).is_ok());
         let e = parse_strict(br#"{"a": 1, "a": 2}"#).unwrap_err();
-        assert!(e.contains("duplicate key `a`"), "{e}");
+        assert!(e.contains("duplicate key \"a\""), "{e}");
         assert!(parse_strict(b"{\"a\": NaN}").is_err());
         assert!(
             parse_strict(b"{\"a\": \"\\ud800\"}").is_err(),

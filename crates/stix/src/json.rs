@@ -55,7 +55,7 @@ impl JsonError {
 /// Parses one JSON document strictly (see the module documentation).
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue
+    let value = StrictSeed
         .deserialize(&mut de)
         .map_err(|e| JsonError::from_serde(&e))?;
     de.end().map_err(|e| JsonError::from_serde(&e))?;
@@ -67,18 +67,19 @@ pub fn parse_str(s: &str) -> Result<Value, JsonError> {
     parse(s.as_bytes())
 }
 
-/// A `DeserializeSeed` that builds a `Value` and rejects duplicate keys.
-#[derive(Clone, Copy)]
-struct StrictValue;
+/// A `DeserializeSeed` that builds a `Value` and rejects duplicate keys: what [`parse`] uses,
+/// for callers that deserialize values one by one out of a larger document (streaming).
+#[derive(Debug, Clone, Copy)]
+pub struct StrictSeed;
 
-impl<'de> DeserializeSeed<'de> for StrictValue {
+impl<'de> DeserializeSeed<'de> for StrictSeed {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for StrictValue {
+impl<'de> Visitor<'de> for StrictSeed {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -115,7 +116,7 @@ impl<'de> Visitor<'de> for StrictValue {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(v) = seq.next_element_seed(StrictValue)? {
+        while let Some(v) = seq.next_element_seed(StrictSeed)? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -126,7 +127,7 @@ impl<'de> Visitor<'de> for StrictValue {
             if out.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
             }
-            let value = map.next_value_seed(StrictValue)?;
+            let value = map.next_value_seed(StrictSeed)?;
             out.insert(key, value);
         }
         Ok(Value::Object(out))
