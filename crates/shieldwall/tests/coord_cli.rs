@@ -372,7 +372,7 @@ fn scenario(disarm: &Path, database: Option<&str>) {
         imp["attributed"], 289,
         "relationships and matrix get DISARM's identity: {imp}"
     );
-    let raw: Value = serde_json::from_slice(&std::fs::read(&disarm).unwrap()).unwrap();
+    let raw: Value = serde_json::from_slice(&std::fs::read(disarm).unwrap()).unwrap();
     let raw_ids: BTreeSet<String> = raw["objects"]
         .as_array()
         .unwrap()
