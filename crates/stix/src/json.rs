@@ -26,7 +26,8 @@ pub struct JsonError {
 }
 
 impl JsonError {
-    fn from_serde(err: &serde_json::Error) -> JsonError {
+    /// A `serde_json` error as a position and the message without serde's " at line … column …".
+    pub fn from_serde(err: &serde_json::Error) -> JsonError {
         let full = err.to_string();
         // serde_json appends " at line L column C"; keep only the message.
         let message = match full.rfind(" at line ") {

@@ -167,7 +167,10 @@ fn parse_file(
     Top(&mut objects)
         .deserialize(&mut de)
         .and_then(|()| de.end())
-        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        .map_err(|e| {
+            let e = stix::json::JsonError::from_serde(&e);
+            anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message)
+        })?;
     if !batch.is_empty() {
         tx.blocking_send(batch)
             .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
