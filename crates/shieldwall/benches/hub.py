@@ -11,7 +11,7 @@ last table gives shieldwall's ratios to each medallion row, all measured in this
 
 Usage (from the repository root):
   cargo build --release -p shieldwall
-  /path/to/python crates/shieldwall/benches/hub.py [--objects 100000] [--postgres postgres://postgres@127.0.0.1:5432]
+  /path/to/python crates/shieldwall/benches/hub.py [--objects 100000] [--postgres postgres://postgres@127.0.0.1:5432] [--relationships]
 Needs: requests, medallion (PyPI), wrk, and for PostgreSQL: createdb/dropdb.
 """
 import argparse, base64, json, os, re, shutil, subprocess, sys, tempfile, time, uuid
@@ -34,10 +34,26 @@ def rss_mib(pid):
     return float("nan")
 
 
+RELATIONSHIPS = False
+
+
+def ind_id(i):
+    return f"indicator--{uuid.UUID(int=(0x5B << 120) | (4 << 76) | (0x8 << 60) | i)}"
+
+
 def indicators(n, start):
+    """Indicators; with --relationships every odd one is a `related-to` between two earlier
+    indicators instead, so that listings apply the edge rule to half the objects."""
     out = []
     for i in range(start, start + n):
-        out.append({"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.UUID(int=(0x5B << 120) | (4 << 76) | (0x8 << 60) | i)}",
+        if RELATIONSHIPS and i % 2 == 1:
+            out.append({"type": "relationship", "spec_version": "2.1",
+                        "id": f"relationship--{uuid.UUID(int=(0x5C << 120) | (4 << 76) | (0x8 << 60) | i)}",
+                        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                        "relationship_type": "related-to", "source_ref": ind_id(i - 1), "target_ref": ind_id(((i - 1) // 2) & ~1),
+                        "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]})
+            continue
+        out.append({"type": "indicator", "spec_version": "2.1", "id": ind_id(i),
                     "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "name": f"bench {i}",
                     "pattern": f"[ipv4-addr:value = '10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}']", "pattern_type": "stix",
                     "valid_from": "2026-01-01T00:00:00.000Z", "indicator_types": ["malicious-activity"],
@@ -159,9 +175,13 @@ def main():
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--medallion-small", type=int, default=1000,
                     help="also run medallion with this many objects, where it still answers pages and wrk (0 to skip)")
+    ap.add_argument("--relationships", action="store_true",
+                    help="every other object a relationship between two indicators (the edge rule on half the listing)")
     a = ap.parse_args()
+    global RELATIONSHIPS
+    RELATIONSHIPS = a.relationships
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {os.cpu_count()} CPUs, load at start {os.getloadavg()[0]:.2f}, "
-          f"{a.objects} objects, binary {BIN}", flush=True)
+          f"{a.objects} objects{' (half relationships)' if a.relationships else ''}, binary {BIN}", flush=True)
     print("| server | idle RSS MiB | POST objects (objects/s) | page limit=1000 (objects/s) | one GET limit=100 alone | wrk GET limit=100, 16 conn (req/s) | p50 | p99 | RSS after MiB | load before wrk |")
     print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     rows = []
