@@ -33,18 +33,24 @@ struct Pki {
     key_pem: String,
 }
 
-/// A CA and a certificate for 127.0.0.1 and localhost signed by it.
-fn pki(name: &str) -> Pki {
+/// A self-signed CA named `common_name`: its parameters, key and PEM certificate.
+fn new_ca(common_name: String) -> (rcgen::CertificateParams, rcgen::KeyPair, String) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca.distinguished_name
-        .push(rcgen::DnType::CommonName, format!("{name} test CA"));
+        .push(rcgen::DnType::CommonName, common_name);
     ca.key_usages = vec![
         rcgen::KeyUsagePurpose::KeyCertSign,
         rcgen::KeyUsagePurpose::CrlSign,
     ];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let pem = ca.self_signed(&ca_key).unwrap().pem();
+    (ca, ca_key, pem)
+}
+
+/// A CA and a certificate for 127.0.0.1 and localhost signed by it.
+fn pki(name: &str) -> Pki {
+    let (ca, ca_key, ca_pem) = new_ca(format!("{name} test CA"));
     let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
     let leaf_key = rcgen::KeyPair::generate().unwrap();
     let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
@@ -52,10 +58,19 @@ fn pki(name: &str) -> Pki {
         .signed_by(&leaf_key, &issuer)
         .unwrap();
     Pki {
-        ca_pem: ca_cert.pem(),
+        ca_pem,
         cert_pem: leaf.pem(),
         key_pem: leaf_key.serialize_pem(),
     }
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn members() -> String {
@@ -223,23 +238,38 @@ fn indicator(n: u32, marking: Option<&str>) -> Value {
     o
 }
 
-fn https_client(ca_pem: &str) -> reqwest::Client {
+/// An HTTPS client trusting only `ca_pem`, presenting `client`'s certificate when given.
+fn https_client_for(ca_pem: &str, client: Option<&Pki>) -> reqwest::Client {
     shieldwall::tls::ensure_provider();
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.unwrap()).unwrap();
     }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    .with_root_certificates(roots);
+    let cfg = match client {
+        None => builder.with_no_client_auth(),
+        Some(c) => {
+            let chain = rustls_pki_types::CertificateDer::pem_slice_iter(c.cert_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let key =
+                rustls_pki_types::PrivateKeyDer::from_pem_slice(c.key_pem.as_bytes()).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+    };
     reqwest::Client::builder()
         .tls_backend_preconfigured(cfg)
         .build()
         .unwrap()
+}
+
+fn https_client(ca_pem: &str) -> reqwest::Client {
+    https_client_for(ca_pem, None)
 }
 
 async fn ids_in(db: &Path) -> BTreeSet<String> {
@@ -292,11 +322,7 @@ async fn sync_over_https_with_a_generated_ca() {
     std::fs::write(dir.join("key.pem"), &good.key_pem).unwrap();
     std::fs::write(dir.join("ca.pem"), &good.ca_pem).unwrap();
     std::fs::write(dir.join("other-ca.pem"), &other.ca_pem).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let a_cfg = config_a(dir, port);
     let dir_b = dir.join("b");
     std::fs::create_dir_all(&dir_b).unwrap();
@@ -436,16 +462,7 @@ async fn sync_over_https_with_a_generated_ca() {
 
 /// A CA for client certificates and one certificate it issued for `node` (client authentication).
 fn client_pki(name: &str, node: &str) -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, format!("{name} client CA"));
-    ca.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let (ca, ca_key, ca_pem) = new_ca(format!("{name} client CA"));
     let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
     let leaf_key = rcgen::KeyPair::generate().unwrap();
     let mut leaf = rcgen::CertificateParams::new(vec![node.to_string()]).unwrap();
@@ -454,7 +471,7 @@ fn client_pki(name: &str, node: &str) -> Pki {
     leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let leaf = leaf.signed_by(&leaf_key, &issuer).unwrap();
     Pki {
-        ca_pem: ca_cert.pem(),
+        ca_pem,
         cert_pem: leaf.pem(),
         key_pem: leaf_key.serialize_pem(),
     }
@@ -462,27 +479,7 @@ fn client_pki(name: &str, node: &str) -> Pki {
 
 /// `https_client` presenting a client certificate.
 fn https_client_with_cert(ca_pem: &str, client: &Pki) -> reqwest::Client {
-    shieldwall::tls::ensure_provider();
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let chain = rustls_pki_types::CertificateDer::pem_slice_iter(client.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(client.key_pem.as_bytes()).unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(cfg)
-        .build()
-        .unwrap()
+    https_client_for(ca_pem, Some(client))
 }
 
 /// Mutual TLS: with `server.tls_client_ca`, A refuses, in the handshake, a client without a
@@ -508,11 +505,7 @@ async fn mutual_tls_admits_only_clients_of_the_configured_ca() {
     ] {
         std::fs::write(dir.join(file), pem).unwrap();
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let a_cfg = config_a(dir, port);
     let client_ca_line = format!(
         "tls_client_ca = \"{}\"\n",
