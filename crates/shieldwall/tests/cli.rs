@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::Write,
     process::{Command, Stdio},
 };
 
 use serde_json::{Value, json};
+
+mod nodes;
 
 fn sw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_shieldwall"))
@@ -160,25 +162,13 @@ fn operator_path() {
     );
 
     // Serve it, and read with the bearer key.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .current_dir(d)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--config")
-        .arg(d.join("shieldwall.toml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .trim_end_matches("/taxii2/")
-        .to_owned();
+    let (mut server, base) = nodes::serve_child(
+        Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+            .current_dir(d)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(d.join("shieldwall.toml")),
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

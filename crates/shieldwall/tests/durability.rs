@@ -5,35 +5,23 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::Duration,
 };
 
 use serde_json::{Value, json};
 
+mod nodes;
+
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const PER_ENVELOPE: usize = 1500;
 
 fn start(data: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .trim_end_matches("/taxii2/")
-        .to_owned();
-    (child, base)
+    nodes::serve_child(
+        Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data),
+    )
 }
 
 fn envelope(client: usize, n: usize) -> (Vec<String>, String) {

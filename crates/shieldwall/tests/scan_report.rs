@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::Write,
     path::Path,
-    process::{Child, Command, Output, Stdio},
+    process::{Child, Command, Output},
 };
 
 use serde_json::{Value, json};
@@ -139,25 +139,13 @@ impl Drop for Hub {
 }
 
 fn serve(d: &Path) -> (Hub, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .current_dir(d)
-        .args(["serve", "--config", "shieldwall.toml"])
-        .env("SHIELDWALL_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, base) = nodes::serve_child(
+        Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+            .current_dir(d)
+            .args(["serve", "--config", "shieldwall.toml"])
+            .env("SHIELDWALL_LOG", "error"),
+    );
     let hub = Hub(child);
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("the hub did not start: {line}"))
-        .trim_end_matches("/taxii2/")
-        .to_owned();
     (hub, base)
 }
 

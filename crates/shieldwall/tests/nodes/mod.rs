@@ -1,6 +1,6 @@
 //! Shared by the multi-node tests (`federation`, `federation_tls`, `coord_scenario`,
-//! `scan_report`): API-key tokens and their digests, identities per member, and a `shieldwall
-//! serve` child process on 127.0.0.x. Each test adds its own `impl Node` methods beside these.
+//! `scan_report`, `durability`, `cli`): API-key tokens and their digests, identities per member,
+//! and a `shieldwall serve` child process (`serve_child`; `Node` on 127.0.0.x). Each test adds its own `impl Node` methods beside these.
 #![allow(dead_code, clippy::unwrap_used, unreachable_pub)]
 
 use std::{
@@ -10,6 +10,34 @@ use std::{
 };
 
 use sha2::{Digest, Sha256};
+
+/// Spawns `cmd` (a `shieldwall serve …`) with its stdout piped and stderr discarded, waits for
+/// its first line ("serving TAXII 2.1 on URL/taxii2/ …") and returns the child and the base URL
+/// (without `/taxii2/`). Panics with that line when the server did not start.
+pub fn serve_child(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .filter(|_| line.contains("serving TAXII"))
+        .map(|w| w.trim_end_matches("/taxii2/").to_owned());
+    match base {
+        Some(base) => (child, base),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not start: {line:?}")
+        }
+    }
+}
 
 /// The three nodes: name, member, loopback address.
 pub const NODES: [(&str, &str, &str); 3] = [
@@ -64,21 +92,10 @@ impl Node {
     }
     /// Starts `shieldwall serve` and waits for its "serving TAXII" line.
     pub fn start(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-            .args(["serve", "--config"])
-            .arg(self.config())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.contains("serving TAXII"),
-            "node {} did not start: {line}",
-            self.name
+        let (child, _) = serve_child(
+            Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+                .args(["serve", "--config"])
+                .arg(self.config()),
         );
         self.child = Some(child);
     }
