@@ -44,7 +44,9 @@ const SQLITE_SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS entries_vid ON entries (vid)",
     "CREATE INDEX IF NOT EXISTS entries_date ON entries (date_added)",
     "CREATE TABLE IF NOT EXISTS edges (vid BIGINT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (vid, target))",
-    "CREATE INDEX IF NOT EXISTS edges_target ON edges (target)",
+    // No index on `target`: edges are only ever read by `vid` (an edge's endpoints). Stores
+    // created with one lose it, which halves what an edge costs to write.
+    "DROP INDEX IF EXISTS edges_target",
     "CREATE TABLE IF NOT EXISTS statuses (
         id TEXT PRIMARY KEY, api_root TEXT NOT NULL, member TEXT NOT NULL,
         request_ts BIGINT NOT NULL, expires BIGINT NOT NULL, body TEXT NOT NULL)",
@@ -72,7 +74,9 @@ const POSTGRES_SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS entries_vid ON entries (vid)",
     "CREATE INDEX IF NOT EXISTS entries_date ON entries (date_added)",
     "CREATE TABLE IF NOT EXISTS edges (vid BIGINT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (vid, target))",
-    "CREATE INDEX IF NOT EXISTS edges_target ON edges (target)",
+    // No index on `target`: edges are only ever read by `vid` (an edge's endpoints). Stores
+    // created with one lose it, which halves what an edge costs to write.
+    "DROP INDEX IF EXISTS edges_target",
     "CREATE TABLE IF NOT EXISTS statuses (
         id TEXT PRIMARY KEY, api_root TEXT NOT NULL, member TEXT NOT NULL,
         request_ts BIGINT NOT NULL, expires BIGINT NOT NULL, body TEXT NOT NULL)",
