@@ -704,10 +704,11 @@ macro_rules! impl_store {
                 let pool = $reader;
                 let mut out = Vec::new();
                 for chunk in ids.chunks(CHUNK) {
-                    // From the ids (index on versions.id, then entries.vid), never a scan.
+                    // From the ids (index on versions.id, then entries.vid), never a scan: the same
+                    // `versions CROSS JOIN entries` order as every other look-up by id.
                     let q = format!(
                         "SELECT e.date_added, e.vid, v.id, v.type, v.version_ns, v.tlp, v.producer, v.source, v.received_at, '', \
-                         e.collection FROM versions v JOIN entries e ON e.vid = v.vid WHERE v.id IN ({})",
+                         e.collection FROM versions v CROSS JOIN entries e WHERE e.vid = v.vid AND v.id IN ({})",
                         placeholders($dialect, 1, chunk.len())
                     );
                     let mut query = sqlx::query(AssertSqlSafe(q));
