@@ -218,6 +218,18 @@ pub struct ServerConfig {
     pub credential_cache_seconds: u64,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_seconds: u64,
+    /// Seconds a client has to send a request's header, counted from when the connection is
+    /// ready for it (so also the longest a keep-alive connection waits for its next request);
+    /// also the longest a TLS handshake may take.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a connection may go without reading or writing a byte (a client that stops
+    /// reading its response, a stalled upload) before it is closed.
+    pub idle_timeout_seconds: u64,
+    /// Most connections open at once; at the cap, a new connection closes the oldest one that
+    /// has no request in progress (or, when every one is busy, is itself closed).
+    pub max_connections: usize,
+    /// Password verifications (argon2) run at once; 0: one per CPU core.
+    pub auth_concurrency: usize,
 }
 
 impl Default for ServerConfig {
@@ -241,6 +253,10 @@ impl Default for ServerConfig {
             metrics_path: "/metrics".to_owned(),
             credential_cache_seconds: 300,
             request_timeout_seconds: 60,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            max_connections: 1024,
+            auth_concurrency: 0,
         }
     }
 }
@@ -390,20 +406,86 @@ pub struct Checked {
 }
 
 impl Config {
-    /// Reads a TOML file, applies the `SHIELDWALL_*` variables of `env`, and checks the result.
+    /// Reads a TOML file, applies the `SHIELDWALL_*` variables of `env`, resolves relative paths
+    /// against the file's folder, and checks the result.
     pub fn load(path: &Path, env: &[(String, String)]) -> Result<Checked, ConfigError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::new(&name, "(file)", format!("cannot read: {e}")))?;
-        Config::from_toml(&text, &name, env)
+        let mut config = Config::parse(&text, &name, env)?;
+        let folder = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        config.resolve_paths(&folder);
+        config.check(&name)
+    }
+
+    /// Makes every relative path of the configuration (data directory, SQLite database, TLS
+    /// files, peers' certificates) relative to `folder` — the configuration file's folder, not
+    /// the working directory of whoever runs the command.
+    pub fn resolve_paths(&mut self, folder: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = folder.join(&*p);
+            }
+        };
+        let s = &mut self.server;
+        fix(&mut s.data_dir);
+        for p in [&mut s.tls_cert, &mut s.tls_key, &mut s.tls_client_ca]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
+        if let Some(url) = &mut s.database
+            && let Some(rest) = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let (file, query) = match rest.split_once('?') {
+                Some((f, q)) => (f, Some(q)),
+                None => (rest, None),
+            };
+            if !file.is_empty() && !file.starts_with(':') && Path::new(file).is_relative() {
+                let mut fixed = format!("sqlite://{}", folder.join(file).display());
+                if let Some(q) = query {
+                    fixed.push('?');
+                    fixed.push_str(q);
+                }
+                *url = fixed;
+            }
+        }
+        for peer in &mut self.peers {
+            for p in [
+                &mut peer.ca_cert,
+                &mut peer.client_cert,
+                &mut peer.client_key,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                fix(p);
+            }
+        }
     }
 
     /// Parses TOML text (named `source_name` in errors), applies environment overrides, checks.
+    /// Relative paths stay as written (relative to the working directory).
     pub fn from_toml(
         text: &str,
         source_name: &str,
         env: &[(String, String)],
     ) -> Result<Checked, ConfigError> {
+        Config::parse(text, source_name, env)?.check(source_name)
+    }
+
+    /// Parses TOML text and applies environment overrides, without checking.
+    fn parse(
+        text: &str,
+        source_name: &str,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let key = e
                 .span()
@@ -436,7 +518,7 @@ impl Config {
             };
             ConfigError::new(&source, key, e.into_inner().to_string())
         })?;
-        config.check(source_name)
+        Ok(config)
     }
 
     /// Checks every cross-reference and value; the error names the key.
@@ -503,6 +585,21 @@ impl Config {
             return Err(err(
                 "server.cursor_key".into(),
                 "must be at least 64 hex digits (32 bytes)".into(),
+            ));
+        }
+        for (key, value) in [
+            ("server.header_read_timeout_seconds", s.header_read_timeout_seconds),
+            ("server.idle_timeout_seconds", s.idle_timeout_seconds),
+            ("server.request_timeout_seconds", s.request_timeout_seconds),
+        ] {
+            if value == 0 {
+                return Err(err(key.into(), "must be a positive number of seconds".into()));
+            }
+        }
+        if s.max_connections < 16 {
+            return Err(err(
+                "server.max_connections".into(),
+                "must be at least 16".into(),
             ));
         }
         if !s.metrics_path.starts_with('/')

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod coalition;
 pub mod config;
 pub mod demo;
+pub mod files;
 pub mod ingest;
 pub mod policy;
 pub mod server;

@@ -1,16 +1,23 @@
 //! Running a node: open the store, resolve the coalition, build the TAXII application, listen.
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
     time::Duration,
 };
+
+use arc_swap::ArcSwap;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
 use crate::{
-    auth::Authenticator,
+    auth::{Authenticator, Guard},
     coalition::Coalition,
     config::Checked,
     store::{AnyStore, Store, StoreError},
@@ -37,6 +44,32 @@ pub async fn app_state(
     store: AnyStore,
     base_url: String,
 ) -> Result<AppState, StoreError> {
+    let guard = Guard::new(checked.config.server.auth_concurrency);
+    app_state_with(checked, store, base_url, guard).await
+}
+
+/// The application state for a configuration re-read while serving: same store, base URL,
+/// verification guard (slots, memory, failed-login throttle) and sync status as `old`; new
+/// coalition, users, keys, limits and an empty credential cache.
+pub async fn reload_state(old: &AppState, checked: &Checked) -> Result<AppState, StoreError> {
+    let mut state = app_state_with(
+        checked,
+        old.store.clone(),
+        old.base_url.clone(),
+        old.auth.guard().clone(),
+    )
+    .await?;
+    state.sync_status = old.sync_status.clone();
+    Ok(state)
+}
+
+/// [`app_state`] verifying passwords under `guard`.
+pub async fn app_state_with(
+    checked: &Checked,
+    store: AnyStore,
+    base_url: String,
+    guard: Arc<Guard>,
+) -> Result<AppState, StoreError> {
     let s = &checked.config.server;
     let key = match &s.cursor_key {
         Some(hex) => (0..hex.len())
@@ -50,9 +83,10 @@ pub async fn app_state(
     };
     let coalition = Arc::new(Coalition::from_config(checked));
     Ok(AppState {
-        auth: Authenticator::new(
+        auth: Authenticator::with_guard(
             coalition.clone(),
             Duration::from_secs(s.credential_cache_seconds),
+            guard,
         ),
         coalition,
         store,
@@ -105,34 +139,301 @@ fn spawn_purger(store: AnyStore) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Serves the application until `shutdown` resolves; forgets expired status resources hourly.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let purger = spawn_purger(state.store.clone());
-    let app = taxii::router(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    purger.abort();
-    result
+/// How connections are kept in check: header-read and idle timeouts and a cap on open
+/// connections (see [`run`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnSettings {
+    /// Time for a request header, from when the connection is ready for it (also the idle
+    /// keep-alive limit and the TLS handshake limit).
+    pub header_read_timeout: Duration,
+    /// Time without a byte read or written, no request being handled, before a connection closes.
+    pub idle_timeout: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
 }
 
-/// Serves the application over HTTPS (HTTP/1.1 inside TLS) until `shutdown` resolves, then lets
-/// the connections in progress finish (at most 30 s). A failed handshake closes that connection
-/// only.
-pub async fn serve_tls(
+impl Default for ConnSettings {
+    fn default() -> Self {
+        ConnSettings::from_config(&crate::config::ServerConfig::default())
+    }
+}
+
+impl ConnSettings {
+    /// The settings of a `[server]` section.
+    pub fn from_config(s: &crate::config::ServerConfig) -> ConnSettings {
+        ConnSettings {
+            header_read_timeout: Duration::from_secs(s.header_read_timeout_seconds.max(1)),
+            idle_timeout: Duration::from_secs(s.idle_timeout_seconds.max(1)),
+            max_connections: s.max_connections.max(1),
+        }
+    }
+}
+
+/// What a running server serves, swappable while it runs: the application (routes over the
+/// current coalition, users, keys and limits) and, over HTTPS, the TLS configuration. Each
+/// request reads the application once; a swap takes effect from the next request.
+pub struct Live {
+    router: ArcSwap<axum::Router>,
+    tls: Option<ArcSwap<rustls::ServerConfig>>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Live {
+    /// Serves `state`'s application, over TLS when `tls` is given.
+    pub fn new(state: AppState, tls: Option<Arc<rustls::ServerConfig>>) -> Arc<Live> {
+        Arc::new(Live {
+            router: ArcSwap::from_pointee(taxii::router(state)),
+            tls: tls.map(ArcSwap::new),
+        })
+    }
+
+    /// Whether the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serves `state` from the next request on.
+    pub fn swap_state(&self, state: AppState) {
+        self.router.store(Arc::new(taxii::router(state)));
+    }
+
+    /// Uses `tls` for the next handshakes (no effect on a plain HTTP server).
+    pub fn swap_tls(&self, tls: Arc<rustls::ServerConfig>) {
+        if let Some(t) = &self.tls {
+            t.store(tls);
+        }
+    }
+}
+
+/// Per-connection bookkeeping: requests in progress, last byte moved, eviction.
+#[derive(Debug)]
+struct ConnState {
+    in_flight: AtomicUsize,
+    last_io_ms: AtomicU64,
+    evict: tokio::sync::Notify,
+}
+
+/// The open connections in accept order.
+#[derive(Debug, Default)]
+struct Registry {
+    conns: Mutex<BTreeMap<u64, Arc<ConnState>>>,
+}
+
+impl Registry {
+    /// Registers a new connection; at the cap, first closes the oldest connection with no
+    /// request in progress. `false` when every connection is busy (the new one is not served).
+    fn admit(&self, id: u64, state: Arc<ConnState>, cap: usize) -> bool {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if conns.len() >= cap {
+            let victim = conns
+                .iter()
+                .find(|(_, c)| c.in_flight.load(Ordering::Acquire) == 0)
+                .map(|(k, _)| *k);
+            match victim.and_then(|k| conns.remove(&k)) {
+                Some(c) => {
+                    c.evict.notify_one();
+                    metrics::counter!("shieldwall_connections_evicted_total").increment(1);
+                }
+                None => {
+                    metrics::counter!("shieldwall_connections_refused_total").increment(1);
+                    return false;
+                }
+            }
+        }
+        conns.insert(id, state);
+        metrics::gauge!("shieldwall_connections_open").set(conns.len() as f64);
+        true
+    }
+
+    fn remove(&self, id: u64) {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        conns.remove(&id);
+        metrics::gauge!("shieldwall_connections_open").set(conns.len() as f64);
+    }
+}
+
+/// Milliseconds since the process's first call (a monotonic clock in an atomic).
+fn now_ms() -> u64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
+/// A socket that notes the time of every byte it moves.
+struct ActivityIo {
+    inner: tokio::net::TcpStream,
+    state: Arc<ConnState>,
+}
+
+impl AsyncRead for ActivityIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.state.last_io_ms.store(now_ms(), Ordering::Release);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for ActivityIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.state.last_io_ms.store(now_ms(), Ordering::Release);
+        }
+        r
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Resolves when the connection has had no request in progress and moved no byte for `idle`.
+async fn idle_expired(state: &ConnState, idle: Duration) {
+    let idle_ms = idle.as_millis() as u64;
+    loop {
+        let last = state.last_io_ms.load(Ordering::Acquire);
+        let now = now_ms();
+        if state.in_flight.load(Ordering::Acquire) == 0 && now.saturating_sub(last) >= idle_ms {
+            return;
+        }
+        let wait = (last + idle_ms).saturating_sub(now).max(idle_ms / 4).max(50);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+}
+
+/// Decrements a connection's requests in progress when a request is answered (or dropped).
+struct InFlight(Arc<ConnState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.last_io_ms.store(now_ms(), Ordering::Release);
+    }
+}
+
+/// Serves one accepted connection (TLS handshake first when configured) until it ends, is
+/// evicted, or stays idle too long.
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    remote: SocketAddr,
+    live: Arc<Live>,
+    settings: ConnSettings,
+    state: Arc<ConnState>,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let io = ActivityIo {
+        inner: tcp,
+        state: state.clone(),
+    };
+    let service = {
+        let live = live.clone();
+        let state = state.clone();
+        hyper::service::service_fn(move |req: axum::extract::Request<hyper::body::Incoming>| {
+            let router = live.router.load_full();
+            state.in_flight.fetch_add(1, Ordering::AcqRel);
+            let guard = InFlight(state.clone());
+            async move {
+                let _guard = guard;
+                let app = axum::Router::clone(&router);
+                crate::auth::CLIENT_ADDR
+                    .scope(remote, tower::ServiceExt::oneshot(app, req))
+                    .await
+            }
+        })
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .keep_alive(true);
+    let idle = idle_expired(&state, settings.idle_timeout);
+    let evicted = state.evict.notified();
+    tokio::pin!(idle, evicted);
+    let result = match &live.tls {
+        None => {
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+            tokio::select! {
+                r = watcher.watch(conn) => r.err(),
+                () = &mut evicted => { tracing::debug!(%remote, "Connection closed to admit a new one."); None }
+                () = &mut idle => { tracing::debug!(%remote, "Idle connection closed."); None }
+            }
+        }
+        Some(tls) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.load_full());
+            let handshake = tokio::time::timeout(settings.header_read_timeout, acceptor.accept(io));
+            let stream = tokio::select! {
+                r = handshake => match r {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%remote, error = %e, "TLS handshake failed.");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%remote, "TLS handshake timed out.");
+                        return;
+                    }
+                },
+                () = &mut evicted => return,
+            };
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                r = watcher.watch(conn) => r.err(),
+                () = &mut evicted => { tracing::debug!(%remote, "Connection closed to admit a new one."); None }
+                () = &mut idle => { tracing::debug!(%remote, "Idle connection closed."); None }
+            }
+        }
+    };
+    if let Some(e) = result {
+        tracing::debug!(%remote, error = %e, "Connection ended with an error.");
+    }
+}
+
+/// Serves `live` on `listener` until `shutdown` resolves, then lets the requests in progress
+/// finish (at most 30 s). Each connection must send a request header within
+/// `header_read_timeout` of being ready for one (which also bounds keep-alive idleness), is
+/// closed after `idle_timeout` without a byte moved and no request in progress, and at most
+/// `max_connections` are open: at the cap a new connection closes the oldest one that has no
+/// request in progress, or is itself closed when every connection is busy. Forgets expired
+/// status resources hourly.
+pub async fn run(
     listener: TcpListener,
-    state: AppState,
-    tls: Arc<rustls::ServerConfig>,
+    live: Arc<Live>,
+    store: AnyStore,
+    settings: ConnSettings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let purger = spawn_purger(state.store.clone());
-    let app = taxii::router(state);
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let purger = spawn_purger(store);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let registry = Arc::new(Registry::default());
+    let mut next_id: u64 = 0;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, remote) = tokio::select! {
@@ -148,28 +449,24 @@ pub async fn serve_tls(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let app = app.clone();
+        next_id += 1;
+        let id = next_id;
+        let state = Arc::new(ConnState {
+            in_flight: AtomicUsize::new(0),
+            last_io_ms: AtomicU64::new(now_ms()),
+            evict: tokio::sync::Notify::new(),
+        });
+        if !registry.admit(id, state.clone(), settings.max_connections) {
+            tracing::debug!(%remote, "Every connection is busy; closing the new one.");
+            drop(tcp);
+            continue;
+        }
+        let live = live.clone();
         let watcher = graceful.watcher();
+        let registry = registry.clone();
         tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%remote, error = %e, "TLS handshake failed.");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%remote, "TLS handshake timed out.");
-                        return;
-                    }
-                };
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%remote, error = %e, "Connection ended with an error.");
-            }
+            serve_connection(tcp, remote, live, settings, state, watcher).await;
+            registry.remove(id);
         });
     }
     drop(listener);
@@ -181,6 +478,71 @@ pub async fn serve_tls(
     }
     purger.abort();
     Ok(())
+}
+
+/// Serves the application over HTTP until `shutdown` resolves (default connection settings).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = state.store.clone();
+    run(
+        listener,
+        Live::new(state, None),
+        store,
+        ConnSettings::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Serves the application over HTTPS (HTTP/1.1 inside TLS) until `shutdown` resolves (default
+/// connection settings). A failed handshake closes that connection only.
+pub async fn serve_tls(
+    listener: TcpListener,
+    state: AppState,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = state.store.clone();
+    run(
+        listener,
+        Live::new(state, Some(tls)),
+        store,
+        ConnSettings::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Raises this process's soft limit on open files to its hard limit (a node holds one
+/// descriptor per connection; the usual soft limit of 1024 is below `max_connections` plus the
+/// database's). Returns the limit in force.
+pub fn raise_fd_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let lim = getrlimit(Resource::Nofile);
+        match (lim.current, lim.maximum) {
+            (Some(cur), max) if max.is_none_or(|m| cur < m) => {
+                let want = max.unwrap_or(1 << 20);
+                let new = Rlimit {
+                    current: Some(want),
+                    maximum: lim.maximum,
+                };
+                match setrlimit(Resource::Nofile, new) {
+                    Ok(()) => Some(want),
+                    Err(_) => Some(cur),
+                }
+            }
+            (cur, _) => cur,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

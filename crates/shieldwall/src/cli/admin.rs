@@ -1,5 +1,6 @@
 //! `shieldwall admin …`: add members, users and API keys to the configuration file. The file is
-//! edited in place (comments kept) and checked as a whole before it is written.
+//! edited (comments kept), checked as a whole, then replaced whole (mode 0600 at most 0640). A
+//! running `serve` picks the change up on SIGHUP.
 
 use std::{io::BufRead, path::PathBuf, process::ExitCode};
 
@@ -93,7 +94,9 @@ fn append(path: &PathBuf, array: &str, table: Table) -> anyhow::Result<()> {
     }
     let new_text = doc.to_string();
     Config::from_toml(&new_text, &path.display().to_string(), &[])?;
-    std::fs::write(path, new_text).with_context(|| format!("cannot write {}", path.display()))?;
+    // Whole or not at all, and never readable by others (it holds password and key digests).
+    shieldwall::files::write_private(path, new_text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

@@ -168,7 +168,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::open(&args.on, "cli:assist").await?;
+    // Reading commands never create a store.
+    let ctx = if matches!(args.command, Command::Board) {
+        Ctx::open_existing(&args.on, "cli:assist").await?
+    } else {
+        Ctx::open(&args.on, "cli:assist").await?
+    };
     match args.command {
         Command::Request(a) => request(&ctx, a).await,
         Command::Offer(a) => offer(&ctx, a).await,

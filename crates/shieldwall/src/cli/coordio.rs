@@ -60,7 +60,15 @@ pub(crate) fn block_on<F: Future<Output = anyhow::Result<ExitCode>>>(
 
 impl Ctx {
     pub(crate) async fn open(on: &On, actor: &str) -> anyhow::Result<Ctx> {
-        let node = Node::open(&on.config).await?;
+        Ctx::open_inner(on, actor, Node::open(&on.config).await?)
+    }
+
+    /// [`Ctx::open`] for a command that only reads: a missing store is an error, not created.
+    pub(crate) async fn open_existing(on: &On, actor: &str) -> anyhow::Result<Ctx> {
+        Ctx::open_inner(on, actor, Node::open_existing(&on.config).await?)
+    }
+
+    fn open_inner(on: &On, actor: &str, node: Node) -> anyhow::Result<Ctx> {
         let principal = node.principal(on.as_member.as_deref(), Role::Contributor, actor)?;
         let identity = node
             .coalition

@@ -40,7 +40,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::open(&args.on, "cli:disarm").await?;
+    // Reading commands never create a store.
+    let ctx = if matches!(args.command, Command::Show { .. }) {
+        Ctx::open_existing(&args.on, "cli:disarm").await?
+    } else {
+        Ctx::open(&args.on, "cli:disarm").await?
+    };
     match args.command {
         Command::Import { file } => import(&ctx, &file).await,
         Command::Show { id } => show(&ctx, &id).await,

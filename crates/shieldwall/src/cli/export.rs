@@ -45,7 +45,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     if args.format != "stix" {
         bail!("--format {}: only `stix` is supported", args.format);
     }
-    let node = super::node::Node::open(&args.config).await?;
+    let node = super::node::Node::open_existing(&args.config).await?;
     let coll = node.collection(&args.collection)?.clone();
     let principal = node.principal(Some(&args.as_member), Role::Reader, "cli:export")?;
     if !shieldwall::policy::can_read(&principal, &coll) {

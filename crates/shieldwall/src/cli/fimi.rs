@@ -102,7 +102,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::open(&args.on, "cli:fimi").await?;
+    // Reading commands never create a store.
+    let ctx = if matches!(args.command, Command::Matrix { .. }) {
+        Ctx::open_existing(&args.on, "cli:fimi").await?
+    } else {
+        Ctx::open(&args.on, "cli:fimi").await?
+    };
     match args.command {
         Command::New(a) => new(&ctx, a).await,
         Command::Link(a) => link(&ctx, a).await,

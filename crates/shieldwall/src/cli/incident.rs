@@ -235,7 +235,12 @@ pub(crate) fn term<T: DeserializeOwned>(what: &str, v: &str) -> anyhow::Result<T
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::open(&args.on, "cli:incident").await?;
+    // Reading commands never create a store.
+    let ctx = if matches!(args.command, Command::List | Command::Show { .. }) {
+        Ctx::open_existing(&args.on, "cli:incident").await?
+    } else {
+        Ctx::open(&args.on, "cli:incident").await?
+    };
     match args.command {
         Command::New(a) => new(&ctx, a).await,
         Command::List => list(&ctx).await,

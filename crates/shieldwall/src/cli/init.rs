@@ -26,7 +26,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.path.exists() && !args.force {
         bail!("{} exists (use --force to overwrite)", args.path.display());
     }
-    std::fs::write(&args.path, text)
+    // 0600: the file will hold password and key digests.
+    shieldwall::files::write_private(&args.path, text.as_bytes())
         .with_context(|| format!("cannot write {}", args.path.display()))?;
     eprintln!(
         "Wrote {}. Add members, users and collections, then: shieldwall serve --config {}",

@@ -20,7 +20,7 @@ fn from_collection(
     member: Option<&str>,
 ) -> anyhow::Result<(Vec<Value>, TlpLevel, String, uuid::Uuid)> {
     super::serve::runtime()?.block_on(async {
-        let node = super::node::Node::open(config).await?;
+        let node = super::node::Node::open_existing(config).await?;
         let coll = node.collection(collection)?.clone();
         let principal = node.principal(member, shieldwall::config::Role::Reader, "cli:export")?;
         if !shieldwall::policy::can_read(&principal, &coll) {

@@ -17,8 +17,32 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Opens the node's store, creating it when absent (for commands that write).
     pub(crate) async fn open(path: &Path) -> anyhow::Result<Node> {
+        Node::open_inner(path, false).await
+    }
+
+    /// Opens the node's store for a command that only reads it: a store that does not exist is
+    /// an error, never created empty (an export of nothing would look like a success).
+    pub(crate) async fn open_existing(path: &Path) -> anyhow::Result<Node> {
+        Node::open_inner(path, true).await
+    }
+
+    async fn open_inner(path: &Path, must_exist: bool) -> anyhow::Result<Node> {
         let checked = Config::load(path, &config::process_env())?;
+        if must_exist
+            && let Some(place) = AnyStore::missing(&checked.database).await.with_context(|| {
+                format!(
+                    "cannot reach the database {}",
+                    config::redact_url(&checked.database)
+                )
+            })?
+        {
+            bail!(
+                "no store at {place} (from {}): run `shieldwall serve` or `shieldwall import` first",
+                path.display()
+            );
+        }
         let store = AnyStore::open(&checked.database).await.with_context(|| {
             format!(
                 "cannot open the database {}",

@@ -67,7 +67,7 @@ fn parse_since(s: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::open(&args.on, "cli:report").await?;
+    let ctx = Ctx::open_existing(&args.on, "cli:report").await?;
     let now = coordio::now();
     let since = parse_since(&args.since, now)?;
     let objects = ctx.view(&ctx.read_collections()?, false).await?;

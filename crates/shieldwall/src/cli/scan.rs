@@ -169,7 +169,7 @@ pub(crate) fn indicators_from_collection(
     member: Option<&str>,
 ) -> anyhow::Result<Vec<Indicator>> {
     super::serve::runtime()?.block_on(async {
-        let node = super::node::Node::open(config).await?;
+        let node = super::node::Node::open_existing(config).await?;
         let coll = node.collection(collection)?.clone();
         let principal = node.principal(member, shieldwall::config::Role::Reader, "cli:scan")?;
         if !shieldwall::policy::can_read(&principal, &coll) {

@@ -1,17 +1,17 @@
 //! `shieldwall serve`: run the TAXII 2.1 hub.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use anyhow::{Context, bail};
 use shieldwall::{
     coalition::Coalition,
-    config::{self, Config},
+    config::{self, Checked, Config},
     demo, server,
     store::AnyStore,
 };
 
 /// Arguments of `shieldwall serve`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
     /// Configuration file (TOML; `shieldwall init` writes a commented one).
     #[arg(long, value_name = "FILE")]
@@ -33,6 +33,8 @@ pub(crate) fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal, not in log files and journals.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -48,8 +50,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(run_async(args))
 }
 
-async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let (checked, source) = if args.demo {
+/// The configuration `serve` runs with: `--demo`'s, or `--config`'s with `--listen`/`--data`
+/// applied (a relative `--data` is relative to the working directory, like any argument).
+fn load(args: &Args) -> anyhow::Result<(Checked, String)> {
+    if args.demo {
         let listen = args
             .listen
             .clone()
@@ -68,24 +72,30 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         };
         let cfg = demo::config(&listen, &data)
             .map_err(|e| anyhow::anyhow!("cannot build the demo configuration: {e}"))?;
-        (cfg.check("(demo)")?, "(demo)".to_owned())
-    } else {
-        let Some(path) = &args.config else {
-            bail!("give --config FILE (see `shieldwall init`) or --demo");
-        };
-        let source = path.display().to_string();
-        let mut cfg = Config::load(path, &config::process_env())?.config;
-        if let Some(l) = &args.listen {
-            cfg.server.listen.clone_from(l);
-        }
-        if let Some(d) = &args.data {
-            cfg.server.data_dir.clone_from(d);
-        }
-        (cfg.check(&source)?, source)
+        return Ok((cfg.check("(demo)")?, "(demo)".to_owned()));
+    }
+    let Some(path) = &args.config else {
+        bail!("give --config FILE (see `shieldwall init`) or --demo");
     };
+    let source = path.display().to_string();
+    let mut cfg = Config::load(path, &config::process_env())?.config;
+    if let Some(l) = &args.listen {
+        cfg.server.listen.clone_from(l);
+    }
+    if let Some(d) = &args.data {
+        cfg.server.data_dir = std::path::absolute(d).unwrap_or_else(|_| d.clone());
+    }
+    Ok((cfg.check(&source)?, source))
+}
+
+/// The TLS configuration of `checked`, if it serves HTTPS.
+fn tls_config(
+    checked: &Checked,
+    source: &str,
+) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
     let server = &checked.config.server;
-    let tls = match (&server.tls_cert, &server.tls_key) {
-        (Some(cert), Some(key)) => Some(std::sync::Arc::new(
+    Ok(match (&server.tls_cert, &server.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(
             shieldwall::tls::server_config(cert, key, server.tls_client_ca.as_deref()).map_err(
                 |e| {
                     let keys =
@@ -99,7 +109,112 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             )?,
         )),
         _ => None,
-    };
+    })
+}
+
+/// What a reload cannot change: the settings that differ between `old` and `new` and need a
+/// restart to take effect.
+fn restart_only_changes(old: &Checked, new: &Checked) -> Vec<&'static str> {
+    let (a, b) = (&old.config, &new.config);
+    let mut out = Vec::new();
+    if old.listen != new.listen {
+        out.push("server.listen");
+    }
+    if old.database != new.database {
+        out.push("server.database/data_dir");
+    }
+    if a.server.tls_cert.is_some() != b.server.tls_cert.is_some() {
+        out.push("server.tls_cert (HTTP ↔ HTTPS)");
+    }
+    if a.server.header_read_timeout_seconds != b.server.header_read_timeout_seconds
+        || a.server.idle_timeout_seconds != b.server.idle_timeout_seconds
+        || a.server.max_connections != b.server.max_connections
+    {
+        out.push("server connection limits");
+    }
+    if a.server.auth_concurrency != b.server.auth_concurrency {
+        out.push("server.auth_concurrency");
+    }
+    let peers = |c: &Config| serde_json::to_string(&(&c.sync, &c.peers)).unwrap_or_default();
+    if peers(a) != peers(b) {
+        out.push("[sync] and [[peers]] (scheduled sync)");
+    }
+    out
+}
+
+/// Re-reads the configuration on every SIGHUP; swaps it in when it passes every check (and its
+/// TLS files load), otherwise logs why and keeps the running one.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    args: Args,
+    live: Arc<server::Live>,
+    mut state: shieldwall::taxii::AppState,
+    mut running: Checked,
+) {
+    while hangup.recv().await.is_some() {
+        if args.demo {
+            tracing::info!("SIGHUP: the demo has no configuration file to re-read.");
+            continue;
+        }
+        let (checked, source) = match load(&args) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "Reload refused; the running configuration stays.");
+                continue;
+            }
+        };
+        let tls = match tls_config(&checked, &source) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "Reload refused; the running configuration stays.");
+                continue;
+            }
+        };
+        let new_state = match server::reload_state(&state, &checked).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "Reload refused; the running configuration stays.");
+                continue;
+            }
+        };
+        let restart = restart_only_changes(&running, &checked);
+        if !restart.is_empty() {
+            tracing::warn!(settings = %restart.join(", "), "Changed settings that take effect only after a restart.");
+        }
+        if let Some(t) = tls
+            && live.is_tls()
+        {
+            live.swap_tls(t);
+        }
+        live.swap_state(new_state.clone());
+        tracing::info!(
+            users = checked.config.users.len(),
+            api_keys = checked.config.api_keys.len(),
+            collections = checked.config.collections.len(),
+            "Configuration reloaded from {source}; credential caches cleared."
+        );
+        state = new_state;
+        running = checked;
+    }
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    // Before anything else: from here on SIGHUP means "re-read the configuration", never "exit".
+    #[cfg(unix)]
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot handle SIGHUP")?;
+    let (checked, source) = load(&args)?;
+    let tls = tls_config(&checked, &source)?;
+    if let Some(limit) = server::raise_fd_limit()
+        && (limit as usize) < checked.config.server.max_connections + 64
+    {
+        tracing::warn!(
+            limit,
+            max_connections = checked.config.server.max_connections,
+            "The open-file limit is below server.max_connections: raise it (ulimit -n, LimitNOFILE)."
+        );
+    }
     let store = AnyStore::open(&checked.database).await.with_context(|| {
         format!(
             "cannot open the database {}",
@@ -142,16 +257,31 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let live = server::Live::new(state.clone(), tls);
+    #[cfg(unix)]
+    let reloader = tokio::spawn(reload_on_hangup(
+        hangup,
+        args,
+        live.clone(),
+        state,
+        checked.clone(),
+    ));
     println!(
         "shieldwall: serving TAXII 2.1 on {base_url}/taxii2/ ({} store)",
         store.backend()
     );
     tracing::info!(address = %local, backend = store.backend(), "Listening.");
-    match tls {
-        Some(tls) => server::serve_tls(listener, state, tls, server::shutdown_signal()).await,
-        None => server::serve(listener, state, server::shutdown_signal()).await,
-    }
+    server::run(
+        listener,
+        live,
+        store,
+        server::ConnSettings::from_config(&checked.config.server),
+        server::shutdown_signal(),
+    )
+    .await
     .context("the server failed")?;
+    #[cfg(unix)]
+    reloader.abort();
     let _ = stop_sync.send(());
     if let Some(task) = sync_task {
         let _ = task.await;

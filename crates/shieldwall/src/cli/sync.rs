@@ -51,7 +51,12 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     if peers.is_empty() {
         bail!("{}: no [[peers]] configured", args.config.display());
     }
-    let node = super::node::Node::open(&args.config).await?;
+    // `--explain` only reads: it must not create an empty store and explain nothing.
+    let node = if args.explain.is_some() {
+        super::node::Node::open_existing(&args.config).await?
+    } else {
+        super::node::Node::open(&args.config).await?
+    };
     let engine = Engine::new(node.store.clone(), node.coalition.clone(), peers, &env_var)?;
     if let Some(id) = &args.explain {
         let peer = args.peer.as_deref().unwrap_or_default();

@@ -98,11 +98,18 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating when absent) the database file at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        // Private from the start: the folder 0700, the database 0600 (SQLite gives its -wal and
+        // -shm files the database file's permissions).
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            crate::files::create_private_dir_all(dir).map_err(|e| {
                 StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        if path.as_os_str() != ":memory:" {
+            crate::files::touch_private(path).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create {}: {e}", path.display()))
             })?;
         }
         let options = SqliteConnectOptions::from_str("sqlite://")?

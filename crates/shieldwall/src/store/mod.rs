@@ -413,6 +413,32 @@ impl AnyStore {
         }
     }
 
+    /// Where the store of `url` is, when it does not exist yet: `None` when it exists (the SQLite
+    /// file, or the PostgreSQL schema's tables), else what to call the missing store in a
+    /// message. Creates nothing.
+    pub async fn missing(url: &str) -> Result<Option<String>, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            use sqlx::{ConnectOptions, Connection, Row};
+            let mut conn = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)?
+                .connect()
+                .await?;
+            let present: bool =
+                sqlx::query("SELECT to_regclass('versions') IS NOT NULL AND to_regclass('entries') IS NOT NULL")
+                    .fetch_one(&mut conn)
+                    .await?
+                    .try_get(0)?;
+            let _ = conn.close().await;
+            Ok((!present).then(|| crate::config::redact_url(url)))
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            let file = path.split_once('?').map_or(path, |(f, _)| f);
+            Ok((!std::path::Path::new(file).is_file()).then(|| file.to_owned()))
+        }
+    }
+
     /// The backend's name.
     pub fn backend(&self) -> &'static str {
         match self {

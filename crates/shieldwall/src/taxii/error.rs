@@ -19,6 +19,8 @@ pub struct TaxiiError {
     pub title: &'static str,
     /// What went wrong, for the caller.
     pub description: String,
+    /// Seconds to wait before retrying (`Retry-After`), for 429.
+    pub retry_after: Option<u64>,
 }
 
 impl TaxiiError {
@@ -32,6 +34,7 @@ impl TaxiiError {
             status,
             title,
             description: description.into(),
+            retry_after: None,
         }
     }
     /// 400.
@@ -90,6 +93,16 @@ impl TaxiiError {
             description,
         )
     }
+    /// 429 with `Retry-After`: too many failed logins from this address or for this user.
+    pub fn too_many_requests(retry_after: u64) -> TaxiiError {
+        let mut e = TaxiiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests",
+            format!("too many failed logins; retry after {retry_after} s"),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
     /// 500, logged with its cause; the caller learns nothing about internals.
     pub fn internal(cause: &dyn std::fmt::Display) -> TaxiiError {
         tracing::error!(error = %cause, "Request failed inside the server.");
@@ -128,6 +141,10 @@ impl IntoResponse for TaxiiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(TAXII_MEDIA_TYPE),
         );
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

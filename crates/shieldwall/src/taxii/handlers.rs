@@ -35,7 +35,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
         .auth
         .authenticate(auth)
         .await
-        .map_err(|_| TaxiiError::unauthorized())
+        .map_err(|e| match e {
+            crate::auth::AuthError::Throttled(secs) => TaxiiError::too_many_requests(secs),
+            crate::auth::AuthError::Unauthenticated => TaxiiError::unauthorized(),
+        })
 }
 
 /// Authentication then `Accept`, as every GET starts.
