@@ -58,6 +58,69 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Line and column of many offsets of one text, without rescanning the text for each: line
+/// starts are found once, and a look-up after the previous one (in the same line) counts only the
+/// characters between the two. Diagnostics are reported in source order, so locating all of them
+/// costs one pass over the text.
+#[derive(Debug, Clone)]
+pub struct LineIndex<'a> {
+    src: &'a str,
+    /// Byte offset of the first byte of each line (the first is 0).
+    starts: Vec<usize>,
+    /// The last look-up: (offset, line index, column).
+    last: Option<(usize, usize, usize)>,
+}
+
+impl<'a> LineIndex<'a> {
+    /// Indexes the line starts of `src` (one pass).
+    pub fn new(src: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            src.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex {
+            src,
+            starts,
+            last: None,
+        }
+    }
+
+    /// 1-based line and column (counted in characters) of byte `offset`, as [`line_col`].
+    pub fn line_col(&mut self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.src.len());
+        // Inside a character counts that character, as [`line_col`] does.
+        while !self.src.is_char_boundary(offset) {
+            offset += 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let (from, col) = match self.last {
+            Some((o, l, c)) if l == line && o <= offset => (o, c),
+            _ => (self.starts[line], 1),
+        };
+        let col = col + self.src[from..offset].chars().count();
+        self.last = Some((offset, line, col));
+        (line + 1, col)
+    }
+}
+
+/// At most this many characters of a value a message quotes (longer values are cut with `…`),
+/// so that a message stays short whatever the input.
+pub const QUOTE_CHARS: usize = 40;
+
+/// `s` as a message quotes it: at most [`QUOTE_CHARS`] characters.
+pub(crate) fn shorten(s: &str) -> String {
+    match s.char_indices().nth(QUOTE_CHARS) {
+        Some(_) => {
+            let cut: String = s.chars().take(QUOTE_CHARS - 3).collect();
+            format!("{cut}…")
+        }
+        None => s.to_owned(),
+    }
+}
+
 /// How serious a diagnostic is. Only errors make a pattern invalid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
@@ -97,6 +160,9 @@ pub enum Code {
     /// Something legal but probably not what was meant (duplicate qualifier on a
     /// parenthesised group, `START` not before `STOP`, …).
     Suspicious,
+    /// A limit of this implementation: the pattern is longer than [`crate::MAX_PATTERN_BYTES`],
+    /// or it has more problems than [`crate::MAX_DIAGNOSTICS`] (the note that ends the list).
+    Limit,
 }
 
 impl Code {
@@ -115,6 +181,7 @@ impl Code {
             Code::InvalidCidr => "invalid-cidr",
             Code::UnknownProperty => "unknown-property",
             Code::Suspicious => "suspicious",
+            Code::Limit => "limit",
         }
     }
 
@@ -170,9 +237,10 @@ impl Diagnostic {
     }
 
     /// Renders the diagnostic the way the CLI prints it: a headline with line:column, the
-    /// pattern line, and a caret line under the span.
+    /// pattern line, and a caret line under the span. A line longer than [`RENDER_CHARS`]
+    /// characters is shown as a window around the span, so that the rendering stays short.
     pub fn render(&self, src: &str) -> String {
-        let (line_no, col) = self.span.line_col(src);
+        let (line_no, col_no) = self.span.line_col(src);
         let line_text = src.lines().nth(line_no - 1).unwrap_or("");
         let kind = match self.severity {
             Severity::Error => "error",
@@ -186,18 +254,48 @@ impl Diagnostic {
             .map(|s| s.lines().next().unwrap_or("").chars().count())
             .unwrap_or(0)
             .max(1);
-        let pad: String = line_text
+        let (shown, col, width) = window(line_text, col_no, width);
+        let pad: String = shown
             .chars()
             .take(col - 1)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         format!(
-            "{kind}[{code}] at {line_no}:{col}: {msg}\n  {line_text}\n  {pad}{carets}",
+            "{kind}[{code}] at {line_no}:{col_no}: {msg}\n  {shown}\n  {pad}{carets}",
             code = self.code.as_str(),
             msg = self.message,
             carets = "^".repeat(width)
         )
     }
+}
+
+/// Lines longer than this many characters are rendered as a window around the span.
+pub const RENDER_CHARS: usize = 160;
+
+/// The part of `line` to show for a span at character column `col` (1-based) that is `width`
+/// characters wide: the whole line when it is short, else about [`RENDER_CHARS`] characters
+/// around the span with `…` where it was cut. Returns the text, the span's column in it and the
+/// caret width within it.
+fn window(line: &str, col: usize, width: usize) -> (String, usize, usize) {
+    let len = line.chars().count();
+    if len <= RENDER_CHARS {
+        return (line.to_owned(), col, width);
+    }
+    let context = RENDER_CHARS / 4;
+    let first = col.saturating_sub(1).saturating_sub(context);
+    let width = width.min(RENDER_CHARS - 2 * context);
+    let last = (col - 1 + width + context).min(len);
+    let mut shown = String::new();
+    let mut col_in = col - first;
+    if first > 0 {
+        shown.push('…');
+        col_in += 1;
+    }
+    shown.extend(line.chars().skip(first).take(last - first));
+    if last < len {
+        shown.push('…');
+    }
+    (shown, col_in, width)
 }
 
 impl fmt::Display for Diagnostic {

@@ -2,7 +2,8 @@
 //! `STIXPattern.g4` (longest match; keywords are upper case; `true`/`false` lower case).
 
 use crate::ast::{BinaryForm, Literal};
-use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::MAX_DIAGNOSTICS;
+use crate::diagnostic::{Code, Diagnostic, Span, shorten};
 use crate::time::{self, Timestamp};
 
 /// Keywords of the grammar.
@@ -101,15 +102,6 @@ impl Tok {
     }
 }
 
-fn shorten(s: &str) -> String {
-    if s.chars().count() > 40 {
-        let cut: String = s.chars().take(37).collect();
-        format!("{cut}…")
-    } else {
-        s.to_owned()
-    }
-}
-
 /// A token with its span.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Token {
@@ -133,17 +125,20 @@ fn is_ws(c: char) -> bool {
     )
 }
 
-/// Splits `src` into tokens (always ending with `Eof`), reporting lexical errors.
-pub(crate) fn lex(src: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
+/// Splits `src` into tokens (always ending with `Eof`), reporting lexical errors. Stops at the
+/// error after [`MAX_DIAGNOSTICS`] (the pattern is invalid anyway): the flag returned says so.
+pub(crate) fn lex(src: &str, diags: &mut Vec<Diagnostic>) -> (Vec<Token>, bool) {
     let mut lx = Lexer {
         src,
         b: src.as_bytes(),
         pos: 0,
         out: Vec::new(),
         diags,
+        errors: 0,
+        stopped: false,
     };
     lx.run();
-    lx.out
+    (lx.out, lx.stopped)
 }
 
 struct Lexer<'a, 'd> {
@@ -152,6 +147,10 @@ struct Lexer<'a, 'd> {
     pos: usize,
     out: Vec<Token>,
     diags: &'d mut Vec<Diagnostic>,
+    /// Errors found, reported or not.
+    errors: usize,
+    /// An error was found with [`MAX_DIAGNOSTICS`] already reported: lexing stops.
+    stopped: bool,
 }
 
 impl Lexer<'_, '_> {
@@ -167,12 +166,17 @@ impl Lexer<'_, '_> {
     }
 
     fn err(&mut self, start: usize, end: usize, msg: String) {
+        self.errors += 1;
+        if self.diags.len() >= MAX_DIAGNOSTICS {
+            self.stopped = true;
+            return;
+        }
         self.diags
             .push(Diagnostic::error(Code::Syntax, Span::new(start, end), msg));
     }
 
     fn run(&mut self) {
-        while self.pos < self.b.len() {
+        while self.pos < self.b.len() && !self.stopped {
             let start = self.pos;
             let Some(c) = self.src[self.pos..].chars().next() else {
                 break;
@@ -334,7 +338,10 @@ impl Lexer<'_, '_> {
                 self.err(
                     start,
                     p,
-                    format!("the integer {text} is too large (the limit is 64-bit integers)"),
+                    format!(
+                        "the integer {} is too large (the limit is 64-bit integers)",
+                        shorten(text)
+                    ),
                 );
             }
             self.push(Tok::Int(v), start);
@@ -435,9 +442,9 @@ impl Lexer<'_, '_> {
 
     fn string(&mut self) {
         let start = self.pos;
-        let before = self.diags.len();
+        let before = self.errors;
         match self.quoted(start) {
-            Some((_, _, value)) if self.diags.len() == before => self.push(Tok::Str(value), start),
+            Some((_, _, value)) if self.errors == before => self.push(Tok::Str(value), start),
             _ => self.push(Tok::Invalid, start),
         }
     }
@@ -445,12 +452,12 @@ impl Lexer<'_, '_> {
     fn prefixed_literal(&mut self, prefix: char) {
         let start = self.pos;
         self.pos += 1;
-        let before = self.diags.len();
+        let before = self.errors;
         let Some((bs, be, _)) = self.quoted(start) else {
             self.push(Tok::Invalid, start);
             return;
         };
-        if self.diags.len() != before {
+        if self.errors != before {
             self.push(Tok::Invalid, start);
             return;
         }
@@ -557,7 +564,7 @@ mod tests {
 
     fn toks(s: &str) -> (Vec<Tok>, Vec<Diagnostic>) {
         let mut d = Vec::new();
-        let t = lex(s, &mut d).into_iter().map(|t| t.tok).collect();
+        let t = lex(s, &mut d).0.into_iter().map(|t| t.tok).collect();
         (t, d)
     }
 

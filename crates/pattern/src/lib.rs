@@ -31,7 +31,9 @@ pub mod time;
 mod validate;
 
 pub use ast::*;
-pub use diagnostic::{Code, Diagnostic, Severity, Span, line_col};
+pub use diagnostic::{
+    Code, Diagnostic, LineIndex, QUOTE_CHARS, RENDER_CHARS, Severity, Span, line_col,
+};
 pub use inspect::{ComparisonInfo, Inspection, QualifierInfo};
 pub use parser::{MAX_DEPTH, MAX_OPERATORS};
 pub use sco::{NON_SCO_TYPES_V21, is_non_sco_type};
@@ -92,22 +94,96 @@ impl Parsed {
     }
 }
 
-/// Parses and validates a pattern. Never panics.
+/// The longest pattern accepted, in bytes (256 KiB). Real indicators stay far below it: the
+/// operator limit ([`MAX_OPERATORS`]) already bounds an `OR` chain of hashes to a few tens of
+/// kilobytes, and 256 KiB still holds an `IN` list of about 3,500 SHA-256 values. A longer
+/// pattern is refused with one [`Code::Limit`] error, before it is read.
+pub const MAX_PATTERN_BYTES: usize = 256 * 1024;
+
+/// At most this many problems are reported per pattern. When a pattern has more, the list ends
+/// with one [`Code::Limit`] note (an error if any problem left out is an error); the lexer and
+/// parser stop at the limit instead of reading on, so the work is bounded too.
+pub const MAX_DIAGNOSTICS: usize = 20;
+
+/// Parses and validates a pattern. Never panics; the work is linear in the pattern's length,
+/// which is at most [`MAX_PATTERN_BYTES`], and at most [`MAX_DIAGNOSTICS`] problems (plus one
+/// closing note) are reported.
 pub fn parse(src: &str, version: StixVersion) -> Parsed {
+    if src.len() > MAX_PATTERN_BYTES {
+        return Parsed {
+            pattern: None,
+            diagnostics: vec![Diagnostic::error(
+                Code::Limit,
+                Span::new(0, 0),
+                format!(
+                    "the pattern is {} bytes long, longer than the limit of {MAX_PATTERN_BYTES} \
+                     bytes (256 KiB)",
+                    src.len()
+                ),
+            )],
+        };
+    }
     let mut diagnostics = Vec::new();
-    let tokens = lexer::lex(src, &mut diagnostics);
+    let (tokens, stopped) = lexer::lex(src, &mut diagnostics);
+    if stopped {
+        let note = stopped_note(&diagnostics);
+        diagnostics.push(note);
+        return Parsed {
+            pattern: None,
+            diagnostics,
+        };
+    }
     let mut p = parser::Parser::new(src, tokens, version);
     p.diags = diagnostics;
     let pattern = p.parse_pattern();
+    let stopped = p.stopped;
     let mut diagnostics = p.diags;
+    let mut left_out = validate::LeftOut::default();
     if let Some(pat) = &pattern {
-        validate::validate(pat, version, &mut diagnostics);
+        left_out = validate::validate(pat, version, &mut diagnostics);
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+    if stopped {
+        let note = stopped_note(&diagnostics);
+        diagnostics.push(note);
+    } else if left_out.problems > 0 {
+        let span = diagnostics.last().map_or(Span::default(), |d| d.span);
+        let message = if left_out.errors > 0 {
+            format!(
+                "… and {} more problems, {} of them errors, not listed: only the first \
+                 {MAX_DIAGNOSTICS} are reported",
+                left_out.problems, left_out.errors
+            )
+        } else {
+            format!(
+                "… and {} more warnings not listed: only the first {MAX_DIAGNOSTICS} are \
+                 reported",
+                left_out.problems
+            )
+        };
+        diagnostics.push(if left_out.errors > 0 {
+            Diagnostic::error(Code::Limit, span, message)
+        } else {
+            Diagnostic::warning(Code::Limit, span, message)
+        });
+    }
     Parsed {
         pattern,
         diagnostics,
     }
+}
+
+/// The note that ends the list when reading stopped at [`MAX_DIAGNOSTICS`] errors.
+fn stopped_note(diagnostics: &[Diagnostic]) -> Diagnostic {
+    let span = diagnostics.last().map_or(Span::default(), |d| d.span);
+    Diagnostic::error(
+        Code::Limit,
+        span,
+        format!(
+            "… reading stopped after {MAX_DIAGNOSTICS} errors: the rest of the pattern was not \
+             checked"
+        ),
+    )
 }
 
 /// The diagnostics of a pattern (empty, or warnings only, when it is valid). This is what STIX

@@ -6,9 +6,9 @@
 //! run reports the problems of every observation expression; a pattern with any syntax error
 //! yields no tree.
 
-use crate::StixVersion;
 use crate::ast::*;
-use crate::diagnostic::{Code, Diagnostic, Span, line_col};
+use crate::diagnostic::{Code, Diagnostic, LineIndex, Span, shorten};
+use crate::{MAX_DIAGNOSTICS, StixVersion};
 use crate::lexer::{Kw, Tok, Token};
 
 /// Nesting (parentheses, brackets) deeper than this is refused: it would only serve to exhaust
@@ -29,6 +29,11 @@ pub(crate) struct Parser<'a> {
     depth: usize,
     operators: usize,
     pub(crate) diags: Vec<Diagnostic>,
+    /// An error was found with [`MAX_DIAGNOSTICS`] already reported: parsing stops (no
+    /// recovery).
+    pub(crate) stopped: bool,
+    /// Line starts of `src`, built when a message first needs a position.
+    lines: Option<LineIndex<'a>>,
 }
 
 const OPERATORS: &str = "=, !=, <, <=, >, >=, IN, LIKE, MATCHES, ISSUBSET or ISSUPERSET";
@@ -43,6 +48,8 @@ impl<'a> Parser<'a> {
             depth: 0,
             operators: 0,
             diags: Vec::new(),
+            stopped: false,
+            lines: None,
         }
     }
 
@@ -72,8 +79,12 @@ impl<'a> Parser<'a> {
         t.tok.describe(self.text(t.span))
     }
 
-    fn col(&self, span: Span) -> String {
-        let (l, c) = line_col(self.src, span.start as usize);
+    fn col(&mut self, span: Span) -> String {
+        let src = self.src;
+        let (l, c) = self
+            .lines
+            .get_or_insert_with(|| LineIndex::new(src))
+            .line_col(span.start as usize);
         if l == 1 {
             format!("column {c}")
         } else {
@@ -84,9 +95,18 @@ impl<'a> Parser<'a> {
     fn error(&mut self, span: Span, msg: String) -> Failed {
         // A token the lexer already reported adds no information.
         if !self.diags.iter().any(|d| d.span == span) {
-            self.diags.push(Diagnostic::error(Code::Syntax, span, msg));
+            self.push(Diagnostic::error(Code::Syntax, span, msg));
         }
         Failed
+    }
+
+    /// Records a diagnostic, or stops the parse once [`MAX_DIAGNOSTICS`] are recorded.
+    fn push(&mut self, d: Diagnostic) {
+        if self.diags.len() >= MAX_DIAGNOSTICS {
+            self.stopped = true;
+        } else {
+            self.diags.push(d);
+        }
     }
 
     fn error_here(&mut self, msg: String) -> Failed {
@@ -311,6 +331,9 @@ impl<'a> Parser<'a> {
             }
             Err(Failed) => {
                 self.depth = depth;
+                if self.stopped {
+                    return Err(Failed);
+                }
                 // Recover: skip to the `]` matching `open` and go on with the rest.
                 let mut depth = 0usize;
                 loop {
@@ -411,9 +434,9 @@ impl<'a> Parser<'a> {
                 Ok(TimeBound::String(s.clone()))
             }
             (Tok::Str(s), StixVersion::V21) => {
-                let s = s.clone();
+                let s = shorten(s);
                 self.bump();
-                self.diags.push(Diagnostic::error(
+                self.push(Diagnostic::error(
                     Code::VersionMismatch,
                     t.span,
                     format!(
@@ -521,7 +544,7 @@ impl<'a> Parser<'a> {
     fn exists(&mut self, start: Span, negated: bool) -> PResult<ComparisonExpr> {
         let kw = self.bump().span;
         if self.version == StixVersion::V20 {
-            self.diags.push(Diagnostic::error(
+            self.push(Diagnostic::error(
                 Code::VersionMismatch,
                 kw,
                 "EXISTS is STIX 2.1; STIX 2.0 patterns do not have it",
@@ -561,7 +584,8 @@ impl<'a> Parser<'a> {
                 ""
             };
             return Err(self.error_here(format!(
-                "expected `:` after the object type `{object_type}`, found {found}{sep}"
+                "expected `:` after the object type `{}`, found {found}{sep}",
+                shorten(&object_type)
             )));
         }
         self.bump();
@@ -577,8 +601,9 @@ impl<'a> Parser<'a> {
                 return Err(self.error(
                     first.span,
                     format!(
-                        "property names with `-` must be quoted: write '{text}' (only object \
-                         types may contain unquoted hyphens)"
+                        "property names with `-` must be quoted: write '{}' (only object \
+                         types may contain unquoted hyphens)",
+                        shorten(&text)
                     ),
                 ));
             }
@@ -593,7 +618,10 @@ impl<'a> Parser<'a> {
                 let found = other.describe(self.text(first.span));
                 return Err(self.error(
                     first.span,
-                    format!("expected a property name after `{object_type}:`, found {found}"),
+                    format!(
+                        "expected a property name after `{}:`, found {found}",
+                        shorten(&object_type)
+                    ),
                 ));
             }
         }
@@ -611,7 +639,10 @@ impl<'a> Parser<'a> {
                         Tok::Ident { text, hyphen: true } => {
                             return Err(self.error(
                                 k.span,
-                                format!("property names with `-` must be quoted: write .'{text}'"),
+                                format!(
+                                    "property names with `-` must be quoted: write .'{}'",
+                                    shorten(&text)
+                                ),
                             ));
                         }
                         Tok::Kw(_) => {
@@ -691,7 +722,7 @@ impl<'a> Parser<'a> {
             _ => {
                 let found = self.found();
                 let hint = self.case_hint();
-                let p = self.text(path.span).to_owned();
+                let p = shorten(self.text(path.span));
                 return Err(self.error_here(format!(
                     "expected a comparison operator ({OPERATORS}) after `{p}`, found \
                      {found}{hint}"
@@ -770,7 +801,7 @@ impl<'a> Parser<'a> {
                 return Err(self.error_here(format!("booleans are lower case: write `{lower}`")));
             }
             Tok::Ident { .. } => {
-                let w = self.text(t.span).to_owned();
+                let w = shorten(self.text(t.span));
                 return Err(self.error_here(format!("`{w}` is not a value: quote strings ('{w}')")));
             }
             _ => {

@@ -2,24 +2,62 @@
 //! and ours (non-positive qualifiers, regexes a linear-time engine cannot run, mixed sets,
 //! impossible timestamps, IP operands, unknown properties of standard SCO types).
 
-use crate::StixVersion;
 use crate::ast::*;
-use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Severity, Span, shorten};
+use crate::{MAX_DIAGNOSTICS, StixVersion};
 use crate::net::Block;
 use crate::regex::{self, RegexProblem};
 use crate::sco;
 
-pub(crate) fn validate(p: &Pattern, version: StixVersion, out: &mut Vec<Diagnostic>) {
-    let mut v = Validator { version, out };
+/// The problems found but not recorded because [`MAX_DIAGNOSTICS`] were recorded already.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LeftOut {
+    /// How many.
+    pub(crate) problems: usize,
+    /// How many of them are errors.
+    pub(crate) errors: usize,
+}
+
+/// Appends the semantic problems of `p` to `out` (at most [`MAX_DIAGNOSTICS`] in all) and says
+/// how many more were found.
+pub(crate) fn validate(p: &Pattern, version: StixVersion, out: &mut Vec<Diagnostic>) -> LeftOut {
+    let mut v = Validator {
+        version,
+        out,
+        left_out: LeftOut::default(),
+    };
     v.obs(&p.root);
+    v.left_out
 }
 
 struct Validator<'o> {
     version: StixVersion,
     out: &'o mut Vec<Diagnostic>,
+    left_out: LeftOut,
 }
 
 impl Validator<'_> {
+    /// Whether [`MAX_DIAGNOSTICS`] are recorded (further problems are only counted).
+    fn full(&self) -> bool {
+        self.out.len() >= MAX_DIAGNOSTICS
+    }
+
+    /// Counts a problem that is not recorded.
+    fn leave_out(&mut self, severity: Severity) {
+        self.left_out.problems += 1;
+        if severity == Severity::Error {
+            self.left_out.errors += 1;
+        }
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        if self.full() {
+            self.leave_out(d.severity);
+        } else {
+            self.out.push(d);
+        }
+    }
+
     fn obs(&mut self, e: &ObservationExpr) {
         match e {
             ObservationExpr::Simple { comparison, .. } => self.cmp(comparison),
@@ -65,7 +103,7 @@ impl Validator<'_> {
         if let Some(first) = earlier.iter().find(|q| q.kind_name() == top.kind_name()) {
             let name = top.kind_name();
             if base_is_bracket && self.version == StixVersion::V21 {
-                self.out.push(Diagnostic::error(
+                self.push(Diagnostic::error(
                     Code::DuplicateQualifier,
                     top.span(),
                     format!(
@@ -75,7 +113,7 @@ impl Validator<'_> {
                     ),
                 ));
             } else {
-                self.out.push(Diagnostic::warning(
+                self.push(Diagnostic::warning(
                     Code::Suspicious,
                     top.span(),
                     format!(
@@ -91,7 +129,7 @@ impl Validator<'_> {
         match q {
             Qualifier::Within { seconds, span } => {
                 if !seconds.is_positive() {
-                    self.out.push(Diagnostic::error(
+                    self.push(Diagnostic::error(
                         Code::NonPositiveQualifier,
                         *span,
                         "the WITHIN window must be longer than 0 seconds".to_owned(),
@@ -100,7 +138,7 @@ impl Validator<'_> {
             }
             Qualifier::Repeats { count, span } => {
                 if *count < 1 {
-                    self.out.push(Diagnostic::error(
+                    self.push(Diagnostic::error(
                         Code::NonPositiveQualifier,
                         *span,
                         "REPEATS needs a count of at least 1".to_owned(),
@@ -113,7 +151,7 @@ impl Validator<'_> {
                 if let (Some(s), Some(e)) = (s, e)
                     && s >= e
                 {
-                    self.out.push(Diagnostic::warning(
+                    self.push(Diagnostic::warning(
                         Code::Suspicious,
                         *span,
                         "START is not before STOP, so this observation expression can never match",
@@ -134,12 +172,13 @@ impl Validator<'_> {
             TimeBound::String(s) => match crate::time::Timestamp::parse(s) {
                 Ok(t) => t.nanos(),
                 Err(_) => {
-                    self.out.push(Diagnostic::error(
+                    self.push(Diagnostic::error(
                         Code::ImpossibleTimestamp,
                         span,
                         format!(
-                            "'{s}' is not a timestamp: START and STOP take \
-                             'YYYY-MM-DDTHH:MM:SS[.fraction]Z'"
+                            "'{}' is not a timestamp: START and STOP take \
+                             'YYYY-MM-DDTHH:MM:SS[.fraction]Z'",
+                            shorten(s)
                         ),
                     ));
                     None
@@ -149,7 +188,12 @@ impl Validator<'_> {
     }
 
     fn impossible(&mut self, text: &str, span: Span) {
-        self.out.push(Diagnostic::warning(
+        if self.full() {
+            self.leave_out(Severity::Warning);
+            return;
+        }
+        let text = shorten(text);
+        self.push(Diagnostic::warning(
             Code::ImpossibleTimestamp,
             span,
             format!(
@@ -189,24 +233,23 @@ impl Validator<'_> {
                 match regex::check_matches(re) {
                     Ok(_) => {}
                     Err(RegexProblem::Unsupported(m)) => {
-                        self.out
-                            .push(Diagnostic::error(Code::UnsupportedRegex, t.operand_span, m))
+                        self.push(Diagnostic::error(Code::UnsupportedRegex, t.operand_span, m))
                     }
                     Err(RegexProblem::Invalid(m)) => {
-                        self.out
-                            .push(Diagnostic::error(Code::InvalidRegex, t.operand_span, m))
+                        self.push(Diagnostic::error(Code::InvalidRegex, t.operand_span, m))
                     }
                 }
             }
             (CompareOp::IsSubset | CompareOp::IsSuperset, Operand::Literal(Literal::String(s)))
                 if Block::parse(s).is_none() =>
             {
-                self.out.push(Diagnostic::error(
+                self.push(Diagnostic::error(
                     Code::InvalidCidr,
                     t.operand_span,
                     format!(
-                        "'{s}' is not an IP address or CIDR block (such as '10.0.0.0/8' or \
-                             '2001:db8::/32')"
+                        "'{}' is not an IP address or CIDR block (such as '10.0.0.0/8' or \
+                             '2001:db8::/32')",
+                        shorten(s)
                     ),
                 ));
             }
@@ -226,8 +269,14 @@ impl Validator<'_> {
             .all(|l| std::mem::discriminant(l) == std::mem::discriminant(first))
             || items.iter().all(numeric);
         if !homogeneous {
-            let kinds: Vec<&str> = items.iter().map(Literal::type_name).collect();
-            self.out.push(Diagnostic::error(
+            // Each type once, in order of appearance (the list may be long).
+            let mut kinds: Vec<&str> = Vec::new();
+            for k in items.iter().map(Literal::type_name) {
+                if !kinds.contains(&k) {
+                    kinds.push(k);
+                }
+            }
+            self.push(Diagnostic::error(
                 Code::MixedSet,
                 span,
                 format!(
@@ -263,15 +312,24 @@ impl Validator<'_> {
             match l {
                 Literal::String(v) => {
                     if !ok(v) {
-                        self.out.push(Diagnostic::error(
+                        if self.full() {
+                            self.leave_out(Severity::Error);
+                            continue;
+                        }
+                        self.push(Diagnostic::error(
                             Code::InvalidHash,
                             t.operand_span,
-                            format!("'{v}' is not a valid {name} hash: {}", describe(&norm)),
+                            format!(
+                                "'{}' is not a valid {name} hash: {}",
+                                shorten(v),
+                                describe(&norm)
+                            ),
                         ));
                     }
                 }
+                _ if self.full() => self.leave_out(Severity::Error),
                 other => {
-                    self.out.push(Diagnostic::error(
+                    self.push(Diagnostic::error(
                         Code::InvalidHash,
                         t.operand_span,
                         format!(
@@ -290,13 +348,13 @@ impl Validator<'_> {
             return;
         }
         if sco::is_non_sco_type(&p.object_type) {
-            self.out.push(Diagnostic::warning(
+            self.push(Diagnostic::warning(
                 Code::UnknownProperty,
                 p.span,
                 format!(
                     "`{}` is not a cyber-observable (SCO) type: patterns are matched against the \
                      SCOs of observed-data, so this comparison never matches",
-                    p.object_type
+                    shorten(&p.object_type)
                 ),
             ));
             return;
@@ -312,11 +370,12 @@ impl Validator<'_> {
                 let suggestion = closest(first, props)
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
-                self.out.push(Diagnostic::warning(
+                self.push(Diagnostic::warning(
                     Code::UnknownProperty,
                     p.span,
                     format!(
-                        "STIX 2.1 defines no property `{first}` on `{}`{suggestion}",
+                        "STIX 2.1 defines no property `{}` on `{}`{suggestion}",
+                        shorten(first),
                         p.object_type
                     ),
                 ));
@@ -370,8 +429,13 @@ fn describe(norm: &str) -> &'static str {
 }
 
 fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // The distance is at least the difference in length, and a candidate is kept only within
+    // 2 or a quarter of its length: far longer words are not compared (the cost of the
+    // distance is the product of the lengths).
+    let len = word.chars().count();
     candidates
         .iter()
+        .filter(|c| len.abs_diff(c.len()) <= 2.max(c.len() / 4))
         .map(|c| (edit_distance(word, c), *c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 4))
         .min_by_key(|(d, _)| *d)

@@ -413,6 +413,37 @@ pub fn validate_object(value: &Value, options: &Options) -> Vec<Finding> {
     }
 }
 
+/// At most this many findings are reported per object; the rest are counted in one closing
+/// finding with code `limit` (an error when any finding left out is an error, so an object's
+/// verdict never depends on the cap).
+pub const MAX_FINDINGS_PER_OBJECT: usize = 20;
+
+/// A finding's message, object id and pointer are each cut to at most this many characters (a
+/// message may quote a value, and values, ids and property names can be long).
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `s` cut to at most `max` characters, the last one `…` when it was cut.
+pub fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some(_) => {
+            let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+            out.push('…');
+            out
+        }
+        None => s.to_owned(),
+    }
+}
+
+/// [`shorten`] for an owned string (kept as it is when it is short enough).
+fn shorten_owned(s: String, max: usize) -> String {
+    // A string of at most `max` bytes has at most `max` characters.
+    if s.len() <= max {
+        s
+    } else {
+        shorten(&s, max)
+    }
+}
+
 /// A validator with its options resolved, for validating many values.
 #[derive(Debug, Clone)]
 pub struct Validator {
@@ -446,13 +477,16 @@ impl Validator {
             interop: self.interop,
             inherited_spec_version: false,
             in_sco: false,
+            scope: Scope::default(),
         };
         match value {
             Value::Object(map) => {
                 if map.get("type").and_then(Value::as_str) == Some("bundle") {
+                    let outer = cx.begin_object();
                     validate_bundle(map, &root, &mut cx);
+                    cx.end_object(outer, map, &root);
                 } else {
-                    validate_map(map, &root, &mut cx, Top::Yes);
+                    validate_top(map, &root, &mut cx);
                 }
             }
             _ => cx.error(
@@ -490,10 +524,11 @@ impl DuplicateTracker {
         if self.seen.insert(h) {
             return None;
         }
+        let id = shorten(id, MAX_MESSAGE_CHARS);
         Some(Finding {
             severity: Severity::Warning,
             code: Check::DuplicateIds.name(),
-            object_id: Some(id.to_owned()),
+            object_id: Some(id.clone()),
             pointer: String::new(),
             message: format!(
                 "Duplicate ID '{id}' has identical `modified` timestamp. If they are different versions of the same object, they should have different `modified` properties."
@@ -569,16 +604,32 @@ struct Cx<'o, 'i> {
     /// The object being checked is a cyber-observable (its references get the SCO leniency of
     /// [`Check::RefUuidFormat`]).
     in_sco: bool,
+    /// Findings of the object being checked: how many are reported, how many left out.
+    scope: Scope,
+}
+
+/// Counts of one object's findings, for [`MAX_FINDINGS_PER_OBJECT`].
+#[derive(Debug, Default, Clone, Copy)]
+struct Scope {
+    reported: usize,
+    left_out: usize,
+    left_out_errors: usize,
 }
 
 impl Cx<'_, '_> {
     fn error(&mut self, code: &'static str, p: &P<'_>, message: String) {
+        if self.scope.reported >= MAX_FINDINGS_PER_OBJECT {
+            self.scope.left_out += 1;
+            self.scope.left_out_errors += 1;
+            return;
+        }
+        self.scope.reported += 1;
         self.out.push(Finding {
             severity: Severity::Error,
             code,
-            object_id: self.id.map(str::to_owned),
-            pointer: p.render(),
-            message,
+            object_id: self.id.map(|i| shorten(i, MAX_MESSAGE_CHARS)),
+            pointer: shorten_owned(p.render(), MAX_MESSAGE_CHARS),
+            message: shorten_owned(message, MAX_MESSAGE_CHARS),
             line: None,
             column: None,
         });
@@ -587,18 +638,72 @@ impl Cx<'_, '_> {
         self.checks.on(c)
     }
     fn warn(&mut self, c: Check, p: &P<'_>, message: impl FnOnce() -> String) {
-        if self.checks.on(c) {
+        if !self.checks.on(c) {
+            return;
+        }
+        if self.scope.reported >= MAX_FINDINGS_PER_OBJECT {
+            self.scope.left_out += 1;
+            return;
+        }
+        self.scope.reported += 1;
+        self.out.push(Finding {
+            severity: Severity::Warning,
+            code: c.name(),
+            object_id: self.id.map(|i| shorten(i, MAX_MESSAGE_CHARS)),
+            pointer: shorten_owned(p.render(), MAX_MESSAGE_CHARS),
+            message: shorten_owned(message(), MAX_MESSAGE_CHARS),
+            line: None,
+            column: None,
+        });
+    }
+
+    /// Starts counting the findings of a new object; returns the enclosing object's counts.
+    fn begin_object(&mut self) -> Scope {
+        std::mem::take(&mut self.scope)
+    }
+
+    /// Ends an object begun with [`Cx::begin_object`]: reports how many of its findings were
+    /// left out, if any, then goes back to the enclosing object's counts.
+    fn end_object(&mut self, outer: Scope, map: &Map<String, Value>, p: &P<'_>) {
+        let s = self.scope;
+        if s.left_out > 0 {
+            let (severity, what) = if s.left_out_errors > 0 {
+                (
+                    Severity::Error,
+                    format!(
+                        "{} more problems, {} of them errors,",
+                        s.left_out, s.left_out_errors
+                    ),
+                )
+            } else {
+                (Severity::Warning, format!("{} more warnings", s.left_out))
+            };
             self.out.push(Finding {
-                severity: Severity::Warning,
-                code: c.name(),
-                object_id: self.id.map(str::to_owned),
-                pointer: p.render(),
-                message: message(),
+                severity,
+                code: "limit",
+                object_id: map
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(|i| shorten(i, MAX_MESSAGE_CHARS)),
+                pointer: shorten_owned(p.render(), MAX_MESSAGE_CHARS),
+                message: format!(
+                    "… and {what} not listed: only the first {MAX_FINDINGS_PER_OBJECT} findings \
+                     of an object are reported"
+                ),
                 line: None,
                 column: None,
             });
         }
+        self.scope = outer;
     }
+}
+
+/// Validates one object of a document (not one embedded in another), with its own cap on
+/// findings.
+fn validate_top<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>) {
+    let outer = cx.begin_object();
+    validate_map(map, p, cx, Top::Yes);
+    cx.end_object(outer, map, p);
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -1325,7 +1430,7 @@ fn validate_bundle<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '
         let ip = op.idx(i);
         match item {
             Value::Object(m) => {
-                validate_map(m, &ip, cx, Top::Yes);
+                validate_top(m, &ip, cx);
                 if let (Some(Value::String(oid)), Some(Value::String(modified))) =
                     (m.get("id"), m.get("modified"))
                 {
@@ -2423,19 +2528,27 @@ pub fn check_indicator_pattern(
     if pattern_type != "stix" {
         return errors;
     }
+    // Diagnostics come in source order: one index locates them all in one pass.
+    let mut lines = pattern::LineIndex::new(pattern);
     for d in pattern::check(pattern, pattern::StixVersion::V21) {
-        if d.is_error() {
-            let (line, col) = d.span.line_col(pattern);
-            let at = if line > 1 {
-                format!("line {line}, column {col}")
-            } else {
-                format!("column {col}")
-            };
-            errors.push(format!(
-                "Pattern failed to validate: {} (at {at})",
-                d.message
-            ));
+        if !d.is_error() {
+            continue;
         }
+        if d.code == pattern::Code::Limit {
+            // The pattern's length, or the note that ends a capped list: not about one place.
+            errors.push(format!("Pattern failed to validate: {}", d.message));
+            continue;
+        }
+        let (line, col) = lines.line_col(d.span.start as usize);
+        let at = if line > 1 {
+            format!("line {line}, column {col}")
+        } else {
+            format!("column {col}")
+        };
+        errors.push(format!(
+            "Pattern failed to validate: {} (at {at})",
+            d.message
+        ));
     }
     if !errors.is_empty() {
         return errors;
@@ -2537,7 +2650,8 @@ pub fn check_indicator_pattern(
                 && !ty.contains("--");
             if !ok {
                 errors.push(format!(
-                    "Pattern failed to validate: '{ty}' is not a valid observable type name."
+                    "Pattern failed to validate: '{}' is not a valid observable type name.",
+                    shorten(ty, pattern::QUOTE_CHARS)
                 ));
             } else if custom_prefix == PrefixRule::Strict
                 && !(ty.starts_with("x-") && ty[2..].contains('-'))
@@ -2556,7 +2670,8 @@ pub fn check_indicator_pattern(
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
         if !known_prop && !well_formed {
             errors.push(format!(
-                "Pattern failed to validate: '{prop}' is not a valid observable property name."
+                "Pattern failed to validate: '{}' is not a valid observable property name.",
+                shorten(prop, pattern::QUOTE_CHARS)
             ));
         }
     }
@@ -3466,6 +3581,99 @@ mod tests {
         assert!(!check_indicator_pattern("file:name = 'x'", "stix", PrefixRule::None).is_empty());
         assert!(!check_indicator_pattern("[file:name = 'x'", "stix", PrefixRule::None).is_empty());
         assert!(check_indicator_pattern("alert tcp any any", "snort", PrefixRule::None).is_empty());
+    }
+
+    fn indicator(pattern: &str) -> Value {
+        json!({"type": "indicator", "spec_version": "2.1",
+            "id": "indicator--cd981c25-8042-4166-8945-51178443bdac",
+            "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z",
+            "name": "n", "description": "d",
+            "pattern": pattern, "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00.000Z"})
+    }
+
+    #[test]
+    fn pattern_messages_are_capped_and_short() {
+        let limit = pattern::MAX_PATTERN_BYTES;
+        for src in [
+            "{".repeat(limit),
+            "{\n".repeat(limit / 2),
+            "(".repeat(limit),
+            "[".repeat(limit),
+            format!("[file:hashes.MD5 IN ({})]", vec!["'zz'"; 40_000].join(",")),
+            format!("[file:hashes.MD5 = '{}']", "z".repeat(limit - 40)),
+            format!("[{}:b = 1]", "a".repeat(limit - 20)),
+            "{".repeat(limit + 1),
+            "{".repeat(10 << 20),
+        ] {
+            let errors = check_indicator_pattern(&src, "stix", PrefixRule::Strict);
+            assert!(!errors.is_empty(), "{} bytes", src.len());
+            assert!(
+                errors.len() <= pattern::MAX_DIAGNOSTICS + 1,
+                "{} messages",
+                errors.len()
+            );
+            assert!(
+                errors.iter().all(|m| m.chars().count() < 400),
+                "{:?}",
+                errors.iter().map(String::len).max()
+            );
+        }
+        // Positions are those of the naive count.
+        let src = "{\n".repeat(30);
+        let errors = check_indicator_pattern(&src, "stix", PrefixRule::None);
+        assert!(errors[0].ends_with("(at column 1)"), "{}", errors[0]);
+        assert!(errors[5].ends_with("(at line 6, column 1)"), "{}", errors[5]);
+        assert!(errors.last().unwrap().contains("reading stopped"));
+        let too_long = check_indicator_pattern(&"{".repeat(limit + 1), "stix", PrefixRule::None);
+        assert_eq!(too_long.len(), 1);
+        assert!(too_long[0].contains("262144 bytes"), "{}", too_long[0]);
+    }
+
+    #[test]
+    fn findings_are_capped_per_object_without_changing_the_verdict() {
+        // Thousands of pattern errors: 20 findings and one closing error.
+        let f = validate_object(&indicator(&"{".repeat(100_000)), &Options::default());
+        assert_eq!(f.len(), MAX_FINDINGS_PER_OBJECT + 1, "{f:#?}");
+        assert!(f.iter().all(|x| x.message.chars().count() <= MAX_MESSAGE_CHARS));
+        // Hundreds of bad property names, each echoed in a message: capped, and cut.
+        let mut o = indicator("[file:name = 'a']");
+        for i in 0..500 {
+            o[format!("BAD {i} {}", "x".repeat(5000))] = json!(1);
+        }
+        let f = validate_object(&o, &Options::default());
+        assert_eq!(f.len(), MAX_FINDINGS_PER_OBJECT + 1);
+        let note = f.last().unwrap();
+        assert_eq!((note.code, note.severity), ("limit", Severity::Error));
+        assert!(note.message.contains("more problems"), "{}", note.message);
+        assert!(f.iter().all(|x| x.message.chars().count() <= MAX_MESSAGE_CHARS
+            && x.pointer.chars().count() <= MAX_MESSAGE_CHARS));
+        // Many warnings and one error: the object stays invalid whatever the order.
+        let mut o = indicator("[file:name = 'a']");
+        for i in 0..30 {
+            o[format!("x_custom_{i}")] = json!(1);
+        }
+        o["modified"] = json!("yesterday");
+        let f = validate_object(&o, &Options::default());
+        assert_eq!(f.len(), MAX_FINDINGS_PER_OBJECT + 1);
+        assert!(f.iter().any(|x| x.severity == Severity::Error), "{f:#?}");
+        // Under the cap, no note.
+        let f = validate_object(&indicator("{{{"), &Options::default());
+        assert!(f.len() < MAX_FINDINGS_PER_OBJECT && f.iter().all(|x| x.code != "limit"));
+        // In a bundle, each object has its own cap.
+        let objects: Vec<Value> = ["{", "(", "{"]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut o = indicator(&c.repeat(1000));
+                o["id"] = json!(format!("indicator--cd981c25-8042-4166-8945-51178443bda{i}"));
+                o
+            })
+            .collect();
+        let bundle = json!({"type": "bundle", "id": "bundle--cd981c25-8042-4166-8945-51178443bdac",
+            "objects": objects});
+        let f = validate_object(&bundle, &Options::default());
+        assert_eq!(f.iter().filter(|x| x.code == "limit").count(), 2, "{f:#?}");
+        assert_eq!(f.len(), 2 * (MAX_FINDINGS_PER_OBJECT + 1) + 1);
     }
 
     #[test]
