@@ -361,6 +361,121 @@ async fn suite(store: &AnyStore) {
     );
 }
 
+/// The `date_added` of every version of `id` in `coll`.
+async fn dates_of(store: &AnyStore, coll: &str, id: &str) -> Vec<i64> {
+    let mut l = q(VersionSelection::all());
+    l.collection = coll.into();
+    l.ids = vec![id.into()];
+    store
+        .list(&l)
+        .await
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.date_added_us)
+        .collect()
+}
+
+/// When an object gets a new version, or an existing version a placement in another collection,
+/// the edges pointing to it get a fresh `date_added` (after everything so far, unique), so that
+/// sync positions reach them again; a new object or a replay re-dates nothing. Then the sync
+/// state tables: held-back versions recorded and forgotten when sent, refusals recorded.
+async fn redating_and_sync_state(store: &AnyStore) {
+    let x = "indicator--0000000a-0000-4000-8000-000000000000";
+    let m = "malware--0000000b-0000-4000-8000-000000000000";
+    let r = "relationship--0000000c-0000-4000-8000-000000000000";
+    let s = "sighting--0000000d-0000-4000-8000-000000000000";
+    let xv = |modified: &str| {
+        v(json!({"type": "indicator", "spec_version": "2.1", "id": x, "created": "2020-01-01T00:00:00Z",
+            "modified": modified, "pattern": "[x:y = 1]", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}))
+    };
+    add(store, C, &[xv("2020-01-01T00:00:00Z"), v(json!({"type": "malware", "spec_version": "2.1", "id": m,
+        "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "name": "m", "is_family": false}))]).await;
+    add(store, C, &[v(json!({"type": "relationship", "spec_version": "2.1", "id": r, "created": "2020-01-01T00:00:00Z",
+        "modified": "2020-01-01T00:00:00Z", "relationship_type": "indicates", "source_ref": x, "target_ref": m}))]).await;
+    // An edge in another collection than its endpoint.
+    add(store, D, &[v(json!({"type": "sighting", "spec_version": "2.1", "id": s, "created": "2020-01-01T00:00:00Z",
+        "modified": "2020-01-01T00:00:00Z", "sighting_of_ref": x}))]).await;
+    let r0 = dates_of(store, C, r).await;
+    let s0 = dates_of(store, D, s).await;
+    assert_eq!((r0.len(), s0.len()), (1, 1));
+    // A new object, and a replay of a stored version: nothing re-dated.
+    add(store, C, &[ind(77, "2020-01-01T00:00:00Z")]).await;
+    add(store, C, &[xv("2020-01-01T00:00:00Z")]).await;
+    assert_eq!(dates_of(store, C, r).await, r0);
+    assert_eq!(dates_of(store, D, s).await, s0);
+    // A new version of the endpoint: both edges come after it, in their previous order.
+    let out = add(store, C, &[xv("2021-01-01T00:00:00Z")]).await;
+    let AddOutcome::Added { date_added_us: x2, .. } = out[0] else { panic!("{out:?}") };
+    let (r1, s1) = (dates_of(store, C, r).await, dates_of(store, D, s).await);
+    assert!(r1[0] > x2 && s1[0] > x2 && r1[0] < s1[0], "{r0:?} {s0:?} {x2} {r1:?} {s1:?}");
+    // The existing version placed in another collection: again; placed again: not.
+    add(store, D, &[xv("2021-01-01T00:00:00Z")]).await;
+    let r2 = dates_of(store, C, r).await;
+    assert!(r2[0] > r1[0]);
+    add(store, D, &[xv("2021-01-01T00:00:00Z")]).await;
+    assert_eq!(dates_of(store, C, r).await, r2);
+    // Deleting a placement of the endpoint re-dates too (an endpoint gone is unknown).
+    let del = store
+        .delete(&DeleteQuery {
+            collection: D.into(),
+            id: x.into(),
+            pushdown: admin(),
+            versions: VersionSelection::all(),
+            spec_versions: vec![],
+            only_producer: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(del.removed, 1);
+    let r3 = dates_of(store, C, r).await;
+    assert!(r3[0] > r2[0]);
+    // Every date_added is still unique across the node.
+    let mut all = Vec::new();
+    for coll in [C, D] {
+        let mut l = q(VersionSelection::all());
+        l.collection = coll.into();
+        l.limit = 100_000;
+        all.extend(store.list(&l).await.unwrap().records.iter().map(|r| r.date_added_us));
+    }
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "date_added stays unique");
+
+    // Held-back state: recorded, re-recorded with a new reason, forgotten when sent.
+    let rel = &store.sync_versions(C, r).await.unwrap()[0];
+    let key = format!("{C}>remote");
+    store
+        .sync_hold("p", &key, C, &[(rel.row, "points-to-held-back-object".into(), String::new())], &[])
+        .await
+        .unwrap();
+    let held = store.sync_held_of("p", &key, &[rel.row]).await.unwrap();
+    assert_eq!(held[0].reason, "points-to-held-back-object");
+    assert!(store.sync_held_of("other", &key, &[rel.row]).await.unwrap().is_empty());
+    let batch = store.sync_held_batch("p", &key, 0, 10, &[]).await.unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].0.id, r);
+    assert!(store.sync_held_batch("p", &key, 0, 10, &["points-to-held-back-object"]).await.unwrap().is_empty());
+    assert!(store.sync_held_batch("p", &key, rel.row, 10, &[]).await.unwrap().is_empty());
+    assert_eq!(
+        store.sync_held_counts().await.unwrap(),
+        vec![("p".to_owned(), "points-to-held-back-object".to_owned(), 1)]
+    );
+    store.sync_hold("p", &key, C, &[], &[rel.row]).await.unwrap();
+    assert!(store.sync_held_of("p", &key, &[rel.row]).await.unwrap().is_empty());
+    // Refusals: recorded, replaced by the same key, counted.
+    let refusal = shieldwall::sync::refusal("p", C, x, Some("2020-01-01T00:00:00Z"), "invalid", &"x".repeat(5000));
+    store.record_refused(&[refusal.clone(), refusal]).await.unwrap();
+    let found = store.refused_of(x).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].detail.len() < 1100, "long messages are cut");
+    assert_eq!(
+        store.refused_counts().await.unwrap(),
+        vec![("p".to_owned(), "invalid".to_owned(), 1)]
+    );
+}
+
 fn by_id_of(n: u32) -> ListQuery {
     let mut l = q(VersionSelection::all());
     l.ids = vec![format!("indicator--00000000-0000-4000-8000-{n:012}")];
@@ -373,6 +488,7 @@ async fn sqlite_conforms_and_survives_reopening() {
     let url = format!("sqlite://{}", path.display());
     let store = AnyStore::open(&url).await.unwrap();
     suite(&store).await;
+    redating_and_sync_state(&store).await;
     let key = store.cursor_key().await.unwrap();
     let before = store.placements().await.unwrap();
     drop(store);
@@ -393,6 +509,7 @@ async fn postgres_conforms_and_shares_state_between_nodes() {
     println!("PostgreSQL store conformance against {}", db.url);
     let store = AnyStore::open(&db.url).await.unwrap();
     suite(&store).await;
+    redating_and_sync_state(&store).await;
     // A second node on the same database: same cursor key, same data.
     let other = AnyStore::open(&db.url).await.unwrap();
     assert_eq!(

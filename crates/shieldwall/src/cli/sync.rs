@@ -1,6 +1,7 @@
 //! `shieldwall sync [--peer P] [--once]`: pull from and push to the configured peers over TAXII
-//! 2.1 under the egress policy; `--explain OBJECT-ID --peer P` says why each version of an
-//! object was or was not sent.
+//! 2.1 under the egress policy; `--explain OBJECT-ID --peer P` says whether each version of an
+//! object was sent (acknowledged by the peer), held back (with the recorded reason) or is
+//! pending, and lists what was refused from that peer (exit 0 when at least one was sent).
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -69,10 +70,21 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             );
         } else {
             for e in &ex {
-                let verdict = if e.held_back.is_some() {
-                    "HELD BACK"
-                } else {
-                    "SENT"
+                if e.verdict == "refused" {
+                    println!(
+                        "{id} version {} from {peer} into {}: REFUSED ({}): {} (at {})",
+                        e.version,
+                        e.collection,
+                        e.held_back.as_deref().unwrap_or(""),
+                        e.why,
+                        e.received
+                    );
+                    continue;
+                }
+                let verdict = match (e.verdict, &e.held_back) {
+                    ("sent", _) => "SENT".to_owned(),
+                    ("held", Some(r)) => format!("HELD BACK ({r})"),
+                    (_, _) => "PENDING".to_owned(),
                 };
                 println!(
                     "{id} version {} in {} → {peer}/{}: {verdict}: {} ({}; received {} from {})",
@@ -80,7 +92,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        return Ok(if ex.iter().any(|e| e.held_back.is_none()) {
+        return Ok(if ex.iter().any(|e| e.verdict == "sent") {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)

@@ -20,8 +20,8 @@ use sqlx::{
 };
 
 use super::{
-    AddOutcome, DeleteOutcome, DeleteQuery, ListQuery, NewVersion, Page, Placement, Provenance,
-    Record, StatusRecord, Store, StoreError, SyncRecord,
+    AddOutcome, DeleteOutcome, DeleteQuery, Held, ListQuery, NewVersion, Page, Placement,
+    Provenance, Record, Refused, StatusRecord, Store, StoreError, SyncRecord,
     sql::{self, Bind, Dialect},
 };
 use crate::timestamps;
@@ -44,9 +44,9 @@ const SQLITE_SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS entries_vid ON entries (vid)",
     "CREATE INDEX IF NOT EXISTS entries_date ON entries (date_added)",
     "CREATE TABLE IF NOT EXISTS edges (vid BIGINT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (vid, target))",
-    // No index on `target`: edges are only ever read by `vid` (an edge's endpoints). Stores
-    // created with one lose it, which halves what an edge costs to write.
-    "DROP INDEX IF EXISTS edges_target",
+    // By target: when an object gets a new version or placement, `add` re-dates the edges that
+    // point to it (so that sync judges them again). Stores created without it get it here.
+    "CREATE INDEX IF NOT EXISTS edges_target ON edges (target)",
     "CREATE TABLE IF NOT EXISTS statuses (
         id TEXT PRIMARY KEY, api_root TEXT NOT NULL, member TEXT NOT NULL,
         request_ts BIGINT NOT NULL, expires BIGINT NOT NULL, body TEXT NOT NULL)",
@@ -54,6 +54,17 @@ const SQLITE_SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS sync_cursors (
         peer TEXT NOT NULL, collection TEXT NOT NULL, direction TEXT NOT NULL,
         value TEXT NOT NULL, updated BIGINT NOT NULL, PRIMARY KEY (peer, collection, direction))",
+    // What push held back from a peer (or the peer refused), per mapping and version, and why.
+    "CREATE TABLE IF NOT EXISTS sync_held (
+        peer TEXT NOT NULL, mapping TEXT NOT NULL, collection TEXT NOT NULL, vid BIGINT NOT NULL,
+        reason TEXT NOT NULL, detail TEXT NOT NULL, since BIGINT NOT NULL,
+        PRIMARY KEY (peer, mapping, vid))",
+    "CREATE INDEX IF NOT EXISTS sync_held_vid ON sync_held (vid)",
+    // What this node refused from a peer (its pull, or the peer's push), and why.
+    "CREATE TABLE IF NOT EXISTS sync_refused (
+        id TEXT NOT NULL, version TEXT NOT NULL, peer TEXT NOT NULL, collection TEXT NOT NULL,
+        reason TEXT NOT NULL, detail TEXT NOT NULL, at BIGINT NOT NULL,
+        PRIMARY KEY (id, version, peer, collection))",
 ];
 
 const POSTGRES_SCHEMA: &[&str] = &[
@@ -74,9 +85,9 @@ const POSTGRES_SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS entries_vid ON entries (vid)",
     "CREATE INDEX IF NOT EXISTS entries_date ON entries (date_added)",
     "CREATE TABLE IF NOT EXISTS edges (vid BIGINT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (vid, target))",
-    // No index on `target`: edges are only ever read by `vid` (an edge's endpoints). Stores
-    // created with one lose it, which halves what an edge costs to write.
-    "DROP INDEX IF EXISTS edges_target",
+    // By target: when an object gets a new version or placement, `add` re-dates the edges that
+    // point to it (so that sync judges them again). Stores created without it get it here.
+    "CREATE INDEX IF NOT EXISTS edges_target ON edges (target)",
     "CREATE TABLE IF NOT EXISTS statuses (
         id TEXT PRIMARY KEY, api_root TEXT NOT NULL, member TEXT NOT NULL,
         request_ts BIGINT NOT NULL, expires BIGINT NOT NULL, body TEXT NOT NULL)",
@@ -84,9 +95,26 @@ const POSTGRES_SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS sync_cursors (
         peer TEXT NOT NULL, collection TEXT NOT NULL, direction TEXT NOT NULL,
         value TEXT NOT NULL, updated BIGINT NOT NULL, PRIMARY KEY (peer, collection, direction))",
+    // What push held back from a peer (or the peer refused), per mapping and version, and why.
+    "CREATE TABLE IF NOT EXISTS sync_held (
+        peer TEXT NOT NULL, mapping TEXT NOT NULL, collection TEXT NOT NULL, vid BIGINT NOT NULL,
+        reason TEXT NOT NULL, detail TEXT NOT NULL, since BIGINT NOT NULL,
+        PRIMARY KEY (peer, mapping, vid))",
+    "CREATE INDEX IF NOT EXISTS sync_held_vid ON sync_held (vid)",
+    // What this node refused from a peer (its pull, or the peer's push), and why.
+    "CREATE TABLE IF NOT EXISTS sync_refused (
+        id TEXT NOT NULL, version TEXT NOT NULL, peer TEXT NOT NULL, collection TEXT NOT NULL,
+        reason TEXT NOT NULL, detail TEXT NOT NULL, at BIGINT NOT NULL,
+        PRIMARY KEY (id, version, peer, collection))",
     // Stores created before `entries.multi`: 1 (the safe value) for every existing entry.
     "ALTER TABLE entries ADD COLUMN IF NOT EXISTS multi BIGINT NOT NULL DEFAULT 1",
 ];
+
+/// Run once when `sync_held` is created in a store that predates it: push positions passed
+/// versions that were held back without a record (and edges that were never judged again), so
+/// every push mapping starts over once, judging and recording everything (a replay at the peer is
+/// `AlreadyPresent`).
+const FORGET_PUSH_POSITIONS: &str = "DELETE FROM sync_cursors WHERE direction = 'push'";
 
 /// The embedded SQLite store: one writer connection, a pool of readers, WAL.
 #[derive(Debug, Clone)]
@@ -124,8 +152,17 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
+        let had_held: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sync_held'",
+        )
+        .fetch_one(&writer)
+        .await?
+        .try_get(0)?;
         for stmt in SQLITE_SCHEMA {
             sqlx::query(*stmt).execute(&writer).await?;
+        }
+        if had_held == 0 {
+            sqlx::query(FORGET_PUSH_POSITIONS).execute(&writer).await?;
         }
         // Stores created before `entries.multi`: 1 (the safe value) for every existing entry.
         let has_multi: i64 =
@@ -171,8 +208,15 @@ impl PgStore {
         sqlx::query("SELECT pg_advisory_xact_lock(72830001)")
             .execute(&mut *tx)
             .await?;
+        let had_held: bool = sqlx::query("SELECT to_regclass('sync_held') IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
         for stmt in POSTGRES_SCHEMA {
             sqlx::query(*stmt).execute(&mut *tx).await?;
+        }
+        if !had_held {
+            sqlx::query(FORGET_PUSH_POSITIONS).execute(&mut *tx).await?;
         }
         // Stores created when the object JSON was `jsonb`: to TEXT (the text `jsonb` gives back,
         // which is what they served until now). Rewrites the table once, under the lock.
@@ -264,6 +308,16 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
 /// Rows per multi-row statement (SQLite binds at most 32,766 values, PostgreSQL 65,535).
 const CHUNK: usize = 256;
 
+/// The entries `(date_added, vid, collection)` of the edges pointing to `n` bound targets: by
+/// the `edges_target` index, then each edge's entries by `entries_vid` (never a collection scan).
+fn redate_select(dialect: Dialect, n: usize) -> String {
+    format!(
+        "SELECT e.date_added, e.vid, e.collection FROM edges r CROSS JOIN entries e \
+         WHERE e.vid = r.vid AND r.target IN ({})",
+        placeholders(dialect, 1, n)
+    )
+}
+
 /// Placeholder number `n`. SQLite gets anonymous `?` (bound in order of appearance): sqlx looks
 /// up the name of every `$n` parameter, and SQLite finds a name by a linear search, which made a
 /// 3,584-value INSERT spend most of its time naming parameters.
@@ -335,7 +389,46 @@ macro_rules! sync_record {
 }
 
 macro_rules! impl_store {
-    ($ty:ident, $dialect:expr, reader = |$rs:ident| $reader:expr, writer = |$ws:ident| $writer:expr, begin = $begin:expr, lock = $lock:expr) => {
+    ($ty:ident, $conn:ty, $dialect:expr, reader = |$rs:ident| $reader:expr, writer = |$ws:ident| $writer:expr, begin = $begin:expr, lock = $lock:expr) => {
+        impl $ty {
+            /// Gives the entries of every relationship or sighting pointing to `targets` (in every
+            /// collection) a fresh `date_added`, after `*last` and in their current order, inside
+            /// the caller's write transaction. Called when those objects got a new version or a
+            /// new placement (or lost one): whatever an edge's egress depended on has changed, and
+            /// a push position or a peer's `added_after` that had passed the edge now reaches it
+            /// again, so that sync judges it again (a replay at a peer is `AlreadyPresent`).
+            /// Returns how many entries were re-dated.
+            async fn redate_edges(
+                conn: &mut $conn,
+                targets: &[&str],
+                last: &mut i64,
+                now: i64,
+            ) -> Result<u64, StoreError> {
+                let mut found: Vec<(i64, i64, String)> = Vec::new();
+                for chunk in targets.chunks(CHUNK) {
+                    let mut q = sqlx::query(AssertSqlSafe(redate_select($dialect, chunk.len())));
+                    for t in chunk {
+                        q = q.bind(*t);
+                    }
+                    for r in q.fetch_all(&mut *conn).await? {
+                        found.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+                    }
+                }
+                found.sort_unstable();
+                found.dedup();
+                for (_, vid, collection) in &found {
+                    *last = now.max(*last + 1);
+                    sqlx::query("UPDATE entries SET date_added = $1 WHERE collection = $2 AND vid = $3")
+                        .bind(*last)
+                        .bind(collection.as_str())
+                        .bind(*vid)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(found.len() as u64)
+            }
+        }
+
         impl Store for $ty {
             async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
                 let $ws = self;
@@ -503,6 +596,17 @@ macro_rules! impl_store {
                     }
                     q.execute(&mut *tx).await?;
                 }
+                // Objects that already had versions and got an entry now: the edges pointing to
+                // them are judged again by sync.
+                let mut changed: Vec<&str> = (0..n)
+                    .filter(|&i| placed_now.contains(&vid_of[i]) && stored.contains_key(versions[i].id.as_str()))
+                    .map(|i| versions[i].id.as_str())
+                    .collect();
+                changed.sort_unstable();
+                changed.dedup();
+                if !changed.is_empty() {
+                    <$ty>::redate_edges(&mut *tx, &changed, &mut last, now).await?;
+                }
                 let mut outcomes = Vec::with_capacity(n);
                 let mut counted: HashSet<i64> = HashSet::with_capacity(placed_now.len());
                 for i in 0..n {
@@ -607,10 +711,22 @@ macro_rules! impl_store {
                         .fetch_one(&mut *tx)
                         .await?
                         .try_get(0)?;
+                    sqlx::query("DELETE FROM sync_held WHERE vid = $1 AND collection = $2")
+                        .bind(vid)
+                        .bind(query.collection.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                     if still_placed == 0 {
                         sqlx::query("DELETE FROM edges WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
                         sqlx::query("DELETE FROM versions WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
                     }
+                }
+                // A placement fewer can release an edge too (an endpoint the node no longer holds
+                // anywhere is unknown, and an edge to an unknown object may leave).
+                if out.removed > 0 {
+                    let row = sqlx::query("SELECT COALESCE(MAX(date_added), 0) FROM entries").fetch_one(&mut *tx).await?;
+                    let mut last: i64 = row.try_get(0)?;
+                    <$ty>::redate_edges(&mut *tx, &[query.id.as_str()], &mut last, timestamps::now_us()).await?;
                 }
                 tx.commit().await?;
                 Ok(out)
@@ -728,6 +844,199 @@ macro_rules! impl_store {
                     }
                 }
                 Ok(out)
+            }
+
+            async fn sync_hold(
+                &self,
+                peer: &str,
+                mapping: &str,
+                collection: &str,
+                held: &[(i64, String, String)],
+                sent: &[i64],
+            ) -> Result<(), StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                if held.is_empty() {
+                    // The usual page: everything sent and nothing recorded for this mapping, so
+                    // nothing to forget (one index probe, no write transaction).
+                    let any = sqlx::query("SELECT 1 FROM sync_held WHERE peer = $1 AND mapping = $2 LIMIT 1")
+                        .bind(peer)
+                        .bind(mapping)
+                        .fetch_optional(pool)
+                        .await?;
+                    if any.is_none() || sent.is_empty() {
+                        return Ok(());
+                    }
+                }
+                let now = timestamps::now_us();
+                let mut tx = pool.begin().await?;
+                for (vid, reason, detail) in held {
+                    sqlx::query(
+                        "INSERT INTO sync_held (peer, mapping, collection, vid, reason, detail, since) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (peer, mapping, vid) \
+                         DO UPDATE SET reason = excluded.reason, detail = excluded.detail, since = excluded.since",
+                    )
+                    .bind(peer)
+                    .bind(mapping)
+                    .bind(collection)
+                    .bind(*vid)
+                    .bind(reason.as_str())
+                    .bind(detail.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for chunk in sent.chunks(CHUNK) {
+                    let text = format!(
+                        "DELETE FROM sync_held WHERE peer = {} AND mapping = {} AND vid IN ({})",
+                        placeholder($dialect, 1),
+                        placeholder($dialect, 2),
+                        placeholders($dialect, 3, chunk.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text)).bind(peer).bind(mapping);
+                    for vid in chunk {
+                        q = q.bind(*vid);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn sync_held_of(&self, peer: &str, mapping: &str, vids: &[i64]) -> Result<Vec<Held>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let mut out = Vec::new();
+                for chunk in vids.chunks(CHUNK) {
+                    let text = format!(
+                        "SELECT vid, reason, detail, since FROM sync_held WHERE peer = {} AND mapping = {} AND vid IN ({})",
+                        placeholder($dialect, 1),
+                        placeholder($dialect, 2),
+                        placeholders($dialect, 3, chunk.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text)).bind(peer).bind(mapping);
+                    for vid in chunk {
+                        q = q.bind(*vid);
+                    }
+                    for r in q.fetch_all(pool).await? {
+                        out.push(Held { vid: r.try_get(0)?, reason: r.try_get(1)?, detail: r.try_get(2)?, since_us: r.try_get(3)? });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn sync_held_batch(
+                &self,
+                peer: &str,
+                mapping: &str,
+                after_vid: i64,
+                limit: u32,
+                skip: &[&str],
+            ) -> Result<Vec<(SyncRecord, Held)>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let skip_sql = if skip.is_empty() {
+                    String::new()
+                } else {
+                    format!(" AND h.reason NOT IN ({})", placeholders($dialect, 4, skip.len()))
+                };
+                let text = format!(
+                    "SELECT e.date_added, e.vid, v.id, v.type, v.version_ns, v.tlp, v.producer, v.source, v.received_at, v.json, \
+                     h.reason, h.detail, h.since \
+                     FROM sync_held h CROSS JOIN entries e CROSS JOIN versions v \
+                     WHERE h.peer = {} AND h.mapping = {} AND h.vid > {}{skip_sql} \
+                     AND e.collection = h.collection AND e.vid = h.vid AND v.vid = h.vid \
+                     ORDER BY h.vid LIMIT {}",
+                    placeholder($dialect, 1),
+                    placeholder($dialect, 2),
+                    placeholder($dialect, 3),
+                    placeholder($dialect, 4 + skip.len()),
+                );
+                // Bound in order of appearance (SQLite's placeholders are anonymous).
+                let mut q = sqlx::query(AssertSqlSafe(text))
+                    .bind(peer)
+                    .bind(mapping)
+                    .bind(after_vid);
+                for r in skip {
+                    q = q.bind(*r);
+                }
+                let rows = q.bind(i64::from(limit)).fetch_all(pool).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let rec = sync_record!(r)?;
+                    let held = Held { vid: rec.row, reason: r.try_get(10)?, detail: r.try_get(11)?, since_us: r.try_get(12)? };
+                    out.push((rec, held));
+                }
+                Ok(out)
+            }
+
+            async fn sync_held_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let rows = sqlx::query("SELECT peer, reason, COUNT(*) FROM sync_held GROUP BY peer, reason ORDER BY peer, reason")
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+            }
+
+            async fn record_refused(&self, refused: &[Refused]) -> Result<(), StoreError> {
+                if refused.is_empty() {
+                    return Ok(());
+                }
+                let $ws = self;
+                let pool = $writer;
+                let mut tx = pool.begin().await?;
+                for f in refused {
+                    sqlx::query(
+                        "INSERT INTO sync_refused (id, version, peer, collection, reason, detail, at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id, version, peer, collection) \
+                         DO UPDATE SET reason = excluded.reason, detail = excluded.detail, at = excluded.at",
+                    )
+                    .bind(f.id.as_str())
+                    .bind(f.version.as_str())
+                    .bind(f.peer.as_str())
+                    .bind(f.collection.as_str())
+                    .bind(f.reason.as_str())
+                    .bind(f.detail.as_str())
+                    .bind(f.at_us)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn refused_of(&self, id: &str) -> Result<Vec<Refused>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let rows = sqlx::query(
+                    "SELECT peer, collection, id, version, reason, detail, at FROM sync_refused WHERE id = $1 ORDER BY at, peer",
+                )
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    out.push(Refused {
+                        peer: r.try_get(0)?,
+                        collection: r.try_get(1)?,
+                        id: r.try_get(2)?,
+                        version: r.try_get(3)?,
+                        reason: r.try_get(4)?,
+                        detail: r.try_get(5)?,
+                        at_us: r.try_get(6)?,
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn refused_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let rows = sqlx::query("SELECT peer, reason, COUNT(*) FROM sync_refused GROUP BY peer, reason ORDER BY peer, reason")
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
             }
 
             async fn sync_cursor(&self, peer: &str, collection: &str, direction: &str) -> Result<Option<String>, StoreError> {
@@ -1056,6 +1365,7 @@ impl SqliteStore {
 
 impl_store!(
     SqliteStore,
+    sqlx::SqliteConnection,
     Dialect::Sqlite,
     reader = |s| &s.readers,
     writer = |s| &s.writer,
@@ -1065,6 +1375,7 @@ impl_store!(
 
 impl_store!(
     PgStore,
+    sqlx::PgConnection,
     Dialect::Postgres,
     reader = |s| &s.pool,
     writer = |s| &s.pool,
@@ -1081,6 +1392,41 @@ mod tests {
     use crate::policy::{Egress, Pushdown};
     use crate::store::VersionSelection;
     use stix::tlp::TlpLevel;
+
+    /// Re-dating the edges of an object reads them by target (`edges_target`), then each edge's
+    /// entries by version (`entries_vid`): never a scan of `edges` or of a collection.
+    #[tokio::test]
+    async fn sqlite_redating_reads_edges_by_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("plans.db"))
+            .await
+            .unwrap();
+        let text = format!(
+            "EXPLAIN QUERY PLAN {}",
+            redate_select(Dialect::Sqlite, 2)
+        );
+        let rows = sqlx::query(AssertSqlSafe(text))
+            .bind("indicator--a")
+            .bind("indicator--b")
+            .fetch_all(&store.readers)
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.try_get(3).unwrap()).collect();
+        assert!(
+            plan.iter()
+                .any(|l| l.starts_with("SEARCH r USING") && l.contains("edges_target (target=?)")),
+            "{plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|l| l.starts_with("SEARCH e USING") && l.contains("(vid=?)")),
+            "{plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|l| l.starts_with("SCAN ")),
+            "{plan:#?}"
+        );
+    }
 
     /// Every sub-query of a listing (the edge rule's endpoint look-ups, the version siblings)
     /// reaches `entries` through an object's versions (by id, then the entry's primary key),

@@ -9,7 +9,11 @@
 //! node and every node on the same database, so that `added_after` cursors never skip a record)
 //! and `multi`, set when the collection holds another version of the same object (listings run
 //! their "latest/first version" sub-queries only for those; a delete leaves it set, which is safe);
-//! `edges` lists what relationships and sightings point to; `statuses` keeps status resources.
+//! `edges` lists what relationships and sightings point to (indexed both ways: when an object gets
+//! a new version or placement, the entries of the edges pointing to it get a fresh `date_added`,
+//! so that push positions and pull cursors reach them again and sync judges them again);
+//! `statuses` keeps status resources; `sync_cursors`, `sync_held` (what push held back from a
+//! peer, and why) and `sync_refused` (what was refused from a peer, and why) are federation's.
 //!
 //! Listings take the policy as a [`Pushdown`](crate::policy::Pushdown) and apply it in SQL
 //! (see `sql.rs`): the store never returns a record the caller may not see.
@@ -302,6 +306,39 @@ pub struct SyncRecord {
     pub json: String,
 }
 
+/// A version that push held back from a peer (or that the peer refused), as recorded in
+/// `sync_held` by the push that judged it: what `sync --explain` and `GET /admin/sync` read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The version's row id.
+    pub vid: i64,
+    /// A [`crate::policy::HeldBack`] name, or `refused-by-peer`.
+    pub reason: String,
+    /// More about it (the peer's message for a refusal), or empty.
+    pub detail: String,
+    /// When it was (last) judged so, microseconds.
+    pub since_us: i64,
+}
+
+/// An object this node refused from a peer (received by its pull or by the peer's push).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The peer's name.
+    pub peer: String,
+    /// The local collection it was meant for.
+    pub collection: String,
+    /// The object id as received (may be empty when the object had none).
+    pub id: String,
+    /// Its `modified` (or `created`) as received, or empty.
+    pub version: String,
+    /// A short machine name (`invalid`, …).
+    pub reason: String,
+    /// The message (why it was refused).
+    pub detail: String,
+    /// When, microseconds.
+    pub at_us: i64,
+}
+
 /// The store. Every method is one transaction.
 pub trait Store: Send + Sync {
     /// The key that protects pagination cursors, created once and shared by every node on the
@@ -369,6 +406,56 @@ pub trait Store: Send + Sync {
         &self,
         ids: &[&str],
     ) -> impl Future<Output = Result<Vec<(String, SyncRecord)>, StoreError>> + Send;
+
+    /// Records what push judged for one page of mapping `mapping` (local `collection`) towards
+    /// `peer`: `held` versions `(vid, reason, detail)` are (re)recorded, `sent` ones forgotten.
+    fn sync_hold(
+        &self,
+        peer: &str,
+        mapping: &str,
+        collection: &str,
+        held: &[(i64, String, String)],
+        sent: &[i64],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The recorded held-back state of versions `vids` for `(peer, mapping)`.
+    fn sync_held_of(
+        &self,
+        peer: &str,
+        mapping: &str,
+        vids: &[i64],
+    ) -> impl Future<Output = Result<Vec<Held>, StoreError>> + Send;
+
+    /// Held-back versions of `(peer, mapping)` whose entry still exists and whose reason is not
+    /// in `skip`, by row after `after_vid`, at most `limit`, with the entry (to judge them again).
+    fn sync_held_batch(
+        &self,
+        peer: &str,
+        mapping: &str,
+        after_vid: i64,
+        limit: u32,
+        skip: &[&str],
+    ) -> impl Future<Output = Result<Vec<(SyncRecord, Held)>, StoreError>> + Send;
+
+    /// `(peer, reason, count)` of every held-back version recorded.
+    fn sync_held_counts(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String, i64)>, StoreError>> + Send;
+
+    /// Records objects refused from peers (the same `(id, version, peer, collection)` again
+    /// replaces the earlier record).
+    fn record_refused(
+        &self,
+        refused: &[Refused],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every recorded refusal of object `id`.
+    fn refused_of(&self, id: &str) -> impl Future<Output = Result<Vec<Refused>, StoreError>> + Send;
+
+    /// `(peer, reason, count)` of every refusal recorded.
+    fn refused_counts(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String, i64)>, StoreError>> + Send;
 
     /// The persisted sync position for `(peer, collection, direction)`.
     fn sync_cursor(
@@ -510,6 +597,46 @@ impl Store for AnyStore {
     }
     async fn placements_of(&self, ids: &[&str]) -> Result<Vec<(String, SyncRecord)>, StoreError> {
         delegate!(self, s => s.placements_of(ids).await)
+    }
+    async fn sync_hold(
+        &self,
+        peer: &str,
+        mapping: &str,
+        collection: &str,
+        held: &[(i64, String, String)],
+        sent: &[i64],
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.sync_hold(peer, mapping, collection, held, sent).await)
+    }
+    async fn sync_held_of(
+        &self,
+        peer: &str,
+        mapping: &str,
+        vids: &[i64],
+    ) -> Result<Vec<Held>, StoreError> {
+        delegate!(self, s => s.sync_held_of(peer, mapping, vids).await)
+    }
+    async fn sync_held_batch(
+        &self,
+        peer: &str,
+        mapping: &str,
+        after_vid: i64,
+        limit: u32,
+        skip: &[&str],
+    ) -> Result<Vec<(SyncRecord, Held)>, StoreError> {
+        delegate!(self, s => s.sync_held_batch(peer, mapping, after_vid, limit, skip).await)
+    }
+    async fn sync_held_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        delegate!(self, s => s.sync_held_counts().await)
+    }
+    async fn record_refused(&self, refused: &[Refused]) -> Result<(), StoreError> {
+        delegate!(self, s => s.record_refused(refused).await)
+    }
+    async fn refused_of(&self, id: &str) -> Result<Vec<Refused>, StoreError> {
+        delegate!(self, s => s.refused_of(id).await)
+    }
+    async fn refused_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        delegate!(self, s => s.refused_counts().await)
     }
     async fn sync_cursor(
         &self,

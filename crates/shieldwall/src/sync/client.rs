@@ -113,6 +113,8 @@ pub struct PostSummary {
     pub pending: u64,
     /// `failures[].message` with their ids.
     pub failures: Vec<String>,
+    /// The same failures as `(id, message)`.
+    pub refused: Vec<(String, String)>,
 }
 
 /// A client for one peer's API root.
@@ -358,7 +360,25 @@ impl TaxiiClient {
                     .collect()
             })
             .unwrap_or_default();
+        let refused = status
+            .get("failures")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| {
+                        Some((
+                            f.get("id").and_then(Value::as_str)?.to_owned(),
+                            f.get("message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(PostSummary {
+            refused,
             success: count("success_count"),
             failure: count("failure_count"),
             pending: count("pending_count"),

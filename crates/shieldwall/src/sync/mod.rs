@@ -11,7 +11,21 @@
 //!   through [`policy::endpoints_may_leave`] with its endpoints' placements in every collection
 //!   (the rule the served pull applies); what may leave is POSTed, and the
 //!   position advances after the peer acknowledged the page. Held-back versions are counted per
-//!   reason.
+//!   reason and recorded in the store (`sync_held`, with the reason), and so are versions the
+//!   peer refused; a version sent later is forgotten there.
+//! - **Nothing held back is forgotten**: when an object gets a new version or placement, the
+//!   store re-dates the edges pointing to it, so that the push position (and a peer's
+//!   `added_after`, for its pulls) reaches them again and they are judged again; and every run
+//!   judges the recorded held-back versions of each push mapping again (a bounded batch), which
+//!   covers configuration changes (a trust group that now holds the peer's member).
+//! - **Refusals are recorded**: an object refused from a peer (by this node's pull, or in the
+//!   peer's push) is kept in `sync_refused` with the reason, counted in
+//!   `shieldwall_sync_refused_total{peer,reason}` and shown by `sync --explain` and
+//!   `GET /admin/sync`.
+//! - **`sync --explain`** reads the same state: SENT only for a version the peer acknowledged
+//!   (push: at or before the push position and not recorded as held back; served pull: before
+//!   the `added_after` of the peer's latest pull under the same egress rule), HELD with the
+//!   recorded reason, PENDING otherwise.
 //!
 //! New versions, revocations and sightings are ordinary versions and travel the same way.
 
@@ -30,7 +44,10 @@ use crate::{
     config::{PeerCollectionConfig, PeerConfig},
     ingest::{self, Prepared},
     policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
-    store::{AddOutcome, AnyStore, Provenance, StatusRecord, Store, StoreError, SyncRecord},
+    store::{
+        AddOutcome, AnyStore, Held, Provenance, Refused, StatusRecord, Store, StoreError,
+        SyncRecord,
+    },
     timestamps,
 };
 use client::{ClientError, TaxiiClient};
@@ -126,10 +143,117 @@ pub struct Explanation {
     pub received: String,
     /// Effective TLP.
     pub tlp: String,
-    /// `None` = sent (or will be); `Some(reason)` = held back.
-    pub held_back: Option<&'static str>,
+    /// `sent` (the peer acknowledged this version), `held` (held back from the peer, or
+    /// refused by it, as recorded), `pending` (not judged or not acknowledged yet) or
+    /// `refused` (this node refused it from the peer).
+    pub verdict: &'static str,
+    /// The reason it is held back (or will be, or was refused); `None` otherwise.
+    pub held_back: Option<String>,
     /// A sentence.
     pub why: String,
+}
+
+/// Reason recorded for a version the peer refused (its status resource listed it as a failure).
+pub const REFUSED_BY_PEER: &str = "refused-by-peer";
+
+/// Reason recorded for an object received from a peer that failed validation or the publishing
+/// rules.
+pub const REFUSED_INVALID: &str = "invalid";
+
+/// Held-back reasons that cannot change for a stored version (its marking and provenance are
+/// fixed): not judged again by the per-run pass, only when the entry comes round again.
+const STABLE_REASONS: [&str; 3] = ["tlp-red", "came-from-peer", REFUSED_BY_PEER];
+
+/// At most this many recorded held-back versions are judged again per push mapping and run.
+const REJUDGE_PER_RUN: usize = 10_000;
+
+/// Longest refusal message kept.
+const DETAIL_MAX: usize = 1000;
+
+/// A refusal record for an object received from `peer` into `collection`.
+pub fn refusal(
+    peer: &str,
+    collection: &str,
+    id: &str,
+    version: Option<&str>,
+    reason: &str,
+    message: &str,
+) -> Refused {
+    let mut detail = message.to_owned();
+    if detail.len() > DETAIL_MAX {
+        let mut end = DETAIL_MAX;
+        while !detail.is_char_boundary(end) {
+            end -= 1;
+        }
+        detail.truncate(end);
+        detail.push('…');
+    }
+    Refused {
+        peer: peer.to_owned(),
+        collection: collection.to_owned(),
+        id: id.to_owned(),
+        version: version.unwrap_or_default().to_owned(),
+        reason: reason.to_owned(),
+        detail,
+        at_us: timestamps::now_us(),
+    }
+}
+
+/// Counts refusals in `shieldwall_sync_refused_total{peer,reason}`.
+pub fn count_refused(refused: &[Refused]) {
+    for r in refused {
+        metrics::counter!("shieldwall_sync_refused_total", "peer" => r.peer.clone(), "reason" => r.reason.clone())
+            .increment(1);
+    }
+}
+
+/// A sentence for a recorded held-back reason.
+fn held_sentence(reason: &str, detail: &str) -> String {
+    if reason == REFUSED_BY_PEER {
+        return format!("the peer refused it: {detail}");
+    }
+    HeldBack::ALL
+        .iter()
+        .find(|h| h.as_str() == reason)
+        .map_or_else(|| reason.to_owned(), |h| h.explain().to_owned())
+}
+
+/// What a peer's pull acknowledged: the `added_after` of its latest pull (it persists its cursor
+/// only after committing a page, so it holds what it was served before that), with a
+/// fingerprint of the egress rule it was served under.
+pub fn served_ack_value(added_after_us: Option<i64>, egress: &policy::Egress) -> String {
+    format!(
+        "{}|{}",
+        added_after_us.map_or_else(|| "none".to_owned(), |a| a.to_string()),
+        egress_fingerprint(egress)
+    )
+}
+
+fn egress_fingerprint(egress: &policy::Egress) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(egress.source.as_bytes());
+    h.update([0, u8::from(egress.amber_strict)]);
+    let mut colls = egress.amber_collections.clone();
+    colls.sort();
+    for c in colls {
+        h.update(c.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The `added_after` a served-pull acknowledgement stands for, when it was served under
+/// `egress` (under another rule, it proves nothing).
+fn served_ack(value: Option<&str>, egress: &policy::Egress) -> Option<i64> {
+    let (us, fp) = value?.split_once('|')?;
+    (fp == egress_fingerprint(egress))
+        .then(|| us.parse().ok())
+        .flatten()
 }
 
 fn facts(r: &SyncRecord) -> VersionFacts {
@@ -314,15 +438,31 @@ impl Engine {
                 .await?;
             report.pulled_received += page.objects.len() as u64;
             let mut valid = Vec::with_capacity(page.objects.len());
+            let mut refused = Vec::new();
             for o in page.objects {
                 match ingest::prepare_from_peer(o, &p.member, &self.coalition) {
                     Prepared::Valid(v) => valid.push(*v),
-                    Prepared::Invalid { id, message, .. } => {
+                    Prepared::Invalid {
+                        id,
+                        version,
+                        message,
+                    } => {
                         report.pulled_refused += 1;
                         tracing::warn!(peer = %p.name, %id, %message, "Refused an object received by sync.");
+                        refused.push(refusal(
+                            &p.name,
+                            &local.id,
+                            &id,
+                            version.as_deref(),
+                            REFUSED_INVALID,
+                            &message,
+                        ));
                     }
                 }
             }
+            // Recorded before the cursor moves past them.
+            self.store.record_refused(&refused).await?;
+            count_refused(&refused);
             if !valid.is_empty() {
                 let outcomes = self
                     .store
@@ -437,21 +577,24 @@ impl Engine {
             let placements = self
                 .placements(targets.iter().flatten().map(String::as_str))
                 .await?;
-            let mut send: Vec<&str> = Vec::with_capacity(batch.len());
+            let mut send: Vec<&SyncRecord> = Vec::with_capacity(batch.len());
+            let mut held: Vec<(i64, String, String)> = Vec::new();
             for (r, t) in batch.iter().zip(&targets) {
                 match self.decide(p, local, r, t, &placements) {
-                    Ok(()) => send.push(&r.json),
-                    Err(reason) => *report.held_back.entry(reason.as_str()).or_default() += 1,
+                    Ok(()) => send.push(r),
+                    Err(reason) => {
+                        *report.held_back.entry(reason.as_str()).or_default() += 1;
+                        held.push((r.row, reason.as_str().to_owned(), String::new()));
+                    }
                 }
             }
-            if !send.is_empty() {
-                let summary = client.post_objects(remote, &send).await?;
-                report.pushed += summary.success;
-                report.push_refused_by_peer += summary.failure;
-                for f in &summary.failures {
-                    tracing::warn!(peer = %p.name, failure = %f, "The peer refused an object.");
-                }
-            }
+            let sent = self
+                .send(p, client, remote, &send, &mut held, report)
+                .await?;
+            // What was held back (and why) is on disk before the position passes it.
+            self.store
+                .sync_hold(&p.name, &key, &local.id, &held, &sent)
+                .await?;
             self.store
                 .set_sync_cursor(&p.name, &key, "push", &format!("{}:{}", last.0, last.1))
                 .await?;
@@ -460,13 +603,118 @@ impl Engine {
                 break;
             }
         }
+        self.rejudge_held(p, client, local, remote, &key, report)
+            .await
+    }
+
+    /// POSTs `send` to the peer; returns the rows it acknowledged and adds those it refused to
+    /// `held` (reason [`REFUSED_BY_PEER`], with its message).
+    async fn send(
+        &self,
+        p: &PeerConfig,
+        client: &TaxiiClient,
+        remote: &str,
+        send: &[&SyncRecord],
+        held: &mut Vec<(i64, String, String)>,
+        report: &mut MappingReport,
+    ) -> Result<Vec<i64>, SyncError> {
+        if send.is_empty() {
+            return Ok(Vec::new());
+        }
+        let jsons: Vec<&str> = send.iter().map(|r| r.json.as_str()).collect();
+        let summary = client.post_objects(remote, &jsons).await?;
+        report.pushed += summary.success;
+        report.push_refused_by_peer += summary.failure;
+        for f in &summary.failures {
+            tracing::warn!(peer = %p.name, failure = %f, "The peer refused an object.");
+        }
+        // A refusal names the id (and not always the version): every version of that id in
+        // the page counts as refused, so that nothing refused is ever called sent.
+        let refused: HashMap<&str, &str> = summary
+            .refused
+            .iter()
+            .map(|(id, m)| (id.as_str(), m.as_str()))
+            .collect();
+        let mut sent = Vec::with_capacity(send.len());
+        for r in send {
+            match refused.get(r.id.as_str()) {
+                Some(message) => held.push((r.row, REFUSED_BY_PEER.to_owned(), (*message).to_owned())),
+                None => sent.push(r.row),
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Judges the recorded held-back versions of one push mapping again (those whose reason
+    /// can change: an endpoint, a trust group) and sends those that may leave now: at most
+    /// [`REJUDGE_PER_RUN`] per run, continuing where the previous run stopped.
+    async fn rejudge_held(
+        &self,
+        p: &PeerConfig,
+        client: &TaxiiClient,
+        local: &Collection,
+        remote: &str,
+        key: &str,
+        report: &mut MappingReport,
+    ) -> Result<(), SyncError> {
+        let saved = self.store.sync_cursor(&p.name, key, "held").await?;
+        let mut after: i64 = saved.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut judged = 0usize;
+        loop {
+            let batch = self
+                .store
+                .sync_held_batch(&p.name, key, after, p.page_size, &STABLE_REASONS)
+                .await?;
+            let Some((last, _)) = batch.last() else {
+                after = 0;
+                break;
+            };
+            let last = last.row;
+            let targets: Vec<Vec<String>> = batch.iter().map(|(r, _)| edge_targets(r)).collect();
+            let placements = self
+                .placements(targets.iter().flatten().map(String::as_str))
+                .await?;
+            let mut send: Vec<&SyncRecord> = Vec::new();
+            let mut held: Vec<(i64, String, String)> = Vec::new();
+            for ((r, h), t) in batch.iter().zip(&targets) {
+                match self.decide(p, local, r, t, &placements) {
+                    Ok(()) => send.push(r),
+                    Err(reason) if reason.as_str() != h.reason => {
+                        held.push((r.row, reason.as_str().to_owned(), String::new()));
+                    }
+                    Err(_) => {}
+                }
+            }
+            let sent = self
+                .send(p, client, remote, &send, &mut held, report)
+                .await?;
+            self.store
+                .sync_hold(&p.name, key, &local.id, &held, &sent)
+                .await?;
+            judged += batch.len();
+            after = last;
+            if batch.len() < p.page_size as usize {
+                after = 0;
+                break;
+            }
+            if judged >= REJUDGE_PER_RUN {
+                break;
+            }
+        }
+        if saved.as_deref() != Some(after.to_string().as_str()) {
+            self.store
+                .set_sync_cursor(&p.name, key, "held", &after.to_string())
+                .await?;
+        }
         Ok(())
     }
 
-    /// Why each stored version of `object_id` would or would not be sent to `peer`, in every
+    /// Why each stored version of `object_id` was, was not or will be sent to `peer`, in every
     /// collection the peer's push mappings cover and, when the peer has a node account here
     /// (`inbound_actor`), in every other collection (served to its pulls under the same rule,
-    /// on top of its member's read rights).
+    /// on top of its member's read rights); then every refusal of the object from that peer.
+    /// Derived from the state sync keeps: the push position and the recorded held-back versions
+    /// (push), the acknowledgement of the peer's latest pull (served pull) and `sync_refused`.
     pub async fn explain(
         &self,
         object_id: &str,
@@ -474,22 +722,103 @@ impl Engine {
     ) -> Result<Vec<Explanation>, SyncError> {
         let (p, _) = self.peer(peer)?;
         let mut out = Vec::new();
-        let mut covered: Vec<(&Collection, String)> = Vec::new();
+        // (local collection, remote name, push mapping key or None for served pulls)
+        let mut covered: Vec<(&Collection, String, Option<String>)> = Vec::new();
         for m in p.collections.iter().filter(|m| m.direction.pushes()) {
-            covered.push((self.local_collection(&m.local)?, m.remote.clone()));
+            let local = self.local_collection(&m.local)?;
+            covered.push((local, m.remote.clone(), Some(format!("{}>{}", local.id, m.remote))));
         }
         if p.inbound_actor.is_some() {
             for c in &self.coalition.collections {
-                if !covered.iter().any(|(l, _)| l.id == c.id) {
-                    covered.push((c, "(served to its pulls)".to_owned()));
+                if !covered.iter().any(|(l, _, _)| l.id == c.id) {
+                    covered.push((c, "(served to its pulls)".to_owned(), None));
                 }
             }
         }
-        for (local, remote) in covered {
-            for r in self.store.sync_versions(&local.id, object_id).await? {
+        let egress = policy::Egress::for_peer(
+            PeerFacts {
+                name: &p.name,
+                member: &p.member,
+            },
+            &self.coalition,
+        );
+        for (local, remote, key) in covered {
+            let versions = self.store.sync_versions(&local.id, object_id).await?;
+            if versions.is_empty() {
+                continue;
+            }
+            let (pos, held, ack) = match &key {
+                Some(key) => {
+                    let pos = cursor_position(
+                        self.store
+                            .sync_cursor(&p.name, key, "push")
+                            .await?
+                            .as_deref(),
+                    );
+                    let vids: Vec<i64> = versions.iter().map(|r| r.row).collect();
+                    let held: HashMap<i64, Held> = self
+                        .store
+                        .sync_held_of(&p.name, key, &vids)
+                        .await?
+                        .into_iter()
+                        .map(|h| (h.vid, h))
+                        .collect();
+                    (Some(pos), held, None)
+                }
+                None => {
+                    let v = self
+                        .store
+                        .sync_cursor(&p.name, &local.id, "served")
+                        .await?;
+                    (None, HashMap::new(), served_ack(v.as_deref(), &egress))
+                }
+            };
+            for r in versions {
                 let targets = edge_targets(&r);
                 let placements = self.placements(targets.iter().map(String::as_str)).await?;
                 let decision = self.decide(p, local, &r, &targets, &placements);
+                let (verdict, held_back, why) = match (pos, held.get(&r.row)) {
+                    // Push: recorded as held back (or refused by the peer) by the last push
+                    // that judged it.
+                    (Some(_), Some(h)) => {
+                        let mut why = held_sentence(&h.reason, &h.detail);
+                        if decision.is_ok() && h.reason != REFUSED_BY_PEER {
+                            why.push_str("; it may leave now and goes at the next run");
+                        }
+                        ("held", Some(h.reason.clone()), why)
+                    }
+                    // Push: judged, sent and acknowledged.
+                    (Some(pos), None) if (r.date_added_us, r.row) <= pos => {
+                        let mut why = format!("sent to `{}` (member `{}`), which acknowledged it", p.name, p.member);
+                        if let Err(reason) = decision {
+                            why.push_str(&format!(" (today it would be held back: {})", reason.explain()));
+                        }
+                        ("sent", None, why)
+                    }
+                    (Some(_), None) => match decision {
+                        Ok(()) => ("pending", None, "not sent yet: it goes at the next run".to_owned()),
+                        Err(reason) => (
+                            "pending",
+                            Some(reason.as_str().to_owned()),
+                            format!("not judged yet; it will be held back: {}", reason.explain()),
+                        ),
+                    },
+                    // Served pull: what its pulls are served now, and whether its latest pull
+                    // started after this entry.
+                    (None, _) => match decision {
+                        Err(reason) => ("held", Some(reason.as_str().to_owned()), reason.explain().to_owned()),
+                        Ok(()) if ack.is_some_and(|a| r.date_added_us <= a) => (
+                            "sent",
+                            None,
+                            format!("pulled by `{}` (member `{}`): its latest pull started after it", p.name, p.member),
+                        ),
+                        Ok(()) => (
+                            "pending",
+                            None,
+                            format!("may leave to `{}`; served at its next pull", p.name),
+                        ),
+                    },
+                };
                 let f = facts(&r);
                 let tlp = f.tlp.unwrap_or(self.coalition.default_tlp);
                 out.push(Explanation {
@@ -507,13 +836,27 @@ impl Engine {
                             ""
                         }
                     ),
-                    held_back: decision.err().map(HeldBack::as_str),
-                    why: match decision {
-                        Ok(()) => format!("may leave to `{}` (member `{}`)", p.name, p.member),
-                        Err(reason) => reason.explain().to_owned(),
-                    },
+                    verdict,
+                    held_back,
+                    why,
                 });
             }
+        }
+        for f in self.store.refused_of(object_id).await? {
+            if f.peer != p.name {
+                continue;
+            }
+            out.push(Explanation {
+                collection: f.collection,
+                remote: String::new(),
+                version: f.version,
+                source: format!("peer:{}", f.peer),
+                received: timestamps::format_us(f.at_us),
+                tlp: String::new(),
+                verdict: "refused",
+                held_back: Some(f.reason),
+                why: format!("refused from `{}`: {}", p.name, f.detail),
+            });
         }
         Ok(out)
     }
@@ -589,6 +932,40 @@ fn internal_status(local: &Collection, p: &PeerConfig, outcomes: &[AddOutcome]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stable_reasons_are_policy_names() {
+        assert!(STABLE_REASONS.contains(&HeldBack::Red.as_str()));
+        assert!(STABLE_REASONS.contains(&HeldBack::CameFromPeer.as_str()));
+        assert!(!STABLE_REASONS.contains(&HeldBack::EndpointHeldBack.as_str()));
+        assert!(!STABLE_REASONS.contains(&HeldBack::AmberOutsideTrustGroup.as_str()));
+        assert!(!STABLE_REASONS.contains(&HeldBack::AmberStrictOtherMember.as_str()));
+    }
+
+    #[test]
+    fn served_acknowledgements_hold_only_under_the_same_rule() {
+        let egress = policy::Egress {
+            source: "peer:p".into(),
+            amber_collections: vec!["c".into()],
+            amber_strict: false,
+        };
+        let v = served_ack_value(Some(42), &egress);
+        assert_eq!(served_ack(Some(&v), &egress), Some(42));
+        let mut wider = egress.clone();
+        wider.amber_collections.push("d".into());
+        assert_eq!(served_ack(Some(&v), &wider), None);
+        assert_eq!(served_ack(Some(&served_ack_value(None, &egress)), &egress), None);
+        assert_eq!(served_ack(Some("garbage"), &egress), None);
+        assert_eq!(served_ack(None, &egress), None);
+    }
+
+    #[test]
+    fn refusal_messages_are_cut_on_a_character() {
+        let r = refusal("p", "c", "x", None, REFUSED_INVALID, &"é".repeat(2000));
+        assert!(r.detail.len() <= DETAIL_MAX + '…'.len_utf8());
+        assert!(r.detail.ends_with('…'));
+        assert_eq!(r.version, "");
+    }
 
     #[test]
     fn push_positions() {

@@ -325,6 +325,26 @@ pub(super) async fn get_objects(
     let c = readable(&state, &principal, &root, &coll)?;
     let f = filters::parse(raw.as_deref(), Endpoint::Objects)?;
     let pd = Pushdown::for_principal(&principal, &state.coalition);
+    // A peer node's pull: the `added_after` of the first page of a pull says what it holds
+    // (it persists its cursor only after committing), which `sync --explain` reads as acknowledged.
+    if f.next.is_none()
+        && let Some(egress) = &pd.egress
+        && let Some((peer, _)) = state.coalition.inbound_peer(&principal.actor)
+    {
+        let value = crate::sync::served_ack_value(f.added_after_us, egress);
+        if state
+            .store
+            .sync_cursor(peer, &c.id, "served")
+            .await?
+            .as_deref()
+            != Some(value.as_str())
+        {
+            state
+                .store
+                .set_sync_cursor(peer, &c.id, "served", &value)
+                .await?;
+        }
+    }
     let ctx = cursor_context("objects", &root, &c.id, "", &principal, &f);
     let q = list_query(c, pd, &f, f.ids.clone(), true);
     let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
@@ -544,6 +564,7 @@ pub(super) async fn add_objects(
         .collect();
     let mut valid = Vec::new();
     let mut failures = Vec::new();
+    let mut refused = Vec::new();
     for p in prepared {
         match p {
             Prepared::Valid(v) => valid.push(*v),
@@ -552,6 +573,16 @@ pub(super) async fn add_objects(
                 version,
                 message,
             } => {
+                if let Some((peer, _)) = &inbound_peer {
+                    refused.push(crate::sync::refusal(
+                        peer,
+                        &c.id,
+                        &id,
+                        version.as_deref(),
+                        crate::sync::REFUSED_INVALID,
+                        &message,
+                    ));
+                }
                 let mut f = json!({"id": id, "message": message});
                 if let Some(v) = version {
                     f["version"] = json!(v);
@@ -611,6 +642,11 @@ pub(super) async fn add_objects(
             body,
         }
     };
+    // What a peer pushed and this node refused is recorded, not only answered.
+    if !refused.is_empty() {
+        state.store.record_refused(&refused).await?;
+        crate::sync::count_refused(&refused);
+    }
     let outcomes = state
         .store
         .add(&c.id, &provenance, &valid, &make_status)
@@ -639,7 +675,10 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /admin/sync`: per-peer sync status (admins only; others get the 404 of an absent path).
+/// `GET /admin/sync`: per-peer sync status (admins only; others get the 404 of an absent path):
+/// the scheduled sync's run status when `serve` runs it, and, from the store, the versions held
+/// back from each peer now (`held`, per reason) and the objects refused from it (`refused`, per
+/// reason).
 pub(super) async fn sync_status(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -648,12 +687,13 @@ pub(super) async fn sync_status(
     if principal.role != crate::config::Role::Admin {
         return Err(TaxiiError::not_found("resource"));
     }
-    let Some(board) = &state.sync_status else {
-        return Err(TaxiiError::not_found("resource"));
-    };
     let now = timestamps::now_us();
-    let snapshot = board.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let peers: serde_json::Map<String, Value> = snapshot
+    let snapshot = state
+        .sync_status
+        .as_ref()
+        .map(|board| board.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        .unwrap_or_default();
+    let mut peers: serde_json::Map<String, Value> = snapshot
         .into_iter()
         .map(|(name, st)| {
             (
@@ -671,6 +711,22 @@ pub(super) async fn sync_status(
             )
         })
         .collect();
+    for (key, counts) in [
+        ("held", state.store.sync_held_counts().await?),
+        ("refused", state.store.refused_counts().await?),
+    ] {
+        for (peer, reason, n) in counts {
+            let entry = peers.entry(peer).or_insert_with(|| json!({}));
+            entry[key][reason] = json!(n);
+        }
+    }
+    for v in peers.values_mut() {
+        for key in ["held", "refused"] {
+            if v.get(key).is_none() {
+                v[key] = json!({});
+            }
+        }
+    }
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         json!({"peers": peers}).to_string(),
