@@ -386,8 +386,10 @@ async fn redating_and_sync_state(store: &AnyStore) {
     let r = "relationship--0000000c-0000-4000-8000-000000000000";
     let s = "sighting--0000000d-0000-4000-8000-000000000000";
     let xv = |modified: &str| {
-        v(json!({"type": "indicator", "spec_version": "2.1", "id": x, "created": "2020-01-01T00:00:00Z",
-            "modified": modified, "pattern": "[x:y = 1]", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}))
+        v(
+            json!({"type": "indicator", "spec_version": "2.1", "id": x, "created": "2020-01-01T00:00:00Z",
+            "modified": modified, "pattern": "[x:y = 1]", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}),
+        )
     };
     add(store, C, &[xv("2020-01-01T00:00:00Z"), v(json!({"type": "malware", "spec_version": "2.1", "id": m,
         "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "name": "m", "is_family": false}))]).await;
@@ -406,9 +408,17 @@ async fn redating_and_sync_state(store: &AnyStore) {
     assert_eq!(dates_of(store, D, s).await, s0);
     // A new version of the endpoint: both edges come after it, in their previous order.
     let out = add(store, C, &[xv("2021-01-01T00:00:00Z")]).await;
-    let AddOutcome::Added { date_added_us: x2, .. } = out[0] else { panic!("{out:?}") };
+    let AddOutcome::Added {
+        date_added_us: x2, ..
+    } = out[0]
+    else {
+        panic!("{out:?}")
+    };
     let (r1, s1) = (dates_of(store, C, r).await, dates_of(store, D, s).await);
-    assert!(r1[0] > x2 && s1[0] > x2 && r1[0] < s1[0], "{r0:?} {s0:?} {x2} {r1:?} {s1:?}");
+    assert!(
+        r1[0] > x2 && s1[0] > x2 && r1[0] < s1[0],
+        "{r0:?} {s0:?} {x2} {r1:?} {s1:?}"
+    );
     // The existing version placed in another collection: again; placed again: not.
     add(store, D, &[xv("2021-01-01T00:00:00Z")]).await;
     let r2 = dates_of(store, C, r).await;
@@ -436,7 +446,15 @@ async fn redating_and_sync_state(store: &AnyStore) {
         let mut l = q(VersionSelection::all());
         l.collection = coll.into();
         l.limit = 100_000;
-        all.extend(store.list(&l).await.unwrap().records.iter().map(|r| r.date_added_us));
+        all.extend(
+            store
+                .list(&l)
+                .await
+                .unwrap()
+                .records
+                .iter()
+                .map(|r| r.date_added_us),
+        );
     }
     let n = all.len();
     all.sort_unstable();
@@ -447,26 +465,69 @@ async fn redating_and_sync_state(store: &AnyStore) {
     let rel = &store.sync_versions(C, r).await.unwrap()[0];
     let key = format!("{C}>remote");
     store
-        .sync_hold("p", &key, C, &[(rel.row, "points-to-held-back-object".into(), String::new())], &[])
+        .sync_hold(
+            "p",
+            &key,
+            C,
+            &[(rel.row, "points-to-held-back-object".into(), String::new())],
+            &[],
+        )
         .await
         .unwrap();
     let held = store.sync_held_of("p", &key, &[rel.row]).await.unwrap();
     assert_eq!(held[0].reason, "points-to-held-back-object");
-    assert!(store.sync_held_of("other", &key, &[rel.row]).await.unwrap().is_empty());
+    assert!(
+        store
+            .sync_held_of("other", &key, &[rel.row])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let batch = store.sync_held_batch("p", &key, 0, 10, &[]).await.unwrap();
     assert_eq!(batch.len(), 1);
     assert_eq!(batch[0].0.id, r);
-    assert!(store.sync_held_batch("p", &key, 0, 10, &["points-to-held-back-object"]).await.unwrap().is_empty());
-    assert!(store.sync_held_batch("p", &key, rel.row, 10, &[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .sync_held_batch("p", &key, 0, 10, &["points-to-held-back-object"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .sync_held_batch("p", &key, rel.row, 10, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store.sync_held_counts().await.unwrap(),
         vec![("p".to_owned(), "points-to-held-back-object".to_owned(), 1)]
     );
-    store.sync_hold("p", &key, C, &[], &[rel.row]).await.unwrap();
-    assert!(store.sync_held_of("p", &key, &[rel.row]).await.unwrap().is_empty());
+    store
+        .sync_hold("p", &key, C, &[], &[rel.row])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .sync_held_of("p", &key, &[rel.row])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Refusals: recorded, replaced by the same key, counted.
-    let refusal = shieldwall::sync::refusal("p", C, x, Some("2020-01-01T00:00:00Z"), "invalid", &"x".repeat(5000));
-    store.record_refused(&[refusal.clone(), refusal]).await.unwrap();
+    let refusal = shieldwall::sync::refusal(
+        "p",
+        C,
+        x,
+        Some("2020-01-01T00:00:00Z"),
+        "invalid",
+        &"x".repeat(5000),
+    );
+    store
+        .record_refused(&[refusal.clone(), refusal])
+        .await
+        .unwrap();
     let found = store.refused_of(x).await.unwrap();
     assert_eq!(found.len(), 1);
     assert!(found[0].detail.len() < 1100, "long messages are cut");

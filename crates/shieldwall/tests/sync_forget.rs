@@ -34,10 +34,7 @@ const Q: &str = "44444444-4444-4444-8444-444444444444";
 fn database(node: &Node, pg: Option<&str>) -> String {
     match pg {
         Some(url) => url.to_owned(),
-        None => format!(
-            "sqlite://{}",
-            node.dir.join("data/shieldwall.db").display()
-        ),
+        None => format!("sqlite://{}", node.dir.join("data/shieldwall.db").display()),
     }
 }
 
@@ -248,23 +245,48 @@ async fn scenario(pg: [Option<String>; 2]) {
     let (a, b) = (&nodes[0], &nodes[1]);
     let id = |kind: &str, n: u32| format!("{kind}--{n:08x}-0000-4000-8000-0000000000aa");
     // P (pushed): X is AMBER+STRICT, R is a GREEN edge from it; Z is RED (held forever).
-    let (x, m, r, z) = (id("indicator", 1), id("malware", 2), id("relationship", 3), id("indicator", 4));
+    let (x, m, r, z) = (
+        id("indicator", 1),
+        id("malware", 2),
+        id("relationship", 3),
+        id("indicator", 4),
+    );
     // Q (pulled by B): the same shape.
     let (y, n, s) = (id("indicator", 5), id("malware", 6), id("relationship", 7));
-    let st = post(a, "local-a", P, vec![
-        indicator(&x, "1", tlp::TLP2_AMBER_STRICT), malware(&m), relationship(&r, &x, &m),
-        indicator(&z, "1", tlp::TLP2_RED),
-    ]).await;
+    let st = post(
+        a,
+        "local-a",
+        P,
+        vec![
+            indicator(&x, "1", tlp::TLP2_AMBER_STRICT),
+            malware(&m),
+            relationship(&r, &x, &m),
+            indicator(&z, "1", tlp::TLP2_RED),
+        ],
+    )
+    .await;
     assert_eq!(st["failure_count"], 0, "{st}");
-    let st = post(a, "local-a", Q, vec![
-        indicator(&y, "1", tlp::TLP2_AMBER_STRICT), malware(&n), relationship(&s, &y, &n),
-    ]).await;
+    let st = post(
+        a,
+        "local-a",
+        Q,
+        vec![
+            indicator(&y, "1", tlp::TLP2_AMBER_STRICT),
+            malware(&n),
+            relationship(&s, &y, &n),
+        ],
+    )
+    .await;
     assert_eq!(st["failure_count"], 0, "{st}");
     sync_once(a);
     sync_once(b);
 
-    let store_a = AnyStore::open(&database(a, pg[0].as_deref())).await.unwrap();
-    let store_b = AnyStore::open(&database(b, pg[1].as_deref())).await.unwrap();
+    let store_a = AnyStore::open(&database(a, pg[0].as_deref()))
+        .await
+        .unwrap();
+    let store_b = AnyStore::open(&database(b, pg[1].as_deref()))
+        .await
+        .unwrap();
     let held: BTreeSet<(String, String)> = holdings(&store_b)
         .await
         .into_iter()
@@ -274,7 +296,10 @@ async fn scenario(pg: [Option<String>; 2]) {
         .iter()
         .map(|(c, i)| (c.to_string(), i.to_string()))
         .collect();
-    assert_eq!(held, expected, "only the GREEN malware went, by push and by pull");
+    assert_eq!(
+        held, expected,
+        "only the GREEN malware went, by push and by pull"
+    );
     // Held back, with the reason, from the state push recorded and the served pull's rule.
     for (obj, reason) in [
         (&r, "points-to-held-back-object"),
@@ -291,12 +316,18 @@ async fn scenario(pg: [Option<String>; 2]) {
     let out = sync(a, &["--explain", &r, "--peer", "b"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("HELD BACK (points-to-held-back-object)"), "{text}");
+    assert!(
+        text.contains("HELD BACK (points-to-held-back-object)"),
+        "{text}"
+    );
     // The admin status shows what is held back now; members get the 404 of an absent path.
     let (code, body) = get(a, "admin-a", "/admin/sync").await;
     assert_eq!(code, 200, "{body}");
     let status: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(status["peers"]["b"]["held"]["points-to-held-back-object"], 1, "{status}");
+    assert_eq!(
+        status["peers"]["b"]["held"]["points-to-held-back-object"], 1,
+        "{status}"
+    );
     assert_eq!(status["peers"]["b"]["held"]["tlp-red"], 1, "{status}");
     for key in ["local-a", "peer-b"] {
         assert_eq!(get(a, key, "/admin/sync").await.0, 404, "{key}");
@@ -306,9 +337,15 @@ async fn scenario(pg: [Option<String>; 2]) {
     post(a, "local-a", P, vec![indicator(&x, "2", tlp::TLP2_GREEN)]).await;
     post(a, "local-a", Q, vec![indicator(&y, "2", tlp::TLP2_GREEN)]).await;
     let pending = explain(a, &r, "b");
-    assert_eq!(pending[0]["verdict"], "held", "still recorded until the next push: {pending:?}");
+    assert_eq!(
+        pending[0]["verdict"], "held",
+        "still recorded until the next push: {pending:?}"
+    );
     assert!(
-        pending[0]["why"].as_str().unwrap().contains("may leave now"),
+        pending[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("may leave now"),
         "{pending:?}"
     );
     sync_once(a);
@@ -327,7 +364,11 @@ async fn scenario(pg: [Option<String>; 2]) {
     // `--explain` agrees with B: every SENT version is held by B, and everything B holds from
     // A's collections is called SENT.
     let mut sent = BTreeSet::new();
-    let on_a: BTreeSet<String> = holdings(&store_a).await.into_iter().map(|(_, i, _)| i).collect();
+    let on_a: BTreeSet<String> = holdings(&store_a)
+        .await
+        .into_iter()
+        .map(|(_, i, _)| i)
+        .collect();
     for obj in &on_a {
         for e in explain(a, obj, "b") {
             let key = (
@@ -337,23 +378,34 @@ async fn scenario(pg: [Option<String>; 2]) {
             );
             match e["verdict"].as_str().unwrap() {
                 "sent" => {
-                    assert!(on_b.contains(&key), "called SENT but not held by B: {key:?} {e}");
+                    assert!(
+                        on_b.contains(&key),
+                        "called SENT but not held by B: {key:?} {e}"
+                    );
                     sent.insert(key);
                 }
                 "held" | "pending" => {
-                    assert!(!on_b.contains(&key) || e["verdict"] == "pending", "held back but held by B: {key:?} {e}")
+                    assert!(
+                        !on_b.contains(&key) || e["verdict"] == "pending",
+                        "held back but held by B: {key:?} {e}"
+                    )
                 }
                 other => panic!("{other}: {e}"),
             }
         }
     }
-    assert_eq!(sent, on_b, "everything B holds is called SENT, and only that");
+    assert_eq!(
+        sent, on_b,
+        "everything B holds is called SENT, and only that"
+    );
     assert_eq!(sent.len(), 6, "M, X v2, R, N, Y v2, S: {sent:?}");
     // Nothing held back any more but RED and AMBER+STRICT version 1s.
     let (_, body) = get(a, "admin-a", "/admin/sync").await;
     let status: Value = serde_json::from_str(&body).unwrap();
     assert!(
-        status["peers"]["b"]["held"].get("points-to-held-back-object").is_none(),
+        status["peers"]["b"]["held"]
+            .get("points-to-held-back-object")
+            .is_none(),
         "{status}"
     );
 
@@ -369,7 +421,10 @@ async fn scenario(pg: [Option<String>; 2]) {
     store_a
         .add(
             Q,
-            &Provenance { source: "local".into(), actor: "test".into() },
+            &Provenance {
+                source: "local".into(),
+                actor: "test".into(),
+            },
             &[*v],
             &|_| StatusRecord {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -410,14 +465,19 @@ async fn scenario(pg: [Option<String>; 2]) {
     let (code, body) = get(b, "admin-b", "/admin/sync").await;
     assert_eq!(code, 200, "{body}");
     let status: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(status["peers"]["a"]["refused"]["invalid"], 2, "pull and push: {status}");
+    assert_eq!(
+        status["peers"]["a"]["refused"]["invalid"], 2,
+        "pull and push: {status}"
+    );
     assert_eq!(status["peers"].as_object().unwrap().len(), 1, "{status}");
     let (_, metrics) = get(b, "admin-b", "/metrics").await;
     assert!(
-        metrics.lines().any(|l| l.starts_with("shieldwall_sync_refused_total")
-            && l.contains("peer=\"a\"")
-            && l.contains("reason=\"invalid\"")
-            && l.ends_with(" 1")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("shieldwall_sync_refused_total")
+                && l.contains("peer=\"a\"")
+                && l.contains("reason=\"invalid\"")
+                && l.ends_with(" 1")),
         "{metrics}"
     );
     assert_eq!(explain(b, &bad2, "a")[0]["verdict"], "refused");

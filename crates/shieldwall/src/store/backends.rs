@@ -1401,10 +1401,7 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("plans.db"))
             .await
             .unwrap();
-        let text = format!(
-            "EXPLAIN QUERY PLAN {}",
-            redate_select(Dialect::Sqlite, 2)
-        );
+        let text = format!("EXPLAIN QUERY PLAN {}", redate_select(Dialect::Sqlite, 2));
         let rows = sqlx::query(AssertSqlSafe(text))
             .bind("indicator--a")
             .bind("indicator--b")
@@ -1422,10 +1419,7 @@ mod tests {
                 .any(|l| l.starts_with("SEARCH e USING") && l.contains("(vid=?)")),
             "{plan:#?}"
         );
-        assert!(
-            !plan.iter().any(|l| l.starts_with("SCAN ")),
-            "{plan:#?}"
-        );
+        assert!(!plan.iter().any(|l| l.starts_with("SCAN ")), "{plan:#?}");
     }
 
     /// Every sub-query of a listing (the edge rule's endpoint look-ups, the version siblings)

@@ -450,7 +450,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every recorded refusal of object `id`.
-    fn refused_of(&self, id: &str) -> impl Future<Output = Result<Vec<Refused>, StoreError>> + Send;
+    fn refused_of(&self, id: &str)
+    -> impl Future<Output = Result<Vec<Refused>, StoreError>> + Send;
 
     /// `(peer, reason, count)` of every refusal recorded.
     fn refused_counts(

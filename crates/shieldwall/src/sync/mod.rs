@@ -638,7 +638,9 @@ impl Engine {
         let mut sent = Vec::with_capacity(send.len());
         for r in send {
             match refused.get(r.id.as_str()) {
-                Some(message) => held.push((r.row, REFUSED_BY_PEER.to_owned(), (*message).to_owned())),
+                Some(message) => {
+                    held.push((r.row, REFUSED_BY_PEER.to_owned(), (*message).to_owned()))
+                }
                 None => sent.push(r.row),
             }
         }
@@ -726,7 +728,11 @@ impl Engine {
         let mut covered: Vec<(&Collection, String, Option<String>)> = Vec::new();
         for m in p.collections.iter().filter(|m| m.direction.pushes()) {
             let local = self.local_collection(&m.local)?;
-            covered.push((local, m.remote.clone(), Some(format!("{}>{}", local.id, m.remote))));
+            covered.push((
+                local,
+                m.remote.clone(),
+                Some(format!("{}>{}", local.id, m.remote)),
+            ));
         }
         if p.inbound_actor.is_some() {
             for c in &self.coalition.collections {
@@ -766,10 +772,7 @@ impl Engine {
                     (Some(pos), held, None)
                 }
                 None => {
-                    let v = self
-                        .store
-                        .sync_cursor(&p.name, &local.id, "served")
-                        .await?;
+                    let v = self.store.sync_cursor(&p.name, &local.id, "served").await?;
                     (None, HashMap::new(), served_ack(v.as_deref(), &egress))
                 }
             };
@@ -789,14 +792,24 @@ impl Engine {
                     }
                     // Push: judged, sent and acknowledged.
                     (Some(pos), None) if (r.date_added_us, r.row) <= pos => {
-                        let mut why = format!("sent to `{}` (member `{}`), which acknowledged it", p.name, p.member);
+                        let mut why = format!(
+                            "sent to `{}` (member `{}`), which acknowledged it",
+                            p.name, p.member
+                        );
                         if let Err(reason) = decision {
-                            why.push_str(&format!(" (today it would be held back: {})", reason.explain()));
+                            why.push_str(&format!(
+                                " (today it would be held back: {})",
+                                reason.explain()
+                            ));
                         }
                         ("sent", None, why)
                     }
                     (Some(_), None) => match decision {
-                        Ok(()) => ("pending", None, "not sent yet: it goes at the next run".to_owned()),
+                        Ok(()) => (
+                            "pending",
+                            None,
+                            "not sent yet: it goes at the next run".to_owned(),
+                        ),
                         Err(reason) => (
                             "pending",
                             Some(reason.as_str().to_owned()),
@@ -806,11 +819,18 @@ impl Engine {
                     // Served pull: what its pulls are served now, and whether its latest pull
                     // started after this entry.
                     (None, _) => match decision {
-                        Err(reason) => ("held", Some(reason.as_str().to_owned()), reason.explain().to_owned()),
+                        Err(reason) => (
+                            "held",
+                            Some(reason.as_str().to_owned()),
+                            reason.explain().to_owned(),
+                        ),
                         Ok(()) if ack.is_some_and(|a| r.date_added_us <= a) => (
                             "sent",
                             None,
-                            format!("pulled by `{}` (member `{}`): its latest pull started after it", p.name, p.member),
+                            format!(
+                                "pulled by `{}` (member `{}`): its latest pull started after it",
+                                p.name, p.member
+                            ),
                         ),
                         Ok(()) => (
                             "pending",
@@ -954,7 +974,10 @@ mod tests {
         let mut wider = egress.clone();
         wider.amber_collections.push("d".into());
         assert_eq!(served_ack(Some(&v), &wider), None);
-        assert_eq!(served_ack(Some(&served_ack_value(None, &egress)), &egress), None);
+        assert_eq!(
+            served_ack(Some(&served_ack_value(None, &egress)), &egress),
+            None
+        );
         assert_eq!(served_ack(Some("garbage"), &egress), None);
         assert_eq!(served_ack(None, &egress), None);
     }
