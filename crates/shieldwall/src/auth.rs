@@ -324,7 +324,11 @@ impl Authenticator {
 
     /// An authenticator sharing `guard` (verification slots, memory, throttle) with others; its
     /// credential cache starts empty.
-    pub fn with_guard(coalition: Arc<Coalition>, ttl: Duration, guard: Arc<Guard>) -> Authenticator {
+    pub fn with_guard(
+        coalition: Arc<Coalition>,
+        ttl: Duration,
+        guard: Arc<Guard>,
+    ) -> Authenticator {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).expect("the operating system provides random bytes");
         Authenticator {
@@ -371,7 +375,9 @@ impl Authenticator {
                 actor: format!("key:{}", k.id),
             }),
             _ => {
-                let address = client_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+                let address = client_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
                 let key: String = key_id.chars().take(64).collect();
                 tracing::warn!(%address, %key, "Failed login: unknown or wrong API key.");
                 metrics::counter!("shieldwall_failed_logins_total", "kind" => "key").increment(1);
@@ -458,7 +464,8 @@ impl Authenticator {
                     "unknown user"
                 };
                 tracing::warn!(address = %shown_address, user = %shown_user, "Failed login: {why}.");
-                metrics::counter!("shieldwall_failed_logins_total", "kind" => "password").increment(1);
+                metrics::counter!("shieldwall_failed_logins_total", "kind" => "password")
+                    .increment(1);
                 Err(AuthError::Unauthenticated)
             }
         }
@@ -489,7 +496,11 @@ mod tests {
         let len = blocks.len();
         assert!(len > 0);
         assert!(!verify_with_memory(b"correct hors", &phc, &mut blocks));
-        assert!(!verify_with_memory(b"correct horse", "$argon2id$nonsense", &mut blocks));
+        assert!(!verify_with_memory(
+            b"correct horse",
+            "$argon2id$nonsense",
+            &mut blocks
+        ));
         // A hash with other parameters, in the same (grown or reused) memory.
         let small = Argon2::new(
             Algorithm::Argon2i,
@@ -525,7 +536,10 @@ mod tests {
         }
         assert!(t.charge(attacker, "bob", now).is_err());
         // Budgets leak: after a minute the address may try again.
-        assert!(t.charge(attacker, "bob", now + Duration::from_secs(60)).is_ok());
+        assert!(
+            t.charge(attacker, "bob", now + Duration::from_secs(60))
+                .is_ok()
+        );
         // IPv6 addresses share the budget of their /64.
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         let b: IpAddr = "2001:db8::ffff:2".parse().unwrap();

@@ -588,12 +588,18 @@ impl Config {
             ));
         }
         for (key, value) in [
-            ("server.header_read_timeout_seconds", s.header_read_timeout_seconds),
+            (
+                "server.header_read_timeout_seconds",
+                s.header_read_timeout_seconds,
+            ),
             ("server.idle_timeout_seconds", s.idle_timeout_seconds),
             ("server.request_timeout_seconds", s.request_timeout_seconds),
         ] {
             if value == 0 {
-                return Err(err(key.into(), "must be a positive number of seconds".into()));
+                return Err(err(
+                    key.into(),
+                    "must be a positive number of seconds".into(),
+                ));
             }
         }
         if s.max_connections < 16 {

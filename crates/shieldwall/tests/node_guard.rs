@@ -293,7 +293,11 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
     let cfg = tmp.path().join("shieldwall.toml");
     std::fs::write(
         &cfg,
-        config_text("alice-pass", &["ka"], "header_read_timeout_seconds = 3\n"),
+        config_text(
+            "alice-pass",
+            &["ka"],
+            "header_read_timeout_seconds = 4\nmax_connections = 500\n",
+        ),
     )
     .unwrap();
     let mut server = Server::start(tmp.path(), &cfg);
@@ -336,6 +340,23 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
         }
     });
 
+    // Beyond the cap of 500, each new socket displaced the oldest idle one, long before any
+    // timeout.
+    std::thread::sleep(Duration::from_millis(300));
+    let open_now = socks
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 1];
+            let open =
+                matches!((&**s).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+            s.set_nonblocking(false).unwrap();
+            open
+        })
+        .count();
+    eprintln!("open right after 2,000 connects: {open_now}");
+    assert!(open_now <= 500, "{open_now} sockets open beyond the cap");
+
     let mut answered = Vec::new();
     for _ in 0..10 {
         if let Some(d) = healthz(&addr) {
@@ -344,11 +365,18 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("healthz under 2,000 idle sockets: {answered:?}");
-    assert!(answered.len() >= 8, "healthz answered {} of 10", answered.len());
-    assert!(median(answered.clone()) < Duration::from_millis(100), "{answered:?}");
+    assert!(
+        answered.len() >= 8,
+        "healthz answered {} of 10",
+        answered.len()
+    );
+    assert!(
+        median(answered.clone()) < Duration::from_millis(100),
+        "{answered:?}"
+    );
 
     // Past the header-read timeout, silent and dribbling sockets alike have been closed.
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(4));
     let mut closed = 0;
     for s in &mut socks {
         s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
@@ -362,7 +390,11 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     dribble.join().unwrap();
-    assert_eq!(closed, socks.len(), "sockets still open after the header timeout");
+    assert_eq!(
+        closed,
+        socks.len(),
+        "sockets still open after the header timeout"
+    );
     assert!(healthz(&addr).is_some());
     assert!(server.alive());
 }
@@ -393,10 +425,8 @@ fn sighup_reloads_keys_and_passwords_and_survives_a_broken_file() {
     assert!(server.log().contains("Reload refused"), "{}", server.log());
 
     // A file that parses but does not check (an unknown member) is refused the same way.
-    let bad = config_text("alice-pass", &["ka", "kb"], "").replace(
-        "read = [\"*\"]",
-        "read = [\"nobody\"]",
-    );
+    let bad = config_text("alice-pass", &["ka", "kb"], "")
+        .replace("read = [\"*\"]", "read = [\"nobody\"]");
     std::fs::write(&cfg, bad).unwrap();
     server.hangup();
     std::thread::sleep(Duration::from_millis(500));
@@ -463,9 +493,15 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
     std::fs::write(&cfg, config_text("alice-pass", &["ka"], "")).unwrap();
     let out = sw(
         &elsewhere,
-        &["admin", "add-key", "kz", "--member", "ma", "--role", "reader", "--config", cfg_arg],
+        &[
+            "admin", "add-key", "kz", "--member", "ma", "--role", "reader", "--config", cfg_arg,
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&cfg), 0o640, "admin takes the others' access away");
 
     // Reading commands on a store that does not exist: exit 2, nothing created anywhere.
@@ -476,14 +512,34 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
         assert!(err.contains("no store at"), "{args:?}: {err}");
         assert!(err.contains("etc/data/shieldwall.db"), "{args:?}: {err}");
     };
-    refused(&["export", "--collection", "shared", "--as", "ma", "--config", cfg_arg]);
     refused(&[
-        "export", "--format", "suricata", "--collection", "shared", "--as", "ma", "--config",
+        "export",
+        "--collection",
+        "shared",
+        "--as",
+        "ma",
+        "--config",
         cfg_arg,
     ]);
-    refused(&["report", "--out", "r.html", "--as", "ma", "--config", cfg_arg]);
+    refused(&[
+        "export",
+        "--format",
+        "suricata",
+        "--collection",
+        "shared",
+        "--as",
+        "ma",
+        "--config",
+        cfg_arg,
+    ]);
+    refused(&[
+        "report", "--out", "r.html", "--as", "ma", "--config", cfg_arg,
+    ]);
     refused(&["incident", "list", "--as", "ma", "--config", cfg_arg]);
-    assert!(!conf_dir.join("data").exists(), "a reader created the store");
+    assert!(
+        !conf_dir.join("data").exists(),
+        "a reader created the store"
+    );
     assert!(!elsewhere.join("data").exists());
     assert!(!elsewhere.join("r.html").exists());
 
@@ -496,10 +552,26 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
     std::fs::write(elsewhere.join("b.json"), bundle.to_string()).unwrap();
     let out = sw(
         &elsewhere,
-        &["import", "b.json", "--collection", "shared", "--as", "ma", "--config", cfg_arg],
+        &[
+            "import",
+            "b.json",
+            "--collection",
+            "shared",
+            "--as",
+            "ma",
+            "--config",
+            cfg_arg,
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!elsewhere.join("data").exists(), "data_dir followed the working directory");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !elsewhere.join("data").exists(),
+        "data_dir followed the working directory"
+    );
     let data = conf_dir.join("data");
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("shieldwall.db")), 0o600);
@@ -507,9 +579,21 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
     // Now the reader finds it.
     let out = sw(
         &elsewhere,
-        &["export", "--collection", "shared", "--as", "mb", "--config", cfg_arg],
+        &[
+            "export",
+            "--collection",
+            "shared",
+            "--as",
+            "mb",
+            "--config",
+            cfg_arg,
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(b["objects"].as_array().map(Vec::len), Some(1));
 
