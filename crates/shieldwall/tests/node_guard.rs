@@ -19,6 +19,7 @@ use std::{
 
 use serde_json::json;
 
+mod common;
 mod nodes;
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
@@ -467,6 +468,15 @@ fn sighup_reloads_keys_and_passwords_and_survives_a_broken_file() {
     assert!(server.log().contains("Configuration reloaded"));
 }
 
+/// A bundle of one GREEN indicator.
+fn bundle_one() -> serde_json::Value {
+    json!({"type": "bundle", "id": "bundle--6a4d0a0b-57b4-4a54-a8c5-05ad5b1f37a9", "objects": [{
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-000000000001",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": [stix::tlp::TLP2_GREEN]}]})
+}
+
 fn sw(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_shieldwall"))
         .current_dir(dir)
@@ -552,11 +562,7 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
     assert!(!elsewhere.join("r.html").exists());
 
     // A writer from another folder creates it beside the configuration, privately.
-    let bundle = json!({"type": "bundle", "id": "bundle--6a4d0a0b-57b4-4a54-a8c5-05ad5b1f37a9", "objects": [{
-        "type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-000000000001",
-        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-        "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-        "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": [stix::tlp::TLP2_GREEN]}]});
+    let bundle = bundle_one();
     std::fs::write(elsewhere.join("b.json"), bundle.to_string()).unwrap();
     let out = sw(
         &elsewhere,
@@ -614,4 +620,102 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
     assert!(server.alive());
+}
+
+#[test]
+fn readers_do_not_create_a_postgres_store_either() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(common::PgDb::create(
+        "node_guard: reading commands on a PostgreSQL database without a store",
+    )) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("shieldwall.toml");
+    std::fs::write(
+        &cfg,
+        config_text(
+            "alice-pass",
+            &["ka"],
+            &format!("database = \"{}\"\n", db.url),
+        ),
+    )
+    .unwrap();
+    let cfg_arg = cfg.to_str().unwrap();
+    let out = sw(
+        tmp.path(),
+        &[
+            "export",
+            "--collection",
+            "shared",
+            "--as",
+            "ma",
+            "--config",
+            cfg_arg,
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no store at postgres://"), "{err}");
+    let tables = |url: String| async move {
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::Row::get(
+            &sqlx::query(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+            )
+            .fetch_one(&mut c)
+            .await
+            .unwrap(),
+            0,
+        );
+        n
+    };
+    assert_eq!(
+        rt.block_on(tables(db.url.clone())),
+        0,
+        "the reader created tables"
+    );
+    // A writer creates it; then the reader reads it.
+    std::fs::write(tmp.path().join("b.json"), bundle_one().to_string()).unwrap();
+    let out = sw(
+        tmp.path(),
+        &[
+            "import",
+            "b.json",
+            "--collection",
+            "shared",
+            "--as",
+            "ma",
+            "--config",
+            cfg_arg,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(rt.block_on(tables(db.url.clone())) > 0);
+    let out = sw(
+        tmp.path(),
+        &[
+            "export",
+            "--collection",
+            "shared",
+            "--as",
+            "mb",
+            "--config",
+            cfg_arg,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(b["objects"].as_array().map(Vec::len), Some(1));
+    rt.block_on(db.drop_db(None));
 }
