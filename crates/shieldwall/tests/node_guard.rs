@@ -82,7 +82,7 @@ impl Server {
             .unwrap();
         let Some(base) = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .map(|w| w.trim_end_matches("/taxii2/").to_owned())
         else {
             let _ = child.kill();
@@ -159,6 +159,21 @@ async fn get_key(c: &reqwest::Client, base: &str, key: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// How many of `socks` the server has not closed.
+fn count_open(socks: &[TcpStream]) -> usize {
+    socks
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 1];
+            let open =
+                matches!((&**s).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+            s.set_nonblocking(false).unwrap();
+            open
+        })
+        .count()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -343,19 +358,6 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
 
     // Beyond the cap of 500, each new socket displaced the oldest idle one, long before any
     // timeout.
-    let count_open = |socks: &[TcpStream]| {
-        socks
-            .iter()
-            .filter(|s| {
-            s.set_nonblocking(true).unwrap();
-            let mut b = [0u8; 1];
-            let open =
-                matches!((&**s).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-            s.set_nonblocking(false).unwrap();
-            open
-        })
-        .count()
-    };
     // (The server may still be accepting the last ones: look again for up to 2 s.)
     let t = Instant::now();
     let mut open_now = count_open(&socks);
@@ -718,4 +720,84 @@ fn readers_do_not_create_a_postgres_store_either() {
     let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(b["objects"].as_array().map(Vec::len), Some(1));
     rt.block_on(db.drop_db(None));
+}
+
+#[test]
+fn https_connections_are_bounded_too() {
+    raise_own_fd_limit();
+    let tmp = tempfile::tempdir().unwrap();
+    let etc = tmp.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    // A CA and a certificate for 127.0.0.1, beside the configuration (relative paths).
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    std::fs::write(etc.join("cert.pem"), leaf.pem()).unwrap();
+    std::fs::write(etc.join("key.pem"), leaf_key.serialize_pem()).unwrap();
+    let cfg = etc.join("shieldwall.toml");
+    std::fs::write(
+        &cfg,
+        config_text(
+            "alice-pass",
+            &["ka"],
+            "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\nheader_read_timeout_seconds = 2\nmax_connections = 100\n",
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start(tmp.path(), &cfg);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    shieldwall::tls::ensure_provider();
+    let client = || {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let healthz = |base: &str| {
+        let url = format!("{base}/healthz");
+        rt.block_on(async {
+            let t = Instant::now();
+            let status = client().get(url).send().await.unwrap().status();
+            (status.as_u16(), t.elapsed())
+        })
+    };
+    assert_eq!(healthz(&server.base).0, 200);
+
+    // 300 sockets that never start their handshake: beyond the cap of 100 they displace each
+    // other, /healthz still answers, and the handshake timeout closes the rest.
+    let addr = server.base.trim_start_matches("https://").to_owned();
+    let socks: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let t = Instant::now();
+    let mut open_now = count_open(&socks);
+    while open_now > 100 && t.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(50));
+        open_now = count_open(&socks);
+    }
+    assert!(open_now <= 100, "{open_now} open beyond the cap");
+    let (status, took) = healthz(&server.base);
+    assert_eq!(status, 200);
+    eprintln!("https healthz with 300 silent sockets: {took:?}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        count_open(&socks),
+        0,
+        "silent sockets outlived the handshake timeout"
+    );
+    let base = server.base.clone();
+    let c = client();
+    rt.block_on(async { assert_eq!(get_key(&c, &base, "ka").await, 200) });
+    assert!(server.alive());
 }
