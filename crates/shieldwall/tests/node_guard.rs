@@ -799,5 +799,40 @@ fn https_connections_are_bounded_too() {
     let base = server.base.clone();
     let c = client();
     rt.block_on(async { assert_eq!(get_key(&c, &base, "ka").await, 200) });
+
+    // A renewed certificate from another CA, put in force by SIGHUP for the next handshakes.
+    let ca2_key = rcgen::KeyPair::generate().unwrap();
+    let ca2_pem = ca.self_signed(&ca2_key).unwrap().pem();
+    let issuer2 = rcgen::Issuer::from_params(&ca, &ca2_key);
+    let leaf2_key = rcgen::KeyPair::generate().unwrap();
+    let leaf2 = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf2_key, &issuer2)
+        .unwrap();
+    std::fs::write(etc.join("cert.pem"), leaf2.pem()).unwrap();
+    std::fs::write(etc.join("key.pem"), leaf2_key.serialize_pem()).unwrap();
+    server.hangup();
+    let trusting = |pem: &str| {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).unwrap()])
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let t = Instant::now();
+    rt.block_on(async {
+        let url = format!("{base}/healthz");
+        while trusting(&ca2_pem).get(&url).send().await.is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "the new certificate is not served"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            trusting(&ca_pem).get(&url).send().await.is_err(),
+            "the old certificate is still served"
+        );
+    });
     assert!(server.alive());
 }
