@@ -8,7 +8,8 @@
 //! Password verification is bounded ([`Guard`], shared by every authenticator of the process,
 //! across configuration reloads):
 //! - at most `concurrency` verifications run at once, each in one of as many preallocated argon2
-//!   memory blocks that are reused, never freed and re-allocated per attempt;
+//!   memory blocks that are reused, never freed and re-allocated per attempt; at most 32 per slot
+//!   wait, further attempts are answered 429 at once;
 //! - failed attempts are throttled by client address and by user name (see [`Throttle`]): a
 //!   throttled attempt is answered 429 with `Retry-After` before any hash work, and a cached
 //!   credential is answered before the throttle is consulted, so a signed-in client keeps working;
@@ -72,6 +73,9 @@ const PER_USER: Budget = Budget {
     burst: 100.0,
     every: Duration::from_secs(1),
 };
+/// Password checks that may wait per verification slot; beyond, an attempt is answered 429 at
+/// once (a queue of ~32 checks per slot drains in about a second).
+const QUEUE_PER_SLOT: usize = 32;
 /// Most buckets kept per table; beyond it, empty ones are forgotten, then the oldest table is.
 const MAX_BUCKETS: usize = 50_000;
 
@@ -187,6 +191,9 @@ impl Throttle {
 #[derive(Debug)]
 pub struct Guard {
     permits: tokio::sync::Semaphore,
+    /// Checks waiting for a slot or running; beyond `max_queued`, a check is not queued.
+    queued: std::sync::atomic::AtomicUsize,
+    max_queued: usize,
     memory: Mutex<Vec<Vec<Block>>>,
     throttle: Mutex<Throttle>,
     dummy_hash: String,
@@ -205,6 +212,8 @@ impl Guard {
         let dummy_hash = hash_password("shieldwall-dummy-password").unwrap_or_default();
         Arc::new(Guard {
             permits: tokio::sync::Semaphore::new(n),
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            max_queued: n * (1 + QUEUE_PER_SLOT),
             memory: Mutex::new(Vec::new()),
             throttle: Mutex::new(Throttle::default()),
             dummy_hash,
@@ -233,6 +242,31 @@ impl Guard {
             m.push(blocks);
         }
         ok
+    }
+}
+
+/// A place in the queue of password checks, left when dropped (also when the request is
+/// abandoned, e.g. by its timeout).
+struct Queued(Arc<Guard>);
+
+impl Queued {
+    fn enter(guard: &Arc<Guard>) -> Option<Queued> {
+        use std::sync::atomic::Ordering;
+        let before = guard.queued.fetch_add(1, Ordering::AcqRel);
+        if before >= guard.max_queued {
+            guard.queued.fetch_sub(1, Ordering::AcqRel);
+            None
+        } else {
+            Some(Queued(guard.clone()))
+        }
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0
+            .queued
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -428,6 +462,17 @@ impl Authenticator {
             .as_ref()
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| self.guard.dummy_hash.clone());
+        // A bounded queue: a flood from many addresses waits at most about a second, and a
+        // connection is never held long by a check that has not started.
+        let queued = Queued::enter(&self.guard);
+        if queued.is_none() {
+            if let Ok(mut t) = self.guard.throttle.lock() {
+                t.refund(ip, user, Instant::now());
+            }
+            tracing::warn!(address = %shown_address, user = %shown_user, retry_after = 1, "Login throttled: too many password checks waiting.");
+            metrics::counter!("shieldwall_failed_logins_total", "kind" => "busy").increment(1);
+            return Err(AuthError::Throttled(1));
+        }
         let verified = {
             // Waiting for a permit costs no memory; only `concurrency` hashes run at once.
             let permit = self.guard.permits.acquire().await;
@@ -437,6 +482,7 @@ impl Authenticator {
                 .await
                 .unwrap_or(false);
             drop(permit);
+            drop(queued);
             verified
         };
         match known {
