@@ -8,7 +8,8 @@
 //! Password verification is bounded ([`Guard`], shared by every authenticator of the process,
 //! across configuration reloads):
 //! - at most `concurrency` verifications run at once, each in one of as many preallocated argon2
-//!   memory blocks that are reused, never freed and re-allocated per attempt;
+//!   memory blocks that are reused, never freed and re-allocated per attempt; at most 32 per slot
+//!   wait, further attempts are answered 429 at once;
 //! - failed attempts are throttled by client address and by user name (see [`Throttle`]): a
 //!   throttled attempt is answered 429 with `Retry-After` before any hash work, and a cached
 //!   credential is answered before the throttle is consulted, so a signed-in client keeps working;
@@ -72,6 +73,9 @@ const PER_USER: Budget = Budget {
     burst: 100.0,
     every: Duration::from_secs(1),
 };
+/// Password checks that may wait per verification slot; beyond, an attempt is answered 429 at
+/// once (a queue of ~32 checks per slot drains in about a second).
+const QUEUE_PER_SLOT: usize = 32;
 /// Most buckets kept per table; beyond it, empty ones are forgotten, then the oldest table is.
 const MAX_BUCKETS: usize = 50_000;
 
@@ -187,6 +191,9 @@ impl Throttle {
 #[derive(Debug)]
 pub struct Guard {
     permits: tokio::sync::Semaphore,
+    /// Checks waiting for a slot or running; beyond `max_queued`, a check is not queued.
+    queued: std::sync::atomic::AtomicUsize,
+    max_queued: usize,
     memory: Mutex<Vec<Vec<Block>>>,
     throttle: Mutex<Throttle>,
     dummy_hash: String,
@@ -205,6 +212,8 @@ impl Guard {
         let dummy_hash = hash_password("shieldwall-dummy-password").unwrap_or_default();
         Arc::new(Guard {
             permits: tokio::sync::Semaphore::new(n),
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            max_queued: n * (1 + QUEUE_PER_SLOT),
             memory: Mutex::new(Vec::new()),
             throttle: Mutex::new(Throttle::default()),
             dummy_hash,
@@ -233,6 +242,31 @@ impl Guard {
             m.push(blocks);
         }
         ok
+    }
+}
+
+/// A place in the queue of password checks, left when dropped (also when the request is
+/// abandoned, e.g. by its timeout).
+struct Queued(Arc<Guard>);
+
+impl Queued {
+    fn enter(guard: &Arc<Guard>) -> Option<Queued> {
+        use std::sync::atomic::Ordering;
+        let before = guard.queued.fetch_add(1, Ordering::AcqRel);
+        if before >= guard.max_queued {
+            guard.queued.fetch_sub(1, Ordering::AcqRel);
+            None
+        } else {
+            Some(Queued(guard.clone()))
+        }
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0
+            .queued
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -324,7 +358,11 @@ impl Authenticator {
 
     /// An authenticator sharing `guard` (verification slots, memory, throttle) with others; its
     /// credential cache starts empty.
-    pub fn with_guard(coalition: Arc<Coalition>, ttl: Duration, guard: Arc<Guard>) -> Authenticator {
+    pub fn with_guard(
+        coalition: Arc<Coalition>,
+        ttl: Duration,
+        guard: Arc<Guard>,
+    ) -> Authenticator {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).expect("the operating system provides random bytes");
         Authenticator {
@@ -371,7 +409,9 @@ impl Authenticator {
                 actor: format!("key:{}", k.id),
             }),
             _ => {
-                let address = client_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+                let address = client_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
                 let key: String = key_id.chars().take(64).collect();
                 tracing::warn!(%address, %key, "Failed login: unknown or wrong API key.");
                 metrics::counter!("shieldwall_failed_logins_total", "kind" => "key").increment(1);
@@ -422,6 +462,17 @@ impl Authenticator {
             .as_ref()
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| self.guard.dummy_hash.clone());
+        // A bounded queue: a flood from many addresses waits at most about a second, and a
+        // connection is never held long by a check that has not started.
+        let queued = Queued::enter(&self.guard);
+        if queued.is_none() {
+            if let Ok(mut t) = self.guard.throttle.lock() {
+                t.refund(ip, user, Instant::now());
+            }
+            tracing::warn!(address = %shown_address, user = %shown_user, retry_after = 1, "Login throttled: too many password checks waiting.");
+            metrics::counter!("shieldwall_failed_logins_total", "kind" => "busy").increment(1);
+            return Err(AuthError::Throttled(1));
+        }
         let verified = {
             // Waiting for a permit costs no memory; only `concurrency` hashes run at once.
             let permit = self.guard.permits.acquire().await;
@@ -431,6 +482,7 @@ impl Authenticator {
                 .await
                 .unwrap_or(false);
             drop(permit);
+            drop(queued);
             verified
         };
         match known {
@@ -458,7 +510,8 @@ impl Authenticator {
                     "unknown user"
                 };
                 tracing::warn!(address = %shown_address, user = %shown_user, "Failed login: {why}.");
-                metrics::counter!("shieldwall_failed_logins_total", "kind" => "password").increment(1);
+                metrics::counter!("shieldwall_failed_logins_total", "kind" => "password")
+                    .increment(1);
                 Err(AuthError::Unauthenticated)
             }
         }
@@ -489,7 +542,11 @@ mod tests {
         let len = blocks.len();
         assert!(len > 0);
         assert!(!verify_with_memory(b"correct hors", &phc, &mut blocks));
-        assert!(!verify_with_memory(b"correct horse", "$argon2id$nonsense", &mut blocks));
+        assert!(!verify_with_memory(
+            b"correct horse",
+            "$argon2id$nonsense",
+            &mut blocks
+        ));
         // A hash with other parameters, in the same (grown or reused) memory.
         let small = Argon2::new(
             Algorithm::Argon2i,
@@ -525,7 +582,10 @@ mod tests {
         }
         assert!(t.charge(attacker, "bob", now).is_err());
         // Budgets leak: after a minute the address may try again.
-        assert!(t.charge(attacker, "bob", now + Duration::from_secs(60)).is_ok());
+        assert!(
+            t.charge(attacker, "bob", now + Duration::from_secs(60))
+                .is_ok()
+        );
         // IPv6 addresses share the budget of their /64.
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         let b: IpAddr = "2001:db8::ffff:2".parse().unwrap();

@@ -588,12 +588,18 @@ impl Config {
             ));
         }
         for (key, value) in [
-            ("server.header_read_timeout_seconds", s.header_read_timeout_seconds),
+            (
+                "server.header_read_timeout_seconds",
+                s.header_read_timeout_seconds,
+            ),
             ("server.idle_timeout_seconds", s.idle_timeout_seconds),
             ("server.request_timeout_seconds", s.request_timeout_seconds),
         ] {
             if value == 0 {
-                return Err(err(key.into(), "must be a positive number of seconds".into()));
+                return Err(err(
+                    key.into(),
+                    "must be a positive number of seconds".into(),
+                ));
             }
         }
         if s.max_connections < 16 {
@@ -1145,6 +1151,48 @@ member = "mb"
         let e = Config::from_toml(&format!("{base}client_cert = \"/c.pem\"\n"), "p.toml", &[])
             .unwrap_err();
         assert_eq!(e.key, "peers[0].client_cert");
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("etc");
+        std::fs::create_dir(&sub).unwrap();
+        let file = sub.join("node.toml");
+        std::fs::write(
+            &file,
+            "[server]\ndata_dir = \"data\"\n[[peers]]\nname = \"p\"\nurl = \"https://p.example\"\napi_root = \"r\"\nmember = \"m\"\nca_cert = \"ca.pem\"\n[[members]]\nid = \"m\"\nname = \"M\"\nidentity = \"identity--00000001-0000-4000-8000-000000000000\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&file, &[]).unwrap();
+        assert_eq!(c.config.server.data_dir, sub.join("data"));
+        assert_eq!(
+            c.database,
+            format!("sqlite://{}", sub.join("data/shieldwall.db").display())
+        );
+        assert_eq!(
+            c.config.peers[0].ca_cert.as_deref(),
+            Some(&*sub.join("ca.pem"))
+        );
+        // A relative sqlite:// database, from the environment too; absolute paths stay.
+        let env = env(&[("SHIELDWALL_SERVER__DATABASE", "sqlite://db/x.db?mode=rwc")]);
+        let c = Config::load(&file, &env).unwrap();
+        assert_eq!(
+            c.database,
+            format!("sqlite://{}?mode=rwc", sub.join("db/x.db").display())
+        );
+        let env2 = self::env(&[("SHIELDWALL_SERVER__DATA_DIR", "/var/lib/sw")]);
+        let c = Config::load(&file, &env2).unwrap();
+        assert_eq!(c.config.server.data_dir, PathBuf::from("/var/lib/sw"));
+        // Connection limits are checked.
+        for bad in [
+            "header_read_timeout_seconds = 0",
+            "idle_timeout_seconds = 0",
+            "max_connections = 3",
+        ] {
+            let e = Config::from_toml(&format!("[server]\n{bad}\n"), "l.toml", &[]).unwrap_err();
+            assert!(bad.starts_with(e.key.trim_start_matches("server.")), "{e}");
+        }
     }
 
     #[test]

@@ -97,6 +97,10 @@ mod tests {
         write_private(&c, b"two").unwrap();
         assert_eq!(mode(&c), 0o640);
         assert_eq!(std::fs::read(&c).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 2, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            2,
+            "no temporary file left"
+        );
     }
 }

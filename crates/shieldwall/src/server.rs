@@ -324,7 +324,10 @@ async fn idle_expired(state: &ConnState, idle: Duration) {
         if state.in_flight.load(Ordering::Acquire) == 0 && now.saturating_sub(last) >= idle_ms {
             return;
         }
-        let wait = (last + idle_ms).saturating_sub(now).max(idle_ms / 4).max(50);
+        let wait = (last + idle_ms)
+            .saturating_sub(now)
+            .max(idle_ms / 4)
+            .max(50);
         tokio::time::sleep(Duration::from_millis(wait)).await;
     }
 }

@@ -263,6 +263,9 @@ async fn every_bad_input_is_a_taxii_4xx() {
         "limit=99999999999",
         "added_after=2026-01-01",
         "match[id]=nope",
+        // Values are exact: a trailing no-break space is not trimmed into a match.
+        "match[id]=indicator--cd981c25-8042-4166-8945-51178443bdac%C2%A0",
+        "match[type]=indicator%C2%A0",
         "match[type]=A",
         "match[version]=newest",
         "match[spec_version]=3.0",

@@ -19,6 +19,7 @@ use std::{
 
 use serde_json::json;
 
+mod common;
 mod nodes;
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
@@ -81,7 +82,7 @@ impl Server {
             .unwrap();
         let Some(base) = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .map(|w| w.trim_end_matches("/taxii2/").to_owned())
         else {
             let _ = child.kill();
@@ -158,6 +159,21 @@ async fn get_key(c: &reqwest::Client, base: &str, key: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// How many of `socks` the server has not closed.
+fn count_open(socks: &[TcpStream]) -> usize {
+    socks
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 1];
+            let open =
+                matches!((&**s).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+            s.set_nonblocking(false).unwrap();
+            open
+        })
+        .count()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -276,7 +292,11 @@ fn wrong_logins_cost_bounded_memory_are_throttled_and_logged() {
     assert!(server.alive());
     let log = server.log();
     let failed = log.matches("Failed login").count();
-    assert!(failed >= 100, "{failed} failed logins logged");
+    let throttled = log.matches("Login throttled").count();
+    assert!(
+        failed + throttled >= 256,
+        "{failed} failed and {throttled} throttled logins logged of 256"
+    );
     assert!(
         log.lines().any(|l| l.contains("Failed login")
             && l.contains("address=127.0.0.1")
@@ -293,7 +313,11 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
     let cfg = tmp.path().join("shieldwall.toml");
     std::fs::write(
         &cfg,
-        config_text("alice-pass", &["ka"], "header_read_timeout_seconds = 3\n"),
+        config_text(
+            "alice-pass",
+            &["ka"],
+            "header_read_timeout_seconds = 4\nmax_connections = 500\n",
+        ),
     )
     .unwrap();
     let mut server = Server::start(tmp.path(), &cfg);
@@ -336,6 +360,18 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
         }
     });
 
+    // Beyond the cap of 500, each new socket displaced the oldest idle one, long before any
+    // timeout.
+    // (The server may still be accepting the last ones: look again for up to 2 s.)
+    let t = Instant::now();
+    let mut open_now = count_open(&socks);
+    while open_now > 500 && t.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(100));
+        open_now = count_open(&socks);
+    }
+    eprintln!("open right after 2,000 connects: {open_now}");
+    assert!(open_now <= 500, "{open_now} sockets open beyond the cap");
+
     let mut answered = Vec::new();
     for _ in 0..10 {
         if let Some(d) = healthz(&addr) {
@@ -344,11 +380,18 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("healthz under 2,000 idle sockets: {answered:?}");
-    assert!(answered.len() >= 8, "healthz answered {} of 10", answered.len());
-    assert!(median(answered.clone()) < Duration::from_millis(100), "{answered:?}");
+    assert!(
+        answered.len() >= 8,
+        "healthz answered {} of 10",
+        answered.len()
+    );
+    assert!(
+        median(answered.clone()) < Duration::from_millis(100),
+        "{answered:?}"
+    );
 
     // Past the header-read timeout, silent and dribbling sockets alike have been closed.
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(4));
     let mut closed = 0;
     for s in &mut socks {
         s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
@@ -362,7 +405,11 @@ fn idle_and_dribbling_sockets_do_not_stop_healthz() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     dribble.join().unwrap();
-    assert_eq!(closed, socks.len(), "sockets still open after the header timeout");
+    assert_eq!(
+        closed,
+        socks.len(),
+        "sockets still open after the header timeout"
+    );
     assert!(healthz(&addr).is_some());
     assert!(server.alive());
 }
@@ -393,10 +440,8 @@ fn sighup_reloads_keys_and_passwords_and_survives_a_broken_file() {
     assert!(server.log().contains("Reload refused"), "{}", server.log());
 
     // A file that parses but does not check (an unknown member) is refused the same way.
-    let bad = config_text("alice-pass", &["ka", "kb"], "").replace(
-        "read = [\"*\"]",
-        "read = [\"nobody\"]",
-    );
+    let bad = config_text("alice-pass", &["ka", "kb"], "")
+        .replace("read = [\"*\"]", "read = [\"nobody\"]");
     std::fs::write(&cfg, bad).unwrap();
     server.hangup();
     std::thread::sleep(Duration::from_millis(500));
@@ -427,6 +472,15 @@ fn sighup_reloads_keys_and_passwords_and_survives_a_broken_file() {
     });
     assert!(server.alive());
     assert!(server.log().contains("Configuration reloaded"));
+}
+
+/// A bundle of one GREEN indicator.
+fn bundle_one() -> serde_json::Value {
+    json!({"type": "bundle", "id": "bundle--6a4d0a0b-57b4-4a54-a8c5-05ad5b1f37a9", "objects": [{
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-000000000001",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": [stix::tlp::TLP2_GREEN]}]})
 }
 
 fn sw(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -463,9 +517,15 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
     std::fs::write(&cfg, config_text("alice-pass", &["ka"], "")).unwrap();
     let out = sw(
         &elsewhere,
-        &["admin", "add-key", "kz", "--member", "ma", "--role", "reader", "--config", cfg_arg],
+        &[
+            "admin", "add-key", "kz", "--member", "ma", "--role", "reader", "--config", cfg_arg,
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&cfg), 0o640, "admin takes the others' access away");
 
     // Reading commands on a store that does not exist: exit 2, nothing created anywhere.
@@ -476,30 +536,62 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
         assert!(err.contains("no store at"), "{args:?}: {err}");
         assert!(err.contains("etc/data/shieldwall.db"), "{args:?}: {err}");
     };
-    refused(&["export", "--collection", "shared", "--as", "ma", "--config", cfg_arg]);
     refused(&[
-        "export", "--format", "suricata", "--collection", "shared", "--as", "ma", "--config",
+        "export",
+        "--collection",
+        "shared",
+        "--as",
+        "ma",
+        "--config",
         cfg_arg,
     ]);
-    refused(&["report", "--out", "r.html", "--as", "ma", "--config", cfg_arg]);
+    refused(&[
+        "export",
+        "--format",
+        "suricata",
+        "--collection",
+        "shared",
+        "--as",
+        "ma",
+        "--config",
+        cfg_arg,
+    ]);
+    refused(&[
+        "report", "--out", "r.html", "--as", "ma", "--config", cfg_arg,
+    ]);
     refused(&["incident", "list", "--as", "ma", "--config", cfg_arg]);
-    assert!(!conf_dir.join("data").exists(), "a reader created the store");
+    assert!(
+        !conf_dir.join("data").exists(),
+        "a reader created the store"
+    );
     assert!(!elsewhere.join("data").exists());
     assert!(!elsewhere.join("r.html").exists());
 
     // A writer from another folder creates it beside the configuration, privately.
-    let bundle = json!({"type": "bundle", "id": "bundle--6a4d0a0b-57b4-4a54-a8c5-05ad5b1f37a9", "objects": [{
-        "type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-000000000001",
-        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-        "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-        "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": [stix::tlp::TLP2_GREEN]}]});
+    let bundle = bundle_one();
     std::fs::write(elsewhere.join("b.json"), bundle.to_string()).unwrap();
     let out = sw(
         &elsewhere,
-        &["import", "b.json", "--collection", "shared", "--as", "ma", "--config", cfg_arg],
+        &[
+            "import",
+            "b.json",
+            "--collection",
+            "shared",
+            "--as",
+            "ma",
+            "--config",
+            cfg_arg,
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!elsewhere.join("data").exists(), "data_dir followed the working directory");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !elsewhere.join("data").exists(),
+        "data_dir followed the working directory"
+    );
     let data = conf_dir.join("data");
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("shieldwall.db")), 0o600);
@@ -507,9 +599,21 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
     // Now the reader finds it.
     let out = sw(
         &elsewhere,
-        &["export", "--collection", "shared", "--as", "mb", "--config", cfg_arg],
+        &[
+            "export",
+            "--collection",
+            "shared",
+            "--as",
+            "mb",
+            "--config",
+            cfg_arg,
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(b["objects"].as_array().map(Vec::len), Some(1));
 
@@ -521,5 +625,218 @@ fn paths_follow_the_config_file_readers_create_nothing_and_files_are_private() {
     for f in ["shieldwall.db-wal", "shieldwall.db-shm"] {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
+    assert!(server.alive());
+}
+
+#[test]
+fn readers_do_not_create_a_postgres_store_either() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(common::PgDb::create(
+        "node_guard: reading commands on a PostgreSQL database without a store",
+    )) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("shieldwall.toml");
+    std::fs::write(
+        &cfg,
+        config_text(
+            "alice-pass",
+            &["ka"],
+            &format!("database = \"{}\"\n", db.url),
+        ),
+    )
+    .unwrap();
+    let cfg_arg = cfg.to_str().unwrap();
+    let out = sw(
+        tmp.path(),
+        &[
+            "export",
+            "--collection",
+            "shared",
+            "--as",
+            "ma",
+            "--config",
+            cfg_arg,
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no store at postgres://"), "{err}");
+    let tables = |url: String| async move {
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::Row::get(
+            &sqlx::query(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+            )
+            .fetch_one(&mut c)
+            .await
+            .unwrap(),
+            0,
+        );
+        n
+    };
+    assert_eq!(
+        rt.block_on(tables(db.url.clone())),
+        0,
+        "the reader created tables"
+    );
+    // A writer creates it; then the reader reads it.
+    std::fs::write(tmp.path().join("b.json"), bundle_one().to_string()).unwrap();
+    let out = sw(
+        tmp.path(),
+        &[
+            "import",
+            "b.json",
+            "--collection",
+            "shared",
+            "--as",
+            "ma",
+            "--config",
+            cfg_arg,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(rt.block_on(tables(db.url.clone())) > 0);
+    let out = sw(
+        tmp.path(),
+        &[
+            "export",
+            "--collection",
+            "shared",
+            "--as",
+            "mb",
+            "--config",
+            cfg_arg,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(b["objects"].as_array().map(Vec::len), Some(1));
+    rt.block_on(db.drop_db(None));
+}
+
+#[test]
+fn https_connections_are_bounded_too() {
+    raise_own_fd_limit();
+    let tmp = tempfile::tempdir().unwrap();
+    let etc = tmp.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    // A CA and a certificate for 127.0.0.1, beside the configuration (relative paths).
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    std::fs::write(etc.join("cert.pem"), leaf.pem()).unwrap();
+    std::fs::write(etc.join("key.pem"), leaf_key.serialize_pem()).unwrap();
+    let cfg = etc.join("shieldwall.toml");
+    std::fs::write(
+        &cfg,
+        config_text(
+            "alice-pass",
+            &["ka"],
+            "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\nheader_read_timeout_seconds = 2\nmax_connections = 100\n",
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start(tmp.path(), &cfg);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    shieldwall::tls::ensure_provider();
+    let client = || {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let healthz = |base: &str| {
+        let url = format!("{base}/healthz");
+        rt.block_on(async {
+            let t = Instant::now();
+            let status = client().get(url).send().await.unwrap().status();
+            (status.as_u16(), t.elapsed())
+        })
+    };
+    assert_eq!(healthz(&server.base).0, 200);
+
+    // 300 sockets that never start their handshake: beyond the cap of 100 they displace each
+    // other, /healthz still answers, and the handshake timeout closes the rest.
+    let addr = server.base.trim_start_matches("https://").to_owned();
+    let socks: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let t = Instant::now();
+    let mut open_now = count_open(&socks);
+    while open_now > 100 && t.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(50));
+        open_now = count_open(&socks);
+    }
+    assert!(open_now <= 100, "{open_now} open beyond the cap");
+    let (status, took) = healthz(&server.base);
+    assert_eq!(status, 200);
+    eprintln!("https healthz with 300 silent sockets: {took:?}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        count_open(&socks),
+        0,
+        "silent sockets outlived the handshake timeout"
+    );
+    let base = server.base.clone();
+    let c = client();
+    rt.block_on(async { assert_eq!(get_key(&c, &base, "ka").await, 200) });
+
+    // A renewed certificate from another CA, put in force by SIGHUP for the next handshakes.
+    let ca2_key = rcgen::KeyPair::generate().unwrap();
+    let ca2_pem = ca.self_signed(&ca2_key).unwrap().pem();
+    let issuer2 = rcgen::Issuer::from_params(&ca, &ca2_key);
+    let leaf2_key = rcgen::KeyPair::generate().unwrap();
+    let leaf2 = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf2_key, &issuer2)
+        .unwrap();
+    std::fs::write(etc.join("cert.pem"), leaf2.pem()).unwrap();
+    std::fs::write(etc.join("key.pem"), leaf2_key.serialize_pem()).unwrap();
+    server.hangup();
+    let trusting = |pem: &str| {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).unwrap()])
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let t = Instant::now();
+    rt.block_on(async {
+        let url = format!("{base}/healthz");
+        while trusting(&ca2_pem).get(&url).send().await.is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "the new certificate is not served"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            trusting(&ca_pem).get(&url).send().await.is_err(),
+            "the old certificate is still served"
+        );
+    });
     assert!(server.alive());
 }

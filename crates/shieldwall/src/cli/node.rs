@@ -31,12 +31,14 @@ impl Node {
     async fn open_inner(path: &Path, must_exist: bool) -> anyhow::Result<Node> {
         let checked = Config::load(path, &config::process_env())?;
         if must_exist
-            && let Some(place) = AnyStore::missing(&checked.database).await.with_context(|| {
-                format!(
-                    "cannot reach the database {}",
-                    config::redact_url(&checked.database)
-                )
-            })?
+            && let Some(place) = AnyStore::missing(&checked.database)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot reach the database {}",
+                        config::redact_url(&checked.database)
+                    )
+                })?
         {
             bail!(
                 "no store at {place} (from {}): run `shieldwall serve` or `shieldwall import` first",

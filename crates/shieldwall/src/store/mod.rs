@@ -510,11 +510,12 @@ impl AnyStore {
             let mut conn = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)?
                 .connect()
                 .await?;
-            let present: bool =
-                sqlx::query("SELECT to_regclass('versions') IS NOT NULL AND to_regclass('entries') IS NOT NULL")
-                    .fetch_one(&mut conn)
-                    .await?
-                    .try_get(0)?;
+            let present: bool = sqlx::query(
+                "SELECT to_regclass('versions') IS NOT NULL AND to_regclass('entries') IS NOT NULL",
+            )
+            .fetch_one(&mut conn)
+            .await?
+            .try_get(0)?;
             let _ = conn.close().await;
             Ok((!present).then(|| crate::config::redact_url(url)))
         } else {

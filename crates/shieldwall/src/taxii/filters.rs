@@ -77,7 +77,10 @@ pub fn is_object_id(s: &str) -> bool {
 /// commas: no other character is trimmed (a trailing no-break space is part of the value, so an
 /// id with one matches nothing and is refused as malformed).
 fn values(field: &str, raw: &str) -> Result<Vec<String>, TaxiiError> {
-    let items: Vec<String> = raw.split(',').map(|s| s.trim_matches(' ').to_owned()).collect();
+    let items: Vec<String> = raw
+        .split(',')
+        .map(|s| s.trim_matches(' ').to_owned())
+        .collect();
     if items.iter().any(String::is_empty) {
         return Err(TaxiiError::bad_request(format!(
             "match[{field}] has an empty value"
@@ -292,14 +295,23 @@ mod tests {
     fn values_are_exact_but_for_ascii_spaces() {
         let id = "indicator--cd981c25-8042-4166-8945-51178443bdac";
         let f = parse(
-            Some(&format!("match[id]=%20{id}%20&match[type]=indicator,+malware")),
+            Some(&format!(
+                "match[id]=%20{id}%20&match[type]=indicator,+malware"
+            )),
             Endpoint::Objects,
         )
         .unwrap();
         assert_eq!(f.ids, vec![id]);
         assert_eq!(f.types, vec!["indicator", "malware"]);
         // No-break space, ideographic space, tab, line feed, zero-width space: never trimmed.
-        for ws in ["%C2%A0", "%E3%80%80", "%09", "%0A", "%E2%80%8B", "%E2%80%83"] {
+        for ws in [
+            "%C2%A0",
+            "%E3%80%80",
+            "%09",
+            "%0A",
+            "%E2%80%8B",
+            "%E2%80%83",
+        ] {
             for q in [
                 format!("match[id]={id}{ws}"),
                 format!("match[id]={ws}{id}"),

@@ -31,14 +31,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    state
-        .auth
-        .authenticate(auth)
-        .await
-        .map_err(|e| match e {
-            crate::auth::AuthError::Throttled(secs) => TaxiiError::too_many_requests(secs),
-            crate::auth::AuthError::Unauthenticated => TaxiiError::unauthorized(),
-        })
+    state.auth.authenticate(auth).await.map_err(|e| match e {
+        crate::auth::AuthError::Throttled(secs) => TaxiiError::too_many_requests(secs),
+        crate::auth::AuthError::Unauthenticated => TaxiiError::unauthorized(),
+    })
 }
 
 /// Authentication then `Accept`, as every GET starts.
