@@ -1,8 +1,8 @@
 //! The lexer: pattern text → tokens with byte spans, following the token rules of
 //! `STIXPattern.g4` (longest match; keywords are upper case; `true`/`false` lower case).
 
-use crate::ast::{BinaryForm, Literal};
 use crate::MAX_DIAGNOSTICS;
+use crate::ast::{BinaryForm, Literal};
 use crate::diagnostic::{Code, Diagnostic, Span, shorten};
 use crate::time::{self, Timestamp};
 

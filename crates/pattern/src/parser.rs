@@ -8,8 +8,8 @@
 
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, LineIndex, Span, shorten};
-use crate::{MAX_DIAGNOSTICS, StixVersion};
 use crate::lexer::{Kw, Tok, Token};
+use crate::{MAX_DIAGNOSTICS, StixVersion};
 
 /// Nesting (parentheses, brackets) deeper than this is refused: it would only serve to exhaust
 /// the stack of whatever walks the tree.

@@ -4,10 +4,10 @@
 
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, Severity, Span, shorten};
-use crate::{MAX_DIAGNOSTICS, StixVersion};
 use crate::net::Block;
 use crate::regex::{self, RegexProblem};
 use crate::sco;
+use crate::{MAX_DIAGNOSTICS, StixVersion};
 
 /// The problems found but not recorded because [`MAX_DIAGNOSTICS`] were recorded already.
 #[derive(Debug, Default, Clone, Copy)]

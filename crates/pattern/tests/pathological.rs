@@ -78,7 +78,13 @@ fn shapes(size: usize) -> Vec<(&'static str, String)> {
         ),
         (
             "impossible timestamps",
-            fill("[file:ctime IN (", "t'2024-02-30T00:00:00Z'", ", ", ")]", size),
+            fill(
+                "[file:ctime IN (",
+                "t'2024-02-30T00:00:00Z'",
+                ", ",
+                ")]",
+                size,
+            ),
         ),
         (
             "MATCHES alternation",
@@ -88,10 +94,7 @@ fn shapes(size: usize) -> Vec<(&'static str, String)> {
             "MATCHES nesting",
             fill("[file:name MATCHES '", "(", "", "']", size),
         ),
-        (
-            "bad escapes",
-            fill("[file:name = '", "\\x", "", "']", size),
-        ),
+        ("bad escapes", fill("[file:name = '", "\\x", "", "']", size)),
         (
             "long property name",
             fill("[file:'", "a", "", "' = 1]", size),
@@ -99,7 +102,10 @@ fn shapes(size: usize) -> Vec<(&'static str, String)> {
         ("long object type", fill("[", "a", "", ":b = 1]", size)),
         ("long integer", fill("[file:size = ", "9", "", "]", size)),
         ("unclosed string", fill("[file:name = '", "x", "", "", size)),
-        ("unclosed comment", fill("[file:name = 'a'] /*", "x", "", "", size)),
+        (
+            "unclosed comment",
+            fill("[file:name = 'a'] /*", "x", "", "", size),
+        ),
         ("slashes", "/a".repeat(size / 2)),
         ("quotes", "\"".repeat(size)),
         (
@@ -134,7 +140,11 @@ fn check_bounded(name: &str, src: &str) -> Vec<Diagnostic> {
     }
     if d.len() == MAX_DIAGNOSTICS + 1 {
         let last = d.last().unwrap();
-        assert_eq!(last.code, Code::Limit, "{name}: a capped list ends with the note");
+        assert_eq!(
+            last.code,
+            Code::Limit,
+            "{name}: a capped list ends with the note"
+        );
     }
     d.clone()
 }
@@ -147,11 +157,7 @@ fn every_shape_over_the_limit_is_refused_before_reading() {
         assert_eq!(d.len(), 1, "{name}");
         assert_eq!(d[0].code, Code::Limit, "{name}");
         assert!(d[0].is_error(), "{name}");
-        assert!(
-            d[0].message.contains("262144"),
-            "{name}: {}",
-            d[0].message
-        );
+        assert!(d[0].message.contains("262144"), "{name}: {}", d[0].message);
     }
 }
 
@@ -168,11 +174,17 @@ fn every_shape_under_the_limit_gives_a_bounded_list() {
             "giant literal" | "MATCHES alternation" | "long object type" => {
                 assert!(d.is_empty(), "{name}: {d:?}");
             }
-            "braces" | "braces with newlines" | "non-ASCII and braces" | "bad escapes"
+            "braces"
+            | "braces with newlines"
+            | "non-ASCII and braces"
+            | "bad escapes"
             | "quotes" => {
                 // Thousands of errors: the lexer stopped at the cap.
                 assert_eq!(d.len(), MAX_DIAGNOSTICS + 1, "{name}");
-                assert!(d[MAX_DIAGNOSTICS].message.contains("reading stopped"), "{name}");
+                assert!(
+                    d[MAX_DIAGNOSTICS].message.contains("reading stopped"),
+                    "{name}"
+                );
                 assert!(d[MAX_DIAGNOSTICS].is_error());
             }
             "IN list of invalid hashes" | "impossible timestamps" => {
@@ -182,7 +194,8 @@ fn every_shape_under_the_limit_gives_a_bounded_list() {
                 assert!(note.message.contains("more"), "{name}: {}", note.message);
                 let items = src.matches(", ").count() + 1;
                 assert!(
-                    note.message.contains(&(items - MAX_DIAGNOSTICS).to_string()),
+                    note.message
+                        .contains(&(items - MAX_DIAGNOSTICS).to_string()),
                     "{name}: {} items, {}",
                     items,
                     note.message
@@ -208,7 +221,11 @@ fn warnings_first_do_not_hide_a_later_error() {
     src.push_str(") AND file:hashes.MD5 = 'zz']");
     let parsed = parse(&src, StixVersion::V21);
     assert_eq!(parsed.diagnostics.len(), MAX_DIAGNOSTICS + 1);
-    assert!(parsed.diagnostics[..MAX_DIAGNOSTICS].iter().all(|d| !d.is_error()));
+    assert!(
+        parsed.diagnostics[..MAX_DIAGNOSTICS]
+            .iter()
+            .all(|d| !d.is_error())
+    );
     assert!(parsed.diagnostics[MAX_DIAGNOSTICS].is_error());
     assert!(!parsed.is_valid());
 }

@@ -51,6 +51,44 @@ pub fn envelope_objects(body: Value) -> Result<Vec<Value>, String> {
     }
 }
 
+/// Why a posted body yields no objects to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvelopeError {
+    /// Not strict JSON (with where).
+    Malformed(String),
+    /// JSON, but not a TAXII envelope.
+    NotEnvelope(String),
+    /// The work was stopped by the caller (the request's time is up).
+    Stopped,
+}
+
+/// Parses a posted TAXII envelope strictly and prepares each of its objects: validation and the
+/// publishing rules ([`prepare`]), or, for a peer pushing by sync (`inbound_member` is the
+/// peer's member), [`prepare_from_peer`]. This is the CPU-heavy part of a POST; `stop` is asked
+/// before each object, and the work ends with [`EnvelopeError::Stopped`] as soon as it says
+/// yes.
+pub fn prepare_envelope(
+    bytes: &[u8],
+    publisher: &Principal,
+    coalition: &Coalition,
+    inbound_member: Option<&str>,
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<Prepared>, EnvelopeError> {
+    let value = parse_strict(bytes).map_err(EnvelopeError::Malformed)?;
+    let objects = envelope_objects(value).map_err(EnvelopeError::NotEnvelope)?;
+    let mut prepared = Vec::with_capacity(objects.len());
+    for o in objects {
+        if stop() {
+            return Err(EnvelopeError::Stopped);
+        }
+        prepared.push(match inbound_member {
+            Some(member) => prepare_from_peer(o, member, coalition),
+            None => prepare(o, publisher, coalition),
+        });
+    }
+    Ok(prepared)
+}
+
 /// The STIX validator, built once (every MUST of STIX 2.1 is an error; SHOULDs are not enforced).
 fn validator() -> &'static stix::validate::Validator {
     static V: std::sync::OnceLock<stix::validate::Validator> = std::sync::OnceLock::new();
@@ -64,6 +102,8 @@ fn validator() -> &'static stix::validate::Validator {
 /// MUSTs; warnings do not refuse an object), then what the store itself relies on (readable
 /// metadata, version timestamps within the stored range).
 pub fn validate_incoming(obj: &Value) -> Result<(), String> {
+    // At most `stix::validate::MAX_FINDINGS_PER_OBJECT` findings (and a closing count), each
+    // cut to a bounded length: the message stays small whatever the object.
     let errors: Vec<String> = validator()
         .validate(obj)
         .into_iter()
@@ -260,6 +300,55 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    #[test]
+    fn an_envelope_is_prepared_until_told_to_stop() {
+        let cfg = crate::demo::config("127.0.0.1:0", std::path::Path::new("demo-data")).unwrap();
+        let coalition = Coalition::from_config(&cfg.check("(demo)").unwrap());
+        let principal = Principal {
+            member: coalition.members.keys().next().unwrap().clone(),
+            role: crate::config::Role::Contributor,
+            actor: "tester".into(),
+        };
+        let objects: Vec<Value> = (0..3)
+            .map(|i| {
+                json!({"type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--cd981c25-8042-4166-8945-51178443bda{i}"),
+                "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z",
+                "pattern": "[ipv4-addr:value = '1.2.3.4']", "pattern_type": "stix",
+                "valid_from": "2020-01-01T00:00:00.000Z"})
+            })
+            .collect();
+        let body = json!({ "objects": objects }).to_string();
+        let run = |stop_after: usize| {
+            let asked = std::cell::Cell::new(0usize);
+            let stop = || {
+                asked.set(asked.get() + 1);
+                asked.get() > stop_after
+            };
+            let r = prepare_envelope(body.as_bytes(), &principal, &coalition, None, &stop);
+            (r, asked.get())
+        };
+        let (all, asked) = run(usize::MAX);
+        let all = all.unwrap();
+        assert_eq!(asked, 3, "asked before each object");
+        assert!(
+            all.iter().all(|p| matches!(p, Prepared::Valid(_))),
+            "{all:?}"
+        );
+        let (stopped, asked) = run(1);
+        assert_eq!(stopped.unwrap_err(), EnvelopeError::Stopped);
+        assert_eq!(asked, 2, "stopped before the second object");
+        let never = || false;
+        assert!(matches!(
+            prepare_envelope(b"{", &principal, &coalition, None, &never),
+            Err(EnvelopeError::Malformed(_))
+        ));
+        assert!(matches!(
+            prepare_envelope(b"[]", &principal, &coalition, None, &never),
+            Err(EnvelopeError::NotEnvelope(_))
+        ));
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
+mod hostile;
+
 const IDENTITY: &str = r#"{
   "type": "identity",
   "spec_version": "2.1",
@@ -251,4 +253,66 @@ fn oasis_example_files() {
         Some(1),
         "custom property 'foo' is a SHOULD-level finding"
     );
+}
+
+#[test]
+fn hostile_patterns_give_bounded_output() {
+    // About 9.5 MB of the worst pattern shapes: every object is reported with at most 20
+    // findings and a closing count, each line short, and the run ends.
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, valid) = hostile::envelope_objects();
+    let n = objects.len();
+    let bundle = serde_json::json!({"type": "bundle",
+        "id": "bundle--44af6c39-c09b-49c5-9de2-394224b04982", "objects": objects})
+    .to_string();
+    assert!(bundle.len() > 9_000_000, "{} bytes", bundle.len());
+    let f = write(dir.path(), "hostile.json", bundle.as_bytes());
+    let started = std::time::Instant::now();
+    let o = shieldwall(&["validate", &f], None);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    let per_object = stix::validate::MAX_FINDINGS_PER_OBJECT + 1;
+    assert!(
+        lines.len() <= (n - valid) * per_object + n,
+        "{} lines for {n} objects",
+        lines.len()
+    );
+    assert!(text.len() < 128 * 1024, "{} bytes of output", text.len());
+    assert!(lines.iter().all(|l| l.len() < 1024), "a long line");
+    // Each over-limit pattern is refused for its length, at its line and column.
+    let too_long: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("longer than the limit of 262144 bytes"))
+        .collect();
+    assert_eq!(too_long.len(), 6, "{too_long:#?}");
+    assert!(too_long[0].contains(":1:"), "{}", too_long[0]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("error[limit]") && l.contains("more problems")),
+        "a capped object ends with a count"
+    );
+    let summary = String::from_utf8_lossy(&o.stderr);
+    assert!(summary.contains(&format!("{n} objects")), "{summary}");
+    // Not a timing assertion of the library, a hang guard for the binary: the quadratic cost
+    // this replaces took minutes on this input.
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+
+    // The JSON form is as bounded.
+    let o = shieldwall(&["validate", "--json", &f], None);
+    let text = stdout(&o);
+    assert!(
+        text.len() < 256 * 1024,
+        "{} bytes of JSON output",
+        text.len()
+    );
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(
+            v["line"].as_u64().is_some() && v["column"].as_u64().is_some(),
+            "{l}"
+        );
+    }
 }

@@ -437,11 +437,7 @@ pub fn shorten(s: &str, max: usize) -> String {
 /// [`shorten`] for an owned string (kept as it is when it is short enough).
 fn shorten_owned(s: String, max: usize) -> String {
     // A string of at most `max` bytes has at most `max` characters.
-    if s.len() <= max {
-        s
-    } else {
-        shorten(&s, max)
-    }
+    if s.len() <= max { s } else { shorten(&s, max) }
 }
 
 /// A validator with its options resolved, for validating many values.
@@ -2528,8 +2524,9 @@ pub fn check_indicator_pattern(
     if pattern_type != "stix" {
         return errors;
     }
-    // Diagnostics come in source order: one index locates them all in one pass.
-    let mut lines = pattern::LineIndex::new(pattern);
+    // Diagnostics come in source order: one index (built for the first error) locates them
+    // all in one pass.
+    let mut lines: Option<pattern::LineIndex<'_>> = None;
     for d in pattern::check(pattern, pattern::StixVersion::V21) {
         if !d.is_error() {
             continue;
@@ -2539,7 +2536,9 @@ pub fn check_indicator_pattern(
             errors.push(format!("Pattern failed to validate: {}", d.message));
             continue;
         }
-        let (line, col) = lines.line_col(d.span.start as usize);
+        let (line, col) = lines
+            .get_or_insert_with(|| pattern::LineIndex::new(pattern))
+            .line_col(d.span.start as usize);
         let at = if line > 1 {
             format!("line {line}, column {col}")
         } else {
@@ -3622,7 +3621,11 @@ mod tests {
         let src = "{\n".repeat(30);
         let errors = check_indicator_pattern(&src, "stix", PrefixRule::None);
         assert!(errors[0].ends_with("(at column 1)"), "{}", errors[0]);
-        assert!(errors[5].ends_with("(at line 6, column 1)"), "{}", errors[5]);
+        assert!(
+            errors[5].ends_with("(at line 6, column 1)"),
+            "{}",
+            errors[5]
+        );
         assert!(errors.last().unwrap().contains("reading stopped"));
         let too_long = check_indicator_pattern(&"{".repeat(limit + 1), "stix", PrefixRule::None);
         assert_eq!(too_long.len(), 1);
@@ -3634,7 +3637,10 @@ mod tests {
         // Thousands of pattern errors: 20 findings and one closing error.
         let f = validate_object(&indicator(&"{".repeat(100_000)), &Options::default());
         assert_eq!(f.len(), MAX_FINDINGS_PER_OBJECT + 1, "{f:#?}");
-        assert!(f.iter().all(|x| x.message.chars().count() <= MAX_MESSAGE_CHARS));
+        assert!(
+            f.iter()
+                .all(|x| x.message.chars().count() <= MAX_MESSAGE_CHARS)
+        );
         // Hundreds of bad property names, each echoed in a message: capped, and cut.
         let mut o = indicator("[file:name = 'a']");
         for i in 0..500 {
@@ -3645,8 +3651,11 @@ mod tests {
         let note = f.last().unwrap();
         assert_eq!((note.code, note.severity), ("limit", Severity::Error));
         assert!(note.message.contains("more problems"), "{}", note.message);
-        assert!(f.iter().all(|x| x.message.chars().count() <= MAX_MESSAGE_CHARS
-            && x.pointer.chars().count() <= MAX_MESSAGE_CHARS));
+        assert!(
+            f.iter()
+                .all(|x| x.message.chars().count() <= MAX_MESSAGE_CHARS
+                    && x.pointer.chars().count() <= MAX_MESSAGE_CHARS)
+        );
         // Many warnings and one error: the object stays invalid whatever the order.
         let mut o = indicator("[file:name = 'a']");
         for i in 0..30 {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use pattern::eval::{EvalError, EvalOptions, Matcher, Observations};
-use pattern::{Diagnostic, Severity, StixVersion};
+use pattern::{Diagnostic, LineIndex, Severity, StixVersion};
 use serde_json::{Value, json};
 
 /// Subcommands of `shieldwall pattern`.
@@ -74,8 +74,8 @@ fn emit(text: &str) -> anyhow::Result<()> {
     }
 }
 
-fn diag_json(src: &str, d: &Diagnostic) -> Value {
-    let (line, column) = d.span.line_col(src);
+fn diag_json(lines: &mut LineIndex<'_>, d: &Diagnostic) -> Value {
+    let (line, column) = lines.line_col(d.span.start as usize);
     json!({
         "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
         "code": d.code.as_str(),
@@ -97,11 +97,12 @@ fn check(patterns: &[String], version: StixVersion, as_json: bool) -> anyhow::Re
         all_valid &= valid;
         let canonical = parsed.pattern.as_ref().map(ToString::to_string);
         if as_json {
+            let mut lines = LineIndex::new(src);
             results.push(json!({
                 "pattern": src,
                 "valid": valid,
                 "canonical": canonical,
-                "diagnostics": parsed.diagnostics.iter().map(|d| diag_json(src, d)).collect::<Vec<_>>(),
+                "diagnostics": parsed.diagnostics.iter().map(|d| diag_json(&mut lines, d)).collect::<Vec<_>>(),
             }));
         } else {
             let verdict = if valid { "valid" } else { "invalid" };

@@ -16,10 +16,11 @@ use super::{
     error::TaxiiError,
     filters::{self, Endpoint, Filters},
     media::{Taxii, check_accept, check_content_type},
+    validation,
 };
 use crate::{
     coalition::{ApiRoot, Collection},
-    ingest::{self, Prepared},
+    ingest::Prepared,
     policy::{self, Principal, Pushdown},
     store::{AddOutcome, DeleteQuery, ListQuery, Page, Provenance, Record, StatusRecord, Store},
     timestamps,
@@ -545,19 +546,13 @@ pub(super) async fn add_objects(
             TaxiiError::bad_request("the request body could not be read")
         }
     })?;
-    let value = ingest::parse_strict(&bytes)
-        .map_err(|e| TaxiiError::bad_request(format!("malformed JSON: {e}")))?;
-    let objects = ingest::envelope_objects(value).map_err(TaxiiError::unprocessable)?;
     let request_us = timestamps::now_us();
     // A peer pushing by sync: producer by `created_by_ref`, provenance `peer:NAME`.
     let inbound_peer = state.coalition.inbound_peer(&principal.actor).cloned();
-    let prepared: Vec<Prepared> = objects
-        .into_iter()
-        .map(|o| match &inbound_peer {
-            Some((_, member)) => ingest::prepare_from_peer(o, member, &state.coalition),
-            None => ingest::prepare(o, &principal, &state.coalition),
-        })
-        .collect();
+    // Parsing and validation run off the async workers, bounded and within the timeout.
+    let inbound_member = inbound_peer.as_ref().map(|(_, m)| m.clone());
+    let prepared: Vec<Prepared> =
+        validation::prepare_envelope(&state, &principal, inbound_member, bytes).await?;
     let mut valid = Vec::new();
     let mut failures = Vec::new();
     let mut refused = Vec::new();

@@ -1,13 +1,15 @@
 //! The TAXII 2.1 server: routes, shared state and the tower layers, in this order (outermost
 //! first): trace → catch panic → TAXII error normaliser → timeout → concurrency limit → body
 //! limit → routes. Handlers (in `handlers.rs`) are thin: authenticate, resolve the collection,
-//! parse filters, call the store with the caller's policy, render.
+//! parse filters, call the store with the caller's policy, render. A POST's parsing and
+//! validation run off the async workers (`validation.rs`).
 
 pub mod cursor;
 pub mod error;
 pub mod filters;
 mod handlers;
 pub mod media;
+pub mod validation;
 
 use std::{sync::Arc, time::Duration};
 
