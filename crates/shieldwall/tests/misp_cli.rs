@@ -226,7 +226,7 @@ fn misp_event_response_and_feeds_in_and_out() {
         event(RED_EVENT, "Red campaign", "tlp:red", "red.evil.example"),
     ]});
     std::fs::write(d.join("response.json"), response.to_string()).unwrap();
-    let r = ok_json(&sw(
+    let o = sw(
         d,
         &[
             "import",
@@ -237,12 +237,24 @@ fn misp_event_response_and_feeds_in_and_out() {
             "cert-ee",
             "--json",
         ],
-    ));
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", show(&o)));
+    // The events share one galaxy cluster (same id and version) under different TLPs: a stored
+    // version keeps the content it was first stored with, so a copy with another marking is
+    // refused (and the import exits 1), never merged.
     assert_eq!(
         (r["refused"].as_u64(), r["misp"]["errors"].as_u64()),
-        (Some(0), Some(0)),
+        (Some(1), Some(0)),
         "{r}"
     );
+    assert!(
+        r["refusals"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("threat-actor--11e17436-6ede-4733-8547-4ce0254ea19e: "),
+        "{r}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let seen_lv = ids(&stix_of(d, "intel", "cert-lv"), "report");
     assert!(seen_lv.contains(&format!("report--{AMBER_EVENT}")));
     assert!(
@@ -515,7 +527,18 @@ fn misp_stix_test_events_import() {
     let o = sw(d, &args);
     let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", show(&o)));
     assert_eq!(r["misp"]["inputs"], 139, "{r}");
-    assert_eq!(r["refused"], 0, "{r}");
+    // The samples also reuse ids and versions with other contents: a stored version keeps the
+    // content it was first stored with, and the others are refused by the store (never by
+    // validation).
+    for refusal in r["refusals"].as_array().unwrap() {
+        assert!(
+            refusal
+                .as_str()
+                .unwrap()
+                .ends_with(shieldwall::store::REFUSED_VERSION),
+            "{refusal}"
+        );
+    }
     // The only elements left out: those two samples reuse one MISP uuid for several
     // attributes (as the misp crate's own test expects); exit status 1 says so.
     let errors: Vec<&str> = r["misp"]["diagnostics"]
@@ -538,14 +561,19 @@ fn misp_stix_test_events_import() {
             "{e}"
         );
     }
+    let refused = r["refused"].as_u64().unwrap();
     assert_eq!(
         o.status.code(),
-        Some(if errors.is_empty() { 0 } else { 1 }),
+        Some(if errors.is_empty() && refused == 0 {
+            0
+        } else {
+            1
+        }),
         "{}",
         show(&o)
     );
     assert_eq!(
-        r["stored"].as_u64().unwrap() + r["already_present"].as_u64().unwrap(),
+        r["stored"].as_u64().unwrap() + r["already_present"].as_u64().unwrap() + refused,
         r["misp"]["objects"].as_u64().unwrap(),
         "{r}"
     );

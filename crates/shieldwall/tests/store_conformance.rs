@@ -98,10 +98,17 @@ async fn suite(store: &AnyStore) {
     )
     .await;
     assert!(out.iter().all(|o| matches!(o, AddOutcome::Added { .. })));
-    let again = add(store, C, &[ind(1, "2021-01-01T00:00:00.500Z")]).await;
+    let again = add(store, C, &[ind(1, "2021-01-01T00:00:00.5Z")]).await;
     assert!(
         matches!(again[0], AddOutcome::AlreadyPresent { .. }),
-        "same instant, other precision: same version"
+        "the same version again"
+    );
+    // The same instant at another precision is the same version, whose stored content (the
+    // `modified` text included) is what its producer posted first: another text is refused.
+    let again = add(store, C, &[ind(1, "2021-01-01T00:00:00.500Z")]).await;
+    assert!(
+        matches!(again[0], AddOutcome::Refused { .. }),
+        "same instant, other precision: same version, other content"
     );
     // date_added strictly increasing in insertion order.
     let dates: Vec<i64> = out
@@ -506,7 +513,7 @@ async fn sqlite_recomputes_granular_tlp_at_open() {
     let green = Some(tlp_code(TlpLevel::Green));
     assert_eq!(
         tlps(&store).await,
-        vec![(granular_red().id, red), (plain.id.clone(), None)]
+        vec![(plain.id.clone(), None), (granular_red().id, red)]
     );
     drop(store);
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
@@ -520,7 +527,7 @@ async fn sqlite_recomputes_granular_tlp_at_open() {
     let reopened = AnyStore::open(&url).await.unwrap();
     assert_eq!(
         tlps(&reopened).await,
-        vec![(granular_red().id, red), (plain.id, green)],
+        vec![(plain.id, green), (granular_red().id, red)],
         "the granular version is RED again; the others are not rewritten"
     );
 }
@@ -538,7 +545,7 @@ async fn postgres_recomputes_granular_tlp_at_open() {
     let green = Some(tlp_code(TlpLevel::Green));
     assert_eq!(
         tlps(&store).await,
-        vec![(granular_red().id, red), (plain.id.clone(), None)]
+        vec![(plain.id.clone(), None), (granular_red().id, red)]
     );
     if let AnyStore::Postgres(pg) = &store {
         sqlx::query(AGE_STORE[0])
@@ -553,7 +560,7 @@ async fn postgres_recomputes_granular_tlp_at_open() {
     let reopened = AnyStore::open(&db.url).await.unwrap();
     assert_eq!(
         tlps(&reopened).await,
-        vec![(granular_red().id, red), (plain.id, green)]
+        vec![(plain.id, green), (granular_red().id, red)]
     );
     db.drop_db(Some(reopened)).await;
 }

@@ -30,7 +30,10 @@ use crate::{
     config::{PeerCollectionConfig, PeerConfig},
     ingest::{self, Prepared},
     policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
-    store::{AddOutcome, AnyStore, Provenance, StatusRecord, Store, StoreError, SyncRecord},
+    store::{
+        AddOutcome, AnyStore, Provenance, REFUSED_VERSION, StatusRecord, Store, StoreError,
+        SyncRecord,
+    },
     timestamps,
 };
 use client::{ClientError, TaxiiClient};
@@ -334,6 +337,13 @@ impl Engine {
                     .iter()
                     .filter(|o| matches!(o, AddOutcome::Added { .. }))
                     .count() as u64;
+                // A version that belongs to another member (the store's producer rule).
+                for (v, o) in valid.iter().zip(&outcomes) {
+                    if !o.is_stored() {
+                        report.pulled_refused += 1;
+                        tracing::warn!(peer = %p.name, id = %v.id, message = REFUSED_VERSION, "Refused an object received by sync.");
+                    }
+                }
             }
             if let Some(last) = &page.date_added_last
                 && cursor.as_deref() != Some(last.as_str())
@@ -576,7 +586,8 @@ fn internal_status(local: &Collection, p: &PeerConfig, outcomes: &[AddOutcome]) 
     let id = uuid::Uuid::new_v4().to_string();
     StatusRecord {
         body: serde_json::json!({"id": id, "status": "complete", "total_count": outcomes.len(),
-            "success_count": outcomes.len(), "failure_count": 0, "pending_count": 0})
+            "success_count": outcomes.iter().filter(|o| o.is_stored()).count(),
+            "failure_count": outcomes.iter().filter(|o| !o.is_stored()).count(), "pending_count": 0})
         .to_string(),
         id,
         api_root: local.api_root.clone(),

@@ -21,7 +21,10 @@ use crate::{
     coalition::{ApiRoot, Collection},
     ingest::{self, Prepared},
     policy::{self, Principal, Pushdown},
-    store::{AddOutcome, DeleteQuery, ListQuery, Page, Provenance, Record, StatusRecord, Store},
+    store::{
+        AddOutcome, DeleteQuery, ListQuery, Page, Provenance, REFUSED_VERSION, Record,
+        StatusRecord, Store,
+    },
     timestamps,
 };
 
@@ -569,20 +572,19 @@ pub(super) async fn add_objects(
     // the store build it more than once) rather than built twice.
     let built: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let make_status = |outcomes: &[AddOutcome]| {
-        let successes: Vec<Value> = valid
-            .iter()
-            .zip(outcomes)
-            .map(|(v, o)| {
-                let version = v.version_text.clone().unwrap_or_else(|| {
-                    let ns = match o {
-                        AddOutcome::Added { version_ns, .. }
-                        | AddOutcome::AlreadyPresent { version_ns } => *version_ns,
-                    };
-                    timestamps::format_us(ns.div_euclid(1000))
-                });
-                json!({"id": v.id, "version": version})
-            })
-            .collect();
+        let mut successes: Vec<Value> = Vec::with_capacity(valid.len());
+        let mut failures = failures.clone();
+        for (v, o) in valid.iter().zip(outcomes) {
+            let version = v
+                .version_text
+                .clone()
+                .unwrap_or_else(|| timestamps::format_us(o.version_ns().div_euclid(1000)));
+            if o.is_stored() {
+                successes.push(json!({"id": v.id, "version": version}));
+            } else {
+                failures.push(json!({"id": v.id, "version": version, "message": REFUSED_VERSION}));
+            }
+        }
         let body = json!({
             "id": status_id,
             "status": "complete",
@@ -617,9 +619,11 @@ pub(super) async fn add_objects(
         Some(body) => body,
         None => make_status(&outcomes).body,
     };
-    metrics::counter!("shieldwall_objects_added_total").increment(valid.len() as u64);
-    metrics::counter!("shieldwall_objects_refused_total").increment(failures.len() as u64);
-    tracing::info!(collection = %c.id, stored = valid.len(), refused = failures.len(), actor = %principal.actor, "Added objects.");
+    let stored = outcomes.iter().filter(|o| o.is_stored()).count();
+    let refused = failures.len() + (outcomes.len() - stored);
+    metrics::counter!("shieldwall_objects_added_total").increment(stored as u64);
+    metrics::counter!("shieldwall_objects_refused_total").increment(refused as u64);
+    tracing::info!(collection = %c.id, stored, refused, actor = %principal.actor, "Added objects.");
     Ok(Taxii {
         status: StatusCode::ACCEPTED,
         body: status_body,
