@@ -400,12 +400,19 @@ fn misp_event_response_and_feeds_in_and_out() {
         assert!(attrs.contains("[\"ip-dst\",\"203.0.113.9\"]"), "{attrs}");
     }
 
-    // 4. The feed directory imports back (into another collection).
+    // 4. The feed directory imports back, on another node: the objects keep their MISP uuids as
+    //    ids, and a node that already holds them keeps the content first stored (a round trip
+    //    through MISP does not give identical objects, and a stored version is re-posted only
+    //    with identical content).
+    let other = tempfile::tempdir().unwrap();
+    let d2 = other.path();
+    write_config(d2);
+    let feed_dir = d.join("feed");
     let r = ok_json(&sw(
-        d,
+        d2,
         &[
             "import",
-            "feed",
+            feed_dir.to_str().unwrap(),
             "--collection",
             "mirror",
             "--as",
@@ -418,7 +425,7 @@ fn misp_event_response_and_feeds_in_and_out() {
         (Some(0), Some(0)),
         "{r}"
     );
-    let mirror = stix_of(d, "mirror", "cert-ee");
+    let mirror = stix_of(d2, "mirror", "cert-ee");
     assert!(
         ids(&mirror, "report").contains(&format!("report--{GREEN_EVENT}")),
         "{mirror:?}"
@@ -431,10 +438,14 @@ fn misp_event_response_and_feeds_in_and_out() {
                 .contains("green.evil.example")
     }));
 
-    // 5. The same feed pulled over HTTP: the manifest, each event file, hashes.csv.
+    // 5. The same feed pulled over HTTP (on a third node): the manifest, each event file,
+    //    hashes.csv.
     let (base, log) = file_server(d.to_path_buf());
+    let third = tempfile::tempdir().unwrap();
+    let d3 = third.path();
+    write_config(d3);
     let r = ok_json(&sw(
-        d,
+        d3,
         &[
             "import",
             "--feed",
@@ -460,7 +471,7 @@ fn misp_event_response_and_feeds_in_and_out() {
     ] {
         assert!(asked.contains(&format!("/feed-internal/{f}")), "{asked:?}");
     }
-    let remote = ids(&stix_of(d, "remote", "cert-ee"), "report");
+    let remote = ids(&stix_of(d3, "remote", "cert-ee"), "report");
     assert!(
         remote.contains(&format!("report--{GREEN_EVENT}"))
             && remote.contains(&format!("report--{AMBER_EVENT}")),
