@@ -197,7 +197,7 @@ impl Coalition {
             identity_to_member: c
                 .members
                 .iter()
-                .map(|m| (m.identity.clone(), m.id.clone()))
+                .map(|m| (m.identity.to_ascii_lowercase(), m.id.clone()))
                 .collect(),
             trust_groups,
             api_roots: c
@@ -285,10 +285,11 @@ impl Coalition {
         })
     }
 
-    /// The member whose STIX identity is `identity`, if any.
+    /// The member whose STIX identity is `identity`, if any. Compared without ASCII case (the
+    /// canonical form of a UUID is lower case; ingest refuses others, and this holds anyway).
     pub fn member_by_identity(&self, identity: &str) -> Option<&Member> {
         self.identity_to_member
-            .get(identity)
+            .get(&identity.to_ascii_lowercase())
             .and_then(|id| self.members.get(id))
     }
 

@@ -685,6 +685,16 @@ impl Config {
                     format!("`{}` is not an identity--UUID id", m.identity),
                 ));
             }
+            if m.identity.bytes().any(|b| b.is_ascii_uppercase()) {
+                return Err(err(
+                    format!("members[{i}].identity"),
+                    format!(
+                        "`{}` must be in canonical (lower-case) form: `{}`",
+                        m.identity,
+                        m.identity.to_ascii_lowercase()
+                    ),
+                ));
+            }
             if self.members[..i].iter().any(|o| o.identity == m.identity) {
                 return Err(err(
                     format!("members[{i}].identity"),
@@ -1111,6 +1121,15 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key, "server.status_retention_hours");
+    }
+
+    #[test]
+    fn member_identities_are_canonical() {
+        let text = "[[members]]\nid = \"ma\"\nname = \"A\"\nidentity = \"identity--0000000A-0000-4000-8000-000000000000\"\n";
+        let e = Config::from_toml(text, "i.toml", &[]).unwrap_err();
+        assert_eq!(e.key, "members[0].identity");
+        assert!(e.reason.contains("identity--0000000a-"), "{e}");
+        assert!(Config::from_toml(&text.replace("0A", "0a"), "i.toml", &[]).is_ok());
     }
 
     #[test]

@@ -17,8 +17,8 @@ use crate::{
     ingest::{self, Prepared},
     policy::{self, Principal},
     store::{
-        AddOutcome, AnyStore, ListQuery, Provenance, StatusRecord, Store, StoreError,
-        VersionSelection,
+        AddOutcome, AnyStore, ListQuery, Provenance, REFUSED_VERSION, StatusRecord, Store,
+        StoreError, VersionSelection,
     },
     timestamps,
 };
@@ -291,24 +291,30 @@ pub async fn publish(
         .map(|c| c.api_root.clone())
         .unwrap_or_default();
     let make_status = |o: &[AddOutcome]| {
+        let stored = o.iter().filter(|o| o.is_stored()).count();
         StatusRecord {
-        id: status_id.clone(),
-        api_root: api_root.clone(),
-        member: principal.member.clone(),
-        request_us: now,
-        expires_us: now + 24 * 3_600_000_000,
-        body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": o.len(),
-            "failure_count": 0, "pending_count": 0}).to_string(),
-    }
+            id: status_id.clone(),
+            api_root: api_root.clone(),
+            member: principal.member.clone(),
+            request_us: now,
+            expires_us: now + 24 * 3_600_000_000,
+            body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": stored,
+                "failure_count": o.len() - stored, "pending_count": 0}).to_string(),
+        }
     };
     let provenance = Provenance {
         source: "local".into(),
         actor: principal.actor.clone(),
     };
-    store
+    let outcomes = store
         .add(collection, &provenance, &valid, &make_status)
         .await?;
-    Ok((valid.len(), refused))
+    for (v, o) in valid.iter().zip(&outcomes) {
+        if !o.is_stored() {
+            refused.push(format!("{}: {REFUSED_VERSION}", v.id));
+        }
+    }
+    Ok((outcomes.iter().filter(|o| o.is_stored()).count(), refused))
 }
 
 /// Fills an empty store with the demo data; does nothing when the first collection has data.

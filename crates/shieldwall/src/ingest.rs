@@ -1,7 +1,7 @@
 //! Turning posted bytes into versions to store: strict JSON (duplicate keys, NaN, bad encodings
-//! refused), the envelope, per-object validation, and the publishing rules of the policy — no
-//! impersonation through `created_by_ref`, and objects without a creator get the publisher's
-//! identity.
+//! refused), the envelope, per-object validation, and the publishing rules of the policy — ids and
+//! identity references in canonical (lower-case) form, no impersonation through `created_by_ref`,
+//! and objects without a creator get the publisher's identity.
 
 use serde_json::Value;
 use stix::meta;
@@ -136,6 +136,32 @@ pub fn validate_incoming(obj: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// `id` and `created_by_ref` must be canonical: lower case (the type is lower case by the
+/// specification, and the UUID is compared as its canonical lower-case text). An upper-case UUID
+/// names the same identity to tools that compare UUIDs without case, so it is refused rather
+/// than stored as written.
+fn canonical_ids(obj: &Value) -> Result<(), String> {
+    for key in ["id", "created_by_ref"] {
+        if let Some(s) = obj.get(key).and_then(Value::as_str)
+            && s.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            return Err(format!(
+                "`{key}` must be in canonical form: a lower-case type and UUID (`{}`)",
+                s.to_ascii_lowercase()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether no coalition member created `obj`: its `created_by_ref` is absent or names an identity
+/// that is not a member's.
+fn is_third_party(obj: &Value, coalition: &Coalition) -> bool {
+    obj.get("created_by_ref")
+        .and_then(Value::as_str)
+        .is_none_or(|c| coalition.member_by_identity(c).is_none())
+}
+
 /// Applies validation and the publishing rules to one posted object.
 pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> Prepared {
     let id = obj
@@ -153,7 +179,7 @@ pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> 
         version: version.clone(),
         message,
     };
-    if let Err(message) = validate_incoming(&obj) {
+    if let Err(message) = validate_incoming(&obj).and_then(|()| canonical_ids(&obj)) {
         return invalid(message);
     }
     let Some(member) = coalition.members.get(&publisher.member) else {
@@ -183,7 +209,15 @@ pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> 
             }
         }
     }
-    to_new_version(&obj, &publisher.member, None).unwrap_or_else(invalid)
+    let third_party = is_third_party(&obj, coalition);
+    match to_new_version(&obj, &publisher.member, None) {
+        Ok(Prepared::Valid(mut v)) => {
+            v.third_party = third_party;
+            Prepared::Valid(v)
+        }
+        Ok(other) => other,
+        Err(message) => invalid(message),
+    }
 }
 
 /// Applies validation to one object received by sync from a peer operated by `peer_member`: its
@@ -205,7 +239,7 @@ pub fn prepare_from_peer(obj: Value, peer_member: &str, coalition: &Coalition) -
         version: version.clone(),
         message,
     };
-    if let Err(message) = validate_incoming(&obj) {
+    if let Err(message) = validate_incoming(&obj).and_then(|()| canonical_ids(&obj)) {
         return invalid(message);
     }
     let producer = obj
@@ -214,10 +248,20 @@ pub fn prepare_from_peer(obj: Value, peer_member: &str, coalition: &Coalition) -
         .and_then(|c| coalition.member_by_identity(c))
         .map_or(peer_member, |m| m.id.as_str())
         .to_owned();
-    to_new_version(&obj, &producer, None).unwrap_or_else(invalid)
+    let third_party = is_third_party(&obj, coalition);
+    match to_new_version(&obj, &producer, None) {
+        Ok(Prepared::Valid(mut v)) => {
+            v.third_party = third_party;
+            Prepared::Valid(v)
+        }
+        Ok(other) => other,
+        Err(message) => invalid(message),
+    }
 }
 
-/// The stored form of an object that passed validation (also used to load fixtures).
+/// The stored form of an object that passed validation (also used to load fixtures), produced by
+/// `producer`; it counts as a member's object (`third_party` false: only its producer may place
+/// its versions) until a publishing rule says otherwise.
 pub fn to_new_version(
     obj: &Value,
     producer: &str,
@@ -239,6 +283,7 @@ pub fn to_new_version(
         version_text,
         tlp: m.tlp.map(tlp_code),
         producer: producer.to_owned(),
+        third_party: false,
         created_by_ref: m.created_by_ref.clone(),
         revoked: m.revoked,
         edge_refs: m.edge_refs.clone(),
@@ -300,6 +345,89 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    fn demo_coalition() -> Coalition {
+        let dir = std::env::temp_dir();
+        let checked = crate::demo::config("127.0.0.1:0", &dir)
+            .unwrap()
+            .check("demo")
+            .unwrap();
+        Coalition::from_config(&checked)
+    }
+
+    fn valid(p: Prepared) -> NewVersion {
+        match p {
+            Prepared::Valid(v) => *v,
+            Prepared::Invalid { message, .. } => panic!("{message}"),
+        }
+    }
+
+    fn message(p: Prepared) -> String {
+        match p {
+            Prepared::Valid(v) => panic!("accepted {}", v.id),
+            Prepared::Invalid { message, .. } => message,
+        }
+    }
+
+    #[test]
+    fn ids_and_identity_references_are_canonical() {
+        let coalition = demo_coalition();
+        let nl = Principal {
+            member: "ncsc-nl".into(),
+            role: crate::config::Role::Contributor,
+            actor: "nl".into(),
+        };
+        let ee_identity = coalition.members["cert-ee"].identity.clone();
+        let upper = format!(
+            "identity--{}",
+            ee_identity["identity--".len()..].to_ascii_uppercase()
+        );
+        // The member comparison ignores case…
+        assert_eq!(
+            coalition.member_by_identity(&upper).map(|m| m.id.as_str()),
+            Some("cert-ee")
+        );
+        let obj = json!({"type": "malware", "spec_version": "2.1", "id": "malware--cd981c25-8042-4166-8945-51178443bdac",
+            "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": "x", "is_family": false});
+        // …and ingest refuses what is not canonical, locally and from a peer.
+        let mut impersonating = obj.clone();
+        impersonating["created_by_ref"] = json!(upper);
+        let m = message(prepare(impersonating.clone(), &nl, &coalition));
+        assert!(m.contains("canonical"), "{m}");
+        let m = message(prepare_from_peer(impersonating, "ncsc-nl", &coalition));
+        assert!(m.contains("canonical"), "{m}");
+        let mut shouting = obj.clone();
+        shouting["id"] = json!("malware--CD981C25-8042-4166-8945-51178443BDAC");
+        assert!(matches!(
+            prepare(shouting.clone(), &nl, &coalition),
+            Prepared::Invalid { .. }
+        ));
+        assert!(matches!(
+            prepare_from_peer(shouting, "ncsc-nl", &coalition),
+            Prepared::Invalid { .. }
+        ));
+        // Whether no member created the object: the store lets others re-share those.
+        let own = valid(prepare(obj.clone(), &nl, &coalition));
+        assert!(!own.third_party);
+        assert_eq!(
+            own.created_by_ref.as_deref(),
+            Some(coalition.members["ncsc-nl"].identity.as_str())
+        );
+        let mut foreign = obj.clone();
+        foreign["created_by_ref"] = json!("identity--0a0b0c0d-0000-4000-8000-00000000000f");
+        assert!(valid(prepare(foreign.clone(), &nl, &coalition)).third_party);
+        let from_peer = valid(prepare_from_peer(foreign, "cert-ee", &coalition));
+        assert!(from_peer.third_party);
+        assert_eq!(from_peer.producer, "cert-ee");
+        let mut ee = obj;
+        ee["created_by_ref"] = json!(ee_identity);
+        let from_peer = valid(prepare_from_peer(ee, "ncsc-nl", &coalition));
+        assert!(!from_peer.third_party);
+        assert_eq!(from_peer.producer, "cert-ee");
+        for tlp in stix::tlp::tlp2_objects() {
+            assert!(valid(prepare(tlp, &nl, &coalition)).third_party);
+        }
     }
 
     #[test]

@@ -3,6 +3,14 @@
 //! 127.0.0.1; every user queries every collection through every endpoint. Each must see exactly
 //! the set `policy::may_see` allows — checked against hand-counted totals too — and nothing else:
 //! no extra object, id, version, header, or a 404 that differs from an absent object's.
+//!
+//! Before the sweep, members attack over HTTP: re-posting stubs under the id and version of
+//! objects they may not see (another member's AMBER object from a collection they cannot read,
+//! a TLP:RED object they are not a recipient of) into collections they can read, forging new
+//! versions of other members' objects, and impersonating a member with an upper-case UUID. Every
+//! attempt is refused and the real objects stay where they were; members also re-post their own
+//! objects (accepted) and publish objects with granular TLP:RED markings, which the sweep then
+//! holds to the policy like everything else.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -154,6 +162,30 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
 
     let node = start(&checked, store).await;
     let c = client();
+    attacks(&node, &coalition, &c).await;
+    // The sweep covers what the attacks left: exactly the placements before, plus the granular
+    // objects and the producer's own re-post.
+    let before = placements;
+    let placements = node.store.placements().await.unwrap();
+    let added: Vec<&Placement> = placements
+        .iter()
+        .filter(|p| {
+            !before
+                .iter()
+                .any(|b| b.row == p.row && b.collection == p.collection)
+        })
+        .collect();
+    assert_eq!(added.len(), 3, "{added:#?}");
+    assert!(added.iter().all(|p| p.producer == "cert-ee"), "{added:#?}");
+    assert_eq!(
+        added
+            .iter()
+            .filter(|p| p.tlp == Some(policy::tlp_code(TlpLevel::Red)))
+            .count(),
+        2,
+        "granular RED makes the object RED"
+    );
+    let want = expected(&coalition, &placements);
     let all_ids: BTreeSet<String> = placements.iter().map(|p| p.id.clone()).collect();
     let absent = "indicator--00000000-0000-4000-8000-000000000000";
     for (user, member, role) in demo::USERS {
@@ -274,6 +306,355 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
         node.store.placements().await.unwrap().len(),
         placements.len()
     );
+}
+
+/// POST an envelope as `user`; returns the status code and the body.
+async fn post(c: &reqwest::Client, url: &str, user: &str, objects: Vec<Value>) -> (u16, Value) {
+    let r = c
+        .post(url)
+        .basic_auth(user, Some("demo"))
+        .header("Accept", common::ACCEPT)
+        .header("Content-Type", common::ACCEPT)
+        .body(serde_json::json!({ "objects": objects }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Every stored object of the collection with alias `alias`, as the node's admin reads it.
+async fn stored_objects(node: &common::Node, coalition: &Coalition, alias: &str) -> Vec<Value> {
+    let coll = coalition
+        .collections
+        .iter()
+        .find(|c| c.alias.as_deref() == Some(alias))
+        .unwrap();
+    let admin = Principal {
+        member: "hub".into(),
+        role: shieldwall::config::Role::Admin,
+        actor: "test".into(),
+    };
+    let q = shieldwall::store::ListQuery::whole_collection(
+        &coll.id,
+        policy::Pushdown::for_principal(&admin, coalition),
+        shieldwall::store::VersionSelection::all(),
+    );
+    let mut out = Vec::new();
+    shieldwall::store::for_each_page::<_, shieldwall::store::StoreError>(&node.store, q, |page| {
+        out.extend(
+            page.iter()
+                .map(|r| serde_json::from_str::<Value>(r.json.as_deref().unwrap()).unwrap()),
+        );
+        Ok(())
+    })
+    .await
+    .unwrap();
+    out
+}
+
+/// The object of `producer` named like `what` (e.g. `amber/indicator`) stored in `alias`.
+async fn demo_object(
+    node: &common::Node,
+    coalition: &Coalition,
+    alias: &str,
+    producer: &str,
+    ty: &str,
+    tlp: TlpLevel,
+) -> Value {
+    let identity = &coalition.members[producer].identity;
+    stored_objects(node, coalition, alias)
+        .await
+        .into_iter()
+        .find(|o| {
+            o["type"] == ty
+                && o["created_by_ref"] == identity.as_str()
+                && o["object_marking_refs"] == serde_json::json!([tlp.marking_id()])
+        })
+        .unwrap()
+}
+
+/// The one failure of a status resource that reports one refused object, with its message.
+fn refused(status: u16, body: &Value, id: &str) -> String {
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["success_count"], 0, "{body}");
+    assert_eq!(body["failure_count"], 1, "{body}");
+    assert_eq!(body["failures"][0]["id"], id, "{body}");
+    body["failures"][0]["message"].as_str().unwrap().to_owned()
+}
+
+async fn attacks(node: &common::Node, coalition: &Coalition, c: &reqwest::Client) {
+    let base = |alias: &str| {
+        let coll = coalition
+            .collections
+            .iter()
+            .find(|c| c.alias.as_deref() == Some(alias))
+            .unwrap();
+        format!("{}/{}/collections/{}", node.base, coll.api_root, coll.id)
+    };
+    let stub = |real: &Value, extra: &[(&str, Value)]| {
+        let mut o = serde_json::json!({
+            "type": "indicator", "spec_version": "2.1", "id": real["id"], "created": real["created"],
+            "modified": real["modified"], "pattern": "[ipv4-addr:value = '203.0.113.9']",
+            "pattern_type": "stix", "valid_from": real["created"],
+        });
+        for (k, v) in extra {
+            o[*k] = v.clone();
+        }
+        o
+    };
+    let mut messages = BTreeSet::new();
+
+    // (a) cert-pl cannot read baltic-sharing: a stub with the id and version of cert-ee's AMBER
+    // indicator there, into coalition-indicators (which cert-pl reads), as its own, as a
+    // non-member's, and without a creator.
+    let amber = demo_object(
+        node,
+        coalition,
+        "baltic-sharing",
+        "cert-ee",
+        "indicator",
+        TlpLevel::Amber,
+    )
+    .await;
+    let amber_id = amber["id"].as_str().unwrap();
+    let foreign = serde_json::json!("identity--0a0b0c0d-0000-4000-8000-00000000000f");
+    let own = serde_json::json!(coalition.members["cert-pl"].identity);
+    for extra in [
+        vec![],
+        vec![("created_by_ref", foreign.clone())],
+        vec![("created_by_ref", own)],
+    ] {
+        let (s, body) = post(
+            c,
+            &format!("{}/objects/", base("coalition-indicators")),
+            "pl-analyst",
+            vec![stub(&amber, &extra)],
+        )
+        .await;
+        messages.insert(refused(s, &body, amber_id));
+    }
+    // (b) cert-lt is a RED recipient of baltic-sharing, not of coalition-indicators: a stub of
+    // cert-ee's RED indicator there, into baltic-sharing.
+    let red = demo_object(
+        node,
+        coalition,
+        "coalition-indicators",
+        "cert-ee",
+        "indicator",
+        TlpLevel::Red,
+    )
+    .await;
+    let red_id = red["id"].as_str().unwrap();
+    let (s, body) = post(
+        c,
+        &format!("{}/objects/", base("baltic-sharing")),
+        "lt-analyst",
+        vec![stub(&red, &[])],
+    )
+    .await;
+    messages.insert(refused(s, &body, red_id));
+    // The same refusal for an object the poster may see: nl-analyst re-posting a different
+    // content under cert-ee's GREEN indicator's version.
+    let green = demo_object(
+        node,
+        coalition,
+        "coalition-indicators",
+        "cert-ee",
+        "indicator",
+        TlpLevel::Green,
+    )
+    .await;
+    let green_id = green["id"].as_str().unwrap();
+    let (s, body) = post(
+        c,
+        &format!("{}/objects/", base("coalition-indicators")),
+        "nl-analyst",
+        vec![stub(&green, &[])],
+    )
+    .await;
+    messages.insert(refused(s, &body, green_id));
+    // Even an exact copy of another member's object cannot be placed by someone else (it names
+    // its creator, so ingest refuses it as impersonation before the store is asked).
+    let (s, body) = post(
+        c,
+        &format!("{}/objects/", base("energy-sector")),
+        "nl-analyst",
+        vec![green.clone()],
+    )
+    .await;
+    refused(s, &body, green_id);
+    // (c) Forged new versions of cert-ee's GREEN indicator: revoked, or another pattern.
+    for extra in [
+        vec![
+            ("modified", serde_json::json!("2026-02-01T00:00:00.000Z")),
+            ("revoked", serde_json::json!(true)),
+        ],
+        vec![("modified", serde_json::json!("2026-02-02T00:00:00.000Z"))],
+    ] {
+        let (s, body) = post(
+            c,
+            &format!("{}/objects/", base("coalition-indicators")),
+            "nl-analyst",
+            vec![stub(&green, &extra)],
+        )
+        .await;
+        messages.insert(refused(s, &body, green_id));
+    }
+    assert_eq!(
+        messages.len(),
+        1,
+        "one wording for every refusal: {messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.contains("belong to the member that produced it")),
+        "{messages:?}"
+    );
+    // Nobody reads the real objects through the stubs, and readers still see the real latest.
+    for (user, alias, id) in [
+        ("pl-analyst", "coalition-indicators", amber_id),
+        ("lt-analyst", "baltic-sharing", red_id),
+        ("nl-analyst", "energy-sector", green_id),
+    ] {
+        let (s, _, _) = get(c, &format!("{}/objects/{id}/", base(alias)), user).await;
+        assert_eq!(s, 404, "{user} reads {id} through {alias}");
+        let (s, _, _) = get(c, &format!("{}/objects/{id}/versions/", base(alias)), user).await;
+        assert_eq!(s, 404, "{user} versions of {id} through {alias}");
+        let (_, _, body) = get(
+            c,
+            &format!("{}/manifest/?match[id]={id}", base(alias)),
+            user,
+        )
+        .await;
+        assert_eq!(body, serde_json::json!({}), "{user} manifest of {alias}");
+    }
+    for user in ["nl-soc", "ee-soc", "pl-analyst", "admin"] {
+        let (s, _, body) = get(
+            c,
+            &format!("{}/objects/{green_id}/", base("coalition-indicators")),
+            user,
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            body["objects"][0], green,
+            "{user} sees the real latest version"
+        );
+        let (_, _, v) = get(
+            c,
+            &format!(
+                "{}/objects/{green_id}/versions/",
+                base("coalition-indicators")
+            ),
+            user,
+        )
+        .await;
+        assert_eq!(
+            v["versions"],
+            serde_json::json!([green["modified"]]),
+            "{user}"
+        );
+    }
+    // (d) Impersonation with an upper-case UUID, and an upper-case id: refused at ingest.
+    let upper = coalition.members["cert-ee"]
+        .identity
+        .to_ascii_uppercase()
+        .replace("IDENTITY--", "identity--");
+    let mut forged = stub(&green, &[("created_by_ref", serde_json::json!(upper))]);
+    forged["id"] = serde_json::json!("indicator--5d3f1b8a-3c9e-4b1a-9d6e-00000000aa01");
+    let (s, body) = post(
+        c,
+        &format!("{}/objects/", base("coalition-indicators")),
+        "nl-analyst",
+        vec![forged],
+    )
+    .await;
+    let m = refused(s, &body, "indicator--5d3f1b8a-3c9e-4b1a-9d6e-00000000aa01");
+    assert!(m.contains("canonical"), "{m}");
+    let mut shouting = stub(&green, &[]);
+    shouting["id"] = serde_json::json!("indicator--5D3F1B8A-3C9E-4B1A-9D6E-00000000AA02");
+    let (s, body) = post(
+        c,
+        &format!("{}/objects/", base("coalition-indicators")),
+        "nl-analyst",
+        vec![shouting],
+    )
+    .await;
+    refused(s, &body, "indicator--5D3F1B8A-3C9E-4B1A-9D6E-00000000AA02");
+
+    // The producer re-posts its own object as it is (already present), and places it in a
+    // collection it writes; it publishes two objects with granular TLP:RED markings.
+    let (s, body) = post(
+        c,
+        &format!("{}/objects/", base("coalition-indicators")),
+        "ee-analyst",
+        vec![green.clone()],
+    )
+    .await;
+    assert_eq!(
+        (s, &body["success_count"]),
+        (202, &serde_json::json!(1)),
+        "{body}"
+    );
+    let (s, body) = post(
+        c,
+        &format!("{}/objects/", base("energy-sector")),
+        "ee-analyst",
+        vec![green.clone()],
+    )
+    .await;
+    assert_eq!(
+        (s, &body["success_count"]),
+        (202, &serde_json::json!(1)),
+        "{body}"
+    );
+    let granular: Vec<Value> = ["description", "pattern"]
+        .iter()
+        .enumerate()
+        .map(|(i, selector)| {
+            serde_json::json!({
+                "type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--5d3f1b8a-3c9e-4b1a-9d6e-0000000000b{i}"),
+                "created": "2026-01-20T00:00:00.000Z", "modified": "2026-01-20T00:00:00.000Z",
+                "name": "Partly restricted", "description": "Seen at a named victim",
+                "pattern": format!("[ipv4-addr:value = '192.0.2.{}']", 50 + i), "pattern_type": "stix",
+                "valid_from": "2026-01-20T00:00:00.000Z",
+                "object_marking_refs": [TlpLevel::Green.marking_id()],
+                "granular_markings": [{"selectors": [selector], "marking_ref": TlpLevel::Red.marking_id()}]
+            })
+        })
+        .collect();
+    let (s, body) = post(
+        c,
+        &format!("{}/objects/", base("coalition-indicators")),
+        "ee-analyst",
+        granular.clone(),
+    )
+    .await;
+    assert_eq!(
+        (s, &body["success_count"]),
+        (202, &serde_json::json!(2)),
+        "{body}"
+    );
+    // Only cert-ee (the producer) and the hub (RED recipient of the collection) receive them,
+    // through any endpoint.
+    for (user, member, _) in demo::USERS {
+        let sees = matches!(*member, "cert-ee" | "hub");
+        for g in &granular {
+            let id = g["id"].as_str().unwrap();
+            let b = base("coalition-indicators");
+            let (s, _, _) = get(c, &format!("{b}/objects/{id}/"), user).await;
+            assert_eq!(s == 200, sees, "{user} by id {id}");
+            let (s, _, _) = get(c, &format!("{b}/objects/{id}/versions/"), user).await;
+            assert_eq!(s == 200, sees, "{user} versions of {id}");
+            let (_, _, body) = get(c, &format!("{b}/objects/?match[id]={id}"), user).await;
+            assert_eq!(body.get("objects").is_some(), sees, "{user} objects {id}");
+            let (_, _, body) = get(c, &format!("{b}/manifest/?match[id]={id}"), user).await;
+            assert_eq!(body.get("objects").is_some(), sees, "{user} manifest {id}");
+        }
+    }
 }
 
 fn visible_anywhere(

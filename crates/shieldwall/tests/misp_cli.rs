@@ -226,7 +226,7 @@ fn misp_event_response_and_feeds_in_and_out() {
         event(RED_EVENT, "Red campaign", "tlp:red", "red.evil.example"),
     ]});
     std::fs::write(d.join("response.json"), response.to_string()).unwrap();
-    let r = ok_json(&sw(
+    let o = sw(
         d,
         &[
             "import",
@@ -237,12 +237,24 @@ fn misp_event_response_and_feeds_in_and_out() {
             "cert-ee",
             "--json",
         ],
-    ));
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", show(&o)));
+    // The events share one galaxy cluster (same id and version) under different TLPs: a stored
+    // version keeps the content it was first stored with, so a copy with another marking is
+    // refused (and the import exits 1), never merged.
     assert_eq!(
         (r["refused"].as_u64(), r["misp"]["errors"].as_u64()),
-        (Some(0), Some(0)),
+        (Some(1), Some(0)),
         "{r}"
     );
+    assert!(
+        r["refusals"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("threat-actor--11e17436-6ede-4733-8547-4ce0254ea19e: "),
+        "{r}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let seen_lv = ids(&stix_of(d, "intel", "cert-lv"), "report");
     assert!(seen_lv.contains(&format!("report--{AMBER_EVENT}")));
     assert!(
@@ -388,12 +400,19 @@ fn misp_event_response_and_feeds_in_and_out() {
         assert!(attrs.contains("[\"ip-dst\",\"203.0.113.9\"]"), "{attrs}");
     }
 
-    // 4. The feed directory imports back (into another collection).
+    // 4. The feed directory imports back, on another node: the objects keep their MISP uuids as
+    //    ids, and a node that already holds them keeps the content first stored (a round trip
+    //    through MISP does not give identical objects, and a stored version is re-posted only
+    //    with identical content).
+    let other = tempfile::tempdir().unwrap();
+    let d2 = other.path();
+    write_config(d2);
+    let feed_dir = d.join("feed");
     let r = ok_json(&sw(
-        d,
+        d2,
         &[
             "import",
-            "feed",
+            feed_dir.to_str().unwrap(),
             "--collection",
             "mirror",
             "--as",
@@ -406,7 +425,7 @@ fn misp_event_response_and_feeds_in_and_out() {
         (Some(0), Some(0)),
         "{r}"
     );
-    let mirror = stix_of(d, "mirror", "cert-ee");
+    let mirror = stix_of(d2, "mirror", "cert-ee");
     assert!(
         ids(&mirror, "report").contains(&format!("report--{GREEN_EVENT}")),
         "{mirror:?}"
@@ -419,10 +438,14 @@ fn misp_event_response_and_feeds_in_and_out() {
                 .contains("green.evil.example")
     }));
 
-    // 5. The same feed pulled over HTTP: the manifest, each event file, hashes.csv.
+    // 5. The same feed pulled over HTTP (on a third node): the manifest, each event file,
+    //    hashes.csv.
     let (base, log) = file_server(d.to_path_buf());
+    let third = tempfile::tempdir().unwrap();
+    let d3 = third.path();
+    write_config(d3);
     let r = ok_json(&sw(
-        d,
+        d3,
         &[
             "import",
             "--feed",
@@ -448,7 +471,7 @@ fn misp_event_response_and_feeds_in_and_out() {
     ] {
         assert!(asked.contains(&format!("/feed-internal/{f}")), "{asked:?}");
     }
-    let remote = ids(&stix_of(d, "remote", "cert-ee"), "report");
+    let remote = ids(&stix_of(d3, "remote", "cert-ee"), "report");
     assert!(
         remote.contains(&format!("report--{GREEN_EVENT}"))
             && remote.contains(&format!("report--{AMBER_EVENT}")),
@@ -515,7 +538,18 @@ fn misp_stix_test_events_import() {
     let o = sw(d, &args);
     let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", show(&o)));
     assert_eq!(r["misp"]["inputs"], 139, "{r}");
-    assert_eq!(r["refused"], 0, "{r}");
+    // The samples also reuse ids and versions with other contents: a stored version keeps the
+    // content it was first stored with, and the others are refused by the store (never by
+    // validation).
+    for refusal in r["refusals"].as_array().unwrap() {
+        assert!(
+            refusal
+                .as_str()
+                .unwrap()
+                .ends_with(shieldwall::store::REFUSED_VERSION),
+            "{refusal}"
+        );
+    }
     // The only elements left out: those two samples reuse one MISP uuid for several
     // attributes (as the misp crate's own test expects); exit status 1 says so.
     let errors: Vec<&str> = r["misp"]["diagnostics"]
@@ -538,14 +572,19 @@ fn misp_stix_test_events_import() {
             "{e}"
         );
     }
+    let refused = r["refused"].as_u64().unwrap();
     assert_eq!(
         o.status.code(),
-        Some(if errors.is_empty() { 0 } else { 1 }),
+        Some(if errors.is_empty() && refused == 0 {
+            0
+        } else {
+            1
+        }),
         "{}",
         show(&o)
     );
     assert_eq!(
-        r["stored"].as_u64().unwrap() + r["already_present"].as_u64().unwrap(),
+        r["stored"].as_u64().unwrap() + r["already_present"].as_u64().unwrap() + refused,
         r["misp"]["objects"].as_u64().unwrap(),
         "{r}"
     );

@@ -2,6 +2,12 @@
 //! the placements `policy::may_see` allows, on random coalitions and data — on SQLite and on
 //! PostgreSQL; and for a peer node's account (`Pushdown::egress`), exactly what
 //! `policy::may_serve_to_peer` allows (random trust groups and provenance).
+//!
+//! The data is written as members would write it: versions by their object's producer and by
+//! others, re-posts of stored versions with the same or another content, objects no member created,
+//! and TLP markings at the object level and as granular markings. The store's producer rule is
+//! checked against a model of it (which versions are refused), and the oracle sees only what the
+//! model says was stored, with the effective TLP (the most restrictive of both kinds of marking).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -12,6 +18,7 @@ use proptest::prelude::*;
 use shieldwall::{
     coalition::{Coalition, Collection, Grant},
     config::Role,
+    ingest::{self, Prepared},
     policy::{self, Egress, Endpoint, PeerFacts, Principal, Pushdown, VersionFacts},
     store::{
         AddOutcome, AnyStore, ListQuery, NewVersion, Provenance, StatusRecord, Store,
@@ -29,7 +36,14 @@ const UNKNOWN: usize = 2;
 struct Version {
     object: usize,
     version: u8,
+    /// The object-level TLP marking.
     tlp: Option<u8>,
+    /// A granular TLP marking (on `name`).
+    granular: Option<u8>,
+    /// Which content the poster sends (two posts of one version differ when this does).
+    content: u8,
+    /// Whether no member created the object (re-sharable with identical content).
+    third_party: bool,
     producer: usize,
     placed_in: Vec<bool>,
     /// Received from peer `p1` (else local).
@@ -51,23 +65,33 @@ struct World {
 fn world() -> impl Strategy<Value = World> {
     let grants = prop::collection::vec(prop::collection::vec(any::<bool>(), MEMBERS), COLLECTIONS);
     let version = (
-        0..OBJECTS + 3,
-        0u8..3,
-        prop::option::of(0u8..5),
-        0..MEMBERS,
+        (0..OBJECTS + 3, 0u8..3),
+        (prop::option::of(0u8..5), prop::option::of(0u8..5), 0u8..2),
+        (any::<bool>(), any::<bool>(), 0..MEMBERS),
         prop::collection::vec(any::<bool>(), COLLECTIONS),
         prop::collection::vec(0..OBJECTS + UNKNOWN, 2),
         any::<bool>(),
     )
         .prop_map(
-            |(object, version, tlp, producer, placed_in, targets, from_peer)| Version {
+            |(
+                (object, version),
+                (tlp, granular, content),
+                (third_party, by_owner, other),
+                placed_in,
+                targets,
+                from_peer,
+            )| Version {
                 from_peer,
                 // Objects ≥ OBJECTS are relationships (they point to targets); others are plain.
                 targets: if object >= OBJECTS { targets } else { vec![] },
                 object,
                 version,
                 tlp,
-                producer,
+                granular,
+                content,
+                third_party,
+                // Half the posts come from the object's usual producer, the others from anyone.
+                producer: if by_owner { object % MEMBERS } else { other },
                 placed_in,
             },
         );
@@ -139,39 +163,39 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
             red_recipients: (0..MEMBERS).filter(|m| w.red[c][*m]).map(member).collect(),
         })
         .collect();
-    // Store: deduplicate (object, version) — the first one wins, as in the store.
-    let mut seen = HashMap::new();
-    for v in &w.versions {
-        seen.entry((v.object, v.version))
-            .or_insert_with(|| v.clone());
-    }
-    let versions: Vec<Version> = seen.into_values().collect();
+    // The posted objects: real JSON, so that the store computes the effective TLP itself.
+    let json_of = |v: &Version| {
+        let mut o = serde_json::json!({
+            "type": object_id(v.object).split("--").next().unwrap(),
+            "spec_version": "2.1",
+            "id": object_id(v.object),
+            "created": "2020-09-13T12:26:40.000Z",
+            "modified": format!("2020-09-13T12:26:4{}.000Z", v.version),
+            "name": format!("content {}", v.content),
+        });
+        if let Some(t) = v.tlp {
+            o["object_marking_refs"] = serde_json::json!([level(t).marking_id()]);
+        }
+        if let Some(g) = v.granular {
+            o["granular_markings"] =
+                serde_json::json!([{"selectors": ["name"], "marking_ref": level(g).marking_id()}]);
+        }
+        if let [a, b] = v.targets[..] {
+            o["source_ref"] = serde_json::json!(target_id(a));
+            o["target_ref"] = serde_json::json!(target_id(b));
+        }
+        o
+    };
+    // The model of the producer rule, over the posts in the order they are made: the first
+    // accepted post of (object, version) is what is stored; `placed` lists (collection, stored).
+    let mut stored: Vec<Version> = Vec::new();
+    let mut placed: Vec<(usize, usize)> = Vec::new();
     for (ci, c) in collections.iter().enumerate() {
         for from_peer in [false, true] {
-            let batch: Vec<NewVersion> = versions
+            let posts: Vec<&Version> = w
+                .versions
                 .iter()
                 .filter(|v| v.placed_in[ci] && v.from_peer == from_peer)
-                .map(|v| NewVersion {
-                    id: object_id(v.object),
-                    object_type: object_id(v.object).split("--").next().unwrap().to_owned(),
-                    spec_version: "2.1".into(),
-                    version_ns: Some(
-                        1_600_000_000_000_000_000 + i64::from(v.version) * 1_000_000_000,
-                    ),
-                    version_text: Some(format!("2020-09-13T12:26:4{}.000Z", v.version)),
-                    tlp: v.tlp.map(|t| policy::tlp_code(level(t))),
-                    producer: member(v.producer),
-                    created_by_ref: None,
-                    revoked: false,
-                    edge_refs: {
-                        let mut t: Vec<String> = v.targets.iter().map(|t| target_id(*t)).collect();
-                        t.sort();
-                        t.dedup();
-                        t
-                    },
-                    json: "{}".into(),
-                    date_added_us: None,
-                })
                 .collect();
             let status = |_: &[AddOutcome]| StatusRecord {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -186,26 +210,62 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
                 actor: "proptest".into(),
             };
             // In two calls, so that some objects gain versions in a collection that already holds
-            // one (the store's `multi` flag is maintained across writes, not only within one).
-            for half in batch.chunks(batch.len().div_ceil(2).max(1)) {
-                store.add(&c.id, &prov, half, &status).await.unwrap();
+            // one (the store's `multi` flag is maintained across writes, not only within one), and
+            // the producer rule is judged both within a batch and against what is stored.
+            for half in posts.chunks(posts.len().div_ceil(2).max(1)) {
+                let batch: Vec<NewVersion> = half
+                    .iter()
+                    .map(|&v| {
+                        match ingest::to_new_version(&json_of(v), &member(v.producer), None) {
+                            Ok(Prepared::Valid(mut n)) => {
+                                n.third_party = v.third_party;
+                                *n
+                            }
+                            other => panic!("{other:?}"),
+                        }
+                    })
+                    .collect();
+                let outcomes = store.add(&c.id, &prov, &batch, &status).await.unwrap();
+                for (&v, outcome) in half.iter().zip(&outcomes) {
+                    let same = |s: &Version| s.object == v.object && s.version == v.version;
+                    let accepted = match stored.iter().position(same) {
+                        Some(k) => {
+                            let s = &stored[k];
+                            (s.producer == v.producer || v.third_party) && json_of(s) == json_of(v)
+                        }
+                        None => stored
+                            .iter()
+                            .filter(|s| s.object == v.object)
+                            .max_by_key(|s| s.version)
+                            .is_none_or(|latest| latest.producer == v.producer),
+                    };
+                    assert_eq!(
+                        outcome.is_stored(),
+                        accepted,
+                        "the producer rule for {v:?} ({outcome:?})"
+                    );
+                    if accepted {
+                        let k = stored.iter().position(same).unwrap_or_else(|| {
+                            let mut s = v.clone();
+                            s.from_peer = from_peer;
+                            stored.push(s);
+                            stored.len() - 1
+                        });
+                        if !placed.contains(&(ci, k)) {
+                            placed.push((ci, k));
+                        }
+                    }
+                }
             }
         }
     }
     let default_tlp = level(w.default_tlp);
-    // The oracle: may_see over the versions as placed.
-    let placed: Vec<(usize, &Version)> = versions
-        .iter()
-        .flat_map(|v| {
-            (0..COLLECTIONS)
-                .filter(|c| v.placed_in[*c])
-                .map(move |c| (c, v))
-        })
-        .collect();
+    // The oracle: may_see over the versions as stored and placed, with the effective TLP.
+    let placed: Vec<(usize, &Version)> = placed.iter().map(|&(c, k)| (c, &stored[k])).collect();
     let facts: Vec<VersionFacts> = placed
         .iter()
         .map(|(_, v)| VersionFacts {
-            tlp: v.tlp.map(level),
+            tlp: v.tlp.max(v.granular).map(level),
             producer: member(v.producer),
         })
         .collect();

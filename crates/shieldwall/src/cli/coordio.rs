@@ -13,7 +13,8 @@ use shieldwall::{
     ingest::{self, Prepared},
     policy::{Principal, Pushdown, can_read, can_write},
     store::{
-        AddOutcome, ListQuery, Provenance, StatusRecord, Store, VersionSelection, for_each_page,
+        AddOutcome, ListQuery, Provenance, REFUSED_VERSION, StatusRecord, Store, VersionSelection,
+        for_each_page,
     },
     timestamps,
 };
@@ -218,22 +219,45 @@ impl Ctx {
             }
             let now = timestamps::now_us();
             let status_id = uuid::Uuid::new_v4().to_string();
-            let make_status = |o: &[AddOutcome]| StatusRecord {
-                id: status_id.clone(),
-                api_root: coll.api_root.clone(),
-                member: self.principal.member.clone(),
-                request_us: now,
-                expires_us: now + 24 * 3_600_000_000,
-                body: json!({"id": status_id, "status": "complete", "total_count": o.len(),
-                    "success_count": o.len(), "failure_count": 0, "pending_count": 0})
-                .to_string(),
+            let make_status = |o: &[AddOutcome]| {
+                let stored = o.iter().filter(|o| o.is_stored()).count();
+                StatusRecord {
+                    id: status_id.clone(),
+                    api_root: coll.api_root.clone(),
+                    member: self.principal.member.clone(),
+                    request_us: now,
+                    expires_us: now + 24 * 3_600_000_000,
+                    body: json!({"id": status_id, "status": "complete", "total_count": o.len(),
+                        "success_count": stored, "failure_count": o.len() - stored, "pending_count": 0})
+                    .to_string(),
+                }
             };
-            outcomes.extend(
-                self.node
-                    .store
-                    .add(&coll.id, &provenance, &versions, &make_status)
-                    .await?,
-            );
+            let added = self
+                .node
+                .store
+                .add(&coll.id, &provenance, &versions, &make_status)
+                .await?;
+            // The store refuses a version that belongs to another member (its producer's rule).
+            let refused: Vec<&str> = versions
+                .iter()
+                .zip(&added)
+                .filter(|(_, o)| !o.is_stored())
+                .map(|(v, _)| v.id.as_str())
+                .collect();
+            if !refused.is_empty() {
+                let more = refused.len().saturating_sub(5);
+                bail!(
+                    "{}{}: {REFUSED_VERSION} ({} refused; the other objects were stored)",
+                    refused[..refused.len().min(5)].join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    },
+                    refused.len()
+                );
+            }
+            outcomes.extend(added);
         }
         Ok(outcomes)
     }

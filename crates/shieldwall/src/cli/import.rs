@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use shieldwall::{
     config::Role,
     ingest::{self, Prepared},
-    store::{AddOutcome, Provenance, StatusRecord, Store},
+    store::{AddOutcome, Provenance, REFUSED_VERSION, StatusRecord, Store},
     timestamps,
 };
 
@@ -233,24 +233,31 @@ pub(crate) async fn store_batch(
     let now = timestamps::now_us();
     let status_id = uuid::Uuid::new_v4().to_string();
     let make_status = |o: &[AddOutcome]| {
+        let stored = o.iter().filter(|o| o.is_stored()).count();
         StatusRecord {
-        id: status_id.clone(),
-        api_root: coll.api_root.clone(),
-        member: principal.member.clone(),
-        request_us: now,
-        expires_us: now + 24 * 3_600_000_000,
-        body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": o.len(),
-            "failure_count": 0, "pending_count": 0}).to_string(),
-    }
+            id: status_id.clone(),
+            api_root: coll.api_root.clone(),
+            member: principal.member.clone(),
+            request_us: now,
+            expires_us: now + 24 * 3_600_000_000,
+            body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": stored,
+                "failure_count": o.len() - stored, "pending_count": 0}).to_string(),
+        }
     };
-    for o in node
+    let outcomes = node
         .store
         .add(&coll.id, &provenance, &valid, &make_status)
-        .await?
-    {
+        .await?;
+    for (v, o) in valid.iter().zip(outcomes) {
         match o {
             AddOutcome::Added { .. } => c.stored += 1,
             AddOutcome::AlreadyPresent { .. } => c.already += 1,
+            AddOutcome::Refused { .. } => {
+                c.refused += 1;
+                if c.refusals.len() < 20 {
+                    c.refusals.push(format!("{}: {REFUSED_VERSION}", v.id));
+                }
+            }
         }
     }
     Ok(c)

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
-use stix::tlp::{TlpLevel, effective_tlp};
+use stix::tlp::{TlpLevel, effective_tlp_of};
 
 /// Every object (latest versions) of a hub collection that `member` may see; the node's default
 /// TLP for unmarked objects; the exporting organisation (name, identity uuid).
@@ -118,14 +118,7 @@ pub(crate) fn run(
             revoked += 1;
             continue;
         }
-        let tlp = effective_tlp(
-            o.get("object_marking_refs")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str),
-        )
-        .unwrap_or(default_tlp);
+        let tlp = effective_tlp_of(&o).unwrap_or(default_tlp);
         // TLP:RED never leaves in an export; the audience decides the rest.
         if tlp == TlpLevel::Red || !allows(tlp) {
             withheld += 1;

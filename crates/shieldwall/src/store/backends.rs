@@ -115,6 +115,64 @@ const POSTGRES_SCHEMA: &[&str] = &[
 /// every push mapping starts over once, judging and recording everything (a replay at the peer is
 /// `AlreadyPresent`).
 const FORGET_PUSH_POSITIONS: &str = "DELETE FROM sync_cursors WHERE direction = 'push'";
+/// The `settings` key that records that every stored TLP counts granular markings.
+const GRANULAR_TLP_KEY: &str = "tlp_counts_granular_markings";
+
+/// The TLP code an object's JSON gives today, when it differs from the `stored` one (`None` when
+/// it is the same or the JSON cannot be read, which leaves the row as it is).
+fn recomputed_tlp(json: &str, stored: Option<i64>) -> Option<Option<i64>> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let tlp = stix::meta::meta_of(&value)
+        .ok()?
+        .tlp
+        .map(crate::policy::tlp_code);
+    (tlp != stored).then_some(tlp)
+}
+
+/// Stores written when the effective TLP ignored granular markings: the TLP of every version whose
+/// JSON mentions `granular_markings` is computed again, once (recorded in `settings`), inside the
+/// caller's transaction.
+macro_rules! recompute_granular_tlp {
+    ($conn:expr) => {{
+        let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
+            .bind(GRANULAR_TLP_KEY)
+            .fetch_optional(&mut *$conn)
+            .await?
+            .is_some();
+        if !done {
+            let rows = sqlx::query(
+                "SELECT vid, tlp, json FROM versions WHERE json LIKE '%\"granular_markings\"%'",
+            )
+            .fetch_all(&mut *$conn)
+            .await?;
+            let mut changed = 0usize;
+            for r in rows {
+                let (vid, tlp, json): (i64, Option<i64>, String) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                if let Some(tlp) = recomputed_tlp(&json, tlp) {
+                    sqlx::query("UPDATE versions SET tlp = $1 WHERE vid = $2")
+                        .bind(tlp)
+                        .bind(vid)
+                        .execute(&mut *$conn)
+                        .await?;
+                    changed += 1;
+                }
+            }
+            if changed > 0 {
+                tracing::info!(
+                    versions = changed,
+                    "Effective TLP recomputed to count granular markings (once)."
+                );
+            }
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(GRANULAR_TLP_KEY)
+            .execute(&mut *$conn)
+            .await?;
+        }
+    }};
+}
 
 /// The embedded SQLite store: one writer connection, a pool of readers, WAL.
 #[derive(Debug, Clone)]
@@ -175,6 +233,9 @@ impl SqliteStore {
                 .execute(&writer)
                 .await?;
         }
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+        recompute_granular_tlp!(tx);
+        tx.commit().await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
@@ -234,6 +295,7 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        recompute_granular_tlp!(tx);
         tx.commit().await?;
         Ok(PgStore {
             pool,
@@ -498,12 +560,17 @@ macro_rules! impl_store {
                     dates.push(date_added);
                     nss.push(version_ns);
                 }
+                // A version belongs to its producer: what this batch may not write or place.
+                let refused = refusals(versions, &nss, &stored);
                 // Versions: the first occurrence of each (id, version); those already stored keep
                 // their row, the others are inserted in bulk.
                 let mut first: HashMap<(&str, i64), usize> = HashMap::with_capacity(n);
                 let mut fresh = Vec::with_capacity(n);
                 let mut vids: HashMap<usize, i64> = HashMap::with_capacity(n);
                 for (i, v) in versions.iter().enumerate() {
+                    if refused[i] {
+                        continue;
+                    }
                     if let std::collections::hash_map::Entry::Vacant(slot) = first.entry((v.id.as_str(), nss[i])) {
                         slot.insert(i);
                         match stored.get(v.id.as_str()).and_then(|s| s.iter().find(|s| s.version_ns == nss[i])) {
@@ -531,8 +598,13 @@ macro_rules! impl_store {
                         vids.entry(i).or_insert(s.vid);
                     }
                 }
+                // Refused versions get no row (0, never a vid) and are neither placed nor counted.
                 let mut vid_of = Vec::with_capacity(n);
                 for (i, v) in versions.iter().enumerate() {
+                    if refused[i] {
+                        vid_of.push(0);
+                        continue;
+                    }
                     let vid = first
                         .get(&(v.id.as_str(), nss[i]))
                         .and_then(|f| vids.get(f))
@@ -560,6 +632,9 @@ macro_rules! impl_store {
                 let before: HashMap<&str, usize> = placed.iter().map(|(k, v)| (*k, v.len())).collect();
                 let mut to_place = Vec::with_capacity(n);
                 for (i, v) in versions.iter().enumerate() {
+                    if refused[i] {
+                        continue;
+                    }
                     let p = placed.entry(v.id.as_str()).or_default();
                     if !p.contains(&vid_of[i]) {
                         p.push(vid_of[i]);
@@ -611,7 +686,9 @@ macro_rules! impl_store {
                 let mut counted: HashSet<i64> = HashSet::with_capacity(placed_now.len());
                 for i in 0..n {
                     let vid = vid_of[i];
-                    outcomes.push(if placed_now.contains(&vid) && counted.insert(vid) {
+                    outcomes.push(if refused[i] {
+                        AddOutcome::Refused { version_ns: nss[i] }
+                    } else if placed_now.contains(&vid) && counted.insert(vid) {
                         AddOutcome::Added { date_added_us: dates[i], version_ns: nss[i] }
                     } else {
                         AddOutcome::AlreadyPresent { version_ns: nss[i] }
@@ -1074,7 +1151,7 @@ macro_rules! impl_store {
     };
 }
 
-/// A [`Stored`] from a row `(id, version_ns, vid, 1 or NULL)`.
+/// A [`Stored`] from a row `(id, version_ns, vid, 1 or NULL, producer, json)`.
 macro_rules! stored_row {
     ($r:expr) => {{
         let r = $r;
@@ -1084,6 +1161,8 @@ macro_rules! stored_row {
             version_ns: r.try_get(1)?,
             vid: r.try_get(2)?,
             here: here.is_some(),
+            producer: r.try_get(4)?,
+            json: r.try_get(5)?,
         }
     }};
 }
@@ -1095,6 +1174,74 @@ struct Stored {
     vid: i64,
     /// Whether the collection being written holds this version.
     here: bool,
+    /// The member that produced it.
+    producer: String,
+    /// The object as stored.
+    json: String,
+}
+
+/// Whether two serialised objects are the same JSON value (key order and spacing aside).
+fn same_content(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// A version belongs to its producer: which of `versions` (with their versions `nss`) `add`
+/// refuses, given every stored version of their ids. Judged in order, each accepted version
+/// counting for the ones after it in the same batch:
+/// - an `(id, version)` already stored (or earlier in the batch) is accepted only with the same
+///   content (as a JSON value), from its producer, or from anyone for an object no member created
+///   (a non-member's object re-shared: the poster then learns nothing it did not send);
+/// - a new version of a known id is accepted only from the producer of its latest version;
+/// - a new id is accepted.
+fn refusals(
+    versions: &[NewVersion],
+    nss: &[i64],
+    stored: &HashMap<&str, Vec<Stored>>,
+) -> Vec<bool> {
+    let mut refused = vec![false; versions.len()];
+    // Per id, the versions accepted earlier in this batch: (version, index).
+    let mut earlier: HashMap<&str, Vec<(i64, usize)>> = HashMap::new();
+    for (i, v) in versions.iter().enumerate() {
+        let ns = nss[i];
+        let prior: &[Stored] = stored.get(v.id.as_str()).map_or(&[], Vec::as_slice);
+        let batch: &[(i64, usize)] = earlier.get(v.id.as_str()).map_or(&[], Vec::as_slice);
+        let may_place = |producer: &str, json: &str| {
+            (producer == v.producer || v.third_party) && same_content(json, &v.json)
+        };
+        let accepted = if let Some(s) = prior.iter().find(|s| s.version_ns == ns) {
+            may_place(&s.producer, &s.json)
+        } else if let Some(&(_, j)) = batch.iter().find(|(n, _)| *n == ns) {
+            may_place(&versions[j].producer, &versions[j].json)
+        } else {
+            let latest_stored = prior
+                .iter()
+                .max_by_key(|s| s.version_ns)
+                .map(|s| (s.version_ns, s.producer.as_str()));
+            let latest_batch = batch
+                .iter()
+                .max_by_key(|(n, _)| *n)
+                .map(|&(n, j)| (n, versions[j].producer.as_str()));
+            match latest_stored.max(latest_batch) {
+                None => true,
+                Some((_, producer)) => producer == v.producer,
+            }
+        };
+        if accepted {
+            earlier.entry(v.id.as_str()).or_default().push((ns, i));
+        } else {
+            refused[i] = true;
+        }
+    }
+    refused
 }
 
 /// The bulk statements of [`Store::add`], per backend: multi-row `VALUES` on SQLite (anonymous
@@ -1112,8 +1259,8 @@ impl SqliteStore {
             let text = format!(
                 // The placement test is a scalar sub-query per row on the entries primary key,
                 // never a scan of the collection.
-                "SELECT v.id, v.version_ns, v.vid, (SELECT 1 FROM entries e WHERE e.collection = ? AND e.vid = v.vid) \
-                 FROM versions v WHERE v.id IN ({})",
+                "SELECT v.id, v.version_ns, v.vid, (SELECT 1 FROM entries e WHERE e.collection = ? AND e.vid = v.vid), \
+                 v.producer, v.json FROM versions v WHERE v.id IN ({})",
                 placeholders(Dialect::Sqlite, 2, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(text)).bind(collection);
@@ -1228,8 +1375,8 @@ impl PgStore {
             // over a sequential scan of the collection's entries: each POST cost a scan of
             // everything posted before.)
             let rows = sqlx::query(
-                "SELECT v.id, v.version_ns, v.vid, (SELECT 1::int8 FROM entries e WHERE e.collection = $1 AND e.vid = v.vid) \
-                 FROM versions v WHERE v.id = ANY($2::text[])",
+                "SELECT v.id, v.version_ns, v.vid, (SELECT 1::int8 FROM entries e WHERE e.collection = $1 AND e.vid = v.vid), \
+                 v.producer, v.json FROM versions v WHERE v.id = ANY($2::text[])",
             )
             .bind(collection)
             .bind(chunk)
@@ -1420,6 +1567,123 @@ mod tests {
             "{plan:#?}"
         );
         assert!(!plan.iter().any(|l| l.starts_with("SCAN ")), "{plan:#?}");
+    }
+
+    fn version(producer: &str, third_party: bool, modified: &str, name: &str) -> NewVersion {
+        let obj = serde_json::json!({"type": "malware", "spec_version": "2.1",
+            "id": "malware--5d3f1b8a-3c9e-4b1a-9d6e-000000000001", "created": "2024-01-01T00:00:00Z",
+            "modified": modified, "name": name, "is_family": false,
+            "created_by_ref": "identity--5d3f1b8a-3c9e-4b1a-9d6e-0000000000ff"});
+        match crate::ingest::to_new_version(&obj, producer, None).unwrap() {
+            crate::ingest::Prepared::Valid(mut v) => {
+                v.third_party = third_party;
+                *v
+            }
+            crate::ingest::Prepared::Invalid { message, .. } => panic!("{message}"),
+        }
+    }
+
+    async fn add(store: &SqliteStore, collection: &str, v: &[NewVersion]) -> Vec<AddOutcome> {
+        let status = |_: &[AddOutcome]| StatusRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            api_root: "r".into(),
+            member: "m".into(),
+            request_us: 0,
+            expires_us: 0,
+            body: "{}".into(),
+        };
+        let prov = Provenance {
+            source: "local".into(),
+            actor: "t".into(),
+        };
+        store.add(collection, &prov, v, &status).await.unwrap()
+    }
+
+    /// A non-member's object may be re-shared by another member with identical content (key
+    /// order aside), never with another content under the same version; its versions belong
+    /// to the member that first published it.
+    #[tokio::test]
+    async fn third_party_objects_are_reshared_only_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("p.db")).await.unwrap();
+        let v1 = version("a", true, "2024-01-01T00:00:00Z", "Shared implant");
+        assert!(matches!(
+            add(&store, "c1", std::slice::from_ref(&v1)).await[0],
+            AddOutcome::Added { .. }
+        ));
+        // The same content from member b, keys in another order: placed in b's collection.
+        let mut same = version("b", true, "2024-01-01T00:00:00Z", "Shared implant");
+        let reordered: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&same.json)
+                .unwrap()
+                .into_iter()
+                .rev()
+                .collect();
+        same.json = serde_json::Value::Object(reordered).to_string();
+        assert_ne!(same.json, v1.json);
+        assert!(matches!(
+            add(&store, "c2", &[same]).await[0],
+            AddOutcome::Added { .. }
+        ));
+        // Another content under the same version: refused, from b and from a alike.
+        for producer in ["b", "a"] {
+            let other = version(producer, true, "2024-01-01T00:00:00Z", "Another name");
+            assert!(
+                matches!(
+                    add(&store, "c2", &[other]).await[0],
+                    AddOutcome::Refused { .. }
+                ),
+                "{producer}"
+            );
+        }
+        // A member's object (not third party) with identical content from another member: refused.
+        let members = version("b", false, "2024-01-01T00:00:00Z", "Shared implant");
+        assert!(matches!(
+            add(&store, "c3", &[members]).await[0],
+            AddOutcome::Refused { .. }
+        ));
+        // New versions: only from a, the producer of the latest version (third party or not).
+        let v2b = version("b", true, "2024-02-01T00:00:00Z", "Shared implant v2");
+        assert!(matches!(
+            add(&store, "c2", &[v2b]).await[0],
+            AddOutcome::Refused { .. }
+        ));
+        let v2a = version("a", true, "2024-02-01T00:00:00Z", "Shared implant v2");
+        assert!(matches!(
+            add(&store, "c1", &[v2a]).await[0],
+            AddOutcome::Added { .. }
+        ));
+        // Within one batch: a refused version does not count, an accepted one does.
+        let batch = [
+            version("b", true, "2024-03-01T00:00:00Z", "b's v3"),
+            version("a", true, "2024-03-01T00:00:00Z", "a's v3"),
+            version("a", true, "2024-03-01T00:00:00Z", "a's v3"),
+            version("a", true, "2024-03-01T00:00:00Z", "a's v3, changed"),
+        ];
+        let out = add(&store, "c1", &batch).await;
+        assert!(matches!(out[0], AddOutcome::Refused { .. }), "{out:?}");
+        assert!(matches!(out[1], AddOutcome::Added { .. }), "{out:?}");
+        assert!(
+            matches!(out[2], AddOutcome::AlreadyPresent { .. }),
+            "{out:?}"
+        );
+        assert!(matches!(out[3], AddOutcome::Refused { .. }), "{out:?}");
+        // What is stored is what its producer posted.
+        let placements = store.placements().await.unwrap();
+        assert_eq!(
+            placements
+                .iter()
+                .map(|p| (p.collection.as_str(), p.producer.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("c1", "a"), ("c1", "a"), ("c1", "a"), ("c2", "a")]
+        );
+        let json: String = sqlx::query_scalar(
+            "SELECT json FROM versions WHERE version_ns = (SELECT MIN(version_ns) FROM versions)",
+        )
+        .fetch_one(&store.readers)
+        .await
+        .unwrap();
+        assert_eq!(json, v1.json);
     }
 
     /// Every sub-query of a listing (the edge rule's endpoint look-ups, the version siblings)

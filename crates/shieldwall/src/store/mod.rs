@@ -15,6 +15,11 @@
 //! `statuses` keeps status resources; `sync_cursors`, `sync_held` (what push held back from a
 //! peer, and why) and `sync_refused` (what was refused from a peer, and why) are federation's.
 //!
+//! A version belongs to its producer: `add` keeps the content its producer posted, places an
+//! existing version again only for its producer with identical content (or, for an object no
+//! member created, for anyone posting identical content), and takes a new version of a known id
+//! only from the producer of its latest version; anything else is [`AddOutcome::Refused`].
+//!
 //! Listings take the policy as a [`Pushdown`](crate::policy::Pushdown) and apply it in SQL
 //! (see `sql.rs`): the store never returns a record the caller may not see.
 
@@ -64,6 +69,10 @@ pub struct NewVersion {
     pub tlp: Option<i64>,
     /// Member that published it.
     pub producer: String,
+    /// Whether no coalition member created the object (`created_by_ref` absent or naming a
+    /// non-member's identity): another member may then place an existing version of it, with
+    /// identical content.
+    pub third_party: bool,
     /// `created_by_ref`.
     pub created_by_ref: Option<String>,
     /// `revoked`.
@@ -91,7 +100,33 @@ pub enum AddOutcome {
         /// The version in nanoseconds.
         version_ns: i64,
     },
+    /// Refused: a version belongs to the member that produced it (see [`REFUSED_VERSION`]);
+    /// nothing was written or placed.
+    Refused {
+        /// The version in nanoseconds.
+        version_ns: i64,
+    },
 }
+
+impl AddOutcome {
+    /// The version in nanoseconds, whatever the outcome.
+    pub fn version_ns(&self) -> i64 {
+        match self {
+            AddOutcome::Added { version_ns, .. }
+            | AddOutcome::AlreadyPresent { version_ns }
+            | AddOutcome::Refused { version_ns } => *version_ns,
+        }
+    }
+
+    /// Whether the version is stored in the collection (added now or already there).
+    pub fn is_stored(&self) -> bool {
+        !matches!(self, AddOutcome::Refused { .. })
+    }
+}
+
+/// Why [`AddOutcome::Refused`]: one wording for every such refusal, whether or not the poster
+/// may see the object, so that it tells nothing beyond the fact that the id is in use.
+pub const REFUSED_VERSION: &str = "this id and version cannot be published by this member: an object's versions belong to the member that produced it, and a stored version can only be re-posted with identical content";
 
 /// A status resource as kept.
 #[derive(Debug, Clone)]

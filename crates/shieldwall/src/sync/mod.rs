@@ -45,7 +45,8 @@ use crate::{
     ingest::{self, Prepared},
     policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
     store::{
-        AddOutcome, AnyStore, Held, Provenance, Refused, StatusRecord, Store, StoreError,
+        AddOutcome, AnyStore, Held, Provenance, REFUSED_VERSION, Refused, StatusRecord, Store,
+        StoreError,
         SyncRecord,
     },
     timestamps,
@@ -159,6 +160,10 @@ pub const REFUSED_BY_PEER: &str = "refused-by-peer";
 /// Reason recorded for an object received from a peer that failed validation or the publishing
 /// rules.
 pub const REFUSED_INVALID: &str = "invalid";
+
+/// Reason recorded for an object received from a peer that the store's producer rule refused (a
+/// version of another producer's object, or a stored version re-sent with other content).
+pub const REFUSED_PRODUCER: &str = "version-of-another-producer";
 
 /// Held-back reasons that cannot change for a stored version (its marking and provenance are
 /// fixed): not judged again by the per-run pass, only when the entry comes round again.
@@ -474,6 +479,27 @@ impl Engine {
                     .iter()
                     .filter(|o| matches!(o, AddOutcome::Added { .. }))
                     .count() as u64;
+                // A version that belongs to another member (the store's producer rule): recorded
+                // like every other refusal before the cursor moves past it.
+                let mut by_rule = Vec::new();
+                for (v, o) in valid.iter().zip(&outcomes) {
+                    if !o.is_stored() {
+                        report.pulled_refused += 1;
+                        tracing::warn!(peer = %p.name, id = %v.id, message = REFUSED_VERSION, "Refused an object received by sync.");
+                        by_rule.push(refusal(
+                            &p.name,
+                            &local.id,
+                            &v.id,
+                            v.version_text.as_deref(),
+                            REFUSED_PRODUCER,
+                            REFUSED_VERSION,
+                        ));
+                    }
+                }
+                if !by_rule.is_empty() {
+                    self.store.record_refused(&by_rule).await?;
+                    count_refused(&by_rule);
+                }
             }
             if let Some(last) = &page.date_added_last
                 && cursor.as_deref() != Some(last.as_str())
@@ -939,7 +965,8 @@ fn internal_status(local: &Collection, p: &PeerConfig, outcomes: &[AddOutcome]) 
     let id = uuid::Uuid::new_v4().to_string();
     StatusRecord {
         body: serde_json::json!({"id": id, "status": "complete", "total_count": outcomes.len(),
-            "success_count": outcomes.len(), "failure_count": 0, "pending_count": 0})
+            "success_count": outcomes.iter().filter(|o| o.is_stored()).count(),
+            "failure_count": outcomes.iter().filter(|o| !o.is_stored()).count(), "pending_count": 0})
         .to_string(),
         id,
         api_root: local.api_root.clone(),

@@ -22,7 +22,10 @@ use crate::{
     coalition::{ApiRoot, Collection},
     ingest::Prepared,
     policy::{self, Principal, Pushdown},
-    store::{AddOutcome, DeleteQuery, ListQuery, Page, Provenance, Record, StatusRecord, Store},
+    store::{
+        AddOutcome, DeleteQuery, ListQuery, Page, Provenance, REFUSED_VERSION, Record,
+        StatusRecord, Store,
+    },
     timestamps,
 };
 
@@ -594,20 +597,19 @@ pub(super) async fn add_objects(
     // the store build it more than once) rather than built twice.
     let built: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let make_status = |outcomes: &[AddOutcome]| {
-        let successes: Vec<Value> = valid
-            .iter()
-            .zip(outcomes)
-            .map(|(v, o)| {
-                let version = v.version_text.clone().unwrap_or_else(|| {
-                    let ns = match o {
-                        AddOutcome::Added { version_ns, .. }
-                        | AddOutcome::AlreadyPresent { version_ns } => *version_ns,
-                    };
-                    timestamps::format_us(ns.div_euclid(1000))
-                });
-                json!({"id": v.id, "version": version})
-            })
-            .collect();
+        let mut successes: Vec<Value> = Vec::with_capacity(valid.len());
+        let mut failures = failures.clone();
+        for (v, o) in valid.iter().zip(outcomes) {
+            let version = v
+                .version_text
+                .clone()
+                .unwrap_or_else(|| timestamps::format_us(o.version_ns().div_euclid(1000)));
+            if o.is_stored() {
+                successes.push(json!({"id": v.id, "version": version}));
+            } else {
+                failures.push(json!({"id": v.id, "version": version, "message": REFUSED_VERSION}));
+            }
+        }
         let body = json!({
             "id": status_id,
             "status": "complete",
@@ -647,9 +649,33 @@ pub(super) async fn add_objects(
         Some(body) => body,
         None => make_status(&outcomes).body,
     };
-    metrics::counter!("shieldwall_objects_added_total").increment(valid.len() as u64);
-    metrics::counter!("shieldwall_objects_refused_total").increment(failures.len() as u64);
-    tracing::info!(collection = %c.id, stored = valid.len(), refused = failures.len(), actor = %principal.actor, "Added objects.");
+    // A peer's push that the producer rule refused is recorded too.
+    if let Some((peer, _)) = &inbound_peer {
+        let by_rule: Vec<_> = valid
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| !o.is_stored())
+            .map(|(v, _)| {
+                crate::sync::refusal(
+                    peer,
+                    &c.id,
+                    &v.id,
+                    v.version_text.as_deref(),
+                    crate::sync::REFUSED_PRODUCER,
+                    REFUSED_VERSION,
+                )
+            })
+            .collect();
+        if !by_rule.is_empty() {
+            state.store.record_refused(&by_rule).await?;
+            crate::sync::count_refused(&by_rule);
+        }
+    }
+    let stored = outcomes.iter().filter(|o| o.is_stored()).count();
+    let refused = failures.len() + (outcomes.len() - stored);
+    metrics::counter!("shieldwall_objects_added_total").increment(stored as u64);
+    metrics::counter!("shieldwall_objects_refused_total").increment(refused as u64);
+    tracing::info!(collection = %c.id, stored, refused, actor = %principal.actor, "Added objects.");
     Ok(Taxii {
         status: StatusCode::ACCEPTED,
         body: status_body,
