@@ -23,7 +23,10 @@ pub struct Indicator {
     /// When the indicator became known: a store's `date_added` when there is one, else
     /// `modified`, else `created` (what retro-hunting compares with `--since`).
     pub added: Option<i64>,
-    /// `object_marking_refs`, for the exports' audience filter.
+    /// Every marking definition that marks the indicator or a part of it: its
+    /// `object_marking_refs`, then the `marking_ref` of each of its `granular_markings` (a
+    /// restrictive marking on any property restricts the whole indicator in the exports'
+    /// audience filter).
     pub marking_refs: Vec<String>,
 }
 
@@ -64,13 +67,18 @@ impl Indicator {
             marking_refs: obj
                 .get("object_marking_refs")
                 .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .chain(
+                    obj.get("granular_markings")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|g| g.get("marking_ref").and_then(Value::as_str)),
+                )
+                .map(str::to_owned)
+                .collect(),
         }))
     }
 
@@ -128,9 +136,23 @@ mod tests {
             vec![IndicatorError("indicator--c: no string `pattern`".into())]
         );
         let i = &ind[0];
+        assert!(i.marking_refs.is_empty());
         assert_eq!(i.added, parse_timestamp("2024-02-01T00:00:00Z"));
         assert!(i.active_at(parse_timestamp("2024-06-01T00:00:00Z").unwrap()));
         assert!(!i.active_at(parse_timestamp("2025-01-01T00:00:00Z").unwrap()));
         assert!(!i.active_at(parse_timestamp("2023-12-31T23:59:59Z").unwrap()));
+    }
+
+    #[test]
+    fn granular_markings_are_markings_too() {
+        let o = json!({"type":"indicator","id":"indicator--a","pattern":"[ipv4-addr:value = '1.2.3.4']",
+            "pattern_type":"stix","object_marking_refs":["marking-definition--g"],
+            "granular_markings":[{"selectors":["pattern"],"marking_ref":"marking-definition--r"},
+                                 {"selectors":["name"],"lang":"fr"}]});
+        let i = Indicator::from_stix(&o).unwrap().unwrap();
+        assert_eq!(
+            i.marking_refs,
+            ["marking-definition--g", "marking-definition--r"]
+        );
     }
 }

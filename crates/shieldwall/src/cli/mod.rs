@@ -10,6 +10,7 @@ pub(crate) mod exports;
 pub(crate) mod fimi;
 pub(crate) mod import;
 pub(crate) mod incident;
+pub(crate) mod latest;
 pub(crate) mod init;
 pub(crate) mod misp_in;
 pub(crate) mod misp_out;
