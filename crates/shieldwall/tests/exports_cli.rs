@@ -428,7 +428,7 @@ fn only_the_latest_version_in_the_files_is_exported_or_scanned() {
             at(24, "2024-02-01T00:00:00.000Z", "[domain-name:value = 'expired.evil.example']", &[GREEN],
                json!({"valid_until": "2024-06-01T00:00:00Z"})),
             at(27, "2024-02-01T00:00:00.000Z", "[domain-name:value = 'future.evil.example']", &[GREEN],
-               json!({"valid_from": "2999-01-01T00:00:00Z"})),
+               json!({"valid_from": "2099-01-01T00:00:00Z"})),
             // A version of 21 older than both, after them in the files: it changes nothing.
             at(21, "2023-06-01T00:00:00.000Z", "[domain-name:value = 'tightened.evil.example']", &[CLEAR], none.clone()),
         ],
@@ -488,7 +488,7 @@ fn only_the_latest_version_in_the_files_is_exported_or_scanned() {
             log_file.to_str().unwrap(),
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let mut hits: Vec<String> = String::from_utf8(o.stdout)
+        let mut hits: Vec<String> = String::from_utf8(o.stdout.clone())
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap()["value"].as_str().unwrap().to_owned())

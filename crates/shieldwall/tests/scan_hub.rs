@@ -372,7 +372,7 @@ impl Hub<'_> {
     }
 }
 
-fn versioned_hub(dir: &Path, database: Option<&str>) -> Hub<'_> {
+fn versioned_hub<'a>(dir: &'a Path, database: Option<&'a str>) -> Hub<'a> {
     let h = Hub { dir, database };
     h.ok(&["init"]);
     for (m, id) in [
