@@ -23,11 +23,26 @@ pub struct Indicator {
     /// When the indicator became known: a store's `date_added` when there is one, else
     /// `modified`, else `created` (what retro-hunting compares with `--since`).
     pub added: Option<i64>,
-    /// Every marking definition that marks the indicator or a part of it: its
-    /// `object_marking_refs`, then the `marking_ref` of each of its `granular_markings` (a
-    /// restrictive marking on any property restricts the whole indicator in the exports'
-    /// audience filter).
+    /// `object_marking_refs` and the `marking_ref`s of `granular_markings` (whatever their
+    /// selectors), for the exports' audience filter: a TLP:RED part makes the indicator TLP:RED.
     pub marking_refs: Vec<String>,
+}
+
+/// The marking-definition ids of `object_marking_refs` then of `granular_markings[*].marking_ref`.
+fn marking_refs(obj: &Value) -> Vec<String> {
+    let object_level = obj
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str);
+    let granular = obj
+        .get("granular_markings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("marking_ref").and_then(Value::as_str));
+    object_level.chain(granular).map(str::to_owned).collect()
 }
 
 /// Why a JSON object is not an indicator the matcher can take.
@@ -64,21 +79,7 @@ impl Indicator {
             valid_until: time("valid_until")?,
             revoked: obj.get("revoked").and_then(Value::as_bool).unwrap_or(false),
             added: modified.or(created),
-            marking_refs: obj
-                .get("object_marking_refs")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .chain(
-                    obj.get("granular_markings")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|g| g.get("marking_ref").and_then(Value::as_str)),
-                )
-                .map(str::to_owned)
-                .collect(),
+            marking_refs: marking_refs(obj),
         }))
     }
 

@@ -312,13 +312,12 @@ fn tlp_tag(marking_id: &str) -> Option<&'static str> {
 
 fn tags_of(o: &Value, include_labels: bool) -> Vec<Value> {
     let mut tags = Vec::new();
-    for m in o
-        .get("object_marking_refs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(t) = m.as_str().and_then(tlp_tag) {
+    // Granular TLP markings are tagged too: MISP marks whole attributes, and a part's level
+    // holds for the whole.
+    for m in stix::tlp::marking_refs_of(o) {
+        if let Some(t) = tlp_tag(m)
+            && !tags.iter().any(|x| x == t)
+        {
             tags.push(t.to_owned());
         }
     }

@@ -2,7 +2,8 @@
 //! the data a store needs to apply the same rule inside a listing query ([`Pushdown`]).
 //!
 //! A member M may see a stored version O served from collection C only if M may read C and O's
-//! effective TLP (its most restrictive TLP marking, or the node default when unmarked) is not RED,
+//! effective TLP (its most restrictive TLP marking among `object_marking_refs` and granular
+//! markings, whatever their selectors, or the node default when unmarked) is not RED,
 //! or M is O's producer, or M is one of C's RED recipients. A relationship or sighting is visible
 //! only when every object it points to is unknown to the node or has at least one version M may
 //! see by that rule in some collection (the endpoint's own edges are not followed further).

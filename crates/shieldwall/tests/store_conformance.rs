@@ -462,3 +462,98 @@ async fn postgres_converts_a_jsonb_store_to_text() {
     );
     db.drop_db(Some(reopened)).await;
 }
+
+/// A version stored with a granular TLP:RED marking, as a store written before granular markings
+/// counted holds it: its `tlp` column says GREEN and the store has not recorded the recomputation.
+fn granular_red() -> NewVersion {
+    v(
+        json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-0000000000a1",
+        "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "pattern": "[x:y = 1]",
+        "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z",
+        "object_marking_refs": [stix::tlp::TLP2_GREEN],
+        "granular_markings": [{"selectors": ["pattern"], "marking_ref": stix::tlp::TLP2_RED}]}),
+    )
+}
+
+const AGE_STORE: [&str; 2] = [
+    "UPDATE versions SET tlp = $1",
+    "DELETE FROM settings WHERE key = 'tlp_counts_granular_markings'",
+];
+
+async fn tlps(store: &AnyStore) -> Vec<(String, Option<i64>)> {
+    let mut p: Vec<_> = store
+        .placements()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.id, p.tlp))
+        .collect();
+    p.sort();
+    p
+}
+
+/// Granular markings count in the effective TLP; a store written before they did has the TLP of
+/// its granularly marked versions recomputed at open (and only those).
+#[tokio::test]
+async fn sqlite_recomputes_granular_tlp_at_open() {
+    use shieldwall::policy::tlp_code;
+    let (_dir, path) = common::sqlite_path();
+    let url = format!("sqlite://{}", path.display());
+    let store = AnyStore::open(&url).await.unwrap();
+    let plain = ind(7, "2020-01-01T00:00:00Z");
+    add(&store, C, &[granular_red(), plain.clone()]).await;
+    let red = Some(tlp_code(TlpLevel::Red));
+    let green = Some(tlp_code(TlpLevel::Green));
+    assert_eq!(
+        tlps(&store).await,
+        vec![(granular_red().id, red), (plain.id.clone(), None)]
+    );
+    drop(store);
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(AGE_STORE[0])
+        .bind(green)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(AGE_STORE[1]).execute(&pool).await.unwrap();
+    pool.close().await;
+    let reopened = AnyStore::open(&url).await.unwrap();
+    assert_eq!(
+        tlps(&reopened).await,
+        vec![(granular_red().id, red), (plain.id, green)],
+        "the granular version is RED again; the others are not rewritten"
+    );
+}
+
+#[tokio::test]
+async fn postgres_recomputes_granular_tlp_at_open() {
+    use shieldwall::policy::tlp_code;
+    let Some(db) = common::PgDb::create("granular TLP recomputation on PostgreSQL").await else {
+        return;
+    };
+    let store = AnyStore::open(&db.url).await.unwrap();
+    let plain = ind(7, "2020-01-01T00:00:00Z");
+    add(&store, C, &[granular_red(), plain.clone()]).await;
+    let red = Some(tlp_code(TlpLevel::Red));
+    let green = Some(tlp_code(TlpLevel::Green));
+    assert_eq!(
+        tlps(&store).await,
+        vec![(granular_red().id, red), (plain.id.clone(), None)]
+    );
+    if let AnyStore::Postgres(pg) = &store {
+        sqlx::query(AGE_STORE[0])
+            .bind(green)
+            .execute(pg.pool())
+            .await
+            .unwrap();
+        sqlx::query(AGE_STORE[1]).execute(pg.pool()).await.unwrap();
+        pg.pool().close().await;
+    }
+    drop(store);
+    let reopened = AnyStore::open(&db.url).await.unwrap();
+    assert_eq!(
+        tlps(&reopened).await,
+        vec![(granular_red().id, red), (plain.id, green)]
+    );
+    db.drop_db(Some(reopened)).await;
+}

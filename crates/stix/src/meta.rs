@@ -88,7 +88,8 @@ pub struct ObjectMeta {
     pub created: Option<String>,
     /// `modified`, verbatim.
     pub modified: Option<String>,
-    /// The most restrictive TLP marking in `object_marking_refs`, or `None` when unmarked.
+    /// The most restrictive TLP marking among `object_marking_refs` and the `marking_ref`s of
+    /// `granular_markings` (whatever their selectors), or `None` when unmarked.
     pub tlp: Option<TlpLevel>,
     /// `created_by_ref`, verbatim.
     pub created_by_ref: Option<String>,
@@ -148,17 +149,16 @@ pub fn meta_of(value: &Value) -> Result<ObjectMeta, MetaError> {
         None if created.is_none() && modified.is_none() => SpecVersion::V2_1,
         None => SpecVersion::V2_0,
     };
-    let tlp = match obj.get("object_marking_refs") {
-        None => None,
+    let mut marking_ids: Vec<&str> = Vec::new();
+    match obj.get("object_marking_refs") {
+        None => {}
         Some(Value::Array(refs)) => {
-            let mut ids = Vec::with_capacity(refs.len());
             for r in refs {
-                ids.push(r.as_str().ok_or(MetaError::Invalid {
+                marking_ids.push(r.as_str().ok_or(MetaError::Invalid {
                     property: "object_marking_refs",
                     reason: "must be a list of identifiers",
                 })?);
             }
-            tlp::effective_tlp(ids)
         }
         Some(_) => {
             return Err(MetaError::Invalid {
@@ -166,7 +166,36 @@ pub fn meta_of(value: &Value) -> Result<ObjectMeta, MetaError> {
                 reason: "must be a list of identifiers",
             });
         }
-    };
+    }
+    // Granular markings count whatever their selectors: a TLP:RED part makes the object TLP:RED.
+    match obj.get("granular_markings") {
+        None => {}
+        Some(Value::Array(markings)) => {
+            for g in markings {
+                let g = g.as_object().ok_or(MetaError::Invalid {
+                    property: "granular_markings",
+                    reason: "must be a list of granular markings",
+                })?;
+                match g.get("marking_ref") {
+                    None => {}
+                    Some(Value::String(r)) => marking_ids.push(r),
+                    Some(_) => {
+                        return Err(MetaError::Invalid {
+                            property: "granular_markings",
+                            reason: "has a `marking_ref` that is not an identifier",
+                        });
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            return Err(MetaError::Invalid {
+                property: "granular_markings",
+                reason: "must be a list of granular markings",
+            });
+        }
+    }
+    let tlp = tlp::effective_tlp(marking_ids);
     let created_by_ref = optional_str(obj, "created_by_ref")?;
     let revoked = match obj.get("revoked") {
         None => false,
@@ -239,6 +268,35 @@ mod tests {
         assert_eq!(m.created_by_ref.as_deref(), Some("identity--x"));
         assert!(m.revoked);
         assert!(m.edge_refs.is_empty());
+    }
+
+    #[test]
+    fn granular_markings_decide_the_tlp_too() {
+        let m = meta_of(&json!({
+            "type": "indicator", "id": "indicator--1",
+            "object_marking_refs": [tlp::TLP2_GREEN],
+            "granular_markings": [
+                {"selectors": ["description"], "marking_ref": tlp::TLP2_RED},
+                {"selectors": ["name"], "lang": "fr"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(m.tlp, Some(TlpLevel::Red));
+        let m = meta_of(&json!({"type": "indicator", "id": "indicator--1",
+            "granular_markings": [{"selectors": ["pattern"], "marking_ref": tlp::TLP2_AMBER_STRICT}]}))
+        .unwrap();
+        assert_eq!(m.tlp, Some(TlpLevel::AmberStrict));
+        for bad in [json!("x"), json!(["x"]), json!([{"marking_ref": 5}])] {
+            assert!(matches!(
+                meta_of(
+                    &json!({"type": "indicator", "id": "indicator--1", "granular_markings": bad})
+                ),
+                Err(MetaError::Invalid {
+                    property: "granular_markings",
+                    ..
+                })
+            ));
+        }
     }
 
     #[test]

@@ -200,9 +200,24 @@ impl StixObject {
             .filter_map(Value::as_str)
     }
 
-    /// The effective TLP of the object (see [`crate::tlp::effective_tlp`]).
+    /// The marking-definition ids of the object's `granular_markings` (see
+    /// [`crate::tlp::granular_marking_refs`]).
+    pub fn granular_marking_refs(&self) -> impl Iterator<Item = &str> {
+        self.map
+            .get("granular_markings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.get("marking_ref").and_then(Value::as_str))
+    }
+
+    /// The effective TLP of the object: the most restrictive TLP among its object markings and its
+    /// granular markings (see [`crate::tlp::effective_tlp_of`]).
     pub fn tlp(&self) -> Option<crate::tlp::TlpLevel> {
-        crate::tlp::effective_tlp(self.object_marking_refs())
+        crate::tlp::effective_tlp(
+            self.object_marking_refs()
+                .chain(self.granular_marking_refs()),
+        )
     }
 
     /// Whether `revoked` is `true`.

@@ -1,6 +1,6 @@
 //! Traffic Light Protocol markings: the TLP 1.0 marking definitions predefined by STIX 2.1
 //! (§7.2.1.4) and the TLP 2.0 ones OASIS publishes as a property extension, known by id, and an
-//! object's effective TLP (the most restrictive of its markings).
+//! object's effective TLP (the most restrictive of its markings, object-level and granular).
 
 use serde_json::{Value, json};
 
@@ -163,11 +163,34 @@ pub fn effective_tlp<'a>(marking_refs: impl IntoIterator<Item = &'a str>) -> Opt
     marking_refs.into_iter().filter_map(level_of_marking).max()
 }
 
+/// The marking-definition ids named by an object's granular markings (`granular_markings[*].marking_ref`,
+/// whatever their selectors; a granular marking that carries only `lang` names none).
+pub fn granular_marking_refs(object: &Value) -> impl Iterator<Item = &str> {
+    object
+        .get("granular_markings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("marking_ref").and_then(Value::as_str))
+}
+
+/// Every marking-definition id that decides an object's TLP: its `object_marking_refs` and the
+/// `marking_ref` of each of its `granular_markings`.
+pub fn marking_refs_of(object: &Value) -> impl Iterator<Item = &str> {
+    object
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .chain(granular_marking_refs(object))
+}
+
 /// The effective TLP of a STIX object given as JSON: the most restrictive TLP marking among its
-/// `object_marking_refs` (granular markings do not mark the whole object and are not counted).
+/// `object_marking_refs` and its granular markings (any selector). A part of an object marked
+/// TLP:RED makes the whole object TLP:RED: whoever may not see the part does not receive the object.
 pub fn effective_tlp_of(object: &Value) -> Option<TlpLevel> {
-    let refs = object.get("object_marking_refs")?.as_array()?;
-    effective_tlp(refs.iter().filter_map(Value::as_str))
+    effective_tlp(marking_refs_of(object))
 }
 
 /// The five TLP 2.0 marking definitions plus the TLP 2.0 extension definition, as OASIS publishes them.
@@ -211,6 +234,29 @@ mod tests {
         let obj = json!({"object_marking_refs": [TLP2_CLEAR, TLP1_GREEN]});
         assert_eq!(effective_tlp_of(&obj), Some(TlpLevel::Green));
         assert_eq!(effective_tlp_of(&json!({"type": "indicator"})), None);
+    }
+
+    #[test]
+    fn granular_markings_count_whatever_their_selectors() {
+        let obj = json!({
+            "object_marking_refs": [TLP2_GREEN],
+            "granular_markings": [
+                {"selectors": ["description"], "marking_ref": TLP2_RED},
+                {"selectors": ["name"], "lang": "en"}
+            ]
+        });
+        assert_eq!(effective_tlp_of(&obj), Some(TlpLevel::Red));
+        let only_granular =
+            json!({"granular_markings": [{"selectors": ["pattern"], "marking_ref": TLP1_AMBER}]});
+        assert_eq!(effective_tlp_of(&only_granular), Some(TlpLevel::Amber));
+        // A granular marking less restrictive than the object's does not loosen it.
+        let looser = json!({"object_marking_refs": [TLP2_AMBER_STRICT],
+            "granular_markings": [{"selectors": ["name"], "marking_ref": TLP2_CLEAR}]});
+        assert_eq!(effective_tlp_of(&looser), Some(TlpLevel::AmberStrict));
+        assert_eq!(
+            marking_refs_of(&obj).collect::<Vec<_>>(),
+            vec![TLP2_GREEN, TLP2_RED]
+        );
     }
 
     #[test]

@@ -88,6 +88,65 @@ const POSTGRES_SCHEMA: &[&str] = &[
     "ALTER TABLE entries ADD COLUMN IF NOT EXISTS multi BIGINT NOT NULL DEFAULT 1",
 ];
 
+/// The `settings` key that records that every stored TLP counts granular markings.
+const GRANULAR_TLP_KEY: &str = "tlp_counts_granular_markings";
+
+/// The TLP code an object's JSON gives today, when it differs from the `stored` one (`None` when
+/// it is the same or the JSON cannot be read, which leaves the row as it is).
+fn recomputed_tlp(json: &str, stored: Option<i64>) -> Option<Option<i64>> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let tlp = stix::meta::meta_of(&value)
+        .ok()?
+        .tlp
+        .map(crate::policy::tlp_code);
+    (tlp != stored).then_some(tlp)
+}
+
+/// Stores written when the effective TLP ignored granular markings: the TLP of every version whose
+/// JSON mentions `granular_markings` is computed again, once (recorded in `settings`), inside the
+/// caller's transaction.
+macro_rules! recompute_granular_tlp {
+    ($conn:expr) => {{
+        let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
+            .bind(GRANULAR_TLP_KEY)
+            .fetch_optional(&mut *$conn)
+            .await?
+            .is_some();
+        if !done {
+            let rows = sqlx::query(
+                "SELECT vid, tlp, json FROM versions WHERE json LIKE '%\"granular_markings\"%'",
+            )
+            .fetch_all(&mut *$conn)
+            .await?;
+            let mut changed = 0usize;
+            for r in rows {
+                let (vid, tlp, json): (i64, Option<i64>, String) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                if let Some(tlp) = recomputed_tlp(&json, tlp) {
+                    sqlx::query("UPDATE versions SET tlp = $1 WHERE vid = $2")
+                        .bind(tlp)
+                        .bind(vid)
+                        .execute(&mut *$conn)
+                        .await?;
+                    changed += 1;
+                }
+            }
+            if changed > 0 {
+                tracing::info!(
+                    versions = changed,
+                    "Effective TLP recomputed to count granular markings (once)."
+                );
+            }
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(GRANULAR_TLP_KEY)
+            .execute(&mut *$conn)
+            .await?;
+        }
+    }};
+}
+
 /// The embedded SQLite store: one writer connection, a pool of readers, WAL.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -131,6 +190,9 @@ impl SqliteStore {
                 .execute(&writer)
                 .await?;
         }
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+        recompute_granular_tlp!(tx);
+        tx.commit().await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
@@ -183,6 +245,7 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        recompute_granular_tlp!(tx);
         tx.commit().await?;
         Ok(PgStore {
             pool,
