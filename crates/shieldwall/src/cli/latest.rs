@@ -217,10 +217,7 @@ pub(crate) async fn for_each_latest<S: Store>(
             }
         }
         for r in &page.records {
-            if latest
-                .get(r.id.as_str())
-                .is_some_and(|&l| l > r.version_ns)
-            {
+            if latest.get(r.id.as_str()).is_some_and(|&l| l > r.version_ns) {
                 withdrawals.add(&r.id, Withdrawal::LaterVersionHidden);
             } else {
                 f(r)?;
@@ -277,7 +274,11 @@ mod tests {
     #[test]
     fn a_tie_resolves_to_the_version_that_withholds_more() {
         let t = "2024-03-01T00:00:00Z";
-        let plain = v("indicator--a", t, json!({"object_marking_refs": [TLP2_GREEN]}));
+        let plain = v(
+            "indicator--a",
+            t,
+            json!({"object_marking_refs": [TLP2_GREEN]}),
+        );
         let revoked = v("indicator--a", t, json!({"revoked": true}));
         let red = v(
             "indicator--a",
@@ -294,12 +295,19 @@ mod tests {
             vec![revoked]
         );
         // Without `modified`, `created` orders the versions.
-        let c1 = json!({"type": "indicator", "id": "indicator--c", "created": "2024-01-01T00:00:00Z"});
+        let c1 =
+            json!({"type": "indicator", "id": "indicator--c", "created": "2024-01-01T00:00:00Z"});
         let c2 = json!({"type": "indicator", "id": "indicator--c", "created": "2024-01-02T00:00:00Z", "revoked": true});
         assert_eq!(latest_only(vec![c2.clone(), c1], |o| o, &mut n), vec![c2]);
-        // Granular markings count in the tie (once the effective TLP includes them).
-        let got = latest_only(vec![red.clone(), plain.clone()], |o| o, &mut n);
-        assert_eq!(got.len(), 1);
+        // Granular markings count in the tie.
+        assert_eq!(
+            latest_only(vec![plain.clone(), red.clone()], |o| o, &mut n),
+            vec![red.clone()]
+        );
+        assert_eq!(
+            latest_only(vec![red.clone(), plain], |o| o, &mut n),
+            vec![red]
+        );
     }
 
     #[test]

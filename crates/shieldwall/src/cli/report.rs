@@ -609,14 +609,39 @@ mod tests {
                 "label last"
             );
             assert!(
-                page.contains(&format!("style=\"color:{}\">{}</span>", tlp_colour(level), level.name())),
+                page.contains(&format!(
+                    "style=\"color:{}\">{}</span>",
+                    tlp_colour(level),
+                    level.name()
+                )),
                 "{level}"
             );
         }
-        assert!(page_for(&[sighting(1, &[TlpLevel::Red.marking_id()], &[])], TlpLevel::Clear).contains("color:#FF2B2B\">TLP:RED<"));
-        assert!(page_for(&[sighting(1, &[TlpLevel::AmberStrict.marking_id()], &[])], TlpLevel::Clear).contains("color:#FFC000\">TLP:AMBER+STRICT<"));
-        assert!(page_for(&[sighting(1, &[TlpLevel::Green.marking_id()], &[])], TlpLevel::Clear).contains("color:#33FF00\">TLP:GREEN<"));
-        assert!(page_for(&[sighting(1, &[TLP1_WHITE], &[])], TlpLevel::Red).contains("color:#FFFFFF\">TLP:CLEAR<"));
+        assert!(
+            page_for(
+                &[sighting(1, &[TlpLevel::Red.marking_id()], &[])],
+                TlpLevel::Clear
+            )
+            .contains("color:#FF2B2B\">TLP:RED<")
+        );
+        assert!(
+            page_for(
+                &[sighting(1, &[TlpLevel::AmberStrict.marking_id()], &[])],
+                TlpLevel::Clear
+            )
+            .contains("color:#FFC000\">TLP:AMBER+STRICT<")
+        );
+        assert!(
+            page_for(
+                &[sighting(1, &[TlpLevel::Green.marking_id()], &[])],
+                TlpLevel::Clear
+            )
+            .contains("color:#33FF00\">TLP:GREEN<")
+        );
+        assert!(
+            page_for(&[sighting(1, &[TLP1_WHITE], &[])], TlpLevel::Red)
+                .contains("color:#FFFFFF\">TLP:CLEAR<")
+        );
         // TLP 1.0 markings label in TLP 2.0 terms; unmarked objects take the node's default.
         let page = page_for(&[sighting(1, &[TLP1_AMBER], &[])], TlpLevel::Clear);
         assert_eq!(labels(&page), ["TLP:AMBER", "TLP:AMBER"]);
