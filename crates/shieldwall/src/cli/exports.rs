@@ -1,8 +1,8 @@
 //! `shieldwall export`: indicators as Suricata rules (plus file-hash lists), a Zeek Intel file,
 //! a DNS RPZ zone, plain lists per type, or CSV — only those the chosen audience may receive.
 //!
-//! Audience by TLP (the indicator's effective TLP, its most restrictive TLP marking):
-//! `public` receives TLP:CLEAR only; `coalition` CLEAR and GREEN; `internal` everything up to
+//! Audience by TLP (the indicator's effective TLP: its most restrictive TLP marking, object or
+//! granular): `public` receives TLP:CLEAR only; `coalition` CLEAR and GREEN; `internal` everything up to
 //! AMBER+STRICT. TLP:RED never leaves in an export: a block list is deployed on devices and
 //! read by people beyond the named recipients RED is limited to. An indicator without a TLP
 //! marking is treated as TLP:AMBER (internal only).
