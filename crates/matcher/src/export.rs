@@ -590,7 +590,18 @@ pub fn list(items: &[Item<'_>], kind: Kind) -> String {
     out
 }
 
-fn csv_cell(s: &str) -> String {
+/// One CSV cell, safe to open in a spreadsheet: a value that a spreadsheet would read as a
+/// formula (one starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
+/// `'`, which spreadsheets take as "text"; then a cell holding `,`, `"`, a line feed or a
+/// carriage return is quoted, inner quotes doubled (RFC 4180).
+pub fn csv_cell(s: &str) -> String {
+    let guarded;
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        guarded = format!("'{s}");
+        guarded.as_str()
+    } else {
+        s
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -599,7 +610,7 @@ fn csv_cell(s: &str) -> String {
 }
 
 /// CSV: `indicator,name,type,value,tlp,valid_from,valid_until`; `tlp` gives each indicator's
-/// TLP name.
+/// TLP name. Every cell goes through [`csv_cell`] (no formula reaches a spreadsheet).
 pub fn csv(items: &[Item<'_>], tlp: impl Fn(&Indicator) -> String) -> String {
     let mut out = String::from("indicator,name,type,value,tlp,valid_from,valid_until\n");
     let t = |n: Option<i64>| n.map(telemetry::time::format_timestamp).unwrap_or_default();
@@ -610,11 +621,11 @@ pub fn csv(items: &[Item<'_>], tlp: impl Fn(&Indicator) -> String) -> String {
                 "{},{},{},{},{},{},{}",
                 csv_cell(&it.indicator.id),
                 csv_cell(it.indicator.name.as_deref().unwrap_or("")),
-                o.kind.name(),
+                csv_cell(o.kind.name()),
                 csv_cell(&o.value),
                 csv_cell(&tlp(it.indicator)),
-                t(it.indicator.valid_from),
-                t(it.indicator.valid_until)
+                csv_cell(&t(it.indicator.valid_from)),
+                csv_cell(&t(it.indicator.valid_until))
             );
         }
     }
@@ -730,6 +741,33 @@ mod tests {
         assert_eq!(list(&items, Kind::Cidr), "10.0.0.0/8\n");
         let c = csv(&items, |_| "TLP:GREEN".into());
         assert!(c.contains("indicator--1,\"Bad \"\"thing\"\"; x\",domain,evil.example,TLP:GREEN,1970-01-01T00:00:00.000Z,\n"), "{c}");
+    }
+
+    #[test]
+    fn csv_cells_are_safe_in_spreadsheets() {
+        for (raw, want) in [
+            ("evil.example", "evil.example"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("", ""),
+            ("a'b", "a'b"),
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+            ),
+            ("=1+2", "'=1+2"),
+            ("+1", "'+1"),
+            ("-1.2.3.4", "'-1.2.3.4"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("\r=1", "\"'\r=1\""),
+            ("a,b", "\"a,b\""),
+            ("a\nb", "\"a\nb\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("x=1", "x=1"),
+            ("http://a/?q=-1", "http://a/?q=-1"),
+        ] {
+            assert_eq!(csv_cell(raw), want, "{raw:?}");
+        }
     }
 
     fn obs_list(v: &[(Kind, &str)]) -> Vec<Observable> {

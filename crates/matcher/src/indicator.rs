@@ -137,9 +137,23 @@ mod tests {
             vec![IndicatorError("indicator--c: no string `pattern`".into())]
         );
         let i = &ind[0];
+        assert!(i.marking_refs.is_empty());
         assert_eq!(i.added, parse_timestamp("2024-02-01T00:00:00Z"));
         assert!(i.active_at(parse_timestamp("2024-06-01T00:00:00Z").unwrap()));
         assert!(!i.active_at(parse_timestamp("2025-01-01T00:00:00Z").unwrap()));
         assert!(!i.active_at(parse_timestamp("2023-12-31T23:59:59Z").unwrap()));
+    }
+
+    #[test]
+    fn granular_markings_are_markings_too() {
+        let o = json!({"type":"indicator","id":"indicator--a","pattern":"[ipv4-addr:value = '1.2.3.4']",
+            "pattern_type":"stix","object_marking_refs":["marking-definition--g"],
+            "granular_markings":[{"selectors":["pattern"],"marking_ref":"marking-definition--r"},
+                                 {"selectors":["name"],"lang":"fr"}]});
+        let i = Indicator::from_stix(&o).unwrap().unwrap();
+        assert_eq!(
+            i.marking_refs,
+            ["marking-definition--g", "marking-definition--r"]
+        );
     }
 }

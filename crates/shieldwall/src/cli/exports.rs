@@ -1,11 +1,15 @@
 //! `shieldwall export`: indicators as Suricata rules (plus file-hash lists), a Zeek Intel file,
 //! a DNS RPZ zone, plain lists per type, or CSV — only those the chosen audience may receive.
 //!
-//! Audience by TLP (the indicator's effective TLP, its most restrictive TLP marking):
-//! `public` receives TLP:CLEAR only; `coalition` CLEAR and GREEN; `internal` everything up to
+//! Audience by TLP (the indicator's effective TLP: its most restrictive TLP marking, object or
+//! granular): `public` receives TLP:CLEAR only; `coalition` CLEAR and GREEN; `internal` everything up to
 //! AMBER+STRICT. TLP:RED never leaves in an export: a block list is deployed on devices and
 //! read by people beyond the named recipients RED is limited to. An indicator without a TLP
 //! marking is treated as TLP:AMBER (internal only).
+//!
+//! Only the latest version of each indicator is judged (`super::latest`): when it is revoked,
+//! expired, not valid yet, marked beyond the audience, or hidden from the member, the indicator
+//! is withdrawn — no older version takes its place.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +19,8 @@ use anyhow::{Context, bail};
 use matcher::Indicator;
 use matcher::export::{self, Item, Kind};
 use stix::tlp::{TlpLevel, effective_tlp};
+
+use super::latest::Withdrawal;
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -101,12 +107,14 @@ pub(crate) struct Args {
     /// For `rpz`: the SOA serial (default: the current time in seconds, modulo 2^32).
     #[arg(long)]
     serial: Option<u32>,
-    /// Include indicators not valid now (by default only those with valid_from ≤ now <
-    /// valid_until, not revoked, are exported).
+    /// Also export indicators not valid yet (`valid_from` to come). Revoked and expired ones
+    /// are never exported: by default only those with valid_from ≤ now < valid_until are.
     #[arg(long)]
     any_time: bool,
 }
 
+/// The indicator's effective TLP: the most restrictive TLP among its object and granular
+/// markings (the same rule as `stix::tlp::effective_tlp_of`), TLP:AMBER when it has none.
 fn tlp_of(ind: &Indicator) -> TlpLevel {
     effective_tlp(ind.marking_refs.iter().map(String::as_str)).unwrap_or(TlpLevel::Amber)
 }
@@ -171,7 +179,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             &|t| args.audience.allows(t),
         );
     }
-    let all = match &args.collection {
+    let loaded = match &args.collection {
         Some(c) => {
             super::scan::indicators_from_collection(&args.config, c, args.as_member.as_deref())?
         }
@@ -181,15 +189,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let now_ns = i64::try_from(now.as_nanos()).unwrap_or(i64::MAX);
-    let (mut withheld, mut inactive, mut unexportable) = (0usize, 0usize, 0usize);
+    let mut withdrawals = loaded.withdrawals;
+    let mut unexportable = 0usize;
     let mut items = Vec::new();
-    for ind in &all {
-        if ind.revoked || (!args.any_time && !ind.active_at(now_ns)) {
-            inactive += 1;
-            continue;
-        }
-        if !args.audience.allows(tlp_of(ind)) {
-            withheld += 1;
+    for ind in &loaded.indicators {
+        // Only the latest version of each indicator is here: whatever rules it out withdraws
+        // the indicator.
+        let why = if ind.revoked {
+            Some(Withdrawal::Revoked)
+        } else if ind.valid_until.is_some_and(|u| u <= now_ns) {
+            Some(Withdrawal::Expired)
+        } else if !args.any_time && ind.valid_from.is_some_and(|f| f > now_ns) {
+            Some(Withdrawal::NotYetValid)
+        } else if !args.audience.allows(tlp_of(ind)) {
+            Some(Withdrawal::Tlp)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            withdrawals.add(&ind.id, why);
             continue;
         }
         if ind.pattern_type != "stix" {
@@ -268,10 +286,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             (None, None) => bail!("txt needs --type TYPE, or --output DIR for one file per type"),
         },
     }
+    withdrawals.print_named("shieldwall export");
     eprintln!(
-        "shieldwall export: {} indicators ({values} values) exported for the {:?} audience; withheld by TLP: {withheld}; not in force: {inactive}; not exportable: {unexportable}; values without a form in this format: {skipped_values}",
+        "shieldwall export: {} indicators ({values} values) exported for the {:?} audience; withheld by TLP: {}; not in force: {}; not exportable: {unexportable}; values without a form in this format: {skipped_values}; {}",
         items.len(),
-        args.audience
+        args.audience,
+        withdrawals.count(Withdrawal::Tlp),
+        withdrawals.count(Withdrawal::Revoked)
+            + withdrawals.count(Withdrawal::Expired)
+            + withdrawals.count(Withdrawal::NotYetValid),
+        withdrawals.summary()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,9 @@
 //! `hashes.csv`, one `<uuid>.json` per event) that a MISP instance can subscribe to, built by
 //! `crates/misp` from the STIX objects the member may see (`--collection C --as MEMBER`: the
 //! access policy applies, as over TAXII) or from STIX files (`--indicators`), of which only
-//! those whose TLP the `--audience` may receive leave. Revoked objects are left out. The
+//! those whose TLP the `--audience` may receive leave. Only the latest version of each object
+//! counts (`super::latest`): a revoked latest version, or one the member may not see, withdraws
+//! the object. The
 //! identities of the organisations that created what leaves go along for the events' `Orgc`.
 
 use std::path::{Path, PathBuf};
@@ -12,12 +14,16 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use stix::tlp::{TlpLevel, effective_tlp_of};
 
-/// Every object (latest versions) of a hub collection that `member` may see; the node's default
-/// TLP for unmarked objects; the exporting organisation (name, identity uuid).
+use super::latest::{self, Withdrawal, Withdrawals};
+
+/// The latest version of every object of a hub collection that `member` may see, withdrawing
+/// those whose collection holds a later version the member may not see; the node's default TLP
+/// for unmarked objects; the exporting organisation (name, identity uuid).
 fn from_collection(
     config: &Path,
     collection: &str,
     member: Option<&str>,
+    withdrawals: &mut Withdrawals,
 ) -> anyhow::Result<(Vec<Value>, TlpLevel, String, uuid::Uuid)> {
     super::serve::runtime()?.block_on(async {
         let node = super::node::Node::open_existing(config).await?;
@@ -43,31 +49,31 @@ fn from_collection(
                 (m.name.clone(), u)
             })
             .unwrap_or_else(|| (principal.member.clone(), uuid::Uuid::nil()));
-        let q = shieldwall::store::ListQuery::whole_collection(
+        let mut out = Vec::new();
+        latest::for_each_latest(
+            &node.store,
             &coll.id,
             shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
-            shieldwall::store::VersionSelection::last(),
-        );
-        let mut out = Vec::new();
-        shieldwall::store::for_each_page(&node.store, q, |records| -> anyhow::Result<()> {
-            for r in records {
-                let Some(json) = r.json.as_deref() else {
-                    continue;
-                };
-                out.push(
-                    serde_json::from_str(json)
-                        .with_context(|| format!("stored object {} is not JSON", r.row))?,
-                );
-            }
-            Ok(())
-        })
+            &[],
+            withdrawals,
+            |r| {
+                if let Some(json) = r.json.as_deref() {
+                    out.push(
+                        serde_json::from_str(json)
+                            .with_context(|| format!("stored object {} is not JSON", r.row))?,
+                    );
+                }
+                Ok(())
+            },
+        )
         .await?;
         Ok((out, node.coalition.default_tlp, name, org))
     })
 }
 
-/// The objects of STIX documents (bundles, envelopes, arrays, single objects).
-fn from_files(files: &[PathBuf]) -> anyhow::Result<Vec<Value>> {
+/// The latest version of each object of STIX documents (bundles, envelopes, arrays, single
+/// objects), across all of them.
+fn from_files(files: &[PathBuf], superseded: &mut usize) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     for f in files {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
@@ -84,7 +90,7 @@ fn from_files(files: &[PathBuf]) -> anyhow::Result<Vec<Value>> {
             _ => bail!("{}: not a STIX document", f.display()),
         }
     }
-    Ok(out)
+    Ok(latest::latest_only(out, |o| o, superseded))
 }
 
 /// Writes the feed; `allows` says whether the audience may receive a TLP level.
@@ -100,10 +106,11 @@ pub(crate) fn run(
     let Some(dir) = out else {
         bail!("--format misp-feed writes a directory: give --out DIR");
     };
+    let mut withdrawals = Withdrawals::default();
     let (objects, default_tlp, org_name, org_uuid) = match collection {
-        Some(c) => from_collection(config, c, as_member)?,
+        Some(c) => from_collection(config, c, as_member, &mut withdrawals)?,
         None => (
-            from_files(indicators)?,
+            from_files(indicators, &mut withdrawals.superseded)?,
             TlpLevel::Amber,
             "Shieldwall".to_owned(),
             uuid::Uuid::nil(),
@@ -116,12 +123,19 @@ pub(crate) fn run(
     for o in objects {
         if o.get("revoked").and_then(Value::as_bool) == Some(true) {
             revoked += 1;
+            if let Some(id) = o.get("id").and_then(Value::as_str) {
+                withdrawals.add(id, Withdrawal::Revoked);
+            }
             continue;
         }
+        // Object and granular markings alike: a RED part makes the whole object RED.
         let tlp = effective_tlp_of(&o).unwrap_or(default_tlp);
         // TLP:RED never leaves in an export; the audience decides the rest.
         if tlp == TlpLevel::Red || !allows(tlp) {
             withheld += 1;
+            if let Some(id) = o.get("id").and_then(Value::as_str) {
+                withdrawals.add(id, Withdrawal::Tlp);
+            }
             if tlp != TlpLevel::Red && o["type"] == "identity" {
                 held_identities.push(o);
             }
@@ -167,11 +181,13 @@ pub(crate) fn run(
         .iter()
         .filter(|f| f.name != "manifest.json" && f.name.ends_with(".json"))
         .count();
+    withdrawals.print_named("shieldwall export");
     eprintln!(
-        "shieldwall export: MISP feed of {events} events written to {} from {} of {total} objects for the {audience} audience; withheld by TLP: {withheld}; revoked: {revoked}; diagnostics: {}",
+        "shieldwall export: MISP feed of {events} events written to {} from {} of {total} objects for the {audience} audience; withheld by TLP: {withheld}; revoked: {revoked}; diagnostics: {}; {}",
         dir.display(),
         kept.len(),
-        feed.diagnostics.len()
+        feed.diagnostics.len(),
+        withdrawals.summary()
     );
     Ok(ExitCode::SUCCESS)
 }

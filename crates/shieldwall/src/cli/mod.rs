@@ -11,6 +11,7 @@ pub(crate) mod fimi;
 pub(crate) mod import;
 pub(crate) mod incident;
 pub(crate) mod init;
+pub(crate) mod latest;
 pub(crate) mod misp_in;
 pub(crate) mod misp_out;
 pub(crate) mod node;

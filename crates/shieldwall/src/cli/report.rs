@@ -19,13 +19,18 @@
 //!   when that is in the window; `count` is summed (1 when absent);
 //! - requests are those open now (submitted … approved), offers those on the table now
 //!   (offered, under review, pledged, committed), whenever they were made.
+//!
+//! The page carries the TLP 2.0 label of the most restrictive marking among the objects its
+//! figures draw on (object and granular markings; unmarked objects take the node's default TLP;
+//! `TLP:CLEAR` when it draws on nothing), at its top and at its bottom, right-aligned, in
+//! capitals, in TLP 2.0's colour on a black background.
 
 use std::{collections::BTreeMap, fmt::Write as _, path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, bail};
 use coord::assist::{AssistanceOffer, AssistanceRequest, OfferStatus};
 use serde_json::{Value, json};
-use stix::Timestamp;
+use stix::{Timestamp, tlp::TlpLevel};
 
 use super::coordio::{self, Ctx, On, of_type, s};
 use super::incident::victims_of;
@@ -71,7 +76,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let now = coordio::now();
     let since = parse_since(&args.since, now)?;
     let objects = ctx.view(&ctx.read_collections()?, false).await?;
-    let f = figures(&objects, since);
+    let f = figures(&objects, since, ctx.node.coalition.default_tlp);
     let member = ctx
         .node
         .coalition
@@ -85,9 +90,10 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", f.to_json());
     } else {
         println!(
-            "Report for {} since {since} written to {}: {} incidents, {} sightings, {} open requests, {} offers.",
+            "Report for {} since {since} written to {} ({}): {} incidents, {} sightings, {} open requests, {} offers.",
             ctx.principal.member,
             args.out.display(),
+            f.tlp_label(),
             f.incidents,
             f.sightings_total,
             f.open_requests.len(),
@@ -109,11 +115,19 @@ pub(crate) struct Figures {
     sightings_total: u64,
     open_requests: Vec<(String, String, String, u64)>,
     offers: Vec<(String, String, String)>,
+    /// The most restrictive TLP among the objects counted, `None` when nothing was.
+    tlp: Option<TlpLevel>,
 }
 
 impl Figures {
+    /// The level the page is labelled with.
+    fn tlp_label(&self) -> TlpLevel {
+        self.tlp.unwrap_or(TlpLevel::Clear)
+    }
+
     fn to_json(&self) -> Value {
         json!({
+            "tlp": self.tlp_label().name(),
             "incidents": self.incidents, "incidents_by_sector": self.by_sector,
             "incidents_by_country": self.by_country,
             "top_attack": self.attack.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
@@ -161,15 +175,22 @@ fn top(map: BTreeMap<String, usize>, n: usize) -> Vec<(String, usize)> {
     v
 }
 
-/// Computes the figures from a member's view (latest versions).
-pub(crate) fn figures(objects: &[Value], since: Timestamp) -> Figures {
+/// Computes the figures from a member's view (latest versions); unmarked objects count as
+/// `default_tlp` for the page's label.
+pub(crate) fn figures(objects: &[Value], since: Timestamp, default_tlp: TlpLevel) -> Figures {
     let mut f = Figures::default();
+    let mut counted = |o: &Value| {
+        let t = stix::tlp::effective_tlp_of(o).unwrap_or(default_tlp);
+        f.tlp = f.tlp.max(Some(t));
+    };
     let in_window = |o: &Value| created(o).is_some_and(|c| c >= since) && !revoked(o);
     for inc in of_type(objects, "incident").filter(|o| in_window(o)) {
         f.incidents += 1;
+        counted(inc);
         let mut sectors: Vec<String> = Vec::new();
         let mut countries: Vec<String> = Vec::new();
         for v in victims_of(inc, objects) {
+            counted(v);
             let ci = v.pointer(&format!("/extensions/{}", coord::ext::CI_ENTITY));
             match ci
                 .and_then(|c| c.get("nis2_sector"))
@@ -221,6 +242,8 @@ pub(crate) fn figures(objects: &[Value], since: Timestamp) -> Figures {
         } else {
             continue;
         };
+        counted(r);
+        counted(p);
         users.entry(key).or_default().insert(s(r, "source_ref"));
     }
     let (mut disarm, mut attack) = (BTreeMap::new(), BTreeMap::new());
@@ -242,14 +265,17 @@ pub(crate) fn figures(objects: &[Value], since: Timestamp) -> Figures {
         let Some(when) = when.filter(|w| *w >= since) else {
             continue;
         };
+        counted(sg);
         let n = sg.get("count").and_then(Value::as_u64).unwrap_or(1);
         *f.sightings_per_week.entry(week_of(when)).or_default() += n;
         f.sightings_total += n;
     }
     for r in of_type(objects, AssistanceRequest::TYPE) {
-        if let Ok(r) = AssistanceRequest::read(r)
-            && r.body.request_status.is_open()
+        if let Ok(req) = AssistanceRequest::read(r)
+            && req.body.request_status.is_open()
         {
+            counted(r);
+            let r = req;
             f.open_requests.push((
                 r.header.id.clone(),
                 r.body.name.clone(),
@@ -261,13 +287,15 @@ pub(crate) fn figures(objects: &[Value], since: Timestamp) -> Figures {
     f.open_requests
         .sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
     for o in of_type(objects, AssistanceOffer::TYPE) {
-        if let Ok(o) = AssistanceOffer::read(o)
-            && (o.body.offer_status.is_available()
+        if let Ok(offer) = AssistanceOffer::read(o)
+            && (offer.body.offer_status.is_available()
                 || matches!(
-                    o.body.offer_status,
+                    offer.body.offer_status,
                     OfferStatus::Pledged | OfferStatus::Committed
                 ))
         {
+            counted(o);
+            let o = offer;
             f.offers.push((
                 o.header.id.clone(),
                 o.body.name.clone(),
@@ -341,8 +369,31 @@ fn chart(out: &mut String, figure: &str, title: &str, rows: &[(String, u64)], co
     out.push_str("</tbody></table></section>");
 }
 
+/// TLP 2.0's colour for a level's label (shown on black).
+fn tlp_colour(level: TlpLevel) -> &'static str {
+    match level {
+        TlpLevel::Red => "#FF2B2B",
+        TlpLevel::Amber | TlpLevel::AmberStrict => "#FFC000",
+        TlpLevel::Green => "#33FF00",
+        TlpLevel::Clear => "#FFFFFF",
+    }
+}
+
+/// The TLP label as TLP 2.0 has documents carry it: in capitals, in the level's colour on black,
+/// right-aligned, at least 12 points.
+fn tlp_label(out: &mut String, level: TlpLevel, place: &str) {
+    let _ = write!(
+        out,
+        "<{place} class=\"tlp\"><span class=\"tlp-label\" data-tlp=\"{}\" style=\"color:{}\">{}</span></{place}>",
+        level.name(),
+        tlp_colour(level),
+        level.name()
+    );
+}
+
 fn render(f: &Figures, member: &str, since: Timestamp, now: Timestamp) -> String {
     let mut o = String::new();
+    let level = f.tlp_label();
     let _ = write!(
         o,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -351,8 +402,17 @@ fn render(f: &Figures, member: &str, since: Timestamp, now: Timestamp) -> String
 body{{font-family:sans-serif;margin:24px;color:#1b1f24;max-width:960px}}h1{{font-size:22px}}h2{{font-size:16px;margin-top:28px;border-bottom:1px solid #ccd}}\
 table{{border-collapse:collapse;font-size:13px;margin-top:6px}}th,td{{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}}\
 td{{text-align:right}}.kpi{{display:inline-block;margin-right:28px;font-size:13px}}.kpi b{{display:block;font-size:26px}}.none{{color:#777}}\
-</style></head><body><h1>Coalition picture</h1>\
-<p>As seen by <b data-figure=\"reader\">{m}</b>, from {since} to {now}. Only what this member may see under the coalition's TLP policy is counted.</p>",
+.tlp{{text-align:right;margin:0}}.tlp-label{{display:inline-block;background:#000000;font:bold 16px monospace;padding:3px 8px;\
+-webkit-print-color-adjust:exact;print-color-adjust:exact}}\
+</style></head><body>",
+        m = esc(member),
+    );
+    tlp_label(&mut o, level, "header");
+    let _ = write!(
+        o,
+        "<h1>Coalition picture</h1>\
+<p>As seen by <b data-figure=\"reader\">{m}</b>, from {since} to {now}. Only what this member may see under the coalition's TLP policy is counted; \
+the page is marked with the most restrictive TLP among what it counts.</p>",
         m = esc(member),
     );
     let _ = write!(
@@ -447,9 +507,11 @@ td{{text-align:right}}.kpi{{display:inline-block;margin-right:28px;font-size:13p
         }
         o.push_str("</tbody></table>");
     }
+    o.push_str("</section>");
+    tlp_label(&mut o, level, "footer");
     // Marks the document as rendered by a browser (tests read this back from the DOM).
     o.push_str(
-        "</section><script>document.documentElement.setAttribute('data-rendered', \
+        "<script>document.documentElement.setAttribute('data-rendered', \
 String(document.querySelectorAll('[data-figure]').length));</script></body></html>\n",
     );
     o
@@ -494,6 +556,124 @@ mod tests {
         for bad in ["", "7", "d", "7y", "-x", "7é", "é"] {
             assert!(parse_since(bad, now).is_err(), "{bad}");
         }
+    }
+
+    /// A sighting in the window, marked with `markings` and `granular` marking refs.
+    fn sighting(n: u32, markings: &[&str], granular: &[&str]) -> Value {
+        let mut o = json!({"type": "sighting", "spec_version": "2.1",
+            "id": format!("sighting--00000000-0000-4000-8000-{n:012}"),
+            "created": "2026-11-27T00:00:00.000Z", "modified": "2026-11-27T00:00:00.000Z",
+            "sighting_of_ref": "indicator--00000000-0000-4000-8000-000000000001", "count": 2});
+        if !markings.is_empty() {
+            o["object_marking_refs"] = json!(markings);
+        }
+        if !granular.is_empty() {
+            o["granular_markings"] = granular
+                .iter()
+                .map(|m| json!({"selectors": ["count"], "marking_ref": m}))
+                .collect();
+        }
+        o
+    }
+
+    fn labels(page: &str) -> Vec<&str> {
+        page.match_indices("data-tlp=\"")
+            .map(|(i, _)| {
+                let rest = &page[i + 10..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_page_carries_the_most_restrictive_tlp_at_top_and_bottom() {
+        use stix::tlp::{TLP1_AMBER, TLP1_WHITE};
+        let since = ts("2026-11-21T00:00:00Z");
+        let now = ts("2026-11-28T00:00:00Z");
+        let page_for = |objects: &[Value], default: TlpLevel| {
+            let f = figures(objects, since, default);
+            render(&f, "m", since, now)
+        };
+        for level in TlpLevel::ALL {
+            let objects = [
+                sighting(1, &[TlpLevel::Clear.marking_id()], &[]),
+                sighting(2, &[level.marking_id()], &[]),
+            ];
+            let page = page_for(&objects, TlpLevel::Clear);
+            assert_eq!(labels(&page), [level.name(), level.name()], "{level}");
+            assert!(page.contains("background:#000000"));
+            let top = page.find("data-tlp").unwrap();
+            assert!(top < page.find("<h1>").unwrap(), "label first");
+            assert!(
+                page.rfind("data-tlp").unwrap() > page.rfind("</section>").unwrap(),
+                "label last"
+            );
+            assert!(
+                page.contains(&format!(
+                    "style=\"color:{}\">{}</span>",
+                    tlp_colour(level),
+                    level.name()
+                )),
+                "{level}"
+            );
+        }
+        assert!(
+            page_for(
+                &[sighting(1, &[TlpLevel::Red.marking_id()], &[])],
+                TlpLevel::Clear
+            )
+            .contains("color:#FF2B2B\">TLP:RED<")
+        );
+        assert!(
+            page_for(
+                &[sighting(1, &[TlpLevel::AmberStrict.marking_id()], &[])],
+                TlpLevel::Clear
+            )
+            .contains("color:#FFC000\">TLP:AMBER+STRICT<")
+        );
+        assert!(
+            page_for(
+                &[sighting(1, &[TlpLevel::Green.marking_id()], &[])],
+                TlpLevel::Clear
+            )
+            .contains("color:#33FF00\">TLP:GREEN<")
+        );
+        assert!(
+            page_for(&[sighting(1, &[TLP1_WHITE], &[])], TlpLevel::Red)
+                .contains("color:#FFFFFF\">TLP:CLEAR<")
+        );
+        // TLP 1.0 markings label in TLP 2.0 terms; unmarked objects take the node's default.
+        let page = page_for(&[sighting(1, &[TLP1_AMBER], &[])], TlpLevel::Clear);
+        assert_eq!(labels(&page), ["TLP:AMBER", "TLP:AMBER"]);
+        let page = page_for(&[sighting(1, &[], &[])], TlpLevel::AmberStrict);
+        assert_eq!(labels(&page), ["TLP:AMBER+STRICT", "TLP:AMBER+STRICT"]);
+        // Nothing counted: nothing of the coalition's is on the page.
+        let page = page_for(&[], TlpLevel::Red);
+        assert_eq!(labels(&page), ["TLP:CLEAR", "TLP:CLEAR"]);
+        // Objects outside the window are not summarised and do not mark the page.
+        let mut old = sighting(3, &[TlpLevel::Red.marking_id()], &[]);
+        old["created"] = json!("2020-01-01T00:00:00.000Z");
+        let page = page_for(
+            &[old, sighting(1, &[TlpLevel::Green.marking_id()], &[])],
+            TlpLevel::Clear,
+        );
+        assert_eq!(labels(&page), ["TLP:GREEN", "TLP:GREEN"]);
+    }
+
+    #[test]
+    fn a_granular_marking_marks_the_page() {
+        let since = ts("2026-11-21T00:00:00Z");
+        let f = figures(
+            &[sighting(
+                1,
+                &[TlpLevel::Green.marking_id()],
+                &[TlpLevel::AmberStrict.marking_id()],
+            )],
+            since,
+            TlpLevel::Clear,
+        );
+        assert_eq!(f.tlp_label(), TlpLevel::AmberStrict);
+        assert_eq!(f.to_json()["tlp"], "TLP:AMBER+STRICT");
     }
 
     #[test]

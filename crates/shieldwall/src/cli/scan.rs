@@ -27,6 +27,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use matcher::{CompileOptions, Compiled, Hit, Indicator, ProblemKind, Scanner};
 use telemetry::{FieldMap, Format, MAX_LINE, Reader, Record};
 
+use super::latest::{self, Withdrawals};
 use crate::telemetry_io::{self, Input, Line};
 
 /// Arguments of `shieldwall scan`.
@@ -144,30 +145,50 @@ fn parse_time(what: &str, s: &str) -> anyhow::Result<i64> {
         .with_context(|| format!("{what} {s:?} is not a time (expected e.g. 2024-05-01T00:00:00Z)"))
 }
 
-/// Reads indicators from STIX documents, printing problems with single objects.
-pub(crate) fn load_indicators(files: &[PathBuf]) -> anyhow::Result<Vec<Indicator>> {
-    let mut all = Vec::new();
-    for f in files {
+/// Indicators to compile or export: the latest version of each, and what was withdrawn.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub(crate) indicators: Vec<Indicator>,
+    pub(crate) withdrawals: Withdrawals,
+}
+
+/// Reads the indicators of STIX documents, keeping only the latest version of each id across
+/// all of them (an older version never stands in for a newer one: see [`super::latest`]),
+/// printing problems with single objects.
+pub(crate) fn load_indicators(files: &[PathBuf]) -> anyhow::Result<Loaded> {
+    let mut all: Vec<(usize, serde_json::Value)> = Vec::new();
+    for (n, f) in files.iter().enumerate() {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
         let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             anyhow::anyhow!("{}:{}:{}: not JSON: {e}", f.display(), e.line(), e.column())
         })?;
-        let (inds, errors) = matcher::indicators_from_document(&doc);
-        for e in errors {
-            eprintln!("{}: warning: {e}", f.display());
-        }
-        all.extend(inds);
+        all.extend(
+            latest::objects_of(doc)
+                .into_iter()
+                .filter(|o| o.get("type").and_then(serde_json::Value::as_str) == Some("indicator"))
+                .map(|o| (n, o)),
+        );
     }
-    Ok(all)
+    let mut loaded = Loaded::default();
+    let latest = latest::latest_only(all, |(_, o)| o, &mut loaded.withdrawals.superseded);
+    for (n, o) in latest {
+        match Indicator::from_stix(&o) {
+            Ok(Some(i)) => loaded.indicators.push(i),
+            Ok(None) => {}
+            Err(e) => eprintln!("{}: warning: {e}", files[n].display()),
+        }
+    }
+    Ok(loaded)
 }
 
 /// The latest version of every indicator of a hub collection that `member` may see (the access
-/// policy applies as over TAXII); `added` is the store's `date_added`.
+/// policy applies as over TAXII), withdrawing those whose collection holds a later version the
+/// member may not see; `added` is the store's `date_added`.
 pub(crate) fn indicators_from_collection(
     config: &std::path::Path,
     collection: &str,
     member: Option<&str>,
-) -> anyhow::Result<Vec<Indicator>> {
+) -> anyhow::Result<Loaded> {
     super::serve::runtime()?.block_on(async {
         let node = super::node::Node::open_existing(config).await?;
         let coll = node.collection(collection)?.clone();
@@ -179,17 +200,17 @@ pub(crate) fn indicators_from_collection(
                 coll.id
             );
         }
-        let mut q = shieldwall::store::ListQuery::whole_collection(
+        let mut loaded = Loaded::default();
+        let mut out = Vec::new();
+        latest::for_each_latest(
+            &node.store,
             &coll.id,
             shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
-            shieldwall::store::VersionSelection::last(),
-        );
-        q.types = vec!["indicator".to_owned()];
-        let mut out = Vec::new();
-        shieldwall::store::for_each_page(&node.store, q, |records| -> anyhow::Result<()> {
-            for r in records {
+            &["indicator"],
+            &mut loaded.withdrawals,
+            |r| {
                 let Some(json) = r.json.as_deref() else {
-                    continue;
+                    return Ok(());
                 };
                 let v: serde_json::Value = serde_json::from_str(json)
                     .with_context(|| format!("stored object {} is not JSON", r.row))?;
@@ -201,11 +222,12 @@ pub(crate) fn indicators_from_collection(
                     Ok(None) => {}
                     Err(e) => eprintln!("{}: warning: {e}", coll.id),
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .await?;
-        Ok(out)
+        loaded.indicators = out;
+        Ok(loaded)
     })
 }
 
@@ -221,7 +243,7 @@ pub(crate) enum Source {
 }
 
 impl Source {
-    pub(crate) fn load(&self) -> anyhow::Result<Vec<Indicator>> {
+    pub(crate) fn load(&self) -> anyhow::Result<Loaded> {
         match self {
             Source::Files(f) => load_indicators(f),
             Source::Collection {
@@ -234,8 +256,8 @@ impl Source {
 }
 
 fn compile_set(source: &Source, opts: &CompileOptions, quiet: bool) -> anyhow::Result<Compiled> {
-    let inds = source.load()?;
-    let (compiled, report) = matcher::compile(&inds, opts);
+    let loaded = source.load()?;
+    let (compiled, report) = matcher::compile(&loaded.indicators, opts);
     if !quiet {
         for p in &report.problems {
             let level = match p.kind {
@@ -255,14 +277,16 @@ fn compile_set(source: &Source, opts: &CompileOptions, quiet: bool) -> anyhow::R
                 skipped.push(format!("{n} {what}"));
             }
         }
+        loaded.withdrawals.print_named("shieldwall scan");
         eprintln!(
-            "shieldwall scan: {} indicators compiled{}",
+            "shieldwall scan: {} indicators compiled{}; {}",
             report.compiled,
             if skipped.is_empty() {
                 String::new()
             } else {
                 format!(" (skipped: {})", skipped.join(", "))
-            }
+            },
+            loaded.withdrawals.summary()
         );
     }
     Ok(compiled)

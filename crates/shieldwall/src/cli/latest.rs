@@ -1,0 +1,330 @@
+//! Which version of each object a block-list export, a MISP feed or a scan uses: the latest one,
+//! and only that one. An older version never stands in for a newer one that is revoked,
+//! expired, marked more restrictively or hidden from the reader: the object is *withdrawn*, and
+//! the command says how many objects it withdrew and why.
+//!
+//! - From files, the versions of an id are gathered across every file given, and the one with
+//!   the greatest `modified` (then `created`) is the object; on a tie, a revoked version and
+//!   then the more restrictive TLP win (the safe reading of a conflict).
+//! - From a hub collection, the latest version the collection holds decides, whoever may see
+//!   it: the reader's listing (the policy applied in SQL, as over TAXII) gives the latest
+//!   version the reader may see, and an object whose collection holds a later version than that
+//!   one is withdrawn (the later version is hidden from the reader, e.g. re-marked TLP:RED).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+use shieldwall::{
+    policy::Pushdown,
+    store::{ListQuery, Record, Store, VersionSelection},
+};
+use stix::tlp::effective_tlp_of;
+
+/// Why an object is left out of an export or a scan although the reader may see a version of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Withdrawal {
+    /// The collection holds a later version that the reader may not see.
+    LaterVersionHidden,
+    /// The latest version is revoked.
+    Revoked,
+    /// The latest version's `valid_until` has passed.
+    Expired,
+    /// The latest version's `valid_from` is still to come.
+    NotYetValid,
+    /// The latest version's TLP is not for this audience.
+    Tlp,
+}
+
+impl Withdrawal {
+    /// A short name for summaries.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Withdrawal::LaterVersionHidden => "later version hidden",
+            Withdrawal::Revoked => "revoked",
+            Withdrawal::Expired => "expired",
+            Withdrawal::NotYetValid => "not yet valid",
+            Withdrawal::Tlp => "TLP not for this audience",
+        }
+    }
+
+    /// A sentence for one object.
+    fn explain(self) -> &'static str {
+        match self {
+            Withdrawal::LaterVersionHidden => {
+                "the collection holds a later version this member may not see"
+            }
+            Withdrawal::Revoked => "its latest version is revoked",
+            Withdrawal::Expired => "its latest version's valid_until has passed",
+            Withdrawal::NotYetValid => "its latest version is not valid yet",
+            Withdrawal::Tlp => "its latest version's TLP is not for this audience",
+        }
+    }
+}
+
+/// How many objects were withdrawn, per reason, and how many older versions were set aside.
+#[derive(Debug, Default)]
+pub(crate) struct Withdrawals {
+    counts: BTreeMap<Withdrawal, usize>,
+    first: Vec<(String, Withdrawal)>,
+    /// Older versions set aside because a later version of the same object was given.
+    pub(crate) superseded: usize,
+}
+
+/// How many withdrawn objects are named one by one on standard error.
+const NAMED: usize = 20;
+
+impl Withdrawals {
+    /// Records that object `id` is withdrawn.
+    pub(crate) fn add(&mut self, id: &str, why: Withdrawal) {
+        *self.counts.entry(why).or_default() += 1;
+        if self.first.len() < NAMED {
+            self.first.push((id.to_owned(), why));
+        }
+    }
+
+    /// Objects withdrawn for `why`.
+    pub(crate) fn count(&self, why: Withdrawal) -> usize {
+        self.counts.get(&why).copied().unwrap_or(0)
+    }
+
+    /// Objects withdrawn, all reasons.
+    pub(crate) fn total(&self) -> usize {
+        self.counts.values().sum()
+    }
+
+    /// `withdrawn: N (revoked 1, expired 2); older versions set aside: M`.
+    pub(crate) fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(w, n)| format!("{} {n}", w.as_str()))
+            .collect();
+        let mut s = format!("withdrawn: {}", self.total());
+        if !parts.is_empty() {
+            s.push_str(&format!(" ({})", parts.join(", ")));
+        }
+        s.push_str(&format!("; older versions set aside: {}", self.superseded));
+        s
+    }
+
+    /// Names the first withdrawn objects on standard error, one line each.
+    pub(crate) fn print_named(&self, program: &str) {
+        for (id, why) in &self.first {
+            eprintln!("{program}: {id} withdrawn: {}", why.explain());
+        }
+        let total = self.total();
+        if total > self.first.len() {
+            eprintln!(
+                "{program}: … and {} more withdrawn",
+                total - self.first.len()
+            );
+        }
+    }
+}
+
+/// The version key of an object: `modified` (else `created`), then `created`, as nanoseconds;
+/// then revoked before not revoked and the more restrictive TLP before the less, so that a tie
+/// resolves to the version that withholds more.
+fn version_key(o: &Value) -> (Option<i64>, Option<i64>, bool, Option<stix::tlp::TlpLevel>) {
+    let time = |k: &str| {
+        o.get(k)
+            .and_then(Value::as_str)
+            .and_then(telemetry::time::parse_timestamp)
+    };
+    let created = time("created");
+    (
+        time("modified").or(created),
+        created,
+        o.get("revoked").and_then(Value::as_bool) == Some(true),
+        effective_tlp_of(o),
+    )
+}
+
+/// The latest version of each object among `items` (gathered from any number of documents;
+/// `object` gives an item's STIX object), in the order each id first appears; objects without
+/// an `id` pass through. `superseded` counts the versions set aside.
+pub(crate) fn latest_only<T>(
+    items: Vec<T>,
+    object: impl Fn(&T) -> &Value,
+    superseded: &mut usize,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for item in items {
+        let Some(id) = object(&item)
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            out.push(item);
+            continue;
+        };
+        match at.get(&id) {
+            None => {
+                at.insert(id, out.len());
+                out.push(item);
+            }
+            Some(&i) => {
+                *superseded += 1;
+                if version_key(object(&item)) > version_key(object(&out[i])) {
+                    out[i] = item;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The objects of a STIX document: a bundle or TAXII envelope (`objects`), an array, or one object.
+pub(crate) fn objects_of(doc: Value) -> Vec<Value> {
+    match doc {
+        Value::Array(a) => a,
+        Value::Object(mut m) => match m.remove("objects") {
+            Some(Value::Array(a)) => a,
+            Some(other) => {
+                m.insert("objects".into(), other);
+                vec![Value::Object(m)]
+            }
+            None => vec![Value::Object(m)],
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Pages through the latest version of each object of `types` (empty: every type) that
+/// `pushdown` lets the reader see in `collection`, handing `f` only those that are also the
+/// latest version the collection holds; the others are withdrawn
+/// ([`Withdrawal::LaterVersionHidden`]).
+pub(crate) async fn for_each_latest<S: Store>(
+    store: &S,
+    collection: &str,
+    pushdown: Pushdown,
+    types: &[&str],
+    withdrawals: &mut Withdrawals,
+    mut f: impl FnMut(&Record) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut q = ListQuery::whole_collection(collection, pushdown, VersionSelection::last());
+    q.types = types.iter().map(|t| (*t).to_owned()).collect();
+    loop {
+        let page = store.list(&q).await?;
+        let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
+        let mut latest: HashMap<&str, i64> = HashMap::new();
+        let placements = store.placements_of(&ids).await?;
+        for (c, v) in &placements {
+            if c == collection {
+                let e = latest.entry(v.id.as_str()).or_insert(v.version_ns);
+                *e = (*e).max(v.version_ns);
+            }
+        }
+        for r in &page.records {
+            if latest.get(r.id.as_str()).is_some_and(|&l| l > r.version_ns) {
+                withdrawals.add(&r.id, Withdrawal::LaterVersionHidden);
+            } else {
+                f(r)?;
+            }
+        }
+        match (page.more, page.records.last()) {
+            (true, Some(last)) => q.after = Some((last.date_added_us, last.row)),
+            _ => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+    use stix::tlp::{TLP2_GREEN, TLP2_RED};
+
+    fn v(id: &str, modified: &str, extra: Value) -> Value {
+        let mut o = json!({"type": "indicator", "id": id, "created": "2024-01-01T00:00:00Z", "modified": modified});
+        for (k, x) in extra.as_object().unwrap() {
+            o[k] = x.clone();
+        }
+        o
+    }
+
+    #[test]
+    fn the_latest_version_wins_whatever_the_order() {
+        let old = v(
+            "indicator--a",
+            "2024-01-01T00:00:00Z",
+            json!({"object_marking_refs": [TLP2_GREEN]}),
+        );
+        let new = v(
+            "indicator--a",
+            "2024-02-01T00:00:00.001Z",
+            json!({"object_marking_refs": [TLP2_RED]}),
+        );
+        let other = v("indicator--b", "2024-01-01T00:00:00Z", json!({}));
+        for objects in [
+            vec![old.clone(), other.clone(), new.clone()],
+            vec![new.clone(), old.clone(), other.clone()],
+        ] {
+            let mut superseded = 0;
+            let got = latest_only(objects, |o| o, &mut superseded);
+            assert_eq!(superseded, 1);
+            assert_eq!(got.len(), 2);
+            let a = got.iter().find(|o| o["id"] == "indicator--a").unwrap();
+            assert_eq!(a, &new);
+        }
+    }
+
+    #[test]
+    fn a_tie_resolves_to_the_version_that_withholds_more() {
+        let t = "2024-03-01T00:00:00Z";
+        let plain = v(
+            "indicator--a",
+            t,
+            json!({"object_marking_refs": [TLP2_GREEN]}),
+        );
+        let revoked = v("indicator--a", t, json!({"revoked": true}));
+        let red = v(
+            "indicator--a",
+            t,
+            json!({"object_marking_refs": [TLP2_GREEN], "granular_markings": [{"selectors": ["pattern"], "marking_ref": TLP2_RED}]}),
+        );
+        let mut n = 0;
+        assert_eq!(
+            latest_only(vec![revoked.clone(), plain.clone()], |o| o, &mut n),
+            vec![revoked.clone()]
+        );
+        assert_eq!(
+            latest_only(vec![plain.clone(), revoked.clone()], |o| o, &mut n),
+            vec![revoked]
+        );
+        // Without `modified`, `created` orders the versions.
+        let c1 =
+            json!({"type": "indicator", "id": "indicator--c", "created": "2024-01-01T00:00:00Z"});
+        let c2 = json!({"type": "indicator", "id": "indicator--c", "created": "2024-01-02T00:00:00Z", "revoked": true});
+        assert_eq!(latest_only(vec![c2.clone(), c1], |o| o, &mut n), vec![c2]);
+        // Granular markings count in the tie.
+        assert_eq!(
+            latest_only(vec![plain.clone(), red.clone()], |o| o, &mut n),
+            vec![red.clone()]
+        );
+        assert_eq!(
+            latest_only(vec![red.clone(), plain], |o| o, &mut n),
+            vec![red]
+        );
+    }
+
+    #[test]
+    fn summaries_count_each_reason() {
+        let mut w = Withdrawals::default();
+        assert_eq!(w.summary(), "withdrawn: 0; older versions set aside: 0");
+        for i in 0..25 {
+            w.add(&format!("indicator--{i}"), Withdrawal::Revoked);
+        }
+        w.add("indicator--x", Withdrawal::LaterVersionHidden);
+        w.superseded = 3;
+        assert_eq!(w.count(Withdrawal::Revoked), 25);
+        assert_eq!(w.total(), 26);
+        assert_eq!(
+            w.summary(),
+            "withdrawn: 26 (later version hidden 1, revoked 25); older versions set aside: 3"
+        );
+        assert_eq!(w.first.len(), NAMED);
+    }
+}
