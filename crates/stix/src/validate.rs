@@ -2154,6 +2154,17 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         props::check_shape(cx, p, map, shape);
     }
     props::object_musts(t, map, p, cx);
+    if cx.interop {
+        for &r in props::interop_required(t) {
+            if !map.contains_key(r) {
+                cx.error(
+                    "interop-required",
+                    p,
+                    format!("'{r}' is a required property (interoperability profile)"),
+                );
+            }
+        }
+    }
     if cx.interop
         && let Some(Value::Array(refs)) = map.get("object_marking_refs")
     {
@@ -3077,6 +3088,11 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
                     "required",
                     p,
                     "'hashes' must be present when 'url' is".into(),
+                ),
+                (None, None) => cx.error(
+                    "required",
+                    p,
+                    "an artifact must contain either 'payload_bin' or 'url'".into(),
                 ),
                 _ => {}
             }

@@ -573,6 +573,8 @@ fn cases() -> Vec<(&'static str, Value, Value, &'static str)> {
             obj("artifact", json!({"url": "https://example.com/a"})),
             "required",
         ),
+        ("artifact-payload-or-url", obj("artifact", json!({"payload_bin": "YWJj"})), obj("artifact", json!({"mime_type": "text/plain"})), "required"),
+        ("windows-process-ext-startup-info", process(json!({"extensions": {"windows-process-ext": {"startup_info": {"lpTitle": "t", "dwX": 1}}}})), process(json!({"extensions": {"windows-process-ext": {"startup_info": {"lpTitle": 5}}}})), "property-type"),
         (
             "artifact-decryption-key",
             obj(
@@ -1117,4 +1119,74 @@ fn bundle_musts() {
     assert_eq!(errors(&b), vec![("required", "/objects/0".to_owned())]);
     let b = json!({"type": "bundle", "id": "bundle--44af6c39-c09b-49c5-9de2-394224b04982", "spec_version": "2.1", "objects": [tool]});
     assert!(errors(&b).is_empty());
+}
+
+/// For comparing with the reference validator by hand: validates every `{"name", "obj"}` of the
+/// JSON list in `$STIX_VERDICTS_IN` (default options) and writes `[{"valid", "errors"}]` to
+/// `$STIX_VERDICTS_OUT`.
+#[test]
+#[ignore = "a tool: compares verdicts with stix2-validator on generated variants"]
+fn verdicts_for_a_file() {
+    let (Ok(input), Ok(output)) = (
+        std::env::var("STIX_VERDICTS_IN"),
+        std::env::var("STIX_VERDICTS_OUT"),
+    ) else {
+        return;
+    };
+    let cases: Vec<Value> = serde_json::from_slice(&std::fs::read(input).unwrap()).unwrap();
+    let out: Vec<Value> = cases
+        .iter()
+        .map(|c| {
+            let f = validate_object(&c["obj"], &Options::default());
+            let errors: Vec<String> = f
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| format!("{} {}: {}", f.code, f.pointer, f.message))
+                .collect();
+            json!({"valid": errors.is_empty(), "errors": errors})
+        })
+        .collect();
+    std::fs::write(output, serde_json::to_vec(&out).unwrap()).unwrap();
+}
+
+/// The interoperability profile (`Options::interop`, stix2-validator's `--interop`): per-type
+/// required properties and at most one TLP 1.0 marking; nothing of it without the option.
+#[test]
+fn interop_profile() {
+    let interop = Options {
+        disabled: vec!["all".into()],
+        interop: true,
+        ..Options::default()
+    };
+    let codes = |v: &Value, o: &Options| -> Vec<&'static str> {
+        validate_object(v, o)
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.code)
+            .collect()
+    };
+    let bare = obj(
+        "indicator",
+        json!({"pattern": "[ipv4-addr:value = '198.51.100.1']", "pattern_type": "stix", "valid_from": TS}),
+    );
+    assert!(errors(&bare).is_empty());
+    assert_eq!(
+        codes(&bare, &interop),
+        vec!["interop-required"; 3],
+        "name, indicator_types, created_by_ref"
+    );
+    let full = obj(
+        "indicator",
+        json!({"pattern": "[ipv4-addr:value = '198.51.100.1']", "pattern_type": "stix", "valid_from": TS,
+            "name": "i", "indicator_types": ["malicious-activity"], "created_by_ref": format!("identity{ID}"),
+            "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]}),
+    );
+    assert!(codes(&full, &interop).is_empty());
+    let mut two = full.clone();
+    two["object_marking_refs"] = json!([
+        "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"
+    ]);
+    assert_eq!(codes(&two, &interop), vec!["interop-tlp"]);
+    assert!(errors(&two).is_empty());
 }

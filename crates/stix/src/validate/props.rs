@@ -21,6 +21,23 @@ pub(super) enum DictValues {
     StrOrInt,
     /// A list of strings (or, as the OASIS schema allows, one string).
     StrOrStrList,
+    /// The members of Windows' STARTUPINFO structure, with their types.
+    StartupInfo,
+}
+
+/// STARTUPINFO members (§6.13.1: keys are the structure's member names): strings, integers,
+/// and the reserved pointers (null) and `cbReserved2` (0).
+fn startup_info_value_ok(key: &str, v: &Value) -> Option<bool> {
+    Some(match key {
+        "lpDesktop" | "lpTitle" | "dwFillAttribute" | "dwFlags" | "wShowWindow" | "hStdInput"
+        | "hStdOutput" | "hStdError" => v.is_string(),
+        "cb" | "dwX" | "dwY" | "dwXSize" | "dwYSize" | "dwXCountChars" | "dwYCountChars" => {
+            v.is_i64() || v.is_u64()
+        }
+        "cbReserved2" => v.as_i64() == Some(0),
+        "lpReserved" | "lpReserved2" => v.is_null(),
+        _ => return None,
+    })
 }
 
 /// The type of a property.
@@ -350,7 +367,7 @@ static TCP_EXT: Shape = shape!("tcp-ext", [
 ], one_of ["src_flags_hex", "dst_flags_hex"]);
 static WINDOWS_PROCESS_EXT: Shape = shape!("windows-process-ext", [
     "aslr_enabled" => Bool, "dep_enabled" => Bool, "priority" => Str, "owner_sid" => Str,
-    "window_title" => Str, "startup_info" => Dict(DictValues::Any),
+    "window_title" => Str, "startup_info" => Dict(DictValues::StartupInfo),
     "integrity_level" => Enum(&["low", "medium", "high", "system"]),
 ], one_of ["aslr_enabled", "dep_enabled", "priority", "owner_sid", "window_title", "startup_info", "integrity_level"]);
 static WINDOWS_SERVICE_EXT: Shape = shape!("windows-service-ext", [
@@ -641,8 +658,24 @@ fn check_dictionary_values(
                 format!("dictionary key '{key}' must be 1 to 250 ASCII characters of a-z, A-Z, 0-9, '_' or '-'"),
             );
         }
+        if let DictValues::StartupInfo = values {
+            match startup_info_value_ok(key, val) {
+                None => cx.error(
+                    "dictionary-key",
+                    &kp,
+                    format!("'{name}': '{key}' is not a member of the STARTUPINFO structure"),
+                ),
+                Some(false) => cx.error(
+                    "property-type",
+                    &kp,
+                    format!("'{name}': '{key}' has the wrong type ({})", kind(val)),
+                ),
+                Some(true) => {}
+            }
+            continue;
+        }
         let ok = match values {
-            DictValues::Any => true,
+            DictValues::Any | DictValues::StartupInfo => true,
             DictValues::Str => val.is_string(),
             DictValues::Int => val.is_i64() || val.is_u64(),
             DictValues::StrOrInt => val.is_string() || val.is_i64() || val.is_u64(),
@@ -655,7 +688,7 @@ fn check_dictionary_values(
         };
         if !ok {
             let want = match values {
-                DictValues::Any => "",
+                DictValues::Any | DictValues::StartupInfo => "",
                 DictValues::Str => "a string",
                 DictValues::Int => "an integer",
                 DictValues::StrOrInt => "a string or an integer",
@@ -774,5 +807,54 @@ pub(super) fn object_musts(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mu
             }
         }
         _ => {}
+    }
+}
+
+/// Properties the interoperability profile (stix2-validator's `--interop`) requires, per type,
+/// beyond the specification's. Where the reference's profile misspells a property
+/// (`architecture_exectuion_envs`, `capabiliites`, `external_references:`), the property it
+/// means is required.
+pub(super) fn interop_required(t: &str) -> &'static [&'static str] {
+    match t {
+        "attack-pattern" => &["external_references", "kill_chain_phases", "created_by_ref"],
+        "campaign" | "course-of-action" | "grouping" | "note" | "opinion" | "relationship" => {
+            &["created_by_ref"]
+        }
+        "indicator" => &["name", "indicator_types", "created_by_ref"],
+        "infrastructure" => &["infrastructure_types", "created_by_ref"],
+        "intrusion-set" => &["resource_level", "primary_motivation", "created_by_ref"],
+        "location" => &["region", "created_by_ref"],
+        "malware-analysis" => &[
+            "version",
+            "submitted",
+            "analysis_started",
+            "analysis_ended",
+            "result",
+            "created_by_ref",
+        ],
+        "malware" => &[
+            "name",
+            "malware_types",
+            "first_seen",
+            "last_seen",
+            "architecture_execution_envs",
+            "implementation_languages",
+            "capabilities",
+            "created_by_ref",
+        ],
+        "observed-data" => &["object_refs", "created_by_ref"],
+        "report" => &["report_types", "created_by_ref"],
+        "sighting" => &["first_seen", "last_seen", "count", "created_by_ref"],
+        "threat-actor" => &[
+            "threat_actor_types",
+            "roles",
+            "sophistication",
+            "resource_level",
+            "primary_motivation",
+            "created_by_ref",
+        ],
+        "tool" => &["tool_types", "created_by_ref"],
+        "vulnerability" => &["external_references", "created_by_ref"],
+        _ => &[],
     }
 }
