@@ -100,7 +100,10 @@ fn written_objects_use_the_open_vocabularies() {
             },
             ..Victim::default()
         };
-        all.push(v.build(&common::common("2026-01-01T00:00:00.000Z")).unwrap());
+        all.push(
+            v.build(&common::common("2026-01-01T00:00:00.000Z"))
+                .unwrap(),
+        );
     }
     // Shieldwall's own vocabulary checks say the same.
     for o in &all {
@@ -132,7 +135,9 @@ fn written_objects_use_the_open_vocabularies() {
                     | "open-vocab-format"
             );
             assert!(
-                !vocab || (f.code == "report-types" && o["report_types"] == json!(["assistance-summary"])),
+                !vocab
+                    || (f.code == "report-types"
+                        && o["report_types"] == json!(["assistance-summary"])),
                 "{}: {f}",
                 o["id"]
             );

@@ -244,6 +244,31 @@ fn all_events_pass_the_oasis_stix2_validator() {
     );
     let results: BTreeMap<String, Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(results.len(), 139);
+    // Vocabulary values that come from the MISP data itself, kept on purpose
+    // (docs/CONFORMANCE.md): a galaxy's region, a MISP account type without an
+    // `account-type-ov` value, hash algorithms MISP has and `hash-algorithm-ov` lacks.
+    let deliberate = |w: &str| {
+        w.starts_with("vocabulary: ")
+            && (w.contains("The value contained in region is permitted")
+                || w.contains("with an 'account_type' of 'github'")
+                || [
+                    "SHA-224",
+                    "SHA-384",
+                    "SHA3-224",
+                    "SHA3-384",
+                    "AUTHENTIHASH",
+                    "IMPHASH",
+                    "PEHASH",
+                    "VHASH",
+                    "TELFHASH",
+                ]
+                .iter()
+                .any(|h| w.contains(&format!("hash of type '{h}'"))))
+    };
+    let results: BTreeMap<String, Vec<String>> = results
+        .into_iter()
+        .map(|(n, e)| (n, e.into_iter().filter(|w| !deliberate(w)).collect()))
+        .collect();
     let bad: Vec<String> = results
         .iter()
         .filter(|(_, e)| !e.is_empty())

@@ -1138,7 +1138,10 @@ fn scenario(disarm: &Path, database: Option<&str>) {
             .flat_map(|r| r["vocabulary"].as_array().unwrap())
             .filter(|w| !w.as_str().unwrap().contains("in report_types is permitted"))
             .collect();
-        assert!(vocabulary.is_empty(), "vocabulary warnings: {vocabulary:#?}");
+        assert!(
+            vocabulary.is_empty(),
+            "vocabulary warnings: {vocabulary:#?}"
+        );
         eprintln!("stix2-validator: {} objects valid", results.len());
     }
 }

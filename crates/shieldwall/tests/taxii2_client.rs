@@ -122,8 +122,34 @@ fn paths_without_trailing_slash_are_redirected() {
     const LV: Option<&str> = Some("bHYtYW5hbHlzdDpkZW1v"); // lv-analyst:demo
     let data = tempfile::tempdir().unwrap();
     let (_guard, base) = serve_demo(data.path());
+    // Collection ids by title, as each user sees them.
+    let ids = |auth| -> std::collections::BTreeMap<String, String> {
+        let (status, _, body) = raw(&base, "GET", "/coalition/collections/", auth, "");
+        assert_eq!(status, 200, "{body}");
+        let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["title"].as_str().unwrap().to_owned(),
+                    c["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let ee = ids(EE);
+    let lv = ids(LV);
+    let energy = ee["Energy sector"].clone();
+    assert!(
+        !lv.values().any(|i| *i == energy),
+        "lv-analyst may not see it"
+    );
     let obj = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
-    let coll = "/coalition/collections/baltic-sharing";
+    let coll = format!("/coalition/collections/{}", ee["Baltic sharing"]);
+    let coll = coll.as_str();
     let paths = [
         "/taxii2".to_owned(),
         "/coalition".to_owned(),
@@ -178,8 +204,9 @@ fn paths_without_trailing_slash_are_redirected() {
     );
     // A collection lv-analyst may not see and one that does not exist: the same redirect, then
     // the same 404 (cert-lv is not in the energy group).
-    let hidden = "/coalition/collections/energy-sector/objects";
-    let missing = "/coalition/collections/no-such-collection/objects";
+    let hidden = format!("/coalition/collections/{energy}/objects");
+    let missing = "/coalition/collections/5d0e1e1d-0000-4000-8000-000000000000/objects";
+    let hidden = hidden.as_str();
     let (s1, h1, b1) = raw(&base, "GET", hidden, LV, "");
     let (s2, h2, b2) = raw(&base, "GET", missing, LV, "");
     assert_eq!((s1, s2), (308, 308));

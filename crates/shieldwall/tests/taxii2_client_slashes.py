@@ -36,11 +36,10 @@ discovery = get("/taxii2")
 assert discovery["api_roots"], discovery
 root = get("/coalition")
 assert "application/taxii+json;version=2.1" in root["versions"]
-collections = get("/coalition/collections")["collections"]
-ids = {c["id"] for c in collections}
-assert "baltic-sharing" in ids, ids
-coll = "/coalition/collections/baltic-sharing"
-assert get(coll)["id"] == "baltic-sharing"
+collections = {c["title"]: c["id"] for c in get("/coalition/collections")["collections"]}
+assert "Baltic sharing" in collections, collections
+coll = "/coalition/collections/" + collections["Baltic sharing"]
+assert get(coll)["id"] == collections["Baltic sharing"]
 
 # POST without the slash: the 308 keeps the method and the body.
 ind = f"indicator--{uuid.uuid4()}"

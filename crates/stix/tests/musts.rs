@@ -573,8 +573,22 @@ fn cases() -> Vec<(&'static str, Value, Value, &'static str)> {
             obj("artifact", json!({"url": "https://example.com/a"})),
             "required",
         ),
-        ("artifact-payload-or-url", obj("artifact", json!({"payload_bin": "YWJj"})), obj("artifact", json!({"mime_type": "text/plain"})), "required"),
-        ("windows-process-ext-startup-info", process(json!({"extensions": {"windows-process-ext": {"startup_info": {"lpTitle": "t", "dwX": 1}}}})), process(json!({"extensions": {"windows-process-ext": {"startup_info": {"lpTitle": 5}}}})), "property-type"),
+        (
+            "artifact-payload-or-url",
+            obj("artifact", json!({"payload_bin": "YWJj"})),
+            obj("artifact", json!({"mime_type": "text/plain"})),
+            "required",
+        ),
+        (
+            "windows-process-ext-startup-info",
+            process(
+                json!({"extensions": {"windows-process-ext": {"startup_info": {"lpTitle": "t", "dwX": 1}}}}),
+            ),
+            process(
+                json!({"extensions": {"windows-process-ext": {"startup_info": {"lpTitle": 5}}}}),
+            ),
+            "property-type",
+        ),
         (
             "artifact-decryption-key",
             obj(

@@ -15,7 +15,6 @@ use super::{Cx, P, check_ref, check_ref_list, check_timestamp, is_hex, is_langua
 /// What values of a dictionary may be.
 #[derive(Clone, Copy)]
 pub(super) enum DictValues {
-    Any,
     Str,
     Int,
     StrOrInt,
@@ -675,7 +674,7 @@ fn check_dictionary_values(
             continue;
         }
         let ok = match values {
-            DictValues::Any | DictValues::StartupInfo => true,
+            DictValues::StartupInfo => true,
             DictValues::Str => val.is_string(),
             DictValues::Int => val.is_i64() || val.is_u64(),
             DictValues::StrOrInt => val.is_string() || val.is_i64() || val.is_u64(),
@@ -688,7 +687,7 @@ fn check_dictionary_values(
         };
         if !ok {
             let want = match values {
-                DictValues::Any | DictValues::StartupInfo => "",
+                DictValues::StartupInfo => "",
                 DictValues::Str => "a string",
                 DictValues::Int => "an integer",
                 DictValues::StrOrInt => "a string or an integer",
