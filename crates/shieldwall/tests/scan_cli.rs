@@ -504,7 +504,7 @@ fn hits_become_stix_sightings_that_validate() {
     // The OASIS validator agrees, and the sightings, observed data and SCOs use the open
     // vocabularies (no vocabulary warning).
     if let Some(python) = testenv::python("stix2-validator on the sightings") {
-        let script = testenv::workspace_root().join("crates/coord/tests/support/check.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../coord/tests/support/check.py");
         let mut child = std::process::Command::new(python)
             .arg(script)
             .stdin(std::process::Stdio::piped())

@@ -174,10 +174,7 @@ fn validate_file(
     // states it after its objects, an object's "spec_version missing" error waits here until
     // the bundle's own properties arrive (one finding per such object, nothing else is held).
     let mut pending: Vec<Finding> = Vec::new();
-    loop {
-        let Some(item) = stream.next() else {
-            break;
-        };
+    while let Some(item) = stream.next() {
         let item = match item {
             Ok(item) => item,
             Err(StreamError::Syntax {
