@@ -402,7 +402,8 @@ mod vocabulary_tests {
         let Some(python) = testenv::python("stix2-validator on the demo data") else {
             return;
         };
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coord/tests/support/check.py");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../coord/tests/support/check.py");
         let mut child = std::process::Command::new(python)
             .arg(script)
             .stdin(std::process::Stdio::piped())

@@ -1110,7 +1110,8 @@ fn scenario(disarm: &Path, database: Option<&str>) {
         String::from_utf8_lossy(&v.stderr)
     );
     if let Some(python) = testenv::python("stix2-validator on the written objects") {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coord/tests/support/check.py");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../coord/tests/support/check.py");
         let mut child = Command::new(python)
             .arg(script)
             .stdin(Stdio::piped())

@@ -716,8 +716,8 @@ pub(super) fn object_musts(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mu
     match t {
         "relationship" => {
             if let Some(Value::String(rt)) = map.get("relationship_type")
-                && !(!rt.is_empty()
-                    && rt
+                && (rt.is_empty()
+                    || !rt
                         .bytes()
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'))
             {
