@@ -20,16 +20,8 @@ pub const NIS2_SECTORS: [(&str, Annex, &[&str]); 18] = [
         &["financial-services"],
     ),
     ("health", Annex::I, &["healthcare"]),
-    (
-        "drinking-water",
-        Annex::I,
-        &["infrastructure-water", "utilities"],
-    ),
-    (
-        "waste-water",
-        Annex::I,
-        &["infrastructure-water", "utilities"],
-    ),
+    ("drinking-water", Annex::I, &["water", "utilities"]),
+    ("waste-water", Annex::I, &["water", "utilities"]),
     (
         "digital-infrastructure",
         Annex::I,
@@ -69,20 +61,20 @@ pub const INDUSTRY_SECTORS: [&str; 34] = [
     "government-regional",
     "healthcare",
     "hospitality-leisure",
+    "dams",
     "infrastructure",
-    "infrastructure-dams",
-    "infrastructure-nuclear",
-    "infrastructure-water",
     "insurance",
     "manufacturing",
     "mining",
     "non-profit",
+    "nuclear",
     "pharmaceuticals",
     "retail",
     "technology",
     "telecommunications",
     "transportation",
     "utilities",
+    "water",
 ];
 
 /// NIS2 annex.
@@ -121,13 +113,17 @@ pub fn nis2_sector(slug: &str) -> Option<(Annex, &'static [&'static str])> {
         .map(|(_, a, stix)| (*a, *stix))
 }
 
-/// Reads a STIX sector, accepting the `government-emergency-services` spelling of some
-/// libraries for `emergency-services`.
+/// Reads a STIX sector, accepting spellings that are not `industry-sector-ov` values for the
+/// values they mean: `government-emergency-services` (some libraries) for
+/// `emergency-services`, and `infrastructure-dams`, `infrastructure-nuclear`,
+/// `infrastructure-water` (earlier versions of this crate) for `dams`, `nuclear`, `water`.
 pub fn normalise_industry_sector(s: &str) -> &str {
-    if s == "government-emergency-services" {
-        "emergency-services"
-    } else {
-        s
+    match s {
+        "government-emergency-services" => "emergency-services",
+        "infrastructure-dams" => "dams",
+        "infrastructure-nuclear" => "nuclear",
+        "infrastructure-water" => "water",
+        _ => s,
     }
 }
 

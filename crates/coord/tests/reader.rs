@@ -406,7 +406,7 @@ fn victims_carry_stix_and_nis2_sectors_and_a_country() {
         .unwrap();
     assert_eq!(
         obj["sectors"],
-        json!(["emergency-services", "infrastructure-water", "utilities"])
+        json!(["emergency-services", "water", "utilities"])
     );
     let ext = &obj["extensions"][coord::ext::CI_ENTITY];
     assert_eq!(ext["nis2_annex"], "I");

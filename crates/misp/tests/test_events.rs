@@ -210,12 +210,15 @@ for name, bundle in bundles.items():
     for r in (res if isinstance(res, list) else [res]):
         for o in getattr(r, "object_results", None) or [r]:
             errs += [str(e) for e in (o.errors or [])]
+            errs += ["vocabulary: " + str(w) for w in (o.warnings or []) if "vocabulary" in str(w).lower()]
         if not r.is_valid and not errs:
             errs.append("invalid")
     out[name] = errs
 print(json.dumps(out))
 "#;
 
+/// Every converted event passes the OASIS validator with no error and no open-vocabulary
+/// warning (values of the specification's vocabularies only).
 #[test]
 fn all_events_pass_the_oasis_stix2_validator() {
     let Some((events, _)) = events() else { return };
@@ -241,6 +244,31 @@ fn all_events_pass_the_oasis_stix2_validator() {
     );
     let results: BTreeMap<String, Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(results.len(), 139);
+    // Vocabulary values that come from the MISP data itself, kept on purpose
+    // (docs/CONFORMANCE.md): a galaxy's region, a MISP account type without an
+    // `account-type-ov` value, hash algorithms MISP has and `hash-algorithm-ov` lacks.
+    let deliberate = |w: &str| {
+        w.starts_with("vocabulary: ")
+            && (w.contains("The value contained in region is permitted")
+                || w.contains("with an 'account_type' of 'github'")
+                || [
+                    "SHA-224",
+                    "SHA-384",
+                    "SHA3-224",
+                    "SHA3-384",
+                    "AUTHENTIHASH",
+                    "IMPHASH",
+                    "PEHASH",
+                    "VHASH",
+                    "TELFHASH",
+                ]
+                .iter()
+                .any(|h| w.contains(&format!("hash of type '{h}'"))))
+    };
+    let results: BTreeMap<String, Vec<String>> = results
+        .into_iter()
+        .map(|(n, e)| (n, e.into_iter().filter(|w| !deliberate(w)).collect()))
+        .collect();
     let bad: Vec<String> = results
         .iter()
         .filter(|(_, e)| !e.is_empty())

@@ -382,3 +382,54 @@ pub async fn seed(store: &AnyStore, coalition: &Coalition) -> Result<usize, Stor
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod vocabulary_tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Write as _;
+
+    use super::*;
+
+    /// The demo data (every member's objects in every collection, and the TLP 2.0 marking
+    /// definitions) is valid for the OASIS validator and uses the open vocabularies: no
+    /// vocabulary warning.
+    #[test]
+    fn demo_objects_use_the_open_vocabularies() {
+        let mut all: Vec<Value> = stix::tlp::tlp2_objects();
+        for (member, ..) in MEMBERS {
+            let identity = id("identity", member);
+            all.extend(member_objects(member, &identity, "coalition-indicators"));
+        }
+        for o in &all {
+            for f in stix::validate::validate_object(o, &stix::validate::Options::default()) {
+                assert!(f.severity != stix::validate::Severity::Error, "{f}");
+            }
+        }
+        let Some(python) = testenv::python("stix2-validator on the demo data") else {
+            return;
+        };
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../coord/tests/support/check.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(json!({"stix": all}).to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let res: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let results = res["stix"].as_array().unwrap();
+        assert_eq!(results.len(), all.len());
+        for r in results {
+            assert_eq!(r["valid"], true, "{r}");
+            assert_eq!(r["vocabulary"], json!([]), "{r}");
+        }
+    }
+}

@@ -1110,7 +1110,8 @@ fn scenario(disarm: &Path, database: Option<&str>) {
         String::from_utf8_lossy(&v.stderr)
     );
     if let Some(python) = testenv::python("stix2-validator on the written objects") {
-        let script = testenv::workspace_root().join("crates/coord/tests/support/check.py");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../coord/tests/support/check.py");
         let mut child = Command::new(python)
             .arg(script)
             .stdin(Stdio::piped())
@@ -1131,6 +1132,17 @@ fn scenario(disarm: &Path, database: Option<&str>) {
         assert_eq!(results.len(), written.len());
         let invalid: Vec<&Value> = results.iter().filter(|r| r["valid"] != true).collect();
         assert!(invalid.is_empty(), "stix2-validator: {invalid:#?}");
+        // Open vocabularies: no warning but the after-action report's deliberate
+        // `report_types: assistance-summary` (docs/CONFORMANCE.md).
+        let vocabulary: Vec<&Value> = results
+            .iter()
+            .flat_map(|r| r["vocabulary"].as_array().unwrap())
+            .filter(|w| !w.as_str().unwrap().contains("in report_types is permitted"))
+            .collect();
+        assert!(
+            vocabulary.is_empty(),
+            "vocabulary warnings: {vocabulary:#?}"
+        );
         eprintln!("stix2-validator: {} objects valid", results.len());
     }
 }

@@ -501,6 +501,30 @@ fn hits_become_stix_sightings_that_validate() {
         String::from_utf8_lossy(&v.stdout),
         stderr(&v)
     );
+    // The OASIS validator agrees, and the sightings, observed data and SCOs use the open
+    // vocabularies (no vocabulary warning).
+    if let Some(python) = testenv::python("stix2-validator on the sightings") {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../coord/tests/support/check.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(json!({"stix": objects}).to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let res: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for r in res["stix"].as_array().unwrap() {
+            assert_eq!(r["valid"], true, "{r}");
+            assert_eq!(r["vocabulary"], json!([]), "{r}");
+        }
+    }
 
     let o = shieldwall(
         &[

@@ -316,3 +316,75 @@ fn hostile_patterns_give_bounded_output() {
         );
     }
 }
+
+/// A STIX 2.0-style bundle states `spec_version` once; its objects inherit it, whether the
+/// property comes before or after `objects`. A bundle without one leaves each SDO's missing
+/// `spec_version` an error, reported at the object, and an object's own error still counts.
+#[test]
+fn bundle_spec_version_is_inherited_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = IDENTITY.replace("\"spec_version\": \"2.1\",", "");
+    let sco = r#"{"type": "ipv4-addr", "id": "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4", "value": "198.51.100.3"}"#;
+    let before = format!(
+        "{{\"type\": \"bundle\", \"id\": \"bundle--44af6c39-c09b-49c5-9de2-394224b04982\", \"spec_version\": \"2.1\", \"objects\": [\n{bare},\n{sco}\n]}}"
+    );
+    let after = format!(
+        "{{\"type\": \"bundle\", \"id\": \"bundle--44af6c39-c09b-49c5-9de2-394224b04982\", \"objects\": [\n{bare},\n{sco}\n], \"spec_version\": \"2.1\"}}"
+    );
+    let none = format!(
+        "{{\"type\": \"bundle\", \"id\": \"bundle--44af6c39-c09b-49c5-9de2-394224b04982\", \"objects\": [\n{bare},\n{sco}\n]}}"
+    );
+    for (name, text) in [("before.json", &before), ("after.json", &after)] {
+        let f = write(dir.path(), name, text.as_bytes());
+        let o = shieldwall(&["validate", "--disable", "extensions-use", &f], None);
+        assert_eq!(o.status.code(), Some(0), "{name}: {o:?}");
+        assert!(
+            !stdout(&o).contains("spec_version"),
+            "{name}: {}",
+            stdout(&o)
+        );
+    }
+    let f = write(dir.path(), "none.json", none.as_bytes());
+    let o = shieldwall(&["validate", &f], None);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = stdout(&o);
+    assert_eq!(
+        out,
+        format!(
+            "{f}:2:1: error[required]: 'spec_version' is a required property (identity--8c6af861-7b20-41ef-9b59-6344fd872a8f)\n"
+        )
+    );
+    // Inheritance does not hide other errors: an object with a bad timestamp still fails.
+    let broken = after.replace("\"created\": \"2016-08-08", "\"created\": \"2016-02-30");
+    let f = write(dir.path(), "broken.json", broken.as_bytes());
+    let o = shieldwall(&["validate", "--disable", "extensions-use", &f], None);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stdout(&o).contains("/created"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("spec_version"), "{}", stdout(&o));
+    // Standard input, the same.
+    let o = shieldwall(&["validate", "-"], Some(before.as_bytes()));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+}
+
+/// `--interop`: more than one TLP 1.0 marking on an object is an error only in that profile.
+#[test]
+fn interop_refuses_two_tlp_markings() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = IDENTITY.replace(
+        "\"name\":",
+        "\"object_marking_refs\": [\"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da\", \"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed\"],\n  \"name\":",
+    );
+    let f = write(dir.path(), "two.json", text.as_bytes());
+    let o = shieldwall(&["validate", &f], None);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o = shieldwall(&["validate", "--interop", &f], None);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stdout(&o).contains("error[interop-tlp]"), "{}", stdout(&o));
+    let one = IDENTITY.replace(
+        "\"name\":",
+        "\"object_marking_refs\": [\"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da\"],\n  \"name\":",
+    );
+    let f = write(dir.path(), "one.json", one.as_bytes());
+    let o = shieldwall(&["validate", "--interop", &f], None);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+}

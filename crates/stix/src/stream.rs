@@ -124,6 +124,8 @@ pub struct ObjectStream<R> {
     header_column: usize,
     header_offset: u64,
     type_seen: Option<String>,
+    spec_version_seen: bool,
+    container_objects: u64,
     streamed_objects: bool,
     max_object: usize,
 }
@@ -151,9 +153,30 @@ impl<R: Read> ObjectStream<R> {
             header_column: 1,
             header_offset: 0,
             type_seen: None,
+            spec_version_seen: false,
+            container_objects: 0,
             streamed_objects: false,
             max_object: max_object_bytes,
         }
+    }
+
+    /// Whether the top-level object (a bundle) has stated a string `spec_version` so far. Objects
+    /// of a STIX 2.0-style bundle inherit it; when the property comes after `objects`, this
+    /// becomes true only once the objects have been yielded (the container item then says it).
+    pub fn container_spec_version(&self) -> bool {
+        self.spec_version_seen
+    }
+
+    /// How many elements of the top-level object's `objects` have been yielded (a container
+    /// item's `objects` is emptied: this says whether the input's was).
+    pub fn container_objects(&self) -> u64 {
+        self.container_objects
+    }
+
+    /// Whether the last item yielded was an element of a top-level object's `objects` (a
+    /// bundle's or an envelope's), as opposed to a top-level array's or the document itself.
+    pub fn in_container(&self) -> bool {
+        matches!(self.state, State::ObjectsArray { .. })
     }
 
     /// Bytes consumed so far (for progress reporting).
@@ -457,6 +480,9 @@ impl<R: Read> ObjectStream<R> {
         res?;
         if key == "type" {
             self.type_seen = serde_json::from_slice::<String>(&self.header[value_start..]).ok();
+        } else if key == "spec_version" {
+            self.spec_version_seen =
+                serde_json::from_slice::<String>(&self.header[value_start..]).is_ok();
         }
         Ok(None)
     }
@@ -504,6 +530,7 @@ impl<R: Read> ObjectStream<R> {
                 },
                 State::ObjectsArray { first } => match self.array_step(first)? {
                     Some(item) => {
+                        self.container_objects += 1;
                         self.state = State::ObjectsArray { first: false };
                         return Ok(Some(item));
                     }

@@ -12,6 +12,8 @@ use std::{collections::HashSet, fmt, hash::BuildHasher};
 
 use serde_json::{Map, Value};
 
+mod props;
+
 use crate::{
     Timestamp,
     id::{self, Identifier},
@@ -493,11 +495,55 @@ impl Validator {
         }
     }
 
+    /// Validates one object streamed out of a bundle. When the bundle states a `spec_version`
+    /// (the STIX 2.0 way), `bundle_spec_version` is true and the object inherits it, as it does
+    /// when the whole bundle goes through [`Validator::validate_into`].
+    pub fn validate_bundle_member_into(
+        &self,
+        value: &Value,
+        bundle_spec_version: bool,
+        out: &mut Vec<Finding>,
+    ) {
+        match value {
+            Value::Object(map) if bundle_spec_version => {
+                let mut cx = Cx {
+                    out,
+                    id: None,
+                    checks: self.checks,
+                    interop: self.interop,
+                    inherited_spec_version: true,
+                    in_sco: false,
+                };
+                validate_map(map, &P::ROOT, &mut cx, Top::Yes);
+            }
+            _ => self.validate_into(value, out),
+        }
+    }
+
+    /// Whether `f` is the error that an object lacks `spec_version` (which an enclosing bundle
+    /// stating one would lift).
+    pub fn is_missing_spec_version(f: &Finding) -> bool {
+        f.severity == Severity::Error
+            && f.code == "required"
+            && f.pointer.is_empty()
+            && f.message == MISSING_SPEC_VERSION
+    }
+
+    /// Whether `f` is the error that a bundle's `objects` is an empty list. A streamed bundle's
+    /// own properties come with `objects` emptied (`stream::ItemKind::Bundle`): the caller
+    /// drops this finding when the stream did yield objects.
+    pub fn is_empty_objects(f: &Finding) -> bool {
+        f.severity == Severity::Error && f.pointer == "/objects" && f.message == EMPTY_OBJECTS
+    }
+
     /// Whether a warning with this check name is produced under these options.
     pub fn runs(&self, check: Check) -> bool {
         self.checks.on(check)
     }
 }
+
+const MISSING_SPEC_VERSION: &str = "'spec_version' is a required property";
+const EMPTY_OBJECTS: &str = "'objects' must not be an empty list";
 
 /// Tracks the ids of a streamed bundle to find duplicates (same id and `modified`) in memory
 /// proportional to the number of objects (8 bytes each), not to their size.
@@ -1127,8 +1173,13 @@ fn check_hashes(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, vocab_che
     }
 }
 
-fn check_dictionary(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str) -> bool {
+/// A dictionary's keys. For the dictionaries the specification defines (`known`), the MUSTs
+/// (type, key form, values) are `props`' and only the lowercase SHOULD is checked here.
+fn check_dictionary(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, known: bool) -> bool {
     let Value::Object(map) = v else {
+        if known {
+            return false;
+        }
         cx.error(
             "property-type",
             p,
@@ -1137,7 +1188,7 @@ fn check_dictionary(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str) -> bo
         return false;
     };
     for key in map.keys() {
-        if key.len() > 250 || !key.is_ascii() {
+        if !known && (key.len() > 250 || !key.is_ascii()) {
             cx.error(
                 "dictionary-key",
                 &p.key(key),
@@ -1229,6 +1280,17 @@ fn check_external_references(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value) {
         }
         if let Some(h) = er.get("hashes") {
             check_hashes(cx, &ip.key("hashes"), h, "hashes", false);
+        }
+        if source.is_some()
+            && !["description", "url", "external_id"]
+                .iter()
+                .any(|k| er.contains_key(*k))
+        {
+            cx.error(
+                "required",
+                &ip,
+                "an external reference must have at least one of 'description', 'url' or 'external_id' besides 'source_name'".into(),
+            );
         }
         let ext_id = er.get("external_id").and_then(Value::as_str);
         let bad = match source {
@@ -1421,6 +1483,9 @@ fn validate_bundle<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '
         );
         return;
     };
+    if items.is_empty() {
+        cx.error("property-type", &op, EMPTY_OBJECTS.into());
+    }
     let mut dups: Vec<(&str, &str)> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let ip = op.idx(i);
@@ -1888,11 +1953,9 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
 
     // spec_version
     match map.get("spec_version") {
-        None if !sco && top == Top::Yes && !cx.inherited_spec_version => cx.error(
-            "required",
-            p,
-            "'spec_version' is a required property".into(),
-        ),
+        None if !sco && top == Top::Yes && !cx.inherited_spec_version => {
+            cx.error("required", p, MISSING_SPEC_VERSION.into())
+        }
         None => {}
         Some(v) => {
             let sp = p.key("spec_version");
@@ -2188,6 +2251,21 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         _ if sco => validate_sco(t, map, p, cx),
         _ => {}
     }
+    if let Some(shape) = props::object_shape(t) {
+        props::check_shape(cx, p, map, shape);
+    }
+    props::object_musts(t, map, p, cx);
+    if cx.interop {
+        for &r in props::interop_required(t) {
+            if !map.contains_key(r) {
+                cx.error(
+                    "interop-required",
+                    p,
+                    format!("'{r}' is a required property (interoperability profile)"),
+                );
+            }
+        }
+    }
     if cx.interop
         && let Some(Value::Array(refs)) = map.get("object_marking_refs")
     {
@@ -2284,6 +2362,13 @@ fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Ma
         );
         return;
     };
+    if exts.is_empty() {
+        cx.error(
+            "property-type",
+            p,
+            "extensions: must not be an empty dictionary".into(),
+        );
+    }
     let sco = in_sorted(vocab::SCO_TYPES, t);
     let predefined_exts = table(vocab::SCO_EXTENSIONS, t);
     for (key, ext) in exts {
@@ -2373,6 +2458,9 @@ fn is_custom_ext_name(k: &str) -> bool {
 }
 
 fn validate_sco_extension(cx: &mut Cx<'_, '_>, ep: &P<'_>, key: &str, e: &Map<String, Value>) {
+    if let Some(shape) = props::extension_shape(key) {
+        props::check_shape(cx, ep, e, shape);
+    }
     let required: &[&str] = match key {
         "archive-ext" => &["contains_refs"],
         "windows-pebinary-ext" => &["pe_type"],
@@ -3115,6 +3203,11 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
                     p,
                     "'hashes' must be present when 'url' is".into(),
                 ),
+                (None, None) => cx.error(
+                    "required",
+                    p,
+                    "an artifact must contain either 'payload_bin' or 'url'".into(),
+                ),
                 _ => {}
             }
             if let Some(v) = map.get("payload_bin")
@@ -3430,7 +3523,7 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
                     | "x509_v3_extensions"
             )
         {
-            check_dictionary(cx, &p.key(k), v, k);
+            check_dictionary(cx, &p.key(k), v, k, !custom);
         }
     }
 }

@@ -315,7 +315,9 @@ fn stix2_validator_example_files() {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         let mut parse_error = false;
         let mut errors = 0;
-        for item in ObjectStream::new(&bytes[..]) {
+        let mut stream = ObjectStream::new(&bytes[..]);
+        while let Some(item) = stream.next() {
+            let streamed = stream.container_objects() > 0;
             match item {
                 Err(e) => {
                     println!("{name}: {e}");
@@ -331,6 +333,7 @@ fn stix2_validator_example_files() {
                             .validate(value)
                             .iter()
                             .filter(|f| f.severity == Severity::Error)
+                            .filter(|f| !(streamed && Validator::is_empty_objects(f)))
                             .count()
                     }
                 },

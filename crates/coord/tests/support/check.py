@@ -2,7 +2,9 @@
 
 Input (stdin, JSON): {"stix": [objects...], "schema": [{"name": str, "schema": {...},
 "instance": {...}}...]}. Output (stdout, JSON): {"stix": [{"id", "valid", "errors",
-"warnings"}...], "schema": [{"name", "errors": [str...]}...]}.
+"warnings", "vocabulary"}...], "schema": [{"name", "errors": [str...]}...]}; "vocabulary" lists
+the warnings about open vocabularies (a value outside its vocabulary, or not in the
+vocabulary's lowercase-hyphenated form).
 """
 import json
 import sys
@@ -20,6 +22,7 @@ for obj in request.get("stix", []):
         "valid": result.is_valid,
         "errors": [str(e) for e in result.errors],
         "warnings": [str(w) for w in result.warnings],
+        "vocabulary": [str(w) for w in result.warnings if "vocabulary" in str(w).lower()],
     })
 for item in request.get("schema", []):
     validator = jsonschema.Draft202012Validator(

@@ -13,6 +13,7 @@ use std::{
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
 use stix::{
     stream::{ItemKind, ObjectStream, StreamError},
     validate::{DuplicateTracker, Finding, Options, Severity, Validator},
@@ -31,6 +32,10 @@ pub(crate) struct Args {
     /// `uuid-check,extensions-use`, plus Shieldwall's own `sco-id-deterministic`, …).
     #[arg(long, value_delimiter = ',', value_name = "CHECK")]
     disable: Vec<String>,
+    /// Interoperability profile, as stix2-validator's --interop: an object may carry at most
+    /// one TLP 1.0 marking in `object_marking_refs` (more is an error).
+    #[arg(long)]
+    interop: bool,
     /// Files to validate (`-` for standard input).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -47,6 +52,7 @@ struct Tally {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = Options {
         disabled: args.disable.clone(),
+        interop: args.interop,
         ..Options::default()
     };
     let validator = Validator::new(&options).context("invalid --disable")?;
@@ -158,13 +164,17 @@ fn validate_file(
         }
     };
     let bar = progress_bar(len);
-    let stream = ObjectStream::new(Counted {
+    let mut stream = ObjectStream::new(Counted {
         inner: reader,
         bar: bar.clone(),
     });
     let mut duplicates = DuplicateTracker::default();
     let mut findings: Vec<Finding> = Vec::new();
-    for item in stream {
+    // Objects of a bundle inherit the bundle's `spec_version` (STIX 2.0 style). When the bundle
+    // states it after its objects, an object's "spec_version missing" error waits here until
+    // the bundle's own properties arrive (one finding per such object, nothing else is held).
+    let mut pending: Vec<Finding> = Vec::new();
+    while let Some(item) = stream.next() {
         let item = match item {
             Ok(item) => item,
             Err(StreamError::Syntax {
@@ -199,25 +209,59 @@ fn validate_file(
         match item.kind {
             ItemKind::Object => {
                 tally.objects += 1;
-                validator.validate_into(value, &mut findings);
+                let inherits = stream.container_spec_version();
+                validator.validate_bundle_member_into(value, inherits, &mut findings);
+                if !inherits
+                    && stream.in_container()
+                    && let Some(i) = findings.iter().position(Validator::is_missing_spec_version)
+                {
+                    let mut f = findings.remove(i);
+                    let (line, column) = item.position_of(&f.pointer);
+                    (f.line, f.column) = (Some(line), Some(column));
+                    pending.push(f);
+                }
                 findings.extend(duplicates.check(value, validator));
             }
-            ItemKind::Bundle => validator.validate_into(value, &mut findings),
-            ItemKind::Envelope => {}
+            ItemKind::Bundle => {
+                if value.get("spec_version").is_some_and(Value::is_string) {
+                    pending.clear();
+                }
+                flush(out, args, &name, &mut pending, &mut tally)?;
+                validator.validate_into(value, &mut findings);
+                if stream.container_objects() > 0 {
+                    findings.retain(|f| !Validator::is_empty_objects(f));
+                }
+            }
+            ItemKind::Envelope => flush(out, args, &name, &mut pending, &mut tally)?,
         }
         for f in &mut findings {
             let (line, column) = item.position_of(&f.pointer);
             f.line = Some(line);
             f.column = Some(column);
-            match f.severity {
-                Severity::Error => tally.errors += 1,
-                Severity::Warning => tally.warnings += 1,
-            }
-            report(out, args, &name, f)?;
         }
+        flush(out, args, &name, &mut findings, &mut tally)?;
     }
+    flush(out, args, &name, &mut pending, &mut tally)?;
     bar.finish_and_clear();
     Ok(tally)
+}
+
+/// Reports and counts `findings` (whose positions are set), leaving the list empty.
+fn flush(
+    out: &mut impl Write,
+    args: &Args,
+    file: &str,
+    findings: &mut Vec<Finding>,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    for f in findings.drain(..) {
+        match f.severity {
+            Severity::Error => tally.errors += 1,
+            Severity::Warning => tally.warnings += 1,
+        }
+        report(out, args, file, &f)?;
+    }
+    Ok(())
 }
 
 fn report(out: &mut impl Write, args: &Args, file: &str, f: &Finding) -> anyhow::Result<()> {

@@ -764,8 +764,55 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// Anything unrouted.
-pub(super) async fn fallback() -> TaxiiError {
-    TaxiiError::not_found("resource")
+/// Anything no route matched. A TAXII path written without its trailing slash (`/taxii2`,
+/// `/{root}/collections/{id}/objects`, …) is answered with a permanent redirect (308: the method
+/// and body are kept) to the same path with the slash, query string kept. The decision is
+/// purely syntactic, before authentication, so it says nothing about what exists; the target
+/// then authenticates and applies the policy as usual. Everything else is a TAXII 404.
+pub(super) async fn fallback(uri: axum::http::Uri) -> Response {
+    match slash_redirect(&uri) {
+        Some(location) => (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
+        None => TaxiiError::not_found("resource").into_response(),
+    }
+}
+
+/// The path with a trailing slash when `uri`'s path has the shape of a TAXII endpoint without
+/// it. Only plain segments qualify (no empty segment, so never `//host`, and no backslash), so
+/// the `Location` is always a path on this server.
+fn slash_redirect(uri: &axum::http::Uri) -> Option<String> {
+    let path = uri.path();
+    let rest = path.strip_prefix('/')?;
+    if rest.is_empty() || rest.ends_with('/') {
+        return None;
+    }
+    let segs: Vec<&str> = rest.split('/').collect();
+    if segs
+        .iter()
+        .any(|s| s.is_empty() || s.contains('\\') || *s == "." || *s == "..")
+    {
+        return None;
+    }
+    let taxii = match segs.as_slice() {
+        [one] => *one == "taxii2" || !matches!(*one, "healthz" | "admin"),
+        [_, "collections"] => true,
+        [_, "status", _] => true,
+        [_, "collections", _] => true,
+        [_, "collections", _, "objects" | "manifest"] => true,
+        [_, "collections", _, "objects", _] => true,
+        [_, "collections", _, "objects", _, "versions"] => true,
+        _ => false,
+    };
+    if !taxii {
+        return None;
+    }
+    Some(match uri.query() {
+        Some(q) => format!("{path}/?{q}"),
+        None => format!("{path}/"),
+    })
 }
 
 /// Counts requests by matched route and status, and times them.
