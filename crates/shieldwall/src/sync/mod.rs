@@ -46,8 +46,7 @@ use crate::{
     policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
     store::{
         AddOutcome, AnyStore, Held, Provenance, REFUSED_VERSION, Refused, StatusRecord, Store,
-        StoreError,
-        SyncRecord,
+        StoreError, SyncRecord,
     },
     timestamps,
 };
