@@ -513,8 +513,9 @@ impl Validator {
                     interop: self.interop,
                     inherited_spec_version: true,
                     in_sco: false,
+                    scope: Scope::default(),
                 };
-                validate_map(map, &P::ROOT, &mut cx, Top::Yes);
+                validate_top(map, &P::ROOT, &mut cx);
             }
             _ => self.validate_into(value, out),
         }
