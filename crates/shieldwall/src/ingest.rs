@@ -222,7 +222,7 @@ pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> 
 
 /// Applies validation to one object received by sync from a peer operated by `peer_member`: its
 /// producer is the member its `created_by_ref` names when that is a member, else the peer's
-/// member (`BRIEF.md` §3); the object is stored as received.
+/// member (the access policy, `docs/POLICY.md`); the object is stored as received.
 pub fn prepare_from_peer(obj: Value, peer_member: &str, coalition: &Coalition) -> Prepared {
     let id = obj
         .get("id")

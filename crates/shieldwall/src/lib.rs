@@ -2,7 +2,7 @@
 //! trait), the access policy, the TAXII 2.1 hub and the node's configuration.
 //!
 //! What it is for: serving and storing STIX 2.1 objects for the members of a coalition so that
-//! each member sees exactly what the policy of `BRIEF.md` §3 allows, on every path.
+//! each member sees exactly what the access policy (`docs/POLICY.md`) allows, on every path.
 //!
 //! What it must never do: decide access anywhere but [`policy::may_see`] (and its SQL restatement
 //! in `store::sql`, which a property test holds to it); answer a TAXII request with anything but a

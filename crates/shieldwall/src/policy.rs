@@ -1,4 +1,4 @@
-//! Who may see what: the access policy of `BRIEF.md` §3 as one pure decision, [`may_see`], and
+//! Who may see what: the access policy (`docs/POLICY.md`) as one pure decision, [`may_see`], and
 //! the data a store needs to apply the same rule inside a listing query ([`Pushdown`]).
 //!
 //! A member M may see a stored version O served from collection C only if M may read C and O's
@@ -95,7 +95,7 @@ pub fn may_see(
         })
 }
 
-/// Why a version is held back from a peer (the "may leave by sync" column of `BRIEF.md` §3).
+/// Why a version is held back from a peer (the "may leave by sync" column of the access policy, `docs/POLICY.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HeldBack {
     /// TLP:RED never leaves the node.

@@ -1,6 +1,6 @@
 //! The reference server's default data set (`medallion_default_data.json`: its API roots,
 //! collections and permissions) loaded into a real server, which must reproduce the behaviours the
-//! reference suite expects (standards-notes §1.3) — over HTTP on 127.0.0.1, on both backends.
+//! reference suite expects — over HTTP on 127.0.0.1, on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -6,8 +6,8 @@
 //!   the cursor `C` (the page's `X-TAXII-Date-Added-Last`) persisted. A crash between the two
 //!   re-reads one page, which the store recognises as already present: no duplicate.
 //! - **Push** (`"push"|"both"`): the collection's entries after the persisted `(date_added, row)`
-//!   position, in order; each goes through [`policy::may_leave`] (the egress column of
-//!   `BRIEF.md` §3 and "never back to where it came from"), and a relationship or sighting also
+//!   position, in order; each goes through [`policy::may_leave`] (the "may leave by sync"
+//!   column of the access policy in `docs/POLICY.md`, and "never back to where it came from"), and a relationship or sighting also
 //!   through [`policy::endpoints_may_leave`] with its endpoints' placements in every collection
 //!   (the rule the served pull applies); what may leave is POSTed, and the
 //!   position advances after the peer acknowledged the page. Held-back versions are counted per
@@ -518,7 +518,7 @@ impl Engine {
 
     /// Whether one version may leave to `p`, with relationships and sightings held back when an
     /// object they point to (`targets`) is held back in every collection holding it (the edge
-    /// rule of `BRIEF.md` §3: an edge must not reveal an object the peer may not have), judged by
+    /// rule of the access policy: an edge must not reveal an object the peer may not have), judged by
     /// [`policy::endpoints_may_leave`], the rule the served pull applies, over the endpoints'
     /// `placements` in every collection of the node. Push and `sync --explain` both decide here.
     fn decide(
