@@ -1,0 +1,1 @@
+//! IP networks: filled in by the CIDR work.

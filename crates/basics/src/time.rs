@@ -1,0 +1,1 @@
+//! Calendar arithmetic: filled in by the time work.
