@@ -9,18 +9,14 @@ use stix::tlp::TlpLevel;
 
 use crate::{
     auth,
-    coalition::Coalition,
+    coalition::{Coalition, Collection},
     config::{
         ApiRootConfig, CollectionConfig, Config, MemberConfig, Role, ServerConfig,
         TrustGroupConfig, UserConfig,
     },
-    ingest::{self, Prepared},
     policy::{self, Principal},
-    store::{
-        AddOutcome, AnyStore, ListQuery, Provenance, REFUSED_VERSION, StatusRecord, Store,
-        StoreError, VersionSelection,
-    },
-    timestamps,
+    publish::{self, PublishError, PublishLimits, Publisher},
+    store::{AnyStore, ListQuery, Store, VersionSelection},
 };
 
 const NS: uuid::Uuid = uuid::Uuid::from_u128(0x5f1e_1d00_0000_4000_8000_5348_4945_4c44);
@@ -267,58 +263,34 @@ pub fn member_objects(member: &str, identity: &str, collection: &str) -> Vec<Val
     out
 }
 
-/// Publishes `objects` into `collection` as `principal`, as a POST would (validation and the
-/// publishing rules apply). Returns how many were stored and the refusals.
-pub async fn publish(
+/// Publishes `objects` into `c` as `principal` through the one write path
+/// ([`crate::publish`]); returns how many were stored (now or before) and the refusals.
+async fn publish_as(
     store: &AnyStore,
     coalition: &Coalition,
     principal: &Principal,
-    collection: &str,
+    c: &Collection,
     objects: Vec<Value>,
-) -> Result<(usize, Vec<String>), StoreError> {
-    let mut valid = Vec::new();
-    let mut refused = Vec::new();
-    for o in objects {
-        match ingest::prepare(o, principal, coalition) {
-            Prepared::Valid(v) => valid.push(*v),
-            Prepared::Invalid { id, message, .. } => refused.push(format!("{id}: {message}")),
-        }
-    }
-    let now = timestamps::now_us();
-    let status_id = uuid::Uuid::new_v4().to_string();
-    let api_root = coalition
-        .collection_by_id(collection)
-        .map(|c| c.api_root.clone())
-        .unwrap_or_default();
-    let make_status = |o: &[AddOutcome]| {
-        let stored = o.iter().filter(|o| o.is_stored()).count();
-        StatusRecord {
-            id: status_id.clone(),
-            api_root: api_root.clone(),
-            member: principal.member.clone(),
-            request_us: now,
-            expires_us: now + 24 * 3_600_000_000,
-            body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": stored,
-                "failure_count": o.len() - stored, "pending_count": 0}).to_string(),
-        }
-    };
-    let provenance = Provenance {
-        source: "local".into(),
-        actor: principal.actor.clone(),
-    };
-    let outcomes = store
-        .add(collection, &provenance, &valid, &make_status)
-        .await?;
-    for (v, o) in valid.iter().zip(&outcomes) {
-        if !o.is_stored() {
-            refused.push(format!("{}: {REFUSED_VERSION}", v.id));
-        }
-    }
-    Ok((outcomes.iter().filter(|o| o.is_stored()).count(), refused))
+    limits: PublishLimits,
+) -> Result<(u64, Vec<String>), PublishError> {
+    let r = publish::publish(
+        store,
+        coalition,
+        objects,
+        Publisher::Member(principal),
+        c,
+        limits,
+    )
+    .await?;
+    Ok((r.successes(), r.failures.iter().map(|f| f.line()).collect()))
 }
 
 /// Fills an empty store with the demo data; does nothing when the first collection has data.
-pub async fn seed(store: &AnyStore, coalition: &Coalition) -> Result<usize, StoreError> {
+pub async fn seed(
+    store: &AnyStore,
+    coalition: &Coalition,
+    limits: PublishLimits,
+) -> Result<u64, PublishError> {
     let Some(first) = coalition.collections.first() else {
         return Ok(0);
     };
@@ -349,7 +321,7 @@ pub async fn seed(store: &AnyStore, coalition: &Coalition) -> Result<usize, Stor
             role: Role::Admin,
             actor: "demo-seed".into(),
         };
-        total += publish(store, coalition, &hub, &c.id, stix::tlp::tlp2_objects())
+        total += publish_as(store, coalition, &hub, c, stix::tlp::tlp2_objects(), limits)
             .await?
             .0;
         for (member, ..) in MEMBERS {
@@ -366,12 +338,13 @@ pub async fn seed(store: &AnyStore, coalition: &Coalition) -> Result<usize, Stor
                 .get(*member)
                 .map(|m| m.identity.clone())
                 .unwrap_or_default();
-            let (n, refused) = publish(
+            let (n, refused) = publish_as(
                 store,
                 coalition,
                 &p,
-                &c.id,
+                c,
                 member_objects(member, &identity, &c.id),
+                limits,
             )
             .await?;
             for r in refused {

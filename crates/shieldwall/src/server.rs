@@ -95,7 +95,7 @@ pub async fn app_state_with(
             max_content_length: s.max_content_length,
             max_page_size: s.max_page_size,
             default_page_size: s.default_page_size,
-            status_retention_us: i64::from(s.status_retention_hours) * 3_600_000_000,
+            status_retention_us: crate::publish::PublishLimits::from_server(s).status_retention_us,
             request_timeout: Duration::from_secs(s.request_timeout_seconds),
         },
         discovery: Discovery {

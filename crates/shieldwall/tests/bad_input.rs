@@ -47,7 +47,13 @@ async fn every_bad_input_is_a_taxii_4xx() {
     cfg.server.max_content_length = 64 * 1024;
     let checked = cfg.check("demo").unwrap();
     let coalition = Coalition::from_config(&checked);
-    demo::seed(&store, &coalition).await.unwrap();
+    demo::seed(
+        &store,
+        &coalition,
+        shieldwall::publish::PublishLimits::from_server(&checked.config.server),
+    )
+    .await
+    .unwrap();
     let node = start(&checked, store).await;
     let coll = coalition
         .collections

@@ -122,7 +122,13 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
         .unwrap();
     let coalition = Coalition::from_config(&checked);
     assert!(coalition.members.len() >= 5 && coalition.trust_groups.len() >= 3);
-    demo::seed(&store, &coalition).await.unwrap();
+    demo::seed(
+        &store,
+        &coalition,
+        shieldwall::publish::PublishLimits::from_server(&checked.config.server),
+    )
+    .await
+    .unwrap();
     let placements = store.placements().await.unwrap();
     for level in TlpLevel::ALL {
         assert!(

@@ -19,9 +19,8 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Value, json};
 use shieldwall::{
     config::Role,
-    ingest::{self, Prepared},
-    store::{AddOutcome, Provenance, REFUSED_VERSION, StatusRecord, Store},
-    timestamps,
+    ingest,
+    publish::{self, Publisher},
 };
 
 const BATCH: usize = 1000;
@@ -201,66 +200,30 @@ impl Counts {
     }
 }
 
-/// Validates one batch, applies the publishing rules and stores what is valid in one
-/// transaction, as a TAXII POST by `principal` would; `source` names the path in provenance.
+/// Publishes one batch as `principal` through the library's one write path
+/// ([`shieldwall::publish`]): validation, the publishing rules and one transaction, as a TAXII
+/// POST by `principal` would.
 pub(crate) async fn store_batch(
     node: &super::node::Node,
     coll: &shieldwall::coalition::Collection,
     principal: &shieldwall::policy::Principal,
-    source: &str,
     batch: Vec<Value>,
 ) -> anyhow::Result<Counts> {
-    let mut c = Counts::default();
-    let provenance = Provenance {
-        source: source.into(),
-        actor: principal.actor.clone(),
-    };
-    let mut valid = Vec::with_capacity(batch.len());
-    for o in batch {
-        match ingest::prepare(o, principal, &node.coalition) {
-            Prepared::Valid(v) => valid.push(*v),
-            Prepared::Invalid { id, message, .. } => {
-                c.refused += 1;
-                if c.refusals.len() < 20 {
-                    c.refusals.push(format!("{id}: {message}"));
-                }
-            }
-        }
-    }
-    if valid.is_empty() {
-        return Ok(c);
-    }
-    let now = timestamps::now_us();
-    let status_id = uuid::Uuid::new_v4().to_string();
-    let make_status = |o: &[AddOutcome]| {
-        let stored = o.iter().filter(|o| o.is_stored()).count();
-        StatusRecord {
-            id: status_id.clone(),
-            api_root: coll.api_root.clone(),
-            member: principal.member.clone(),
-            request_us: now,
-            expires_us: now + 24 * 3_600_000_000,
-            body: json!({"id": status_id, "status": "complete", "total_count": o.len(), "success_count": stored,
-                "failure_count": o.len() - stored, "pending_count": 0}).to_string(),
-        }
-    };
-    let outcomes = node
-        .store
-        .add(&coll.id, &provenance, &valid, &make_status)
-        .await?;
-    for (v, o) in valid.iter().zip(outcomes) {
-        match o {
-            AddOutcome::Added { .. } => c.stored += 1,
-            AddOutcome::AlreadyPresent { .. } => c.already += 1,
-            AddOutcome::Refused { .. } => {
-                c.refused += 1;
-                if c.refusals.len() < 20 {
-                    c.refusals.push(format!("{}: {REFUSED_VERSION}", v.id));
-                }
-            }
-        }
-    }
-    Ok(c)
+    let r = publish::publish(
+        &node.store,
+        &node.coalition,
+        batch,
+        Publisher::Member(principal),
+        coll,
+        node.limits,
+    )
+    .await?;
+    Ok(Counts {
+        stored: r.added,
+        already: r.already_present,
+        refused: r.refused(),
+        refusals: r.failures.iter().take(20).map(|f| f.line()).collect(),
+    })
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -340,7 +303,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     });
     let mut counts = Counts::default();
     while let Some(batch) = rx.recv().await {
-        let c = store_batch(&node, &coll, &principal, "local", batch).await?;
+        let c = store_batch(&node, &coll, &principal, batch).await?;
         counts.add(c);
         if let Some(b) = &bar {
             b.set_position(read.load(Ordering::Relaxed));

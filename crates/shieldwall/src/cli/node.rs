@@ -8,12 +8,15 @@ use shieldwall::{
     coalition::{Coalition, Collection},
     config::{self, Config, Role},
     policy::Principal,
+    publish::PublishLimits,
     store::AnyStore,
 };
 
 pub(crate) struct Node {
     pub(crate) coalition: Arc<Coalition>,
     pub(crate) store: AnyStore,
+    /// The node's write limits (status retention), from its configuration.
+    pub(crate) limits: PublishLimits,
 }
 
 impl Node {
@@ -52,7 +55,12 @@ impl Node {
             )
         })?;
         let coalition = Arc::new(Coalition::from_config(&checked));
-        Ok(Node { coalition, store })
+        let limits = PublishLimits::from_server(&checked.config.server);
+        Ok(Node {
+            coalition,
+            store,
+            limits,
+        })
     }
 
     /// A collection by id or alias.

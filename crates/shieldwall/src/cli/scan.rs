@@ -159,8 +159,15 @@ pub(crate) fn load_indicators(files: &[PathBuf]) -> anyhow::Result<Loaded> {
     let mut all: Vec<(usize, serde_json::Value)> = Vec::new();
     for (n, f) in files.iter().enumerate() {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!("{}:{}:{}: not JSON: {e}", f.display(), e.line(), e.column())
+        // Strict JSON (duplicate keys refused): an indicator read twice must not differ.
+        let doc: serde_json::Value = stix::json::parse(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}:{}:{}: not JSON: {}",
+                f.display(),
+                e.line,
+                e.column,
+                e.message
+            )
         })?;
         all.extend(
             latest::objects_of(doc)
@@ -574,7 +581,7 @@ fn report_local(
                 coll.id
             );
         }
-        let c = super::import::store_batch(&node, &coll, &principal, "local", objects).await?;
+        let c = super::import::store_batch(&node, &coll, &principal, objects).await?;
         Ok(Reported {
             stored: c.stored,
             already: c.already,

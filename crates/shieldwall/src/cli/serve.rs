@@ -223,7 +223,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     if args.demo {
         let coalition = Coalition::from_config(&checked);
-        let n = demo::seed(&store, &coalition)
+        let limits = shieldwall::publish::PublishLimits::from_server(&checked.config.server);
+        let n = demo::seed(&store, &coalition, limits)
             .await
             .context("cannot seed the demo data")?;
         if n > 0 {

@@ -20,8 +20,9 @@ use sqlx::{
 };
 
 use super::{
-    AddOutcome, DeleteOutcome, DeleteQuery, Held, ListQuery, NewVersion, Page, Placement,
-    Provenance, Record, Refused, StatusRecord, Store, StoreError, SyncRecord,
+    AddOutcome, BatchesOutcome, CollectionBatch, DeleteOutcome, DeleteQuery, Held, ListQuery,
+    NewVersion, Page, Placement, Provenance, Record, Refused, StatusRecord, Store, StoreError,
+    SyncRecord,
     sql::{self, Bind, Dialect},
 };
 use crate::timestamps;
@@ -489,38 +490,17 @@ macro_rules! impl_store {
                 }
                 Ok(found.len() as u64)
             }
-        }
 
-        impl Store for $ty {
-            async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
-                let $ws = self;
-                let pool = $writer;
-                // Insert-if-absent then read: every node on the database ends with the same key.
-                sqlx::query("INSERT INTO settings (key, value) VALUES ('cursor_key', $1) ON CONFLICT (key) DO NOTHING")
-                    .bind(random_hex(32))
-                    .execute(pool)
-                    .await?;
-                let row = sqlx::query("SELECT value FROM settings WHERE key = 'cursor_key'").fetch_one(pool).await?;
-                let hex: String = row.try_get(0)?;
-                hex_decode(&hex).ok_or_else(|| StoreError::Corrupt("settings.cursor_key is not hex".into()))
-            }
-
-            async fn add(
-                &self,
+            /// [`Store::add`]'s work for one collection inside the caller's write transaction
+            /// (write lock taken): `*last` is the latest `date_added` assigned so far.
+            async fn add_in(
+                conn: &mut $conn,
                 collection: &str,
                 provenance: &Provenance,
                 versions: &[NewVersion],
-                make_status: &(dyn Fn(&[AddOutcome]) -> StatusRecord + Sync),
+                last: &mut i64,
+                now: i64,
             ) -> Result<Vec<AddOutcome>, StoreError> {
-                let $ws = self;
-                let pool = $writer;
-                let mut tx = pool.begin_with($begin).await?;
-                if let Some(lock) = $lock {
-                    sqlx::query(lock).execute(&mut *tx).await?;
-                }
-                let row = sqlx::query("SELECT COALESCE(MAX(date_added), 0) FROM entries").fetch_one(&mut *tx).await?;
-                let mut last: i64 = row.try_get(0)?;
-                let now = timestamps::now_us();
                 let n = versions.len();
                 let mut ids: Vec<&str> = versions.iter().map(|v| v.id.as_str()).collect();
                 ids.sort_unstable();
@@ -529,7 +509,7 @@ macro_rules! impl_store {
                 // index probe per id (nothing for a new object), read before writing under the
                 // write lock, so it stays true until the commit.
                 let mut stored: HashMap<&str, Vec<Stored>> = HashMap::new();
-                for s in <$ty>::stored_versions(&mut *tx, collection, &ids).await? {
+                for s in <$ty>::stored_versions(&mut *conn, collection, &ids).await? {
                     if let Ok(k) = ids.binary_search(&s.id.as_str()) {
                         stored.entry(ids[k]).or_default().push(s);
                     }
@@ -547,8 +527,8 @@ macro_rules! impl_store {
                     let date_added = match v.date_added_us {
                         Some(d) => d,
                         None => {
-                            last = now.max(last + 1);
-                            last
+                            *last = now.max(*last + 1);
+                            *last
                         }
                     };
                     let version_ns = match v.version_ns {
@@ -582,7 +562,7 @@ macro_rules! impl_store {
                     }
                 }
                 let mut inserted: HashSet<i64> = HashSet::with_capacity(fresh.len());
-                for (id, ns, vid) in <$ty>::insert_versions(&mut *tx, provenance, now, versions, &nss, &fresh).await? {
+                for (id, ns, vid) in <$ty>::insert_versions(&mut *conn, provenance, now, versions, &nss, &fresh).await? {
                     if let Some(&i) = first.get(&(id.as_str(), ns)) {
                         vids.insert(i, vid);
                         inserted.insert(vid);
@@ -593,7 +573,7 @@ macro_rules! impl_store {
                 let mut missing: Vec<&str> = fresh.iter().filter(|i| !vids.contains_key(i)).map(|&i| versions[i].id.as_str()).collect();
                 missing.sort_unstable();
                 missing.dedup();
-                for s in <$ty>::stored_versions(&mut *tx, collection, &missing).await? {
+                for s in <$ty>::stored_versions(&mut *conn, collection, &missing).await? {
                     if let Some(&i) = first.get(&(s.id.as_str(), s.version_ns)) {
                         vids.entry(i).or_insert(s.vid);
                     }
@@ -621,7 +601,7 @@ macro_rules! impl_store {
                         edges.extend(targets.into_iter().map(|t| (vid_of[i], t)));
                     }
                 }
-                <$ty>::insert_edges(&mut *tx, &edges).await?;
+                <$ty>::insert_edges(&mut *conn, &edges).await?;
                 // Entries. `multi` tells listings whether the collection holds other versions of
                 // the same object (then the latest/first rules must look at them).
                 let mut placed: HashMap<&str, Vec<i64>> = stored
@@ -648,7 +628,7 @@ macro_rules! impl_store {
                         (vid_of[i], dates[i], i64::from(multi))
                     })
                     .collect();
-                let placed_now: HashSet<i64> = <$ty>::insert_entries(&mut *tx, collection, &rows).await?.into_iter().collect();
+                let placed_now: HashSet<i64> = <$ty>::insert_entries(&mut *conn, collection, &rows).await?.into_iter().collect();
                 // Entries placed before whose object now has several versions here.
                 let mut newly_multi: Vec<i64> = Vec::new();
                 for (id, count) in &before {
@@ -669,7 +649,7 @@ macro_rules! impl_store {
                     for vid in chunk {
                         q = q.bind(*vid);
                     }
-                    q.execute(&mut *tx).await?;
+                    q.execute(&mut *conn).await?;
                 }
                 // Objects that already had versions and got an entry now: the edges pointing to
                 // them are judged again by sync.
@@ -680,7 +660,7 @@ macro_rules! impl_store {
                 changed.sort_unstable();
                 changed.dedup();
                 if !changed.is_empty() {
-                    <$ty>::redate_edges(&mut *tx, &changed, &mut last, now).await?;
+                    <$ty>::redate_edges(&mut *conn, &changed, last, now).await?;
                 }
                 let mut outcomes = Vec::with_capacity(n);
                 let mut counted: HashSet<i64> = HashSet::with_capacity(placed_now.len());
@@ -694,7 +674,11 @@ macro_rules! impl_store {
                         AddOutcome::AlreadyPresent { version_ns: nss[i] }
                     });
                 }
-                let status = make_status(&outcomes);
+                Ok(outcomes)
+            }
+
+            /// Records a status resource inside the caller's transaction.
+            async fn insert_status(conn: &mut $conn, status: &StatusRecord) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO statuses (id, api_root, member, request_ts, expires, body) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
@@ -704,11 +688,80 @@ macro_rules! impl_store {
                 .bind(status.request_us)
                 .bind(status.expires_us)
                 .bind(status.body.as_str())
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
+                Ok(())
+            }
+        }
+
+        impl Store for $ty {
+            async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                // Insert-if-absent then read: every node on the database ends with the same key.
+                sqlx::query("INSERT INTO settings (key, value) VALUES ('cursor_key', $1) ON CONFLICT (key) DO NOTHING")
+                    .bind(random_hex(32))
+                    .execute(pool)
+                    .await?;
+                let row = sqlx::query("SELECT value FROM settings WHERE key = 'cursor_key'").fetch_one(pool).await?;
+                let hex: String = row.try_get(0)?;
+                hex_decode(&hex).ok_or_else(|| StoreError::Corrupt("settings.cursor_key is not hex".into()))
+            }
+
+            async fn add(
+                &self,
+                collection: &str,
+                provenance: &Provenance,
+                versions: &[NewVersion],
+                make_status: &(dyn Fn(&[AddOutcome]) -> StatusRecord + Sync),
+            ) -> Result<Vec<AddOutcome>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let mut tx = pool.begin_with($begin).await?;
+                if let Some(lock) = $lock {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                let row = sqlx::query("SELECT COALESCE(MAX(date_added), 0) FROM entries").fetch_one(&mut *tx).await?;
+                let mut last: i64 = row.try_get(0)?;
+                let now = timestamps::now_us();
+                let outcomes = <$ty>::add_in(&mut *tx, collection, provenance, versions, &mut last, now).await?;
+                <$ty>::insert_status(&mut *tx, &make_status(&outcomes)).await?;
                 tx.commit().await?;
                 $ws.after_write(outcomes.len() as u64).await?;
                 Ok(outcomes)
+            }
+
+            async fn add_batches(
+                &self,
+                provenance: &Provenance,
+                batches: &[CollectionBatch<'_>],
+                all_or_nothing: bool,
+                make_status: &(dyn Fn(usize, &[AddOutcome]) -> StatusRecord + Sync),
+            ) -> Result<BatchesOutcome, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let mut tx = pool.begin_with($begin).await?;
+                if let Some(lock) = $lock {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                let row = sqlx::query("SELECT COALESCE(MAX(date_added), 0) FROM entries").fetch_one(&mut *tx).await?;
+                let mut last: i64 = row.try_get(0)?;
+                let now = timestamps::now_us();
+                let mut outcomes = Vec::with_capacity(batches.len());
+                for b in batches {
+                    outcomes.push(<$ty>::add_in(&mut *tx, b.collection, provenance, b.versions, &mut last, now).await?);
+                }
+                let refused = outcomes.iter().flatten().any(|o| !o.is_stored());
+                if all_or_nothing && refused {
+                    tx.rollback().await?;
+                    return Ok(BatchesOutcome { outcomes, committed: false });
+                }
+                for (i, o) in outcomes.iter().enumerate() {
+                    <$ty>::insert_status(&mut *tx, &make_status(i, o)).await?;
+                }
+                tx.commit().await?;
+                $ws.after_write(outcomes.iter().map(Vec::len).sum::<usize>() as u64).await?;
+                Ok(BatchesOutcome { outcomes, committed: true })
             }
 
             async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {

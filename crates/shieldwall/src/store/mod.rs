@@ -128,6 +128,27 @@ impl AddOutcome {
 /// may see the object, so that it tells nothing beyond the fact that the id is in use.
 pub const REFUSED_VERSION: &str = "this id and version cannot be published by this member: an object's versions belong to the member that produced it, and a stored version can only be re-posted with identical content";
 
+/// One collection's part of a write that spans several collections
+/// ([`Store::add_batches`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CollectionBatch<'a> {
+    /// Collection id.
+    pub collection: &'a str,
+    /// The versions to add to it.
+    pub versions: &'a [NewVersion],
+}
+
+/// What [`Store::add_batches`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchesOutcome {
+    /// The outcomes of each batch, in order (as judged inside the transaction).
+    pub outcomes: Vec<Vec<AddOutcome>>,
+    /// Whether the transaction was committed. `false` only for an all-or-nothing write in
+    /// which some version was refused: then nothing of any batch was written (an `Added`
+    /// outcome says what would have been stored).
+    pub committed: bool,
+}
+
 /// A status resource as kept.
 #[derive(Debug, Clone)]
 pub struct StatusRecord {
@@ -390,6 +411,20 @@ pub trait Store: Send + Sync {
         make_status: &(dyn Fn(&[AddOutcome]) -> StatusRecord + Sync),
     ) -> impl Future<Output = Result<Vec<AddOutcome>, StoreError>> + Send;
 
+    /// Adds versions to several collections in ONE transaction (one write lock, one commit),
+    /// each batch judged as [`Store::add`] judges it, seeing the batches before it. With
+    /// `all_or_nothing`, a refused version anywhere rolls the whole transaction back: nothing
+    /// of any batch is written and no status is kept. Otherwise (or when nothing is refused)
+    /// the status resource `make_status(i, outcomes)` builds for each batch `i` is recorded and
+    /// the transaction committed before it returns.
+    fn add_batches(
+        &self,
+        provenance: &Provenance,
+        batches: &[CollectionBatch<'_>],
+        all_or_nothing: bool,
+        make_status: &(dyn Fn(usize, &[AddOutcome]) -> StatusRecord + Sync),
+    ) -> impl Future<Output = Result<BatchesOutcome, StoreError>> + Send;
+
     /// One page of a listing.
     fn list(&self, query: &ListQuery) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
@@ -593,6 +628,15 @@ impl Store for AnyStore {
         make_status: &(dyn Fn(&[AddOutcome]) -> StatusRecord + Sync),
     ) -> Result<Vec<AddOutcome>, StoreError> {
         delegate!(self, s => s.add(collection, provenance, versions, make_status).await)
+    }
+    async fn add_batches(
+        &self,
+        provenance: &Provenance,
+        batches: &[CollectionBatch<'_>],
+        all_or_nothing: bool,
+        make_status: &(dyn Fn(usize, &[AddOutcome]) -> StatusRecord + Sync),
+    ) -> Result<BatchesOutcome, StoreError> {
+        delegate!(self, s => s.add_batches(provenance, batches, all_or_nothing, make_status).await)
     }
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
         delegate!(self, s => s.list(query).await)

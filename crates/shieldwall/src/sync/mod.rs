@@ -42,12 +42,9 @@ use serde_json::Value;
 use crate::{
     coalition::{Coalition, Collection},
     config::{PeerCollectionConfig, PeerConfig},
-    ingest::{self, Prepared},
     policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
-    store::{
-        AddOutcome, AnyStore, Held, Provenance, REFUSED_VERSION, Refused, StatusRecord, Store,
-        StoreError, SyncRecord,
-    },
+    publish::{self, PublishError, PublishLimits, Publisher},
+    store::{AnyStore, Held, Refused, Store, StoreError, SyncRecord},
     timestamps,
 };
 use client::{ClientError, TaxiiClient};
@@ -64,6 +61,9 @@ pub enum SyncError {
     /// The configuration names something that does not exist.
     #[error("{0}")]
     Config(String),
+    /// Storing what was pulled failed.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
 }
 
 /// What one run against one collection mapping did.
@@ -432,73 +432,32 @@ impl Engine {
         let mut cursor = self.store.sync_cursor(&p.name, &key, "pull").await?;
         let start = cursor.clone();
         let mut next: Option<String> = None;
-        let provenance = Provenance {
-            source: format!("peer:{}", p.name),
-            actor: format!("peer:{}", p.name),
-        };
+        let actor = format!("peer:{}", p.name);
         loop {
             let page = client
                 .get_objects(remote, start.as_deref(), next.as_deref(), p.page_size)
                 .await?;
             report.pulled_received += page.objects.len() as u64;
-            let mut valid = Vec::with_capacity(page.objects.len());
-            let mut refused = Vec::new();
-            for o in page.objects {
-                match ingest::prepare_from_peer(o, &p.member, &self.coalition) {
-                    Prepared::Valid(v) => valid.push(*v),
-                    Prepared::Invalid {
-                        id,
-                        version,
-                        message,
-                    } => {
-                        report.pulled_refused += 1;
-                        tracing::warn!(peer = %p.name, %id, %message, "Refused an object received by sync.");
-                        refused.push(refusal(
-                            &p.name,
-                            &local.id,
-                            &id,
-                            version.as_deref(),
-                            REFUSED_INVALID,
-                            &message,
-                        ));
-                    }
-                }
-            }
-            // Recorded before the cursor moves past them.
-            self.store.record_refused(&refused).await?;
-            count_refused(&refused);
-            if !valid.is_empty() {
-                let outcomes = self
-                    .store
-                    .add(&local.id, &provenance, &valid, &|o| {
-                        internal_status(local, p, o)
-                    })
-                    .await?;
-                report.pulled_stored += outcomes
-                    .iter()
-                    .filter(|o| matches!(o, AddOutcome::Added { .. }))
-                    .count() as u64;
-                // A version that belongs to another member (the store's producer rule): recorded
-                // like every other refusal before the cursor moves past it.
-                let mut by_rule = Vec::new();
-                for (v, o) in valid.iter().zip(&outcomes) {
-                    if !o.is_stored() {
-                        report.pulled_refused += 1;
-                        tracing::warn!(peer = %p.name, id = %v.id, message = REFUSED_VERSION, "Refused an object received by sync.");
-                        by_rule.push(refusal(
-                            &p.name,
-                            &local.id,
-                            &v.id,
-                            v.version_text.as_deref(),
-                            REFUSED_PRODUCER,
-                            REFUSED_VERSION,
-                        ));
-                    }
-                }
-                if !by_rule.is_empty() {
-                    self.store.record_refused(&by_rule).await?;
-                    count_refused(&by_rule);
-                }
+            if !page.objects.is_empty() {
+                // The one write path: producer by `created_by_ref`, provenance `peer:NAME`, every
+                // refusal recorded before the cursor moves past it. The page's status resource
+                // is internal and expires at once.
+                let by = Publisher::Peer {
+                    name: &p.name,
+                    member: &p.member,
+                    actor: &actor,
+                };
+                let r = publish::publish(
+                    &self.store,
+                    &self.coalition,
+                    page.objects,
+                    by,
+                    local,
+                    PublishLimits::transient(),
+                )
+                .await?;
+                report.pulled_stored += r.added;
+                report.pulled_refused += r.refused();
             }
             if let Some(last) = &page.date_added_last
                 && cursor.as_deref() != Some(last.as_str())
@@ -954,24 +913,6 @@ pub async fn run_scheduled(
             () = &mut shutdown => return,
             () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
         }
-    }
-}
-
-/// The status record `Store::add` keeps for a sync page: internal, expired at once (the
-/// periodic purge forgets it), never served to anyone but an admin of the API root.
-fn internal_status(local: &Collection, p: &PeerConfig, outcomes: &[AddOutcome]) -> StatusRecord {
-    let now = timestamps::now_us();
-    let id = uuid::Uuid::new_v4().to_string();
-    StatusRecord {
-        body: serde_json::json!({"id": id, "status": "complete", "total_count": outcomes.len(),
-            "success_count": outcomes.iter().filter(|o| o.is_stored()).count(),
-            "failure_count": outcomes.iter().filter(|o| !o.is_stored()).count(), "pending_count": 0})
-        .to_string(),
-        id,
-        api_root: local.api_root.clone(),
-        member: p.member.clone(),
-        request_us: now,
-        expires_us: now,
     }
 }
 

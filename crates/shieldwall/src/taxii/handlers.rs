@@ -22,10 +22,8 @@ use crate::{
     coalition::{ApiRoot, Collection},
     ingest::Prepared,
     policy::{self, Principal, Pushdown},
-    store::{
-        AddOutcome, DeleteQuery, ListQuery, Page, Provenance, REFUSED_VERSION, Record,
-        StatusRecord, Store,
-    },
+    publish::{self, PublishError, PublishLimits, Publisher},
+    store::{DeleteQuery, ListQuery, Page, Record, Store},
     timestamps,
 };
 
@@ -556,126 +554,30 @@ pub(super) async fn add_objects(
     let inbound_member = inbound_peer.as_ref().map(|(_, m)| m.clone());
     let prepared: Vec<Prepared> =
         validation::prepare_envelope(&state, &principal, inbound_member, bytes).await?;
-    let mut valid = Vec::new();
-    let mut failures = Vec::new();
-    let mut refused = Vec::new();
-    for p in prepared {
-        match p {
-            Prepared::Valid(v) => valid.push(*v),
-            Prepared::Invalid {
-                id,
-                version,
-                message,
-            } => {
-                if let Some((peer, _)) = &inbound_peer {
-                    refused.push(crate::sync::refusal(
-                        peer,
-                        &c.id,
-                        &id,
-                        version.as_deref(),
-                        crate::sync::REFUSED_INVALID,
-                        &message,
-                    ));
-                }
-                let mut f = json!({"id": id, "message": message});
-                if let Some(v) = version {
-                    f["version"] = json!(v);
-                }
-                failures.push(f);
-            }
-        }
-    }
-    let status_id = uuid::Uuid::new_v4().to_string();
-    let provenance = Provenance {
-        source: match &inbound_peer {
-            Some((name, _)) => format!("peer:{name}"),
-            None => "local".into(),
+    let by = match &inbound_peer {
+        Some((name, member)) => Publisher::Peer {
+            name,
+            member,
+            actor: &principal.actor,
         },
-        actor: principal.actor.clone(),
+        None => Publisher::Member(&principal),
     };
-    // The status body the store saved is also the response: kept (the last one built, should
-    // the store build it more than once) rather than built twice.
-    let built: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-    let make_status = |outcomes: &[AddOutcome]| {
-        let mut successes: Vec<Value> = Vec::with_capacity(valid.len());
-        let mut failures = failures.clone();
-        for (v, o) in valid.iter().zip(outcomes) {
-            let version = v
-                .version_text
-                .clone()
-                .unwrap_or_else(|| timestamps::format_us(o.version_ns().div_euclid(1000)));
-            if o.is_stored() {
-                successes.push(json!({"id": v.id, "version": version}));
-            } else {
-                failures.push(json!({"id": v.id, "version": version, "message": REFUSED_VERSION}));
-            }
-        }
-        let body = json!({
-            "id": status_id,
-            "status": "complete",
-            "request_timestamp": timestamps::format_us(request_us),
-            "total_count": successes.len() + failures.len(),
-            "success_count": successes.len(),
-            "successes": successes,
-            "failure_count": failures.len(),
-            "failures": failures,
-            "pending_count": 0,
-            "pendings": [],
-        });
-        let body = body.to_string();
-        if let Ok(mut b) = built.lock() {
-            *b = Some(body.clone());
-        }
-        StatusRecord {
-            id: status_id.clone(),
-            api_root: root.clone(),
-            member: principal.member.clone(),
-            request_us,
-            expires_us: request_us.saturating_add(state.limits.status_retention_us),
-            body,
-        }
+    let limits = PublishLimits {
+        status_retention_us: state.limits.status_retention_us,
     };
-    // What a peer pushed and this node refused is recorded, not only answered.
-    if !refused.is_empty() {
-        state.store.record_refused(&refused).await?;
-        crate::sync::count_refused(&refused);
-    }
-    let outcomes = state
-        .store
-        .add(&c.id, &provenance, &valid, &make_status)
-        .await?;
-    let kept = built.lock().ok().and_then(|mut b| b.take());
-    let status_body = match kept {
-        Some(body) => body,
-        None => make_status(&outcomes).body,
-    };
-    // A peer's push that the producer rule refused is recorded too.
-    if let Some((peer, _)) = &inbound_peer {
-        let by_rule: Vec<_> = valid
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| !o.is_stored())
-            .map(|(v, _)| {
-                crate::sync::refusal(
-                    peer,
-                    &c.id,
-                    &v.id,
-                    v.version_text.as_deref(),
-                    crate::sync::REFUSED_PRODUCER,
-                    REFUSED_VERSION,
-                )
-            })
-            .collect();
-        if !by_rule.is_empty() {
-            state.store.record_refused(&by_rule).await?;
-            crate::sync::count_refused(&by_rule);
-        }
-    }
-    let stored = outcomes.iter().filter(|o| o.is_stored()).count();
-    let refused = failures.len() + (outcomes.len() - stored);
-    metrics::counter!("shieldwall_objects_added_total").increment(stored as u64);
-    metrics::counter!("shieldwall_objects_refused_total").increment(refused as u64);
+    let report = publish::publish_prepared(&state.store, prepared, by, c, limits, request_us)
+        .await
+        .map_err(|e| match e {
+            PublishError::Store(e) => TaxiiError::from(e),
+            // `can_write` was checked above; the other errors are all-or-nothing writes'.
+            other => TaxiiError::forbidden(other.to_string()),
+        })?;
+    let stored = report.successes();
+    let refused = report.refused();
+    metrics::counter!("shieldwall_objects_added_total").increment(stored);
+    metrics::counter!("shieldwall_objects_refused_total").increment(refused);
     tracing::info!(collection = %c.id, stored, refused, actor = %principal.actor, "Added objects.");
+    let status_body = report.status_body;
     Ok(Taxii {
         status: StatusCode::ACCEPTED,
         body: status_body,

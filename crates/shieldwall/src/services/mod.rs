@@ -1,0 +1,40 @@
+//! Domain services: what a command does, as library calls on the store and the coalition, so
+//! that the CLI only parses arguments, calls one service and prints (and the web console or a
+//! test can call the same service). Every write goes through [`crate::publish`].
+//!
+//! - [`member`]: a member acting on the node — writing all or nothing, reading its view.
+//! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
+
+pub mod assist;
+pub mod member;
+
+use crate::{publish::PublishError, store::StoreError};
+
+/// Why a service call did nothing (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Publishing refused (nothing was stored).
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// An object named is not there, or not visible to the member.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be carried out as asked (the caller's mistake).
+    #[error("{0}")]
+    Usage(String),
+    /// A coordination object could not be built as asked.
+    #[error(transparent)]
+    Build(#[from] coord::BuildError),
+    /// A stored coordination object could not be read.
+    #[error(transparent)]
+    Read(#[from] coord::ReadError),
+    /// A workflow step is not allowed from the object's current state.
+    #[error(transparent)]
+    Workflow(#[from] coord::WorkflowError),
+    /// Stored data is not what was written.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
