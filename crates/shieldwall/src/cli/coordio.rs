@@ -212,7 +212,7 @@ pub(crate) async fn write_with_edges(
     Ok(ctx.member.write_with_edges(coll, objects, edges).await?)
 }
 
-pub(crate) use shieldwall::services::member::{next_version_time, now, of_type, s};
+pub(crate) use shieldwall::services::member::{now, of_type, s};
 
 /// Prints what was stored.
 pub(crate) fn print_written(

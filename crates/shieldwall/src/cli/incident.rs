@@ -15,6 +15,8 @@ use coord::sector::{CiEntity, Victim};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use shieldwall::services::incident as service;
+
 use super::coordio::{self, Ctx, On, of_type, s};
 
 /// `shieldwall incident …`.
@@ -254,10 +256,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn new(ctx: &Ctx, a: NewArgs) -> anyhow::Result<ExitCode> {
     let coll = ctx.write_collection()?;
-    let mut objects = Vec::new();
-    let mut victims = a.victim_ids.clone();
-    if let Some(name) = &a.victim {
-        let victim = Victim {
+    let victim = match &a.victim {
+        Some(name) => Some(Victim {
             name: name.clone(),
             description: None,
             sectors: a.sectors.clone(),
@@ -272,67 +272,27 @@ async fn new(ctx: &Ctx, a: NewArgs) -> anyhow::Result<ExitCode> {
                 country: a.country.clone(),
                 ..CiEntity::default()
             },
-        }
-        .build(&ctx.common()?)?;
-        victims.push(s(&victim, "id").to_owned());
-        objects.push(victim);
-    }
+        }),
+        None => None,
+    };
     let mut core = IncidentCore::new();
     core.determination = term::<Determination>("determination", &a.determination)?;
     core.investigation_status = a.status.clone();
     core.criticality = a.criticality;
     core.incident_types = a.types.clone();
-    let incident = Incident {
+    let input = service::NewIncident {
         name: a.name.clone(),
         description: a.description.clone(),
+        victim,
+        victim_ids: a.victim_ids.clone(),
         core,
-        fimi: None,
-    }
-    .build(&ctx.common()?)?;
-    let iid = s(&incident, "id").to_owned();
-    objects.insert(0, incident);
-    for v in &victims {
-        objects.push(coord::object::relationship(
-            &ctx.common()?,
-            "targets",
-            &iid,
-            v,
-        )?);
-    }
-    let out = ctx.write(&coll, &objects).await?;
-    coordio::print_written(ctx.on.json, "incident", &objects, &out);
+    };
+    let w = service::new_incident(&ctx.member, &coll, ctx.marking()?, input).await?;
+    coordio::print_written(ctx.on.json, "incident", &w.objects, &w.outcomes);
     Ok(ExitCode::SUCCESS)
 }
 
-/// The victims of an incident among `objects`: `targets` relationships from it and the
-/// `impacted_refs` of its impacts (identities only).
-pub(crate) fn victims_of<'a>(incident: &Value, objects: &'a [Value]) -> Vec<&'a Value> {
-    let id = s(incident, "id");
-    let impact_refs: Vec<&str> = incident
-        .pointer(&format!(
-            "/extensions/{}/impact_refs",
-            coord::ext::INCIDENT_CORE
-        ))
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let mut ids: Vec<&str> = of_type(objects, "relationship")
-        .filter(|r| s(r, "source_ref") == id && s(r, "relationship_type") == "targets")
-        .map(|r| s(r, "target_ref"))
-        .collect();
-    for imp in of_type(objects, "impact").filter(|i| impact_refs.contains(&s(i, "id"))) {
-        if let Some(refs) = imp.get("impacted_refs").and_then(Value::as_array) {
-            ids.extend(refs.iter().filter_map(Value::as_str));
-        }
-    }
-    let mut out: Vec<&Value> = Vec::new();
-    for o in of_type(objects, "identity") {
-        if ids.contains(&s(o, "id")) && !out.iter().any(|x| s(x, "id") == s(o, "id")) {
-            out.push(o);
-        }
-    }
-    out
-}
+pub(crate) use shieldwall::services::incident::victims_of;
 
 fn summary(inc: &Value, objects: &[Value]) -> Value {
     let core = inc
@@ -562,37 +522,12 @@ fn detail(a: &ImpactArgs) -> anyhow::Result<ImpactDetail> {
 }
 
 async fn add_impact(ctx: &Ctx, a: ImpactArgs) -> anyhow::Result<ExitCode> {
-    let (current, coll) = ctx.find(&a.incident).await?;
-    if s(&current, "type") != "incident" {
-        bail!("{}: not an incident", a.incident);
-    }
-    let mut affects = a.affects.clone();
-    if affects.is_empty() {
-        let objects = ctx.view(std::slice::from_ref(&coll), false).await?;
-        affects = victims_of(&current, &objects)
-            .iter()
-            .map(|v| s(v, "id").to_owned())
-            .collect();
-    }
     let mut impact = Impact::new(detail(&a)?);
     impact.criticality = a.criticality;
     impact.description = a.description.clone();
-    impact.impacted_refs = affects;
-    let impact = impact.build(&ctx.common()?)?;
-    let next = with_core(&current, |core| {
-        let refs = core
-            .entry("impact_refs")
-            .or_insert_with(|| Value::Array(vec![]));
-        if let Value::Array(list) = refs {
-            list.push(impact["id"].clone());
-        }
-        Ok(())
-    })?;
-    // The new version must still be a valid Incident Core incident.
-    Incident::read(&next).context("the new version does not read back")?;
-    let objects = vec![impact, next];
-    let out = ctx.write(&coll, &objects).await?;
-    coordio::print_written(ctx.on.json, "impact", &objects, &out);
+    impact.impacted_refs = a.affects.clone();
+    let w = service::add_impact(&ctx.member, &a.incident, ctx.marking()?, impact).await?;
+    coordio::print_written(ctx.on.json, "impact", &w.objects, &w.outcomes);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -600,61 +535,6 @@ async fn add_impact(ctx: &Ctx, a: ImpactArgs) -> anyhow::Result<ExitCode> {
 fn time(what: &str, v: Option<&str>) -> anyhow::Result<Option<stix::Timestamp>> {
     v.map(|t| stix::Timestamp::parse(t).map_err(|e| anyhow::anyhow!("--{what} `{t}`: {e}")))
         .transpose()
-}
-
-/// Appends `{ref_key: new}` to the core's `list` (`events` or `tasks`); with `after`, the entry
-/// of `after` gains a step to it (required, on completion) and the new entry does not start a
-/// sequence.
-fn append_entry(
-    core: &mut serde_json::Map<String, Value>,
-    list: &str,
-    ref_key: &str,
-    new: &Value,
-    after: Option<&str>,
-) -> anyhow::Result<()> {
-    let entries = core
-        .entry(list)
-        .or_insert_with(|| Value::Array(vec![]))
-        .as_array_mut()
-        .with_context(|| format!("the incident's `{list}` is not a list"))?;
-    let mut entry = json!({ ref_key: new.clone() });
-    if let Some(prev) = after {
-        let Some(p) = entries.iter_mut().find(|e| e[ref_key] == prev) else {
-            bail!("--after {prev}: not in this incident's {list}");
-        };
-        let step = json!({ ref_key: new.clone(), "condition_type": "required", "transition_type": "completion" });
-        match p.get_mut("next_steps").and_then(Value::as_array_mut) {
-            Some(steps) => steps.push(step),
-            None => p["next_steps"] = json!([step]),
-        }
-        entry["sequence_start"] = json!(false);
-    }
-    entries.push(entry);
-    Ok(())
-}
-
-/// Stores `object` (an `event` or `task`) with a new version of incident `id` that lists it.
-async fn add_to_sequence(
-    ctx: &Ctx,
-    id: &str,
-    object: Value,
-    list: &str,
-    ref_key: &str,
-    after: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let (current, coll) = ctx.find(id).await?;
-    if s(&current, "type") != "incident" {
-        bail!("{id}: not an incident");
-    }
-    let next = with_core(&current, |core| {
-        append_entry(core, list, ref_key, &object["id"], after)
-    })?;
-    Incident::read(&next).context("the new version does not read back")?;
-    let what = s(&object, "type").to_owned();
-    let objects = vec![object, next];
-    let out = ctx.write(&coll, &objects).await?;
-    coordio::print_written(ctx.on.json, &what, &objects, &out);
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn add_event(ctx: &Ctx, a: EventArgs) -> anyhow::Result<ExitCode> {
@@ -666,16 +546,17 @@ async fn add_event(ctx: &Ctx, a: EventArgs) -> anyhow::Result<ExitCode> {
     event.start_time = time("start", a.start.as_deref())?;
     event.end_time = time("end", a.end.as_deref())?;
     event.sighting_refs = a.sightings.clone();
-    let event = event.build(&ctx.common()?)?;
-    add_to_sequence(
-        ctx,
+    let w = service::add_event(
+        &ctx.member,
         &a.incident,
+        ctx.marking()?,
         event,
-        "events",
-        "event_ref",
         a.after.as_deref(),
     )
-    .await
+    .await?;
+    let what = w.objects.first().map_or("", |o| s(o, "type"));
+    coordio::print_written(ctx.on.json, what, &w.objects, &w.outcomes);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn add_task(ctx: &Ctx, a: TaskArgs) -> anyhow::Result<ExitCode> {
@@ -687,54 +568,30 @@ async fn add_task(ctx: &Ctx, a: TaskArgs) -> anyhow::Result<ExitCode> {
     task.start_time = time("start", a.start.as_deref())?;
     task.end_time = time("end", a.end.as_deref())?;
     task.error = a.error.clone();
-    let task = task.build(&ctx.common()?)?;
-    add_to_sequence(
-        ctx,
+    let w = service::add_task(
+        &ctx.member,
         &a.incident,
+        ctx.marking()?,
         task,
-        "tasks",
-        "task_ref",
         a.after.as_deref(),
     )
-    .await
-}
-
-/// A new version of `current` with its Incident Core body changed by `f`.
-fn with_core(
-    current: &Value,
-    f: impl FnOnce(&mut serde_json::Map<String, Value>) -> anyhow::Result<()>,
-) -> anyhow::Result<Value> {
-    let mut next = current.clone();
-    let core = next
-        .pointer_mut(&format!("/extensions/{}", coord::ext::INCIDENT_CORE))
-        .and_then(Value::as_object_mut)
-        .context("the incident has no Incident Core extension")?;
-    f(core)?;
-    next["modified"] = json!(coordio::next_version_time(current).to_string());
-    Ok(next)
+    .await?;
+    let what = w.objects.first().map_or("", |o| s(o, "type"));
+    coordio::print_written(ctx.on.json, what, &w.objects, &w.outcomes);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<ExitCode> {
-    let (current, coll) = ctx.find(&a.id).await?;
-    let next = with_core(&current, |core| {
-        if let Some(d) = &a.determination {
-            term::<Determination>("determination", d)?;
-            core.insert("determination".into(), json!(d));
-        }
-        if let Some(st) = &a.status {
-            core.insert("investigation_status".into(), json!(st));
-        }
-        if let Some(c) = a.criticality {
-            if c > 100 {
-                bail!("--criticality must be 0–100");
-            }
-            core.insert("criticality".into(), json!(c));
-        }
-        Ok(())
-    })?;
-    Incident::read(&next).context("the new version does not read back")?;
-    let objects = vec![next];
-    let out = ctx.write(&coll, &objects).await?;
-    coordio::print_written(ctx.on.json, "incident", &objects, &out);
+    let u = service::Update {
+        determination: a
+            .determination
+            .as_deref()
+            .map(|d| term::<Determination>("determination", d))
+            .transpose()?,
+        status: a.status.clone(),
+        criticality: a.criticality,
+    };
+    let w = service::update(&ctx.member, &a.id, &u).await?;
+    coordio::print_written(ctx.on.json, "incident", &w.objects, &w.outcomes);
     Ok(ExitCode::SUCCESS)
 }

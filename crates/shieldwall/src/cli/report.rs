@@ -28,12 +28,10 @@
 use std::{collections::BTreeMap, fmt::Write as _, path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, bail};
-use coord::assist::{AssistanceOffer, AssistanceRequest, OfferStatus};
-use serde_json::{Value, json};
+use shieldwall::services::report::{Figures, member_figures, top};
 use stix::{Timestamp, tlp::TlpLevel};
 
-use super::coordio::{self, Ctx, On, of_type, s};
-use super::incident::victims_of;
+use super::coordio::{self, Ctx, On};
 
 /// `shieldwall report`.
 #[derive(Debug, clap::Args)]
@@ -75,8 +73,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let ctx = Ctx::open_existing(&args.on, "cli:report").await?;
     let now = coordio::now();
     let since = parse_since(&args.since, now)?;
-    let objects = ctx.view(&ctx.read_collections()?, false).await?;
-    let f = figures(&objects, since, ctx.node.coalition.default_tlp);
+    let f = member_figures(&ctx.member, &ctx.read_collections()?, since).await?;
     let member = ctx
         .node
         .coalition
@@ -101,210 +98,6 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The report's figures.
-#[derive(Debug, Default)]
-pub(crate) struct Figures {
-    incidents: usize,
-    by_sector: BTreeMap<String, usize>,
-    by_country: BTreeMap<String, usize>,
-    attack: Vec<(String, usize)>,
-    disarm: Vec<(String, usize)>,
-    sightings_per_week: BTreeMap<String, u64>,
-    sightings_total: u64,
-    open_requests: Vec<(String, String, String, u64)>,
-    offers: Vec<(String, String, String)>,
-    /// The most restrictive TLP among the objects counted, `None` when nothing was.
-    tlp: Option<TlpLevel>,
-}
-
-impl Figures {
-    /// The level the page is labelled with.
-    fn tlp_label(&self) -> TlpLevel {
-        self.tlp.unwrap_or(TlpLevel::Clear)
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "tlp": self.tlp_label().name(),
-            "incidents": self.incidents, "incidents_by_sector": self.by_sector,
-            "incidents_by_country": self.by_country,
-            "top_attack": self.attack.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
-            "top_disarm": self.disarm.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
-            "sightings_per_week": self.sightings_per_week, "sightings": self.sightings_total,
-            "open_requests": self.open_requests.iter().map(|(id, n, st, p)| json!({"id": id, "name": n, "status": st, "priority": p})).collect::<Vec<_>>(),
-            "offers": self.offers.iter().map(|(id, n, st)| json!({"id": id, "name": n, "status": st})).collect::<Vec<_>>(),
-        })
-    }
-}
-
-fn created(o: &Value) -> Option<Timestamp> {
-    o.get("created")
-        .and_then(Value::as_str)
-        .and_then(|t| Timestamp::parse(t).ok())
-}
-
-fn revoked(o: &Value) -> bool {
-    o.get("revoked").and_then(Value::as_bool) == Some(true)
-}
-
-/// An ATT&CK technique's external id.
-fn attack_id(o: &Value) -> Option<&str> {
-    o.get("external_references")?
-        .as_array()?
-        .iter()
-        .filter(|r| s(r, "source_name") == "mitre-attack")
-        .find_map(|r| r.get("external_id").and_then(Value::as_str))
-}
-
-/// The Monday (UTC) of the week holding `t`, as `YYYY-MM-DD`.
-fn week_of(t: Timestamp) -> String {
-    let days = t.unix_seconds().div_euclid(86_400);
-    // 1970-01-01 was a Thursday: Monday-based weekday is (days + 3) mod 7.
-    let monday = days - (days + 3).rem_euclid(7);
-    Timestamp::from_unix(monday * 86_400, 0, 0)
-        .map(|m| m.to_string().chars().take(10).collect())
-        .unwrap_or_default()
-}
-
-fn top(map: BTreeMap<String, usize>, n: usize) -> Vec<(String, usize)> {
-    let mut v: Vec<(String, usize)> = map.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v.truncate(n);
-    v
-}
-
-/// Computes the figures from a member's view (latest versions); unmarked objects count as
-/// `default_tlp` for the page's label.
-pub(crate) fn figures(objects: &[Value], since: Timestamp, default_tlp: TlpLevel) -> Figures {
-    let mut f = Figures::default();
-    let mut counted = |o: &Value| {
-        let t = stix::tlp::effective_tlp_of(o).unwrap_or(default_tlp);
-        f.tlp = f.tlp.max(Some(t));
-    };
-    let in_window = |o: &Value| created(o).is_some_and(|c| c >= since) && !revoked(o);
-    for inc in of_type(objects, "incident").filter(|o| in_window(o)) {
-        f.incidents += 1;
-        counted(inc);
-        let mut sectors: Vec<String> = Vec::new();
-        let mut countries: Vec<String> = Vec::new();
-        for v in victims_of(inc, objects) {
-            counted(v);
-            let ci = v.pointer(&format!("/extensions/{}", coord::ext::CI_ENTITY));
-            match ci
-                .and_then(|c| c.get("nis2_sector"))
-                .and_then(Value::as_str)
-            {
-                Some(sec) => sectors.push(sec.to_owned()),
-                None => sectors.extend(
-                    v.get("sectors")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned),
-                ),
-            }
-            if let Some(c) = ci.and_then(|c| c.get("country")).and_then(Value::as_str) {
-                countries.push(c.to_owned());
-            }
-        }
-        for (list, map) in [
-            (&mut sectors, &mut f.by_sector),
-            (&mut countries, &mut f.by_country),
-        ] {
-            list.sort();
-            list.dedup();
-            if list.is_empty() {
-                list.push("unknown".into());
-            }
-            for k in list.iter() {
-                *map.entry(k.clone()).or_default() += 1;
-            }
-        }
-    }
-    let patterns: BTreeMap<&str, &Value> = of_type(objects, "attack-pattern")
-        .filter(|o| !revoked(o))
-        .map(|o| (s(o, "id"), o))
-        .collect();
-    let mut users: BTreeMap<(bool, String), std::collections::BTreeSet<&str>> = BTreeMap::new();
-    for r in of_type(objects, "relationship")
-        .filter(|r| in_window(r) && s(r, "relationship_type") == "uses")
-    {
-        let Some(p) = patterns.get(s(r, "target_ref")) else {
-            continue;
-        };
-        let key = if let Some(d) = coord::disarm::disarm_id(p) {
-            (true, format!("{d} {}", s(p, "name")))
-        } else if let Some(a) = attack_id(p) {
-            (false, format!("{a} {}", s(p, "name")))
-        } else {
-            continue;
-        };
-        counted(r);
-        counted(p);
-        users.entry(key).or_default().insert(s(r, "source_ref"));
-    }
-    let (mut disarm, mut attack) = (BTreeMap::new(), BTreeMap::new());
-    for ((is_disarm, k), u) in users {
-        if is_disarm {
-            disarm.insert(k, u.len());
-        } else {
-            attack.insert(k, u.len());
-        }
-    }
-    f.disarm = top(disarm, 10);
-    f.attack = top(attack, 10);
-    for sg in of_type(objects, "sighting").filter(|o| !revoked(o)) {
-        let when = sg
-            .get("first_seen")
-            .and_then(Value::as_str)
-            .and_then(|t| Timestamp::parse(t).ok())
-            .or_else(|| created(sg));
-        let Some(when) = when.filter(|w| *w >= since) else {
-            continue;
-        };
-        counted(sg);
-        let n = sg.get("count").and_then(Value::as_u64).unwrap_or(1);
-        *f.sightings_per_week.entry(week_of(when)).or_default() += n;
-        f.sightings_total += n;
-    }
-    for r in of_type(objects, AssistanceRequest::TYPE) {
-        if let Ok(req) = AssistanceRequest::read(r)
-            && req.body.request_status.is_open()
-        {
-            counted(r);
-            let r = req;
-            f.open_requests.push((
-                r.header.id.clone(),
-                r.body.name.clone(),
-                r.body.request_status.name(),
-                u64::from(r.body.priority.unwrap_or(0)),
-            ));
-        }
-    }
-    f.open_requests
-        .sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
-    for o in of_type(objects, AssistanceOffer::TYPE) {
-        if let Ok(offer) = AssistanceOffer::read(o)
-            && (offer.body.offer_status.is_available()
-                || matches!(
-                    offer.body.offer_status,
-                    OfferStatus::Pledged | OfferStatus::Committed
-                ))
-        {
-            counted(o);
-            let o = offer;
-            f.offers.push((
-                o.header.id.clone(),
-                o.body.name.clone(),
-                o.body.offer_status.name(),
-            ));
-        }
-    }
-    f.offers.sort();
-    f
 }
 
 fn esc(s: &str) -> String {
@@ -521,6 +314,8 @@ String(document.querySelectorAll('[data-figure]').length));</script></body></htm
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use serde_json::{Value, json};
+    use shieldwall::services::report::{figures, week_of};
 
     fn ts(s: &str) -> Timestamp {
         Timestamp::parse(s).unwrap()

@@ -27,6 +27,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use matcher::{CompileOptions, Compiled, Hit, Indicator, ProblemKind, Scanner};
 use telemetry::{FieldMap, Format, MAX_LINE, Reader, Record};
 
+use shieldwall::services::sightings::{
+    CollectionSink, Delivered, FileSink, HitAggregator, HitSink, RemoteSink,
+};
+
 use super::latest::{self, Withdrawals};
 use crate::telemetry_io::{self, Input, Line};
 
@@ -386,140 +390,6 @@ fn mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
-/// Hits of one indicator, for its sighting.
-struct Seen {
-    count: u64,
-    first: i64,
-    last: i64,
-    kept: usize,
-    observed: Vec<serde_json::Value>,
-}
-
-/// Observed data kept per indicator with `--include-observed`.
-const OBSERVED_PER_INDICATOR: usize = 10;
-
-fn stix_time(nanos: i64) -> String {
-    telemetry::time::format_timestamp(nanos)
-}
-
-/// Gives generated observed data real ids: SCOs their deterministic UUIDv5 (STIX 2.1 §2.9,
-/// computed after their references are rewritten), observed-data a fresh UUIDv4. A
-/// `network-traffic` without `protocols` (which STIX requires) gets the address family of its
-/// endpoints, the one protocol a log line with addresses always implies.
-fn fresh_ids(objects: &mut [serde_json::Value]) {
-    use serde_json::Value;
-    fn rewrite(v: &mut Value, map: &std::collections::HashMap<String, String>) {
-        match v {
-            Value::String(s) => {
-                if let Some(n) = map.get(s.as_str()) {
-                    *s = n.clone();
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(|x| rewrite(x, map)),
-            Value::Object(o) => o.values_mut().for_each(|x| rewrite(x, map)),
-            _ => {}
-        }
-    }
-    let mut map = std::collections::HashMap::new();
-    let mut families = std::collections::HashMap::new();
-    for pass_sdo in [false, true] {
-        for o in objects.iter_mut() {
-            let is_sdo = o["type"] == "observed-data";
-            if is_sdo != pass_sdo {
-                continue;
-            }
-            let Some(old) = o.get("id").and_then(Value::as_str).map(str::to_owned) else {
-                continue;
-            };
-            if let Some(m) = o.as_object_mut() {
-                m.remove("id");
-            }
-            rewrite(o, &map);
-            let t = o["type"].as_str().unwrap_or("x").to_owned();
-            if matches!(t.as_str(), "ipv4-addr" | "ipv6-addr") {
-                families.insert(old.clone(), if t == "ipv4-addr" { "ipv4" } else { "ipv6" });
-            }
-            if t == "network-traffic" && o.get("protocols").is_none() {
-                let family = ["src_ref", "dst_ref"]
-                    .iter()
-                    .filter_map(|k| o.get(*k).and_then(Value::as_str))
-                    .find_map(|r| {
-                        map.iter()
-                            .find(|(_, n)| *n == r)
-                            .and_then(|(old, _)| families.get(old))
-                    })
-                    .copied()
-                    .unwrap_or("ipv4");
-                o["protocols"] = serde_json::json!([family]);
-            }
-            let new = match o.as_object() {
-                Some(m) if !is_sdo => stix::id::deterministic_sco_id(m),
-                _ => None,
-            }
-            .unwrap_or_else(|| format!("{t}--{}", uuid::Uuid::new_v4()));
-            o["id"] = new.clone().into();
-            map.insert(old, new);
-        }
-    }
-}
-
-/// The sightings of the hits (one per indicator) with their TLP marking definition first, then
-/// any observed data (`--include-observed`).
-fn build_sightings(
-    seen: &std::collections::BTreeMap<String, Seen>,
-    identity: &str,
-    tlp: stix::tlp::TlpLevel,
-    now: i64,
-) -> Vec<serde_json::Value> {
-    let mut objects = vec![tlp.marking_definition()];
-    // SCOs have deterministic ids: the same address seen twice is one object.
-    let mut emitted = std::collections::HashSet::new();
-    for (indicator, s) in seen {
-        let mut sighting = serde_json::json!({
-            "type": "sighting",
-            "spec_version": "2.1",
-            "id": format!("sighting--{}", uuid::Uuid::new_v4()),
-            "created": stix_time(now),
-            "modified": stix_time(now),
-            "created_by_ref": identity,
-            "sighting_of_ref": indicator,
-            "count": s.count.min(999_999_999),
-            "first_seen": stix_time(s.first),
-            "last_seen": stix_time(s.last.max(s.first)),
-            "where_sighted_refs": [identity],
-            "object_marking_refs": [tlp.marking_id()],
-        });
-        if !s.observed.is_empty() {
-            let mut obs = s.observed.clone();
-            fresh_ids(&mut obs);
-            let refs: Vec<serde_json::Value> = obs
-                .iter()
-                .filter(|o| o["type"] == "observed-data")
-                .map(|o| o["id"].clone())
-                .collect();
-            sighting["observed_data_refs"] = refs.into();
-            for mut o in obs {
-                o["object_marking_refs"] = serde_json::json!([tlp.marking_id()]);
-                if emitted.insert(o["id"].as_str().unwrap_or("").to_owned()) {
-                    objects.push(o);
-                }
-            }
-        }
-        objects.push(sighting);
-    }
-    objects
-}
-
-fn write_sightings(path: &std::path::Path, objects: &[serde_json::Value]) -> anyhow::Result<()> {
-    let bundle = serde_json::json!({
-        "type": "bundle",
-        "id": format!("bundle--{}", uuid::Uuid::new_v4()),
-        "objects": objects,
-    });
-    let text = serde_json::to_vec_pretty(&bundle)?;
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// The identity of the sightings: `--identity`, else that of the member `--as` (or the only
 /// member) in `--config`.
 fn reporting_identity(args: &Args) -> anyhow::Result<String> {
@@ -552,20 +422,13 @@ fn reporting_identity(args: &Args) -> anyhow::Result<String> {
     Ok(member.identity.clone())
 }
 
-/// What a report stored.
-#[derive(Debug, Default)]
-struct Reported {
-    stored: u64,
-    already: u64,
-    refused: Vec<String>,
-}
-
-/// Stores the report in a collection of the local hub store, as a TAXII POST would.
+/// Delivers the sightings to a collection of the local hub store, as a TAXII POST would
+/// (the one write path, [`shieldwall::publish`]).
 fn report_local(
     args: &Args,
     collection: &str,
     objects: Vec<serde_json::Value>,
-) -> anyhow::Result<Reported> {
+) -> anyhow::Result<Delivered> {
     super::serve::runtime()?.block_on(async {
         let node = super::node::Node::open(&args.config).await?;
         let coll = node.collection(collection)?.clone();
@@ -574,29 +437,24 @@ fn report_local(
             shieldwall::config::Role::Contributor,
             "cli:scan",
         )?;
-        if !shieldwall::policy::can_write(&principal, &coll) {
-            bail!(
-                "member `{}` may not write to collection {}",
-                principal.member,
-                coll.id
-            );
-        }
-        let c = super::import::store_batch(&node, &coll, &principal, objects).await?;
-        Ok(Reported {
-            stored: c.stored,
-            already: c.already,
-            refused: c.refusals,
-        })
+        let mut sink = CollectionSink {
+            store: node.store.clone(),
+            coalition: node.coalition.clone(),
+            principal,
+            collection: coll,
+            limits: node.limits,
+        };
+        Ok(sink.deliver(objects).await?)
     })
 }
 
-/// Posts the report to a remote hub's collection over TAXII 2.1.
+/// Posts the sightings to a remote hub's collection over TAXII 2.1.
 fn report_remote(
     args: &Args,
     url: &str,
     collection: &str,
-    objects: &[serde_json::Value],
-) -> anyhow::Result<Reported> {
+    objects: Vec<serde_json::Value>,
+) -> anyhow::Result<Delivered> {
     let url = url.trim_end_matches('/');
     let (base, root) = match url.rsplit_once('/') {
         Some((b, r)) if b.contains("://") && !b.ends_with('/') && !r.is_empty() => (b, r),
@@ -620,21 +478,11 @@ fn report_remote(
     let peer: shieldwall::config::PeerConfig =
         serde_json::from_value(peer).context("--to: cannot describe the remote hub")?;
     let client = shieldwall::sync::client::TaxiiClient::new(&peer, &|v| std::env::var(v).ok())?;
-    let texts: Vec<String> = objects.iter().map(|o| o.to_string()).collect();
-    super::serve::runtime()?.block_on(async {
-        let mut r = Reported::default();
-        for chunk in texts.chunks(500) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            let s = client.post_objects(collection, &refs).await?;
-            r.stored += s.success;
-            r.refused.extend(s.failures);
-            if s.pending > 0 {
-                r.refused
-                    .push(format!("{} objects still pending on the hub", s.pending));
-            }
-        }
-        Ok(r)
-    })
+    let mut sink = RemoteSink {
+        client,
+        collection: collection.to_owned(),
+    };
+    super::serve::runtime()?.block_on(async { Ok(sink.deliver(objects).await?) })
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -683,7 +531,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None
     };
     let reporting = identity.is_some();
-    let mut seen: std::collections::BTreeMap<String, Seen> = std::collections::BTreeMap::new();
+    let mut seen = HitAggregator::new(args.report.include_observed);
     let map = match &args.field_map {
         Some(spec) => {
             let mut m = FieldMap::ecs();
@@ -798,25 +646,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         t.hits += 1;
                         if reporting {
                             let time = rec.timestamp().unwrap_or(now);
-                            let id = current.indicator_id(h.indicator);
-                            let s = match seen.get_mut(id) {
-                                Some(s) => s,
-                                None => seen.entry(id.to_owned()).or_insert(Seen {
-                                    count: 0,
-                                    first: time,
-                                    last: time,
-                                    kept: 0,
-                                    observed: Vec::new(),
-                                }),
-                            };
-                            s.count += 1;
-                            s.first = s.first.min(time);
-                            s.last = s.last.max(time);
-                            if args.report.include_observed && s.kept < OBSERVED_PER_INDICATOR {
-                                s.kept += 1;
-                                s.observed
-                                    .extend(matcher::record_to_observed_data(&rec, t.records));
-                            }
+                            let n = t.records;
+                            seen.record(current.indicator_id(h.indicator), time, || {
+                                matcher::record_to_observed_data(&rec, n)
+                            });
                         }
                         if let Err(e) = out.hit(&name, line_no, &current, h, &rec) {
                             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -884,9 +717,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         t.bytes as f64 / 1e6 / secs
     );
     if let Some(identity) = &identity {
-        let objects = build_sightings(&seen, identity, tlp, now);
+        let objects = seen.sightings(identity, tlp, now);
         if let Some(path) = &args.report.sightings {
-            write_sightings(path, &objects)?;
+            super::serve::runtime()?
+                .block_on(FileSink { path: path.clone() }.deliver(objects.clone()))?;
             eprintln!(
                 "shieldwall scan: {} sightings ({}) written to {}",
                 seen.len(),
@@ -895,12 +729,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         if let Some(collection) = &args.report.collection {
-            // The TLP marking definitions are predefined: only the sightings (and observed
-            // data) are reported.
-            let objects: Vec<serde_json::Value> = objects
-                .into_iter()
-                .filter(|o| o["type"] != "marking-definition")
-                .collect();
+            // The TLP marking definitions are predefined: the sinks report only the
+            // sightings (and observed data).
             let where_to = match &args.report.to {
                 Some(u) => format!("{u} collection {collection}"),
                 None => format!("collection {collection} of {}", args.config.display()),
@@ -909,7 +739,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 eprintln!("shieldwall scan: no hits, no sightings reported to {where_to}");
             } else {
                 let r = match &args.report.to {
-                    Some(url) => report_remote(&args, url, collection, &objects)?,
+                    Some(url) => report_remote(&args, url, collection, objects)?,
                     None => report_local(&args, collection, objects)?,
                 };
                 eprintln!(

@@ -4,9 +4,15 @@
 //!
 //! - [`member`]: a member acting on the node — writing all or nothing, reading its view.
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
+//! - [`incident`]: a new incident and the steps that version it (impact, event, task, update).
+//! - [`report`]: the coalition report's figures, as a model the HTML renders.
+//! - [`sightings`]: a scan's hits aggregated into sightings, delivered to a [`sightings::HitSink`].
 
 pub mod assist;
+pub mod incident;
 pub mod member;
+pub mod report;
+pub mod sightings;
 
 use crate::{publish::PublishError, store::StoreError};
 
@@ -34,6 +40,9 @@ pub enum ServiceError {
     /// A workflow step is not allowed from the object's current state.
     #[error(transparent)]
     Workflow(#[from] coord::WorkflowError),
+    /// A remote hub failed or refused.
+    #[error("{0}")]
+    Remote(String),
     /// Stored data is not what was written.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
