@@ -793,3 +793,148 @@ async fn the_assistance_workflow_as_services() {
     })
     .await;
 }
+
+/// The incident workflow through the library's services (what `shieldwall incident` calls): a
+/// new incident with its victim, impacts that record the victims and stay on later versions,
+/// events and tasks in sequence, refusals of a bad `after` or a non-incident, a step by another
+/// member refused by the producer rule with nothing written, and the report's figures of each
+/// member's view.
+#[tokio::test]
+async fn the_incident_workflow_as_services() {
+    use coord::incident::{
+        Determination, Event, EventStatus, Impact, ImpactDetail, IncidentCore, Task, TaskOutcome,
+    };
+    use coord::sector::{CiEntity, Victim};
+    use shieldwall::services::{incident, report};
+    on_both("the incident workflow", |hub| async move {
+        let shared = hub.coll(SHARED);
+        let private = hub.coll(PRIVATE);
+        let (ma, mb) = (hub.member("ma"), hub.member("mb"));
+        let amber = tlp::TlpLevel::Amber.marking_id();
+        let new = |name: &str, sector: &str, country: &str| {
+            let mut core = IncidentCore::new();
+            core.determination = Determination::Confirmed;
+            core.criticality = Some(85);
+            incident::NewIncident {
+                name: name.into(),
+                description: None,
+                victim: Some(Victim {
+                    name: format!("victim of {name}"),
+                    description: None,
+                    sectors: vec![],
+                    ci: CiEntity {
+                        nis2_sector: Some(sector.into()),
+                        country: Some(country.into()),
+                        ..CiEntity::default()
+                    },
+                }),
+                victim_ids: vec![],
+                core,
+            }
+        };
+        let w = incident::new_incident(&ma, &shared, amber, new("grid", "energy", "EE"))
+            .await
+            .unwrap();
+        assert_eq!(
+            w.objects.iter().map(|o| o["type"].as_str().unwrap()).collect::<Vec<_>>(),
+            ["incident", "identity", "relationship"]
+        );
+        assert!(w.outcomes.iter().all(|o| matches!(o, AddOutcome::Added { .. })));
+        let i1 = w.id().to_owned();
+        let victim = w.objects[1]["id"].clone();
+        let i2 = incident::new_incident(&ma, &private, amber, new("hospital", "health", "LV"))
+            .await
+            .unwrap()
+            .id()
+            .to_owned();
+        // An impact without `impacted_refs` affects the incident's victims.
+        let mut impact = Impact::new(ImpactDetail::Availability {
+            availability_impact: 75,
+        });
+        impact.criticality = Some(80);
+        let w = incident::add_impact(&ma, &i1, amber, impact).await.unwrap();
+        assert_eq!(w.objects[0]["impacted_refs"], json!([victim]));
+        assert_eq!(w.objects[1]["id"], i1.as_str(), "the incident's next version");
+        let bad = Impact::new(ImpactDetail::Availability {
+            availability_impact: 140,
+        });
+        let e = incident::add_impact(&ma, &i1, amber, bad).await.unwrap_err();
+        assert!(e.to_string().contains("availability"), "{e}");
+        // Events and tasks in sequence.
+        let mut ev = Event::new(EventStatus::Occurred);
+        ev.name = Some("Phishing".into());
+        let e1 = incident::add_event(&ma, &i1, amber, ev.clone(), None)
+            .await
+            .unwrap()
+            .id()
+            .to_owned();
+        let mut ev2 = Event::new(EventStatus::Ongoing);
+        ev2.name = Some("Breaker commands".into());
+        let e2 = incident::add_event(&ma, &i1, amber, ev2, Some(&e1))
+            .await
+            .unwrap()
+            .id()
+            .to_owned();
+        let mut task = Task::new(TaskOutcome::Ongoing);
+        task.name = Some("Isolate the HMI network".into());
+        task.priority = Some(90);
+        let t1 = incident::add_task(&ma, &i1, amber, task.clone(), None)
+            .await
+            .unwrap()
+            .id()
+            .to_owned();
+        let (cur, _) = ma.find(&i1).await.unwrap();
+        let core = &cur["extensions"][coord::ext::INCIDENT_CORE];
+        assert_eq!(core["events"][0]["event_ref"], e1.as_str());
+        assert_eq!(core["events"][0]["next_steps"][0]["event_ref"], e2.as_str(), "{core}");
+        assert_eq!(core["events"][1]["sequence_start"], false);
+        assert_eq!(core["tasks"][0]["task_ref"], t1.as_str());
+        assert_eq!(core["impact_refs"].as_array().unwrap().len(), 1, "impacts stay: {core}");
+        let e = incident::add_event(&ma, &i1, amber, ev.clone(), Some(&t1))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("--after"), "{e}");
+        let e = incident::add_task(&ma, &e1, amber, task.clone(), None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not an incident"), "{e}");
+        // Another member's step: the incident's next version is refused, the event not kept.
+        let before = hub.store.placements().await.unwrap().len();
+        let e = incident::add_event(&mb, &i1, amber, ev, None).await.unwrap_err();
+        assert!(e.to_string().contains("nothing was stored"), "{e}");
+        assert_eq!(hub.store.placements().await.unwrap().len(), before);
+        // An update: the determination changes in a new version.
+        let u = incident::Update {
+            determination: Some(Determination::Suspected),
+            criticality: Some(60),
+            ..incident::Update::default()
+        };
+        let w = incident::update(&ma, &i1, &u).await.unwrap();
+        assert_eq!(
+            w.objects[0]["extensions"][coord::ext::INCIDENT_CORE]["criticality"],
+            60
+        );
+        let e = incident::update(
+            &ma,
+            &i1,
+            &incident::Update {
+                criticality: Some(101),
+                ..incident::Update::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("0–100"), "{e}");
+        // The report's figures count each member's view.
+        let since = stix::Timestamp::parse("2000-01-01T00:00:00Z").unwrap();
+        let fa = report::member_figures(&ma, &ma.readable(), since).await.unwrap();
+        let fb = report::member_figures(&mb, &mb.readable(), since).await.unwrap();
+        assert_eq!(fa.incidents, 2, "{i2} in private too");
+        assert_eq!(fb.incidents, 1);
+        assert_eq!(fa.by_sector.get("health"), Some(&1));
+        assert_eq!(fb.by_sector.get("health"), None);
+        assert_eq!(fb.by_country.get("EE"), Some(&1));
+        assert_eq!(fa.tlp_label(), tlp::TlpLevel::Amber);
+    })
+    .await;
+}
