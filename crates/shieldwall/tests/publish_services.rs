@@ -790,8 +790,66 @@ async fn the_assistance_workflow_as_services() {
             after["open_requests"].as_array().unwrap().is_empty(),
             "{after}"
         );
+        // Every object the workflow wrote validates with stix2-validator, with no vocabulary
+        // warning but the after-action report's deliberate `report_types: assistance-summary`
+        // (docs/CONFORMANCE.md).
+        let mut written = all.clone();
+        written.extend(ma.view(&[private.clone()], true).await.unwrap());
+        let types: BTreeSet<&str> = written.iter().filter_map(|o| o["type"].as_str()).collect();
+        for t in [
+            "assistance-request",
+            "assistance-offer",
+            "relationship",
+            "report",
+        ] {
+            assert!(
+                types.contains(t),
+                "{t} among the written objects: {types:?}"
+            );
+        }
+        stix2_validator(&written);
     })
     .await;
+}
+
+/// Runs the OASIS stix2-validator (through `crates/coord/tests/support/check.py`) on `objects`:
+/// every one valid, and no vocabulary warning but `report_types: assistance-summary`.
+fn stix2_validator(objects: &[Value]) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let Some(python) = testenv::python("stix2-validator on the written objects") else {
+        return;
+    };
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coord/tests/support/check.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json!({"stix": objects}).to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let res: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = res["stix"].as_array().unwrap();
+    assert_eq!(results.len(), objects.len());
+    let invalid: Vec<&Value> = results.iter().filter(|r| r["valid"] != true).collect();
+    assert!(invalid.is_empty(), "stix2-validator: {invalid:#?}");
+    let vocabulary: Vec<&Value> = results
+        .iter()
+        .flat_map(|r| r["vocabulary"].as_array().unwrap())
+        .filter(|w| !w.as_str().unwrap().contains("in report_types is permitted"))
+        .collect();
+    assert!(
+        vocabulary.is_empty(),
+        "vocabulary warnings: {vocabulary:#?}"
+    );
 }
 
 /// The incident workflow through the library's services (what `shieldwall incident` calls): a
@@ -836,10 +894,17 @@ async fn the_incident_workflow_as_services() {
             .await
             .unwrap();
         assert_eq!(
-            w.objects.iter().map(|o| o["type"].as_str().unwrap()).collect::<Vec<_>>(),
+            w.objects
+                .iter()
+                .map(|o| o["type"].as_str().unwrap())
+                .collect::<Vec<_>>(),
             ["incident", "identity", "relationship"]
         );
-        assert!(w.outcomes.iter().all(|o| matches!(o, AddOutcome::Added { .. })));
+        assert!(
+            w.outcomes
+                .iter()
+                .all(|o| matches!(o, AddOutcome::Added { .. }))
+        );
         let i1 = w.id().to_owned();
         let victim = w.objects[1]["id"].clone();
         let i2 = incident::new_incident(&ma, &private, amber, new("hospital", "health", "LV"))
@@ -854,11 +919,17 @@ async fn the_incident_workflow_as_services() {
         impact.criticality = Some(80);
         let w = incident::add_impact(&ma, &i1, amber, impact).await.unwrap();
         assert_eq!(w.objects[0]["impacted_refs"], json!([victim]));
-        assert_eq!(w.objects[1]["id"], i1.as_str(), "the incident's next version");
+        assert_eq!(
+            w.objects[1]["id"],
+            i1.as_str(),
+            "the incident's next version"
+        );
         let bad = Impact::new(ImpactDetail::Availability {
             availability_impact: 140,
         });
-        let e = incident::add_impact(&ma, &i1, amber, bad).await.unwrap_err();
+        let e = incident::add_impact(&ma, &i1, amber, bad)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("availability"), "{e}");
         // Events and tasks in sequence.
         let mut ev = Event::new(EventStatus::Occurred);
@@ -886,10 +957,18 @@ async fn the_incident_workflow_as_services() {
         let (cur, _) = ma.find(&i1).await.unwrap();
         let core = &cur["extensions"][coord::ext::INCIDENT_CORE];
         assert_eq!(core["events"][0]["event_ref"], e1.as_str());
-        assert_eq!(core["events"][0]["next_steps"][0]["event_ref"], e2.as_str(), "{core}");
+        assert_eq!(
+            core["events"][0]["next_steps"][0]["event_ref"],
+            e2.as_str(),
+            "{core}"
+        );
         assert_eq!(core["events"][1]["sequence_start"], false);
         assert_eq!(core["tasks"][0]["task_ref"], t1.as_str());
-        assert_eq!(core["impact_refs"].as_array().unwrap().len(), 1, "impacts stay: {core}");
+        assert_eq!(
+            core["impact_refs"].as_array().unwrap().len(),
+            1,
+            "impacts stay: {core}"
+        );
         let e = incident::add_event(&ma, &i1, amber, ev.clone(), Some(&t1))
             .await
             .unwrap_err();
@@ -900,7 +979,9 @@ async fn the_incident_workflow_as_services() {
         assert!(e.to_string().contains("not an incident"), "{e}");
         // Another member's step: the incident's next version is refused, the event not kept.
         let before = hub.store.placements().await.unwrap().len();
-        let e = incident::add_event(&mb, &i1, amber, ev, None).await.unwrap_err();
+        let e = incident::add_event(&mb, &i1, amber, ev, None)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("nothing was stored"), "{e}");
         assert_eq!(hub.store.placements().await.unwrap().len(), before);
         // An update: the determination changes in a new version.
@@ -927,8 +1008,12 @@ async fn the_incident_workflow_as_services() {
         assert!(e.to_string().contains("0–100"), "{e}");
         // The report's figures count each member's view.
         let since = stix::Timestamp::parse("2000-01-01T00:00:00Z").unwrap();
-        let fa = report::member_figures(&ma, &ma.readable(), since).await.unwrap();
-        let fb = report::member_figures(&mb, &mb.readable(), since).await.unwrap();
+        let fa = report::member_figures(&ma, &ma.readable(), since)
+            .await
+            .unwrap();
+        let fb = report::member_figures(&mb, &mb.readable(), since)
+            .await
+            .unwrap();
         assert_eq!(fa.incidents, 2, "{i2} in private too");
         assert_eq!(fb.incidents, 1);
         assert_eq!(fa.by_sector.get("health"), Some(&1));
