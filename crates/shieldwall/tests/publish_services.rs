@@ -766,7 +766,7 @@ async fn the_assistance_workflow_as_services() {
         let unknown = assist::advance(&ma, &step(&r1, "nowhere", None)).await;
         assert!(matches!(unknown, Err(ServiceError::Usage(m)) if m.contains("--to")));
         // Every step a version of the same id, in order.
-        let all = ma.view(&[shared.clone()], true).await.unwrap();
+        let all = ma.view(std::slice::from_ref(&shared), true).await.unwrap();
         let versions = |id: &str, key: &str| -> Vec<String> {
             let mut v: Vec<&Value> = all.iter().filter(|o| o["id"] == id).collect();
             v.sort_by_key(|o| o["modified"].as_str().unwrap().to_owned());
@@ -794,7 +794,7 @@ async fn the_assistance_workflow_as_services() {
         // warning but the after-action report's deliberate `report_types: assistance-summary`
         // (docs/CONFORMANCE.md).
         let mut written = all.clone();
-        written.extend(ma.view(&[private.clone()], true).await.unwrap());
+        written.extend(ma.view(std::slice::from_ref(&private), true).await.unwrap());
         let types: BTreeSet<&str> = written.iter().filter_map(|o| o["type"].as_str()).collect();
         for t in [
             "assistance-request",

@@ -1,7 +1,7 @@
 //! What the coordination subcommands (`incident`, `fimi`, `disarm`, `assist`, `report`) share:
-//! opening the node as a member, writing objects built by `coord` through the same validation
-//! and publishing rules as `shieldwall import` (all or nothing, one transaction), and reading
-//! back only what that member may see (the store's listing applies `policy` inside SQL).
+//! opening the node as a member (the library's `services::member::MemberService`, which writes
+//! through the one write path, all or nothing across collections in one transaction, and reads
+//! back only what that member may see), choosing collections from the arguments, and printing.
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -9,7 +9,8 @@
 //!
 //! Hits are aggregated per indicator into STIX sightings (count, first and last time) for
 //! `--sightings FILE` and `--report C`, which stores them in a collection of the local store
-//! (through the import path) or posts them to a remote hub over TAXII (the sync client).
+//! (through the one write path) or posts them to a remote hub over TAXII (the sync client):
+//! the aggregation and the sinks are the library's `services::sightings`.
 //!
 //! Exit status as grep: 0 some hit, 1 no hit, 2 an error (an unreadable log or indicator file,
 //! a refused report; malformed lines are reported and do not count as errors).
