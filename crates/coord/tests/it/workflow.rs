@@ -1,7 +1,7 @@
 //! The assistance workflow as versions, prioritisation of concurrent requests, and proposals.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use coord::WorkflowError;
 use coord::assist::{

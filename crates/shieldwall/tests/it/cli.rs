@@ -10,7 +10,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-mod nodes;
+use crate::nodes;
 
 fn sw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_shieldwall"))

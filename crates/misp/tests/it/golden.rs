@@ -3,7 +3,7 @@
 //! misp-stix generated at the time). Remaining differences must be the documented ones.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 

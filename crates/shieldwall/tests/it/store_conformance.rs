@@ -3,7 +3,7 @@
 //! deletes, status retention, the cursor key shared across reopenings, and durability.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 use shieldwall::{

@@ -11,7 +11,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-mod nodes;
+use crate::nodes;
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const PER_ENVELOPE: usize = 1500;

@@ -13,7 +13,7 @@ use std::{collections::BTreeMap, process::Command};
 use serde_json::Value;
 use shieldwall::store::{AnyStore, Store};
 
-mod nodes;
+use crate::nodes;
 use nodes::{NODES, Node, digest, free_port, identity, token};
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
@@ -22,7 +22,17 @@ const FIMI: &str = "b2222222-2222-4222-8222-222222222222";
 const ASSIST: &str = "c3333333-3333-4333-8333-333333333333";
 const DISARM: &str = "d4444444-4444-4444-8444-444444444444";
 
-impl Node {
+/// What this suite does with a node (a trait: the other suites add their own methods to `Node`).
+trait ScenarioNode {
+    fn sw(&self, args: &[&str]) -> Value;
+    fn id(&self, args: &[&str]) -> String;
+    fn sync(&self);
+    async fn holdings(&self) -> BTreeMap<(String, String), usize>;
+    async fn versions(&self, coll: &str, id: &str) -> (u16, Vec<String>);
+    async fn object_versions(&self, coll: &str, id: &str, key: &str) -> Vec<String>;
+}
+
+impl ScenarioNode for Node {
     fn sw(&self, args: &[&str]) -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
             .args(args)

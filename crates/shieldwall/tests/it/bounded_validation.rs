@@ -19,8 +19,8 @@ use std::{
 
 use serde_json::Value;
 
-mod hostile;
-mod nodes;
+use crate::hostile;
+use crate::nodes;
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const COLLECTION: &str = "9a1f0c55-3b1e-4f5e-9c55-2d6c2b0f6a11";

@@ -7,7 +7,7 @@
 //! The whole scenario runs on the embedded SQLite store and again on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},

@@ -13,7 +13,7 @@ use std::{
 use serde_json::{Value, json};
 use stix::tlp;
 
-mod nodes;
+use crate::nodes;
 use nodes::{digest, token};
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";

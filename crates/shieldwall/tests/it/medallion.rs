@@ -3,7 +3,7 @@
 //! reference suite expects — over HTTP on 127.0.0.1, on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{get, start};
 use serde_json::{Value, json};

@@ -11,8 +11,8 @@
 //!   own refused POST is not a peer refusal.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod nodes;
+use crate::common;
+use crate::nodes;
 
 use std::{collections::BTreeSet, process::Command};
 

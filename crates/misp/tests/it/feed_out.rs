@@ -2,7 +2,7 @@
 //! the common attribute types come back with their values, types and IDS flags.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! informatively (a floor guards against regressions).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use shieldwall::store::{AnyStore, Store};
 use stix::tlp;
 
-mod nodes;
+use crate::nodes;
 use nodes::{digest, token};
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";

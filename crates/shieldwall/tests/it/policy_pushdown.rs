@@ -10,7 +10,7 @@
 //! model says was stored, with the effective TLP (the most restrictive of both kinds of marking).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashMap};
 

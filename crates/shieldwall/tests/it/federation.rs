@@ -19,14 +19,20 @@ use serde_json::{Value, json};
 use shieldwall::store::{AnyStore, Store};
 use stix::tlp;
 
-mod nodes;
+use crate::nodes;
 use nodes::{NODES, Node, digest, free_port, identity, token};
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INTEL: &str = "11111111-1111-4111-8111-111111111111";
 const EAST: &str = "22222222-2222-4222-8222-222222222222";
 
-impl Node {
+/// What this suite does with a node (a trait: the other suites add their own methods to `Node`).
+trait FederationNode {
+    fn sync(&self, extra: &[&str]) -> std::process::Output;
+    async fn holdings(&self) -> BTreeMap<(String, String), usize>;
+}
+
+impl FederationNode for Node {
     fn sync(&self, extra: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_shieldwall"))
             .args(["sync", "--once", "--config"])

@@ -2,7 +2,7 @@
 //! stix2-validator, and matches its extension's JSON schema; the schemas are not vacuous.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 //! store's `date_added`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! use, with a warning for each; the strict writer refuses what the specification forbids.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use coord::BuildError;
 use coord::assist::{AssistanceRequest, Urgency};

@@ -19,8 +19,8 @@ use std::{
 
 use serde_json::json;
 
-mod common;
-mod nodes;
+use crate::common;
+use crate::nodes;
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 const COLL: &str = "4f1c0c55-3b1e-4f5e-9c55-2d6c2b0f6a11";

@@ -2,7 +2,7 @@
 //! body of another media type — over HTTP on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{ACCEPT, client, start};
 use serde_json::{Value, json};

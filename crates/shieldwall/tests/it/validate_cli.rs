@@ -7,7 +7,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-mod hostile;
+use crate::hostile;
 
 const IDENTITY: &str = r#"{
   "type": "identity",
