@@ -8,6 +8,7 @@
 //! be hit by the noise of a shared machine), and none over 2 s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::ACCEPT;
 use std::{
     process::Command,
     sync::{
@@ -22,7 +23,6 @@ use serde_json::Value;
 use crate::hostile;
 use crate::nodes;
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const COLLECTION: &str = "9a1f0c55-3b1e-4f5e-9c55-2d6c2b0f6a11";
 const TIMEOUT_SECONDS: u64 = 30;
 const CLIENTS: usize = 3;

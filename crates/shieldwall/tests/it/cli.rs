@@ -3,6 +3,7 @@
 //! bearer key, and a bad configuration refused with file, key and reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::{ok, sw};
 use std::{
     io::Write,
     process::{Command, Stdio},
@@ -11,24 +12,6 @@ use std::{
 use serde_json::{Value, json};
 
 use crate::nodes;
-
-fn sw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn operator_path() {

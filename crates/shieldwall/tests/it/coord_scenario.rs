@@ -8,6 +8,7 @@
 //! the TAXII versions endpoint.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::ACCEPT;
 use std::{collections::BTreeMap, process::Command};
 
 use serde_json::Value;
@@ -16,7 +17,6 @@ use shieldwall::store::{AnyStore, Store};
 use crate::nodes;
 use nodes::{NODES, Node, digest, free_port, identity, token};
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INC: &str = "a1111111-1111-4111-8111-111111111111";
 const FIMI: &str = "b2222222-2222-4222-8222-222222222222";
 const ASSIST: &str = "c3333333-3333-4333-8333-333333333333";

@@ -3,6 +3,7 @@
 //! and intact, and every envelope is all-or-nothing (nothing half-written is visible).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::ACCEPT;
 use std::{
     collections::{HashMap, HashSet},
     process::{Child, Command},
@@ -13,7 +14,6 @@ use serde_json::{Value, json};
 
 use crate::nodes;
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const PER_ENVELOPE: usize = 1500;
 
 fn start(data: &std::path::Path) -> (Child, String) {

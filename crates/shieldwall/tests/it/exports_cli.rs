@@ -3,6 +3,7 @@
 //! which `.ci/install-tools` installs; where absent the check prints `SKIPPED:`.
 #![allow(clippy::unwrap_used)]
 
+use crate::common::stderr;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -19,10 +20,6 @@ fn shieldwall(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn ind(n: u32, pattern: &str, markings: &[&str]) -> Value {

@@ -8,6 +8,7 @@
 //! no duplicate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::ACCEPT;
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::Path,
@@ -22,7 +23,6 @@ use stix::tlp;
 use crate::nodes;
 use nodes::{NODES, Node, digest, free_port, identity, token};
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INTEL: &str = "11111111-1111-4111-8111-111111111111";
 const EAST: &str = "22222222-2222-4222-8222-222222222222";
 

@@ -8,6 +8,7 @@
 //! B syncs with its `client_cert`/`client_key`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::ACCEPT;
 use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader},
@@ -24,7 +25,6 @@ use stix::tlp;
 use crate::nodes;
 use nodes::{digest, token};
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INTEL: &str = "11111111-1111-4111-8111-111111111111";
 
 struct Pki {
@@ -62,15 +62,6 @@ fn pki(name: &str) -> Pki {
         cert_pem: leaf.pem(),
         key_pem: leaf_key.serialize_pem(),
     }
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn members() -> String {
@@ -322,7 +313,7 @@ async fn sync_over_https_with_a_generated_ca() {
     std::fs::write(dir.join("key.pem"), &good.key_pem).unwrap();
     std::fs::write(dir.join("ca.pem"), &good.ca_pem).unwrap();
     std::fs::write(dir.join("other-ca.pem"), &other.ca_pem).unwrap();
-    let port = free_port();
+    let port = nodes::free_port("127.0.0.1");
     let a_cfg = config_a(dir, port);
     let dir_b = dir.join("b");
     std::fs::create_dir_all(&dir_b).unwrap();
@@ -505,7 +496,7 @@ async fn mutual_tls_admits_only_clients_of_the_configured_ca() {
     ] {
         std::fs::write(dir.join(file), pem).unwrap();
     }
-    let port = free_port();
+    let port = nodes::free_port("127.0.0.1");
     let a_cfg = config_a(dir, port);
     let client_ca_line = format!(
         "tls_client_ca = \"{}\"\n",

@@ -5,6 +5,7 @@
 //! directory that PyMISP loads file by file and that imports back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::show;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -28,15 +29,6 @@ fn sw(dir: &Path, args: &[&str]) -> Output {
         .env("SHIELDWALL_LOG", "error")
         .output()
         .unwrap()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn ok_json(o: &Output) -> Value {

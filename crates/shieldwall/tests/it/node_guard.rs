@@ -8,6 +8,7 @@
 //!   and the files the node writes are private (0600 / 0700).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::{ACCEPT, sw};
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{IpAddr, TcpStream},
@@ -22,7 +23,6 @@ use serde_json::json;
 use crate::common;
 use crate::nodes;
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const COLL: &str = "4f1c0c55-3b1e-4f5e-9c55-2d6c2b0f6a11";
 
 /// A configuration with members ma and mb, users alice (ma) and bob (mb), keys ka and kb, and
@@ -481,14 +481,6 @@ fn bundle_one() -> serde_json::Value {
         "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
         "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
         "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": [stix::tlp::TLP2_GREEN]}]})
-}
-
-fn sw(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn mode(p: &Path) -> u32 {

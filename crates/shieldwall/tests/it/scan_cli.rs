@@ -3,38 +3,15 @@
 //! malformed lines are reported with their line numbers without stopping the scan.
 #![allow(clippy::unwrap_used)]
 
+use crate::common::{shieldwall_with_stdin as shieldwall, stderr};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
 use telemetry::sample::{Planted, Spec, generate};
 use telemetry::{Field, Format};
-
-fn shieldwall(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.map(<[u8]>::to_vec);
-    let mut pipe = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        if let Some(bytes) = input {
-            let _ = pipe.write_all(&bytes);
-        }
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn plants(format: Format) -> Vec<(Field, String)> {
     let mut p = vec![

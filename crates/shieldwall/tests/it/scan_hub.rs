@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
+use crate::common::ok;
 
 use std::io::Write;
 use std::path::Path;
@@ -30,16 +31,6 @@ fn sw(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let out = child.wait_with_output().unwrap();
     w.join().unwrap();
     out
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn hub(d: &Path) {

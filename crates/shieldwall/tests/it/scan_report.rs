@@ -4,6 +4,7 @@
 //! TAXII by another member who may see them, while members who may not see nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::{ACCEPT, of_type, show};
 use std::{
     io::Write,
     path::Path,
@@ -16,7 +17,6 @@ use stix::tlp;
 use crate::nodes;
 use nodes::{digest, token};
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const INTEL: &str = "7a1c0c55-3b1e-4f5e-9c55-2d6c2b0f6a11";
 const SIGHTINGS: &str = "8b2d1d66-4c2f-4a6f-8d66-3e7d3c1a7b22";
 const EE: &str = "identity--8c6af861-7b20-41ef-9b59-6344fd872a8f";
@@ -33,15 +33,6 @@ fn sw(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
         c.env(k, v);
     }
     c.output().unwrap()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn write_config(d: &Path) {
@@ -173,10 +164,6 @@ async fn objects(base: &str, coll: &str, key: &str) -> Option<Vec<Value>> {
         404 => None,
         s => panic!("HTTP {s}: {body}"),
     }
-}
-
-fn of_type<'a>(objs: &'a [Value], t: &str) -> Vec<&'a Value> {
-    objs.iter().filter(|o| o["type"] == t).collect()
 }
 
 fn sighting_of<'a>(objs: &'a [Value], ind: &str) -> &'a Value {

@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::ACCEPT;
 use crate::nodes;
 
 use std::{collections::BTreeSet, process::Command};
@@ -26,7 +27,6 @@ use stix::tlp;
 
 use nodes::{Node, digest, free_port, identity, token};
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const P: &str = "33333333-3333-4333-8333-333333333333";
 const Q: &str = "44444444-4444-4444-8444-444444444444";
 

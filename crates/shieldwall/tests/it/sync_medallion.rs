@@ -5,6 +5,7 @@
 //! moves nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::ACCEPT;
 use std::{
     collections::BTreeSet,
     path::Path,
@@ -16,7 +17,6 @@ use serde_json::{Value, json};
 use shieldwall::store::{AnyStore, Store};
 use stix::tlp;
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
 const REMOTE: &str = "365fed99-08fa-fdcd-a1b3-fb247eb41d01";
 const LOCAL: &str = "11111111-1111-4111-8111-111111111111";
 

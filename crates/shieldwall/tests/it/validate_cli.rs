@@ -1,11 +1,8 @@
 //! End-to-end tests of `shieldwall validate`, running the real binary.
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    io::Write,
-    path::Path,
-    process::{Command, Output, Stdio},
-};
+use crate::common::shieldwall_with_stdin as shieldwall;
+use std::{path::Path, process::Output};
 
 use crate::hostile;
 
@@ -18,26 +15,6 @@ const IDENTITY: &str = r#"{
   "name": "Franistan Intelligence",
   "identity_class": "organization"
 }"#;
-
-fn shieldwall(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.map(<[u8]>::to_vec);
-    let mut pipe = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        if let Some(bytes) = input {
-            let _ = pipe.write_all(&bytes);
-        }
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
-}
 
 fn write(dir: &Path, name: &str, content: &[u8]) -> String {
     let p = dir.join(name);

@@ -127,3 +127,68 @@ pub async fn get(
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (status, headers, body)
 }
+
+// --- Running the `shieldwall` binary ---------------------------------------------------------
+
+/// Runs `shieldwall ARGS` in `dir` and returns its output.
+pub fn sw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `shieldwall ARGS`, writing `stdin` (when given) to its standard input from another
+/// thread so that a large input cannot deadlock against a full output pipe.
+pub fn shieldwall_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    use std::{io::Write, process::Stdio};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = stdin.map(<[u8]>::to_vec);
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        if let Some(bytes) = input {
+            let _ = pipe.write_all(&bytes);
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// The standard output of a run that must have succeeded (else a failure showing both streams).
+pub fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The standard error of a run, as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A run's exit status and both streams, for failure messages.
+pub fn show(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The objects of type `t` among `objects`.
+pub fn of_type<'a>(objects: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
+    objects.iter().filter(|o| o["type"] == t).collect()
+}
