@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-/// Environment variable naming the folder that holds `conformance/` and `data/` (default: `../shared`
-/// beside the workspace root).
+/// Environment variable naming the folder that holds `conformance/` and `data/` (default: the folder
+/// `shared` beside the workspace root).
 pub const SHARED_ENV: &str = "SHIELDWALL_SHARED";
 /// Set to `1` to turn a missing folder of conformance vectors into a test failure.
 pub const REQUIRE_SHARED_ENV: &str = "SHIELDWALL_REQUIRE_SHARED";
