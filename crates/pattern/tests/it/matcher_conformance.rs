@@ -1,6 +1,6 @@
 //! Drives cti-pattern-matcher's vectors (`conformance/stix-patterning/matcher_cases.dev.json` of
-//! the shared test data): every STIX 2.1 case must give the expected outcome; at least 95 % of the STIX 2.0
-//! cases must (the others are listed, and explained in docs/CONFORMANCE.md).
+//! the shared test data): every STIX 2.1 case must give the expected outcome; at least 95 % of the
+//! STIX 2.0 cases must (the others are listed, and explained in docs/CONFORMANCE.md).
 #![allow(clippy::unwrap_used)]
 
 use pattern::eval::{EvalError, EvalOptions, Matcher, Observations};

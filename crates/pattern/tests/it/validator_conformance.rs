@@ -1,6 +1,6 @@
 //! Drives cti-pattern-validator's vectors (`conformance/stix-patterning/validator_cases.json` of
-//! the shared test data) and `spec_examples_v2{0,1}.txt`: every STIX 2.1 verdict must agree; the STIX 2.0
-//! cases are checked in 2.0 mode; the inspector decompositions must be reproduced.
+//! the shared test data) and `spec_examples_v2{0,1}.txt`: every STIX 2.1 verdict must agree; the
+//! STIX 2.0 cases are checked in 2.0 mode; the inspector decompositions must be reproduced.
 #![allow(clippy::unwrap_used)]
 
 use pattern::{Literal, Operand, PathStep, StixVersion, parse};
