@@ -12,7 +12,7 @@ same generated files, in the same run.
 3. Prints both throughputs (pattern x observation evaluations per second) and the ratio.
 
 Usage: scripts/bench_pattern_vs_stix2_matcher.py [--python-sample 40] [--patterns 1000,10000]
-Run it with the Python that has stix2-matcher installed (e.g. /work/venv/bin/python).
+Run it with the Python that has stix2-matcher installed (e.g. .venv/bin/python after `pip install stix2-matcher`).
 """
 import argparse
 import json

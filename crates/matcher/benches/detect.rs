@@ -36,7 +36,8 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// The `i`-th indicator value of a set of `n`: (kind, value), in the proportions of the issue.
+/// The `i`-th indicator value of a set of `n`: (kind, value), in fixed proportions: 20 % IPv4 and 18 % IPv6
+/// addresses, 1 % IPv4 and 1 % IPv6 networks, 30 % domains, 20 % URLs, 10 % SHA-256 digests.
 fn value_of(i: usize, n: usize) -> (Field, String, bool) {
     let f = |x: f64| (x * n as f64) as usize;
     let mut r = Rng::new(i as u64 + 1);

@@ -364,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_of_the_brief() {
+    fn the_visibility_table_of_the_policy() {
         let c = coll("c", &["a", "b", "r"], &["r"]);
         let a = who("a", Role::Reader);
         let b = who("b", Role::Contributor);
@@ -462,7 +462,7 @@ mod tests {
     }
 
     #[test]
-    fn the_egress_column_of_the_brief() {
+    fn the_egress_column_of_the_policy() {
         let co = coalition_with(TlpLevel::Amber, "a");
         let mut c = coll("c", &["a", "b", "x"], &[]);
         c.trust_group = Some("tg".into());

@@ -3,7 +3,7 @@
 
 The STIX 2.1 vocabularies (spec §10), the property names of every predefined type, and the IANA
 registries (character sets, media types) as packaged by stix2-validator 3.3.2 (BSD-3-Clause).
-Run: /work/venv/bin/python crates/stix/tools/gen_vocab.py > crates/stix/src/vocab.rs
+Run: .venv/bin/python crates/stix/tools/gen_vocab.py > crates/stix/src/vocab.rs
 """
 import csv, glob, os
 from stix2validator.v21 import enums

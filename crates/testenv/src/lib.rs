@@ -1,5 +1,5 @@
 //! Test-only helpers that find what the test suites need outside the repository: the read-only
-//! `../shared/` folder (OASIS conformance vectors, real data sets), the Python reference tools
+//! folder of OASIS conformance vectors and real data sets (`SHIELDWALL_SHARED`), the Python reference tools
 //! (a virtualenv that `.ci/run` creates) and the services on 127.0.0.1 (PostgreSQL).
 //!
 //! Each finder returns `None` when the thing is absent, after printing a clear `SKIPPED:` line,
@@ -10,10 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// Environment variable naming the folder that holds `conformance/` and `data/` (default: `../shared`
-/// beside the workspace root).
+/// Environment variable naming the folder that holds `conformance/` and `data/` (default: the folder
+/// `shared` beside the workspace root).
 pub const SHARED_ENV: &str = "SHIELDWALL_SHARED";
-/// Set to `1` to turn a missing `../shared` into a test failure.
+/// Set to `1` to turn a missing folder of conformance vectors into a test failure.
 pub const REQUIRE_SHARED_ENV: &str = "SHIELDWALL_REQUIRE_SHARED";
 /// Path of a Python interpreter with the reference tools installed (`stix2`, `stix2-validator`,
 /// `stix2-patterns`, `stix2-matcher`, `taxii2-client`, `medallion`, `pymisp`).

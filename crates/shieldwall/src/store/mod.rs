@@ -20,7 +20,7 @@
 //! member created, for anyone posting identical content), and takes a new version of a known id
 //! only from the producer of its latest version; anything else is [`AddOutcome::Refused`].
 //!
-//! Listings take the policy as a [`Pushdown`](crate::policy::Pushdown) and apply it in SQL
+//! Listings take the policy as a [`Pushdown`] and apply it in SQL
 //! (see `sql.rs`): the store never returns a record the caller may not see.
 
 mod backends;

@@ -1,0 +1,3 @@
+//! The integration tests of `shieldwall-matcher`, in one test binary.
+
+mod evaluator_agreement;

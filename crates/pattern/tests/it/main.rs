@@ -1,0 +1,7 @@
+//! The integration tests of `shieldwall-pattern`, in one test binary (one module per suite).
+
+mod eval_semantics;
+mod matcher_conformance;
+mod pathological;
+mod properties;
+mod validator_conformance;

@@ -1,0 +1,33 @@
+//! The integration tests of the application, in one test binary: one module per suite, and the
+//! helpers they share — `common` (an in-process server over a real store, throw-away PostgreSQL
+//! databases, a TAXII client), `nodes` (`shieldwall serve` child processes, API keys, identities)
+//! and `hostile` (worst-case patterns). The Python scripts some suites run stay beside this folder.
+
+mod common;
+mod hostile;
+mod nodes;
+
+mod bad_input;
+mod bounded_validation;
+mod cli;
+mod coord_cli;
+mod coord_scenario;
+mod durability;
+mod exports_cli;
+mod federation;
+mod federation_tls;
+mod leak;
+mod medallion;
+mod misp_cli;
+mod node_guard;
+mod pattern_cli;
+mod policy_pushdown;
+mod publish_services;
+mod scan_cli;
+mod scan_hub;
+mod scan_report;
+mod store_conformance;
+mod sync_forget;
+mod sync_medallion;
+mod taxii2_client;
+mod validate_cli;

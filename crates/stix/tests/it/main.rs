@@ -1,0 +1,4 @@
+//! The integration tests of `shieldwall-stix`, in one test binary (one module per suite).
+
+mod conformance;
+mod musts;

@@ -1,0 +1,4 @@
+//! The integration tests of `shieldwall-telemetry`, in one test binary (one module per suite).
+
+mod never_panics;
+mod samples;
