@@ -70,10 +70,7 @@ pub fn describe() {
         "shieldwall_sync_refused_total",
         "Objects refused from a peer, by peer and reason."
     );
-    describe_counter!(
-        "shieldwall_sync_errors_total",
-        "Failed sync runs, by peer."
-    );
+    describe_counter!("shieldwall_sync_errors_total", "Failed sync runs, by peer.");
     describe_gauge!(
         "shieldwall_sync_last_success_seconds",
         Unit::Seconds,
@@ -131,7 +128,9 @@ pub async fn serve_separately(
 ) -> std::io::Result<()> {
     use axum::{http::StatusCode, response::IntoResponse, routing::get};
     let Some(handle) = crate::server::metrics_handle() else {
-        return Err(std::io::Error::other("no metrics recorder could be installed"));
+        return Err(std::io::Error::other(
+            "no metrics recorder could be installed",
+        ));
     };
     let app = axum::Router::new().route(
         &path,
@@ -207,6 +206,9 @@ mod tests {
             "A y.",
             [(vec![("peer", "p\"1")], 3)].into_iter(),
         );
-        assert!(out.ends_with("# TYPE y gauge\ny{peer=\"p\\\"1\"} 3\n"), "{out}");
+        assert!(
+            out.ends_with("# TYPE y gauge\ny{peer=\"p\\\"1\"} 3\n"),
+            "{out}"
+        );
     }
 }

@@ -74,7 +74,10 @@ pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
         bail!("no database at {}: nothing to back up", db.display());
     }
     if args.out.exists() {
-        bail!("{} exists: a backup never overwrites a file", args.out.display());
+        bail!(
+            "{} exists: a backup never overwrites a file",
+            args.out.display()
+        );
     }
     let config_text = std::fs::read(&args.config)
         .with_context(|| format!("cannot read {}", args.config.display()))?;
@@ -157,10 +160,10 @@ pub(crate) fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
             Some(MANIFEST) => {
                 let mut text = String::new();
                 entry.read_to_string(&mut text)?;
-                manifest = Some(
-                    serde_json::from_str(&text)
-                        .with_context(|| format!("{}: unreadable {MANIFEST}", args.file.display()))?,
-                );
+                manifest =
+                    Some(serde_json::from_str(&text).with_context(|| {
+                        format!("{}: unreadable {MANIFEST}", args.file.display())
+                    })?);
             }
             Some(CONFIG) => {
                 let mut text = String::new();
@@ -302,7 +305,10 @@ fn restored_config(text: &str, original_folder: &Path) -> anyhow::Result<String>
             }
         }
     }
-    if let Some(peers) = doc.get_mut("peers").and_then(|p| p.as_array_of_tables_mut()) {
+    if let Some(peers) = doc
+        .get_mut("peers")
+        .and_then(|p| p.as_array_of_tables_mut())
+    {
         for peer in peers.iter_mut() {
             for key in ["ca_cert", "client_cert", "client_key"] {
                 if let Some(item) = peer.get_mut(key) {

@@ -15,21 +15,104 @@ pub(crate) const MAX_CHARS: usize = 1024;
 
 /// Common passwords of 8 characters or more (from public breach-frequency lists), lower case.
 const COMMON: &[&str] = &[
-    "password", "password1", "password12", "password123", "password1234", "passw0rd",
-    "p@ssw0rd", "p@ssword", "12345678", "123456789", "1234567890", "12345678910", "0123456789",
-    "987654321", "87654321", "11111111", "111111111", "00000000", "88888888", "66666666",
-    "12341234", "11223344", "123123123", "1q2w3e4r", "1q2w3e4r5t", "1qaz2wsx", "zaq12wsx",
-    "qwertyui", "qwertyuiop", "qwerty123", "qwerty12", "asdfghjk", "asdfghjkl", "zxcvbnm1",
-    "abcd1234", "abc12345", "abcdefgh", "iloveyou", "iloveyou1", "sunshine", "princess",
-    "football", "baseball", "basketball", "superman", "batman123", "starwars", "whatever",
-    "trustno1", "welcome1", "welcome123", "letmein1", "letmein123", "changeme", "changeme1",
-    "administrator", "admin123", "admin1234", "adminadmin", "rootroot", "master123",
-    "computer", "internet", "michelle", "jennifer", "jordan23", "charlie1", "dragon12",
-    "mustang1", "shadow12", "monkey123", "liverpool", "chelsea1", "arsenal1", "football1",
-    "q1w2e3r4", "q1w2e3r4t5", "1234qwer", "qazwsxedc", "a1b2c3d4", "aa123456", "secret123",
-    "default1", "test1234", "testtest", "guest123", "summer2024", "winter2024", "spring2025",
-    "autumn2025", "summer2025", "winter2025", "demodemo", "shieldwall", "shieldwall1",
-    "shieldwall123", "taxii2.1", "stix2.1",
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "12345678910",
+    "0123456789",
+    "987654321",
+    "87654321",
+    "11111111",
+    "111111111",
+    "00000000",
+    "88888888",
+    "66666666",
+    "12341234",
+    "11223344",
+    "123123123",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "qwertyui",
+    "qwertyuiop",
+    "qwerty123",
+    "qwerty12",
+    "asdfghjk",
+    "asdfghjkl",
+    "zxcvbnm1",
+    "abcd1234",
+    "abc12345",
+    "abcdefgh",
+    "iloveyou",
+    "iloveyou1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "basketball",
+    "superman",
+    "batman123",
+    "starwars",
+    "whatever",
+    "trustno1",
+    "welcome1",
+    "welcome123",
+    "letmein1",
+    "letmein123",
+    "changeme",
+    "changeme1",
+    "administrator",
+    "admin123",
+    "admin1234",
+    "adminadmin",
+    "rootroot",
+    "master123",
+    "computer",
+    "internet",
+    "michelle",
+    "jennifer",
+    "jordan23",
+    "charlie1",
+    "dragon12",
+    "mustang1",
+    "shadow12",
+    "monkey123",
+    "liverpool",
+    "chelsea1",
+    "arsenal1",
+    "football1",
+    "q1w2e3r4",
+    "q1w2e3r4t5",
+    "1234qwer",
+    "qazwsxedc",
+    "a1b2c3d4",
+    "aa123456",
+    "secret123",
+    "default1",
+    "test1234",
+    "testtest",
+    "guest123",
+    "summer2024",
+    "winter2024",
+    "spring2025",
+    "autumn2025",
+    "summer2025",
+    "winter2025",
+    "demodemo",
+    "shieldwall",
+    "shieldwall1",
+    "shieldwall123",
+    "taxii2.1",
+    "stix2.1",
 ];
 
 /// Why `password` is refused for user `user`, if it is.
@@ -90,7 +173,10 @@ mod tests {
     fn weak_passwords_are_refused_and_good_ones_pass() {
         assert!(weakness("short", "alice").is_some());
         assert!(weakness("1234567", "alice").is_some());
-        assert!(weakness("Password123", "alice").is_some(), "case-insensitive list");
+        assert!(
+            weakness("Password123", "alice").is_some(),
+            "case-insensitive list"
+        );
         assert!(weakness("QWERTYUIOP", "alice").is_some());
         assert!(weakness("alicealice", "alicealice").is_some());
         assert!(weakness("zzzzzzzzzz", "alice").is_some());
@@ -106,7 +192,10 @@ mod tests {
     fn the_list_is_lower_case_and_long_enough_to_matter() {
         for p in COMMON {
             assert_eq!(p.to_lowercase(), *p);
-            assert!(p.chars().count() >= MIN_CHARS, "{p} is refused by length already");
+            assert!(
+                p.chars().count() >= MIN_CHARS,
+                "{p} is refused by length already"
+            );
         }
     }
 }

@@ -298,11 +298,22 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         store.backend()
     );
     if is_demo {
-        println!("shieldwall: demo users (password `demo` for each):");
+        // After the "serving" line, and never fatal: whoever started the demo may have stopped
+        // reading its output.
+        let mut text = String::from("shieldwall: demo users (password `demo` for each):\n");
         for (name, member, role) in demo::USERS {
-            println!("  {name:<12} member {member:<8} {}", role.as_str());
+            text.push_str(&format!(
+                "  {name:<12} member {member:<8} {}\n",
+                role.as_str()
+            ));
         }
-        println!("  try: curl -u {}:demo {base_url}/taxii2/", demo::USERS[0].0);
+        text.push_str(&format!(
+            "  try: curl -u {}:demo {base_url}/taxii2/\n",
+            demo::USERS[0].0
+        ));
+        let mut out = std::io::stdout().lock();
+        let _ = std::io::Write::write_all(&mut out, text.as_bytes());
+        let _ = std::io::Write::flush(&mut out);
     }
     tracing::info!(address = %local, backend = store.backend(), "Listening.");
     server::run(

@@ -71,10 +71,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let engine = Engine::new(node.store.clone(), node.coalition.clone(), peers, &env)?;
     if let Some(id) = &args.explain {
         let Some(peer) = only_peer.as_deref() else {
-            bail!(
-                "--explain: give --peer, one of: {}",
-                names.join(", ")
-            );
+            bail!("--explain: give --peer, one of: {}", names.join(", "));
         };
         let ex = engine.explain(id, peer).await?;
         if args.json {
