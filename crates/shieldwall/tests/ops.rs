@@ -582,3 +582,45 @@ fn add_user_refuses_short_and_common_passwords() {
     assert!(add("a long passphrase of mine").status.success());
     assert!(std::fs::read_to_string(&config).unwrap().contains("carol"));
 }
+
+#[test]
+fn sync_explain_needs_neither_the_peer_secret_nor_peer_when_there_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let coll = indicators();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[peers]]\nname = \"far\"\nurl = \"http://127.0.0.1:9\"\napi_root = \"coalition\"\n\
+         member = \"cert-lv\"\ntoken_env = \"SHIELDWALL_OPS_TEST_UNSET_TOKEN\"\n\
+         collections = [ {{ local = \"{coll}\", remote = \"{coll}\", direction = \"push\" }} ]\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let db = format!(
+        "sqlite://{}",
+        dir.path().join("data/shieldwall.db").display()
+    );
+    runtime().block_on(async { shieldwall::store::AnyStore::open(&db).await.unwrap() });
+    let out = bin()
+        .args(["sync", "--explain", &id(1, 1), "--config"])
+        .arg(&config)
+        .env_remove("SHIELDWALL_OPS_TEST_UNSET_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("pushed to `far`"), "{stdout}");
+    // Running a sync still needs the secret.
+    let run = bin()
+        .args(["sync", "--once", "--config"])
+        .arg(&config)
+        .env_remove("SHIELDWALL_OPS_TEST_UNSET_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("SHIELDWALL_OPS_TEST_UNSET_TOKEN"));
+}
