@@ -131,7 +131,7 @@ pub(crate) fn weakness(password: &str, user: &str) -> Option<String> {
     if COMMON.contains(&lower.as_str()) {
         return Some("it is one of the most common passwords".to_owned());
     }
-    if password.chars().all(|c| Some(c) == password.chars().next()) {
+    if password.chars().all(|c| password.starts_with(c)) {
         return Some("it repeats one character".to_owned());
     }
     None
