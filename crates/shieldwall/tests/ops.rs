@@ -588,7 +588,10 @@ fn sync_explain_needs_neither_the_peer_secret_nor_peer_when_there_is_one() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
     let coll = indicators();
-    let mut text = std::fs::read_to_string(&config).unwrap();
+    // The demo has no peers: `peers = []` makes way for a `[[peers]]` table.
+    let mut text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replacen("peers = []\n", "", 1);
     text.push_str(&format!(
         "\n[[peers]]\nname = \"far\"\nurl = \"http://127.0.0.1:9\"\napi_root = \"coalition\"\n\
          member = \"cert-lv\"\ntoken_env = \"SHIELDWALL_OPS_TEST_UNSET_TOKEN\"\n\

@@ -112,7 +112,6 @@ const COMMON: &[&str] = &[
     "shieldwall1",
     "shieldwall123",
     "taxii2.1",
-    "stix2.1",
 ];
 
 /// Why `password` is refused for user `user`, if it is.
