@@ -212,8 +212,12 @@ pub struct ServerConfig {
     /// Hex key (≥ 32 bytes) for the HMAC that protects `next` cursors; when absent, a key kept in
     /// the database is used, so that every node sharing the database accepts the same cursors.
     pub cursor_key: Option<String>,
-    /// Path of the Prometheus metrics (served on the same listener, outside every API root).
+    /// Path of the Prometheus metrics (served on the same listener to admins only, outside every
+    /// API root).
     pub metrics_path: String,
+    /// A separate plain-HTTP listener for the metrics (`127.0.0.1:9464`), without authentication;
+    /// when set, the main listener no longer serves them.
+    pub metrics_listen: Option<String>,
     /// Seconds a verified password is remembered, so that a request does not cost an argon2 hash.
     pub credential_cache_seconds: u64,
     /// Seconds a request may take before it is answered 503.
@@ -251,6 +255,7 @@ impl Default for ServerConfig {
             status_retention_hours: 48,
             cursor_key: None,
             metrics_path: "/metrics".to_owned(),
+            metrics_listen: None,
             credential_cache_seconds: 300,
             request_timeout_seconds: 60,
             header_read_timeout_seconds: 10,
@@ -606,6 +611,14 @@ impl Config {
             return Err(err(
                 "server.max_connections".into(),
                 "must be at least 16".into(),
+            ));
+        }
+        if let Some(m) = &s.metrics_listen
+            && m.parse::<SocketAddr>().is_err()
+        {
+            return Err(err(
+                "server.metrics_listen".into(),
+                format!("`{m}` is not an address:port"),
             ));
         }
         if !s.metrics_path.starts_with('/')

@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod files;
 pub mod ingest;
+pub mod metrics;
 pub mod policy;
 pub mod publish;
 pub mod server;

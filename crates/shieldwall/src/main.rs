@@ -10,10 +10,32 @@ use clap::{Parser, Subcommand};
 mod cli;
 mod telemetry_io;
 
+/// The version `--version` prints: the package version, the commit and the build date.
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SHIELDWALL_COMMIT"),
+    ", built ",
+    env!("SHIELDWALL_BUILD_DATE"),
+    ")"
+);
+
 /// Shieldwall: share, federate, detect, counter disinformation, coordinate — over STIX 2.1 and TAXII 2.1.
 #[derive(Debug, Parser)]
-#[command(name = "shieldwall", version, about, propagate_version = true)]
-struct Cli {
+#[command(name = "shieldwall", version = VERSION, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log lines on standard error as text or as one JSON object per line (`serve`, `sync`).
+    /// Filter them with SHIELDWALL_LOG (e.g. `info,shieldwall::sync=debug`); NO_COLOR turns
+    /// colours off (they are only ever written to a terminal).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "SHIELDWALL_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: cli::logs::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -52,10 +74,19 @@ enum Command {
     Assist(cli::assist::Args),
     /// The coalition picture: a self-contained HTML report of what a member may see.
     Report(cli::report::Args),
+    /// Take a consistent snapshot of a node (SQLite database and configuration) while it runs.
+    Backup(cli::backup::BackupArgs),
+    /// Unpack a backup into a new directory, ready to `serve --config DIR/shieldwall.toml`.
+    Restore(cli::backup::RestoreArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::package::CompletionsArgs),
+    /// Write man pages (shieldwall.1 and one per subcommand) into a directory.
+    Man(cli::package::ManArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli::logs::set_format(cli.log_format);
     // Every HTTP client of the process (sync, feeds) uses rustls with the ring provider.
     shieldwall::tls::ensure_provider();
     let result = match cli.command {
@@ -73,6 +104,10 @@ fn main() -> ExitCode {
         Command::Disarm(args) => cli::disarm::run(args),
         Command::Assist(args) => cli::assist::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Backup(args) => cli::backup::backup(args),
+        Command::Restore(args) => cli::backup::restore(args),
+        Command::Completions(args) => cli::package::completions::<Cli>(args),
+        Command::Man(args) => cli::package::man::<Cli>(args),
     };
     match result {
         Ok(code) => code,

@@ -33,7 +33,11 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+            let installed = metrics::set_global_recorder(recorder).ok().map(|()| handle);
+            if installed.is_some() {
+                crate::metrics::describe();
+            }
+            installed
         })
         .clone()
 }
@@ -104,7 +108,8 @@ pub async fn app_state_with(
             contact: s.contact.clone(),
         },
         base_url,
-        metrics: metrics_handle(),
+        // On `metrics_listen` instead of the main listener when that is set.
+        metrics: metrics_handle().filter(|_| s.metrics_listen.is_none()),
         metrics_path: s.metrics_path.clone(),
         sync_status: None,
     })

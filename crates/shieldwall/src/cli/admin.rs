@@ -2,7 +2,7 @@
 //! edited (comments kept), checked as a whole, then replaced whole (mode 0600 at most 0640). A
 //! running `serve` picks the change up on SIGHUP.
 
-use std::{io::BufRead, path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, bail};
 use shieldwall::{
@@ -35,7 +35,8 @@ pub(crate) enum Command {
         #[arg(long, default_value = "shieldwall.toml")]
         config: PathBuf,
     },
-    /// Add a user; the password is read from standard input (first line).
+    /// Add a user; the password is prompted for without echo on a terminal, else read from
+    /// standard input (first line). At least 8 characters, not a common password.
     AddUser {
         /// Login name.
         name: String,
@@ -136,16 +137,8 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             role,
             config,
         } => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("cannot read the password from standard input")?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.len() < 4 {
-                bail!("the password (first line of standard input) is shorter than 4 characters");
-            }
-            let hash = auth::hash_password(password)
+            let password = super::passwords::read_new(&name)?;
+            let hash = auth::hash_password(&password)
                 .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
             let mut t = Table::new();
             t.insert("name", value(name.as_str()));

@@ -3,6 +3,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod assist;
+pub(crate) mod backup;
 pub(crate) mod coordio;
 pub(crate) mod disarm;
 pub(crate) mod export;
@@ -12,9 +13,12 @@ pub(crate) mod import;
 pub(crate) mod incident;
 pub(crate) mod init;
 pub(crate) mod latest;
+pub(crate) mod logs;
 pub(crate) mod misp_in;
 pub(crate) mod misp_out;
 pub(crate) mod node;
+pub(crate) mod package;
+pub(crate) mod passwords;
 pub(crate) mod pattern;
 pub(crate) mod report;
 pub(crate) mod scan;

@@ -72,7 +72,8 @@ impl Node {
             .with_context(|| format!("no collection `{name}` (give its id or alias)"))
     }
 
-    /// The member to act as: `--as`, or the only member.
+    /// The member to act as: `--as`, else the member that operates this node (`sync.member`),
+    /// else the only member.
     pub(crate) fn principal(
         &self,
         as_member: Option<&str>,
@@ -86,6 +87,14 @@ impl Node {
                 }
                 m.to_owned()
             }
+            None if self
+                .coalition
+                .node_member
+                .as_ref()
+                .is_some_and(|m| self.coalition.members.contains_key(m)) =>
+            {
+                self.coalition.node_member.clone().unwrap_or_default()
+            }
             None if self.coalition.members.len() == 1 => self
                 .coalition
                 .members
@@ -93,7 +102,9 @@ impl Node {
                 .next()
                 .cloned()
                 .unwrap_or_default(),
-            None => bail!("several members are configured: say which with --as MEMBER"),
+            None => bail!(
+                "several members are configured and no sync.member says which operates this node: say which with --as MEMBER"
+            ),
         };
         Ok(Principal {
             member,

@@ -27,15 +27,9 @@ pub(crate) struct Args {
     demo: bool,
 }
 
+/// Installs the log subscriber (`cli::logs`: `SHIELDWALL_LOG`, `--log-format`, `NO_COLOR`).
 pub(crate) fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SHIELDWALL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only on a terminal, not in log files and journals.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    super::logs::init();
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -132,6 +126,9 @@ fn restart_only_changes(old: &Checked, new: &Checked) -> Vec<&'static str> {
     {
         out.push("server connection limits");
     }
+    if a.server.metrics_listen != b.server.metrics_listen {
+        out.push("server.metrics_listen");
+    }
     if a.server.auth_concurrency != b.server.auth_concurrency {
         out.push("server.auth_concurrency");
     }
@@ -205,6 +202,10 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot handle SIGHUP")?;
     let (checked, source) = load(&args)?;
+    let is_demo = args.demo;
+    // The demo's own temporary folder goes when it stops (a `--data` folder stays).
+    let _demo_folder = (args.demo && args.data.is_none())
+        .then(|| RemoveOnExit(checked.config.server.data_dir.clone()));
     let tls = tls_config(&checked, &source)?;
     if let Some(limit) = server::raise_fd_limit()
         && (limit as usize) < checked.config.server.max_connections + 64
@@ -231,9 +232,17 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             tracing::info!(objects = n, data = %checked.config.server.data_dir.display(), "Seeded the demo coalition.");
         }
     }
-    let (listener, local) = server::bind(checked.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", checked.listen))?;
+    let (listener, local) = server::bind(checked.listen).await.with_context(|| {
+        if args.demo {
+            format!(
+                "cannot listen on {} (another program may hold the port: pick another with \
+                 `shieldwall serve --demo --listen 127.0.0.1:8444`)",
+                checked.listen
+            )
+        } else {
+            format!("cannot listen on {}", checked.listen)
+        }
+    })?;
     let base_url = format!("{}://{local}", if tls.is_some() { "https" } else { "http" });
     let mut state = server::app_state(&checked, store.clone(), base_url.clone())
         .await
@@ -258,6 +267,24 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_task = match &checked.config.server.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (server.metrics_listen)"))?;
+            tracing::info!(address = %addr, path = %checked.config.server.metrics_path, "Serving the metrics without authentication.");
+            Some(tokio::spawn(shieldwall::metrics::serve_separately(
+                listener,
+                checked.config.server.metrics_path.clone(),
+                store.clone(),
+                async move {
+                    let _ = metrics_stopped.await;
+                },
+            )))
+        }
+        None => None,
+    };
     let live = server::Live::new(state.clone(), tls);
     #[cfg(unix)]
     let reloader = tokio::spawn(reload_on_hangup(
@@ -271,6 +298,24 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         "shieldwall: serving TAXII 2.1 on {base_url}/taxii2/ ({} store)",
         store.backend()
     );
+    if is_demo {
+        // After the "serving" line, and never fatal: whoever started the demo may have stopped
+        // reading its output.
+        let mut text = String::from("shieldwall: demo users (password `demo` for each):\n");
+        for (name, member, role) in demo::USERS {
+            text.push_str(&format!(
+                "  {name:<12} member {member:<8} {}\n",
+                role.as_str()
+            ));
+        }
+        text.push_str(&format!(
+            "  try: curl -u {}:demo {base_url}/taxii2/\n",
+            demo::USERS[0].0
+        ));
+        let mut out = std::io::stdout().lock();
+        let _ = std::io::Write::write_all(&mut out, text.as_bytes());
+        let _ = std::io::Write::flush(&mut out);
+    }
     tracing::info!(address = %local, backend = store.backend(), "Listening.");
     server::run(
         listener,
@@ -284,8 +329,21 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     #[cfg(unix)]
     reloader.abort();
     let _ = stop_sync.send(());
+    let _ = stop_metrics.send(());
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     if let Some(task) = sync_task {
         let _ = task.await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes a folder when dropped (the demo's temporary data).
+struct RemoveOnExit(std::path::PathBuf);
+
+impl Drop for RemoveOnExit {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

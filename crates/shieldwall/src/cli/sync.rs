@@ -1,5 +1,5 @@
 //! `shieldwall sync [--peer P] [--once]`: pull from and push to the configured peers over TAXII
-//! 2.1 under the egress policy; `--explain OBJECT-ID --peer P` says whether each version of an
+//! 2.1 under the egress policy; `--explain OBJECT-ID [--peer P]` says whether each version of an
 //! object was sent (acknowledged by the peer), held back (with the recorded reason) or is
 //! pending, and lists what was refused from that peer (exit 0 when at least one was sent).
 
@@ -20,8 +20,9 @@ pub(crate) struct Args {
     /// Run every mapping once and exit (default: keep running on each mapping's interval).
     #[arg(long)]
     once: bool,
-    /// Say why each version of this object would or would not be sent to `--peer`.
-    #[arg(long, value_name = "OBJECT-ID", requires = "peer")]
+    /// Say why each version of this object would or would not be sent to `--peer` (the only
+    /// peer when there is one). Reads the store only: contacts no peer, needs no peer's secret.
+    #[arg(long, value_name = "OBJECT-ID")]
     explain: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
@@ -58,9 +59,20 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         super::node::Node::open(&args.config).await?
     };
-    let engine = Engine::new(node.store.clone(), node.coalition.clone(), peers, &env_var)?;
+    let explaining = args.explain.is_some();
+    // `--explain` contacts no peer: a secret that is not in the environment is not needed.
+    let env = |name: &str| env_var(name).or_else(|| explaining.then(String::new));
+    let only_peer = match (&args.peer, peers.as_slice()) {
+        (Some(p), _) => Some(p.clone()),
+        (None, [one]) => Some(one.name.clone()),
+        (None, _) => None,
+    };
+    let names: Vec<String> = peers.iter().map(|p| p.name.clone()).collect();
+    let engine = Engine::new(node.store.clone(), node.coalition.clone(), peers, &env)?;
     if let Some(id) = &args.explain {
-        let peer = args.peer.as_deref().unwrap_or_default();
+        let Some(peer) = only_peer.as_deref() else {
+            bail!("--explain: give --peer, one of: {}", names.join(", "));
+        };
         let ex = engine.explain(id, peer).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&ex)?);

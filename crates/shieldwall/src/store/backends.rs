@@ -1169,6 +1169,15 @@ macro_rules! impl_store {
                 rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
             }
 
+            async fn collection_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+                let $rs = self;
+                let pool = $reader;
+                let rows = sqlx::query("SELECT collection, COUNT(*) FROM entries GROUP BY collection ORDER BY collection")
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+            }
+
             async fn sync_cursor(&self, peer: &str, collection: &str, direction: &str) -> Result<Option<String>, StoreError> {
                 let $ws = self;
                 let pool = $writer;

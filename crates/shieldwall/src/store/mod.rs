@@ -528,6 +528,12 @@ pub trait Store: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Vec<(String, String, i64)>, StoreError>> + Send;
 
+    /// `(collection, count)`: the object versions placed in each collection (for `/metrics`; one
+    /// pass over the entries' primary-key index).
+    fn collection_counts(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
+
     /// The persisted sync position for `(peer, collection, direction)`.
     fn sync_cursor(
         &self,
@@ -718,6 +724,9 @@ impl Store for AnyStore {
     }
     async fn refused_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         delegate!(self, s => s.refused_counts().await)
+    }
+    async fn collection_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        delegate!(self, s => s.collection_counts().await)
     }
     async fn sync_cursor(
         &self,

@@ -653,16 +653,19 @@ pub(super) async fn sync_status(
         .into_response())
 }
 
-/// Prometheus metrics.
-pub(super) async fn metrics(State(state): State<AppState>) -> Response {
-    match &state.metrics {
-        Some(h) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            h.render(),
-        )
-            .into_response(),
-        None => TaxiiError::not_found("resource").into_response(),
+/// Prometheus metrics (`crate::metrics`), to admins only: anyone else gets the 404 of an absent
+/// path (collection names and counts are not theirs to see). Absent when they are served on
+/// `server.metrics_listen` instead.
+pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let Some(handle) = &state.metrics else {
+        return Err(TaxiiError::not_found("resource"));
+    };
+    let principal = authenticate(&state, &headers).await?;
+    if principal.role != crate::config::Role::Admin {
+        return Err(TaxiiError::not_found("resource"));
     }
+    let body = crate::metrics::render(handle, &state.store).await?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response())
 }
 
 /// Anything unrouted.
