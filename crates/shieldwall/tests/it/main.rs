@@ -20,6 +20,7 @@ mod leak;
 mod medallion;
 mod misp_cli;
 mod node_guard;
+mod ops;
 mod pattern_cli;
 mod policy_pushdown;
 mod publish_services;

@@ -18,7 +18,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-mod nodes;
+use crate::nodes;
 
 const ACCEPT: &str = "application/taxii+json;version=2.1";
 
