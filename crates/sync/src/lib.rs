@@ -28,8 +28,14 @@
 //!   recorded reason, PENDING otherwise.
 //!
 //! New versions, revocations and sightings are ordinary versions and travel the same way.
+//!
+//! What this crate must never do: let a version leave but through
+//! [`policy::may_leave`] and [`policy::endpoints_may_leave`], persist a pull cursor before its page
+//! is committed or a push position before the peer acknowledged it, or serve TAXII (the hub
+//! does). It does I/O: HTTP(S) to peers ([`client`], with [`tls`]) and the store.
 
 pub mod client;
+pub mod tls;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -39,18 +45,17 @@ use std::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{
+use ::policy::{
     coalition::{Coalition, Collection},
     config::{PeerCollectionConfig, PeerConfig},
     ingest::{self, Prepared},
     policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
-    store::{
-        AddOutcome, AnyStore, Held, Provenance, REFUSED_VERSION, Refused, StatusRecord, Store,
-        StoreError, SyncRecord,
-    },
-    timestamps,
 };
 use client::{ClientError, TaxiiClient};
+use store::{
+    AddOutcome, AnyStore, Held, Provenance, REFUSED_VERSION, Refused, StatusRecord, Store,
+    StoreError, SyncRecord, timestamps,
+};
 
 /// A sync failure.
 #[derive(Debug, thiserror::Error)]
