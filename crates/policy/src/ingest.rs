@@ -12,7 +12,34 @@ use crate::{
     timestamps,
 };
 
-/// One object version to store.
+/// Parses JSON, refusing duplicate object keys (a `Value` would silently keep the last one),
+/// non-finite numbers, invalid UTF-8 and lone surrogates ([`stix::json::parse`]). The error says
+/// where.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
+    stix::json::parse(bytes).map_err(|e| e.to_string())
+}
+
+/// A seed that deserializes one JSON value strictly (see [`parse_strict`]), for streaming parsers.
+pub use stix::json::StrictSeed;
+
+/// One posted object's fate before storage.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    /// Ready to store.
+    Valid(Box<NewVersion>),
+    /// Refused, with the id and version when they could be read, and why.
+    Invalid {
+        /// The object's id, or `""`.
+        id: String,
+        /// Its version, when known.
+        version: Option<String>,
+        /// Why.
+        message: String,
+    },
+}
+
+/// One object version to store: what ingest prepares and `Store::add` takes (the store crate
+/// re-exports it as `store::NewVersion`).
 #[derive(Debug, Clone)]
 pub struct NewVersion {
     /// Object id.
@@ -43,32 +70,6 @@ pub struct NewVersion {
     pub json: String,
     /// Force a `date_added` (loading fixtures); `None` lets the store assign it.
     pub date_added_us: Option<i64>,
-}
-
-/// Parses JSON, refusing duplicate object keys (a `Value` would silently keep the last one),
-/// non-finite numbers, invalid UTF-8 and lone surrogates ([`stix::json::parse`]). The error says
-/// where.
-pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
-    stix::json::parse(bytes).map_err(|e| e.to_string())
-}
-
-/// A seed that deserializes one JSON value strictly (see [`parse_strict`]), for streaming parsers.
-pub use stix::json::StrictSeed;
-
-/// One posted object's fate before storage.
-#[derive(Debug, Clone)]
-pub enum Prepared {
-    /// Ready to store.
-    Valid(Box<NewVersion>),
-    /// Refused, with the id and version when they could be read, and why.
-    Invalid {
-        /// The object's id, or `""`.
-        id: String,
-        /// Its version, when known.
-        version: Option<String>,
-        /// Why.
-        message: String,
-    },
 }
 
 /// The objects of a TAXII envelope, or why the body is not one.
