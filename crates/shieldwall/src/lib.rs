@@ -1,27 +1,27 @@
 //! Shieldwall, the application: the versioned STIX store (SQLite and PostgreSQL behind one
 //! trait), the access policy, the TAXII 2.1 hub and the node's configuration.
 //!
-//! What it is for: serving and storing STIX 2.1 objects for the members of a coalition so that
-//! each member sees exactly what the access policy (`docs/POLICY.md`) allows, on every path.
+//! What it is for: the `shieldwall` binary's library. The hub lives in layered crates — `policy`
+//! (the rules, no I/O), `store` (the database), `sync` (federation) and `hub` (TAXII) — and this
+//! facade keeps their modules at the paths the CLI and the integration tests use
+//! (`shieldwall::policy`, `shieldwall::store`, …). Reading the configuration file and the
+//! environment ([`config::load`], [`config::process_env`]) is the application's.
 //!
 //! What it must never do: decide access anywhere but [`policy::may_see`] (and its SQL restatement
-//! in `store::sql`, which a property test holds to it); answer a TAXII request with anything but a
-//! TAXII resource (errors included); panic on input. This crate is the only one that knows HTTP,
-//! SQL, files and clocks.
+//! in the store, which a property test holds to it); answer a TAXII request with anything but a
+//! TAXII resource (errors included); panic on input.
 
-pub mod auth;
-pub mod coalition;
-pub mod config;
-pub mod demo;
-pub mod files;
-pub mod ingest;
-pub mod metrics;
-pub mod policy;
-pub mod publish;
-pub mod server;
-pub mod services;
-pub mod store;
-pub mod sync;
-pub mod taxii;
-pub mod timestamps;
-pub mod tls;
+pub use ::policy::{coalition, ingest, policy};
+pub use hub::{auth, demo, metrics, server, services, taxii};
+pub use store::{self, files, publish, timestamps};
+pub use sync::{self, tls};
+
+mod config_file;
+
+/// The node's configuration ([`::policy::config`]), and reading it from its file and the
+/// environment.
+pub mod config {
+    pub use ::policy::config::*;
+
+    pub use crate::config_file::{load, process_env};
+}

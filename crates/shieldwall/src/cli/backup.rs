@@ -19,16 +19,11 @@ use std::{
     io::{Read, Write},
     path::{Path, PathBuf},
     process::ExitCode,
-    time::Duration,
 };
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use shieldwall::config::{self, Config};
-use sqlx::{
-    ConnectOptions, Row,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode},
-};
+use shieldwall::config;
 
 /// The folder every member of a backup lives in.
 const ROOT: &str = "shieldwall-backup";
@@ -62,7 +57,7 @@ pub(crate) struct RestoreArgs {
 }
 
 pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
-    let checked = Config::load(&args.config, &config::process_env())?;
+    let checked = config::load(&args.config, &config::process_env())?;
     let Some(db) = sqlite_file(&checked.database) else {
         bail!(
             "the database of {} is {}: back up PostgreSQL with pg_dump (docs/OPERATIONS.md)",
@@ -97,7 +92,8 @@ pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let _cleanup = RemoveOnDrop(work.clone());
     let copy = work.join(DATABASE);
 
-    let versions = super::serve::runtime()?.block_on(snapshot(&db, &copy))?;
+    let versions = super::serve::runtime()?.block_on(shieldwall::store::snapshot::sqlite_snapshot(&db, &copy))?;
+    restrict(&copy)?;
     let manifest = json!({
         "format": FORMAT,
         "shieldwall": crate::VERSION,
@@ -194,12 +190,12 @@ pub(crate) fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let folder = PathBuf::from(manifest["config_folder"].as_str().unwrap_or_default());
     let restored = restored_config(&config_text, &folder)?;
     let db = data.join(DATABASE);
-    super::serve::runtime()?.block_on(integrity_check(&db))?;
+    super::serve::runtime()?.block_on(shieldwall::store::snapshot::sqlite_integrity_check(&db))?;
     let config_path = args.into.join(CONFIG);
     shieldwall::files::write_private(&config_path, restored.as_bytes())
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     // The restored configuration must load as it is.
-    Config::load(&config_path, &[])
+    config::load(&config_path, &[])
         .with_context(|| format!("the restored {} does not load", config_path.display()))?;
     println!(
         "shieldwall: restored {} object versions into {}; run: shieldwall serve --config {}",
@@ -220,64 +216,6 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
     Some(PathBuf::from(rest.split_once('?').map_or(rest, |(f, _)| f)))
-}
-
-fn options(db: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(db)
-        .create_if_missing(false)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(30))
-}
-
-/// Copies the database `db` into the new file `copy` at one commit (`VACUUM INTO`) while other
-/// connections keep writing; returns the number of object versions the copy holds.
-async fn snapshot(db: &Path, copy: &Path) -> anyhow::Result<i64> {
-    let mut conn = options(db)
-        .connect()
-        .await
-        .with_context(|| format!("cannot open the database {}", db.display()))?;
-    let target = copy
-        .to_str()
-        .with_context(|| format!("{}: not a UTF-8 path", copy.display()))?;
-    sqlx::query("VACUUM INTO ?")
-        .bind(target)
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("cannot copy {} (VACUUM INTO)", db.display()))?;
-    drop(conn);
-    restrict(copy)?;
-    let mut conn = options(copy).connect().await?;
-    let versions: i64 = sqlx::query("SELECT COUNT(*) FROM versions")
-        .fetch_one(&mut conn)
-        .await
-        .context("the copy has no versions table: is this a Shieldwall database?")?
-        .try_get(0)?;
-    // A copy is WAL-mode like its source; fold everything into the one file before packing it.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("PRAGMA journal_mode = DELETE")
-        .execute(&mut conn)
-        .await?;
-    drop(conn);
-    Ok(versions)
-}
-
-/// SQLite's integrity check of a restored database.
-async fn integrity_check(db: &Path) -> anyhow::Result<()> {
-    let mut conn = options(db)
-        .connect()
-        .await
-        .with_context(|| format!("cannot open the restored database {}", db.display()))?;
-    let verdict: String = sqlx::query("PRAGMA integrity_check")
-        .fetch_one(&mut conn)
-        .await?
-        .try_get(0)?;
-    if verdict != "ok" {
-        bail!("the restored database fails SQLite's integrity check: {verdict}");
-    }
-    Ok(())
 }
 
 /// The configuration text for a restored node: data in `data/` beside it, the database there,

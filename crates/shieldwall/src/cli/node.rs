@@ -6,7 +6,7 @@ use std::{path::Path, sync::Arc};
 use anyhow::{Context, bail};
 use shieldwall::{
     coalition::{Coalition, Collection},
-    config::{self, Config, Role},
+    config::{self, Role},
     policy::Principal,
     publish::PublishLimits,
     store::AnyStore,
@@ -32,7 +32,7 @@ impl Node {
     }
 
     async fn open_inner(path: &Path, must_exist: bool) -> anyhow::Result<Node> {
-        let checked = Config::load(path, &config::process_env())?;
+        let checked = config::load(path, &config::process_env())?;
         if must_exist
             && let Some(place) = AnyStore::missing(&checked.database)
                 .await

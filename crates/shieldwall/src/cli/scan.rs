@@ -397,7 +397,7 @@ fn reporting_identity(args: &Args) -> anyhow::Result<String> {
     if let Some(id) = &args.report.identity {
         return Ok(id.clone());
     }
-    let checked = shieldwall::config::Config::load(
+    let checked = shieldwall::config::load(
         &args.config,
         &shieldwall::config::process_env(),
     )

@@ -72,7 +72,7 @@ fn load(args: &Args) -> anyhow::Result<(Checked, String)> {
         bail!("give --config FILE (see `shieldwall init`) or --demo");
     };
     let source = path.display().to_string();
-    let mut cfg = Config::load(path, &config::process_env())?.config;
+    let mut cfg = config::load(path, &config::process_env())?.config;
     if let Some(l) = &args.listen {
         cfg.server.listen.clone_from(l);
     }

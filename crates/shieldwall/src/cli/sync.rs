@@ -42,8 +42,7 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let checked =
-        shieldwall::config::Config::load(&args.config, &shieldwall::config::process_env())?;
+    let checked = shieldwall::config::load(&args.config, &shieldwall::config::process_env())?;
     let peers: Vec<PeerConfig> = checked.config.peers.clone();
     if let Some(p) = &args.peer
         && !peers.iter().any(|x| &x.name == p)

@@ -84,7 +84,7 @@ write = ["ma"]
     }
     let p = dir.join("shieldwall.toml");
     std::fs::write(&p, t).unwrap();
-    config::Config::load(&p, &[]).unwrap()
+    config::load(&p, &[]).unwrap()
 }
 
 struct Hub {

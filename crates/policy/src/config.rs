@@ -11,8 +11,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 use stix::tlp::TlpLevel;
 
-/// Where a configuration value came from, for error messages.
-const ENV_PREFIX: &str = "SHIELDWALL_";
+/// The prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "SHIELDWALL_";
 
 /// A configuration that was refused: the source (file or environment variable), the key and why.
 #[derive(Debug, thiserror::Error)]
@@ -411,19 +411,18 @@ pub struct Checked {
 }
 
 impl Config {
-    /// Reads a TOML file, applies the `SHIELDWALL_*` variables of `env`, resolves relative paths
-    /// against the file's folder, and checks the result.
-    pub fn load(path: &Path, env: &[(String, String)]) -> Result<Checked, ConfigError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(&name, "(file)", format!("cannot read: {e}")))?;
-        let mut config = Config::parse(&text, &name, env)?;
-        let folder = std::path::absolute(path)
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .unwrap_or_default();
-        config.resolve_paths(&folder);
-        config.check(&name)
+    /// Parses the text of the TOML file `name`, applies the `SHIELDWALL_*` variables of `env`,
+    /// resolves relative paths against `folder` (the file's folder), and checks the result.
+    /// Reading the file and the environment is the application's (`shieldwall::config::load`).
+    pub fn from_file_text(
+        text: &str,
+        name: &str,
+        folder: &Path,
+        env: &[(String, String)],
+    ) -> Result<Checked, ConfigError> {
+        let mut config = Config::parse(text, name, env)?;
+        config.resolve_paths(folder);
+        config.check(name)
     }
 
     /// Makes every relative path of the configuration (data directory, SQLite database, TLS
@@ -1061,13 +1060,6 @@ fn step<'a>(cur: &'a mut toml::Value, seg: &str) -> Result<&'a mut toml::Value, 
 /// The commented default configuration `shieldwall init` writes.
 pub const DEFAULT_TOML: &str = include_str!("config/default.toml");
 
-/// The `SHIELDWALL_*` variables of the process environment.
-pub fn process_env() -> Vec<(String, String)> {
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -1187,16 +1179,16 @@ member = "mb"
 
     #[test]
     fn relative_paths_are_relative_to_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let sub = dir.path().join("etc");
-        std::fs::create_dir(&sub).unwrap();
-        let file = sub.join("node.toml");
-        std::fs::write(
-            &file,
-            "[server]\ndata_dir = \"data\"\n[[peers]]\nname = \"p\"\nurl = \"https://p.example\"\napi_root = \"r\"\nmember = \"m\"\nca_cert = \"ca.pem\"\n[[members]]\nid = \"m\"\nname = \"M\"\nidentity = \"identity--00000001-0000-4000-8000-000000000000\"\n",
-        )
-        .unwrap();
-        let c = Config::load(&file, &[]).unwrap();
+        let sub = PathBuf::from("/srv/etc");
+        let load = |env: &[(String, String)]| {
+            Config::from_file_text(
+                "[server]\ndata_dir = \"data\"\n[[peers]]\nname = \"p\"\nurl = \"https://p.example\"\napi_root = \"r\"\nmember = \"m\"\nca_cert = \"ca.pem\"\n[[members]]\nid = \"m\"\nname = \"M\"\nidentity = \"identity--00000001-0000-4000-8000-000000000000\"\n",
+                "node.toml",
+                &sub,
+                env,
+            )
+        };
+        let c = load(&[]).unwrap();
         assert_eq!(c.config.server.data_dir, sub.join("data"));
         assert_eq!(
             c.database,
@@ -1208,13 +1200,13 @@ member = "mb"
         );
         // A relative sqlite:// database, from the environment too; absolute paths stay.
         let env = env(&[("SHIELDWALL_SERVER__DATABASE", "sqlite://db/x.db?mode=rwc")]);
-        let c = Config::load(&file, &env).unwrap();
+        let c = load(&env).unwrap();
         assert_eq!(
             c.database,
             format!("sqlite://{}?mode=rwc", sub.join("db/x.db").display())
         );
         let env2 = self::env(&[("SHIELDWALL_SERVER__DATA_DIR", "/var/lib/sw")]);
-        let c = Config::load(&file, &env2).unwrap();
+        let c = load(&env2).unwrap();
         assert_eq!(c.config.server.data_dir, PathBuf::from("/var/lib/sw"));
         // Connection limits are checked.
         for bad in [

@@ -3,8 +3,8 @@
 //! pushed down: [`visible`] restates `policy::marking_allows` plus the edge rule of `policy::may_see`.
 
 use crate::{
+    ListQuery, VersionSelection,
     policy::{Pushdown, tlp_code},
-    store::{ListQuery, VersionSelection},
 };
 use stix::tlp::TlpLevel;
 

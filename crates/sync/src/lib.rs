@@ -28,8 +28,14 @@
 //!   recorded reason, PENDING otherwise.
 //!
 //! New versions, revocations and sightings are ordinary versions and travel the same way.
+//!
+//! What this crate must never do: let a version leave but through
+//! [`policy::may_leave`] and [`policy::endpoints_may_leave`], persist a pull cursor before its page
+//! is committed or a push position before the peer acknowledged it, or serve TAXII (the hub
+//! does). It does I/O: HTTP(S) to peers ([`client`], with [`tls`]) and the store.
 
 pub mod client;
+pub mod tls;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -39,15 +45,17 @@ use std::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{
+use ::policy::{
     coalition::{Coalition, Collection},
     config::{PeerCollectionConfig, PeerConfig},
     policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
-    publish::{self, PublishError, PublishLimits, Publisher},
-    store::{AnyStore, Held, Refused, Store, StoreError, SyncRecord},
-    timestamps,
 };
 use client::{ClientError, TaxiiClient};
+use store::{
+    AnyStore, Held, Store, StoreError, SyncRecord,
+    publish::{self, PublishError, PublishLimits, Publisher},
+    timestamps,
+};
 
 /// A sync failure.
 #[derive(Debug, thiserror::Error)]
@@ -156,14 +164,6 @@ pub struct Explanation {
 /// Reason recorded for a version the peer refused (its status resource listed it as a failure).
 pub const REFUSED_BY_PEER: &str = "refused-by-peer";
 
-/// Reason recorded for an object received from a peer that failed validation or the publishing
-/// rules.
-pub const REFUSED_INVALID: &str = "invalid";
-
-/// Reason recorded for an object received from a peer that the store's producer rule refused (a
-/// version of another producer's object, or a stored version re-sent with other content).
-pub const REFUSED_PRODUCER: &str = "version-of-another-producer";
-
 /// Held-back reasons that cannot change for a stored version (its marking and provenance are
 /// fixed): not judged again by the per-run pass, only when the entry comes round again.
 const STABLE_REASONS: [&str; 3] = ["tlp-red", "came-from-peer", REFUSED_BY_PEER];
@@ -171,45 +171,7 @@ const STABLE_REASONS: [&str; 3] = ["tlp-red", "came-from-peer", REFUSED_BY_PEER]
 /// At most this many recorded held-back versions are judged again per push mapping and run.
 const REJUDGE_PER_RUN: usize = 10_000;
 
-/// Longest refusal message kept.
-const DETAIL_MAX: usize = 1000;
-
-/// A refusal record for an object received from `peer` into `collection`.
-pub fn refusal(
-    peer: &str,
-    collection: &str,
-    id: &str,
-    version: Option<&str>,
-    reason: &str,
-    message: &str,
-) -> Refused {
-    let mut detail = message.to_owned();
-    if detail.len() > DETAIL_MAX {
-        let mut end = DETAIL_MAX;
-        while !detail.is_char_boundary(end) {
-            end -= 1;
-        }
-        detail.truncate(end);
-        detail.push('…');
-    }
-    Refused {
-        peer: peer.to_owned(),
-        collection: collection.to_owned(),
-        id: id.to_owned(),
-        version: version.unwrap_or_default().to_owned(),
-        reason: reason.to_owned(),
-        detail,
-        at_us: timestamps::now_us(),
-    }
-}
-
-/// Counts refusals in `shieldwall_sync_refused_total{peer,reason}`.
-pub fn count_refused(refused: &[Refused]) {
-    for r in refused {
-        metrics::counter!("shieldwall_sync_refused_total", "peer" => r.peer.clone(), "reason" => r.reason.clone())
-            .increment(1);
-    }
-}
+pub use store::publish::{REFUSED_INVALID, REFUSED_PRODUCER, count_refused, refusal};
 
 /// A sentence for a recorded held-back reason.
 fn held_sentence(reason: &str, detail: &str) -> String {
@@ -952,7 +914,7 @@ mod tests {
     #[test]
     fn refusal_messages_are_cut_on_a_character() {
         let r = refusal("p", "c", "x", None, REFUSED_INVALID, &"é".repeat(2000));
-        assert!(r.detail.len() <= DETAIL_MAX + '…'.len_utf8());
+        assert!(r.detail.len() <= store::publish::DETAIL_MAX + '…'.len_utf8());
         assert!(r.detail.ends_with('…'));
         assert_eq!(r.version, "");
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{StatusCode, header};
 use serde_json::Value;
 
-use crate::config::PeerConfig;
+use policy::config::PeerConfig;
 
 /// The error and its causes, one after the other (reqwest's own message says little).
 fn error_chain(e: &reqwest::Error) -> String {

@@ -1,5 +1,5 @@
 //! STIX/TAXII timestamps as the store keeps them: versions as nanoseconds since the epoch (exact
-//! comparison whatever precision was given), `date_added` as microseconds, and the clock.
+//! comparison whatever precision was given), `date_added` as microseconds. The clock (`now_us`) is the store's: this crate reads none.
 
 use jiff::Timestamp;
 
@@ -40,11 +40,6 @@ pub fn format_us(us: i64) -> String {
         Ok(ts) => format!("{ts:.6}"),
         Err(_) => "1970-01-01T00:00:00.000000Z".to_owned(),
     }
-}
-
-/// Now, in microseconds since the epoch.
-pub fn now_us() -> i64 {
-    Timestamp::now().as_microsecond()
 }
 
 #[cfg(test)]

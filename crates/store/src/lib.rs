@@ -22,11 +22,36 @@
 //!
 //! Listings take the policy as a [`Pushdown`] and apply it in SQL
 //! (see `sql.rs`): the store never returns a record the caller may not see.
+//!
+//! What this crate must never do: decide access itself (its SQL restates
+//! [`policy::may_see`](crate::policy::may_see) and the egress rule of `Pushdown`, and a property test
+//! holds the SQL to them on both backends), acknowledge a write before its transaction commits,
+//! or know HTTP. It is the lowest crate that does I/O: the database, the node's private files
+//! ([`files`]) and the clock ([`timestamps::now_us`]).
 
 mod backends;
+pub mod files;
+pub mod publish;
+pub mod snapshot;
 mod sql;
 
 pub use backends::{PgStore, SqliteStore};
+
+// The policy crate's modules under the paths this code was written against.
+#[cfg(test)]
+use ::policy::ingest;
+use ::policy::{config, policy};
+
+/// STIX/TAXII timestamps ([`policy::timestamps`](::policy::timestamps)) and the clock, which
+/// the policy crate does not read.
+pub mod timestamps {
+    pub use ::policy::timestamps::*;
+
+    /// Now, in microseconds since the epoch.
+    pub fn now_us() -> i64 {
+        jiff::Timestamp::now().as_microsecond()
+    }
+}
 
 use std::future::Future;
 
@@ -52,38 +77,7 @@ pub struct Provenance {
     pub actor: String,
 }
 
-/// One object version to store.
-#[derive(Debug, Clone)]
-pub struct NewVersion {
-    /// Object id.
-    pub id: String,
-    /// Object type.
-    pub object_type: String,
-    /// `"2.0"` or `"2.1"`.
-    pub spec_version: String,
-    /// The TAXII version in nanoseconds, or `None` for objects without `modified`/`created`.
-    pub version_ns: Option<i64>,
-    /// The version string as given (`modified` or `created`), or `None`.
-    pub version_text: Option<String>,
-    /// Effective TLP code (see [`crate::policy::tlp_code`]), `None` when unmarked.
-    pub tlp: Option<i64>,
-    /// Member that published it.
-    pub producer: String,
-    /// Whether no coalition member created the object (`created_by_ref` absent or naming a
-    /// non-member's identity): another member may then place an existing version of it, with
-    /// identical content.
-    pub third_party: bool,
-    /// `created_by_ref`.
-    pub created_by_ref: Option<String>,
-    /// `revoked`.
-    pub revoked: bool,
-    /// What a relationship or sighting points to.
-    pub edge_refs: Vec<String>,
-    /// The object, serialised.
-    pub json: String,
-    /// Force a `date_added` (loading fixtures); `None` lets the store assign it.
-    pub date_added_us: Option<i64>,
-}
+pub use ::policy::ingest::NewVersion;
 
 /// What happened to one [`NewVersion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

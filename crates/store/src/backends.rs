@@ -1598,8 +1598,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::VersionSelection;
     use crate::policy::{Egress, Pushdown};
-    use crate::store::VersionSelection;
     use stix::tlp::TlpLevel;
 
     /// Re-dating the edges of an object reads them by target (`edges_target`), then each edge's

@@ -9,7 +9,6 @@ use stix::meta;
 use crate::{
     coalition::Coalition,
     policy::{Principal, tlp_code},
-    store::NewVersion,
     timestamps,
 };
 
@@ -37,6 +36,40 @@ pub enum Prepared {
         /// Why.
         message: String,
     },
+}
+
+/// One object version to store: what ingest prepares and `Store::add` takes (the store crate
+/// re-exports it as `store::NewVersion`).
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// Object id.
+    pub id: String,
+    /// Object type.
+    pub object_type: String,
+    /// `"2.0"` or `"2.1"`.
+    pub spec_version: String,
+    /// The TAXII version in nanoseconds, or `None` for objects without `modified`/`created`.
+    pub version_ns: Option<i64>,
+    /// The version string as given (`modified` or `created`), or `None`.
+    pub version_text: Option<String>,
+    /// Effective TLP code (see [`tlp_code`]), `None` when unmarked.
+    pub tlp: Option<i64>,
+    /// Member that published it.
+    pub producer: String,
+    /// Whether no coalition member created the object (`created_by_ref` absent or naming a
+    /// non-member's identity): another member may then place an existing version of it, with
+    /// identical content.
+    pub third_party: bool,
+    /// `created_by_ref`.
+    pub created_by_ref: Option<String>,
+    /// `revoked`.
+    pub revoked: bool,
+    /// What a relationship or sighting points to.
+    pub edge_refs: Vec<String>,
+    /// The object, serialised.
+    pub json: String,
+    /// Force a `date_added` (loading fixtures); `None` lets the store assign it.
+    pub date_added_us: Option<i64>,
 }
 
 /// The objects of a TAXII envelope, or why the body is not one.
@@ -348,11 +381,17 @@ mod tests {
     }
 
     fn demo_coalition() -> Coalition {
-        let dir = std::env::temp_dir();
-        let checked = crate::demo::config("127.0.0.1:0", &dir)
-            .unwrap()
-            .check("demo")
-            .unwrap();
+        let toml = r#"
+[[members]]
+id = "ncsc-nl"
+name = "NCSC-NL"
+identity = "identity--0a0b0c0d-0000-4000-8000-000000000001"
+[[members]]
+id = "cert-ee"
+name = "CERT-EE"
+identity = "identity--0a0b0c0d-0000-4000-8000-000000000002"
+"#;
+        let checked = crate::config::Config::from_toml(toml, "demo", &[]).unwrap();
         Coalition::from_config(&checked)
     }
 
@@ -432,8 +471,7 @@ mod tests {
 
     #[test]
     fn an_envelope_is_prepared_until_told_to_stop() {
-        let cfg = crate::demo::config("127.0.0.1:0", std::path::Path::new("demo-data")).unwrap();
-        let coalition = Coalition::from_config(&cfg.check("(demo)").unwrap());
+        let coalition = demo_coalition();
         let principal = Principal {
             member: coalition.members.keys().next().unwrap().clone(),
             role: crate::config::Role::Contributor,

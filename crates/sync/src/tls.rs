@@ -7,7 +7,7 @@ use std::{path::Path, sync::Arc};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 
-use crate::config::PeerConfig;
+use policy::config::PeerConfig;
 
 /// A TLS setting that cannot be used: which file and why.
 #[derive(Debug, thiserror::Error)]

@@ -15,16 +15,16 @@
 
 use serde_json::{Value, json};
 
-use crate::{
+use ::policy::{
     coalition::{Coalition, Collection},
     config::ServerConfig,
     ingest::{self, Prepared},
     policy::{self, Principal},
-    store::{
-        AddOutcome, CollectionBatch, NewVersion, Provenance, REFUSED_VERSION, StatusRecord, Store,
-        StoreError,
-    },
-    timestamps,
+};
+
+use crate::{
+    AddOutcome, CollectionBatch, NewVersion, Provenance, REFUSED_VERSION, Refused, StatusRecord,
+    Store, StoreError, timestamps,
 };
 
 /// Who publishes, which decides the publishing rules, the producer and the provenance.
@@ -303,7 +303,7 @@ async fn record_peer_refusals<S: Store>(
         .iter()
         .map(|f| {
             tracing::warn!(%peer, id = %f.id, message = %f.message, "Refused an object received by sync.");
-            crate::sync::refusal(
+            refusal(
                 peer,
                 collection,
                 &f.id,
@@ -314,7 +314,7 @@ async fn record_peer_refusals<S: Store>(
         })
         .collect();
     store.record_refused(&refused).await?;
-    crate::sync::count_refused(&refused);
+    count_refused(&refused);
     Ok(())
 }
 
@@ -364,7 +364,7 @@ pub async fn publish_prepared<S: Store>(
             name,
             &into.id,
             &invalid,
-            crate::sync::REFUSED_INVALID,
+            REFUSED_INVALID,
         )
         .await?;
     }
@@ -402,7 +402,7 @@ pub async fn publish_prepared<S: Store>(
             name,
             &into.id,
             &by_rule,
-            crate::sync::REFUSED_PRODUCER,
+            REFUSED_PRODUCER,
         )
         .await?;
     }
@@ -517,3 +517,52 @@ pub async fn publish_all_or_nothing<S: Store>(
         })
         .collect())
 }
+
+/// Reason recorded for an object received from a peer that failed validation or the publishing
+/// rules.
+pub const REFUSED_INVALID: &str = "invalid";
+
+/// Reason recorded for an object received from a peer that the store's producer rule refused (a
+/// version of another producer's object, or a stored version re-sent with other content).
+pub const REFUSED_PRODUCER: &str = "version-of-another-producer";
+
+/// Longest refusal message kept.
+pub const DETAIL_MAX: usize = 1000;
+
+/// A refusal record for an object received from `peer` into `collection`.
+pub fn refusal(
+    peer: &str,
+    collection: &str,
+    id: &str,
+    version: Option<&str>,
+    reason: &str,
+    message: &str,
+) -> Refused {
+    let mut detail = message.to_owned();
+    if detail.len() > DETAIL_MAX {
+        let mut end = DETAIL_MAX;
+        while !detail.is_char_boundary(end) {
+            end -= 1;
+        }
+        detail.truncate(end);
+        detail.push('…');
+    }
+    Refused {
+        peer: peer.to_owned(),
+        collection: collection.to_owned(),
+        id: id.to_owned(),
+        version: version.unwrap_or_default().to_owned(),
+        reason: reason.to_owned(),
+        detail,
+        at_us: timestamps::now_us(),
+    }
+}
+
+/// Counts refusals in `shieldwall_sync_refused_total{peer,reason}`.
+pub fn count_refused(refused: &[Refused]) {
+    for r in refused {
+        metrics::counter!("shieldwall_sync_refused_total", "peer" => r.peer.clone(), "reason" => r.reason.clone())
+            .increment(1);
+    }
+}
+

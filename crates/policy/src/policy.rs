@@ -219,7 +219,7 @@ pub fn may_serve_to_peer(
         })
 }
 
-/// The edge rule of egress, shared by push ([`crate::sync`]), served pull
+/// The edge rule of egress, shared by push (the `sync` crate), served pull
 /// ([`may_serve_to_peer`]) and `sync --explain`: a relationship or sighting may leave to `peer`
 /// only when every endpoint the node knows has a placement, in ANY collection, that may leave
 /// ([`may_leave`], the endpoint's own provenance aside) and passes `also` (served pull: what the
