@@ -32,7 +32,7 @@ impl Instant {
     pub fn stix_seconds(self) -> String {
         let mut digits = 6;
         let mut micros = self.micros;
-        while digits > 0 && micros % 10 == 0 {
+        while digits > 0 && micros.is_multiple_of(10) {
             micros /= 10;
             digits -= 1;
         }
