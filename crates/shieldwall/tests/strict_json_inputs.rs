@@ -9,31 +9,15 @@ use std::{
     io::{BufRead, BufReader, Read, Write},
     net::TcpListener,
     path::Path,
-    process::{Command, Output},
     time::Duration,
 };
 
 use shieldwall::{config::PeerConfig, sync::client::ClientError, sync::client::TaxiiClient};
 
+mod common;
+use common::{show, sw};
+
 const INTEL: &str = "4f1c0c55-3b1e-4f5e-9c55-2d6c2b0f6a11";
-
-fn sw(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .current_dir(dir)
-        .args(args)
-        .env("SHIELDWALL_LOG", "error")
-        .output()
-        .unwrap()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Runs `args` in `d`, which must fail, and returns its standard error.
 fn refused(d: &Path, args: &[&str]) -> String {
@@ -313,6 +297,14 @@ fn sync_refuses_a_peer_page_or_status_with_a_duplicate_key() {
         .enable_all()
         .build()
         .unwrap();
+    let pull = |url: &str| {
+        rt.block_on(async {
+            client(url)
+                .get_objects(INTEL, None, None, 10)
+                .await
+                .map(|_| ())
+        })
+    };
     let protocol_message = |r: Result<(), ClientError>| match r {
         Err(ClientError::Protocol { message, .. }) => message,
         other => panic!("{other:?}"),
@@ -322,22 +314,12 @@ fn sync_refuses_a_peer_page_or_status_with_a_duplicate_key() {
     let url = peer_serving(
         "{\"objects\": [{\"type\": \"indicator\",\n \"id\": \"indicator--00000000-0000-4000-8000-000000000001\", \"id\": \"indicator--00000000-0000-4000-8000-000000000002\"}]}",
     );
-    let m = protocol_message(rt.block_on(async {
-        client(&url)
-            .get_objects(INTEL, None, None, 10)
-            .await
-            .map(|_| ())
-    }));
+    let m = protocol_message(pull(&url));
     assert!(m.contains("duplicate key \"id\" at line 2 column"), "{m}");
 
     // An envelope with two `more`.
     let url = peer_serving("{\"objects\": [], \"more\": true, \"more\": false}");
-    let m = protocol_message(rt.block_on(async {
-        client(&url)
-            .get_objects(INTEL, None, None, 10)
-            .await
-            .map(|_| ())
-    }));
+    let m = protocol_message(pull(&url));
     assert!(m.contains("duplicate key \"more\" at line 1"), "{m}");
 
     // A status resource with two `success_count`.

@@ -127,3 +127,23 @@ pub async fn get(
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (status, headers, body)
 }
+
+/// Runs the `shieldwall` binary in `dir` with `args` (logging errors only).
+pub fn sw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+        .current_dir(dir)
+        .args(args)
+        .env("SHIELDWALL_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+/// A run's status, standard output and standard error, for assertion messages.
+pub fn show(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
