@@ -94,6 +94,16 @@ impl Common {
         let mut m = Map::new();
         m.insert("type".into(), json!(object_type));
         m.insert("spec_version".into(), json!("2.1"));
+        self.markings(object_type, &mut m)?;
+        Ok(m)
+    }
+
+    /// `object_marking_refs`, each checked to name a marking definition.
+    fn markings(
+        &self,
+        object_type: &'static str,
+        m: &mut Map<String, Value>,
+    ) -> Result<(), BuildError> {
         if !self.object_marking_refs.is_empty() {
             for r in &self.object_marking_refs {
                 check_ref(
@@ -108,7 +118,7 @@ impl Common {
                 json!(self.object_marking_refs),
             );
         }
-        Ok(m)
+        Ok(())
     }
 
     fn optional(
@@ -135,21 +145,7 @@ impl Common {
                 Value::Array(self.external_references.clone()),
             );
         }
-        if !self.object_marking_refs.is_empty() {
-            for r in &self.object_marking_refs {
-                check_ref(
-                    object_type,
-                    "object_marking_refs",
-                    r,
-                    &["marking-definition"],
-                )?;
-            }
-            m.insert(
-                "object_marking_refs".into(),
-                json!(self.object_marking_refs),
-            );
-        }
-        Ok(())
+        self.markings(object_type, m)
     }
 }
 

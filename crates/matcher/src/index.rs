@@ -332,28 +332,6 @@ fn put<K: std::hash::Hash + Eq>(posts: &mut Posts, m: &mut HashMap<K, Post>, k: 
     }
 }
 
-/// Rewrites `\Z` to `\z`, as the pattern crate does before compiling a `MATCHES` regex (it does
-/// not expose the rewritten text, which the set needs).
-fn translate(re: &str) -> String {
-    let mut out = String::with_capacity(re.len());
-    let mut chars = re.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('Z') => out.push_str("\\z"),
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl Index {
     pub(crate) fn add(&mut self, a: Anchor, obs: u32) {
         match a {
@@ -434,7 +412,7 @@ impl Index {
                 // As `pattern::regex::compile_matches` does: NFC first, then the rewrites.
                 use unicode_normalization::UnicodeNormalization;
                 let nfc: String = r.nfc().collect();
-                self.regex_src.push(translate(&nfc));
+                self.regex_src.push(pattern::regex::translate(&nfc));
                 self.regex_obs.push(obs);
             }
         }

@@ -398,30 +398,11 @@ fn latin1(s: &str) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(c as u32).ok()).collect()
 }
 
-fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
-    if f.is_nan() {
-        return None;
-    }
-    if f >= 1.8e19 {
-        return Some(Ordering::Less);
-    }
-    if f <= -1.8e19 {
-        return Some(Ordering::Greater);
-    }
-    let fl = f.floor();
-    // |fl| < 2^65: exactly representable as i128.
-    let fi = fl as i128;
-    match i128::from(i).cmp(&fi) {
-        Ordering::Equal if f > fl => Some(Ordering::Less),
-        o => Some(o),
-    }
-}
-
 fn compare(v: Val<'_>, l: &Lit) -> Option<Ordering> {
     match (v, l) {
         (Val::Str(a), Lit::Str(b)) => Some(a.cmp(b.as_str())),
         (Val::Int(a), Lit::Int(b)) => Some(a.cmp(b)),
-        (Val::Int(a), Lit::Float(b)) => cmp_int_float(a, *b),
+        (Val::Int(a), Lit::Float(b)) => pattern::eval::cmp_int_float(i128::from(a), *b),
         (Val::Str(a), Lit::Bytes(b)) => latin1(a).map(|a| a.as_slice().cmp(b)),
         _ => None,
     }

@@ -64,12 +64,13 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Turns a `serde_json` error into [`MispError::Json`].
-pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> MispError {
-    MispError::Json {
+/// Parses untrusted MISP JSON strictly (`stix::json`: a duplicate key is refused, not collapsed
+/// to its last value), an error being [`MispError::Json`] with its position.
+pub(crate) fn parse_json(what: &str, bytes: &[u8]) -> Result<serde_json::Value, MispError> {
+    stix::json::parse(bytes).map_err(|e| MispError::Json {
         what: what.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    }
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
 }

@@ -55,25 +55,10 @@ fn domain(r: &mut Rng) -> String {
 }
 
 fn timestamp(base: i64) -> String {
-    // 2024-01-01T00:00:00Z + base seconds (base < 1 year).
-    let days = base / 86_400;
-    let rem = base % 86_400;
-    let (month, day) = {
-        let lens = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        let mut d = days;
-        let mut m = 0;
-        while d >= lens[m] {
-            d -= lens[m];
-            m += 1;
-        }
-        (m + 1, d + 1)
-    };
-    format!(
-        "2024-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    // 2024-01-01T00:00:00Z + base seconds.
+    basics::time::DateTime::from_unix(1_704_067_200 + base, 0)
+        .rfc3339(0)
+        .to_string()
 }
 
 struct Generated {

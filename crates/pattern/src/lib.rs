@@ -36,7 +36,7 @@ pub use diagnostic::{
 };
 pub use inspect::{ComparisonInfo, Inspection, QualifierInfo};
 pub use parser::{MAX_DEPTH, MAX_OPERATORS};
-pub use sco::{NON_SCO_TYPES_V21, is_non_sco_type};
+pub use sco::{NON_SCO_TYPES_V21, PROCESS_PROPERTIES, is_non_sco_type};
 
 use std::fmt;
 use std::str::FromStr;

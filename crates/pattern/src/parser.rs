@@ -92,6 +92,56 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A property name of an object path: the first, right after `object_type:` (`Some`), or
+    /// one after a `.` (`None`). An unquoted name without hyphens or a quoted one; anything else
+    /// is an error that says what to write.
+    fn path_key(
+        &mut self,
+        tok: Tok,
+        span: Span,
+        object_type: Option<&str>,
+    ) -> Result<String, Failed> {
+        match tok {
+            Tok::Ident {
+                text,
+                hyphen: false,
+            } => Ok(text),
+            Tok::Str(s) => Ok(s),
+            Tok::Ident { text, hyphen: true } => {
+                let msg = match object_type {
+                    Some(_) => format!(
+                        "property names with `-` must be quoted: write '{}' (only object \
+                         types may contain unquoted hyphens)",
+                        shorten(&text)
+                    ),
+                    None => format!(
+                        "property names with `-` must be quoted: write .'{}'",
+                        shorten(&text)
+                    ),
+                };
+                Err(self.error(span, msg))
+            }
+            Tok::Kw(_) => {
+                let w = self.text(span).to_owned();
+                Err(self.error(
+                    span,
+                    format!("`{w}` is a keyword: quote the property name ('{w}')"),
+                ))
+            }
+            other => {
+                let found = other.describe(self.text(span));
+                let after = match object_type {
+                    Some(t) => format!("{}:", shorten(t)),
+                    None => ".".to_owned(),
+                };
+                Err(self.error(
+                    span,
+                    format!("expected a property name after `{after}`, found {found}"),
+                ))
+            }
+        }
+    }
+
     fn error(&mut self, span: Span, msg: String) -> Failed {
         // A token the lexer already reported adds no information.
         if !self.diags.iter().any(|d| d.span == span) {
@@ -591,75 +641,17 @@ impl<'a> Parser<'a> {
         self.bump();
         let mut steps = Vec::new();
         let first = self.bump();
-        match first.tok {
-            Tok::Ident {
-                text,
-                hyphen: false,
-            } => steps.push(PathStep::Key(text)),
-            Tok::Str(s) => steps.push(PathStep::Key(s)),
-            Tok::Ident { text, hyphen: true } => {
-                return Err(self.error(
-                    first.span,
-                    format!(
-                        "property names with `-` must be quoted: write '{}' (only object \
-                         types may contain unquoted hyphens)",
-                        shorten(&text)
-                    ),
-                ));
-            }
-            Tok::Kw(_) => {
-                let w = self.text(first.span).to_owned();
-                return Err(self.error(
-                    first.span,
-                    format!("`{w}` is a keyword: quote the property name ('{w}')"),
-                ));
-            }
-            other => {
-                let found = other.describe(self.text(first.span));
-                return Err(self.error(
-                    first.span,
-                    format!(
-                        "expected a property name after `{}:`, found {found}",
-                        shorten(&object_type)
-                    ),
-                ));
-            }
-        }
+        steps.push(PathStep::Key(self.path_key(
+            first.tok,
+            first.span,
+            Some(&object_type),
+        )?));
         loop {
             match self.peek().tok {
                 Tok::Dot => {
                     self.bump();
                     let k = self.bump();
-                    match k.tok {
-                        Tok::Ident {
-                            text,
-                            hyphen: false,
-                        } => steps.push(PathStep::Key(text)),
-                        Tok::Str(s) => steps.push(PathStep::Key(s)),
-                        Tok::Ident { text, hyphen: true } => {
-                            return Err(self.error(
-                                k.span,
-                                format!(
-                                    "property names with `-` must be quoted: write .'{}'",
-                                    shorten(&text)
-                                ),
-                            ));
-                        }
-                        Tok::Kw(_) => {
-                            let w = self.text(k.span).to_owned();
-                            return Err(self.error(
-                                k.span,
-                                format!("`{w}` is a keyword: quote the property name ('{w}')"),
-                            ));
-                        }
-                        other => {
-                            let found = other.describe(self.text(k.span));
-                            return Err(self.error(
-                                k.span,
-                                format!("expected a property name after `.`, found {found}"),
-                            ));
-                        }
-                    }
+                    steps.push(PathStep::Key(self.path_key(k.tok, k.span, None)?));
                 }
                 Tok::LBrack => {
                     self.bump();

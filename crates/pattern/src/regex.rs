@@ -131,10 +131,13 @@ pub fn check_matches(re: &str) -> Result<(), RegexProblem> {
         })
 }
 
-/// Rewrites the few PCRE/Python spellings the engine writes differently (`\Z` → `\z`).
-fn translate(re: &str) -> String {
+/// Rewrites the few PCRE/Python spellings the engine writes differently (`\Z` → `\z`), as
+/// [`check_matches`] and [`compile_matches`] do after NFC normalisation. Exported for callers
+/// that build their own automaton over many `MATCHES` regexes (one regex set) and must read
+/// each regex exactly as the evaluator does.
+pub fn translate(re: &str) -> String {
     let mut out = String::with_capacity(re.len());
-    let mut chars = re.chars().peekable();
+    let mut chars = re.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
             match chars.next() {

@@ -12,6 +12,23 @@ pub(crate) const COMMON: &[&str] = &[
     "extensions",
 ];
 
+/// The properties of a `process` (with `extensions`): STIX 2.1 §6.11 requires at least one of
+/// them, and validation says so with this list.
+pub const PROCESS_PROPERTIES: &[&str] = &[
+    "extensions",
+    "is_hidden",
+    "pid",
+    "created_time",
+    "cwd",
+    "command_line",
+    "environment_variables",
+    "opened_connection_refs",
+    "creator_user_ref",
+    "image_ref",
+    "parent_ref",
+    "child_refs",
+];
+
 /// The top-level properties of a standard SCO type, or `None` for custom types.
 pub(crate) fn properties(object_type: &str) -> Option<&'static [&'static str]> {
     Some(match object_type {
@@ -87,19 +104,7 @@ pub(crate) fn properties(object_type: &str) -> Option<&'static [&'static str]> {
             "encapsulates_refs",
             "encapsulated_by_ref",
         ],
-        "process" => &[
-            "is_hidden",
-            "pid",
-            "created_time",
-            "cwd",
-            "command_line",
-            "environment_variables",
-            "opened_connection_refs",
-            "creator_user_ref",
-            "image_ref",
-            "parent_ref",
-            "child_refs",
-        ],
+        "process" => PROCESS_PROPERTIES,
         "software" => &["name", "cpe", "swid", "languages", "vendor", "version"],
         "url" => &["value"],
         "user-account" => &[

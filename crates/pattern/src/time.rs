@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use basics::time;
+
 /// A timestamp literal: the text as written, and the instant it names (if it names one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Timestamp {
@@ -63,92 +65,18 @@ pub enum TimestampError {
 /// Whether `s` has the lexical form the grammar's `TimestampLiteral` requires (ranges for month
 /// 01–12, day 01–31, hour 00–23, minute 00–59, second 00–60; fraction optional).
 pub(crate) fn grammar_form_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 20 {
-        return false;
-    }
-    let d = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    if !(d(0) && d(1) && d(2) && d(3) && b[4] == b'-' && b[7] == b'-' && b[10] == b'T') {
-        return false;
-    }
-    if !(b[13] == b':' && b[16] == b':') {
-        return false;
-    }
-    let two = |i: usize| -> Option<u32> {
-        if d(i) && d(i + 1) {
-            Some(u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0'))
-        } else {
-            None
-        }
-    };
-    let (Some(mo), Some(day), Some(h), Some(mi), Some(sec)) =
-        (two(5), two(8), two(11), two(14), two(17))
-    else {
-        return false;
-    };
-    if !((1..=12).contains(&mo) && (1..=31).contains(&day) && h <= 23 && mi <= 59 && sec <= 60) {
-        return false;
-    }
-    let rest = &b[19..];
-    match rest {
-        [b'Z'] => true,
-        [b'.', frac @ .., b'Z'] => !frac.is_empty() && frac.iter().all(u8::is_ascii_digit),
-        _ => false,
-    }
+    time::parse_stix(s).is_some()
 }
 
 fn parse_instant(s: &str) -> Result<i128, TimestampError> {
-    if !grammar_form_ok(s) {
-        return Err(TimestampError::Form(s.to_owned()));
-    }
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> i64 {
-        b[r].iter()
-            .fold(0i64, |acc, c| acc * 10 + i64::from(c - b'0'))
-    };
-    let (year, month, day) = (num(0..4), num(5..7), num(8..10));
-    let (hour, min, sec) = (num(11..13), num(14..16), num(17..19));
-    if year < 1 || day > days_in_month(year, month) || sec > 59 {
+    let form = time::parse_stix(s).ok_or_else(|| TimestampError::Form(s.to_owned()))?;
+    let at = form.at;
+    // Year 0000 and leap seconds name no instant here; nanosecond precision, further digits
+    // are dropped.
+    if at.year < 1 || !at.date_exists() || at.second > 59 {
         return Err(TimestampError::NoSuchInstant(s.to_owned()));
     }
-    let mut frac_nanos: i128 = 0;
-    if b[19] == b'.' {
-        let digits = &b[20..b.len() - 1];
-        // Nanosecond precision; further digits are dropped.
-        let mut scale = 100_000_000i128;
-        for &c in digits.iter().take(9) {
-            frac_nanos += i128::from(c - b'0') * scale;
-            scale /= 10;
-        }
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = i128::from(days) * 86_400 + i128::from(hour * 3600 + min * 60 + sec);
-    Ok(secs * 1_000_000_000 + frac_nanos)
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(y) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Ok(i128::from(at.unix_seconds()) * 1_000_000_000 + i128::from(at.nanos))
 }
 
 #[cfg(test)]

@@ -12,16 +12,6 @@ use crate::{
     timestamps,
 };
 
-/// Parses JSON, refusing duplicate object keys (a `Value` would silently keep the last one),
-/// non-finite numbers, invalid UTF-8 and lone surrogates ([`stix::json::parse`]). The error says
-/// where.
-pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
-    stix::json::parse(bytes).map_err(|e| e.to_string())
-}
-
-/// A seed that deserializes one JSON value strictly (see [`parse_strict`]), for streaming parsers.
-pub use stix::json::StrictSeed;
-
 /// One posted object's fate before storage.
 #[derive(Debug, Clone)]
 pub enum Prepared {
@@ -107,7 +97,8 @@ pub fn prepare_envelope(
     inbound_member: Option<&str>,
     stop: &dyn Fn() -> bool,
 ) -> Result<Vec<Prepared>, EnvelopeError> {
-    let value = parse_strict(bytes).map_err(EnvelopeError::Malformed)?;
+    // Strict JSON: duplicate keys, non-finite numbers, bad encodings refused, with the position.
+    let value = stix::json::parse(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
     let objects = envelope_objects(value).map_err(EnvelopeError::NotEnvelope)?;
     let mut prepared = Vec::with_capacity(objects.len());
     for o in objects {
@@ -332,25 +323,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn strict_json() {
-        assert!(parse_strict(br#"{"a": 1, "b": [1, 2.5, "x", null, true]}"#).is_ok());
-        let e = parse_strict(br#"{"a": 1, "a": 2}"#).unwrap_err();
-        assert!(e.contains("duplicate key \"a\""), "{e}");
-        assert!(parse_strict(b"{\"a\": NaN}").is_err());
-        assert!(
-            parse_strict(b"{\"a\": \"\\ud800\"}").is_err(),
-            "lone surrogate"
-        );
-        assert!(parse_strict(b"{\"a\": \"\xff\"}").is_err(), "invalid UTF-8");
-        assert!(parse_strict(b"{} {}").is_err(), "trailing data");
-        let deep = "[".repeat(1000) + &"]".repeat(1000);
-        assert!(
-            parse_strict(deep.as_bytes()).is_err(),
-            "recursion limit kept"
-        );
-    }
-
-    #[test]
     fn minimal_validation() {
         let good = json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--cd981c25-8042-4166-8945-51178443bdac",
             "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "pattern": "[ipv4-addr:value = '1.2.3.4']",
@@ -511,6 +483,17 @@ identity = "identity--0a0b0c0d-0000-4000-8000-000000000002"
             prepare_envelope(b"{", &principal, &coalition, None, &never),
             Err(EnvelopeError::Malformed(_))
         ));
+        assert_eq!(
+            prepare_envelope(
+                b"{\"objects\": [],\n \"objects\": []}",
+                &principal,
+                &coalition,
+                None,
+                &never
+            )
+            .unwrap_err(),
+            EnvelopeError::Malformed("duplicate key \"objects\" at line 2 column 10".into())
+        );
         assert!(matches!(
             prepare_envelope(b"[]", &principal, &coalition, None, &never),
             Err(EnvelopeError::NotEnvelope(_))

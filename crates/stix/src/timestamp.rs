@@ -4,6 +4,8 @@
 
 use std::{cmp::Ordering, fmt, hash::Hash, str::FromStr};
 
+use basics::time;
+
 /// Why a string is not a STIX timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -35,80 +37,17 @@ pub struct Timestamp {
 impl Timestamp {
     /// Parses a STIX timestamp, strictly (see [`TimestampError`]).
     pub fn parse(s: &str) -> Result<Timestamp, TimestampError> {
-        let b = s.as_bytes();
-        if b.len() < 20
-            || b[4] != b'-'
-            || b[7] != b'-'
-            || b[10] != b'T'
-            || b[13] != b':'
-            || b[16] != b':'
-        {
-            return Err(TimestampError::Format);
-        }
-        let num = |r: std::ops::Range<usize>| -> Result<u32, TimestampError> {
-            let mut v = 0u32;
-            for &c in &b[r] {
-                if !c.is_ascii_digit() {
-                    return Err(TimestampError::Format);
-                }
-                v = v * 10 + u32::from(c - b'0');
-            }
-            Ok(v)
-        };
-        let year = num(0..4)?;
-        let month = num(5..7)?;
-        let day = num(8..10)?;
-        let hour = num(11..13)?;
-        let minute = num(14..16)?;
-        let second = num(17..19)?;
-        let rest = &b[19..];
-        let (frac, z) = if rest[0] == b'.' {
-            if rest.len() < 3 {
-                return Err(TimestampError::Format);
-            }
-            (&rest[1..rest.len() - 1], rest[rest.len() - 1])
-        } else {
-            if rest.len() != 1 {
-                return Err(TimestampError::Format);
-            }
-            (&rest[..0], rest[0])
-        };
-        if z != b'Z' {
-            return Err(TimestampError::Format);
-        }
-        if !frac.iter().all(u8::is_ascii_digit) {
-            return Err(TimestampError::Format);
-        }
-        // The lexical ranges of the STIX JSON schema: month 01-12, day 01-31, hour 00-23,
-        // minute 00-59, second 00-60.
-        if !(1..=12).contains(&month)
-            || !(1..=31).contains(&day)
-            || hour > 23
-            || minute > 59
-            || second > 60
-        {
-            return Err(TimestampError::Format);
-        }
-        if day > days_in_month(year, month) {
+        let form = time::parse_stix(s).ok_or(TimestampError::Format)?;
+        if !form.at.date_exists() {
             return Err(TimestampError::Range("day is out of range for month"));
         }
-        if frac.len() > 9 {
+        if form.frac_digits > 9 {
             return Err(TimestampError::Precision);
         }
-        let mut nanos = 0u32;
-        for &c in frac {
-            nanos = nanos * 10 + u32::from(c - b'0');
-        }
-        for _ in frac.len()..9 {
-            nanos *= 10;
-        }
-        let days = days_from_civil(i64::from(year), month, day);
-        let secs =
-            days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
         Ok(Timestamp {
-            secs,
-            nanos,
-            frac_digits: frac.len() as u8,
+            secs: form.at.unix_seconds(),
+            nanos: form.at.nanos,
+            frac_digits: form.frac_digits as u8,
         })
     }
 
@@ -125,8 +64,8 @@ impl Timestamp {
             frac_digits,
         };
         // Only years 0000-9999 are representable in STIX.
-        (ts.secs >= days_from_civil(0, 1, 1) * 86_400
-            && ts.secs < days_from_civil(10_000, 1, 1) * 86_400)
+        (ts.secs >= time::days_from_civil(0, 1, 1) * 86_400
+            && ts.secs < time::days_from_civil(10_000, 1, 1) * 86_400)
             .then_some(ts)
     }
 
@@ -163,61 +102,11 @@ impl Timestamp {
     }
 }
 
-fn is_leap(year: u32) -> bool {
-    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.secs.div_euclid(86_400);
-        let sod = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60
-        )?;
-        if self.frac_digits > 0 {
-            let digits = usize::from(self.frac_digits);
-            let frac = format!("{:09}", self.nanos);
-            write!(f, ".{}", &frac[..digits])?;
-        }
-        f.write_str("Z")
+        time::DateTime::from_unix(self.secs, self.nanos)
+            .rfc3339(self.frac_digits)
+            .fmt(f)
     }
 }
 

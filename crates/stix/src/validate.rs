@@ -1692,6 +1692,29 @@ type VocabProp = (
     bool,
 );
 
+/// The attack resource and motivations, shared by intrusion sets and threat actors.
+const RESOURCE_LEVEL: VocabProp = (
+    "resource_level",
+    Check::AttackResourceLevel,
+    "attack-resource-level-ov",
+    vocab::ATTACK_RESOURCE_LEVEL_OV,
+    false,
+);
+const PRIMARY_MOTIVATION: VocabProp = (
+    "primary_motivation",
+    Check::AttackMotivation,
+    "attack-motivation-ov",
+    vocab::ATTACK_MOTIVATION_OV,
+    false,
+);
+const SECONDARY_MOTIVATIONS: VocabProp = (
+    "secondary_motivations",
+    Check::AttackMotivation,
+    "attack-motivation-ov",
+    vocab::ATTACK_MOTIVATION_OV,
+    true,
+);
+
 fn vocab_props(t: &str) -> &'static [VocabProp] {
     use Check::*;
     match t {
@@ -1741,29 +1764,7 @@ fn vocab_props(t: &str) -> &'static [VocabProp] {
             vocab::INFRASTRUCTURE_TYPE_OV,
             true,
         )],
-        "intrusion-set" => &[
-            (
-                "resource_level",
-                AttackResourceLevel,
-                "attack-resource-level-ov",
-                vocab::ATTACK_RESOURCE_LEVEL_OV,
-                false,
-            ),
-            (
-                "primary_motivation",
-                AttackMotivation,
-                "attack-motivation-ov",
-                vocab::ATTACK_MOTIVATION_OV,
-                false,
-            ),
-            (
-                "secondary_motivations",
-                AttackMotivation,
-                "attack-motivation-ov",
-                vocab::ATTACK_MOTIVATION_OV,
-                true,
-            ),
-        ],
+        "intrusion-set" => &[RESOURCE_LEVEL, PRIMARY_MOTIVATION, SECONDARY_MOTIVATIONS],
         "location" => &[("region", Region, "region-ov", vocab::REGION_OV, false)],
         "malware" => &[
             (
@@ -1831,27 +1832,9 @@ fn vocab_props(t: &str) -> &'static [VocabProp] {
                 vocab::THREAT_ACTOR_SOPHISTICATION_OV,
                 false,
             ),
-            (
-                "resource_level",
-                AttackResourceLevel,
-                "attack-resource-level-ov",
-                vocab::ATTACK_RESOURCE_LEVEL_OV,
-                false,
-            ),
-            (
-                "primary_motivation",
-                AttackMotivation,
-                "attack-motivation-ov",
-                vocab::ATTACK_MOTIVATION_OV,
-                false,
-            ),
-            (
-                "secondary_motivations",
-                AttackMotivation,
-                "attack-motivation-ov",
-                vocab::ATTACK_MOTIVATION_OV,
-                true,
-            ),
+            RESOURCE_LEVEL,
+            PRIMARY_MOTIVATION,
+            SECONDARY_MOTIVATIONS,
             (
                 "personal_motivations",
                 AttackMotivation,

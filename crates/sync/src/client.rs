@@ -287,8 +287,9 @@ impl TaxiiClient {
             url: url.clone(),
             message,
         };
-        let body: Value =
-            serde_json::from_slice(&bytes).map_err(|e| protocol(format!("malformed JSON: {e}")))?;
+        // A peer's page is untrusted: strict JSON (a duplicate key is refused, not collapsed).
+        let body =
+            stix::json::parse(&bytes).map_err(|e| protocol(format!("malformed JSON: {e}")))?;
         let Value::Object(mut map) = body else {
             return Err(protocol("the body is not an envelope".into()));
         };
@@ -340,9 +341,13 @@ impl TaxiiClient {
                 .body(body.clone())
         };
         let resp = self.send(&url, &make).await?;
-        let status: Value = resp.json().await.map_err(|e| ClientError::Protocol {
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Transport {
             url: url.clone(),
-            message: format!("the status resource is not JSON: {}", e.without_url()),
+            message: e.without_url().to_string(),
+        })?;
+        let status = stix::json::parse(&bytes).map_err(|e| ClientError::Protocol {
+            url: url.clone(),
+            message: format!("the status resource is not JSON: {e}"),
         })?;
         let count = |k: &str| status.get(k).and_then(Value::as_u64).unwrap_or(0);
         let failures = status

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value, json};
 use stix::tlp::TlpLevel;
 
-use crate::error::{Diagnostic, Level, MispError, json_error};
+use crate::error::{Diagnostic, Level, MispError, parse_json};
 use crate::time::{Instant, parse_epoch, parse_iso};
 use crate::types::TYPE_DEFAULTS;
 
@@ -81,7 +81,7 @@ pub struct FeedInput<'a> {
 
 /// The event files a feed manifest lists (`<uuid>.json`), in manifest order, for the caller to read.
 pub fn feed_event_files(manifest: &[u8]) -> Result<Vec<String>, MispError> {
-    let v: Value = serde_json::from_slice(manifest).map_err(|e| json_error("manifest.json", &e))?;
+    let v = parse_json("manifest.json", manifest)?;
     let Some(m) = v.as_object() else {
         return Err(MispError::Feed(
             "manifest.json is not a JSON object of events".into(),
@@ -249,7 +249,7 @@ impl Converter {
 
     /// Parses and adds MISP JSON bytes; `what` names the input in errors and diagnostics.
     pub fn add_json(&mut self, what: &str, bytes: &[u8]) -> Result<(), MispError> {
-        let v: Value = serde_json::from_slice(bytes).map_err(|e| json_error(what, &e))?;
+        let v = parse_json(what, bytes)?;
         self.add_value(what, &v)
     }
 
@@ -1108,6 +1108,36 @@ mod tests {
             MispError::Json { line, column, .. } => assert_eq!((line, column), (2, 13)),
             other => panic!("{other}"),
         }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_position() {
+        // An event whose second `info` would silently replace the first with a lenient parser.
+        let event = b"{\"Event\": {\"info\": \"a\",\n \"info\": \"b\"}}";
+        match convert_bytes(event, &opts()).unwrap_err() {
+            MispError::Json {
+                what,
+                line,
+                message,
+                ..
+            } => {
+                assert_eq!((what.as_str(), line), ("input", 2));
+                assert_eq!(message, "duplicate key \"info\"");
+            }
+            other => panic!("{other}"),
+        }
+        let uuid = "5e6b3cf8-9b5c-4c4e-8f3a-3e8b2d8a1c11";
+        let manifest = format!("{{\"{uuid}\": {{}}, \"{uuid}\": {{}}}}");
+        let err = feed_event_files(manifest.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, MispError::Json { what, message, .. }
+                if what == "manifest.json" && message.contains("duplicate key")),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("manifest.json: invalid JSON at line 1")
+        );
     }
 
     #[test]

@@ -758,8 +758,9 @@ fn json_time(s: &str) -> Result<i128, EvalError> {
         })
 }
 
-/// Exact comparison of an integer with a float (as Python compares them).
-fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
+/// Exact comparison of an integer with a float, as Python compares them (and so the reference
+/// matcher): no rounding of either side; `None` for NaN, which compares with nothing.
+pub fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
     if f.is_nan() {
         return None;
     }

@@ -55,14 +55,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
 async fn import(ctx: &Ctx, file: &PathBuf) -> anyhow::Result<ExitCode> {
     let coll = ctx.write_collection()?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let bundle = {
-        use serde::de::DeserializeSeed as _;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        shieldwall::ingest::StrictSeed
-            .deserialize(&mut de)
-            .and_then(|v| de.end().map(|()| v))
-            .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", file.display(), e.line(), e.column()))?
-    };
+    let bundle = stix::json::parse(&bytes).map_err(|e| {
+        anyhow::anyhow!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message)
+    })?;
     let (mut objects, report) =
         disarm::normalise(&bundle).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     // The bundle's relationships and matrix have no creator: they are the framework's, so they

@@ -15,13 +15,12 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 use shieldwall::{
     config::Role,
-    ingest,
     publish::{self, Publisher},
 };
+use stix::stream::{ItemKind, StreamError};
 
 const BATCH: usize = 1000;
 
@@ -67,89 +66,10 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Sends each object of the document to `tx` in batches while parsing (never the whole file in memory).
-struct Objects<'a> {
-    tx: &'a tokio::sync::mpsc::Sender<Vec<Value>>,
-    batch: &'a mut Vec<Value>,
-}
-
-impl Objects<'_> {
-    fn push(&mut self, v: Value) -> Result<(), String> {
-        self.batch.push(v);
-        if self.batch.len() >= BATCH {
-            let b = std::mem::take(self.batch);
-            self.tx
-                .blocking_send(b)
-                .map_err(|_| "the writer stopped".to_owned())?;
-        }
-        Ok(())
-    }
-}
-
-struct Top<'a, 'b>(&'b mut Objects<'a>);
-struct Each<'a, 'b>(&'b mut Objects<'a>);
-
-impl<'de> DeserializeSeed<'de> for Each<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Each<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a list of STIX objects")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element_seed(ingest::StrictSeed)? {
-            self.0.push(v).map_err(serde::de::Error::custom)?;
-        }
-        Ok(())
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Top<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a STIX bundle, a TAXII envelope, a list of objects or one object")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        Each(self.0).visit_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // A bundle or envelope streams its `objects`; any other object is one STIX object.
-        let mut single = serde_json::Map::new();
-        let mut streamed = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "objects" && !streamed {
-                map.next_value_seed(Each(&mut *self.0))?;
-                streamed = true;
-            } else if streamed {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                let v = map.next_value_seed(ingest::StrictSeed)?;
-                if single.insert(key.clone(), v).is_some() {
-                    return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
-                }
-            }
-        }
-        if !streamed {
-            self.0
-                .push(Value::Object(single))
-                .map_err(serde::de::Error::custom)?;
-        }
-        Ok(())
-    }
-}
-
+/// Sends each object of the document to `tx` in batches while splitting it with the strict
+/// streaming splitter (`stix::stream`): memory holds one object and one batch, never the whole
+/// file. A bundle's or an envelope's own properties are read strictly too, then dropped. The
+/// first error stops the file, as `file:line:column: message`.
 fn parse_file(
     path: &PathBuf,
     tx: tokio::sync::mpsc::Sender<Vec<Value>>,
@@ -157,19 +77,30 @@ fn parse_file(
 ) -> anyhow::Result<()> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = BufReader::with_capacity(1 << 20, Counting { inner: file, read });
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut objects = Objects {
-        tx: &tx,
-        batch: &mut batch,
+    let at = |line: usize, column: usize, message: &dyn std::fmt::Display| {
+        anyhow::anyhow!("{}:{line}:{column}: {message}", path.display())
     };
-    Top(&mut objects)
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| {
-            let e = stix::json::JsonError::from_serde(&e);
-            anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message)
+    let mut batch = Vec::with_capacity(BATCH);
+    for item in stix::stream::ObjectStream::new(reader) {
+        let item = item.map_err(|e| match e {
+            StreamError::Syntax {
+                message,
+                line,
+                column,
+            } => at(line, column, &message),
+            StreamError::TooLarge { line, column, .. } => at(line, column, &e),
+            e => anyhow::anyhow!("{}: {e}", path.display()),
         })?;
+        let value = item.value.map_err(|e| at(e.line, e.column, &e.message))?;
+        if item.kind != ItemKind::Object {
+            continue;
+        }
+        batch.push(value);
+        if batch.len() >= BATCH {
+            tx.blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
+        }
+    }
     if !batch.is_empty() {
         tx.blocking_send(batch)
             .map_err(|_| anyhow::anyhow!("the writer stopped"))?;

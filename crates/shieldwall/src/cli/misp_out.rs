@@ -77,8 +77,14 @@ fn from_files(files: &[PathBuf], superseded: &mut usize) -> anyhow::Result<Vec<V
     let mut out = Vec::new();
     for f in files {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!("{}:{}:{}: not JSON: {e}", f.display(), e.line(), e.column())
+        let doc: Value = stix::json::parse(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}:{}:{}: not JSON: {}",
+                f.display(),
+                e.line,
+                e.column,
+                e.message
+            )
         })?;
         match doc {
             Value::Array(a) => out.extend(a),

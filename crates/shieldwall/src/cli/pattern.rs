@@ -164,12 +164,14 @@ fn run_match(
         anyhow::bail!("{}", msg.trim_end());
     };
     let text = read_input(observed)?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
+    // Observations come from anywhere: strict JSON (a duplicate key is refused, not collapsed).
+    let value: Value = stix::json::parse_str(&text).map_err(|e| {
         anyhow::anyhow!(
-            "{}:{}:{}: not valid JSON: {e}",
+            "{}:{}:{}: not valid JSON: {}",
             observed.display(),
-            e.line(),
-            e.column()
+            e.line,
+            e.column,
+            e.message
         )
     })?;
     let obs = Observations::from_json(&value, version)

@@ -28,6 +28,7 @@ mod scan_cli;
 mod scan_hub;
 mod scan_report;
 mod store_conformance;
+mod strict_json_inputs;
 mod sync_forget;
 mod sync_medallion;
 mod taxii2_client;

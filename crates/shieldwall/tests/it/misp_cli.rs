@@ -5,7 +5,6 @@
 //! directory that PyMISP loads file by file and that imports back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::show;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -15,21 +14,14 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+use crate::common::{show, sw};
+
 const INTEL: &str = "7a1c0c55-3b1e-4f5e-9c55-2d6c2b0f6a11";
 const MIRROR: &str = "9c3e2e77-5d3f-4b7f-9e77-4f8e4d2b8c33";
 const REMOTE: &str = "ad4f3f88-6e4f-4c8f-8f88-5f9f5e3c9d44";
 const GREEN_EVENT: &str = "5e6a2c1e-1f4b-4f6a-9d3b-0a1b2c3d4e5f";
 const AMBER_EVENT: &str = "6f7b3d2f-2a5c-4a7b-8e4c-1b2c3d4e5f60";
 const RED_EVENT: &str = "7a8c4e3a-3b6d-4b8c-9f5d-2c3d4e5f6071";
-
-fn sw(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .current_dir(dir)
-        .args(args)
-        .env("SHIELDWALL_LOG", "error")
-        .output()
-        .unwrap()
-}
 
 fn ok_json(o: &Output) -> Value {
     assert_eq!(o.status.code(), Some(0), "{}", show(o));

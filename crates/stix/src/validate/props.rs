@@ -154,20 +154,6 @@ static NETWORK_TRAFFIC: Shape = shape!("network-traffic", [
     "src_packets" => Int(ANY, MAX), "dst_packets" => Int(ANY, MAX),
     "ipfix" => Dict(DictValues::StrOrInt),
 ]);
-const PROCESS_PROPS: &[&str] = &[
-    "extensions",
-    "is_hidden",
-    "pid",
-    "created_time",
-    "cwd",
-    "command_line",
-    "environment_variables",
-    "opened_connection_refs",
-    "creator_user_ref",
-    "image_ref",
-    "parent_ref",
-    "child_refs",
-];
 static PROCESS: Shape = Shape {
     name: "process",
     props: &[
@@ -178,7 +164,7 @@ static PROCESS: Shape = Shape {
         ("environment_variables", Dict(DictValues::Str)),
     ],
     required: &[],
-    at_least_one: PROCESS_PROPS,
+    at_least_one: pattern::PROCESS_PROPERTIES,
 };
 static SOFTWARE: Shape = shape!("software", [
     "name" => Str, "cpe" => Str, "swid" => Str, "languages" => LangList, "vendor" => Str,

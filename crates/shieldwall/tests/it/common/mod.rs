@@ -135,6 +135,7 @@ pub fn sw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_shieldwall"))
         .current_dir(dir)
         .args(args)
+        .env("SHIELDWALL_LOG", "error")
         .output()
         .unwrap()
 }
