@@ -150,7 +150,11 @@ fn canonical_values_in_every_export() {
     }
     assert!(!zeek.contains("user") && !zeek.contains("frag"), "{zeek}");
 
-    let rules = stdout(&export(&b, "suricata", &["-o", dir.path().join("r.rules").to_str().unwrap()]));
+    let rules = stdout(&export(
+        &b,
+        "suricata",
+        &["-o", dir.path().join("r.rules").to_str().unwrap()],
+    ));
     assert!(rules.is_empty());
     let rules = std::fs::read_to_string(dir.path().join("r.rules")).unwrap();
     for want in [
@@ -187,7 +191,10 @@ fn canonical_values_in_every_export() {
     ] {
         assert!(text.contains(want), "{want} in\n{text}");
     }
-    assert!(!text.contains("\ncom CNAME") && !text.contains("0.0.0.0.0.rpz-ip"), "{text}");
+    assert!(
+        !text.contains("\ncom CNAME") && !text.contains("0.0.0.0.0.rpz-ip"),
+        "{text}"
+    );
     match Command::new("named-checkzone")
         .arg("rpz.shieldwall")
         .arg(&zone)
@@ -221,7 +228,10 @@ fn warninglists_suppress_with_reasons() {
         assert!(!csv.contains(gone), "{gone} in\n{csv}");
         assert!(err.contains(why), "{why} in\n{err}");
     }
-    assert!(err.contains("values on warninglists: 5 suppressed"), "{err}");
+    assert!(
+        err.contains("values on warninglists: 5 suppressed"),
+        "{err}"
+    );
     // The other value of indicator 11 stays.
     assert!(csv.contains(",c2.example,"), "{csv}");
 
@@ -229,7 +239,10 @@ fn warninglists_suppress_with_reasons() {
     let lists = misp_lists(dir.path());
     let o = export(&b, "csv", &["--warninglists", &lists]);
     let err = stderr(&o);
-    assert!(err.contains("1 warninglists (1 entries) loaded from"), "{err}");
+    assert!(
+        err.contains("1 warninglists (1 entries) loaded from"),
+        "{err}"
+    );
     assert!(!stdout(&o).contains("cdn.partner.example"));
     assert!(
         err.contains("Partner CDN: cdn.partner.example is partner.example or under it"),
@@ -244,7 +257,15 @@ fn warninglists_suppress_with_reasons() {
     // A folder without any warninglist is an error.
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let o = shieldwall(&["export", "--format", "csv", "--indicators", &b, "--warninglists", empty.to_str().unwrap()]);
+    let o = shieldwall(&[
+        "export",
+        "--format",
+        "csv",
+        "--indicators",
+        &b,
+        "--warninglists",
+        empty.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
@@ -271,7 +292,14 @@ fn scan_finds_the_canonical_values_in_eve() {
     ];
     let log = dir.path().join("eve.json");
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
-    let o = shieldwall(&["scan", "--any-time", "--json", "--indicators", &b, log.to_str().unwrap()]);
+    let o = shieldwall(&[
+        "scan",
+        "--any-time",
+        "--json",
+        "--indicators",
+        &b,
+        log.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let mut hits: Vec<(u64, String)> = stdout(&o)
         .lines()
@@ -279,7 +307,12 @@ fn scan_finds_the_canonical_values_in_eve() {
         .map(|h| {
             (
                 h["line"].as_u64().unwrap(),
-                h["indicator"].as_str().unwrap().trim_start_matches("indicator--00000000-0000-4000-8000-").trim_start_matches('0').to_owned(),
+                h["indicator"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("indicator--00000000-0000-4000-8000-")
+                    .trim_start_matches('0')
+                    .to_owned(),
             )
         })
         .collect();

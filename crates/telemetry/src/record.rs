@@ -133,7 +133,9 @@ impl Record {
                     return Err(Rejected::NotHash);
                 }
             }
-            ValueKind::Text if field == Field::UrlFull => self.buf.push_str(&crate::canon::url(raw)),
+            ValueKind::Text if field == Field::UrlFull => {
+                self.buf.push_str(&crate::canon::url(raw))
+            }
             ValueKind::Text => self.buf.push_str(raw),
         }
         self.entries.push(Entry {
@@ -162,10 +164,11 @@ impl Record {
     }
 
     /// Completes a record after its fields were read: builds `url.full` from `url.domain` and
-    /// `url.path` when the log gave them apart (Zeek `http.log`, EVE `http`): `http://` + host
-    /// + `:port` (from `url.port`, else `destination.port`; none when the host already has one)
-    /// + path, or the path itself when it is an absolute URL (a proxy-form request line,
-    /// `GET http://host/path`), then normalised as every URL is ([`crate::canon::url`]).
+    /// `url.path` when the log gave them apart (Zeek `http.log`, EVE `http`). The URL is
+    /// `http://`, the host, `:port` (from `url.port`, else `destination.port`; none when the
+    /// host already has one, or for 80), and the path; or the path itself when it is an
+    /// absolute URL (a proxy-form request line, `GET http://host/path`). Then it is
+    /// normalised as every URL is ([`crate::canon::url`]).
     pub fn finish(&mut self) {
         if self.get(Field::UrlFull).is_some() {
             return;
@@ -318,24 +321,44 @@ mod tests {
         };
         use Field as F;
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::UrlPort, "8080")]),
+            full(&[
+                (F::UrlDomain, "evil.example"),
+                (F::UrlPath, "/a"),
+                (F::UrlPort, "8080")
+            ]),
             Some("http://evil.example:8080/a".into())
         );
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::DestinationPort, "8080")]),
+            full(&[
+                (F::UrlDomain, "evil.example"),
+                (F::UrlPath, "/a"),
+                (F::DestinationPort, "8080")
+            ]),
             Some("http://evil.example:8080/a".into())
         );
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::DestinationPort, "80")]),
+            full(&[
+                (F::UrlDomain, "evil.example"),
+                (F::UrlPath, "/a"),
+                (F::DestinationPort, "80")
+            ]),
             Some("http://evil.example/a".into())
         );
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example:8081"), (F::UrlPath, "/a"), (F::DestinationPort, "3128")]),
+            full(&[
+                (F::UrlDomain, "evil.example:8081"),
+                (F::UrlPath, "/a"),
+                (F::DestinationPort, "3128")
+            ]),
             Some("http://evil.example:8081/a".into())
         );
         // Proxy form: the request line carries the absolute URL.
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "http://Evil.Example:8080/x#f"), (F::DestinationPort, "3128")]),
+            full(&[
+                (F::UrlDomain, "evil.example"),
+                (F::UrlPath, "http://Evil.Example:8080/x#f"),
+                (F::DestinationPort, "3128")
+            ]),
             Some("http://evil.example:8080/x".into())
         );
         assert_eq!(

@@ -354,7 +354,8 @@ impl<W: Write> Out<W> {
             if hit.inform
                 && let Some(f) = set.warninglist_finding(hit, rec)
             {
-                o["warninglist"] = serde_json::json!({"list": f.list, "policy": "inform", "reason": f.reason});
+                o["warninglist"] =
+                    serde_json::json!({"list": f.list, "policy": "inform", "reason": f.reason});
             }
             if let Some(t) = rec.timestamp() {
                 o["time"] = telemetry::time::format_timestamp(t).into();
