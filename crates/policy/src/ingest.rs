@@ -96,6 +96,7 @@ pub fn prepare_envelope(
     coalition: &Coalition,
     inbound_member: Option<&str>,
     stop: &dyn Fn() -> bool,
+    inspect: &dyn Fn(&Value, &str),
 ) -> Result<Vec<Prepared>, EnvelopeError> {
     // Strict JSON: duplicate keys, non-finite numbers, bad encodings refused, with the position.
     let value = stix::json::parse(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
@@ -107,7 +108,10 @@ pub fn prepare_envelope(
         }
         prepared.push(match inbound_member {
             Some(member) => prepare_from_peer(o, member, coalition),
-            None => prepare(o, publisher, coalition),
+            None => {
+                inspect(&o, &publisher.member);
+                prepare(o, publisher, coalition)
+            }
         });
     }
     Ok(prepared)
@@ -465,7 +469,7 @@ identity = "identity--0a0b0c0d-0000-4000-8000-000000000002"
                 asked.set(asked.get() + 1);
                 asked.get() > stop_after
             };
-            let r = prepare_envelope(body.as_bytes(), &principal, &coalition, None, &stop);
+            let r = prepare_envelope(body.as_bytes(), &principal, &coalition, None, &stop, &|_, _| {});
             (r, asked.get())
         };
         let (all, asked) = run(usize::MAX);
@@ -480,7 +484,7 @@ identity = "identity--0a0b0c0d-0000-4000-8000-000000000002"
         assert_eq!(asked, 2, "stopped before the second object");
         let never = || false;
         assert!(matches!(
-            prepare_envelope(b"{", &principal, &coalition, None, &never),
+            prepare_envelope(b"{", &principal, &coalition, None, &never, &|_, _| {}),
             Err(EnvelopeError::Malformed(_))
         ));
         assert_eq!(
@@ -489,13 +493,14 @@ identity = "identity--0a0b0c0d-0000-4000-8000-000000000002"
                 &principal,
                 &coalition,
                 None,
-                &never
+                &never,
+                &|_, _| {}
             )
             .unwrap_err(),
             EnvelopeError::Malformed("duplicate key \"objects\" at line 2 column 10".into())
         );
         assert!(matches!(
-            prepare_envelope(b"[]", &principal, &coalition, None, &never),
+            prepare_envelope(b"[]", &principal, &coalition, None, &never, &|_, _| {}),
             Err(EnvelopeError::NotEnvelope(_))
         ));
     }

@@ -13,7 +13,7 @@
 
 pub use ::policy::{coalition, ingest, policy};
 pub use hub::{auth, demo, metrics, server, services, taxii};
-pub use store::{self, files, publish, timestamps};
+pub use store::{self, files, ingest_warnings, publish, timestamps};
 pub use sync::{self, tls};
 
 mod config_file;

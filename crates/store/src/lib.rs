@@ -31,6 +31,7 @@
 
 mod backends;
 pub mod files;
+pub mod ingest_warnings;
 pub mod publish;
 pub mod snapshot;
 mod sql;

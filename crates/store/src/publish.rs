@@ -73,7 +73,10 @@ impl Publisher<'_> {
     /// Prepares one object for storage under the rules for this publisher.
     pub fn prepare(&self, obj: Value, coalition: &Coalition) -> Prepared {
         match self {
-            Publisher::Member(p) => ingest::prepare(obj, p, coalition),
+            Publisher::Member(p) => {
+                crate::ingest_warnings::note(&obj, &p.member);
+                ingest::prepare(obj, p, coalition)
+            }
             Publisher::Peer { member, .. } => ingest::prepare_from_peer(obj, member, coalition),
         }
     }

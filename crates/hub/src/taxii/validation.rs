@@ -72,6 +72,7 @@ pub(super) async fn prepare_envelope(
             &coalition,
             inbound_member.as_deref(),
             &should_stop,
+            &store::ingest_warnings::note,
         )
     });
     match work.await {

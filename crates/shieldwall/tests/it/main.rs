@@ -9,6 +9,7 @@ mod nodes;
 
 mod bad_input;
 mod bounded_validation;
+mod canonical_cli;
 mod cli;
 mod coord_cli;
 mod coord_scenario;
