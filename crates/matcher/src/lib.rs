@@ -27,6 +27,7 @@ mod index;
 pub mod indicator;
 mod observed;
 pub mod stream;
+pub mod suricata;
 mod verify;
 
 pub use indicator::{Indicator, IndicatorError, indicators_from_document};
