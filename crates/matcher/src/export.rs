@@ -1,19 +1,21 @@
 //! Exports for the tools that block and detect: the exportable values of a pattern, the Zeek
 //! Intel framework, a DNS RPZ zone, plain lists per type and CSV (Suricata: `crate::suricata`).
 //!
-//! Only what a device can enforce faithfully is exported: an indicator whose pattern is one
-//! observation expression made of `=` / `IN` tests (and `ISSUBSET` for networks) joined by `OR`
-//! yields its values; any other shape (`AND`, qualifiers, several observations, `!=`, `LIKE`)
-//! is skipped with a reason, since a block list cannot express it.
+//! Only what a device can enforce faithfully is exported: the indicator's canonical values
+//! ([`crate::canon`], the values `scan` matches), so one observation expression made of `=` /
+//! `IN` tests (and `ISSUBSET` for networks) joined by `OR`, and MISP's typed address shape;
+//! any other shape (`AND`, qualifiers, several observations, `!=`, `LIKE`) is skipped with a
+//! reason, since a block list cannot express it. [`apply_warninglists`] then removes what is
+//! too broad or known-good.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use pattern::{
-    CompareOp, ComparisonExpr, Literal, ObservationExpr, Operand, PathStep, StixVersion,
-};
+use basics::net::Net;
 
 use crate::Indicator;
+use crate::canon::{self, HashAlgo, HashOf, Value};
+use crate::warninglist::{Finding, Policy, Warninglists};
 
 /// The kind of an exportable value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,139 +92,107 @@ pub struct Observable {
     pub value: String,
 }
 
-fn key(s: &PathStep) -> Option<&str> {
-    match s {
-        PathStep::Key(k) => Some(k),
-        _ => None,
+impl Observable {
+    /// The exportable value of a canonical value; `None` for a certificate SHA-256, which no
+    /// export format carries.
+    pub fn of(v: &Value) -> Option<Observable> {
+        let (kind, value) = match v {
+            Value::Net(n) if n.is_host() && n.is_v6() => (Kind::Ipv6, n.to_compact()),
+            Value::Net(n) if n.is_host() => (Kind::Ipv4, n.to_compact()),
+            Value::Net(n) => (Kind::Cidr, n.to_compact()),
+            Value::Domain(d) => (Kind::Domain, d.clone()),
+            Value::Url(u) => (Kind::Url, u.clone()),
+            Value::Email(e) => (Kind::Email, e.clone()),
+            Value::FileName(f) => (Kind::FileName, f.clone()),
+            Value::Hash(HashOf::File, HashAlgo::Md5, h) => (Kind::Md5, h.clone()),
+            Value::Hash(HashOf::File, HashAlgo::Sha1, h) => (Kind::Sha1, h.clone()),
+            Value::Hash(HashOf::File, HashAlgo::Sha256, h) => (Kind::Sha256, h.clone()),
+            Value::Hash(HashOf::Certificate, HashAlgo::Sha1, h) => (Kind::CertSha1, h.clone()),
+            Value::Hash(HashOf::Certificate, ..) => return None,
+        };
+        Some(Observable { kind, value })
     }
-}
 
-fn kind_of(object_type: &str, path: &[PathStep]) -> Option<&'static str> {
-    let keys: Option<Vec<&str>> = path.iter().map(key).collect();
-    Some(match (object_type, keys?.as_slice()) {
-        ("ipv4-addr" | "ipv6-addr", ["value"]) => "ip",
-        ("network-traffic", ["src_ref" | "dst_ref", "value"]) => "ip",
-        ("domain-name", ["value"]) => "domain",
-        ("url", ["value"]) => "url",
-        ("email-addr", ["value"]) => "email",
-        ("file", ["name"]) => "file-name",
-        ("file", ["hashes", "MD5"]) => "md5",
-        ("file", ["hashes", "SHA-1"]) => "sha1",
-        ("file", ["hashes", "SHA-256"]) => "sha256",
-        ("x509-certificate", ["hashes", "SHA-1"]) => "cert-sha1",
-        _ => return None,
-    })
-}
-
-fn is_hex(s: &str, n: usize) -> bool {
-    s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn observable(kind: &str, op: CompareOp, value: &str) -> Result<Observable, String> {
-    let bad = || format!("{value:?} is not a valid {kind} value");
-    let (kind, value) = match (kind, op) {
-        ("ip", CompareOp::IsSubset) | ("ip", CompareOp::Eq) if value.contains('/') => {
-            let b = pattern::net::Block::parse(value).ok_or_else(bad)?;
-            let _ = b;
-            (Kind::Cidr, value.to_owned())
-        }
-        ("ip", CompareOp::Eq) => match value.parse::<IpAddr>().map_err(|_| bad())? {
-            IpAddr::V4(a) => (Kind::Ipv4, a.to_string()),
-            IpAddr::V6(a) => (Kind::Ipv6, a.to_string()),
-        },
-        ("domain", CompareOp::Eq) => {
-            let d = value
-                .strip_suffix('.')
-                .unwrap_or(value)
-                .to_ascii_lowercase();
-            (Kind::Domain, d)
-        }
-        ("url", CompareOp::Eq) => (Kind::Url, value.to_owned()),
-        ("email", CompareOp::Eq) => (Kind::Email, value.to_owned()),
-        ("file-name", CompareOp::Eq) => (Kind::FileName, value.to_owned()),
-        ("md5", CompareOp::Eq) if is_hex(value, 32) => (Kind::Md5, value.to_ascii_lowercase()),
-        ("sha1", CompareOp::Eq) if is_hex(value, 40) => (Kind::Sha1, value.to_ascii_lowercase()),
-        ("sha256", CompareOp::Eq) if is_hex(value, 64) => {
-            (Kind::Sha256, value.to_ascii_lowercase())
-        }
-        ("cert-sha1", CompareOp::Eq) if is_hex(value, 40) => {
-            (Kind::CertSha1, value.to_ascii_lowercase())
-        }
-        _ => return Err(bad()),
-    };
-    if value.is_empty() || value.chars().any(char::is_control) {
-        return Err(bad());
-    }
-    Ok(Observable { kind, value })
-}
-
-fn collect(c: &ComparisonExpr, out: &mut Vec<Observable>) -> Result<(), String> {
-    match c {
-        ComparisonExpr::Or(a, b, _) => {
-            collect(a, out)?;
-            collect(b, out)
-        }
-        ComparisonExpr::Group(inner, _) => collect(inner, out),
-        ComparisonExpr::And(..) => {
-            Err("an AND inside the observation cannot be a block-list entry".into())
-        }
-        ComparisonExpr::Test(t) => {
-            if t.negated {
-                return Err(format!("`NOT {}` cannot be exported", t.op.as_str()));
-            }
-            let kind = kind_of(&t.path.object_type, &t.path.steps).ok_or_else(|| {
-                format!(
-                    "{}:{} has no export form",
-                    t.path.object_type,
-                    t.path.property_path()
-                )
-            })?;
-            let lits: Vec<&Literal> = match (&t.op, &t.operand) {
-                (CompareOp::Eq | CompareOp::IsSubset, Operand::Literal(l)) => vec![l],
-                (CompareOp::In, Operand::Set(s)) => s.iter().collect(),
-                (op, _) => return Err(format!("the {} operator cannot be exported", op.as_str())),
-            };
-            let op = if t.op == CompareOp::In {
-                CompareOp::Eq
-            } else {
-                t.op
-            };
-            if op == CompareOp::IsSubset && kind != "ip" {
-                return Err("ISSUBSET on a non-address cannot be exported".into());
-            }
-            for l in lits {
-                let Literal::String(s) = l else {
-                    return Err(format!("a {} literal cannot be exported", l.type_name()));
-                };
-                out.push(observable(kind, op, s)?);
-            }
-            Ok(())
+    /// The network of an address or network value.
+    pub fn net(&self) -> Option<Net> {
+        match self.kind {
+            Kind::Ipv4 | Kind::Ipv6 | Kind::Cidr => Net::parse(&self.value).ok(),
+            _ => None,
         }
     }
 }
 
-/// The exportable values of a pattern, or why it has none.
+/// The exportable values of a pattern — its canonical values ([`crate::canon::values`]), the
+/// same ones `scan` matches — or why it has none.
 pub fn observables(pattern_text: &str) -> Result<Vec<Observable>, String> {
-    let parsed = pattern::parse(pattern_text, StixVersion::V21);
-    let Some(p) = parsed
-        .pattern
-        .filter(|_| parsed.diagnostics.iter().all(|d| !d.is_error()))
-    else {
-        return Err("the pattern is not valid".into());
-    };
-    let mut root = &p.root;
-    while let ObservationExpr::Group { inner, .. } = root {
-        root = inner;
+    let vals = canon::values(pattern_text).map_err(|e| e.0)?;
+    vals.iter()
+        .map(|v| {
+            Observable::of(v).ok_or_else(|| {
+                format!("{v}: a certificate SHA-256 has no form in the block-list exports")
+            })
+        })
+        .collect()
+}
+
+/// A value a warninglist matched in an export.
+#[derive(Debug, Clone)]
+pub struct Suppressed {
+    /// The indicator id.
+    pub indicator: String,
+    /// The value.
+    pub value: Observable,
+    /// The list and why.
+    pub finding: Finding,
+}
+
+/// Applies warninglists to the items: values a `drop` list matches are removed (an item left
+/// without values is removed), values an `inform` list matches are kept. Returns both, in
+/// order, with their reasons.
+pub fn apply_warninglists(
+    items: &mut Vec<Item<'_>>,
+    lists: &Warninglists,
+) -> (Vec<Suppressed>, Vec<Suppressed>) {
+    let (mut dropped, mut inform) = (Vec::new(), Vec::new());
+    for it in items.iter_mut() {
+        it.observables.retain(|o| {
+            let Some(v) = canonical_of(o) else {
+                return true;
+            };
+            let Some(finding) = lists.check(&v) else {
+                return true;
+            };
+            let s = Suppressed {
+                indicator: it.indicator.id.clone(),
+                value: o.clone(),
+                finding,
+            };
+            let keep = s.finding.policy == Policy::Inform;
+            if keep {
+                inform.push(s);
+            } else {
+                dropped.push(s);
+            }
+            keep
+        });
     }
-    let ObservationExpr::Simple { comparison, .. } = root else {
-        return Err(
-            "patterns over several observations or with qualifiers cannot be block-list entries"
-                .into(),
-        );
-    };
-    let mut out = Vec::new();
-    collect(comparison, &mut out)?;
-    Ok(out)
+    items.retain(|it| !it.observables.is_empty());
+    (dropped, inform)
+}
+
+/// The canonical value an exportable value came from.
+fn canonical_of(o: &Observable) -> Option<Value> {
+    Some(match o.kind {
+        Kind::Ipv4 | Kind::Ipv6 | Kind::Cidr => Value::Net(o.net()?),
+        Kind::Domain => Value::Domain(o.value.clone()),
+        Kind::Url => Value::Url(o.value.clone()),
+        Kind::Email => Value::Email(o.value.clone()),
+        Kind::FileName => Value::FileName(o.value.clone()),
+        Kind::Md5 => Value::Hash(HashOf::File, HashAlgo::Md5, o.value.clone()),
+        Kind::Sha1 => Value::Hash(HashOf::File, HashAlgo::Sha1, o.value.clone()),
+        Kind::Sha256 => Value::Hash(HashOf::File, HashAlgo::Sha256, o.value.clone()),
+        Kind::CertSha1 => Value::Hash(HashOf::Certificate, HashAlgo::Sha1, o.value.clone()),
+    })
 }
 
 /// An indicator with its exportable values.
@@ -256,7 +226,9 @@ fn zeek_field(s: &str) -> String {
 }
 
 /// A Zeek Intel framework file (`#fields indicator indicator_type meta.source meta.desc
-/// meta.url`). URLs lose their scheme, as Zeek's `Intel::URL` matches `host/path`.
+/// meta.url`). URLs are canonical (no user name, password or fragment) and lose their scheme,
+/// as Zeek's `Intel::URL` matches `host[:port]/path`; addresses are `Intel::ADDR`, networks
+/// (either family, host bits cleared) `Intel::SUBNET`.
 pub fn zeek_intel(items: &[Item<'_>], source: &str) -> String {
     let mut out =
         String::from("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n");
@@ -300,12 +272,11 @@ pub fn valid_dns_name(d: &str) -> bool {
         })
 }
 
+/// The `rpz-ip` owner of an address or network (host bits cleared, as BIND requires).
 fn rpz_ip(v: &str) -> Option<String> {
-    let (addr, len) = match v.split_once('/') {
-        Some((a, l)) => (a, l.parse::<u8>().ok()?),
-        None => (v, if v.contains(':') { 128 } else { 32 }),
-    };
-    match addr.parse::<IpAddr>().ok()? {
+    let n = Net::parse(v).ok()?;
+    let len = n.prefix();
+    match n.addr() {
         IpAddr::V4(a) => {
             let o = a.octets();
             Some(format!("{len}.{}.{}.{}.{}.rpz-ip", o[3], o[2], o[1], o[0]))
@@ -379,11 +350,32 @@ pub fn rpz(items: &[Item<'_>], serial: u32) -> (String, usize) {
     (out, skipped)
 }
 
-/// The values of one kind, one per line, without duplicates, in first-seen order.
+/// The values of one kind, one per line, without duplicates, in first-seen order. Addresses
+/// are listed per family with the networks of that family (`ipv4`: IPv4 addresses and
+/// networks; `ipv6`: IPv6), collapsed (`basics::net::collapse`: duplicates, networks inside
+/// others and adjacent halves merged) in address order; `cidr` lists the networks of both
+/// families, IPv4 first.
 pub fn list(items: &[Item<'_>], kind: Kind) -> String {
-    let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
-    for o in items.iter().flat_map(|i| &i.observables) {
+    let all = items.iter().flat_map(|i| &i.observables);
+    if matches!(kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Cidr) {
+        let nets = all.filter_map(|o| {
+            let n = o.net()?;
+            let keep = match kind {
+                Kind::Ipv4 => !n.is_v6(),
+                Kind::Ipv6 => n.is_v6(),
+                _ => o.kind == Kind::Cidr,
+            };
+            keep.then_some(n)
+        });
+        for n in basics::net::collapse(nets) {
+            out.push_str(&n.to_compact());
+            out.push('\n');
+        }
+        return out;
+    }
+    let mut seen = std::collections::HashSet::new();
+    for o in all {
         if o.kind == kind && seen.insert(o.value.as_str()) {
             out.push_str(&o.value);
             out.push('\n');

@@ -102,10 +102,7 @@ pub(crate) fn anchors(e: &VExpr) -> Option<Vec<Anchor>> {
 }
 
 fn is_ip_prop(t: &VTest) -> bool {
-    matches!(
-        (t.obj, t.prop),
-        (ObjType::Ipv4 | ObjType::Ipv6, Prop::Value) | (_, Prop::SrcRefValue | Prop::DstRefValue)
-    )
+    crate::verify::is_ip_prop(t.obj, t.prop)
 }
 
 fn eq_anchor(t: &VTest, l: &Lit) -> Option<Vec<Anchor>> {
@@ -190,12 +187,8 @@ fn test_anchors(t: &VTest) -> Option<Vec<Anchor>> {
         },
         VOp::Superset(_, s) if is_ip_prop(t) => {
             // A record address contains only itself.
-            let ip = s.split('/').next().and_then(|a| a.parse::<IpAddr>().ok());
-            match (ip, s.split_once('/')) {
-                (Some(IpAddr::V4(a)), None) => Some(vec![Anchor::V4(u32::from(a))]),
-                (Some(IpAddr::V4(a)), Some((_, "32"))) => Some(vec![Anchor::V4(u32::from(a))]),
-                (Some(IpAddr::V6(a)), None) => Some(vec![Anchor::V6(u128::from(a))]),
-                (Some(IpAddr::V6(a)), Some((_, "128"))) => Some(vec![Anchor::V6(u128::from(a))]),
+            match basics::net::Net::parse(s) {
+                Ok(n) if n.is_host() => Some(vec![addr_anchor(n.addr())]),
                 _ => None,
             }
         }
@@ -203,23 +196,27 @@ fn test_anchors(t: &VTest) -> Option<Vec<Anchor>> {
     }
 }
 
-fn cidr_anchor(s: &str) -> Option<Vec<Anchor>> {
-    let (a, len) = match s.split_once('/') {
-        Some((a, l)) => (a, l.parse::<u8>().ok()?),
-        None => (s, 255),
-    };
-    Some(match a.parse::<IpAddr>().ok()? {
-        IpAddr::V4(a) => {
-            let len = len.min(32);
-            vec![Anchor::Cidr4(mask4(u32::from(a), len), len)]
-        }
-        IpAddr::V6(a) => {
-            let len = len.min(128);
-            vec![Anchor::Cidr6(mask6(u128::from(a), len), len)]
-        }
-    })
+fn addr_anchor(ip: IpAddr) -> Anchor {
+    match ip {
+        IpAddr::V4(a) => Anchor::V4(u32::from(a)),
+        IpAddr::V6(a) => Anchor::V6(u128::from(a)),
+    }
 }
 
+/// The network a literal names (`basics::net`: strict, host bits cleared); none when it is not
+/// one (the test then holds for no record).
+fn cidr_anchor(s: &str) -> Option<Vec<Anchor>> {
+    let Ok(n) = basics::net::Net::parse(s) else {
+        return Some(Vec::new());
+    };
+    Some(vec![if n.is_v6() {
+        Anchor::Cidr6(n.bits(), n.prefix())
+    } else {
+        Anchor::Cidr4(n.bits() as u32, n.prefix())
+    }])
+}
+
+/// The network bits of an IPv4 address under a prefix (the probe's hot path).
 fn mask4(a: u32, len: u8) -> u32 {
     if len == 0 {
         0
@@ -228,6 +225,7 @@ fn mask4(a: u32, len: u8) -> u32 {
     }
 }
 
+/// The network bits of an IPv6 address under a prefix (the probe's hot path).
 fn mask6(a: u128, len: u8) -> u128 {
     if len == 0 {
         0

@@ -22,6 +22,7 @@
 //! set is immutable: an application swaps a new one in (e.g. with `arc-swap`) and resets its
 //! scanners' stream state.
 
+pub mod canon;
 pub mod export;
 mod index;
 pub mod indicator;
@@ -29,6 +30,7 @@ mod observed;
 pub mod stream;
 pub mod suricata;
 mod verify;
+pub mod warninglist;
 
 pub use indicator::{Indicator, IndicatorError, indicators_from_document};
 pub use observed::record_to_observed_data;
@@ -66,6 +68,8 @@ pub enum ProblemKind {
     NeverMatches,
     /// The indicator's id or name is unusable.
     BadIndicator,
+    /// Every value of the indicator is on a warninglist with the `drop` policy: skipped.
+    Suppressed,
 }
 
 /// A problem with one indicator.
@@ -92,6 +96,8 @@ pub struct CompileReport {
     pub not_added_since: usize,
     /// Skipped: `pattern_type` is not `stix`.
     pub not_stix: usize,
+    /// Skipped: every value on a `drop` warninglist (each also in `problems`, with the reason).
+    pub suppressed: usize,
     /// Problems, one per indicator at most.
     pub problems: Vec<Problem>,
 }
@@ -106,6 +112,8 @@ struct IndEntry {
     name_len: u16,
     first_obs: u32,
     complex: u32,
+    /// Some value is on a warninglist: hits are checked against the lists.
+    warned: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -131,6 +139,7 @@ pub struct Compiled {
     complex: Vec<Complex>,
     index: Index,
     always: Vec<u32>,
+    warninglists: Option<std::sync::Arc<warninglist::Warninglists>>,
 }
 
 /// One hit: an indicator matched a record, through the value of one of its entries.
@@ -144,6 +153,9 @@ pub struct Hit {
     /// The value is a proper subdomain of a domain the indicator names, matched only because
     /// of [`CompileOptions::subdomains`].
     pub subdomain: bool,
+    /// The value is on a warninglist with the `inform` policy ([`Compiled::warninglist_finding`]
+    /// says which and why): report it as "inform only".
+    pub inform: bool,
 }
 
 /// Per-scan mutable state: reused buffers and the stream state of multi-observation patterns.
@@ -204,6 +216,15 @@ impl Compiler {
         }
     }
 
+    /// Checks indicators' canonical values ([`canon`]) against these warninglists: an
+    /// indicator whose values are all on `drop` lists is skipped (reported as
+    /// [`ProblemKind::Suppressed`]); hits on a `drop`-listed value of another indicator are not
+    /// reported, hits on an `inform`-listed one are marked [`Hit::inform`].
+    pub fn with_warninglists(mut self, lists: std::sync::Arc<warninglist::Warninglists>) -> Self {
+        self.set.warninglists = Some(lists);
+        self
+    }
+
     /// Adds one indicator (or counts why it is left out).
     pub fn add(&mut self, ind: &Indicator) {
         let (opts, report) = (&self.opts, &mut self.report);
@@ -228,8 +249,9 @@ impl Compiler {
         if let Some(p) = self.set.add(ind, opts.subdomains) {
             let fatal = matches!(
                 p.kind,
-                ProblemKind::InvalidPattern | ProblemKind::BadIndicator
+                ProblemKind::InvalidPattern | ProblemKind::BadIndicator | ProblemKind::Suppressed
             );
+            report.suppressed += usize::from(p.kind == ProblemKind::Suppressed);
             report.problems.push(p);
             if fatal {
                 return;
@@ -301,6 +323,33 @@ impl Compiled {
                 "too many observation expressions".into(),
             ));
         };
+        let mut warned = false;
+        if let Some(w) = &self.warninglists
+            && stream::is_single(&pat.root)
+            && let [leaf] = leaves.as_slice()
+        {
+            let mut vals = Vec::new();
+            if canon::of_expr(leaf, &mut vals).is_ok() && !vals.is_empty() {
+                let findings: Vec<_> = vals.iter().map(|v| (v, w.check(v))).collect();
+                warned = findings.iter().any(|(_, f)| f.is_some());
+                if findings
+                    .iter()
+                    .all(|(_, f)| f.as_ref().is_some_and(|f| f.policy == warninglist::Policy::Drop))
+                {
+                    let why: Vec<String> = findings
+                        .iter()
+                        .filter_map(|(v, f)| {
+                            f.as_ref().map(|f| format!("{v}: {} ({})", f.list, f.reason))
+                        })
+                        .collect();
+                    return Some(problem(
+                        ind,
+                        ProblemKind::Suppressed,
+                        format!("on a warninglist, not scanned for: {}", why.join("; ")),
+                    ));
+                }
+            }
+        }
         let ind_no = self.inds.len() as u32;
         let first_obs = self.obs.len() as u32;
         let complex = if stream::is_single(&pat.root) {
@@ -378,6 +427,7 @@ impl Compiled {
             name_len: name.len() as u16,
             first_obs,
             complex,
+            warned,
         });
         out
     }
@@ -477,11 +527,21 @@ impl Compiled {
             };
             let Some(entry) = matched else { continue };
             let ind = self.inds[ob.ind as usize];
+            let mut inform = false;
+            if ind.warned
+                && let Some(f) = self.finding_at(rec, entry)
+            {
+                if f.policy == warninglist::Policy::Drop {
+                    continue;
+                }
+                inform = true;
+            }
             if ind.complex == NO_COMPLEX {
                 hits.push(Hit {
                     indicator: ob.ind,
                     entry,
                     subdomain: sub,
+                    inform,
                 });
             } else {
                 let cx = &self.complex[ind.complex as usize];
@@ -495,10 +555,22 @@ impl Compiled {
                         indicator: ob.ind,
                         entry,
                         subdomain: sub,
+                        inform,
                     });
                 }
             }
         }
+    }
+
+    fn finding_at(&self, rec: &Record, entry: Option<usize>) -> Option<warninglist::Finding> {
+        let w = self.warninglists.as_ref()?;
+        let e = rec.entries().get(entry?)?;
+        w.check(&canon::value_of_field(e.field, rec.value(e))?)
+    }
+
+    /// The warninglist finding on a hit's value (for [`Hit::inform`] hits: which list, why).
+    pub fn warninglist_finding(&self, hit: &Hit, rec: &Record) -> Option<warninglist::Finding> {
+        self.finding_at(rec, hit.entry)
     }
 
     /// The field and value of a hit's entry in `rec`.

@@ -43,6 +43,10 @@ pub(crate) enum Prop {
     Protocols(Option<usize>),
     SrcRefValue,
     DstRefValue,
+    /// `src_ref.type` / `dst_ref.type`: the family of the record's source / destination
+    /// address (`ipv4-addr`, `ipv6-addr`), as MISP's `ip-src`/`ip-dst` patterns test it.
+    SrcRefType,
+    DstRefType,
     UserAgent,
     /// A property of the file or certificate object held by this field.
     Of(Field),
@@ -79,6 +83,8 @@ pub(crate) fn resolve(object_type: &str, path: &[PathStep]) -> (ObjType, Prop) {
         (ObjType::Traffic, Some(["dst_port"])) => Prop::DstPort,
         (ObjType::Traffic, Some(["src_ref", "value"])) => Prop::SrcRefValue,
         (ObjType::Traffic, Some(["dst_ref", "value"])) => Prop::DstRefValue,
+        (ObjType::Traffic, Some(["src_ref", "type"])) => Prop::SrcRefType,
+        (ObjType::Traffic, Some(["dst_ref", "type"])) => Prop::DstRefType,
         (
             ObjType::Traffic,
             Some(
@@ -99,11 +105,17 @@ pub(crate) fn resolve(object_type: &str, path: &[PathStep]) -> (ObjType, Prop) {
         },
         (ObjType::File, Some(["name"])) => Prop::Of(Field::FileName),
         (ObjType::File, Some(["size"])) => Prop::Of(Field::FileSize),
-        (ObjType::File, Some(["hashes", "MD5"])) => Prop::Of(Field::FileMd5),
-        (ObjType::File, Some(["hashes", "SHA-1"])) => Prop::Of(Field::FileSha1),
-        (ObjType::File, Some(["hashes", "SHA-256"])) => Prop::Of(Field::FileSha256),
-        (ObjType::Cert, Some(["hashes", "SHA-1"])) => Prop::Of(Field::CertSha1),
-        (ObjType::Cert, Some(["hashes", "SHA-256"])) => Prop::Of(Field::CertSha256),
+        (ObjType::File, Some(["hashes", algo])) => match crate::canon::HashAlgo::from_name(algo) {
+            Some(crate::canon::HashAlgo::Md5) => Prop::Of(Field::FileMd5),
+            Some(crate::canon::HashAlgo::Sha1) => Prop::Of(Field::FileSha1),
+            Some(crate::canon::HashAlgo::Sha256) => Prop::Of(Field::FileSha256),
+            None => Prop::Never,
+        },
+        (ObjType::Cert, Some(["hashes", algo])) => match crate::canon::HashAlgo::from_name(algo) {
+            Some(crate::canon::HashAlgo::Sha1) => Prop::Of(Field::CertSha1),
+            Some(crate::canon::HashAlgo::Sha256) => Prop::Of(Field::CertSha256),
+            _ => Prop::Never,
+        },
         (ObjType::Cert, Some(["subject"])) => Prop::Of(Field::CertSubject),
         (ObjType::Cert, Some(["issuer"])) => Prop::Of(Field::CertIssuer),
         (ObjType::Cert, Some(["serial_number"])) => Prop::Of(Field::CertSerial),
@@ -155,21 +167,53 @@ pub(crate) enum VExpr {
 #[derive(Debug, Clone)]
 pub(crate) struct VError(pub(crate) String);
 
+pub(crate) fn is_ip_prop(obj: ObjType, prop: Prop) -> bool {
+    matches!(
+        (obj, prop),
+        (ObjType::Ipv4 | ObjType::Ipv6, Prop::Value) | (_, Prop::SrcRefValue | Prop::DstRefValue)
+    )
+}
+
+/// A literal in the canonical form of the values it is compared with (`crate::canon`).
 fn normalise(obj: ObjType, prop: Prop, s: &str) -> String {
     match (obj, prop) {
-        (ObjType::Ipv4 | ObjType::Ipv6, Prop::Value)
-        | (_, Prop::SrcRefValue | Prop::DstRefValue) => match s.parse::<std::net::IpAddr>() {
+        _ if is_ip_prop(obj, prop) => match s.parse::<std::net::IpAddr>() {
             Ok(ip) => ip.to_string(),
             Err(_) => s.to_owned(),
         },
         (ObjType::Domain, Prop::Value) => {
-            let d = s.strip_suffix('.').unwrap_or(s);
-            d.to_ascii_lowercase()
+            telemetry::canon::domain(s).map_or_else(|| s.to_ascii_lowercase(), |d| d.into_owned())
         }
+        (ObjType::Url, Prop::Value) => telemetry::canon::url(s).into_owned(),
         (_, Prop::Of(f)) if matches!(f.kind(), telemetry::ValueKind::Hash(_)) => {
             s.to_ascii_lowercase()
         }
         _ => s.to_owned(),
+    }
+}
+
+/// A network literal compared with `=` on an address: `ipv4-addr:value = '10.0.0.0/8'` means
+/// the network (as MISP and every block list read it); `/32` and `/128` mean the address.
+fn network_literal(obj: ObjType, prop: Prop, l: &Literal) -> Option<basics::net::Net> {
+    let Literal::String(s) = l else { return None };
+    if !is_ip_prop(obj, prop) || !s.contains('/') {
+        return None;
+    }
+    basics::net::Net::parse(s).ok()
+}
+
+/// The test `=` on one literal, a network literal on an address becoming `ISSUBSET`.
+fn eq_test(obj: ObjType, prop: Prop, negated: bool, l: &Literal) -> VTest {
+    let op = match network_literal(obj, prop, l) {
+        Some(n) if n.is_host() => VOp::Eq(Lit::Str(n.addr().to_string())),
+        Some(n) => VOp::Subset(Block::parse(&n.to_string()), n.to_string()),
+        None => VOp::Eq(lit(obj, prop, l)),
+    };
+    VTest {
+        obj,
+        prop,
+        negated,
+        op,
     }
 }
 
@@ -201,6 +245,20 @@ pub(crate) fn compile(c: &ComparisonExpr) -> Result<VExpr, VError> {
                 Operand::Literal(l) => lit(obj, prop, l),
                 _ => Lit::Other,
             };
+            // Networks compared with `=` on addresses (alone or in a set) are networks.
+            match (&t.op, &t.operand) {
+                (CompareOp::Eq, Operand::Literal(l)) if network_literal(obj, prop, l).is_some() => {
+                    return Ok(VExpr::Test(eq_test(obj, prop, t.negated, l)));
+                }
+                (CompareOp::In, Operand::Set(set))
+                    if !t.negated && set.iter().any(|l| network_literal(obj, prop, l).is_some()) =>
+                {
+                    let mut it = set.iter().map(|l| VExpr::Test(eq_test(obj, prop, false, l)));
+                    let first = it.next().ok_or_else(|| VError("an empty set".into()))?;
+                    return Ok(it.fold(first, |a, b| VExpr::Or(Box::new(a), Box::new(b))));
+                }
+                _ => {}
+            }
             let op = match t.op {
                 CompareOp::Eq => VOp::Eq(single()),
                 CompareOp::Ne => VOp::Ne(single()),
@@ -318,6 +376,10 @@ fn objects_of(rec: &Record, obj: ObjType) -> u64 {
     }
 }
 
+fn addr_type(v: &str) -> &'static str {
+    if is_v6(v) { "ipv6-addr" } else { "ipv4-addr" }
+}
+
 fn int(s: &str) -> Val<'_> {
     s.parse::<i64>().map_or(Val::Str(s), Val::Int)
 }
@@ -348,6 +410,10 @@ pub(crate) fn for_each_value<'r>(
                 Prop::DstPort => one(Field::DestinationPort).map(|(i, v)| (i, int(v))),
                 Prop::SrcRefValue => one(Field::SourceIp).map(|(i, v)| (i, Val::Str(v))),
                 Prop::DstRefValue => one(Field::DestinationIp).map(|(i, v)| (i, Val::Str(v))),
+                Prop::SrcRefType => one(Field::SourceIp).map(|(i, v)| (i, Val::Str(addr_type(v)))),
+                Prop::DstRefType => {
+                    one(Field::DestinationIp).map(|(i, v)| (i, Val::Str(addr_type(v))))
+                }
                 Prop::UserAgent => one(Field::UserAgent).map(|(i, v)| (i, Val::Str(v))),
                 Prop::Protocols(sel) => {
                     let mut n = 0;

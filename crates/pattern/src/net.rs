@@ -1,60 +1,26 @@
 //! IP addresses and CIDR blocks for `ISSUBSET` / `ISSUPERSET` (IPv4 and IPv6).
 
-use std::net::IpAddr;
+use basics::net::Net;
 
-/// An address block: a family, the address bits (IPv4 in the low 32 bits) and a prefix length.
-/// A bare address is a block of one (`/32`, `/128`).
+/// An address block: a normalised [`basics::net::Net`] (a bare address is a block of one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Block {
-    v6: bool,
-    addr: u128,
-    prefix: u8,
-}
+pub struct Block(Net);
 
 impl Block {
-    /// Parses `1.2.3.4`, `10.0.0.0/8`, `2001:db8::/32`.
+    /// Parses `1.2.3.4`, `10.0.0.0/8`, `2001:db8::/32` strictly (`basics::net`).
     pub fn parse(s: &str) -> Option<Block> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => {
-                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 3 {
-                    return None;
-                }
-                (a, Some(p.parse::<u8>().ok()?))
-            }
-            None => (s, None),
-        };
-        let ip: IpAddr = addr.parse().ok()?;
-        let (v6, bits, max) = match ip {
-            IpAddr::V4(a) => (false, u128::from(u32::from(a)), 32u8),
-            IpAddr::V6(a) => (true, u128::from(a), 128u8),
-        };
-        let prefix = prefix.unwrap_or(max);
-        if prefix > max {
-            return None;
-        }
-        Some(Block {
-            v6,
-            addr: bits,
-            prefix,
-        })
+        Net::parse(s).ok().map(Block)
     }
 
-    fn mask(&self) -> u128 {
-        let width = if self.v6 { 128 } else { 32 };
-        if self.prefix == 0 {
-            0
-        } else {
-            let ones = u128::MAX << (128 - u32::from(self.prefix));
-            ones >> (128 - width)
-        }
+    /// The network.
+    pub fn net(&self) -> Net {
+        self.0
     }
 
     /// Whether `self` lies within `container` (same family, longer-or-equal prefix, same
     /// network bits under the container's mask).
     pub fn within(&self, container: &Block) -> bool {
-        self.v6 == container.v6
-            && self.prefix >= container.prefix
-            && (self.addr & container.mask()) == (container.addr & container.mask())
+        container.0.contains(&self.0)
     }
 }
 

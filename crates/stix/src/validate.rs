@@ -841,29 +841,23 @@ fn is_uri(s: &str) -> bool {
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// `digits` with no leading zero (a CIDR prefix length) within `max`.
-fn prefix_len_ok(digits: &str, max: u32) -> bool {
-    !digits.is_empty()
-        && digits.bytes().all(|c| c.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'))
-        && digits.parse::<u32>().is_ok_and(|n| n <= max)
-}
-
+/// An IPv4 address or network, strictly (`basics::net`: no prefix above 32, no leading zero).
 fn is_ipv4_cidr(s: &str) -> bool {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (s, None),
-    };
-    addr.parse::<std::net::Ipv4Addr>().is_ok() && prefix.is_none_or(|p| prefix_len_ok(p, 32))
+    basics::net::Net::parse(s).is_ok_and(|n| !n.is_v6())
 }
 
+/// An IPv6 address or network, strictly (`basics::net`); a zone (`%eth0`) is allowed.
 fn is_ipv6_cidr(s: &str) -> bool {
     let (addr, prefix) = match s.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (s, None),
     };
     let addr = addr.split_once('%').map_or(addr, |(a, _)| a);
-    addr.parse::<std::net::Ipv6Addr>().is_ok() && prefix.is_none_or(|p| prefix_len_ok(p, 128))
+    let text = match prefix {
+        Some(p) => format!("{addr}/{p}"),
+        None => addr.to_owned(),
+    };
+    basics::net::Net::parse(&text).is_ok_and(|n| n.is_v6())
 }
 
 fn is_mac(s: &str) -> bool {

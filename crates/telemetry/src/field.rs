@@ -92,6 +92,8 @@ fields! {
     UrlFull = "url.full", ValueKind::Text, ObjectSlot::Own, "url:value";
     /// `url.path` (with the query): a helper to build `url.full` when a log has host and path apart.
     UrlPath = "url.path", ValueKind::Text, ObjectSlot::None, "";
+    /// `url.port` (EVE `http.http_port`): a helper to build `url.full`.
+    UrlPort = "url.port", ValueKind::Integer, ObjectSlot::None, "";
     /// `user_agent.original`.
     UserAgent = "user_agent.original", ValueKind::Text, ObjectSlot::NetworkTraffic, "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'";
     /// `tls.client.server_name` (SNI).

@@ -14,6 +14,7 @@
 //! What it must never do: perform I/O (no files, no decompression, no clock), or panic on any
 //! input. [`sample`] generates logs with planted values for tests and benchmarks, in memory.
 
+pub mod canon;
 mod csv;
 pub mod field;
 mod json;

@@ -72,6 +72,7 @@ impl FieldMap {
             ("dns.queries.rrname", F::DnsQuestion),
             ("http.hostname", F::UrlDomain),
             ("http.url", F::UrlPath),
+            ("http.http_port", F::UrlPort),
             ("http.http_user_agent", F::UserAgent),
             ("tls.sni", F::TlsServerName),
             ("tls.fingerprint", F::CertSha1),

@@ -112,12 +112,8 @@ impl Record {
                     .push_str(if trimmed.is_empty() { "0" } else { trimmed });
             }
             ValueKind::Domain => {
-                let d = raw.strip_suffix('.').unwrap_or(raw);
-                if d.is_empty() || d.bytes().any(|b| b <= b' ' || b == 0x7f) {
-                    return Err(Rejected::NotDomain);
-                }
-                self.buf.push_str(d);
-                self.buf[start..].make_ascii_lowercase();
+                let d = crate::canon::domain(raw).ok_or(Rejected::NotDomain)?;
+                self.buf.push_str(&d);
             }
             ValueKind::Hash(len) => {
                 let mut n = 0usize;
@@ -137,6 +133,7 @@ impl Record {
                     return Err(Rejected::NotHash);
                 }
             }
+            ValueKind::Text if field == Field::UrlFull => self.buf.push_str(&crate::canon::url(raw)),
             ValueKind::Text => self.buf.push_str(raw),
         }
         self.entries.push(Entry {
@@ -165,8 +162,10 @@ impl Record {
     }
 
     /// Completes a record after its fields were read: builds `url.full` from `url.domain` and
-    /// `url.path` when the log gave them apart (Zeek `http.log`, EVE `http`), as `http://` + host
-    /// + path.
+    /// `url.path` when the log gave them apart (Zeek `http.log`, EVE `http`): `http://` + host
+    /// + `:port` (from `url.port`, else `destination.port`; none when the host already has one)
+    /// + path, or the path itself when it is an absolute URL (a proxy-form request line,
+    /// `GET http://host/path`), then normalised as every URL is ([`crate::canon::url`]).
     pub fn finish(&mut self) {
         if self.get(Field::UrlFull).is_some() {
             return;
@@ -178,26 +177,41 @@ impl Record {
         if self.entries.len() >= MAX_VALUES {
             return;
         }
+        let (host, path) = (self.value(&host), self.value(&path));
+        let absolute = path.get(..8).is_some_and(|p| {
+            p.eq_ignore_ascii_case("https://") || p[..7].eq_ignore_ascii_case("http://")
+        });
+        let full = if absolute {
+            crate::canon::url(path).into_owned()
+        } else {
+            let mut full = String::with_capacity(host.len() + path.len() + 16);
+            full.push_str("http://");
+            let v6 = host.parse::<std::net::Ipv6Addr>().is_ok();
+            if v6 {
+                full.push('[');
+                full.push_str(host);
+                full.push(']');
+            } else {
+                full.push_str(host);
+            }
+            let has_port = !v6 && host.contains(':');
+            if !has_port
+                && let Some(port) = self
+                    .get(Field::UrlPort)
+                    .or_else(|| self.get(Field::DestinationPort))
+                && port != "80"
+            {
+                full.push(':');
+                full.push_str(port);
+            }
+            if !path.starts_with('/') {
+                full.push('/');
+            }
+            full.push_str(path);
+            crate::canon::url(&full).into_owned()
+        };
         let start = self.buf.len();
-        self.buf.push_str("http://");
-        for i in host.start..host.end {
-            let b = self.buf.as_bytes()[i as usize];
-            self.buf.push(char::from(b));
-        }
-        let path_text = (path.start as usize, path.end as usize);
-        if !self.buf[path_text.0..path_text.1].starts_with('/') {
-            self.buf.push('/');
-        }
-        // The path may be non-ASCII: copy it by chars.
-        let mut i = path_text.0;
-        while i < path_text.1 {
-            let c = self.buf[i..]
-                .chars()
-                .next()
-                .expect("i is on a char boundary below the end");
-            self.buf.push(c);
-            i += c.len_utf8();
-        }
+        self.buf.push_str(&full);
         self.entries.push(Entry {
             field: Field::UrlFull,
             start: offset(start),
@@ -293,13 +307,61 @@ mod tests {
     }
 
     #[test]
+    fn urls_with_ports_proxy_form_and_idn() {
+        let full = |fields: &[(Field, &str)]| {
+            let mut r = Record::new();
+            for (f, v) in fields {
+                r.push(*f, v).unwrap();
+            }
+            r.finish();
+            r.get(Field::UrlFull).map(str::to_owned)
+        };
+        use Field as F;
+        assert_eq!(
+            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::UrlPort, "8080")]),
+            Some("http://evil.example:8080/a".into())
+        );
+        assert_eq!(
+            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::DestinationPort, "8080")]),
+            Some("http://evil.example:8080/a".into())
+        );
+        assert_eq!(
+            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::DestinationPort, "80")]),
+            Some("http://evil.example/a".into())
+        );
+        assert_eq!(
+            full(&[(F::UrlDomain, "evil.example:8081"), (F::UrlPath, "/a"), (F::DestinationPort, "3128")]),
+            Some("http://evil.example:8081/a".into())
+        );
+        // Proxy form: the request line carries the absolute URL.
+        assert_eq!(
+            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "http://Evil.Example:8080/x#f"), (F::DestinationPort, "3128")]),
+            Some("http://evil.example:8080/x".into())
+        );
+        assert_eq!(
+            full(&[(F::UrlFull, "http://u:p@evil.example/x#frag")]),
+            Some("http://evil.example/x".into())
+        );
+        assert_eq!(
+            full(&[(F::UrlDomain, "2001:db8::1"), (F::UrlPath, "/")]),
+            Some("http://[2001:db8::1]/".into())
+        );
+        let mut r = Record::new();
+        r.push(F::DnsQuestion, "Bücher.Example.").unwrap();
+        assert_eq!(r.get(F::DnsQuestion), Some("xn--bcher-kva.example"));
+    }
+
+    #[test]
     fn reuse_and_url_synthesis() {
         let mut r = Record::new();
         r.push(Field::UrlDomain, "Evil.Example").unwrap();
         r.push(Field::UrlPath, "/päth?q=1").unwrap();
         assert!(r.push(Field::SourceIp, "nope").is_err());
         r.finish();
-        assert_eq!(r.get(Field::UrlFull), Some("http://evil.example/päth?q=1"));
+        assert_eq!(
+            r.get(Field::UrlFull),
+            Some("http://evil.example/p%C3%A4th?q=1")
+        );
         assert_eq!(r.rejected(), Some((Field::SourceIp, Rejected::NotIp, 1)));
         r.clear();
         assert!(r.is_empty());
