@@ -121,7 +121,9 @@ impl Value {
             Value::Url(_) => &["url", "uri", "link"],
             Value::Email(_) => &["email", "email-src", "email-dst"],
             Value::FileName(_) => &["filename"],
-            Value::Hash(HashOf::Certificate, ..) => &["x509-fingerprint-sha1", "x509-fingerprint-sha256"],
+            Value::Hash(HashOf::Certificate, ..) => {
+                &["x509-fingerprint-sha1", "x509-fingerprint-sha256"]
+            }
             Value::Hash(_, HashAlgo::Md5, _) => &["md5", "filename|md5"],
             Value::Hash(_, HashAlgo::Sha1, _) => &["sha1", "filename|sha1"],
             Value::Hash(_, HashAlgo::Sha256, _) => &["sha256", "filename|sha256"],
@@ -281,9 +283,7 @@ fn of_test(t: &VTest, out: &mut Vec<Value>) -> Result<(), NoCanonical> {
     }
     if verify::is_ip_prop(t.obj, t.prop) {
         if let VOp::Subset(b, s) = &t.op {
-            let n = b
-                .map(|b| b.net())
-                .ok_or_else(|| bad("network", s))?;
+            let n = b.map(|b| b.net()).ok_or_else(|| bad("network", s))?;
             push_net(t, n, out)?;
             return Ok(());
         }
@@ -383,12 +383,16 @@ mod tests {
     fn misp_ip_shapes_are_addresses() {
         for side in ["dst", "src"] {
             assert_eq!(
-                texts(&format!("[network-traffic:{side}_ref.type = 'ipv4-addr' AND network-traffic:{side}_ref.value = '203.0.113.5']")),
+                texts(&format!(
+                    "[network-traffic:{side}_ref.type = 'ipv4-addr' AND network-traffic:{side}_ref.value = '203.0.113.5']"
+                )),
                 ["203.0.113.5"]
             );
         }
         assert_eq!(
-            texts("[network-traffic:dst_ref.value = '2001:DB8::1' AND network-traffic:dst_ref.type = 'ipv6-addr']"),
+            texts(
+                "[network-traffic:dst_ref.value = '2001:DB8::1' AND network-traffic:dst_ref.type = 'ipv6-addr']"
+            ),
             ["2001:db8::1"]
         );
         assert!(values("[network-traffic:dst_ref.type = 'ipv6-addr' AND network-traffic:dst_ref.value = '203.0.113.5']").is_err());
@@ -399,8 +403,14 @@ mod tests {
 
     #[test]
     fn networks_are_normalised() {
-        assert_eq!(texts("[ipv4-addr:value = '203.0.113.70/26']"), ["203.0.113.64/26"]);
-        assert_eq!(texts("[ipv4-addr:value ISSUBSET '10.1.2.3/8']"), ["10.0.0.0/8"]);
+        assert_eq!(
+            texts("[ipv4-addr:value = '203.0.113.70/26']"),
+            ["203.0.113.64/26"]
+        );
+        assert_eq!(
+            texts("[ipv4-addr:value ISSUBSET '10.1.2.3/8']"),
+            ["10.0.0.0/8"]
+        );
         assert_eq!(texts("[ipv4-addr:value = '192.0.2.1/32']"), ["192.0.2.1"]);
         assert_eq!(
             texts("[ipv6-addr:value IN ('2001:DB8::1/48', '2001:db8::5')]"),
@@ -423,7 +433,11 @@ mod tests {
         for name in ["md5", "MD5", "'MD5'", "'md5'"] {
             assert_eq!(
                 values(&format!("[file:hashes.{name} = '{md5}']")).unwrap(),
-                [Value::Hash(HashOf::File, HashAlgo::Md5, md5.to_ascii_lowercase())],
+                [Value::Hash(
+                    HashOf::File,
+                    HashAlgo::Md5,
+                    md5.to_ascii_lowercase()
+                )],
                 "{name}"
             );
         }

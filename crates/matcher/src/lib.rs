@@ -332,14 +332,15 @@ impl Compiled {
             if canon::of_expr(leaf, &mut vals).is_ok() && !vals.is_empty() {
                 let findings: Vec<_> = vals.iter().map(|v| (v, w.check(v))).collect();
                 warned = findings.iter().any(|(_, f)| f.is_some());
-                if findings
-                    .iter()
-                    .all(|(_, f)| f.as_ref().is_some_and(|f| f.policy == warninglist::Policy::Drop))
-                {
+                if findings.iter().all(|(_, f)| {
+                    f.as_ref()
+                        .is_some_and(|f| f.policy == warninglist::Policy::Drop)
+                }) {
                     let why: Vec<String> = findings
                         .iter()
                         .filter_map(|(v, f)| {
-                            f.as_ref().map(|f| format!("{v}: {} ({})", f.list, f.reason))
+                            f.as_ref()
+                                .map(|f| format!("{v}: {} ({})", f.list, f.reason))
                         })
                         .collect();
                     return Some(problem(

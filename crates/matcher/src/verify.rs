@@ -251,9 +251,12 @@ pub(crate) fn compile(c: &ComparisonExpr) -> Result<VExpr, VError> {
                     return Ok(VExpr::Test(eq_test(obj, prop, t.negated, l)));
                 }
                 (CompareOp::In, Operand::Set(set))
-                    if !t.negated && set.iter().any(|l| network_literal(obj, prop, l).is_some()) =>
+                    if !t.negated
+                        && set.iter().any(|l| network_literal(obj, prop, l).is_some()) =>
                 {
-                    let mut it = set.iter().map(|l| VExpr::Test(eq_test(obj, prop, false, l)));
+                    let mut it = set
+                        .iter()
+                        .map(|l| VExpr::Test(eq_test(obj, prop, false, l)));
                     let first = it.next().ok_or_else(|| VError("an empty set".into()))?;
                     return Ok(it.fold(first, |a, b| VExpr::Or(Box::new(a), Box::new(b))));
                 }

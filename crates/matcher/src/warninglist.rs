@@ -122,8 +122,7 @@ impl Warninglist {
 
     fn applies(&self, v: &Value) -> bool {
         self.matching_attributes.is_empty()
-            || v
-                .misp_types()
+            || v.misp_types()
                 .iter()
                 .any(|t| self.matching_attributes.iter().any(|m| m == t))
     }
@@ -221,7 +220,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "special-use-domains.json",
         include_str!("../warninglists/special-use-domains.json"),
     ),
-    ("top-sites.json", include_str!("../warninglists/top-sites.json")),
+    (
+        "top-sites.json",
+        include_str!("../warninglists/top-sites.json"),
+    ),
     (
         "documentation-ranges.json",
         include_str!("../warninglists/documentation-ranges.json"),
@@ -388,7 +390,9 @@ impl Warninglists {
             return Some(Finding {
                 list: PUBLIC_SUFFIX_LIST.to_owned(),
                 policy: Policy::Drop,
-                reason: format!("{d} is a public suffix: it covers every domain registered under it"),
+                reason: format!(
+                    "{d} is a public suffix: it covers every domain registered under it"
+                ),
             });
         }
         let mut inform = None;
@@ -464,16 +468,43 @@ mod tests {
         for (p, list) in [
             ("[domain-name:value = 'com']", PUBLIC_SUFFIX_LIST),
             ("[domain-name:value = 'CO.UK.']", PUBLIC_SUFFIX_LIST),
-            ("[ipv4-addr:value = '0.0.0.0/0']", "IPv4 special-purpose and non-unicast ranges"),
-            ("[ipv6-addr:value = '::/0']", "IPv6 special-purpose and non-unicast ranges"),
-            ("[ipv4-addr:value = '127.0.0.1']", "IPv4 special-purpose and non-unicast ranges"),
-            ("[ipv4-addr:value = '192.168.1.0/24']", "IPv4 special-purpose and non-unicast ranges"),
-            ("[ipv4-addr:value = '100.64.1.1']", "IPv4 special-purpose and non-unicast ranges"),
-            ("[ipv6-addr:value = 'fe80::1']", "IPv6 special-purpose and non-unicast ranges"),
-            ("[ipv4-addr:value = '8.8.8.8']", "Well-known public DNS resolvers"),
-            ("[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '1.1.1.1']", "Well-known public DNS resolvers"),
+            (
+                "[ipv4-addr:value = '0.0.0.0/0']",
+                "IPv4 special-purpose and non-unicast ranges",
+            ),
+            (
+                "[ipv6-addr:value = '::/0']",
+                "IPv6 special-purpose and non-unicast ranges",
+            ),
+            (
+                "[ipv4-addr:value = '127.0.0.1']",
+                "IPv4 special-purpose and non-unicast ranges",
+            ),
+            (
+                "[ipv4-addr:value = '192.168.1.0/24']",
+                "IPv4 special-purpose and non-unicast ranges",
+            ),
+            (
+                "[ipv4-addr:value = '100.64.1.1']",
+                "IPv4 special-purpose and non-unicast ranges",
+            ),
+            (
+                "[ipv6-addr:value = 'fe80::1']",
+                "IPv6 special-purpose and non-unicast ranges",
+            ),
+            (
+                "[ipv4-addr:value = '8.8.8.8']",
+                "Well-known public DNS resolvers",
+            ),
+            (
+                "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '1.1.1.1']",
+                "Well-known public DNS resolvers",
+            ),
             ("[domain-name:value = 'www.google.com']", "Top sites"),
-            ("[domain-name:value = 'localhost']", "Special-use and resolver domain names"),
+            (
+                "[domain-name:value = 'localhost']",
+                "Special-use and resolver domain names",
+            ),
         ] {
             let got = check(p);
             assert_eq!(got.len(), 1, "{p}: {got:?}");
@@ -486,7 +517,11 @@ mod tests {
         // Documentation ranges: kept, for information.
         assert_eq!(
             check("[ipv4-addr:value = '203.0.113.7']"),
-            [("203.0.113.7".into(), "inform", "Documentation address ranges".into())]
+            [(
+                "203.0.113.7".into(),
+                "inform",
+                "Documentation address ranges".into()
+            )]
         );
         // Ordinary values, URLs on large services, registrable domains: nothing.
         for p in [
@@ -518,7 +553,10 @@ mod tests {
         assert!(w.check(&dom("evil.example")).is_none());
         assert!(!w.checks_public_suffixes());
         assert!(w.check(&dom("com")).is_none());
-        assert!(w.add_json(r#"{"name":"x","type":"nope","list":[]}"#).is_err());
+        assert!(
+            w.add_json(r#"{"name":"x","type":"nope","list":[]}"#)
+                .is_err()
+        );
         assert!(w.add_json("[]").is_err());
     }
 }

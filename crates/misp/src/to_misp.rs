@@ -467,10 +467,15 @@ fn misp_object(
             for sco in &refs {
                 // Addresses reached through a network-traffic or e-mail message are written
                 // through it.
-                let inner = matches!(s(sco, "type"), Some("ipv4-addr" | "ipv6-addr" | "email-addr"))
-                    && refs.iter().any(|x| {
-                        matches!(s(x, "type"), Some("network-traffic" | "email-message" | "domain-name"))
-                    });
+                let inner = matches!(
+                    s(sco, "type"),
+                    Some("ipv4-addr" | "ipv6-addr" | "email-addr")
+                ) && refs.iter().any(|x| {
+                    matches!(
+                        s(x, "type"),
+                        Some("network-traffic" | "email-message" | "domain-name")
+                    )
+                });
                 let mut pairs: Vec<(String, &'static str, String)> = if inner {
                     Vec::new()
                 } else {
@@ -630,10 +635,12 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
     // Indicators, observed data and MISP objects outside any report: one event per creator, so
     // that each event names the organisation that made its content (`Orgc`), not the exporter.
     let mut loose: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for o in objects
-        .iter()
-        .filter(|o| matches!(s(o, "type"), Some("indicator" | "observed-data" | "x-misp-object")))
-    {
+    for o in objects.iter().filter(|o| {
+        matches!(
+            s(o, "type"),
+            Some("indicator" | "observed-data" | "x-misp-object" | "x-misp-attribute")
+        )
+    }) {
         if let Some(id) = s(o, "id").filter(|id| !referenced.contains(id)) {
             loose
                 .entry(s(o, "created_by_ref").unwrap_or(""))
@@ -975,6 +982,28 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                             .push(json!({"name": format!("misp-galaxy:{galaxy}=\"{value}\"")}));
                     }
                 }
+                "x-misp-attribute" => {
+                    // An attribute whose value fits no STIX object: type and value as MISP had
+                    // them.
+                    if let (Some(t), Some(v)) = (s(o, "x_misp_type"), s(o, "x_misp_value")) {
+                        let ids = o
+                            .get("labels")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .any(|l| l.as_str() == Some("misp:to_ids=\"True\""));
+                        b.add(
+                            ou.to_string(),
+                            t,
+                            v.to_owned(),
+                            ids,
+                            s(o, "x_misp_category").or(label_cat.as_deref()),
+                            ots,
+                            s(o, "x_misp_comment").or(comment),
+                            tags,
+                        );
+                    }
+                }
                 "relationship" | "identity" | "marking-definition" | "note" | "opinion"
                 | "sighting" => {}
                 t if !t.starts_with("x-") && sco_values(o, &index).is_empty() => {
@@ -1001,10 +1030,12 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
             .filter(|t| seen.insert(t.to_string()))
             .collect();
         let info = s(report, "name").unwrap_or("Shieldwall export").to_owned();
-        let object_attributes = b
-            .objects
-            .iter()
-            .flat_map(|o| o.get("Attribute").and_then(Value::as_array).into_iter().flatten());
+        let object_attributes = b.objects.iter().flat_map(|o| {
+            o.get("Attribute")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        });
         for a in b.attributes.iter().chain(object_attributes) {
             let (Some(t), Some(v)) = (s(a, "type"), s(a, "value")) else {
                 continue;

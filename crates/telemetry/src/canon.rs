@@ -51,7 +51,8 @@ pub fn url(raw: &str) -> Cow<'_, str> {
 /// The host of a URL (canonical), if it has one.
 pub fn url_host(raw: &str) -> Option<String> {
     let u = url::Url::parse(raw).ok()?;
-    u.host_str().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+    u.host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
 }
 
 #[cfg(test)]
@@ -63,7 +64,10 @@ mod tests {
     fn domains() {
         assert_eq!(domain("WWW.Example.COM.").unwrap(), "www.example.com");
         assert_eq!(domain("Bücher.example").unwrap(), "xn--bcher-kva.example");
-        assert_eq!(domain("xn--bcher-kva.example").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(
+            domain("xn--bcher-kva.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
         assert_eq!(domain("пример.рф").unwrap(), "xn--e1afmkfd.xn--p1ai");
         assert!(domain("a b").is_none());
         assert!(domain("").is_none());
@@ -76,10 +80,19 @@ mod tests {
             url("HTTP://User:Pw@Evil.Example:80/a/../b?q=1#frag"),
             "http://evil.example/b?q=1"
         );
-        assert_eq!(url("http://evil.example:8080/x"), "http://evil.example:8080/x");
+        assert_eq!(
+            url("http://evil.example:8080/x"),
+            "http://evil.example:8080/x"
+        );
         assert_eq!(url("http://evil.example"), "http://evil.example/");
-        assert_eq!(url("https://bücher.example/päth"), "https://xn--bcher-kva.example/p%C3%A4th");
+        assert_eq!(
+            url("https://bücher.example/päth"),
+            "https://xn--bcher-kva.example/p%C3%A4th"
+        );
         assert_eq!(url("not a url"), "not a url");
-        assert_eq!(url_host("http://[2001:db8::1]:8080/").unwrap(), "2001:db8::1");
+        assert_eq!(
+            url_host("http://[2001:db8::1]:8080/").unwrap(),
+            "2001:db8::1"
+        );
     }
 }

@@ -133,7 +133,9 @@ impl Record {
                     return Err(Rejected::NotHash);
                 }
             }
-            ValueKind::Text if field == Field::UrlFull => self.buf.push_str(&crate::canon::url(raw)),
+            ValueKind::Text if field == Field::UrlFull => {
+                self.buf.push_str(&crate::canon::url(raw))
+            }
             ValueKind::Text => self.buf.push_str(raw),
         }
         self.entries.push(Entry {
@@ -318,24 +320,44 @@ mod tests {
         };
         use Field as F;
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::UrlPort, "8080")]),
+            full(&[
+                (F::UrlDomain, "evil.example"),
+                (F::UrlPath, "/a"),
+                (F::UrlPort, "8080")
+            ]),
             Some("http://evil.example:8080/a".into())
         );
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::DestinationPort, "8080")]),
+            full(&[
+                (F::UrlDomain, "evil.example"),
+                (F::UrlPath, "/a"),
+                (F::DestinationPort, "8080")
+            ]),
             Some("http://evil.example:8080/a".into())
         );
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "/a"), (F::DestinationPort, "80")]),
+            full(&[
+                (F::UrlDomain, "evil.example"),
+                (F::UrlPath, "/a"),
+                (F::DestinationPort, "80")
+            ]),
             Some("http://evil.example/a".into())
         );
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example:8081"), (F::UrlPath, "/a"), (F::DestinationPort, "3128")]),
+            full(&[
+                (F::UrlDomain, "evil.example:8081"),
+                (F::UrlPath, "/a"),
+                (F::DestinationPort, "3128")
+            ]),
             Some("http://evil.example:8081/a".into())
         );
         // Proxy form: the request line carries the absolute URL.
         assert_eq!(
-            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "http://Evil.Example:8080/x#f"), (F::DestinationPort, "3128")]),
+            full(&[
+                (F::UrlDomain, "evil.example"),
+                (F::UrlPath, "http://Evil.Example:8080/x#f"),
+                (F::DestinationPort, "3128")
+            ]),
             Some("http://evil.example:8080/x".into())
         );
         assert_eq!(
