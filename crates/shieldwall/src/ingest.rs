@@ -209,6 +209,7 @@ pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> 
             }
         }
     }
+    crate::ingest_warnings::note(&obj, &publisher.member);
     let third_party = is_third_party(&obj, coalition);
     match to_new_version(&obj, &publisher.member, None) {
         Ok(Prepared::Valid(mut v)) => {

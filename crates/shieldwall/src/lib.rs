@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod files;
 pub mod ingest;
+pub mod ingest_warnings;
 pub mod policy;
 pub mod server;
 pub mod store;

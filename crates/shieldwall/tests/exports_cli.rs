@@ -138,7 +138,8 @@ fn the_audience_decides_which_tlp_levels_leave() {
         "{text}"
     );
     assert!(
-        text.contains(",url,\"http://drop.evil.example/p;x?a=\"\"1\"\"\",TLP:CLEAR,"),
+        // URLs are canonical (WHATWG): the quotes of the query percent-encoded.
+        text.contains(",url,http://drop.evil.example/p;x?a=%221%22,TLP:CLEAR,"),
         "{text}"
     );
 }
@@ -181,7 +182,6 @@ fn lists_per_type_and_zeek_intel() {
     assert_eq!(
         names,
         [
-            "cidr.txt",
             "domain.txt",
             "email.txt",
             "file-name.txt",
@@ -237,7 +237,7 @@ fn lists_per_type_and_zeek_intel() {
     );
     for want in [
         "clear.evil.example\tIntel::DOMAIN\tshieldwall\tindicator 1 (indicator--00000000-0000-4000-8000-000000000001)\t-",
-        "drop.evil.example/p;x?a=\"1\"\tIntel::URL\t",
+        "drop.evil.example/p;x?a=%221%22\tIntel::URL\t",
         "198.51.100.0/24\tIntel::SUBNET\t",
         "2001:db8::bad\tIntel::ADDR\t",
         "ceo@phish.example\tIntel::EMAIL\t",
@@ -267,7 +267,7 @@ fn suricata_rules_pass_suricata_t() {
     for want in [
         "dns.query; content:\"clear.evil.example\"; nocase; startswith; endswith;",
         "tls.sni; content:\"unmarked.evil.example\";",
-        "http.host; content:\"drop.evil.example\"; startswith; endswith; http.uri.raw; content:\"/p|3B|x?a=|22|1|22|\";",
+        "http.host; content:\"drop.evil.example\"; startswith; endswith; http.uri.raw; content:\"/p|3B|x?a=%221%22\";",
         "alert ip any any -> [2001:db8::bad] any",
         "alert ip 198.51.100.0/24 any -> any any",
         "tls.cert_fingerprint; content:\"bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb:bb\";",

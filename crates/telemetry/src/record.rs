@@ -164,10 +164,11 @@ impl Record {
     }
 
     /// Completes a record after its fields were read: builds `url.full` from `url.domain` and
-    /// `url.path` when the log gave them apart (Zeek `http.log`, EVE `http`): `http://` + host
-    /// + `:port` (from `url.port`, else `destination.port`; none when the host already has one)
-    /// + path, or the path itself when it is an absolute URL (a proxy-form request line,
-    /// `GET http://host/path`), then normalised as every URL is ([`crate::canon::url`]).
+    /// `url.path` when the log gave them apart (Zeek `http.log`, EVE `http`). The URL is
+    /// `http://`, the host, `:port` (from `url.port`, else `destination.port`; none when the
+    /// host already has one, or for 80), and the path; or the path itself when it is an
+    /// absolute URL (a proxy-form request line, `GET http://host/path`). Then it is
+    /// normalised as every URL is ([`crate::canon::url`]).
     pub fn finish(&mut self) {
         if self.get(Field::UrlFull).is_some() {
             return;

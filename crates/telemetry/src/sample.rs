@@ -150,7 +150,15 @@ fn event(rng: &mut Rng, n: u64, kind: Kind) -> Event {
         src: private_ip(rng),
         dst: private_ip(rng),
         sport: 1024 + rng.below(60_000) as u16,
-        dport: [53, 80, 443, 8080][rng.below(4) as usize],
+        // HTTP on port 80, so that a planted URL is the URL the readers build (a port other
+        // than 80 is part of the URL).
+        dport: match kind {
+            Kind::Http => {
+                let _ = rng.below(4);
+                80
+            }
+            _ => [53, 80, 443, 8080][rng.below(4) as usize],
+        },
         proto: if kind == Kind::Dns { "udp" } else { "tcp" },
         query: host.clone(),
         answer: private_ip(rng),

@@ -135,6 +135,9 @@ pub(crate) struct Args {
     /// are never exported: by default only those with valid_from ≤ now < valid_until are.
     #[arg(long)]
     any_time: bool,
+    /// Warninglists: values too broad or known-good are left out (or marked), with the reason.
+    #[command(flatten)]
+    warninglists: super::warninglists::WarninglistArgs,
 }
 
 /// The indicator's effective TLP: the most restrictive TLP among its object and granular
@@ -249,6 +252,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let lists = args.warninglists.load("shieldwall export")?;
+    let (dropped, inform) = export::apply_warninglists(&mut items, &lists);
+    super::warninglists::report("shieldwall export", &dropped, &inform);
     let values: usize = items.iter().map(|i| i.observables.len()).sum();
     let mut skipped_values = 0;
     let mut lossy_values = 0;
@@ -347,7 +353,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             (None, Some(dir)) => {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
-                for kind in Kind::ALL {
+                // Addresses and networks per family (ipv4.txt, ipv6.txt), collapsed.
+                for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Cidr) {
                     let text = export::list(&items, kind);
                     if !text.is_empty() {
                         write_to(Some(&dir.join(format!("{}.txt", kind.name()))), &text)?;
@@ -359,13 +366,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     withdrawals.print_named("shieldwall export");
     eprintln!(
-        "shieldwall export: {} indicators ({values} values) exported for the {:?} audience; withheld by TLP: {}; not in force: {}; not exportable: {unexportable}; values without a form in this format: {skipped_values}; exported with a loss: {lossy_values}; {}",
+        "shieldwall export: {} indicators ({values} values) exported for the {:?} audience; withheld by TLP: {}; not in force: {}; not exportable: {unexportable}; values on warninglists: {} suppressed, {} inform only; values without a form in this format: {skipped_values}; exported with a loss: {lossy_values}; {}",
         items.len(),
         args.audience,
         withdrawals.count(Withdrawal::Tlp),
         withdrawals.count(Withdrawal::Revoked)
             + withdrawals.count(Withdrawal::Expired)
             + withdrawals.count(Withdrawal::NotYetValid),
+        dropped.len(),
+        inform.len(),
         withdrawals.summary()
     );
     Ok(ExitCode::SUCCESS)

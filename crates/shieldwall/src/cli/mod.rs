@@ -21,3 +21,4 @@ pub(crate) mod scan;
 pub(crate) mod serve;
 pub(crate) mod sync;
 pub(crate) mod validate;
+pub(crate) mod warninglists;

@@ -82,6 +82,10 @@ pub(crate) struct Args {
     /// is exact, as STIX defines it.
     #[arg(long)]
     subdomains: bool,
+    /// Warninglists: indicators' values too broad or known-good raise no hit (or an
+    /// "inform only" one).
+    #[command(flatten)]
+    warninglists: super::warninglists::WarninglistArgs,
     /// How many malformed lines to report per file before only counting them.
     #[arg(long, default_value_t = 20, value_name = "N")]
     max_line_errors: u64,
@@ -255,9 +259,18 @@ impl Source {
     }
 }
 
-fn compile_set(source: &Source, opts: &CompileOptions, quiet: bool) -> anyhow::Result<Compiled> {
+fn compile_set(
+    source: &Source,
+    opts: &CompileOptions,
+    lists: &Arc<matcher::warninglist::Warninglists>,
+    quiet: bool,
+) -> anyhow::Result<Compiled> {
     let loaded = source.load()?;
-    let (compiled, report) = matcher::compile(&loaded.indicators, opts);
+    let mut compiler = matcher::Compiler::new(*opts).with_warninglists(Arc::clone(lists));
+    for ind in &loaded.indicators {
+        compiler.add(ind);
+    }
+    let (compiled, report) = compiler.finish();
     if !quiet {
         for p in &report.problems {
             let level = match p.kind {
@@ -272,6 +285,7 @@ fn compile_set(source: &Source, opts: &CompileOptions, quiet: bool) -> anyhow::R
             (report.inactive, "not valid at the scan time"),
             (report.not_added_since, "not added since --since"),
             (report.not_stix, "not STIX patterns"),
+            (report.suppressed, "on warninglists"),
         ] {
             if n > 0 {
                 skipped.push(format!("{n} {what}"));
@@ -337,6 +351,12 @@ impl<W: Write> Out<W> {
             if hit.subdomain {
                 o["subdomain"] = true.into();
             }
+            if hit.inform
+                && let Some(f) = set.warninglist_finding(hit, rec)
+            {
+                o["warninglist"] =
+                    serde_json::json!({"list": f.list, "policy": "inform", "reason": f.reason});
+            }
             if let Some(t) = rec.timestamp() {
                 o["time"] = telemetry::time::format_timestamp(t).into();
             }
@@ -351,8 +371,13 @@ impl<W: Write> Out<W> {
             } else {
                 ""
             };
+            let inform = if hit.inform {
+                " (inform only: on a warninglist)"
+            } else {
+                ""
+            };
             match fv {
-                Some((f, v)) => writeln!(self.w, " {f}={v}{sub}"),
+                Some((f, v)) => writeln!(self.w, " {f}={v}{sub}{inform}"),
                 None => writeln!(self.w, " (the whole record)"),
             }
         }
@@ -697,12 +722,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if inputs.is_empty() {
         bail!("no log files found in the paths given");
     }
-    let set = Arc::new(ArcSwap::from_pointee(compile_set(&source, &opts, false)?));
+    let lists = args.warninglists.load("shieldwall scan")?;
+    let set = Arc::new(ArcSwap::from_pointee(compile_set(
+        &source, &opts, &lists, false,
+    )?));
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = if args.reload_indicators {
         let (set, stop) = (Arc::clone(&set), Arc::clone(&stop));
         let files = args.indicators.clone();
         let source = source.clone();
+        let lists = Arc::clone(&lists);
         Some(std::thread::spawn(move || {
             let mut seen = mtimes(&files);
             while !stop.load(Ordering::Relaxed) {
@@ -710,7 +739,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let now = mtimes(&files);
                 if now != seen {
                     seen = now;
-                    match compile_set(&source, &opts, true) {
+                    match compile_set(&source, &opts, &lists, true) {
                         Ok(c) => {
                             eprintln!(
                                 "shieldwall scan: indicators reloaded ({} compiled)",
