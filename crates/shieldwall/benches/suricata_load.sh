@@ -15,7 +15,7 @@ for i in range(n):
     if i % 2:
         pattern = "[domain-name:value = 'host%d.bench%d.example']" % (i, i % 97)
     else:
-        pattern = "[ipv4-addr:value = '10.%d.%d.%d']" % ((i >> 16) & 255, (i >> 8) & 255, i & 255)
+        pattern = "[ipv4-addr:value = '11.%d.%d.%d']" % ((i >> 16) & 255, (i >> 8) & 255, i & 255)
     out.append({"type": "indicator", "spec_version": "2.1",
                 "id": "indicator--00000000-0000-4000-8000-%012d" % i,
                 "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
