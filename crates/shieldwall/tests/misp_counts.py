@@ -42,7 +42,8 @@ def out_of_force(a):
 def count_input(path, c):
     e = json.load(open(path))["Event"]
     if red(e.get("Tag")):
-        return
+        return None
+    orgc = (e.get("Orgc") or {}).get("uuid")
     for a in e.get("Attribute", []):
         if red(a.get("Tag")) or out_of_force(a):
             continue
@@ -50,34 +51,44 @@ def count_input(path, c):
     for o in e.get("Object", []):
         c["objects"][o["name"]] += 1
         c["object_attributes"][o["name"]] += len(o.get("Attribute", []))
+    return orgc
 
 
 def count_feed(d, c):
+    orgs = set()
     for name in sorted(os.listdir(d)):
         if not name.endswith(".json") or name == "manifest.json":
             continue
         e = MISPEvent()
         e.load_file(os.path.join(d, name))
+        orgs.add(str(e.Orgc.uuid) if getattr(e, "Orgc", None) else None)
         for a in e.attributes:
             c["attributes"][a.type] += 1
         for o in e.objects:
             c["objects"][o.name] += 1
             c["object_attributes"][o.name] += len(o.attributes)
+    return orgs
 
 
 def main():
     inputs, feeds = sys.argv[1], sys.argv[2]
     cin = {k: Counter() for k in ("attributes", "objects", "object_attributes")}
     cout = {k: Counter() for k in ("attributes", "objects", "object_attributes")}
+    # Events whose feed names another organisation than the input event's creator.
+    orgc = {"checked": 0, "other": []}
     for name in sorted(os.listdir(inputs)):
-        count_input(os.path.join(inputs, name), cin)
+        want = count_input(os.path.join(inputs, name), cin)
         feed = os.path.join(feeds, name[: -len(".json")])
         if os.path.isdir(feed):
-            count_feed(feed, cout)
+            got = count_feed(feed, cout)
+            if want:
+                orgc["checked"] += 1
+                if got != {want}:
+                    orgc["other"].append([name, want, sorted(str(g) for g in got)])
     totals = {
         side: {k: sum(v.values()) for k, v in c.items()} for side, c in (("in", cin), ("out", cout))
     }
-    print(json.dumps({"in": cin, "out": cout, "totals": totals}))
+    print(json.dumps({"in": cin, "out": cout, "totals": totals, "orgc": orgc}))
 
 
 main()

@@ -157,6 +157,17 @@ fn misp_sample_events_round_trip_through_the_hub_and_a_feed() {
         "totals: {}",
         serde_json::to_string(&counts["totals"]).unwrap()
     );
+    // Every event keeps its creator's organisation, never the exporting member's.
+    assert!(
+        counts["orgc"]["checked"].as_u64().unwrap() > 100,
+        "{}",
+        counts["orgc"]
+    );
+    assert_eq!(
+        counts["orgc"]["other"],
+        serde_json::json!([]),
+        "events with another Orgc"
+    );
     for t in PROMISED_TYPES {
         let (i, o) = attributes.get(*t).copied().unwrap_or_default();
         match *t {
