@@ -1107,6 +1107,61 @@ mod tests {
     use super::*;
 
     #[test]
+    fn loose_objects_are_grouped_per_creator_and_keep_their_orgc() {
+        let a = "identity--0a000000-0000-4000-8000-000000000001";
+        let b = "identity--0b000000-0000-4000-8000-000000000002";
+        let ind = |n: u32, by: &str| {
+            json!({"type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--00000000-0000-4000-8000-{n:012}"), "created_by_ref": by,
+                "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+                "pattern": format!("[ipv4-addr:value = '198.51.100.{n}']"), "pattern_type": "stix",
+                "valid_from": "2024-01-01T00:00:00Z"})
+        };
+        let objects = vec![
+            json!({"type": "identity", "spec_version": "2.1", "id": a, "name": "CERT A",
+                "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z"}),
+            ind(1, a),
+            ind(2, b),
+            ind(3, a),
+        ];
+        let feed = export_feed(
+            &objects,
+            &ExportOptions {
+                org_name: "Exporter".into(),
+                org_uuid: uuid::Uuid::nil(),
+                now: Instant::from_secs(1_700_000_000),
+            },
+        )
+        .unwrap_or_default();
+        let mut orgs: Vec<(String, String, usize)> = feed
+            .files
+            .iter()
+            .filter(|f| f.name != "manifest.json" && f.name.ends_with(".json"))
+            .map(|f| {
+                let e: Value = serde_json::from_slice(&f.bytes).unwrap_or_default();
+                (
+                    e["Event"]["Orgc"]["name"].as_str().unwrap_or("").to_owned(),
+                    e["Event"]["Orgc"]["uuid"].as_str().unwrap_or("").to_owned(),
+                    e["Event"]["Attribute"].as_array().map_or(0, Vec::len),
+                )
+            })
+            .collect();
+        orgs.sort();
+        // B has no identity object here: its id still names the organisation.
+        assert_eq!(
+            orgs,
+            vec![
+                (
+                    "CERT A".into(),
+                    "0a000000-0000-4000-8000-000000000001".into(),
+                    2
+                ),
+                (b.into(), "0b000000-0000-4000-8000-000000000002".into(), 1),
+            ]
+        );
+    }
+
+    #[test]
     fn pattern_comparisons() {
         let c = comparisons("[network-traffic:src_ref.type = 'ipv4-addr' AND network-traffic:src_ref.value = '1.2.3.4']").unwrap_or_default();
         assert_eq!(c.len(), 2);

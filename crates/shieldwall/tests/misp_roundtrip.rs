@@ -223,3 +223,58 @@ fn misp_sample_events_round_trip_through_the_hub_and_a_feed() {
         );
     }
 }
+
+/// Indicators out of force do not reach a feed (MISP would put them on IDS with `to_ids`).
+#[test]
+fn a_feed_leaves_out_expired_and_not_yet_valid_indicators() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ind = |n: u32, from: &str, until: Option<&str>| {
+        let mut v = serde_json::json!({"type": "indicator", "spec_version": "2.1",
+            "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+            "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+            "pattern": format!("[ipv4-addr:value = '198.51.100.{n}']"), "pattern_type": "stix",
+            "valid_from": from,
+            "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]});
+        if let Some(u) = until {
+            v["valid_until"] = serde_json::json!(u);
+        }
+        v
+    };
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000009",
+    "objects": [
+        ind(1, "2024-01-01T00:00:00Z", None),
+        ind(2, "2024-01-01T00:00:00Z", Some("2024-02-01T00:00:00Z")),
+        ind(3, "2999-01-01T00:00:00Z", None),
+    ]});
+    let file = d.join("b.json");
+    std::fs::write(&file, bundle.to_string()).unwrap();
+    let out = d.join("feed");
+    let o = sw(
+        d,
+        &[
+            "export",
+            "--format",
+            "misp-feed",
+            "--indicators",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("expired: 1; not yet valid: 1"), "{err}");
+    let mut values = Vec::new();
+    for f in std::fs::read_dir(&out).unwrap() {
+        let p = f.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.ends_with(".json") && name != "manifest.json" {
+            let e: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            for a in e["Event"]["Attribute"].as_array().unwrap() {
+                values.push(a["value"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(values, vec!["198.51.100.1".to_owned()]);
+}
