@@ -757,6 +757,93 @@ mod tests {
     }
 
     #[test]
+    fn canonical_shapes_are_scanned() {
+        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+        let inds = [
+            ind(
+                "misp",
+                "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '45.33.32.156']",
+            ),
+            ind(
+                "misp6",
+                "[network-traffic:src_ref.type = 'ipv6-addr' AND network-traffic:src_ref.value = '2001:DB8::5']",
+            ),
+            ind("net", "[ipv4-addr:value = '198.51.100.70/26']"),
+            ind(
+                "set",
+                "[ipv4-addr:value IN ('192.0.2.0/25', '192.0.2.200')]",
+            ),
+            ind(
+                "md5",
+                &format!("[file:hashes.md5 = '{}']", md5.to_uppercase()),
+            ),
+            ind("idn", "[domain-name:value = 'Bücher.Example']"),
+            ind("url", "[url:value = 'http://u:p@Evil.Example:80/x#f']"),
+        ];
+        let recs = [
+            rec(&[(Field::DestinationIp, "45.33.32.156")], None),
+            rec(&[(Field::SourceIp, "45.33.32.156")], None),
+            rec(&[(Field::SourceIp, "2001:db8::5")], None),
+            rec(&[(Field::SourceIp, "198.51.100.127")], None),
+            rec(&[(Field::SourceIp, "198.51.100.128")], None),
+            rec(&[(Field::SourceIp, "192.0.2.100")], None),
+            rec(&[(Field::FileMd5, md5)], None),
+            rec(&[(Field::DnsQuestion, "xn--bcher-kva.example")], None),
+            rec(&[(Field::UrlFull, "http://evil.example/x")], None),
+        ];
+        assert_eq!(
+            ids(&scan(&inds, &recs)),
+            vec![
+                (0, "misp"),
+                (2, "misp6"),
+                (3, "net"),
+                (5, "set"),
+                (6, "md5"),
+                (7, "idn"),
+                (8, "url")
+            ]
+        );
+    }
+
+    #[test]
+    fn warninglisted_values_raise_no_hit() {
+        let inds = [
+            ind("all", "[ipv4-addr:value = '0.0.0.0/0']"),
+            ind(
+                "part",
+                "[ipv4-addr:value = '8.8.8.8' OR ipv4-addr:value = '45.33.32.156']",
+            ),
+            ind("doc", "[ipv4-addr:value = '203.0.113.9']"),
+        ];
+        let lists = std::sync::Arc::new(warninglist::Warninglists::builtin());
+        let mut c = Compiler::new(CompileOptions::default()).with_warninglists(lists);
+        for i in &inds {
+            c.add(i);
+        }
+        let (set, report) = c.finish();
+        assert_eq!(report.suppressed, 1);
+        assert_eq!(report.problems[0].kind, ProblemKind::Suppressed);
+        assert!(report.problems[0].message.contains("0.0.0.0/0"));
+        let mut sc = Scanner::new(&set);
+        let mut got = Vec::new();
+        for ip in ["8.8.8.8", "45.33.32.156", "203.0.113.9", "10.1.1.1"] {
+            let r = rec(&[(Field::DestinationIp, ip)], None);
+            let mut hits = Vec::new();
+            set.scan(&r, &mut sc, &mut hits);
+            for h in hits {
+                got.push((ip, set.indicator_id(h.indicator).to_owned(), h.inform));
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                ("45.33.32.156", "indicator--part".to_owned(), false),
+                ("203.0.113.9", "indicator--doc".to_owned(), true),
+            ]
+        );
+    }
+
+    #[test]
     fn report_counts_and_problems() {
         let mut revoked = ind("r", "[ipv4-addr:value = '1.2.3.4']");
         revoked.revoked = true;

@@ -676,14 +676,9 @@ impl Converter {
 pub(crate) fn fits(kind: &str, v: &str) -> bool {
     let hex = |n: usize| v.len() == n && v.bytes().all(|b| b.is_ascii_hexdigit());
     match kind {
-        "ipv4-addr" => {
-            let (ip, mask) = v.split_once('/').unwrap_or((v, "32"));
-            ip.parse::<std::net::Ipv4Addr>().is_ok() && mask.parse::<u8>().is_ok_and(|m| m <= 32)
-        }
-        "ipv6-addr" => {
-            let (ip, mask) = v.split_once('/').unwrap_or((v, "128"));
-            ip.parse::<std::net::Ipv6Addr>().is_ok() && mask.parse::<u8>().is_ok_and(|m| m <= 128)
-        }
+        // One strict parser for addresses and networks (`basics::net`).
+        "ipv4-addr" => basics::net::Net::parse(v).is_ok_and(|n| !n.is_v6()),
+        "ipv6-addr" => basics::net::Net::parse(v).is_ok_and(|n| n.is_v6()),
         "ip" => fits("ipv4-addr", v) || fits("ipv6-addr", v),
         "domain-name" => {
             !v.is_empty()
