@@ -28,6 +28,7 @@ mod index;
 pub mod indicator;
 mod observed;
 pub mod stream;
+pub mod suricata;
 mod verify;
 pub mod warninglist;
 

@@ -347,8 +347,216 @@ fn tags_of(o: &Value, include_labels: bool) -> Vec<Value> {
         .collect()
 }
 
+/// The MISP object template misp-stix recorded in an object's labels (`misp:name="file"`) and
+/// its meta-category.
+fn misp_object_labels(o: &Value) -> Option<(String, String)> {
+    let mut name = None;
+    let mut meta = None;
+    for l in o
+        .get("labels")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if let Some(v) = l
+            .strip_prefix("misp:name=\"")
+            .and_then(|r| r.strip_suffix('"'))
+        {
+            name = Some(v.to_owned());
+        }
+        if let Some(v) = l
+            .strip_prefix("misp:meta-category=\"")
+            .and_then(|r| r.strip_suffix('"'))
+        {
+            meta = Some(v.to_owned());
+        }
+    }
+    Some((name?, meta.unwrap_or_else(|| "misc".into())))
+}
+
+/// The object relation of an attribute of MISP type `ty` in an object of template `template`.
+fn relation(template: &str, ty: &str) -> String {
+    match (template, ty) {
+        ("domain-ip", "ip-dst" | "ip-src") => "ip",
+        ("email", "email-src") => "from",
+        ("email", "email-dst") => "to",
+        ("email", "email-subject") => "subject",
+        ("email", "email-message-id") => "message-id",
+        ("asn", "AS") => "asn",
+        ("mutex", "mutex") => "name",
+        ("registry-key", "regkey") => "key",
+        (_, t) => t,
+    }
+    .to_owned()
+}
+
+/// One MISP object attribute.
+fn object_attribute(
+    uuid: String,
+    ty: &str,
+    relation: &str,
+    value: &str,
+    to_ids: bool,
+    timestamp: Instant,
+) -> Value {
+    let (category, _) = type_defaults(ty).unwrap_or(("Other", false));
+    json!({
+        "uuid": uuid, "type": ty, "object_relation": relation, "category": category,
+        "value": value, "to_ids": to_ids, "timestamp": timestamp.secs.to_string(),
+        "distribution": "5", "disable_correlation": false, "comment": "",
+    })
+}
+
+/// A MISP object from an `x-misp-object` (every attribute kept) or from the observed data of an
+/// object-derived observation (`misp:name` label): its SCOs' values, and their `x_misp_*`
+/// properties as text attributes; `ids` are the values the object's indicator tests (to_ids).
+fn misp_object(
+    o: &Value,
+    index: &HashMap<&str, &Value>,
+    ids: &HashSet<String>,
+    now: Instant,
+) -> Option<Value> {
+    let ou = uuid_of(s(o, "id")?)?;
+    let ts = ts(o, now);
+    let (name, meta, attributes) = match s(o, "type")? {
+        "x-misp-object" => {
+            let attrs: Vec<Value> = o
+                .get("x_misp_attributes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .filter_map(|(n, a)| {
+                    let ty = s(a, "type")?;
+                    let mut m = object_attribute(
+                        s(a, "uuid")
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| sub_uuid(&ou, n)),
+                        ty,
+                        s(a, "object_relation").unwrap_or(ty),
+                        s(a, "value")?,
+                        a.get("to_ids").and_then(Value::as_bool) == Some(true),
+                        ts,
+                    );
+                    for k in ["category", "comment", "data"] {
+                        if let Some(v) = a.get(k).filter(|v| !v.is_null()) {
+                            m[k] = v.clone();
+                        }
+                    }
+                    Some(m)
+                })
+                .collect();
+            (
+                s(o, "x_misp_name")?.to_owned(),
+                s(o, "x_misp_meta_category").unwrap_or("misc").to_owned(),
+                attrs,
+            )
+        }
+        "observed-data" => {
+            let (name, meta) = misp_object_labels(o)?;
+            let mut attrs = Vec::new();
+            let mut n = 0usize;
+            let refs: Vec<&Value> = o
+                .get("object_refs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str().and_then(|r| index.get(r)).copied())
+                .collect();
+            for sco in &refs {
+                // Addresses reached through a network-traffic or e-mail message are written
+                // through it.
+                let inner = matches!(
+                    s(sco, "type"),
+                    Some("ipv4-addr" | "ipv6-addr" | "email-addr")
+                ) && refs.iter().any(|x| {
+                    matches!(
+                        s(x, "type"),
+                        Some("network-traffic" | "email-message" | "domain-name")
+                    )
+                });
+                let mut pairs: Vec<(String, &'static str, String)> = if inner {
+                    Vec::new()
+                } else {
+                    sco_values(sco, index)
+                        .into_iter()
+                        .map(|(t, v)| (relation(&name, t), t, v))
+                        .collect()
+                };
+                if s(sco, "type") == Some("domain-name") && name == "domain-ip" {
+                    for r in sco
+                        .get("resolves_to_refs")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r.as_str().and_then(|r| index.get(r)))
+                    {
+                        if let Some(v) = s(r, "value") {
+                            pairs.push(("ip".into(), "ip-dst", v.to_owned()));
+                        }
+                    }
+                }
+                if s(sco, "type") == Some("network-traffic") {
+                    for (k, rel) in [("src_port", "src-port"), ("dst_port", "dst-port")] {
+                        if let Some(p) = sco.get(k).and_then(Value::as_u64) {
+                            pairs.push((rel.into(), "port", p.to_string()));
+                        }
+                    }
+                }
+                if let Some(m) = sco.as_object() {
+                    for (k, v) in m {
+                        let Some(rel) = k.strip_prefix("x_misp_") else {
+                            continue;
+                        };
+                        let values: Vec<&Value> = match v {
+                            Value::Array(a) => a.iter().collect(),
+                            v => vec![v],
+                        };
+                        for v in values {
+                            let text = match v {
+                                Value::String(t) => t.clone(),
+                                Value::Number(x) => x.to_string(),
+                                Value::Bool(b) => b.to_string(),
+                                _ => continue,
+                            };
+                            pairs.push((rel.replace('_', "-"), "text", text));
+                        }
+                    }
+                }
+                for (rel, t, v) in pairs {
+                    attrs.push(object_attribute(
+                        sub_uuid(&ou, n),
+                        t,
+                        &rel,
+                        &v,
+                        ids.contains(&v),
+                        ts,
+                    ));
+                    n += 1;
+                }
+            }
+            (name, meta, attrs)
+        }
+        _ => return None,
+    };
+    if attributes.is_empty() {
+        return None;
+    }
+    let mut obj = json!({
+        "uuid": ou.to_string(), "name": name, "meta-category": meta,
+        "timestamp": ts.secs.to_string(), "distribution": "5", "comment": s(o, "x_misp_comment").or_else(|| s(o, "description")).unwrap_or(""),
+        "Attribute": attributes,
+    });
+    if let Some(t) = s(o, "x_misp_template_uuid") {
+        obj["template_uuid"] = json!(t);
+    }
+    Some(obj)
+}
+
 struct EventBuilder {
     attributes: Vec<Value>,
+    objects: Vec<Value>,
     uuids: HashSet<String>,
     seen: HashSet<(String, String)>,
     event_tags: Vec<Value>,
@@ -424,23 +632,38 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
             groups.push((o, refs));
         }
     }
-    let loose: Vec<&str> = objects
-        .iter()
-        .filter(|o| matches!(s(o, "type"), Some("indicator" | "observed-data")))
-        .filter_map(|o| s(o, "id"))
-        .filter(|id| !referenced.contains(id))
-        .collect();
-    let synthetic;
-    if !loose.is_empty() {
-        let mut sorted = loose.clone();
-        sorted.sort_unstable();
-        let u = uuid::Uuid::new_v5(&crate::MISP_UUID_NAMESPACE, sorted.join(",").as_bytes());
-        synthetic = json!({
+    // Indicators, observed data and MISP objects outside any report: one event per creator, so
+    // that each event names the organisation that made its content (`Orgc`), not the exporter.
+    let mut loose: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for o in objects.iter().filter(|o| {
+        matches!(
+            s(o, "type"),
+            Some("indicator" | "observed-data" | "x-misp-object" | "x-misp-attribute")
+        )
+    }) {
+        if let Some(id) = s(o, "id").filter(|id| !referenced.contains(id)) {
+            loose
+                .entry(s(o, "created_by_ref").unwrap_or(""))
+                .or_default()
+                .push(id);
+        }
+    }
+    let mut synthetic = Vec::new();
+    for (creator, mut ids) in loose {
+        ids.sort_unstable();
+        let u = uuid::Uuid::new_v5(&crate::MISP_UUID_NAMESPACE, ids.join(",").as_bytes());
+        let mut g = json!({
             "type": "grouping", "id": format!("grouping--{u}"),
             "name": "Shieldwall export: objects outside any report",
             "modified": opts.now.stix_millis(),
         });
-        groups.push((&synthetic, loose));
+        if !creator.is_empty() {
+            g["created_by_ref"] = json!(creator);
+        }
+        synthetic.push((g, ids));
+    }
+    for (g, ids) in &synthetic {
+        groups.push((g, ids.clone()));
     }
 
     let mut files = Vec::new();
@@ -457,12 +680,17 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
             continue;
         };
         let ets = ts(report, opts.now);
-        let (org_name, org_uuid) = s(report, "created_by_ref")
+        // The creator's identity names the event's organisation; without the identity object,
+        // its uuid still does (named by its id); the exporter only for what has no creator.
+        let creator = s(report, "created_by_ref");
+        let (org_name, org_uuid) = creator
             .and_then(|r| index.get(r))
             .and_then(|i| Some((s(i, "name")?.to_owned(), uuid_of(s(i, "id")?)?)))
+            .or_else(|| creator.and_then(|r| Some((r.to_owned(), uuid_of(r)?))))
             .unwrap_or_else(|| (opts.org_name.clone(), opts.org_uuid));
         let mut b = EventBuilder {
             attributes: Vec::new(),
+            objects: Vec::new(),
             uuids: HashSet::new(),
             seen: HashSet::new(),
             event_tags: tags_of(report, true),
@@ -478,9 +706,39 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                 message: format!("{missing} referenced objects are not in the input"),
             });
         }
+        // MISP objects: the observed data of an object-derived observation carries the
+        // object; its indicator (same uuid) only says which values are for IDS.
+        let in_event: HashSet<&str> = refs.iter().copied().collect();
+        let object_ids = |uuid: &uuid::Uuid| -> HashSet<String> {
+            index
+                .get(format!("indicator--{uuid}").as_str())
+                .and_then(|i| s(i, "pattern"))
+                .and_then(comparisons)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.value)
+                .collect()
+        };
         for o in ordered {
             let oid = s(o, "id").unwrap_or_default();
             let Some(ou) = uuid_of(oid) else { continue };
+            match s(o, "type") {
+                Some("indicator")
+                    if misp_object_labels(o).is_some()
+                        && in_event.contains(format!("observed-data--{ou}").as_str())
+                        && index.contains_key(format!("observed-data--{ou}").as_str()) =>
+                {
+                    continue;
+                }
+                Some("x-misp-object" | "observed-data") => {
+                    if let Some(obj) = misp_object(o, &index, &object_ids(&ou), ets) {
+                        b.uuids.insert(ou.to_string());
+                        b.objects.push(obj);
+                        continue;
+                    }
+                }
+                _ => {}
+            }
             let ots = ts(o, ets);
             let (label_type, label_cat) = misp_labels(o);
             let comment = s(o, "description");
@@ -724,6 +982,28 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                             .push(json!({"name": format!("misp-galaxy:{galaxy}=\"{value}\"")}));
                     }
                 }
+                "x-misp-attribute" => {
+                    // An attribute whose value fits no STIX object: type and value as MISP had
+                    // them.
+                    if let (Some(t), Some(v)) = (s(o, "x_misp_type"), s(o, "x_misp_value")) {
+                        let ids = o
+                            .get("labels")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .any(|l| l.as_str() == Some("misp:to_ids=\"True\""));
+                        b.add(
+                            ou.to_string(),
+                            t,
+                            v.to_owned(),
+                            ids,
+                            s(o, "x_misp_category").or(label_cat.as_deref()),
+                            ots,
+                            s(o, "x_misp_comment").or(comment),
+                            tags,
+                        );
+                    }
+                }
                 "relationship" | "identity" | "marking-definition" | "note" | "opinion"
                 | "sighting" => {}
                 t if !t.starts_with("x-") && sco_values(o, &index).is_empty() => {
@@ -750,7 +1030,13 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
             .filter(|t| seen.insert(t.to_string()))
             .collect();
         let info = s(report, "name").unwrap_or("Shieldwall export").to_owned();
-        for a in &b.attributes {
+        let object_attributes = b.objects.iter().flat_map(|o| {
+            o.get("Attribute")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        });
+        for a in b.attributes.iter().chain(object_attributes) {
             let (Some(t), Some(v)) = (s(a, "type"), s(a, "value")) else {
                 continue;
             };
@@ -780,7 +1066,7 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
             "Orgc": orgc,
             "Tag": event_tags,
             "Attribute": b.attributes,
-            "Object": [],
+            "Object": b.objects,
         }});
         manifest.insert(
             event_uuid.to_string(),
@@ -819,6 +1105,61 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loose_objects_are_grouped_per_creator_and_keep_their_orgc() {
+        let a = "identity--0a000000-0000-4000-8000-000000000001";
+        let b = "identity--0b000000-0000-4000-8000-000000000002";
+        let ind = |n: u32, by: &str| {
+            json!({"type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--00000000-0000-4000-8000-{n:012}"), "created_by_ref": by,
+                "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+                "pattern": format!("[ipv4-addr:value = '198.51.100.{n}']"), "pattern_type": "stix",
+                "valid_from": "2024-01-01T00:00:00Z"})
+        };
+        let objects = vec![
+            json!({"type": "identity", "spec_version": "2.1", "id": a, "name": "CERT A",
+                "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z"}),
+            ind(1, a),
+            ind(2, b),
+            ind(3, a),
+        ];
+        let feed = export_feed(
+            &objects,
+            &ExportOptions {
+                org_name: "Exporter".into(),
+                org_uuid: uuid::Uuid::nil(),
+                now: Instant::from_secs(1_700_000_000),
+            },
+        )
+        .unwrap_or_default();
+        let mut orgs: Vec<(String, String, usize)> = feed
+            .files
+            .iter()
+            .filter(|f| f.name != "manifest.json" && f.name.ends_with(".json"))
+            .map(|f| {
+                let e: Value = serde_json::from_slice(&f.bytes).unwrap_or_default();
+                (
+                    e["Event"]["Orgc"]["name"].as_str().unwrap_or("").to_owned(),
+                    e["Event"]["Orgc"]["uuid"].as_str().unwrap_or("").to_owned(),
+                    e["Event"]["Attribute"].as_array().map_or(0, Vec::len),
+                )
+            })
+            .collect();
+        orgs.sort();
+        // B has no identity object here: its id still names the organisation.
+        assert_eq!(
+            orgs,
+            vec![
+                (
+                    "CERT A".into(),
+                    "0a000000-0000-4000-8000-000000000001".into(),
+                    2
+                ),
+                (b.into(), "0b000000-0000-4000-8000-000000000002".into(), 1),
+            ]
+        );
+    }
 
     #[test]
     fn pattern_comparisons() {

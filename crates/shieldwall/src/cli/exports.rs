@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use matcher::Indicator;
 use matcher::export::{self, Item, Kind};
+use matcher::suricata;
 use stix::tlp::{TlpLevel, effective_tlp};
 
 use super::latest::Withdrawal;
@@ -40,6 +41,17 @@ pub(crate) enum ExportFormat {
     /// A MISP feed directory (`--out DIR`: manifest.json, hashes.csv, one file per event) of
     /// the reports, indicators and observables, for a MISP instance to subscribe to.
     MispFeed,
+}
+
+/// `--datasets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DatasetChoice {
+    /// Datasets above `--dataset-threshold` domain and address values.
+    Auto,
+    /// Always datasets.
+    Always,
+    /// Always one rule per value (each alert names its indicator).
+    Never,
 }
 
 /// Who the export is for.
@@ -101,9 +113,21 @@ pub(crate) struct Args {
     /// For `suricata`: the first signature id.
     #[arg(long, default_value_t = 1_800_000)]
     sid_base: u32,
-    /// For `suricata`: prefix of the file-hash list names (`<prefix>-sha256.list`).
+    /// For `suricata`: prefix of the data files written beside the rules (`<prefix>-sha256.list`,
+    /// `<prefix>-domain.lst`, `<prefix>-map.tsv`, `<prefix>-suricata.yaml`).
     #[arg(long, default_value = "shieldwall")]
     list_prefix: String,
+    /// For `suricata`: domains and addresses as datasets (a few rules over data files) instead
+    /// of one rule per value; `auto` above `--dataset-threshold` values.
+    #[arg(long, value_enum, default_value = "auto")]
+    datasets: DatasetChoice,
+    /// For `suricata --datasets auto`: the number of domain and address values above which
+    /// datasets are used.
+    #[arg(long, default_value_t = 1_000)]
+    dataset_threshold: usize,
+    /// For `suricata`: domain rules also match every subdomain of the indicated domain.
+    #[arg(long)]
+    subdomains: bool,
     /// For `rpz`: the SOA serial (default: the current time in seconds, modulo 2^32).
     #[arg(long)]
     serial: Option<u32>,
@@ -233,30 +257,77 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::warninglists::report("shieldwall export", &dropped, &inform);
     let values: usize = items.iter().map(|i| i.observables.len()).sum();
     let mut skipped_values = 0;
+    let mut lossy_values = 0;
     let out = args.output.as_deref();
     match args.format {
         ExportFormat::Stix | ExportFormat::MispFeed => unreachable!("handled above"),
         ExportFormat::Suricata => {
-            let s = export::suricata(&items, args.sid_base, &args.list_prefix);
-            skipped_values = s.skipped;
-            if !s.lists.is_empty() {
-                let dir = match out {
-                    Some(p) => p.parent().unwrap_or(Path::new(".")).to_path_buf(),
-                    None => bail!(
-                        "file-hash indicators need list files: give --output FILE.rules (the lists are written beside it)"
-                    ),
-                };
-                for (name, content) in &s.lists {
-                    let p = dir.join(name);
-                    std::fs::write(&p, content)
-                        .with_context(|| format!("cannot write {}", p.display()))?;
+            let opts = suricata::Options {
+                sid_base: args.sid_base,
+                prefix: args.list_prefix.clone(),
+                datasets: match args.datasets {
+                    DatasetChoice::Auto => suricata::DatasetMode::Auto,
+                    DatasetChoice::Always => suricata::DatasetMode::Always,
+                    DatasetChoice::Never => suricata::DatasetMode::Never,
+                },
+                threshold: args.dataset_threshold,
+                subdomains: args.subdomains,
+            };
+            let s = suricata::suricata(&items, &opts);
+            skipped_values = s.skipped.len();
+            for (what, notes) in [
+                ("not exported", &s.skipped),
+                ("exported with a loss", &s.lossy),
+            ] {
+                for n in notes.iter().take(20) {
+                    eprintln!("{}: {what}: {}: {}", n.indicator, n.value, n.why);
+                }
+                if notes.len() > 20 {
                     eprintln!(
-                        "shieldwall export: wrote {} (deploy it in the same directory as the rules file: Suricata 7 resolves list names relative to it)",
-                        p.display()
+                        "shieldwall export: … and {} more values {what}",
+                        notes.len() - 20
                     );
                 }
             }
-            write_to(out, &s.rules)?;
+            let needs_files = s.datasets
+                || s.files
+                    .iter()
+                    .any(|(n, _)| n.ends_with(".list") || n.ends_with(".lst"));
+            match out {
+                Some(p) => {
+                    let dir = p.parent().unwrap_or(Path::new(".")).to_path_buf();
+                    for (name, content) in &s.files {
+                        let f = dir.join(name);
+                        std::fs::write(&f, content)
+                            .with_context(|| format!("cannot write {}", f.display()))?;
+                    }
+                    write_to(out, &s.rules)?;
+                    eprintln!(
+                        "shieldwall export: {} Suricata rules ({}) in {}; data files, the value → indicator map {}-map.tsv and the configuration fragment {} beside it (keep them in the rules file's directory: Suricata 7 resolves list and dataset names relative to it; run with --include {})",
+                        s.rule_count,
+                        if s.datasets {
+                            "domains and addresses as datasets"
+                        } else {
+                            "one rule per value"
+                        },
+                        p.display(),
+                        args.list_prefix,
+                        suricata::Suricata::config_name(&args.list_prefix),
+                        dir.join(suricata::Suricata::config_name(&args.list_prefix))
+                            .display()
+                    );
+                }
+                None if needs_files => bail!(
+                    "file-hash indicators need list files (and datasets their data files): give --output FILE.rules (they are written beside it)"
+                ),
+                None => {
+                    write_to(None, &s.rules)?;
+                    eprintln!(
+                        "shieldwall export: without --output, only the rules are written; the configuration fragment (digests) and the value map are not"
+                    );
+                }
+            }
+            lossy_values = s.lossy.len();
         }
         ExportFormat::Zeek => write_to(out, &export::zeek_intel(&items, "shieldwall"))?,
         ExportFormat::Rpz => {
@@ -295,7 +366,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     withdrawals.print_named("shieldwall export");
     eprintln!(
-        "shieldwall export: {} indicators ({values} values) exported for the {:?} audience; withheld by TLP: {}; not in force: {}; not exportable: {unexportable}; values on warninglists: {} suppressed, {} inform only; values without a form in this format: {skipped_values}; {}",
+        "shieldwall export: {} indicators ({values} values) exported for the {:?} audience; withheld by TLP: {}; not in force: {}; not exportable: {unexportable}; values on warninglists: {} suppressed, {} inform only; values without a form in this format: {skipped_values}; exported with a loss: {lossy_values}; {}",
         items.len(),
         args.audience,
         withdrawals.count(Withdrawal::Tlp),

@@ -126,7 +126,36 @@ pub(crate) fn run(
     let (mut withheld, mut revoked) = (0usize, 0usize);
     let mut kept = Vec::with_capacity(objects.len());
     let mut held_identities = Vec::new();
+    let now_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let at = |o: &Value, k: &str| {
+        o.get(k)
+            .and_then(Value::as_str)
+            .and_then(misp::time::parse_iso)
+            .map(|t| t.secs)
+    };
+    let (mut expired, mut not_yet) = (0usize, 0usize);
     for o in objects {
+        // An indicator out of force is not for IDS now: a feed would set `to_ids` on it.
+        if o["type"] == "indicator" {
+            let why = if at(&o, "valid_until").is_some_and(|u| u <= now_secs) {
+                expired += 1;
+                Some(Withdrawal::Expired)
+            } else if at(&o, "valid_from").is_some_and(|f| f > now_secs) {
+                not_yet += 1;
+                Some(Withdrawal::NotYetValid)
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                if let Some(id) = o.get("id").and_then(Value::as_str) {
+                    withdrawals.add(id, why);
+                }
+                continue;
+            }
+        }
         if o.get("revoked").and_then(Value::as_bool) == Some(true) {
             revoked += 1;
             if let Some(id) = o.get("id").and_then(Value::as_str) {
@@ -189,7 +218,7 @@ pub(crate) fn run(
         .count();
     withdrawals.print_named("shieldwall export");
     eprintln!(
-        "shieldwall export: MISP feed of {events} events written to {} from {} of {total} objects for the {audience} audience; withheld by TLP: {withheld}; revoked: {revoked}; diagnostics: {}; {}",
+        "shieldwall export: MISP feed of {events} events written to {} from {} of {total} objects for the {audience} audience; withheld by TLP: {withheld}; revoked: {revoked}; expired: {expired}; not yet valid: {not_yet}; diagnostics: {}; {}",
         dir.display(),
         kept.len(),
         feed.diagnostics.len(),
