@@ -469,7 +469,14 @@ identity = "identity--0a0b0c0d-0000-4000-8000-000000000002"
                 asked.set(asked.get() + 1);
                 asked.get() > stop_after
             };
-            let r = prepare_envelope(body.as_bytes(), &principal, &coalition, None, &stop, &|_, _| {});
+            let r = prepare_envelope(
+                body.as_bytes(),
+                &principal,
+                &coalition,
+                None,
+                &stop,
+                &|_, _| {},
+            );
             (r, asked.get())
         };
         let (all, asked) = run(usize::MAX);

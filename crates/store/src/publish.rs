@@ -362,14 +362,7 @@ pub async fn publish_prepared<S: Store>(
     let (valid, invalid) = split(prepared);
     // Recorded before the store is written (and a pull cursor moves past them).
     if let Publisher::Peer { name, .. } = by {
-        record_peer_refusals(
-            store,
-            name,
-            &into.id,
-            &invalid,
-            REFUSED_INVALID,
-        )
-        .await?;
+        record_peer_refusals(store, name, &into.id, &invalid, REFUSED_INVALID).await?;
     }
     let status_id = uuid::Uuid::new_v4().to_string();
     let provenance = by.provenance();
@@ -400,14 +393,7 @@ pub async fn publish_prepared<S: Store>(
     };
     let by_rule = refused_by_store(&valid, &outcomes);
     if let Publisher::Peer { name, .. } = by {
-        record_peer_refusals(
-            store,
-            name,
-            &into.id,
-            &by_rule,
-            REFUSED_PRODUCER,
-        )
-        .await?;
+        record_peer_refusals(store, name, &into.id, &by_rule, REFUSED_PRODUCER).await?;
     }
     let mut failures = invalid;
     failures.extend(by_rule);
@@ -568,4 +554,3 @@ pub fn count_refused(refused: &[Refused]) {
             .increment(1);
     }
 }
-

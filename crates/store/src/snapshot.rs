@@ -59,7 +59,10 @@ pub async fn sqlite_snapshot(db: &Path, copy: &Path) -> Result<i64, SnapshotErro
         .bind(target)
         .execute(&mut conn)
         .await
-        .map_err(sqlite(format!("cannot copy {} (VACUUM INTO)", db.display())))?;
+        .map_err(sqlite(format!(
+            "cannot copy {} (VACUUM INTO)",
+            db.display()
+        )))?;
     drop(conn);
     let mut conn = options(copy)
         .connect()
@@ -85,10 +88,10 @@ pub async fn sqlite_snapshot(db: &Path, copy: &Path) -> Result<i64, SnapshotErro
 
 /// SQLite's integrity check of a (restored) database file.
 pub async fn sqlite_integrity_check(db: &Path) -> Result<(), SnapshotError> {
-    let mut conn = options(db)
-        .connect()
-        .await
-        .map_err(sqlite(format!("cannot open the restored database {}", db.display())))?;
+    let mut conn = options(db).connect().await.map_err(sqlite(format!(
+        "cannot open the restored database {}",
+        db.display()
+    )))?;
     let verdict: String = sqlx::query("PRAGMA integrity_check")
         .fetch_one(&mut conn)
         .await

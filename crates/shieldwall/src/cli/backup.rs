@@ -92,7 +92,8 @@ pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let _cleanup = RemoveOnDrop(work.clone());
     let copy = work.join(DATABASE);
 
-    let versions = super::serve::runtime()?.block_on(shieldwall::store::snapshot::sqlite_snapshot(&db, &copy))?;
+    let versions = super::serve::runtime()?
+        .block_on(shieldwall::store::snapshot::sqlite_snapshot(&db, &copy))?;
     restrict(&copy)?;
     let manifest = json!({
         "format": FORMAT,
