@@ -190,8 +190,9 @@ fn is_third_party(obj: &Value, coalition: &Coalition) -> bool {
         .is_none_or(|c| coalition.member_by_identity(c).is_none())
 }
 
-/// Applies validation and the publishing rules to one posted object.
-pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> Prepared {
+/// The refusal of `obj` with a message: its id and version (as far as it has them) kept so that
+/// the status resource can name what was refused.
+fn refusal_of(obj: &Value) -> impl Fn(String) -> Prepared + use<> {
     let id = obj
         .get("id")
         .and_then(Value::as_str)
@@ -202,11 +203,35 @@ pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> 
         .or_else(|| obj.get("created"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let invalid = |message: String| Prepared::Invalid {
+    move |message| Prepared::Invalid {
         id: id.clone(),
         version: version.clone(),
         message,
-    };
+    }
+}
+
+/// The stored form of a checked object produced by `producer`, marked third-party when no member
+/// created it; a refusal (through `invalid`) when it has no stored form.
+fn stored_form(
+    obj: &Value,
+    producer: &str,
+    coalition: &Coalition,
+    invalid: impl Fn(String) -> Prepared,
+) -> Prepared {
+    let third_party = is_third_party(obj, coalition);
+    match to_new_version(obj, producer, None) {
+        Ok(Prepared::Valid(mut v)) => {
+            v.third_party = third_party;
+            Prepared::Valid(v)
+        }
+        Ok(other) => other,
+        Err(message) => invalid(message),
+    }
+}
+
+/// Applies validation and the publishing rules to one posted object.
+pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> Prepared {
+    let invalid = refusal_of(&obj);
     if let Err(message) = validate_incoming(&obj).and_then(|()| canonical_ids(&obj)) {
         return invalid(message);
     }
@@ -225,7 +250,9 @@ pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> 
             }
         }
         None => {
-            let is_tlp_definition = stix::tlp::level_of_marking(&id).is_some();
+            let is_tlp_definition =
+                stix::tlp::level_of_marking(obj.get("id").and_then(Value::as_str).unwrap_or(""))
+                    .is_some();
             if obj.get("created").is_some()
                 && !is_tlp_definition
                 && let Some(map) = obj.as_object_mut()
@@ -237,36 +264,14 @@ pub fn prepare(mut obj: Value, publisher: &Principal, coalition: &Coalition) -> 
             }
         }
     }
-    let third_party = is_third_party(&obj, coalition);
-    match to_new_version(&obj, &publisher.member, None) {
-        Ok(Prepared::Valid(mut v)) => {
-            v.third_party = third_party;
-            Prepared::Valid(v)
-        }
-        Ok(other) => other,
-        Err(message) => invalid(message),
-    }
+    stored_form(&obj, &publisher.member, coalition, invalid)
 }
 
 /// Applies validation to one object received by sync from a peer operated by `peer_member`: its
 /// producer is the member its `created_by_ref` names when that is a member, else the peer's
 /// member (the access policy, `docs/POLICY.md`); the object is stored as received.
 pub fn prepare_from_peer(obj: Value, peer_member: &str, coalition: &Coalition) -> Prepared {
-    let id = obj
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let version = obj
-        .get("modified")
-        .or_else(|| obj.get("created"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let invalid = |message: String| Prepared::Invalid {
-        id: id.clone(),
-        version: version.clone(),
-        message,
-    };
+    let invalid = refusal_of(&obj);
     if let Err(message) = validate_incoming(&obj).and_then(|()| canonical_ids(&obj)) {
         return invalid(message);
     }
@@ -276,15 +281,7 @@ pub fn prepare_from_peer(obj: Value, peer_member: &str, coalition: &Coalition) -
         .and_then(|c| coalition.member_by_identity(c))
         .map_or(peer_member, |m| m.id.as_str())
         .to_owned();
-    let third_party = is_third_party(&obj, coalition);
-    match to_new_version(&obj, &producer, None) {
-        Ok(Prepared::Valid(mut v)) => {
-            v.third_party = third_party;
-            Prepared::Valid(v)
-        }
-        Ok(other) => other,
-        Err(message) => invalid(message),
-    }
+    stored_form(&obj, &producer, coalition, invalid)
 }
 
 /// The stored form of an object that passed validation (also used to load fixtures), produced by

@@ -7,6 +7,9 @@ use pattern::StixVersion;
 use pattern::eval::{EvalOptions, Matcher, Observations};
 use std::sync::OnceLock;
 
+#[path = "../common/round_trip.rs"]
+mod round_trip;
+
 fn observations() -> &'static Observations {
     static OBS: OnceLock<Observations> = OnceLock::new();
     OBS.get_or_init(|| {
@@ -27,23 +30,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(src) = std::str::from_utf8(data) else {
         return;
     };
-    for v in [StixVersion::V21, StixVersion::V20] {
-        let parsed = pattern::parse(src, v);
-        for d in &parsed.diagnostics {
-            assert!(d.span.start <= d.span.end && d.span.end as usize <= src.len());
-            let _ = d.render(src);
+    round_trip::check(src, |p, v| {
+        if v == StixVersion::V21
+            && let Ok(m) = Matcher::new(p, v)
+        {
+            let _ = m.evaluate(observations(), &EvalOptions { max_steps: 20_000 });
         }
-        if let Some(p) = &parsed.pattern {
-            let printed = p.to_string();
-            let again = pattern::parse(&printed, v);
-            let q = again.pattern.as_ref().expect("the canonical form parses");
-            assert!(p.same_as(q), "round trip changed {src:?} -> {printed:?}");
-            let _ = p.inspect();
-            if v == StixVersion::V21 {
-                if let Ok(m) = Matcher::new(p, v) {
-                    let _ = m.evaluate(observations(), &EvalOptions { max_steps: 20_000 });
-                }
-            }
-        }
-    }
+    });
 });

@@ -18,60 +18,11 @@ use std::{
 use serde_json::{Value, json};
 use stix::tlp;
 
-const SHARED: &str = "33333333-3333-4333-8333-333333333333";
-const PRIVATE: &str = "44444444-4444-4444-8444-444444444444";
-const MEMBERS: [&str; 3] = ["ma", "mb", "mc"];
-
-fn identity(member: &str) -> String {
-    let n = member.as_bytes()[1];
-    format!("identity--{n:08x}-0000-4000-8000-000000000000")
-}
+use crate::common::{MEMBERS, identity};
 
 fn write_config(dir: &Path, database: Option<&str>) -> PathBuf {
     let database = database.map_or(String::new(), |url| format!("database = \"{url}\"\n"));
-    let mut t = format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-{database}default_tlp = "amber"
-
-[[api_roots]]
-name = "hub"
-title = "Hub"
-default = true
-
-[[trust_groups]]
-id = "grid"
-members = ["ma", "mb"]
-
-[[collections]]
-id = "{SHARED}"
-api_root = "hub"
-title = "Shared"
-alias = "shared"
-trust_group = "grid"
-read = ["*"]
-write = ["*"]
-
-[[collections]]
-id = "{PRIVATE}"
-api_root = "hub"
-title = "Private to ma"
-alias = "private"
-read = ["ma"]
-write = ["ma"]
-"#,
-        data = dir.join("data").display()
-    );
-    for m in MEMBERS {
-        t.push_str(&format!(
-            "\n[[members]]\nid = \"{m}\"\nname = \"Member {m}\"\nidentity = \"{}\"\n",
-            identity(m)
-        ));
-    }
-    let p = dir.join("shieldwall.toml");
-    std::fs::write(&p, t).unwrap();
-    p
+    common::write_grid_config(dir, &database)
 }
 
 struct Sw {

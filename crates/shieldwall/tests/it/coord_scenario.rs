@@ -15,7 +15,7 @@ use serde_json::Value;
 use shieldwall::store::{AnyStore, Store};
 
 use crate::nodes;
-use nodes::{NODES, Node, digest, free_port, identity, token};
+use nodes::{NODES, Node, free_port, token};
 
 const INC: &str = "a1111111-1111-4111-8111-111111111111";
 const FIMI: &str = "b2222222-2222-4222-8222-222222222222";
@@ -130,20 +130,8 @@ impl ScenarioNode for Node {
 }
 
 fn write_config(node: &Node, all: &[(&str, &str, String)]) {
-    let mut t = format!(
-        r#"[server]
-listen = "{addr}"
-data_dir = "{data}"
-default_tlp = "amber"
-
-[sync]
-member = "{member}"
-
-[[api_roots]]
-name = "sync"
-title = "Sync"
-default = true
-
+    let body = format!(
+        r#"
 [[trust_groups]]
 id = "west"
 members = ["ma", "mb"]
@@ -186,50 +174,16 @@ alias = "disarm"
 read = ["*"]
 write = ["*"]
 
-[[api_keys]]
-id = "local-{name}"
-member = "{member}"
-role = "contributor"
-digest = "{local_digest}"
-"#,
-        addr = node.addr,
-        data = node.dir.join("data").display(),
-        member = node.member,
-        name = node.name,
-        local_digest = digest(&format!("local-{}", node.name)),
+"#
     );
-    for (_, m, _) in all {
-        t.push_str(&format!(
-            "\n[[members]]\nid = \"{m}\"\nname = \"Member {m}\"\nidentity = \"{}\"\n",
-            identity(m)
-        ));
-    }
-    for (peer, peer_member, url) in all.iter().filter(|(n, _, _)| *n != node.name) {
-        t.push_str(&format!(
-            "\n[[api_keys]]\nid = \"peer-{peer}\"\nmember = \"{peer_member}\"\nrole = \"contributor\"\ndigest = \"{}\"\n",
-            digest(&format!("peer-{peer}"))
-        ));
-        t.push_str(&format!(
-            r#"
-[[peers]]
-name = "{peer}"
-url = "{url}"
-api_root = "sync"
-member = "{peer_member}"
-token = "{tok}"
-inbound_actor = "key:peer-{peer}"
-timeout_seconds = 5
-page_size = 200
-collections = [
-  {{ local = "{INC}", remote = "{INC}", direction = "push", interval_seconds = 1 }},
+    nodes::write_node_config(node, all, &body, |_| {
+        format!(
+            r#"  {{ local = "{INC}", remote = "{INC}", direction = "push", interval_seconds = 1 }},
   {{ local = "{FIMI}", remote = "{FIMI}", direction = "push", interval_seconds = 1 }},
   {{ local = "{ASSIST}", remote = "{ASSIST}", direction = "push", interval_seconds = 1 }},
-]
-"#,
-            tok = token(&format!("peer-{}", node.name)),
-        ));
-    }
-    std::fs::write(node.config(), t).unwrap();
+"#
+        )
+    });
 }
 
 fn round(nodes: &[Node]) {

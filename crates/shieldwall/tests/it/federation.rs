@@ -21,7 +21,7 @@ use shieldwall::store::{AnyStore, Store};
 use stix::tlp;
 
 use crate::nodes;
-use nodes::{NODES, Node, digest, free_port, identity, token};
+use nodes::{NODES, Node, free_port, token};
 
 const INTEL: &str = "11111111-1111-4111-8111-111111111111";
 const EAST: &str = "22222222-2222-4222-8222-222222222222";
@@ -58,20 +58,8 @@ impl FederationNode for Node {
 }
 
 fn write_config(node: &Node, all: &[(&str, &str, String)]) {
-    let mut t = format!(
-        r#"[server]
-listen = "{addr}"
-data_dir = "{data}"
-default_tlp = "amber"
-
-[sync]
-member = "{member}"
-
-[[api_roots]]
-name = "sync"
-title = "Sync"
-default = true
-
+    let body = format!(
+        r#"
 [[trust_groups]]
 id = "west"
 members = ["ma", "mb"]
@@ -98,61 +86,23 @@ trust_group = "east"
 read = ["*"]
 write = ["*"]
 
-[[api_keys]]
-id = "local-{name}"
-member = "{member}"
-role = "contributor"
-digest = "{local_digest}"
-"#,
-        addr = node.addr,
-        data = node.dir.join("data").display(),
-        member = node.member,
-        name = node.name,
-        local_digest = digest(&format!("local-{}", node.name)),
+"#
     );
-    for (_, m, _) in all {
-        t.push_str(&format!(
-            "\n[[members]]\nid = \"{m}\"\nname = \"Member {m}\"\nidentity = \"{}\"\n",
-            identity(m)
-        ));
-    }
-    for (peer, peer_member, url) in all.iter().filter(|(n, _, _)| *n != node.name) {
+    nodes::write_node_config(node, all, &body, |peer| {
         // A and B push to each other; C both pulls from and pushes to A and B, so A and B
         // serve C's pulls (through the egress rule, C's key being their `inbound_actor`) and
         // need no mapping towards C.
-        let direction = match (node.name, *peer) {
+        let direction = match (node.name, peer) {
             ("c", _) => Some("both"),
             (_, "c") => None,
             _ => Some("push"),
         };
-        let mappings = direction.map_or(String::new(), |d| {
+        direction.map_or(String::new(), |d| {
             format!(
                 "  {{ local = \"{INTEL}\", remote = \"{INTEL}\", direction = \"{d}\", interval_seconds = 1 }},\n  {{ local = \"{EAST}\", remote = \"{EAST}\", direction = \"{d}\", interval_seconds = 1 }},\n"
             )
-        });
-        // The key the peer uses here.
-        t.push_str(&format!(
-            "\n[[api_keys]]\nid = \"peer-{peer}\"\nmember = \"{peer_member}\"\nrole = \"contributor\"\ndigest = \"{}\"\n",
-            digest(&format!("peer-{peer}"))
-        ));
-        t.push_str(&format!(
-            r#"
-[[peers]]
-name = "{peer}"
-url = "{url}"
-api_root = "sync"
-member = "{peer_member}"
-token = "{tok}"
-inbound_actor = "key:peer-{peer}"
-timeout_seconds = 5
-page_size = 200
-collections = [
-{mappings}]
-"#,
-            tok = token(&format!("peer-{}", node.name)),
-        ));
-    }
-    std::fs::write(node.config(), t).unwrap();
+        })
+    });
 }
 
 fn indicator(n: &str, marking: Option<&str>) -> Value {

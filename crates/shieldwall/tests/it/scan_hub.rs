@@ -12,26 +12,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::json;
 
-fn sw(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.map(<[u8]>::to_vec);
-    let mut pipe = child.stdin.take().unwrap();
-    let w = std::thread::spawn(move || {
-        if let Some(b) = input {
-            let _ = pipe.write_all(&b);
-        }
-    });
-    let out = child.wait_with_output().unwrap();
-    w.join().unwrap();
-    out
-}
+use crate::common::sw_stdin as sw;
 
 fn hub(d: &Path) {
     ok(&sw(d, &["init"], None));

@@ -3,41 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 use telemetry::sample::{Spec, generate};
-use telemetry::{Field, Format, Reader};
-
-fn plants(format: Format) -> Vec<(Field, String)> {
-    let mut p = vec![
-        (Field::DestinationIp, "203.0.113.7".to_owned()),
-        (Field::SourceIp, "2001:db8::bad".to_owned()),
-        (Field::DnsQuestion, "c2.evil.example".to_owned()),
-        (Field::DnsResolvedIp, "198.51.100.23".to_owned()),
-        (
-            Field::UrlFull,
-            "http://drop.evil.example/payload.bin?id=7".to_owned(),
-        ),
-        (Field::TlsServerName, "login.phish.example".to_owned()),
-        (
-            Field::FileSha256,
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_owned(),
-        ),
-        (
-            Field::FileMd5,
-            "d41d8cd98f00b204e9800998ecf8427e".to_owned(),
-        ),
-        (Field::FileName, "invoice.pdf.exe".to_owned()),
-    ];
-    match format {
-        Format::Zeek => p.push((Field::CertSha256, "aa".repeat(32))),
-        _ => p.push((Field::CertSha1, "bb".repeat(20))),
-    }
-    p
-}
+use telemetry::{Format, Reader};
 
 fn check(format: Format) {
     let spec = Spec {
         format,
         events: 400,
-        plants: plants(format),
+        plants: telemetry::sample::standard_plants(format),
         malformed: 3,
         seed: 7,
     };

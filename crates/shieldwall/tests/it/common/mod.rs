@@ -143,8 +143,29 @@ pub fn sw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 /// Runs `shieldwall ARGS`, writing `stdin` (when given) to its standard input from another
 /// thread so that a large input cannot deadlock against a full output pipe.
 pub fn shieldwall_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    run_shieldwall(None, args, stdin)
+}
+
+/// Runs `shieldwall ARGS` in `dir`, writing `stdin` (when given) as `shieldwall_with_stdin` does.
+pub fn sw_stdin(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> std::process::Output {
+    run_shieldwall(Some(dir), args, stdin)
+}
+
+fn run_shieldwall(
+    dir: Option<&std::path::Path>,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> std::process::Output {
     use std::{io::Write, process::Stdio};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shieldwall"));
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -192,4 +213,63 @@ pub fn show(o: &std::process::Output) -> String {
 /// The objects of type `t` among `objects`.
 pub fn of_type<'a>(objects: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
     objects.iter().filter(|o| o["type"] == t).collect()
+}
+
+// --- The three-member coalition of the coordination and publishing suites ------------------
+
+/// The shared collection (trust group `grid`: `ma` and `mb`; readable and writable by all).
+pub const SHARED: &str = "33333333-3333-4333-8333-333333333333";
+/// A collection only `ma` may read and write.
+pub const PRIVATE: &str = "44444444-4444-4444-8444-444444444444";
+/// The members: `ma` and `mb` in the trust group, `mc` outside it.
+pub const MEMBERS: [&str; 3] = ["ma", "mb", "mc"];
+
+pub use crate::nodes::identity;
+
+/// Writes `dir/shieldwall.toml` for the three-member coalition (data in `dir/data`), with
+/// `server_extra` (whole lines) added to `[server]`; returns its path.
+pub fn write_grid_config(dir: &std::path::Path, server_extra: &str) -> PathBuf {
+    let mut t = format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+default_tlp = "amber"
+{server_extra}
+[[api_roots]]
+name = "hub"
+title = "Hub"
+default = true
+
+[[trust_groups]]
+id = "grid"
+members = ["ma", "mb"]
+
+[[collections]]
+id = "{SHARED}"
+api_root = "hub"
+title = "Shared"
+alias = "shared"
+trust_group = "grid"
+read = ["*"]
+write = ["*"]
+
+[[collections]]
+id = "{PRIVATE}"
+api_root = "hub"
+title = "Private to ma"
+alias = "private"
+read = ["ma"]
+write = ["ma"]
+"#,
+        data = dir.join("data").display()
+    );
+    for m in MEMBERS {
+        t.push_str(&format!(
+            "\n[[members]]\nid = \"{m}\"\nname = \"Member {m}\"\nidentity = \"{}\"\n",
+            identity(m)
+        ));
+    }
+    let p = dir.join("shieldwall.toml");
+    std::fs::write(&p, t).unwrap();
+    p
 }

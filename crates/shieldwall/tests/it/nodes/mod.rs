@@ -113,3 +113,72 @@ impl Drop for Node {
         self.kill();
     }
 }
+
+/// Writes `node`'s configuration: `[server]` on its address, `[sync]` as its member, the API
+/// root `sync`, then `body` (trust groups and collections), the node's own API key
+/// `local-<name>`, every member of `all` (name, member, URL), and for each other node the key it
+/// uses here (`peer-<peer>`) and a `[[peers]]` entry whose `collections` list holds
+/// `mappings(peer)` (whole lines).
+pub fn write_node_config(
+    node: &Node,
+    all: &[(&str, &str, String)],
+    body: &str,
+    mappings: impl Fn(&str) -> String,
+) {
+    let mut t = format!(
+        r#"[server]
+listen = "{addr}"
+data_dir = "{data}"
+default_tlp = "amber"
+
+[sync]
+member = "{member}"
+
+[[api_roots]]
+name = "sync"
+title = "Sync"
+default = true
+{body}
+[[api_keys]]
+id = "local-{name}"
+member = "{member}"
+role = "contributor"
+digest = "{local_digest}"
+"#,
+        addr = node.addr,
+        data = node.dir.join("data").display(),
+        member = node.member,
+        name = node.name,
+        local_digest = digest(&format!("local-{}", node.name)),
+    );
+    for (_, m, _) in all {
+        t.push_str(&format!(
+            "\n[[members]]\nid = \"{m}\"\nname = \"Member {m}\"\nidentity = \"{}\"\n",
+            identity(m)
+        ));
+    }
+    for (peer, peer_member, url) in all.iter().filter(|(n, _, _)| *n != node.name) {
+        t.push_str(&format!(
+            "\n[[api_keys]]\nid = \"peer-{peer}\"\nmember = \"{peer_member}\"\nrole = \"contributor\"\ndigest = \"{}\"\n",
+            digest(&format!("peer-{peer}"))
+        ));
+        t.push_str(&format!(
+            r#"
+[[peers]]
+name = "{peer}"
+url = "{url}"
+api_root = "sync"
+member = "{peer_member}"
+token = "{tok}"
+inbound_actor = "key:peer-{peer}"
+timeout_seconds = 5
+page_size = 200
+collections = [
+{mappings}]
+"#,
+            mappings = mappings(peer),
+            tok = token(&format!("peer-{}", node.name)),
+        ));
+    }
+    std::fs::write(node.config(), t).unwrap();
+}
