@@ -96,6 +96,39 @@ impl Binding {
     }
 }
 
+/// Evaluates many patterns against one set of observations: each pattern is compiled once, the
+/// observations' path indexes are built once and shared, and the work is split over `threads`
+/// threads (at least one; results keep the patterns' order). An invalid or unevaluable pattern
+/// gives its own error and the others go on.
+pub fn evaluate_many<S: AsRef<str> + Sync>(
+    patterns: &[S],
+    version: StixVersion,
+    obs: &Observations,
+    options: &EvalOptions,
+    threads: usize,
+) -> Vec<Result<Option<Binding>, EvalError>> {
+    let one = |src: &S| Matcher::compile(src.as_ref(), version)?.evaluate(obs, options);
+    let threads = threads.clamp(1, patterns.len().max(1));
+    if threads == 1 {
+        return patterns.iter().map(one).collect();
+    }
+    let chunk = patterns.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = patterns
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(results) => results,
+                // A panic in evaluation is a bug; carry it to the caller's thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 /// A literal in evaluation form.
 #[derive(Debug, Clone)]
 enum Lit {

@@ -173,3 +173,41 @@ fn bad_observed_data_is_reported() {
         Err(EvalError::InvalidObservedData(_))
     ));
 }
+
+#[test]
+fn a_batch_gives_each_pattern_the_verdict_it_gets_alone_in_order() {
+    let obs = data();
+    let patterns = [
+        "[ipv6-addr:value ISSUBSET '2001:db8:dead:beef::/64']",
+        "[file:name = 'b.exe']",
+        "[file:name = ",
+        "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e'] REPEATS 3 TIMES",
+        "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e'] REPEATS 4 TIMES",
+        "[network-traffic:dst_ref.value = '2001:db8:dead:beef::7'] FOLLOWEDBY [file:name = 'a.exe']",
+        "[file:name = 'a.exe'] FOLLOWEDBY [network-traffic:dst_ref.value = '2001:db8:dead:beef::7']",
+    ];
+    let opts = EvalOptions::default();
+    let alone: Vec<_> = patterns
+        .iter()
+        .map(|p| Matcher::compile(p, StixVersion::V21).and_then(|m| m.evaluate(&obs, &opts)))
+        .collect();
+    let verdict = |r: &Result<Option<pattern::eval::Binding>, EvalError>| match r {
+        Ok(Some(b)) => format!("match {:?}", b.observations()),
+        Ok(None) => "no match".to_owned(),
+        Err(e) => format!("error {e}"),
+    };
+    let expected: Vec<String> = alone.iter().map(verdict).collect();
+    assert_eq!(
+        expected
+            .iter()
+            .map(|v| v.split(' ').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["match", "no", "error", "match", "no", "match", "no"]
+    );
+    for threads in [1, 2, 3, 16] {
+        let batch = pattern::eval::evaluate_many(&patterns, StixVersion::V21, &obs, &opts, threads);
+        let got: Vec<String> = batch.iter().map(verdict).collect();
+        assert_eq!(got, expected, "{threads} threads");
+    }
+    assert!(pattern::eval::evaluate_many::<&str>(&[], StixVersion::V21, &obs, &opts, 2).is_empty());
+}

@@ -24,7 +24,8 @@ pub(crate) enum Command {
         #[arg(required = true)]
         patterns: Vec<String>,
     },
-    /// Match a pattern against observed data (exit 0: match, 1: no match, 2: error).
+    /// Match a pattern, or a file of patterns (`--patterns`), against observed data (exit 0: a
+    /// match, 1: no match, 2: error).
     Match {
         /// STIX version of the pattern and the observed data.
         #[arg(long, default_value = "2.1", value_parser = parse_version)]
@@ -36,7 +37,15 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = EvalOptions::default().max_steps)]
         max_steps: u64,
         /// The pattern.
-        pattern: String,
+        #[arg(required_unless_present = "patterns")]
+        pattern: Option<String>,
+        /// Many patterns in one run (`-` for standard input): one per line (blank lines and
+        /// lines starting with `#` skipped), or JSON — a list of pattern strings, or indicators
+        /// (a bundle, a list, or one), each reported by its id. The observed data is loaded once
+        /// and the patterns are evaluated on every core; an invalid pattern is reported and the
+        /// others go on. Exit 0 when at least one matched.
+        #[arg(long, conflicts_with = "pattern", value_name = "FILE")]
+        patterns: Option<PathBuf>,
         /// JSON file (`-` for standard input): a bundle, or a list of observed-data, SCOs and
         /// bundles (STIX 2.0: a list of observed-data with embedded objects).
         #[arg(long)]
@@ -60,8 +69,13 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             json,
             max_steps,
             pattern,
+            patterns,
             observed,
-        } => run_match(&pattern, &observed, stix_version, json, max_steps),
+        } => match (pattern, patterns) {
+            (Some(pattern), _) => run_match(&pattern, &observed, stix_version, json, max_steps),
+            (None, Some(file)) => run_batch(&file, &observed, stix_version, json, max_steps),
+            (None, None) => anyhow::bail!("give a pattern or --patterns FILE"),
+        },
     }
 }
 
@@ -163,19 +177,7 @@ fn run_match(
         }
         anyhow::bail!("{}", msg.trim_end());
     };
-    let text = read_input(observed)?;
-    // Observations come from anywhere: strict JSON (a duplicate key is refused, not collapsed).
-    let value: Value = stix::json::parse_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}:{}:{}: not valid JSON: {}",
-            observed.display(),
-            e.line,
-            e.column,
-            e.message
-        )
-    })?;
-    let obs = Observations::from_json(&value, version)
-        .with_context(|| format!("loading {}", observed.display()))?;
+    let obs = load_observations(observed, version)?;
     let matcher = Matcher::new(pat, version)?;
     let result = matcher.evaluate(&obs, &EvalOptions { max_steps });
     let binding = match result {
@@ -243,6 +245,169 @@ fn run_match(
     };
     emit(&out)?;
     Ok(if binding.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Reads a JSON document (`-`: standard input) strictly: a duplicate key is refused, not
+/// collapsed; errors name the file, line and column.
+fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
+    let text = read_input(path)?;
+    stix::json::parse_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}:{}:{}: not valid JSON: {}",
+            path.display(),
+            e.line,
+            e.column,
+            e.message
+        )
+    })
+}
+
+fn load_observations(observed: &PathBuf, version: StixVersion) -> anyhow::Result<Observations> {
+    let value = read_json(observed)?;
+    Observations::from_json(&value, version)
+        .with_context(|| format!("loading {}", observed.display()))
+}
+
+/// The patterns of a `--patterns` file, each with the name it is reported by (an indicator's
+/// id, else `line N` or `#N`).
+fn read_patterns(path: &PathBuf) -> anyhow::Result<Vec<(String, String)>> {
+    let text = read_input(path)?;
+    let trimmed = text.trim_start();
+    // A pattern line starts with `[` too: JSON only when the whole text parses as JSON.
+    let json = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        stix::json::parse_str(&text).ok()
+    } else {
+        None
+    };
+    let Some(value) = json else {
+        if trimmed.starts_with('{') {
+            // Not a pattern either: say why the JSON failed.
+            read_json(path)?;
+        }
+        return Ok(text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(|(i, l)| (format!("line {}", i + 1), l.trim().to_owned()))
+            .collect());
+    };
+    let items: Vec<&Value> = match &value {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => match o.get("objects").and_then(Value::as_array) {
+            Some(objects) => objects.iter().collect(),
+            None => vec![&value],
+        },
+        _ => anyhow::bail!("{}: expected patterns or indicators", path.display()),
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Value::String(p) => out.push((format!("#{}", i + 1), p.clone())),
+            Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("indicator") => {
+                let Some(p) = o.get("pattern").and_then(Value::as_str) else {
+                    anyhow::bail!(
+                        "{}: item #{} is an indicator without a pattern",
+                        path.display(),
+                        i + 1
+                    );
+                };
+                let name = o
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("#{}", i + 1), str::to_owned);
+                out.push((name, p.to_owned()));
+            }
+            // Other objects of a bundle (identities, markings, relationships) are not patterns.
+            Value::Object(_) => {}
+            _ => anyhow::bail!(
+                "{}: item #{} is neither a pattern string nor an object",
+                path.display(),
+                i + 1
+            ),
+        }
+    }
+    Ok(out)
+}
+
+fn run_batch(
+    file: &PathBuf,
+    observed: &PathBuf,
+    version: StixVersion,
+    as_json: bool,
+    max_steps: u64,
+) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        !(file.as_os_str() == "-" && observed.as_os_str() == "-"),
+        "--patterns and --observed cannot both read standard input"
+    );
+    let named = read_patterns(file)?;
+    let obs = load_observations(observed, version)?;
+    let sources: Vec<&str> = named.iter().map(|(_, p)| p.as_str()).collect();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let results =
+        pattern::eval::evaluate_many(&sources, version, &obs, &EvalOptions { max_steps }, threads);
+    let (mut matched, mut errors) = (0usize, 0usize);
+    let mut text = String::new();
+    let mut rows = Vec::with_capacity(results.len());
+    for ((name, src), result) in named.iter().zip(&results) {
+        match result {
+            Ok(Some(b)) => {
+                matched += 1;
+                let ids: Vec<String> = b
+                    .observations()
+                    .into_iter()
+                    .map(|i| {
+                        obs.observed_data_id(i)
+                            .map_or_else(|| format!("observation #{}", i + 1), str::to_owned)
+                    })
+                    .collect();
+                if as_json {
+                    rows.push(json!({"name": name, "pattern": src, "matched": true, "observed_data_ids": ids}));
+                } else {
+                    text.push_str(&format!("match     {name}  <-  {}\n", ids.join(", ")));
+                }
+            }
+            Ok(None) => {
+                if as_json {
+                    rows.push(json!({"name": name, "pattern": src, "matched": false}));
+                } else {
+                    text.push_str(&format!("no match  {name}\n"));
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                if as_json {
+                    rows.push(json!({"name": name, "pattern": src, "error": e.to_string()}));
+                } else {
+                    text.push_str(&format!("error     {name}: {e}\n"));
+                }
+            }
+        }
+    }
+    let summary = format!(
+        "{} patterns against {} observations: {matched} matched, {} did not, {errors} errors",
+        named.len(),
+        obs.len(),
+        named.len() - matched - errors
+    );
+    if as_json {
+        text = serde_json::to_string_pretty(&json!({
+            "stix_version": version.to_string(),
+            "observations": obs.len(),
+            "patterns": named.len(),
+            "matched": matched,
+            "errors": errors,
+            "results": rows,
+        }))?;
+        text.push('\n');
+    }
+    emit(&text)?;
+    eprintln!("{summary}");
+    Ok(if matched > 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -143,3 +143,108 @@ fn match_errors_exit_2_with_a_location() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn match_many_patterns_in_one_run_from_lines_or_indicators() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = observed_file(&dir);
+    // One pattern per line: comments and blank lines skipped, an invalid line reported in place.
+    let lines = dir.path().join("patterns.txt");
+    std::fs::write(
+        &lines,
+        "# hunting list\n[file:name = 'evil.exe']\n\n[file:name = 'good.exe']\n[file:name = \n[domain-name:value = 'evil.example']\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "pattern",
+        "match",
+        "--patterns",
+        lines.to_str().unwrap(),
+        "--observed",
+        &f,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    assert!(
+        rows[0].starts_with("match     line 2") && rows[0].contains("observed-data--1"),
+        "{out}"
+    );
+    assert!(rows[1].starts_with("no match  line 4"), "{out}");
+    assert!(rows[2].starts_with("error     line 5"), "{out}");
+    assert!(
+        rows[3].starts_with("match     line 6") && rows[3].contains("observed-data--2"),
+        "{out}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("4 patterns against 2 observations: 2 matched, 1 did not, 1 errors"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // Indicators in a bundle, reported by id; other objects ignored; --json.
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--5", "objects": [
+        {"type": "identity", "id": "identity--1", "name": "x"},
+        {"type": "indicator", "id": "indicator--a", "pattern": "[domain-name:value = 'evil.example']"},
+        {"type": "indicator", "id": "indicator--b", "pattern": "[domain-name:value = 'other.example']"}
+    ]});
+    let ind = dir.path().join("indicators.json");
+    std::fs::write(&ind, bundle.to_string()).unwrap();
+    let o = run(&[
+        "pattern",
+        "match",
+        "--json",
+        "--patterns",
+        ind.to_str().unwrap(),
+        "--observed",
+        &f,
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["patterns"], 2);
+    assert_eq!(v["matched"], 1);
+    assert_eq!(v["results"][0]["name"], "indicator--a");
+    assert_eq!(v["results"][0]["observed_data_ids"][0], "observed-data--2");
+    assert_eq!(v["results"][1]["matched"], false);
+
+    // Nothing matched: exit 1. A pattern and --patterns together: refused.
+    std::fs::write(&lines, "[file:name = 'none']\n").unwrap();
+    let l = lines.to_str().unwrap();
+    assert_eq!(
+        run(&["pattern", "match", "--patterns", l, "--observed", &f])
+            .status
+            .code(),
+        Some(1)
+    );
+    let o = run(&[
+        "pattern",
+        "match",
+        "[file:name = 'x']",
+        "--patterns",
+        l,
+        "--observed",
+        &f,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A JSON list holding a number is refused with a reason, not skipped.
+    std::fs::write(&lines, "[1]").unwrap();
+    let o = run(&["pattern", "match", "--patterns", l, "--observed", &f]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("neither a pattern string"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
