@@ -9,7 +9,11 @@ same generated files, in the same run.
    The full runs would take hours (each call takes a fraction of a second to seconds on 10,000
    observations), so the Python side is sampled: every k-th pattern, at most --sample patterns.
    The sample keeps the generated mix because patterns are generated independently in order.
-3. Prints both throughputs (pattern x observation evaluations per second) and the ratio.
+3. With --shieldwall BINARY, also times the command line's batch mode on the same files, as a
+   whole process (loading the observations, compiling and evaluating every pattern on every
+   core): `shieldwall pattern match --patterns patterns-P.txt --observed observed-O.json --json`,
+   and checks that its verdicts agree with stix2-matcher's on the sampled patterns.
+4. Prints the throughputs (pattern x observation evaluations per second) and the ratios.
 
 Usage: scripts/bench_pattern_vs_stix2_matcher.py [--python-sample 40] [--patterns 1000,10000]
 Run it with the Python that has stix2-matcher installed (e.g. .venv/bin/python after `pip install stix2-matcher`).
@@ -31,6 +35,7 @@ def main():
     ap.add_argument("--observations", type=int, default=10000)
     ap.add_argument("--python-sample", type=int, default=40)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--shieldwall", default=None, help="a release `shieldwall` binary: time its batch mode too")
     args = ap.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +64,19 @@ def main():
             if match(p, observed, stix_version="2.1"):
                 py_matched += 1
         py_s = time.perf_counter() - t
+        cli = None
+        if args.shieldwall:
+            t = time.perf_counter()
+            res = subprocess.run([args.shieldwall, "pattern", "match", "--json", "--patterns",
+                                  run["patterns_file"], "--observed", run["observed_file"]],
+                                 capture_output=True, text=True)
+            cli_s = time.perf_counter() - t
+            out = json.loads(res.stdout)
+            verdicts = [r.get("matched") for r in out["results"]]
+            sampled = verdicts[::step][: args.python_sample]
+            py_verdicts = [bool(match(p, observed, stix_version="2.1")) for p in sample]
+            cli = {"seconds": cli_s, "matched": out["matched"], "errors": out["errors"],
+                   "agrees_on_sample": sampled == py_verdicts}
         o = run["observations"]
         py_rate = len(sample) * o / py_s
         rs_rate = run["evaluations_per_second"]
@@ -74,6 +92,15 @@ def main():
             "python_evals_per_s": py_rate,
             "ratio": rs_rate / py_rate, "ratio_incl_compile": rs_rate_c / py_rate,
         }
+        if cli:
+            cli_rate = run["patterns"] * o / cli["seconds"]
+            entry.update({"cli_seconds": cli["seconds"], "cli_matched": cli["matched"],
+                          "cli_errors": cli["errors"], "cli_evals_per_s": cli_rate,
+                          "cli_ratio": cli_rate / py_rate,
+                          "cli_agrees_with_stix2_matcher_on_sample": cli["agrees_on_sample"]})
+            print(f"  shieldwall pattern match --patterns (whole process): {cli['seconds']:.2f}s, "
+                  f"{cli_rate:.3e} evals/s, ratio {cli_rate / py_rate:.0f}x; verdicts agree on the "
+                  f"sample: {cli['agrees_on_sample']}")
         report["runs"].append(entry)
         print(f"P={run['patterns']} O={o}: shieldwall {rs_rate:.3e} evals/s "
               f"({rs_rate_c:.3e} incl. compile); stix2-matcher {py_rate:.3e} evals/s "
