@@ -27,16 +27,32 @@ use super::{
 };
 use crate::timestamps;
 
-const SQLITE_SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS versions (
-        vid INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL, type TEXT NOT NULL, spec_version TEXT NOT NULL,
+/// The `versions` table's columns after `vid`, the same on both backends (which differ only in
+/// how `vid` is generated).
+macro_rules! versions_columns {
+    () => {
+        "id TEXT NOT NULL, type TEXT NOT NULL, spec_version TEXT NOT NULL,
         version_ns BIGINT NOT NULL, version_text TEXT,
         tlp BIGINT, producer TEXT NOT NULL, created_by_ref TEXT, revoked BIGINT NOT NULL,
         has_edges BIGINT NOT NULL, json TEXT NOT NULL,
         source TEXT NOT NULL, actor TEXT NOT NULL, received_at BIGINT NOT NULL,
-        UNIQUE (id, version_ns))",
+        UNIQUE (id, version_ns))"
+    };
+}
+
+const SQLITE_VERSIONS: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS versions (vid INTEGER PRIMARY KEY AUTOINCREMENT, ",
+    versions_columns!()
+);
+
+const POSTGRES_VERSIONS: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS versions (vid BIGSERIAL PRIMARY KEY, ",
+    versions_columns!()
+);
+
+/// Every other table and index, in SQL both backends accept; run after the `versions` table.
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS entries (
         collection TEXT NOT NULL, vid BIGINT NOT NULL, date_added BIGINT NOT NULL,
         multi BIGINT NOT NULL DEFAULT 1,
@@ -68,45 +84,8 @@ const SQLITE_SCHEMA: &[&str] = &[
         PRIMARY KEY (id, version, peer, collection))",
 ];
 
-const POSTGRES_SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS versions (
-        vid BIGSERIAL PRIMARY KEY,
-        id TEXT NOT NULL, type TEXT NOT NULL, spec_version TEXT NOT NULL,
-        version_ns BIGINT NOT NULL, version_text TEXT,
-        tlp BIGINT, producer TEXT NOT NULL, created_by_ref TEXT, revoked BIGINT NOT NULL,
-        has_edges BIGINT NOT NULL, json TEXT NOT NULL,
-        source TEXT NOT NULL, actor TEXT NOT NULL, received_at BIGINT NOT NULL,
-        UNIQUE (id, version_ns))",
-    "CREATE TABLE IF NOT EXISTS entries (
-        collection TEXT NOT NULL, vid BIGINT NOT NULL, date_added BIGINT NOT NULL,
-        multi BIGINT NOT NULL DEFAULT 1,
-        PRIMARY KEY (collection, vid))",
-    "CREATE INDEX IF NOT EXISTS entries_order ON entries (collection, date_added, vid)",
-    "CREATE INDEX IF NOT EXISTS entries_vid ON entries (vid)",
-    "CREATE INDEX IF NOT EXISTS entries_date ON entries (date_added)",
-    "CREATE TABLE IF NOT EXISTS edges (vid BIGINT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (vid, target))",
-    // By target: when an object gets a new version or placement, `add` re-dates the edges that
-    // point to it (so that sync judges them again). Stores created without it get it here.
-    "CREATE INDEX IF NOT EXISTS edges_target ON edges (target)",
-    "CREATE TABLE IF NOT EXISTS statuses (
-        id TEXT PRIMARY KEY, api_root TEXT NOT NULL, member TEXT NOT NULL,
-        request_ts BIGINT NOT NULL, expires BIGINT NOT NULL, body TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS statuses_expires ON statuses (expires)",
-    "CREATE TABLE IF NOT EXISTS sync_cursors (
-        peer TEXT NOT NULL, collection TEXT NOT NULL, direction TEXT NOT NULL,
-        value TEXT NOT NULL, updated BIGINT NOT NULL, PRIMARY KEY (peer, collection, direction))",
-    // What push held back from a peer (or the peer refused), per mapping and version, and why.
-    "CREATE TABLE IF NOT EXISTS sync_held (
-        peer TEXT NOT NULL, mapping TEXT NOT NULL, collection TEXT NOT NULL, vid BIGINT NOT NULL,
-        reason TEXT NOT NULL, detail TEXT NOT NULL, since BIGINT NOT NULL,
-        PRIMARY KEY (peer, mapping, vid))",
-    "CREATE INDEX IF NOT EXISTS sync_held_vid ON sync_held (vid)",
-    // What this node refused from a peer (its pull, or the peer's push), and why.
-    "CREATE TABLE IF NOT EXISTS sync_refused (
-        id TEXT NOT NULL, version TEXT NOT NULL, peer TEXT NOT NULL, collection TEXT NOT NULL,
-        reason TEXT NOT NULL, detail TEXT NOT NULL, at BIGINT NOT NULL,
-        PRIMARY KEY (id, version, peer, collection))",
+/// What only PostgreSQL runs after [`SCHEMA`]: upgrades of stores created by earlier versions.
+const POSTGRES_UPGRADES: &[&str] = &[
     // Stores created before `entries.multi`: 1 (the safe value) for every existing entry.
     "ALTER TABLE entries ADD COLUMN IF NOT EXISTS multi BIGINT NOT NULL DEFAULT 1",
 ];
@@ -217,7 +196,7 @@ impl SqliteStore {
         .fetch_one(&writer)
         .await?
         .try_get(0)?;
-        for stmt in SQLITE_SCHEMA {
+        for stmt in std::iter::once(&SQLITE_VERSIONS).chain(SCHEMA) {
             sqlx::query(*stmt).execute(&writer).await?;
         }
         if had_held == 0 {
@@ -274,7 +253,10 @@ impl PgStore {
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
-        for stmt in POSTGRES_SCHEMA {
+        for stmt in std::iter::once(&POSTGRES_VERSIONS)
+            .chain(SCHEMA)
+            .chain(POSTGRES_UPGRADES)
+        {
             sqlx::query(*stmt).execute(&mut *tx).await?;
         }
         if !had_held {
