@@ -15,7 +15,7 @@ use serde_json::Value;
 use shieldwall::store::{AnyStore, Store};
 
 use crate::nodes;
-use nodes::{NODES, Node, free_port, token};
+use nodes::{Node, token};
 
 const INC: &str = "a1111111-1111-4111-8111-111111111111";
 const FIMI: &str = "b2222222-2222-4222-8222-222222222222";
@@ -206,22 +206,7 @@ async fn grid_attack_fimi_and_assistance_across_three_nodes() {
     };
     let disarm = disarm.to_str().unwrap().to_owned();
     let tmp = tempfile::tempdir().unwrap();
-    let mut nodes: Vec<Node> = NODES
-        .iter()
-        .map(|(name, member, ip)| {
-            let dir = tmp.path().join(name);
-            std::fs::create_dir_all(&dir).unwrap();
-            Node {
-                name,
-                member,
-                addr: format!("{ip}:{}", free_port(ip)),
-                dir,
-                child: None,
-            }
-        })
-        .collect();
-    let all: Vec<(&str, &str, String)> =
-        nodes.iter().map(|n| (n.name, n.member, n.url())).collect();
+    let (mut nodes, all) = nodes::three_nodes(tmp.path());
     for n in &mut nodes {
         write_config(n, &all);
         n.start();

@@ -21,7 +21,7 @@ use shieldwall::store::{AnyStore, Store};
 use stix::tlp;
 
 use crate::nodes;
-use nodes::{NODES, Node, free_port, token};
+use nodes::{Node, token};
 
 const INTEL: &str = "11111111-1111-4111-8111-111111111111";
 const EAST: &str = "22222222-2222-4222-8222-222222222222";
@@ -159,22 +159,7 @@ async fn round(nodes: &[Node]) {
 async fn three_nodes_hold_exactly_what_the_policy_allows() {
     shieldwall::tls::ensure_provider();
     let tmp = tempfile::tempdir().unwrap();
-    let mut nodes: Vec<Node> = NODES
-        .iter()
-        .map(|(name, member, ip)| {
-            let dir = tmp.path().join(name);
-            std::fs::create_dir_all(&dir).unwrap();
-            Node {
-                name,
-                member,
-                addr: format!("{ip}:{}", free_port(ip)),
-                dir,
-                child: None,
-            }
-        })
-        .collect();
-    let all: Vec<(&str, &str, String)> =
-        nodes.iter().map(|n| (n.name, n.member, n.url())).collect();
+    let (mut nodes, all) = nodes::three_nodes(tmp.path());
     for n in &mut nodes {
         write_config(n, &all);
         n.start();

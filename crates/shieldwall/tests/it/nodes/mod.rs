@@ -182,3 +182,26 @@ collections = [
     }
     std::fs::write(node.config(), t).unwrap();
 }
+
+/// The three [`NODES`], each with a folder under `root` and a free port on its own loopback
+/// address (not started), and the (name, member, URL) list their configurations name.
+pub fn three_nodes(
+    root: &std::path::Path,
+) -> (Vec<Node>, Vec<(&'static str, &'static str, String)>) {
+    let nodes: Vec<Node> = NODES
+        .iter()
+        .map(|(name, member, ip)| {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            Node {
+                name,
+                member,
+                addr: format!("{ip}:{}", free_port(ip)),
+                dir,
+                child: None,
+            }
+        })
+        .collect();
+    let all = nodes.iter().map(|n| (n.name, n.member, n.url())).collect();
+    (nodes, all)
+}
