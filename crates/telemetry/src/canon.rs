@@ -31,6 +31,106 @@ pub fn domain(raw: &str) -> Option<Cow<'_, str>> {
 /// The canonical form of a URL (see the module documentation); text that does not parse as
 /// an absolute URL is returned unchanged.
 pub fn url(raw: &str) -> Cow<'_, str> {
+    if already_canonical(raw) {
+        return Cow::Borrowed(raw);
+    }
+    url_slow(raw)
+}
+
+/// Whether `raw` is a URL the WHATWG serialisation (with fragment and credentials dropped) would
+/// give back unchanged, decided from its bytes alone — the common case in logs — so that the
+/// scan does not parse and re-serialise every logged URL. Conservative: anything unusual
+/// (upper case, credentials, a fragment, a port with a leading zero or the default one, a
+/// numeric or punycode host, dot segments, a byte the parser would percent-encode) answers
+/// `false`, and the full parser decides.
+fn already_canonical(raw: &str) -> bool {
+    let (rest, default_port) = if let Some(r) = raw.strip_prefix("http://") {
+        (r, "80")
+    } else if let Some(r) = raw.strip_prefix("https://") {
+        (r, "443")
+    } else {
+        return false;
+    };
+    let Some(slash) = rest.find('/') else {
+        return false;
+    };
+    let (authority, path) = rest.split_at(slash);
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    if let Some(p) = port
+        && (p.is_empty()
+            || p.len() > 5
+            || p.starts_with('0')
+            || p == default_port
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.parse::<u32>().map_or(true, |n| n > 65_535))
+    {
+        return false;
+    }
+    let host_ok = !host.is_empty()
+        && !host.starts_with('.')
+        && !host.ends_with('.')
+        && !host.contains("..")
+        && !host.contains("xn--")
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        // A last label that is a number (decimal, or hex after `0x`) makes the host an IPv4
+        // address, which is normalised.
+        && host.rsplit('.').next().is_some_and(|last| {
+            !last.bytes().all(|b| b.is_ascii_digit()) && !last.starts_with("0x")
+        });
+    if !host_ok {
+        return false;
+    }
+    // Path and query: only bytes that both serialisations keep as they are, no dot segments
+    // (nor anything that could be one: a `.` opening a segment, `%2e`).
+    let kept = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'?'
+                    | b'%'
+            )
+    };
+    path.bytes().all(kept)
+        && path_dots_are_plain(path)
+        && !path.contains("%2e")
+        && !path.contains("%2E")
+}
+
+/// Whether every `.` in `path` stands inside a segment (`a.b`, `x.html`), never as a whole
+/// segment or at its start.
+fn path_dots_are_plain(path: &str) -> bool {
+    let mut prev = b'/';
+    for b in path.bytes() {
+        if b == b'.' && prev == b'/' {
+            return false;
+        }
+        prev = b;
+    }
+    true
+}
+
+fn url_slow(raw: &str) -> Cow<'_, str> {
     let Ok(mut u) = url::Url::parse(raw) else {
         return Cow::Borrowed(raw);
     };
@@ -72,6 +172,60 @@ mod tests {
         assert!(domain("a b").is_none());
         assert!(domain("").is_none());
         assert!(domain(".").is_none());
+    }
+
+    #[test]
+    fn the_byte_check_agrees_with_the_parser() {
+        let cases = [
+            "http://evil.example/payload.bin?id=7",
+            "https://login.phish.example/a/b.c/d?x=1&y=2",
+            "http://evil.example:8080/x",
+            "http://evil.example:80/x",
+            "https://evil.example:443/x",
+            "http://evil.example:080/x",
+            "http://evil.example:99999/x",
+            "http://evil.example:/x",
+            "http://Evil.example/x",
+            "HTTP://evil.example/x",
+            "http://evil.example",
+            "http://u:p@evil.example/x",
+            "http://evil.example/x#frag",
+            "http://evil.example/a/../b",
+            "http://evil.example/a/./b",
+            "http://evil.example/a/%2e%2E/b",
+            "http://evil.example/.hidden",
+            "http://evil.example/a b",
+            "http://evil.example/a'b?c'd",
+            "http://evil.example/a\\b",
+            "http://evil.example/a|b^c[d]{e}`f",
+            "http://evil.example/%zz%c3%A4",
+            "http://192.168.001.1/x",
+            "http://10.1/x",
+            "http://0x7f.1/x",
+            "http://host.0x1f/x",
+            "http://evil.cafe/x",
+            "http://evil.de/x",
+            "http://xn--bcher-kva.example/x",
+            "http://xn--invalid-.example/x",
+            "http://evil..example/x",
+            "http://.evil.example/x",
+            "http://evil.example./x",
+            "http://a-b.example/x?q=a:b@c/d%20e",
+            "ftp://evil.example/x",
+        ];
+        for raw in cases {
+            let fast = already_canonical(raw);
+            let slow = url_slow(raw);
+            if fast {
+                assert_eq!(
+                    slow, raw,
+                    "{raw}: the byte check says canonical, the parser disagrees"
+                );
+            }
+            assert_eq!(url(raw), slow, "{raw}");
+        }
+        assert!(already_canonical("http://evil.example/payload.bin?id=7"));
+        assert!(already_canonical("http://evil.de:8080/a.b/c?d=e"));
     }
 
     #[test]
