@@ -416,10 +416,28 @@ fn misp_object(
     index: &HashMap<&str, &Value>,
     ids: &HashSet<String>,
     now: Instant,
+    diags: &mut Vec<Diagnostic>,
 ) -> Option<Value> {
     let ou = uuid_of(s(o, "id")?)?;
     let ts = ts(o, now);
     let (name, meta, attributes) = match s(o, "type")? {
+        t @ ("vulnerability" | "attack-pattern" | "course-of-action") => {
+            // An SDO made from a MISP object of the same template: the object's attributes
+            // as MISP had them, if the SDO still names one of them.
+            let (name, meta) = misp_object_labels(o)?;
+            let carried = carried_attributes(o, &ou, ids, ts)?;
+            let named = s(o, "name")
+                .is_none_or(|n| n == name || carried.iter().any(|a| s(a, "value") == Some(n)));
+            if name != t || !named {
+                diags.push(Diagnostic {
+                    level: Level::Warning,
+                    path: s(o, "id").unwrap_or_default().to_owned(),
+                    message: "MISP object attributes disagree with the object; exported from its STIX properties".into(),
+                });
+                return None;
+            }
+            (name, meta, carried)
+        }
         "x-misp-object" => {
             let attrs: Vec<Value> = o
                 .get("x_misp_attributes")
@@ -536,6 +554,33 @@ fn misp_object(
                     n += 1;
                 }
             }
+            // The object's attributes as MISP had them (relations, types, and the values STIX
+            // holds in properties a feed has no relation for), when they agree with the SCOs:
+            // every value rebuilt from them is one of the object's.
+            if let Some(carried) = carried_attributes(o, &ou, ids, ts) {
+                let values: HashSet<String> = carried
+                    .iter()
+                    .filter_map(|a| s(a, "value"))
+                    .map(str::to_lowercase)
+                    .collect();
+                let disagree: Vec<&str> = attrs
+                    .iter()
+                    .filter_map(|a| s(a, "value"))
+                    .filter(|v| !values.contains(&v.to_lowercase()))
+                    .collect();
+                if disagree.is_empty() {
+                    attrs = carried;
+                } else {
+                    diags.push(Diagnostic {
+                        level: Level::Warning,
+                        path: s(o, "id").unwrap_or_default().to_owned(),
+                        message: format!(
+                            "MISP object attributes disagree with the observables ({} values not among them); exported from the observables",
+                            disagree.len()
+                        ),
+                    });
+                }
+            }
             (name, meta, attrs)
         }
         _ => return None,
@@ -552,6 +597,50 @@ fn misp_object(
         obj["template_uuid"] = json!(t);
     }
     Some(obj)
+}
+
+/// The attributes of the MISP object an observed data or SDO was made from
+/// (`x_misp_object_attributes`), as MISP object attributes; IDS only for the values the object's
+/// indicator still tests (`ids`).
+fn carried_attributes(
+    o: &Value,
+    ou: &uuid::Uuid,
+    ids: &HashSet<String>,
+    ts: Instant,
+) -> Option<Vec<Value>> {
+    let list = o.get("x_misp_object_attributes")?.as_array()?;
+    let mut out = Vec::new();
+    for (n, a) in list.iter().enumerate() {
+        let (Some(ty), Some(rel), Some(v)) = (
+            s(a, "type"),
+            s(a, "object_relation"),
+            s(a, "value"),
+        ) else {
+            continue;
+        };
+        let uuid = s(a, "uuid")
+            .filter(|u| uuid::Uuid::parse_str(u).is_ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| sub_uuid(ou, n));
+        let to_ids = a.get("to_ids").and_then(Value::as_bool) == Some(true) && ids.contains(v);
+        let mut m = object_attribute(uuid, ty, rel, v, to_ids, ts);
+        for k in ["category", "comment", "data"] {
+            if let Some(x) = a.get(k).filter(|x| x.is_string()) {
+                m[k] = x.clone();
+            }
+        }
+        out.push(m);
+    }
+    if out.is_empty() { None } else { Some(out) }
+}
+
+/// The MISP value an indicator or observed data made from a MISP attribute keeps
+/// (`x_misp_value`), when it agrees with what the object holds: one of `parts` (pattern
+/// comparison values, SCO values) is in it, or there is none to compare.
+fn carried_value<'a>(o: &'a Value, parts: &[String]) -> Option<&'a str> {
+    let v = s(o, "x_misp_value")?;
+    let lower = v.to_lowercase();
+    (parts.is_empty() || parts.iter().any(|p| lower.contains(&p.to_lowercase()))).then_some(v)
 }
 
 struct EventBuilder {
@@ -730,8 +819,11 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                 {
                     continue;
                 }
-                Some("x-misp-object" | "observed-data") => {
-                    if let Some(obj) = misp_object(o, &index, &object_ids(&ou), ets) {
+                Some(
+                    "x-misp-object" | "observed-data" | "vulnerability" | "attack-pattern"
+                    | "course-of-action",
+                ) => {
+                    if let Some(obj) = misp_object(o, &index, &object_ids(&ou), ets, &mut diags) {
                         b.uuids.insert(ou.to_string());
                         b.objects.push(obj);
                         continue;
@@ -747,6 +839,28 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                 "indicator" => {
                     let pattern = s(o, "pattern").unwrap_or("");
                     let pt = s(o, "pattern_type").unwrap_or("stix");
+                    if pt == "stix"
+                        && let Some(lt) = label_type.as_deref().filter(|t| type_defaults(t).is_some())
+                    {
+                        let parts: Vec<String> = comparisons(pattern)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|c| c.value)
+                            .collect();
+                        if let Some(v) = carried_value(o, &parts) {
+                            b.add(
+                                ou.to_string(),
+                                lt,
+                                v.to_owned(),
+                                true,
+                                label_cat.as_deref(),
+                                ots,
+                                comment,
+                                tags,
+                            );
+                            continue;
+                        }
+                    }
                     let rule_type = match pt {
                         "sigma" | "snort" | "suricata" | "yara" | "pcre" => Some(pt),
                         _ => None,
@@ -871,6 +985,22 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                             }
                         }
                     }
+                    if let Some(lt) = label_type.as_deref().filter(|t| type_defaults(t).is_some()) {
+                        let parts: Vec<String> = pairs.iter().map(|(_, v)| v.clone()).collect();
+                        if let Some(v) = carried_value(o, &parts) {
+                            b.add(
+                                ou.to_string(),
+                                lt,
+                                v.to_owned(),
+                                false,
+                                label_cat.as_deref(),
+                                ots,
+                                comment,
+                                tags,
+                            );
+                            continue;
+                        }
+                    }
                     if let (Some(lt), true) = (label_type.as_deref(), !pairs.is_empty()) {
                         let parts = lt.split('|').count();
                         let value = if parts == 1 && pairs.len() == 1 {
@@ -934,7 +1064,10 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                     if let Some(n) = s(o, "name") {
                         b.add(
                             ou.to_string(),
-                            "vulnerability",
+                            match label_type.as_deref() {
+                                Some("weakness") => "weakness",
+                                _ => "vulnerability",
+                            },
                             n.to_owned(),
                             false,
                             label_cat.as_deref(),
