@@ -297,6 +297,19 @@ fn misp_labels(o: &Value) -> (Option<String>, Option<String>) {
     (t, c)
 }
 
+/// The galaxy an SDO made from a MISP galaxy cluster came from (`misp:galaxy-type="…"`).
+fn galaxy_type(o: &Value) -> Option<&str> {
+    o.get("labels")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|l| {
+            l.strip_prefix("misp:galaxy-type=\"")
+                .and_then(|r| r.strip_suffix('"'))
+        })
+        .filter(|g| !g.is_empty() && !g.contains('"'))
+}
+
 fn tlp_tag(marking_id: &str) -> Option<&'static str> {
     use stix::tlp::{TlpLevel, TlpVersion, marking_info};
     let (level, version) = marking_info(marking_id)?;
@@ -446,14 +459,20 @@ fn misp_object(
                 .flatten()
                 .enumerate()
                 .filter_map(|(n, a)| {
-                    let ty = s(a, "type")?;
+                    let ty = s(a, "type").unwrap_or("text");
+                    let value = match a.get("value")? {
+                        Value::String(v) => v.clone(),
+                        Value::Bool(b) => if *b { "1" } else { "0" }.to_owned(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return None,
+                    };
                     let mut m = object_attribute(
                         s(a, "uuid")
                             .map(str::to_owned)
                             .unwrap_or_else(|| sub_uuid(&ou, n)),
                         ty,
                         s(a, "object_relation").unwrap_or(ty),
-                        s(a, "value")?,
+                        &value,
                         a.get("to_ids").and_then(Value::as_bool) == Some(true),
                         ts,
                     );
@@ -1058,6 +1077,13 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                             comment,
                             tags.clone(),
                         );
+                    }
+                }
+                "vulnerability" | "campaign" if galaxy_type(o).is_some() => {
+                    // A galaxy cluster in MISP: a galaxy tag again.
+                    if let (Some(g), Some(n)) = (galaxy_type(o), s(o, "name")) {
+                        b.event_tags
+                            .push(json!({"name": format!("misp-galaxy:{g}=\"{n}\"")}));
                     }
                 }
                 "vulnerability" => {

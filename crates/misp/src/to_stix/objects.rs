@@ -86,8 +86,17 @@ fn misp_attributes(o: &Map<String, Value>, carried: bool) -> Vec<Value> {
                     m.insert(k.into(), v.clone());
                 }
             }
-            if carried && let Some(v) = value_text(a) {
+            // MISP writes booleans as 0 and 1; a feed holds every value as text.
+            let value = match a.get("value") {
+                Some(Value::Bool(b)) => Some(if *b { "1" } else { "0" }.to_owned()),
+                _ => value_text(a),
+            };
+            if let Some(v) = value {
                 m.insert("value".into(), json!(v));
+            }
+            // An attribute without a type (MISP requires one) is kept as text.
+            if !m.contains_key("type") {
+                m.insert("type".into(), json!("text"));
             }
             if to_ids(a) {
                 m.insert("to_ids".into(), json!(true));
@@ -179,6 +188,13 @@ impl Converter {
                 );
                 continue;
             };
+            if s(am, "type").is_none() {
+                self.diag(
+                    Level::Warning,
+                    &format!("{path}/Attribute/{i}"),
+                    "object attribute without type; kept as text",
+                );
+            }
             let au = s(am, "uuid").unwrap_or(&uuid).to_owned();
             attrs.push(Attr {
                 rel: rel.to_owned(),
