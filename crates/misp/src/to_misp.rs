@@ -576,7 +576,11 @@ fn misp_object(
             // The object's attributes as MISP had them (relations, types, and the values STIX
             // holds in properties a feed has no relation for), when they agree with the SCOs:
             // every value rebuilt from them is one of the object's.
-            if let Some(carried) = carried_attributes(o, &ou, ids, ts) {
+            // Never when an SCO is held back (TLP:RED, or not readable by the exporting member):
+            // the object's attributes would carry its values.
+            if all_refs_present(o, index)
+                && let Some(carried) = carried_attributes(o, &ou, ids, ts)
+            {
                 let values: HashSet<String> = carried
                     .iter()
                     .filter_map(|a| s(a, "value"))
@@ -660,6 +664,16 @@ fn carried_value<'a>(o: &'a Value, parts: &[String]) -> Option<&'a str> {
     let v = s(o, "x_misp_value")?;
     let lower = v.to_lowercase();
     (parts.is_empty() || parts.iter().any(|p| lower.contains(&p.to_lowercase()))).then_some(v)
+}
+
+/// Whether every object an observed data references is among those exported (none held back).
+fn all_refs_present(o: &Value, index: &HashMap<&str, &Value>) -> bool {
+    o.get("object_refs")
+        .and_then(Value::as_array)
+        .is_some_and(|l| {
+            l.iter()
+                .all(|r| r.as_str().is_some_and(|r| index.contains_key(r)))
+        })
 }
 
 struct EventBuilder {
@@ -1006,7 +1020,9 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                     }
                     if let Some(lt) = label_type.as_deref().filter(|t| type_defaults(t).is_some()) {
                         let parts: Vec<String> = pairs.iter().map(|(_, v)| v.clone()).collect();
-                        if let Some(v) = carried_value(o, &parts) {
+                        if let Some(v) = carried_value(o, &parts)
+                            .filter(|_| all_refs_present(o, &index))
+                        {
                             b.add(
                                 ou.to_string(),
                                 lt,
