@@ -584,12 +584,12 @@ fn misp_object(
                 let values: HashSet<String> = carried
                     .iter()
                     .filter_map(|a| s(a, "value"))
-                    .map(str::to_lowercase)
+                    .map(comparable)
                     .collect();
                 let disagree: Vec<&str> = attrs
                     .iter()
                     .filter_map(|a| s(a, "value"))
-                    .filter(|v| !values.contains(&v.to_lowercase()))
+                    .filter(|v| !values.contains(&comparable(v)))
                     .collect();
                 if disagree.is_empty() {
                     attrs = carried;
@@ -634,11 +634,8 @@ fn carried_attributes(
     let list = o.get("x_misp_object_attributes")?.as_array()?;
     let mut out = Vec::new();
     for (n, a) in list.iter().enumerate() {
-        let (Some(ty), Some(rel), Some(v)) = (
-            s(a, "type"),
-            s(a, "object_relation"),
-            s(a, "value"),
-        ) else {
+        let (Some(ty), Some(rel), Some(v)) = (s(a, "type"), s(a, "object_relation"), s(a, "value"))
+        else {
             continue;
         };
         let uuid = s(a, "uuid")
@@ -662,8 +659,13 @@ fn carried_attributes(
 /// comparison values, SCO values) is in it, or there is none to compare.
 fn carried_value<'a>(o: &'a Value, parts: &[String]) -> Option<&'a str> {
     let v = s(o, "x_misp_value")?;
-    let lower = v.to_lowercase();
-    (parts.is_empty() || parts.iter().any(|p| lower.contains(&p.to_lowercase()))).then_some(v)
+    let whole = comparable(v);
+    (parts.is_empty() || parts.iter().any(|p| whole.contains(&comparable(p)))).then_some(v)
+}
+
+/// A value as the import may have rewritten it (case, registry hives written out), to compare.
+fn comparable(v: &str) -> String {
+    crate::to_stix::full_hive(v).to_lowercase()
 }
 
 /// Whether every object an observed data references is among those exported (none held back).
@@ -873,7 +875,8 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                     let pattern = s(o, "pattern").unwrap_or("");
                     let pt = s(o, "pattern_type").unwrap_or("stix");
                     if pt == "stix"
-                        && let Some(lt) = label_type.as_deref().filter(|t| type_defaults(t).is_some())
+                        && let Some(lt) =
+                            label_type.as_deref().filter(|t| type_defaults(t).is_some())
                     {
                         let parts: Vec<String> = comparisons(pattern)
                             .unwrap_or_default()
@@ -1020,8 +1023,8 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                     }
                     if let Some(lt) = label_type.as_deref().filter(|t| type_defaults(t).is_some()) {
                         let parts: Vec<String> = pairs.iter().map(|(_, v)| v.clone()).collect();
-                        if let Some(v) = carried_value(o, &parts)
-                            .filter(|_| all_refs_present(o, &index))
+                        if let Some(v) =
+                            carried_value(o, &parts).filter(|_| all_refs_present(o, &index))
                         {
                             b.add(
                                 ou.to_string(),
@@ -1334,6 +1337,72 @@ mod tests {
                 (b.into(), "0b000000-0000-4000-8000-000000000002".into(), 1),
             ]
         );
+    }
+
+    fn one_event(objects: &[Value]) -> (Value, Vec<Diagnostic>) {
+        let feed = export_feed(
+            objects,
+            &ExportOptions {
+                org_name: "Exporter".into(),
+                org_uuid: uuid::Uuid::nil(),
+                now: Instant::from_secs(1_700_000_000),
+            },
+        )
+        .unwrap_or_default();
+        let event = feed
+            .files
+            .iter()
+            .find(|f| f.name != "manifest.json" && f.name.ends_with(".json"))
+            .and_then(|f| serde_json::from_slice(&f.bytes).ok())
+            .unwrap_or_default();
+        (event, feed.diagnostics)
+    }
+
+    fn registry_object(carried_key: &str) -> Vec<Value> {
+        let key = "windows-registry-key--0c000000-0000-4000-8000-000000000001";
+        vec![
+            json!({"type": "windows-registry-key", "spec_version": "2.1", "id": key,
+                "key": "HKEY_LOCAL_MACHINE\\Software\\Run"}),
+            json!({"type": "observed-data", "spec_version": "2.1",
+                "id": "observed-data--0d000000-0000-4000-8000-000000000001",
+                "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+                "first_observed": "2024-01-01T00:00:00Z", "last_observed": "2024-01-01T00:00:00Z",
+                "number_observed": 1, "object_refs": [key],
+                "labels": ["misp:name=\"registry-key\"", "misp:meta-category=\"file\""],
+                "x_misp_object_attributes": [
+                    {"type": "regkey", "object_relation": "key", "value": carried_key},
+                    {"type": "datetime", "object_relation": "last-modified",
+                     "value": "2024-01-01T00:00:00Z"}]}),
+        ]
+    }
+
+    #[test]
+    fn carried_object_attributes_come_back_when_they_agree_with_the_observables() {
+        let (e, diags) = one_event(&registry_object("HKLM\\Software\\Run"));
+        let attrs = e["Event"]["Object"][0]["Attribute"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let got: Vec<(&str, &str)> = attrs
+            .iter()
+            .map(|a| {
+                (
+                    a["object_relation"].as_str().unwrap_or(""),
+                    a["type"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(got, vec![("key", "regkey"), ("last-modified", "datetime")]);
+        assert!(diags.is_empty(), "{diags:?}");
+        // Attributes that name another key than the SCO: rebuilt from the SCO, with a warning.
+        let (e, diags) = one_event(&registry_object("HKLM\\Software\\Other"));
+        let attrs = e["Event"]["Object"][0]["Attribute"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(attrs.len(), 1);
+        assert_eq!(attrs[0]["value"], "HKEY_LOCAL_MACHINE\\Software\\Run");
+        assert!(diags.iter().any(|d| d.message.contains("disagree")));
     }
 
     #[test]

@@ -146,7 +146,13 @@ fn a_feed_never_carries_red_misp_attributes_or_objects() {
                 "file",
                 &[],
                 vec![
-                    attr(3, "filename", Some("filename"), "red-in-object.exe", &["tlp:red"]),
+                    attr(
+                        3,
+                        "filename",
+                        Some("filename"),
+                        "red-in-object.exe",
+                        &["tlp:red"],
+                    ),
                     attr(
                         4,
                         "md5",
@@ -244,17 +250,17 @@ fn carried_misp_values_never_leak_a_held_back_observable() {
     let f1 = "file--00000000-0000-4000-8000-000000000001";
     let f2 = "file--00000000-0000-4000-8000-000000000002";
     let bundle = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000099",
-        "objects": [
-            red_file, green_file,
-            // A MISP file object: its attributes name the RED file.
-            od(10, &[f1, f2], json!({"labels": ["misp:name=\"file\"", "misp:meta-category=\"file\""],
-                "x_misp_object_attributes": [
-                    {"type": "filename", "object_relation": "filename", "value": "red-sco.exe"},
-                    {"type": "filename", "object_relation": "filename", "value": "green-sco.exe"}]})),
-            // A MISP attribute: its value is the RED file's name.
-            od(11, &[f1], json!({"labels": ["misp:type=\"filename\"", "misp:category=\"Payload delivery\""],
-                "x_misp_value": "red-sco.exe"})),
-        ]});
+    "objects": [
+        red_file, green_file,
+        // A MISP file object: its attributes name the RED file.
+        od(10, &[f1, f2], json!({"labels": ["misp:name=\"file\"", "misp:meta-category=\"file\""],
+            "x_misp_object_attributes": [
+                {"type": "filename", "object_relation": "filename", "value": "red-sco.exe"},
+                {"type": "filename", "object_relation": "filename", "value": "green-sco.exe"}]})),
+        // A MISP attribute: its value is the RED file's name.
+        od(11, &[f1], json!({"labels": ["misp:type=\"filename\"", "misp:category=\"Payload delivery\""],
+            "x_misp_value": "red-sco.exe"})),
+    ]});
     let file = d.join("b.json");
     std::fs::write(&file, bundle.to_string()).unwrap();
     let out = d.join("feed");
@@ -334,13 +340,25 @@ fn crafted_misp_events_neither_crash_the_importer_nor_impersonate() {
                 50,
                 "url",
                 &[],
-                vec![attr(51, "url", Some("url"), "https://first.dup.example/", &[])],
+                vec![attr(
+                    51,
+                    "url",
+                    Some("url"),
+                    "https://first.dup.example/",
+                    &[],
+                )],
             ),
             object(
                 50,
                 "url",
                 &[],
-                vec![attr(52, "url", Some("url"), "https://second.dup.example/", &[])],
+                vec![attr(
+                    52,
+                    "url",
+                    Some("url"),
+                    "https://second.dup.example/",
+                    &[],
+                )],
             ),
         ],
     );
@@ -377,13 +395,26 @@ fn crafted_misp_events_neither_crash_the_importer_nor_impersonate() {
         e["Event"]["timestamp"] = json!(ts);
         e
     };
-    let r = import(d, "lv", &lv_event("original.lv.example", "1700000000"), "cert-lv");
+    let r = import(
+        d,
+        "lv",
+        &lv_event("original.lv.example", "1700000000"),
+        "cert-lv",
+    );
     assert!(r["stored"].as_u64().unwrap() > 0, "{r}");
-    import(d, "replay", &lv_event("rewritten.example", "1800000000"), "cert-ee");
+    import(
+        d,
+        "replay",
+        &lv_event("rewritten.example", "1800000000"),
+        "cert-ee",
+    );
 
     let (events, all) = export(d, "cert-lv");
     assert!(all.contains("original.lv.example"));
-    assert!(!all.contains("rewritten.example"), "cert-ee rewrote cert-lv's object");
+    assert!(
+        !all.contains("rewritten.example"),
+        "cert-ee rewrote cert-lv's object"
+    );
     let (ee_events, ee_all) = export(d, "cert-ee");
     for e in events.iter().chain(&ee_events) {
         assert_ne!(
