@@ -297,6 +297,19 @@ fn misp_labels(o: &Value) -> (Option<String>, Option<String>) {
     (t, c)
 }
 
+/// The galaxy an SDO made from a MISP galaxy cluster came from (`misp:galaxy-type="…"`).
+fn galaxy_type(o: &Value) -> Option<&str> {
+    o.get("labels")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|l| {
+            l.strip_prefix("misp:galaxy-type=\"")
+                .and_then(|r| r.strip_suffix('"'))
+        })
+        .filter(|g| !g.is_empty() && !g.contains('"'))
+}
+
 fn tlp_tag(marking_id: &str) -> Option<&'static str> {
     use stix::tlp::{TlpLevel, TlpVersion, marking_info};
     let (level, version) = marking_info(marking_id)?;
@@ -416,10 +429,28 @@ fn misp_object(
     index: &HashMap<&str, &Value>,
     ids: &HashSet<String>,
     now: Instant,
+    diags: &mut Vec<Diagnostic>,
 ) -> Option<Value> {
     let ou = uuid_of(s(o, "id")?)?;
     let ts = ts(o, now);
     let (name, meta, attributes) = match s(o, "type")? {
+        t @ ("vulnerability" | "attack-pattern" | "course-of-action") => {
+            // An SDO made from a MISP object of the same template: the object's attributes
+            // as MISP had them, if the SDO still names one of them.
+            let (name, meta) = misp_object_labels(o)?;
+            let carried = carried_attributes(o, &ou, ids, ts)?;
+            let named = s(o, "name")
+                .is_none_or(|n| n == name || carried.iter().any(|a| s(a, "value") == Some(n)));
+            if name != t || !named {
+                diags.push(Diagnostic {
+                    level: Level::Warning,
+                    path: s(o, "id").unwrap_or_default().to_owned(),
+                    message: "MISP object attributes disagree with the object; exported from its STIX properties".into(),
+                });
+                return None;
+            }
+            (name, meta, carried)
+        }
         "x-misp-object" => {
             let attrs: Vec<Value> = o
                 .get("x_misp_attributes")
@@ -428,14 +459,20 @@ fn misp_object(
                 .flatten()
                 .enumerate()
                 .filter_map(|(n, a)| {
-                    let ty = s(a, "type")?;
+                    let ty = s(a, "type").unwrap_or("text");
+                    let value = match a.get("value")? {
+                        Value::String(v) => v.clone(),
+                        Value::Bool(b) => if *b { "1" } else { "0" }.to_owned(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return None,
+                    };
                     let mut m = object_attribute(
                         s(a, "uuid")
                             .map(str::to_owned)
                             .unwrap_or_else(|| sub_uuid(&ou, n)),
                         ty,
                         s(a, "object_relation").unwrap_or(ty),
-                        s(a, "value")?,
+                        &value,
                         a.get("to_ids").and_then(Value::as_bool) == Some(true),
                         ts,
                     );
@@ -536,6 +573,37 @@ fn misp_object(
                     n += 1;
                 }
             }
+            // The object's attributes as MISP had them (relations, types, and the values STIX
+            // holds in properties a feed has no relation for), when they agree with the SCOs:
+            // every value rebuilt from them is one of the object's.
+            // Never when an SCO is held back (TLP:RED, or not readable by the exporting member):
+            // the object's attributes would carry its values.
+            if all_refs_present(o, index)
+                && let Some(carried) = carried_attributes(o, &ou, ids, ts)
+            {
+                let values: HashSet<String> = carried
+                    .iter()
+                    .filter_map(|a| s(a, "value"))
+                    .map(comparable)
+                    .collect();
+                let disagree: Vec<&str> = attrs
+                    .iter()
+                    .filter_map(|a| s(a, "value"))
+                    .filter(|v| !values.contains(&comparable(v)))
+                    .collect();
+                if disagree.is_empty() {
+                    attrs = carried;
+                } else {
+                    diags.push(Diagnostic {
+                        level: Level::Warning,
+                        path: s(o, "id").unwrap_or_default().to_owned(),
+                        message: format!(
+                            "MISP object attributes disagree with the observables ({} values not among them); exported from the observables",
+                            disagree.len()
+                        ),
+                    });
+                }
+            }
             (name, meta, attrs)
         }
         _ => return None,
@@ -552,6 +620,62 @@ fn misp_object(
         obj["template_uuid"] = json!(t);
     }
     Some(obj)
+}
+
+/// The attributes of the MISP object an observed data or SDO was made from
+/// (`x_misp_object_attributes`), as MISP object attributes; IDS only for the values the object's
+/// indicator still tests (`ids`).
+fn carried_attributes(
+    o: &Value,
+    ou: &uuid::Uuid,
+    ids: &HashSet<String>,
+    ts: Instant,
+) -> Option<Vec<Value>> {
+    let list = o.get("x_misp_object_attributes")?.as_array()?;
+    let mut out = Vec::new();
+    for (n, a) in list.iter().enumerate() {
+        let (Some(ty), Some(rel), Some(v)) = (s(a, "type"), s(a, "object_relation"), s(a, "value"))
+        else {
+            continue;
+        };
+        let uuid = s(a, "uuid")
+            .filter(|u| uuid::Uuid::parse_str(u).is_ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| sub_uuid(ou, n));
+        let to_ids = a.get("to_ids").and_then(Value::as_bool) == Some(true) && ids.contains(v);
+        let mut m = object_attribute(uuid, ty, rel, v, to_ids, ts);
+        for k in ["category", "comment", "data"] {
+            if let Some(x) = a.get(k).filter(|x| x.is_string()) {
+                m[k] = x.clone();
+            }
+        }
+        out.push(m);
+    }
+    if out.is_empty() { None } else { Some(out) }
+}
+
+/// The MISP value an indicator or observed data made from a MISP attribute keeps
+/// (`x_misp_value`), when it agrees with what the object holds: one of `parts` (pattern
+/// comparison values, SCO values) is in it, or there is none to compare.
+fn carried_value<'a>(o: &'a Value, parts: &[String]) -> Option<&'a str> {
+    let v = s(o, "x_misp_value")?;
+    let whole = comparable(v);
+    (parts.is_empty() || parts.iter().any(|p| whole.contains(&comparable(p)))).then_some(v)
+}
+
+/// A value as the import may have rewritten it (case, registry hives written out), to compare.
+fn comparable(v: &str) -> String {
+    crate::to_stix::full_hive(v).to_lowercase()
+}
+
+/// Whether every object an observed data references is among those exported (none held back).
+fn all_refs_present(o: &Value, index: &HashMap<&str, &Value>) -> bool {
+    o.get("object_refs")
+        .and_then(Value::as_array)
+        .is_some_and(|l| {
+            l.iter()
+                .all(|r| r.as_str().is_some_and(|r| index.contains_key(r)))
+        })
 }
 
 struct EventBuilder {
@@ -730,8 +854,11 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                 {
                     continue;
                 }
-                Some("x-misp-object" | "observed-data") => {
-                    if let Some(obj) = misp_object(o, &index, &object_ids(&ou), ets) {
+                Some(
+                    "x-misp-object" | "observed-data" | "vulnerability" | "attack-pattern"
+                    | "course-of-action",
+                ) => {
+                    if let Some(obj) = misp_object(o, &index, &object_ids(&ou), ets, &mut diags) {
                         b.uuids.insert(ou.to_string());
                         b.objects.push(obj);
                         continue;
@@ -747,6 +874,29 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                 "indicator" => {
                     let pattern = s(o, "pattern").unwrap_or("");
                     let pt = s(o, "pattern_type").unwrap_or("stix");
+                    if pt == "stix"
+                        && let Some(lt) =
+                            label_type.as_deref().filter(|t| type_defaults(t).is_some())
+                    {
+                        let parts: Vec<String> = comparisons(pattern)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|c| c.value)
+                            .collect();
+                        if let Some(v) = carried_value(o, &parts) {
+                            b.add(
+                                ou.to_string(),
+                                lt,
+                                v.to_owned(),
+                                true,
+                                label_cat.as_deref(),
+                                ots,
+                                comment,
+                                tags,
+                            );
+                            continue;
+                        }
+                    }
                     let rule_type = match pt {
                         "sigma" | "snort" | "suricata" | "yara" | "pcre" => Some(pt),
                         _ => None,
@@ -871,6 +1021,24 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                             }
                         }
                     }
+                    if let Some(lt) = label_type.as_deref().filter(|t| type_defaults(t).is_some()) {
+                        let parts: Vec<String> = pairs.iter().map(|(_, v)| v.clone()).collect();
+                        if let Some(v) =
+                            carried_value(o, &parts).filter(|_| all_refs_present(o, &index))
+                        {
+                            b.add(
+                                ou.to_string(),
+                                lt,
+                                v.to_owned(),
+                                false,
+                                label_cat.as_deref(),
+                                ots,
+                                comment,
+                                tags,
+                            );
+                            continue;
+                        }
+                    }
                     if let (Some(lt), true) = (label_type.as_deref(), !pairs.is_empty()) {
                         let parts = lt.split('|').count();
                         let value = if parts == 1 && pairs.len() == 1 {
@@ -930,11 +1098,21 @@ pub fn export_feed(objects: &[Value], opts: &ExportOptions) -> Result<Feed, Misp
                         );
                     }
                 }
+                "vulnerability" | "campaign" if galaxy_type(o).is_some() => {
+                    // A galaxy cluster in MISP: a galaxy tag again.
+                    if let (Some(g), Some(n)) = (galaxy_type(o), s(o, "name")) {
+                        b.event_tags
+                            .push(json!({"name": format!("misp-galaxy:{g}=\"{n}\"")}));
+                    }
+                }
                 "vulnerability" => {
                     if let Some(n) = s(o, "name") {
                         b.add(
                             ou.to_string(),
-                            "vulnerability",
+                            match label_type.as_deref() {
+                                Some("weakness") => "weakness",
+                                _ => "vulnerability",
+                            },
                             n.to_owned(),
                             false,
                             label_cat.as_deref(),
@@ -1159,6 +1337,72 @@ mod tests {
                 (b.into(), "0b000000-0000-4000-8000-000000000002".into(), 1),
             ]
         );
+    }
+
+    fn one_event(objects: &[Value]) -> (Value, Vec<Diagnostic>) {
+        let feed = export_feed(
+            objects,
+            &ExportOptions {
+                org_name: "Exporter".into(),
+                org_uuid: uuid::Uuid::nil(),
+                now: Instant::from_secs(1_700_000_000),
+            },
+        )
+        .unwrap_or_default();
+        let event = feed
+            .files
+            .iter()
+            .find(|f| f.name != "manifest.json" && f.name.ends_with(".json"))
+            .and_then(|f| serde_json::from_slice(&f.bytes).ok())
+            .unwrap_or_default();
+        (event, feed.diagnostics)
+    }
+
+    fn registry_object(carried_key: &str) -> Vec<Value> {
+        let key = "windows-registry-key--0c000000-0000-4000-8000-000000000001";
+        vec![
+            json!({"type": "windows-registry-key", "spec_version": "2.1", "id": key,
+                "key": "HKEY_LOCAL_MACHINE\\Software\\Run"}),
+            json!({"type": "observed-data", "spec_version": "2.1",
+                "id": "observed-data--0d000000-0000-4000-8000-000000000001",
+                "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+                "first_observed": "2024-01-01T00:00:00Z", "last_observed": "2024-01-01T00:00:00Z",
+                "number_observed": 1, "object_refs": [key],
+                "labels": ["misp:name=\"registry-key\"", "misp:meta-category=\"file\""],
+                "x_misp_object_attributes": [
+                    {"type": "regkey", "object_relation": "key", "value": carried_key},
+                    {"type": "datetime", "object_relation": "last-modified",
+                     "value": "2024-01-01T00:00:00Z"}]}),
+        ]
+    }
+
+    #[test]
+    fn carried_object_attributes_come_back_when_they_agree_with_the_observables() {
+        let (e, diags) = one_event(&registry_object("HKLM\\Software\\Run"));
+        let attrs = e["Event"]["Object"][0]["Attribute"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let got: Vec<(&str, &str)> = attrs
+            .iter()
+            .map(|a| {
+                (
+                    a["object_relation"].as_str().unwrap_or(""),
+                    a["type"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(got, vec![("key", "regkey"), ("last-modified", "datetime")]);
+        assert!(diags.is_empty(), "{diags:?}");
+        // Attributes that name another key than the SCO: rebuilt from the SCO, with a warning.
+        let (e, diags) = one_event(&registry_object("HKLM\\Software\\Other"));
+        let attrs = e["Event"]["Object"][0]["Attribute"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(attrs.len(), 1);
+        assert_eq!(attrs[0]["value"], "HKEY_LOCAL_MACHINE\\Software\\Run");
+        assert!(diags.iter().any(|d| d.message.contains("disagree")));
     }
 
     #[test]

@@ -509,6 +509,7 @@ impl Converter {
         if let Some(pattern) = standalone_pattern(&ty, &value).filter(|_| ids) {
             let id = format!("indicator--{uuid}");
             let mut ind = self.indicator(&id, &a, labels, &pattern, "stix", &category, ts);
+            ind.insert("x_misp_value".into(), json!(value));
             self.attribute_tags(&a, &mut ind, true, ts, path);
             self.push(Value::Object(ind), path);
             self.uuid_ids.insert(uuid.clone(), id.clone());
@@ -617,6 +618,10 @@ impl Converter {
         let od_id = format!("observed-data--{uuid}");
         let refs: Vec<String> = obs.scos.iter().map(id_of).collect();
         let mut od = self.observed_data(&od_id, a, labels.clone(), &refs, ts);
+        // The MISP value as it was, for a MISP feed to give it back with its type
+        // (`crate::to_misp`): the SCOs and the pattern hold it in parts.
+        let value = value_text(a).unwrap_or_default();
+        od.insert("x_misp_value".into(), json!(value));
         self.attribute_tags(a, &mut od, true, ts, path);
         self.push(Value::Object(od), path);
         for sco in obs.scos {
@@ -627,6 +632,7 @@ impl Converter {
         if ids {
             let ind_id = format!("indicator--{uuid}");
             let mut ind = self.indicator(&ind_id, a, labels, &obs.pattern, "stix", category, ts);
+            ind.insert("x_misp_value".into(), json!(value));
             self.attribute_tags(a, &mut ind, false, ts, path);
             self.push(Value::Object(ind), path);
             self.rel(&ind_id, "based-on", &od_id, ts);

@@ -6,6 +6,7 @@
 //! [`ConvertOptions::now`].
 
 mod attributes;
+pub(crate) use attributes::full_hive;
 mod galaxies;
 mod objects;
 

@@ -61,6 +61,51 @@ fn custom_props(
     }
 }
 
+/// A MISP object's attributes as MISP had them (type, object relation, value, category, comment,
+/// uuid, data, IDS flag): the `x_misp_attributes` of an `x-misp-object`, and (`carried`: only
+/// attributes with a relation and a value, the value as text) the `x_misp_object_attributes` of
+/// the STIX object a mapped template becomes, so that the object comes back with every
+/// attribute, relation and type in a MISP feed (`crate::to_misp`).
+fn misp_attributes(o: &Map<String, Value>, carried: bool) -> Vec<Value> {
+    super::list(o.get("Attribute"))
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(|a| !carried || (s(a, "object_relation").is_some() && value_text(a).is_some()))
+        .map(|a| {
+            let mut m = Map::new();
+            for k in [
+                "type",
+                "object_relation",
+                "value",
+                "category",
+                "comment",
+                "uuid",
+                "data",
+            ] {
+                if let Some(v) = a.get(k).filter(|v| !v.is_null()) {
+                    m.insert(k.into(), v.clone());
+                }
+            }
+            // MISP writes booleans as 0 and 1; a feed holds every value as text.
+            let value = match a.get("value") {
+                Some(Value::Bool(b)) => Some(if *b { "1" } else { "0" }.to_owned()),
+                _ => value_text(a),
+            };
+            if let Some(v) = value {
+                m.insert("value".into(), json!(v));
+            }
+            // An attribute without a type (MISP requires one) is kept as text.
+            if !m.contains_key("type") {
+                m.insert("type".into(), json!("text"));
+            }
+            if to_ids(a) {
+                m.insert("to_ids".into(), json!(true));
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
 fn int(v: &str) -> Option<u64> {
     v.trim().parse().ok()
 }
@@ -143,6 +188,13 @@ impl Converter {
                 );
                 continue;
             };
+            if s(am, "type").is_none() {
+                self.diag(
+                    Level::Warning,
+                    &format!("{path}/Attribute/{i}"),
+                    "object attribute without type; kept as text",
+                );
+            }
             let au = s(am, "uuid").unwrap_or(&uuid).to_owned();
             attrs.push(Attr {
                 rel: rel.to_owned(),
@@ -274,6 +326,10 @@ impl Converter {
         let refs: Vec<String> = scos.iter().map(id_of).collect();
         let labels = Self::labels_for_object(o);
         let mut od = self.observed_data(&od_id, o, labels.clone(), &refs, ts);
+        od.insert(
+            "x_misp_object_attributes".into(),
+            Value::Array(misp_attributes(o, true)),
+        );
         self.object_tags(o, &mut od, ts, path);
         self.push(Value::Object(od), path);
         for sco in scos {
@@ -307,31 +363,10 @@ impl Converter {
         let id = format!("x-misp-object--{uuid}");
         let mut obj = self.sdo_base("x-misp-object", &id, ts);
         obj.insert("labels".into(), json!(Self::labels_for_object(o)));
-        let attrs: Vec<Value> = super::list(o.get("Attribute"))
-            .iter()
-            .filter_map(Value::as_object)
-            .map(|a| {
-                let mut m = Map::new();
-                for k in [
-                    "type",
-                    "object_relation",
-                    "value",
-                    "category",
-                    "comment",
-                    "uuid",
-                    "data",
-                ] {
-                    if let Some(v) = a.get(k).filter(|v| !v.is_null()) {
-                        m.insert(k.into(), v.clone());
-                    }
-                }
-                if to_ids(a) {
-                    m.insert("to_ids".into(), json!(true));
-                }
-                Value::Object(m)
-            })
-            .collect();
-        obj.insert("x_misp_attributes".into(), Value::Array(attrs));
+        obj.insert(
+            "x_misp_attributes".into(),
+            Value::Array(misp_attributes(o, false)),
+        );
         if let Some(c) = s(o, "comment") {
             obj.insert("x_misp_comment".into(), json!(c));
         }
@@ -410,6 +445,10 @@ impl Converter {
             obj.insert("external_references".into(), json!(ext));
         }
         custom_props(&mut obj, name, &rest, &mut Vec::new());
+        obj.insert(
+            "x_misp_object_attributes".into(),
+            Value::Array(misp_attributes(o, true)),
+        );
         self.object_tags(o, &mut obj, ts, path);
         self.push(Value::Object(obj), path);
         id

@@ -21,6 +21,7 @@ mod federation_tls;
 mod leak;
 mod medallion;
 mod misp_cli;
+mod misp_hostile;
 mod misp_roundtrip;
 mod node_guard;
 mod ops;

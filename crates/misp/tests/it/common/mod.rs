@@ -65,6 +65,14 @@ pub(crate) fn canonical(
         .into_iter()
         .map(|mut o| {
             rewrite(&mut o, &map);
+            // What Shieldwall adds for a MISP feed to give MISP objects and attributes back
+            // exactly (docs/CONFORMANCE.md); misp-stix has no such properties.
+            if let Some(m) = o.as_object_mut() {
+                m.remove("x_misp_object_attributes");
+                if m.get("type").and_then(Value::as_str) != Some("x-misp-attribute") {
+                    m.remove("x_misp_value");
+                }
+            }
             (o["id"].as_str().unwrap_or("").to_owned(), o)
         })
         .collect()
