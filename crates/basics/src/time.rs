@@ -39,32 +39,58 @@ pub const fn days_in_month(year: i64, month: u32) -> u32 {
 /// the month, so day 0 or 31 of a 30-day month name the neighbouring days; a month outside
 /// 1–12 gives a meaningless (but defined) number: check with [`days_in_month`] first.
 pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let m = month as i128;
-    let y = year as i128 - if month <= 2 { 1 } else { 0 };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if month > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + day as i128 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    saturate(era * DAYS_PER_ERA as i128 + doe - DAYS_0000_TO_1970 as i128)
+    // Every real year fits the 64-bit arithmetic (and it is several times faster); the 128-bit
+    // one covers the rest of `i64`.
+    if year.unsigned_abs() < 1 << 40 {
+        days_from_civil_in!(i64, year, month, day)
+    } else {
+        saturate(days_from_civil_in!(i128, year, month, day))
+    }
 }
+
+/// Hinnant's `days_from_civil` in the integer type `$t`.
+macro_rules! days_from_civil_in {
+    ($t:ty, $year:expr, $month:expr, $day:expr) => {{
+        let m = $month as $t;
+        let y = $year as $t - if $month <= 2 { 1 } else { 0 };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = if $month > 2 { m - 3 } else { m + 9 };
+        let doy = (153 * mp + 2) / 5 + $day as $t - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * DAYS_PER_ERA as $t + doe - DAYS_0000_TO_1970 as $t
+    }};
+}
+use days_from_civil_in;
 
 /// The proleptic Gregorian date `(year, month, day)` of a day count since 1970-01-01; the
 /// inverse of [`days_from_civil`] over all of `i64`.
 pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days as i128 + DAYS_0000_TO_1970 as i128;
-    let era = z.div_euclid(DAYS_PER_ERA as i128);
-    let doe = z - era * DAYS_PER_ERA as i128;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    // `doy` is 0..366 and `mp` 0..12: both fit in u32.
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    // |days| / 365 < i64::MAX: the year always fits.
-    (y as i64, m, d)
+    if days.unsigned_abs() < 1 << 50 {
+        civil_from_days_in!(i64, days)
+    } else {
+        civil_from_days_in!(i128, days)
+    }
 }
+
+/// Hinnant's `civil_from_days` in the integer type `$t`.
+macro_rules! civil_from_days_in {
+    ($t:ty, $days:expr) => {{
+        let z = $days as $t + DAYS_0000_TO_1970 as $t;
+        let era = z.div_euclid(DAYS_PER_ERA as $t);
+        let doe = z - era * DAYS_PER_ERA as $t;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        // `doy` is 0..366 and `mp` 0..12: both fit in u32.
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+        // |days| / 365 < i64::MAX: the year always fits.
+        (y as i64, m, d)
+    }};
+}
+use civil_from_days_in;
 
 const fn saturate(v: i128) -> i64 {
     if v > i64::MAX as i128 {

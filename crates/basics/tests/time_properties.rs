@@ -78,3 +78,24 @@ proptest! {
         }
     }
 }
+
+/// The 64-bit and 128-bit paths meet without a seam: years and day counts on both sides of the
+/// switch round-trip and follow one another.
+#[test]
+fn no_seam_where_the_arithmetic_widens() {
+    use basics::time::{civil_from_days, days_from_civil, is_leap_year};
+    for y in [(1_i64 << 40) - 3, -(1_i64 << 40) - 3] {
+        for year in y..y + 6 {
+            let d = days_from_civil(year, 1, 1);
+            assert_eq!(civil_from_days(d), (year, 1, 1));
+            let next = days_from_civil(year + 1, 1, 1);
+            assert_eq!(next - d, if is_leap_year(year) { 366 } else { 365 }, "{year}");
+        }
+    }
+    for base in [1_i64 << 50, -(1_i64 << 50)] {
+        for d in base - 400..base + 400 {
+            let (y, m, day) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, day), d);
+        }
+    }
+}
