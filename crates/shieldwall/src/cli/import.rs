@@ -61,7 +61,7 @@ pub(crate) struct Args {
 /// file. A bundle's or an envelope's own properties are read strictly too, then dropped. The
 /// first error stops the file, as `file:line:column: message`.
 fn parse_file(
-    path: &PathBuf,
+    path: &std::path::Path,
     tx: tokio::sync::mpsc::Sender<Vec<Value>>,
     read: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {

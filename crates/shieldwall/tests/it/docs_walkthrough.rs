@@ -116,22 +116,9 @@ fn move_ports(text: &str, ports: &mut BTreeMap<String, u16>) -> String {
     }
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Runs the walk-through of `docs/NAME`; panics naming the block and line that failed.
 fn run(name: &str) {
-    let missing: Vec<&str> = TOOLS.iter().copied().filter(|t| !have(t)).collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "SKIPPED: the walk-through of docs/{name} needs {}",
-            missing.join(", ")
-        );
+    if !testenv::tools(&format!("the walk-through of docs/{name}"), &TOOLS) {
         return;
     }
     let text = std::fs::read_to_string(docs_dir().join(name)).unwrap();
