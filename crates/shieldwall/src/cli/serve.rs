@@ -294,6 +294,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         state,
         checked.clone(),
     ));
+    // Before the "serving" line: a supervisor may stop the node as soon as it reads it.
+    let shutdown = server::shutdown_signal();
     println!(
         "shieldwall: serving TAXII 2.1 on {base_url}/taxii2/ ({} store)",
         store.backend()
@@ -322,7 +324,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         live,
         store,
         server::ConnSettings::from_config(&checked.config.server),
-        server::shutdown_signal(),
+        shutdown,
     )
     .await
     .context("the server failed")?;
