@@ -176,22 +176,28 @@ fn run(name: &str) {
             .process_group(0);
         cmd.spawn().unwrap()
     };
-    let pgid = child.id();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
+    // Wait for the script without reaping it (WNOWAIT): while it is not reaped its process
+    // group id cannot be reused, so the group kill below reaches only what it started.
+    use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process_group, waitid};
+    let pid = Pid::from_child(&child);
+    let finished = loop {
+        let exited = waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT,
+        )
+        .unwrap();
+        if exited.is_some() {
+            break true;
         }
         if started.elapsed() > TIMEOUT {
-            break None;
+            break false;
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     // Whatever the walk-through left running (servers in the background) goes with it.
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.wait();
+    let _ = kill_process_group(pid, Signal::KILL);
+    let status = child.wait().unwrap();
+    let status = finished.then_some(status);
     let elapsed = started.elapsed();
     let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
