@@ -51,7 +51,7 @@ enum Command {
     Serve(cli::serve::Args),
     /// Write a commented default configuration file.
     Init(cli::init::Args),
-    /// Import STIX bundles into a collection.
+    /// Import STIX bundles and MISP events (files, gzip, folders, feeds) into a collection.
     Import(cli::import::Args),
     /// Export indicators: a STIX bundle of what a member may see in a collection
     /// (`--format stix`), or rules and lists for blocking and detection tools (Suricata, Zeek

@@ -145,3 +145,31 @@ pub fn chromium(what: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// Set to `1` to turn a missing command-line tool (`tools`) into a test failure.
+pub const REQUIRE_TOOLS_ENV: &str = "SHIELDWALL_REQUIRE_TOOLS";
+
+/// Whether every one of `tools` is a command on `PATH`; when one is not, prints why (or fails
+/// under `SHIELDWALL_REQUIRE_TOOLS=1`) and returns `false`.
+pub fn tools(what: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            !std::process::Command::new("sh")
+                .args(["-c", &format!("command -v '{t}'")])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    skip(
+        REQUIRE_TOOLS_ENV,
+        what,
+        &format!("{} not on PATH", missing.join(", ")),
+    );
+    false
+}

@@ -213,7 +213,10 @@ async fn request(ctx: &Ctx, a: RequestArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn offer(ctx: &Ctx, a: OfferArgs) -> anyhow::Result<ExitCode> {
-    let coll = ctx.write_collection()?;
+    // An offer for a request goes beside the request unless `--collection` says otherwise.
+    let coll = ctx
+        .write_collection_near(a.requests.first().map(String::as_str))
+        .await?;
     let input = NewOffer {
         capacity: a
             .capacity

@@ -113,6 +113,23 @@ impl Ctx {
         Ok(c)
     }
 
+    /// The collection to write into for an object that answers `related` (an offer for a
+    /// request): `--collection`; else the collection holding `related` when the member may see
+    /// it there and write to it; else [`Ctx::write_collection`].
+    pub(crate) async fn write_collection_near(
+        &self,
+        related: Option<&str>,
+    ) -> anyhow::Result<Collection> {
+        if self.on.collection.is_none()
+            && let Some(id) = related
+            && let Ok((_, c)) = self.find(id).await
+            && can_write(&self.principal, &c)
+        {
+            return Ok(c);
+        }
+        self.write_collection()
+    }
+
     /// The collections read: `--collection`, or every one the member may read.
     pub(crate) fn read_collections(&self) -> anyhow::Result<Vec<Collection>> {
         match &self.on.collection {

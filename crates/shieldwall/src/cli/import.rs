@@ -1,11 +1,12 @@
-//! `shieldwall import FILE… --collection C [--as MEMBER]`: stream STIX bundles (or TAXII
-//! envelopes, arrays of objects, single objects) of any size into a collection, with the same
-//! validation and publishing rules as a TAXII POST. MISP JSON and MISP feeds (directories, or
-//! `--feed URL`) are converted to STIX 2.1 first (`misp_in`).
+//! `shieldwall import FILE|DIR… [--collection C] [--as MEMBER]`: stream STIX bundles (or TAXII
+//! envelopes, arrays of objects, single objects) of any size, gzip-compressed or not, into a
+//! collection (by default the only one the member may write), with the same validation and
+//! publishing rules as a TAXII POST. MISP JSON, folders of MISP event files and MISP feeds
+//! (directories with `manifest.json`, or `--feed URL`) are converted to STIX 2.1 first
+//! (`misp_in`).
 
 use std::{
-    fs::File,
-    io::{BufReader, IsTerminal, Read},
+    io::IsTerminal,
     path::PathBuf,
     process::ExitCode,
     sync::{
@@ -28,7 +29,9 @@ const BATCH: usize = 1000;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Files to import (STIX bundles, TAXII envelopes, JSON arrays of objects, single objects;
-    /// MISP JSON — an event, a REST response — and MISP feed directories, converted to STIX).
+    /// MISP JSON — an event, a REST response — and MISP feed directories, converted to STIX),
+    /// gzip-compressed or not; a directory without `manifest.json` is walked for its `*.json`
+    /// and `*.json.gz` files.
     #[arg(required_unless_present = "feed")]
     files: Vec<PathBuf>,
     /// Pull a remote MISP feed (its `manifest.json`, then every event file it lists) and import
@@ -39,9 +42,9 @@ pub(crate) struct Args {
     /// starting with `Event` or `response`) from STIX.
     #[arg(long, value_enum, default_value = "auto")]
     from: super::misp_in::From,
-    /// Collection id or alias.
+    /// Collection id or alias (default: the only collection the member may write).
     #[arg(long)]
-    collection: String,
+    collection: Option<String>,
     /// The member publishing the objects (default: the only member).
     #[arg(long = "as", value_name = "MEMBER")]
     as_member: Option<String>,
@@ -53,30 +56,16 @@ pub(crate) struct Args {
     json: bool,
 }
 
-struct Counting<R> {
-    inner: R,
-    read: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 /// Sends each object of the document to `tx` in batches while splitting it with the strict
 /// streaming splitter (`stix::stream`): memory holds one object and one batch, never the whole
 /// file. A bundle's or an envelope's own properties are read strictly too, then dropped. The
 /// first error stops the file, as `file:line:column: message`.
 fn parse_file(
-    path: &PathBuf,
+    path: &std::path::Path,
     tx: tokio::sync::mpsc::Sender<Vec<Value>>,
     read: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = BufReader::with_capacity(1 << 20, Counting { inner: file, read });
+    let reader = super::misp_in::open(path, &read)?;
     let at = |line: usize, column: usize, message: &dyn std::fmt::Display| {
         anyhow::anyhow!("{}:{line}:{column}: {message}", path.display())
     };
@@ -163,13 +152,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let node = super::node::Node::open(&args.config).await?;
-    let coll = node.collection(&args.collection)?.clone();
     let principal = node.principal(args.as_member.as_deref(), Role::Contributor, "cli:import")?;
+    let coll = node
+        .write_collection(args.collection.as_deref(), &principal)?
+        .clone();
     use super::misp_in::{self, InputKind};
-    let mut inputs = Vec::with_capacity(args.files.len());
-    for f in &args.files {
-        inputs.push((f.clone(), misp_in::classify(f, args.from)?));
-    }
+    let inputs = misp_in::expand(&args.files, args.from)?;
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let total_bytes: u64 = inputs
         .iter()

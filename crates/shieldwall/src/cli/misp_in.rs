@@ -5,7 +5,7 @@
 //! is then stored by `import` like any STIX input (validation, publishing rules, one
 //! transaction per batch).
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,11 +71,58 @@ pub(crate) fn looks_like_misp(prefix: &[u8]) -> bool {
     matches!(first_key(prefix).as_deref(), Some("Event" | "response"))
 }
 
-/// Classifies one input path.
+/// Opens a file for reading, decompressing gzip (told by its magic bytes, as `scan` does);
+/// `read` counts the bytes read from the file itself.
+pub(crate) fn open(path: &Path, read: &Arc<AtomicU64>) -> anyhow::Result<Box<dyn BufRead + Send>> {
+    let read = read.clone();
+    crate::telemetry_io::Input::File(path.to_path_buf()).open(move |n| {
+        read.fetch_add(n as u64, Ordering::Relaxed);
+    })
+}
+
+/// Expands the paths given to `import`: a directory with `manifest.json` is a MISP feed; any
+/// other directory is walked (recursively, in name order, hidden entries skipped) for its
+/// `*.json` and `*.json.gz` files; a file is taken whatever its name.
+pub(crate) fn expand(paths: &[PathBuf], from: From) -> anyhow::Result<Vec<(PathBuf, InputKind)>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() && !path.join("manifest.json").is_file() {
+            let files: Vec<PathBuf> = crate::telemetry_io::expand(std::slice::from_ref(path))?
+                .into_iter()
+                .filter_map(|i| match i {
+                    crate::telemetry_io::Input::File(p) => Some(p),
+                    crate::telemetry_io::Input::Stdin => None,
+                })
+                .filter(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    name.ends_with(".json") || name.ends_with(".json.gz")
+                })
+                .collect();
+            if files.is_empty() {
+                bail!(
+                    "{}: no manifest.json (a MISP feed) and no *.json or *.json.gz file",
+                    path.display()
+                );
+            }
+            for f in files {
+                let kind = classify(&f, from)?;
+                out.push((f, kind));
+            }
+        } else {
+            out.push((path.clone(), classify(path, from)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Classifies one input path (a gzip file by what it holds).
 pub(crate) fn classify(path: &Path, from: From) -> anyhow::Result<InputKind> {
     if path.is_dir() {
         if from == From::Stix {
-            bail!("{}: a directory is not a STIX document", path.display());
+            bail!(
+                "{}: a MISP feed directory is not a STIX document",
+                path.display()
+            );
         }
         if !path.join("manifest.json").is_file() {
             bail!(
@@ -89,8 +136,7 @@ pub(crate) fn classify(path: &Path, from: From) -> anyhow::Result<InputKind> {
         From::Stix => Ok(InputKind::Stix),
         From::Misp => Ok(InputKind::MispJson),
         From::Auto => {
-            let mut f = std::fs::File::open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?;
+            let mut f = open(path, &Arc::new(AtomicU64::new(0)))?;
             let mut buf = vec![0u8; 4096];
             let mut n = 0;
             while n < buf.len() {
@@ -121,8 +167,19 @@ fn options() -> misp::ConvertOptions {
 
 /// Converts one MISP JSON file.
 pub(crate) fn convert_file(path: &Path, read: &Arc<AtomicU64>) -> anyhow::Result<misp::Conversion> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    // A MISP document is converted whole, so what a compressed one expands to is bounded.
+    let mut bytes = Vec::new();
+    open(path, read)?
+        .take(MAX_MISP_DOCUMENT + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > MAX_MISP_DOCUMENT {
+        bail!(
+            "{}: a MISP document larger than {} MiB (after decompression) is not imported",
+            path.display(),
+            MAX_MISP_DOCUMENT >> 20
+        );
+    }
     let mut c = misp::Converter::new(options());
     c.add_json(&path.display().to_string(), &bytes)?;
     Ok(c.finish())
@@ -188,6 +245,9 @@ impl FeedData {
 
 /// The largest file a remote feed may serve (a MISP event file is rarely above a few MiB).
 const MAX_FEED_FILE: u64 = 256 << 20;
+
+/// The largest MISP JSON document `import` converts, after decompression.
+pub(crate) const MAX_MISP_DOCUMENT: u64 = MAX_FEED_FILE;
 
 async fn get(http: &reqwest::Client, url: &str, optional: bool) -> anyhow::Result<Option<Vec<u8>>> {
     let mut resp = http

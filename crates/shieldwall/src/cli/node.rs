@@ -72,6 +72,38 @@ impl Node {
             .with_context(|| format!("no collection `{name}` (give its id or alias)"))
     }
 
+    /// The collection `principal` writes into: `name` (id or alias), else the only collection
+    /// it may write.
+    pub(crate) fn write_collection(
+        &self,
+        name: Option<&str>,
+        principal: &Principal,
+    ) -> anyhow::Result<&Collection> {
+        if let Some(name) = name {
+            return self.collection(name);
+        }
+        let writable: Vec<&Collection> = self
+            .coalition
+            .collections
+            .iter()
+            .filter(|c| shieldwall::policy::can_write(principal, c))
+            .collect();
+        match writable.as_slice() {
+            [one] => Ok(one),
+            [] => bail!("member `{}` may write no collection", principal.member),
+            several => bail!(
+                "member `{}` may write {} collections: say which with --collection ({})",
+                principal.member,
+                several.len(),
+                several
+                    .iter()
+                    .map(|c| c.alias.as_deref().unwrap_or(&c.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
     /// The member to act as: `--as`, else the member that operates this node (`sync.member`),
     /// else the only member.
     pub(crate) fn principal(

@@ -1025,3 +1025,120 @@ fn scenario(disarm: &Path, database: Option<&str>) {
         eprintln!("stix2-validator: {} objects valid", results.len());
     }
 }
+
+/// `assist offer` without `--collection` goes beside the request it answers only when the
+/// offering member may see the request and write where it is; otherwise it falls back to the
+/// only collection the member may write, and with several it stores nothing and names no
+/// collection of the request (a hidden request's place is not revealed).
+#[test]
+fn an_offer_goes_beside_its_request_only_where_the_member_may_write() {
+    const REQUESTS: &str = "55555555-5555-4555-8555-555555555555";
+    const B_OWN: &str = "66666666-6666-4666-8666-666666666666";
+    const HIDDEN: &str = "77777777-7777-4777-8777-777777777777";
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut t = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[[api_roots]]\nname = \"hub\"\ntitle = \"Hub\"\ndefault = true\n",
+        d.join("data").display()
+    );
+    for (id, alias, read, write) in [
+        (REQUESTS, "requests", "[\"*\"]", "[\"ma\", \"mb\"]"),
+        (B_OWN, "b-own", "[\"mb\"]", "[\"mb\"]"),
+        (HIDDEN, "hidden", "[\"ma\"]", "[\"ma\"]"),
+    ] {
+        t.push_str(&format!(
+            "\n[[collections]]\nid = \"{id}\"\napi_root = \"hub\"\ntitle = \"{alias}\"\nalias = \"{alias}\"\nread = {read}\nwrite = {write}\n"
+        ));
+    }
+    for m in MEMBERS {
+        t.push_str(&format!(
+            "\n[[members]]\nid = \"{m}\"\nname = \"Member {m}\"\nidentity = \"{}\"\n",
+            identity(m)
+        ));
+    }
+    let config = d.join("shieldwall.toml");
+    std::fs::write(&config, t).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("SHIELDWALL_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let id_of = |o: &Output| -> String {
+        assert!(o.status.success(), "{}", common::show(o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["id"].as_str().unwrap().to_owned()
+    };
+    let request = |coll: &str| {
+        id_of(&run(&[
+            "assist",
+            "request",
+            "--as",
+            "ma",
+            "--collection",
+            coll,
+            "--json",
+            "--name",
+            "Forensics",
+            "--need",
+            "digital-forensics:5:person-days",
+            "--urgency",
+            "immediate",
+        ]))
+    };
+    let offer = |member: &str, request: &str| {
+        run(&[
+            "assist",
+            "offer",
+            "--as",
+            member,
+            "--request",
+            request,
+            "--json",
+            "--name",
+            "Team",
+            "--service",
+            "digital-forensics",
+            "--capacity",
+            "digital-forensics:5:person-days",
+        ])
+    };
+    let placed = |coll: &str, member: &str| -> Vec<Value> {
+        let o = run(&["export", "--collection", coll, "--as", member]);
+        assert!(o.status.success(), "{}", common::show(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["type"] == "assistance-offer")
+            .cloned()
+            .collect()
+    };
+
+    // mb sees the request and may write where it is: the offer goes there, not to b-own.
+    let open = request("requests");
+    let o = offer("mb", &open);
+    let offered = id_of(&o);
+    assert_eq!(placed("requests", "ma").len(), 1);
+    assert_eq!(placed("requests", "ma")[0]["id"], offered.as_str());
+    assert!(placed("b-own", "mb").is_empty());
+
+    // A request mb may not see: no hint of where it is, nothing stored.
+    let hidden = request("hidden");
+    let o = offer("mb", &hidden);
+    assert_eq!(o.status.code(), Some(2), "{}", common::show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--collection"), "{err}");
+    assert!(!err.contains("hidden") && !err.contains(HIDDEN), "{err}");
+    assert!(placed("b-own", "mb").is_empty());
+    assert_eq!(placed("requests", "ma").len(), 1);
+
+    // mc sees the request but may write nowhere: refused, nothing stored.
+    let o = offer("mc", &open);
+    assert_eq!(o.status.code(), Some(2), "{}", common::show(&o));
+    assert_eq!(placed("requests", "ma").len(), 1);
+}

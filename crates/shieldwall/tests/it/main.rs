@@ -14,6 +14,7 @@ mod cli;
 mod coord_cli;
 mod coord_scenario;
 mod detect_e2e;
+mod docs_walkthrough;
 mod durability;
 mod exports_cli;
 mod federation;

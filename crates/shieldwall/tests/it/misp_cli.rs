@@ -573,3 +573,196 @@ fn misp_stix_test_events_import() {
         "{r}"
     );
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// `import` reads what `scan` reads: gzip files (by their magic bytes, STIX and MISP alike) and
+/// folders — a folder without `manifest.json` is walked for its `*.json` and `*.json.gz` files,
+/// hidden entries and other files left alone. A compressed MISP document that expands beyond
+/// the limit is refused before it is converted, and nothing of it is stored.
+#[test]
+fn gzip_and_folders_of_misp_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_config(d);
+    let events = d.join("events");
+    std::fs::create_dir_all(events.join("2026")).unwrap();
+    let green = event(GREEN_EVENT, "Green event", "tlp:green", "green.example");
+    let mut amber = event(AMBER_EVENT, "Amber event", "tlp:amber", "amber.example");
+    // The same threat actor under two markings would be two contents for one version.
+    amber["Event"].as_object_mut().unwrap().remove("Galaxy");
+    std::fs::write(events.join("green.json"), green.to_string()).unwrap();
+    std::fs::write(
+        events.join("2026").join("amber.json.gz"),
+        gzip(amber.to_string().as_bytes()),
+    )
+    .unwrap();
+    // Not imported: not JSON by name, or hidden.
+    std::fs::write(events.join("README.txt"), "MISP exports of November").unwrap();
+    std::fs::write(events.join(".partial.json"), "{\"Event\": {").unwrap();
+    let o = sw(
+        d,
+        &[
+            "import",
+            "events",
+            "--collection",
+            "intel",
+            "--as",
+            "cert-ee",
+            "--json",
+        ],
+    );
+    let summary = ok_json(&o);
+    assert_eq!(summary["misp"]["inputs"], 2, "{summary}");
+    let reports = ids(&stix_of(d, "intel", "cert-ee"), "report");
+    for uuid in [GREEN_EVENT, AMBER_EVENT] {
+        assert!(reports.contains(&format!("report--{uuid}")), "{reports:?}");
+    }
+
+    // A gzip STIX bundle, streamed.
+    let bundle = json!({"type": "bundle", "id": "bundle--0d0e8f2a-3c1b-4e7d-9a6f-0b1c2d3e4f51", "objects": [
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--d4000000-0000-4000-8000-000000000001",
+         "created": "2026-11-20T08:00:00.000Z", "modified": "2026-11-20T08:00:00.000Z",
+         "pattern": "[ipv4-addr:value = '198.51.100.99']", "pattern_type": "stix",
+         "valid_from": "2026-11-20T08:00:00.000Z"}]});
+    std::fs::write(
+        d.join("bundle.json.gz"),
+        gzip(bundle.to_string().as_bytes()),
+    )
+    .unwrap();
+    let o = sw(
+        d,
+        &[
+            "import",
+            "bundle.json.gz",
+            "--collection",
+            "mirror",
+            "--as",
+            "cert-ee",
+            "--json",
+        ],
+    );
+    assert_eq!(ok_json(&o)["stored"], 1);
+
+    // A folder with nothing to import says so.
+    std::fs::create_dir(d.join("empty")).unwrap();
+    std::fs::write(d.join("empty").join("notes.txt"), "nothing").unwrap();
+    let o = sw(
+        d,
+        &[
+            "import",
+            "empty",
+            "--collection",
+            "intel",
+            "--as",
+            "cert-ee",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no manifest.json"),
+        "{}",
+        show(&o)
+    );
+
+    // A gzip bomb: a quarter MiB that would expand past the limit is refused, nothing stored.
+    let limit = 256usize << 20;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(b"{\"Event\": {\"info\": \"").unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..=(limit >> 20) {
+        e.write_all(&chunk).unwrap();
+    }
+    e.write_all(b"\"}}").unwrap();
+    std::fs::write(d.join("bomb.json.gz"), e.finish().unwrap()).unwrap();
+    let before = stix_of(d, "remote", "cert-ee").len();
+    let o = sw(
+        d,
+        &[
+            "import",
+            "bomb.json.gz",
+            "--collection",
+            "remote",
+            "--as",
+            "cert-ee",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("larger than 256 MiB"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(stix_of(d, "remote", "cert-ee").len(), before);
+}
+
+/// `import` without `--collection` writes into the only collection the member may write; with
+/// several it names them and stores nothing, and a member that may write none is refused.
+#[test]
+fn import_infers_the_only_writable_collection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut t = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[[api_roots]]\nname = \"coalition\"\ntitle = \"Coalition\"\ndefault = true\n",
+        d.join("data").display()
+    );
+    for (id, alias, write) in [
+        (INTEL, "intel", "[\"cert-ee\"]"),
+        (MIRROR, "mirror", "[\"cert-ee\", \"cert-lv\"]"),
+    ] {
+        t.push_str(&format!(
+            "\n[[collections]]\nid = \"{id}\"\napi_root = \"coalition\"\ntitle = \"{alias}\"\nalias = \"{alias}\"\nread = [\"*\"]\nwrite = {write}\n"
+        ));
+    }
+    for (m, n) in [("cert-ee", 1), ("cert-lv", 2), ("cert-lt", 3)] {
+        t.push_str(&format!(
+            "\n[[members]]\nid = \"{m}\"\nname = \"CERT {m}\"\nidentity = \"identity--{n}c6af861-7b20-41ef-9b59-6344fd872a8f\"\n"
+        ));
+    }
+    std::fs::write(d.join("shieldwall.toml"), t).unwrap();
+    std::fs::write(
+        d.join("green.json"),
+        event(GREEN_EVENT, "Green event", "tlp:green", "green.example").to_string(),
+    )
+    .unwrap();
+
+    // cert-lv may write only `mirror`.
+    let o = sw(d, &["import", "green.json", "--as", "cert-lv", "--json"]);
+    assert_eq!(ok_json(&o)["collection"], MIRROR);
+    // cert-ee may write two: it must say which, and nothing is stored.
+    let o = sw(d, &["import", "green.json", "--as", "cert-ee"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--collection") && err.contains("intel") && err.contains("mirror"),
+        "{err}"
+    );
+    // cert-lt may write none: refused, whatever it reads.
+    let o = sw(d, &["import", "green.json", "--as", "cert-lt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("may write no collection"),
+        "{}",
+        show(&o)
+    );
+    let o = sw(
+        d,
+        &[
+            "import",
+            "green.json",
+            "--as",
+            "cert-lt",
+            "--collection",
+            "intel",
+        ],
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        ids(&stix_of(d, "intel", "cert-ee"), "report").is_empty(),
+        "nothing reached intel"
+    );
+}
