@@ -89,7 +89,11 @@ fn no_seam_where_the_arithmetic_widens() {
             let d = days_from_civil(year, 1, 1);
             assert_eq!(civil_from_days(d), (year, 1, 1));
             let next = days_from_civil(year + 1, 1, 1);
-            assert_eq!(next - d, if is_leap_year(year) { 366 } else { 365 }, "{year}");
+            assert_eq!(
+                next - d,
+                if is_leap_year(year) { 366 } else { 365 },
+                "{year}"
+            );
         }
     }
     for base in [1_i64 << 50, -(1_i64 << 50)] {
