@@ -6,12 +6,15 @@
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
 //! - [`incident`]: a new incident and the steps that version it (impact, event, task, update).
 //! - [`report`]: the coalition report's figures, as a model the HTML renders.
+//! - [`scan`]: the scan loop — logs read record by record, probed against a compiled indicator
+//!   set, each hit handed to a [`scan::ScanSink`] (printed, aggregated), a [`scan::ScanSummary`] back.
 //! - [`sightings`]: a scan's hits aggregated into sightings, delivered to a [`sightings::HitSink`].
 
 pub mod assist;
 pub mod incident;
 pub mod member;
 pub mod report;
+pub mod scan;
 pub mod sightings;
 
 use crate::{publish::PublishError, store::StoreError};
