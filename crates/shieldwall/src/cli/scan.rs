@@ -566,7 +566,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None
     };
 
-    let total_len = inputs.iter().map(Input::len).sum::<Option<u64>>();
+    let total_len = inputs.iter().map(Input::size).sum::<Option<u64>>();
     let bar = progress_bar(total_len);
     let stdout = io::stdout();
     let mut out = HitWriter {

@@ -1138,7 +1138,11 @@ async fn the_fimi_workflow_as_services() {
         };
         assert_eq!(uses(&fimi::matrix(&ma, &both).await.unwrap()), 1);
         assert_eq!(
-            uses(&fimi::matrix(&mb, &[shared.clone()]).await.unwrap()),
+            uses(
+                &fimi::matrix(&mb, std::slice::from_ref(&shared))
+                    .await
+                    .unwrap()
+            ),
             0
         );
         // No DISARM visible: an error, not an empty matrix.

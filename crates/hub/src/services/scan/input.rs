@@ -47,8 +47,8 @@ impl Input {
         }
     }
 
-    /// The size on disk, for the progress bar (`None` for standard input).
-    pub fn len(&self) -> Option<u64> {
+    /// The size in bytes, for a progress bar (`None` for standard input).
+    pub fn size(&self) -> Option<u64> {
         match self {
             Input::Stdin => None,
             Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
