@@ -192,6 +192,86 @@ pub fn normalise(input: &Value) -> Result<(Vec<Value>, NormaliseReport), DisarmE
     Ok((out, report))
 }
 
+/// The framework's own objects, normalised and ready to store: see [`prepare_import`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedImport {
+    /// The objects, in input order.
+    pub objects: Vec<Value>,
+    /// What normalisation changed.
+    pub report: NormaliseReport,
+    /// Objects attributed to the bundle's identity ([`attribute_to_owner`]).
+    pub attributed: usize,
+    /// Objects given the default marking ([`mark_unmarked`]).
+    pub marked: usize,
+}
+
+/// A DISARM bundle made ready to store: normalised ([`normalise`]), its unattributed objects
+/// attributed to its own identity ([`attribute_to_owner`]) and its unmarked objects marked
+/// `marking` ([`mark_unmarked`]).
+pub fn prepare_import(input: &Value, marking: &str) -> Result<PreparedImport, DisarmError> {
+    let (mut objects, report) = normalise(input)?;
+    let attributed = attribute_to_owner(&mut objects);
+    let marked = mark_unmarked(&mut objects, marking);
+    Ok(PreparedImport {
+        objects,
+        report,
+        attributed,
+        marked,
+    })
+}
+
+fn type_of(o: &Value) -> &str {
+    o.get("type").and_then(Value::as_str).unwrap_or("")
+}
+
+/// The bundle's relationships and matrix have no creator: they are the framework's, so they
+/// are attributed to the bundle's own identity (when it has exactly one), not to whoever
+/// imports them — every node's import is then the same object, byte for byte. Returns how many
+/// objects were attributed.
+pub fn attribute_to_owner(objects: &mut [Value]) -> usize {
+    let identities: Vec<String> = objects
+        .iter()
+        .filter(|o| type_of(o) == "identity")
+        .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let mut attributed = 0usize;
+    if let [owner] = identities.as_slice() {
+        for o in objects.iter_mut() {
+            let t = type_of(o);
+            if t != "identity"
+                && t != "marking-definition"
+                && o.get("created_by_ref").is_none()
+                && let Some(m) = o.as_object_mut()
+            {
+                m.insert("created_by_ref".into(), json!(owner));
+                attributed += 1;
+            }
+        }
+    }
+    attributed
+}
+
+/// Marks `marking` every object without a TLP marking (object or granular); marking
+/// definitions carry no markings of their own here. Returns how many objects were marked.
+pub fn mark_unmarked(objects: &mut [Value], marking: &str) -> usize {
+    let mut marked = 0usize;
+    for o in objects.iter_mut() {
+        if type_of(o) == "marking-definition" || stix::tlp::effective_tlp_of(o).is_some() {
+            continue;
+        }
+        if let Some(m) = o.as_object_mut() {
+            let refs = m
+                .entry("object_marking_refs")
+                .or_insert_with(|| Value::Array(vec![]));
+            if let Value::Array(list) = refs {
+                list.push(json!(marking));
+                marked += 1;
+            }
+        }
+    }
+    marked
+}
+
 /// A DISARM technique as the index knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Technique {
@@ -697,6 +777,65 @@ mod tests {
                 .techniques()
                 .len(),
             3
+        );
+    }
+
+    #[test]
+    fn an_import_is_attributed_to_the_bundles_identity_and_unmarked_objects_marked() {
+        let owner = "identity--00000000-0000-4000-8000-0000000000d1";
+        let other = "identity--00000000-0000-4000-8000-0000000000d2";
+        let mut marked_red = technique(
+            "attack-pattern--00000000-0000-4000-8000-000000000002",
+            "T0086",
+            "disarm",
+            "DISARM",
+            "",
+        );
+        marked_red["object_marking_refs"] = json!([stix::tlp::TLP2_RED]);
+        marked_red["created_by_ref"] = json!(other);
+        let bundle = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000",
+        "objects": [
+            {"type": "identity", "spec_version": "2.1", "id": owner, "name": "DISARM Foundation",
+             "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z"},
+            technique("attack-pattern--00000000-0000-4000-8000-000000000001", "T0085", "disarm", "DISARM", ""),
+            marked_red,
+            stix::tlp::TlpLevel::Green.marking_definition(),
+        ]});
+        let p = prepare_import(&bundle, stix::tlp::TLP2_CLEAR).unwrap();
+        assert_eq!(p.report.techniques, 2);
+        assert_eq!((p.attributed, p.marked), (1, 2), "{:#?}", p.objects);
+        let [identity, t1, t2, md] = p.objects.as_slice() else {
+            panic!("{:?}", p.objects);
+        };
+        assert!(identity.get("created_by_ref").is_none());
+        assert_eq!(
+            identity["object_marking_refs"],
+            json!([stix::tlp::TLP2_CLEAR])
+        );
+        assert_eq!(t1["created_by_ref"], owner);
+        assert_eq!(t1["object_marking_refs"], json!([stix::tlp::TLP2_CLEAR]));
+        assert_eq!(t2["created_by_ref"], other, "an existing creator stays");
+        assert_eq!(
+            t2["object_marking_refs"],
+            json!([stix::tlp::TLP2_RED]),
+            "an existing TLP stays"
+        );
+        assert!(md.get("created_by_ref").is_none() && md.get("object_marking_refs").is_none());
+        // Two identities: nobody to attribute the framework's objects to.
+        let mut two = p.objects.clone();
+        let mut second = identity.clone();
+        second["id"] = json!(other);
+        two.push(second);
+        for o in &mut two {
+            if let Some(m) = o.as_object_mut() {
+                m.remove("created_by_ref");
+            }
+        }
+        assert_eq!(attribute_to_owner(&mut two), 0);
+        assert!(two.iter().all(|o| o.get("created_by_ref").is_none()));
+        assert_eq!(
+            prepare_import(&json!("text"), stix::tlp::TLP2_CLEAR),
+            Err(DisarmError::NotABundle)
         );
     }
 

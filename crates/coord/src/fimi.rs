@@ -477,6 +477,102 @@ impl FimiExtension {
     }
 }
 
+/// A FIMI incident as reported: an `incident` with Incident Core and the FIMI extension,
+/// declared by its creator (`common`'s `created_by_ref`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FimiIncident {
+    /// Name (required).
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// The incident's domain.
+    pub domain: IncidentDomain,
+    /// The Incident Core determination.
+    pub determination: crate::incident::Determination,
+    /// The investigation status.
+    pub investigation_status: String,
+    /// Criticality, 0–100.
+    pub criticality: Option<u8>,
+    /// Incident types; none given means `fimi`.
+    pub incident_types: Vec<String>,
+    /// The DISARM release the techniques come from (e.g. `1.6`).
+    pub disarm_framework_version: Option<String>,
+}
+
+impl FimiIncident {
+    /// Writes the incident (strict).
+    pub fn build(&self, common: &Common) -> Result<Value, BuildError> {
+        let mut core = crate::incident::IncidentCore::new();
+        core.determination = self.determination;
+        core.investigation_status = self.investigation_status.clone();
+        core.criticality = self.criticality;
+        core.incident_types = if self.incident_types.is_empty() {
+            vec!["fimi".into()]
+        } else {
+            self.incident_types.clone()
+        };
+        let mut fimi = FimiExtension::new(self.domain);
+        fimi.declared_by_ref = common.created_by_ref.clone();
+        fimi.disarm_framework_version = self.disarm_framework_version.clone();
+        crate::incident::Incident {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            core,
+            fimi: Some(fimi),
+        }
+        .build(common)
+    }
+}
+
+impl Channel {
+    /// A channel named on a command line: `NAME@PLATFORM` (the last `@` splits), or a bare
+    /// name when either side of it is empty.
+    pub fn from_spec(spec: &str) -> Channel {
+        let (name, platform) = match spec.rsplit_once('@') {
+            Some((n, p)) if !n.is_empty() && !p.is_empty() => (n, Some(p.to_owned())),
+            _ => (spec, None),
+        };
+        Channel {
+            name: name.to_owned(),
+            platform,
+            ..Channel::default()
+        }
+    }
+}
+
+/// The new objects a FIMI incident is linked to, and its `uses` relationships: a narrative per
+/// name in `narratives`, a channel per [`Channel::from_spec`] in `channels`, then `uses` from
+/// `incident_id` to each of `technique_refs` (STIX ids), the narratives and the channels, in
+/// that order. `common` gives each new object its common properties (a fresh UUID each).
+pub fn link_objects(
+    incident_id: &str,
+    technique_refs: &[String],
+    narratives: &[String],
+    channels: &[String],
+    common: &mut dyn FnMut() -> Common,
+) -> Result<Vec<Value>, BuildError> {
+    let mut out = Vec::new();
+    let mut targets: Vec<String> = technique_refs.to_vec();
+    for n in narratives {
+        let o = Narrative {
+            name: n.clone(),
+            ..Narrative::default()
+        }
+        .build(&common())?;
+        targets.push(o["id"].as_str().unwrap_or_default().to_owned());
+        out.push(o);
+    }
+    for c in channels {
+        let o = Channel::from_spec(c).build(&common())?;
+        targets.push(o["id"].as_str().unwrap_or_default().to_owned());
+        out.push(o);
+    }
+    for t in &targets {
+        out.push(object::relationship(&common(), "uses", incident_id, t)?);
+    }
+    Ok(out)
+}
+
 /// Adds OpenCTI's new-object marker beside ours (the `opencti-compat` export profile), so that
 /// OpenCTI recognises `narrative`, `channel` and `media-content`. Other objects are unchanged.
 pub fn opencti_compat(object: &mut Value) {
@@ -489,5 +585,131 @@ pub fn opencti_compat(object: &mut Value) {
     if let Some(Value::Object(exts)) = object.get_mut("extensions") {
         exts.entry(id)
             .or_insert_with(|| json!({ "extension_type": kind }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::incident::{Determination, Incident};
+
+    const ME: &str = "identity--00000000-0000-4000-8000-0000000000aa";
+
+    fn common_seq() -> impl FnMut() -> Common {
+        let mut n = 0u128;
+        move || {
+            n += 1;
+            Common::new(
+                Uuid::from_u128(0x1000_0000_0000_4000_8000_0000_0000_0000 + n),
+                Timestamp::parse("2026-01-01T00:00:00.000Z").unwrap(),
+            )
+            .by(ME)
+            .marked(stix::tlp::TLP2_AMBER)
+        }
+    }
+
+    fn incident() -> FimiIncident {
+        FimiIncident {
+            name: "Leak of the ministry's mail".into(),
+            description: None,
+            domain: IncidentDomain::Hybrid,
+            determination: Determination::Confirmed,
+            investigation_status: "open".into(),
+            criticality: Some(70),
+            incident_types: vec![],
+            disarm_framework_version: Some("1.6".into()),
+        }
+    }
+
+    #[test]
+    fn a_fimi_incident_has_both_extensions_and_is_declared_by_its_creator() {
+        let o = incident().build(&common_seq()()).unwrap();
+        assert_eq!(o["type"], "incident");
+        assert_eq!(o["created_by_ref"], ME);
+        let read = Incident::read(&o).unwrap();
+        assert_eq!(read.body.core.determination, Determination::Confirmed);
+        assert_eq!(read.body.core.incident_types, ["fimi"]);
+        assert_eq!(read.body.core.criticality, Some(70));
+        let fimi = FimiExtension::read(&o).unwrap().unwrap();
+        assert_eq!(fimi.incident_domain, IncidentDomain::Hybrid);
+        assert_eq!(fimi.declared_by_ref.as_deref(), Some(ME));
+        assert_eq!(fimi.disarm_framework_version.as_deref(), Some("1.6"));
+        let mut typed = incident();
+        typed.incident_types = vec!["hack-and-leak".into()];
+        let o = typed.build(&common_seq()()).unwrap();
+        assert_eq!(
+            Incident::read(&o).unwrap().body.core.incident_types,
+            ["hack-and-leak"]
+        );
+        let mut bad = incident();
+        bad.criticality = Some(101);
+        assert!(bad.build(&common_seq()()).is_err());
+        bad = incident();
+        bad.name = " ".into();
+        assert!(bad.build(&common_seq()()).is_err());
+        bad = incident();
+        bad.disarm_framework_version = Some(String::new());
+        assert!(bad.build(&common_seq()()).is_err());
+    }
+
+    #[test]
+    fn channels_from_the_command_line() {
+        let c = Channel::from_spec("news-front@telegram");
+        assert_eq!(
+            (c.name.as_str(), c.platform.as_deref()),
+            ("news-front", Some("telegram"))
+        );
+        let c = Channel::from_spec("a@b@x");
+        assert_eq!((c.name.as_str(), c.platform.as_deref()), ("a@b", Some("x")));
+        for bare in ["plain", "trailing@", "@leading"] {
+            let c = Channel::from_spec(bare);
+            assert_eq!((c.name.as_str(), c.platform), (bare, None));
+        }
+    }
+
+    #[test]
+    fn links_are_new_objects_then_uses_in_order() {
+        let iid = "incident--00000000-0000-4000-8000-0000000000ff";
+        let tech = "attack-pattern--00000000-0000-4000-8000-000000000001".to_owned();
+        let out = link_objects(
+            iid,
+            std::slice::from_ref(&tech),
+            &["Sanctions hurt only us".into()],
+            &["news-front@telegram".into()],
+            &mut common_seq(),
+        )
+        .unwrap();
+        let types: Vec<&str> = out.iter().map(|o| o["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            types,
+            [
+                "narrative",
+                "channel",
+                "relationship",
+                "relationship",
+                "relationship"
+            ]
+        );
+        let (narrative, channel) = (&out[0], &out[1]);
+        assert_eq!(narrative["name"], "Sanctions hurt only us");
+        assert_eq!(channel["platform"], "telegram");
+        let targets: Vec<&Value> = out[2..].iter().map(|r| &r["target_ref"]).collect();
+        assert_eq!(targets, [&json!(tech), &narrative["id"], &channel["id"]]);
+        for r in &out[2..] {
+            assert_eq!(r["relationship_type"], "uses");
+            assert_eq!(r["source_ref"], iid);
+            assert_eq!(r["created_by_ref"], ME);
+        }
+        let ids: std::collections::BTreeSet<&str> =
+            out.iter().map(|o| o["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), out.len(), "every object has its own id");
+        assert!(
+            link_objects(iid, &[], &[], &[], &mut common_seq())
+                .unwrap()
+                .is_empty()
+        );
+        assert!(link_objects(iid, &[], &[" ".into()], &[], &mut common_seq()).is_err());
+        assert!(link_objects(iid, &["not-an-id".into()], &[], &[], &mut common_seq()).is_err());
     }
 }

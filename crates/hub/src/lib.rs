@@ -6,7 +6,7 @@
 //! seeing exactly what the access policy allows, on every path.
 //!
 //! What it must never do: decide access or egress itself (every path asks
-//! [`policy::may_see`](crate::policy::may_see), through the store's
+//! [`policy::may_see`], through the store's
 //! [`Pushdown`](crate::policy::Pushdown) for listings, and a peer's pull gets the sync crate's
 //! egress rule); answer a request with anything but a TAXII resource (errors included); panic
 //! on input; acknowledge a POST before the store committed it. It does I/O: sockets, TLS and,

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
-mod telemetry_io;
 
 /// The version `--version` prints: the package version, the commit and the build date.
 pub(crate) const VERSION: &str = concat!(

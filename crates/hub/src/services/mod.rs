@@ -4,14 +4,21 @@
 //!
 //! - [`member`]: a member acting on the node — writing all or nothing, reading its view.
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
+//! - [`fimi`]: a FIMI incident with its narratives, channels and DISARM techniques; links; the
+//!   DISARM matrix. [`disarm`]: storing the DISARM framework, finding a technique or tactic.
 //! - [`incident`]: a new incident and the steps that version it (impact, event, task, update).
 //! - [`report`]: the coalition report's figures, as a model the HTML renders.
+//! - [`scan`]: the scan loop — logs read record by record, probed against a compiled indicator
+//!   set, each hit handed to a [`scan::ScanSink`] (printed, aggregated), a [`scan::ScanSummary`] back.
 //! - [`sightings`]: a scan's hits aggregated into sightings, delivered to a [`sightings::HitSink`].
 
 pub mod assist;
+pub mod disarm;
+pub mod fimi;
 pub mod incident;
 pub mod member;
 pub mod report;
+pub mod scan;
 pub mod sightings;
 
 use crate::{publish::PublishError, store::StoreError};
@@ -37,6 +44,9 @@ pub enum ServiceError {
     /// A stored coordination object could not be read.
     #[error(transparent)]
     Read(#[from] coord::ReadError),
+    /// DISARM objects could not be indexed.
+    #[error(transparent)]
+    Disarm(#[from] coord::DisarmError),
     /// A workflow step is not allowed from the object's current state.
     #[error(transparent)]
     Workflow(#[from] coord::WorkflowError),

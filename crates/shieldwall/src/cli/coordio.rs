@@ -46,8 +46,6 @@ pub(crate) struct Ctx {
     /// The library's member service (writes through the one write path).
     pub(crate) member: MemberService,
     pub(crate) principal: Principal,
-    /// The member's STIX identity (`created_by_ref` of what it writes).
-    pub(crate) identity: String,
     pub(crate) on: On,
 }
 
@@ -75,12 +73,10 @@ impl Ctx {
             principal.clone(),
             node.limits,
         )?;
-        let identity = member.identity.clone();
         Ok(Ctx {
             node,
             member,
             principal,
-            identity,
             on: on.clone(),
         })
     }
@@ -155,17 +151,6 @@ impl Ctx {
         }
     }
 
-    /// Every collection the member may read (whatever `--collection` says).
-    pub(crate) fn readable(&self) -> Vec<Collection> {
-        self.node
-            .coalition
-            .collections
-            .iter()
-            .filter(|c| can_read(&self.principal, c))
-            .cloned()
-            .collect()
-    }
-
     /// The marking for `--tlp`.
     pub(crate) fn marking(&self) -> anyhow::Result<&'static str> {
         self.marking_or(TlpLevel::Amber)
@@ -182,26 +167,6 @@ impl Ctx {
         Ok(level.marking_id())
     }
 
-    /// `coord::Common` for a new object by this member under `--tlp`.
-    pub(crate) fn common(&self) -> anyhow::Result<coord::Common> {
-        Ok(self.member.common(self.marking()?))
-    }
-
-    /// Stores `objects` in `coll` as this member, all or nothing ([`MemberService::write`]).
-    pub(crate) async fn write(
-        &self,
-        coll: &Collection,
-        objects: &[Value],
-    ) -> anyhow::Result<Vec<AddOutcome>> {
-        Ok(self.member.write(coll, objects).await?)
-    }
-
-    /// The collection a relationship to `target` is kept in
-    /// ([`MemberService::edge_collection`]).
-    pub(crate) async fn edge_collection(&self, target: &str, fallback: &Collection) -> Collection {
-        self.member.edge_collection(target, fallback).await
-    }
-
     /// Everything the member may see in `colls` (latest versions, or every version).
     pub(crate) async fn view(
         &self,
@@ -210,23 +175,6 @@ impl Ctx {
     ) -> anyhow::Result<Vec<Value>> {
         Ok(self.member.view(colls, all_versions).await?)
     }
-
-    /// The latest version of `id` the member may see in any collection, and the collection
-    /// holding it.
-    pub(crate) async fn find(&self, id: &str) -> anyhow::Result<(Value, Collection)> {
-        Ok(self.member.find(id).await?)
-    }
-}
-
-/// Writes `objects` into `coll` and each edge into its own collection, all or nothing;
-/// returns the outcomes and every object written, in order.
-pub(crate) async fn write_with_edges(
-    ctx: &Ctx,
-    coll: &Collection,
-    objects: Vec<Value>,
-    edges: Vec<(Collection, Value)>,
-) -> anyhow::Result<(Vec<AddOutcome>, Vec<Value>)> {
-    Ok(ctx.member.write_with_edges(coll, objects, edges).await?)
 }
 
 pub(crate) use shieldwall::services::member::{now, of_type, s};

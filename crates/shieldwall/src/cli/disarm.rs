@@ -1,12 +1,15 @@
 //! `shieldwall disarm import FILE | show ID`: the DISARM framework's STIX bundle, normalised
 //! (kill chain `disarm`, the meaningless `x_mitre_*` platform/version fields dropped) and stored,
-//! and its techniques found by DISARM id (`T0086`, `T0086.002`, `TA06`) or STIX id.
+//! and its techniques found by DISARM id (`T0086`, `T0086.002`, `TA06`) or STIX id. The bundle
+//! is prepared by `coord::disarm::prepare_import` and stored and searched by the library's
+//! `services::disarm`; this module reads the file, calls and prints.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
-use coord::disarm::{self, DisarmIndex};
-use serde_json::{Value, json};
+use coord::disarm;
+use serde_json::Value;
+use shieldwall::services;
 use stix::tlp::TlpLevel;
 
 use super::coordio::{self, Ctx, On, s};
@@ -58,60 +61,12 @@ async fn import(ctx: &Ctx, file: &PathBuf) -> anyhow::Result<ExitCode> {
     let bundle = stix::json::parse(&bytes).map_err(|e| {
         anyhow::anyhow!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message)
     })?;
-    let (mut objects, report) =
-        disarm::normalise(&bundle).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    // The bundle's relationships and matrix have no creator: they are the framework's, so they
-    // are attributed to the bundle's own identity (when it has exactly one), not to whoever
-    // imports them — every node's import is then the same object, byte for byte.
-    let identities: Vec<String> = objects
-        .iter()
-        .filter(|o| s(o, "type") == "identity")
-        .map(|o| s(o, "id").to_owned())
-        .collect();
-    let mut attributed = 0usize;
-    if let [owner] = identities.as_slice() {
-        for o in &mut objects {
-            let t = s(o, "type");
-            if t != "identity"
-                && t != "marking-definition"
-                && o.get("created_by_ref").is_none()
-                && let Some(m) = o.as_object_mut()
-            {
-                m.insert("created_by_ref".into(), json!(owner));
-                attributed += 1;
-            }
-        }
-    }
     let marking = ctx.marking_or(TlpLevel::Clear)?;
-    let mut marked = 0usize;
-    for o in &mut objects {
-        let t = s(o, "type");
-        // Marking definitions carry no markings of their own here.
-        if t == "marking-definition" || stix::tlp::effective_tlp_of(o).is_some() {
-            continue;
-        }
-        if let Some(m) = o.as_object_mut() {
-            let refs = m
-                .entry("object_marking_refs")
-                .or_insert_with(|| Value::Array(vec![]));
-            if let Value::Array(list) = refs {
-                list.push(json!(marking));
-                marked += 1;
-            }
-        }
-    }
-    let index = DisarmIndex::build(&objects)?;
-    let out = ctx.write(&coll, &objects).await?;
-    let stored = out
-        .iter()
-        .filter(|o| matches!(o, shieldwall::store::AddOutcome::Added { .. }))
-        .count();
-    let summary = json!({
-        "collection": coll.id, "objects": objects.len(), "stored": stored,
-        "already_present": objects.len() - stored, "techniques": index.techniques().len(),
-        "tactics": index.tactics().len(), "marked": marked, "attributed": attributed,
-        "normalisation": report,
-    });
+    let prepared = disarm::prepare_import(&bundle, marking)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let r = services::disarm::import(&ctx.member, &coll, prepared).await?;
+    let (report, marked, stored) = (&r.report, r.marked, r.stored);
+    let summary = r.to_json();
     if ctx.on.json {
         println!("{summary}");
     } else {
@@ -119,10 +74,10 @@ async fn import(ctx: &Ctx, file: &PathBuf) -> anyhow::Result<ExitCode> {
             "DISARM imported into {}: {} objects ({stored} stored), {} techniques, {} tactics; \
              {} kill chain phases renamed, {} source names renamed, {} x_mitre properties dropped, \
              {marked} objects marked {}.",
-            coll.id,
-            objects.len(),
-            index.techniques().len(),
-            index.tactics().len(),
+            r.collection,
+            r.objects,
+            r.techniques,
+            r.tactics,
             report.kill_chain_phases_renamed,
             report.source_names_renamed,
             report.properties_dropped,
@@ -133,15 +88,9 @@ async fn import(ctx: &Ctx, file: &PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 async fn show(ctx: &Ctx, id: &str) -> anyhow::Result<ExitCode> {
-    let objects = ctx.view(&ctx.read_collections()?, false).await?;
-    let index = DisarmIndex::build(&objects)?;
-    let found = if let Some(t) = index.technique(id) {
-        Some(json!({"kind": "technique", "technique": t}))
-    } else {
-        index
-            .tactic(id)
-            .map(|t| json!({"kind": "tactic", "tactic": t}))
-    };
+    let found = services::disarm::find(&ctx.member, &ctx.read_collections()?, id)
+        .await?
+        .map(|f| f.to_json());
     let Some(found) = found else {
         if ctx.on.json {
             println!("null");

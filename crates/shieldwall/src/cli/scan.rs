@@ -1,11 +1,13 @@
 //! `shieldwall scan`: matches logs (ECS JSON lines, Suricata EVE, Zeek TSV, CSV; plain, gzip,
 //! standard input or directories) against STIX indicators.
 //!
-//! Everything is resolved before the loop (indicators compiled, readers chosen, output mode);
-//! the loop reads a line, fills one reused record, probes the compiled matcher and prints the
-//! hits. Counters are kept locally and flushed to the progress bar per batch. The compiled set
-//! sits behind an `ArcSwap`: with `--reload-indicators` a watcher thread recompiles when an
-//! indicator file changes and swaps the new set in between batches, without locking the scan.
+//! This module parses the arguments, loads and compiles the indicators, and prints; the scan
+//! loop itself is the library's `services::scan::scan` (`crates/hub/src/services/scan/mod.rs`),
+//! which hands each hit to sinks: `HitWriter` prints it (text or `--json`) and `HitAggregator`
+//! keeps it for sightings. Progress and malformed lines come back as events, shown here above
+//! the progress bar. The compiled set sits behind an `ArcSwap`: with `--reload-indicators` a
+//! watcher thread recompiles when an indicator file changes and the scan takes the new set up
+//! between batches, without locking.
 //!
 //! Hits are aggregated per indicator into STIX sightings (count, first and last time) for
 //! `--sightings FILE` and `--report C`, which stores them in a collection of the local store
@@ -19,21 +21,24 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use matcher::{CompileOptions, Compiled, Hit, Indicator, ProblemKind, Scanner};
-use telemetry::{FieldMap, Format, MAX_LINE, Reader, Record};
+use matcher::{CompileOptions, Compiled, Indicator, ProblemKind};
+use telemetry::{FieldMap, Format};
 
+use shieldwall::services::scan::{
+    self as service, HitWriter, ScanEvent, ScanObserver, ScanOptions,
+    input::{self, Input},
+};
 use shieldwall::services::sightings::{
     CollectionSink, Delivered, FileSink, HitAggregator, HitSink, RemoteSink,
 };
 
 use super::latest::{self, Withdrawals};
-use crate::telemetry_io::{self, Input, Line};
 
 /// Arguments of `shieldwall scan`.
 #[derive(Debug, clap::Args)]
@@ -318,80 +323,29 @@ fn compile_set(
     Ok(compiled)
 }
 
-#[derive(Default)]
-struct Totals {
-    files: u64,
-    lines: u64,
-    records: u64,
-    malformed: u64,
-    hits: u64,
-    errors: u64,
-    bytes: u64,
+/// The scan's diagnostics on standard error (above the progress bar), its progress on the bar.
+struct Shown<'a> {
+    bar: &'a ProgressBar,
 }
 
-struct Out<W: Write> {
-    w: W,
-    json: bool,
-}
-
-impl<W: Write> Out<W> {
-    fn hit(
-        &mut self,
-        file: &str,
-        line: u64,
-        set: &Compiled,
-        hit: &Hit,
-        rec: &Record,
-    ) -> io::Result<()> {
-        let id = set.indicator_id(hit.indicator);
-        let name = set.indicator_name(hit.indicator);
-        let fv = set.hit_value(hit, rec);
-        if self.json {
-            let mut o = serde_json::json!({
-                "file": file,
-                "line": line,
-                "indicator": id,
-                "field": fv.map(|(f, _)| f.ecs_name()),
-                "value": fv.map(|(_, v)| v),
-            });
-            if !name.is_empty() {
-                o["name"] = name.into();
+impl ScanObserver for Shown<'_> {
+    fn event(&mut self, event: ScanEvent<'_>) {
+        match event {
+            ScanEvent::OpenFailed { error, .. } => eprintln!("shieldwall scan: error: {error}"),
+            ScanEvent::ReadFailed { file, line, error } => {
+                eprintln!("{file}:{line}: error: cannot read: {error}");
             }
-            if let Some((f, _)) = fv {
-                o["stix_path"] = f.stix_path().into();
+            ScanEvent::Malformed {
+                file,
+                line,
+                message,
+            } => self
+                .bar
+                .suspend(|| eprintln!("{file}:{line}: malformed line: {message}")),
+            ScanEvent::MalformedNotShown { file, count } => {
+                eprintln!("{file}: {count} more malformed lines not shown");
             }
-            if hit.subdomain {
-                o["subdomain"] = true.into();
-            }
-            if hit.inform
-                && let Some(f) = set.warninglist_finding(hit, rec)
-            {
-                o["warninglist"] =
-                    serde_json::json!({"list": f.list, "policy": "inform", "reason": f.reason});
-            }
-            if let Some(t) = rec.timestamp() {
-                o["time"] = telemetry::time::format_timestamp(t).into();
-            }
-            writeln!(self.w, "{o}")
-        } else {
-            write!(self.w, "{file}:{line}: {id}")?;
-            if !name.is_empty() {
-                write!(self.w, " {name}")?;
-            }
-            let sub = if hit.subdomain {
-                " (subdomain of an indicated domain)"
-            } else {
-                ""
-            };
-            let inform = if hit.inform {
-                " (inform only: on a warninglist)"
-            } else {
-                ""
-            };
-            match fv {
-                Some((f, v)) => writeln!(self.w, " {f}={v}{sub}{inform}"),
-                None => writeln!(self.w, " (the whole record)"),
-            }
+            ScanEvent::Progress { bytes } => self.bar.set_position(bytes),
         }
     }
 }
@@ -574,7 +528,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         None => Source::Files(args.indicators.clone()),
     };
-    let inputs = telemetry_io::expand(&args.logs)?;
+    let inputs = input::expand(&args.logs)?;
     if inputs.is_empty() {
         bail!("no log files found in the paths given");
     }
@@ -612,116 +566,34 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None
     };
 
-    let total_len = inputs.iter().map(Input::len).sum::<Option<u64>>();
+    let total_len = inputs.iter().map(Input::size).sum::<Option<u64>>();
     let bar = progress_bar(total_len);
-    let read_bytes = Arc::new(AtomicU64::new(0));
     let stdout = io::stdout();
-    let mut out = Out {
+    let mut out = HitWriter {
         w: io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         json: args.json,
     };
-    let mut t = Totals::default();
+    let scan_opts = ScanOptions {
+        format: args.format.0,
+        field_map: map,
+        now,
+        follow_swaps: args.reload_indicators,
+        max_line_errors: args.max_line_errors,
+    };
     let started = Instant::now();
-    let mut current = set.load_full();
-    let mut scanner = Scanner::new(&current);
-    let mut rec = Record::new();
-    let mut hits: Vec<Hit> = Vec::new();
-    let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut broken_pipe = false;
-    'files: for input in &inputs {
-        let name = input.name();
-        let counter = Arc::clone(&read_bytes);
-        let mut r = match input.open(move |n| {
-            counter.fetch_add(n as u64, Ordering::Relaxed);
-        }) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("shieldwall scan: error: {e:#}");
-                t.errors += 1;
-                continue;
-            }
-        };
-        t.files += 1;
-        let mut reader: Option<Reader> = args.format.0.map(|f| Reader::new(f, map.as_ref()));
-        let mut line_no = 0u64;
-        let mut file_malformed = 0u64;
-        loop {
-            let got = match telemetry_io::read_line(&mut *r, &mut line_buf, MAX_LINE) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("{name}:{}: error: cannot read: {e}", line_no + 1);
-                    t.errors += 1;
-                    break;
-                }
-            };
-            if got == Line::Eof {
-                break;
-            }
-            line_no += 1;
-            t.lines += 1;
-            let reader =
-                reader.get_or_insert_with(|| Reader::new(Format::sniff(&line_buf), map.as_ref()));
-            let result = match got {
-                Line::TooLong(n) => Err(format!(
-                    "line of {n} bytes is longer than the limit of 1 MiB"
-                )),
-                _ => reader.read_line(&line_buf, &mut rec).map_err(|e| e.message),
-            };
-            match result {
-                Ok(true) => {
-                    t.records += 1;
-                    hits.clear();
-                    current.scan(&rec, &mut scanner, &mut hits);
-                    for h in &hits {
-                        t.hits += 1;
-                        if reporting {
-                            let time = rec.timestamp().unwrap_or(now);
-                            let n = t.records;
-                            seen.record(current.indicator_id(h.indicator), time, || {
-                                matcher::record_to_observed_data(&rec, n)
-                            });
-                        }
-                        if let Err(e) = out.hit(&name, line_no, &current, h, &rec) {
-                            if e.kind() == io::ErrorKind::BrokenPipe {
-                                broken_pipe = true;
-                                break 'files;
-                            }
-                            return Err(e.into());
-                        }
-                    }
-                }
-                Ok(false) => {}
-                Err(message) => {
-                    t.malformed += 1;
-                    file_malformed += 1;
-                    if file_malformed <= args.max_line_errors {
-                        bar.suspend(|| eprintln!("{name}:{line_no}: malformed line: {message}"));
-                    }
-                }
-            }
-            // Per batch: progress, and a newly swapped-in indicator set.
-            if line_no.is_multiple_of(4096) {
-                bar.set_position(read_bytes.load(Ordering::Relaxed));
-                if args.reload_indicators {
-                    let latest = set.load_full();
-                    if !Arc::ptr_eq(&latest, &current) {
-                        current = latest;
-                        scanner.reset(&current);
-                    }
-                }
-            }
-        }
-        if file_malformed > args.max_line_errors {
-            eprintln!(
-                "{name}: {} more malformed lines not shown",
-                file_malformed - args.max_line_errors
-            );
-        }
-    }
+    let result = service::scan(
+        &inputs,
+        &set,
+        &scan_opts,
+        &mut (reporting.then_some(&mut seen), &mut out),
+        &mut Shown { bar: &bar },
+    );
     stop.store(true, Ordering::Relaxed);
     if let Some(w) = watcher {
         let _ = w.join();
     }
+    let t = result?;
+    let mut broken_pipe = t.broken_pipe;
     bar.finish_and_clear();
     if let Err(e) = out.w.flush() {
         if e.kind() == io::ErrorKind::BrokenPipe {
@@ -733,7 +605,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if broken_pipe {
         return Ok(ExitCode::SUCCESS);
     }
-    t.bytes = read_bytes.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     eprintln!(
         "shieldwall scan: {} files, {} lines, {} records, {} malformed, {} hits; {:.1} MB in {:.2} s ({:.1} MB/s)",

@@ -974,3 +974,238 @@ async fn the_incident_workflow_as_services() {
     })
     .await;
 }
+
+const TECH_A: &str = "attack-pattern--00000000-0000-4000-8000-0000000000a1";
+const TECH_B: &str = "attack-pattern--00000000-0000-4000-8000-0000000000a2";
+
+/// A small DISARM bundle: its identity and two techniques, unmarked and unattributed.
+fn disarm_bundle() -> Value {
+    let t = |id: &str, disarm: &str| {
+        json!({"type": "attack-pattern", "spec_version": "2.1", "id": id,
+               "created": T0, "modified": T0, "name": format!("technique {disarm}"),
+               "kill_chain_phases": [{"kill_chain_name": "disarm", "phase_name": "develop-content"}],
+               "external_references": [{"source_name": "DISARM", "external_id": disarm}]})
+    };
+    json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-0000000000b0", "objects": [
+        {"type": "identity", "spec_version": "2.1", "id": "identity--00000000-0000-4000-8000-0000000000b1",
+         "created": T0, "modified": T0, "name": "DISARM Foundation", "identity_class": "organization"},
+        t(TECH_A, "T0085"),
+        t(TECH_B, "T0086.002"),
+    ]})
+}
+
+#[tokio::test]
+async fn the_fimi_workflow_as_services() {
+    use coord::fimi::{FimiIncident, IncidentDomain};
+    use coord::incident::Determination;
+    use shieldwall::services::{disarm, fimi};
+    on_both("the fimi workflow", |hub| async move {
+        let shared = hub.coll(SHARED);
+        let private = hub.coll(PRIVATE);
+        let both = [shared.clone(), private.clone()];
+        let (ma, mb) = (hub.member("ma"), hub.member("mb"));
+        let amber = tlp::TlpLevel::Amber.marking_id();
+        // DISARM, prepared (normalised, attributed, marked clear), stored once.
+        let prepared = coord::disarm::prepare_import(&disarm_bundle(), tlp::TLP2_CLEAR).unwrap();
+        assert_eq!((prepared.attributed, prepared.marked), (2, 3));
+        let imported = disarm::import(&ma, &shared, prepared.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            (imported.objects, imported.stored, imported.techniques),
+            (3, 3, 2)
+        );
+        assert_eq!(imported.to_json()["already_present"], 0);
+        let again = disarm::import(&ma, &shared, prepared.clone())
+            .await
+            .unwrap();
+        assert_eq!((again.stored, again.objects), (0, 3), "the same objects");
+        // The bundle's identity has no creator: its stored version is the first poster's, and
+        // another member's import is refused whole.
+        let e = disarm::import(&mb, &shared, prepared).await.unwrap_err();
+        assert!(matches!(e, ServiceError::Publish(_)), "{e}");
+        match disarm::find(&mb, &both, "t0086.002").await.unwrap() {
+            Some(disarm::Found::Technique(t)) => assert_eq!(t.stix_id, TECH_B),
+            other => panic!("{other:?}"),
+        }
+        assert!(disarm::find(&mb, &both, "T0999").await.unwrap().is_none());
+
+        // A FIMI incident in ma's private collection: narrative, channel, technique.
+        let incident = FimiIncident {
+            name: "Leak and amplify".into(),
+            description: None,
+            domain: IncidentDomain::Hybrid,
+            determination: Determination::Suspected,
+            investigation_status: "new".into(),
+            criticality: Some(60),
+            incident_types: vec!["hack-and-leak".into()],
+            disarm_framework_version: Some("1.6".into()),
+        };
+        let links = fimi::Links {
+            techniques: vec!["T0085".into()],
+            narratives: vec!["They lie to you".into()],
+            channels: vec!["truth-now@telegram".into()],
+            ..fimi::Links::default()
+        };
+        let w = fimi::new_incident(&ma, &private, amber, &incident, &links)
+            .await
+            .unwrap();
+        let types: Vec<&str> = w
+            .objects
+            .iter()
+            .map(|o| o["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "incident",
+                "narrative",
+                "channel",
+                "relationship",
+                "relationship",
+                "relationship"
+            ]
+        );
+        assert!(
+            w.outcomes
+                .iter()
+                .all(|o| matches!(o, AddOutcome::Added { .. }))
+        );
+        let iid = w.id().to_owned();
+        assert_eq!(w.objects[3]["target_ref"], TECH_A);
+        assert_eq!(
+            w.objects[0]["extensions"][coord::ext::FIMI_INCIDENT]["declared_by_ref"],
+            identity("ma")
+        );
+        assert!(hub.ids(PRIVATE, "ma").await.contains(&iid));
+
+        // The matrix counts the use for ma, who sees the incident, and not for mb.
+        let uses = |m: &coord::disarm::Matrix| -> usize {
+            m.tactics
+                .iter()
+                .flat_map(|c| &c.techniques)
+                .find(|t| t.stix_id == TECH_A)
+                .map_or(usize::MAX, |t| t.uses)
+        };
+        assert_eq!(uses(&fimi::matrix(&ma, &both).await.unwrap()), 1);
+        assert_eq!(
+            uses(
+                &fimi::matrix(&mb, std::slice::from_ref(&shared))
+                    .await
+                    .unwrap()
+            ),
+            0
+        );
+        // No DISARM visible: an error, not an empty matrix.
+        let e = fimi::matrix(&ma, std::slice::from_ref(&private))
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no DISARM techniques visible to ma: import them"),
+            "{e}"
+        );
+
+        // A cyber incident (shared) fed the FIMI one: the `led-to` edge is kept beside its
+        // source's target, in the collection holding the cyber incident.
+        let cyber = fimi::new_incident(
+            &ma,
+            &shared,
+            amber,
+            &FimiIncident {
+                name: "Mail server breach".into(),
+                domain: IncidentDomain::Cyber,
+                ..incident.clone()
+            },
+            &fimi::Links::default(),
+        )
+        .await
+        .unwrap()
+        .id()
+        .to_owned();
+        let w = fimi::link(
+            &ma,
+            &private,
+            amber,
+            &iid,
+            &fimi::Links {
+                fed_by: vec![cyber.clone()],
+                techniques: vec![TECH_B.into()],
+                ..fimi::Links::default()
+            },
+        )
+        .await
+        .unwrap();
+        let led_to = w
+            .objects
+            .iter()
+            .find(|o| o["relationship_type"] == "led-to")
+            .unwrap();
+        assert_eq!(
+            (led_to["source_ref"].as_str(), led_to["target_ref"].as_str()),
+            (Some(cyber.as_str()), Some(iid.as_str()))
+        );
+        let led_to = led_to["id"].as_str().unwrap().to_owned();
+        assert!(hub.ids(SHARED, "ma").await.contains(&led_to));
+        assert!(!hub.ids(PRIVATE, "ma").await.contains(&led_to));
+
+        // What may not be done: nothing written by any of these.
+        let before = (hub.ids(SHARED, "ma").await, hub.ids(PRIVATE, "ma").await);
+        let narrative = fimi::Links {
+            narratives: vec!["x".into()],
+            ..fimi::Links::default()
+        };
+        // mb cannot see ma's private incident: it is absent.
+        let e = fimi::link(&mb, &shared, amber, &iid, &narrative)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ServiceError::NotFound(_)), "{e}");
+        // mb may not write into ma's private collection, even about its own incident.
+        let e = fimi::new_incident(&mb, &private, amber, &incident, &narrative)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ServiceError::Publish(_)), "{e}");
+        // An unknown technique, a `--fed-by` that is no incident, nothing to link, a link to
+        // something that is not an incident.
+        let e = fimi::link(
+            &ma,
+            &private,
+            amber,
+            &iid,
+            &fimi::Links {
+                techniques: vec!["T0999".into()],
+                narratives: vec!["y".into()],
+                ..fimi::Links::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("--technique T0999"), "{e}");
+        let e = fimi::link(
+            &ma,
+            &private,
+            amber,
+            &iid,
+            &fimi::Links {
+                fed_by: vec![TECH_A.into()],
+                ..fimi::Links::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("expected an incident id"), "{e}");
+        let e = fimi::link(&ma, &private, amber, &iid, &fimi::Links::default())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().starts_with("nothing to link"), "{e}");
+        let e = fimi::link(&ma, &private, amber, TECH_A, &narrative)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not an incident"), "{e}");
+        assert_eq!(
+            before,
+            (hub.ids(SHARED, "ma").await, hub.ids(PRIVATE, "ma").await)
+        );
+    })
+    .await;
+}

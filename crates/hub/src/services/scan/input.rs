@@ -1,50 +1,80 @@
-//! Log inputs for `scan`: files, gzip files (by their magic bytes), standard input and
-//! directories (walked recursively, in name order); lines read with a length limit.
+//! Log inputs for a scan: files, gzip files (by their magic bytes), standard input, bytes in
+//! memory and directories (walked recursively, in name order); lines read with a length limit.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-
-use anyhow::Context;
+use std::sync::Arc;
 
 /// One log to read.
 #[derive(Debug, Clone)]
-pub(crate) enum Input {
+pub enum Input {
+    /// The process's standard input.
     Stdin,
+    /// A file (plain or gzip).
     File(PathBuf),
+    /// A log held in memory (plain or gzip), under a name for hits and diagnostics.
+    Memory {
+        /// The name used in hits and diagnostics.
+        name: String,
+        /// The log's bytes.
+        bytes: Arc<[u8]>,
+    },
+}
+
+/// A log that cannot be opened (or whose first bytes cannot be read).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OpenError(String);
+
+/// A command line's paths that cannot be expanded (a directory that cannot be read).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read directory {}: {error}", path.display())]
+pub struct ExpandError {
+    /// The directory given.
+    pub path: PathBuf,
+    /// Why (in the message, not a source: the message says it once).
+    pub error: io::Error,
 }
 
 impl Input {
     /// The name used in hits and diagnostics.
-    pub(crate) fn name(&self) -> String {
+    pub fn name(&self) -> String {
         match self {
             Input::Stdin => "<stdin>".to_owned(),
             Input::File(p) => p.display().to_string(),
+            Input::Memory { name, .. } => name.clone(),
         }
     }
 
-    /// The size on disk, for the progress bar (`None` for standard input).
-    pub(crate) fn len(&self) -> Option<u64> {
+    /// The size in bytes, for a progress bar (`None` for standard input).
+    pub fn size(&self) -> Option<u64> {
         match self {
             Input::Stdin => None,
             Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Memory { bytes, .. } => Some(bytes.len() as u64),
         }
     }
 
     /// Opens the log, decompressing gzip. `count` is called with the number of bytes read from
     /// the underlying file (compressed bytes for gzip).
-    pub(crate) fn open(
+    pub fn open(
         &self,
         count: impl FnMut(usize) + Send + 'static,
-    ) -> anyhow::Result<Box<dyn BufRead + Send>> {
+    ) -> Result<Box<dyn BufRead + Send>, OpenError> {
         let raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(io::stdin()),
-            Input::File(p) => {
-                Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?)
-            }
+            Input::File(p) => Box::new(
+                File::open(p)
+                    .map_err(|e| OpenError(format!("cannot open {}: {e}", p.display())))?,
+            ),
+            Input::Memory { bytes, .. } => Box::new(io::Cursor::new(Arc::clone(bytes))),
         };
         let mut buffered = BufReader::with_capacity(1 << 16, Counting { inner: raw, count });
-        let gz = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+        let gz = buffered
+            .fill_buf()
+            .map_err(|e| OpenError(e.to_string()))?
+            .starts_with(&[0x1f, 0x8b]);
         Ok(if gz {
             Box::new(BufReader::with_capacity(
                 1 << 16,
@@ -70,13 +100,16 @@ impl<R: Read, F: FnMut(usize)> Read for Counting<R, F> {
 }
 
 /// Expands the command line's paths: `-` is standard input, directories are walked.
-pub(crate) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, ExpandError> {
     let mut out = Vec::new();
     for p in paths {
         if p == Path::new("-") {
             out.push(Input::Stdin);
         } else if p.is_dir() {
-            walk(p, &mut out).with_context(|| format!("cannot read directory {}", p.display()))?;
+            walk(p, &mut out).map_err(|error| ExpandError {
+                path: p.clone(),
+                error,
+            })?;
         } else {
             out.push(Input::File(p.clone()));
         }
@@ -105,7 +138,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> io::Result<()> {
 
 /// What [`read_line`] found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Line {
+pub enum Line {
     /// A line is in the buffer (without its `\n`).
     Ok,
     /// The line was longer than the limit: the buffer holds its first `limit` bytes, the rest
@@ -116,7 +149,7 @@ pub(crate) enum Line {
 }
 
 /// Reads one line into `buf` (cleared first), keeping at most `limit` bytes of it.
-pub(crate) fn read_line(r: &mut dyn BufRead, buf: &mut Vec<u8>, limit: usize) -> io::Result<Line> {
+pub fn read_line(r: &mut dyn BufRead, buf: &mut Vec<u8>, limit: usize) -> io::Result<Line> {
     buf.clear();
     let mut total = 0usize;
     let mut any = false;
