@@ -118,7 +118,7 @@ impl Ctx {
     ) -> anyhow::Result<Collection> {
         if self.on.collection.is_none()
             && let Some(id) = related
-            && let Ok((_, c)) = self.find(id).await
+            && let Ok((_, c)) = self.member.find(id).await
             && can_write(&self.principal, &c)
         {
             return Ok(c);

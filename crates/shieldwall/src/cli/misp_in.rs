@@ -5,6 +5,7 @@
 //! is then stored by `import` like any STIX input (validation, publishing rules, one
 //! transaction per batch).
 
+use shieldwall::services::scan::input::{self as scan_input, Input};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,9 +76,9 @@ pub(crate) fn looks_like_misp(prefix: &[u8]) -> bool {
 /// `read` counts the bytes read from the file itself.
 pub(crate) fn open(path: &Path, read: &Arc<AtomicU64>) -> anyhow::Result<Box<dyn BufRead + Send>> {
     let read = read.clone();
-    crate::telemetry_io::Input::File(path.to_path_buf()).open(move |n| {
+    Ok(Input::File(path.to_path_buf()).open(move |n| {
         read.fetch_add(n as u64, Ordering::Relaxed);
-    })
+    })?)
 }
 
 /// Expands the paths given to `import`: a directory with `manifest.json` is a MISP feed; any
@@ -87,11 +88,11 @@ pub(crate) fn expand(paths: &[PathBuf], from: From) -> anyhow::Result<Vec<(PathB
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() && !path.join("manifest.json").is_file() {
-            let files: Vec<PathBuf> = crate::telemetry_io::expand(std::slice::from_ref(path))?
+            let files: Vec<PathBuf> = scan_input::expand(std::slice::from_ref(path))?
                 .into_iter()
                 .filter_map(|i| match i {
-                    crate::telemetry_io::Input::File(p) => Some(p),
-                    crate::telemetry_io::Input::Stdin => None,
+                    Input::File(p) => Some(p),
+                    Input::Stdin | Input::Memory { .. } => None,
                 })
                 .filter(|p| {
                     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
