@@ -27,9 +27,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{
-    audit::Auditor, audit_chain::Entry, coalition::Coalition, policy::Principal,
-};
+use crate::{audit::Auditor, audit_chain::Entry, coalition::Coalition, policy::Principal};
 
 /// Entries kept in the credential cache before it is cleared.
 const CACHE_CAPACITY: usize = 10_000;
@@ -456,7 +454,9 @@ impl Authenticator {
                             &format!("key:{key}"),
                             "failed",
                         )
-                        .detail(&format!("reason=unknown or wrong API key address={address}")),
+                        .detail(&format!(
+                            "reason=unknown or wrong API key address={address}"
+                        )),
                     )
                     .await;
                 Err(AuthError::Unauthenticated)
@@ -476,16 +476,14 @@ impl Authenticator {
             .then(|| STANDARD.decode(encoded).ok())
             .flatten()
             .and_then(|d| String::from_utf8(d).ok())
-            .and_then(|t| {
-                t.split_once(':')
-                    .map(|(u, p)| (u.to_owned(), p.to_owned()))
-            });
+            .and_then(|t| t.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
         let Some((user, password)) = parsed else {
             let e = malformed();
             self.audit
                 .record_failure(
-                    Entry::new("anonymous", "sign-in-failed", "taxii", "user:?", "failed")
-                        .detail(&format!("reason=malformed credentials address={shown_address}")),
+                    Entry::new("anonymous", "sign-in-failed", "taxii", "user:?", "failed").detail(
+                        &format!("reason=malformed credentials address={shown_address}"),
+                    ),
                 )
                 .await;
             return Err(e);
@@ -598,8 +596,14 @@ impl Authenticator {
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
         let role = p.role.as_str();
-        let entry = Entry::new(&p.actor, "sign-in", "taxii", &format!("member:{}", p.member), "ok")
-            .detail(&format!("role={role} address={address}"));
+        let entry = Entry::new(
+            &p.actor,
+            "sign-in",
+            "taxii",
+            &format!("member:{}", p.member),
+            "ok",
+        )
+        .detail(&format!("role={role} address={address}"));
         self.audit.record(entry).await.map_err(|e| {
             tracing::error!(error = %e, "Sign-in refused: it could not be audited.");
             AuthError::Unauthenticated

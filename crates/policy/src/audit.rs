@@ -55,7 +55,7 @@ pub struct Entry {
 pub fn bound(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max * 4));
     for (n, c) in s.chars().enumerate() {
-        if n + 1 > max {
+        if n >= max {
             out.pop();
             out.push('…');
             break;
@@ -124,8 +124,7 @@ pub fn canonical(r: &Record) -> Vec<u8> {
         &r.detail,
         &r.prev_digest,
     ];
-    let mut out =
-        Vec::with_capacity(32 + texts.iter().map(|t| t.len() + 8).sum::<usize>());
+    let mut out = Vec::with_capacity(32 + texts.iter().map(|t| t.len() + 8).sum::<usize>());
     out.extend_from_slice(b"shieldwall-audit-v1\0");
     out.extend_from_slice(&r.seq.to_be_bytes());
     out.extend_from_slice(&r.time_us.to_be_bytes());
@@ -534,7 +533,10 @@ mod tests {
         let mut c = chain(5);
         c[1].detail = "nothing to see".into();
         c[1].digest = digest_of(&c[1]);
-        assert_eq!(verify(c, None).problems, vec![Problem::Rewritten { seq: 2 }]);
+        assert_eq!(
+            verify(c, None).problems,
+            vec![Problem::Rewritten { seq: 2 }]
+        );
     }
 
     #[test]
@@ -645,6 +647,9 @@ mod tests {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let d = ids_detail("collection=c", &refs, &refs[..2]);
         assert!(d.starts_with("collection=c red=100 [indicator--0,"), "{d}");
-        assert!(d.contains(",+60 more] amber+strict=2 [indicator--0,indicator--1]"), "{d}");
+        assert!(
+            d.contains(",+60 more] amber+strict=2 [indicator--0,indicator--1]"),
+            "{d}"
+        );
     }
 }

@@ -587,7 +587,9 @@ impl Engine {
             .iter()
             .filter(|r| {
                 sent.contains(&r.row)
-                    && r.tlp.and_then(policy::tlp_from_code).unwrap_or(self.coalition.default_tlp)
+                    && r.tlp
+                        .and_then(policy::tlp_from_code)
+                        .unwrap_or(self.coalition.default_tlp)
                         == stix::tlp::TlpLevel::AmberStrict
             })
             .map(|r| r.id.as_str())

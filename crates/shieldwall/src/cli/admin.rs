@@ -106,10 +106,12 @@ fn append(path: &PathBuf, array: &str, table: Table) -> anyhow::Result<()> {
 /// Records an admin action in the node's audit trail (when its store exists); a failure to
 /// record is reported, the change itself stands.
 fn audit(config: &std::path::Path, entry: Entry) {
-    let done = super::serve::runtime()
-        .and_then(|rt| rt.block_on(super::audit::record(config, entry)));
+    let done =
+        super::serve::runtime().and_then(|rt| rt.block_on(super::audit::record(config, entry)));
     if let Err(e) = done {
-        eprintln!("warning: the change was made but could not be recorded in the audit trail: {e:#}");
+        eprintln!(
+            "warning: the change was made but could not be recorded in the audit trail: {e:#}"
+        );
     }
 }
 
@@ -145,8 +147,14 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("Added member {id} ({identity}).");
             audit(
                 &config,
-                Entry::new(&actor, "admin-add-member", "admin", &format!("member:{id}"), "ok")
-                    .detail(&format!("identity={identity}")),
+                Entry::new(
+                    &actor,
+                    "admin-add-member",
+                    "admin",
+                    &format!("member:{id}"),
+                    "ok",
+                )
+                .detail(&format!("identity={identity}")),
             );
         }
         Command::AddUser {
@@ -168,8 +176,14 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             // Never the password or its hash.
             audit(
                 &config,
-                Entry::new(&actor, "admin-add-user", "admin", &format!("user:{name}"), "ok")
-                    .detail(&format!("member={member} role={}", role.as_str())),
+                Entry::new(
+                    &actor,
+                    "admin-add-user",
+                    "admin",
+                    &format!("user:{name}"),
+                    "ok",
+                )
+                .detail(&format!("member={member} role={}", role.as_str())),
             );
         }
         Command::AddKey {

@@ -118,7 +118,8 @@ fn line(r: &audit::Record) -> String {
         s.push_str(" | ");
         s.push_str(&r.detail);
     }
-    s
+    // Records are written printable, but the table may have been edited: one line each, always.
+    audit::bound(&s, usize::MAX)
 }
 
 async fn run_async(cmd: Command) -> anyhow::Result<ExitCode> {

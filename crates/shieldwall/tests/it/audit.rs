@@ -92,7 +92,10 @@ async fn scenario(url: &str, dir: &Path) {
     )
     .await
     .unwrap();
-    assert!(all_records(&store).await.is_empty(), "seeding is not audited");
+    assert!(
+        all_records(&store).await.is_empty(),
+        "seeding is not audited"
+    );
     let node = start(&checked, store.clone()).await;
     let c = client();
     let coll = coalition
@@ -178,7 +181,10 @@ async fn scenario(url: &str, dir: &Path) {
             assert_eq!(status, 404, "{user} {path}: {body}");
         }
         let r = c
-            .post(format!("{}/coalition/collections/audit/objects/", node.base))
+            .post(format!(
+                "{}/coalition/collections/audit/objects/",
+                node.base
+            ))
             .basic_auth(user, Some("demo"))
             .header("Accept", ACCEPT)
             .header("Content-Type", ACCEPT)
@@ -232,13 +238,21 @@ async fn scenario(url: &str, dir: &Path) {
     assert!(failed[0].detail.contains("wrong password"));
     assert!(failed[0].detail.contains("127.0.0.1"));
     // The hostile name: bounded, on one line, no escape character.
-    assert!(failed[1].target.chars().count() <= 5 + 64, "{}", failed[1].target);
+    assert!(
+        failed[1].target.chars().count() <= 5 + 64,
+        "{}",
+        failed[1].target
+    );
     assert!(!failed[1].target.contains(['\n', '\u{1b}']));
     assert!(failed[1].detail.contains("unknown user"));
     assert_eq!(failed[2].target, "user:?");
     assert!(failed[2].detail.contains("malformed"));
     assert_eq!(failed[3].target, "key:nokey");
-    assert!(records.iter().all(|r| r.detail.len() <= 4 * audit::MAX_DETAIL));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.detail.len() <= 4 * audit::MAX_DETAIL)
+    );
     assert!(
         records
             .iter()
@@ -253,7 +267,11 @@ async fn scenario(url: &str, dir: &Path) {
     assert_eq!(reads.len(), 3, "{reads:#?}");
     assert!(reads[..2].iter().all(|r| r.actor == "ee-analyst"));
     assert_eq!(reads[2].actor, "nl-soc");
-    assert!(reads[2].detail.contains("amber+strict="), "{}", reads[2].detail);
+    assert!(
+        reads[2].detail.contains("amber+strict="),
+        "{}",
+        reads[2].detail
+    );
     assert!(
         !reads[2].detail.contains(red_ids[0].as_str()),
         "{}",
@@ -261,7 +279,11 @@ async fn scenario(url: &str, dir: &Path) {
     );
     assert!(reads[0].detail.contains("endpoint=objects"));
     for id in &red_ids {
-        assert!(reads[0].detail.contains(id.as_str()), "{id} in {}", reads[0].detail);
+        assert!(
+            reads[0].detail.contains(id.as_str()),
+            "{id} in {}",
+            reads[0].detail
+        );
     }
     assert!(reads[1].detail.contains("endpoint=object "));
     assert!(reads[1].detail.contains(red_ids[0].as_str()));
@@ -276,7 +298,9 @@ async fn scenario(url: &str, dir: &Path) {
     let cfg = config.to_str().unwrap();
     let shown = common::ok(&sw(
         dir,
-        &["audit", "show", "--action", "read", "--json", "--config", cfg],
+        &[
+            "audit", "show", "--action", "read", "--json", "--config", cfg,
+        ],
     ));
     assert_eq!(shown.lines().count(), 3);
     let first: Value = serde_json::from_str(shown.lines().next().unwrap()).unwrap();
@@ -298,9 +322,11 @@ async fn scenario(url: &str, dir: &Path) {
     assert!(head.starts_with(&format!("{n}:")), "{head}");
     let (ok, out) = verify(dir, &config, Some(&head));
     assert!(ok, "{out}");
-    let head_json: Value =
-        serde_json::from_str(&common::ok(&sw(dir, &["audit", "head", "--json", "--config", cfg])))
-            .unwrap();
+    let head_json: Value = serde_json::from_str(&common::ok(&sw(
+        dir,
+        &["audit", "head", "--json", "--config", cfg],
+    )))
+    .unwrap();
     assert_eq!(head_json["head"], head.as_str());
 
     // 1. A record's detail edited.
@@ -361,7 +387,10 @@ async fn scenario(url: &str, dir: &Path) {
         !ok && out.contains("record 2 was reordered: it was written as record 5"),
         "{out}"
     );
-    assert!(out.contains("record 5 was reordered: it was written as record 2"), "{out}");
+    assert!(
+        out.contains("record 5 was reordered: it was written as record 2"),
+        "{out}"
+    );
     tamper(url, &swap(2, 5)).await;
     assert!(verify(dir, &config, Some(&head)).0);
 
@@ -372,19 +401,27 @@ async fn scenario(url: &str, dir: &Path) {
     let (ok, out) = verify(dir, &config, Some(&head));
     assert!(!ok, "{out}");
     assert!(
-        out.contains(&format!("the chain was truncated: it ends at record {}", n - 2)),
+        out.contains(&format!(
+            "the chain was truncated: it ends at record {}",
+            n - 2
+        )),
         "{out}"
     );
     // JSON report names it too.
     let o = sw(
         dir,
-        &["audit", "verify", "--json", "--head", &head, "--config", cfg],
+        &[
+            "audit", "verify", "--json", "--head", &head, "--config", cfg,
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["problems"][0]["kind"], "truncated");
     // A malformed head is refused.
-    let o = sw(dir, &["audit", "verify", "--head", "12:xyz", "--config", cfg]);
+    let o = sw(
+        dir,
+        &["audit", "verify", "--head", "12:xyz", "--config", cfg],
+    );
     assert!(!o.status.success());
     store.audit_last().await.unwrap();
     if let AnyStore::Postgres(pg) = store {
