@@ -152,3 +152,58 @@ impl Auditor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::AuditQuery;
+
+    #[tokio::test]
+    async fn a_flood_of_failed_sign_ins_is_counted_not_recorded_one_by_one() {
+        let store = AnyStore::open("sqlite://:memory:").await.unwrap();
+        let a = Auditor::start(store.clone());
+        let failure = |i: usize| {
+            Entry::new(
+                "anonymous",
+                "sign-in-failed",
+                "taxii",
+                &format!("user:u{i}"),
+                "failed",
+            )
+        };
+        for i in 0..300 {
+            a.record_failure(failure(i)).await;
+        }
+        let all = || async {
+            store
+                .audit_records(&AuditQuery {
+                    limit: 10_000,
+                    ..AuditQuery::default()
+                })
+                .await
+                .unwrap()
+        };
+        let n = all().await.len();
+        assert!((100..=110).contains(&n), "{n} records");
+        // Once the budget refills, the count comes first, then the failure.
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        a.record_failure(failure(300)).await;
+        let records = all().await;
+        let note = &records[records.len() - 2];
+        assert_eq!(note.outcome, "suppressed");
+        let count: u64 = note.detail.split(' ').next().unwrap().parse().unwrap();
+        assert_eq!(count as usize + n, 300, "{}", note.detail);
+        assert_eq!(records[records.len() - 1].target, "user:u300");
+        assert!(
+            crate::audit_chain::verify(records, None)
+                .problems
+                .is_empty()
+        );
+        // Other records are not budgeted.
+        a.record(Entry::new("alice", "read", "taxii", "collection:c", "ok"))
+            .await
+            .unwrap();
+        assert!(Auditor::off().record(failure(0)).await.is_ok());
+    }
+}
