@@ -53,7 +53,7 @@ pub struct Entry {
 
 /// Replaces control characters and keeps at most `max` characters (ending in `…` when cut).
 pub fn bound(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max * 4));
+    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)));
     for (n, c) in s.chars().enumerate() {
         if n >= max {
             out.pop();
@@ -642,6 +642,7 @@ mod tests {
         assert_eq!(e.detail.chars().count(), MAX_DETAIL);
         assert_eq!(e.target, "user:\u{fffd}\u{fffd}root");
         assert_eq!(bound("short", 10), "short");
+        assert_eq!(bound("a\tb", usize::MAX), "a\u{fffd}b");
         assert_eq!(bound("", 10), "");
         let ids: Vec<String> = (0..100).map(|i| format!("indicator--{i}")).collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
