@@ -432,8 +432,12 @@ impl Authenticator {
                     },
                     Err(_) => false,
                 };
-                if fresh {
-                    self.audit_sign_in(&p).await?;
+                if fresh && let Err(e) = self.audit_sign_in(&p).await {
+                    // Not recorded: the next request tries again.
+                    if let Ok(mut seen) = self.keys_signed_in.lock() {
+                        seen.remove(&k.id);
+                    }
+                    return Err(e);
                 }
                 Ok(p)
             }
