@@ -80,6 +80,14 @@ fn sql_text(s: &str) -> String {
 async fn scenario(url: &str, dir: &Path) {
     let mut cfg = demo::config("127.0.0.1:0", &dir.join("data")).unwrap();
     cfg.server.database = Some(url.to_owned());
+    let (token, digest) = shieldwall::auth::new_api_key("feed");
+    cfg.api_keys.push(shieldwall::config::ApiKeyConfig {
+        id: "feed".into(),
+        member: "cert-lv".into(),
+        role: shieldwall::config::Role::Reader,
+        digest,
+        note: None,
+    });
     let config = dir.join("shieldwall.toml");
     std::fs::write(&config, toml::to_string(&cfg).unwrap()).unwrap();
     let checked = cfg.check("demo").unwrap();
@@ -168,6 +176,18 @@ async fn scenario(url: &str, dir: &Path) {
     let (status, _, _) = get(&c, &format!("{objects}?limit=1000"), "nl-soc").await;
     assert_eq!(status, 200);
 
+    // A key: one sign-in record for several requests, and no secret.
+    for _ in 0..3 {
+        let r = c
+            .get(format!("{}/taxii2/", node.base))
+            .bearer_auth(&token)
+            .header("Accept", ACCEPT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
     // Attacker view: nothing of the trail over TAXII, whoever asks.
     for user in ["ee-analyst", "admin", "nl-soc"] {
         for path in [
@@ -227,6 +247,15 @@ async fn scenario(url: &str, dir: &Path) {
     let records = all_records(&store).await;
     let text = serde_json::to_string(&records).unwrap();
     assert!(!text.contains(PASSWORD), "a password was recorded");
+    let secret = token.rsplit_once('_').unwrap().1;
+    assert!(!text.contains(secret), "a token was recorded");
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.action == "sign-in" && r.actor == "key:feed")
+            .count(),
+        1
+    );
     assert!(!text.contains(&huge[..100]));
     let failed: Vec<&audit::Record> = records
         .iter()
