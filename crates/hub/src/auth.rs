@@ -27,7 +27,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{coalition::Coalition, policy::Principal};
+use crate::{audit::Auditor, audit_chain::Entry, coalition::Coalition, policy::Principal};
 
 /// Entries kept in the credential cache before it is cleared.
 const CACHE_CAPACITY: usize = 10_000;
@@ -313,6 +313,10 @@ pub struct Authenticator {
     ttl: Duration,
     salt: [u8; 32],
     guard: Arc<Guard>,
+    /// Where sign-ins and failed sign-ins are recorded.
+    audit: Auditor,
+    /// API keys whose sign-in was recorded, and when (one record per key per `ttl`).
+    keys_signed_in: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -371,7 +375,15 @@ impl Authenticator {
             ttl,
             salt,
             guard,
+            audit: Auditor::off(),
+            keys_signed_in: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The same authenticator recording sign-ins and failed sign-ins in `audit`.
+    pub fn with_audit(mut self, audit: Auditor) -> Authenticator {
+        self.audit = audit;
+        self
     }
 
     /// The guard this authenticator verifies under.
@@ -386,13 +398,13 @@ impl Authenticator {
         if scheme.eq_ignore_ascii_case("basic") {
             self.basic(rest.trim_matches(' ')).await
         } else if scheme.eq_ignore_ascii_case("bearer") {
-            self.bearer(rest.trim_matches(' '))
+            self.bearer(rest.trim_matches(' ')).await
         } else {
             Err(AuthError::Unauthenticated)
         }
     }
 
-    fn bearer(&self, token: &str) -> Result<Principal, AuthError> {
+    async fn bearer(&self, token: &str) -> Result<Principal, AuthError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let key_id = token
             .strip_prefix("sw_")
@@ -403,11 +415,32 @@ impl Authenticator {
         let expected = key.map(|k| k.digest).unwrap_or([0xff; 32]);
         let equal: bool = digest.ct_eq(&expected).into();
         match key {
-            Some(k) if equal => Ok(Principal {
-                member: k.member.clone(),
-                role: k.role,
-                actor: format!("key:{}", k.id),
-            }),
+            Some(k) if equal => {
+                let p = Principal {
+                    member: k.member.clone(),
+                    role: k.role,
+                    actor: format!("key:{}", k.id),
+                };
+                // One sign-in record per key per cache period, not one per request.
+                let fresh = match self.keys_signed_in.lock() {
+                    Ok(mut seen) => match seen.get(&k.id) {
+                        Some(at) if at.elapsed() < self.ttl => false,
+                        _ => {
+                            seen.insert(k.id.clone(), Instant::now());
+                            true
+                        }
+                    },
+                    Err(_) => false,
+                };
+                if fresh && let Err(e) = self.audit_sign_in(&p).await {
+                    // Not recorded: the next request tries again.
+                    if let Ok(mut seen) = self.keys_signed_in.lock() {
+                        seen.remove(&k.id);
+                    }
+                    return Err(e);
+                }
+                Ok(p)
+            }
             _ => {
                 let address = client_addr()
                     .map(|a| a.ip().to_string())
@@ -415,6 +448,21 @@ impl Authenticator {
                 let key: String = key_id.chars().take(64).collect();
                 tracing::warn!(%address, %key, "Failed login: unknown or wrong API key.");
                 metrics::counter!("shieldwall_failed_logins_total", "kind" => "key").increment(1);
+                // The key id only: the token's secret part is never recorded.
+                self.audit
+                    .record_failure(
+                        Entry::new(
+                            "anonymous",
+                            "sign-in-failed",
+                            "taxii",
+                            &format!("key:{key}"),
+                            "failed",
+                        )
+                        .detail(&format!(
+                            "reason=unknown or wrong API key address={address}"
+                        )),
+                    )
+                    .await;
                 Err(AuthError::Unauthenticated)
             }
         }
@@ -428,12 +476,23 @@ impl Authenticator {
             metrics::counter!("shieldwall_failed_logins_total", "kind" => "malformed").increment(1);
             AuthError::Unauthenticated
         };
-        if encoded.len() > 1024 {
-            return Err(malformed());
-        }
-        let decoded = STANDARD.decode(encoded).map_err(|_| malformed())?;
-        let text = String::from_utf8(decoded).map_err(|_| malformed())?;
-        let (user, password) = text.split_once(':').ok_or_else(malformed)?;
+        let parsed = (encoded.len() <= 1024)
+            .then(|| STANDARD.decode(encoded).ok())
+            .flatten()
+            .and_then(|d| String::from_utf8(d).ok())
+            .and_then(|t| t.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
+        let Some((user, password)) = parsed else {
+            let e = malformed();
+            self.audit
+                .record_failure(
+                    Entry::new("anonymous", "sign-in-failed", "taxii", "user:?", "failed").detail(
+                        &format!("reason=malformed credentials address={shown_address}"),
+                    ),
+                )
+                .await;
+            return Err(e);
+        };
+        let (user, password) = (user.as_str(), password.as_str());
         let mut h = Sha256::new();
         h.update(self.salt);
         h.update(user.as_bytes());
@@ -495,6 +554,9 @@ impl Authenticator {
                     role: u.role,
                     actor: u.name.clone(),
                 };
+                // Recorded before the credentials are cached: a sign-in that cannot be recorded
+                // does not happen.
+                self.audit_sign_in(&p).await?;
                 if let Ok(mut cache) = self.cache.lock() {
                     if cache.len() >= CACHE_CAPACITY {
                         cache.clear();
@@ -512,9 +574,44 @@ impl Authenticator {
                 tracing::warn!(address = %shown_address, user = %shown_user, "Failed login: {why}.");
                 metrics::counter!("shieldwall_failed_logins_total", "kind" => "password")
                     .increment(1);
+                // The claimed name (bounded), never the password.
+                self.audit
+                    .record_failure(
+                        Entry::new(
+                            "anonymous",
+                            "sign-in-failed",
+                            "taxii",
+                            &format!("user:{shown_user}"),
+                            "failed",
+                        )
+                        .detail(&format!("reason={why} address={shown_address}")),
+                    )
+                    .await;
                 Err(AuthError::Unauthenticated)
             }
         }
+    }
+}
+
+impl Authenticator {
+    /// Records the sign-in of `p`; a sign-in that cannot be recorded is refused.
+    async fn audit_sign_in(&self, p: &Principal) -> Result<(), AuthError> {
+        let address = client_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let role = p.role.as_str();
+        let entry = Entry::new(
+            &p.actor,
+            "sign-in",
+            "taxii",
+            &format!("member:{}", p.member),
+            "ok",
+        )
+        .detail(&format!("role={role} address={address}"));
+        self.audit.record(entry).await.map_err(|e| {
+            tracing::error!(error = %e, "Sign-in refused: it could not be audited.");
+            AuthError::Unauthenticated
+        })
     }
 }
 

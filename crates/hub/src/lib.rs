@@ -1,5 +1,5 @@
 //! The TAXII 2.1 hub of a Shieldwall node: the routes and their thin handlers ([`taxii`]),
-//! authentication ([`auth`]), the HTTP(S) server with its connection limits and atomic reload
+//! authentication ([`auth`]), the audit trail's writer ([`audit`]), the HTTP(S) server with its connection limits and atomic reload
 //! ([`server`]), and the demonstration coalition ([`demo`]).
 //!
 //! What it is for: serving the store to the members of a coalition over TAXII 2.1, each member
@@ -12,6 +12,7 @@
 //! on input; acknowledge a POST before the store committed it. It does I/O: sockets, TLS and,
 //! through the store, the database.
 
+pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod metrics;
@@ -21,7 +22,7 @@ pub mod taxii;
 
 // The crates below under the module paths this code was written against (`crate::policy`,
 // `crate::store`, …), from when the hub was one crate.
-use ::policy::{coalition, config, ingest, policy};
+use ::policy::{audit as audit_chain, coalition, config, ingest, policy};
 use ::store;
 use ::sync;
 use store::{publish, timestamps};

@@ -46,6 +46,10 @@ pub fn describe() {
          malformed, throttled (refused before any check), busy (no password-check slot)."
     );
     describe_counter!(
+        "shieldwall_audit_failures_suppressed_total",
+        "Failed sign-ins beyond the audit trail's budget, counted in one record instead of one each."
+    );
+    describe_counter!(
         "shieldwall_connections_evicted_total",
         "Idle connections closed to admit a new one at server.max_connections."
     );

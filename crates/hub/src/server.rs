@@ -17,6 +17,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
 use crate::{
+    audit::Auditor,
     auth::{Authenticator, Guard},
     coalition::Coalition,
     config::Checked,
@@ -56,11 +57,12 @@ pub async fn app_state(
 /// verification guard (slots, memory, failed-login throttle) and sync status as `old`; new
 /// coalition, users, keys, limits and an empty credential cache.
 pub async fn reload_state(old: &AppState, checked: &Checked) -> Result<AppState, StoreError> {
-    let mut state = app_state_with(
+    let mut state = app_state_inner(
         checked,
         old.store.clone(),
         old.base_url.clone(),
         old.auth.guard().clone(),
+        old.audit.clone(),
     )
     .await?;
     state.sync_status = old.sync_status.clone();
@@ -73,6 +75,17 @@ pub async fn app_state_with(
     store: AnyStore,
     base_url: String,
     guard: Arc<Guard>,
+) -> Result<AppState, StoreError> {
+    let audit = Auditor::start(store.clone());
+    app_state_inner(checked, store, base_url, guard, audit).await
+}
+
+async fn app_state_inner(
+    checked: &Checked,
+    store: AnyStore,
+    base_url: String,
+    guard: Arc<Guard>,
+    audit: Auditor,
 ) -> Result<AppState, StoreError> {
     let s = &checked.config.server;
     let key = match &s.cursor_key {
@@ -91,7 +104,9 @@ pub async fn app_state_with(
             coalition.clone(),
             Duration::from_secs(s.credential_cache_seconds),
             guard,
-        ),
+        )
+        .with_audit(audit.clone()),
+        audit,
         coalition,
         store,
         cursors: CursorKey::new(key),

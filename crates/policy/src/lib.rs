@@ -14,12 +14,14 @@
 //! - [`ingest`]: strict JSON, the envelope, per-object validation and the publishing rules, ending
 //!   in the [`ingest::NewVersion`] the store takes.
 //! - [`timestamps`]: STIX/TAXII timestamps as the store keeps them.
+//! - [`audit`]: the audit trail's records, their hash chain and its verification.
 //!
 //! What it must never do: perform I/O (no files, sockets, database, clocks or environment: the
 //! configuration's text and the environment's variables are the caller's to read), depend on an
 //! async runtime, HTTP or SQL crate, or panic on input. A decision about access or egress taken
 //! anywhere else is a bug.
 
+pub mod audit;
 pub mod coalition;
 pub mod config;
 pub mod ingest;

@@ -61,6 +61,9 @@ enum Command {
     /// Add members, users and API keys to the configuration.
     #[command(subcommand)]
     Admin(cli::admin::Command),
+    /// The audit trail: verify its hash chain, show records, print its head.
+    #[command(subcommand)]
+    Audit(cli::audit::Command),
     /// Scan logs (ECS JSON, Suricata EVE, Zeek, CSV; gzip, stdin, directories) for indicators.
     Scan(cli::scan::Args),
     /// Incidents on critical infrastructure (OASIS Incident Core): new, list, show, add-impact.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cli::import::run(args),
         Command::Export(args) => cli::exports::run(args),
         Command::Admin(cmd) => cli::admin::run(cmd),
+        Command::Audit(cmd) => cli::audit::run(cmd),
         Command::Scan(args) => cli::scan::run(args),
         Command::Sync(args) => cli::sync::run(args),
         Command::Incident(args) => cli::incident::run(args),

@@ -25,7 +25,7 @@ use super::{
     SyncRecord,
     sql::{self, Bind, Dialect},
 };
-use crate::timestamps;
+use crate::{AuditQuery, audit, timestamps};
 
 /// The `versions` table's columns after `vid`, the same on both backends (which differ only in
 /// how `vid` is generated).
@@ -82,12 +82,24 @@ const SCHEMA: &[&str] = &[
         id TEXT NOT NULL, version TEXT NOT NULL, peer TEXT NOT NULL, collection TEXT NOT NULL,
         reason TEXT NOT NULL, detail TEXT NOT NULL, at BIGINT NOT NULL,
         PRIMARY KEY (id, version, peer, collection))",
+    // The audit chain (`policy::audit`): appended only, under the write lock of `audit_append`.
+    "CREATE TABLE IF NOT EXISTS audit (
+        seq BIGINT PRIMARY KEY, time_us BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        path TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,
+        prev_digest TEXT NOT NULL, digest TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS audit_time ON audit (time_us)",
 ];
 
 /// What only PostgreSQL runs after [`SCHEMA`]: upgrades of stores created by earlier versions.
 const POSTGRES_UPGRADES: &[&str] = &[
     // Stores created before `entries.multi`: 1 (the safe value) for every existing entry.
     "ALTER TABLE entries ADD COLUMN IF NOT EXISTS multi BIGINT NOT NULL DEFAULT 1",
+    // The audit chain (`policy::audit`): appended only, under the write lock of `audit_append`.
+    "CREATE TABLE IF NOT EXISTS audit (
+        seq BIGINT PRIMARY KEY, time_us BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        path TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,
+        prev_digest TEXT NOT NULL, digest TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS audit_time ON audit (time_us)",
 ];
 
 /// Run once when `sync_held` is created in a store that predates it: push positions passed
@@ -433,8 +445,30 @@ macro_rules! sync_record {
     }};
 }
 
+/// An [`audit::Record`] from a row of `AUDIT_COLUMNS`.
+macro_rules! audit_row {
+    ($r:expr) => {{
+        let r = $r;
+        Ok::<audit::Record, StoreError>(audit::Record {
+            seq: r.try_get(0)?,
+            time_us: r.try_get(1)?,
+            actor: r.try_get(2)?,
+            action: r.try_get(3)?,
+            path: r.try_get(4)?,
+            target: r.try_get(5)?,
+            outcome: r.try_get(6)?,
+            detail: r.try_get(7)?,
+            prev_digest: r.try_get(8)?,
+            digest: r.try_get(9)?,
+        })
+    }};
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest";
+
 macro_rules! impl_store {
-    ($ty:ident, $conn:ty, $dialect:expr, reader = |$rs:ident| $reader:expr, writer = |$ws:ident| $writer:expr, begin = $begin:expr, lock = $lock:expr) => {
+    ($ty:ident, $conn:ty, $dialect:expr, reader = |$rs:ident| $reader:expr, writer = |$ws:ident| $writer:expr, begin = $begin:expr, lock = $lock:expr, audit_lock = $audit_lock:expr) => {
         impl $ty {
             /// Gives the entries of every relationship or sighting pointing to `targets` (in every
             /// collection) a fresh `date_added`, after `*last` and in their current order, inside
@@ -761,6 +795,7 @@ macro_rules! impl_store {
                         version_text: r.try_get(4)?,
                         spec_version: r.try_get(5)?,
                         json: r.try_get(6)?,
+                        tlp: r.try_get(7)?,
                     });
                 }
                 let more = records.len() > query.limit as usize;
@@ -1191,6 +1226,81 @@ macro_rules! impl_store {
                 .await?;
                 Ok(())
             }
+
+            async fn audit_append(&self, entries: &[audit::Entry]) -> Result<audit::Head, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let mut tx = pool.begin_with($begin).await?;
+                if let Some(lock) = $audit_lock {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                let last = sqlx::query(AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1")))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let last = match last {
+                    Some(r) => Some(audit_row!(r)?),
+                    None => None,
+                };
+                let mut head = audit::Head::of(last.as_ref());
+                // Never earlier than the record before (a clock stepped back keeps the order).
+                let now = timestamps::now_us().max(last.as_ref().map_or(i64::MIN, |l| l.time_us));
+                for e in entries {
+                    let r = audit::seal(&head, now, e);
+                    sqlx::query(AssertSqlSafe(format!(
+                        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({})",
+                        placeholders($dialect, 1, 10)
+                    )))
+                    .bind(r.seq)
+                    .bind(r.time_us)
+                    .bind(r.actor.as_str())
+                    .bind(r.action.as_str())
+                    .bind(r.path.as_str())
+                    .bind(r.target.as_str())
+                    .bind(r.outcome.as_str())
+                    .bind(r.detail.as_str())
+                    .bind(r.prev_digest.as_str())
+                    .bind(r.digest.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    head = audit::Head::of(Some(&r));
+                }
+                tx.commit().await?;
+                Ok(head)
+            }
+
+            async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<audit::Record>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let mut text = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > {}", placeholder($dialect, 1));
+                let mut n = 1;
+                let mut binds: Vec<Bind> = vec![Bind::Int(query.after_seq)];
+                for (col, bind) in [
+                    ("time_us >=", query.since_us.map(Bind::Int)),
+                    ("actor =", query.actor.clone().map(Bind::Text)),
+                    ("action =", query.action.clone().map(Bind::Text)),
+                ] {
+                    if let Some(b) = bind {
+                        n += 1;
+                        text.push_str(&format!(" AND {col} {}", placeholder($dialect, n)));
+                        binds.push(b);
+                    }
+                }
+                text.push_str(&format!(" ORDER BY seq LIMIT {}", query.limit));
+                let rows = bind_all!(sqlx::query(AssertSqlSafe(text.as_str())), &binds).fetch_all(pool).await?;
+                rows.iter().map(|r| audit_row!(r)).collect()
+            }
+
+            async fn audit_last(&self) -> Result<Option<audit::Record>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let row = sqlx::query(AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1")))
+                    .fetch_optional(pool)
+                    .await?;
+                match row {
+                    Some(r) => Ok(Some(audit_row!(r)?)),
+                    None => Ok(None),
+                }
+            }
         }
     };
 }
@@ -1561,7 +1671,8 @@ impl_store!(
     reader = |s| &s.readers,
     writer = |s| &s.writer,
     begin = "BEGIN IMMEDIATE",
-    lock = None::<&'static str>
+    lock = None::<&'static str>,
+    audit_lock = None::<&'static str>
 );
 
 impl_store!(
@@ -1572,7 +1683,9 @@ impl_store!(
     writer = |s| &s.pool,
     begin = "BEGIN",
     // One writer at a time across every node: date_added stays unique and increasing in commit order.
-    lock = Some("SELECT pg_advisory_xact_lock(72830002)")
+    lock = Some("SELECT pg_advisory_xact_lock(72830002)"),
+    // One audit writer at a time across every node: the chain never forks.
+    audit_lock = Some("SELECT pg_advisory_xact_lock(72830003)")
 );
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub use backends::{PgStore, SqliteStore};
 // The policy crate's modules under the paths this code was written against.
 #[cfg(test)]
 use ::policy::ingest;
-use ::policy::{config, policy};
+use ::policy::{audit, config, policy};
 
 /// STIX/TAXII timestamps ([`policy::timestamps`](::policy::timestamps)) and the clock, which
 /// the policy crate does not read.
@@ -280,6 +280,8 @@ pub struct Record {
     pub spec_version: String,
     /// The object, when asked for.
     pub json: Option<String>,
+    /// Its stored TLP code (`policy::tlp_from_code`; `None`: unmarked, the node's default).
+    pub tlp: Option<i64>,
 }
 
 /// One page of a listing.
@@ -548,6 +550,38 @@ pub trait Store: Send + Sync {
         direction: &str,
         value: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Appends `entries` to the audit chain, in order, in one transaction that holds the chain
+    /// (one writer on SQLite; an advisory lock on PostgreSQL, so that nodes on one database never
+    /// fork it), stamped with the store's clock. Returns the new head.
+    fn audit_append(
+        &self,
+        entries: &[audit::Entry],
+    ) -> impl Future<Output = Result<audit::Head, StoreError>> + Send;
+
+    /// Audit records as stored, in `seq` order (see [`AuditQuery`]).
+    fn audit_records(
+        &self,
+        query: &AuditQuery,
+    ) -> impl Future<Output = Result<Vec<audit::Record>, StoreError>> + Send;
+
+    /// The last audit record as stored, if any.
+    fn audit_last(&self) -> impl Future<Output = Result<Option<audit::Record>, StoreError>> + Send;
+}
+
+/// Which audit records [`Store::audit_records`] returns, in `seq` order.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only records after this sequence number.
+    pub after_seq: i64,
+    /// Only records appended at or after this time (microseconds).
+    pub since_us: Option<i64>,
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// At most this many.
+    pub limit: u32,
 }
 
 /// Either backend, chosen by the database URL.
@@ -742,5 +776,14 @@ impl Store for AnyStore {
         value: &str,
     ) -> Result<(), StoreError> {
         delegate!(self, s => s.set_sync_cursor(peer, collection, direction, value).await)
+    }
+    async fn audit_append(&self, entries: &[audit::Entry]) -> Result<audit::Head, StoreError> {
+        delegate!(self, s => s.audit_append(entries).await)
+    }
+    async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<audit::Record>, StoreError> {
+        delegate!(self, s => s.audit_records(query).await)
+    }
+    async fn audit_last(&self) -> Result<Option<audit::Record>, StoreError> {
+        delegate!(self, s => s.audit_last().await)
     }
 }

@@ -310,7 +310,7 @@ pub(crate) fn list(q: &ListQuery) -> Sql {
         "versions v CROSS JOIN entries e WHERE e.vid = v.vid AND"
     };
     sql.push(&format!(
-        "SELECT e.date_added, e.vid, v.id, v.version_ns, v.version_text, v.spec_version, {json} \
+        "SELECT e.date_added, e.vid, v.id, v.version_ns, v.version_text, v.spec_version, {json}, v.tlp \
          FROM {from} {where_} ORDER BY e.date_added, e.vid LIMIT {limit}"
     ));
     sql

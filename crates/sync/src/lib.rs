@@ -46,6 +46,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use ::policy::{
+    audit::{Entry, ids_detail},
     coalition::{Coalition, Collection},
     config::{PeerCollectionConfig, PeerConfig},
     policy::{self, Endpoint, HeldBack, PeerFacts, VersionFacts},
@@ -420,6 +421,22 @@ impl Engine {
                 .await?;
                 report.pulled_stored += r.added;
                 report.pulled_refused += r.refused();
+                // One audit record per page received.
+                self.store
+                    .audit_append(&[Entry::new(
+                        &actor,
+                        "sync-pull",
+                        "sync",
+                        &format!("collection:{}", local.id),
+                        "ok",
+                    )
+                    .detail(&format!(
+                        "remote={remote} received={} stored={} refused={}",
+                        r.successes() + r.refused(),
+                        r.added,
+                        r.refused()
+                    ))])
+                    .await?;
             }
             if let Some(last) = &page.date_added_last
                 && cursor.as_deref() != Some(last.as_str())
@@ -537,6 +554,8 @@ impl Engine {
             let sent = self
                 .send(p, client, remote, &send, &mut held, report)
                 .await?;
+            self.audit_push(p, local, remote, &send, &sent, held.len())
+                .await?;
             // What was held back (and why) is on disk before the position passes it.
             self.store
                 .sync_hold(&p.name, &key, &local.id, &held, &sent)
@@ -551,6 +570,50 @@ impl Engine {
         }
         self.rejudge_held(p, client, local, remote, &key, report)
             .await
+    }
+
+    /// One audit record per batch pushed: how many versions were offered, acknowledged and held
+    /// back, and the AMBER+STRICT objects among those sent (RED never leaves).
+    async fn audit_push(
+        &self,
+        p: &PeerConfig,
+        local: &Collection,
+        remote: &str,
+        offered: &[&SyncRecord],
+        sent: &[i64],
+        held: usize,
+    ) -> Result<(), SyncError> {
+        let strict: Vec<&str> = offered
+            .iter()
+            .filter(|r| {
+                sent.contains(&r.row)
+                    && r.tlp
+                        .and_then(policy::tlp_from_code)
+                        .unwrap_or(self.coalition.default_tlp)
+                        == stix::tlp::TlpLevel::AmberStrict
+            })
+            .map(|r| r.id.as_str())
+            .collect();
+        let detail = ids_detail(
+            &format!(
+                "remote={remote} offered={} sent={} held={held}",
+                offered.len(),
+                sent.len()
+            ),
+            &[],
+            &strict,
+        );
+        self.store
+            .audit_append(&[Entry::new(
+                &format!("peer:{}", p.name),
+                "sync-push",
+                "sync",
+                &format!("collection:{}", local.id),
+                "ok",
+            )
+            .detail(&detail)])
+            .await?;
+        Ok(())
     }
 
     /// POSTs `send` to the peer; returns the rows it acknowledged and adds those it refused to
@@ -636,6 +699,10 @@ impl Engine {
             let sent = self
                 .send(p, client, remote, &send, &mut held, report)
                 .await?;
+            if !send.is_empty() {
+                self.audit_push(p, local, remote, &send, &sent, held.len())
+                    .await?;
+            }
             self.store
                 .sync_hold(&p.name, key, &local.id, &held, &sent)
                 .await?;

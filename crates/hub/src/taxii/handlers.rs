@@ -311,6 +311,49 @@ fn list_query(
     }
 }
 
+/// Records a read that returned RED or AMBER+STRICT objects (one record per request, listing
+/// them; nothing for a page without any). The response waits for the record: a read that cannot
+/// be recorded is not answered.
+async fn audit_read(
+    state: &AppState,
+    principal: &Principal,
+    endpoint: &str,
+    c: &Collection,
+    records: &[Record],
+) -> Result<()> {
+    let default = state.coalition.default_tlp;
+    let (mut red, mut strict) = (Vec::new(), Vec::new());
+    for r in records {
+        match r.tlp.and_then(policy::tlp_from_code).unwrap_or(default) {
+            stix::tlp::TlpLevel::Red => red.push(r.id.as_str()),
+            stix::tlp::TlpLevel::AmberStrict => strict.push(r.id.as_str()),
+            _ => {}
+        }
+    }
+    if red.is_empty() && strict.is_empty() {
+        return Ok(());
+    }
+    red.dedup();
+    strict.dedup();
+    let entry = crate::audit_chain::Entry::new(
+        &principal.actor,
+        "read",
+        "taxii",
+        &format!("collection:{}", c.id),
+        "ok",
+    )
+    .detail(&crate::audit_chain::ids_detail(
+        &format!("member={} endpoint={endpoint}", principal.member),
+        &red,
+        &strict,
+    ));
+    state
+        .audit
+        .record(entry)
+        .await
+        .map_err(|e| TaxiiError::internal(&e))
+}
+
 /// `GET …/objects/`.
 pub(super) async fn get_objects(
     State(state): State<AppState>,
@@ -346,6 +389,7 @@ pub(super) async fn get_objects(
     let ctx = cursor_context("objects", &root, &c.id, "", &principal, &f);
     let q = list_query(c, pd, &f, f.ids.clone(), true);
     let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    audit_read(&state, &principal, "objects", c, &page.records).await?;
     let items = page.records.into_iter().filter_map(|r| r.json).collect();
     Ok(Taxii {
         status: StatusCode::OK,
@@ -369,6 +413,7 @@ pub(super) async fn manifest(
     let ctx = cursor_context("manifest", &root, &c.id, "", &principal, &f);
     let q = list_query(c, pd, &f, f.ids.clone(), false);
     let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    audit_read(&state, &principal, "manifest", c, &page.records).await?;
     let items = page
         .records
         .iter()
@@ -421,6 +466,7 @@ pub(super) async fn get_object(
     let ctx = cursor_context("object", &root, &c.id, &id, &principal, &f);
     let q = list_query(c, pd, &f, vec![id], true);
     let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    audit_read(&state, &principal, "object", c, &page.records).await?;
     let items = page.records.into_iter().filter_map(|r| r.json).collect();
     Ok(Taxii {
         status: StatusCode::OK,
@@ -481,6 +527,7 @@ pub(super) async fn delete_object(
             "you may not delete from this collection",
         ));
     }
+    let target = id.clone();
     let outcome = state
         .store
         .delete(&DeleteQuery {
@@ -501,6 +548,17 @@ pub(super) async fn delete_object(
     if outcome.removed == 0 {
         return Err(TaxiiError::not_found("object version"));
     }
+    state
+        .audit
+        .record(
+            crate::audit_chain::Entry::new(&principal.actor, "delete", "taxii", &target, "ok")
+                .detail(&format!(
+                    "member={} collection={} removed={}",
+                    principal.member, c.id, outcome.removed
+                )),
+        )
+        .await
+        .map_err(|e| TaxiiError::internal(&e))?;
     tracing::info!(collection = %c.id, removed = outcome.removed, actor = %principal.actor, "Deleted object versions.");
     Ok(StatusCode::OK.into_response())
 }

@@ -46,6 +46,8 @@ pub struct AppState {
     pub store: AnyStore,
     /// Authentication.
     pub auth: Authenticator,
+    /// The audit trail's writer (sign-ins, reads of RED and AMBER+STRICT objects, deletions).
+    pub audit: crate::audit::Auditor,
     /// Cursor codec.
     pub cursors: cursor::CursorKey,
     /// Limits.

@@ -1,11 +1,13 @@
 //! `shieldwall admin …`: add members, users and API keys to the configuration file. The file is
 //! edited (comments kept), checked as a whole, then replaced whole (mode 0600 at most 0640). A
-//! running `serve` picks the change up on SIGHUP.
+//! running `serve` picks the change up on SIGHUP. Each change is recorded in the node's audit
+//! trail (once its store exists), without the password, token or digest.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, bail};
 use shieldwall::{
+    audit::Entry,
     auth,
     config::{self, Config, Role},
 };
@@ -101,7 +103,20 @@ fn append(path: &PathBuf, array: &str, table: Table) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Records an admin action in the node's audit trail (when its store exists); a failure to
+/// record is reported, the change itself stands.
+fn audit(config: &std::path::Path, entry: Entry) {
+    let done =
+        super::serve::runtime().and_then(|rt| rt.block_on(super::audit::record(config, entry)));
+    if let Err(e) = done {
+        eprintln!(
+            "warning: the change was made but could not be recorded in the audit trail: {e:#}"
+        );
+    }
+}
+
 pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    let actor = super::audit::cli_actor();
     match cmd {
         Command::AddMember {
             id,
@@ -130,6 +145,17 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             t.insert("sectors", value(a));
             append(&config, "members", t)?;
             println!("Added member {id} ({identity}).");
+            audit(
+                &config,
+                Entry::new(
+                    &actor,
+                    "admin-add-member",
+                    "admin",
+                    &format!("member:{id}"),
+                    "ok",
+                )
+                .detail(&format!("identity={identity}")),
+            );
         }
         Command::AddUser {
             name,
@@ -142,11 +168,23 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
             let mut t = Table::new();
             t.insert("name", value(name.as_str()));
-            t.insert("member", value(member));
+            t.insert("member", value(member.as_str()));
             t.insert("role", value(role.as_str()));
             t.insert("password_hash", value(hash));
             append(&config, "users", t)?;
             println!("Added user {name}.");
+            // Never the password or its hash.
+            audit(
+                &config,
+                Entry::new(
+                    &actor,
+                    "admin-add-user",
+                    "admin",
+                    &format!("user:{name}"),
+                    "ok",
+                )
+                .detail(&format!("member={member} role={}", role.as_str())),
+            );
         }
         Command::AddKey {
             id,
@@ -158,7 +196,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let (token, digest) = auth::new_api_key(&id);
             let mut t = Table::new();
             t.insert("id", value(id.as_str()));
-            t.insert("member", value(member));
+            t.insert("member", value(member.as_str()));
             t.insert("role", value(role.as_str()));
             t.insert("digest", value(digest));
             if let Some(n) = note {
@@ -168,6 +206,12 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("{token}");
             eprintln!(
                 "Added API key {id}. The token above is shown once; use it as `Authorization: Bearer …`."
+            );
+            // Never the token or its digest.
+            audit(
+                &config,
+                Entry::new(&actor, "admin-add-key", "admin", &format!("key:{id}"), "ok")
+                    .detail(&format!("member={member} role={}", role.as_str())),
             );
         }
     }

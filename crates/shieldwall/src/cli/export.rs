@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use shieldwall::{
     config::Role,
     policy::Pushdown,
-    store::{ListQuery, VersionSelection, for_each_page},
+    store::{ListQuery, Store, VersionSelection, for_each_page},
 };
 
 /// Arguments of `shieldwall export`.
@@ -78,8 +78,19 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         uuid::Uuid::new_v4()
     )?;
     let mut n = 0u64;
+    let (mut red, mut strict) = (Vec::new(), Vec::new());
+    let default_tlp = node.coalition.default_tlp;
     for_each_page(&node.store, q, |records| -> anyhow::Result<()> {
         for r in records {
+            match r
+                .tlp
+                .and_then(shieldwall::policy::tlp_from_code)
+                .unwrap_or(default_tlp)
+            {
+                stix::tlp::TlpLevel::Red => red.push(r.id.clone()),
+                stix::tlp::TlpLevel::AmberStrict => strict.push(r.id.clone()),
+                _ => {}
+            }
             if n > 0 {
                 w.write_all(b",")?;
             }
@@ -91,6 +102,26 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     .await?;
     w.write_all(b"]}\n")?;
     w.flush()?;
+    // One record per export, listing its RED and AMBER+STRICT objects.
+    let (red, strict): (Vec<&str>, Vec<&str>) = (
+        red.iter().map(String::as_str).collect(),
+        strict.iter().map(String::as_str).collect(),
+    );
+    node.store
+        .audit_append(&[shieldwall::audit::Entry::new(
+            &super::audit::cli_actor(),
+            "export",
+            "cli",
+            &format!("collection:{}", coll.id),
+            "ok",
+        )
+        .detail(&shieldwall::audit::ids_detail(
+            &format!("as={} format=stix objects={n}", principal.member),
+            &red,
+            &strict,
+        ))])
+        .await
+        .context("the export was written but could not be recorded in the audit trail")?;
     eprintln!(
         "Exported {n} objects of {} as seen by {}.",
         coll.id, principal.member

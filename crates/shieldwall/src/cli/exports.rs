@@ -365,6 +365,36 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     }
     withdrawals.print_named("shieldwall export");
+    if let Some(c) = &args.collection {
+        // One audit record per export from the hub, listing its AMBER+STRICT indicators (RED
+        // never leaves in a block list).
+        let strict: Vec<&str> = items
+            .iter()
+            .filter(|i| tlp_of(i.indicator) == TlpLevel::AmberStrict)
+            .map(|i| i.indicator.id.as_str())
+            .collect();
+        let entry = shieldwall::audit::Entry::new(
+            &super::audit::cli_actor(),
+            "export",
+            "cli",
+            &format!("collection:{c}"),
+            "ok",
+        )
+        .detail(&shieldwall::audit::ids_detail(
+            &format!(
+                "as={} format={:?} audience={:?} indicators={}",
+                args.as_member.as_deref().unwrap_or("-"),
+                args.format,
+                args.audience,
+                items.len()
+            ),
+            &[],
+            &strict,
+        ));
+        super::serve::runtime()?
+            .block_on(super::audit::record(&args.config, entry))
+            .context("the export was written but could not be recorded in the audit trail")?;
+    }
     eprintln!(
         "shieldwall export: {} indicators ({values} values) exported for the {:?} audience; withheld by TLP: {}; not in force: {}; not exportable: {unexportable}; values on warninglists: {} suppressed, {} inform only; values without a form in this format: {skipped_values}; exported with a loss: {lossy_values}; {}",
         items.len(),

@@ -3,6 +3,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod assist;
+pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod coordio;
 pub(crate) mod disarm;

@@ -7,6 +7,7 @@ mod common;
 mod hostile;
 mod nodes;
 
+mod audit;
 mod bad_input;
 mod bounded_validation;
 mod canonical_cli;

@@ -287,6 +287,27 @@ async fn scenario(pg: [Option<String>; 2]) {
     let store_b = AnyStore::open(&database(b, pg[1].as_deref()))
         .await
         .unwrap();
+    // Every sync batch, in and out, is in the nodes' audit trails, whose chains hold.
+    let mut actions = BTreeSet::new();
+    for s in [&store_a, &store_b] {
+        let records = s
+            .audit_records(&shieldwall::store::AuditQuery {
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for r in records.iter().filter(|r| r.path == "sync") {
+            assert!(r.actor.starts_with("peer:"), "{r:?}");
+            actions.insert(r.action.clone());
+        }
+        let report = shieldwall::audit::verify(records, None);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+    assert!(
+        actions.contains("sync-pull") && actions.contains("sync-push"),
+        "{actions:?}"
+    );
     let held: BTreeSet<(String, String)> = holdings(&store_b)
         .await
         .into_iter()
