@@ -24,7 +24,7 @@
 //! (see `sql.rs`): the store never returns a record the caller may not see.
 //!
 //! What this crate must never do: decide access itself (its SQL restates
-//! [`policy::may_see`](crate::policy::may_see) and the egress rule of `Pushdown`, and a property test
+//! [`policy::may_see`] and the egress rule of `Pushdown`, and a property test
 //! holds the SQL to them on both backends), acknowledge a write before its transaction commits,
 //! or know HTTP. It is the lowest crate that does I/O: the database, the node's private files
 //! ([`files`]) and the clock ([`timestamps::now_us`]).
