@@ -106,7 +106,8 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, ExpandError> {
         if p == Path::new("-") {
             out.push(Input::Stdin);
         } else if p.is_dir() {
-            walk(p, &mut out).map_err(|error| ExpandError {
+            let mut seen = std::collections::HashSet::new();
+            walk(p, &mut out, &mut seen).map_err(|error| ExpandError {
                 path: p.clone(),
                 error,
             })?;
@@ -117,7 +118,17 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, ExpandError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<Input>) -> io::Result<()> {
+/// Walks `dir` in name order, hidden entries skipped. A directory reached again (a symbolic link
+/// to itself or to a parent, two links to one place) is walked once: a link loop cannot make the
+/// walk endless.
+fn walk(
+    dir: &Path,
+    out: &mut Vec<Input>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> io::Result<()> {
+    if !seen.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
@@ -128,7 +139,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> io::Result<()> {
             continue;
         }
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, seen)?;
         } else {
             out.push(Input::File(p));
         }
@@ -196,8 +207,22 @@ fn memchr_nl(b: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_loop_in_a_folder_is_walked_once() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("logs");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("a.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(d.path(), sub.join("loop")).unwrap();
+        std::os::unix::fs::symlink(&sub, d.path().join("again")).unwrap();
+        let found = expand(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
 
     #[test]
     fn lines_with_a_limit() {
