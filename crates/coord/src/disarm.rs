@@ -226,8 +226,11 @@ fn type_of(o: &Value) -> &str {
 
 /// The bundle's relationships and matrix have no creator: they are the framework's, so they
 /// are attributed to the bundle's own identity (when it has exactly one), not to whoever
-/// imports them — every node's import is then the same object, byte for byte. Returns how many
-/// objects were attributed.
+/// imports them — every node's import is then the same object, byte for byte. The identity
+/// itself, when it names no creator, is attributed to itself (a self-created identity): else the
+/// hub would record the first importing member as its creator, and every other member's import
+/// of the same public framework would be refused as a rewrite of that member's object. Returns
+/// how many objects were attributed.
 pub fn attribute_to_owner(objects: &mut [Value]) -> usize {
     let identities: Vec<String> = objects
         .iter()
@@ -238,8 +241,7 @@ pub fn attribute_to_owner(objects: &mut [Value]) -> usize {
     if let [owner] = identities.as_slice() {
         for o in objects.iter_mut() {
             let t = type_of(o);
-            if t != "identity"
-                && t != "marking-definition"
+            if t != "marking-definition"
                 && o.get("created_by_ref").is_none()
                 && let Some(m) = o.as_object_mut()
             {
@@ -803,11 +805,11 @@ mod tests {
         ]});
         let p = prepare_import(&bundle, stix::tlp::TLP2_CLEAR).unwrap();
         assert_eq!(p.report.techniques, 2);
-        assert_eq!((p.attributed, p.marked), (1, 2), "{:#?}", p.objects);
+        assert_eq!((p.attributed, p.marked), (2, 2), "{:#?}", p.objects);
         let [identity, t1, t2, md] = p.objects.as_slice() else {
             panic!("{:?}", p.objects);
         };
-        assert!(identity.get("created_by_ref").is_none());
+        assert_eq!(identity["created_by_ref"], owner, "the framework's identity is its own");
         assert_eq!(
             identity["object_marking_refs"],
             json!([stix::tlp::TLP2_CLEAR])

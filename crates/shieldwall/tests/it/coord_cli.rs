@@ -320,8 +320,8 @@ fn scenario(disarm: &Path, database: Option<&str>) {
         "a second import stores nothing: {again}"
     );
     assert_eq!(
-        imp["attributed"], 289,
-        "relationships and matrix get DISARM's identity: {imp}"
+        imp["attributed"], 290,
+        "relationships, matrix and the identity itself get DISARM's identity: {imp}"
     );
     let raw: Value = serde_json::from_slice(&std::fs::read(disarm).unwrap()).unwrap();
     let raw_ids: BTreeSet<String> = raw["objects"]
