@@ -809,7 +809,10 @@ mod tests {
         let [identity, t1, t2, md] = p.objects.as_slice() else {
             panic!("{:?}", p.objects);
         };
-        assert_eq!(identity["created_by_ref"], owner, "the framework's identity is its own");
+        assert_eq!(
+            identity["created_by_ref"], owner,
+            "the framework's identity is its own"
+        );
         assert_eq!(
             identity["object_marking_refs"],
             json!([stix::tlp::TLP2_CLEAR])
