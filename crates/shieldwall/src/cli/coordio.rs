@@ -95,7 +95,21 @@ impl Ctx {
                     .collect();
                 match w.as_slice() {
                     [one] => (*one).clone(),
-                    _ => bail!("say which collection to write into with --collection C"),
+                    [] => bail!(
+                        "member `{}` may write to no collection on this node",
+                        self.principal.member
+                    ),
+                    several => {
+                        let names: Vec<&str> = several
+                            .iter()
+                            .map(|c| c.alias.as_deref().unwrap_or(&c.id))
+                            .collect();
+                        bail!(
+                            "say which collection to write into with --collection C (member `{}` may write to: {})",
+                            self.principal.member,
+                            names.join(", ")
+                        )
+                    }
                 }
             }
         };

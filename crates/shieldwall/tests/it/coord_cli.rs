@@ -1133,6 +1133,8 @@ fn an_offer_goes_beside_its_request_only_where_the_member_may_write() {
     assert_eq!(o.status.code(), Some(2), "{}", common::show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--collection"), "{err}");
+    // It names the collections mb may write to, and only those.
+    assert!(err.contains("b-own") && err.contains("requests"), "{err}");
     assert!(!err.contains("hidden") && !err.contains(HIDDEN), "{err}");
     assert!(placed("b-own", "mb").is_empty());
     assert_eq!(placed("requests", "ma").len(), 1);
@@ -1140,5 +1142,7 @@ fn an_offer_goes_beside_its_request_only_where_the_member_may_write() {
     // mc sees the request but may write nowhere: refused, nothing stored.
     let o = offer("mc", &open);
     assert_eq!(o.status.code(), Some(2), "{}", common::show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("may write to no collection"), "{err}");
     assert_eq!(placed("requests", "ma").len(), 1);
 }
