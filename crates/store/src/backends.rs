@@ -94,12 +94,6 @@ const SCHEMA: &[&str] = &[
 const POSTGRES_UPGRADES: &[&str] = &[
     // Stores created before `entries.multi`: 1 (the safe value) for every existing entry.
     "ALTER TABLE entries ADD COLUMN IF NOT EXISTS multi BIGINT NOT NULL DEFAULT 1",
-    // The audit chain (`policy::audit`): appended only, under the write lock of `audit_append`.
-    "CREATE TABLE IF NOT EXISTS audit (
-        seq BIGINT PRIMARY KEY, time_us BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        path TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,
-        prev_digest TEXT NOT NULL, digest TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS audit_time ON audit (time_us)",
 ];
 
 /// Run once when `sync_held` is created in a store that predates it: push positions passed

@@ -228,6 +228,38 @@ mod tests {
         assert!(already_canonical("http://evil.de:8080/a.b/c?d=e"));
     }
 
+    /// Generated URLs from an alphabet of the bytes that matter (case, dots, ports, credentials,
+    /// encodings, separators): whenever the byte check says canonical, the parser agrees.
+    #[test]
+    fn the_byte_check_agrees_with_the_parser_on_generated_urls() {
+        const PARTS: &[&str] = &[
+            "a", "B", "0", "9", "x", "f", "-", ".", "..", "/", "./", "../", "%2e", "%41", "%", "?",
+            "#", "@", ":", ":80", ":443", ":8080", ":0", "'", "\\", " ", "\t", "~", "xn--", "é",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % n as u64).unwrap()
+        };
+        let mut fast = 0;
+        for _ in 0..200_000 {
+            let mut raw = String::from(["http://", "https://"][next(2)]);
+            for _ in 0..1 + next(12) {
+                raw.push_str(PARTS[next(PARTS.len())]);
+            }
+            if next(2) == 0 {
+                raw.insert_str(raw.find("//").unwrap() + 2, "evil.example");
+            }
+            if already_canonical(&raw) {
+                fast += 1;
+                assert_eq!(url_slow(&raw), raw, "{raw:?}");
+            }
+        }
+        assert!(fast > 500, "the generator reaches the fast path ({fast} times)");
+    }
+
     #[test]
     fn urls() {
         assert_eq!(
