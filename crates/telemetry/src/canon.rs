@@ -257,7 +257,10 @@ mod tests {
                 assert_eq!(url_slow(&raw), raw, "{raw:?}");
             }
         }
-        assert!(fast > 500, "the generator reaches the fast path ({fast} times)");
+        assert!(
+            fast > 500,
+            "the generator reaches the fast path ({fast} times)"
+        );
     }
 
     #[test]
