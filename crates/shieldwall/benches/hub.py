@@ -4,7 +4,9 @@
 For each server: idle memory after start; POST N indicators in envelopes of 1000 (objects/s);
 page through them with limit=1000 (objects/s); wrk on GET objects/?limit=100 with 16 connections
 for 10 s (requests/s, p50, p99; wrk's timeout raised to 30 s so that slow answers count as latency,
-not as errors); memory after; the load average before wrk (others' work on the machine distorts p99).
+not as errors); wrk on GET objects/{id}/ by id (each request a random one of the N objects, the
+same 16 connections and 10 s); memory after, and the peak (VmHWM); the load average before wrk
+(others' work on the machine distorts p99).
 medallion is timeboxed (it slows down as it fills), and runs a second time with --medallion-small
 objects, where it still answers pages and wrk, so that every ratio has a finite denominator. The
 last table gives shieldwall's ratios to each medallion row, all measured in this one run.
@@ -26,12 +28,41 @@ USER, PASSWORD = "bench", "bench-password"
 TIMEBOX = 120.0
 
 
-def rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+BYID_LUA = """
+local paths = {}
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+end
+function request()
+  return wrk.format(nil, paths[math.random(#paths)])
+end
+"""
+
+
+def wrk(url, token, script=None, script_args=()):
+    """wrk with 2 threads, 16 connections, 10 s: (requests/s, {50: p50, 99: p99}, non-2xx, timeouts)."""
+    cmd = ["wrk", "-t2", "-c16", "-d10s", "--timeout", "30s", "--latency", "-H", f"Authorization: Basic {token}", "-H", f"Accept: {TAXII}"]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    if script_args:
+        cmd += ["--", *script_args]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    timeouts = re.search(r"Socket errors:.*timeout (\d+)", out)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    return (float(m.group(1)) if m else 0.0, lat, int(non2xx.group(1)) if non2xx else 0,
+            int(timeouts.group(1)) if timeouts else 0)
 
 
 RELATIONSHIPS = False
@@ -110,17 +141,30 @@ def run_workload(name, base, objects_url, pid, n):
         single = time.time() - t1
     load = os.getloadavg()[0]
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    out = subprocess.run(["wrk", "-t2", "-c16", "-d10s", "--timeout", "30s", "--latency", "-H", f"Authorization: Basic {token}", "-H", f"Accept: {TAXII}",
-                          f"{objects_url}?limit=100"], capture_output=True, text=True).stdout
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    rps = float(m.group(1)) if m else 0.0
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    timeouts = re.search(r"Socket errors:.*timeout (\d+)", out)
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    rps, lat, non2xx, timeouts = wrk(f"{objects_url}?limit=100", token)
+    list_mib = rss_mib(pid)
+    # By id: every request a random one of the posted objects (one that answers 200).
+    r = s.get(f"{objects_url}{ind_id(0)}/", headers={"Accept": TAXII}, timeout=TIMEBOX)
+    assert r.status_code == 200 and r.json()["objects"][0]["id"] == ind_id(0), (r.status_code, r.text[:300])
+    path = requests.utils.urlparse(objects_url).path
+    fd, ids_file = tempfile.mkstemp(suffix=".paths")
+    with os.fdopen(fd, "w") as f:
+        for i in range(0, posted, 2 if RELATIONSHIPS else 1):
+            f.write(f"{path}{ind_id(i)}/\n")
+    lua = ids_file + ".lua"
+    with open(lua, "w") as f:
+        f.write(BYID_LUA)
+    try:
+        byid_load = os.getloadavg()[0]
+        b_rps, b_lat, b_non2xx, b_timeouts = wrk(objects_url, token, lua, [ids_file])
+    finally:
+        os.remove(ids_file)
+        os.remove(lua)
     return {"server": name, "idle_mib": idle, "posted": posted, "post_per_s": posted / post_s, "read": read,
             "page_per_s": read / page_s, "page_note": page_note, "wrk_rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
-            "non2xx": int(non2xx.group(1)) if non2xx else 0, "after_mib": rss_mib(pid), "load": load, "single_s": single,
-            "timeouts": int(timeouts.group(1)) if timeouts else 0}
+            "non2xx": non2xx, "list_mib": list_mib, "after_mib": rss_mib(pid), "peak_mib": rss_mib(pid, "VmHWM"), "load": load,
+            "single_s": single, "timeouts": timeouts, "byid_rps": b_rps, "byid_p50": b_lat.get("50"), "byid_p99": b_lat.get("99"),
+            "byid_non2xx": b_non2xx, "byid_timeouts": b_timeouts, "byid_load": byid_load}
 
 
 def shieldwall(name, database, n, tmp):
@@ -182,15 +226,17 @@ def main():
     RELATIONSHIPS = a.relationships
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {os.cpu_count()} CPUs, load at start {os.getloadavg()[0]:.2f}, "
           f"{a.objects} objects{' (half relationships)' if a.relationships else ''}, binary {BIN}", flush=True)
-    print("| server | idle RSS MiB | POST objects (objects/s) | page limit=1000 (objects/s) | one GET limit=100 alone | wrk GET limit=100, 16 conn (req/s) | p50 | p99 | RSS after MiB | load before wrk |")
-    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| server | idle RSS MiB | POST objects (objects/s) | page limit=1000 (objects/s) | one GET limit=100 alone | wrk GET limit=100, 16 conn (req/s) | p50 | p99 | wrk GET by id (req/s) | p50 | p99 | RSS after listing / by id / peak MiB | load before wrk |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     rows = []
 
     def report(r):
         rows.append(r)
         print(f"| {r['server']} | {r['idle_mib']:.0f} | {r['posted']} in {r['posted'] / r['post_per_s']:.1f} s = {r['post_per_s']:.0f} | "
               f"{r['read']} at {r['page_per_s']:.0f}{r['page_note']} | "
-              f"{'%.1f ms' % (r['single_s'] * 1000) if r['single_s'] is not None else 'not measured (> %.0f s)' % TIMEBOX} | {r['wrk_rps']:.0f}{' (' + str(r['non2xx']) + ' non-2xx)' if r['non2xx'] else ''}{' (' + str(r['timeouts']) + ' timeouts)' if r['timeouts'] else ''} | {r['p50']} | {r['p99']} | {r['after_mib']:.0f} | {r['load']:.2f} |", flush=True)
+              f"{'%.1f ms' % (r['single_s'] * 1000) if r['single_s'] is not None else 'not measured (> %.0f s)' % TIMEBOX} | {r['wrk_rps']:.0f}{' (' + str(r['non2xx']) + ' non-2xx)' if r['non2xx'] else ''}{' (' + str(r['timeouts']) + ' timeouts)' if r['timeouts'] else ''} | {r['p50']} | {r['p99']} | "
+              f"{r['byid_rps']:.0f}{' (' + str(r['byid_non2xx']) + ' non-2xx)' if r['byid_non2xx'] else ''}{' (' + str(r['byid_timeouts']) + ' timeouts)' if r['byid_timeouts'] else ''} | {r['byid_p50']} | {r['byid_p99']} | "
+              f"{r['list_mib']:.0f} / {r['after_mib']:.0f} / {r['peak_mib']:.0f} | {r['load']:.2f}, {r['byid_load']:.2f} |", flush=True)
 
     def ratios():
         meds = [r for r in rows if r["server"].startswith("medallion")]
@@ -209,7 +255,7 @@ def main():
                     # request per single-request time, so this ratio is a lower bound.
                     wrk = f"≥ {r['wrk_rps'] * m['single_s']:.0f}× (medallion ≤ 1/{m['single_s']:.1f} s)"
                 post = ratio("post_per_s") if m["posted"] >= 10000 else "— (medallion loaded only %d)" % m["posted"]
-                print(f"| {r['server']} / {m['server']} | {post} | {ratio('page_per_s')} | {wrk} |")
+                print(f"| {r['server']} / {m['server']} | {post} | {ratio('page_per_s')} | {wrk} | {ratio('byid_rps')} |")
 
     with tempfile.TemporaryDirectory() as tmp:
         if not a.skip_sqlite:

@@ -265,6 +265,40 @@ async fn page(
     Ok((page, next, headers))
 }
 
+/// A page of one object (`q.ids` holds its id), or 404 when the caller may see no version of it
+/// in the collection: hidden looks absent, whatever the filters.
+///
+/// The listing applies the whole policy to every version it returns, so a page with a version
+/// proves the object visible, and the common by-id GET is one query. Only an empty page needs the
+/// visibility check (which tells "no version matches the filters", `{}`, from "no such object",
+/// 404). With a `next` cursor the check comes first, as before anything whose result could show
+/// (a cursor that does not decode is a 400 only for a visible object).
+async fn page_of_visible_object(
+    state: &AppState,
+    q: ListQuery,
+    f: &Filters,
+    context: &str,
+) -> Result<(Page, Option<String>, Option<(String, String)>)> {
+    let (collection, pushdown) = (q.collection.clone(), q.pushdown.clone());
+    let id = q.ids.concat();
+    let check = async || {
+        if state.store.visible(&collection, &id, &pushdown).await? {
+            Ok(())
+        } else {
+            Err(TaxiiError::not_found("object"))
+        }
+    };
+    if f.next.is_some() {
+        check().await?;
+        return page(state, q, f, context).await;
+    }
+    let out = page(state, q, f, context).await?;
+    if out.0.records.is_empty() {
+        check().await?;
+    }
+    Ok(out)
+}
+
 /// An envelope-like body: `{"more":…, "next":…, key:[items…]}`, or `{}` when empty.
 fn envelope(key: &str, items: Vec<String>, more: bool, next: Option<String>) -> String {
     if items.is_empty() {
@@ -459,13 +493,9 @@ pub(super) async fn get_object(
     let f = filters::parse(raw.as_deref(), Endpoint::Object)?;
     let id = object_id(&object)?;
     let pd = Pushdown::for_principal(&principal, &state.coalition);
-    // The visibility check comes before anything whose result could show.
-    if !state.store.visible(&c.id, &id, &pd).await? {
-        return Err(TaxiiError::not_found("object"));
-    }
     let ctx = cursor_context("object", &root, &c.id, &id, &principal, &f);
     let q = list_query(c, pd, &f, vec![id], true);
-    let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    let (page, next, date_added) = page_of_visible_object(&state, q, &f, &ctx).await?;
     audit_read(&state, &principal, "object", c, &page.records).await?;
     let items = page.records.into_iter().filter_map(|r| r.json).collect();
     Ok(Taxii {
@@ -488,12 +518,9 @@ pub(super) async fn versions(
     let f = filters::parse(raw.as_deref(), Endpoint::Versions)?;
     let id = object_id(&object)?;
     let pd = Pushdown::for_principal(&principal, &state.coalition);
-    if !state.store.visible(&c.id, &id, &pd).await? {
-        return Err(TaxiiError::not_found("object"));
-    }
     let ctx = cursor_context("versions", &root, &c.id, &id, &principal, &f);
     let q = list_query(c, pd, &f, vec![id], false);
-    let (page, next, date_added) = page(&state, q, &f, &ctx).await?;
+    let (page, next, date_added) = page_of_visible_object(&state, q, &f, &ctx).await?;
     let items = page
         .records
         .iter()

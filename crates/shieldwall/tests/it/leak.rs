@@ -270,7 +270,22 @@ async fn leak_test(store: AnyStore, data_dir: &std::path::Path) {
             }
             // By id: visible → 200 with exactly that id; anything else → the same 404 as an absent id.
             let (_, _, absent_body) = get(&c, &format!("{base}/objects/{absent}/"), user).await;
+            // A filter that selects no version: `{}` for a visible object, the absent 404 for
+            // a hidden one (the by-id GET checks visibility only when its page is empty).
+            let none = "?match[version]=2001-01-01T00:00:00.000Z";
+            let (_, _, absent_none) =
+                get(&c, &format!("{base}/objects/{absent}/{none}"), user).await;
             for id in &all_ids {
+                let (ns, _, nbody) = get(&c, &format!("{base}/objects/{id}/{none}"), user).await;
+                if visible.contains(id) {
+                    assert_eq!((ns, &nbody), (200, &serde_json::json!({})), "{user} {id}");
+                } else {
+                    assert_eq!(
+                        (ns, &nbody),
+                        (404, &absent_none),
+                        "{user} {id} must look absent"
+                    );
+                }
                 let (s, h, body) = get(&c, &format!("{base}/objects/{id}/"), user).await;
                 let (vs, vh, vbody) =
                     get(&c, &format!("{base}/objects/{id}/versions/"), user).await;

@@ -21,7 +21,7 @@ use shieldwall::{
     ingest::{self, Prepared},
     policy::{self, Egress, Endpoint, PeerFacts, Principal, Pushdown, VersionFacts},
     store::{
-        AddOutcome, AnyStore, ListQuery, NewVersion, Provenance, StatusRecord, Store,
+        AddOutcome, AnyStore, ListQuery, NewVersion, Page, Provenance, StatusRecord, Store,
         VersionSelection,
     },
 };
@@ -445,6 +445,20 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
                 got_last, want_last,
                 "latest versions: principal {p:?} collection c{ci}"
             );
+            let versions_of = |page: &Page| -> BTreeSet<(String, u8)> {
+                page.records
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.id.clone(),
+                            u8::try_from(
+                                (r.version_ns - 1_600_000_000_000_000_000) / 1_000_000_000,
+                            )
+                            .unwrap(),
+                        )
+                    })
+                    .collect()
+            };
             for o in 0..OBJECTS + 3 {
                 let id = object_id(o);
                 let visible = store.visible(&c.id, &id, &pushdown).await.unwrap();
@@ -452,6 +466,50 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
                     visible,
                     want.iter().any(|(i, _)| *i == id),
                     "visible({id}) for {p:?} in c{ci}"
+                );
+                // By id (`match[id]`, the by-id endpoints: their own form of the listing): every
+                // visible version, the latest and the first among the visible ones.
+                let of_id = |set: &BTreeSet<(String, u8)>| -> BTreeSet<(String, u8)> {
+                    set.iter().filter(|(i, _)| *i == id).cloned().collect()
+                };
+                let by_id = ListQuery {
+                    ids: vec![id.clone()],
+                    ..q.clone()
+                };
+                let all = store.list(&by_id).await.unwrap();
+                assert_eq!(versions_of(&all), of_id(&want), "by id {id}: {p:?} c{ci}");
+                let last = store
+                    .list(&ListQuery {
+                        versions: VersionSelection::last(),
+                        spec_versions: vec![],
+                        ..by_id.clone()
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    versions_of(&last),
+                    of_id(&want_last),
+                    "by id {id}, latest: {p:?} c{ci}"
+                );
+                let mut first = VersionSelection::last();
+                (first.last, first.first) = (false, true);
+                let first = store
+                    .list(&ListQuery {
+                        versions: first,
+                        spec_versions: vec![],
+                        ..by_id.clone()
+                    })
+                    .await
+                    .unwrap();
+                let want_first: BTreeSet<(String, u8)> = of_id(&want)
+                    .into_iter()
+                    .min_by_key(|(_, v)| *v)
+                    .into_iter()
+                    .collect();
+                assert_eq!(
+                    versions_of(&first),
+                    want_first,
+                    "by id {id}, first: {p:?} c{ci}"
                 );
             }
         }
