@@ -101,20 +101,6 @@ pub fn prepare_envelope(
     // Strict JSON: duplicate keys, non-finite numbers, bad encodings refused, with the position.
     let value = stix::json::parse(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
     let objects = envelope_objects(value).map_err(EnvelopeError::NotEnvelope)?;
-    prepare_objects(objects, publisher, coalition, inbound_member, stop, inspect)
-}
-
-/// [`prepare_envelope`]'s work after parsing: prepares `objects` in order (`inspect`, then
-/// [`prepare`]; or [`prepare_from_peer`]), asking `stop` before each. The hub gives each core a
-/// share of a large envelope's objects.
-pub fn prepare_objects(
-    objects: Vec<Value>,
-    publisher: &Principal,
-    coalition: &Coalition,
-    inbound_member: Option<&str>,
-    stop: &dyn Fn() -> bool,
-    inspect: &dyn Fn(&Value, &str),
-) -> Result<Vec<Prepared>, EnvelopeError> {
     let mut prepared = Vec::with_capacity(objects.len());
     for o in objects {
         if stop() {

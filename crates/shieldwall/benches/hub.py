@@ -241,8 +241,10 @@ def main():
     def ratios():
         meds = [r for r in rows if r["server"].startswith("medallion")]
         print()
-        print("| shieldwall vs | POST | page | wrk req/s |")
-        print("|---|---|---|---|")
+        if not meds:
+            return
+        print("| shieldwall vs | POST | page | wrk req/s | wrk by id req/s |")
+        print("|---|---|---|---|---|")
         for r in rows:
             if r["server"].startswith("medallion"):
                 continue

@@ -2,11 +2,9 @@
 //! publishing rules — runs off the async workers, so that a large or hostile envelope cannot
 //! stall the other requests (`/healthz` included).
 //!
-//! - It runs on tokio's blocking threads, in at most as many slots at once as the machine has
-//!   cores: a flood of heavy POSTs waits for a slot instead of occupying every blocking thread
-//!   (and starving the password checks and the store, which use them too). An envelope holds one
-//!   slot, and takes the slots nobody is using (never waiting for one) to prepare its objects on
-//!   several cores: a lone client's envelope is not validated on one core while the others idle.
+//! - It runs on tokio's blocking threads, but at most as many envelopes at once as the machine
+//!   has cores: a flood of heavy POSTs waits for a slot instead of occupying every blocking
+//!   thread (and starving the password checks and the store, which use them too).
 //! - It honours the request timeout: when the request is dropped (the timeout layer answers
 //!   503 and drops the handler), or when the deadline passes, the work stops before its next
 //!   object. A slot is held until the work has really stopped.
@@ -39,9 +37,6 @@ fn pool() -> Arc<Semaphore> {
         .clone()
 }
 
-/// Envelopes with fewer objects are prepared on one core (threads cost more than they save).
-const PARALLEL_MIN_OBJECTS: usize = 64;
-
 /// Sets the flag when dropped: the request is gone (finished, failed or timed out).
 struct StopOnDrop(Arc<AtomicBool>);
 
@@ -71,58 +66,14 @@ pub(super) async fn prepare_envelope(
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let should_stop = || stop.load(Ordering::Relaxed) || Instant::now() >= deadline;
-        let value =
-            stix::json::parse(&bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        drop(bytes);
-        let objects = ingest::envelope_objects(value).map_err(EnvelopeError::NotEnvelope)?;
-        // Idle slots, never waited for: each takes an equal share of the objects.
-        let idle = if objects.len() >= PARALLEL_MIN_OBJECTS {
-            (1..slots()).rev().find_map(|k| {
-                Some((
-                    k,
-                    pool().try_acquire_many_owned(u32::try_from(k).ok()?).ok()?,
-                ))
-            })
-        } else {
-            None
-        };
-        let parts = 1 + idle.as_ref().map_or(0, |(k, _)| *k);
-        let prepare = |objects: Vec<serde_json::Value>| {
-            ingest::prepare_objects(
-                objects,
-                &principal,
-                &coalition,
-                inbound_member.as_deref(),
-                &should_stop,
-                &store::ingest_warnings::note,
-            )
-        };
-        if parts == 1 {
-            return prepare(objects);
-        }
-        let share = objects.len().div_ceil(parts);
-        let mut rest = objects.into_iter();
-        let mut shares: Vec<Vec<serde_json::Value>> = (0..parts)
-            .map(|_| rest.by_ref().take(share).collect())
-            .collect();
-        let first = shares.remove(0);
-        let prepare = &prepare;
-        let out = std::thread::scope(|scope| {
-            let others: Vec<_> = shares
-                .into_iter()
-                .map(|objects| scope.spawn(move || prepare(objects)))
-                .collect();
-            let mut out = prepare(first)?;
-            for handle in others {
-                match handle.join() {
-                    Ok(part) => out.extend(part?),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            Ok(out)
-        });
-        drop(idle);
-        out
+        ingest::prepare_envelope(
+            &bytes,
+            &principal,
+            &coalition,
+            inbound_member.as_deref(),
+            &should_stop,
+            &store::ingest_warnings::note,
+        )
     });
     match work.await {
         Ok(Ok(prepared)) => Ok(prepared),
