@@ -29,7 +29,7 @@ use crate::{
 
 type Result<T> = std::result::Result<T, TaxiiError>;
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
+pub(super) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

@@ -54,6 +54,12 @@ impl Node {
                 config::redact_url(&checked.database)
             )
         })?;
+        // What the administration changed since the file was written (members, collections,
+        // users, keys) is in the store.
+        let (_, checked) =
+            shieldwall::services::admin::effective(&store, &checked.config, &path.display().to_string())
+                .await
+                .context("cannot read the admin state")?;
         let coalition = Arc::new(Coalition::from_config(&checked));
         let limits = PublishLimits::from_server(&checked.config.server);
         Ok(Node {
