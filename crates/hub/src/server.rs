@@ -352,10 +352,7 @@ impl Reloader {
         let mut state = reload_state(&running.state, &checked)
             .await
             .map_err(|e| e.to_string())?;
-        state.admin = Some(crate::services::admin::Admin::new(
-            store,
-            bootstrap.clone(),
-        ));
+        state.admin = Some(crate::services::admin::Admin::new(store, bootstrap.clone()));
         self.live.swap_state(state.clone());
         running.bootstrap = bootstrap;
         running.generation = generation;
@@ -371,9 +368,17 @@ impl Reloader {
 pub async fn watch_admin_state(reloader: Arc<Reloader>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The same failure (a database that is down) is logged once, not four times a second.
+    let mut last_error: Option<String> = None;
     loop {
         tick.tick().await;
-        match reloader.refresh().await {
+        let result = reloader.refresh().await;
+        match &result {
+            Err(e) if last_error.as_ref() == Some(e) => continue,
+            Err(e) => last_error = Some(e.clone()),
+            Ok(_) => last_error = None,
+        }
+        match result {
             Ok(true) => {
                 let g = reloader.running.lock().await.generation;
                 tracing::info!(

@@ -533,7 +533,10 @@ pub fn apply(
                 .iter()
                 .any(|x| x.id.eq_ignore_ascii_case(&c.id))
             {
-                return Err(AdminError::Conflict(format!("collection `{}` exists", c.id)));
+                return Err(AdminError::Conflict(format!(
+                    "collection `{}` exists",
+                    c.id
+                )));
             }
             if let Some(a) = &c.alias
                 && current
@@ -662,7 +665,10 @@ digest = "0000000000000000000000000000000000000000000000000000000000000000"
             }),
         )
         .unwrap_err();
-        assert!(matches!(e, AdminError::Invalid(ref m) if m.contains("no member `nobody`")), "{e}");
+        assert!(
+            matches!(e, AdminError::Invalid(ref m) if m.contains("no member `nobody`")),
+            "{e}"
+        );
         let e = apply(
             &boot,
             &s0,
@@ -676,16 +682,23 @@ digest = "0000000000000000000000000000000000000000000000000000000000000000"
             }),
         )
         .unwrap_err();
-        assert!(matches!(e, AdminError::Invalid(ref m) if m.contains("expires")), "{e}");
+        assert!(
+            matches!(e, AdminError::Invalid(ref m) if m.contains("expires")),
+            "{e}"
+        );
         assert!(matches!(
-            apply(&boot, &s0, &Change::AddKey(ApiKeyConfig {
-                id: "feed".into(),
-                member: "a".into(),
-                role: Role::Reader,
-                digest: "0".repeat(64),
-                note: None,
-                expires: None,
-            })),
+            apply(
+                &boot,
+                &s0,
+                &Change::AddKey(ApiKeyConfig {
+                    id: "feed".into(),
+                    member: "a".into(),
+                    role: Role::Reader,
+                    digest: "0".repeat(64),
+                    note: None,
+                    expires: None,
+                })
+            ),
             Err(AdminError::Conflict(_))
         ));
     }

@@ -239,10 +239,7 @@ impl Coalition {
                             member: k.member.clone(),
                             role: k.role,
                             digest: digest(&k.digest),
-                            expires_us: k
-                                .expires
-                                .as_deref()
-                                .and_then(crate::timestamps::parse_us),
+                            expires_us: k.expires.as_deref().and_then(crate::timestamps::parse_us),
                         },
                     )
                 })

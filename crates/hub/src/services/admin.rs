@@ -180,11 +180,8 @@ impl Admin {
             };
             let document = serde_json::to_string(&next)
                 .map_err(|e| AdminServiceError::Corrupt(e.to_string()))?;
-            let entry = Entry::new(&actor.name, action, actor.path, &target, "ok").detail(
-                &format!("{detail} generation={}", generation + 1)
-                    .trim_start()
-                    .to_owned(),
-            );
+            let entry = Entry::new(&actor.name, action, actor.path, &target, "ok")
+                .detail(format!("{detail} generation={}", generation + 1).trim_start());
             match self
                 .store
                 .admin_commit(generation, &document, &[entry])
@@ -291,7 +288,11 @@ impl Admin {
     }
 
     /// Gives key `id` a new token: the old one is refused from the next poll on every node.
-    pub async fn rotate_key(&self, actor: &Actor, id: &str) -> Result<IssuedKey, AdminServiceError> {
+    pub async fn rotate_key(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<IssuedKey, AdminServiceError> {
         let (token, digest) = crate::auth::new_api_key(id);
         self.apply(
             actor,

@@ -102,27 +102,216 @@ macro_rules! op {
 
 /// The admin API (besides `GET /admin/sync`, the sync status).
 pub const OPS: &[Op] = &[
-    op!(GetState, "GET", "/admin/state", "getState", "The admin state's generation.", None, "State", 200),
-    op!(ListMembers, "GET", "/admin/members", "listMembers", "Members (file and admin).", None, "MemberList", 200),
-    op!(AddMember, "POST", "/admin/members", "addMember", "Add a member (identity generated when absent).", Some("NewMember"), "MemberChange", 201),
-    op!(ListUsers, "GET", "/admin/users", "listUsers", "Users, never their password hashes.", None, "UserList", 200),
-    op!(AddUser, "POST", "/admin/users", "addUser", "Add a user (password: at least 8 characters, not a common one).", Some("NewUser"), "Change", 201),
-    op!(DisableUser, "POST", "/admin/users/{name}/disable", "disableUser", "Disable a user: refused on every node within a second.", None, "Change", 200),
-    op!(EnableUser, "POST", "/admin/users/{name}/enable", "enableUser", "Enable a disabled user.", None, "Change", 200),
-    op!(ResetPassword, "POST", "/admin/users/{name}/password", "resetPassword", "Give a user a new password.", Some("NewPassword"), "Change", 200),
-    op!(RemoveUser, "DELETE", "/admin/users/{name}", "removeUser", "Remove a user.", None, "Change", 200),
-    op!(ListKeys, "GET", "/admin/keys", "listKeys", "API keys, never their digests.", None, "KeyList", 200),
-    op!(IssueKey, "POST", "/admin/keys", "issueKey", "Issue an API key; the token is in this response only.", Some("NewKey"), "IssuedKey", 201),
-    op!(RevokeKey, "POST", "/admin/keys/{id}/revoke", "revokeKey", "Revoke a key: refused on every node within a second.", None, "Change", 200),
-    op!(RotateKey, "POST", "/admin/keys/{id}/rotate", "rotateKey", "A new token for a key; the old one is refused.", None, "IssuedKey", 200),
-    op!(ListCollections, "GET", "/admin/collections", "listCollections", "Collections with their grants.", None, "CollectionList", 200),
-    op!(AddCollection, "POST", "/admin/collections", "addCollection", "Add a collection (its id is generated).", Some("NewCollection"), "CollectionChange", 201),
-    op!(ListTrustGroups, "GET", "/admin/trust-groups", "listTrustGroups", "Trust groups.", None, "TrustGroupList", 200),
-    op!(AddTrustGroup, "POST", "/admin/trust-groups", "addTrustGroup", "Add a trust group.", Some("TrustGroup"), "Change", 201),
-    op!(ListPeers, "GET", "/admin/peers", "listPeers", "Peers (secrets shown as `(set)`).", None, "PeerList", 200),
-    op!(AddPeer, "POST", "/admin/peers", "addPeer", "Add a peer (secrets only by environment variable name).", Some("Peer"), "Change", 201),
-    op!(RemovePeer, "DELETE", "/admin/peers/{name}", "removePeer", "Remove a peer.", None, "Change", 200),
-    op!(OpenApi, "GET", "/admin/openapi.json", "getOpenApi", "This document.", None, "OpenApi", 200),
+    op!(
+        GetState,
+        "GET",
+        "/admin/state",
+        "getState",
+        "The admin state's generation.",
+        None,
+        "State",
+        200
+    ),
+    op!(
+        ListMembers,
+        "GET",
+        "/admin/members",
+        "listMembers",
+        "Members (file and admin).",
+        None,
+        "MemberList",
+        200
+    ),
+    op!(
+        AddMember,
+        "POST",
+        "/admin/members",
+        "addMember",
+        "Add a member (identity generated when absent).",
+        Some("NewMember"),
+        "MemberChange",
+        201
+    ),
+    op!(
+        ListUsers,
+        "GET",
+        "/admin/users",
+        "listUsers",
+        "Users, never their password hashes.",
+        None,
+        "UserList",
+        200
+    ),
+    op!(
+        AddUser,
+        "POST",
+        "/admin/users",
+        "addUser",
+        "Add a user (password: at least 8 characters, not a common one).",
+        Some("NewUser"),
+        "Change",
+        201
+    ),
+    op!(
+        DisableUser,
+        "POST",
+        "/admin/users/{name}/disable",
+        "disableUser",
+        "Disable a user: refused on every node within a second.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        EnableUser,
+        "POST",
+        "/admin/users/{name}/enable",
+        "enableUser",
+        "Enable a disabled user.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        ResetPassword,
+        "POST",
+        "/admin/users/{name}/password",
+        "resetPassword",
+        "Give a user a new password.",
+        Some("NewPassword"),
+        "Change",
+        200
+    ),
+    op!(
+        RemoveUser,
+        "DELETE",
+        "/admin/users/{name}",
+        "removeUser",
+        "Remove a user.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        ListKeys,
+        "GET",
+        "/admin/keys",
+        "listKeys",
+        "API keys, never their digests.",
+        None,
+        "KeyList",
+        200
+    ),
+    op!(
+        IssueKey,
+        "POST",
+        "/admin/keys",
+        "issueKey",
+        "Issue an API key; the token is in this response only.",
+        Some("NewKey"),
+        "IssuedKey",
+        201
+    ),
+    op!(
+        RevokeKey,
+        "POST",
+        "/admin/keys/{id}/revoke",
+        "revokeKey",
+        "Revoke a key: refused on every node within a second.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        RotateKey,
+        "POST",
+        "/admin/keys/{id}/rotate",
+        "rotateKey",
+        "A new token for a key; the old one is refused.",
+        None,
+        "IssuedKey",
+        200
+    ),
+    op!(
+        ListCollections,
+        "GET",
+        "/admin/collections",
+        "listCollections",
+        "Collections with their grants.",
+        None,
+        "CollectionList",
+        200
+    ),
+    op!(
+        AddCollection,
+        "POST",
+        "/admin/collections",
+        "addCollection",
+        "Add a collection (its id is generated).",
+        Some("NewCollection"),
+        "CollectionChange",
+        201
+    ),
+    op!(
+        ListTrustGroups,
+        "GET",
+        "/admin/trust-groups",
+        "listTrustGroups",
+        "Trust groups.",
+        None,
+        "TrustGroupList",
+        200
+    ),
+    op!(
+        AddTrustGroup,
+        "POST",
+        "/admin/trust-groups",
+        "addTrustGroup",
+        "Add a trust group.",
+        Some("TrustGroup"),
+        "Change",
+        201
+    ),
+    op!(
+        ListPeers,
+        "GET",
+        "/admin/peers",
+        "listPeers",
+        "Peers (secrets shown as `(set)`).",
+        None,
+        "PeerList",
+        200
+    ),
+    op!(
+        AddPeer,
+        "POST",
+        "/admin/peers",
+        "addPeer",
+        "Add a peer (secrets only by environment variable name).",
+        Some("Peer"),
+        "Change",
+        201
+    ),
+    op!(
+        RemovePeer,
+        "DELETE",
+        "/admin/peers/{name}",
+        "removePeer",
+        "Remove a peer.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        OpenApi,
+        "GET",
+        "/admin/openapi.json",
+        "getOpenApi",
+        "This document.",
+        None,
+        "OpenApi",
+        200
+    ),
 ];
 
 /// The admin API's routes on `router`.
@@ -221,7 +410,9 @@ async fn admin_principal(state: &AppState, headers: &HeaderMap) -> Result<Princi
     }
     let p = super::handlers::authenticate(state, headers).await?;
     if p.role != Role::Admin {
-        return Err(TaxiiError::forbidden("the admin API is for the admin role only"));
+        return Err(TaxiiError::forbidden(
+            "the admin API is for the admin role only",
+        ));
     }
     Ok(p)
 }
@@ -564,9 +755,7 @@ fn schemas() -> Value {
 /// The OpenAPI 3.1 document of the admin API, generated from [`OPS`].
 pub fn openapi() -> Value {
     let mut paths = serde_json::Map::new();
-    let error = |what: &str| {
-        json!({ "description": what, "content": { "application/taxii+json;version=2.1": { "schema": r("Error") } } })
-    };
+    let error = |what: &str| json!({ "description": what, "content": { "application/taxii+json;version=2.1": { "schema": r("Error") } } });
     for op in OPS {
         let mut o = json!({
             "operationId": op.operation_id,
@@ -597,9 +786,7 @@ pub fn openapi() -> Value {
             o["requestBody"] = json!({ "required": true,
                 "content": { "application/json": { "schema": r(req) } } });
         }
-        let entry = paths
-            .entry(op.path.to_owned())
-            .or_insert_with(|| json!({}));
+        let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
         entry[op.method.to_ascii_lowercase()] = o;
     }
     json!({

@@ -34,4 +34,3 @@ pub(crate) fn read_new(user: &str) -> anyhow::Result<String> {
     }
     Ok(password)
 }
-

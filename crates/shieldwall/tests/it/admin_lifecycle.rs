@@ -153,9 +153,17 @@ async fn in_force_everywhere(
         tokio::time::sleep(bound.saturating_sub(since.elapsed())).await;
         for url in urls {
             let got = discovery(c, url, cred).await;
-            assert_eq!(got, want, "{what}: {url} answers {got} {:?} after the change", since.elapsed());
+            assert_eq!(
+                got,
+                want,
+                "{what}: {url} answers {got} {:?} after the change",
+                since.elapsed()
+            );
         }
-        println!("{what}: in force on {} node(s) within {bound:?}", urls.len());
+        println!(
+            "{what}: in force on {} node(s) within {bound:?}",
+            urls.len()
+        );
         return bound;
     }
     for url in urls {
@@ -173,7 +181,10 @@ async fn in_force_everywhere(
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    println!("{what}: in force on {} node(s) after {slowest:?}", urls.len());
+    println!(
+        "{what}: in force on {} node(s) after {slowest:?}",
+        urls.len()
+    );
     assert!(slowest <= bound, "{what}: {slowest:?} > {bound:?}");
     slowest
 }
@@ -188,7 +199,10 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     let last = &urls[urls.len() - 1];
 
     // A member through the CLI, seen by the API of every node.
-    let out = cluster.cli(&["member", "add", "md", "--name", "Member D", "--json"], None);
+    let out = cluster.cli(
+        &["member", "add", "md", "--name", "Member D", "--json"],
+        None,
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(
         v["member"]["identity"]
@@ -197,9 +211,23 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
             .starts_with("identity--")
     );
     for url in &urls {
-        let (code, v) = api(&c, reqwest::Method::GET, &format!("{url}/admin/members"), root, None).await;
+        let (code, v) = api(
+            &c,
+            reqwest::Method::GET,
+            &format!("{url}/admin/members"),
+            root,
+            None,
+        )
+        .await;
         assert_eq!(code, 200, "{v}");
-        assert!(v["members"].as_array().unwrap().iter().any(|m| m["id"] == "md"), "{v}");
+        assert!(
+            v["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["id"] == "md"),
+            "{v}"
+        );
     }
 
     // A collection for md through the API; a user through the API, a key through the CLI.
@@ -225,7 +253,16 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     let dave = Cred::Basic("dave", "dave-s3cret-pass");
     in_force_everywhere(&c, &urls, dave, 200, Instant::now(), BOUND, "new user").await;
     let issued: Value = serde_json::from_str(&cluster.cli(
-        &["key", "issue", "dkey", "--member", "md", "--role", "contributor", "--json"],
+        &[
+            "key",
+            "issue",
+            "dkey",
+            "--member",
+            "md",
+            "--role",
+            "contributor",
+            "--json",
+        ],
         None,
     ))
     .unwrap();
@@ -239,16 +276,13 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
         "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
         "pattern": "[domain-name:value = 'admin.example']", "pattern_type": "stix",
         "valid_from": "2026-01-01T00:00:00.000Z"});
-    let r = with(
-        c.post(format!("{a}/hub/collections/{coll}/objects/")),
-        dave,
-    )
-    .header("Accept", ACCEPT)
-    .header("Content-Type", ACCEPT)
-    .body(json!({"objects": [obj]}).to_string())
-    .send()
-    .await
-    .unwrap();
+    let r = with(c.post(format!("{a}/hub/collections/{coll}/objects/")), dave)
+        .header("Accept", ACCEPT)
+        .header("Content-Type", ACCEPT)
+        .body(json!({"objects": [obj]}).to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     let r = with(
         c.get(format!("{last}/hub/collections/{coll}/objects/")),
@@ -263,11 +297,12 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     assert_eq!(page["objects"].as_array().unwrap().len(), 1, "{page}");
 
     // Disable dave (CLI): his cached credentials stop working on every node.
-    let t0 = Instant::now();
+    // Measured from when the command returns (its change is committed before it prints).
     cluster.cli(&["user", "disable", "dave"], None);
-    in_force_everywhere(&c, &urls, dave, 401, t0, BOUND, "disabled user").await;
     let t0 = Instant::now();
+    in_force_everywhere(&c, &urls, dave, 401, t0, BOUND, "disabled user").await;
     cluster.cli(&["user", "enable", "dave"], None);
+    let t0 = Instant::now();
     in_force_everywhere(&c, &urls, dave, 200, t0, BOUND, "enabled user").await;
 
     // Reset the password (API): the old one refused, the new one works.
@@ -299,30 +334,83 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
         assert_eq!(discovery(&c, url, dave).await, 200);
     }
     let t0 = Instant::now();
-    let (code, _) = api(&c, reqwest::Method::DELETE, &format!("{a}/admin/users/dave"), root, None).await;
+    let (code, _) = api(
+        &c,
+        reqwest::Method::DELETE,
+        &format!("{a}/admin/users/dave"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!(code, 200);
     in_force_everywhere(&c, &urls, dave, 401, t0, BOUND, "removed user").await;
 
     // Revoke a key (API) on one node: refused on every node.
     let t0 = Instant::now();
-    let (code, _) = api(&c, reqwest::Method::POST, &format!("{last}/admin/keys/dkey/revoke"), root, None).await;
+    let (code, _) = api(
+        &c,
+        reqwest::Method::POST,
+        &format!("{last}/admin/keys/dkey/revoke"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!(code, 200);
-    in_force_everywhere(&c, &urls, Cred::Bearer(&dkey), 401, t0, BOUND, "revoked key").await;
+    in_force_everywhere(
+        &c,
+        &urls,
+        Cred::Bearer(&dkey),
+        401,
+        t0,
+        BOUND,
+        "revoked key",
+    )
+    .await;
 
     // Rotate (CLI): the old token refused, the new one works, everywhere.
     let issued: Value = serde_json::from_str(&cluster.cli(
-        &["key", "issue", "rkey", "--member", "md", "--role", "reader", "--json"],
+        &[
+            "key", "issue", "rkey", "--member", "md", "--role", "reader", "--json",
+        ],
         None,
     ))
     .unwrap();
     let old = issued["token"].as_str().unwrap().to_owned();
-    in_force_everywhere(&c, &urls, Cred::Bearer(&old), 200, Instant::now(), BOUND, "issued key").await;
+    in_force_everywhere(
+        &c,
+        &urls,
+        Cred::Bearer(&old),
+        200,
+        Instant::now(),
+        BOUND,
+        "issued key",
+    )
+    .await;
+    let rotated: Value =
+        serde_json::from_str(&cluster.cli(&["key", "rotate", "rkey", "--json"], None)).unwrap();
     let t0 = Instant::now();
-    let rotated: Value = serde_json::from_str(&cluster.cli(&["key", "rotate", "rkey", "--json"], None)).unwrap();
     let new = rotated["token"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
-    in_force_everywhere(&c, &urls, Cred::Bearer(&old), 401, t0, BOUND, "rotated-out token").await;
-    in_force_everywhere(&c, &urls, Cred::Bearer(&new), 200, t0, BOUND, "rotated-in token").await;
+    in_force_everywhere(
+        &c,
+        &urls,
+        Cred::Bearer(&old),
+        401,
+        t0,
+        BOUND,
+        "rotated-out token",
+    )
+    .await;
+    in_force_everywhere(
+        &c,
+        &urls,
+        Cred::Bearer(&new),
+        200,
+        t0,
+        BOUND,
+        "rotated-in token",
+    )
+    .await;
 
     // An expiring key: works, then refused once its time is past (no change, no reload).
     let expires = shieldwall::timestamps::format_us(shieldwall::timestamps::now_us() + 2_000_000);
@@ -337,17 +425,49 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     assert_eq!(code, 201, "{v}");
     let ekey = v["token"].as_str().unwrap().to_owned();
     let t0 = Instant::now();
-    in_force_everywhere(&c, &urls, Cred::Bearer(&ekey), 200, t0, BOUND, "expiring key").await;
+    in_force_everywhere(
+        &c,
+        &urls,
+        Cred::Bearer(&ekey),
+        200,
+        t0,
+        BOUND,
+        "expiring key",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(2100).saturating_sub(t0.elapsed())).await;
     for url in &urls {
-        assert_eq!(discovery(&c, url, Cred::Bearer(&ekey)).await, 401, "expired key on {url}");
+        assert_eq!(
+            discovery(&c, url, Cred::Bearer(&ekey)).await,
+            401,
+            "expired key on {url}"
+        );
     }
-    let (_, keys) = api(&c, reqwest::Method::GET, &format!("{a}/admin/keys"), root, None).await;
-    let k = keys["keys"].as_array().unwrap().iter().find(|k| k["id"] == "ekey").unwrap();
+    let (_, keys) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/keys"),
+        root,
+        None,
+    )
+    .await;
+    let k = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == "ekey")
+        .unwrap();
     assert_eq!(k["expired"], true, "{k}");
 
     // Anonymous → 401, a non-admin key or user → 403, on every admin route of the document.
-    let (code, doc) = api(&c, reqwest::Method::GET, &format!("{a}/admin/openapi.json"), root, None).await;
+    let (code, doc) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/openapi.json"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!(code, 200);
     let reader = nodes::token(READER_KEY);
     let (code, _) = api(
@@ -373,23 +493,42 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
                 (carl, 403),
                 (Cred::Bearer("sw_root_forged"), 401),
             ] {
-                let (code, v) = api(&c, m.clone(), &format!("{last}{path}"), cred, body.clone()).await;
+                let (code, v) =
+                    api(&c, m.clone(), &format!("{last}{path}"), cred, body.clone()).await;
                 assert_eq!(code, want, "{method} {path}: {v}");
-                assert_eq!(v["http_status"], want.to_string(), "a TAXII error resource: {v}");
+                assert_eq!(
+                    v["http_status"],
+                    want.to_string(),
+                    "a TAXII error resource: {v}"
+                );
             }
             routes += 1;
         }
     }
     assert!(routes >= 20, "{routes}");
     for (cred, want) in [(Cred::None, 401), (Cred::Bearer(&reader), 403)] {
-        let (code, _) = api(&c, reqwest::Method::GET, &format!("{a}/admin/sync"), cred, None).await;
+        let (code, _) = api(
+            &c,
+            reqwest::Method::GET,
+            &format!("{a}/admin/sync"),
+            cred,
+            None,
+        )
+        .await;
         assert_eq!(code, want, "/admin/sync");
     }
     // carl was not changed by any of that.
     assert_eq!(discovery(&c, a, carl).await, 200);
 
     // Forged and oversized bodies: clean 400 (415 for another media type), nothing changed.
-    let (_, before) = api(&c, reqwest::Method::GET, &format!("{a}/admin/state"), root, None).await;
+    let (_, before) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/state"),
+        root,
+        None,
+    )
+    .await;
     let url = format!("{a}/admin/users");
     for (body, why) in [
         ("{\"name\": \"x\"}".to_owned(), "missing fields"),
@@ -427,7 +566,14 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
         .await
         .unwrap();
     assert_eq!(r.status(), 415);
-    let (code, _) = api(&c, reqwest::Method::GET, &format!("{a}/admin/keys"), root, None).await;
+    let (code, _) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/keys"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!(code, 200);
     let r = c
         .get(format!("{a}/admin/keys"))
@@ -438,19 +584,53 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
         .unwrap();
     assert_eq!(r.status(), 400, "cookies are refused");
     for (method, path, body, want) in [
-        (reqwest::Method::POST, "/admin/users/nobody/disable", None, 404),
+        (
+            reqwest::Method::POST,
+            "/admin/users/nobody/disable",
+            None,
+            404,
+        ),
         (reqwest::Method::POST, "/admin/keys/nokey/rotate", None, 404),
         (reqwest::Method::DELETE, "/admin/peers/nopeer", None, 404),
         (reqwest::Method::POST, "/admin/keys/dkey/rotate", None, 409),
-        (reqwest::Method::POST, "/admin/members", Some(json!({"id": "md", "name": "again"})), 409),
-        (reqwest::Method::POST, "/admin/keys", Some(json!({"id": "zz", "member": "md", "role": "reader", "expires": "soon"})), 400),
-        (reqwest::Method::POST, "/admin/peers", Some(json!({"name": "p", "url": "http://127.0.0.1:1", "api_root": "hub", "member": "mb", "token": "in-clear"})), 400),
-        (reqwest::Method::POST, "/admin/collections", Some(json!({"title": "t", "read": ["ghost"]})), 400),
+        (
+            reqwest::Method::POST,
+            "/admin/members",
+            Some(json!({"id": "md", "name": "again"})),
+            409,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/keys",
+            Some(json!({"id": "zz", "member": "md", "role": "reader", "expires": "soon"})),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/peers",
+            Some(
+                json!({"name": "p", "url": "http://127.0.0.1:1", "api_root": "hub", "member": "mb", "token": "in-clear"}),
+            ),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/collections",
+            Some(json!({"title": "t", "read": ["ghost"]})),
+            400,
+        ),
     ] {
         let (code, v) = api(&c, method, &format!("{a}{path}"), root, body).await;
         assert_eq!(code, want, "{path}: {v}");
     }
-    let (_, after) = api(&c, reqwest::Method::GET, &format!("{a}/admin/state"), root, None).await;
+    let (_, after) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/state"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!(before, after, "a refused change changes nothing");
 
     // Peers: add, list (no secret shown), remove.
@@ -465,9 +645,27 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     assert_eq!(code, 201, "{v}");
     let listed = cluster.cli(&["peer", "list", "--json"], None);
     assert!(listed.contains("far.example"), "{listed}");
-    let (code, _) = api(&c, reqwest::Method::DELETE, &format!("{a}/admin/peers/far"), root, None).await;
+    let (code, _) = api(
+        &c,
+        reqwest::Method::DELETE,
+        &format!("{a}/admin/peers/far"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!(code, 200);
-    let out = cluster.cli(&["trust-group", "add", "dg", "--member", "md", "--member", "ma"], None);
+    let out = cluster.cli(
+        &[
+            "trust-group",
+            "add",
+            "dg",
+            "--member",
+            "md",
+            "--member",
+            "ma",
+        ],
+        None,
+    );
     assert!(out.contains("dg"), "{out}");
     let tg = cluster.cli(&["trust-group", "list", "--json"], None);
     assert!(tg.contains("\"dg\""), "{tg}");
@@ -492,7 +690,13 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     // The trail: every change recorded, with no secret in it.
     let trail = common::ok(&common::sw(
         &cluster.dir,
-        &["audit", "show", "--json", "--config", cluster.config.to_str().unwrap()],
+        &[
+            "audit",
+            "show",
+            "--json",
+            "--config",
+            cluster.config.to_str().unwrap(),
+        ],
     ));
     for action in [
         "admin-add-member",
@@ -527,7 +731,12 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     }
     let verify = common::sw(
         &cluster.dir,
-        &["audit", "verify", "--config", cluster.config.to_str().unwrap()],
+        &[
+            "audit",
+            "verify",
+            "--config",
+            cluster.config.to_str().unwrap(),
+        ],
     );
     common::ok(&verify);
 }
@@ -640,10 +849,16 @@ async fn three_nodes_on_one_postgres() {
         }
         assert!(pages < 1000);
     }
-    assert!(pages > urls.len(), "the cursors crossed nodes ({pages} pages)");
+    assert!(
+        pages > urls.len(),
+        "the cursors crossed nodes ({pages} pages)"
+    );
     let unique: std::collections::BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "a page repeated an object");
-    assert_eq!(unique, acknowledged, "what was acknowledged is what is stored");
+    assert_eq!(
+        unique, acknowledged,
+        "what was acknowledged is what is stored"
+    );
 
     // Counted in the database too: one version per acknowledged object.
     let store = shieldwall::store::AnyStore::open(&db.url).await.unwrap();
@@ -667,7 +882,16 @@ async fn three_nodes_on_one_postgres() {
     .await;
     assert_eq!(code, 201, "{v}");
     let late = v["token"].as_str().unwrap().to_owned();
-    in_force_everywhere(&c, &urls, Cred::Bearer(&late), 200, t0, BOUND, "key issued on node 2").await;
+    in_force_everywhere(
+        &c,
+        &urls,
+        Cred::Bearer(&late),
+        200,
+        t0,
+        BOUND,
+        "key issued on node 2",
+    )
+    .await;
     drop(cluster);
     db.drop_db(Some(store)).await;
 }
