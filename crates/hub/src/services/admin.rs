@@ -23,7 +23,7 @@ use crate::{
 use ::policy::admin::{self as rules, AdminError, AdminState, Change, KeyView, UserView};
 
 /// Attempts of one change against concurrent changes before giving up.
-const ATTEMPTS: usize = 16;
+const ATTEMPTS: usize = 64;
 
 /// Why an administrative call did nothing.
 #[derive(Debug, thiserror::Error)]

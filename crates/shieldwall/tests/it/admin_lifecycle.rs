@@ -9,6 +9,8 @@
 //! `three_nodes_on_one_postgres`: `next` cursors from one node used on the others, and concurrent
 //! POSTs from several clients to different nodes, counted against what was acknowledged.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command},
@@ -892,6 +894,61 @@ async fn three_nodes_on_one_postgres() {
         "key issued on node 2",
     )
     .await;
+
+    // Concurrent admin changes on different nodes: none lost (compare-and-swap, retried).
+    let (_, before) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{}/admin/state", urls[0]),
+        Cred::Bearer(&root),
+        None,
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (c, url, root) = (c.clone(), urls[i % urls.len()].clone(), root.clone());
+        tasks.push(tokio::spawn(async move {
+            api(
+                &c,
+                reqwest::Method::POST,
+                &format!("{url}/admin/keys"),
+                Cred::Bearer(&root),
+                Some(json!({"id": format!("burst{i}"), "member": "mc", "role": "reader"})),
+            )
+            .await
+            .0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let (_, after) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{}/admin/state", urls[2]),
+        Cred::Bearer(&root),
+        None,
+    )
+    .await;
+    assert_eq!(
+        after["generation"].as_i64().unwrap(),
+        before["generation"].as_i64().unwrap() + 12
+    );
+    let (_, keys) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{}/admin/keys", urls[1]),
+        Cred::Bearer(&root),
+        None,
+    )
+    .await;
+    let burst = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["id"].as_str().unwrap().starts_with("burst"))
+        .count();
+    assert_eq!(burst, 12, "{keys}");
     drop(cluster);
     db.drop_db(Some(store)).await;
 }
