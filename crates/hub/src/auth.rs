@@ -414,8 +414,13 @@ impl Authenticator {
         let key = self.coalition.api_keys.get(key_id);
         let expected = key.map(|k| k.digest).unwrap_or([0xff; 32]);
         let equal: bool = digest.ct_eq(&expected).into();
+        // An expired key is refused like a wrong one (checked per request: no reload needed).
+        let live = key.is_some_and(|k| {
+            k.expires_us
+                .is_none_or(|until| crate::timestamps::now_us() < until)
+        });
         match key {
-            Some(k) if equal => {
+            Some(k) if equal && live => {
                 let p = Principal {
                     member: k.member.clone(),
                     role: k.role,
@@ -446,7 +451,7 @@ impl Authenticator {
                     .map(|a| a.ip().to_string())
                     .unwrap_or_default();
                 let key: String = key_id.chars().take(64).collect();
-                tracing::warn!(%address, %key, "Failed login: unknown or wrong API key.");
+                tracing::warn!(%address, %key, "Failed login: unknown, wrong or expired API key.");
                 metrics::counter!("shieldwall_failed_logins_total", "kind" => "key").increment(1);
                 // The key id only: the token's secret part is never recorded.
                 self.audit
@@ -459,7 +464,7 @@ impl Authenticator {
                             "failed",
                         )
                         .detail(&format!(
-                            "reason=unknown or wrong API key address={address}"
+                            "reason=unknown, wrong or expired API key address={address}"
                         )),
                     )
                     .await;

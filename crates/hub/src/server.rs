@@ -66,6 +66,7 @@ pub async fn reload_state(old: &AppState, checked: &Checked) -> Result<AppState,
     )
     .await?;
     state.sync_status = old.sync_status.clone();
+    state.admin.clone_from(&old.admin);
     Ok(state)
 }
 
@@ -99,7 +100,12 @@ async fn app_state_inner(
         None => store.cursor_key().await?,
     };
     let coalition = Arc::new(Coalition::from_config(checked));
+    let admin = Some(crate::services::admin::Admin::new(
+        store.clone(),
+        Arc::new(checked.config.clone()),
+    ));
     Ok(AppState {
+        admin,
         auth: Authenticator::with_guard(
             coalition.clone(),
             Duration::from_secs(s.credential_cache_seconds),
@@ -228,6 +234,162 @@ impl Live {
     pub fn swap_tls(&self, tls: Arc<rustls::ServerConfig>) {
         if let Some(t) = &self.tls {
             t.store(tls);
+        }
+    }
+}
+
+/// How often a serving node reads the admin state's generation.
+pub const ADMIN_POLL: Duration = Duration::from_millis(250);
+
+/// What a running node was built from: its bootstrap configuration (the file with the
+/// environment's overrides), the admin state's generation, the effective configuration of both,
+/// and the application serving it.
+#[derive(Debug)]
+struct Running {
+    bootstrap: Arc<crate::config::Config>,
+    generation: i64,
+    /// A generation that was refused (logged once, not at every poll).
+    refused: Option<i64>,
+    effective: Checked,
+    state: AppState,
+}
+
+/// Keeps a serving node in step with its configuration file (on SIGHUP, [`Reloader::rebootstrap`])
+/// and with the admin state in the store (polled, [`Reloader::refresh`]): each rebuilds the
+/// whole application from the file with the state over it and swaps it in atomically
+/// ([`Live::swap_state`]); a configuration that does not hold is refused and the running one
+/// kept. Several nodes on one database each poll, so a change made on one is served by all
+/// within [`ADMIN_POLL`] plus a rebuild.
+#[derive(Debug)]
+pub struct Reloader {
+    live: Arc<Live>,
+    source: String,
+    running: tokio::sync::Mutex<Running>,
+}
+
+impl Reloader {
+    /// A reloader for `live`, which serves `state`, built from `effective` (`bootstrap` with the
+    /// admin state of `generation` over it). Sets `state`'s administration to `bootstrap`'s.
+    pub fn new(
+        live: Arc<Live>,
+        mut state: AppState,
+        bootstrap: crate::config::Config,
+        generation: i64,
+        effective: Checked,
+        source: &str,
+    ) -> Arc<Reloader> {
+        let bootstrap = Arc::new(bootstrap);
+        state.admin = Some(crate::services::admin::Admin::new(
+            state.store.clone(),
+            bootstrap.clone(),
+        ));
+        live.swap_state(state.clone());
+        Arc::new(Reloader {
+            live,
+            source: source.to_owned(),
+            running: tokio::sync::Mutex::new(Running {
+                bootstrap,
+                generation,
+                refused: None,
+                effective,
+                state,
+            }),
+        })
+    }
+
+    /// The effective configuration being served.
+    pub async fn effective(&self) -> Checked {
+        self.running.lock().await.effective.clone()
+    }
+
+    /// Rebuilds and swaps in the application when the admin state's generation moved: `Ok(true)`
+    /// when it did, `Ok(false)` when nothing changed, `Err` (the running application stays)
+    /// when the new state cannot be read or does not hold.
+    pub async fn refresh(&self) -> Result<bool, String> {
+        let mut running = self.running.lock().await;
+        let generation = running
+            .state
+            .store
+            .admin_generation()
+            .await
+            .map_err(|e| e.to_string())?;
+        if generation == running.generation || running.refused == Some(generation) {
+            return Ok(false);
+        }
+        let bootstrap = running.bootstrap.clone();
+        match self.rebuild(&mut running, bootstrap).await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                running.refused = Some(generation);
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes a new bootstrap configuration (the file re-read on SIGHUP), with the current admin
+    /// state over it: the configuration served before and the one served now, or why not (the
+    /// running one stays).
+    pub async fn rebootstrap(
+        &self,
+        bootstrap: crate::config::Config,
+    ) -> Result<(Checked, Checked), String> {
+        let mut running = self.running.lock().await;
+        let old = running.effective.clone();
+        let new = self.rebuild(&mut running, Arc::new(bootstrap)).await?;
+        Ok((old, new))
+    }
+
+    async fn rebuild(
+        &self,
+        running: &mut Running,
+        bootstrap: Arc<crate::config::Config>,
+    ) -> Result<Checked, String> {
+        let store = running.state.store.clone();
+        let (generation, checked) =
+            crate::services::admin::effective(&store, &bootstrap, &self.source)
+                .await
+                .map_err(|e| e.to_string())?;
+        let mut state = reload_state(&running.state, &checked)
+            .await
+            .map_err(|e| e.to_string())?;
+        state.admin = Some(crate::services::admin::Admin::new(store, bootstrap.clone()));
+        self.live.swap_state(state.clone());
+        running.bootstrap = bootstrap;
+        running.generation = generation;
+        running.refused = None;
+        running.effective = checked.clone();
+        running.state = state;
+        Ok(checked)
+    }
+}
+
+/// Polls the admin state every `every` and applies a new generation ([`Reloader::refresh`]),
+/// until the task is dropped.
+pub async fn watch_admin_state(reloader: Arc<Reloader>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The same failure (a database that is down) is logged once, not four times a second.
+    let mut last_error: Option<String> = None;
+    loop {
+        tick.tick().await;
+        let result = reloader.refresh().await;
+        match &result {
+            Err(e) if last_error.as_ref() == Some(e) => continue,
+            Err(e) => last_error = Some(e.clone()),
+            Ok(_) => last_error = None,
+        }
+        match result {
+            Ok(true) => {
+                let g = reloader.running.lock().await.generation;
+                tracing::info!(
+                    generation = g,
+                    "Admin state changed: application rebuilt; credential caches cleared."
+                );
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "Admin state refused; the running configuration stays.");
+            }
         }
     }
 }

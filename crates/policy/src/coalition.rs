@@ -102,6 +102,8 @@ pub struct ApiKey {
     pub role: Role,
     /// SHA-256 of the whole token.
     pub digest: [u8; 32],
+    /// When the key stops working (microseconds since the epoch), if ever.
+    pub expires_us: Option<i64>,
 }
 
 /// The resolved coalition.
@@ -237,6 +239,7 @@ impl Coalition {
                             member: k.member.clone(),
                             role: k.role,
                             digest: digest(&k.digest),
+                            expires_us: k.expires.as_deref().and_then(crate::timestamps::parse_us),
                         },
                     )
                 })

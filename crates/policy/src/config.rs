@@ -352,6 +352,9 @@ pub struct ApiKeyConfig {
     /// What the key is for.
     #[serde(default)]
     pub note: Option<String>,
+    /// When the key stops working (RFC 3339, UTC); none: it works until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// `[[trust_groups]]`.
@@ -769,6 +772,14 @@ impl Config {
                 return Err(err(
                     format!("api_keys[{i}].digest"),
                     "must be 64 hex digits (SHA-256)".into(),
+                ));
+            }
+            if let Some(e) = &k.expires
+                && crate::timestamps::parse_us(e).is_none()
+            {
+                return Err(err(
+                    format!("api_keys[{i}].expires"),
+                    format!("`{e}` is not a timestamp such as 2027-01-31T00:00:00Z"),
                 ));
             }
         }

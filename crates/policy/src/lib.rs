@@ -21,9 +21,11 @@
 //! async runtime, HTTP or SQL crate, or panic on input. A decision about access or egress taken
 //! anywhere else is a bug.
 
+pub mod admin;
 pub mod audit;
 pub mod coalition;
 pub mod config;
 pub mod ingest;
+pub mod passwords;
 pub mod policy;
 pub mod timestamps;

@@ -11,7 +11,7 @@
 //! in the store, which a property test holds to it); answer a TAXII request with anything but a
 //! TAXII resource (errors included); panic on input.
 
-pub use ::policy::{audit, coalition, ingest, policy};
+pub use ::policy::{admin, audit, coalition, ingest, passwords, policy};
 pub use hub::{auth, demo, metrics, server, services, taxii};
 pub use store::{self, files, ingest_warnings, publish, timestamps};
 pub use sync::{self, tls};

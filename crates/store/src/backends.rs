@@ -200,8 +200,8 @@ const READER_CACHE_KIB: &str = "-2048";
 /// The embedded SQLite store: one writer connection, a pool of readers, WAL.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    readers: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) readers: SqlitePool,
 }
 
 impl SqliteStore {
@@ -239,7 +239,10 @@ impl SqliteStore {
         .fetch_one(&writer)
         .await?
         .try_get(0)?;
-        for stmt in std::iter::once(&SQLITE_VERSIONS).chain(SCHEMA) {
+        for stmt in std::iter::once(&SQLITE_VERSIONS)
+            .chain(SCHEMA)
+            .chain(crate::admin_state::SCHEMA)
+        {
             sqlx::query(*stmt).execute(&writer).await?;
         }
         if had_held == 0 {
@@ -309,6 +312,7 @@ impl PgStore {
         for stmt in std::iter::once(&POSTGRES_VERSIONS)
             .chain(SCHEMA)
             .chain(POSTGRES_UPGRADES)
+            .chain(crate::admin_state::SCHEMA)
         {
             sqlx::query(*stmt).execute(&mut *tx).await?;
         }

@@ -29,6 +29,7 @@
 //! or know HTTP. It is the lowest crate that does I/O: the database, the node's private files
 //! ([`files`]) and the clock ([`timestamps::now_us`]).
 
+pub mod admin_state;
 mod backends;
 pub mod files;
 pub mod ingest_warnings;

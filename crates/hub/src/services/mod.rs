@@ -2,6 +2,8 @@
 //! that the CLI only parses arguments, calls one service and prints (and the web console or a
 //! test can call the same service). Every write goes through [`crate::publish`].
 //!
+//! - [`admin`]: the administration (members, users, keys, collections, trust groups, peers) as
+//!   one versioned admin state in the store, shared by the CLI and the HTTP admin API.
 //! - [`member`]: a member acting on the node — writing all or nothing, reading its view.
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
 //! - [`fimi`]: a FIMI incident with its narratives, channels and DISARM techniques; links; the
@@ -12,6 +14,7 @@
 //!   set, each hit handed to a [`scan::ScanSink`] (printed, aggregated), a [`scan::ScanSummary`] back.
 //! - [`sightings`]: a scan's hits aggregated into sightings, delivered to a [`sightings::HitSink`].
 
+pub mod admin;
 pub mod assist;
 pub mod disarm;
 pub mod fimi;

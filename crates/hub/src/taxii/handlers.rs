@@ -29,7 +29,7 @@ use crate::{
 
 type Result<T> = std::result::Result<T, TaxiiError>;
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
+pub(super) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -689,7 +689,10 @@ pub(super) async fn sync_status(
 ) -> Result<Response> {
     let principal = authenticate(&state, &headers).await?;
     if principal.role != crate::config::Role::Admin {
-        return Err(TaxiiError::not_found("resource"));
+        // As every route under /admin/: 403 for a signed-in non-admin.
+        return Err(TaxiiError::forbidden(
+            "the admin API is for the admin role only",
+        ));
     }
     let now = timestamps::now_us();
     let snapshot = state

@@ -4,6 +4,7 @@
 //! parse filters, call the store with the caller's policy, render. A POST's parsing and
 //! validation run off the async workers (`validation.rs`).
 
+pub mod admin_api;
 pub mod cursor;
 pub mod error;
 pub mod filters;
@@ -62,6 +63,9 @@ pub struct AppState {
     pub metrics_path: String,
     /// Per-peer sync status when `serve` runs the scheduled sync (`GET /admin/sync`).
     pub sync_status: Option<crate::sync::StatusBoard>,
+    /// The administration (admin API under `/admin/`): the node's bootstrap configuration and
+    /// its store.
+    pub admin: Option<crate::services::admin::Admin>,
 }
 
 /// Discovery fields.
@@ -79,7 +83,7 @@ pub struct Discovery {
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let metrics_path = state.metrics_path.clone();
-    let routes = Router::new()
+    let routes = admin_api::routes(Router::new())
         .route("/taxii2/", get(handlers::discovery))
         .route("/healthz", get(handlers::healthz))
         .route("/admin/sync", get(handlers::sync_status))

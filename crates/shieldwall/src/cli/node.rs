@@ -17,6 +17,8 @@ pub(crate) struct Node {
     pub(crate) store: AnyStore,
     /// The node's write limits (status retention), from its configuration.
     pub(crate) limits: PublishLimits,
+    /// The peers of the effective configuration (the file's and the admin state's).
+    pub(crate) peers: Vec<shieldwall::config::PeerConfig>,
 }
 
 impl Node {
@@ -54,12 +56,22 @@ impl Node {
                 config::redact_url(&checked.database)
             )
         })?;
+        // What the administration changed since the file was written (members, collections,
+        // users, keys) is in the store.
+        let (_, checked) = shieldwall::services::admin::effective(
+            &store,
+            &checked.config,
+            &path.display().to_string(),
+        )
+        .await
+        .context("cannot read the admin state")?;
         let coalition = Arc::new(Coalition::from_config(&checked));
         let limits = PublishLimits::from_server(&checked.config.server);
         Ok(Node {
             coalition,
             store,
             limits,
+            peers: checked.config.peers.clone(),
         })
     }
 

@@ -139,15 +139,14 @@ fn restart_only_changes(old: &Checked, new: &Checked) -> Vec<&'static str> {
     out
 }
 
-/// Re-reads the configuration on every SIGHUP; swaps it in when it passes every check (and its
-/// TLS files load), otherwise logs why and keeps the running one.
+/// Re-reads the configuration on every SIGHUP; swaps it in (with the admin state over it) when
+/// it passes every check (and its TLS files load), otherwise logs why and keeps the running one.
 #[cfg(unix)]
 async fn reload_on_hangup(
     mut hangup: tokio::signal::unix::Signal,
     args: Args,
     live: Arc<server::Live>,
-    mut state: shieldwall::taxii::AppState,
-    mut running: Checked,
+    reloader: Arc<server::Reloader>,
 ) {
     while hangup.recv().await.is_some() {
         if args.demo {
@@ -168,14 +167,14 @@ async fn reload_on_hangup(
                 continue;
             }
         };
-        let new_state = match server::reload_state(&state, &checked).await {
-            Ok(s) => s,
+        let (running, now) = match reloader.rebootstrap(checked.config).await {
+            Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, "Reload refused; the running configuration stays.");
                 continue;
             }
         };
-        let restart = restart_only_changes(&running, &checked);
+        let restart = restart_only_changes(&running, &now);
         if !restart.is_empty() {
             tracing::warn!(settings = %restart.join(", "), "Changed settings that take effect only after a restart.");
         }
@@ -184,15 +183,12 @@ async fn reload_on_hangup(
         {
             live.swap_tls(t);
         }
-        live.swap_state(new_state.clone());
         tracing::info!(
-            users = checked.config.users.len(),
-            api_keys = checked.config.api_keys.len(),
-            collections = checked.config.collections.len(),
+            users = now.config.users.len(),
+            api_keys = now.config.api_keys.len(),
+            collections = now.config.collections.len(),
             "Configuration reloaded from {source}; credential caches cleared."
         );
-        state = new_state;
-        running = checked;
     }
 }
 
@@ -201,27 +197,32 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     #[cfg(unix)]
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot handle SIGHUP")?;
-    let (checked, source) = load(&args)?;
+    let (bootstrap, source) = load(&args)?;
     let is_demo = args.demo;
     // The demo's own temporary folder goes when it stops (a `--data` folder stays).
     let _demo_folder = (args.demo && args.data.is_none())
-        .then(|| RemoveOnExit(checked.config.server.data_dir.clone()));
-    let tls = tls_config(&checked, &source)?;
+        .then(|| RemoveOnExit(bootstrap.config.server.data_dir.clone()));
+    let tls = tls_config(&bootstrap, &source)?;
     if let Some(limit) = server::raise_fd_limit()
-        && (limit as usize) < checked.config.server.max_connections + 64
+        && (limit as usize) < bootstrap.config.server.max_connections + 64
     {
         tracing::warn!(
             limit,
-            max_connections = checked.config.server.max_connections,
+            max_connections = bootstrap.config.server.max_connections,
             "The open-file limit is below server.max_connections: raise it (ulimit -n, LimitNOFILE)."
         );
     }
-    let store = AnyStore::open(&checked.database).await.with_context(|| {
+    let store = AnyStore::open(&bootstrap.database).await.with_context(|| {
         format!(
             "cannot open the database {}",
-            config::redact_url(&checked.database)
+            config::redact_url(&bootstrap.database)
         )
     })?;
+    // The file is the bootstrap; what the administration changed since is in the store.
+    let (generation, checked) =
+        shieldwall::services::admin::effective(&store, &bootstrap.config, &source)
+            .await
+            .context("cannot start with the admin state")?;
     if args.demo {
         let coalition = Coalition::from_config(&checked);
         let limits = shieldwall::publish::PublishLimits::from_server(&checked.config.server);
@@ -286,14 +287,20 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let live = server::Live::new(state.clone(), tls);
-    #[cfg(unix)]
-    let reloader = tokio::spawn(reload_on_hangup(
-        hangup,
-        args,
+    let reloader = server::Reloader::new(
         live.clone(),
         state,
+        bootstrap.config.clone(),
+        generation,
         checked.clone(),
+        &source,
+    );
+    let admin_watch = tokio::spawn(server::watch_admin_state(
+        reloader.clone(),
+        server::ADMIN_POLL,
     ));
+    #[cfg(unix)]
+    let hangup_task = tokio::spawn(reload_on_hangup(hangup, args, live.clone(), reloader));
     // Before the "serving" line: whoever reads it may stop the server at once.
     let shutdown = server::shutdown_signal();
     println!(
@@ -329,7 +336,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     .await
     .context("the server failed")?;
     #[cfg(unix)]
-    reloader.abort();
+    hangup_task.abort();
+    admin_watch.abort();
     let _ = stop_sync.send(());
     let _ = stop_metrics.send(());
     if let Some(task) = metrics_task {

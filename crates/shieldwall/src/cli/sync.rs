@@ -43,13 +43,12 @@ fn env_var(name: &str) -> Option<String> {
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let checked = shieldwall::config::load(&args.config, &shieldwall::config::process_env())?;
-    let peers: Vec<PeerConfig> = checked.config.peers.clone();
-    if let Some(p) = &args.peer
-        && !peers.iter().any(|x| &x.name == p)
-    {
-        bail!("no peer `{p}` in {}", args.config.display());
-    }
-    if peers.is_empty() {
+    // Peers come from the file and the admin state; without a store there is only the file.
+    let no_store = shieldwall::store::AnyStore::missing(&checked.database)
+        .await
+        .unwrap_or(None)
+        .is_some();
+    if no_store && checked.config.peers.is_empty() {
         bail!("{}: no [[peers]] configured", args.config.display());
     }
     // `--explain` only reads: it must not create an empty store and explain nothing.
@@ -58,6 +57,15 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         super::node::Node::open(&args.config).await?
     };
+    let peers: Vec<PeerConfig> = node.peers.clone();
+    if let Some(p) = &args.peer
+        && !peers.iter().any(|x| &x.name == p)
+    {
+        bail!("no peer `{p}` in {}", args.config.display());
+    }
+    if peers.is_empty() {
+        bail!("{}: no [[peers]] configured", args.config.display());
+    }
     let explaining = args.explain.is_some();
     // `--explain` contacts no peer: a secret that is not in the environment is not needed.
     let env = |name: &str| env_var(name).or_else(|| explaining.then(String::new));

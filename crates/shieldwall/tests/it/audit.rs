@@ -87,6 +87,7 @@ async fn scenario(url: &str, dir: &Path) {
         role: shieldwall::config::Role::Reader,
         digest,
         note: None,
+        expires: None,
     });
     let config = dir.join("shieldwall.toml");
     std::fs::write(&config, toml::to_string(&cfg).unwrap()).unwrap();

@@ -7,6 +7,7 @@ mod common;
 mod hostile;
 mod nodes;
 
+mod admin_lifecycle;
 mod audit;
 mod bad_input;
 mod bounded_validation;

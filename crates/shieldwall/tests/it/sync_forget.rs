@@ -341,7 +341,7 @@ async fn scenario(pg: [Option<String>; 2]) {
         text.contains("HELD BACK (points-to-held-back-object)"),
         "{text}"
     );
-    // The admin status shows what is held back now; members get the 404 of an absent path.
+    // The admin status shows what is held back now; members get 403, as on every admin route.
     let (code, body) = get(a, "admin-a", "/admin/sync").await;
     assert_eq!(code, 200, "{body}");
     let status: Value = serde_json::from_str(&body).unwrap();
@@ -351,7 +351,7 @@ async fn scenario(pg: [Option<String>; 2]) {
     );
     assert_eq!(status["peers"]["b"]["held"]["tlp-red"], 1, "{status}");
     for key in ["local-a", "peer-b"] {
-        assert_eq!(get(a, key, "/admin/sync").await.0, 404, "{key}");
+        assert_eq!(get(a, key, "/admin/sync").await.0, 403, "{key}");
     }
 
     // A re-publishes both endpoints as GREEN: the edges are judged again and travel.

@@ -1,0 +1,190 @@
+//! The admin-managed state (`policy::admin::AdminState`) as one versioned document: table
+//! `admin_state`, one row, its JSON and a generation counter that every change increments.
+//!
+//! Every node on the database polls [`generation`](AnyStore::admin_generation) (one indexed
+//! single-row read) and rebuilds its application when it moves. A change is a compare-and-swap
+//! on the generation, committed in one transaction with its audit records
+//! ([`AnyStore::admin_commit`]): the state and its trail change together or not at all, and two
+//! administrators on two nodes cannot overwrite each other's change (the second one is told to
+//! re-read, and the service retries it on the new state).
+//!
+//! Kept apart from `backends.rs` on purpose: its own table, created with the schema.
+
+use sqlx::Row;
+
+use crate::{AnyStore, StoreError, audit, timestamps};
+
+/// The table (both backends; created by `open` with the rest of the schema).
+pub(crate) const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS admin_state (
+        id BIGINT PRIMARY KEY, generation BIGINT NOT NULL, document TEXT NOT NULL,
+        updated_us BIGINT NOT NULL)"];
+
+/// The stored admin state: its generation (0: never written) and its JSON (`None`: never written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAdminState {
+    /// Incremented by every change.
+    pub generation: i64,
+    /// The document.
+    pub document: Option<String>,
+}
+
+/// What [`AnyStore::admin_commit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommit {
+    /// Committed as this generation.
+    Committed(i64),
+    /// Another change came first: the stored generation is not the one expected.
+    Stale,
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest";
+
+macro_rules! commit_body {
+    ($pool:expr, $begin:expr, $lock:expr, $expected:expr, $document:expr, $entries:expr) => {{
+        let mut tx = $pool.begin_with($begin).await?;
+        if let Some(lock) = $lock {
+            // The audit chain's lock: admin changes and other audit appends stay in one order.
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        let current: i64 = sqlx::query("SELECT generation FROM admin_state WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .unwrap_or(0);
+        if current != $expected {
+            return Ok(AdminCommit::Stale);
+        }
+        let next = current + 1;
+        let now = timestamps::now_us();
+        sqlx::query(
+            "INSERT INTO admin_state (id, generation, document, updated_us) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, \
+             document = excluded.document, updated_us = excluded.updated_us",
+        )
+        .bind(next)
+        .bind($document)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let last = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1"
+        )))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let last = match last {
+            Some(r) => Some(audit::Record {
+                seq: r.try_get(0)?,
+                time_us: r.try_get(1)?,
+                actor: r.try_get(2)?,
+                action: r.try_get(3)?,
+                path: r.try_get(4)?,
+                target: r.try_get(5)?,
+                outcome: r.try_get(6)?,
+                detail: r.try_get(7)?,
+                prev_digest: r.try_get(8)?,
+                digest: r.try_get(9)?,
+            }),
+            None => None,
+        };
+        let mut head = audit::Head::of(last.as_ref());
+        let at = now.max(last.as_ref().map_or(i64::MIN, |l| l.time_us));
+        for e in $entries {
+            let r = audit::seal(&head, at, e);
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            )))
+            .bind(r.seq)
+            .bind(r.time_us)
+            .bind(r.actor.as_str())
+            .bind(r.action.as_str())
+            .bind(r.path.as_str())
+            .bind(r.target.as_str())
+            .bind(r.outcome.as_str())
+            .bind(r.detail.as_str())
+            .bind(r.prev_digest.as_str())
+            .bind(r.digest.as_str())
+            .execute(&mut *tx)
+            .await?;
+            head = audit::Head::of(Some(&r));
+        }
+        tx.commit().await?;
+        Ok(AdminCommit::Committed(next))
+    }};
+}
+
+impl AnyStore {
+    /// The admin state's generation (0 when never written): what nodes poll.
+    pub async fn admin_generation(&self) -> Result<i64, StoreError> {
+        let q = "SELECT generation FROM admin_state WHERE id = 1";
+        let generation = match self {
+            AnyStore::Sqlite(s) => sqlx::query(q)
+                .fetch_optional(&s.readers)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?,
+            AnyStore::Postgres(s) => sqlx::query(q)
+                .fetch_optional(s.pool())
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?,
+        };
+        Ok(generation.unwrap_or(0))
+    }
+
+    /// The admin state and its generation.
+    pub async fn admin_state(&self) -> Result<StoredAdminState, StoreError> {
+        let q = "SELECT generation, document FROM admin_state WHERE id = 1";
+        let row: Option<(i64, String)> = match self {
+            AnyStore::Sqlite(s) => sqlx::query(q)
+                .fetch_optional(&s.readers)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+            AnyStore::Postgres(s) => sqlx::query(q)
+                .fetch_optional(s.pool())
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+        };
+        Ok(match row {
+            Some((generation, document)) => StoredAdminState {
+                generation,
+                document: Some(document),
+            },
+            None => StoredAdminState {
+                generation: 0,
+                document: None,
+            },
+        })
+    }
+
+    /// Replaces the admin state with `document` if its generation is still `expected`, and
+    /// appends `entries` to the audit chain, in one transaction.
+    pub async fn admin_commit(
+        &self,
+        expected: i64,
+        document: &str,
+        entries: &[audit::Entry],
+    ) -> Result<AdminCommit, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => commit_body!(
+                s.writer,
+                "BEGIN IMMEDIATE",
+                None::<&'static str>,
+                expected,
+                document,
+                entries
+            ),
+            AnyStore::Postgres(s) => commit_body!(
+                s.pool(),
+                "BEGIN",
+                Some("SELECT pg_advisory_xact_lock(72830003)"),
+                expected,
+                document,
+                entries
+            ),
+        }
+    }
+}
