@@ -21,6 +21,7 @@ pub(crate) mod node;
 pub(crate) mod package;
 pub(crate) mod passwords;
 pub(crate) mod pattern;
+pub(crate) mod lookup;
 pub(crate) mod report;
 pub(crate) mod scan;
 pub(crate) mod serve;
