@@ -400,10 +400,7 @@ fn of_pattern(text: &str, out: &mut Vec<Occurrence>) {
             continue;
         }
         // SHA-512 is not a digest the matcher compiles: read here.
-        if let [
-            pattern::PathStep::Key(h),
-            pattern::PathStep::Key(algo),
-        ] = c.path
+        if let [pattern::PathStep::Key(h), pattern::PathStep::Key(algo)] = c.path
             && h == "hashes"
             && matches!(c.object_type, "file" | "artifact" | "x509-certificate")
             && HashAlgo::from_name(algo).is_none()
@@ -800,17 +797,14 @@ mod tests {
             q("hxxp://Evil.Example/a"),
             Ok((Kind::Url, "http://evil.example/a".into()))
         );
-        assert_eq!(
-            q("10.1.2.3/8"),
-            Ok((Kind::Ipv4, "10.0.0.0/8".into()))
-        );
+        assert_eq!(q("10.1.2.3/8"), Ok((Kind::Ipv4, "10.0.0.0/8".into())));
         assert_eq!(q("[2001:db8::1]"), Ok((Kind::Ipv6, "2001:db8::1".into())));
-        assert_eq!(q("cve-2021-44228"), Ok((Kind::Cve, "CVE-2021-44228".into())));
-        assert_eq!(q("t1059.001"), Ok((Kind::Technique, "T1059.001".into())));
         assert_eq!(
-            q(&"A".repeat(40)),
-            Ok((Kind::Sha1, "a".repeat(40)))
+            q("cve-2021-44228"),
+            Ok((Kind::Cve, "CVE-2021-44228".into()))
         );
+        assert_eq!(q("t1059.001"), Ok((Kind::Technique, "T1059.001".into())));
+        assert_eq!(q(&"A".repeat(40)), Ok((Kind::Sha1, "a".repeat(40))));
         assert_eq!(
             q("Ops@Evil.Example"),
             Ok((Kind::Email, "ops@evil.example".into()))

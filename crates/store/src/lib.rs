@@ -12,7 +12,9 @@
 //! `edges` lists what relationships and sightings point to (indexed both ways: when an object gets
 //! a new version or placement, the entries of the edges pointing to it get a fresh `date_added`,
 //! so that push positions and pull cursors reach them again and sync judges them again);
-//! `statuses` keeps status resources; `sync_cursors`, `sync_held` (what push held back from a
+//! `value_index` holds the canonical values each version holds (`matcher::occurrence`, extracted
+//! by ingest), written in the version's transaction and read by [`Store::lookup`] through the
+//! policy; `statuses` keeps status resources; `sync_cursors`, `sync_held` (what push held back from a
 //! peer, and why) and `sync_refused` (what was refused from a peer, and why) are federation's.
 //!
 //! A version belongs to its producer: `add` keeps the content its producer posted, places an

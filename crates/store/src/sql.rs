@@ -315,8 +315,7 @@ pub(crate) fn list(q: &ListQuery) -> Sql {
 }
 
 /// The columns of a [`crate::LookupHit`] row after its `(kind, value, place, via)`.
-const HIT_COLUMNS: &str =
-    "e.collection, v.id, v.type, v.version_ns, v.version_text, v.tlp, v.revoked, v.json, e.date_added";
+const HIT_COLUMNS: &str = "e.collection, v.id, v.type, v.version_ns, v.version_text, v.tlp, v.revoked, v.json, e.date_added";
 
 /// The value index looked up through the caller's policy: the versions holding the value (or,
 /// for a network, a network containing it or a value within it) that the caller may see and
@@ -354,9 +353,15 @@ pub(crate) fn lookup(q: &LookupQuery) -> Sql {
                 ));
             }
             if branches.is_empty() {
-                branches.push("SELECT kind, value, place, vid, NULL AS via FROM value_index WHERE 1 = 0".to_owned());
+                branches.push(
+                    "SELECT kind, value, place, vid, NULL AS via FROM value_index WHERE 1 = 0"
+                        .to_owned(),
+                );
             }
-            (branches.join(" UNION ALL "), "x.kind, x.value, x.place, x.via")
+            (
+                branches.join(" UNION ALL "),
+                "x.kind, x.value, x.place, x.via",
+            )
         }
         LookupTarget::SightingsOf(ids) => {
             let list = if ids.is_empty() {
@@ -372,7 +377,10 @@ pub(crate) fn lookup(q: &LookupQuery) -> Sql {
             )
         }
     };
-    let mut where_ = format!("v.vid = x.vid AND e.vid = v.vid AND {}", p.visible("e", "v"));
+    let mut where_ = format!(
+        "v.vid = x.vid AND e.vid = v.vid AND {}",
+        p.visible("e", "v")
+    );
     if matches!(q.target, LookupTarget::SightingsOf(_)) {
         let t = sql.param(Bind::Text("sighting".into()));
         where_.push_str(&format!(" AND v.type = {t}"));

@@ -188,13 +188,11 @@ pub async fn lookup<S: Store>(
     let target = LookupTarget::Values {
         kind: query.kind().as_str().to_owned(),
         values: query.exact_values(),
-        within: query
-            .within()
-            .map(|(first, last, min_prefix)| NetRange {
-                first,
-                last,
-                min_prefix,
-            }),
+        within: query.within().map(|(first, last, min_prefix)| NetRange {
+            first,
+            last,
+            min_prefix,
+        }),
     };
     let page = store
         .lookup(&LookupQuery {

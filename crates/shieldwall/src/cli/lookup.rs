@@ -91,7 +91,11 @@ fn print_human(outcome: &Outcome, member: &str) {
                 kind.as_str(),
                 hits.len(),
                 if hits.len() == 1 { "" } else { "s" },
-                if *more { " (more left out: raise --limit)" } else { "" }
+                if *more {
+                    " (more left out: raise --limit)"
+                } else {
+                    ""
+                }
             );
             for h in hits {
                 let mut place = h.place.clone();

@@ -61,7 +61,12 @@ impl World {
 
     async fn post(&self, user: &str, alias: &str, objects: Vec<Value>) {
         let coll = self.coll(alias);
-        let root = self.coalition.collection_by_id(&coll).unwrap().api_root.clone();
+        let root = self
+            .coalition
+            .collection_by_id(&coll)
+            .unwrap()
+            .api_root
+            .clone();
         let n = objects.len();
         let r = self
             .c
@@ -79,7 +84,14 @@ impl World {
     }
 
     async fn raw(&self, user: Option<&str>, query: &[(&str, &str)]) -> (u16, Value) {
-        let mut r = self.c.get(format!("{}/lookup/", self.base)).query(query);
+        let mut url = reqwest::Url::parse(&format!("{}/lookup/", self.base)).unwrap();
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        let mut r = self.c.get(url);
         if let Some(u) = user {
             r = r.basic_auth(u, Some("demo"));
         }
@@ -90,7 +102,9 @@ impl World {
 
     /// The hits of `value` for `user`: (id, where).
     async fn hits(&self, user: &str, value: &str) -> Vec<(String, String)> {
-        let (status, body) = self.raw(Some(user), &[("value", value), ("limit", "1000")]).await;
+        let (status, body) = self
+            .raw(Some(user), &[("value", value), ("limit", "1000")])
+            .await;
         assert_eq!(status, 200, "{user} {value}: {body}");
         assert_eq!(body["classification"], "value", "{body}");
         assert_eq!(body["more"], false, "{body}");
@@ -108,7 +122,11 @@ impl World {
     }
 
     async fn ids(&self, user: &str, value: &str) -> BTreeSet<String> {
-        self.hits(user, value).await.into_iter().map(|h| h.0).collect()
+        self.hits(user, value)
+            .await
+            .into_iter()
+            .map(|h| h.0)
+            .collect()
     }
 }
 
@@ -123,7 +141,10 @@ async fn index_rows(url: &str, forget: bool) -> i64 {
         ($conn:expr) => {{
             let mut conn = $conn;
             if forget {
-                sqlx::query("DELETE FROM value_index").execute(&mut conn).await.unwrap();
+                sqlx::query("DELETE FROM value_index")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 sqlx::query("DELETE FROM settings WHERE key = 'value_index_v1'")
                     .execute(&mut conn)
                     .await
@@ -178,7 +199,12 @@ async fn scenario(url: &str, dir: &Path) {
     w.post(
         "ee-analyst",
         "baltic-sharing",
-        vec![indicator(&baltic, t1, "[ipv4-addr:value = '198.51.100.7']", amber)],
+        vec![indicator(
+            &baltic,
+            t1,
+            "[ipv4-addr:value = '192.0.2.77']",
+            amber,
+        )],
     )
     .await;
     // RED in coalition-indicators (cert-lv reads the collection but is no RED recipient).
@@ -186,7 +212,12 @@ async fn scenario(url: &str, dir: &Path) {
     w.post(
         "ee-analyst",
         "coalition-indicators",
-        vec![indicator(&secret, t1, "[domain-name:value = 'Red-Secret.Example']", red)],
+        vec![indicator(
+            &secret,
+            t1,
+            "[domain-name:value = 'Red-Secret.Example']",
+            red,
+        )],
     )
     .await;
     // GREEN with an IDN and a network; a granular RED part; a superseded and a revoked one.
@@ -194,10 +225,20 @@ async fn scenario(url: &str, dir: &Path) {
     let granular = id("indicator");
     let moved = id("indicator");
     let revoked = id("indicator");
-    let mut g = indicator(&granular, t1, "[domain-name:value = 'granular.example']", green);
+    let mut g = indicator(
+        &granular,
+        t1,
+        "[domain-name:value = 'granular.example']",
+        green,
+    );
     g["granular_markings"] =
         json!([{"marking_ref": TlpLevel::Red.marking_id(), "selectors": ["pattern"]}]);
-    let mut r2 = indicator(&revoked, t2, "[domain-name:value = 'revoked.example']", green);
+    let mut r2 = indicator(
+        &revoked,
+        t2,
+        "[domain-name:value = 'revoked.example']",
+        green,
+    );
     r2["revoked"] = json!(true);
     w.post(
         "ee-analyst",
@@ -211,7 +252,12 @@ async fn scenario(url: &str, dir: &Path) {
             ),
             g,
             indicator(&moved, t1, "[url:value = 'http://old.example/x']", green),
-            indicator(&revoked, t1, "[domain-name:value = 'revoked.example']", green),
+            indicator(
+                &revoked,
+                t1,
+                "[domain-name:value = 'revoked.example']",
+                green,
+            ),
         ],
     )
     .await;
@@ -219,7 +265,12 @@ async fn scenario(url: &str, dir: &Path) {
         "ee-analyst",
         "coalition-indicators",
         vec![
-            indicator(&moved, t2, "[url:value = 'HTTP://New.Example:80/y#frag']", green),
+            indicator(
+                &moved,
+                t2,
+                "[url:value = 'HTTP://New.Example:80/y#frag']",
+                green,
+            ),
             r2,
         ],
     )
@@ -249,36 +300,59 @@ async fn scenario(url: &str, dir: &Path) {
     .await;
 
     // Collections a member cannot read.
-    assert_eq!(w.ids("lv-analyst", "198.51.100.7").await, set(&[&baltic]));
-    assert_eq!(w.ids("lt-analyst", "198.51.100.0/24").await, set(&[&baltic]));
-    assert!(w.ids("pl-analyst", "198.51.100.7").await.is_empty());
-    assert!(w.ids("nl-soc", "198.51.100.0/24").await.is_empty());
+    assert_eq!(w.ids("lv-analyst", "192.0.2.77").await, set(&[&baltic]));
+    assert_eq!(w.ids("lt-analyst", "192.0.2.0/24").await, set(&[&baltic]));
+    assert!(w.ids("pl-analyst", "192.0.2.77").await.is_empty());
+    assert!(w.ids("nl-soc", "192.0.2.0/24").await.is_empty());
     // TLP:RED: producer and recipients only.
     assert!(w.ids("lv-analyst", "red-secret.example").await.is_empty());
     assert!(w.ids("pl-analyst", "RED-SECRET.EXAMPLE.").await.is_empty());
-    assert_eq!(w.ids("ee-analyst", "red-secret.example").await, set(&[&secret]));
+    assert_eq!(
+        w.ids("ee-analyst", "red-secret.example").await,
+        set(&[&secret])
+    );
     assert_eq!(w.ids("admin", "red-secret.example").await, set(&[&secret]));
     // A granular RED part makes the object RED.
     assert!(w.ids("lv-analyst", "granular.example").await.is_empty());
-    let (_, body) = w.raw(Some("ee-analyst"), &[("value", "granular.example")]).await;
+    let (_, body) = w
+        .raw(Some("ee-analyst"), &[("value", "granular.example")])
+        .await;
     assert_eq!(body["hits"][0]["tlp"], "red", "{body}");
     // Networks and addresses find each other; IDN and case variants.
     let hits = w.hits("pl-analyst", "203.0.113.77").await;
     assert_eq!(hits, vec![(green_net.clone(), "pattern".to_owned())]);
-    let (_, body) = w.raw(Some("pl-analyst"), &[("value", "203.0.113.77")]).await;
+    let (_, body) = w
+        .raw(Some("pl-analyst"), &[("value", "203.0.113.77")])
+        .await;
     assert_eq!(body["hits"][0]["value"], "203.0.113.0/24", "{body}");
     assert_eq!(body["kind"], "ipv4");
-    assert_eq!(w.ids("pl-analyst", "203.0.0.0/16").await, set(&[&green_net]));
+    assert_eq!(
+        w.ids("pl-analyst", "203.0.0.0/16").await,
+        set(&[&green_net])
+    );
     assert!(w.ids("pl-analyst", "203.0.114.1").await.is_empty());
-    for v in ["bücher.example", "BÜCHER.EXAMPLE.", "xn--bcher-kva.example", "Xn--Bcher-Kva.Example"] {
+    for v in [
+        "bücher.example",
+        "BÜCHER.EXAMPLE.",
+        "xn--bcher-kva.example",
+        "Xn--Bcher-Kva.Example",
+    ] {
         assert_eq!(w.ids("nl-analyst", v).await, set(&[&green_net]), "{v}");
     }
     // The latest version only: the old URL no longer hits, the new one does (canonical URL).
     assert!(w.ids("lv-analyst", "http://old.example/x").await.is_empty());
-    assert_eq!(w.ids("lv-analyst", "http://new.example/y").await, set(&[&moved]));
-    assert_eq!(w.ids("lv-analyst", "hxxp://NEW.example/y").await, set(&[&moved]));
+    assert_eq!(
+        w.ids("lv-analyst", "http://new.example/y").await,
+        set(&[&moved])
+    );
+    assert_eq!(
+        w.ids("lv-analyst", "hxxp://NEW.example/y").await,
+        set(&[&moved])
+    );
     // Revoked: returned, marked.
-    let (_, body) = w.raw(Some("lv-analyst"), &[("value", "revoked.example")]).await;
+    let (_, body) = w
+        .raw(Some("lv-analyst"), &[("value", "revoked.example")])
+        .await;
     assert_eq!(body["hits"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["hits"][0]["revoked"], true, "{body}");
     // The SCO, the observed data and the sighting of it.
@@ -295,7 +369,10 @@ async fn scenario(url: &str, dir: &Path) {
     assert_eq!(w.ids("nl-analyst", "t0855").await, set(&[&technique]));
     // A limit below the hits: `more`.
     let (_, body) = w
-        .raw(Some("pl-analyst"), &[("value", "observed.example"), ("limit", "1")])
+        .raw(
+            Some("pl-analyst"),
+            &[("value", "observed.example"), ("limit", "1")],
+        )
         .await;
     assert_eq!(body["hits"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["more"], true, "{body}");
@@ -311,17 +388,31 @@ async fn scenario(url: &str, dir: &Path) {
         (vec![("value", "a\u{7}b.example")], "control character"),
         (vec![("value", "1.2.3.4"), ("value", "1.2.3.5")], "twice"),
         (vec![("value", "1.2.3.4"), ("limit", "0")], "limit 0"),
-        (vec![("value", "1.2.3.4"), ("limit", "1001")], "limit too large"),
-        (vec![("value", "1.2.3.4"), ("limit", "x")], "limit not a number"),
-        (vec![("value", "1.2.3.4"), ("match[type]", "indicator")], "unknown parameter"),
+        (
+            vec![("value", "1.2.3.4"), ("limit", "1001")],
+            "limit too large",
+        ),
+        (
+            vec![("value", "1.2.3.4"), ("limit", "x")],
+            "limit not a number",
+        ),
+        (
+            vec![("value", "1.2.3.4"), ("match[type]", "indicator")],
+            "unknown parameter",
+        ),
     ] {
         let (status, body) = w.raw(Some("pl-analyst"), &q).await;
         assert_eq!(status, 400, "{why}: {body}");
         assert_eq!(body["http_status"], "400", "{why}: {body}");
     }
-    let (status, body) = w.raw(None, &[("value", "198.51.100.7")]).await;
+    let (status, body) = w.raw(None, &[("value", "192.0.2.77")]).await;
     assert_eq!(status, 401, "{body}");
-    let (status, _) = w.raw(Some("pl-analyst"), &[("value", "x".repeat(20_000).as_str())]).await;
+    let (status, _) = w
+        .raw(
+            Some("pl-analyst"),
+            &[("value", "x".repeat(20_000).as_str())],
+        )
+        .await;
     assert!(status == 400 || status == 414 || status == 431, "{status}");
 
     // RED and AMBER+STRICT hits are recorded in the audit trail, GREEN ones are not.
@@ -348,11 +439,11 @@ async fn scenario(url: &str, dir: &Path) {
         all.extend_from_slice(&["--config", cfg_path]);
         common::sw(dir, &all)
     };
-    let o = run(&["198.51.100.7", "--as", "cert-pl", "--json"]);
+    let o = run(&["192.0.2.77", "--as", "cert-pl", "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::show(&o));
     let body: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(body["hits"], json!([]), "{body}");
-    let o = run(&["198.51.100.7", "--as", "cert-lv", "--json"]);
+    let o = run(&["192.0.2.77", "--as", "cert-lv", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", common::show(&o));
     let body: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(body["hits"][0]["id"], json!(baltic), "{body}");
@@ -361,7 +452,10 @@ async fn scenario(url: &str, dir: &Path) {
     assert!(!String::from_utf8_lossy(&o.stdout).contains(&secret));
     let o = run(&["203.0.113.9", "--as", "cert-pl"]);
     let out = common::ok(&o);
-    assert!(out.contains(&green_net) && out.contains("203.0.113.0/24"), "{out}");
+    assert!(
+        out.contains(&green_net) && out.contains("203.0.113.0/24"),
+        "{out}"
+    );
     let o = run(&["ransomware", "--as", "cert-pl"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::show(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("not a value"));
@@ -388,8 +482,8 @@ async fn scenario(url: &str, dir: &Path) {
         store: store.clone(),
         c: client(),
     };
-    assert_eq!(w2.ids("lv-analyst", "198.51.100.0/24").await, set(&[&baltic]));
-    assert!(w2.ids("pl-analyst", "198.51.100.7").await.is_empty());
+    assert_eq!(w2.ids("lv-analyst", "192.0.2.0/24").await, set(&[&baltic]));
+    assert!(w2.ids("pl-analyst", "192.0.2.77").await.is_empty());
     assert_eq!(w2.hits("pl-analyst", "observed.example").await.len(), 3);
     drop(node);
     if let AnyStore::Postgres(pg) = &store {
@@ -420,10 +514,18 @@ async fn randomized(w: &World, seed: u64) {
     let addrs: Vec<String> = (0..4)
         .flat_map(|a| (1..5).map(move |b| format!("10.77.{a}.{b}")))
         .collect();
-    let nets = ["10.77.0.0/24", "10.77.1.0/24", "10.77.0.0/16", "10.77.2.0/23"];
+    let nets = [
+        "10.77.0.0/24",
+        "10.77.1.0/24",
+        "10.77.0.0/16",
+        "10.77.2.0/23",
+    ];
     let domains: Vec<String> = (0..5).map(|i| format!("d{i}.rand.example")).collect();
     let writers: [(&str, &[&str]); 4] = [
-        ("ee-analyst", &["coalition-indicators", "baltic-sharing", "energy-sector"]),
+        (
+            "ee-analyst",
+            &["coalition-indicators", "baltic-sharing", "energy-sector"],
+        ),
         ("lv-analyst", &["coalition-indicators", "baltic-sharing"]),
         ("pl-analyst", &["coalition-indicators", "energy-sector"]),
         ("nl-analyst", &["coalition-indicators", "energy-sector"]),
@@ -436,7 +538,7 @@ async fn randomized(w: &World, seed: u64) {
         Some(TlpLevel::AmberStrict),
         Some(TlpLevel::Red),
     ];
-    let mut random_pattern = |rng: &mut Rng| {
+    let random_pattern = |rng: &mut Rng| {
         let a = rng.pick(&addrs).clone();
         let n = rng.pick(&nets).to_string();
         let d = rng.pick(&domains).clone();
@@ -452,19 +554,37 @@ async fn randomized(w: &World, seed: u64) {
         let iid = id("indicator");
         let tlp = *rng.pick(&tlps);
         let p1 = random_pattern(&mut rng);
-        w.post(user, coll, vec![indicator(&iid, "2026-02-01T00:00:00.000Z", &p1, tlp)])
-            .await;
+        w.post(
+            user,
+            coll,
+            vec![indicator(&iid, "2026-02-01T00:00:00.000Z", &p1, tlp)],
+        )
+        .await;
         if rng.next() % 3 == 0 {
             let tlp2 = *rng.pick(&tlps);
             let p2 = random_pattern(&mut rng);
-            w.post(user, coll, vec![indicator(&iid, "2026-03-01T00:00:00.000Z", &p2, tlp2)])
-                .await;
+            w.post(
+                user,
+                coll,
+                vec![indicator(&iid, "2026-03-01T00:00:00.000Z", &p2, tlp2)],
+            )
+            .await;
         }
     }
     let mut queries: Vec<String> = addrs.clone();
     queries.extend(nets.iter().map(|s| (*s).to_owned()));
     queries.extend(domains.iter().cloned());
-    queries.extend(["10.77.3.200".to_owned(), "10.77.0.0/25".to_owned()]);
+    // The demo's own indicators: every TLP level and unmarked, from every member.
+    queries.extend(
+        [
+            "10.77.3.200",
+            "10.77.0.0/25",
+            "198.51.100.10",
+            "198.51.100.13",
+            "198.51.100.0/24",
+        ]
+        .map(str::to_owned),
+    );
     for (user, member, role) in demo::USERS {
         let principal = Principal {
             member: (*member).into(),
@@ -474,7 +594,12 @@ async fn randomized(w: &World, seed: u64) {
         let pushdown = Pushdown::for_principal(&principal, &w.coalition);
         // Everything the member may see: (id, collection, values).
         let mut seen: Vec<(String, String, Value)> = Vec::new();
-        for c in w.coalition.collections.iter().filter(|c| can_read(&principal, c)) {
+        for c in w
+            .coalition
+            .collections
+            .iter()
+            .filter(|c| can_read(&principal, c))
+        {
             let q = ListQuery::whole_collection(&c.id, pushdown.clone(), VersionSelection::last());
             for_each_page(&w.store, q, |records| {
                 for r in records {
@@ -494,22 +619,25 @@ async fn randomized(w: &World, seed: u64) {
             let query = matcher::occurrence::classify(q).unwrap();
             let mut expected = BTreeSet::new();
             for (oid, coll, obj) in &seen {
-                let holds = shieldwall::ingest::index_values(obj).values.iter().any(|o| {
-                    if o.kind != query.kind() {
-                        return false;
-                    }
-                    match &query {
-                        matcher::occurrence::Query::Net(n) => {
-                            match matcher::occurrence::classify(&o.value).unwrap() {
-                                matcher::occurrence::Query::Net(m) => {
-                                    n.contains(&m) || m.contains(n)
-                                }
-                                _ => false,
-                            }
+                let holds = shieldwall::ingest::index_values(obj)
+                    .values
+                    .iter()
+                    .any(|o| {
+                        if o.kind != query.kind() {
+                            return false;
                         }
-                        matcher::occurrence::Query::Exact { value, .. } => &o.value == value,
-                    }
-                });
+                        match &query {
+                            matcher::occurrence::Query::Net(n) => {
+                                match matcher::occurrence::classify(&o.value).unwrap() {
+                                    matcher::occurrence::Query::Net(m) => {
+                                        n.contains(&m) || m.contains(n)
+                                    }
+                                    _ => false,
+                                }
+                            }
+                            matcher::occurrence::Query::Exact { value, .. } => &o.value == value,
+                        }
+                    });
                 if holds {
                     expected.insert((oid.clone(), coll.clone()));
                 }
