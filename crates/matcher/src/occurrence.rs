@@ -600,8 +600,10 @@ fn refang(s: &str) -> String {
         .replace("[@]", "@")
         .replace("[:]", ":");
     for (from, to) in [("hxxps://", "https://"), ("hxxp://", "http://")] {
-        if t.len() >= from.len() && t[..from.len()].eq_ignore_ascii_case(from) {
-            t = format!("{to}{}", &t[from.len()..]);
+        if let (Some(head), Some(rest)) = (t.get(..from.len()), t.get(from.len()..))
+            && head.eq_ignore_ascii_case(from)
+        {
+            t = format!("{to}{rest}");
         }
     }
     t
@@ -815,6 +817,9 @@ mod tests {
         assert_eq!(q("   "), Err(NotAValue::Empty));
         assert_eq!(q(&"a".repeat(3000)), Err(NotAValue::TooLong));
         assert_eq!(q("a\u{0}b.example"), Err(NotAValue::Control));
+        // Multi-byte text where the defanging prefixes would cut a character.
+        assert_eq!(q("hxxpsxé"), Err(NotAValue::Word));
+        assert_eq!(q("ééééééé"), Err(NotAValue::Word));
         let n = classify("192.0.2.77").unwrap();
         assert_eq!(n.exact_values().len(), 33);
         assert!(n.exact_values().contains(&"192.0.2.0/24".to_owned()));
