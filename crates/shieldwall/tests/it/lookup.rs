@@ -320,7 +320,14 @@ async fn scenario(url: &str, dir: &Path) {
     assert_eq!(body["hits"][0]["tlp"], "red", "{body}");
     // Networks and addresses find each other; IDN and case variants.
     let hits = w.hits("pl-analyst", "203.0.113.77").await;
-    assert_eq!(hits, vec![(green_net.clone(), "pattern".to_owned())]);
+    // The indicator, and the sighting of it (after the direct hits).
+    assert_eq!(
+        hits,
+        vec![
+            (green_net.clone(), "pattern".to_owned()),
+            (sighting.clone(), "sighting".to_owned())
+        ]
+    );
     let (_, body) = w
         .raw(Some("pl-analyst"), &[("value", "203.0.113.77")])
         .await;
@@ -328,7 +335,7 @@ async fn scenario(url: &str, dir: &Path) {
     assert_eq!(body["kind"], "ipv4");
     assert_eq!(
         w.ids("pl-analyst", "203.0.0.0/16").await,
-        set(&[&green_net])
+        set(&[&green_net, &sighting])
     );
     assert!(w.ids("pl-analyst", "203.0.114.1").await.is_empty());
     for v in [
@@ -337,7 +344,7 @@ async fn scenario(url: &str, dir: &Path) {
         "xn--bcher-kva.example",
         "Xn--Bcher-Kva.Example",
     ] {
-        assert_eq!(w.ids("nl-analyst", v).await, set(&[&green_net]), "{v}");
+        assert_eq!(w.ids("nl-analyst", v).await, set(&[&green_net, &sighting]), "{v}");
     }
     // The latest version only: the old URL no longer hits, the new one does (canonical URL).
     assert!(w.ids("lv-analyst", "http://old.example/x").await.is_empty());
