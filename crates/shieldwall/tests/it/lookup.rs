@@ -344,7 +344,11 @@ async fn scenario(url: &str, dir: &Path) {
         "xn--bcher-kva.example",
         "Xn--Bcher-Kva.Example",
     ] {
-        assert_eq!(w.ids("nl-analyst", v).await, set(&[&green_net, &sighting]), "{v}");
+        assert_eq!(
+            w.ids("nl-analyst", v).await,
+            set(&[&green_net, &sighting]),
+            "{v}"
+        );
     }
     // The latest version only: the old URL no longer hits, the new one does (canonical URL).
     assert!(w.ids("lv-analyst", "http://old.example/x").await.is_empty());
