@@ -352,14 +352,12 @@ fn of_sco(sco: &Json, place: Place, out: &mut Vec<Occurrence>) {
             }
         }
         ("domain-name", Some(v)) => push_domain(v, place, out),
-        ("url", Some(v)) => {
-            if !v.is_empty() && !v.chars().any(char::is_control) {
-                out.push(Occurrence {
-                    kind: Kind::Url,
-                    value: telemetry::canon::url(v).into_owned(),
-                    place,
-                });
-            }
+        ("url", Some(v)) if !v.is_empty() && !v.chars().any(char::is_control) => {
+            out.push(Occurrence {
+                kind: Kind::Url,
+                value: telemetry::canon::url(v).into_owned(),
+                place,
+            });
         }
         ("email-addr", Some(v)) => {
             if let Some(e) = email(v) {

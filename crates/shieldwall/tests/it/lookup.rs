@@ -36,9 +36,15 @@ fn marking(tlp: Option<TlpLevel>) -> Value {
 }
 
 fn indicator(id: &str, modified: &str, pattern: &str, tlp: Option<TlpLevel>) -> Value {
-    json!({"type": "indicator", "spec_version": "2.1", "id": id, "created": "2026-01-01T00:00:00.000Z",
+    let mut v = json!({"type": "indicator", "spec_version": "2.1", "id": id, "created": "2026-01-01T00:00:00.000Z",
         "modified": modified, "name": format!("lookup test {id}"), "pattern": pattern, "pattern_type": "stix",
-        "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": marking(tlp)})
+        "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": marking(tlp)});
+    if tlp.is_none()
+        && let Some(m) = v.as_object_mut()
+    {
+        m.remove("object_marking_refs"); // unmarked: the node's default TLP
+    }
+    v
 }
 
 struct World {
