@@ -578,7 +578,7 @@ async fn randomized(w: &World, seed: u64) {
             vec![indicator(&iid, "2026-02-01T00:00:00.000Z", &p1, tlp)],
         )
         .await;
-        if rng.draw() % 3 == 0 {
+        if rng.draw().is_multiple_of(3) {
             let tlp2 = *rng.pick(&tlps);
             let p2 = random_pattern(&mut rng);
             w.post(
