@@ -27,6 +27,7 @@ pub mod export;
 mod index;
 pub mod indicator;
 mod observed;
+pub mod occurrence;
 pub mod stream;
 pub mod suricata;
 mod verify;

@@ -626,6 +626,7 @@ impl Config {
         if !s.metrics_path.starts_with('/')
             || s.metrics_path == "/"
             || s.metrics_path.starts_with("/taxii2")
+            || s.metrics_path.trim_end_matches('/') == "/lookup"
         {
             return Err(err(
                 "server.metrics_path".into(),
@@ -657,6 +658,7 @@ impl Config {
             if !is_path_segment(&r.name)
                 || r.name == "taxii2"
                 || r.name == "healthz"
+                || r.name == "lookup"
                 || format!("/{}", r.name) == s.metrics_path
             {
                 return Err(err(

@@ -60,6 +60,25 @@ pub struct NewVersion {
     pub json: String,
     /// Force a `date_added` (loading fixtures); `None` lets the store assign it.
     pub date_added_us: Option<i64>,
+    /// The canonical values the object holds, for the store's value index ([`index_values`]).
+    pub index: matcher::occurrence::Extracted,
+}
+
+/// Whether [`to_new_version`] extracts the values of the value index (on unless a benchmark
+/// turned it off to measure what the index costs).
+static INDEX_VALUES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns the value extraction of [`to_new_version`] off or on, for the whole process. Only for
+/// benchmarks that measure the index's cost: versions stored while it is off are never indexed.
+pub fn set_value_extraction(on: bool) {
+    INDEX_VALUES.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The canonical values `obj` holds, as the store's value index keeps them
+/// (`matcher::occurrence`): computed when a version is prepared (off the store's write lock),
+/// and by the store when it builds the index of versions stored before it existed.
+pub fn index_values(obj: &Value) -> matcher::occurrence::Extracted {
+    matcher::occurrence::of_object(obj)
 }
 
 /// The objects of a TAXII envelope, or why the body is not one.
@@ -314,6 +333,11 @@ pub fn to_new_version(
         edge_refs: m.edge_refs.clone(),
         json: obj.to_string(),
         date_added_us,
+        index: if INDEX_VALUES.load(std::sync::atomic::Ordering::Relaxed) {
+            index_values(obj)
+        } else {
+            matcher::occurrence::Extracted::default()
+        },
     })))
 }
 

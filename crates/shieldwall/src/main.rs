@@ -76,6 +76,9 @@ enum Command {
     Assist(cli::assist::Args),
     /// The coalition picture: a self-contained HTML report of what a member may see.
     Report(cli::report::Args),
+    /// Where else a value (address, network, domain, URL, e-mail, digest, CVE, ATT&CK/DISARM id)
+    /// has appeared, in every collection a member may read.
+    Lookup(cli::lookup::Args),
     /// Take a consistent snapshot of a node (SQLite database and configuration) while it runs.
     Backup(cli::backup::BackupArgs),
     /// Unpack a backup into a new directory, ready to `serve --config DIR/shieldwall.toml`.
@@ -91,6 +94,11 @@ fn main() -> ExitCode {
     cli::logs::set_format(cli.log_format);
     // Every HTTP client of the process (sync, feeds) uses rustls with the ring provider.
     shieldwall::tls::ensure_provider();
+    // Benchmarks only: measure what the value index costs a POST (versions stored meanwhile are
+    // never indexed; docs/PERFORMANCE.md).
+    if std::env::var_os("SHIELDWALL_BENCH_NO_VALUE_INDEX").is_some_and(|v| v == "1") {
+        shieldwall::ingest::set_value_extraction(false);
+    }
     let result = match cli.command {
         Command::Validate(args) => cli::validate::run(args),
         Command::Pattern(cmd) => cli::pattern::run(cmd),
@@ -107,6 +115,7 @@ fn main() -> ExitCode {
         Command::Disarm(args) => cli::disarm::run(args),
         Command::Assist(args) => cli::assist::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Lookup(args) => cli::lookup::run(args),
         Command::Backup(args) => cli::backup::backup(args),
         Command::Restore(args) => cli::backup::restore(args),
         Command::Completions(args) => cli::package::completions::<Cli>(args),

@@ -19,8 +19,8 @@ use sqlx::{
 
 use super::{
     AddOutcome, BatchesOutcome, CollectionBatch, DeleteOutcome, DeleteQuery, Held, ListQuery,
-    NewVersion, Page, Placement, Provenance, Record, Refused, StatusRecord, Store, StoreError,
-    SyncRecord,
+    LookupHit, LookupPage, LookupQuery, NewVersion, Page, Placement, Provenance, Record, Refused,
+    StatusRecord, Store, StoreError, SyncRecord,
     sql::{self, Bind, Dialect},
 };
 use crate::{AuditQuery, audit, timestamps};
@@ -86,6 +86,15 @@ const SCHEMA: &[&str] = &[
         path TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,
         prev_digest TEXT NOT NULL, digest TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS audit_time ON audit (time_us)",
+    // The value index (`matcher::occurrence`): one row per canonical value, version and place,
+    // written with the version; addresses and networks also by first address (big-endian bytes,
+    // `BYTEA` to PostgreSQL and a blob to SQLite, both compared byte by byte) and prefix length.
+    // Its first build over an older store is recorded in `settings` (`VALUE_INDEX_KEY`).
+    "CREATE TABLE IF NOT EXISTS value_index (
+        kind TEXT NOT NULL, value TEXT NOT NULL, vid BIGINT NOT NULL, place TEXT NOT NULL,
+        net BYTEA, plen BIGINT, PRIMARY KEY (kind, value, vid, place))",
+    "CREATE INDEX IF NOT EXISTS value_index_vid ON value_index (vid)",
+    "CREATE INDEX IF NOT EXISTS value_index_net ON value_index (kind, net, plen) WHERE net IS NOT NULL",
 ];
 
 /// What only PostgreSQL runs after [`SCHEMA`]: upgrades of stores created by earlier versions.
@@ -99,6 +108,8 @@ const POSTGRES_UPGRADES: &[&str] = &[
 /// every push mapping starts over once, judging and recording everything (a replay at the peer is
 /// `AlreadyPresent`).
 const FORGET_PUSH_POSITIONS: &str = "DELETE FROM sync_cursors WHERE direction = 'push'";
+/// The `settings` key that records that the value index holds every stored version.
+const VALUE_INDEX_KEY: &str = "value_index_v1";
 /// The `settings` key that records that every stored TLP counts granular markings.
 const GRANULAR_TLP_KEY: &str = "tlp_counts_granular_markings";
 
@@ -261,6 +272,7 @@ impl SqliteStore {
         }
         let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         recompute_granular_tlp!(tx);
+        SqliteStore::build_value_index(&mut tx).await?;
         tx.commit().await?;
         let readers = pool_options::<sqlx::Sqlite>()
             .max_connections(READERS)
@@ -336,6 +348,7 @@ impl PgStore {
                 .await?;
         }
         recompute_granular_tlp!(tx);
+        PgStore::build_value_index(&mut tx).await?;
         tx.commit().await?;
         Ok(PgStore {
             pool,
@@ -369,7 +382,7 @@ impl PgStore {
             let flag = self.analyzing.clone();
             tokio::spawn(async move {
                 let r = sqlx::query(
-                    "ANALYZE versions (vid, id, type, spec_version, version_ns, tlp, producer, has_edges), entries, edges",
+                    "ANALYZE versions (vid, id, type, spec_version, version_ns, tlp, producer, has_edges), entries, edges, value_index",
                 )
                 .execute(&pool)
                 .await;
@@ -466,6 +479,7 @@ macro_rules! bind_all {
             q = match b {
                 Bind::Int(i) => q.bind(*i),
                 Bind::Text(s) => q.bind(s.as_str()),
+                Bind::Bytes(b) => q.bind(b.as_slice()),
             };
         }
         q
@@ -663,6 +677,8 @@ macro_rules! impl_store {
                     }
                 }
                 <$ty>::insert_edges(&mut *conn, &edges).await?;
+                // The value index of the versions stored now (see `index_versions`).
+                <$ty>::index_versions(&mut *conn, versions, &fresh, &vid_of, &inserted).await?;
                 // Entries. `multi` tells listings whether the collection holds other versions of
                 // the same object (then the latest/first rules must look at them).
                 let mut placed: HashMap<&str, Vec<i64>> = stored
@@ -736,6 +752,131 @@ macro_rules! impl_store {
                     });
                 }
                 Ok(outcomes)
+            }
+
+            /// The value index rows of the versions `fresh` whose row was inserted now (their
+            /// values were extracted when they were prepared, `NewVersion::index`), then, for each
+            /// observed-data among them, the values of the SCOs its `object_refs` name that the
+            /// store holds (stored before or earlier in this transaction), as `observed`.
+            async fn index_versions(
+                conn: &mut $conn,
+                versions: &[NewVersion],
+                fresh: &[usize],
+                vid_of: &[i64],
+                inserted: &HashSet<i64>,
+            ) -> Result<(), StoreError> {
+                let mut rows: Vec<IndexRow> = Vec::new();
+                let mut refs: Vec<(i64, &[String])> = Vec::new();
+                for &i in fresh {
+                    let vid = vid_of[i];
+                    if !inserted.contains(&vid) {
+                        continue;
+                    }
+                    rows.extend(versions[i].index.values.iter().map(|o| IndexRow::of(vid, o)));
+                    if !versions[i].index.refs.is_empty() {
+                        refs.push((vid, versions[i].index.refs.as_slice()));
+                    }
+                }
+                <$ty>::insert_index_rows(&mut *conn, &rows).await?;
+                for (vid, ids) in refs {
+                    <$ty>::index_observed_refs(&mut *conn, vid, ids).await?;
+                }
+                Ok(())
+            }
+
+            /// Inserts value index rows (multi-row `VALUES`, chunks of [`CHUNK`] rows).
+            async fn insert_index_rows(conn: &mut $conn, rows: &[IndexRow]) -> Result<(), StoreError> {
+                for chunk in rows.chunks(CHUNK) {
+                    let text = format!(
+                        "INSERT INTO value_index (kind, value, vid, place, net, plen) VALUES {} ON CONFLICT DO NOTHING",
+                        values_list($dialect, chunk.len(), 6)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text));
+                    for r in chunk {
+                        q = q
+                            .bind(r.kind)
+                            .bind(r.value.as_str())
+                            .bind(r.vid)
+                            .bind(r.place)
+                            .bind(r.net.as_deref())
+                            .bind(r.plen);
+                    }
+                    q.execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
+            /// Indexes observed-data `vid` with the values of the SCOs `ids` the store holds.
+            async fn index_observed_refs(conn: &mut $conn, vid: i64, ids: &[String]) -> Result<(), StoreError> {
+                for chunk in ids.chunks(CHUNK) {
+                    let text = format!(
+                        "INSERT INTO value_index (kind, value, vid, place, net, plen) \
+                         SELECT x.kind, x.value, {}, {}, x.net, x.plen FROM versions s CROSS JOIN value_index x \
+                         WHERE s.id IN ({}) AND x.vid = s.vid AND x.place = {} ON CONFLICT DO NOTHING",
+                        placeholder($dialect, 1),
+                        placeholder($dialect, 2),
+                        placeholders($dialect, 3, chunk.len()),
+                        placeholder($dialect, 3 + chunk.len()),
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text))
+                        .bind(vid)
+                        .bind(matcher::occurrence::Place::Observed.as_str());
+                    for id in chunk {
+                        q = q.bind(id.as_str());
+                    }
+                    q.bind(matcher::occurrence::Place::Sco.as_str()).execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
+            /// Builds the value index of every stored version, once (recorded in `settings`):
+            /// stores written before the index existed get it when they are opened, inside the
+            /// caller's transaction (which holds the write lock).
+            async fn build_value_index(conn: &mut $conn) -> Result<(), StoreError> {
+                let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
+                    .bind(VALUE_INDEX_KEY)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some();
+                if done {
+                    return Ok(());
+                }
+                let mut after = 0i64;
+                let mut indexed = 0u64;
+                let mut refs: Vec<(i64, Vec<String>)> = Vec::new();
+                loop {
+                    let batch = sqlx::query("SELECT vid, json FROM versions WHERE vid > $1 ORDER BY vid LIMIT 2000")
+                        .bind(after)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    let Some(last) = batch.last() else { break };
+                    after = last.try_get(0)?;
+                    let mut rows = Vec::new();
+                    for r in &batch {
+                        let (vid, json): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+                        let Ok(obj) = serde_json::from_str::<serde_json::Value>(&json) else {
+                            continue;
+                        };
+                        let found = crate::ingest_values(&obj);
+                        rows.extend(found.values.iter().map(|o| IndexRow::of(vid, o)));
+                        if !found.refs.is_empty() {
+                            refs.push((vid, found.refs));
+                        }
+                        indexed += 1;
+                    }
+                    <$ty>::insert_index_rows(&mut *conn, &rows).await?;
+                }
+                for (vid, ids) in &refs {
+                    <$ty>::index_observed_refs(&mut *conn, *vid, ids).await?;
+                }
+                if indexed > 0 {
+                    tracing::info!(versions = indexed, "Value index built for the stored versions (once).");
+                }
+                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING")
+                    .bind(VALUE_INDEX_KEY)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
             }
 
             /// Records a status resource inside the caller's transaction.
@@ -909,6 +1050,7 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await?;
                     if still_placed == 0 {
+                        sqlx::query("DELETE FROM value_index WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
                         sqlx::query("DELETE FROM edges WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
                         sqlx::query("DELETE FROM versions WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
                     }
@@ -1335,6 +1477,35 @@ macro_rules! impl_store {
                 rows.iter().map(|r| audit_row!(r)).collect()
             }
 
+            async fn lookup(&self, query: &LookupQuery) -> Result<LookupPage, StoreError> {
+                let $rs = self;
+                let pool = $reader;
+                let q = sql::lookup(query);
+                let rows = bind_all!(sqlx::query(AssertSqlSafe(q.text.as_str())), &q.binds).fetch_all(pool).await?;
+                let mut hits = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let revoked: i64 = r.try_get(10)?;
+                    hits.push(LookupHit {
+                        kind: r.try_get(0)?,
+                        value: r.try_get(1)?,
+                        place: r.try_get(2)?,
+                        via: r.try_get(3)?,
+                        collection: r.try_get(4)?,
+                        id: r.try_get(5)?,
+                        object_type: r.try_get(6)?,
+                        version_ns: r.try_get(7)?,
+                        version_text: r.try_get(8)?,
+                        tlp: r.try_get(9)?,
+                        revoked: revoked != 0,
+                        json: r.try_get(11)?,
+                        date_added_us: r.try_get(12)?,
+                    });
+                }
+                let more = hits.len() > query.limit as usize;
+                hits.truncate(query.limit as usize);
+                Ok(LookupPage { hits, more })
+            }
+
             async fn audit_last(&self) -> Result<Option<audit::Record>, StoreError> {
                 let $ws = self;
                 let pool = $writer;
@@ -1348,6 +1519,33 @@ macro_rules! impl_store {
             }
         }
     };
+}
+
+/// One row of the value index.
+struct IndexRow {
+    kind: &'static str,
+    value: String,
+    vid: i64,
+    place: &'static str,
+    net: Option<Vec<u8>>,
+    plen: Option<i64>,
+}
+
+impl IndexRow {
+    fn of(vid: i64, o: &matcher::occurrence::Occurrence) -> IndexRow {
+        let (net, plen) = match o.net_key() {
+            Some((n, p)) => (Some(n), Some(p)),
+            None => (None, None),
+        };
+        IndexRow {
+            kind: o.kind.as_str(),
+            value: o.value.clone(),
+            vid,
+            place: o.place.as_str(),
+            net,
+            plen,
+        }
+    }
 }
 
 /// A [`Stored`] from a row `(id, version_ns, vid, 1 or NULL, producer, json)`.

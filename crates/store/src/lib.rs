@@ -12,7 +12,9 @@
 //! `edges` lists what relationships and sightings point to (indexed both ways: when an object gets
 //! a new version or placement, the entries of the edges pointing to it get a fresh `date_added`,
 //! so that push positions and pull cursors reach them again and sync judges them again);
-//! `statuses` keeps status resources; `sync_cursors`, `sync_held` (what push held back from a
+//! `value_index` holds the canonical values each version holds (`matcher::occurrence`, extracted
+//! by ingest), written in the version's transaction and read by [`Store::lookup`] through the
+//! policy; `statuses` keeps status resources; `sync_cursors`, `sync_held` (what push held back from a
 //! peer, and why) and `sync_refused` (what was refused from a peer, and why) are federation's.
 //!
 //! A version belongs to its producer: `add` keeps the content its producer posted, places an
@@ -83,6 +85,11 @@ pub struct Provenance {
 }
 
 pub use ::policy::ingest::NewVersion;
+
+/// The values of an object for the value index, as ingest extracts them.
+pub(crate) fn ingest_values(obj: &serde_json::Value) -> matcher::occurrence::Extracted {
+    ::policy::ingest::index_values(obj)
+}
 
 /// What happened to one [`NewVersion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -568,6 +575,92 @@ pub trait Store: Send + Sync {
 
     /// The last audit record as stored, if any.
     fn audit_last(&self) -> impl Future<Output = Result<Option<audit::Record>, StoreError>> + Send;
+
+    /// Looks values up in the value index through the caller's policy: only versions it may
+    /// see, each the latest it may see of its object in its collection (see [`LookupQuery`]).
+    fn lookup(
+        &self,
+        query: &LookupQuery,
+    ) -> impl Future<Output = Result<LookupPage, StoreError>> + Send;
+}
+
+/// A look-up in the value index ([`Store::lookup`]) through a member's policy.
+#[derive(Debug, Clone)]
+pub struct LookupQuery {
+    /// The caller's policy (without an egress rule: lookups are for members, not peer nodes).
+    pub pushdown: Pushdown,
+    /// What to find.
+    pub target: LookupTarget,
+    /// At most this many hits (one more is read to know whether there are more).
+    pub limit: u32,
+}
+
+/// What a [`LookupQuery`] finds.
+#[derive(Debug, Clone)]
+pub enum LookupTarget {
+    /// Versions holding one of `values` of `kind` (canonical texts, `matcher::occurrence`), or,
+    /// with `within`, an address or network of that kind within a range.
+    Values {
+        /// The kind (`matcher::occurrence::Kind::as_str`).
+        kind: String,
+        /// Canonical values (an address's containing networks included).
+        values: Vec<String>,
+        /// Networks and addresses whose first address lies in a range.
+        within: Option<NetRange>,
+    },
+    /// Sightings pointing to one of these objects.
+    SightingsOf(Vec<String>),
+}
+
+/// A range of first addresses (big-endian bytes, 4 or 16) and the least prefix length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetRange {
+    /// First address of the range.
+    pub first: Vec<u8>,
+    /// Last address of the range.
+    pub last: Vec<u8>,
+    /// Least prefix length of what is found.
+    pub min_prefix: i64,
+}
+
+/// One version found by [`Store::lookup`], in one collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupHit {
+    /// The value's kind as stored (empty for a sighting).
+    pub kind: String,
+    /// The value as stored (empty for a sighting).
+    pub value: String,
+    /// Where the value occurs (`matcher::occurrence::Place::as_str`).
+    pub place: String,
+    /// For a sighting: the object it points to that holds the value.
+    pub via: Option<String>,
+    /// The collection.
+    pub collection: String,
+    /// Object id.
+    pub id: String,
+    /// Object type.
+    pub object_type: String,
+    /// Version, nanoseconds.
+    pub version_ns: i64,
+    /// Version as given, or `None`.
+    pub version_text: Option<String>,
+    /// Stored TLP code.
+    pub tlp: Option<i64>,
+    /// Whether this version is revoked.
+    pub revoked: bool,
+    /// The object.
+    pub json: String,
+    /// `date_added` in the collection, microseconds.
+    pub date_added_us: i64,
+}
+
+/// What [`Store::lookup`] found.
+#[derive(Debug, Clone, Default)]
+pub struct LookupPage {
+    /// Hits, newest version first.
+    pub hits: Vec<LookupHit>,
+    /// Whether more hits were left out.
+    pub more: bool,
 }
 
 /// Which audit records [`Store::audit_records`] returns, in `seq` order.
@@ -786,5 +879,8 @@ impl Store for AnyStore {
     }
     async fn audit_last(&self) -> Result<Option<audit::Record>, StoreError> {
         delegate!(self, s => s.audit_last().await)
+    }
+    async fn lookup(&self, query: &LookupQuery) -> Result<LookupPage, StoreError> {
+        delegate!(self, s => s.lookup(query).await)
     }
 }

@@ -3,7 +3,7 @@
 //! pushed down: [`visible`] restates `policy::marking_allows` plus the edge rule of `policy::may_see`.
 
 use crate::{
-    ListQuery, VersionSelection,
+    ListQuery, LookupQuery, LookupTarget, VersionSelection,
     policy::{Pushdown, tlp_code},
 };
 use stix::tlp::TlpLevel;
@@ -13,6 +13,7 @@ use stix::tlp::TlpLevel;
 pub(crate) enum Bind {
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// The SQL dialect (only placeholders differ in the shared text; see `backends.rs`).
@@ -192,7 +193,7 @@ impl PolicyParams {
 
 /// Conditions on a sibling entry `e2`/`v2` of the same object in the same collection that a
 /// listing's candidates must share (same collection, visible, same `added_after`).
-fn sibling(q: &ListQuery, p: &PolicyParams, coll: &str, added_after: Option<&str>) -> String {
+fn sibling(p: &PolicyParams, coll: &str, added_after: Option<&str>) -> String {
     let mut s = format!(
         "e2.collection = {coll} AND v2.id = v.id AND {}",
         p.visible("e2", "v2")
@@ -200,7 +201,6 @@ fn sibling(q: &ListQuery, p: &PolicyParams, coll: &str, added_after: Option<&str
     if let Some(aa) = added_after {
         s.push_str(&format!(" AND e2.date_added > {aa}"));
     }
-    let _ = q;
     s
 }
 
@@ -208,7 +208,6 @@ fn sibling(q: &ListQuery, p: &PolicyParams, coll: &str, added_after: Option<&str
 /// latest spec version among the candidates) then `match[version]` (among those).
 pub(crate) fn selection(
     sql: &mut Sql,
-    q: &ListQuery,
     p: &PolicyParams,
     coll: &str,
     added_after: Option<&str>,
@@ -216,7 +215,7 @@ pub(crate) fn selection(
     spec_versions: &[String],
 ) -> String {
     let mut out = String::new();
-    let sib = sibling(q, p, coll, added_after);
+    let sib = sibling(p, coll, added_after);
     // `e.multi = 0`: no other version of the object is placed in this collection, so no sibling
     // can exist and the sub-queries below are true; they run only for objects with versions.
     let spec_same = if spec_versions.is_empty() {
@@ -285,7 +284,6 @@ pub(crate) fn list(q: &ListQuery) -> Sql {
     let specs = q.spec_versions.clone();
     where_.push_str(&selection(
         &mut sql,
-        q,
         &p,
         &coll,
         added_after.as_deref(),
@@ -405,6 +403,93 @@ fn list_by_id(q: &ListQuery) -> Sql {
          SELECT c.date_added, c.vid, c.id, c.version_ns, c.version_text, c.spec_version, {json}, c.tlp \
          FROM c{join} WHERE {where_}{join_cond} ORDER BY c.date_added, c.vid LIMIT {limit}",
         visible = p.visible("e", "v"),
+    ));
+    sql
+}
+
+/// The columns of a [`crate::LookupHit`] row after its `(kind, value, place, via)`.
+const HIT_COLUMNS: &str = "e.collection, v.id, v.type, v.version_ns, v.version_text, v.tlp, v.revoked, v.json, e.date_added";
+
+/// The value index looked up through the caller's policy: the versions holding the value (or,
+/// for a network, a network containing it or a value within it) that the caller may see and
+/// that are the latest version it may see of their object in their collection (a listing's
+/// default `match[version]=last`), newest first. For [`LookupTarget::SightingsOf`], the
+/// sightings (same rule) pointing to the given objects.
+///
+/// The value's rows come first (the primary key `(kind, value, …)`, or `value_index_net` for a
+/// range), then each row's version and entries by key: `CROSS JOIN` fixes that order on SQLite.
+/// The pushdown must carry no egress rule (lookups are for members, not peer nodes).
+pub(crate) fn lookup(q: &LookupQuery) -> Sql {
+    let mut sql = Sql::default();
+    let p = PolicyParams::bind(&mut sql, &q.pushdown, "");
+    let (rows, head) = match &q.target {
+        LookupTarget::Values {
+            kind,
+            values,
+            within,
+        } => {
+            let k = sql.param(Bind::Text(kind.clone()));
+            let mut branches = Vec::new();
+            if !values.is_empty() {
+                let list = sql.in_list(values);
+                branches.push(format!(
+                    "SELECT kind, value, place, vid, NULL AS via FROM value_index WHERE kind = {k} AND value {list}"
+                ));
+            }
+            if let Some(r) = within {
+                let lo = sql.param(Bind::Bytes(r.first.clone()));
+                let hi = sql.param(Bind::Bytes(r.last.clone()));
+                let plen = sql.param(Bind::Int(r.min_prefix));
+                branches.push(format!(
+                    "SELECT kind, value, place, vid, NULL AS via FROM value_index WHERE kind = {k} \
+                     AND net IS NOT NULL AND net >= {lo} AND net <= {hi} AND plen >= {plen}"
+                ));
+            }
+            if branches.is_empty() {
+                branches.push(
+                    "SELECT kind, value, place, vid, NULL AS via FROM value_index WHERE 1 = 0"
+                        .to_owned(),
+                );
+            }
+            (
+                branches.join(" UNION ALL "),
+                "x.kind, x.value, x.place, x.via",
+            )
+        }
+        LookupTarget::SightingsOf(ids) => {
+            let list = if ids.is_empty() {
+                "IN (NULL)".to_owned()
+            } else {
+                sql.in_list(ids)
+            };
+            (
+                format!(
+                    "SELECT '' AS kind, '' AS value, 'sighting' AS place, vid, target AS via FROM edges WHERE target {list}"
+                ),
+                "x.kind, x.value, x.place, x.via",
+            )
+        }
+    };
+    let mut where_ = format!(
+        "v.vid = x.vid AND e.vid = v.vid AND {}",
+        p.visible("e", "v")
+    );
+    if matches!(q.target, LookupTarget::SightingsOf(_)) {
+        let t = sql.param(Bind::Text("sighting".into()));
+        where_.push_str(&format!(" AND v.type = {t}"));
+    }
+    where_.push_str(&selection(
+        &mut sql,
+        &p,
+        "e.collection",
+        None,
+        &VersionSelection::last(),
+        &[],
+    ));
+    let limit = i64::from(q.limit) + 1;
+    sql.push(&format!(
+        "SELECT {head}, {HIT_COLUMNS} FROM ({rows}) x CROSS JOIN versions v CROSS JOIN entries e \
+         WHERE {where_} ORDER BY v.version_ns DESC, v.id, e.collection, x.place, x.value LIMIT {limit}"
     ));
     sql
 }

@@ -9,6 +9,8 @@
 //! - [`fimi`]: a FIMI incident with its narratives, channels and DISARM techniques; links; the
 //!   DISARM matrix. [`disarm`]: storing the DISARM framework, finding a technique or tactic.
 //! - [`incident`]: a new incident and the steps that version it (impact, event, task, update).
+//! - [`lookup`]: "where else has this value appeared" — a pasted value classified and looked up
+//!   in the store's value index through the member's policy.
 //! - [`report`]: the coalition report's figures, as a model the HTML renders.
 //! - [`scan`]: the scan loop — logs read record by record, probed against a compiled indicator
 //!   set, each hit handed to a [`scan::ScanSink`] (printed, aggregated), a [`scan::ScanSummary`] back.
@@ -19,6 +21,7 @@ pub mod assist;
 pub mod disarm;
 pub mod fimi;
 pub mod incident;
+pub mod lookup;
 pub mod member;
 pub mod report;
 pub mod scan;

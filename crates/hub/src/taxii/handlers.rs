@@ -670,6 +670,77 @@ pub(super) async fn add_objects(
     })
 }
 
+/// `GET /lookup/?value=V[&limit=N]`: "where else has this value appeared" for scripts
+/// (`services::lookup`), in every collection the caller may read, as JSON. Authenticated like
+/// TAXII; errors are TAXII error resources (a missing, repeated, empty, over-long or
+/// control-character value, an unknown parameter or a bad limit: 400; a peer node's account:
+/// 403); a word is answered 200 with `classification: not-a-value`. Hits that are RED or
+/// AMBER+STRICT are recorded in the audit trail before the answer leaves, as TAXII reads are.
+pub(super) async fn lookup(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let principal = authenticate(&state, &headers).await?;
+    let (mut value, mut limit) = (None, None);
+    for (k, v) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "value" if value.is_none() => value = Some(v.into_owned()),
+            "limit" if limit.is_none() => {
+                limit = Some(
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=crate::services::lookup::MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            TaxiiError::bad_request(format!(
+                                "`limit` must be a number from 1 to {}",
+                                crate::services::lookup::MAX_LIMIT
+                            ))
+                        })?,
+                );
+            }
+            "value" | "limit" => {
+                return Err(TaxiiError::bad_request(format!("`{k}` is given twice")));
+            }
+            _ => {
+                return Err(TaxiiError::bad_request(
+                    "unknown parameter: only `value` and `limit` are accepted",
+                ));
+            }
+        }
+    }
+    let value = value.ok_or_else(|| TaxiiError::bad_request("`value` is required"))?;
+    let outcome = crate::services::lookup::lookup(
+        &state.store,
+        &state.coalition,
+        &principal,
+        &value,
+        limit.unwrap_or(0),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::services::ServiceError::Store(e) => TaxiiError::from(e),
+        crate::services::ServiceError::Usage(m)
+            if state.coalition.inbound_peer(&principal.actor).is_some() =>
+        {
+            TaxiiError::forbidden(m)
+        }
+        other => TaxiiError::bad_request(other.to_string()),
+    })?;
+    if let Some(entry) = outcome.audit_entry(&principal, "http") {
+        state
+            .audit
+            .record(entry)
+            .await
+            .map_err(|e| TaxiiError::internal(&e))?;
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        outcome.to_json(&value).to_string(),
+    )
+        .into_response())
+}
+
 /// `GET /healthz`: liveness, without authentication.
 pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     (
@@ -791,6 +862,7 @@ fn slash_redirect(uri: &axum::http::Uri) -> Option<String> {
     }
     let taxii = match segs.as_slice() {
         [one] => *one == "taxii2" || !matches!(*one, "healthz" | "admin"),
+        // `lookup` is reserved: `/lookup` is sent to `/lookup/` by the arm above.
         [_, "collections"] => true,
         [_, "status", _] => true,
         [_, "collections", _] => true,

@@ -87,6 +87,8 @@ pub fn router(state: AppState) -> Router {
         .route("/taxii2/", get(handlers::discovery))
         .route("/healthz", get(handlers::healthz))
         .route("/admin/sync", get(handlers::sync_status))
+        // Not a TAXII API root: `lookup` is a reserved name (`policy::config`).
+        .route("/lookup/", get(handlers::lookup))
         .route(&metrics_path, get(handlers::metrics))
         .route("/{root}/", get(handlers::api_root))
         .route("/{root}/status/{status}/", get(handlers::status))

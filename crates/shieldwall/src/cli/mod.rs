@@ -15,6 +15,7 @@ pub(crate) mod incident;
 pub(crate) mod init;
 pub(crate) mod latest;
 pub(crate) mod logs;
+pub(crate) mod lookup;
 pub(crate) mod misp_in;
 pub(crate) mod misp_out;
 pub(crate) mod node;

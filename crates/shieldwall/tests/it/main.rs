@@ -22,6 +22,7 @@ mod exports_cli;
 mod federation;
 mod federation_tls;
 mod leak;
+mod lookup;
 mod medallion;
 mod misp_cli;
 mod misp_hostile;
