@@ -3,6 +3,7 @@
 //! test can call the same service). Every write goes through [`crate::publish`].
 //!
 //! - [`member`]: a member acting on the node — writing all or nothing, reading its view.
+//! - [`browse`]: reading as a member for the web console — an object and its versions, a listing, a bounded word search, neighbours.
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
 //! - [`fimi`]: a FIMI incident with its narratives, channels and DISARM techniques; links; the
 //!   DISARM matrix. [`disarm`]: storing the DISARM framework, finding a technique or tactic.
@@ -13,6 +14,7 @@
 //! - [`sightings`]: a scan's hits aggregated into sightings, delivered to a [`sightings::HitSink`].
 
 pub mod assist;
+pub mod browse;
 pub mod disarm;
 pub mod fimi;
 pub mod incident;

@@ -62,6 +62,8 @@ pub struct AppState {
     pub metrics_path: String,
     /// Per-peer sync status when `serve` runs the scheduled sync (`GET /admin/sync`).
     pub sync_status: Option<crate::sync::StatusBoard>,
+    /// The web console's sessions (kept across reloads).
+    pub console: crate::console::Console,
 }
 
 /// Discovery fields.
@@ -107,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             "/{root}/collections/{coll}/objects/{object}/versions/",
             get(handlers::versions),
         )
+        .merge(crate::console::routes())
         .fallback(handlers::fallback)
         .with_state(state);
     routes.layer(

@@ -12,6 +12,7 @@ mod bad_input;
 mod bounded_validation;
 mod canonical_cli;
 mod cli;
+mod console;
 mod coord_cli;
 mod coord_scenario;
 mod detect_e2e;
