@@ -1138,7 +1138,7 @@ pub(super) async fn object(
         Err(e) => return failed(&e),
     };
     // Audit what the page shows at RED or AMBER+STRICT: the object and its neighbours.
-    let mut all: Vec<&Shown> = vec![shown];
+    let mut all: Vec<&Shown> = view.versions.iter().collect();
     all.extend(visible.values());
     for (e, other) in &incoming {
         all.push(e);

@@ -249,7 +249,7 @@ async fn console_leak_test(store: AnyStore, dir: &std::path::Path) {
     for (user, _, _) in demo::USERS {
         let visible: BTreeSet<String> = want
             .iter()
-            .filter(|((u, _), _)| u == user)
+            .filter(|((u, _), _)| u.as_str() == *user)
             .flat_map(|(_, ids)| ids.iter().cloned())
             .collect();
         let hidden: Vec<&String> = all_ids.difference(&visible).collect();
