@@ -8,7 +8,7 @@ use std::{
 
 use axum::{
     body::Bytes,
-    extract::{Path, RawQuery, State},
+    extract::{Path, RawQuery, State, rejection::PathRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -830,9 +830,12 @@ pub(super) async fn collections(State(state): State<AppState>, signed: Signed) -
 pub(super) async fn browse(
     State(state): State<AppState>,
     signed: Signed,
-    Path((root, coll)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let Ok(Path((root, coll))) = path else {
+        return object_missing(&signed);
+    };
     let qs = match query(raw) {
         Ok(q) => q,
         Err(r) => return r,
@@ -1105,9 +1108,12 @@ async fn visible_refs(
 pub(super) async fn object(
     State(state): State<AppState>,
     signed: Signed,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let Ok(Path(id)) = id else {
+        return object_missing(&signed);
+    };
     let qs = match query(raw) {
         Ok(q) => q,
         Err(r) => return r,
@@ -1429,9 +1435,12 @@ fn object_values(o: &Value) -> Vec<(String, String)> {
 pub(super) async fn diff(
     State(state): State<AppState>,
     signed: Signed,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let Ok(Path(id)) = id else {
+        return object_missing(&signed);
+    };
     let qs = match query(raw) {
         Ok(q) => q,
         Err(r) => return r,
@@ -1528,8 +1537,11 @@ pub(super) async fn diff(
 pub(super) async fn export_json(
     State(state): State<AppState>,
     signed: Signed,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Ok(Path(id)) = id else {
+        return object_missing(&signed);
+    };
     let v = viewer(&state, &signed);
     let view = match v.object(&id).await {
         Ok(view) => view,
@@ -1566,8 +1578,11 @@ pub(super) async fn export_json(
 pub(super) async fn export_values(
     State(state): State<AppState>,
     signed: Signed,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Ok(Path(id)) = id else {
+        return object_missing(&signed);
+    };
     let v = viewer(&state, &signed);
     let view = match v.object(&id).await {
         Ok(view) => view,

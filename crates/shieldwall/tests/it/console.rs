@@ -412,9 +412,23 @@ async fn hostile_test(store: AnyStore, dir: &std::path::Path) {
         "/\\evil.example",
         "javascript:alert(1)",
         "/ui//evil.example",
+        "/ui/\\evil.example",
     ] {
+        // The form sends the sanitised `next`; a forged POST sends it raw: both stay home.
         let mut b = Browser::new(&node.base);
         let a = b.sign_in("ee-analyst", "demo", next).await;
+        assert_eq!(a.status, 303, "{next}");
+        assert_eq!(a.headers["location"], "/ui/", "{next}");
+        let mut b = Browser::new(&node.base);
+        let form = b.get("/ui/sign-in").await;
+        let token = hidden(&form.body, "csrf").unwrap();
+        let fields = [
+            ("csrf", token.as_str()),
+            ("next", next),
+            ("user", "ee-analyst"),
+            ("password", "demo"),
+        ];
+        let a = b.post("/ui/sign-in", &fields).await;
         assert_eq!(a.status, 303, "{next}");
         assert_eq!(a.headers["location"], "/ui/", "{next}");
     }
@@ -511,7 +525,10 @@ async fn hostile_test(store: AnyStore, dir: &std::path::Path) {
         ("/ui/search?cursor=x:y&tlp=purple".to_owned(), 200),
         ("/ui/collections/coalition/nope".to_owned(), 404),
         (
-            "/ui/collections/coalition/coalition-indicators?added_after=soon".to_owned(),
+            format!(
+                "/ui/collections/{}/{}?added_after=soon",
+                coll.api_root, coll.id
+            ),
             400,
         ),
         ("/ui/no/such/page".to_owned(), 404),
