@@ -1,5 +1,5 @@
 //! Building HTML safely: [`E`] escapes any text for element content and quoted attributes,
-//! [`href`] makes a console link, [`safe_url`] lets only `http`/`https` external links through,
+//! [`object_href`] makes a link to an object page, [`safe_url`] lets only `http`/`https` external links through,
 //! and [`layout`] wraps a page's body in the shared frame (TLP banners top and bottom,
 //! navigation, skip link, sign-out form). Data never reaches a page without [`E`].
 

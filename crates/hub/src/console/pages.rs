@@ -1,5 +1,5 @@
 //! The console's pages: thin handlers that parse the request, call a service as the signed-in
-//! member, and render. A hidden object and a missing one get the same page ([`object_missing`]).
+//! member, and render. A hidden object and a missing one get the same page (`object_missing`).
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
