@@ -216,8 +216,15 @@ fn console_in_headless_chromium() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The browser's full path (chromedriver does not search PATH for a bare name).
+    let binary = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(&chrome))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| chrome.clone());
     let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
-        "goog:chromeOptions": {"binary": chrome.to_string_lossy(), "args": ["--headless=new", "--no-sandbox",
+        "goog:chromeOptions": {"binary": binary.to_string_lossy(), "args": ["--headless=new", "--no-sandbox",
             "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1440,1000", "--hide-scrollbars"]}}}});
     let session = d.call("POST", "/session", caps);
     let s = Session {
