@@ -81,7 +81,12 @@ impl Session<'_> {
     }
     fn find(&self, css: &str) -> String {
         let v = self.post("/element", json!({"using": "css selector", "value": css}));
-        v[ELEMENT].as_str().unwrap().to_owned()
+        // The W3C element reference (its one key), whatever the key's spelling.
+        v.get(ELEMENT)
+            .or_else(|| v.as_object().and_then(|m| m.values().next()))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{css}: {v}"))
+            .to_owned()
     }
     fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css);
