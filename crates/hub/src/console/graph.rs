@@ -70,7 +70,7 @@ pub fn neighbourhood(nodes: &[Node], edges: &[Edge]) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        "<svg class=\"graph\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" aria-labelledby=\"graph-title\" xmlns=\"http://www.w3.org/2000/svg\">\
+        "<svg class=\"graph\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"group\" aria-labelledby=\"graph-title\" xmlns=\"http://www.w3.org/2000/svg\">\
 <title id=\"graph-title\">Relationships of this object ({} neighbours)</title><rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>",
         nodes.len().saturating_sub(1)
     );

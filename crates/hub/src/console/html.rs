@@ -126,7 +126,7 @@ pub fn layout(frame: Option<&Frame<'_>>, title: &str, banner: Banner, body: &str
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{} — Shieldwall</title><link rel=\"stylesheet\" href=\"/ui/static/console.css\"></head>\
 <body><a class=\"skip\" href=\"#main\">Skip to content</a>\
-<div class=\"banner\" role=\"note\" aria-label=\"Classification\">{}</div><header class=\"top\">\
+<header><div class=\"banner\" role=\"note\" aria-label=\"Classification\">{}</div><div class=\"top\">\
 <a class=\"brand\" href=\"/ui/\">Shieldwall</a>",
         E(title),
         tlp_badge(level)
@@ -154,7 +154,7 @@ pub fn layout(frame: Option<&Frame<'_>>, title: &str, banner: Banner, body: &str
     }
     let _ = write!(
         o,
-        "</header><main id=\"main\" tabindex=\"-1\">{body}</main>\
+        "</div></header><main id=\"main\" tabindex=\"-1\">{body}</main>\
 <footer><div class=\"banner\" role=\"note\" aria-label=\"Classification\">{}</div>\
 <p>Shieldwall — what is shown is only what your member may see under the coalition's TLP policy; \
 the label is the most restrictive TLP on this page.</p></footer></body></html>",

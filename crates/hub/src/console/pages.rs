@@ -490,7 +490,7 @@ fn results_table(state: &AppState, items: &[Shown], banner: &mut Banner) -> Stri
         let id = s(&i.object, "id");
         let _ = write!(
             o,
-            "<tr><td><a href=\"{}\">{}</a></td><td><span class=\"type\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"{}\">{}</a></td><td><span class=\"type\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td class=\"ver\">{}</td></tr>",
             E(&object_href(id)),
             E(&display_name(&i.object)),
             E(s(&i.object, "type")),
