@@ -564,7 +564,10 @@ async fn hostile_test(store: AnyStore, dir: &std::path::Path) {
     // The sign-ins and the failure are in the audit trail, on the console's path.
     let recs = node
         .store
-        .audit_records(&shieldwall::store::AuditQuery::default())
+        .audit_records(&shieldwall::store::AuditQuery {
+            limit: 100_000,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(

@@ -252,6 +252,10 @@ fn console_in_headless_chromium() {
     problems.extend(s.axe(&axe));
     s.screenshot("sign-in");
     s.click("form.signin button");
+    let start = Instant::now();
+    while !s.url().ends_with("/ui/") && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(s.url().ends_with("/ui/"), "{}", s.url());
     let text = s.run("return document.body.innerText;");
     assert!(text.as_str().unwrap().contains("Coalition picture"));
