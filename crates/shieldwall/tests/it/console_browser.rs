@@ -301,6 +301,10 @@ fn console_in_headless_chromium() {
     s.screenshot("browse");
 
     s.click(".who button");
+    let start = Instant::now();
+    while !s.url().contains("/ui/sign-in") && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(s.url().contains("/ui/sign-in"), "{}", s.url());
     s.go(&format!("{base}/ui/"));
     assert!(s.url().contains("/ui/sign-in"), "signed out: {}", s.url());
