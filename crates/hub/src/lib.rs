@@ -1,5 +1,5 @@
 //! The TAXII 2.1 hub of a Shieldwall node: the routes and their thin handlers ([`taxii`]),
-//! authentication ([`auth`]), the audit trail's writer ([`audit`]), the HTTP(S) server with its connection limits and atomic reload
+//! authentication ([`auth`]), the analyst's web console ([`console`]), the audit trail's writer ([`audit`]), the HTTP(S) server with its connection limits and atomic reload
 //! ([`server`]), and the demonstration coalition ([`demo`]).
 //!
 //! What it is for: serving the store to the members of a coalition over TAXII 2.1, each member
@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod demo;
 pub mod metrics;
 pub mod server;

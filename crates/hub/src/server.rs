@@ -67,6 +67,14 @@ pub async fn reload_state(old: &AppState, checked: &Checked) -> Result<AppState,
     .await?;
     state.sync_status = old.sync_status.clone();
     state.admin.clone_from(&old.admin);
+    // Console sessions survive a reload, except those whose user is gone or changed.
+    state.console = old.console.clone();
+    let users = state.coalition.users.clone();
+    state.console.sessions.retain_users(|p| {
+        users
+            .get(&p.actor)
+            .is_some_and(|u| u.member == p.member && u.role == p.role)
+    });
     Ok(state)
 }
 
@@ -133,6 +141,7 @@ async fn app_state_inner(
         metrics: metrics_handle().filter(|_| s.metrics_listen.is_none()),
         metrics_path: s.metrics_path.clone(),
         sync_status: None,
+        console: crate::console::Console::default(),
     })
 }
 

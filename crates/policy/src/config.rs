@@ -659,6 +659,7 @@ impl Config {
                 || r.name == "taxii2"
                 || r.name == "healthz"
                 || r.name == "lookup"
+                || r.name == "ui"
                 || format!("/{}", r.name) == s.metrics_path
             {
                 return Err(err(
@@ -1139,6 +1140,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key, "server.status_retention_hours");
+    }
+
+    #[test]
+    fn the_console_path_is_no_api_root() {
+        let text = "[server]\ndata_dir = \"d\"\n[[api_roots]]\nname = \"ui\"\ntitle = \"R\"\n";
+        let e = Config::from_toml(text, "u.toml", &[]).unwrap_err();
+        assert_eq!(e.key, "api_roots[0].name", "{e}");
+        assert!(e.reason.contains("reserved"), "{e}");
     }
 
     #[test]

@@ -1180,6 +1180,20 @@ macro_rules! impl_store {
                 Ok(out)
             }
 
+            async fn edge_sources(&self, target: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+                let $rs = self;
+                let pool = $reader;
+                let rows = sqlx::query(
+                    "SELECT DISTINCT v.id FROM edges r CROSS JOIN versions v \
+                     WHERE v.vid = r.vid AND r.target = $1 ORDER BY v.id LIMIT $2",
+                )
+                .bind(target)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+            }
+
             async fn sync_hold(
                 &self,
                 peer: &str,

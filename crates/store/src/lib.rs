@@ -527,6 +527,15 @@ pub trait Store: Send + Sync {
         refused: &[Refused],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Up to `limit` ids of objects (relationships, sightings, anything with a `*_ref`) one of
+    /// whose stored versions points to `target`, by the `edges_target` index. Candidates only:
+    /// whoever shows them must still read each through the policy listing.
+    fn edge_sources(
+        &self,
+        target: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// Every recorded refusal of object `id`.
     fn refused_of(&self, id: &str)
     -> impl Future<Output = Result<Vec<Refused>, StoreError>> + Send;
@@ -844,6 +853,9 @@ impl Store for AnyStore {
     }
     async fn record_refused(&self, refused: &[Refused]) -> Result<(), StoreError> {
         delegate!(self, s => s.record_refused(refused).await)
+    }
+    async fn edge_sources(&self, target: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+        delegate!(self, s => s.edge_sources(target, limit).await)
     }
     async fn refused_of(&self, id: &str) -> Result<Vec<Refused>, StoreError> {
         delegate!(self, s => s.refused_of(id).await)

@@ -5,6 +5,7 @@
 //! - [`admin`]: the administration (members, users, keys, collections, trust groups, peers) as
 //!   one versioned admin state in the store, shared by the CLI and the HTTP admin API.
 //! - [`member`]: a member acting on the node — writing all or nothing, reading its view.
+//! - [`browse`]: reading as a member for the web console — an object and its versions, a listing, a bounded word search, neighbours.
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
 //! - [`fimi`]: a FIMI incident with its narratives, channels and DISARM techniques; links; the
 //!   DISARM matrix. [`disarm`]: storing the DISARM framework, finding a technique or tactic.
@@ -18,6 +19,7 @@
 
 pub mod admin;
 pub mod assist;
+pub mod browse;
 pub mod disarm;
 pub mod fimi;
 pub mod incident;

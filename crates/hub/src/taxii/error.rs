@@ -164,7 +164,13 @@ pub async fn normalize(resp: Response) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/taxii+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_taxii {
+    // The console's pages are HTML, errors included.
+    let is_html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_taxii || is_html {
         return resp;
     }
     let (title, description): (&'static str, &str) = match status {

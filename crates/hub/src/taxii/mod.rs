@@ -66,6 +66,8 @@ pub struct AppState {
     /// The administration (admin API under `/admin/`): the node's bootstrap configuration and
     /// its store.
     pub admin: Option<crate::services::admin::Admin>,
+    /// The web console's sessions (kept across reloads).
+    pub console: crate::console::Console,
 }
 
 /// Discovery fields.
@@ -113,6 +115,7 @@ pub fn router(state: AppState) -> Router {
             "/{root}/collections/{coll}/objects/{object}/versions/",
             get(handlers::versions),
         )
+        .merge(crate::console::routes())
         .fallback(handlers::fallback)
         .with_state(state);
     routes.layer(

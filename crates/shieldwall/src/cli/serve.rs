@@ -318,6 +318,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
         text.push_str(&format!(
+            "  console: open {base_url}/ui/ in a browser and sign in as one of these users\n"
+        ));
+        text.push_str(&format!(
             "  try: curl -u {}:demo {base_url}/taxii2/\n",
             demo::USERS[0].0
         ));

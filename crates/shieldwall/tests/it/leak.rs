@@ -28,7 +28,7 @@ use shieldwall::{
 use stix::tlp::TlpLevel;
 
 /// Expected visible ids per (user, collection alias), from `may_see` over the stored placements.
-fn expected(
+pub(crate) fn expected(
     coalition: &Coalition,
     placements: &[Placement],
 ) -> BTreeMap<(String, String), BTreeSet<String>> {

@@ -13,6 +13,8 @@ mod bad_input;
 mod bounded_validation;
 mod canonical_cli;
 mod cli;
+mod console;
+mod console_browser;
 mod coord_cli;
 mod coord_scenario;
 mod detect_e2e;

@@ -1,0 +1,211 @@
+//! The analyst's console: server-rendered HTML on the same listener, TLS and users as TAXII,
+//! everything under `/ui/` (an API root may not be named `ui`), `/` redirecting there. Pages
+//! work without JavaScript; the one stylesheet is embedded in the binary and served from
+//! `/ui/static/console.css`.
+//!
+//! Every page reads through the library services ([`crate::services::browse`],
+//! [`crate::services::report`], …) and so through the store's policy listing, like TAXII: a
+//! hidden object is a "not found" identical to a missing one. Every response under `/ui/`
+//! carries `Cache-Control: no-store`, a CSP without `unsafe-inline` (`default-src 'self'`,
+//! `frame-ancestors 'none'`), `X-Content-Type-Options: nosniff` and `Referrer-Policy:
+//! no-referrer` ([`security_headers`]).
+//!
+//! # Adding a page
+//!
+//! 1. Write a handler in a module of this folder taking [`session::Signed`] (the extractor
+//!    redirects to the sign-in page when there is no live session) and `State<AppState>`;
+//!    build a [`services::browse::Viewer`](crate::services::browse::Viewer) (or another
+//!    service) from `signed.principal()` and read through it — never the store directly, never
+//!    CLI code.
+//! 2. Render with [`html::E`] around every piece of data (attributes too), links to objects with
+//!    [`html::object_href`], external links only through [`html::safe_url`]. Note the TLP of
+//!    everything shown in a [`html::Banner`] (`banner.see(level)`), then answer
+//!    [`page`]`(&signed, "nav-key", title, banner, body)`: the frame labels the page top and
+//!    bottom with the most restrictive level seen.
+//! 3. Route it in [`routes`] under `/ui/…`; add it to [`html::NAV`] if it is a top-level page.
+//! 4. If it shows RED or AMBER+STRICT objects, call [`audit_read`] with their ids first (a read
+//!    that cannot be recorded is not answered).
+//!
+//! # Adding a form
+//!
+//! Every form carries the session's CSRF token: put [`csrf_field`]`(&signed)` inside the
+//! `<form method="post">`, and in the POST handler take the body as `Bytes`, parse it with
+//! [`form`], and call [`check_form`] first: it refuses (403) a missing or wrong token. After a
+//! successful POST answer with [`html::see_other`] (post/redirect/get). Labels go on every input
+//! (`<label for=…>`).
+
+pub mod graph;
+pub mod html;
+pub mod pages;
+pub mod session;
+
+use std::collections::HashMap;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+
+use crate::{audit_chain::Entry, policy::Principal, taxii::AppState};
+use html::{Banner, E, Frame};
+use session::{Sessions, Signed};
+
+/// The console's state kept across configuration reloads.
+#[derive(Debug, Clone, Default)]
+pub struct Console {
+    /// Signed-in sessions.
+    pub sessions: Sessions,
+}
+
+/// The stylesheet, embedded.
+pub const CSS: &str = include_str!("console.css");
+
+/// The Content-Security-Policy of every console response.
+pub const CSP: &str = "default-src 'self'; style-src 'self'; script-src 'self'; \
+object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The console's routes (merged into the TAXII application).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::root))
+        .route("/ui", get(pages::root))
+        .route("/ui/", get(pages::home))
+        .route("/ui/static/console.css", get(stylesheet))
+        .route("/ui/sign-in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/ui/sign-out", post(pages::sign_out))
+        .route("/ui/search", get(pages::search))
+        .route("/ui/collections", get(pages::collections))
+        .route("/ui/collections/{root}/{coll}", get(pages::browse))
+        .route("/ui/objects/{id}", get(pages::object))
+        .route("/ui/objects/{id}/diff", get(pages::diff))
+        .route("/ui/objects/{id}/stix.json", get(pages::export_json))
+        .route("/ui/objects/{id}/values.txt", get(pages::export_values))
+        .route("/ui/{*rest}", get(pages::not_found).post(pages::not_found))
+        .layer(middleware::from_fn(security_headers))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+/// Adds the console's security headers to every response under `/ui/` (and `/`).
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    resp
+}
+
+/// The hidden input carrying the session's CSRF token.
+pub fn csrf_field(signed: &Signed) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        E(&signed.session.csrf)
+    )
+}
+
+/// A form body's fields (the last value of a repeated name wins; bodies over 64 KiB are
+/// refused by [`check_form`]).
+pub fn form(body: &Bytes) -> HashMap<String, String> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Refuses a POST whose CSRF token is missing or wrong (403), or whose body is too large.
+#[allow(clippy::result_large_err)]
+pub fn check_form(signed: &Signed, body: &Bytes) -> Result<HashMap<String, String>, Response> {
+    if body.len() > 65_536 {
+        return Err(refused("The form is too large."));
+    }
+    let f = form(body);
+    if signed.check_csrf(f.get("csrf").map(String::as_str)) {
+        Ok(f)
+    } else {
+        Err(refused(
+            "This form expired or did not come from this console. Go back, reload and try again.",
+        ))
+    }
+}
+
+/// A 403 page for a refused form.
+pub fn refused(why: &str) -> Response {
+    html::html(
+        StatusCode::FORBIDDEN,
+        html::layout(
+            None,
+            "Refused",
+            Banner::default(),
+            &format!("<h1>Refused</h1><p>{}</p>", E(why)),
+        ),
+    )
+}
+
+/// A page in the frame for `signed`, navigation entry `current` marked.
+pub fn page(signed: &Signed, current: &str, title: &str, banner: Banner, body: &str) -> Response {
+    let p = &signed.session.principal;
+    let frame = Frame {
+        user: &p.actor,
+        member: &p.member,
+        role: p.role.as_str(),
+        csrf: &signed.session.csrf,
+        current,
+    };
+    html::html(
+        StatusCode::OK,
+        html::layout(Some(&frame), title, banner, body),
+    )
+}
+
+/// Records a console read of RED or AMBER+STRICT objects, like TAXII's reads; `Err` when it
+/// could not be recorded (the page is then not shown).
+pub async fn audit_read(
+    state: &AppState,
+    p: &Principal,
+    what: &str,
+    red: &[&str],
+    strict: &[&str],
+) -> Result<(), Response> {
+    if red.is_empty() && strict.is_empty() {
+        return Ok(());
+    }
+    let entry = Entry::new(&p.actor, "read", "console", what, "ok").detail(
+        &crate::audit_chain::ids_detail(&format!("member={}", p.member), red, strict),
+    );
+    state.audit.record(entry).await.map_err(|_| {
+        html::html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            html::layout(
+                None,
+                "Unavailable",
+                Banner::default(),
+                "<h1>Unavailable</h1><p>This read could not be recorded in the audit trail, so it is not shown.</p>",
+            ),
+        )
+    })
+}
