@@ -7,7 +7,10 @@
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
 //! - [`fimi`]: a FIMI incident with its narratives, channels and DISARM techniques; links; the
 //!   DISARM matrix. [`disarm`]: storing the DISARM framework, finding a technique or tactic.
-//! - [`incident`]: a new incident and the steps that version it (impact, event, task, update).
+//! - [`incident`]: a new incident and the steps that version it (impact, event, task, update);
+//!   the incidents a member sees as rows, and one incident with everything linked to it.
+//! - [`workflow`]: who may take which coordination step (the producer versions its own
+//!   incident, request or offer; another member offers; readers take none).
 //! - [`report`]: the coalition report's figures, as a model the HTML renders.
 //! - [`scan`]: the scan loop — logs read record by record, probed against a compiled indicator
 //!   set, each hit handed to a [`scan::ScanSink`] (printed, aggregated), a [`scan::ScanSummary`] back.
@@ -22,6 +25,7 @@ pub mod member;
 pub mod report;
 pub mod scan;
 pub mod sightings;
+pub mod workflow;
 
 use crate::{publish::PublishError, store::StoreError};
 
@@ -55,6 +59,10 @@ pub enum ServiceError {
     /// A remote hub failed or refused.
     #[error("{0}")]
     Remote(String),
+    /// The workflow does not let this member take this step (another member's object, a
+    /// reader, one's own request to offer on).
+    #[error("{0}")]
+    Forbidden(String),
     /// Stored data is not what was written.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

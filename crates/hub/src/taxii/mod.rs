@@ -64,6 +64,8 @@ pub struct AppState {
     pub sync_status: Option<crate::sync::StatusBoard>,
     /// The web console's sessions (kept across reloads).
     pub console: crate::console::Console,
+    /// The configured peers (the console's federation status and explain view).
+    pub peers: Vec<crate::config::PeerConfig>,
 }
 
 /// Discovery fields.

@@ -13,6 +13,8 @@ mod bounded_validation;
 mod canonical_cli;
 mod cli;
 mod console;
+mod console_coord;
+mod console_coord_browser;
 mod coord_cli;
 mod coord_scenario;
 mod detect_e2e;
