@@ -79,8 +79,10 @@ fn uid(prefix: &str, name: &str) -> String {
 pub fn disarm_bundle() -> Value {
     let created = "2024-11-22T16:43:58.073Z";
     let owner = uid("identity", "disarm-foundation");
-    let mut objects = vec![json!({"type": "identity", "spec_version": "2.1", "id": owner,
-        "created": created, "modified": created, "name": "DISARM Foundation", "identity_class": "organization"})];
+    let mut objects = vec![
+        json!({"type": "identity", "spec_version": "2.1", "id": owner,
+        "created": created, "modified": created, "name": "DISARM Foundation", "identity_class": "organization"}),
+    ];
     for (ta, tname, short, techniques) in DISARM {
         objects.push(json!({"type": "x-mitre-tactic", "spec_version": "2.1", "id": uid("x-mitre-tactic", ta),
             "created_by_ref": owner, "created": created, "modified": created, "name": tname,
@@ -163,20 +165,19 @@ pub async fn seed(
 
     // cert-ee: an intrusion at an electricity distributor (AMBER, baltic-sharing).
     let ee = service(store, coalition, "cert-ee")?;
-    let victim = |name: &str, sector: &str, nis2: &str, sub: &str, class: EntityClass, cc: &str| {
-        Victim {
+    let victim =
+        |name: &str, sector: &str, nis2: &str, sub: &str, class: EntityClass, cc: &str| Victim {
             name: name.into(),
             description: None,
             sectors: vec![sector.into()],
             ci: CiEntity {
                 nis2_sector: Some(nis2.into()),
-                nis2_subsector: Some(sub.into()),
+                nis2_subsector: (!sub.is_empty()).then(|| sub.into()),
                 nis2_entity_class: Some(class),
                 country: Some(cc.into()),
                 ..CiEntity::default()
             },
-        }
-    };
+        };
     let core = |d: Determination, st: &str, c: u8| {
         let mut k = IncidentCore::new();
         k.determination = d;
@@ -283,8 +284,17 @@ pub async fn seed(
         red,
         NewIncident {
             name: "Mobile core signalling outage".into(),
-            description: Some("Suspected sabotage of signalling servers; emergency calls affected.".into()),
-            victim: Some(victim("Baltkom Mobile", "telecommunications", "digital-infrastructure", "digital-infrastructure/electronic-communications", EntityClass::Essential, "LV")),
+            description: Some(
+                "Suspected sabotage of signalling servers; emergency calls affected.".into(),
+            ),
+            victim: Some(victim(
+                "Baltkom Mobile",
+                "telecommunications",
+                "digital-infrastructure",
+                "digital-infrastructure/electronic-communications",
+                EntityClass::Essential,
+                "LV",
+            )),
             victim_ids: vec![],
             core: core(Determination::Suspected, "open", 95),
         },
@@ -300,8 +310,17 @@ pub async fn seed(
         strict,
         NewIncident {
             name: "Water utility PLC tampering".into(),
-            description: Some("Set points of a chlorination PLC changed remotely; caught by the operator.".into()),
-            victim: Some(victim("Waterbedrijf Noord", "water", "drinking-water", "drinking-water", EntityClass::Essential, "NL")),
+            description: Some(
+                "Set points of a chlorination PLC changed remotely; caught by the operator.".into(),
+            ),
+            victim: Some(victim(
+                "Waterbedrijf Noord",
+                "water",
+                "drinking-water",
+                "",
+                EntityClass::Essential,
+                "NL",
+            )),
             victim_ids: vec![],
             core: core(Determination::Blocked, "new", 70),
         },
@@ -328,7 +347,12 @@ pub async fn seed(
         green,
         &f,
         &Links {
-            techniques: vec!["T0086.002".into(), "T0023".into(), "T0115".into(), "T0118".into()],
+            techniques: vec![
+                "T0086.002".into(),
+                "T0023".into(),
+                "T0115".into(),
+                "T0118".into(),
+            ],
             narratives: vec!["The blackout was the government's fault".into()],
             channels: vec!["GridTruth@telegram".into()],
             fed_by: vec![ee_inc.clone()],
@@ -367,7 +391,13 @@ pub async fn seed(
         clear,
         &f,
         &Links {
-            techniques: vec!["T0086.002".into(), "T0087".into(), "T0114".into(), "T0118".into(), "T0119".into()],
+            techniques: vec![
+                "T0086.002".into(),
+                "T0087".into(),
+                "T0114".into(),
+                "T0118".into(),
+                "T0119".into(),
+            ],
             narratives: vec!["Rationing is coming this winter".into()],
             channels: vec!["EnergyNews24@facebook".into()],
             ..Links::default()
@@ -383,7 +413,9 @@ pub async fn seed(
         amber,
         NewRequest {
             name: "Forensics for the distributor".into(),
-            description: Some("Disk and memory forensics of the HMI and the engineering workstations.".into()),
+            description: Some(
+                "Disk and memory forensics of the HMI and the engineering workstations.".into(),
+            ),
             mechanism: "coalition".into(),
             needs: vec![need("digital-forensics:10:person-days")?],
             urgency: Some(coord::assist::Urgency::Immediate),

@@ -19,8 +19,8 @@ use super::{
     check_form,
     coord::{
         CSS_LINK, MAX_NAME, MAX_TEXT, Shown, bad_request, chosen_collection, collection_select,
-        failed, field, link, looks_like_id, marking, member, meter, missing, name_of, opt,
-        percent, producer, select, step_error, tlp_select,
+        failed, field, link, looks_like_id, marking, member, meter, missing, name_of, opt, percent,
+        producer, select, step_error, tlp_select,
     },
     csrf_field,
     html::{E, object_href, pct, see_other, tlp_badge},
@@ -59,7 +59,10 @@ pub(super) async fn board(State(state): State<AppState>, signed: Signed) -> Resp
 Every step is a new version of the request or offer by its producer. Open requests are ranked by priority \
 (severity, type of entity, scope, cross-border impact, urgency, measures taken).</p>");
     b.push_str("<h2>Open requests</h2>");
-    let open = board["open_requests"].as_array().cloned().unwrap_or_default();
+    let open = board["open_requests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if open.is_empty() {
         b.push_str("<p>No open request you may see.</p>");
     } else {
@@ -95,11 +98,19 @@ Every step is a new version of the request or offer by its producer. Open reques
                 link(req),
                 E(&producer(&state, req)),
                 tlp_badge(t),
-                meter(row["request"]["priority"].as_u64().and_then(|p| u8::try_from(p).ok())),
+                meter(
+                    row["request"]["priority"]
+                        .as_u64()
+                        .and_then(|p| u8::try_from(p).ok())
+                ),
                 E(row["urgency"].as_str().unwrap_or("")),
                 E(&row["services"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                    .map(|a| a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "))
                     .unwrap_or_default()),
                 if proposals.is_empty() {
                     "—".to_owned()
@@ -113,7 +124,10 @@ Every step is a new version of the request or offer by its producer. Open reques
         b.push_str("</tbody></table>");
     }
     b.push_str("<h2>Requests in progress and closed</h2>");
-    let other = board["other_requests"].as_array().cloned().unwrap_or_default();
+    let other = board["other_requests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if other.is_empty() {
         b.push_str("<p>None.</p>");
     } else {
@@ -165,14 +179,21 @@ Every step is a new version of the request or offer by its producer. Open reques
                 tlp_badge(t),
                 E(&row["services"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                    .map(|a| a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "))
                     .unwrap_or_default()),
                 if answers.is_empty() {
                     "standing offer".to_owned()
                 } else {
                     answers.join(", ")
                 },
-                row["lead_time_hours"].as_u64().map(|h| h.to_string()).unwrap_or_else(|| "—".into()),
+                row["lead_time_hours"]
+                    .as_u64()
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "—".into()),
                 E(st),
                 E(st)
             );
@@ -196,7 +217,12 @@ fn offer_link(o: &Value) -> String {
 fn list(v: &Value, k: &str) -> Vec<String> {
     v.get(k)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -260,9 +286,17 @@ pub(super) async fn request_page(
         E(&status.name()),
         E(&producer(&state, &req)),
         E(s(&req, "urgency")),
-        meter(req.get("priority").and_then(Value::as_u64).and_then(|p| u8::try_from(p).ok())),
+        meter(
+            req.get("priority")
+                .and_then(Value::as_u64)
+                .and_then(|p| u8::try_from(p).ok())
+        ),
         E(&read.body.services().join(", ")),
-        E(&if needs.is_empty() { "—".into() } else { needs.join(", ") }),
+        E(&if needs.is_empty() {
+            "—".into()
+        } else {
+            needs.join(", ")
+        }),
         E(&coll.title),
         E(&object_href(&id))
     );
@@ -320,7 +354,14 @@ pub(super) async fn request_page(
 <input type=\"hidden\" name=\"back\" value=\"{}\">{}<button type=\"submit\">Advance the offer</button></form>",
                             E(&pct(oid)),
                             E(&id),
-                            select("to", &format!("o-to-{}", &oid[oid.len() - 8..]), "To", "", &succ, None)
+                            select(
+                                "to",
+                                &format!("o-to-{}", &oid[oid.len() - 8..]),
+                                "To",
+                                "",
+                                &succ,
+                                None
+                            )
                         )
                     }
                 }
@@ -333,8 +374,15 @@ pub(super) async fn request_page(
                 E(&producer(&state, o)),
                 tlp_badge(ot),
                 E(&list(o, "offered_services").join(", ")),
-                o.get("lead_time_hours").and_then(Value::as_u64).map(|h| h.to_string()).unwrap_or_else(|| "—".into()),
-                if matched { "<strong>matched</strong>" } else { "" },
+                o.get("lead_time_hours")
+                    .and_then(Value::as_u64)
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "—".into()),
+                if matched {
+                    "<strong>matched</strong>"
+                } else {
+                    ""
+                },
                 st = E(st)
             );
         }
@@ -369,10 +417,13 @@ pub(super) async fn request_page(
     if requester.is_ok() {
         let available: Vec<(String, String)> = offers
             .iter()
-            .filter(|o| {
-                AssistanceOffer::read(o).is_ok_and(|r| r.body.offer_status.is_available())
+            .filter(|o| AssistanceOffer::read(o).is_ok_and(|r| r.body.offer_status.is_available()))
+            .map(|o| {
+                (
+                    s(o, "id").to_owned(),
+                    format!("{} — {}", name_of(o), producer(&state, o)),
+                )
             })
-            .map(|o| (s(o, "id").to_owned(), format!("{} — {}", name_of(o), producer(&state, o))))
             .collect();
         if status.successors().contains(&RequestStatus::Matched) && !available.is_empty() {
             any = true;
@@ -435,7 +486,12 @@ pub(super) async fn request_page(
     }
     if let Some(r) = read.body.report_ref.as_deref().and_then(|r| by_id.get(r)) {
         let rt = shown.see(&state, r);
-        let _ = write!(b, "<h2>After-action report</h2><p>{} {}</p>", link(r), tlp_badge(rt));
+        let _ = write!(
+            b,
+            "<h2>After-action report</h2><p>{} {}</p>",
+            link(r),
+            tlp_badge(rt)
+        );
     }
     if let Err(r) = shown.audit(&state, &signed, &format!("assist:{id}")).await {
         return r;
@@ -510,7 +566,10 @@ pub(super) async fn step(
     let back = if t == AssistanceRequest::TYPE {
         format!("/ui/assist/{}#actions", pct(&id))
     } else {
-        let first = list(&cur, "request_refs").into_iter().next().unwrap_or_default();
+        let first = list(&cur, "request_refs")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         back_to(&f, &first)
     };
     let res = match run(&m, &id, &action, &f, &coll).await {
@@ -611,7 +670,10 @@ async fn run(
                 services_provided: g("services_provided", "Services provided")?,
                 results: g("results", "Results achieved")?,
                 lessons: g("lessons", "Lessons learned")?,
-                satisfaction: percent(field(f, "satisfaction", "Satisfaction", 8)?, "Satisfaction")?,
+                satisfaction: percent(
+                    field(f, "satisfaction", "Satisfaction", 8)?,
+                    "Satisfaction",
+                )?,
                 ..Close::default()
             };
             let mark = marking(field(f, "tlp", "TLP", 32)?)?;

@@ -149,7 +149,9 @@ pub(super) fn member(state: &AppState, signed: &Signed) -> Result<MemberService,
 pub(super) fn step_error(signed: &Signed, e: &ServiceError) -> Response {
     match e {
         ServiceError::NotFound(_) => missing(signed),
-        ServiceError::Forbidden(why) => refused(&format!("The workflow does not allow this: {why}.")),
+        ServiceError::Forbidden(why) => {
+            refused(&format!("The workflow does not allow this: {why}."))
+        }
         ServiceError::Publish(PublishError::Forbidden { .. }) => refused(
             "The workflow does not allow this: your member may not write to that collection.",
         ),
@@ -487,8 +489,22 @@ pub(super) async fn incidents(
     let _ = write!(
         b,
         "<form class=\"filters\" method=\"get\" action=\"/ui/incidents\">{}{}{}{}{}<button type=\"submit\">Filter</button></form>",
-        select("sector", "f-sector", "Sector", sector, &sectors, Some("any")),
-        select("country", "f-country", "Country", country, &countries, Some("any")),
+        select(
+            "sector",
+            "f-sector",
+            "Sector",
+            sector,
+            &sectors,
+            Some("any")
+        ),
+        select(
+            "country",
+            "f-country",
+            "Country",
+            country,
+            &countries,
+            Some("any")
+        ),
         select(
             "criticality",
             "f-crit",
@@ -497,7 +513,14 @@ pub(super) async fn incidents(
             &opts(&["25", "50", "75", "90"]),
             Some("any")
         ),
-        select("status", "f-status", "Status", status, &statuses, Some("any")),
+        select(
+            "status",
+            "f-status",
+            "Status",
+            status,
+            &statuses,
+            Some("any")
+        ),
         select(
             "kind",
             "f-kind",
@@ -549,7 +572,10 @@ pub(super) async fn incidents(
                 if r.victims.is_empty() {
                     String::new()
                 } else {
-                    format!("<br><span class=\"note\">{}</span>", E(&r.victims.join(", ")))
+                    format!(
+                        "<br><span class=\"note\">{}</span>",
+                        E(&r.victims.join(", "))
+                    )
                 },
                 tlp_badge(t),
                 E(&r.sectors.join(", ")),
@@ -599,7 +625,10 @@ fn impact_text(i: &Value) -> String {
     let ext = i
         .get("extensions")
         .and_then(Value::as_object)
-        .and_then(|m| m.iter().find(|(k, _)| k.as_str() != coord::ext::INCIDENT_CORE))
+        .and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.as_str() != coord::ext::INCIDENT_CORE)
+        })
         .map(|(_, v)| v);
     let detail = ext
         .and_then(Value::as_object)
@@ -914,7 +943,10 @@ pub(super) async fn incident_page(
         }
         Err(e) => return failed(&e),
     }
-    if let Err(r) = shown.audit(&state, &signed, &format!("incident:{id}")).await {
+    if let Err(r) = shown
+        .audit(&state, &signed, &format!("incident:{id}"))
+        .await
+    {
         return r;
     }
     page(&signed, "incidents", &name_of(inc), shown.banner, &b)
@@ -952,7 +984,14 @@ fn step_forms(signed: &Signed, id: &str, v: &incident::View) -> String {
 <label for=\"u-crit\">Criticality (0–100)<input id=\"u-crit\" name=\"criticality\" type=\"number\" min=\"0\" max=\"100\" value=\"{}\"></label>\
 <button type=\"submit\">Update the incident</button></form>",
         E(&action("update")),
-        select("status", "u-status", "Investigation status", &st, &statuses, None),
+        select(
+            "status",
+            "u-status",
+            "Investigation status",
+            &st,
+            &statuses,
+            None
+        ),
         select(
             "determination",
             "u-det",
@@ -977,10 +1016,23 @@ fn step_forms(signed: &Signed, id: &str, v: &incident::View) -> String {
             "e-status",
             "Status",
             "occurred",
-            &opts(&["occurred", "ongoing", "pending", "not-occurred", "undetermined"]),
+            &opts(&[
+                "occurred",
+                "ongoing",
+                "pending",
+                "not-occurred",
+                "undetermined"
+            ]),
             None
         ),
-        select("after", "e-after", "After event", "", &events, Some("(starts a sequence)")),
+        select(
+            "after",
+            "e-after",
+            "After event",
+            "",
+            &events,
+            Some("(starts a sequence)")
+        ),
         tlp_select("e-tlp")
     );
     let _ = write!(
@@ -1025,10 +1077,24 @@ fn step_forms(signed: &Signed, id: &str, v: &incident::View) -> String {
             "t-outcome",
             "Outcome",
             "pending",
-            &opts(&["pending", "ongoing", "successful", "failed", "cancelled", "unknown"]),
+            &opts(&[
+                "pending",
+                "ongoing",
+                "successful",
+                "failed",
+                "cancelled",
+                "unknown"
+            ]),
             None
         ),
-        select("after", "t-after", "After task", "", &tasks, Some("(starts a sequence)")),
+        select(
+            "after",
+            "t-after",
+            "After task",
+            "",
+            &tasks,
+            Some("(starts a sequence)")
+        ),
         tlp_select("t-tlp")
     );
     o.push_str("</div>");
@@ -1046,8 +1112,7 @@ fn slug(v: &str, what: &str) -> Result<Vec<String>, String> {
         return Ok(Vec::new());
     }
     if v.len() <= 64
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
         Ok(vec![v.to_owned()])
@@ -1082,8 +1147,7 @@ fn impact_detail(f: &HashMap<String, String>) -> Result<ImpactDetail, String> {
                 .ok_or("An availability impact needs the availability lost (0–100).")?,
         },
         "external" => ImpactDetail::External {
-            impact_type: slug(&need("impact_type", "external")?, "Impact type")?
-                .remove(0),
+            impact_type: slug(&need("impact_type", "external")?, "Impact type")?.remove(0),
         },
         "confidentiality" => ImpactDetail::Confidentiality {
             loss_type: vocab::<LossType>("loss type", &need("loss_type", "confidentiality")?)?,
@@ -1098,10 +1162,7 @@ fn impact_detail(f: &HashMap<String, String>) -> Result<ImpactDetail, String> {
             record_size: None,
         },
         "physical" => ImpactDetail::Physical {
-            impact_type: vocab::<PhysicalImpact>(
-                "impact type",
-                &need("impact_type", "physical")?,
-            )?,
+            impact_type: vocab::<PhysicalImpact>("impact type", &need("impact_type", "physical")?)?,
             asset_type: None,
         },
         "monetary" => ImpactDetail::Monetary {
@@ -1262,7 +1323,9 @@ pub(super) async fn new_incident_form(State(state): State<AppState>, signed: Sig
         Err(r) => return r,
     };
     if !workflow::may_write_somewhere(&m) {
-        return refused("The workflow does not allow this: your account may write nowhere, so it reports no incident.");
+        return refused(
+            "The workflow does not allow this: your account may write nowhere, so it reports no incident.",
+        );
     }
     let colls = workflow::writable(&m);
     let mut b = String::from(CSS_LINK);
@@ -1282,10 +1345,38 @@ pub(super) async fn new_incident_form(State(state): State<AppState>, signed: Sig
         csrf_field(&signed),
         collection_select("n-coll", &colls, ""),
         tlp_select("n-tlp"),
-        select("determination", "n-det", "Determination", "suspected", &opts(DETERMINATIONS), None),
-        select("status", "n-status", "Investigation status", "new", &opts(STATUSES), None),
-        select("sector", "n-sector", "STIX sector", "", &opts(SECTORS), Some("—")),
-        select("nis2_sector", "n-nis2", "NIS2 sector", "", &opts(NIS2), Some("—")),
+        select(
+            "determination",
+            "n-det",
+            "Determination",
+            "suspected",
+            &opts(DETERMINATIONS),
+            None
+        ),
+        select(
+            "status",
+            "n-status",
+            "Investigation status",
+            "new",
+            &opts(STATUSES),
+            None
+        ),
+        select(
+            "sector",
+            "n-sector",
+            "STIX sector",
+            "",
+            &opts(SECTORS),
+            Some("—")
+        ),
+        select(
+            "nis2_sector",
+            "n-nis2",
+            "NIS2 sector",
+            "",
+            &opts(NIS2),
+            Some("—")
+        ),
         select(
             "entity_class",
             "n-class",
@@ -1295,7 +1386,13 @@ pub(super) async fn new_incident_form(State(state): State<AppState>, signed: Sig
             Some("—")
         ),
     );
-    page(&signed, "incidents", "Report an incident", Banner::default(), &b)
+    page(
+        &signed,
+        "incidents",
+        "Report an incident",
+        Banner::default(),
+        &b,
+    )
 }
 
 /// `POST /ui/incidents`: a new incident through the same service as `incident new`.
@@ -1313,7 +1410,9 @@ pub(super) async fn new_incident(
         Err(r) => return r,
     };
     if !workflow::may_write_somewhere(&m) {
-        return refused("The workflow does not allow this: your account may write nowhere, so it reports no incident.");
+        return refused(
+            "The workflow does not allow this: your account may write nowhere, so it reports no incident.",
+        );
     }
     let parsed = (|| -> Result<(Collection, &'static str, incident::NewIncident), String> {
         let coll = chosen_collection(&m, field(&f, "collection", "Collection", 200)?)?;
@@ -1323,8 +1422,10 @@ pub(super) async fn new_incident(
             return Err("Give the incident a name.".into());
         }
         let mut core = IncidentCore::new();
-        core.determination =
-            vocab::<Determination>("determination", field(&f, "determination", "Determination", 64)?)?;
+        core.determination = vocab::<Determination>(
+            "determination",
+            field(&f, "determination", "Determination", 64)?,
+        )?;
         let st = field(&f, "status", "Status", 64)?;
         core.investigation_status = if st.is_empty() {
             "new".into()

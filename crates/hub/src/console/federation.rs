@@ -96,7 +96,8 @@ pub(super) async fn status(State(state): State<AppState>, signed: Signed) -> Res
             st.and_then(|s| s.last_success_us)
                 .map(|t| E(&time_us(t)).to_string())
                 .unwrap_or_else(|| "never (or not run here)".into()),
-            lag.map(|l| format!("{:.0} s", l)).unwrap_or_else(|| "—".into()),
+            lag.map(|l| format!("{:.0} s", l))
+                .unwrap_or_else(|| "—".into()),
             st.and_then(|s| s.last_error.as_deref())
                 .map(|e| format!("<span class=\"error-text\">{}</span>", E(e)))
                 .unwrap_or_else(|| "—".into()),
@@ -239,8 +240,14 @@ pub(super) async fn explain(
         stix::tlp::TlpLevel::AmberStrict => (&none, &one),
         _ => (&none, &none),
     };
-    if let Err(r) =
-        super::audit_read(&state, signed.principal(), &format!("explain:{id}"), red, strict).await
+    if let Err(r) = super::audit_read(
+        &state,
+        signed.principal(),
+        &format!("explain:{id}"),
+        red,
+        strict,
+    )
+    .await
     {
         return r;
     }
@@ -261,7 +268,8 @@ pub(super) async fn explain(
         b.push_str("<table><thead><tr><th scope=\"col\">Verdict</th><th scope=\"col\">Collection</th><th scope=\"col\">Remote</th>\
 <th scope=\"col\">Version</th><th scope=\"col\">TLP</th><th scope=\"col\">Source</th><th scope=\"col\">Why</th></tr></thead><tbody>");
         for x in &ex {
-            let coll = local_of(&state, &x.collection).map_or(x.collection.clone(), |c| c.title.clone());
+            let coll =
+                local_of(&state, &x.collection).map_or(x.collection.clone(), |c| c.title.clone());
             let _ = write!(
                 b,
                 "<tr><td><span class=\"verdict v-{0}\">{0}</span></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td></tr>",

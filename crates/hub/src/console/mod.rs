@@ -89,7 +89,10 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/objects/{id}/stix.json", get(pages::export_json))
         .route("/ui/objects/{id}/values.txt", get(pages::export_values))
         .route("/ui/static/coord.css", get(coord::stylesheet))
-        .route("/ui/incidents", get(coord::incidents).post(coord::new_incident))
+        .route(
+            "/ui/incidents",
+            get(coord::incidents).post(coord::new_incident),
+        )
         .route("/ui/incidents/new", get(coord::new_incident_form))
         .route("/ui/incidents/{id}", get(coord::incident_page))
         .route("/ui/incidents/{id}/{step}", post(coord::incident_step))

@@ -305,7 +305,12 @@ fn victim_facts(v: &Value) -> (Vec<String>, Option<String>) {
         None => v
             .get("sectors")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
     };
     let country = ci
@@ -409,7 +414,12 @@ pub fn view_of(id: &str, objects: &[Value]) -> Option<View> {
     let ids = |k: &str| -> Vec<String> {
         core.and_then(|c| c.get(k))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let seq = |list: &str, key: &str| -> Vec<(Value, bool, Vec<String>)> {

@@ -34,7 +34,11 @@ pub fn writable(m: &MemberService) -> Vec<Collection> {
 
 /// `Ok` when the member may write the next version of `object` (held in `coll`): it produced
 /// it and may write that collection.
-pub fn may_version(m: &MemberService, object: &Value, coll: &Collection) -> Result<(), ServiceError> {
+pub fn may_version(
+    m: &MemberService,
+    object: &Value,
+    coll: &Collection,
+) -> Result<(), ServiceError> {
     if m.principal.role == Role::Reader {
         return Err(ServiceError::Forbidden(format!(
             "{} has the reader role: it reads, it takes no workflow step",

@@ -142,7 +142,10 @@ async fn assistance_flow(w: &World) {
     let mut ee = signed(w, "ee-analyst").await;
     let a = ee.get(&page).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert!(!a.body.contains("Offer help"), "no offer form for the requester");
+    assert!(
+        !a.body.contains("Offer help"),
+        "no offer form for the requester"
+    );
     assert!(a.body.contains("Match offers"), "the requester matches");
     let offer = format!("{page}/offer");
     let fields = [
@@ -165,7 +168,13 @@ async fn assistance_flow(w: &World) {
     let a = lt.get(&page).await;
     assert!(a.body.contains("Offer help"), "{}", a.body);
     let a = lt
-        .post(&offer, &[("name", "NKSC forensics"), ("services", "digital-forensics")])
+        .post(
+            &offer,
+            &[
+                ("name", "NKSC forensics"),
+                ("services", "digital-forensics"),
+            ],
+        )
         .await;
     assert_eq!(a.status, 403, "no CSRF token");
     let a = post(
@@ -182,13 +191,22 @@ async fn assistance_flow(w: &World) {
     .await;
     assert_eq!(a.status, 303, "{}", a.body);
     let a = ee.get(&page).await;
-    assert!(a.body.contains("NKSC forensics &lt;b&gt;team&lt;/b&gt;"), "escaped");
+    assert!(
+        a.body.contains("NKSC forensics &lt;b&gt;team&lt;/b&gt;"),
+        "escaped"
+    );
     assert!(!a.body.contains("<b>team</b>"));
-    // The offer's id: the checkbox value next to its name.
-    let i = a.body.find("NKSC forensics &lt;b&gt;").unwrap();
-    let before = &a.body[..i];
-    let k = before.rfind("name=\"offer\" value=\"").unwrap() + 20;
-    let lt_offer = before[k..k + before[k..].find('"').unwrap()].to_owned();
+    // The offer's id: the value of the match checkbox labelled with its name.
+    let lt_offer = a
+        .body
+        .match_indices("name=\"offer\" value=\"")
+        .map(|(i, m)| &a.body[i + m.len()..])
+        .find(|rest| {
+            let end = rest.find("</label>").unwrap();
+            rest[..end].contains("NKSC forensics")
+        })
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .expect("a match checkbox for cert-lt's offer");
     assert!(lt_offer.starts_with("assistance-offer--"));
     // Match: not by cert-lv, not by the reader, not without the token; by cert-ee.
     let matching = format!("{page}/match");
@@ -199,7 +217,12 @@ async fn assistance_flow(w: &World) {
     assert_eq!(a.status, 403, "the reader matches");
     let a = ee.post(&matching, &[("offer", &lt_offer)]).await;
     assert_eq!(a.status, 403, "no token");
-    let a = post(&mut ee, &matching, &[("offer", "assistance-offer--nonsense")]).await;
+    let a = post(
+        &mut ee,
+        &matching,
+        &[("offer", "assistance-offer--nonsense")],
+    )
+    .await;
     assert_eq!(a.status, 400, "a bad offer id");
     let a = post(&mut ee, &matching, &[("offer", &lt_offer)]).await;
     assert_eq!(a.status, 303, "{}", a.body);
@@ -265,7 +288,10 @@ async fn incident_flow(w: &World) {
         "Demo implant",
         "Add an event",
     ] {
-        assert!(a.body.contains(&escape(want)), "{want} on the incident page");
+        assert!(
+            a.body.contains(&escape(want)),
+            "{want} on the incident page"
+        );
     }
     let event = format!("{page}/event");
     let fields = [
@@ -280,10 +306,16 @@ async fn incident_flow(w: &World) {
     let mut lv = signed(w, "lv-analyst").await;
     let a = lv.get(&page).await;
     assert_eq!(a.status, 200);
-    assert!(!a.body.contains("Add an event"), "no forms for another member");
+    assert!(
+        !a.body.contains("Add an event"),
+        "no forms for another member"
+    );
     let a = post(&mut lv, &event, &fields).await;
     assert_eq!(a.status, 403, "another member's incident: {}", a.body);
-    assert!(a.body.contains("only the member that created this incident"));
+    assert!(
+        a.body
+            .contains("only the member that created this incident")
+    );
     let mut soc = signed(w, "ee-soc").await;
     let a = post(&mut soc, &event, &fields).await;
     assert_eq!(a.status, 403, "the reader");
@@ -296,19 +328,38 @@ async fn incident_flow(w: &World) {
     let after = stored(w, inc).await;
     assert_ne!(before["modified"], after["modified"], "a new version");
     let a = ee.get(&page).await;
-    assert!(a.body.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Lateral movement"));
+    assert!(
+        a.body
+            .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Lateral movement")
+    );
     assert!(!a.body.contains("<script>alert"));
     // Impact, task, status.
     for (step, f) in [
         (
             "impact",
-            vec![("category", "physical"), ("impact_type", "damaged-functional"), ("criticality", "40")],
+            vec![
+                ("category", "physical"),
+                ("impact_type", "damaged-functional"),
+                ("criticality", "40"),
+            ],
         ),
         (
             "task",
-            vec![("name", "Reset every HMI password"), ("outcome", "pending"), ("type", "remediation"), ("priority", "70")],
+            vec![
+                ("name", "Reset every HMI password"),
+                ("outcome", "pending"),
+                ("type", "remediation"),
+                ("priority", "70"),
+            ],
         ),
-        ("update", vec![("status", "closed"), ("determination", "confirmed"), ("criticality", "60")]),
+        (
+            "update",
+            vec![
+                ("status", "closed"),
+                ("determination", "confirmed"),
+                ("criticality", "60"),
+            ],
+        ),
     ] {
         let a = post(&mut ee, &format!("{page}/{step}"), &f).await;
         assert_eq!(a.status, 303, "{step}: {}", a.body);
@@ -322,10 +373,15 @@ async fn incident_flow(w: &World) {
         .unwrap();
     assert_eq!(core["investigation_status"], "closed");
     assert_eq!(core["criticality"], 60);
-    let a = ee.get("/ui/incidents?status=closed&sector=energy&country=EE").await;
+    let a = ee
+        .get("/ui/incidents?status=closed&sector=energy&country=EE")
+        .await;
     assert!(a.body.contains("Distributor SCADA intrusion"), "filters");
     let a = ee.get("/ui/incidents?status=open").await;
-    assert!(!a.body.contains("Distributor SCADA intrusion"), "filters exclude");
+    assert!(
+        !a.body.contains("Distributor SCADA intrusion"),
+        "filters exclude"
+    );
     // A new incident through the form.
     let a = post(
         &mut ee,
@@ -361,28 +417,88 @@ async fn hostile(w: &World) {
     let long = "A".repeat(300);
     let huge = "B".repeat(70_000);
     for (path, fields, want) in [
-        (format!("{page}/event"), vec![("name", long.as_str()), ("status", "occurred")], 400),
-        (format!("{page}/event"), vec![("name", "x"), ("status", "bogus")], 400),
-        (format!("{page}/event"), vec![("name", "x"), ("status", "occurred"), ("start", "yesterday")], 400),
-        (format!("{page}/event"), vec![("name", "x"), ("status", "occurred"), ("after", "event--not-an-id")], 400),
-        (format!("{page}/event"), vec![("name", "x"), ("status", "occurred"), ("type", "Not A Slug")], 400),
+        (
+            format!("{page}/event"),
+            vec![("name", long.as_str()), ("status", "occurred")],
+            400,
+        ),
+        (
+            format!("{page}/event"),
+            vec![("name", "x"), ("status", "bogus")],
+            400,
+        ),
+        (
+            format!("{page}/event"),
+            vec![
+                ("name", "x"),
+                ("status", "occurred"),
+                ("start", "yesterday"),
+            ],
+            400,
+        ),
+        (
+            format!("{page}/event"),
+            vec![
+                ("name", "x"),
+                ("status", "occurred"),
+                ("after", "event--not-an-id"),
+            ],
+            400,
+        ),
+        (
+            format!("{page}/event"),
+            vec![
+                ("name", "x"),
+                ("status", "occurred"),
+                ("type", "Not A Slug"),
+            ],
+            400,
+        ),
         (format!("{page}/impact"), vec![("category", "bogus")], 400),
-        (format!("{page}/impact"), vec![("category", "availability"), ("availability", "101")], 400),
+        (
+            format!("{page}/impact"),
+            vec![("category", "availability"), ("availability", "101")],
+            400,
+        ),
         (format!("{page}/update"), vec![("criticality", "1000")], 400),
-        (format!("{page}/update"), vec![("determination", "maybe")], 400),
+        (
+            format!("{page}/update"),
+            vec![("determination", "maybe")],
+            400,
+        ),
         (format!("{page}/update"), vec![("tlp", "purple")], 400),
         (format!("{page}/event"), vec![("name", huge.as_str())], 403),
         (format!("{page}/nonsense"), vec![("name", "x")], 404),
-        ("/ui/incidents/not-an-id/event".to_owned(), vec![("name", "x")], 404),
+        (
+            "/ui/incidents/not-an-id/event".to_owned(),
+            vec![("name", "x")],
+            404,
+        ),
         (
             "/ui/incidents/incident--00000000-0000-4000-8000-000000000000/task".to_owned(),
             vec![("name", "x")],
             404,
         ),
-        ("/ui/assist/garbage/offer".to_owned(), vec![("name", "x")], 404),
-        ("/ui/incidents".to_owned(), vec![("name", ""), ("determination", "suspected")], 400),
-        ("/ui/incidents".to_owned(), vec![("name", "x"), ("collection", "public-feed")], 400),
-        ("/ui/incidents".to_owned(), vec![("name", "x"), ("victim", "V"), ("country", "1")], 400),
+        (
+            "/ui/assist/garbage/offer".to_owned(),
+            vec![("name", "x")],
+            404,
+        ),
+        (
+            "/ui/incidents".to_owned(),
+            vec![("name", ""), ("determination", "suspected")],
+            400,
+        ),
+        (
+            "/ui/incidents".to_owned(),
+            vec![("name", "x"), ("collection", "public-feed")],
+            400,
+        ),
+        (
+            "/ui/incidents".to_owned(),
+            vec![("name", "x"), ("victim", "V"), ("country", "1")],
+            400,
+        ),
     ] {
         let a = post(&mut ee, &path, &fields).await;
         never_500(&path, &a);
@@ -417,7 +533,13 @@ async fn leak(w: &World) {
     let mut pairs = HashSet::new();
     for p in &placements {
         if pairs.insert((p.collection.clone(), p.id.clone())) {
-            for r in w.node.store.sync_versions(&p.collection, &p.id).await.unwrap() {
+            for r in w
+                .node
+                .store
+                .sync_versions(&p.collection, &p.id)
+                .await
+                .unwrap()
+            {
                 json_of
                     .entry(p.id.clone())
                     .or_default()
@@ -501,7 +623,10 @@ async fn leak(w: &World) {
             }
             assert_eq!(a.status, 200, "{user} {path}: {}", a.body);
             for id in &hidden_ids {
-                assert!(!a.body.contains(id.as_str()), "{user} sees hidden {id} on {path}");
+                assert!(
+                    !a.body.contains(id.as_str()),
+                    "{user} sees hidden {id} on {path}"
+                );
             }
             for n in &forbidden {
                 assert!(
@@ -510,9 +635,14 @@ async fn leak(w: &World) {
                 );
             }
             for l in links(&a.body) {
-                if ["/ui/incidents", "/ui/disarm", "/ui/assist", "/ui/federation"]
-                    .iter()
-                    .any(|p| l.starts_with(p))
+                if [
+                    "/ui/incidents",
+                    "/ui/disarm",
+                    "/ui/assist",
+                    "/ui/federation",
+                ]
+                .iter()
+                .any(|p| l.starts_with(p))
                     && !l.ends_with("/new")
                 {
                     queue.push_back(l.split('#').next().unwrap().to_owned());
@@ -521,7 +651,10 @@ async fn leak(w: &World) {
         }
         assert!(done.len() >= 5, "{user} crawled {}", done.len());
     }
-    assert!(checked_hidden > 0, "some coordination object is hidden from someone");
+    assert!(
+        checked_hidden > 0,
+        "some coordination object is hidden from someone"
+    );
 }
 
 async fn federation_admin(w: &World) {
@@ -540,7 +673,9 @@ async fn all(store: AnyStore, dir: &std::path::Path) {
     federation_admin(&w).await;
     // The forms' writes did not make anything leak.
     leak(&w).await;
-    if let Some(driver) = crate::console_coord_browser::Driver::start("coordination pages in headless Chromium").await {
+    if let Some(driver) =
+        crate::console_coord_browser::Driver::start("coordination pages in headless Chromium").await
+    {
         crate::console_coord_browser::screenshots(&driver, &w.node.base, &w.ids).await;
     }
 }

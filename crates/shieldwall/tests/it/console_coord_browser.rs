@@ -65,7 +65,12 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let binary = which(&chrome);
+        // Debian's `chromium` is a wrapper script; chromedriver drives the binary behind it.
+        let binary = if std::path::Path::new("/usr/lib/chromium/chromium").exists() {
+            "/usr/lib/chromium/chromium".to_owned()
+        } else {
+            which(&chrome)
+        };
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
             "goog:chromeOptions": {"binary": binary, "args": ["--headless=new", "--no-sandbox",
             "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1440,1000",
@@ -112,7 +117,11 @@ impl Driver {
 
     async fn find(&self, css: &str) -> String {
         let v = self
-            .cmd("POST", "/element", json!({"using": "css selector", "value": css}))
+            .cmd(
+                "POST",
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
             .await;
         v[ELEMENT].as_str().unwrap().to_owned()
     }
@@ -127,8 +136,12 @@ impl Driver {
         let e = self.find(css).await;
         self.cmd("POST", &format!("/element/{e}/clear"), json!({}))
             .await;
-        self.cmd("POST", &format!("/element/{e}/value"), json!({ "text": text }))
-            .await;
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            json!({ "text": text }),
+        )
+        .await;
     }
 
     pub(crate) async fn source(&self) -> String {
@@ -159,8 +172,12 @@ impl Driver {
             .as_u64()
             .unwrap_or(1000)
             .clamp(600, 4000);
-        self.cmd("POST", "/window/rect", json!({"width": 1440, "height": h + 140}))
-            .await;
+        self.cmd(
+            "POST",
+            "/window/rect",
+            json!({"width": 1440, "height": h + 140}),
+        )
+        .await;
         let png = self.cmd("GET", "/screenshot", Value::Null).await;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().unwrap())
@@ -168,8 +185,12 @@ impl Driver {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), bytes).unwrap();
-        self.cmd("POST", "/window/rect", json!({"width": 1440, "height": 1000}))
-            .await;
+        self.cmd(
+            "POST",
+            "/window/rect",
+            json!({"width": 1440, "height": 1000}),
+        )
+        .await;
     }
 
     pub(crate) async fn sign_in(&self, base: &str, user: &str) {
@@ -254,10 +275,13 @@ pub(crate) async fn screenshots(d: &Driver, base: &str, ids: &[String]) {
     d.sign_in(base, "nl-analyst").await;
     d.go(&req).await;
     d.click("#a-to option[value='in-delivery']").await;
-    d.click("form[action$='/advance'] button[type=submit]").await;
-    d.typ("#c-svc", "On-site OT incident response at the utility").await;
+    d.click("form[action$='/advance'] button[type=submit]")
+        .await;
+    d.typ("#c-svc", "On-site OT incident response at the utility")
+        .await;
     d.typ("#c-res", "PLC logic restored and verified").await;
-    d.typ("#c-les", "Remote access to PLCs only through the jump host").await;
+    d.typ("#c-les", "Remote access to PLCs only through the jump host")
+        .await;
     d.typ("#c-sat", "85").await;
     d.click("form[action$='/close'] button[type=submit]").await;
     let src = d.source().await;
