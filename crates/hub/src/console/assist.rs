@@ -356,7 +356,7 @@ pub(super) async fn request_page(
                             E(&id),
                             select(
                                 "to",
-                                &format!("o-to-{}", &oid[oid.len() - 8..]),
+                                &format!("o-to-{}", oid.get(oid.len().saturating_sub(8)..).unwrap_or("x")),
                                 "To",
                                 "",
                                 &succ,

@@ -174,7 +174,7 @@ pub(super) fn tlp_of(state: &AppState, o: &Value) -> TlpLevel {
 /// What a page shows: the banner's level and the RED and AMBER+STRICT ids to record.
 #[derive(Default)]
 pub(super) struct Shown {
-    pub banner: Banner,
+    pub(super) banner: Banner,
     red: Vec<String>,
     strict: Vec<String>,
 }
@@ -1042,6 +1042,7 @@ fn step_forms(signed: &Signed, id: &str, v: &incident::View) -> String {
 <label for=\"i-it\">Impact type (external: e.g. public-safety; physical: e.g. damaged-functional)<input id=\"i-it\" name=\"impact_type\" maxlength=\"64\"></label>\
 <label for=\"i-lt\">Loss type (confidentiality)<input id=\"i-lt\" name=\"loss_type\" maxlength=\"64\" placeholder=\"e.g. suspected-loss\"></label>\
 <label for=\"i-al\">Alteration (integrity)<input id=\"i-al\" name=\"alteration\" maxlength=\"64\" placeholder=\"e.g. partial-modification\"></label>\
+<label for=\"i-asset\">Asset type (physical; needed unless the impact type is none)<input id=\"i-asset\" name=\"asset_type\" maxlength=\"64\" placeholder=\"e.g. ics\"></label>\
 <label for=\"i-var\">Variety (monetary)<input id=\"i-var\" name=\"variety\" maxlength=\"64\"></label>\
 <label for=\"i-crit\">Criticality (0–100)<input id=\"i-crit\" name=\"criticality\" type=\"number\" min=\"0\" max=\"100\"></label>\
 <label for=\"i-desc\">Description<textarea id=\"i-desc\" name=\"description\" maxlength=\"{MAX_TEXT}\" rows=\"2\"></textarea></label>{}\
@@ -1163,7 +1164,7 @@ fn impact_detail(f: &HashMap<String, String>) -> Result<ImpactDetail, String> {
         },
         "physical" => ImpactDetail::Physical {
             impact_type: vocab::<PhysicalImpact>("impact type", &need("impact_type", "physical")?)?,
-            asset_type: None,
+            asset_type: opt(g("asset_type")?),
         },
         "monetary" => ImpactDetail::Monetary {
             variety: slug(&need("variety", "monetary")?, "Variety")?.remove(0),

@@ -340,6 +340,7 @@ async fn incident_flow(w: &World) {
             vec![
                 ("category", "physical"),
                 ("impact_type", "damaged-functional"),
+                ("asset_type", "ics"),
                 ("criticality", "40"),
             ],
         ),

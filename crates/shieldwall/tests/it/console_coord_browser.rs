@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-const ELEMENT: &str = "element-6066-11e4-a52f-4a5d8f3f0d0e";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub(crate) struct Driver {
     child: Child,
