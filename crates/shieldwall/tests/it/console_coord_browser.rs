@@ -144,6 +144,20 @@ impl Driver {
         .await;
     }
 
+    /// Chooses `value` in the `<select>` matched by `css`.
+    pub(crate) async fn choose(&self, css: &str, value: &str) {
+        let ok = self
+            .cmd(
+                "POST",
+                "/execute/sync",
+                json!({"script": "const s = document.querySelector(arguments[0]); \
+                    if (!s || ![...s.options].some(o => o.value === arguments[1])) return false; \
+                    s.value = arguments[1]; return true;", "args": [css, value]}),
+            )
+            .await;
+        assert_eq!(ok, Value::Bool(true), "{css} offers {value}");
+    }
+
     pub(crate) async fn source(&self) -> String {
         self.cmd("GET", "/source", Value::Null)
             .await
@@ -270,11 +284,15 @@ pub(crate) async fn screenshots(d: &Driver, base: &str, ids: &[String]) {
     d.shot("assist-matched.png").await;
     d.sign_in(base, "pl-analyst").await;
     d.go(&req).await;
-    d.click("form.inline select option[value='accepted']").await;
+    d.choose("form.inline select", "accepted").await;
     d.click("form.inline button[type=submit]").await;
+    assert!(
+        d.source().await.contains("st-accepted"),
+        "the provider accepted"
+    );
     d.sign_in(base, "nl-analyst").await;
     d.go(&req).await;
-    d.click("#a-to option[value='in-delivery']").await;
+    d.choose("#a-to", "in-delivery").await;
     d.click("form[action$='/advance'] button[type=submit]")
         .await;
     d.typ("#c-svc", "On-site OT incident response at the utility")
