@@ -622,34 +622,34 @@ fn short_time(t: &str) -> String {
 
 fn impact_text(i: &Value) -> String {
     let cat = s(i, "impact_category");
-    let ext = i
-        .get("extensions")
-        .and_then(Value::as_object)
-        .and_then(|m| {
-            m.iter()
-                .find(|(k, _)| k.as_str() != coord::ext::INCIDENT_CORE)
-        })
-        .map(|(_, v)| v);
-    let detail = ext
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| k.as_str() != "extension_type")
-                .map(|(k, v)| {
-                    format!(
-                        "{} {}",
-                        k.replace('_', " "),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+    // The category's detail lives in the impact's extension for that category.
+    let mut detail = Vec::new();
+    if let Some(exts) = i.get("extensions").and_then(Value::as_object) {
+        for ext in exts.values().filter_map(Value::as_object) {
+            for k in [
+                "availability_impact",
+                "impact_type",
+                "loss_type",
+                "alteration",
+                "asset_type",
+                "variety",
+                "information_type",
+            ] {
+                if let Some(v) = ext.get(k) {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    detail.push(if k == "availability_impact" {
+                        format!("{v}% of availability lost")
+                    } else {
+                        v.replace('-', " ")
+                    });
+                }
+            }
+        }
+    }
     if detail.is_empty() {
         format!("{cat} impact")
     } else {
-        format!("{cat} impact: {detail}")
+        format!("{cat} impact: {}", detail.join(", "))
     }
 }
 

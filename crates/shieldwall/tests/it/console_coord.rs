@@ -667,6 +667,12 @@ async fn federation_admin(w: &World) {
 
 async fn all(store: AnyStore, dir: &std::path::Path) {
     let w = setup(store, dir).await;
+    // The browser walk first, on the demo data as seeded (its screenshots are documentation).
+    if let Some(driver) =
+        crate::console_coord_browser::Driver::start("coordination pages in headless Chromium").await
+    {
+        crate::console_coord_browser::screenshots(&driver, &w.node.base, &w.ids).await;
+    }
     leak(&w).await;
     incident_flow(&w).await;
     assistance_flow(&w).await;
@@ -674,11 +680,6 @@ async fn all(store: AnyStore, dir: &std::path::Path) {
     federation_admin(&w).await;
     // The forms' writes did not make anything leak.
     leak(&w).await;
-    if let Some(driver) =
-        crate::console_coord_browser::Driver::start("coordination pages in headless Chromium").await
-    {
-        crate::console_coord_browser::screenshots(&driver, &w.node.base, &w.ids).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
