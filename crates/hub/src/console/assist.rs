@@ -356,7 +356,10 @@ pub(super) async fn request_page(
                             E(&id),
                             select(
                                 "to",
-                                &format!("o-to-{}", oid.get(oid.len().saturating_sub(8)..).unwrap_or("x")),
+                                &format!(
+                                    "o-to-{}",
+                                    oid.get(oid.len().saturating_sub(8)..).unwrap_or("x")
+                                ),
                                 "To",
                                 "",
                                 &succ,
