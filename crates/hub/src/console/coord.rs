@@ -1511,7 +1511,7 @@ pub(super) async fn disarm(State(state): State<AppState>, signed: Signed) -> Res
         "<p class=\"note\">Tactics left to right in phase order; each cell is a technique, darker the more incidents and \
 other objects you may see use it (or one of its sub-techniques). {} <code>uses</code> relationships counted. \
 Select a technique to see who used it. <a href=\"/ui/incidents?kind=fimi\">All FIMI incidents</a>.</p>\
-<div class=\"legend heat-legend\" aria-hidden=\"true\"><span class=\"h0\">unused</span><span class=\"h1\">1</span>\
+<div class=\"legend heat-legend\" aria-hidden=\"true\"><span class=\"h0\">unused</span><span class=\"h1\">fewer</span>\
 <span class=\"h3\">more</span><span class=\"h5\">most ({max})</span></div><div class=\"matrix-wrap\"><table class=\"matrix\"><thead><tr>",
         matrix.relationships_counted
     );
