@@ -25,8 +25,16 @@ use crate::{
 
 const NS: uuid::Uuid = uuid::Uuid::from_u128(0x5f1e_1d00_0000_4000_8000_5348_4945_4c44);
 
-/// The DISARM excerpt: (tactic id, tactic name, short name, [(technique id, name)]).
-const DISARM: &[(&str, &str, &str, &[(&str, &str)])] = &[
+/// A tactic of the excerpt: (tactic id, tactic name, short name, [(technique id, name)]).
+type TacticRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The DISARM excerpt.
+const DISARM: &[TacticRow] = &[
     (
         "TA06",
         "Develop Content",
