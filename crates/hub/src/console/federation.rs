@@ -66,46 +66,50 @@ pub(super) async fn status(State(state): State<AppState>, signed: Signed) -> Res
     if state.sync_status.is_none() && !state.peers.is_empty() {
         b.push_str("<p class=\"note\">This process does not run the scheduled sync (<code>serve</code> without <code>[sync]</code> scheduling, or <code>shieldwall sync</code> runs it): last sync and lag are unknown here; what is held back and refused is read from the store.</p>");
     }
-    b.push_str("<table><thead><tr><th scope=\"col\">Peer</th><th scope=\"col\">Member</th><th scope=\"col\">Last sync</th>\
+    if !state.peers.is_empty() {
+        b.push_str("<table><thead><tr><th scope=\"col\">Peer</th><th scope=\"col\">Member</th><th scope=\"col\">Last sync</th>\
 <th scope=\"col\" class=\"num\">Lag</th><th scope=\"col\">Last error</th><th scope=\"col\">Held back (by reason)</th><th scope=\"col\">Refused from it (by reason)</th></tr></thead><tbody>");
-    for p in &state.peers {
-        let st = board.get(&p.name);
-        let lag = st.and_then(|s| s.lag_seconds(now));
-        let per = |rows: &[(String, String, i64)]| -> String {
-            let v: Vec<String> = rows
-                .iter()
-                .filter(|(peer, _, _)| peer == &p.name)
-                .map(|(_, reason, n)| format!("<span class=\"reason\">{}</span> {n}", E(reason)))
-                .collect();
-            if v.is_empty() {
-                "none".into()
-            } else {
-                v.join("<br>")
-            }
-        };
-        let _ = write!(
-            b,
-            "<tr><td><strong>{}</strong><br><span class=\"note\">{}</span></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            E(&p.name),
-            E(&p.url),
-            E(&state
-                .coalition
-                .members
-                .get(&p.member)
-                .map_or(p.member.clone(), |m| m.name.clone())),
-            st.and_then(|s| s.last_success_us)
-                .map(|t| E(&time_us(t)).to_string())
-                .unwrap_or_else(|| "never (or not run here)".into()),
-            lag.map(|l| format!("{:.0} s", l))
-                .unwrap_or_else(|| "—".into()),
-            st.and_then(|s| s.last_error.as_deref())
-                .map(|e| format!("<span class=\"error-text\">{}</span>", E(e)))
-                .unwrap_or_else(|| "—".into()),
-            per(&held),
-            per(&refused)
-        );
+        for p in &state.peers {
+            let st = board.get(&p.name);
+            let lag = st.and_then(|s| s.lag_seconds(now));
+            let per = |rows: &[(String, String, i64)]| -> String {
+                let v: Vec<String> = rows
+                    .iter()
+                    .filter(|(peer, _, _)| peer == &p.name)
+                    .map(|(_, reason, n)| {
+                        format!("<span class=\"reason\">{}</span> {n}", E(reason))
+                    })
+                    .collect();
+                if v.is_empty() {
+                    "none".into()
+                } else {
+                    v.join("<br>")
+                }
+            };
+            let _ = write!(
+                b,
+                "<tr><td><strong>{}</strong><br><span class=\"note\">{}</span></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                E(&p.name),
+                E(&p.url),
+                E(&state
+                    .coalition
+                    .members
+                    .get(&p.member)
+                    .map_or(p.member.clone(), |m| m.name.clone())),
+                st.and_then(|s| s.last_success_us)
+                    .map(|t| E(&time_us(t)).to_string())
+                    .unwrap_or_else(|| "never (or not run here)".into()),
+                lag.map(|l| format!("{:.0} s", l))
+                    .unwrap_or_else(|| "—".into()),
+                st.and_then(|s| s.last_error.as_deref())
+                    .map(|e| format!("<span class=\"error-text\">{}</span>", E(e)))
+                    .unwrap_or_else(|| "—".into()),
+                per(&held),
+                per(&refused)
+            );
+        }
+        b.push_str("</tbody></table>");
     }
-    b.push_str("</tbody></table>");
     // What push holds back, object by object.
     b.push_str("<h2>Held back</h2><p class=\"note\">Versions the last push judged must not leave for each peer, with the reason. \
 An object your member may not see is counted, not named.</p>");
