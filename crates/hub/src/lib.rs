@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod demo;
+pub mod demo_coord;
 pub mod metrics;
 pub mod server;
 pub mod services;

@@ -142,6 +142,7 @@ async fn app_state_inner(
         metrics_path: s.metrics_path.clone(),
         sync_status: None,
         console: crate::console::Console::default(),
+        peers: checked.config.peers.clone(),
     })
 }
 

@@ -114,6 +114,9 @@ pub const NAV: &[(&str, &str, &str)] = &[
     ("home", "/ui/", "Coalition picture"),
     ("search", "/ui/search", "Search"),
     ("collections", "/ui/collections", "Collections"),
+    ("incidents", "/ui/incidents", "Incidents"),
+    ("disarm", "/ui/disarm", "Counter-FIMI"),
+    ("assist", "/ui/assist", "Assistance"),
 ];
 
 /// A whole page: the frame around `body`, labelled top and bottom with `banner`'s level.

@@ -34,6 +34,9 @@
 //! successful POST answer with [`html::see_other`] (post/redirect/get). Labels go on every input
 //! (`<label for=…>`).
 
+pub mod assist;
+pub mod coord;
+pub mod federation;
 pub mod graph;
 pub mod html;
 pub mod pages;
@@ -85,6 +88,21 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/objects/{id}/diff", get(pages::diff))
         .route("/ui/objects/{id}/stix.json", get(pages::export_json))
         .route("/ui/objects/{id}/values.txt", get(pages::export_values))
+        .route("/ui/static/coord.css", get(coord::stylesheet))
+        .route(
+            "/ui/incidents",
+            get(coord::incidents).post(coord::new_incident),
+        )
+        .route("/ui/incidents/new", get(coord::new_incident_form))
+        .route("/ui/incidents/{id}", get(coord::incident_page))
+        .route("/ui/incidents/{id}/{step}", post(coord::incident_step))
+        .route("/ui/disarm", get(coord::disarm))
+        .route("/ui/disarm/{technique}", get(coord::disarm_technique))
+        .route("/ui/assist", get(assist::board))
+        .route("/ui/assist/{id}", get(assist::request_page))
+        .route("/ui/assist/{id}/{action}", post(assist::step))
+        .route("/ui/federation", get(federation::status))
+        .route("/ui/federation/explain", get(federation::explain))
         .route("/ui/{*rest}", get(pages::not_found).post(pages::not_found))
         .layer(middleware::from_fn(security_headers))
 }

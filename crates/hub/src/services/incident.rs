@@ -265,3 +265,213 @@ pub async fn update(m: &MemberService, id: &str, u: &Update) -> Result<Written, 
     let outcomes = m.write(&coll, &objects).await?;
     Ok(Written { objects, outcomes })
 }
+
+/// One incident as a row of a list: what the filters and the table need.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Investigation status.
+    pub status: String,
+    /// Determination.
+    pub determination: String,
+    /// Criticality 0–100.
+    pub criticality: Option<u8>,
+    /// The victims' NIS2 sectors, else STIX sectors (sorted, distinct).
+    pub sectors: Vec<String>,
+    /// The victims' countries (sorted, distinct).
+    pub countries: Vec<String>,
+    /// The victims' names.
+    pub victims: Vec<String>,
+    /// Whether the incident carries the FIMI extension.
+    pub fimi: bool,
+    /// `modified`, else `created`.
+    pub modified: String,
+    /// The producer's identity.
+    pub created_by: String,
+}
+
+/// The sectors and country of a victim identity: NIS2 sector (else STIX sectors), country.
+fn victim_facts(v: &Value) -> (Vec<String>, Option<String>) {
+    let ci = v.pointer(&format!("/extensions/{}", coord::ext::CI_ENTITY));
+    let nis2 = ci
+        .and_then(|c| c.get("nis2_sector"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let sectors = match nis2 {
+        Some(n) => vec![n],
+        None => v
+            .get("sectors")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let country = ci
+        .and_then(|c| c.get("country"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    (sectors, country)
+}
+
+/// Every incident among `objects` (latest versions the member may see) as a row, most
+/// critical first, then latest first.
+pub fn rows(objects: &[Value]) -> Vec<Row> {
+    let mut out: Vec<Row> = of_type(objects, "incident")
+        .map(|inc| {
+            let core = inc.pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE));
+            let mut r = Row {
+                id: s(inc, "id").to_owned(),
+                name: s(inc, "name").to_owned(),
+                status: core
+                    .and_then(|c| c.get("investigation_status"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                determination: core
+                    .and_then(|c| c.get("determination"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                criticality: core
+                    .and_then(|c| c.get("criticality"))
+                    .and_then(Value::as_u64)
+                    .and_then(|c| u8::try_from(c).ok()),
+                fimi: inc
+                    .pointer(&format!("/extensions/{}", coord::ext::FIMI_INCIDENT))
+                    .is_some(),
+                modified: {
+                    let m = s(inc, "modified");
+                    if m.is_empty() { s(inc, "created") } else { m }.to_owned()
+                },
+                created_by: s(inc, "created_by_ref").to_owned(),
+                ..Row::default()
+            };
+            for v in victims_of(inc, objects) {
+                let (sectors, country) = victim_facts(v);
+                r.sectors.extend(sectors);
+                r.countries.extend(country);
+                r.victims.push(s(v, "name").to_owned());
+            }
+            r.sectors.sort();
+            r.sectors.dedup();
+            r.countries.sort();
+            r.countries.dedup();
+            r
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.criticality
+            .cmp(&a.criticality)
+            .then_with(|| b.modified.cmp(&a.modified))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out
+}
+
+/// One incident with what the member may see of everything linked to it.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// The incident (latest visible version).
+    pub incident: Value,
+    /// Its row.
+    pub row: Row,
+    /// Victims (identities).
+    pub victims: Vec<Value>,
+    /// Impacts, in the incident's order.
+    pub impacts: Vec<Value>,
+    /// Events, in the incident's order, with whether each starts a sequence and the ids of the
+    /// events it leads to.
+    pub events: Vec<(Value, bool, Vec<String>)>,
+    /// Tasks, likewise.
+    pub tasks: Vec<(Value, bool, Vec<String>)>,
+    /// Relationships from or to the incident: (relationship, the other end when visible).
+    pub links: Vec<(Value, Option<Value>)>,
+}
+
+impl View {
+    /// The other ends of `relationship_type` links of type `t`.
+    pub fn linked(&self, t: &str) -> Vec<(&Value, &Value)> {
+        self.links
+            .iter()
+            .filter_map(|(r, o)| o.as_ref().map(|o| (r, o)))
+            .filter(|(_, o)| s(o, "type") == t)
+            .collect()
+    }
+}
+
+/// Incident `id` as `objects` (what the member sees) hold it; `None` when it is not there.
+pub fn view_of(id: &str, objects: &[Value]) -> Option<View> {
+    let inc = of_type(objects, "incident").find(|o| s(o, "id") == id)?;
+    let by_id = |x: &str| objects.iter().find(|o| s(o, "id") == x);
+    let core = inc.pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE));
+    let ids = |k: &str| -> Vec<String> {
+        core.and_then(|c| c.get(k))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let seq = |list: &str, key: &str| -> Vec<(Value, bool, Vec<String>)> {
+        core.and_then(|c| c.get(list))
+            .and_then(Value::as_array)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| {
+                        let o = by_id(s(e, key))?;
+                        let start = e
+                            .get("sequence_start")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(true);
+                        let next = e
+                            .get("next_steps")
+                            .and_then(Value::as_array)
+                            .map(|n| n.iter().map(|st| s(st, key).to_owned()).collect())
+                            .unwrap_or_default();
+                        Some((o.clone(), start, next))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let impacts = ids("impact_refs")
+        .iter()
+        .filter_map(|i| by_id(i))
+        .cloned()
+        .collect();
+    let links = of_type(objects, "relationship")
+        .filter(|r| s(r, "source_ref") == id || s(r, "target_ref") == id)
+        .map(|r| {
+            let other = if s(r, "source_ref") == id {
+                s(r, "target_ref")
+            } else {
+                s(r, "source_ref")
+            };
+            (r.clone(), by_id(other).cloned())
+        })
+        .collect();
+    let row = rows(objects)
+        .into_iter()
+        .find(|x| x.id == id)
+        .unwrap_or_default();
+    Some(View {
+        incident: inc.clone(),
+        row,
+        victims: victims_of(inc, objects).into_iter().cloned().collect(),
+        impacts,
+        events: seq("events", "event_ref"),
+        tasks: seq("tasks", "task_ref"),
+        links,
+    })
+}

@@ -9,7 +9,10 @@
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
 //! - [`fimi`]: a FIMI incident with its narratives, channels and DISARM techniques; links; the
 //!   DISARM matrix. [`disarm`]: storing the DISARM framework, finding a technique or tactic.
-//! - [`incident`]: a new incident and the steps that version it (impact, event, task, update).
+//! - [`incident`]: a new incident and the steps that version it (impact, event, task, update);
+//!   the incidents a member sees as rows, and one incident with everything linked to it.
+//! - [`workflow`]: who may take which coordination step (the producer versions its own
+//!   incident, request or offer; another member offers; readers take none).
 //! - [`lookup`]: "where else has this value appeared" — a pasted value classified and looked up
 //!   in the store's value index through the member's policy.
 //! - [`report`]: the coalition report's figures, as a model the HTML renders.
@@ -28,6 +31,7 @@ pub mod member;
 pub mod report;
 pub mod scan;
 pub mod sightings;
+pub mod workflow;
 
 use crate::{publish::PublishError, store::StoreError};
 
@@ -61,6 +65,10 @@ pub enum ServiceError {
     /// A remote hub failed or refused.
     #[error("{0}")]
     Remote(String),
+    /// The workflow does not let this member take this step (another member's object, a
+    /// reader, one's own request to offer on).
+    #[error("{0}")]
+    Forbidden(String),
     /// Stored data is not what was written.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

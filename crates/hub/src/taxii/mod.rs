@@ -68,6 +68,8 @@ pub struct AppState {
     pub admin: Option<crate::services::admin::Admin>,
     /// The web console's sessions (kept across reloads).
     pub console: crate::console::Console,
+    /// The configured peers (the console's federation status and explain view).
+    pub peers: Vec<crate::config::PeerConfig>,
 }
 
 /// Discovery fields.

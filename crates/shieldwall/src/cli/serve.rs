@@ -230,6 +230,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .context("cannot seed the demo data")?;
         if n > 0 {
+            hub::demo_coord::seed(&store, &std::sync::Arc::new(coalition))
+                .await
+                .context("cannot seed the demo coordination data")?;
             tracing::info!(objects = n, data = %checked.config.server.data_dir.display(), "Seeded the demo coalition.");
         }
     }

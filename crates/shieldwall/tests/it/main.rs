@@ -15,6 +15,8 @@ mod canonical_cli;
 mod cli;
 mod console;
 mod console_browser;
+mod console_coord;
+mod console_coord_browser;
 mod coord_cli;
 mod coord_scenario;
 mod detect_e2e;

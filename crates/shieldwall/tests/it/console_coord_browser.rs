@@ -1,0 +1,314 @@
+//! A minimal W3C WebDriver client (chromedriver + headless Chromium) for the coordination
+//! pages: it signs in through the form, walks an incident page, the DISARM matrix and an
+//! assistance offer → match → close with real clicks, checks each page, and saves screenshots
+//! to `docs/console/` (`coord-*`, `disarm-*`, `assist-*`, `federation-*`). Without Chromium
+//! or chromedriver it says `SKIPPED:` (a failure under `SHIELDWALL_REQUIRE_CHROMIUM=1`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub(crate) struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Option<&'static str> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+impl Driver {
+    /// chromedriver and a headless Chromium session, or `None` (after `SKIPPED:`).
+    pub(crate) async fn start(what: &str) -> Option<Driver> {
+        let chrome = testenv::chromium(what)?;
+        let Some(cd) = chromedriver() else {
+            assert!(
+                std::env::var("SHIELDWALL_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+                "{what}: no chromedriver"
+            );
+            println!("SKIPPED: {what}: no chromedriver");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(cd)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        shieldwall::tls::ensure_provider();
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if http.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Debian's `chromium` is a wrapper script; chromedriver drives the binary behind it.
+        let binary = if std::path::Path::new("/usr/lib/chromium/chromium").exists() {
+            "/usr/lib/chromium/chromium".to_owned()
+        } else {
+            which(&chrome)
+        };
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:chromeOptions": {"binary": binary, "args": ["--headless=new", "--no-sandbox",
+            "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1440,1000",
+            "--force-device-scale-factor=1", "--lang=en"]}}}});
+        let r: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
+            .to_owned();
+        Some(Driver {
+            child,
+            base,
+            session,
+            http,
+        })
+    }
+
+    async fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let req = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let r: Value = req.send().await.unwrap().json().await.unwrap();
+        assert!(
+            r["value"].get("error").is_none(),
+            "WebDriver {method} {path}: {r}"
+        );
+        r["value"].clone()
+    }
+
+    pub(crate) async fn go(&self, url: &str) {
+        self.cmd("POST", "/url", json!({ "url": url })).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                "POST",
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    pub(crate) async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.cmd("POST", &format!("/element/{e}/click"), json!({}))
+            .await;
+    }
+
+    pub(crate) async fn typ(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.cmd("POST", &format!("/element/{e}/clear"), json!({}))
+            .await;
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+
+    /// Chooses `value` in the `<select>` matched by `css`.
+    pub(crate) async fn choose(&self, css: &str, value: &str) {
+        let ok = self
+            .cmd(
+                "POST",
+                "/execute/sync",
+                json!({"script": "const s = document.querySelector(arguments[0]); \
+                    if (!s || ![...s.options].some(o => o.value === arguments[1])) return false; \
+                    s.value = arguments[1]; return true;", "args": [css, value]}),
+            )
+            .await;
+        assert_eq!(ok, Value::Bool(true), "{css} offers {value}");
+    }
+
+    pub(crate) async fn source(&self) -> String {
+        self.cmd("GET", "/source", Value::Null)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub(crate) async fn url(&self) -> String {
+        self.cmd("GET", "/url", Value::Null)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A screenshot of the whole page (the window made as tall as the document).
+    pub(crate) async fn shot(&self, name: &str) {
+        let h = self
+            .cmd(
+                "POST",
+                "/execute/sync",
+                json!({"script": "return document.documentElement.scrollHeight", "args": []}),
+            )
+            .await
+            .as_u64()
+            .unwrap_or(1000)
+            .clamp(600, 4000);
+        self.cmd(
+            "POST",
+            "/window/rect",
+            json!({"width": 1440, "height": h + 140}),
+        )
+        .await;
+        let png = self.cmd("GET", "/screenshot", Value::Null).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+        self.cmd(
+            "POST",
+            "/window/rect",
+            json!({"width": 1440, "height": 1000}),
+        )
+        .await;
+    }
+
+    pub(crate) async fn sign_in(&self, base: &str, user: &str) {
+        self.cmd("DELETE", "/cookie", Value::Null).await;
+        self.go(&format!("{base}/ui/sign-in")).await;
+        self.typ("#user", user).await;
+        self.typ("#password", "demo").await;
+        self.click("form.signin button[type=submit]").await;
+        assert!(
+            self.source().await.contains("Sign out"),
+            "{user} signed in in Chromium"
+        );
+    }
+}
+
+fn which(p: &std::path::Path) -> String {
+    if p.is_absolute() {
+        return p.display().to_string();
+    }
+    for d in std::env::var("PATH").unwrap_or_default().split(':') {
+        let c = std::path::Path::new(d).join(p);
+        if c.exists() {
+            return c.display().to_string();
+        }
+    }
+    p.display().to_string()
+}
+
+fn pct(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The walk, with screenshots. `ids` as `hub::demo_coord::seed` returns them.
+pub(crate) async fn screenshots(d: &Driver, base: &str, ids: &[String]) {
+    // An incident on critical infrastructure, as its producer sees it.
+    d.sign_in(base, "ee-analyst").await;
+    d.go(&format!("{base}/ui/incidents")).await;
+    let src = d.source().await;
+    assert!(src.contains("Distributor SCADA intrusion"));
+    d.shot("coord-incidents.png").await;
+    d.go(&format!("{base}/ui/incidents/{}", pct(&ids[0]))).await;
+    let src = d.source().await;
+    assert!(src.contains("Timeline") && src.contains("Põhjavõrk Distribution"));
+    d.shot("coord-incident.png").await;
+    // The FIMI incident it fed.
+    d.go(&format!("{base}/ui/incidents/{}", pct(&ids[4]))).await;
+    let src = d.source().await;
+    assert!(src.contains("FIMI activity") && src.contains("GridTruth"));
+    d.shot("coord-fimi-incident.png").await;
+    // The DISARM matrix, then one technique by a click on its cell.
+    d.go(&format!("{base}/ui/disarm")).await;
+    let src = d.source().await;
+    assert!(src.contains("T0086.002") && src.contains("class=\"matrix\""));
+    d.shot("disarm-matrix.png").await;
+    d.click("a[href='/ui/disarm/T0118']").await;
+    let src = d.source().await;
+    assert!(src.contains("Amplify Existing Narrative") && src.contains("Leaked grid documents"));
+    d.shot("disarm-technique.png").await;
+    // Assistance: cert-pl offers on ncsc-nl's request, ncsc-nl matches, cert-pl accepts,
+    // ncsc-nl delivers and closes.
+    let req = format!("{base}/ui/assist/{}", pct(&ids[7]));
+    d.sign_in(base, "pl-analyst").await;
+    d.go(&format!("{base}/ui/assist")).await;
+    d.shot("assist-board.png").await;
+    d.go(&req).await;
+    d.typ("#of-name", "CERT Polska OT response team").await;
+    d.typ("#of-lead", "36").await;
+    d.click("form[action$='/offer'] button[type=submit]").await;
+    assert!(d.url().await.contains("/ui/assist/assistance-request--"));
+    assert!(d.source().await.contains("CERT Polska OT response team"));
+    d.shot("assist-offer.png").await;
+    d.sign_in(base, "nl-analyst").await;
+    d.go(&req).await;
+    d.click("form[action$='/match'] input[type=checkbox]").await;
+    d.click("form[action$='/match'] button[type=submit]").await;
+    assert!(d.source().await.contains("<strong>matched</strong>"));
+    d.shot("assist-matched.png").await;
+    d.sign_in(base, "pl-analyst").await;
+    d.go(&req).await;
+    d.choose("form.inline select", "accepted").await;
+    d.click("form.inline button[type=submit]").await;
+    assert!(
+        d.source().await.contains("st-accepted"),
+        "the provider accepted"
+    );
+    d.sign_in(base, "nl-analyst").await;
+    d.go(&req).await;
+    d.choose("#a-to", "in-delivery").await;
+    d.click("form[action$='/advance'] button[type=submit]")
+        .await;
+    d.typ("#c-svc", "On-site OT incident response at the utility")
+        .await;
+    d.typ("#c-res", "PLC logic restored and verified").await;
+    d.typ("#c-les", "Remote access to PLCs only through the jump host")
+        .await;
+    d.typ("#c-sat", "85").await;
+    d.click("form[action$='/close'] button[type=submit]").await;
+    let src = d.source().await;
+    assert!(src.contains("After-action report") && src.contains("st-closed"));
+    d.shot("assist-closed.png").await;
+    // The federation status, as the admin.
+    d.sign_in(base, "admin").await;
+    d.go(&format!("{base}/ui/federation")).await;
+    assert!(d.source().await.contains("<h1>Federation</h1>"));
+    d.shot("federation-status.png").await;
+    let _ = d.cmd("DELETE", "", Value::Null).await;
+}
