@@ -13,6 +13,7 @@
 //! batches, without locking the scan.
 
 pub mod input;
+mod parallel;
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use matcher::{Compiled, Hit, Scanner};
-use telemetry::{FieldMap, Format, MAX_LINE, Reader, Record};
+use telemetry::{FieldMap, FieldSet, Format, MAX_LINE, Reader, Record};
 
 use self::input::{Input, Line, OpenError};
 use super::sightings::HitAggregator;
@@ -41,6 +42,11 @@ pub struct ScanOptions {
     pub follow_swaps: bool,
     /// How many malformed lines to report per input before only counting them.
     pub max_line_errors: u64,
+    /// Threads reading and matching (0: one per core). With more than one, the inputs are cut
+    /// into blocks of lines read in parallel and the hits are merged in input order (the
+    /// same output as one thread); a set with patterns over several observations, or
+    /// [`ScanOptions::follow_swaps`], scans on one thread.
+    pub threads: usize,
 }
 
 /// What a scan read and found.
@@ -99,11 +105,21 @@ pub trait ScanSink {
     /// Takes one hit. An error stops the scan: a broken pipe quietly
     /// ([`ScanSummary::broken_pipe`]), any other as [`ScanError::Output`].
     fn hit(&mut self, at: &HitAt<'_>) -> io::Result<()>;
+
+    /// Whether the sink reads more of a hit's record than the hit's own value and time (e.g.
+    /// observed data of the whole record): then the scan reads every field of every record,
+    /// not only those the indicators can hit.
+    fn whole_records(&self) -> bool {
+        false
+    }
 }
 
 impl<S: ScanSink + ?Sized> ScanSink for &mut S {
     fn hit(&mut self, at: &HitAt<'_>) -> io::Result<()> {
         (**self).hit(at)
+    }
+    fn whole_records(&self) -> bool {
+        (**self).whole_records()
     }
 }
 
@@ -114,6 +130,9 @@ impl<S: ScanSink> ScanSink for Option<S> {
             None => Ok(()),
         }
     }
+    fn whole_records(&self) -> bool {
+        self.as_ref().is_some_and(ScanSink::whole_records)
+    }
 }
 
 /// Both sinks, the first first.
@@ -122,10 +141,17 @@ impl<A: ScanSink, B: ScanSink> ScanSink for (A, B) {
         self.0.hit(at)?;
         self.1.hit(at)
     }
+    fn whole_records(&self) -> bool {
+        self.0.whole_records() || self.1.whole_records()
+    }
 }
 
 /// Hits aggregated per indicator into sightings (with observed data when kept).
 impl ScanSink for HitAggregator {
+    fn whole_records(&self) -> bool {
+        self.keeps_observed()
+    }
+
     fn hit(&mut self, at: &HitAt<'_>) -> io::Result<()> {
         self.record(at.indicator_id(), at.time(), || {
             matcher::record_to_observed_data(at.record, at.record_no)
@@ -301,7 +327,10 @@ pub enum ScanError {
 /// Scans `inputs` in order against the set in `set` (taken up again between batches when
 /// [`ScanOptions::follow_swaps`]), handing every hit to `sink` and every diagnostic to
 /// `observer`. An input that cannot be opened or read is counted and skipped; malformed lines
-/// are counted and do not stop the scan.
+/// are counted and do not stop the scan. Records are read only for the fields the set can hit
+/// (`matcher::Compiled::needed_fields`), every field when the sink asks for whole records.
+/// On several threads ([`ScanOptions::threads`]) the sink and the observer see the same hits
+/// and events in the same order as on one.
 pub fn scan(
     inputs: &[Input],
     set: &ArcSwap<Compiled>,
@@ -309,9 +338,38 @@ pub fn scan(
     sink: &mut dyn ScanSink,
     observer: &mut dyn ScanObserver,
 ) -> Result<ScanSummary, ScanError> {
+    let current = set.load_full();
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let whole = sink.whole_records();
+    let needed = |c: &Compiled| {
+        if whole {
+            FieldSet::all()
+        } else {
+            c.needed_fields()
+        }
+    };
+    if threads > 1 && !opts.follow_swaps && current.is_stateless() {
+        let n = needed(&current);
+        return parallel::scan(inputs, current, opts, n, threads, sink, observer);
+    }
+    scan_one_thread(inputs, set, opts, &needed, sink, observer)
+}
+
+fn scan_one_thread(
+    inputs: &[Input],
+    set: &ArcSwap<Compiled>,
+    opts: &ScanOptions,
+    needed_of: &dyn Fn(&Compiled) -> FieldSet,
+    sink: &mut dyn ScanSink,
+    observer: &mut dyn ScanObserver,
+) -> Result<ScanSummary, ScanError> {
     let read_bytes = Arc::new(AtomicU64::new(0));
     let mut t = ScanSummary::default();
     let mut current = set.load_full();
+    let mut needed = needed_of(&current);
     let mut scanner = Scanner::new(&current);
     let mut rec = Record::new();
     let mut hits: Vec<Hit> = Vec::new();
@@ -333,8 +391,9 @@ pub fn scan(
             }
         };
         t.files += 1;
-        let mut reader: Option<Reader> =
-            opts.format.map(|f| Reader::new(f, opts.field_map.as_ref()));
+        let mut reader: Option<Reader> = opts
+            .format
+            .map(|f| Reader::restricted(f, opts.field_map.as_ref(), needed));
         let mut line_no = 0u64;
         let mut file_malformed = 0u64;
         loop {
@@ -356,7 +415,7 @@ pub fn scan(
             line_no += 1;
             t.lines += 1;
             let reader = reader.get_or_insert_with(|| {
-                Reader::new(Format::sniff(&line_buf), opts.field_map.as_ref())
+                Reader::restricted(Format::sniff(&line_buf), opts.field_map.as_ref(), needed)
             });
             let result = match got {
                 Line::TooLong(n) => Err(format!(
@@ -412,6 +471,8 @@ pub fn scan(
                     if !Arc::ptr_eq(&latest, &current) {
                         current = latest;
                         scanner.reset(&current);
+                        needed = needed_of(&current);
+                        reader.restrict(needed);
                     }
                 }
             }
