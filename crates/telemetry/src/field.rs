@@ -184,7 +184,10 @@ impl FieldSet {
 
     /// The fields of the set, in [`Field::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Field> {
-        Field::ALL.iter().copied().filter(move |f| self.contains(*f))
+        Field::ALL
+            .iter()
+            .copied()
+            .filter(move |f| self.contains(*f))
     }
 
     /// The set a reader must read so that records hold every field of `self` as the general

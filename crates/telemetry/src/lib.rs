@@ -205,7 +205,9 @@ impl Reader {
                 fast,
                 scratch,
             } => match fast {
-                Some(plan) if scanjson::read(plan, line, rec, scratch) == scanjson::Outcome::Done => {
+                Some(plan)
+                    if scanjson::read(plan, line, rec, scratch) == scanjson::Outcome::Done =>
+                {
                     Ok(true)
                 }
                 _ => json::read_json_line(map, path, line, rec).map(|()| true),

@@ -47,6 +47,8 @@ pub struct Entry {
 #[derive(Debug, Default, Clone)]
 pub struct Record {
     buf: String,
+    /// Reused while building `url.full`.
+    scratch: String,
     bin: Vec<u8>,
     entries: Vec<Entry>,
     timestamp: Option<i64>,
@@ -129,7 +131,12 @@ impl Record {
                 self.buf.push_str(&d);
             }
             ValueKind::Hash(len) => {
-                if !push_hex(&mut self.buf, &mut self.bin, raw.as_bytes(), usize::from(len)) {
+                if !push_hex(
+                    &mut self.buf,
+                    &mut self.bin,
+                    raw.as_bytes(),
+                    usize::from(len),
+                ) {
                     self.buf.truncate(start);
                     self.bin.truncate(bin);
                     return Err(Rejected::NotHash);
@@ -184,14 +191,20 @@ impl Record {
         if self.entries.len() >= MAX_VALUES {
             return;
         }
-        let (host, path) = (self.value(&host), self.value(&path));
-        let absolute = path.get(..8).is_some_and(|p| {
-            p.eq_ignore_ascii_case("https://") || p[..7].eq_ignore_ascii_case("http://")
-        });
-        let full = if absolute {
-            crate::canon::url(path).into_owned()
+        let (host_e, path_e) = (host, path);
+        let path = self.value(&path_e);
+        // Compared as bytes: a character may straddle the seventh byte (`https:é…`).
+        let b = path.as_bytes();
+        let absolute = b.len() >= 8
+            && (b[..8].eq_ignore_ascii_case(b"https://")
+                || b[..7].eq_ignore_ascii_case(b"http://"));
+        // Built in a reused buffer: no allocation per record once it has grown.
+        let mut full = std::mem::take(&mut self.scratch);
+        full.clear();
+        let (host, path) = (self.value(&host_e), self.value(&path_e));
+        if absolute {
+            full.push_str(path);
         } else {
-            let mut full = String::with_capacity(host.len() + path.len() + 16);
             full.push_str("http://");
             let v6 = host.parse::<std::net::Ipv6Addr>().is_ok();
             if v6 {
@@ -215,10 +228,10 @@ impl Record {
                 full.push('/');
             }
             full.push_str(path);
-            crate::canon::url(&full).into_owned()
-        };
+        }
         let start = self.buf.len();
-        self.buf.push_str(&full);
+        self.buf.push_str(&crate::canon::url(&full));
+        self.scratch = full;
         self.entries.push(Entry {
             field: Field::UrlFull,
             start: offset(start),
@@ -430,6 +443,11 @@ mod tests {
         assert_eq!(
             full(&[(F::UrlDomain, "2001:db8::1"), (F::UrlPath, "/")]),
             Some("http://[2001:db8::1]/".into())
+        );
+        // A character across the seventh byte of the path is no panic.
+        assert_eq!(
+            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "https:é/x")]),
+            Some("http://evil.example/https:%C3%A9/x".into())
         );
         let mut r = Record::new();
         r.push(F::DnsQuestion, "Bücher.Example.").unwrap();

@@ -90,7 +90,9 @@ impl Plan {
                             children: Vec::new(),
                         });
                         let n = plan.nodes.len() - 1;
-                        plan.nodes[at].children.push((seg.as_bytes().into(), n as u32));
+                        plan.nodes[at]
+                            .children
+                            .push((seg.as_bytes().into(), n as u32));
                         n
                     }
                 };
@@ -366,7 +368,7 @@ impl Parser<'_> {
                 .filter(|&c| depth < MAX_DEPTH && self.plan.nodes[c as usize].wanted);
             match child {
                 Some(c) => self.value(c, depth + 1)?,
-                None => self.skip_value()?,
+                None => self.skip_value(depth + 1)?,
             }
             self.ws();
             match self.peek() {
@@ -400,7 +402,7 @@ impl Parser<'_> {
                 self.i += 1;
                 if depth >= MAX_DEPTH {
                     self.i -= 1;
-                    return self.skip_value();
+                    return self.skip_value(depth);
                 }
                 self.ws();
                 if self.peek() == Some(b']') {
@@ -507,21 +509,25 @@ impl Parser<'_> {
                 }
             }
             // Epoch milliseconds when large, else seconds (as the general reader).
-            Some(Target::Timestamp) => self.rec.set_timestamp(i64::try_from(n).ok().and_then(|n| {
-                if n > 100_000_000_000 {
-                    n.checked_mul(1_000_000)
-                } else {
-                    n.checked_mul(1_000_000_000)
-                }
-            })),
+            Some(Target::Timestamp) => {
+                self.rec.set_timestamp(i64::try_from(n).ok().and_then(|n| {
+                    if n > 100_000_000_000 {
+                        n.checked_mul(1_000_000)
+                    } else {
+                        n.checked_mul(1_000_000_000)
+                    }
+                }))
+            }
             _ => {}
         }
     }
 
-    /// Skips one value, checking its grammar (serde_json's `IgnoredAny`, without recursion).
-    fn skip_value(&mut self) -> R<()> {
+    /// Skips one value inside `depth` open containers, checking its grammar (serde_json's
+    /// `IgnoredAny`, without recursion). Nesting beyond [`MAX_NESTING`] in all gives up.
+    fn skip_value(&mut self, depth: u32) -> R<()> {
         let mut stack = [0u8; MAX_NESTING];
         let mut sp = 0usize;
+        let room = MAX_NESTING.saturating_sub(depth as usize + 1);
         loop {
             // A value.
             match self.peek().ok_or(Bail)? {
@@ -536,7 +542,7 @@ impl Parser<'_> {
                     if self.peek() == Some(close) {
                         self.i += 1;
                     } else {
-                        if sp == MAX_NESTING {
+                        if sp >= room {
                             return Err(Bail);
                         }
                         stack[sp] = open;
@@ -658,7 +664,7 @@ mod tests {
     use super::*;
     use crate::field::Field;
     use crate::sample::{Spec, generate, standard_plants};
-    use crate::{Format, FieldMap};
+    use crate::{FieldMap, Format};
 
     /// The one-pass reader reads the usual lines itself (the general reader is only the
     /// fallback), and gives up on what it leaves to the general reader.
@@ -669,7 +675,10 @@ mod tests {
             .with(Field::DnsQuestion)
             .with(Field::UrlFull)
             .with_helpers();
-        for (format, map) in [(Format::Ecs, FieldMap::ecs()), (Format::Eve, FieldMap::eve())] {
+        for (format, map) in [
+            (Format::Ecs, FieldMap::ecs()),
+            (Format::Eve, FieldMap::eve()),
+        ] {
             let plan = Plan::new(&map, needed);
             let (files, _) = generate(&Spec {
                 format,
@@ -704,7 +713,12 @@ mod tests {
             );
         }
         assert_eq!(
-            read(&plan, br#"{"x":{"y":[1,-2.5e3,"\u00e9",null]},"destination":{"ip":"1.2.3.4"}}"#, &mut rec, &mut scratch),
+            read(
+                &plan,
+                br#"{"x":{"y":[1,-2.5e3,"\u00e9",null]},"destination":{"ip":"1.2.3.4"}}"#,
+                &mut rec,
+                &mut scratch
+            ),
             Outcome::Done
         );
         assert_eq!(rec.get(Field::DestinationIp), Some("1.2.3.4"));

@@ -122,9 +122,9 @@ impl ZeekState {
         match r {
             // So many values that the per-record limit could decide which are kept: read them
             // all, as the general reader does.
-            Ok((true, attempts)) if attempts >= MAX_VALUES && !needed.is_all() => self
-                .read_fields(line, rec, FieldSet::all())
-                .map(|(r, _)| r),
+            Ok((true, attempts)) if attempts >= MAX_VALUES && !needed.is_all() => {
+                self.read_fields(line, rec, FieldSet::all()).map(|(r, _)| r)
+            }
             r => r.map(|(r, _)| r),
         }
     }

@@ -829,4 +829,153 @@ mod tests {
             assert!(hits.iter().all(|h| h.line > BATCH_LINES));
         }
     }
+
+    /// Many blocks of ECS, EVE and Zeek lines (Zeek with its header again in the middle), gzip,
+    /// malformed and too long lines, a missing file: every thread count gives the one-thread
+    /// scan's hits, output bytes, events and counts; the hits are the planted values.
+    #[test]
+    fn every_thread_count_gives_the_one_thread_scan() {
+        use telemetry::sample::{Spec, generate, standard_plants};
+        let mut inputs = Vec::new();
+        let mut planted = 0;
+        let mut plants_all = Vec::new();
+        for (k, format) in [Format::Ecs, Format::Eve, Format::Zeek]
+            .into_iter()
+            .enumerate()
+        {
+            let plants = standard_plants(format);
+            plants_all.extend(plants.iter().map(|(_, v)| v.clone()));
+            let (files, p) = generate(&Spec {
+                format,
+                events: 12_000,
+                plants,
+                malformed: 30,
+                seed: 5 + k as u64,
+            });
+            planted += p.len();
+            for f in files {
+                let mut text = f.text;
+                if format == Format::Zeek {
+                    // The same log again, header and all, in the same file.
+                    text = text.clone() + &text;
+                } else {
+                    text.push_str(&"x".repeat(MAX_LINE + 10));
+                    text.push('\n');
+                }
+                inputs.push(memory(&format!("{k}-{}", f.name), &text));
+            }
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, log().as_bytes()).unwrap();
+        inputs.insert(
+            1,
+            Input::Memory {
+                name: "g.json.gz".into(),
+                bytes: gz.finish().unwrap().into(),
+            },
+        );
+        inputs.insert(2, Input::File("/nonexistent/y.log".into()));
+        let mut inds = Vec::new();
+        for (i, v) in plants_all.iter().enumerate() {
+            let p = if v.contains("://") {
+                format!("[url:value = '{v}']")
+            } else if v.parse::<std::net::IpAddr>().is_ok() {
+                let t = if v.contains(':') {
+                    "ipv6-addr"
+                } else {
+                    "ipv4-addr"
+                };
+                format!("[{t}:value = '{v}']")
+            } else if v.len() == 64 && !v.contains('.') {
+                format!(
+                    "[file:hashes.'SHA-256' = '{v}'] OR [x509-certificate:hashes.'SHA-256' = '{v}']"
+                )
+            } else if v.len() == 40 && !v.contains('.') {
+                format!("[x509-certificate:hashes.'SHA-1' = '{v}']")
+            } else if v.len() == 32 && !v.contains('.') {
+                format!("[file:hashes.MD5 = '{v}']")
+            } else if v.ends_with(".exe") {
+                format!("[file:name = '{v}']")
+            } else {
+                format!("[domain-name:value = '{v}']")
+            };
+            inds.push(ind(&format!("00000000-0000-4000-8000-{i:012}"), "p", &p));
+        }
+        inds.push(ind(DOMAIN, "c2", "[domain-name:value = 'c2.evil.example']"));
+        let (c, report) = matcher::compile(&inds, &CompileOptions::default());
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        let set = ArcSwap::from_pointee(c);
+        let run = |threads: usize| {
+            let mut out = HitWriter {
+                w: Vec::new(),
+                json: true,
+            };
+            let mut hits: Vec<FoundHit> = Vec::new();
+            let mut events = Events::default();
+            let s = scan(
+                &inputs,
+                &set,
+                &ScanOptions { threads, ..opts() },
+                &mut (&mut out, &mut hits),
+                &mut events,
+            )
+            .unwrap();
+            (s, out.w, hits, events.0)
+        };
+        let one = run(1);
+        assert!(one.0.hits as usize >= planted, "{:?}", one.0);
+        assert!(one.0.lines > 40_000 && one.0.malformed > 90, "{:?}", one.0);
+        assert!(one.3.iter().filter(|e| *e == "progress").count() > 10);
+        for threads in [2, 3, 8] {
+            let many = run(threads);
+            assert_eq!(many.0, one.0, "{threads} threads");
+            assert!(many.1 == one.1, "{threads} threads: output differs");
+            assert_eq!(many.2, one.2, "{threads} threads");
+            assert_eq!(many.3, one.3, "{threads} threads");
+        }
+        // And the hits are those of the general reader reading every field, record by record.
+        let mut truth = Vec::new();
+        let current = set.load_full();
+        let mut scanner = Scanner::new(&current);
+        for input in &inputs {
+            let Input::Memory { name, bytes } = input else {
+                continue;
+            };
+            let mut r = input.open(|_| {}).unwrap();
+            let mut text = Vec::new();
+            io::Read::read_to_end(&mut r, &mut text).unwrap();
+            let _ = bytes;
+            let mut reader: Option<Reader> = None;
+            let mut rec = Record::new();
+            for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+                let reader = reader.get_or_insert_with(|| Reader::new(Format::sniff(line), None));
+                if line.len() <= MAX_LINE && reader.read_line(line, &mut rec) == Ok(true) {
+                    let mut hits = Vec::new();
+                    current.scan(&rec, &mut scanner, &mut hits);
+                    for h in hits {
+                        let fv = current.hit_value(&h, &rec).unwrap();
+                        truth.push((
+                            name.clone(),
+                            i as u64 + 1,
+                            current.indicator_id(h.indicator).to_owned(),
+                            fv.1.to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+        let got: Vec<_> = one
+            .2
+            .iter()
+            .map(|h| {
+                (
+                    h.file.clone(),
+                    h.line,
+                    h.indicator.clone(),
+                    h.value.clone().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, truth);
+    }
 }

@@ -21,7 +21,9 @@ use matcher::{Compiled, Hit, Scanner};
 use telemetry::{FieldSet, Format, MAX_LINE, Reader, Record};
 
 use super::input::{self, Input, Line, OpenError};
-use super::{BATCH_LINES, HitAt, ScanError, ScanEvent, ScanObserver, ScanOptions, ScanSink, ScanSummary};
+use super::{
+    BATCH_LINES, HitAt, ScanError, ScanEvent, ScanObserver, ScanOptions, ScanSink, ScanSummary,
+};
 
 /// Bytes of lines per block (a block ends with the line that reaches it).
 const BLOCK: usize = 1 << 20;
@@ -86,7 +88,14 @@ pub(super) fn scan(
             let stop = &stop;
             s.spawn(move || {
                 read_inputs(
-                    inputs, opts, needed, &read_bytes, stop, &note_tx, &job_tx, &token_tx,
+                    inputs,
+                    opts,
+                    needed,
+                    &read_bytes,
+                    stop,
+                    &note_tx,
+                    &job_tx,
+                    &token_tx,
                 );
             });
         }
@@ -179,8 +188,7 @@ fn read_inputs(
                 Ok(g) => g,
                 Err(e) => {
                     job.text.truncate(start);
-                    if !flush(&mut job, &mut seq) || notes.send(Note::ReadFailed(i, e)).is_err()
-                    {
+                    if !flush(&mut job, &mut seq) || notes.send(Note::ReadFailed(i, e)).is_err() {
                         return;
                     }
                     break;
