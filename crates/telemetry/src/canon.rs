@@ -44,7 +44,7 @@ pub fn parse_ipv4(b: &[u8]) -> Option<u32> {
         if digits == 0 || v > 255 || (digits > 1 && b[start] == b'0') {
             return None;
         }
-        addr = addr << 8 | v;
+        addr = (addr << 8) | v;
     }
     (i == b.len()).then_some(addr)
 }

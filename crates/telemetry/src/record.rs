@@ -320,7 +320,7 @@ fn push_hex(text: &mut String, bin: &mut Vec<u8>, raw: &[u8], want: usize) -> bo
     for pair in digits[..n].chunks_exact(2) {
         text.push(char::from(LOWER[usize::from(pair[0])]));
         text.push(char::from(LOWER[usize::from(pair[1])]));
-        bin.push(pair[0] << 4 | pair[1]);
+        bin.push((pair[0] << 4) | pair[1]);
     }
     true
 }

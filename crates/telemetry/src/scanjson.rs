@@ -154,20 +154,7 @@ pub(crate) fn read(plan: &Plan, line: &[u8], rec: &mut Record, scratch: &mut Vec
         scratch,
         attempts: 0,
     };
-    let r = (|| {
-        p.ws();
-        if p.peek() != Some(b'{') {
-            return Err(Bail);
-        }
-        p.i += 1;
-        p.object(0, 0)?;
-        p.ws();
-        if p.i != p.b.len() || p.attempts >= MAX_VALUES {
-            return Err(Bail);
-        }
-        Ok(())
-    })();
-    match r {
+    match p.line() {
         Ok(()) => Outcome::Done,
         Err(Bail) => {
             p.rec.clear();
@@ -191,6 +178,21 @@ const ONES: u64 = u64::MAX / 255;
 const HIGHS: u64 = ONES << 7;
 
 impl Parser<'_> {
+    /// The whole line: one object, whitespace around it.
+    fn line(&mut self) -> R<()> {
+        self.ws();
+        if self.peek() != Some(b'{') {
+            return Err(Bail);
+        }
+        self.i += 1;
+        self.object(0, 0)?;
+        self.ws();
+        if self.i != self.b.len() || self.attempts >= MAX_VALUES {
+            return Err(Bail);
+        }
+        Ok(())
+    }
+
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -219,7 +221,7 @@ impl Parser<'_> {
 
     /// Moves to the next `"`, `\` or control character inside a string.
     #[inline]
-    fn to_special(&mut self) {
+    fn skip_to_special(&mut self) {
         let b = self.b;
         let mut i = self.i;
         while i + 8 <= b.len() {
@@ -254,7 +256,7 @@ impl Parser<'_> {
         let start = self.i;
         let mut esc = false;
         loop {
-            self.to_special();
+            self.skip_to_special();
             match self.peek() {
                 Some(b'"') => {
                     self.i += 1;

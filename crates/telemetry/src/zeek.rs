@@ -152,17 +152,15 @@ impl ZeekState {
             [b] => Some(*b),
             _ => None,
         };
-        let mut fields = Fields {
+        let fields = Fields {
             line,
             at: 0,
             sep1,
             sep: self.separator.as_str(),
         };
-        let mut i = 0;
-        while let Some(value) = fields.next() {
+        for (i, value) in fields.enumerate() {
             n = i + 1;
             let col = self.columns.get(i).copied();
-            i += 1;
             let Some(col) = col else {
                 continue;
             };
@@ -275,7 +273,9 @@ struct Fields<'a> {
     sep: &'a str,
 }
 
-impl<'a> Fields<'a> {
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
     #[inline]
     fn next(&mut self) -> Option<&'a str> {
         if self.at > self.line.len() {
