@@ -388,7 +388,7 @@ fn run_scan(
     paths: &[PathBuf],
     set: &ArcSwap<Compiled>,
     threads: usize,
-) -> (f64, u64, Vec<(usize, u64)>) {
+) -> (f64, f64, u64, Vec<(usize, u64)>) {
     let inputs: Vec<Input> = paths.iter().map(|p| Input::File(p.clone())).collect();
     let mut sink = Lines {
         names: inputs.iter().map(Input::name).collect(),
