@@ -925,7 +925,7 @@ mod tests {
         let one = run(1);
         assert!(one.0.hits as usize >= planted, "{:?}", one.0);
         assert!(one.0.lines > 40_000 && one.0.malformed > 90, "{:?}", one.0);
-        assert!(one.3.iter().filter(|e| *e == "progress").count() > 10);
+        assert!(one.3.iter().filter(|e| *e == "progress").count() >= 4);
         for threads in [2, 3, 8] {
             let many = run(threads);
             assert_eq!(many.0, one.0, "{threads} threads");
