@@ -462,56 +462,96 @@ impl Index {
         fallback
     }
 
-    /// Calls `f(obs)` for every observation expression one value of a field proposes.
-    pub(crate) fn probe(&self, field: Field, value: &str, mut f: impl FnMut(u32)) {
+    /// The fields whose values [`Index::probe`] can find something for: addresses when some
+    /// address or network is indexed, each digest field whose table is not empty, the fields of
+    /// each text class that holds keys. One pass over the text table (once per scanner).
+    pub(crate) fn probed_fields(&self) -> telemetry::FieldSet {
+        use telemetry::FieldSet;
+        let mut classes = 0u32;
+        for k in &self.strings {
+            if let Some(&c) = self.arena.get(k.off as usize) {
+                classes |= 1 << c;
+            }
+        }
+        let mut s = FieldSet::EMPTY;
+        for f in Field::ALL {
+            let f = *f;
+            let yes = if f.is_ip() {
+                !self.v4.is_empty()
+                    || !self.v6.is_empty()
+                    || !self.cidr4.is_empty()
+                    || !self.cidr6.is_empty()
+            } else if let telemetry::ValueKind::Hash(n) = f.kind() {
+                let cert = usize::from(f.slot() == telemetry::ObjectSlot::Certificate);
+                match n {
+                    32 => !self.h16.is_empty(),
+                    40 => !self.h20[cert].is_empty(),
+                    64 => !self.h32[cert].is_empty(),
+                    _ => false,
+                }
+            } else {
+                class_of_field(f).is_some_and(|c| classes & (1 << c as u8) != 0)
+            };
+            if yes {
+                s.insert(f);
+            }
+        }
+        s
+    }
+
+    /// Calls `f(obs)` for every observation expression one value of a field proposes. `bin` is
+    /// the value's binary form from the record ([`telemetry::Record::binary`]: an address's
+    /// bytes, a digest's bytes), looked up as it is; the text is parsed only when a record
+    /// carries none.
+    pub(crate) fn probe(&self, field: Field, value: &str, bin: &[u8], mut f: impl FnMut(u32)) {
         if field.is_ip() {
-            match value.parse::<IpAddr>() {
-                Ok(IpAddr::V4(a)) => {
-                    let a = u32::from(a);
-                    if let Some(&p) = self.v4.get(&a) {
-                        self.posts.each(p, &mut f);
-                    }
-                    for (len, m) in &self.cidr4 {
-                        if let Some(&p) = m.get(&mask4(a, *len)) {
-                            self.posts.each(p, &mut f);
-                        }
-                    }
+            match bin.len() {
+                4 => {
+                    let mut b = [0u8; 4];
+                    b.copy_from_slice(bin);
+                    self.probe_v4(u32::from_be_bytes(b), &mut f);
                 }
-                Ok(IpAddr::V6(a)) => {
-                    let a = u128::from(a);
-                    if let Some(&p) = self.v6.get(&a) {
-                        self.posts.each(p, &mut f);
-                    }
-                    for (len, m) in &self.cidr6 {
-                        if let Some(&p) = m.get(&mask6(a, *len)) {
-                            self.posts.each(p, &mut f);
-                        }
-                    }
+                16 => {
+                    let mut b = [0u8; 16];
+                    b.copy_from_slice(bin);
+                    self.probe_v6(u128::from_be_bytes(b), &mut f);
                 }
-                Err(_) => {}
+                _ => match value.parse::<IpAddr>() {
+                    Ok(IpAddr::V4(a)) => self.probe_v4(u32::from(a), &mut f),
+                    Ok(IpAddr::V6(a)) => self.probe_v6(u128::from(a), &mut f),
+                    Err(_) => {}
+                },
             }
             return;
         }
-        if let telemetry::ValueKind::Hash(_) = field.kind() {
-            let mut buf = [0u8; 32];
-            let n = value.len() / 2;
-            if n > 32 || !value.len().is_multiple_of(2) {
+        if let telemetry::ValueKind::Hash(digits) = field.kind() {
+            let mut decoded = [0u8; 32];
+            let bytes: &[u8] = if !bin.is_empty() {
+                bin
+            } else {
+                let n = value.len() / 2;
+                if n > 32 || !value.len().is_multiple_of(2) {
+                    return;
+                }
+                for (i, slot) in decoded.iter_mut().enumerate().take(n) {
+                    match value
+                        .get(2 * i..2 * i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    {
+                        Some(b) => *slot = b,
+                        None => return,
+                    }
+                }
+                &decoded[..n]
+            };
+            if bytes.len() * 2 != usize::from(digits) {
                 return;
             }
-            for (i, slot) in buf.iter_mut().enumerate().take(n) {
-                match value
-                    .get(2 * i..2 * i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(b) => *slot = b,
-                    None => return,
-                }
-            }
             let cert = usize::from(field.slot() == telemetry::ObjectSlot::Certificate);
-            let p = match n {
-                16 => self.h16.get(&arr::<16>(&buf[..16])).copied(),
-                20 => self.h20[cert].get(&arr::<20>(&buf[..20])).copied(),
-                32 => self.h32[cert].get(&buf).copied(),
+            let p = match bytes.len() {
+                16 => self.h16.get(&arr::<16>(bytes)).copied(),
+                20 => self.h20[cert].get(&arr::<20>(bytes)).copied(),
+                32 => self.h32[cert].get(&arr::<32>(bytes)).copied(),
                 _ => None,
             };
             if let Some(p) = p {
@@ -528,6 +568,30 @@ impl Index {
                     && &self.arena[k.off as usize + 1..(k.off + k.len) as usize] == value.as_bytes()
             }) {
                 self.posts.each(k.post, &mut f);
+            }
+        }
+    }
+
+    #[inline]
+    fn probe_v4(&self, a: u32, f: &mut impl FnMut(u32)) {
+        if let Some(&p) = self.v4.get(&a) {
+            self.posts.each(p, &mut *f);
+        }
+        for (len, m) in &self.cidr4 {
+            if let Some(&p) = m.get(&mask4(a, *len)) {
+                self.posts.each(p, &mut *f);
+            }
+        }
+    }
+
+    #[inline]
+    fn probe_v6(&self, a: u128, f: &mut impl FnMut(u32)) {
+        if let Some(&p) = self.v6.get(&a) {
+            self.posts.each(p, &mut *f);
+        }
+        for (len, m) in &self.cidr6 {
+            if let Some(&p) = m.get(&mask6(a, *len)) {
+                self.posts.each(p, &mut *f);
             }
         }
     }

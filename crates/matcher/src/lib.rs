@@ -164,6 +164,8 @@ pub struct Hit {
 pub struct Scanner {
     /// Candidates: observation expression, proposed through a subdomain key, record entry.
     cands: Vec<(u32, bool, u16)>,
+    /// The fields whose values the indexes can find something for.
+    probed: telemetry::FieldSet,
     set: PatternSet,
     stream: StreamState,
     seq: u64,
@@ -175,6 +177,7 @@ impl Scanner {
     pub fn new(compiled: &Compiled) -> Scanner {
         Scanner {
             cands: Vec::new(),
+            probed: compiled.index.probed_fields(),
             set: PatternSet::new(compiled.index.regex_count()),
             stream: StreamState::default(),
             seq: 0,
@@ -185,6 +188,7 @@ impl Scanner {
     /// Forgets the stream state (call after swapping in another compiled set).
     pub fn reset(&mut self, compiled: &Compiled) {
         self.stream.clear();
+        self.probed = compiled.index.probed_fields();
         self.set = PatternSet::new(compiled.index.regex_count());
     }
 }
@@ -459,6 +463,34 @@ impl Compiled {
         })
     }
 
+    /// The record fields a scan must read for this set to find every hit: the fields whose
+    /// values its indexes hold keys for, and every field its exact evaluations read (the
+    /// properties they compare and the fields that make a record hold the objects they name).
+    /// A reader restricted to them (`telemetry::Reader::restricted`) yields the same hits as
+    /// one reading everything.
+    pub fn needed_fields(&self) -> telemetry::FieldSet {
+        let mut s = self.index.probed_fields();
+        if self.index.has_suffixes {
+            for f in Field::ALL {
+                if index::class_of_field(*f) == Some(index::Class::Domain) {
+                    s.insert(*f);
+                }
+            }
+        }
+        for v in &self.verifiers {
+            s.extend(verify::fields_read(v));
+        }
+        s
+    }
+
+    /// Whether matching a record depends on no record before it: no indicator has a pattern over
+    /// several observations (`FOLLOWEDBY`, `REPEATS`, `WITHIN`, ...), whose state a
+    /// [`Scanner`] carries from record to record. Only then may a log be cut into parts scanned
+    /// apart.
+    pub fn is_stateless(&self) -> bool {
+        self.complex.is_empty()
+    }
+
     /// How many observation expressions are evaluated on every record.
     pub fn unanchored(&self) -> usize {
         self.always.len()
@@ -483,12 +515,19 @@ impl Compiled {
         }
         sc.cands.clear();
         let text = self.index.has_text_engines;
+        let every = text || self.index.has_suffixes;
         for (i, e) in rec.entries().iter().enumerate() {
+            let probed = sc.probed.contains(e.field);
+            if !probed && !every {
+                continue;
+            }
             let value = rec.value(e);
             let i = i as u16;
             let cands = &mut sc.cands;
-            self.index
-                .probe(e.field, value, |o| cands.push((o, false, i)));
+            if probed {
+                self.index
+                    .probe(e.field, value, rec.binary(e), |o| cands.push((o, false, i)));
+            }
             if self.index.has_suffixes {
                 self.index
                     .probe_suffixes(e.field, value, |o, sub| cands.push((o, sub, i)));

@@ -311,6 +311,43 @@ pub(crate) enum Val<'a> {
     Int(i64),
 }
 
+/// The record fields evaluating `e` reads: the values of its properties and, for the objects it
+/// names, every field whose presence makes the record hold that object.
+pub(crate) fn fields_read(e: &VExpr) -> telemetry::FieldSet {
+    use telemetry::FieldSet;
+    match e {
+        VExpr::And(a, b) | VExpr::Or(a, b) => {
+            let mut s = fields_read(a);
+            s.extend(fields_read(b));
+            s
+        }
+        VExpr::Test(t) => {
+            let of = |pick: &dyn Fn(Field) -> bool| -> FieldSet {
+                Field::ALL.iter().copied().filter(|f| pick(*f)).collect()
+            };
+            match (t.obj, t.prop) {
+                (_, Prop::Never) | (ObjType::Other, _) => FieldSet::EMPTY,
+                (ObjType::Traffic, _) => of(&|f| {
+                    f.slot() == ObjectSlot::NetworkTraffic
+                        || matches!(f, Field::SourceIp | Field::DestinationIp)
+                }),
+                (ObjType::File, _) => of(&|f| f.slot() == ObjectSlot::File),
+                (ObjType::Cert, _) => of(&|f| f.slot() == ObjectSlot::Certificate),
+                (obj, _) => of(&|f| own_type_of_field(f, obj)),
+            }
+        }
+    }
+}
+
+/// Whether values of `f` can be objects of type `obj` (addresses of either family).
+fn own_type_of_field(f: Field, obj: ObjType) -> bool {
+    f.slot() == ObjectSlot::Own
+        && match obj {
+            ObjType::Ipv4 | ObjType::Ipv6 => f.is_ip(),
+            other => own_type(f, "") == other,
+        }
+}
+
 fn has_traffic(rec: &Record) -> bool {
     rec.entries().iter().any(|e| {
         e.field.slot() == ObjectSlot::NetworkTraffic

@@ -12,6 +12,126 @@
 
 use std::borrow::Cow;
 
+/// An IPv4 address in the one spelling `std::net::Ipv4Addr` accepts (four decimal octets, no
+/// leading zeros, each at most 255), which is also its canonical text; as an integer.
+#[inline]
+pub fn parse_ipv4(b: &[u8]) -> Option<u32> {
+    if b.len() > 15 {
+        return None;
+    }
+    let mut addr = 0u32;
+    let mut i = 0;
+    for group in 0..4 {
+        if group > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u32;
+        while let Some(&d) = b.get(i) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            if i - start == 3 {
+                return None;
+            }
+            v = v * 10 + u32::from(d - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || v > 255 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        addr = (addr << 8) | v;
+    }
+    (i == b.len()).then_some(addr)
+}
+
+/// Writes the canonical text of an IPv6 address (RFC 5952, as `std` prints it: the first
+/// longest run of two or more zero groups as `::`, lower-case hex, IPv4-mapped addresses as
+/// `::ffff:a.b.c.d`) into `out`; returns its length.
+pub fn format_ipv6(a: std::net::Ipv6Addr, out: &mut [u8; 45]) -> usize {
+    struct W<'a> {
+        out: &'a mut [u8; 45],
+        n: usize,
+    }
+    impl W<'_> {
+        fn byte(&mut self, b: u8) {
+            if let Some(slot) = self.out.get_mut(self.n) {
+                *slot = b;
+                self.n += 1;
+            }
+        }
+        fn hex(&mut self, v: u16) {
+            const D: &[u8; 16] = b"0123456789abcdef";
+            let mut started = false;
+            for shift in [12, 8, 4, 0] {
+                let d = (v >> shift) & 0xf;
+                if d != 0 || started || shift == 0 {
+                    started = true;
+                    self.byte(D[usize::from(d)]);
+                }
+            }
+        }
+        fn dec(&mut self, v: u8) {
+            if v >= 100 {
+                self.byte(b'0' + v / 100);
+            }
+            if v >= 10 {
+                self.byte(b'0' + v / 10 % 10);
+            }
+            self.byte(b'0' + v % 10);
+        }
+        fn groups(&mut self, g: &[u16]) {
+            for (i, v) in g.iter().enumerate() {
+                if i > 0 {
+                    self.byte(b':');
+                }
+                self.hex(*v);
+            }
+        }
+    }
+    let mut w = W { out, n: 0 };
+    if let Some(v4) = a.to_ipv4_mapped() {
+        for b in b"::ffff:" {
+            w.byte(*b);
+        }
+        for (i, o) in v4.octets().iter().enumerate() {
+            if i > 0 {
+                w.byte(b'.');
+            }
+            w.dec(*o);
+        }
+        return w.n;
+    }
+    let seg = a.segments();
+    let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
+    for (i, &g) in seg.iter().enumerate() {
+        if g == 0 {
+            if cur_len == 0 {
+                cur = i;
+            }
+            cur_len += 1;
+            if cur_len > best_len {
+                (best, best_len) = (cur, cur_len);
+            }
+        } else {
+            cur_len = 0;
+        }
+    }
+    if best_len > 1 {
+        w.groups(&seg[..best]);
+        w.byte(b':');
+        w.byte(b':');
+        w.groups(&seg[best + best_len..]);
+    } else {
+        w.groups(&seg);
+    }
+    w.n
+}
+
 /// The canonical form of a DNS name; `None` when it is not one (empty, spaces, control
 /// characters, or an internationalised name IDNA refuses).
 pub fn domain(raw: &str) -> Option<Cow<'_, str>> {
@@ -159,6 +279,77 @@ pub fn url_host(raw: &str) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn addresses_as_std_reads_and_prints_them() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut texts: Vec<String> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "1.2.3.0004",
+            "1.2.3.00",
+            "0.0.0.00",
+            "1.2.3.-4",
+            "",
+            ".",
+            "1.2.3.4.",
+            "١.2.3.4",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        for _ in 0..20_000 {
+            let x = next();
+            texts.push(std::net::Ipv4Addr::from(x as u32).to_string());
+            let parts: Vec<String> = (0..4).map(|k| ((x >> (8 * k)) % 300).to_string()).collect();
+            let mut t = parts.join(".");
+            if x % 7 == 0 {
+                t.insert(0, '0');
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            assert_eq!(
+                parse_ipv4(t.as_bytes()),
+                t.parse::<std::net::Ipv4Addr>().ok().map(u32::from),
+                "{t:?}"
+            );
+        }
+        let mut out = [0u8; 45];
+        for i in 0..50_000u64 {
+            let x = next();
+            let y = next();
+            // Random groups, many of them zero, so that runs of zeros of every length occur.
+            let mut seg = [0u16; 8];
+            for (k, s) in seg.iter_mut().enumerate() {
+                if (x >> (k * 3)) % 3 != 0 {
+                    *s = (y >> (k * 8)) as u16 & if i % 2 == 0 { 0xffff } else { 0x0f };
+                }
+            }
+            let mut a = std::net::Ipv6Addr::from(seg);
+            if i % 11 == 0 {
+                a = std::net::Ipv4Addr::from(x as u32).to_ipv6_mapped();
+            }
+            if i % 13 == 0 {
+                a = std::net::Ipv4Addr::from(x as u32).to_ipv6_compatible();
+            }
+            let n = format_ipv6(a, &mut out);
+            assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), a.to_string());
+        }
+    }
 
     #[test]
     fn domains() {

@@ -68,6 +68,10 @@ fn split(line: &str, cell: &mut String, mut f: impl FnMut(usize, &str)) -> Resul
 }
 
 impl CsvState {
+    pub(crate) fn has_header(&self) -> bool {
+        self.have_header
+    }
+
     pub(crate) fn read_line(
         &mut self,
         map: &FieldMap,

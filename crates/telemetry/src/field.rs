@@ -136,6 +136,82 @@ impl Field {
     }
 }
 
+/// A set of fields (one bit each): the fields a compiled indicator set can hit, which a reader
+/// restricted to them reads and normalises, skipping the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FieldSet(u64);
+
+impl FieldSet {
+    /// No field.
+    pub const EMPTY: FieldSet = FieldSet(0);
+
+    /// Every field.
+    pub fn all() -> FieldSet {
+        Field::ALL.iter().fold(FieldSet::EMPTY, |s, f| s.with(*f))
+    }
+
+    /// This set and `f`.
+    #[must_use]
+    pub const fn with(self, f: Field) -> FieldSet {
+        FieldSet(self.0 | 1u64 << f as u8)
+    }
+
+    /// Adds a field.
+    pub fn insert(&mut self, f: Field) {
+        *self = self.with(f);
+    }
+
+    /// Adds every field of `other`.
+    pub fn extend(&mut self, other: FieldSet) {
+        self.0 |= other.0;
+    }
+
+    /// Whether `f` is in the set.
+    #[inline]
+    pub const fn contains(self, f: Field) -> bool {
+        self.0 & (1u64 << f as u8) != 0
+    }
+
+    /// Whether the set holds every field.
+    pub fn is_all(self) -> bool {
+        self == FieldSet::all()
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The fields of the set, in [`Field::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Field> {
+        Field::ALL
+            .iter()
+            .copied()
+            .filter(move |f| self.contains(*f))
+    }
+
+    /// The set a reader must read so that records hold every field of `self` as the general
+    /// reader would fill it: `url.full` is built from `url.domain`, `url.path` and a port when a
+    /// log has them apart ([`crate::Record::finish`]).
+    #[must_use]
+    pub fn with_helpers(self) -> FieldSet {
+        if self.contains(Field::UrlFull) {
+            self.with(Field::UrlDomain)
+                .with(Field::UrlPath)
+                .with(Field::UrlPort)
+                .with(Field::DestinationPort)
+        } else {
+            self
+        }
+    }
+}
+
+impl FromIterator<Field> for FieldSet {
+    fn from_iter<I: IntoIterator<Item = Field>>(iter: I) -> Self {
+        iter.into_iter().fold(FieldSet::EMPTY, FieldSet::with)
+    }
+}
+
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.ecs_name())
@@ -145,6 +221,17 @@ impl fmt::Display for Field {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_sets() {
+        assert!(Field::ALL.len() <= 64);
+        let s: FieldSet = [Field::UrlFull, Field::FileMd5].into_iter().collect();
+        assert!(s.contains(Field::UrlFull) && !s.contains(Field::UrlPath));
+        assert_eq!(s.iter().count(), 2);
+        let h = s.with_helpers();
+        assert!(h.contains(Field::UrlPath) && h.contains(Field::DestinationPort));
+        assert!(FieldSet::all().is_all() && !s.is_all() && FieldSet::EMPTY.is_empty());
+    }
 
     #[test]
     fn ecs_names_are_unique_and_round_trip() {

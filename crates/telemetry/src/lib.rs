@@ -21,10 +21,11 @@ mod json;
 pub mod map;
 pub mod record;
 pub mod sample;
+mod scanjson;
 pub mod time;
 mod zeek;
 
-pub use field::{Field, ObjectSlot, ValueKind};
+pub use field::{Field, FieldSet, ObjectSlot, ValueKind};
 pub use map::{FieldMap, MapError, Target};
 pub use record::{Entry, MAX_VALUES, Record, Rejected};
 
@@ -126,26 +127,53 @@ pub struct Reader {
 
 #[derive(Debug, Clone)]
 enum Inner {
-    Json { map: FieldMap, path: String },
+    Json {
+        map: FieldMap,
+        path: String,
+        /// The scan's reader, when restricted to some fields.
+        fast: Option<Box<scanjson::Plan>>,
+        scratch: Vec<u8>,
+    },
     Zeek(zeek::ZeekState),
-    Csv { map: FieldMap, state: csv::CsvState },
+    Csv {
+        map: FieldMap,
+        state: csv::CsvState,
+    },
 }
 
 impl Reader {
     /// A reader for `format`. `map` applies to ECS JSON and CSV (`None`: ECS names); EVE and
     /// Zeek have fixed names.
     pub fn new(format: Format, map: Option<&FieldMap>) -> Reader {
+        let mut r = Reader::restricted(format, map, FieldSet::all());
+        if let Inner::Json { fast, .. } = &mut r.inner {
+            *fast = None;
+        }
+        r
+    }
+
+    /// A reader whose records hold only the fields of `needed` (and those [`Record::finish`]
+    /// builds `url.full` from), as a scan asks for the fields its indicators can hit
+    /// (`matcher::Compiled::needed_fields`): the other fields are skipped without being
+    /// normalised, JSON lines are read by a one-pass reader that finds only the needed paths.
+    /// The values it does store, and the lines it refuses (with the same messages), are the
+    /// general reader's, so a scan's hits are the same.
+    pub fn restricted(format: Format, map: Option<&FieldMap>, needed: FieldSet) -> Reader {
+        let needed = needed.with_helpers();
         let map = || map.cloned().unwrap_or_else(FieldMap::ecs);
+        let json = |map: FieldMap| {
+            let fast = Some(Box::new(scanjson::Plan::new(&map, needed)));
+            Inner::Json {
+                map,
+                path: String::new(),
+                fast,
+                scratch: Vec::new(),
+            }
+        };
         let inner = match format {
-            Format::Ecs => Inner::Json {
-                map: map(),
-                path: String::new(),
-            },
-            Format::Eve => Inner::Json {
-                map: FieldMap::eve(),
-                path: String::new(),
-            },
-            Format::Zeek => Inner::Zeek(zeek::ZeekState::default()),
+            Format::Ecs => json(map()),
+            Format::Eve => json(FieldMap::eve()),
+            Format::Zeek => Inner::Zeek(zeek::ZeekState::new(needed)),
             Format::Csv => Inner::Csv {
                 map: map(),
                 state: csv::CsvState::default(),
@@ -171,7 +199,19 @@ impl Reader {
             return Ok(false);
         }
         let r = match &mut self.inner {
-            Inner::Json { map, path } => json::read_json_line(map, path, line, rec).map(|()| true),
+            Inner::Json {
+                map,
+                path,
+                fast,
+                scratch,
+            } => match fast {
+                Some(plan)
+                    if scanjson::read(plan, line, rec, scratch) == scanjson::Outcome::Done =>
+                {
+                    Ok(true)
+                }
+                _ => json::read_json_line(map, path, line, rec).map(|()| true),
+            },
             Inner::Zeek(z) => utf8(line).and_then(|l| z.read_line(l, rec)),
             Inner::Csv { map, state } => utf8(line).and_then(|l| state.read_line(map, l, rec)),
         };
@@ -186,6 +226,38 @@ impl Reader {
                 Err(LineError { message })
             }
         }
+    }
+
+    /// Restricts (or widens) the fields read from now on, keeping the header state (a scan
+    /// that took up another indicator set in the middle of a log).
+    pub fn restrict(&mut self, needed: FieldSet) {
+        let needed = needed.with_helpers();
+        match &mut self.inner {
+            Inner::Json { map, fast, .. } => {
+                *fast = Some(Box::new(scanjson::Plan::new(map, needed)));
+            }
+            Inner::Zeek(z) => z.restrict(needed),
+            Inner::Csv { .. } => {}
+        }
+    }
+
+    /// Follows the header lines among a log's lines (Zeek's `#` lines, the CSV header) without
+    /// reading records, so that a clone of this reader can start reading the log after `line`
+    /// as a reader that had read every line before it would (a scan cut into parts).
+    pub fn skim(&mut self, line: &[u8], rec: &mut Record) {
+        let header = match &self.inner {
+            Inner::Json { .. } => false,
+            Inner::Zeek(_) => line.first() == Some(&b'#'),
+            Inner::Csv { state, .. } => !state.has_header(),
+        };
+        if header {
+            let _ = self.read_line(line, rec);
+        }
+    }
+
+    /// Whether [`Reader::skim`] can change this reader (Zeek and CSV: header lines).
+    pub fn has_header_state(&self) -> bool {
+        !matches!(self.inner, Inner::Json { .. })
     }
 
     /// Reads a whole text, calling `f(line_number, record)` for each record; returns the

@@ -134,6 +134,11 @@ impl FieldMap {
         self.targets.get(name).copied()
     }
 
+    /// Every source name of the map.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.targets.keys().map(|k| &**k)
+    }
+
     /// Whether some entry lies below this name (so a JSON object there must be walked).
     pub fn is_prefix(&self, name: &str) -> bool {
         self.prefixes.contains(name)

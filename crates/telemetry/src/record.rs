@@ -3,9 +3,6 @@
 //! A reader clears and refills one `Record` per line; its text buffer and entry list keep their
 //! capacity, so a scan allocates nothing per record once the buffers have grown.
 
-use std::fmt::Write as _;
-use std::net::IpAddr;
-
 use crate::field::{Field, ObjectSlot, ValueKind};
 
 /// At most this many values are kept per record; more are counted as rejected. The matcher's
@@ -33,19 +30,26 @@ pub enum Rejected {
     TooMany,
 }
 
-/// One stored value: its field and where its text sits in the record's buffer.
+/// One stored value: its field, where its text sits in the record's buffer and, for addresses
+/// and digests, where its binary form sits (4 or 16 bytes of address in network order, the
+/// digest's bytes), so that the matcher looks them up without parsing the text again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     /// The field.
     pub field: Field,
     start: u32,
     end: u32,
+    bin: u32,
+    bin_len: u8,
 }
 
 /// One observation: normalised field values and an optional time.
 #[derive(Debug, Default, Clone)]
 pub struct Record {
     buf: String,
+    /// Reused while building `url.full`.
+    scratch: String,
+    bin: Vec<u8>,
     entries: Vec<Entry>,
     timestamp: Option<i64>,
     rejected: Option<(Field, Rejected)>,
@@ -61,6 +65,7 @@ impl Record {
     /// Empties the record, keeping its buffers.
     pub fn clear(&mut self) {
         self.buf.clear();
+        self.bin.clear();
         self.entries.clear();
         self.timestamp = None;
         self.rejected = None;
@@ -97,11 +102,21 @@ impl Record {
             return Err(Rejected::TooMany);
         }
         let start = self.buf.len();
+        let bin = self.bin.len();
         match field.kind() {
             ValueKind::Ip => {
-                let ip: IpAddr = raw.parse().map_err(|_| Rejected::NotIp)?;
-                // Writing to a String cannot fail.
-                let _ = write!(self.buf, "{ip}");
+                if let Some(a) = crate::canon::parse_ipv4(raw.as_bytes()) {
+                    // The only spelling the strict parser accepts is the canonical one.
+                    self.buf.push_str(raw);
+                    self.bin.extend_from_slice(&a.to_be_bytes());
+                } else {
+                    let a: std::net::Ipv6Addr = raw.parse().map_err(|_| Rejected::NotIp)?;
+                    let mut text = [0u8; 45];
+                    let n = crate::canon::format_ipv6(a, &mut text);
+                    self.buf
+                        .push_str(std::str::from_utf8(&text[..n]).map_err(|_| Rejected::NotIp)?);
+                    self.bin.extend_from_slice(&a.octets());
+                }
             }
             ValueKind::Integer => {
                 if raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
@@ -116,20 +131,14 @@ impl Record {
                 self.buf.push_str(&d);
             }
             ValueKind::Hash(len) => {
-                let mut n = 0usize;
-                for b in raw.bytes() {
-                    if b == b':' {
-                        continue;
-                    }
-                    if !b.is_ascii_hexdigit() {
-                        self.buf.truncate(start);
-                        return Err(Rejected::NotHash);
-                    }
-                    self.buf.push(char::from(b.to_ascii_lowercase()));
-                    n += 1;
-                }
-                if n != usize::from(len) {
+                if !push_hex(
+                    &mut self.buf,
+                    &mut self.bin,
+                    raw.as_bytes(),
+                    usize::from(len),
+                ) {
                     self.buf.truncate(start);
+                    self.bin.truncate(bin);
                     return Err(Rejected::NotHash);
                 }
             }
@@ -142,6 +151,8 @@ impl Record {
             field,
             start: offset(start),
             end: offset(self.buf.len()),
+            bin: offset(bin),
+            bin_len: (self.bin.len() - bin) as u8,
         });
         Ok(())
     }
@@ -180,14 +191,20 @@ impl Record {
         if self.entries.len() >= MAX_VALUES {
             return;
         }
-        let (host, path) = (self.value(&host), self.value(&path));
-        let absolute = path.get(..8).is_some_and(|p| {
-            p.eq_ignore_ascii_case("https://") || p[..7].eq_ignore_ascii_case("http://")
-        });
-        let full = if absolute {
-            crate::canon::url(path).into_owned()
+        let (host_e, path_e) = (host, path);
+        let path = self.value(&path_e);
+        // Compared as bytes: a character may straddle the seventh byte (`https:é…`).
+        let b = path.as_bytes();
+        let absolute = b.len() >= 8
+            && (b[..8].eq_ignore_ascii_case(b"https://")
+                || b[..7].eq_ignore_ascii_case(b"http://"));
+        // Built in a reused buffer: no allocation per record once it has grown.
+        let mut full = std::mem::take(&mut self.scratch);
+        full.clear();
+        let (host, path) = (self.value(&host_e), self.value(&path_e));
+        if absolute {
+            full.push_str(path);
         } else {
-            let mut full = String::with_capacity(host.len() + path.len() + 16);
             full.push_str("http://");
             let v6 = host.parse::<std::net::Ipv6Addr>().is_ok();
             if v6 {
@@ -211,14 +228,16 @@ impl Record {
                 full.push('/');
             }
             full.push_str(path);
-            crate::canon::url(&full).into_owned()
-        };
+        }
         let start = self.buf.len();
-        self.buf.push_str(&full);
+        self.buf.push_str(&crate::canon::url(&full));
+        self.scratch = full;
         self.entries.push(Entry {
             field: Field::UrlFull,
             start: offset(start),
             end: offset(self.buf.len()),
+            bin: offset(self.bin.len()),
+            bin_len: 0,
         });
     }
 
@@ -234,6 +253,16 @@ impl Record {
     /// The text of an entry of this record.
     pub fn value(&self, e: &Entry) -> &str {
         self.buf.get(e.start as usize..e.end as usize).unwrap_or("")
+    }
+
+    /// The binary form of an entry: an address's 4 or 16 bytes (network order), a digest's
+    /// bytes; empty for other values.
+    #[inline]
+    pub fn binary(&self, e: &Entry) -> &[u8] {
+        let start = e.bin as usize;
+        self.bin
+            .get(start..start + usize::from(e.bin_len))
+            .unwrap_or(&[])
     }
 
     /// `(field, value)` pairs in the order they were read.
@@ -266,6 +295,52 @@ impl Record {
         self.rejected.map(|(f, r)| (f, r, self.rejected_count))
     }
 }
+
+/// Hex digits (colons between them allowed) → lower-case hex text in `text` and the bytes in
+/// `bin`; `false` (and partial output the caller truncates) unless there are exactly `want`
+/// digits.
+fn push_hex(text: &mut String, bin: &mut Vec<u8>, raw: &[u8], want: usize) -> bool {
+    let mut digits = [0u8; 128];
+    let mut n = 0;
+    for &b in raw {
+        if b == b':' {
+            continue;
+        }
+        let v = HEX[usize::from(b)];
+        if v == 0xff || n == want || n == digits.len() {
+            return false;
+        }
+        digits[n] = v;
+        n += 1;
+    }
+    if n != want || !n.is_multiple_of(2) {
+        return false;
+    }
+    const LOWER: &[u8; 16] = b"0123456789abcdef";
+    for pair in digits[..n].chunks_exact(2) {
+        text.push(char::from(LOWER[usize::from(pair[0])]));
+        text.push(char::from(LOWER[usize::from(pair[1])]));
+        bin.push((pair[0] << 4) | pair[1]);
+    }
+    true
+}
+
+/// Hex digit values; `0xff` for every other byte.
+static HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn offset(n: usize) -> u32 {
     // A line longer than 4 GiB never reaches a record: readers split lines first and refuse
@@ -368,6 +443,11 @@ mod tests {
         assert_eq!(
             full(&[(F::UrlDomain, "2001:db8::1"), (F::UrlPath, "/")]),
             Some("http://[2001:db8::1]/".into())
+        );
+        // A character across the seventh byte of the path is no panic.
+        assert_eq!(
+            full(&[(F::UrlDomain, "evil.example"), (F::UrlPath, "https:é/x")]),
+            Some("http://evil.example/https:%C3%A9/x".into())
         );
         let mut r = Record::new();
         r.push(F::DnsQuestion, "Bücher.Example.").unwrap();

@@ -602,3 +602,102 @@ pub fn ecs_line_into(rng: &mut Rng, n: u64, planted: Option<(Field, &str)>, out:
     out.push_str(&ecs_line(&e));
     out.push('\n');
 }
+
+/// Appends one line (with its `\n`) of a log in `format` for a background event numbered `n`,
+/// with `planted` written into it when given: ECS, EVE and CSV lines of any event type; for
+/// Zeek, see [`zeek_line_into`] (each Zeek log holds one event type).
+pub fn line_into(
+    format: Format,
+    rng: &mut Rng,
+    n: u64,
+    planted: Option<(Field, &str)>,
+    out: &mut String,
+) {
+    let kind = match planted.and_then(|(f, _)| kind_of(f)) {
+        Some(k) => k,
+        None => KINDS[rng.below(KINDS.len() as u64) as usize],
+    };
+    let mut e = event(rng, n, kind);
+    if let Some((f, v)) = planted {
+        plant(&mut e, f, v);
+    }
+    out.push_str(&line(format, &e));
+    out.push('\n');
+}
+
+/// The Zeek logs [`zeek_line_into`] writes (`conn.log`, `dns.log`, `http.log`, `ssl.log`,
+/// `x509.log`, `files.log`) and the fields each can carry a planted value in.
+pub const ZEEK_LOGS: [(&str, &[Field]); 6] = [
+    ("conn.log", &[Field::SourceIp, Field::DestinationIp]),
+    (
+        "dns.log",
+        &[
+            Field::SourceIp,
+            Field::DestinationIp,
+            Field::DnsQuestion,
+            Field::DnsResolvedIp,
+        ],
+    ),
+    (
+        "http.log",
+        &[
+            Field::SourceIp,
+            Field::DestinationIp,
+            Field::UrlDomain,
+            Field::UrlFull,
+            Field::UserAgent,
+        ],
+    ),
+    (
+        "ssl.log",
+        &[Field::SourceIp, Field::DestinationIp, Field::TlsServerName],
+    ),
+    ("x509.log", &[Field::CertSha256, Field::CertSubject]),
+    (
+        "files.log",
+        &[
+            Field::SourceIp,
+            Field::DestinationIp,
+            Field::FileName,
+            Field::FileMd5,
+            Field::FileSha1,
+            Field::FileSha256,
+        ],
+    ),
+];
+
+fn zeek_kind(name: &str) -> Kind {
+    match name {
+        "conn.log" => Kind::Flow,
+        "dns.log" => Kind::Dns,
+        "http.log" => Kind::Http,
+        "ssl.log" => Kind::Tls,
+        "x509.log" => Kind::Cert,
+        _ => Kind::File,
+    }
+}
+
+/// The header lines (each with its `\n`) of a Zeek log named as in [`ZEEK_LOGS`].
+pub fn zeek_header(name: &str) -> String {
+    let mut s = header(Format::Zeek, name).join("\n");
+    s.push('\n');
+    s
+}
+
+/// Appends one line (with its `\n`) of the Zeek log `name` (see [`ZEEK_LOGS`]) for a
+/// background event numbered `n`, with `planted` written into it when given (a field that log
+/// carries).
+pub fn zeek_line_into(
+    name: &str,
+    rng: &mut Rng,
+    n: u64,
+    planted: Option<(Field, &str)>,
+    out: &mut String,
+) {
+    let mut e = event(rng, n, zeek_kind(name));
+    if let Some((f, v)) = planted {
+        plant(&mut e, f, v);
+    }
+    out.push_str(&zeek_line(&e));
+    out.push('\n');
+}

@@ -1,8 +1,8 @@
 //! Zeek TSV logs (`conn`, `dns`, `http`, `files`, `ssl`, `x509`), read from their own header
 //! (`#separator`, `#set_separator`, `#unset_field`, `#empty_field`, `#path`, `#fields`).
 
-use crate::field::Field;
-use crate::record::Record;
+use crate::field::{Field, FieldSet};
+use crate::record::{MAX_VALUES, Record};
 use crate::time::parse_epoch_seconds;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,18 +62,13 @@ pub(crate) struct ZeekState {
     empty: String,
     columns: Vec<Column>,
     have_fields: bool,
+    /// The fields stored; the others are counted, not read.
+    needed: FieldSet,
 }
 
 impl Default for ZeekState {
     fn default() -> Self {
-        ZeekState {
-            separator: "\t".into(),
-            set_separator: ",".into(),
-            unset: "-".into(),
-            empty: "(empty)".into(),
-            columns: Vec::new(),
-            have_fields: false,
-        }
+        ZeekState::new(FieldSet::all())
     }
 }
 
@@ -103,28 +98,97 @@ fn unescape(s: &str) -> String {
 }
 
 impl ZeekState {
+    /// A reader storing only the fields of `needed`.
+    pub(crate) fn new(needed: FieldSet) -> ZeekState {
+        ZeekState {
+            separator: "\t".into(),
+            set_separator: ",".into(),
+            unset: "-".into(),
+            empty: "(empty)".into(),
+            columns: Vec::new(),
+            have_fields: false,
+            needed,
+        }
+    }
+
+    pub(crate) fn restrict(&mut self, needed: FieldSet) {
+        self.needed = needed;
+    }
+
     /// Reads one line. `Ok(true)`: a record was produced; `Ok(false)`: a header or blank line.
     pub(crate) fn read_line(&mut self, line: &str, rec: &mut Record) -> Result<bool, String> {
+        let needed = self.needed;
+        let r = self.read_fields(line, rec, needed);
+        match r {
+            // So many values that the per-record limit could decide which are kept: read them
+            // all, as the general reader does.
+            Ok((true, attempts)) if attempts >= MAX_VALUES && !needed.is_all() => {
+                self.read_fields(line, rec, FieldSet::all()).map(|(r, _)| r)
+            }
+            r => r.map(|(r, _)| r),
+        }
+    }
+
+    fn read_fields(
+        &mut self,
+        line: &str,
+        rec: &mut Record,
+        needed: FieldSet,
+    ) -> Result<(bool, usize), String> {
         rec.clear();
         if line.is_empty() {
-            return Ok(false);
+            return Ok((false, 0));
         }
         if let Some(rest) = line.strip_prefix('#') {
             self.header(rest)?;
-            return Ok(false);
+            return Ok((false, 0));
         }
         if !self.have_fields {
             return Err("data line before the #fields header".into());
         }
         let mut n = 0;
-        for (i, value) in line.split(self.separator.as_str()).enumerate() {
+        let mut attempts = 0;
+        let sep1 = match self.separator.as_bytes() {
+            [b] => Some(*b),
+            _ => None,
+        };
+        let fields = Fields {
+            line,
+            at: 0,
+            sep1,
+            sep: self.separator.as_str(),
+        };
+        for (i, value) in fields.enumerate() {
             n = i + 1;
-            let Some(&col) = self.columns.get(i) else {
+            let col = self.columns.get(i).copied();
+            let Some(col) = col else {
                 continue;
             };
             if col == Column::Ignore || value == self.unset || value == self.empty {
                 continue;
             }
+            let field = match col {
+                Column::One(f) | Column::Set(f) | Column::IpSet(f) | Column::First(f) => Some(f),
+                _ => None,
+            };
+            let skip = match field {
+                Some(f) => !needed.contains(f),
+                None => {
+                    col == Column::CertFingerprint
+                        && !needed.contains(Field::CertSha1)
+                        && !needed.contains(Field::CertSha256)
+                }
+            };
+            if skip {
+                attempts += match col {
+                    Column::Set(_) | Column::IpSet(_) => {
+                        value.matches(self.set_separator.as_str()).count() + 1
+                    }
+                    _ => 1,
+                };
+                continue;
+            }
+            attempts += 1;
             match col {
                 Column::Ignore => {}
                 Column::Ts => rec.set_timestamp(parse_epoch_seconds(value)),
@@ -133,11 +197,13 @@ impl ZeekState {
                 }
                 Column::Set(f) => {
                     for v in value.split(self.set_separator.as_str()) {
+                        attempts += 1;
                         let _ = rec.push(f, v);
                     }
                 }
                 Column::IpSet(f) => {
                     for v in value.split(self.set_separator.as_str()) {
+                        attempts += 1;
                         if v.parse::<std::net::IpAddr>().is_ok() {
                             let _ = rec.push(f, v);
                         }
@@ -165,7 +231,7 @@ impl ZeekState {
                 self.columns.len()
             ));
         }
-        Ok(true)
+        Ok((true, attempts))
     }
 
     fn header(&mut self, rest: &str) -> Result<(), String> {
@@ -195,6 +261,41 @@ impl ZeekState {
             return Err("#set_separator names no separator".into());
         }
         Ok(())
+    }
+}
+
+/// The fields of a line: split at a one-byte separator by `memchr`-like search, else at the
+/// separator text.
+struct Fields<'a> {
+    line: &'a str,
+    at: usize,
+    sep1: Option<u8>,
+    sep: &'a str,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        if self.at > self.line.len() {
+            return None;
+        }
+        let rest = &self.line[self.at..];
+        let (end, skip) = match self.sep1 {
+            // An ASCII separator byte is never inside a multi-byte character.
+            Some(b) if b.is_ascii() => match rest.bytes().position(|c| c == b) {
+                Some(p) => (p, 1),
+                None => (rest.len(), 1),
+            },
+            _ => match rest.find(self.sep) {
+                Some(p) => (p, self.sep.len()),
+                None => (rest.len(), self.sep.len().max(1)),
+            },
+        };
+        let v = &rest[..end];
+        self.at += end + skip;
+        Some(v)
     }
 }
 

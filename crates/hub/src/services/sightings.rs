@@ -52,6 +52,11 @@ impl HitAggregator {
         }
     }
 
+    /// Whether hits' records are kept as observed data.
+    pub fn keeps_observed(&self) -> bool {
+        self.include_observed
+    }
+
     /// Counts one hit of `indicator` at `time` (nanoseconds); `observed` makes the observed
     /// data of the record, asked only while more are kept.
     pub fn record(&mut self, indicator: &str, time: i64, observed: impl FnOnce() -> Vec<Value>) {

@@ -99,6 +99,10 @@ pub(crate) struct Args {
     /// How many malformed lines to report per file before only counting them.
     #[arg(long, default_value_t = 20, value_name = "N")]
     max_line_errors: u64,
+    /// Threads reading and matching the logs (default: one per core). A large file is cut into
+    /// blocks of lines; hits come out in the same order whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
     /// Logs: files, gzip files, directories, or `-` for standard input.
     #[arg(required = true, value_name = "LOG")]
     logs: Vec<PathBuf>,
@@ -579,6 +583,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         now,
         follow_swaps: args.reload_indicators,
         max_line_errors: args.max_line_errors,
+        threads: args.threads.map_or(0, |n| n as usize),
     };
     let started = Instant::now();
     let result = service::scan(

@@ -162,6 +162,11 @@ pub enum Line {
 /// Reads one line into `buf` (cleared first), keeping at most `limit` bytes of it.
 pub fn read_line(r: &mut dyn BufRead, buf: &mut Vec<u8>, limit: usize) -> io::Result<Line> {
     buf.clear();
+    read_line_into(r, buf, limit)
+}
+
+/// Reads one line and appends it to `buf` (at most `limit` bytes of it, without its `\n`).
+pub fn read_line_into(r: &mut dyn BufRead, buf: &mut Vec<u8>, limit: usize) -> io::Result<Line> {
     let mut total = 0usize;
     let mut any = false;
     loop {
@@ -202,7 +207,7 @@ pub fn read_line(r: &mut dyn BufRead, buf: &mut Vec<u8>, limit: usize) -> io::Re
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! batches, without locking the scan.
 
 pub mod input;
+mod parallel;
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use matcher::{Compiled, Hit, Scanner};
-use telemetry::{FieldMap, Format, MAX_LINE, Reader, Record};
+use telemetry::{FieldMap, FieldSet, Format, MAX_LINE, Reader, Record};
 
 use self::input::{Input, Line, OpenError};
 use super::sightings::HitAggregator;
@@ -41,6 +42,11 @@ pub struct ScanOptions {
     pub follow_swaps: bool,
     /// How many malformed lines to report per input before only counting them.
     pub max_line_errors: u64,
+    /// Threads reading and matching (0: one per core). With more than one, the inputs are cut
+    /// into blocks of lines read in parallel and the hits are merged in input order (the
+    /// same output as one thread); a set with patterns over several observations, or
+    /// [`ScanOptions::follow_swaps`], scans on one thread.
+    pub threads: usize,
 }
 
 /// What a scan read and found.
@@ -99,11 +105,21 @@ pub trait ScanSink {
     /// Takes one hit. An error stops the scan: a broken pipe quietly
     /// ([`ScanSummary::broken_pipe`]), any other as [`ScanError::Output`].
     fn hit(&mut self, at: &HitAt<'_>) -> io::Result<()>;
+
+    /// Whether the sink reads more of a hit's record than the hit's own value and time (e.g.
+    /// observed data of the whole record): then the scan reads every field of every record,
+    /// not only those the indicators can hit.
+    fn whole_records(&self) -> bool {
+        false
+    }
 }
 
 impl<S: ScanSink + ?Sized> ScanSink for &mut S {
     fn hit(&mut self, at: &HitAt<'_>) -> io::Result<()> {
         (**self).hit(at)
+    }
+    fn whole_records(&self) -> bool {
+        (**self).whole_records()
     }
 }
 
@@ -114,6 +130,9 @@ impl<S: ScanSink> ScanSink for Option<S> {
             None => Ok(()),
         }
     }
+    fn whole_records(&self) -> bool {
+        self.as_ref().is_some_and(ScanSink::whole_records)
+    }
 }
 
 /// Both sinks, the first first.
@@ -122,10 +141,17 @@ impl<A: ScanSink, B: ScanSink> ScanSink for (A, B) {
         self.0.hit(at)?;
         self.1.hit(at)
     }
+    fn whole_records(&self) -> bool {
+        self.0.whole_records() || self.1.whole_records()
+    }
 }
 
 /// Hits aggregated per indicator into sightings (with observed data when kept).
 impl ScanSink for HitAggregator {
+    fn whole_records(&self) -> bool {
+        self.keeps_observed()
+    }
+
     fn hit(&mut self, at: &HitAt<'_>) -> io::Result<()> {
         self.record(at.indicator_id(), at.time(), || {
             matcher::record_to_observed_data(at.record, at.record_no)
@@ -301,7 +327,10 @@ pub enum ScanError {
 /// Scans `inputs` in order against the set in `set` (taken up again between batches when
 /// [`ScanOptions::follow_swaps`]), handing every hit to `sink` and every diagnostic to
 /// `observer`. An input that cannot be opened or read is counted and skipped; malformed lines
-/// are counted and do not stop the scan.
+/// are counted and do not stop the scan. Records are read only for the fields the set can hit
+/// (`matcher::Compiled::needed_fields`), every field when the sink asks for whole records.
+/// On several threads ([`ScanOptions::threads`]) the sink and the observer see the same hits
+/// and events in the same order as on one.
 pub fn scan(
     inputs: &[Input],
     set: &ArcSwap<Compiled>,
@@ -309,9 +338,38 @@ pub fn scan(
     sink: &mut dyn ScanSink,
     observer: &mut dyn ScanObserver,
 ) -> Result<ScanSummary, ScanError> {
+    let current = set.load_full();
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let whole = sink.whole_records();
+    let needed = |c: &Compiled| {
+        if whole {
+            FieldSet::all()
+        } else {
+            c.needed_fields()
+        }
+    };
+    if threads > 1 && !opts.follow_swaps && current.is_stateless() {
+        let n = needed(&current);
+        return parallel::scan(inputs, current, opts, n, threads, sink, observer);
+    }
+    scan_one_thread(inputs, set, opts, &needed, sink, observer)
+}
+
+fn scan_one_thread(
+    inputs: &[Input],
+    set: &ArcSwap<Compiled>,
+    opts: &ScanOptions,
+    needed_of: &dyn Fn(&Compiled) -> FieldSet,
+    sink: &mut dyn ScanSink,
+    observer: &mut dyn ScanObserver,
+) -> Result<ScanSummary, ScanError> {
     let read_bytes = Arc::new(AtomicU64::new(0));
     let mut t = ScanSummary::default();
     let mut current = set.load_full();
+    let mut needed = needed_of(&current);
     let mut scanner = Scanner::new(&current);
     let mut rec = Record::new();
     let mut hits: Vec<Hit> = Vec::new();
@@ -333,8 +391,9 @@ pub fn scan(
             }
         };
         t.files += 1;
-        let mut reader: Option<Reader> =
-            opts.format.map(|f| Reader::new(f, opts.field_map.as_ref()));
+        let mut reader: Option<Reader> = opts
+            .format
+            .map(|f| Reader::restricted(f, opts.field_map.as_ref(), needed));
         let mut line_no = 0u64;
         let mut file_malformed = 0u64;
         loop {
@@ -356,7 +415,7 @@ pub fn scan(
             line_no += 1;
             t.lines += 1;
             let reader = reader.get_or_insert_with(|| {
-                Reader::new(Format::sniff(&line_buf), opts.field_map.as_ref())
+                Reader::restricted(Format::sniff(&line_buf), opts.field_map.as_ref(), needed)
             });
             let result = match got {
                 Line::TooLong(n) => Err(format!(
@@ -412,6 +471,8 @@ pub fn scan(
                     if !Arc::ptr_eq(&latest, &current) {
                         current = latest;
                         scanner.reset(&current);
+                        needed = needed_of(&current);
+                        reader.restrict(needed);
                     }
                 }
             }
@@ -767,5 +828,153 @@ mod tests {
             assert_eq!(s.hits, expect, "follow_swaps = {follow}");
             assert!(hits.iter().all(|h| h.line > BATCH_LINES));
         }
+    }
+
+    /// Many blocks of ECS, EVE and Zeek lines (Zeek with its header again in the middle), gzip,
+    /// malformed and too long lines, a missing file: every thread count gives the one-thread
+    /// scan's hits, output bytes, events and counts; the hits are the planted values.
+    #[test]
+    fn every_thread_count_gives_the_one_thread_scan() {
+        use telemetry::sample::{Spec, generate, standard_plants};
+        let mut inputs = Vec::new();
+        let mut planted = 0;
+        let mut plants_all = Vec::new();
+        for (k, format) in [Format::Ecs, Format::Eve, Format::Zeek]
+            .into_iter()
+            .enumerate()
+        {
+            let plants = standard_plants(format);
+            plants_all.extend(plants.iter().map(|(_, v)| v.clone()));
+            let (files, p) = generate(&Spec {
+                format,
+                events: 12_000,
+                plants,
+                malformed: 30,
+                seed: 5 + k as u64,
+            });
+            planted += p.len();
+            for f in files {
+                let mut text = f.text;
+                if format == Format::Zeek {
+                    // The same log again, header and all, in the same file.
+                    text = text.clone() + &text;
+                } else {
+                    text.push_str(&"x".repeat(MAX_LINE + 10));
+                    text.push('\n');
+                }
+                inputs.push(memory(&format!("{k}-{}", f.name), &text));
+            }
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, log().as_bytes()).unwrap();
+        inputs.insert(
+            1,
+            Input::Memory {
+                name: "g.json.gz".into(),
+                bytes: gz.finish().unwrap().into(),
+            },
+        );
+        inputs.insert(2, Input::File("/nonexistent/y.log".into()));
+        let mut inds = Vec::new();
+        for (i, v) in plants_all.iter().enumerate() {
+            let p = if v.contains("://") {
+                format!("[url:value = '{v}']")
+            } else if v.parse::<std::net::IpAddr>().is_ok() {
+                let t = if v.contains(':') {
+                    "ipv6-addr"
+                } else {
+                    "ipv4-addr"
+                };
+                format!("[{t}:value = '{v}']")
+            } else if v.len() == 64 && !v.contains('.') {
+                format!(
+                    "[file:hashes.'SHA-256' = '{v}'] OR [x509-certificate:hashes.'SHA-256' = '{v}']"
+                )
+            } else if v.len() == 40 && !v.contains('.') {
+                format!("[x509-certificate:hashes.'SHA-1' = '{v}']")
+            } else if v.len() == 32 && !v.contains('.') {
+                format!("[file:hashes.MD5 = '{v}']")
+            } else if v.ends_with(".exe") {
+                format!("[file:name = '{v}']")
+            } else {
+                format!("[domain-name:value = '{v}']")
+            };
+            inds.push(ind(&format!("00000000-0000-4000-8000-{i:012}"), "p", &p));
+        }
+        inds.push(ind(DOMAIN, "c2", "[domain-name:value = 'c2.evil.example']"));
+        let (c, report) = matcher::compile(&inds, &CompileOptions::default());
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        let set = ArcSwap::from_pointee(c);
+        let run = |threads: usize| {
+            let mut out = HitWriter {
+                w: Vec::new(),
+                json: true,
+            };
+            let mut hits: Vec<FoundHit> = Vec::new();
+            let mut events = Events::default();
+            let s = scan(
+                &inputs,
+                &set,
+                &ScanOptions { threads, ..opts() },
+                &mut (&mut out, &mut hits),
+                &mut events,
+            )
+            .unwrap();
+            (s, out.w, hits, events.0)
+        };
+        let one = run(1);
+        assert!(one.0.hits as usize >= planted, "{:?}", one.0);
+        assert!(one.0.lines > 40_000 && one.0.malformed > 90, "{:?}", one.0);
+        assert!(one.3.iter().filter(|e| *e == "progress").count() >= 4);
+        for threads in [2, 3, 8] {
+            let many = run(threads);
+            assert_eq!(many.0, one.0, "{threads} threads");
+            assert!(many.1 == one.1, "{threads} threads: output differs");
+            assert_eq!(many.2, one.2, "{threads} threads");
+            assert_eq!(many.3, one.3, "{threads} threads");
+        }
+        // And the hits are those of the general reader reading every field, record by record.
+        let mut truth = Vec::new();
+        let current = set.load_full();
+        let mut scanner = Scanner::new(&current);
+        for input in &inputs {
+            let Input::Memory { name, .. } = input else {
+                continue;
+            };
+            let mut r = input.open(|_| {}).unwrap();
+            let mut text = Vec::new();
+            io::Read::read_to_end(&mut r, &mut text).unwrap();
+            let mut reader: Option<Reader> = None;
+            let mut rec = Record::new();
+            for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+                let reader = reader.get_or_insert_with(|| Reader::new(Format::sniff(line), None));
+                if line.len() <= MAX_LINE && reader.read_line(line, &mut rec) == Ok(true) {
+                    let mut hits = Vec::new();
+                    current.scan(&rec, &mut scanner, &mut hits);
+                    for h in hits {
+                        let fv = current.hit_value(&h, &rec).unwrap();
+                        truth.push((
+                            name.clone(),
+                            i as u64 + 1,
+                            current.indicator_id(h.indicator).to_owned(),
+                            fv.1.to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+        let got: Vec<_> = one
+            .2
+            .iter()
+            .map(|h| {
+                (
+                    h.file.clone(),
+                    h.line,
+                    h.indicator.clone(),
+                    h.value.clone().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, truth);
     }
 }

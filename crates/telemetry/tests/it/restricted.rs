@@ -1,0 +1,236 @@
+//! The scan's restricted reader against the general one: on generated logs with planted
+//! values and on hostile lines (escapes in keys and values, nested, dotted and duplicate keys,
+//! unicode, odd numbers, truncated lines, bytes that are not UTF-8, more values than a record
+//! holds), for many sets of needed fields, the restricted reader refuses exactly the lines the
+//! general one refuses, with the same message, and its records hold exactly the general
+//! records' values of the needed fields, with the same time.
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use telemetry::sample::{Rng, Spec, generate, standard_plants};
+use telemetry::{Field, FieldSet, Format, Reader, Record};
+
+type Seen = Result<Option<(Vec<(Field, String, Vec<u8>)>, Option<i64>)>, String>;
+
+fn read(r: &mut Reader, line: &[u8], keep: FieldSet) -> Seen {
+    let mut rec = Record::new();
+    match r.read_line(line, &mut rec) {
+        Ok(true) => Ok(Some((
+            rec.entries()
+                .iter()
+                .filter(|e| keep.contains(e.field))
+                .map(|e| (e.field, rec.value(e).to_owned(), rec.binary(e).to_vec()))
+                .collect(),
+            rec.timestamp(),
+        ))),
+        Ok(false) => Ok(None),
+        Err(e) => Err(e.message),
+    }
+}
+
+/// Reads `text` with both readers, line by line; panics on the first difference.
+fn same(format: Format, text: &[u8], needed: FieldSet) -> usize {
+    let keep = needed.with_helpers();
+    let mut general = Reader::new(format, None);
+    let mut restricted = Reader::restricted(format, None, needed);
+    let mut records = 0;
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let want = read(&mut general, line, keep);
+        let got = read(&mut restricted, line, keep);
+        assert_eq!(
+            got,
+            want,
+            "{format} line {} {:?} needing {:?}",
+            i + 1,
+            String::from_utf8_lossy(line),
+            needed.iter().collect::<Vec<_>>()
+        );
+        records += usize::from(matches!(want, Ok(Some(_))));
+    }
+    records
+}
+
+fn needed_sets() -> Vec<FieldSet> {
+    let mut sets = vec![FieldSet::EMPTY, FieldSet::all()];
+    for f in Field::ALL {
+        sets.push(FieldSet::EMPTY.with(*f));
+    }
+    let mut rng = Rng::new(7);
+    for _ in 0..20 {
+        sets.push(
+            Field::ALL
+                .iter()
+                .copied()
+                .filter(|_| rng.below(3) == 0)
+                .collect(),
+        );
+    }
+    sets
+}
+
+const HOSTILE: &[&str] = &[
+    r#"{"source":{"ip":"10.0.0.1"},"source.ip":"10.0.0.2","source":{"ip":"10.0.0.3"}}"#,
+    r#"{"sour\u0063e":{"ip":"10.0.0.1"}}"#,
+    r#"{"source":{"i\u0070":"10.0.0.1"},"dns":{"question":{"name":"ex\u0061mple.COM."}}}"#,
+    r#"{"dns":{"question":{"name":"B\u00fccher.example"}}}"#,
+    r#"{"dns":{"question":{"name":"Bücher.example"}},"file":{"name":"naïve \"quoted\" \\ path.exe"}}"#,
+    r#"{"file":{"name":"\ud83d\ude00.exe"}}"#,
+    r#"{"file":{"name":"\ud83d.exe"}}"#,
+    r#"{"file":{"name":"\ude00.exe"}}"#,
+    r#"{"ignored":"\ud83d","source":{"ip":"10.0.0.1"}}"#,
+    r#"{"ignored":"\x","source":{"ip":"10.0.0.1"}}"#,
+    r#"{"source":{"ip":" 10.0.0.1 "},"destination":{"ip":"2001:DB8:0:0::1"}}"#,
+    r#"{"source":{"ip":"010.0.0.1"},"destination":{"ip":"::ffff:1.2.3.4"}}"#,
+    r#"{"source":{"port":0080},"destination":{"port":443}}"#,
+    r#"{"source":{"port":80.0},"destination":{"port":-1},"file":{"size":1e3}}"#,
+    r#"{"source":{"port":12345678901234567890123},"file":{"size":18446744073709551616}}"#,
+    r#"{"@timestamp":1714564800123,"source":{"ip":"10.0.0.1"}}"#,
+    r#"{"@timestamp":1714564800.5,"source":{"ip":"10.0.0.1"}}"#,
+    r#"{"@timestamp":"2024-05-01T12:00:00Z","@timestamp":"nonsense"}"#,
+    r#"{"dns":{"answers":[{"data":"1.2.3.4"},{"data":"cname.example"},{"data":["5.6.7.8",["9.9.9.9"]]}]}}"#,
+    r#"{"dns":{"answers":{"data":"1.2.3.4"}},"dns.answers.data":"2.3.4.5"}"#,
+    r#"{"url":{"domain":"Evil.Example","path":"/a b"},"destination":{"port":8080}}"#,
+    r#"{"url.full":"HTTP://u:p@Evil.Example:80/x#f","url":{"full":"http://a.example/"}}"#,
+    r#"{"file":{"hash":{"md5":"D41D8CD98F00B204E9800998ECF8427E","sha256":"zz"}}}"#,
+    r#"{"tls":{"server":{"hash":{"sha1":"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01"}}}}"#,
+    r#"{"source":{"ip":"10.0.0.1"}"#,
+    r#"{"source":{"ip":"10.0.0.1"}} x"#,
+    r#"{"source":{"ip":"10.0.0.1"},}"#,
+    r#"{"a":[1,2,]}"#,
+    r#"{"a":01}"#,
+    r#"{"a":-}"#,
+    r#"{"a":1.}"#,
+    r#"{"a":tru}"#,
+    r#"{"a":"ctrl	tab"}"#,
+    r#"{"source":{"ip":"ctrl	tab"}}"#,
+    r#"[{"source":{"ip":"10.0.0.1"}}]"#,
+    r#""just a string""#,
+    r#"{}"#,
+    r#"  {"source" : { "ip" : "10.0.0.1" } }  "#,
+    "\x0c{\"source\":{\"ip\":\"10.0.0.1\"}}",
+    r#"{"":{"ip":"10.0.0.1"},"source":{"":"x"},"source.":{"ip":"1.1.1.1"}}"#,
+    r#"{"source..ip":"10.0.0.1","source":{".ip":"10.0.0.2"}}"#,
+    r#"{"source":{"ip":{"nested":"10.0.0.1"}}}"#,
+    r#"{"source":"10.0.0.1","destination":null,"network":{"transport":["TCP","udp"]}}"#,
+    r#"{"email":{"from":{"address":"a@b.example"},"to":{"address":["c@d.example","e@f.example"]}}}"#,
+];
+
+fn deep(n: usize, leaf: &str) -> String {
+    let mut s = String::new();
+    for _ in 0..n {
+        s.push_str(r#"{"source":"#);
+    }
+    s.push_str(leaf);
+    for _ in 0..n {
+        s.push('}');
+    }
+    s
+}
+
+fn hostile_lines() -> Vec<Vec<u8>> {
+    let mut lines: Vec<Vec<u8>> = HOSTILE.iter().map(|l| l.as_bytes().to_vec()).collect();
+    // Many values: more than a record holds, in needed and unneeded fields.
+    let ips: Vec<String> = (0..80).map(|i| format!("\"10.0.{i}.1\"")).collect();
+    lines.push(
+        format!(
+            r#"{{"dns":{{"answers":[{}]}},"url":{{"domain":"a.example","path":"/x"}}}}"#,
+            ips.iter()
+                .map(|ip| format!(r#"{{"data":{ip}}}"#))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+        .into_bytes(),
+    );
+    lines.push(format!(r#"{{"source":{{"port":[{}]}}}}"#, "1,".repeat(70) + "2").into_bytes());
+    for n in [1, 31, 32, 33, 90, 120, 130] {
+        lines.push(deep(n, r#"{"ip":"10.0.0.1"}"#).into_bytes());
+        lines.push(
+            format!(
+                "{{\"dns\":{{\"answers\":{}{{\"data\":\"1.2.3.4\"}}{}}}}}",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+            .into_bytes(),
+        );
+    }
+    lines.push(b"{\"file\":{\"name\":\"\xff\xfe\"}}".to_vec());
+    lines.push(b"{\"ignored\":\"\xff\",\"source\":{\"ip\":\"10.0.0.1\"}}".to_vec());
+    lines.push(b"{\"\xc3\xa9\":1,\"source\":{\"ip\":\"10.0.0.1\"}}".to_vec());
+    // Every prefix of a few lines: truncated input.
+    for l in [HOSTILE[0], HOSTILE[2], HOSTILE[22]] {
+        for cut in 0..l.len() {
+            lines.push(l.as_bytes()[..cut].to_vec());
+        }
+    }
+    lines
+}
+
+#[test]
+fn hostile_json_lines_read_the_same() {
+    let text = hostile_lines().join(&b'\n');
+    for needed in needed_sets() {
+        for format in [Format::Ecs, Format::Eve] {
+            same(format, &text, needed);
+        }
+    }
+}
+
+#[test]
+fn generated_logs_read_the_same() {
+    for format in [Format::Ecs, Format::Eve, Format::Zeek, Format::Csv] {
+        let (files, planted) = generate(&Spec {
+            format,
+            events: 400,
+            plants: standard_plants(format),
+            malformed: 5,
+            seed: 11,
+        });
+        assert!(!planted.is_empty());
+        for needed in needed_sets() {
+            let mut records = 0;
+            for f in &files {
+                records += same(format, f.text.as_bytes(), needed);
+            }
+            assert!(records >= 400, "{format}: {records} records");
+        }
+    }
+}
+
+#[test]
+fn zeek_with_long_sets_reads_the_same() {
+    let hosts: Vec<String> = (0..70).map(|i| format!("10.1.{i}.1")).collect();
+    let text = format!(
+        "#separator \\x09\n#set_separator\t,\n#fields\tts\tfuid\ttx_hosts\trx_hosts\tmd5\n\
+         1714564800.0\tF1\t{}\t10.9.9.9\td41d8cd98f00b204e9800998ecf8427e\n\
+         1714564800.0\tF2\t10.2.2.2\t{}\t-\n1714564800.0\tF3\t-",
+        hosts.join(","),
+        hosts.join(",")
+    );
+    for needed in needed_sets() {
+        same(Format::Zeek, text.as_bytes(), needed);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// Generated lines with one byte changed (often into a quote, a backslash, a brace or a
+    /// non-ASCII byte) and cut anywhere.
+    #[test]
+    fn mutated_lines_read_the_same(
+        seed in any::<u64>(),
+        at in any::<prop::sample::Index>(),
+        byte in prop::sample::select(vec![b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'.', b'0', b'-', b'e', b'u', b' ', 0x01, 0xc3, 0xa9, 0xff, b'A']),
+        cut in any::<prop::sample::Index>(),
+        pick in 0usize..40,
+    ) {
+        let needed = needed_sets()[pick % needed_sets().len()];
+        for format in [Format::Ecs, Format::Eve] {
+            let (files, _) = generate(&Spec { format, events: 4, plants: standard_plants(format), malformed: 0, seed });
+            let mut text = files[0].text.clone().into_bytes();
+            let i = at.index(text.len());
+            text[i] = byte;
+            text.truncate(cut.index(text.len() + 1));
+            same(format, &text, needed);
+        }
+    }
+}
