@@ -346,17 +346,35 @@ impl Compiler {
     /// and a later version replaces the one compiled before, even when the later one is then
     /// left out (revoked, expired, …: the id is withdrawn, never served by an older version).
     pub fn add_version(&mut self, ind: &Indicator, key: VersionKey) {
-        let uuid = uuid_bits(&ind.id);
+        self.version_of(&ind.id, key, Some(ind));
+    }
+
+    /// Records a version of `id` whose object could not be read as an indicator: it takes
+    /// part in choosing the latest version (a later unreadable version withdraws the id) and
+    /// is never compiled.
+    pub fn add_unusable_version(&mut self, id: &str, key: VersionKey) {
+        self.version_of(id, key, None);
+    }
+
+    fn add_maybe(&mut self, ind: Option<&Indicator>) -> (u32, u32) {
+        match ind {
+            Some(i) => self.add_one(i),
+            None => (OUT_REFUSED, NO_PROBLEM),
+        }
+    }
+
+    fn version_of(&mut self, id: &str, key: VersionKey, ind: Option<&Indicator>) {
+        let uuid = uuid_bits(id);
         let h = match uuid {
             Some(u) => self.hasher.hash_one(u),
-            None => self.hasher.hash_one(ind.id.as_bytes()),
+            None => self.hasher.hash_one(id.as_bytes()),
         };
         let (versions, id_text) = (&self.versions, &self.id_text);
         let same = |v: &Version| match (uuid, v.uuid) {
             (Some(u), true) => u128::from(v.id[0]) << 64 | u128::from(v.id[1]) == u,
             (None, false) => {
                 id_text.get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize)
-                    == Some(ind.id.as_str())
+                    == Some(id)
             }
             _ => false,
         };
@@ -367,7 +385,7 @@ impl Compiler {
                 return;
             }
             self.undo(old);
-            let (outcome, problem) = self.add_one(ind);
+            let (outcome, problem) = self.add_maybe(ind);
             let v = &mut self.versions[n as usize];
             (v.key, v.outcome, v.problem) = (key, outcome, problem);
             return;
@@ -376,11 +394,11 @@ impl Compiler {
             Some(u) => [(u >> 64) as u64, u as u64],
             None => {
                 let off = self.id_text.len() as u64;
-                self.id_text.push_str(&ind.id);
-                [off, ind.id.len() as u64]
+                self.id_text.push_str(id);
+                [off, id.len() as u64]
             }
         };
-        let (outcome, problem) = self.add_one(ind);
+        let (outcome, problem) = self.add_maybe(ind);
         let n = self.versions.len() as u32;
         self.versions.push(Version {
             id,

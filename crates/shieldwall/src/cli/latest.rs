@@ -140,6 +140,56 @@ fn version_key(o: &Value) -> (Option<i64>, Option<i64>, bool, Option<stix::tlp::
     )
 }
 
+/// The same order as a key for the compiler ([`matcher::Compiler::add_version`]): absent
+/// times sort first, revoked then the TLP rank break ties.
+pub(crate) fn matcher_key(o: &Value) -> matcher::VersionKey {
+    let (time, created, revoked, tlp) = version_key(o);
+    matcher::VersionKey {
+        time: time.unwrap_or(i64::MIN),
+        created: created.unwrap_or(i64::MIN),
+        withhold: (u8::from(revoked) << 4) | tlp.map_or(0, |l| l as u8 + 1),
+    }
+}
+
+/// Streams the objects of STIX documents (each a bundle, a TAXII envelope, an array of
+/// objects or one object) to `f` with the number of the file, one at a time: memory is
+/// bounded by the largest object, not the file. A document that is not strict JSON stops
+/// with its file, line and column.
+pub(crate) fn for_each_object(
+    files: &[std::path::PathBuf],
+    mut f: impl FnMut(usize, &Value) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    for (n, path) in files.iter().enumerate() {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        for item in stix::stream::ObjectStream::new(file) {
+            let item = item.map_err(|e| match e {
+                stix::stream::StreamError::Syntax {
+                    message,
+                    line,
+                    column,
+                } => anyhow::anyhow!("{}:{line}:{column}: not JSON: {message}", path.display()),
+                other => anyhow::anyhow!("{}: {other}", path.display()),
+            })?;
+            if item.kind != stix::stream::ItemKind::Object {
+                continue;
+            }
+            let v = item.value.map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}:{}: not JSON: {}",
+                    path.display(),
+                    e.line,
+                    e.column,
+                    e.message
+                )
+            })?;
+            f(n, &v)?;
+        }
+    }
+    Ok(())
+}
+
 /// The latest version of each object among `items` (gathered from any number of documents;
 /// `object` gives an item's STIX object), in the order each id first appears; objects without
 /// an `id` pass through. `superseded` counts the versions set aside.
@@ -175,21 +225,6 @@ pub(crate) fn latest_only<T>(
     out
 }
 
-/// The objects of a STIX document: a bundle or TAXII envelope (`objects`), an array, or one object.
-pub(crate) fn objects_of(doc: Value) -> Vec<Value> {
-    match doc {
-        Value::Array(a) => a,
-        Value::Object(mut m) => match m.remove("objects") {
-            Some(Value::Array(a)) => a,
-            Some(other) => {
-                m.insert("objects".into(), other);
-                vec![Value::Object(m)]
-            }
-            None => vec![Value::Object(m)],
-        },
-        _ => Vec::new(),
-    }
-}
 
 /// Pages through the latest version of each object of `types` (empty: every type) that
 /// `pushdown` lets the reader see in `collection`, handing `f` only those that are also the
