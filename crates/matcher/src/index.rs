@@ -828,7 +828,11 @@ impl Index {
         let nl = ix.posts.lists.len() as u32;
         let post = |r: &mut crate::flat::Rd<'_>| -> Result<Post, FlatError> {
             let p = r.u32()?;
-            let ok = if p & MULTI != 0 { p & !MULTI < nl } else { p < nobs };
+            let ok = if p & MULTI != 0 {
+                p & !MULTI < nl
+            } else {
+                p < nobs
+            };
             if ok {
                 Ok(p)
             } else {
@@ -888,18 +892,11 @@ impl Index {
             let b = &ix.arena[off as usize..end];
             let h = ix.hasher.hash_one((b[0], &b[1..]));
             let (arena, hasher) = (&ix.arena, &ix.hasher);
-            ix.strings.insert_unique(
-                h,
-                StrKey {
-                    off,
-                    len,
-                    post: p,
-                },
-                |k| {
+            ix.strings
+                .insert_unique(h, StrKey { off, len, post: p }, |k| {
                     let b = &arena[k.off as usize..(k.off + k.len) as usize];
                     hasher.hash_one((b[0], &b[1..]))
-                },
-            );
+                });
         }
         Ok(ix)
     }

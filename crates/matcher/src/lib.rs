@@ -373,8 +373,7 @@ impl Compiler {
         let same = |v: &Version| match (uuid, v.uuid) {
             (Some(u), true) => u128::from(v.id[0]) << 64 | u128::from(v.id[1]) == u,
             (None, false) => {
-                id_text.get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize)
-                    == Some(id)
+                id_text.get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize) == Some(id)
             }
             _ => false,
         };
@@ -551,8 +550,15 @@ impl Compiler {
         let fallback;
         if dead_inds == 0 {
             (c.index, fallback) = Index::build(staged, None);
-            (c.text, c.inds, c.obs, c.verifiers, c.complex, c.always, c.rich) =
-                (text, inds, obs, verifiers, complex, always, rich);
+            (
+                c.text,
+                c.inds,
+                c.obs,
+                c.verifiers,
+                c.complex,
+                c.always,
+                c.rich,
+            ) = (text, inds, obs, verifiers, complex, always, rich);
         } else {
             // Renumber what the superseded versions leave.
             let mut ind_map = vec![index::DEAD; inds.len()];
@@ -576,8 +582,7 @@ impl Compiler {
                 ind_map[i] = c.inds.len() as u32;
                 ne.off = c.text.len() as u32;
                 let len = usize::from(e.id_len) + usize::from(e.name_len);
-                c.text
-                    .push_str(&text[e.off as usize..e.off as usize + len]);
+                c.text.push_str(&text[e.off as usize..e.off as usize + len]);
                 ne.first_obs = c.obs.len() as u32;
                 if e.complex != NO_COMPLEX
                     && let Some(cx) = complex.get_mut(e.complex as usize).and_then(Option::take)
@@ -590,7 +595,8 @@ impl Compiler {
                     obs_map[o as usize] = c.obs.len() as u32;
                     ob.ind = ind_map[i];
                     if ob.verify != EXACT
-                        && let Some(v) = verifiers.get_mut(ob.verify as usize).and_then(Option::take)
+                        && let Some(v) =
+                            verifiers.get_mut(ob.verify as usize).and_then(Option::take)
                     {
                         ob.verify = c.verifiers.len() as u32;
                         c.verifiers.push(v);
@@ -602,7 +608,12 @@ impl Compiler {
             drop((text, inds, obs, verifiers, complex));
             c.always = always
                 .into_iter()
-                .filter_map(|o| obs_map.get(o as usize).copied().filter(|&o| o != index::DEAD))
+                .filter_map(|o| {
+                    obs_map
+                        .get(o as usize)
+                        .copied()
+                        .filter(|&o| o != index::DEAD)
+                })
                 .collect();
             c.rich = rich
                 .into_iter()
@@ -944,7 +955,9 @@ impl Compiled {
         for _ in 0..n {
             let o = r.u32()?;
             if o as usize >= obs.len() {
-                return Err(corrupt("an expression evaluated on every record does not exist"));
+                return Err(corrupt(
+                    "an expression evaluated on every record does not exist",
+                ));
             }
             always.push(o);
         }
@@ -1772,7 +1785,10 @@ mod tests {
                 "hash",
                 "[file:hashes.'SHA-256' = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']",
             ),
-            ind("md5", "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']"),
+            ind(
+                "md5",
+                "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']",
+            ),
             ind(
                 "and",
                 "[ipv4-addr:value = '203.0.113.7' AND domain-name:value = 'evil.example']",
@@ -1802,7 +1818,10 @@ mod tests {
             rec(&[(Field::SourceIp, "2001:db8::1")], Some(4)),
             rec(&[(Field::SourceIp, "2001:db8:1::9")], Some(4)),
             rec(&[(Field::SourceIp, "198.51.100.200")], Some(5)),
-            rec(&[(Field::UrlFull, "http://drop.example/payload.bin")], Some(6)),
+            rec(
+                &[(Field::UrlFull, "http://drop.example/payload.bin")],
+                Some(6),
+            ),
             rec(&[(Field::DnsQuestion, "x.bad.example")], Some(7)),
             rec(&[(Field::DnsQuestion, "x.evil.example")], Some(7)),
             rec(&[(Field::FileName, "invoice.pdf.exe")], Some(8)),

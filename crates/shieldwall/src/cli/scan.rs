@@ -185,7 +185,10 @@ pub(crate) fn load_indicators(files: &[PathBuf]) -> anyhow::Result<Loaded> {
             return Ok(());
         }
         let Some(id) = o.get("id").and_then(serde_json::Value::as_str) else {
-            eprintln!("{}: warning: an indicator without an `id`", files[n].display());
+            eprintln!(
+                "{}: warning: an indicator without an `id`",
+                files[n].display()
+            );
             return Ok(());
         };
         let key = latest::matcher_key(o);
@@ -304,29 +307,34 @@ impl Source {
             Source::Files(files) => {
                 // Two stages on two threads: this one compiles while the other splits the
                 // files and reads the objects (a bounded queue of batches between them).
-                type Batch = Vec<(usize, matcher::VersionKey, Result<Indicator, (String, String)>)>;
+                type Batch = Vec<(
+                    usize,
+                    matcher::VersionKey,
+                    Result<Indicator, (String, String)>,
+                )>;
                 const BATCH: usize = 512;
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
                 std::thread::scope(|scope| {
                     let reader = scope.spawn(move || {
                         let mut batch: Batch = Vec::with_capacity(BATCH);
-                        latest::for_each_object(files, |n, o| {
-                            if o.get("type").and_then(serde_json::Value::as_str)
-                                != Some("indicator")
-                            {
-                                return Ok(());
-                            }
-                            let key = latest::matcher_key(o);
-                            match Indicator::from_stix(o) {
-                                Ok(Some(i)) => batch.push((n, key, Ok(i))),
-                                Ok(None) => {}
-                                Err(e) => {
-                                    let id = o.get("id").and_then(serde_json::Value::as_str);
-                                    batch.push((
-                                        n,
-                                        key,
-                                        Err((id.unwrap_or("").to_owned(), e.to_string())),
-                                    ));
+                        latest::for_each_raw_object(files, |n, raw, line, column| {
+                            let read = latest::read_indicator(raw).map_err(|e| {
+                                let e = e.shifted(line, column);
+                                anyhow::anyhow!(
+                                    "{}:{}:{}: not JSON: {}",
+                                    files[n].display(),
+                                    e.line,
+                                    e.column,
+                                    e.message
+                                )
+                            })?;
+                            match read {
+                                latest::ReadObject::Other => {}
+                                latest::ReadObject::Indicator(key, Ok(i)) => {
+                                    batch.push((n, key, Ok(i)));
+                                }
+                                latest::ReadObject::Indicator(key, Err((id, e))) => {
+                                    batch.push((n, key, Err((id.unwrap_or_default(), e))));
                                 }
                             }
                             if batch.len() == BATCH {
@@ -386,23 +394,25 @@ struct Cache<'a> {
 /// the scan time: the set says for which times it holds), the warninglists, and for each
 /// indicator file its canonical path, device, inode, size and modification time (to the
 /// nanosecond). A file changed in any way that shows in its metadata makes the cache stale.
-fn cache_key(
-    files: &[PathBuf],
-    opts: &CompileOptions,
-    lists: &str,
-) -> anyhow::Result<Vec<u8>> {
+fn cache_key(files: &[PathBuf], opts: &CompileOptions, lists: &str) -> anyhow::Result<Vec<u8>> {
     use std::os::unix::fs::MetadataExt;
     let mut k = format!(
         "shieldwall {} matcher-layout {}\nat {}\nadded_after {:?}\nsubdomains {}\nwarninglists {lists}\n",
         env!("CARGO_PKG_VERSION"),
         matcher::flat::FORMAT_VERSION,
-        if opts.at.is_some() { "scan time" } else { "any" },
+        if opts.at.is_some() {
+            "scan time"
+        } else {
+            "any"
+        },
         opts.added_after,
         opts.subdomains,
     );
     for f in files {
-        let canon = std::fs::canonicalize(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let m = std::fs::metadata(&canon).with_context(|| format!("cannot read {}", f.display()))?;
+        let canon =
+            std::fs::canonicalize(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let m =
+            std::fs::metadata(&canon).with_context(|| format!("cannot read {}", f.display()))?;
         k.push_str(&format!(
             "file {} dev {} ino {} size {} mtime {}.{:09}\n",
             canon.display(),
