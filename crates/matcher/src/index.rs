@@ -306,6 +306,8 @@ pub(crate) struct Index {
     /// SHA-256 of files, of certificates.
     h32: [HashMap<[u8; 32], Post>; 2],
     like_lits: Vec<String>,
+    /// While building: where each `LIKE` literal is in `like_lits`.
+    like_pos: HashMap<String, usize>,
     like_obs: Vec<Vec<u32>>,
     like: Option<AhoCorasick>,
     regex_src: Vec<String>,
@@ -330,37 +332,42 @@ fn put<K: std::hash::Hash + Eq>(posts: &mut Posts, m: &mut HashMap<K, Post>, k: 
     }
 }
 
-impl Index {
+/// An observation expression dropped at build time (its indicator was superseded).
+pub(crate) const DEAD: u32 = u32::MAX;
+
+/// The keys gathered while indicators are added: plain vectors (one push per key, no
+/// hashing), turned into pre-sized hash tables once by [`Index::build`].
+#[derive(Debug, Default)]
+pub(crate) struct Staging {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u32)>,
+    cidr4: Vec<(u32, u8, u32)>,
+    cidr6: Vec<(u128, u8, u32)>,
+    h16: Vec<([u8; 16], u32)>,
+    h20: Vec<([u8; 20], bool, u32)>,
+    h32: Vec<([u8; 32], bool, u32)>,
+    /// `(class, text)` keys, each as its class byte then its bytes.
+    arena: Vec<u8>,
+    strs: Vec<(u32, u32, u32)>,
+    text: Vec<(Anchor, u32)>,
+    has_like_suffixes: bool,
+    has_subdomain_keys: bool,
+    has_single_label_parent: bool,
+}
+
+impl Staging {
     pub(crate) fn add(&mut self, a: Anchor, obs: u32) {
         match a {
-            Anchor::V4(x) => put(&mut self.posts, &mut self.v4, x, obs),
-            Anchor::V6(x) => put(&mut self.posts, &mut self.v6, x, obs),
-            Anchor::Cidr4(net, len) => {
-                let i = match self.cidr4.iter().position(|(l, _)| *l == len) {
-                    Some(i) => i,
-                    None => {
-                        self.cidr4.push((len, HashMap::new()));
-                        self.cidr4.len() - 1
-                    }
-                };
-                put(&mut self.posts, &mut self.cidr4[i].1, net, obs);
-            }
-            Anchor::Cidr6(net, len) => {
-                let i = match self.cidr6.iter().position(|(l, _)| *l == len) {
-                    Some(i) => i,
-                    None => {
-                        self.cidr6.push((len, HashMap::new()));
-                        self.cidr6.len() - 1
-                    }
-                };
-                put(&mut self.posts, &mut self.cidr6[i].1, net, obs);
-            }
+            Anchor::V4(x) => self.v4.push((x, obs)),
+            Anchor::V6(x) => self.v6.push((x, obs)),
+            Anchor::Cidr4(net, len) => self.cidr4.push((net, len, obs)),
+            Anchor::Cidr6(net, len) => self.cidr6.push((net, len, obs)),
             Anchor::Hash(f, b) => {
-                let cert = usize::from(f.slot() == telemetry::ObjectSlot::Certificate);
+                let cert = f.slot() == telemetry::ObjectSlot::Certificate;
                 match b.len() {
-                    16 => put(&mut self.posts, &mut self.h16, arr(&b), obs),
-                    20 => put(&mut self.posts, &mut self.h20[cert], arr(&b), obs),
-                    32 => put(&mut self.posts, &mut self.h32[cert], arr(&b), obs),
+                    16 => self.h16.push((arr(&b), obs)),
+                    20 => self.h20.push((arr(&b), cert, obs)),
+                    32 => self.h32.push((arr(&b), cert, obs)),
                     _ => {}
                 }
             }
@@ -373,35 +380,167 @@ impl Index {
                     }
                     _ => {}
                 }
-                self.has_suffixes = self.has_like_suffixes || self.has_subdomain_keys;
-                let h = self.hasher.hash_one((class as u8, s.as_bytes()));
-                let arena = &self.arena;
-                let found = self.strings.find_mut(h, |k| {
-                    arena[k.off as usize] == class as u8
-                        && &arena[k.off as usize + 1..(k.off + k.len) as usize] == s.as_bytes()
-                });
-                match found {
-                    Some(k) => self.posts.add(&mut k.post, obs),
-                    None => {
-                        let off = self.arena.len() as u32;
-                        self.arena.push(class as u8);
-                        self.arena.extend_from_slice(s.as_bytes());
-                        let key = StrKey {
-                            off,
-                            len: s.len() as u32 + 1,
-                            post: obs,
-                        };
-                        let (arena, hasher) = (&self.arena, &self.hasher);
-                        self.strings.insert_unique(h, key, |k| {
-                            let b = &arena[k.off as usize..(k.off + k.len) as usize];
-                            hasher.hash_one((b[0], &b[1..]))
-                        });
-                    }
+                let off = self.arena.len() as u32;
+                self.arena.push(class as u8);
+                self.arena.extend_from_slice(s.as_bytes());
+                self.strs.push((off, s.len() as u32 + 1, obs));
+            }
+            a @ (Anchor::Like(_) | Anchor::Regex(_)) => self.text.push((a, obs)),
+        }
+    }
+}
+
+fn sized<K, V>(n: usize) -> HashMap<K, V> {
+    HashMap::with_capacity_and_hasher(n, DefaultHashBuilder::default())
+}
+
+impl Index {
+    /// Builds the tables from the staged keys, each table allocated once at its final size;
+    /// `remap` renumbers observation expressions (`DEAD`: dropped). Then builds the automata
+    /// and returns the observation expressions whose regex could not join the set.
+    pub(crate) fn build(st: Staging, remap: Option<&[u32]>) -> (Index, Vec<u32>) {
+        let m = |o: u32| -> Option<u32> {
+            match remap {
+                None => Some(o),
+                Some(r) => r.get(o as usize).copied().filter(|&x| x != DEAD),
+            }
+        };
+        let Staging {
+            v4,
+            v6,
+            mut cidr4,
+            mut cidr6,
+            h16,
+            h20,
+            h32,
+            arena,
+            strs,
+            text,
+            has_like_suffixes,
+            has_subdomain_keys,
+            has_single_label_parent,
+        } = st;
+        let mut ix = Index {
+            has_like_suffixes,
+            has_subdomain_keys,
+            has_single_label_parent,
+            has_suffixes: has_like_suffixes || has_subdomain_keys,
+            ..Index::default()
+        };
+        ix.v4 = sized(v4.len());
+        for (k, o) in v4 {
+            if let Some(o) = m(o) {
+                put(&mut ix.posts, &mut ix.v4, k, o);
+            }
+        }
+        ix.v6 = sized(v6.len());
+        for (k, o) in v6 {
+            if let Some(o) = m(o) {
+                put(&mut ix.posts, &mut ix.v6, k, o);
+            }
+        }
+        cidr4.sort_unstable_by_key(|&(_, l, _)| std::cmp::Reverse(l));
+        for run in cidr4.chunk_by(|a, b| a.1 == b.1) {
+            let mut t = sized(run.len());
+            for &(k, _, o) in run {
+                if let Some(o) = m(o) {
+                    put(&mut ix.posts, &mut t, k, o);
                 }
             }
-            Anchor::Like(l) => match self.like_lits.iter().position(|x| *x == l) {
-                Some(i) => self.like_obs[i].push(obs),
+            if !t.is_empty() {
+                ix.cidr4.push((run[0].1, t));
+            }
+        }
+        drop(cidr4);
+        cidr6.sort_unstable_by_key(|&(_, l, _)| std::cmp::Reverse(l));
+        for run in cidr6.chunk_by(|a, b| a.1 == b.1) {
+            let mut t = sized(run.len());
+            for &(k, _, o) in run {
+                if let Some(o) = m(o) {
+                    put(&mut ix.posts, &mut t, k, o);
+                }
+            }
+            if !t.is_empty() {
+                ix.cidr6.push((run[0].1, t));
+            }
+        }
+        drop(cidr6);
+        ix.h16 = sized(h16.len());
+        for (k, o) in h16 {
+            if let Some(o) = m(o) {
+                put(&mut ix.posts, &mut ix.h16, k, o);
+            }
+        }
+        let n20 = h20.iter().filter(|e| e.1).count();
+        ix.h20 = [sized(h20.len() - n20), sized(n20)];
+        for (k, cert, o) in h20 {
+            if let Some(o) = m(o) {
+                put(&mut ix.posts, &mut ix.h20[usize::from(cert)], k, o);
+            }
+        }
+        let n32 = h32.iter().filter(|e| e.1).count();
+        ix.h32 = [sized(h32.len() - n32), sized(n32)];
+        for (k, cert, o) in h32 {
+            if let Some(o) = m(o) {
+                put(&mut ix.posts, &mut ix.h32[usize::from(cert)], k, o);
+            }
+        }
+        ix.strings = HashTable::with_capacity(strs.len());
+        let live_bytes: usize = strs
+            .iter()
+            .filter(|e| m(e.2).is_some())
+            .map(|e| e.1 as usize)
+            .sum();
+        ix.arena = Vec::with_capacity(live_bytes);
+        for (off, len, o) in strs {
+            let Some(o) = m(o) else { continue };
+            let key = &arena[off as usize..(off + len) as usize];
+            ix.add_str(key, o);
+        }
+        drop(arena);
+        ix.arena.shrink_to_fit();
+        for (a, o) in text {
+            if let Some(o) = m(o) {
+                ix.add_text(a, o);
+            }
+        }
+        let fallback = ix.build_engines();
+        (ix, fallback)
+    }
+
+    /// Adds a `(class byte, text)` key.
+    fn add_str(&mut self, key: &[u8], obs: u32) {
+        let h = self.hasher.hash_one((key[0], &key[1..]));
+        let arena = &self.arena;
+        let found = self.strings.find_mut(h, |k| {
+            &arena[k.off as usize..(k.off + k.len) as usize] == key
+        });
+        match found {
+            Some(k) => self.posts.add(&mut k.post, obs),
+            None => {
+                let off = self.arena.len() as u32;
+                self.arena.extend_from_slice(key);
+                let k = StrKey {
+                    off,
+                    len: key.len() as u32,
+                    post: obs,
+                };
+                let (arena, hasher) = (&self.arena, &self.hasher);
+                self.strings.insert_unique(h, k, |k| {
+                    let b = &arena[k.off as usize..(k.off + k.len) as usize];
+                    hasher.hash_one((b[0], &b[1..]))
+                });
+            }
+        }
+    }
+
+    /// Adds a `LIKE` literal or a `MATCHES` regex (for the automata [`Index::build_engines`] builds).
+    pub(crate) fn add_text(&mut self, a: Anchor, obs: u32) {
+        match a {
+            Anchor::Like(l) => match self.like_pos.get(&l) {
+                Some(&i) => self.like_obs[i].push(obs),
                 None => {
+                    self.like_pos.insert(l.clone(), self.like_lits.len());
                     self.like_lits.push(l);
                     self.like_obs.push(vec![obs]);
                 }
@@ -413,28 +552,14 @@ impl Index {
                 self.regex_src.push(pattern::regex::translate(&nfc));
                 self.regex_obs.push(obs);
             }
+            _ => {}
         }
     }
 
     /// Builds the automata. Returns the observation expressions whose regex could not join the
     /// set (they are then evaluated on every record).
-    pub(crate) fn finish(&mut self) -> Vec<u32> {
-        self.cidr4.sort_by_key(|(l, _)| std::cmp::Reverse(*l));
-        self.cidr6.sort_by_key(|(l, _)| std::cmp::Reverse(*l));
-        self.arena.shrink_to_fit();
-        self.strings.shrink_to_fit(|k| {
-            let b = &self.arena[k.off as usize..(k.off + k.len) as usize];
-            self.hasher.hash_one((b[0], &b[1..]))
-        });
-        self.v4.shrink_to_fit();
-        self.v6.shrink_to_fit();
-        self.h16.shrink_to_fit();
-        for m in &mut self.h20 {
-            m.shrink_to_fit();
-        }
-        for m in &mut self.h32 {
-            m.shrink_to_fit();
-        }
+    pub(crate) fn build_engines(&mut self) -> Vec<u32> {
+        self.like_pos = HashMap::new();
         if !self.like_lits.is_empty() {
             self.like = AhoCorasick::new(&self.like_lits).ok();
         }
@@ -682,6 +807,162 @@ impl Index {
 
     pub(crate) fn regex_count(&self) -> usize {
         self.regex.as_ref().map_or(0, Regex::pattern_len)
+    }
+
+    /// Writes the tables (not the automata: those are rebuilt from the patterns that need
+    /// them, see `flat`).
+    pub(crate) fn write_to(&self, w: &mut Vec<u8>) {
+        use crate::flat::{put_len, put_u32};
+        w.push(u8::from(self.has_like_suffixes));
+        w.push(u8::from(self.has_subdomain_keys));
+        w.push(u8::from(self.has_single_label_parent));
+        put_len(w, self.posts.lists.len());
+        for l in &self.posts.lists {
+            put_len(w, l.len());
+            for &o in l {
+                put_u32(w, o);
+            }
+        }
+        fn map<K: Copy>(w: &mut Vec<u8>, m: &HashMap<K, Post>, key: impl Fn(&mut Vec<u8>, K)) {
+            put_len(w, m.len());
+            for (k, p) in m {
+                key(w, *k);
+                put_u32(w, *p);
+            }
+        }
+        let k4 = |w: &mut Vec<u8>, k: u32| w.extend_from_slice(&k.to_le_bytes());
+        let k6 = |w: &mut Vec<u8>, k: u128| w.extend_from_slice(&k.to_le_bytes());
+        map(w, &self.v4, k4);
+        map(w, &self.v6, k6);
+        put_len(w, self.cidr4.len());
+        for (len, m) in &self.cidr4 {
+            w.push(*len);
+            map(w, m, k4);
+        }
+        put_len(w, self.cidr6.len());
+        for (len, m) in &self.cidr6 {
+            w.push(*len);
+            map(w, m, k6);
+        }
+        map(w, &self.h16, |w, k: [u8; 16]| w.extend_from_slice(&k));
+        for m in &self.h20 {
+            map(w, m, |w, k: [u8; 20]| w.extend_from_slice(&k));
+        }
+        for m in &self.h32 {
+            map(w, m, |w, k: [u8; 32]| w.extend_from_slice(&k));
+        }
+        crate::flat::put_bytes(w, &self.arena);
+        put_len(w, self.strings.len());
+        for k in &self.strings {
+            put_u32(w, k.off);
+            put_u32(w, k.len);
+            put_u32(w, k.post);
+        }
+    }
+
+    /// Reads what [`Index::write_to`] wrote, checking every posting against `nobs`
+    /// observation expressions; the automata are added afterwards ([`Index::add_text`],
+    /// [`Index::build_engines`]).
+    pub(crate) fn read_from(
+        r: &mut crate::flat::Rd<'_>,
+        nobs: u32,
+    ) -> Result<Index, crate::flat::FlatError> {
+        use crate::flat::{FlatError, corrupt};
+        let mut ix = Index {
+            has_like_suffixes: r.u8()? != 0,
+            has_subdomain_keys: r.u8()? != 0,
+            has_single_label_parent: r.u8()? != 0,
+            ..Index::default()
+        };
+        ix.has_suffixes = ix.has_like_suffixes || ix.has_subdomain_keys;
+        let nlists = r.count(8)?;
+        ix.posts.lists.reserve_exact(nlists);
+        for _ in 0..nlists {
+            let n = r.count(4)?;
+            let mut l = Vec::with_capacity(n);
+            for _ in 0..n {
+                let o = r.u32()?;
+                if o >= nobs {
+                    return Err(corrupt("a posting names no observation expression"));
+                }
+                l.push(o);
+            }
+            ix.posts.lists.push(l);
+        }
+        let nl = ix.posts.lists.len() as u32;
+        let post = |r: &mut crate::flat::Rd<'_>| -> Result<Post, FlatError> {
+            let p = r.u32()?;
+            let ok = if p & MULTI != 0 {
+                p & !MULTI < nl
+            } else {
+                p < nobs
+            };
+            if ok {
+                Ok(p)
+            } else {
+                Err(corrupt("a table entry points nowhere"))
+            }
+        };
+        fn map<K: std::hash::Hash + Eq>(
+            r: &mut crate::flat::Rd<'_>,
+            size: usize,
+            key: impl Fn(&mut crate::flat::Rd<'_>) -> Result<K, FlatError>,
+            post: &impl Fn(&mut crate::flat::Rd<'_>) -> Result<Post, FlatError>,
+        ) -> Result<HashMap<K, Post>, FlatError> {
+            let n = r.count(size + 4)?;
+            let mut m = sized(n);
+            for _ in 0..n {
+                let k = key(r)?;
+                let p = post(r)?;
+                m.insert(k, p);
+            }
+            Ok(m)
+        }
+        ix.v4 = map(r, 4, |r| r.u32(), &post)?;
+        ix.v6 = map(r, 16, |r| r.u128(), &post)?;
+        for _ in 0..r.count(9)? {
+            let len = r.u8()?;
+            if len > 32 {
+                return Err(corrupt("an IPv4 prefix longer than 32 bits"));
+            }
+            let m = map(r, 4, |r| r.u32(), &post)?;
+            ix.cidr4.push((len, m));
+        }
+        for _ in 0..r.count(9)? {
+            let len = r.u8()?;
+            if len > 128 {
+                return Err(corrupt("an IPv6 prefix longer than 128 bits"));
+            }
+            let m = map(r, 16, |r| r.u128(), &post)?;
+            ix.cidr6.push((len, m));
+        }
+        ix.h16 = map(r, 16, |r| r.arr::<16>(), &post)?;
+        for i in 0..2 {
+            ix.h20[i] = map(r, 20, |r| r.arr::<20>(), &post)?;
+        }
+        for i in 0..2 {
+            ix.h32[i] = map(r, 32, |r| r.arr::<32>(), &post)?;
+        }
+        ix.arena = r.bytes()?.to_vec();
+        let n = r.count(12)?;
+        ix.strings = HashTable::with_capacity(n);
+        for _ in 0..n {
+            let (off, len) = (r.u32()?, r.u32()?);
+            let p = post(r)?;
+            let end = off as usize + len as usize;
+            if len == 0 || end > ix.arena.len() {
+                return Err(corrupt("a text key runs past its arena"));
+            }
+            let b = &ix.arena[off as usize..end];
+            let h = ix.hasher.hash_one((b[0], &b[1..]));
+            let (arena, hasher) = (&ix.arena, &ix.hasher);
+            ix.strings
+                .insert_unique(h, StrKey { off, len, post: p }, |k| {
+                    let b = &arena[k.off as usize..(k.off + k.len) as usize];
+                    hasher.hash_one((b[0], &b[1..]))
+                });
+        }
+        Ok(ix)
     }
 
     /// Bytes held by the indexes (table capacity and arenas), an estimate for the benchmark.

@@ -24,6 +24,7 @@
 
 pub mod canon;
 pub mod export;
+pub mod flat;
 mod index;
 pub mod indicator;
 mod observed;
@@ -33,8 +34,11 @@ pub mod suricata;
 mod verify;
 pub mod warninglist;
 
+pub use flat::FlatError;
 pub use indicator::{Indicator, IndicatorError, indicators_from_document};
 pub use observed::record_to_observed_data;
+
+use std::hash::BuildHasher;
 
 use pattern::StixVersion;
 use regex_automata::PatternSet;
@@ -101,6 +105,9 @@ pub struct CompileReport {
     pub suppressed: usize,
     /// Problems, one per indicator at most.
     pub problems: Vec<Problem>,
+    /// Versions set aside because a later version of the same id was given
+    /// ([`Compiler::add_version`]).
+    pub superseded: usize,
 }
 
 const EXACT: u32 = u32::MAX;
@@ -141,6 +148,12 @@ pub struct Compiled {
     index: Index,
     always: Vec<u32>,
     warninglists: Option<std::sync::Arc<warninglist::Warninglists>>,
+    /// The indicators whose observation expressions need more than the tables (an evaluator,
+    /// a stream tree, an automaton): their patterns, compiled again when a set is read back
+    /// from bytes ([`Compiled::from_bytes`]).
+    rich: Vec<(u32, Box<str>)>,
+    /// The times `at` for which the same indicators are active (`[lo, hi)`), as compiled.
+    window: (i64, i64),
 }
 
 /// One hit: an indicator matched a record, through the value of one of its entries.
@@ -203,13 +216,102 @@ pub fn compile(indicators: &[Indicator], opts: &CompileOptions) -> (Compiled, Co
     c.finish()
 }
 
-/// An incremental [`compile`]: indicators are added one at a time (from a store cursor, a
-/// streaming parser), so the caller never holds them all.
+/// The order of an object's versions, greater is later: `time` (`modified`, else `created`),
+/// then `created`, then `withhold` (the caller's tie-break: e.g. revoked before not revoked,
+/// the more restrictive TLP before the less). [`Compiler::add_version`] keeps, per id, the
+/// version with the greatest key, the first one given on a tie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct VersionKey {
+    /// `modified`, else `created` (nanoseconds; `i64::MIN` when absent).
+    pub time: i64,
+    /// `created` (nanoseconds; `i64::MIN` when absent).
+    pub created: i64,
+    /// Tie-break: greater withholds more.
+    pub withhold: u8,
+}
+
+/// What became of one version given to the compiler.
+const OUT_REVOKED: u32 = u32::MAX;
+const OUT_INACTIVE: u32 = u32::MAX - 1;
+const OUT_NOT_ADDED: u32 = u32::MAX - 2;
+const OUT_NOT_STIX: u32 = u32::MAX - 3;
+const OUT_SUPPRESSED: u32 = u32::MAX - 4;
+const OUT_REFUSED: u32 = u32::MAX - 5;
+const NO_PROBLEM: u32 = u32::MAX;
+
+/// The latest version seen of one id: its key, its outcome (a staged indicator number or an
+/// `OUT_…` code) and its problem. 40 bytes per id while compiling, freed by `finish`.
+#[derive(Debug, Clone, Copy)]
+struct Version {
+    /// `indicator--<uuid>` as 128 bits, or an offset and length into `Compiler::id_text`.
+    id: [u64; 2],
+    uuid: bool,
+    key: VersionKey,
+    outcome: u32,
+    problem: u32,
+}
+
+/// The 128 bits of a canonical (lower-case) `indicator--<uuid>` id.
+fn uuid_bits(id: &str) -> Option<u128> {
+    let u = id.strip_prefix("indicator--")?.as_bytes();
+    if u.len() != 36 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, &b) in u.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if b != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u128::from(d);
+    }
+    Some(v)
+}
+
+/// What is built while indicators are added, before [`Compiler::finish`] lays it out.
 #[derive(Debug, Default)]
+struct Stage {
+    text: String,
+    inds: Vec<IndEntry>,
+    dead: Vec<bool>,
+    obs: Vec<ObsEntry>,
+    verifiers: Vec<VExpr>,
+    complex: Vec<Complex>,
+    index: index::Staging,
+    always: Vec<u32>,
+    rich: Vec<(u32, Box<str>)>,
+}
+
+/// An incremental [`compile`]: indicators are added one at a time (from a store cursor, a
+/// streaming parser), so the caller never holds them all. Keys go into plain vectors while
+/// indicators are added; [`Compiler::finish`] builds every table once, at its final size.
+#[derive(Debug)]
 pub struct Compiler {
     opts: CompileOptions,
-    set: Compiled,
+    warninglists: Option<std::sync::Arc<warninglist::Warninglists>>,
     report: CompileReport,
+    problems: Vec<Option<Problem>>,
+    st: Stage,
+    versions: Vec<Version>,
+    /// Version numbers by id (hashed from `versions`).
+    by_id: hashbrown::HashTable<u32>,
+    id_text: String,
+    hasher: hashbrown::DefaultHashBuilder,
+    dead_inds: usize,
+    window: (i64, i64),
+}
+
+impl Default for Compiler {
+    fn default() -> Compiler {
+        Compiler::new(CompileOptions::default())
+    }
 }
 
 impl Compiler {
@@ -217,7 +319,16 @@ impl Compiler {
     pub fn new(opts: CompileOptions) -> Compiler {
         Compiler {
             opts,
-            ..Compiler::default()
+            warninglists: None,
+            report: CompileReport::default(),
+            problems: Vec::new(),
+            st: Stage::default(),
+            versions: Vec::new(),
+            by_id: hashbrown::HashTable::new(),
+            id_text: String::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            dead_inds: 0,
+            window: (i64::MIN, i64::MAX),
         }
     }
 
@@ -226,58 +337,306 @@ impl Compiler {
     /// [`ProblemKind::Suppressed`]); hits on a `drop`-listed value of another indicator are not
     /// reported, hits on an `inform`-listed one are marked [`Hit::inform`].
     pub fn with_warninglists(mut self, lists: std::sync::Arc<warninglist::Warninglists>) -> Self {
-        self.set.warninglists = Some(lists);
+        self.warninglists = Some(lists);
         self
     }
 
     /// Adds one indicator (or counts why it is left out).
     pub fn add(&mut self, ind: &Indicator) {
-        let (opts, report) = (&self.opts, &mut self.report);
+        self.add_one(ind);
+    }
+
+    /// Adds one version of an indicator, keeping only the latest version of each id among
+    /// all those added this way ([`VersionKey`]): an older version given later is set aside,
+    /// and a later version replaces the one compiled before, even when the later one is then
+    /// left out (revoked, expired, …: the id is withdrawn, never served by an older version).
+    pub fn add_version(&mut self, ind: &Indicator, key: VersionKey) {
+        self.version_of(&ind.id, key, Some(ind));
+    }
+
+    /// Records a version of `id` whose object could not be read as an indicator: it takes
+    /// part in choosing the latest version (a later unreadable version withdraws the id) and
+    /// is never compiled.
+    pub fn add_unusable_version(&mut self, id: &str, key: VersionKey) {
+        self.version_of(id, key, None);
+    }
+
+    fn add_maybe(&mut self, ind: Option<&Indicator>) -> (u32, u32) {
+        match ind {
+            Some(i) => self.add_one(i),
+            None => (OUT_REFUSED, NO_PROBLEM),
+        }
+    }
+
+    fn version_of(&mut self, id: &str, key: VersionKey, ind: Option<&Indicator>) {
+        let uuid = uuid_bits(id);
+        let h = match uuid {
+            Some(u) => self.hasher.hash_one(u),
+            None => self.hasher.hash_one(id.as_bytes()),
+        };
+        let (versions, id_text) = (&self.versions, &self.id_text);
+        let same = |v: &Version| match (uuid, v.uuid) {
+            (Some(u), true) => u128::from(v.id[0]) << 64 | u128::from(v.id[1]) == u,
+            (None, false) => {
+                id_text.get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize) == Some(id)
+            }
+            _ => false,
+        };
+        if let Some(&n) = self.by_id.find(h, |&n| same(&versions[n as usize])) {
+            self.report.superseded += 1;
+            let old = self.versions[n as usize];
+            if key <= old.key {
+                return;
+            }
+            self.undo(old);
+            let (outcome, problem) = self.add_maybe(ind);
+            let v = &mut self.versions[n as usize];
+            (v.key, v.outcome, v.problem) = (key, outcome, problem);
+            return;
+        }
+        let id = match uuid {
+            Some(u) => [(u >> 64) as u64, u as u64],
+            None => {
+                let off = self.id_text.len() as u64;
+                self.id_text.push_str(id);
+                [off, id.len() as u64]
+            }
+        };
+        let (outcome, problem) = self.add_maybe(ind);
+        let n = self.versions.len() as u32;
+        self.versions.push(Version {
+            id,
+            uuid: uuid.is_some(),
+            key,
+            outcome,
+            problem,
+        });
+        let (versions, id_text, hasher) = (&self.versions, &self.id_text, &self.hasher);
+        self.by_id.insert_unique(h, n, |&n| {
+            let v = &versions[n as usize];
+            if v.uuid {
+                hasher.hash_one(u128::from(v.id[0]) << 64 | u128::from(v.id[1]))
+            } else {
+                let t = id_text
+                    .get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize)
+                    .unwrap_or("");
+                hasher.hash_one(t.as_bytes())
+            }
+        });
+    }
+
+    /// Takes back what one version counted and compiled.
+    fn undo(&mut self, v: Version) {
+        let r = &mut self.report;
+        match v.outcome {
+            OUT_REVOKED => r.revoked -= 1,
+            OUT_INACTIVE => r.inactive -= 1,
+            OUT_NOT_ADDED => r.not_added_since -= 1,
+            OUT_NOT_STIX => r.not_stix -= 1,
+            OUT_SUPPRESSED => r.suppressed -= 1,
+            OUT_REFUSED => {}
+            i => {
+                r.compiled -= 1;
+                if let Some(d) = self.st.dead.get_mut(i as usize) {
+                    *d = true;
+                    self.dead_inds += 1;
+                }
+            }
+        }
+        if let Some(p) = self.problems.get_mut(v.problem as usize) {
+            *p = None;
+        }
+    }
+
+    /// Narrows the window of scan times for which the same indicators are active.
+    fn narrow(&mut self, ind: &Indicator, at: i64) {
+        let (lo, hi) = &mut self.window;
+        if let Some(f) = ind.valid_from {
+            if f <= at {
+                *lo = (*lo).max(f);
+            } else {
+                *hi = (*hi).min(f);
+            }
+        }
+        if let Some(u) = ind.valid_until {
+            if u > at {
+                *hi = (*hi).min(u);
+            } else {
+                *lo = (*lo).max(u);
+            }
+        }
+    }
+
+    fn add_one(&mut self, ind: &Indicator) -> (u32, u32) {
+        let opts = self.opts;
+        let report = &mut self.report;
         if ind.revoked {
             report.revoked += 1;
-            return;
+            return (OUT_REVOKED, NO_PROBLEM);
         }
-        if opts.at.is_some_and(|at| !ind.active_at(at)) {
-            report.inactive += 1;
-            return;
+        if let Some(at) = opts.at {
+            self.narrow(ind, at);
+            if !ind.active_at(at) {
+                self.report.inactive += 1;
+                return (OUT_INACTIVE, NO_PROBLEM);
+            }
         }
+        let report = &mut self.report;
         if let Some(since) = opts.added_after
             && ind.added.is_none_or(|a| a <= since)
         {
             report.not_added_since += 1;
-            return;
+            return (OUT_NOT_ADDED, NO_PROBLEM);
         }
         if ind.pattern_type != "stix" {
             report.not_stix += 1;
-            return;
+            return (OUT_NOT_STIX, NO_PROBLEM);
         }
-        if let Some(p) = self.set.add(ind, opts.subdomains) {
-            let fatal = matches!(
-                p.kind,
-                ProblemKind::InvalidPattern | ProblemKind::BadIndicator | ProblemKind::Suppressed
-            );
-            report.suppressed += usize::from(p.kind == ProblemKind::Suppressed);
-            report.problems.push(p);
-            if fatal {
-                return;
+        let ind_no = self.st.inds.len() as u32;
+        match self
+            .st
+            .add(ind, opts.subdomains, self.warninglists.as_deref())
+        {
+            None => {
+                report.compiled += 1;
+                (ind_no, NO_PROBLEM)
+            }
+            Some(p) => {
+                let pi = self.problems.len() as u32;
+                let kind = p.kind;
+                self.problems.push(Some(p));
+                match kind {
+                    ProblemKind::Suppressed => {
+                        report.suppressed += 1;
+                        (OUT_SUPPRESSED, pi)
+                    }
+                    ProblemKind::InvalidPattern | ProblemKind::BadIndicator => (OUT_REFUSED, pi),
+                    _ => {
+                        report.compiled += 1;
+                        (ind_no, pi)
+                    }
+                }
             }
         }
-        report.compiled += 1;
     }
 
-    /// Builds the automata and returns the set.
+    /// Builds the tables and automata and returns the set.
     pub fn finish(self) -> (Compiled, CompileReport) {
-        let mut c = self.set;
-        for o in c.index.finish() {
-            c.always.push(o);
+        let Compiler {
+            warninglists,
+            mut report,
+            problems,
+            st,
+            versions,
+            by_id,
+            id_text,
+            dead_inds,
+            window,
+            ..
+        } = self;
+        drop((versions, by_id, id_text));
+        report.problems = problems.into_iter().flatten().collect();
+        let Stage {
+            text,
+            inds,
+            dead,
+            obs,
+            verifiers,
+            complex,
+            index: staged,
+            always,
+            rich,
+        } = st;
+        let mut c = Compiled {
+            warninglists,
+            window,
+            ..Compiled::default()
+        };
+        let fallback;
+        if dead_inds == 0 {
+            (c.index, fallback) = Index::build(staged, None);
+            (
+                c.text,
+                c.inds,
+                c.obs,
+                c.verifiers,
+                c.complex,
+                c.always,
+                c.rich,
+            ) = (text, inds, obs, verifiers, complex, always, rich);
+        } else {
+            // Renumber what the superseded versions leave.
+            let mut ind_map = vec![index::DEAD; inds.len()];
+            let mut obs_map = vec![index::DEAD; obs.len()];
+            let mut verifiers: Vec<Option<VExpr>> = verifiers.into_iter().map(Some).collect();
+            let mut complex: Vec<Option<Complex>> = complex.into_iter().map(Some).collect();
+            let live_text: usize = inds
+                .iter()
+                .zip(&dead)
+                .filter(|(_, d)| !**d)
+                .map(|(e, _)| usize::from(e.id_len) + usize::from(e.name_len))
+                .sum();
+            c.text.reserve_exact(live_text);
+            c.inds.reserve_exact(inds.len() - dead_inds);
+            for (i, e) in inds.iter().enumerate() {
+                if dead[i] {
+                    continue;
+                }
+                let end_obs = inds.get(i + 1).map_or(obs.len() as u32, |n| n.first_obs);
+                let mut ne = *e;
+                ind_map[i] = c.inds.len() as u32;
+                ne.off = c.text.len() as u32;
+                let len = usize::from(e.id_len) + usize::from(e.name_len);
+                c.text.push_str(&text[e.off as usize..e.off as usize + len]);
+                ne.first_obs = c.obs.len() as u32;
+                if e.complex != NO_COMPLEX
+                    && let Some(cx) = complex.get_mut(e.complex as usize).and_then(Option::take)
+                {
+                    ne.complex = c.complex.len() as u32;
+                    c.complex.push(cx);
+                }
+                for o in e.first_obs..end_obs {
+                    let mut ob = obs[o as usize];
+                    obs_map[o as usize] = c.obs.len() as u32;
+                    ob.ind = ind_map[i];
+                    if ob.verify != EXACT
+                        && let Some(v) =
+                            verifiers.get_mut(ob.verify as usize).and_then(Option::take)
+                    {
+                        ob.verify = c.verifiers.len() as u32;
+                        c.verifiers.push(v);
+                    }
+                    c.obs.push(ob);
+                }
+                c.inds.push(ne);
+            }
+            drop((text, inds, obs, verifiers, complex));
+            c.always = always
+                .into_iter()
+                .filter_map(|o| {
+                    obs_map
+                        .get(o as usize)
+                        .copied()
+                        .filter(|&o| o != index::DEAD)
+                })
+                .collect();
+            c.rich = rich
+                .into_iter()
+                .filter_map(|(i, p)| {
+                    let n = ind_map.get(i as usize).copied()?;
+                    (n != index::DEAD).then_some((n, p))
+                })
+                .collect();
+            (c.index, fallback) = Index::build(staged, Some(&obs_map));
         }
+        c.always.extend(fallback);
         c.always.sort_unstable();
         c.always.dedup();
         c.text.shrink_to_fit();
         c.inds.shrink_to_fit();
         c.obs.shrink_to_fit();
         c.verifiers.shrink_to_fit();
-        (c, self.report)
+        (c, report)
     }
 }
 
@@ -289,20 +648,65 @@ fn problem(ind: &Indicator, kind: ProblemKind, message: String) -> Problem {
     }
 }
 
-impl Compiled {
-    /// Adds one indicator; returns a problem if there is one (invalid ones are not added).
-    fn add(&mut self, ind: &Indicator, subdomains: bool) -> Option<Problem> {
-        let parsed = pattern::parse(&ind.pattern, StixVersion::V21);
-        let pat = match (&parsed.pattern, parsed.is_valid()) {
-            (Some(p), true) => p,
-            _ => {
-                let msg = parsed.errors().next().map_or_else(
-                    || "the pattern is not valid".to_owned(),
-                    |d| d.render(&ind.pattern),
-                );
-                return Some(problem(ind, ProblemKind::InvalidPattern, msg));
+/// An indicator's pattern, parsed and reduced to its observation expressions' evaluators
+/// (and its stream tree when it spans several observations).
+struct Leaves {
+    leaves: Vec<VExpr>,
+    tree: Option<PNode>,
+}
+
+fn leaves_of(pattern: &str) -> Result<Leaves, (ProblemKind, String)> {
+    let parsed = pattern::parse(pattern, StixVersion::V21);
+    let pat = match (&parsed.pattern, parsed.is_valid()) {
+        (Some(p), true) => p,
+        _ => {
+            let msg = parsed.errors().next().map_or_else(
+                || "the pattern is not valid".to_owned(),
+                |d| d.render(pattern),
+            );
+            return Err((ProblemKind::InvalidPattern, msg));
+        }
+    };
+    let mut leaves = Vec::new();
+    if let pattern::ObservationExpr::Simple { comparison, .. } = &pat.root {
+        // The common case: one observation expression, no inspection needed.
+        match verify::compile(comparison) {
+            Ok(v) => leaves.push(v),
+            Err(e) => return Err((ProblemKind::InvalidPattern, e.0)),
+        }
+    } else {
+        let ins = pat.inspect();
+        for e in &ins.observation_expressions {
+            let pattern::ObservationExpr::Simple { comparison, .. } = e else {
+                continue;
+            };
+            match verify::compile(comparison) {
+                Ok(v) => leaves.push(v),
+                Err(e) => return Err((ProblemKind::InvalidPattern, e.0)),
             }
-        };
+        }
+    }
+    if u16::try_from(leaves.len()).is_err() {
+        return Err((
+            ProblemKind::InvalidPattern,
+            "too many observation expressions".into(),
+        ));
+    }
+    let tree = (!stream::is_single(&pat.root)).then(|| {
+        let mut next = 0;
+        stream::build(&pat.root, &mut next)
+    });
+    Ok(Leaves { leaves, tree })
+}
+
+impl Stage {
+    /// Adds one indicator; returns a problem if there is one (invalid ones are not added).
+    fn add(
+        &mut self,
+        ind: &Indicator,
+        subdomains: bool,
+        warninglists: Option<&warninglist::Warninglists>,
+    ) -> Option<Problem> {
         let Ok(id_len) = u16::try_from(ind.id.len()) else {
             return Some(problem(
                 ind,
@@ -310,27 +714,14 @@ impl Compiled {
                 "the id is too long".into(),
             ));
         };
-        let ins = pat.inspect();
-        let mut leaves = Vec::new();
-        for e in &ins.observation_expressions {
-            let pattern::ObservationExpr::Simple { comparison, .. } = e else {
-                continue;
-            };
-            match verify::compile(comparison) {
-                Ok(v) => leaves.push(v),
-                Err(e) => return Some(problem(ind, ProblemKind::InvalidPattern, e.0)),
-            }
-        }
-        let Ok(nleaves) = u16::try_from(leaves.len()) else {
-            return Some(problem(
-                ind,
-                ProblemKind::InvalidPattern,
-                "too many observation expressions".into(),
-            ));
+        let Leaves { leaves, tree } = match leaves_of(&ind.pattern) {
+            Ok(l) => l,
+            Err((kind, msg)) => return Some(problem(ind, kind, msg)),
         };
+        let nleaves = leaves.len() as u16;
         let mut warned = false;
-        if let Some(w) = &self.warninglists
-            && stream::is_single(&pat.root)
+        if let Some(w) = warninglists
+            && tree.is_none()
             && let [leaf] = leaves.as_slice()
         {
             let mut vals = Vec::new();
@@ -358,17 +749,17 @@ impl Compiled {
         }
         let ind_no = self.inds.len() as u32;
         let first_obs = self.obs.len() as u32;
-        let complex = if stream::is_single(&pat.root) {
-            NO_COMPLEX
-        } else {
-            let mut next = 0;
-            let tree = stream::build(&pat.root, &mut next);
-            self.complex.push(Complex {
-                tree,
-                leaves: nleaves,
-            });
-            self.complex.len() as u32 - 1
+        let complex = match tree {
+            None => NO_COMPLEX,
+            Some(tree) => {
+                self.complex.push(Complex {
+                    tree,
+                    leaves: nleaves,
+                });
+                self.complex.len() as u32 - 1
+            }
         };
+        let mut rich = complex != NO_COMPLEX;
         let mut out = None;
         let mut never = 0;
         for v in leaves {
@@ -401,6 +792,7 @@ impl Compiled {
             let verify = if exact {
                 EXACT
             } else {
+                rich = true;
                 self.verifiers.push(v);
                 self.verifiers.len() as u32 - 1
             };
@@ -415,6 +807,9 @@ impl Compiled {
                 ProblemKind::NeverMatches,
                 "no log record can match: the pattern tests properties or values the readers never produce".into(),
             ));
+        }
+        if rich {
+            self.rich.push((ind_no, ind.pattern.as_str().into()));
         }
         let off = self.text.len() as u32;
         self.text.push_str(&ind.id);
@@ -435,9 +830,12 @@ impl Compiled {
             complex,
             warned,
         });
+        self.dead.push(false);
         out
     }
+}
 
+impl Compiled {
     /// How many indicators the set holds.
     pub fn len(&self) -> usize {
         self.inds.len()
@@ -504,6 +902,200 @@ impl Compiled {
             + self.obs.capacity() * std::mem::size_of::<ObsEntry>()
             + self.verifiers.capacity() * std::mem::size_of::<VExpr>()
             + self.index.heap_bytes()
+    }
+
+    /// Whether the set compiled for scan time `at` (with [`CompileOptions::at`]) holds the
+    /// same indicators at `at2`: no indicator's `valid_from` or `valid_until` lies between.
+    pub fn same_at(&self, at2: i64) -> bool {
+        self.window.0 <= at2 && at2 < self.window.1
+    }
+
+    /// The set as bytes ([`flat`]), with the caller's `key` (what the set was compiled from,
+    /// to compare before use) and `notes`.
+    pub fn to_bytes(&self, key: &[u8], notes: &[u8]) -> Vec<u8> {
+        use flat::{put_bytes, put_len, put_u32, put_u64};
+        let mut w = Vec::with_capacity(self.heap_bytes() + (1 << 16));
+        put_u64(&mut w, self.window.0 as u64);
+        put_u64(&mut w, self.window.1 as u64);
+        put_bytes(&mut w, self.text.as_bytes());
+        put_len(&mut w, self.inds.len());
+        for e in &self.inds {
+            put_u32(&mut w, e.off);
+            w.extend_from_slice(&e.id_len.to_le_bytes());
+            w.extend_from_slice(&e.name_len.to_le_bytes());
+            put_u32(&mut w, e.first_obs);
+            put_u32(&mut w, e.complex);
+            w.push(u8::from(e.warned));
+        }
+        put_len(&mut w, self.obs.len());
+        for o in &self.obs {
+            put_u32(&mut w, o.ind);
+            put_u32(&mut w, o.verify);
+        }
+        put_u32(&mut w, self.verifiers.len() as u32);
+        put_u32(&mut w, self.complex.len() as u32);
+        put_len(&mut w, self.always.len());
+        for &o in &self.always {
+            put_u32(&mut w, o);
+        }
+        put_len(&mut w, self.rich.len());
+        for (i, p) in &self.rich {
+            put_u32(&mut w, *i);
+            put_bytes(&mut w, p.as_bytes());
+        }
+        self.index.write_to(&mut w);
+        flat::seal(key, notes, &w)
+    }
+
+    /// A set read back from what [`Compiled::to_bytes`] wrote ([`flat::open`] checked it);
+    /// `warninglists` must be those it was compiled with.
+    pub fn from_flat(
+        f: &flat::Flat<'_>,
+        warninglists: Option<std::sync::Arc<warninglist::Warninglists>>,
+    ) -> Result<Compiled, flat::FlatError> {
+        use flat::corrupt;
+        let mut r = flat::Rd::new(f.rest);
+        let window = (r.i64()?, r.i64()?);
+        let text = std::str::from_utf8(r.bytes()?)
+            .map_err(|_| corrupt("the id arena is not UTF-8"))?
+            .to_owned();
+        let n = r.count(17)?;
+        let mut inds = Vec::with_capacity(n);
+        for _ in 0..n {
+            inds.push(IndEntry {
+                off: r.u32()?,
+                id_len: r.u16()?,
+                name_len: r.u16()?,
+                first_obs: r.u32()?,
+                complex: r.u32()?,
+                warned: r.u8()? != 0,
+            });
+        }
+        let n = r.count(8)?;
+        let mut obs = Vec::with_capacity(n);
+        for _ in 0..n {
+            obs.push(ObsEntry {
+                ind: r.u32()?,
+                verify: r.u32()?,
+            });
+        }
+        let (nverifiers, ncomplex) = (r.u32()? as usize, r.u32()? as usize);
+        if nverifiers > obs.len() || ncomplex > inds.len() {
+            return Err(corrupt("more evaluators than expressions"));
+        }
+        let n = r.count(4)?;
+        let mut always = Vec::with_capacity(n);
+        for _ in 0..n {
+            let o = r.u32()?;
+            if o as usize >= obs.len() {
+                return Err(corrupt(
+                    "an expression evaluated on every record does not exist",
+                ));
+            }
+            always.push(o);
+        }
+        let n = r.count(12)?;
+        let mut rich = Vec::with_capacity(n);
+        for _ in 0..n {
+            let i = r.u32()?;
+            if i as usize >= inds.len() {
+                return Err(corrupt("a pattern of an indicator that does not exist"));
+            }
+            rich.push((i, Box::<str>::from(r.str()?)));
+        }
+        let mut index = Index::read_from(&mut r, obs.len() as u32)?;
+        if !r.done() {
+            return Err(corrupt("bytes left after the tables"));
+        }
+        // Every reference the scan follows, checked once.
+        let mut prev = 0u32;
+        for e in &inds {
+            let (a, b) = (e.off as usize, e.off as usize + usize::from(e.id_len));
+            let c = b + usize::from(e.name_len);
+            if c > text.len()
+                || !text.is_char_boundary(a)
+                || !text.is_char_boundary(b)
+                || !text.is_char_boundary(c)
+            {
+                return Err(corrupt("an id or name outside its arena"));
+            }
+            if e.first_obs < prev || e.first_obs as usize > obs.len() {
+                return Err(corrupt("expressions out of order"));
+            }
+            if e.complex != NO_COMPLEX && e.complex as usize >= ncomplex {
+                return Err(corrupt("a stream tree that does not exist"));
+            }
+            prev = e.first_obs;
+        }
+        for o in &obs {
+            if o.ind as usize >= inds.len()
+                || (o.verify != EXACT && o.verify as usize >= nverifiers)
+            {
+                return Err(corrupt("an expression points nowhere"));
+            }
+        }
+        // The evaluators, stream trees and automata, from the patterns that need them.
+        let mut verifiers: Vec<Option<VExpr>> = (0..nverifiers).map(|_| None).collect();
+        let mut complex: Vec<Option<Complex>> = (0..ncomplex).map(|_| None).collect();
+        for (i, pat) in &rich {
+            let e = inds[*i as usize];
+            let end = inds
+                .get(*i as usize + 1)
+                .map_or(obs.len(), |n| n.first_obs as usize);
+            let Leaves { leaves, tree } =
+                leaves_of(pat).map_err(|(_, m)| corrupt(format!("a stored pattern: {m}")))?;
+            if end - e.first_obs as usize != leaves.len() {
+                return Err(corrupt("a stored pattern does not fit its expressions"));
+            }
+            match (tree, e.complex) {
+                (None, NO_COMPLEX) => {}
+                (Some(tree), c) if c != NO_COMPLEX => {
+                    complex[c as usize] = Some(Complex {
+                        tree,
+                        leaves: leaves.len() as u16,
+                    });
+                }
+                _ => return Err(corrupt("a stored pattern does not fit its stream tree")),
+            }
+            for (k, v) in leaves.into_iter().enumerate() {
+                let o = e.first_obs + k as u32;
+                if obs[o as usize].ind != *i {
+                    return Err(corrupt("a stored pattern does not fit its expressions"));
+                }
+                for a in anchors(&v).unwrap_or_default() {
+                    if matches!(a, index::Anchor::Like(_) | index::Anchor::Regex(_)) {
+                        index.add_text(a, o);
+                    }
+                }
+                let verify = obs[o as usize].verify;
+                if verify != EXACT {
+                    verifiers[verify as usize] = Some(v);
+                }
+            }
+        }
+        let verifiers: Option<Vec<VExpr>> = verifiers.into_iter().collect();
+        let complex: Option<Vec<Complex>> = complex.into_iter().collect();
+        let (Some(verifiers), Some(complex)) = (verifiers, complex) else {
+            return Err(corrupt("an evaluator without its pattern"));
+        };
+        if inds.iter().any(|e| e.warned) && warninglists.is_none() {
+            return Err(corrupt("compiled with warninglists, read without"));
+        }
+        always.extend(index.build_engines());
+        always.sort_unstable();
+        always.dedup();
+        Ok(Compiled {
+            text,
+            inds,
+            obs,
+            verifiers,
+            complex,
+            index,
+            always,
+            warninglists,
+            rich,
+            window,
+        })
     }
 
     /// Matches one record, appending hits to `hits`. Allocates nothing once the scanner's
@@ -1187,5 +1779,300 @@ mod tests {
                 prop_assert_eq!(got, want, "record {:?}", r.fields().collect::<Vec<_>>());
             }
         }
+    }
+
+    // ---- Compiled sets as bytes, and the latest version of each id ----
+
+    /// (record, indicator id, subdomain, inform) for every hit of `c` on `recs`, in order.
+    fn hits_of(c: &Compiled, recs: &[Record]) -> Vec<(usize, String, bool, bool)> {
+        let mut sc = Scanner::new(c);
+        let mut out = Vec::new();
+        let mut hits = Vec::new();
+        for (i, r) in recs.iter().enumerate() {
+            hits.clear();
+            c.scan(r, &mut sc, &mut hits);
+            for h in &hits {
+                out.push((
+                    i,
+                    c.indicator_id(h.indicator).to_owned(),
+                    h.subdomain,
+                    h.inform,
+                ));
+            }
+        }
+        out
+    }
+
+    fn reread(c: &Compiled) -> Compiled {
+        let bytes = c.to_bytes(b"key", b"notes");
+        let f = flat::open(&bytes).unwrap();
+        assert_eq!((f.key, f.notes), (&b"key"[..], &b"notes"[..]));
+        Compiled::from_flat(&f, c.warninglists.clone()).unwrap()
+    }
+
+    fn varied() -> Vec<Indicator> {
+        vec![
+            ind("ip", "[ipv4-addr:value = '203.0.113.7']"),
+            ind("ip6", "[ipv6-addr:value = '2001:DB8::1']"),
+            ind("cidr", "[ipv4-addr:value ISSUBSET '198.51.100.0/24']"),
+            ind("cidr6", "[ipv6-addr:value ISSUBSET '2001:db8:1::/48']"),
+            ind("dom", "[domain-name:value = 'evil.example']"),
+            ind("dup", "[domain-name:value = 'evil.example']"),
+            ind("like", "[url:value LIKE 'http://drop.%/payload%']"),
+            ind("suffix", "[domain-name:value LIKE '%.bad.example']"),
+            ind("re", "[file:name MATCHES '\\\\.pdf\\\\.exe$']"),
+            ind(
+                "hash",
+                "[file:hashes.'SHA-256' = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']",
+            ),
+            ind(
+                "md5",
+                "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']",
+            ),
+            ind(
+                "and",
+                "[ipv4-addr:value = '203.0.113.7' AND domain-name:value = 'evil.example']",
+            ),
+            ind("ne", "[domain-name:value != 'good.example']"),
+            ind(
+                "fb",
+                "[domain-name:value = 'a.example'] FOLLOWEDBY [ipv4-addr:value = '203.0.113.1']",
+            ),
+            ind("port", "[network-traffic:dst_port = 4444]"),
+            ind("doc", "[ipv4-addr:value = '8.8.8.8']"),
+        ]
+    }
+
+    fn varied_records() -> Vec<Record> {
+        let sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        vec![
+            rec(&[(Field::DestinationIp, "203.0.113.7")], Some(1)),
+            rec(&[(Field::DnsQuestion, "evil.example")], Some(2)),
+            rec(
+                &[
+                    (Field::DestinationIp, "203.0.113.7"),
+                    (Field::DnsQuestion, "evil.example"),
+                ],
+                Some(3),
+            ),
+            rec(&[(Field::SourceIp, "2001:db8::1")], Some(4)),
+            rec(&[(Field::SourceIp, "2001:db8:1::9")], Some(4)),
+            rec(&[(Field::SourceIp, "198.51.100.200")], Some(5)),
+            rec(
+                &[(Field::UrlFull, "http://drop.example/payload.bin")],
+                Some(6),
+            ),
+            rec(&[(Field::DnsQuestion, "x.bad.example")], Some(7)),
+            rec(&[(Field::DnsQuestion, "x.evil.example")], Some(7)),
+            rec(&[(Field::FileName, "invoice.pdf.exe")], Some(8)),
+            rec(&[(Field::FileSha256, sha)], Some(9)),
+            rec(
+                &[(Field::FileMd5, "D41D8CD98F00B204E9800998ECF8427E")],
+                Some(9),
+            ),
+            rec(&[(Field::DnsQuestion, "a.example")], Some(10)),
+            rec(&[(Field::DestinationIp, "203.0.113.1")], Some(11)),
+            rec(&[(Field::DestinationPort, "4444")], Some(12)),
+            rec(&[(Field::DestinationIp, "8.8.8.8")], Some(13)),
+        ]
+    }
+
+    #[test]
+    fn a_set_read_back_from_bytes_finds_the_same_hits() {
+        let lists = std::sync::Arc::new(warninglist::Warninglists::builtin());
+        for subdomains in [false, true] {
+            let opts = CompileOptions {
+                subdomains,
+                ..CompileOptions::default()
+            };
+            let mut c = Compiler::new(opts).with_warninglists(lists.clone());
+            for i in varied() {
+                c.add(&i);
+            }
+            let (set, _) = c.finish();
+            let again = reread(&set);
+            let recs = varied_records();
+            let want = hits_of(&set, &recs);
+            assert!(want.len() >= 14, "{want:?}");
+            assert!(want.iter().any(|h| h.1 == "indicator--fb"));
+            assert!(want.iter().any(|h| h.1 == "indicator--re"));
+            assert!(want.iter().any(|h| h.3), "an inform-only hit: {want:?}");
+            assert_eq!(hits_of(&again, &recs), want);
+            assert_eq!(again.len(), set.len());
+            assert_eq!(again.unanchored(), set.unanchored());
+            for i in 0..set.len() as u32 {
+                assert_eq!(again.indicator_id(i), set.indicator_id(i));
+                assert_eq!(again.indicator_name(i), set.indicator_name(i));
+            }
+            // And once more: the bytes of a re-read set read the same.
+            assert_eq!(hits_of(&reread(&again), &recs), want);
+        }
+    }
+
+    #[test]
+    fn damaged_bytes_are_refused() {
+        let (set, _) = compile(&varied(), &CompileOptions::default());
+        let bytes = set.to_bytes(b"k", b"");
+        assert!(flat::open(&bytes).is_ok());
+        // Every single-byte change is caught (header fields by their checks, the body by CRC-32).
+        for at in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[at] ^= 0x41;
+            assert!(flat::open(&b).is_err(), "byte {at} flipped went unnoticed");
+        }
+        for len in 0..bytes.len() {
+            assert!(flat::open(&bytes[..len]).is_err(), "truncated to {len}");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(
+            flat::open(&long).unwrap_err(),
+            FlatError::Trailing { extra: 1 }
+        );
+        assert_eq!(
+            flat::open(b"{\"type\": \"bundle\"}").unwrap_err(),
+            FlatError::Foreign
+        );
+        let mut other = bytes.clone();
+        other[8..12].copy_from_slice(&7u32.to_le_bytes());
+        assert_eq!(
+            flat::open(&other).unwrap_err(),
+            FlatError::Version { found: 7 }
+        );
+        assert!(matches!(
+            flat::open(&bytes[..bytes.len() - 3]).unwrap_err(),
+            FlatError::Truncated { .. }
+        ));
+    }
+
+    /// Re-seals `body` (everything after the header) with a valid checksum.
+    fn reseal(bytes: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut b = bytes[..32].to_vec();
+        b.extend_from_slice(body);
+        let len = body.len() as u64;
+        b[16..24].copy_from_slice(&len.to_le_bytes());
+        b[24..28].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
+        b
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Bytes with a valid checksum but rewritten content (what someone who can write the
+        /// cache file could hand the scan) are refused or read, never a panic, and a set read
+        /// from them scans without a panic.
+        #[test]
+        fn rewritten_bytes_with_a_valid_checksum_never_panic(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+        ) {
+            let (set, _) = compile(&varied(), &CompileOptions::default());
+            let bytes = set.to_bytes(b"k", b"");
+            let mut body = bytes[32..].to_vec();
+            for (at, v) in edits {
+                let i = at.index(body.len());
+                body[i] = v;
+            }
+            if let Some(c) = cut {
+                body.truncate(c.index(body.len()));
+            }
+            let b = reseal(&bytes, &body);
+            if let Ok(f) = flat::open(&b)
+                && let Ok(c) = Compiled::from_flat(&f, None)
+            {
+                let _ = hits_of(&c, &varied_records());
+                for i in 0..c.len() as u32 + 2 {
+                    let _ = (c.indicator_id(i), c.indicator_name(i));
+                }
+            }
+        }
+    }
+
+    fn key(t: i64) -> VersionKey {
+        VersionKey {
+            time: t,
+            created: 0,
+            withhold: 0,
+        }
+    }
+
+    #[test]
+    fn only_the_latest_version_of_an_id_is_compiled() {
+        let id = "indicator--0a1b2c3d-0000-4000-8000-000000000001";
+        let v = |pat: &str, name: &str| {
+            let mut i = ind("x", pat);
+            i.id = id.to_owned();
+            i.name = Some(name.to_owned());
+            i
+        };
+        let old = v("[ipv4-addr:value = '203.0.113.1']", "old");
+        let new = v("[ipv4-addr:value = '203.0.113.2']", "new");
+        let mut revoked = v("[ipv4-addr:value = '203.0.113.3']", "revoked");
+        revoked.revoked = true;
+        let other = ind("other", "[ipv4-addr:value = '203.0.113.9']");
+        let recs: Vec<Record> = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.9"]
+            .iter()
+            .map(|a| rec(&[(Field::DestinationIp, a)], None))
+            .collect();
+        let run = |versions: &[(&Indicator, i64)]| {
+            let mut c = Compiler::new(CompileOptions::default());
+            for (i, t) in versions {
+                c.add_version(i, key(*t));
+            }
+            let (set, report) = c.finish();
+            let got: Vec<(usize, String)> = hits_of(&set, &recs)
+                .into_iter()
+                .map(|h| (h.0, set_name(&set, &h.1)))
+                .collect();
+            (got, report, set)
+        };
+        fn set_name(set: &Compiled, id: &str) -> String {
+            (0..set.len() as u32)
+                .find(|&i| set.indicator_id(i) == id)
+                .map(|i| set.indicator_name(i).to_owned())
+                .unwrap_or_default()
+        }
+        // Whatever the order, the later version wins.
+        for order in [[(&old, 1), (&new, 2)], [(&new, 2), (&old, 1)]] {
+            let (got, r, set) = run(&[order[0], (&other, 5), order[1]]);
+            assert_eq!(got, vec![(1, "new".into()), (3, "name other".into())]);
+            assert_eq!((r.compiled, r.superseded, set.len()), (2, 1, 2));
+            assert_eq!(hits_of(&reread(&set), &recs).len(), 2);
+        }
+        // A later revoked version withdraws the id: the older one does not stand in.
+        let (got, r, _) = run(&[(&old, 1), (&other, 5), (&revoked, 3)]);
+        assert_eq!(got, vec![(3, "name other".into())]);
+        assert_eq!((r.compiled, r.revoked, r.superseded), (1, 1, 1));
+        let (got, r, _) = run(&[(&revoked, 3), (&new, 2), (&old, 1)]);
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!((r.compiled, r.revoked, r.superseded), (0, 1, 2));
+        // A tie keeps the first version given.
+        let (got, _, _) = run(&[(&new, 2), (&old, 2)]);
+        assert_eq!(got, vec![(1, "new".into())]);
+        // A later invalid version withdraws too, and takes its problem along when superseded.
+        let bad = v("[ipv4-addr:value = ]", "bad");
+        let (got, r, _) = run(&[(&old, 1), (&bad, 2)]);
+        assert!(got.is_empty());
+        assert_eq!(r.problems.len(), 1);
+        let (got, r, _) = run(&[(&bad, 2), (&new, 3)]);
+        assert_eq!(got, vec![(1, "new".into())]);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn the_validity_window_says_when_a_set_goes_stale() {
+        let mut a = ind("a", "[ipv4-addr:value = '203.0.113.1']");
+        a.valid_from = Some(100);
+        a.valid_until = Some(200);
+        let mut b = ind("b", "[ipv4-addr:value = '203.0.113.2']");
+        b.valid_from = Some(150);
+        let opts = CompileOptions {
+            at: Some(120),
+            ..CompileOptions::default()
+        };
+        let (set, r) = compile(&[a, b], &opts);
+        assert_eq!((r.compiled, r.inactive), (1, 1));
+        assert!(set.same_at(100) && set.same_at(149));
+        assert!(!set.same_at(99) && !set.same_at(150));
+        assert!(reread(&set).same_at(120) && !reread(&set).same_at(150));
     }
 }

@@ -128,6 +128,8 @@ pub struct ObjectStream<R> {
     container_objects: u64,
     streamed_objects: bool,
     max_object: usize,
+    /// Whether objects are parsed into [`Item::value`] (else it is `Ok(Value::Null)`).
+    parse: bool,
 }
 
 impl<R: Read> ObjectStream<R> {
@@ -157,7 +159,16 @@ impl<R: Read> ObjectStream<R> {
             container_objects: 0,
             streamed_objects: false,
             max_object: max_object_bytes,
+            parse: true,
         }
+    }
+
+    /// Leaves the objects unparsed: each item's `value` is `Ok(Value::Null)` and its `raw`
+    /// bytes are for the caller to read (with its own strict reader). The document's structure
+    /// is still checked.
+    pub fn unparsed(mut self) -> Self {
+        self.parse = false;
+        self
     }
 
     /// Whether the top-level object (a bundle) has stated a string `spec_version` so far. Objects
@@ -362,7 +373,11 @@ impl<R: Read> ObjectStream<R> {
         let (line, column, offset) = (self.line, self.column(), self.offset);
         let mut raw = Vec::new();
         self.capture(&mut raw, 0)?;
-        let value = json::parse(&raw).map_err(|e| e.shifted(line, column));
+        let value = if self.parse {
+            json::parse(&raw).map_err(|e| e.shifted(line, column))
+        } else {
+            Ok(Value::Null)
+        };
         Ok(Item {
             kind: ItemKind::Object,
             value,

@@ -140,6 +140,204 @@ fn version_key(o: &Value) -> (Option<i64>, Option<i64>, bool, Option<stix::tlp::
     )
 }
 
+/// The same order as a key for the compiler ([`matcher::Compiler::add_version`]): absent
+/// times sort first, revoked then the TLP rank break ties.
+pub(crate) fn matcher_key(o: &Value) -> matcher::VersionKey {
+    let (time, created, revoked, tlp) = version_key(o);
+    matcher::VersionKey {
+        time: time.unwrap_or(i64::MIN),
+        created: created.unwrap_or(i64::MIN),
+        withhold: (u8::from(revoked) << 4) | tlp.map_or(0, |l| l as u8 + 1),
+    }
+}
+
+/// What an indicator reader needs of a STIX object, borrowed from its bytes (no `Value`). A
+/// property of another JSON type than expected, or a duplicate of one of these properties,
+/// fails this reading and the object is read as a `Value` instead ([`read_indicator`]).
+#[derive(serde::Deserialize)]
+struct RawObject<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    pattern: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    pattern_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    valid_from: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    valid_until: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    created: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    modified: Option<std::borrow::Cow<'a, str>>,
+    revoked: Option<bool>,
+    #[serde(borrow)]
+    object_marking_refs: Option<Vec<std::borrow::Cow<'a, str>>>,
+    #[serde(borrow)]
+    granular_markings: Option<Vec<RawGranular<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawGranular<'a> {
+    #[serde(borrow)]
+    marking_ref: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// An object of an indicator file, read for the compiler.
+pub(crate) enum ReadObject {
+    /// Not an indicator.
+    Other,
+    /// An indicator version: its key, and the indicator or why it cannot be read (with its id).
+    Indicator(
+        matcher::VersionKey,
+        Result<matcher::Indicator, (Option<String>, String)>,
+    ),
+}
+
+/// Reads one object's bytes: the indicator fields straight from the bytes when they have the
+/// expected JSON types (the common case, no `Value` built), else through the strict `Value`
+/// reader with the same results as [`matcher::Indicator::from_stix`] and [`matcher_key`].
+pub(crate) fn read_indicator(raw: &[u8]) -> Result<ReadObject, stix::json::JsonError> {
+    if let Ok(o) = serde_json::from_slice::<RawObject<'_>>(raw)
+        && let Some(r) = fast_indicator(&o)
+    {
+        return Ok(r);
+    }
+    let v = stix::json::parse(raw)?;
+    if v.get("type").and_then(Value::as_str) != Some("indicator") {
+        return Ok(ReadObject::Other);
+    }
+    let key = matcher_key(&v);
+    Ok(ReadObject::Indicator(
+        key,
+        match matcher::Indicator::from_stix(&v) {
+            Ok(Some(i)) => Ok(i),
+            Ok(None) => Err((None, "not an indicator".into())),
+            Err(e) => Err((
+                v.get("id").and_then(Value::as_str).map(str::to_owned),
+                e.to_string(),
+            )),
+        },
+    ))
+}
+
+/// The borrowed reading; `None` when anything is off (the `Value` reader then says what).
+fn fast_indicator(o: &RawObject<'_>) -> Option<ReadObject> {
+    if o.ty.as_deref() != Some("indicator") {
+        return Some(ReadObject::Other);
+    }
+    let time = |t: &Option<std::borrow::Cow<'_, str>>| -> Result<Option<i64>, ()> {
+        match t {
+            None => Ok(None),
+            Some(t) => telemetry::time::parse_timestamp(t).map(Some).ok_or(()),
+        }
+    };
+    let (modified, created) = (time(&o.modified).ok()?, time(&o.created).ok()?);
+    let (valid_from, valid_until) = (time(&o.valid_from).ok()?, time(&o.valid_until).ok()?);
+    let marking_refs: Vec<String> = o
+        .object_marking_refs
+        .iter()
+        .flatten()
+        .map(|m| m.to_string())
+        .chain(
+            o.granular_markings
+                .iter()
+                .flatten()
+                .filter_map(|g| g.marking_ref.as_deref().map(str::to_owned)),
+        )
+        .collect();
+    let revoked = o.revoked.unwrap_or(false);
+    let tlp = stix::tlp::effective_tlp(marking_refs.iter().map(String::as_str));
+    let key = matcher::VersionKey {
+        time: modified.or(created).unwrap_or(i64::MIN),
+        created: created.unwrap_or(i64::MIN),
+        withhold: (u8::from(revoked) << 4) | tlp.map_or(0, |l| l as u8 + 1),
+    };
+    let ind = matcher::Indicator {
+        id: o.id.as_deref()?.to_owned(),
+        name: o.name.as_deref().map(str::to_owned),
+        pattern: o.pattern.as_deref()?.to_owned(),
+        pattern_type: o.pattern_type.as_deref().unwrap_or("stix").to_owned(),
+        valid_from,
+        valid_until,
+        revoked,
+        added: modified.or(created),
+        marking_refs,
+    };
+    Some(ReadObject::Indicator(key, Ok(ind)))
+}
+
+/// Streams the raw bytes of the objects of STIX documents (as [`for_each_object`], unparsed)
+/// to `f` with the number of the file and the object's line and column.
+pub(crate) fn for_each_raw_object(
+    files: &[std::path::PathBuf],
+    mut f: impl FnMut(usize, &[u8], usize, usize) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    for (n, path) in files.iter().enumerate() {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for item in stix::stream::ObjectStream::new(file).unparsed() {
+            let item = item.map_err(|e| match e {
+                stix::stream::StreamError::Syntax {
+                    message,
+                    line,
+                    column,
+                } => anyhow::anyhow!("{}:{line}:{column}: not JSON: {message}", path.display()),
+                other => anyhow::anyhow!("{}: {other}", path.display()),
+            })?;
+            if item.kind != stix::stream::ItemKind::Object {
+                continue;
+            }
+            f(n, &item.raw, item.line, item.column)?;
+        }
+    }
+    Ok(())
+}
+
+/// Streams the objects of STIX documents (each a bundle, a TAXII envelope, an array of
+/// objects or one object) to `f` with the number of the file, one at a time: memory is
+/// bounded by the largest object, not the file. A document that is not strict JSON stops
+/// with its file, line and column.
+pub(crate) fn for_each_object(
+    files: &[std::path::PathBuf],
+    mut f: impl FnMut(usize, &Value) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    for (n, path) in files.iter().enumerate() {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for item in stix::stream::ObjectStream::new(file) {
+            let item = item.map_err(|e| match e {
+                stix::stream::StreamError::Syntax {
+                    message,
+                    line,
+                    column,
+                } => anyhow::anyhow!("{}:{line}:{column}: not JSON: {message}", path.display()),
+                other => anyhow::anyhow!("{}: {other}", path.display()),
+            })?;
+            if item.kind != stix::stream::ItemKind::Object {
+                continue;
+            }
+            let v = item.value.map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}:{}: not JSON: {}",
+                    path.display(),
+                    e.line,
+                    e.column,
+                    e.message
+                )
+            })?;
+            f(n, &v)?;
+        }
+    }
+    Ok(())
+}
+
 /// The latest version of each object among `items` (gathered from any number of documents;
 /// `object` gives an item's STIX object), in the order each id first appears; objects without
 /// an `id` pass through. `superseded` counts the versions set aside.
@@ -173,22 +371,6 @@ pub(crate) fn latest_only<T>(
         }
     }
     out
-}
-
-/// The objects of a STIX document: a bundle or TAXII envelope (`objects`), an array, or one object.
-pub(crate) fn objects_of(doc: Value) -> Vec<Value> {
-    match doc {
-        Value::Array(a) => a,
-        Value::Object(mut m) => match m.remove("objects") {
-            Some(Value::Array(a)) => a,
-            Some(other) => {
-                m.insert("objects".into(), other);
-                vec![Value::Object(m)]
-            }
-            None => vec![Value::Object(m)],
-        },
-        _ => Vec::new(),
-    }
 }
 
 /// Pages through the latest version of each object of `types` (empty: every type) that

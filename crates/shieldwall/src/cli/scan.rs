@@ -81,6 +81,12 @@ pub(crate) struct Args {
     /// Print one JSON object per hit and line on standard output (the summary goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Keep the compiled indicators in this file: a later scan of the same indicator files
+    /// with the same options reads them from it instead of compiling (it is compiled again
+    /// and replaced when an indicator file changed, or when an indicator's validity began or
+    /// ended since). A file that is not such a cache, or is damaged, is refused and left alone.
+    #[arg(long, value_name = "FILE", conflicts_with = "collection")]
+    cache: Option<PathBuf>,
     /// Recompile and swap in the indicators when an indicator file changes during the scan.
     #[arg(long, conflicts_with = "collection")]
     reload_indicators: bool,
@@ -172,35 +178,50 @@ pub(crate) struct Loaded {
 
 /// Reads the indicators of STIX documents, keeping only the latest version of each id across
 /// all of them (an older version never stands in for a newer one: see [`super::latest`]),
-/// printing problems with single objects.
+/// printing problems with single objects. The documents are streamed: one object at a time.
 pub(crate) fn load_indicators(files: &[PathBuf]) -> anyhow::Result<Loaded> {
-    let mut all: Vec<(usize, serde_json::Value)> = Vec::new();
-    for (n, f) in files.iter().enumerate() {
-        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        // Strict JSON (duplicate keys refused): an indicator read twice must not differ.
-        let doc: serde_json::Value = stix::json::parse(&bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "{}:{}:{}: not JSON: {}",
-                f.display(),
-                e.line,
-                e.column,
-                e.message
-            )
-        })?;
-        all.extend(
-            latest::objects_of(doc)
-                .into_iter()
-                .filter(|o| o.get("type").and_then(serde_json::Value::as_str) == Some("indicator"))
-                .map(|o| (n, o)),
-        );
-    }
+    type Read = (matcher::VersionKey, usize, Result<Indicator, String>);
     let mut loaded = Loaded::default();
-    let latest = latest::latest_only(all, |(_, o)| o, &mut loaded.withdrawals.superseded);
-    for (n, o) in latest {
-        match Indicator::from_stix(&o) {
-            Ok(Some(i)) => loaded.indicators.push(i),
-            Ok(None) => {}
-            Err(e) => eprintln!("{}: warning: {e}", files[n].display()),
+    let mut order: Vec<String> = Vec::new();
+    let mut latest: std::collections::HashMap<String, Read> = std::collections::HashMap::new();
+    latest::for_each_object(files, |n, o| {
+        if o.get("type").and_then(serde_json::Value::as_str) != Some("indicator") {
+            return Ok(());
+        }
+        let Some(id) = o.get("id").and_then(serde_json::Value::as_str) else {
+            eprintln!(
+                "{}: warning: an indicator without an `id`",
+                files[n].display()
+            );
+            return Ok(());
+        };
+        let key = latest::matcher_key(o);
+        let read = || -> Result<Indicator, String> {
+            match Indicator::from_stix(o) {
+                Ok(Some(i)) => Ok(i),
+                Ok(None) => Err(format!("{id}: not an indicator")),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        match latest.get_mut(id) {
+            Some(held) => {
+                loaded.withdrawals.superseded += 1;
+                if key > held.0 {
+                    *held = (key, n, read());
+                }
+            }
+            None => {
+                order.push(id.to_owned());
+                latest.insert(id.to_owned(), (key, n, read()));
+            }
+        }
+        Ok(())
+    })?;
+    for id in order {
+        match latest.remove(&id) {
+            Some((_, _, Ok(i))) => loaded.indicators.push(i),
+            Some((_, n, Err(e))) => eprintln!("{}: warning: {e}", files[n].display()),
+            None => {}
         }
     }
     Ok(loaded)
@@ -214,6 +235,22 @@ pub(crate) fn indicators_from_collection(
     collection: &str,
     member: Option<&str>,
 ) -> anyhow::Result<Loaded> {
+    let mut out = Vec::new();
+    let withdrawals = each_collection_indicator(config, collection, member, &mut |i| out.push(i))?;
+    Ok(Loaded {
+        indicators: out,
+        withdrawals,
+    })
+}
+
+/// Hands `f` the latest version of every indicator of a hub collection that `member` may see,
+/// page by page (see [`indicators_from_collection`]); returns what was withdrawn.
+fn each_collection_indicator(
+    config: &std::path::Path,
+    collection: &str,
+    member: Option<&str>,
+    f: &mut dyn FnMut(Indicator),
+) -> anyhow::Result<Withdrawals> {
     super::serve::runtime()?.block_on(async {
         let node = super::node::Node::open_existing(config).await?;
         let coll = node.collection(collection)?.clone();
@@ -225,14 +262,13 @@ pub(crate) fn indicators_from_collection(
                 coll.id
             );
         }
-        let mut loaded = Loaded::default();
-        let mut out = Vec::new();
+        let mut withdrawals = Withdrawals::default();
         latest::for_each_latest(
             &node.store,
             &coll.id,
             shieldwall::policy::Pushdown::for_principal(&principal, &node.coalition),
             &["indicator"],
-            &mut loaded.withdrawals,
+            &mut withdrawals,
             |r| {
                 let Some(json) = r.json.as_deref() else {
                     return Ok(());
@@ -242,7 +278,7 @@ pub(crate) fn indicators_from_collection(
                 match Indicator::from_stix(&v) {
                     Ok(Some(mut i)) => {
                         i.added = r.date_added_us.checked_mul(1000);
-                        out.push(i);
+                        f(i);
                     }
                     Ok(None) => {}
                     Err(e) => eprintln!("{}: warning: {e}", coll.id),
@@ -251,8 +287,7 @@ pub(crate) fn indicators_from_collection(
             },
         )
         .await?;
-        loaded.indicators = out;
-        Ok(loaded)
+        Ok(withdrawals)
     })
 }
 
@@ -268,61 +303,282 @@ pub(crate) enum Source {
 }
 
 impl Source {
-    pub(crate) fn load(&self) -> anyhow::Result<Loaded> {
+    /// Streams the indicators into `compiler`: from files every version (the compiler keeps
+    /// the latest of each id), from a collection the latest version the member may use.
+    /// Returns what was withdrawn.
+    fn feed(&self, compiler: &mut matcher::Compiler, quiet: bool) -> anyhow::Result<Withdrawals> {
         match self {
-            Source::Files(f) => load_indicators(f),
+            Source::Files(files) => {
+                // Two stages on two threads: this one compiles while the other splits the
+                // files and reads the objects (a bounded queue of batches between them).
+                type Batch = Vec<(
+                    usize,
+                    matcher::VersionKey,
+                    Result<Indicator, (String, String)>,
+                )>;
+                const BATCH: usize = 512;
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+                std::thread::scope(|scope| {
+                    let reader = scope.spawn(move || {
+                        let mut batch: Batch = Vec::with_capacity(BATCH);
+                        latest::for_each_raw_object(files, |n, raw, line, column| {
+                            let read = latest::read_indicator(raw).map_err(|e| {
+                                let e = e.shifted(line, column);
+                                anyhow::anyhow!(
+                                    "{}:{}:{}: not JSON: {}",
+                                    files[n].display(),
+                                    e.line,
+                                    e.column,
+                                    e.message
+                                )
+                            })?;
+                            match read {
+                                latest::ReadObject::Other => {}
+                                latest::ReadObject::Indicator(key, Ok(i)) => {
+                                    batch.push((n, key, Ok(i)));
+                                }
+                                latest::ReadObject::Indicator(key, Err((id, e))) => {
+                                    batch.push((n, key, Err((id.unwrap_or_default(), e))));
+                                }
+                            }
+                            if batch.len() == BATCH {
+                                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                                // The compiling side hung up: it stopped on its own error.
+                                if tx.send(full).is_err() {
+                                    bail!("the compiler stopped");
+                                }
+                            }
+                            Ok(())
+                        })?;
+                        if !batch.is_empty() {
+                            let _ = tx.send(batch);
+                        }
+                        Ok::<(), anyhow::Error>(())
+                    });
+                    for batch in rx {
+                        for (n, key, read) in batch {
+                            match read {
+                                Ok(i) => compiler.add_version(&i, key),
+                                Err((id, e)) => {
+                                    if !quiet {
+                                        eprintln!("{}: warning: {e}", files[n].display());
+                                    }
+                                    if !id.is_empty() {
+                                        compiler.add_unusable_version(&id, key);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    reader
+                        .join()
+                        .map_err(|_| anyhow::anyhow!("the indicator reader failed"))?
+                })?;
+                Ok(Withdrawals::default())
+            }
             Source::Collection {
                 config,
                 collection,
                 member,
-            } => indicators_from_collection(config, collection, member.as_deref()),
+            } => each_collection_indicator(config, collection, member.as_deref(), &mut |i| {
+                compiler.add(&i)
+            }),
         }
     }
 }
 
+/// How a compiled set is kept between runs: `--cache FILE` and what the file is keyed on.
+struct Cache<'a> {
+    path: &'a std::path::Path,
+    /// The identity of the indicator files, the options and the warninglists.
+    key: Vec<u8>,
+}
+
+/// The identity of what a compiled set is compiled from: this build, the compile options (not
+/// the scan time: the set says for which times it holds), the warninglists, and for each
+/// indicator file its canonical path, device, inode, size and modification time (to the
+/// nanosecond). A file changed in any way that shows in its metadata makes the cache stale.
+fn cache_key(files: &[PathBuf], opts: &CompileOptions, lists: &str) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut k = format!(
+        "shieldwall {} matcher-layout {}\nat {}\nadded_after {:?}\nsubdomains {}\nwarninglists {lists}\n",
+        env!("CARGO_PKG_VERSION"),
+        matcher::flat::FORMAT_VERSION,
+        if opts.at.is_some() {
+            "scan time"
+        } else {
+            "any"
+        },
+        opts.added_after,
+        opts.subdomains,
+    );
+    for f in files {
+        let canon =
+            std::fs::canonicalize(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let m =
+            std::fs::metadata(&canon).with_context(|| format!("cannot read {}", f.display()))?;
+        k.push_str(&format!(
+            "file {} dev {} ino {} size {} mtime {}.{:09}\n",
+            canon.display(),
+            m.dev(),
+            m.ino(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec()
+        ));
+    }
+    Ok(k.into_bytes())
+}
+
+/// Reads a cached set: `Ok(None)` when there is none or it is stale (another source, other
+/// options, or a scan time at which other indicators are active); an error when the file is
+/// not a compiled set this build reads, or is damaged — it is then left alone, never
+/// overwritten.
+fn read_cache(
+    cache: &Cache<'_>,
+    at: Option<i64>,
+    lists: &Arc<matcher::warninglist::Warninglists>,
+    quiet: bool,
+) -> anyhow::Result<Option<Compiled>> {
+    let bytes = match std::fs::read(cache.path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", cache.path.display())),
+    };
+    let refuse = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "--cache {}: refused: {e}; it is left as it is (remove it, or name another file, to compile anew)",
+            cache.path.display()
+        )
+    };
+    let flat = matcher::flat::open(&bytes).map_err(|e| refuse(&e))?;
+    let stale = |why: &str| {
+        if !quiet {
+            eprintln!(
+                "shieldwall scan: --cache {}: {why}: compiling again",
+                cache.path.display()
+            );
+        }
+    };
+    if flat.key != cache.key.as_slice() {
+        stale("compiled from other indicator files or options");
+        return Ok(None);
+    }
+    let set = Compiled::from_flat(&flat, Some(Arc::clone(lists))).map_err(|e| refuse(&e))?;
+    if let Some(at) = at
+        && !set.same_at(at)
+    {
+        stale("some indicator's validity begins or ends between then and now");
+        return Ok(None);
+    }
+    if !quiet {
+        eprint!("{}", String::from_utf8_lossy(flat.notes));
+        eprintln!(
+            "shieldwall scan: {} indicators read from --cache {}",
+            set.len(),
+            cache.path.display()
+        );
+    }
+    Ok(Some(set))
+}
+
+/// Writes the set beside the cache file and renames it into place (readers see the old file
+/// or the new one, whole), readable by its owner only: it holds the indicators' values.
+fn write_cache(cache: &Cache<'_>, set: &Compiled, notes: &str) -> anyhow::Result<u64> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let bytes = set.to_bytes(&cache.key, notes.as_bytes());
+    let mut tmp = cache.path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let write = || -> io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, cache.path)
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("--cache: cannot write {}", cache.path.display()));
+    }
+    Ok(bytes.len() as u64)
+}
+
+/// Compiles the indicators of `source`, or reads them from `--cache` (the file and the
+/// warninglists' fingerprint) when it holds them compiled as they are now.
 fn compile_set(
     source: &Source,
     opts: &CompileOptions,
     lists: &Arc<matcher::warninglist::Warninglists>,
+    cache: Option<(&std::path::Path, &str)>,
     quiet: bool,
 ) -> anyhow::Result<Compiled> {
-    let loaded = source.load()?;
-    let mut compiler = matcher::Compiler::new(*opts).with_warninglists(Arc::clone(lists));
-    for ind in &loaded.indicators {
-        compiler.add(ind);
+    let cache = match (cache, source) {
+        (Some((path, fingerprint)), Source::Files(files)) => Some(Cache {
+            path,
+            key: cache_key(files, opts, fingerprint)?,
+        }),
+        _ => None,
+    };
+    let cache = cache.as_ref();
+    if let Some(cache) = cache
+        && let Some(set) = read_cache(cache, opts.at, lists, quiet)?
+    {
+        return Ok(set);
     }
+    let mut compiler = matcher::Compiler::new(*opts).with_warninglists(Arc::clone(lists));
+    let mut withdrawals = source.feed(&mut compiler, quiet)?;
     let (compiled, report) = compiler.finish();
+    withdrawals.superseded += report.superseded;
+    // What a run that reads the set from the cache prints again.
+    let mut notes = String::new();
+    for p in &report.problems {
+        let level = match p.kind {
+            ProblemKind::InvalidPattern | ProblemKind::BadIndicator => "error",
+            _ => "note",
+        };
+        notes.push_str(&format!("{}: {level}: {}\n", p.indicator, p.message));
+    }
+    let mut skipped = Vec::new();
+    for (n, what) in [
+        (report.revoked, "revoked"),
+        (report.inactive, "not valid at the scan time"),
+        (report.not_added_since, "not added since --since"),
+        (report.not_stix, "not STIX patterns"),
+        (report.suppressed, "on warninglists"),
+    ] {
+        if n > 0 {
+            skipped.push(format!("{n} {what}"));
+        }
+    }
+    let summary = format!(
+        "shieldwall scan: {} indicators compiled{}; {}\n",
+        report.compiled,
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" (skipped: {})", skipped.join(", "))
+        },
+        withdrawals.summary()
+    );
     if !quiet {
-        for p in &report.problems {
-            let level = match p.kind {
-                ProblemKind::InvalidPattern | ProblemKind::BadIndicator => "error",
-                _ => "note",
-            };
-            eprintln!("{}: {level}: {}", p.indicator, p.message);
+        eprint!("{notes}");
+        withdrawals.print_named("shieldwall scan");
+        eprint!("{summary}");
+    }
+    if let Some(cache) = cache {
+        notes.push_str(&summary);
+        let n = write_cache(cache, &compiled, &notes)?;
+        if !quiet {
+            eprintln!(
+                "shieldwall scan: compiled set written to --cache {} ({:.1} MB)",
+                cache.path.display(),
+                n as f64 / 1e6
+            );
         }
-        let mut skipped = Vec::new();
-        for (n, what) in [
-            (report.revoked, "revoked"),
-            (report.inactive, "not valid at the scan time"),
-            (report.not_added_since, "not added since --since"),
-            (report.not_stix, "not STIX patterns"),
-            (report.suppressed, "on warninglists"),
-        ] {
-            if n > 0 {
-                skipped.push(format!("{n} {what}"));
-            }
-        }
-        loaded.withdrawals.print_named("shieldwall scan");
-        eprintln!(
-            "shieldwall scan: {} indicators compiled{}; {}",
-            report.compiled,
-            if skipped.is_empty() {
-                String::new()
-            } else {
-                format!(" (skipped: {})", skipped.join(", "))
-            },
-            loaded.withdrawals.summary()
-        );
     }
     Ok(compiled)
 }
@@ -537,8 +793,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("no log files found in the paths given");
     }
     let lists = args.warninglists.load("shieldwall scan")?;
+    let fingerprint = match &args.cache {
+        Some(_) => args.warninglists.fingerprint()?,
+        None => String::new(),
+    };
+    let cache = args.cache.as_deref().map(|p| (p, fingerprint.as_str()));
     let set = Arc::new(ArcSwap::from_pointee(compile_set(
-        &source, &opts, &lists, false,
+        &source, &opts, &lists, cache, false,
     )?));
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = if args.reload_indicators {
@@ -546,6 +807,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let files = args.indicators.clone();
         let source = source.clone();
         let lists = Arc::clone(&lists);
+        let cache_path = args.cache.clone();
+        let fingerprint = fingerprint.clone();
         Some(std::thread::spawn(move || {
             let mut seen = mtimes(&files);
             while !stop.load(Ordering::Relaxed) {
@@ -553,7 +816,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let now = mtimes(&files);
                 if now != seen {
                     seen = now;
-                    match compile_set(&source, &opts, &lists, true) {
+                    let cache = cache_path.as_deref().map(|p| (p, fingerprint.as_str()));
+                    match compile_set(&source, &opts, &lists, cache, true) {
                         Ok(c) => {
                             eprintln!(
                                 "shieldwall scan: indicators reloaded ({} compiled)",

@@ -51,6 +51,29 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> anyhow::Resul
 }
 
 impl WarninglistArgs {
+    /// What identifies the lists `load` would load (for `scan --cache`): built in or not, and
+    /// each list file's path, size and modification time.
+    pub(crate) fn fingerprint(&self) -> anyhow::Result<String> {
+        use std::os::unix::fs::MetadataExt;
+        let mut s = format!("builtin {}", !self.no_builtin_warninglists);
+        for dir in &self.dirs {
+            let mut files = Vec::new();
+            json_files(dir, &mut files, 0)?;
+            for f in files {
+                let m = std::fs::metadata(&f)
+                    .with_context(|| format!("cannot read {}", f.display()))?;
+                s.push_str(&format!(
+                    "; {} {} {}.{:09}",
+                    f.display(),
+                    m.len(),
+                    m.mtime(),
+                    m.mtime_nsec()
+                ));
+            }
+        }
+        Ok(s)
+    }
+
     /// The lists to use; says on stderr what was loaded from each folder.
     pub(crate) fn load(&self, who: &str) -> anyhow::Result<Arc<Warninglists>> {
         let mut w = if self.no_builtin_warninglists {

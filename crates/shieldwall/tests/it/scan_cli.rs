@@ -497,3 +497,111 @@ fn hits_become_stix_sightings_that_validate() {
         stderr(&o)
     );
 }
+
+/// `scan --cache`: a second run reads the compiled set from the file and finds the same hits;
+/// a changed indicator file makes it compile again; a damaged, truncated or foreign file is
+/// refused with exit status 2 and left as it was.
+#[test]
+fn a_cached_compiled_set_finds_the_same_hits_and_damage_is_refused() {
+    let (dir, planted, _) = setup(Format::Ecs, false);
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    let cache = p("set.cache");
+    let scan = |cache: &str| {
+        shieldwall(
+            &[
+                "scan",
+                "--json",
+                "--cache",
+                cache,
+                "--indicators",
+                &p("indicators.json"),
+                &p("logs"),
+            ],
+            None,
+        )
+    };
+    let plain = shieldwall(
+        &[
+            "scan",
+            "--json",
+            "--indicators",
+            &p("indicators.json"),
+            &p("logs"),
+        ],
+        None,
+    );
+    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    let want = hits(&plain);
+    assert_eq!(want.len(), planted.len());
+
+    let first = scan(&cache);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("compiled set written to --cache"),
+        "{}",
+        stderr(&first)
+    );
+    assert_eq!(hits(&first), want);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the cache holds indicator values");
+    }
+    let second = scan(&cache);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let err = stderr(&second);
+    assert!(err.contains("indicators read from --cache"), "{err}");
+    assert!(!err.contains("written to --cache"), "{err}");
+    // The compile summary is said again.
+    assert!(err.contains("indicators compiled"), "{err}");
+    assert_eq!(hits(&second), want);
+
+    // Damage: a flipped byte, a truncation, a file that is not a cache.
+    let good = std::fs::read(&cache).unwrap();
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x20;
+    let truncated = good[..good.len() - 100].to_vec();
+    let foreign = std::fs::read(p("indicators.json")).unwrap();
+    for (what, bytes, says) in [
+        ("flipped", &flipped, "checksum mismatch"),
+        ("truncated", &truncated, "truncated"),
+        (
+            "foreign",
+            &foreign,
+            "not a Shieldwall compiled indicator set",
+        ),
+    ] {
+        std::fs::write(&cache, bytes).unwrap();
+        let o = scan(&cache);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("refused") && stderr(&o).contains(says),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty(), "{what}: no scan");
+        assert_eq!(&std::fs::read(&cache).unwrap(), bytes, "{what}: left alone");
+    }
+
+    // A stale cache: the indicator file changes (one indicator less); the cache is compiled
+    // again and replaced, never used as it was.
+    std::fs::write(&cache, &good).unwrap();
+    let all: Value = serde_json::from_slice(&std::fs::read(p("indicators.json")).unwrap()).unwrap();
+    let mut objects = all["objects"].as_array().unwrap().clone();
+    let dropped = objects.remove(0)["id"].as_str().unwrap().to_owned();
+    std::fs::write(p("indicators.json"), bundle(objects)).unwrap();
+    let o = scan(&cache);
+    let err = stderr(&o);
+    assert!(err.contains("compiling again"), "{err}");
+    assert!(err.contains("written to --cache"), "{err}");
+    let now = hits(&o);
+    assert!(!now.is_empty());
+    assert!(now.iter().all(|h| h.2 != dropped), "{now:?}");
+    let kept: BTreeSet<(String, u64, String)> =
+        want.iter().filter(|h| h.2 != dropped).cloned().collect();
+    assert_eq!(now, kept);
+    let o = scan(&cache);
+    assert!(stderr(&o).contains("read from --cache"), "{}", stderr(&o));
+    assert_eq!(hits(&o), now);
+}

@@ -1,0 +1,231 @@
+//! A compiled set as bytes, for an on-disk cache: what [`crate::Compiled::to_bytes`] writes and
+//! [`crate::Compiled::from_flat`] reads back without compiling the indicators again.
+//!
+//! Layout (little-endian): a 32-byte header — magic `SHWLMTCH`, format version (u32), a
+//! reserved u32, the body's length (u64), the CRC-32 of the body (u32), a reserved u32 — then
+//! the body: the caller's key and notes (length-prefixed bytes), the validity window, the
+//! indicators' id and name arena, the indicator and observation-expression entries, the hash
+//! tables' keys and postings as flat arrays, and the patterns of the few indicators that need
+//! an evaluator, a stream tree or an automaton (compiled again on reading: the tables, which
+//! hold nearly everything, are only re-hashed).
+//!
+//! Reading checks the magic, the version, the length and the checksum before anything else,
+//! then every offset and index against what it points into: corrupted, truncated or foreign
+//! bytes are refused with a [`FlatError`], never a panic. No I/O here: the caller reads (or
+//! maps) the file.
+
+/// The layout version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The first eight bytes of a compiled set.
+pub const MAGIC: &[u8; 8] = b"SHWLMTCH";
+
+const HEADER: usize = 32;
+
+/// Why bytes are not a compiled set this build can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlatError {
+    /// The bytes do not start with [`MAGIC`].
+    #[error("not a Shieldwall compiled indicator set")]
+    Foreign,
+    /// Another layout version.
+    #[error("written in layout version {found}, this build reads version {FORMAT_VERSION}")]
+    Version {
+        /// The version found.
+        found: u32,
+    },
+    /// Fewer bytes than the header says.
+    #[error("truncated: {expected} bytes expected, {found} present")]
+    Truncated {
+        /// Bytes the header announces (header included).
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// More bytes than the header says.
+    #[error("{extra} unexpected bytes after the end")]
+    Trailing {
+        /// How many.
+        extra: u64,
+    },
+    /// The body's checksum does not match.
+    #[error("checksum mismatch: the content is corrupted")]
+    Checksum,
+    /// The checksum matches but the content does not hold together.
+    #[error("inconsistent content: {0}")]
+    Corrupt(String),
+}
+
+/// The header and the caller's key and notes of a compiled set, checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Flat<'a> {
+    /// What the writer keyed the set on (e.g. the identity of the indicator source and the
+    /// options), to be compared by the caller before use.
+    pub key: &'a [u8],
+    /// The writer's notes (e.g. the compile summary).
+    pub notes: &'a [u8],
+    pub(crate) rest: &'a [u8],
+}
+
+/// Checks the header, length and checksum of `bytes` and returns its key and notes.
+pub fn open(bytes: &[u8]) -> Result<Flat<'_>, FlatError> {
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err(FlatError::Foreign);
+    }
+    if bytes.len() < HEADER {
+        return Err(FlatError::Truncated {
+            expected: HEADER as u64,
+            found: bytes.len() as u64,
+        });
+    }
+    let mut h = Rd::new(&bytes[8..HEADER]);
+    let version = h.u32()?;
+    if version != FORMAT_VERSION {
+        return Err(FlatError::Version { found: version });
+    }
+    let reserved = h.u32()?;
+    let len = h.u64()?;
+    let crc = h.u32()?;
+    if reserved != 0 || h.u32()? != 0 {
+        return Err(corrupt("reserved header bytes are set"));
+    }
+    let expected = len.saturating_add(HEADER as u64);
+    let found = bytes.len() as u64;
+    if found < expected {
+        return Err(FlatError::Truncated { expected, found });
+    }
+    if found > expected {
+        return Err(FlatError::Trailing {
+            extra: found - expected,
+        });
+    }
+    let body = &bytes[HEADER..];
+    if crc32fast::hash(body) != crc {
+        return Err(FlatError::Checksum);
+    }
+    let mut r = Rd::new(body);
+    let key = r.bytes()?;
+    let notes = r.bytes()?;
+    Ok(Flat {
+        key,
+        notes,
+        rest: &body[r.at..],
+    })
+}
+
+/// Writes the header and key and notes; `body` is what follows them.
+pub(crate) fn seal(key: &[u8], notes: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(HEADER + 16 + key.len() + notes.len() + body.len());
+    b.extend_from_slice(MAGIC);
+    b.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&[0u8; 16]);
+    put_bytes(&mut b, key);
+    put_bytes(&mut b, notes);
+    b.extend_from_slice(body);
+    let len = (b.len() - HEADER) as u64;
+    let crc = crc32fast::hash(&b[HEADER..]);
+    b[16..24].copy_from_slice(&len.to_le_bytes());
+    b[24..28].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+pub(crate) fn put_u32(w: &mut Vec<u8>, v: u32) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+
+pub(crate) fn put_u64(w: &mut Vec<u8>, v: u64) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+
+pub(crate) fn put_len(w: &mut Vec<u8>, n: usize) {
+    put_u64(w, n as u64);
+}
+
+pub(crate) fn put_bytes(w: &mut Vec<u8>, b: &[u8]) {
+    put_len(w, b.len());
+    w.extend_from_slice(b);
+}
+
+pub(crate) fn corrupt(what: impl Into<String>) -> FlatError {
+    FlatError::Corrupt(what.into())
+}
+
+/// A bounds-checked reader.
+#[derive(Debug)]
+pub(crate) struct Rd<'a> {
+    b: &'a [u8],
+    pub(crate) at: usize,
+}
+
+impl<'a> Rd<'a> {
+    pub(crate) fn new(b: &'a [u8]) -> Rd<'a> {
+        Rd { b, at: 0 }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], FlatError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| corrupt("a section runs past the end"))?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    pub(crate) fn arr<const N: usize>(&mut self) -> Result<[u8; N], FlatError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, FlatError> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub(crate) fn u16(&mut self) -> Result<u16, FlatError> {
+        Ok(u16::from_le_bytes(self.arr()?))
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32, FlatError> {
+        Ok(u32::from_le_bytes(self.arr()?))
+    }
+
+    pub(crate) fn u64(&mut self) -> Result<u64, FlatError> {
+        Ok(u64::from_le_bytes(self.arr()?))
+    }
+
+    pub(crate) fn i64(&mut self) -> Result<i64, FlatError> {
+        Ok(i64::from_le_bytes(self.arr()?))
+    }
+
+    pub(crate) fn u128(&mut self) -> Result<u128, FlatError> {
+        Ok(u128::from_le_bytes(self.arr()?))
+    }
+
+    /// A count of elements of `size` bytes each, checked against what is left (so that a
+    /// corrupted count cannot ask for a huge allocation).
+    pub(crate) fn count(&mut self, size: usize) -> Result<usize, FlatError> {
+        let n = self.u64()?;
+        let left = (self.b.len() - self.at) as u64;
+        if n.saturating_mul(size.max(1) as u64) > left {
+            return Err(corrupt("a count exceeds the bytes left"));
+        }
+        Ok(n as usize)
+    }
+
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], FlatError> {
+        let n = self.count(1)?;
+        self.take(n)
+    }
+
+    pub(crate) fn str(&mut self) -> Result<&'a str, FlatError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("text is not UTF-8"))
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        self.at == self.b.len()
+    }
+}
