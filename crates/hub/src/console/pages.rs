@@ -996,6 +996,27 @@ pub(super) async fn search(
     {
         return resp;
     }
+    // A pasted value: where it appears (the value index), before the word search's results.
+    let text = q(&qs, "q").trim();
+    let value_hits = if !text.is_empty() && q(&qs, "cursor").is_empty() {
+        match v.value_hits(text, 50).await {
+            Ok(h) => h,
+            Err(e) => return failed(&e),
+        }
+    } else {
+        None
+    };
+    if let Some((_, items, _)) = &value_hits
+        && let Err(resp) = audit_shown(
+            &state,
+            &signed,
+            "search:value",
+            &items.iter().collect::<Vec<_>>(),
+        )
+        .await
+    {
+        return resp;
+    }
     let mut banner = Banner::default();
     let tlps: Vec<(String, String)> = TlpLevel::ALL
         .iter()
@@ -1016,7 +1037,7 @@ pub(super) async fn search(
     let _ = write!(
         b,
         "<h1>Search</h1><form class=\"filters\" method=\"get\" action=\"/ui/search\" role=\"search\">\
-<label for=\"f-q\">Words<input id=\"f-q\" type=\"search\" name=\"q\" value=\"{}\" maxlength=\"400\"></label>{}{}{}{}\
+<label for=\"f-q\">Words or a value<input id=\"f-q\" type=\"search\" name=\"q\" value=\"{}\" maxlength=\"400\"></label>{}{}{}{}\
 <label for=\"f-since\">Added since<input id=\"f-since\" name=\"since\" type=\"date\" value=\"{}\"></label>\
 <label for=\"f-until\">Version before<input id=\"f-until\" name=\"until\" type=\"date\" value=\"{}\"></label>\
 <button type=\"submit\">Search</button></form>",
@@ -1028,6 +1049,20 @@ pub(super) async fn search(
         E(since),
         E(until)
     );
+    if let Some((value, items, more)) = &value_hits {
+        let _ = write!(b, "<h2>Where <code>{}</code> appears</h2>", E(value));
+        if items.is_empty() {
+            b.push_str("<p>No object you may see holds this value.</p>");
+        } else {
+            b.push_str(&results_table(&state, items, &mut banner));
+            if *more {
+                b.push_str(
+                    "<p class=\"note\">More objects hold this value than are shown here.</p>",
+                );
+            }
+        }
+        b.push_str("<h2>Text matches</h2>");
+    }
     match &res {
         None => b.push_str("<p>Words match any text of an object (names, descriptions, patterns, values); every word must appear. The filters narrow down. Only the latest version of each object in each collection you may read is searched.</p>"),
         Some(r) => {
@@ -1356,6 +1391,10 @@ pub(super) async fn object(
             Ok(r) => r,
             Err(e) => return failed(&e),
         };
+        let shown: Vec<&Shown> = related.iter().collect();
+        if let Err(r) = audit_shown(&state, &signed, &format!("related:{id}"), &shown).await {
+            return r;
+        }
         b.push_str("<h2>Related by value</h2>");
         if related.is_empty() {
             b.push_str("<p>No other object you may see carries these values.</p>");

@@ -26,6 +26,8 @@ pub const MAX_VERSIONS: u32 = 500;
 pub const SEARCH_SCAN_BUDGET: usize = 10_000;
 /// Candidate edges (relationships, sightings) read for one object at most.
 pub const MAX_NEIGHBOURS: u32 = 60;
+/// An object's values looked up for "related by value" at most.
+pub const MAX_RELATED_VALUES: usize = 16;
 /// Words in a search at most (more are ignored).
 pub const MAX_WORDS: usize = 8;
 
@@ -380,15 +382,82 @@ impl Viewer {
         Ok(out)
     }
 
+    /// A pasted value (domain, address, network, URL, digest, e-mail address, CVE, ATT&CK or
+    /// DISARM id) looked up in the value index through the member's policy: its canonical form
+    /// and the objects holding it, each read again through the policy listing (at most `limit`);
+    /// `None` when the text is words, not a value.
+    pub async fn value_hits(
+        &self,
+        text: &str,
+        limit: u32,
+    ) -> Result<Option<(String, Vec<Shown>, bool)>, ServiceError> {
+        let outcome =
+            match super::lookup::lookup(&self.store, &self.coalition, &self.principal, text, limit)
+                .await
+            {
+                Ok(o) => o,
+                Err(ServiceError::Usage(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+        let super::lookup::Outcome::Value {
+            value, hits, more, ..
+        } = outcome
+        else {
+            return Ok(None);
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for hit in &hits {
+            if !seen.insert(hit.id.clone()) {
+                continue;
+            }
+            if let Some(shown) = self.latest(&hit.id).await? {
+                out.push(shown);
+            }
+        }
+        Ok(Some((value, out, more)))
+    }
+
     /// Where else the object's values (domains, addresses, digests, …) appear, among what the
-    /// member may see. The hook for the value index: it answers nothing until the value lookup
-    /// service is wired in here.
+    /// member may see: each value (at most [`MAX_RELATED_VALUES`]) looked up in the store's value
+    /// index through the member's policy ([`super::lookup::lookup`]), each object found read
+    /// again through the policy listing, the object itself left out; at most
+    /// [`MAX_NEIGHBOURS`] objects.
     pub async fn related_by_value(
         &self,
-        _object_id: &str,
-        _values: &[(String, String)],
+        object_id: &str,
+        values: &[(String, String)],
     ) -> Result<Vec<Shown>, ServiceError> {
-        Ok(Vec::new())
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for (_, value) in values.iter().take(MAX_RELATED_VALUES) {
+            let outcome = match super::lookup::lookup(
+                &self.store,
+                &self.coalition,
+                &self.principal,
+                value,
+                MAX_NEIGHBOURS,
+            )
+            .await
+            {
+                Ok(o) => o,
+                // A value the index cannot take (too long, a control character) finds nothing.
+                Err(ServiceError::Usage(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            for hit in outcome.hits() {
+                if hit.id == object_id || !seen.insert(hit.id.clone()) {
+                    continue;
+                }
+                if let Some(shown) = self.latest(&hit.id).await? {
+                    out.push(shown);
+                }
+                if out.len() >= MAX_NEIGHBOURS as usize {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

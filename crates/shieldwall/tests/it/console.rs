@@ -245,6 +245,23 @@ async fn console_leak_test(store: AnyStore, dir: &std::path::Path) {
             .collect()
     };
     let absent = "indicator--00000000-0000-4000-8000-000000000000";
+    // Values held by the store (the first literal of each pattern, each SCO's value): searched
+    // as every user, so the value index's answers are crawled and checked like every page.
+    let mut value_queries: BTreeSet<String> = BTreeSet::new();
+    for versions in json_of.values() {
+        for o in versions {
+            let v = o
+                .get("pattern")
+                .and_then(Value::as_str)
+                .and_then(|p| p.split('\'').nth(1))
+                .or_else(|| o.get("value").and_then(Value::as_str));
+            if let Some(v) = v.filter(|v| !v.is_empty() && v.len() < 200) {
+                value_queries.insert(v.to_owned());
+            }
+        }
+    }
+    assert!(!value_queries.is_empty(), "the demo holds values");
+    let mut value_answers = 0;
     let mut crawled_total = 0;
     for (user, _, _) in demo::USERS {
         let visible: BTreeSet<String> = want
@@ -278,6 +295,12 @@ async fn console_leak_test(store: AnyStore, dir: &std::path::Path) {
             ["/ui/", "/ui/search?q=", "/ui/collections", "/ui/?days=90"]
                 .iter()
                 .map(|s| (*s).to_owned())
+                .chain(
+                    value_queries
+                        .iter()
+                        .take(40)
+                        .map(|v| format!("/ui/search?q={}", pct(v))),
+                )
                 .collect();
         let mut done: HashSet<String> = HashSet::new();
         let mut objects_seen: HashSet<String> = HashSet::new();
@@ -288,6 +311,9 @@ async fn console_leak_test(store: AnyStore, dir: &std::path::Path) {
             let a = b.get(&path).await;
             assert_eq!(a.status, 200, "{user} {path}: {}", a.body);
             check_headers(&path, &a);
+            if path.starts_with("/ui/search?q=") && a.body.contains("</code> appears</h2><table") {
+                value_answers += 1;
+            }
             if path.ends_with("/stix.json") {
                 let o: Value = serde_json::from_str(&a.body).unwrap();
                 let id = o["id"].as_str().unwrap();
@@ -374,7 +400,13 @@ async fn console_leak_test(store: AnyStore, dir: &std::path::Path) {
         let a = b.get("/ui/").await;
         assert_eq!(a.status, 303, "signed out");
     }
-    println!("console leak test: {crawled_total} pages crawled");
+    println!(
+        "console leak test: {crawled_total} pages crawled, {value_answers} value searches answered"
+    );
+    assert!(
+        value_answers > 0,
+        "a search for a value the demo holds lists where it appears"
+    );
 }
 
 fn hidden_csrf(body: &str) -> String {
