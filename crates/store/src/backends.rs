@@ -1628,7 +1628,8 @@ fn refusals(
         let may_place = |producer: &str, json: &str| {
             (producer == v.producer || v.third_party) && same_content(json, &v.json)
         };
-        let accepted = if let Some(s) = prior.iter().find(|s| s.version_ns == ns) {
+        let stored_here = prior.iter().find(|s| s.version_ns == ns);
+        let accepted = if let Some(s) = stored_here {
             may_place(&s.producer, &s.json)
         } else if let Some(&(_, j)) = batch.iter().find(|(n, _)| *n == ns) {
             may_place(&versions[j].producer, &versions[j].json)
@@ -1647,7 +1648,13 @@ fn refusals(
             }
         };
         if accepted {
-            earlier.entry(v.id.as_str()).or_default().push((ns, i));
+            // A stored version placed again stays its producer's: only versions new to the store
+            // count as this batch's (with their poster as producer) when a later version of the
+            // same id is judged, so re-placing another member's version (an identical third-party
+            // object) does not make the poster the producer of its latest version.
+            if stored_here.is_none() {
+                earlier.entry(v.id.as_str()).or_default().push((ns, i));
+            }
         } else {
             refused[i] = true;
         }
