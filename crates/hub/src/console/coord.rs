@@ -7,7 +7,7 @@
 //! Handlers are thin: they read through [`MemberService`] (the store's policy listing), ask
 //! [`workflow`] whether the member may take a step before offering or accepting its form, and
 //! call the same [`incident`] services as the CLI. A hidden incident is answered exactly like
-//! a missing one ([`missing`]); a step the workflow does not allow is a 403 that says why.
+//! a missing one (`missing`); a step the workflow does not allow is a 403 that says why.
 
 use std::{collections::HashMap, fmt::Write as _};
 
