@@ -213,9 +213,20 @@ impl Driver {
         self.typ("#user", user).await;
         self.typ("#password", "demo").await;
         self.click("form.signin button[type=submit]").await;
+        // The form's POST answers with a redirect: wait (bounded) for the page it leads to
+        // rather than read the source while the navigation is still under way.
+        let mut signed_in = false;
+        for _ in 0..100 {
+            if self.source().await.contains("Sign out") {
+                signed_in = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         assert!(
-            self.source().await.contains("Sign out"),
-            "{user} signed in in Chromium"
+            signed_in,
+            "{user} signed in in Chromium: {}",
+            self.source().await.chars().take(2000).collect::<String>()
         );
     }
 }
