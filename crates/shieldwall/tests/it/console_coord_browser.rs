@@ -88,12 +88,17 @@ impl Driver {
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
             .to_owned();
-        Some(Driver {
+        let d = Driver {
             child,
             base,
             session,
             http,
-        })
+        };
+        // Element look-ups wait (up to 10 s) for the page a click's navigation leads to, instead
+        // of failing while it is still loading on a busy machine.
+        d.cmd("POST", "/timeouts", json!({"implicit": 10_000}))
+            .await;
+        Some(d)
     }
 
     async fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
