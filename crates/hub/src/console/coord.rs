@@ -14,7 +14,6 @@ use std::{collections::HashMap, fmt::Write as _};
 use axum::{
     body::Bytes,
     extract::{Path, RawQuery, State},
-    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use coord::incident::{
@@ -27,7 +26,7 @@ use stix::tlp::TlpLevel;
 
 use super::{
     audit_read, check_form, csrf_field,
-    html::{self, Banner, E, layout, object_href, pct, see_other, tlp_badge},
+    html::{Banner, E, object_href, pct, see_other, tlp_badge},
     page, refused,
     session::Signed,
 };
@@ -48,14 +47,14 @@ use crate::{
 /// same-origin styles).
 pub const CSS: &str = include_str!("coord.css");
 
-/// Longest query string accepted.
-const MAX_QUERY: usize = 4096;
 /// Longest name accepted in a form.
 pub(super) const MAX_NAME: usize = 256;
 /// Longest free text accepted in a form.
 pub(super) const MAX_TEXT: usize = 4000;
 
-pub(super) type Query = HashMap<String, String>;
+pub(super) use super::pages::{
+    bad_request, failed, object_missing as missing, producer_name as producer, q, query,
+};
 
 /// `GET /ui/static/coord.css`.
 pub(super) async fn stylesheet() -> Response {
@@ -74,62 +73,6 @@ pub(super) const CSS_LINK: &str = "<link rel=\"stylesheet\" href=\"/ui/static/co
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers of the coordination pages
-
-#[allow(clippy::result_large_err)]
-pub(super) fn query(raw: Option<String>) -> Result<Query, Response> {
-    let raw = raw.unwrap_or_default();
-    if raw.len() > MAX_QUERY {
-        return Err(bad_request("The query is too long."));
-    }
-    Ok(form_urlencoded::parse(raw.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect())
-}
-
-pub(super) fn q<'a>(q: &'a Query, k: &str) -> &'a str {
-    q.get(k).map(|v| v.trim()).unwrap_or("")
-}
-
-pub(super) fn bad_request(why: &str) -> Response {
-    html::html(
-        StatusCode::BAD_REQUEST,
-        layout(
-            None,
-            "Bad request",
-            Banner::default(),
-            &format!(
-                "<h1>Bad request</h1><p>{}</p><p>Go back, correct it and try again.</p>",
-                E(why)
-            ),
-        ),
-    )
-}
-
-pub(super) fn failed(e: &ServiceError) -> Response {
-    tracing::error!(error = %e, "A console coordination page failed.");
-    html::html(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        layout(
-            None,
-            "Error",
-            Banner::default(),
-            "<h1>Something failed</h1><p>The page could not be built; the node's log says why.</p>",
-        ),
-    )
-}
-
-/// The one answer for an object that is missing or hidden (the same as the object pages').
-pub(super) fn missing(signed: &Signed) -> Response {
-    let mut r = page(
-        signed,
-        "",
-        "Not found",
-        Banner::default(),
-        "<h1>Not found</h1><p>No object with this id is available to you.</p>",
-    );
-    *r.status_mut() = StatusCode::NOT_FOUND;
-    r
-}
 
 /// The signed-in member as a service.
 #[allow(clippy::result_large_err)]
@@ -235,22 +178,6 @@ pub(super) fn href(o: &Value) -> String {
 /// `<a href=…>name</a>` for an object.
 pub(super) fn link(o: &Value) -> String {
     format!("<a href=\"{}\">{}</a>", E(&href(o)), E(&name_of(o)))
-}
-
-/// The member that produced an object, by name.
-pub(super) fn producer(state: &AppState, o: &Value) -> String {
-    let by = s(o, "created_by_ref");
-    state
-        .coalition
-        .member_by_identity(by)
-        .map(|m| m.name.clone())
-        .unwrap_or_else(|| {
-            if by.is_empty() {
-                "—".into()
-            } else {
-                "another producer".into()
-            }
-        })
 }
 
 /// A form field: trimmed, refused when longer than `max` characters.

@@ -16,7 +16,9 @@ use serde_json::Value;
 use stix::{Timestamp, tlp::TlpLevel};
 
 use super::{
-    audit_read, check_form, form, graph,
+    audit_read, check_form,
+    coord::looks_like_id,
+    form, graph,
     html::{self, Banner, E, layout, object_href, pct, safe_url, see_other, tlp_badge},
     page,
     session::{self, PRE_COOKIE, Signed, cookie, is_tls, safe_next, same_token, set_cookie},
@@ -26,7 +28,7 @@ use crate::{
     auth::AuthError,
     services::{
         ServiceError,
-        browse::{BrowseQuery, SearchQuery, Shown, Viewer},
+        browse::{BrowseQuery, ObjectView, SearchQuery, Shown, Viewer},
         member::{MemberService, s},
         report,
     },
@@ -36,10 +38,10 @@ use crate::{
 /// Longest query string accepted (longer: 400).
 const MAX_QUERY: usize = 4096;
 
-type Query = HashMap<String, String>;
+pub(super) type Query = HashMap<String, String>;
 
 #[allow(clippy::result_large_err)]
-fn query(raw: Option<String>) -> Result<Query, Response> {
+pub(super) fn query(raw: Option<String>) -> Result<Query, Response> {
     let raw = raw.unwrap_or_default();
     if raw.len() > MAX_QUERY {
         return Err(bad_request("The query is too long."));
@@ -49,23 +51,26 @@ fn query(raw: Option<String>) -> Result<Query, Response> {
         .collect())
 }
 
-fn q<'a>(q: &'a Query, k: &str) -> &'a str {
+pub(super) fn q<'a>(q: &'a Query, k: &str) -> &'a str {
     q.get(k).map(|v| v.trim()).unwrap_or("")
 }
 
-fn bad_request(why: &str) -> Response {
+pub(super) fn bad_request(why: &str) -> Response {
     html::html(
         StatusCode::BAD_REQUEST,
         layout(
             None,
             "Bad request",
             Banner::default(),
-            &format!("<h1>Bad request</h1><p>{}</p>", E(why)),
+            &format!(
+                "<h1>Bad request</h1><p>{}</p><p>Go back, correct it and try again.</p>",
+                E(why)
+            ),
         ),
     )
 }
 
-fn failed(e: &ServiceError) -> Response {
+pub(super) fn failed(e: &ServiceError) -> Response {
     tracing::error!(error = %e, "A console page failed.");
     html::html(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,7 +110,7 @@ pub(super) async fn not_found() -> Response {
 }
 
 /// The one answer for an object that is missing or hidden: nothing in it depends on which.
-fn object_missing(signed: &Signed) -> Response {
+pub(super) fn object_missing(signed: &Signed) -> Response {
     let mut r = page(
         signed,
         "",
@@ -261,16 +266,6 @@ pub(super) async fn sign_out(
 struct Ids<'a> {
     visible: &'a HashMap<String, Shown>,
     state: &'a AppState,
-}
-
-fn looks_like_id(s: &str) -> bool {
-    s.len() <= 200
-        && s.split_once("--").is_some_and(|(t, u)| {
-            !t.is_empty()
-                && t.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && u.len() == 36
-        })
 }
 
 fn display_name(o: &Value) -> String {
@@ -432,7 +427,7 @@ fn highlight_pattern(p: &str) -> String {
     o
 }
 
-fn producer_name(state: &AppState, o: &Value) -> String {
+pub(super) fn producer_name(state: &AppState, o: &Value) -> String {
     let by = s(o, "created_by_ref");
     state
         .coalition
@@ -524,17 +519,16 @@ fn parse_pos(v: &str) -> Option<(i64, i64)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
+/// A filter's `<select>`, "any" first.
 fn select(name: &str, label: &str, current: &str, options: &[(String, String)]) -> String {
-    let mut o = format!(
-        "<label for=\"f-{name}\">{}<select id=\"f-{name}\" name=\"{name}\"><option value=\"\">any</option>",
-        E(label)
-    );
-    for (v, l) in options {
-        let sel = if v == current { " selected" } else { "" };
-        let _ = write!(o, "<option value=\"{}\"{sel}>{}</option>", E(v), E(l));
-    }
-    o.push_str("</select></label>");
-    o
+    super::coord::select(
+        name,
+        &format!("f-{name}"),
+        label,
+        current,
+        options,
+        Some("any"),
+    )
 }
 
 const TYPES: &[&str] = &[
@@ -1139,6 +1133,22 @@ async fn visible_refs(
     Ok(out)
 }
 
+/// The viewer and the object `id` as the signed-in member sees it, or the answer for a missing
+/// or hidden object (the same for both) or a failed read.
+#[allow(clippy::result_large_err)]
+async fn read_object(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+) -> Result<(Viewer, ObjectView), Response> {
+    let v = viewer(state, signed);
+    match v.object(id).await {
+        Ok(view) => Ok((v, view)),
+        Err(ServiceError::NotFound(_)) => Err(object_missing(signed)),
+        Err(e) => Err(failed(&e)),
+    }
+}
+
 /// `GET /ui/objects/{id}?version=NS`.
 pub(super) async fn object(
     State(state): State<AppState>,
@@ -1153,11 +1163,9 @@ pub(super) async fn object(
         Ok(q) => q,
         Err(r) => return r,
     };
-    let v = viewer(&state, &signed);
-    let view = match v.object(&id).await {
-        Ok(view) => view,
-        Err(ServiceError::NotFound(_)) => return object_missing(&signed),
-        Err(e) => return failed(&e),
+    let (v, view) = match read_object(&state, &signed, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     let shown = match q(&qs, "version").parse::<i64>().ok() {
         Some(ns) => match view.version(ns) {
@@ -1484,11 +1492,9 @@ pub(super) async fn diff(
         Ok(q) => q,
         Err(r) => return r,
     };
-    let v = viewer(&state, &signed);
-    let view = match v.object(&id).await {
-        Ok(view) => view,
-        Err(ServiceError::NotFound(_)) => return object_missing(&signed),
-        Err(e) => return failed(&e),
+    let (v, view) = match read_object(&state, &signed, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     let pick = |k: &str| {
         q(&qs, k)
@@ -1581,11 +1587,9 @@ pub(super) async fn export_json(
     let Ok(Path(id)) = id else {
         return object_missing(&signed);
     };
-    let v = viewer(&state, &signed);
-    let view = match v.object(&id).await {
-        Ok(view) => view,
-        Err(ServiceError::NotFound(_)) => return object_missing(&signed),
-        Err(e) => return failed(&e),
+    let (_, view) = match read_object(&state, &signed, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     let Some(l) = view.latest() else {
         return object_missing(&signed);
@@ -1622,11 +1626,9 @@ pub(super) async fn export_values(
     let Ok(Path(id)) = id else {
         return object_missing(&signed);
     };
-    let v = viewer(&state, &signed);
-    let view = match v.object(&id).await {
-        Ok(view) => view,
-        Err(ServiceError::NotFound(_)) => return object_missing(&signed),
-        Err(e) => return failed(&e),
+    let (_, view) = match read_object(&state, &signed, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     let Some(l) = view
         .latest()
