@@ -37,9 +37,6 @@ pub enum AdminCommit {
     Stale,
 }
 
-const AUDIT_COLUMNS: &str =
-    "seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest";
-
 macro_rules! commit_body {
     ($pool:expr, $begin:expr, $lock:expr, $expected:expr, $document:expr, $entries:expr) => {{
         let mut tx = $pool.begin_with($begin).await?;
@@ -68,47 +65,7 @@ macro_rules! commit_body {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let last = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1"
-        )))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let last = match last {
-            Some(r) => Some(audit::Record {
-                seq: r.try_get(0)?,
-                time_us: r.try_get(1)?,
-                actor: r.try_get(2)?,
-                action: r.try_get(3)?,
-                path: r.try_get(4)?,
-                target: r.try_get(5)?,
-                outcome: r.try_get(6)?,
-                detail: r.try_get(7)?,
-                prev_digest: r.try_get(8)?,
-                digest: r.try_get(9)?,
-            }),
-            None => None,
-        };
-        let mut head = audit::Head::of(last.as_ref());
-        let at = now.max(last.as_ref().map_or(i64::MIN, |l| l.time_us));
-        for e in $entries {
-            let r = audit::seal(&head, at, e);
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            )))
-            .bind(r.seq)
-            .bind(r.time_us)
-            .bind(r.actor.as_str())
-            .bind(r.action.as_str())
-            .bind(r.path.as_str())
-            .bind(r.target.as_str())
-            .bind(r.outcome.as_str())
-            .bind(r.detail.as_str())
-            .bind(r.prev_digest.as_str())
-            .bind(r.digest.as_str())
-            .execute(&mut *tx)
-            .await?;
-            head = audit::Head::of(Some(&r));
-        }
+        crate::backends::append_audit_in!(tx, $entries, now);
         tx.commit().await?;
         Ok(AdminCommit::Committed(next))
     }};

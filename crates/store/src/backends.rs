@@ -523,8 +523,52 @@ macro_rules! audit_row {
     }};
 }
 
-const AUDIT_COLUMNS: &str =
+pub(crate) const AUDIT_COLUMNS: &str =
     "seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest";
+
+/// Extends the audit chain inside the open transaction `$tx` (whose caller holds the chain's
+/// lock: SQLite's one writer, PostgreSQL's advisory lock): reads the last record, seals each
+/// entry after it, never earlier than that record's time, and answers the new head. The one
+/// append of the chain, for `Store::audit_append` and the admin state's commit alike.
+macro_rules! append_audit_in {
+    ($tx:expr, $entries:expr, $now:expr) => {{
+        let last = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM audit ORDER BY seq DESC LIMIT 1",
+            $crate::backends::AUDIT_COLUMNS
+        )))
+        .fetch_optional(&mut *$tx)
+        .await?;
+        let last = match last {
+            Some(r) => Some($crate::backends::audit_row!(r)?),
+            None => None,
+        };
+        let mut head = audit::Head::of(last.as_ref());
+        // Never earlier than the record before (a clock stepped back keeps the order).
+        let now = ($now).max(last.as_ref().map_or(i64::MIN, |l| l.time_us));
+        for e in $entries {
+            let r = audit::seal(&head, now, e);
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO audit ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                $crate::backends::AUDIT_COLUMNS
+            )))
+            .bind(r.seq)
+            .bind(r.time_us)
+            .bind(r.actor.as_str())
+            .bind(r.action.as_str())
+            .bind(r.path.as_str())
+            .bind(r.target.as_str())
+            .bind(r.outcome.as_str())
+            .bind(r.detail.as_str())
+            .bind(r.prev_digest.as_str())
+            .bind(r.digest.as_str())
+            .execute(&mut *$tx)
+            .await?;
+            head = audit::Head::of(Some(&r));
+        }
+        head
+    }};
+}
+pub(crate) use {append_audit_in, audit_row};
 
 macro_rules! impl_store {
     ($ty:ident, $conn:ty, $dialect:expr, reader = |$rs:ident| $reader:expr, writer = |$ws:ident| $writer:expr, begin = $begin:expr, lock = $lock:expr, audit_lock = $audit_lock:expr) => {
@@ -1435,36 +1479,7 @@ macro_rules! impl_store {
                 if let Some(lock) = $audit_lock {
                     sqlx::query(lock).execute(&mut *tx).await?;
                 }
-                let last = sqlx::query(AssertSqlSafe(format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1")))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let last = match last {
-                    Some(r) => Some(audit_row!(r)?),
-                    None => None,
-                };
-                let mut head = audit::Head::of(last.as_ref());
-                // Never earlier than the record before (a clock stepped back keeps the order).
-                let now = timestamps::now_us().max(last.as_ref().map_or(i64::MIN, |l| l.time_us));
-                for e in entries {
-                    let r = audit::seal(&head, now, e);
-                    sqlx::query(AssertSqlSafe(format!(
-                        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({})",
-                        placeholders($dialect, 1, 10)
-                    )))
-                    .bind(r.seq)
-                    .bind(r.time_us)
-                    .bind(r.actor.as_str())
-                    .bind(r.action.as_str())
-                    .bind(r.path.as_str())
-                    .bind(r.target.as_str())
-                    .bind(r.outcome.as_str())
-                    .bind(r.detail.as_str())
-                    .bind(r.prev_digest.as_str())
-                    .bind(r.digest.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                    head = audit::Head::of(Some(&r));
-                }
+                let head = append_audit_in!(tx, entries, timestamps::now_us());
                 tx.commit().await?;
                 Ok(head)
             }
