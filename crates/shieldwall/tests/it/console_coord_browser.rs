@@ -1,5 +1,6 @@
-//! A minimal W3C WebDriver client (chromedriver + headless Chromium) for the coordination
-//! pages: it signs in through the form, walks an incident page, the DISARM matrix and an
+//! A minimal W3C WebDriver client (chromedriver + headless Chromium), shared by the console's
+//! browser tests (`console_browser` drives it too), and the coordination pages' walk: it signs
+//! in through the form, walks an incident page, the DISARM matrix and an
 //! assistance offer → match → close with real clicks, checks each page, and saves screenshots
 //! to `docs/console/` (`coord-*`, `disarm-*`, `assist-*`, `federation-*`). Without Chromium
 //! or chromedriver it says `SKIPPED:` (a failure under `SHIELDWALL_REQUIRE_CHROMIUM=1`).
@@ -88,12 +89,53 @@ impl Driver {
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
             .to_owned();
-        Some(Driver {
+        let d = Driver {
             child,
             base,
             session,
             http,
-        })
+        };
+        // axe-core runs as an asynchronous script.
+        d.cmd(
+            "POST",
+            "/timeouts",
+            json!({"script": 60_000, "pageLoad": 60_000}),
+        )
+        .await;
+        Some(d)
+    }
+
+    /// Runs a script in the page and answers its value.
+    pub(crate) async fn run(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+        .await
+    }
+
+    /// axe-core (its source, `axe`) on the current page: its serious and critical violations.
+    pub(crate) async fn axe(&self, axe: &str) -> Vec<Value> {
+        self.run(&format!("{axe}\n;return true;")).await;
+        let v = self
+            .cmd(
+                "POST",
+                "/execute/async",
+                json!({"script": "const done = arguments[arguments.length - 1];\
+                axe.run(document, {resultTypes: ['violations']}).then(r => done(JSON.stringify(r.violations.map(v => \
+                ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map(n => n.target.join(' '))})))))\
+                .catch(e => done('error: ' + e));", "args": []}),
+            )
+            .await;
+        let text = v.as_str().unwrap();
+        let all: Vec<Value> = serde_json::from_str(text).unwrap_or_else(|_| panic!("{text}"));
+        if !all.is_empty() {
+            println!("axe on {}: {all:#?}", self.url().await);
+        }
+        all.into_iter()
+            .filter(|x| matches!(x["impact"].as_str(), Some("serious" | "critical")))
+            .collect()
     }
 
     /// A WebDriver command's answer (`value`), the error included.
@@ -108,7 +150,7 @@ impl Driver {
         r["value"].clone()
     }
 
-    async fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
+    pub(crate) async fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
         let v = self.answer(method, path, body).await;
         assert!(v.get("error").is_none(), "WebDriver {method} {path}: {v}");
         v
