@@ -162,9 +162,15 @@ impl Hit {
     }
 }
 
+/// The widest IPv4 network a look-up takes (what lies within it is read whole).
+pub const WIDEST_V4_PREFIX: u8 = 16;
+/// The widest IPv6 network a look-up takes.
+pub const WIDEST_V6_PREFIX: u8 = 32;
+
 /// Looks `text` up in every collection `principal` may read, at most `limit` hits
 /// ([`DEFAULT_LIMIT`] when 0, at most [`MAX_LIMIT`]). An empty, over-long
-/// ([`MAX_QUERY_LEN`]) or control-character text is [`ServiceError::Usage`]; a word is
+/// ([`MAX_QUERY_LEN`]) or control-character text, or a network wider than
+/// [`WIDEST_V4_PREFIX`] / [`WIDEST_V6_PREFIX`], is [`ServiceError::Usage`]; a word is
 /// [`Outcome::NotAValue`].
 pub async fn lookup<S: Store>(
     store: &S,
@@ -179,6 +185,23 @@ pub async fn lookup<S: Store>(
         Err(NotAValue::Word) => return Ok(Outcome::NotAValue(NotAValue::Word.to_string())),
         Err(e) => return Err(ServiceError::Usage(e.to_string())),
     };
+    // What lies within a network is a range of the index, read whole before the newest hits are
+    // chosen: a network as wide as 0.0.0.0/0 would read every address of the store on each
+    // request. Containment the other way (the networks holding an address) is bounded by the
+    // prefix length and stays open.
+    if let matcher::occurrence::Query::Net(n) = &query {
+        let widest = if n.is_v6() {
+            WIDEST_V6_PREFIX
+        } else {
+            WIDEST_V4_PREFIX
+        };
+        if n.prefix() < widest {
+            return Err(ServiceError::Usage(format!(
+                "{} is too wide to look up: at most /{WIDEST_V4_PREFIX} for IPv4 and /{WIDEST_V6_PREFIX} for IPv6",
+                n.to_compact()
+            )));
+        }
+    }
     let pushdown = Pushdown::for_principal(principal, coalition);
     if pushdown.egress.is_some() {
         return Err(ServiceError::Usage(

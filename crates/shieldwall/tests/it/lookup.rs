@@ -398,11 +398,15 @@ async fn scenario(url: &str, dir: &Path) {
     assert_eq!(status, 200);
     assert_eq!(body["classification"], "not-a-value", "{body}");
     let long = "a".repeat(5000);
-    let refused: [(&[(&str, &str)], &str); 9] = [
+    let refused: [(&[(&str, &str)], &str); 12] = [
         (&[], "no value"),
         (&[("value", "")], "empty"),
         (&[("value", long.as_str())], "too long"),
         (&[("value", "a\u{7}b.example")], "control character"),
+        // What lies within a network is read whole: the whole address space is refused.
+        (&[("value", "0.0.0.0/0")], "IPv4 network too wide"),
+        (&[("value", "10.0.0.0/15")], "IPv4 network wider than /16"),
+        (&[("value", "2001:db8::/16")], "IPv6 network too wide"),
         (&[("value", "1.2.3.4"), ("value", "1.2.3.5")], "twice"),
         (&[("value", "1.2.3.4"), ("limit", "0")], "limit 0"),
         (
