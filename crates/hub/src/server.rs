@@ -69,12 +69,7 @@ pub async fn reload_state(old: &AppState, checked: &Checked) -> Result<AppState,
     state.admin.clone_from(&old.admin);
     // Console sessions survive a reload, except those whose user is gone or changed.
     state.console = old.console.clone();
-    let users = state.coalition.users.clone();
-    state.console.sessions.retain_users(|p| {
-        users
-            .get(&p.actor)
-            .is_some_and(|u| u.member == p.member && u.role == p.role)
-    });
+    state.console.sessions.retain_valid(&state.coalition.users);
     Ok(state)
 }
 

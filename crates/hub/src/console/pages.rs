@@ -196,7 +196,13 @@ pub(super) async fn sign_in(
     let password = f.get("password").map(String::as_str).unwrap_or("");
     match state.auth.sign_in(user, password, "console").await {
         Ok(p) => {
-            let id = state.console.sessions.start(p);
+            let hash = state
+                .coalition
+                .users
+                .get(&p.actor)
+                .map(|u| u.password_hash.clone())
+                .unwrap_or_default();
+            let id = state.console.sessions.start(p, &hash);
             let mut r = see_other(&next);
             let secure = is_tls(&state);
             for c in [

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::html::{pct, see_other};
-use crate::{policy::Principal, taxii::AppState};
+use crate::{coalition::User, policy::Principal, taxii::AppState};
 
 /// The session cookie.
 pub const COOKIE: &str = "sw_session";
@@ -41,6 +41,8 @@ pub struct Session {
     pub principal: Principal,
     /// The token every form of this session carries.
     pub csrf: String,
+    /// A digest of the password hash the user signed in with: a new password ends the session.
+    credential: [u8; 32],
     created: Instant,
     last: Instant,
 }
@@ -67,14 +69,34 @@ pub fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+impl Session {
+    /// Whether the session still stands under the configuration's `users`: its user is there,
+    /// with the same member, role and password (removed, disabled, moved or given a new password:
+    /// signed out). Checked on every request and when a reload swaps the configuration.
+    pub fn valid_for(&self, users: &HashMap<String, User>) -> bool {
+        let p = &self.principal;
+        users.get(&p.actor).is_some_and(|u| {
+            u.member == p.member
+                && u.role == p.role
+                && bool::from(credential(&u.password_hash).ct_eq(&self.credential))
+        })
+    }
+}
+
+fn credential(password_hash: &str) -> [u8; 32] {
+    Sha256::digest(password_hash.as_bytes()).into()
+}
+
 impl Sessions {
-    /// Starts a session for `principal`; returns its id (for the cookie).
-    pub fn start(&self, principal: Principal) -> String {
+    /// Starts a session for `principal`, signed in with the password whose stored hash is
+    /// `password_hash`; returns its id (for the cookie).
+    pub fn start(&self, principal: Principal, password_hash: &str) -> String {
         let id = random_token();
         let now = Instant::now();
         let s = Session {
             principal,
             csrf: random_token(),
+            credential: credential(password_hash),
             created: now,
             last: now,
         };
@@ -117,10 +139,11 @@ impl Sessions {
         }
     }
 
-    /// Ends every session whose user `still_valid` no longer accepts (after a reload).
-    pub fn retain_users(&self, still_valid: impl Fn(&Principal) -> bool) {
+    /// Ends every session that is no longer [valid](Session::valid_for) under `users` (after a
+    /// reload).
+    pub fn retain_valid(&self, users: &HashMap<String, User>) {
         if let Ok(mut m) = self.inner.lock() {
-            m.retain(|_, s| still_valid(&s.principal));
+            m.retain(|_, s| s.valid_for(users));
         }
     }
 
@@ -210,11 +233,9 @@ impl FromRequestParts<AppState> for Signed {
         let Some(session) = state.console.sessions.get(id) else {
             return Err(to_sign_in());
         };
-        // Re-checked against the live configuration: a user removed (or moved to another member
-        // or role) by a reload is signed out.
-        let p = &session.principal;
-        let current = state.coalition.users.get(&p.actor);
-        if current.is_none_or(|u| u.member != p.member || u.role != p.role) {
+        // Re-checked against the live configuration: a user removed, disabled, moved to another
+        // member or role, or given a new password is signed out.
+        if !session.valid_for(&state.coalition.users) {
             state.console.sessions.end(id);
             return Err(to_sign_in());
         }
@@ -279,13 +300,25 @@ mod tests {
             role: crate::config::Role::Reader,
             actor: "u".into(),
         };
-        let id = s.start(p.clone());
+        let user = |hash: &str| User {
+            name: "u".into(),
+            member: "m".into(),
+            role: crate::config::Role::Reader,
+            password_hash: hash.into(),
+        };
+        let users = |hash: &str| HashMap::from([("u".to_owned(), user(hash))]);
+        let id = s.start(p.clone(), "$argon2id$old");
         assert_eq!(id.len(), 64);
         assert!(s.get(&id).is_some());
         assert!(s.get(&random_token()).is_none());
-        s.retain_users(|q| q.actor != "u");
-        assert!(s.get(&id).is_none());
-        let id = s.start(p);
+        s.retain_valid(&users("$argon2id$old"));
+        assert!(s.get(&id).is_some(), "same user, same password");
+        s.retain_valid(&users("$argon2id$new"));
+        assert!(s.get(&id).is_none(), "a new password ends the session");
+        let id = s.start(p.clone(), "$argon2id$old");
+        s.retain_valid(&HashMap::new());
+        assert!(s.get(&id).is_none(), "a removed user's session ends");
+        let id = s.start(p, "$argon2id$old");
         s.end(&id);
         assert!(s.get(&id).is_none());
     }
