@@ -545,30 +545,91 @@ macro_rules! append_audit_in {
         let mut head = audit::Head::of(last.as_ref());
         // Never earlier than the record before (a clock stepped back keeps the order).
         let now = ($now).max(last.as_ref().map_or(i64::MIN, |l| l.time_us));
+        let mut records = Vec::new();
         for e in $entries {
             let r = audit::seal(&head, now, e);
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO audit ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                $crate::backends::AUDIT_COLUMNS
-            )))
-            .bind(r.seq)
-            .bind(r.time_us)
-            .bind(r.actor.as_str())
-            .bind(r.action.as_str())
-            .bind(r.path.as_str())
-            .bind(r.target.as_str())
-            .bind(r.outcome.as_str())
-            .bind(r.detail.as_str())
-            .bind(r.prev_digest.as_str())
-            .bind(r.digest.as_str())
-            .execute(&mut *$tx)
-            .await?;
             head = audit::Head::of(Some(&r));
+            records.push(r);
         }
+        // One statement for the whole batch (`AuditRows`), not one per record.
+        $crate::backends::AuditRows::insert_audit(&mut *$tx, &records).await?;
         head
     }};
 }
 pub(crate) use {append_audit_in, audit_row};
+
+/// Inserts sealed audit records in one statement whose text does not depend on how many there
+/// are (so that it is prepared once per connection): a JSON array of rows through `json_each` on
+/// SQLite, one array per column through `UNNEST` on PostgreSQL.
+pub(crate) trait AuditRows {
+    fn insert_audit(
+        &mut self,
+        records: &[audit::Record],
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl AuditRows for sqlx::SqliteConnection {
+    async fn insert_audit(&mut self, records: &[audit::Record]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.seq,
+                    r.time_us,
+                    r.actor,
+                    r.action,
+                    r.path,
+                    r.target,
+                    r.outcome,
+                    r.detail,
+                    r.prev_digest,
+                    r.digest
+                ])
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO audit (seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest) \
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+             json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
+             json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), \
+             json_extract(value, '$[9]') FROM json_each($1) ORDER BY key",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+}
+
+impl AuditRows for sqlx::PgConnection {
+    async fn insert_audit(&mut self, records: &[audit::Record]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let col = |f: fn(&audit::Record) -> &str| -> Vec<&str> { records.iter().map(f).collect() };
+        sqlx::query(
+            "INSERT INTO audit (seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest) \
+             SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::text[])",
+        )
+        .bind(records.iter().map(|r| r.seq).collect::<Vec<i64>>())
+        .bind(records.iter().map(|r| r.time_us).collect::<Vec<i64>>())
+        .bind(col(|r| &r.actor))
+        .bind(col(|r| &r.action))
+        .bind(col(|r| &r.path))
+        .bind(col(|r| &r.target))
+        .bind(col(|r| &r.outcome))
+        .bind(col(|r| &r.detail))
+        .bind(col(|r| &r.prev_digest))
+        .bind(col(|r| &r.digest))
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+}
 
 macro_rules! impl_store {
     ($ty:ident, $conn:ty, $dialect:expr, reader = |$rs:ident| $reader:expr, writer = |$ws:ident| $writer:expr, begin = $begin:expr, lock = $lock:expr, audit_lock = $audit_lock:expr) => {
@@ -1484,6 +1545,14 @@ macro_rules! impl_store {
                 Ok(head)
             }
 
+            async fn audit_append_committed(&self, entries: &[audit::Entry]) -> Result<audit::Head, StoreError> {
+                self.append_audit_committed(entries).await
+            }
+
+            async fn audit_flush(&self) -> Result<(), StoreError> {
+                self.flush_audit().await
+            }
+
             async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<audit::Record>, StoreError> {
                 let $ws = self;
                 let pool = $writer;
@@ -1941,6 +2010,95 @@ impl SqliteStore {
     async fn after_write(&self, _rows: u64) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// [`Store::audit_append_committed`]: the writer connection runs this one transaction with
+    /// `synchronous=NORMAL` and is set back to `FULL` before it serves anything else; if that
+    /// cannot be done (an error, or this future dropped half-way), the connection is closed
+    /// rather than returned to the pool, and the pool opens a new one (`FULL`, from its options).
+    async fn append_audit_committed(
+        &self,
+        entries: &[audit::Entry],
+    ) -> Result<audit::Head, StoreError> {
+        let mut guard = RelaxedWriter {
+            conn: self.writer.acquire().await?,
+            restored: false,
+        };
+        let conn = &mut *guard.conn;
+        // The pragmas ride with BEGIN and COMMIT: four statements a batch in all. On any error
+        // the guard closes the connection, which rolls back what is open.
+        sqlx::raw_sql("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await?;
+        let head = append_audit_in!(conn, entries, timestamps::now_us());
+        sqlx::raw_sql("COMMIT; PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await?;
+        guard.restored = true;
+        Ok(head)
+    }
+
+    /// [`Store::audit_flush`]: a one-row write committed with `synchronous=FULL`, which syncs
+    /// the WAL file, and with it every frame committed before.
+    async fn flush_audit(&self) -> Result<(), StoreError> {
+        sqlx::query(FLUSH_AUDIT)
+            .bind(timestamps::now_us().to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The durable write of [`Store::audit_flush`]: when the audit trail was last made durable.
+const FLUSH_AUDIT: &str = "INSERT INTO settings (key, value) VALUES ('audit_flushed_us', $1) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/// SQLite's writer connection while an audit-only transaction runs with `synchronous=NORMAL`:
+/// closed instead of returned to the pool unless `FULL` was set back.
+struct RelaxedWriter {
+    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    restored: bool,
+}
+
+impl Drop for RelaxedWriter {
+    fn drop(&mut self) {
+        if !self.restored {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl PgStore {
+    /// [`Store::audit_append_committed`]: `synchronous_commit = off` for this transaction only.
+    async fn append_audit_committed(
+        &self,
+        entries: &[audit::Entry],
+    ) -> Result<audit::Head, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // One round trip: the setting (local to this transaction) and the chain's lock.
+        sqlx::query(
+            "SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(72830003)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let head = append_audit_in!(tx, entries, timestamps::now_us());
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    /// [`Store::audit_flush`]: a one-row write committed with `synchronous_commit = on` (whatever
+    /// the server's default), which flushes the WAL up to it, and so every commit before.
+    async fn flush_audit(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = on")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(FLUSH_AUDIT)
+            .bind(timestamps::now_us().to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 impl_store!(
@@ -1975,6 +2133,54 @@ mod tests {
     use crate::VersionSelection;
     use crate::policy::{Egress, Pushdown};
     use stix::tlp::TlpLevel;
+
+    /// An audit-only commit runs with `synchronous=NORMAL` and leaves the writer connection at
+    /// `FULL` for the data writes after it; the batch lands in one chain with the durable appends,
+    /// and a flush is a committed write.
+    #[tokio::test]
+    async fn sqlite_audit_only_commit_restores_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("audit.db"))
+            .await
+            .unwrap();
+        let synchronous = || async {
+            let v: i64 = sqlx::query("PRAGMA synchronous")
+                .fetch_one(&store.writer)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            v
+        };
+        assert_eq!(synchronous().await, 2, "FULL");
+        let entry = |i: usize| audit::Entry::new("alice", "read", "taxii", &format!("n{i}"), "ok");
+        let batch: Vec<audit::Entry> = (0..300).map(entry).collect();
+        let head = store.audit_append_committed(&batch).await.unwrap();
+        assert_eq!(head.seq, 300);
+        assert_eq!(synchronous().await, 2, "FULL again after the audit-only commit");
+        store.audit_append(&[entry(300)]).await.unwrap();
+        let head = store.audit_append_committed(&[entry(301)]).await.unwrap();
+        assert_eq!(head.seq, 302);
+        store.audit_flush().await.unwrap();
+        let flushed: Option<String> =
+            sqlx::query("SELECT value FROM settings WHERE key = 'audit_flushed_us'")
+                .fetch_optional(&store.readers)
+                .await
+                .unwrap()
+                .map(|r| r.try_get(0).unwrap());
+        assert!(flushed.is_some());
+        let records = store
+            .audit_records(&AuditQuery {
+                limit: 1000,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(records.len(), 302);
+        assert_eq!(records[299].target, "n299");
+        assert_eq!(records[301].target, "n301");
+        assert!(audit::verify(records, None).problems.is_empty());
+    }
 
     /// Re-dating the edges of an object reads them by target (`edges_target`), then each edge's
     /// entries by version (`entries_vid`): never a scan of `edges` or of a collection.

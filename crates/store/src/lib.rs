@@ -576,6 +576,23 @@ pub trait Store: Send + Sync {
         entries: &[audit::Entry],
     ) -> impl Future<Output = Result<audit::Head, StoreError>> + Send;
 
+    /// Appends `entries` like [`Store::audit_append`] (same chain, same lock, same order), but
+    /// answers once the transaction is committed without waiting for the disk: SQLite commits it
+    /// with `synchronous=NORMAL` (the WAL frames are written, not synced), PostgreSQL with
+    /// `synchronous_commit = off`. A committed record survives the crash of the caller's process;
+    /// a power loss, an operating-system crash or (on PostgreSQL) a crash of the database server
+    /// can lose the records appended since the last durable commit (any other write, or
+    /// [`Store::audit_flush`]). The
+    /// chain stays whole either way: what is lost is a tail, never a record in the middle.
+    fn audit_append_committed(
+        &self,
+        entries: &[audit::Entry],
+    ) -> impl Future<Output = Result<audit::Head, StoreError>> + Send;
+
+    /// Makes every record committed so far durable: a small fully synchronous write (SQLite's
+    /// `synchronous=FULL` syncs the whole WAL, PostgreSQL flushes its WAL up to that commit).
+    fn audit_flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Audit records as stored, in `seq` order (see [`AuditQuery`]).
     fn audit_records(
         &self,
@@ -885,6 +902,15 @@ impl Store for AnyStore {
     }
     async fn audit_append(&self, entries: &[audit::Entry]) -> Result<audit::Head, StoreError> {
         delegate!(self, s => s.audit_append(entries).await)
+    }
+    async fn audit_append_committed(
+        &self,
+        entries: &[audit::Entry],
+    ) -> Result<audit::Head, StoreError> {
+        delegate!(self, s => s.audit_append_committed(entries).await)
+    }
+    async fn audit_flush(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.audit_flush().await)
     }
     async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<audit::Record>, StoreError> {
         delegate!(self, s => s.audit_records(query).await)

@@ -215,7 +215,7 @@ pub async fn audit_read(
     let entry = Entry::new(&p.actor, "read", "console", what, "ok").detail(
         &crate::audit_chain::ids_detail(&format!("member={}", p.member), red, strict),
     );
-    state.audit.record(entry).await.map_err(|_| {
+    state.audit.record_read(entry).await.map_err(|_| {
         html::html(
             StatusCode::SERVICE_UNAVAILABLE,
             html::layout(

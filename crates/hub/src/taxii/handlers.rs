@@ -383,7 +383,7 @@ async fn audit_read(
     ));
     state
         .audit
-        .record(entry)
+        .record_read(entry)
         .await
         .map_err(|e| TaxiiError::internal(&e))
 }
@@ -730,7 +730,7 @@ pub(super) async fn lookup(
     if let Some(entry) = outcome.audit_entry(&principal, "http") {
         state
             .audit
-            .record(entry)
+            .record_read(entry)
             .await
             .map_err(|e| TaxiiError::internal(&e))?;
     }

@@ -9,6 +9,7 @@ mod nodes;
 
 mod admin_lifecycle;
 mod audit;
+mod audit_crash;
 mod bad_input;
 mod bounded_validation;
 mod canonical_cli;
