@@ -2157,7 +2157,11 @@ mod tests {
         let batch: Vec<audit::Entry> = (0..300).map(entry).collect();
         let head = store.audit_append_committed(&batch).await.unwrap();
         assert_eq!(head.seq, 300);
-        assert_eq!(synchronous().await, 2, "FULL again after the audit-only commit");
+        assert_eq!(
+            synchronous().await,
+            2,
+            "FULL again after the audit-only commit"
+        );
         store.audit_append(&[entry(300)]).await.unwrap();
         let head = store.audit_append_committed(&[entry(301)]).await.unwrap();
         assert_eq!(head.seq, 302);
