@@ -193,6 +193,7 @@ async fn flood_then_kill(url: &str, dir: &Path) {
                 .is_some_and(|d| d.contains(&red_id) && d.contains("endpoint=object "))
         })
         .count();
+    eprintln!("{answered} reads answered, {recorded} recorded");
     // Each answered read has its record; at most the reads in flight at the kill have a record
     // without an answer.
     assert!(
