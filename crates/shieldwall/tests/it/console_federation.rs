@@ -136,6 +136,7 @@ fn explain_link(body: &str, id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_federation_with_real_peers() {
+    shieldwall::tls::ensure_provider();
     let root = tempfile::tempdir().unwrap();
     let hash = shieldwall::auth::hash_password(PASSWORD).unwrap();
     let mut ns: Vec<Node> = nodes::NODES[..2]
