@@ -24,8 +24,9 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{
-    check_form, csrf_field,
+    check_form,
     coord::{CSS_LINK, select},
+    csrf_field,
     html::{self, Banner, E, Frame, pct, see_other},
     pages::{q, query},
     session::Signed,
@@ -52,11 +53,20 @@ const SECTIONS: &[(&str, &str)] = &[
 const DONE: &[(&str, &str)] = &[
     ("member-added", "The member was added."),
     ("user-added", "The user was added: they can sign in now."),
-    ("user-disabled", "The user was disabled: their sessions ended and they can no longer sign in."),
+    (
+        "user-disabled",
+        "The user was disabled: their sessions ended and they can no longer sign in.",
+    ),
     ("user-enabled", "The user was enabled."),
     ("user-removed", "The user was removed."),
-    ("password-reset", "The password was changed: the user's sessions ended."),
-    ("key-revoked", "The key was revoked: it is refused from now on."),
+    (
+        "password-reset",
+        "The password was changed: the user's sessions ended.",
+    ),
+    (
+        "key-revoked",
+        "The key was revoked: it is refused from now on.",
+    ),
     ("collection-added", "The collection was added."),
     ("trust-group-added", "The trust group was added."),
     ("peer-added", "The peer was added."),
@@ -220,7 +230,9 @@ fn field<'a>(f: &'a std::collections::HashMap<String, String>, k: &str) -> &'a s
 }
 
 fn opt(f: &std::collections::HashMap<String, String>, k: &str) -> Option<String> {
-    Some(field(f, k)).filter(|v| !v.is_empty()).map(str::to_owned)
+    Some(field(f, k))
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 fn role_of(v: &str) -> Option<Role> {
@@ -366,8 +378,18 @@ pub(super) async fn members(
             "STIX identity (empty: a new identity--UUID)",
             ""
         ),
-        text_input("m-country", "country", "Country (ISO 3166 alpha-2, optional)", ""),
-        text_input("m-sectors", "sectors", "Sectors (comma-separated, optional)", ""),
+        text_input(
+            "m-country",
+            "country",
+            "Country (ISO 3166 alpha-2, optional)",
+            ""
+        ),
+        text_input(
+            "m-sectors",
+            "sectors",
+            "Sectors (comma-separated, optional)",
+            ""
+        ),
     );
     framed(&signed, StatusCode::OK, "Members", &b)
 }
@@ -781,7 +803,14 @@ RED recipients are the members that may see its TLP:RED objects besides their pr
 <button type=\"submit\">Add the collection</button></form>",
         csrf_field(&signed),
         text_input("c-title", "title", "Title", " required"),
-        select("api_root", "c-root", "API root", &default_root, &roots, None),
+        select(
+            "api_root",
+            "c-root",
+            "API root",
+            &default_root,
+            &roots,
+            None
+        ),
         text_input("c-description", "description", "Description (optional)", ""),
         text_input("c-alias", "alias", "Alias (optional)", ""),
         select(
@@ -814,8 +843,20 @@ pub(super) async fn add_collection(
         Ok(x) => x,
         Err(r) => return r,
     };
+    // No API root chosen: the default one, as the admin API does.
+    let api_root = match field(&f, "api_root") {
+        "" => admin
+            .bootstrap()
+            .api_roots
+            .iter()
+            .find(|r| r.default)
+            .or_else(|| admin.bootstrap().api_roots.first())
+            .map(|r| r.name.clone())
+            .unwrap_or_default(),
+        r => r.to_owned(),
+    };
     let c = NewCollection {
-        api_root: field(&f, "api_root").to_owned(),
+        api_root,
         title: field(&f, "title").to_owned(),
         description: opt(&f, "description"),
         alias: opt(&f, "alias"),
@@ -861,7 +902,12 @@ pub(super) async fn trust_groups(
 <button type=\"submit\">Add the trust group</button></form>",
         csrf_field(&signed),
         text_input("g-id", "id", "Id (letters, digits, -)", " required"),
-        text_input("g-members", "members", "Members (comma-separated ids)", " required"),
+        text_input(
+            "g-members",
+            "members",
+            "Members (comma-separated ids)",
+            " required"
+        ),
         text_input("g-description", "description", "Description (optional)", ""),
     );
     framed(&signed, StatusCode::OK, "Trust groups", &b)
@@ -915,7 +961,10 @@ pub(super) async fn peers(
                 p.username.as_deref().unwrap_or("?")
             )
         } else if p.password.is_some() {
-            format!("{} with password (set)", p.username.as_deref().unwrap_or("?"))
+            format!(
+                "{} with password (set)",
+                p.username.as_deref().unwrap_or("?")
+            )
         } else {
             "none".to_owned()
         };
@@ -973,7 +1022,12 @@ pub(super) async fn peers(
         members_select(&config, "p-member", "member", "Member operating it", None),
         text_input("p-token-env", "token_env", "Token environment variable", ""),
         text_input("p-user", "username", "Or: user name", ""),
-        text_input("p-password-env", "password_env", "and password environment variable", ""),
+        text_input(
+            "p-password-env",
+            "password_env",
+            "and password environment variable",
+            ""
+        ),
         text_input(
             "p-inbound",
             "inbound_actor",

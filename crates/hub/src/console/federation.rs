@@ -264,7 +264,8 @@ An object your member may not see is counted, not named.</p>");
                 hidden += 1;
                 continue;
             }
-            let coll = local_of(&state, &r.collection).map_or(r.collection.clone(), |c| c.title.clone());
+            let coll =
+                local_of(&state, &r.collection).map_or(r.collection.clone(), |c| c.title.clone());
             let explain = if known_peer {
                 format!(
                     "<a href=\"/ui/federation/explain?peer={}&amp;id={}\">why?</a>",

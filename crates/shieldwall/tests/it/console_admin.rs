@@ -96,7 +96,10 @@ async fn signed_in(base: &str, user: &str, password: &str) -> Browser {
 }
 
 async fn sign_in_status(base: &str, user: &str, password: &str) -> u16 {
-    Browser::new(base).sign_in(user, password, "/ui/").await.status
+    Browser::new(base)
+        .sign_in(user, password, "/ui/")
+        .await
+        .status
 }
 
 async fn csrf(b: &mut Browser) -> String {
@@ -255,7 +258,10 @@ async fn console_admin_pages_and_forms() {
         before,
         "nothing changed by the others' attempts"
     );
-    assert_eq!(sign_in_status(base, "intruder", "a long enough passphrase").await, 401);
+    assert_eq!(
+        sign_in_status(base, "intruder", "a long enough passphrase").await,
+        401
+    );
 
     // The admin without or with a wrong token: refused, nothing changes.
     let token = csrf(&mut admin).await;
@@ -278,7 +284,10 @@ async fn console_admin_pages_and_forms() {
         ]
     };
     let a = admin
-        .post("/ui/admin/users", &with_csrf(&user_form("password"), &token))
+        .post(
+            "/ui/admin/users",
+            &with_csrf(&user_form("password"), &token),
+        )
         .await;
     assert_eq!(a.status, 400, "{}", a.body);
     assert!(a.body.contains("password refused"), "{}", a.body);
@@ -319,7 +328,10 @@ async fn console_admin_pages_and_forms() {
         401
     );
     let a = admin
-        .post("/ui/admin/users/nobody/disable", &[("csrf", token.as_str())])
+        .post(
+            "/ui/admin/users/nobody/disable",
+            &[("csrf", token.as_str())],
+        )
         .await;
     assert_eq!(a.status, 404, "{}", a.body);
 
@@ -343,7 +355,10 @@ async fn console_admin_pages_and_forms() {
     assert!(key.starts_with("sw_console-key_"), "{key}");
     let list = admin.get("/ui/admin/keys").await;
     assert!(list.body.contains("console-key") && !list.body.contains(&key));
-    eventually("the issued key works on TAXII", || taxii(base, &key).await_eq(200)).await;
+    eventually("the issued key works on TAXII", || {
+        taxii(base, &key).await_eq(200)
+    })
+    .await;
     let a = admin
         .post(
             "/ui/admin/keys",
@@ -366,7 +381,10 @@ async fn console_admin_pages_and_forms() {
     assert_eq!(a.status, 200, "{}", a.body);
     let rotated = hidden_value(&a.body, "token");
     assert_ne!(rotated, key);
-    eventually("the old token stops working", || taxii(base, &key).await_eq(401)).await;
+    eventually("the old token stops working", || {
+        taxii(base, &key).await_eq(401)
+    })
+    .await;
     assert_eq!(taxii(base, &rotated).await, 200);
     let a = admin
         .post(

@@ -178,9 +178,16 @@ async fn console_in_headless_chromium() {
     s.choose("#u-member", "cert-ee").await;
     s.choose("#u-role", "reader").await;
     s.typ("#u-password", "kestrel above the dunes").await;
-    s.click("form[action='/ui/admin/users'] button[type=submit]").await;
-    assert!(s.url().await.contains("done=user-added"), "{}", s.url().await);
-    let text = s.run("return document.querySelector('main').innerText;").await;
+    s.click("form[action='/ui/admin/users'] button[type=submit]")
+        .await;
+    assert!(
+        s.url().await.contains("done=user-added"),
+        "{}",
+        s.url().await
+    );
+    let text = s
+        .run("return document.querySelector('main').innerText;")
+        .await;
     assert!(text.as_str().unwrap().contains("ee-browser"), "{text}");
     problems.extend(s.axe(&axe).await);
     assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
@@ -191,8 +198,11 @@ async fn console_in_headless_chromium() {
     s.choose("#k-role", "reader").await;
     s.typ("#k-note", "a feed reader").await;
     s.typ("#k-expires", "2099-01-01T00:00:00Z").await;
-    s.click("form[action='/ui/admin/keys'] button[type=submit]").await;
-    let token = s.run("return document.querySelector('#token').value;").await;
+    s.click("form[action='/ui/admin/keys'] button[type=submit]")
+        .await;
+    let token = s
+        .run("return document.querySelector('#token').value;")
+        .await;
     assert!(
         token.as_str().unwrap().starts_with("sw_browser-key_"),
         "{token}"
@@ -206,7 +216,11 @@ async fn console_in_headless_chromium() {
     assert!(!s.source().await.contains(token.as_str().unwrap()));
     s.click("form[action='/ui/admin/keys/browser-key/revoke'] button[type=submit]")
         .await;
-    assert!(s.url().await.contains("done=key-revoked"), "{}", s.url().await);
+    assert!(
+        s.url().await.contains("done=key-revoked"),
+        "{}",
+        s.url().await
+    );
     problems.extend(s.axe(&axe).await);
     assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
     s.shot("admin-keys.png").await;

@@ -235,7 +235,10 @@ async fn console_federation_with_real_peers() {
         "a last sync time: {body}"
     );
     assert!(body.contains("tlp-red"));
-    assert!(!body.contains(&id(2)), "mb's RED object is not named to ma's admin");
+    assert!(
+        !body.contains(&id(2)),
+        "mb's RED object is not named to ma's admin"
+    );
     let link = explain_link(body, &id(1));
     let why = admin_a.get(&link).await;
     assert_eq!(why.status, 200, "{}", why.body);
@@ -266,11 +269,15 @@ async fn console_federation_with_real_peers() {
     drop(store_a);
 
     // In headless Chromium: both pages with real peers, axe-core, screenshots for the docs.
-    let axe_path = std::env::var("SHIELDWALL_AXE").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../.ci/axe/node_modules/axe-core/axe.min.js")
-    });
-    let Some(d) = crate::console_coord_browser::Driver::start("the federation page in headless Chromium").await
+    let axe_path = std::env::var("SHIELDWALL_AXE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.ci/axe/node_modules/axe-core/axe.min.js")
+        });
+    let Some(d) =
+        crate::console_coord_browser::Driver::start("the federation page in headless Chromium")
+            .await
     else {
         return;
     };
