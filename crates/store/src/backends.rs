@@ -80,6 +80,7 @@ const SCHEMA: &[&str] = &[
         id TEXT NOT NULL, version TEXT NOT NULL, peer TEXT NOT NULL, collection TEXT NOT NULL,
         reason TEXT NOT NULL, detail TEXT NOT NULL, at BIGINT NOT NULL,
         PRIMARY KEY (id, version, peer, collection))",
+    "CREATE INDEX IF NOT EXISTS sync_refused_at ON sync_refused (at)",
     // The audit chain (`policy::audit`): appended only, under the write lock of `audit_append`.
     "CREATE TABLE IF NOT EXISTS audit (
         seq BIGINT PRIMARY KEY, time_us BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
@@ -1457,6 +1458,32 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn refused_latest(&self, offset: u32, limit: u32) -> Result<Vec<Refused>, StoreError> {
+                let $ws = self;
+                let pool = $writer;
+                let rows = sqlx::query(
+                    "SELECT peer, collection, id, version, reason, detail, at FROM sync_refused \
+                     ORDER BY at DESC, id, version, peer, collection LIMIT $1 OFFSET $2",
+                )
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(pool)
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    out.push(Refused {
+                        peer: r.try_get(0)?,
+                        collection: r.try_get(1)?,
+                        id: r.try_get(2)?,
+                        version: r.try_get(3)?,
+                        reason: r.try_get(4)?,
+                        detail: r.try_get(5)?,
+                        at_us: r.try_get(6)?,
+                    });
+                }
+                Ok(out)
             }
 
             async fn refused_of(&self, id: &str) -> Result<Vec<Refused>, StoreError> {

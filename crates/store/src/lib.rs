@@ -545,6 +545,14 @@ pub trait Store: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Vec<(String, String, i64)>, StoreError>> + Send;
 
+    /// The refusals recorded, newest first: at most `limit` after skipping `offset` (the
+    /// console's paged list; read by the `sync_refused_at` index).
+    fn refused_latest(
+        &self,
+        offset: u32,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Refused>, StoreError>> + Send;
+
     /// `(collection, count)`: the object versions placed in each collection (for `/metrics`; one
     /// pass over the entries' primary-key index).
     fn collection_counts(
@@ -879,6 +887,9 @@ impl Store for AnyStore {
     }
     async fn refused_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         delegate!(self, s => s.refused_counts().await)
+    }
+    async fn refused_latest(&self, offset: u32, limit: u32) -> Result<Vec<Refused>, StoreError> {
+        delegate!(self, s => s.refused_latest(offset, limit).await)
     }
     async fn collection_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         delegate!(self, s => s.collection_counts().await)

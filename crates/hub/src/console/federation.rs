@@ -1,8 +1,16 @@
-//! The federation status, for admins only (anyone else gets the console's "no such page"):
-//! each configured peer with its last sync, lag and errors (the scheduled sync's status board,
-//! as `GET /admin/sync`), what push holds back from it per reason and what this node refused
-//! from it (the `sync` crate's recorded state), the held-back objects themselves — named only
-//! when the admin's member may see them — and, one click away, `sync --explain` for any object.
+//! The federation status, for admins only (anyone else gets the administration's 403 page,
+//! which names nothing): each configured peer with its last sync, lag and errors (the scheduled
+//! sync's status board, as `GET /admin/sync`), what push holds back from it per reason and what
+//! this node refused from it (the `sync` crate's recorded state), the held-back objects
+//! themselves per reason and the latest refusals (newest first, paged), and, one click away from
+//! each, `sync --explain` for that object.
+//!
+//! What is named follows one rule, on this page and on the explain page: an object is named
+//! (and explained) only when the admin's member may see it on this node, or — for a refusal —
+//! when this node holds no version of it at all (what was refused was then never stored: the
+//! record says only what the peer sent and why it was refused). An object stored here but hidden
+//! from the admin's member is counted, never named, and its explain page is the same "not
+//! found" as a missing object's.
 
 use std::fmt::Write as _;
 
@@ -21,9 +29,37 @@ use crate::{config::Role, services::ServiceError, store::Store, taxii::AppState,
 
 /// Held-back versions listed per push mapping at most.
 const HELD_LISTED: u32 = 50;
+/// Refusals listed per page.
+const REFUSED_PAGE: u32 = 25;
+/// Refusal pages reachable (older ones are counted above, not listed).
+const REFUSED_PAGES: u32 = 40;
 
 fn admin_only(signed: &Signed) -> bool {
     signed.principal().role == Role::Admin
+}
+
+/// Whether a refused object `id` may be named to the admin: their member may see it here, or
+/// no version of it is stored on this node (then the refusal's record is all there is of it).
+async fn refusal_nameable(
+    state: &AppState,
+    viewer: &crate::services::browse::Viewer,
+    id: &str,
+) -> Result<bool, ServiceError> {
+    if viewer.latest(id).await?.is_some() {
+        return Ok(true);
+    }
+    for c in &state.coalition.collections {
+        if !state
+            .store
+            .sync_versions(&c.id, id)
+            .await
+            .map_err(ServiceError::Store)?
+            .is_empty()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn local_of<'a>(state: &'a AppState, name: &str) -> Option<&'a crate::coalition::Collection> {
@@ -34,11 +70,23 @@ fn local_of<'a>(state: &'a AppState, name: &str) -> Option<&'a crate::coalition:
         .find(|c| c.id == name || c.alias.as_deref() == Some(name))
 }
 
-/// `GET /ui/federation`.
-pub(super) async fn status(State(state): State<AppState>, signed: Signed) -> Response {
+/// `GET /ui/federation?refused_page=N`.
+pub(super) async fn status(
+    State(state): State<AppState>,
+    signed: Signed,
+    RawQuery(raw): RawQuery,
+) -> Response {
     if !admin_only(&signed) {
-        return super::pages::not_found().await;
+        return super::admin::forbidden(&signed);
     }
+    let qs = match query(raw) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let refused_page: u32 = q(&qs, "refused_page")
+        .parse()
+        .unwrap_or(0)
+        .min(REFUSED_PAGES - 1);
     let now = timestamps::now_us();
     let board = state
         .sync_status
@@ -140,6 +188,9 @@ An object your member may not see is counted, not named.</p>");
                 E(&mapping.remote)
             );
             let mut hidden = 0;
+            let mut rows = rows;
+            rows.sort_by(|(a, x), (c, y)| x.reason.cmp(&y.reason).then(a.row.cmp(&c.row)));
+            let mut reason: Option<String> = None;
             for (r, h) in rows {
                 let visible = match viewer.latest(&r.id).await {
                     Ok(v) => v.is_some(),
@@ -148,6 +199,14 @@ An object your member may not see is counted, not named.</p>");
                 if !visible {
                     hidden += 1;
                     continue;
+                }
+                if reason.as_deref() != Some(h.reason.as_str()) {
+                    let _ = write!(
+                        b,
+                        "<tr><th scope=\"rowgroup\" colspan=\"5\" class=\"group\">Held back: <span class=\"reason\">{}</span></th></tr>",
+                        E(&h.reason)
+                    );
+                    reason = Some(h.reason.clone());
                 }
                 listed += 1;
                 let _ = write!(
@@ -176,6 +235,84 @@ An object your member may not see is counted, not named.</p>");
     if listed == 0 {
         b.push_str("<p>Nothing held back that your member may see.</p>");
     }
+    // What this node refused from its peers, newest first.
+    let rows = match state
+        .store
+        .refused_latest(refused_page * REFUSED_PAGE, REFUSED_PAGE + 1)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return failed(&ServiceError::Store(e)),
+    };
+    let more = rows.len() > REFUSED_PAGE as usize;
+    b.push_str("<h2 id=\"refused\">Refused from peers</h2><p class=\"note\">The latest objects this node refused from a peer \
+(its pull, or the peer's push), newest first. An object stored here that your member may not see is counted, not named.</p>");
+    if rows.is_empty() {
+        b.push_str("<p>Nothing refused.</p>");
+    } else {
+        b.push_str("<table><thead><tr><th scope=\"col\">Object</th><th scope=\"col\">Version</th><th scope=\"col\">Peer</th>\
+<th scope=\"col\">Into</th><th scope=\"col\">Reason</th><th scope=\"col\">When</th><th scope=\"col\">Explain</th></tr></thead><tbody>");
+        let mut hidden = 0;
+        for r in rows.iter().take(REFUSED_PAGE as usize) {
+            let known_peer = state.peers.iter().any(|p| p.name == r.peer);
+            let shown = !r.id.is_empty()
+                && match refusal_nameable(&state, &viewer, &r.id).await {
+                    Ok(v) => v,
+                    Err(e) => return failed(&e),
+                };
+            if !shown {
+                hidden += 1;
+                continue;
+            }
+            let coll =
+                local_of(&state, &r.collection).map_or(r.collection.clone(), |c| c.title.clone());
+            let explain = if known_peer {
+                format!(
+                    "<a href=\"/ui/federation/explain?peer={}&amp;id={}\">why?</a>",
+                    E(&pct(&r.peer)),
+                    E(&pct(&r.id))
+                )
+            } else {
+                "(peer removed)".to_owned()
+            };
+            let _ = write!(
+                b,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"reason\">{}</span><br><span class=\"note\">{}</span></td><td>{}</td><td>{explain}</td></tr>",
+                E(&r.id),
+                E(&r.version),
+                E(&r.peer),
+                E(&coll),
+                E(&r.reason),
+                E(&r.detail),
+                E(&time_us(r.at_us)),
+            );
+        }
+        if hidden > 0 {
+            let _ = write!(
+                b,
+                "<tr><td colspan=\"7\" class=\"note\">and {hidden} refusal(s) of objects your member may not see</td></tr>"
+            );
+        }
+        b.push_str("</tbody></table>");
+    }
+    if refused_page > 0 || (more && refused_page + 1 < REFUSED_PAGES) {
+        b.push_str("<nav aria-label=\"Refusals\" class=\"pager\">");
+        if refused_page > 0 {
+            let _ = write!(
+                b,
+                "<a href=\"/ui/federation?refused_page={}#refused\">Newer refusals</a> ",
+                refused_page - 1
+            );
+        }
+        if more && refused_page + 1 < REFUSED_PAGES {
+            let _ = write!(
+                b,
+                "<a href=\"/ui/federation?refused_page={}#refused\">Older refusals</a>",
+                refused_page + 1
+            );
+        }
+        b.push_str("</nav>");
+    }
     // Explain any object.
     let peers: Vec<(String, String)> = state
         .peers
@@ -190,7 +327,7 @@ An object your member may not see is counted, not named.</p>");
             select("peer", "x-peer", "Peer", "", &peers, None)
         );
     }
-    page(&signed, "", "Federation", Banner::default(), &b)
+    page(&signed, "federation", "Federation", Banner::default(), &b)
 }
 
 /// `GET /ui/federation/explain?peer=&id=`: `sync --explain ID --peer P`.
@@ -200,7 +337,7 @@ pub(super) async fn explain(
     RawQuery(raw): RawQuery,
 ) -> Response {
     if !admin_only(&signed) {
-        return super::pages::not_found().await;
+        return super::admin::forbidden(&signed);
     }
     let qs = match query(raw) {
         Ok(q) => q,
@@ -216,9 +353,14 @@ pub(super) async fn explain(
         state.coalition.clone(),
         signed.principal().clone(),
     );
+    // An object never stored here is explained by its refusals only (what the peer sent).
     let shown = match viewer.latest(id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return missing(&signed),
+        Ok(Some(s)) => Some(s),
+        Ok(None) => match refusal_nameable(&state, &viewer, id).await {
+            Ok(true) => None,
+            Ok(false) => return missing(&signed),
+            Err(e) => return failed(&e),
+        },
         Err(e) => return failed(&e),
     };
     // Explaining contacts no peer: secrets from the environment are not needed.
@@ -235,13 +377,18 @@ pub(super) async fn explain(
         Ok(x) => x,
         Err(e) => return failed(&ServiceError::Remote(e.to_string())),
     };
+    if shown.is_none() && !ex.iter().any(|x| x.verdict == "refused") {
+        return missing(&signed);
+    }
     let mut banner = Banner::default();
-    banner.see(shown.tlp);
+    if let Some(s) = &shown {
+        banner.see(s.tlp);
+    }
     let one = [id];
     let none: [&str; 0] = [];
-    let (red, strict): (&[&str], &[&str]) = match shown.tlp {
-        stix::tlp::TlpLevel::Red => (&one, &none),
-        stix::tlp::TlpLevel::AmberStrict => (&none, &one),
+    let (red, strict): (&[&str], &[&str]) = match shown.as_ref().map(|s| s.tlp) {
+        Some(stix::tlp::TlpLevel::Red) => (&one, &none),
+        Some(stix::tlp::TlpLevel::AmberStrict) => (&none, &one),
         _ => (&none, &none),
     };
     if let Err(r) = super::audit_read(
@@ -259,10 +406,14 @@ pub(super) async fn explain(
     let _ = write!(
         b,
         "<p class=\"crumbs\"><a href=\"/ui/federation\">Federation</a> ›</p><h1>Why {} goes or not to {}</h1>\
-<p class=\"note\"><a href=\"{}\">the object</a> · the same as <code>shieldwall sync --explain {} --peer {}</code></p>",
+<p class=\"note\">{} · the same as <code>shieldwall sync --explain {} --peer {}</code></p>",
         E(id),
         E(peer),
-        E(&object_href(id)),
+        if shown.is_some() {
+            format!("<a href=\"{}\">the object</a>", E(&object_href(id)))
+        } else {
+            "not stored on this node".to_owned()
+        },
         E(id),
         E(peer)
     );

@@ -119,6 +119,12 @@ pub const NAV: &[(&str, &str, &str)] = &[
     ("assist", "/ui/assist", "Assistance"),
 ];
 
+/// The navigation's entries shown to admins only (the pages themselves refuse anyone else).
+pub const ADMIN_NAV: &[(&str, &str, &str)] = &[
+    ("admin", "/ui/admin", "Administration"),
+    ("federation", "/ui/federation", "Federation"),
+];
+
 /// A whole page: the frame around `body`, labelled top and bottom with `banner`'s level.
 pub fn layout(frame: Option<&Frame<'_>>, title: &str, banner: Banner, body: &str) -> String {
     let level = banner.level();
@@ -136,7 +142,8 @@ pub fn layout(frame: Option<&Frame<'_>>, title: &str, banner: Banner, body: &str
     );
     if let Some(f) = frame {
         o.push_str("<nav aria-label=\"Main\"><ul>");
-        for (key, path, label) in NAV {
+        let admin: &[(&str, &str, &str)] = if f.role == "admin" { ADMIN_NAV } else { &[] };
+        for (key, path, label) in NAV.iter().chain(admin) {
             let cur = if *key == f.current {
                 " aria-current=\"page\""
             } else {

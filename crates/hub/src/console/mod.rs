@@ -22,7 +22,9 @@
 //!    everything shown in a [`html::Banner`] (`banner.see(level)`), then answer
 //!    [`page`]`(&signed, "nav-key", title, banner, body)`: the frame labels the page top and
 //!    bottom with the most restrictive level seen.
-//! 3. Route it in [`routes`] under `/ui/…`; add it to [`html::NAV`] if it is a top-level page.
+//! 3. Route it in [`routes`] under `/ui/…`; add it to [`html::NAV`] if it is a top-level page
+//!    ([`html::ADMIN_NAV`] if it is for admins only; such a page answers anyone else with the
+//!    administration's 403 page first thing, as [`admin`] and [`federation`] do).
 //! 4. If it shows RED or AMBER+STRICT objects, call [`audit_read`] with their ids first (a read
 //!    that cannot be recorded is not answered).
 //!
@@ -34,6 +36,7 @@
 //! successful POST answer with [`html::see_other`] (post/redirect/get). Labels go on every input
 //! (`<label for=…>`).
 
+pub mod admin;
 pub mod assist;
 pub mod coord;
 pub mod federation;
@@ -101,6 +104,25 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/assist", get(assist::board))
         .route("/ui/assist/{id}", get(assist::request_page))
         .route("/ui/assist/{id}/{action}", post(assist::step))
+        .route("/ui/admin", get(admin::index))
+        .route(
+            "/ui/admin/members",
+            get(admin::members).post(admin::add_member),
+        )
+        .route("/ui/admin/users", get(admin::users).post(admin::add_user))
+        .route("/ui/admin/users/{name}/{action}", post(admin::user_action))
+        .route("/ui/admin/keys", get(admin::keys).post(admin::issue_key))
+        .route("/ui/admin/keys/{id}/{action}", post(admin::key_action))
+        .route(
+            "/ui/admin/collections",
+            get(admin::collections).post(admin::add_collection),
+        )
+        .route(
+            "/ui/admin/trust-groups",
+            get(admin::trust_groups).post(admin::add_trust_group),
+        )
+        .route("/ui/admin/peers", get(admin::peers).post(admin::add_peer))
+        .route("/ui/admin/peers/{name}/remove", post(admin::remove_peer))
         .route("/ui/federation", get(federation::status))
         .route("/ui/federation/explain", get(federation::explain))
         .route("/ui/{*rest}", get(pages::not_found).post(pages::not_found))

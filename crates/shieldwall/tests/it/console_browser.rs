@@ -1,6 +1,7 @@
 //! The console in a real browser: `shieldwall serve --demo` driven through headless Chromium
 //! over WebDriver (the client of `console_coord_browser`): sign in with the keyboard-reachable
-//! form, the coalition picture, a search, an object page, sign out. Each page is saved as a
+//! form, the coalition picture, a search, an object page, sign out; then an admin adds a user,
+//! issues a key (its token shown once) and revokes it in the administration pages. Each page is saved as a
 //! screenshot in `docs/console/` and checked with axe-core (no serious or critical violation).
 //! Skipped (`SKIPPED:`) without Chromium, chromedriver or axe-core, unless
 //! `SHIELDWALL_REQUIRE_CHROMIUM=1`. axe-core comes from `.ci/run` (npm, into `.ci/axe`) or
@@ -161,6 +162,69 @@ async fn console_in_headless_chromium() {
         "signed out: {}",
         s.url().await
     );
+
+    // An admin's walk: the administration from the navigation, a user added, a key issued
+    // (its token shown once) then revoked; every control reachable with the keyboard.
+    s.sign_in(&base, "admin").await;
+    s.click("nav a[href='/ui/admin']").await;
+    assert!(s.url().await.ends_with("/ui/admin"), "{}", s.url().await);
+    let keyboard = "return [...document.querySelectorAll('main a, main button, main input:not([type=hidden]), main select, main textarea')]\
+        .filter(e => e.tabIndex < 0 || e.disabled || e.offsetParent === null).map(e => e.outerHTML.slice(0, 80));";
+    problems.extend(s.axe(&axe).await);
+    assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
+    s.shot("admin.png").await;
+    s.go(&format!("{base}/ui/admin/users")).await;
+    s.typ("#u-name", "ee-browser").await;
+    s.choose("#u-member", "cert-ee").await;
+    s.choose("#u-role", "reader").await;
+    s.typ("#u-password", "kestrel above the dunes").await;
+    s.click("form[action='/ui/admin/users'] button[type=submit]")
+        .await;
+    assert!(
+        s.url().await.contains("done=user-added"),
+        "{}",
+        s.url().await
+    );
+    let text = s
+        .run("return document.querySelector('main').innerText;")
+        .await;
+    assert!(text.as_str().unwrap().contains("ee-browser"), "{text}");
+    problems.extend(s.axe(&axe).await);
+    assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
+    s.shot("admin-users.png").await;
+    s.go(&format!("{base}/ui/admin/keys")).await;
+    s.typ("#k-id", "browser-key").await;
+    s.choose("#k-member", "cert-ee").await;
+    s.choose("#k-role", "reader").await;
+    s.typ("#k-note", "a feed reader").await;
+    s.typ("#k-expires", "2099-01-01T00:00:00Z").await;
+    s.click("form[action='/ui/admin/keys'] button[type=submit]")
+        .await;
+    let token = s
+        .run("return document.querySelector('#token').value;")
+        .await;
+    assert!(
+        token.as_str().unwrap().starts_with("sw_browser-key_"),
+        "{token}"
+    );
+    problems.extend(s.axe(&axe).await);
+    // The picture does not keep the token.
+    s.run("document.querySelector('#token').value = 'sw_browser-key_… (shown once)'; return 1;")
+        .await;
+    s.shot("admin-key-issued.png").await;
+    s.go(&format!("{base}/ui/admin/keys")).await;
+    assert!(!s.source().await.contains(token.as_str().unwrap()));
+    s.click("form[action='/ui/admin/keys/browser-key/revoke'] button[type=submit]")
+        .await;
+    assert!(
+        s.url().await.contains("done=key-revoked"),
+        "{}",
+        s.url().await
+    );
+    problems.extend(s.axe(&axe).await);
+    assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
+    s.shot("admin-keys.png").await;
+    s.click(".who button").await;
 
     let _ = s.cmd("DELETE", "", serde_json::Value::Null).await;
     drop(s);

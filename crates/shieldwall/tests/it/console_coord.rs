@@ -516,8 +516,8 @@ async fn hostile(w: &World) {
         (format!("/ui/disarm/{}", "T".repeat(100)), 404),
         ("/ui/assist/garbage".to_owned(), 404),
         (format!("/ui/assist/{}", pct(inc)), 404),
-        ("/ui/federation".to_owned(), 404),
-        ("/ui/federation/explain?peer=x&id=y".to_owned(), 404),
+        ("/ui/federation".to_owned(), 403),
+        ("/ui/federation/explain?peer=x&id=y".to_owned(), 403),
     ] {
         let a = ee.get(&path).await;
         never_500(&path, &a);
@@ -619,7 +619,7 @@ async fn leak(w: &World) {
             }
             let a = b.get(&path).await;
             if path.starts_with("/ui/federation") && *user != "admin" {
-                assert_eq!(a.status, 404, "{user} {path}");
+                assert_eq!(a.status, 403, "{user} {path}");
                 continue;
             }
             assert_eq!(a.status, 200, "{user} {path}: {}", a.body);
