@@ -983,7 +983,32 @@ async fn schedule(
 ) {
     let mut due: HashMap<(String, usize), i64> = HashMap::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    // Set when `changed()` saw a new engine (it marks it seen: `has_changed` is false after).
+    let mut swap = false;
     loop {
+        if let Some(rx) = engines.as_mut()
+            && (swap || rx.has_changed().unwrap_or(false))
+        {
+            swap = false;
+            let next = rx.borrow_and_update().clone();
+            let kept: HashMap<&str, String> = next
+                .peers()
+                .iter()
+                .map(|p| (p.name.as_str(), settings(p)))
+                .collect();
+            due.retain(|(name, _), _| {
+                engine
+                    .peers()
+                    .iter()
+                    .find(|p| &p.name == name)
+                    .is_some_and(|p| kept.get(name.as_str()) == Some(&settings(p)))
+            });
+            tracing::info!(
+                peers = next.peers().len(),
+                "Scheduled sync follows the new peers."
+            );
+            engine = next;
+        }
         let now = timestamps::now_us();
         for p in engine.peers().to_vec() {
             if engines
@@ -1022,43 +1047,24 @@ async fn schedule(
                 due.insert((p.name.clone(), i), after.saturating_add(step));
             }
         }
-        if let Some(rx) = engines.as_mut()
-            && rx.has_changed().unwrap_or(false)
+        if engines
+            .as_ref()
+            .is_some_and(|e| e.has_changed().unwrap_or(false))
         {
-            let next = rx.borrow_and_update().clone();
-            let kept: HashMap<&str, String> = next
-                .peers()
-                .iter()
-                .map(|p| (p.name.as_str(), settings(p)))
-                .collect();
-            due.retain(|(name, _), _| {
-                engine
-                    .peers()
-                    .iter()
-                    .find(|p| &p.name == name)
-                    .is_some_and(|p| kept.get(name.as_str()) == Some(&settings(p)))
-            });
-            tracing::info!(
-                peers = next.peers().len(),
-                "Scheduled sync follows the new peers."
-            );
-            engine = next;
             continue;
         }
         let changed = async {
-            match engines.as_mut() {
-                Some(rx) => {
-                    if rx.changed().await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
-                None => std::future::pending::<()>().await,
+            if let Some(rx) = engines.as_mut()
+                && rx.changed().await.is_ok()
+            {
+                return true;
             }
+            std::future::pending::<bool>().await
         };
         tokio::select! {
             () = &mut shutdown => return,
             () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-            () = changed => {}
+            seen = changed => swap = seen,
         }
     }
 }
