@@ -1010,7 +1010,8 @@ async fn schedule(
             engine = next;
         }
         let now = timestamps::now_us();
-        for p in engine.peers().to_vec() {
+        // The engine's own peer configurations: `only` below tells its mappings by address.
+        for p in engine.peers() {
             if engines
                 .as_ref()
                 .is_some_and(|e| e.has_changed().unwrap_or(false))
