@@ -270,6 +270,9 @@ pub struct Reloader {
     live: Arc<Live>,
     source: String,
     running: tokio::sync::Mutex<Running>,
+    /// The application last swapped in, for what follows it besides requests (the scheduled
+    /// sync's peers and collections).
+    published: tokio::sync::watch::Sender<AppState>,
 }
 
 impl Reloader {
@@ -289,8 +292,10 @@ impl Reloader {
             bootstrap.clone(),
         ));
         live.swap_state(state.clone());
+        let (published, _) = tokio::sync::watch::channel(state.clone());
         Arc::new(Reloader {
             live,
+            published,
             source: source.to_owned(),
             running: tokio::sync::Mutex::new(Running {
                 bootstrap,
@@ -300,6 +305,12 @@ impl Reloader {
                 state,
             }),
         })
+    }
+
+    /// The application being served, and every one swapped in after it (on SIGHUP or a new
+    /// admin state generation).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<AppState> {
+        self.published.subscribe()
     }
 
     /// The effective configuration being served.
@@ -359,6 +370,7 @@ impl Reloader {
             .map_err(|e| e.to_string())?;
         state.admin = Some(crate::services::admin::Admin::new(store, bootstrap.clone()));
         self.live.swap_state(state.clone());
+        self.published.send_replace(state.clone());
         running.bootstrap = bootstrap;
         running.generation = generation;
         running.refused = None;

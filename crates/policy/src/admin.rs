@@ -12,7 +12,20 @@
 //! - a user or key in the state replaces the file's of the same name (that is how a file user is
 //!   disabled or gets a new password, and a file key is revoked or rotated); a disabled user and
 //!   a revoked key are left out; a user removed is a tombstone, so a file user stays removed;
-//! - a peer removed is a tombstone too.
+//! - a peer removed is a tombstone too;
+//! - a member removed is a tombstone (its id and identity are never given again, so nobody
+//!   inherits the versions it produced): its users and keys go with it, and it is dropped from
+//!   every collection's grants and RED recipients and from every trust group; the objects it
+//!   produced stay in the store with their markings, and since the policy binds TLP:RED to the
+//!   producer's member id, and new versions to the producer, nobody gains access through them;
+//! - a member disabled keeps its place everywhere, but its users and keys are left out;
+//! - a trust group removed is a tombstone: dropped from every grant, RED recipient list and
+//!   collection (whose AMBER objects then leave by sync to nobody);
+//! - a collection removed is a tombstone (the service refuses it while it holds objects);
+//! - a collection's grants changed are kept as an override of the file's or state's grants.
+//!
+//! No change may leave a node that had an admin user or key without one ([`AdminError::Conflict`]), nor
+//! remove or disable the member that operates the node (`[sync] member`).
 //!
 //! Nothing here holds a secret in clear: users have an argon2 PHC string, keys a SHA-256 digest.
 
@@ -43,6 +56,43 @@ pub struct AdminState {
     pub removed_users: Vec<String>,
     /// Peers removed (file peers included).
     pub removed_peers: Vec<String>,
+    /// Members removed (file members included): their ids and identities are not given again.
+    pub removed_members: Vec<RemovedMember>,
+    /// Members disabled: their users and keys are refused.
+    pub disabled_members: Vec<String>,
+    /// Trust groups removed (file trust groups included).
+    pub removed_trust_groups: Vec<String>,
+    /// Collections removed (file collections included), lower-case ids.
+    pub removed_collections: Vec<String>,
+    /// Grants set by the administration, replacing the collection's (file or state).
+    pub collection_grants: Vec<CollectionGrants>,
+}
+
+/// A removed member's tombstone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovedMember {
+    /// Its id.
+    pub id: String,
+    /// Its STIX identity.
+    pub identity: String,
+}
+
+/// Who may read, write and see the TLP:RED objects of a collection.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionGrants {
+    /// The collection id (lower case).
+    pub id: String,
+    /// Readers: members, trust groups or `*`.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Writers: members, trust groups or `*`.
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// Members or trust groups that see its TLP:RED objects besides their producer.
+    #[serde(default)]
+    pub red_recipients: Vec<String>,
 }
 
 /// A user the administration manages.
@@ -128,6 +178,22 @@ pub enum Change {
     AddPeer(PeerConfig),
     /// Remove a peer.
     RemovePeer(String),
+    /// Remove a member: its users and keys, and its place in grants, RED recipients and trust
+    /// groups, go with it; its id and identity are not given again.
+    RemoveMember(String),
+    /// Disable (`true`) or enable a member: its users and keys are refused while disabled.
+    SetMemberDisabled {
+        /// Member id.
+        id: String,
+        /// Disabled or not.
+        disabled: bool,
+    },
+    /// Remove a trust group (dropped from every grant, RED recipient list and collection).
+    RemoveTrustGroup(String),
+    /// Remove a collection (the service refuses it while the collection holds objects).
+    RemoveCollection(String),
+    /// Replace a collection's grants and RED recipients.
+    SetCollectionGrants(CollectionGrants),
 }
 
 impl Change {
@@ -153,6 +219,23 @@ impl Change {
             Change::AddCollection(c) => ("admin-add-collection", format!("collection:{}", c.id)),
             Change::AddPeer(p) => ("admin-add-peer", format!("peer:{}", p.name)),
             Change::RemovePeer(n) => ("admin-remove-peer", format!("peer:{n}")),
+            Change::RemoveMember(id) => ("admin-remove-member", format!("member:{id}")),
+            Change::SetMemberDisabled { id, disabled } => (
+                if *disabled {
+                    "admin-disable-member"
+                } else {
+                    "admin-enable-member"
+                },
+                format!("member:{id}"),
+            ),
+            Change::RemoveTrustGroup(id) => {
+                ("admin-remove-trust-group", format!("trust-group:{id}"))
+            }
+            Change::RemoveCollection(id) => ("admin-remove-collection", format!("collection:{id}")),
+            Change::SetCollectionGrants(g) => (
+                "admin-set-collection-grants",
+                format!("collection:{}", g.id),
+            ),
         }
     }
 
@@ -176,6 +259,12 @@ impl Change {
                 c.red_recipients.join(",")
             ),
             Change::AddPeer(p) => format!("url={}", p.url),
+            Change::SetCollectionGrants(g) => format!(
+                "read={} write={} red_recipients={}",
+                g.read.join(","),
+                g.write.join(","),
+                g.red_recipients.join(",")
+            ),
             _ => String::new(),
         }
     }
@@ -208,14 +297,48 @@ pub fn effective(bootstrap: &Config, state: &AdminState) -> Config {
     c.members.extend(state.members.iter().cloned());
     c.trust_groups.extend(state.trust_groups.iter().cloned());
     c.collections.extend(state.collections.iter().cloned());
+    let member_gone = |m: &str| state.removed_members.iter().any(|r| r.id == m);
+    let member_off = |m: &str| member_gone(m) || state.disabled_members.iter().any(|d| d == m);
+    let group_gone = |g: &str| state.removed_trust_groups.iter().any(|r| r == g);
+    c.members.retain(|m| !member_gone(&m.id));
+    c.trust_groups.retain(|g| !group_gone(&g.id));
+    c.collections.retain(|col| {
+        !state
+            .removed_collections
+            .contains(&col.id.to_ascii_lowercase())
+    });
+    for col in &mut c.collections {
+        if let Some(g) = state
+            .collection_grants
+            .iter()
+            .find(|g| g.id.eq_ignore_ascii_case(&col.id))
+        {
+            col.read.clone_from(&g.read);
+            col.write.clone_from(&g.write);
+            col.red_recipients.clone_from(&g.red_recipients);
+        }
+        for list in [&mut col.read, &mut col.write, &mut col.red_recipients] {
+            list.retain(|p| !member_gone(p) && !group_gone(p));
+        }
+        if col.trust_group.as_deref().is_some_and(group_gone) {
+            col.trust_group = None;
+        }
+    }
+    for g in &mut c.trust_groups {
+        g.members.retain(|m| !member_gone(m));
+    }
     c.users.retain(|u| {
-        !state.removed_users.contains(&u.name) && !state.users.iter().any(|m| m.name == u.name)
+        !state.removed_users.contains(&u.name)
+            && !state.users.iter().any(|m| m.name == u.name)
+            && !member_off(&u.member)
     });
     c.users.extend(
         state
             .users
             .iter()
-            .filter(|u| !u.disabled && !state.removed_users.contains(&u.name))
+            .filter(|u| {
+                !u.disabled && !state.removed_users.contains(&u.name) && !member_off(&u.member)
+            })
             .map(|u| UserConfig {
                 name: u.name.clone(),
                 member: u.member.clone(),
@@ -224,12 +347,12 @@ pub fn effective(bootstrap: &Config, state: &AdminState) -> Config {
             }),
     );
     c.api_keys
-        .retain(|k| !state.api_keys.iter().any(|m| m.id == k.id));
+        .retain(|k| !state.api_keys.iter().any(|m| m.id == k.id) && !member_off(&k.member));
     c.api_keys.extend(
         state
             .api_keys
             .iter()
-            .filter(|k| !k.revoked)
+            .filter(|k| !k.revoked && !member_off(&k.member))
             .map(|k| ApiKeyConfig {
                 id: k.id.clone(),
                 member: k.member.clone(),
@@ -297,11 +420,14 @@ pub struct KeyView {
 
 /// Every user known, removed ones excepted, in file then admin order.
 pub fn users(bootstrap: &Config, state: &AdminState) -> Vec<UserView> {
+    let gone = |m: &str| state.removed_members.iter().any(|r| r.id == m);
     let mut out: Vec<UserView> = bootstrap
         .users
         .iter()
         .filter(|u| {
-            !state.removed_users.contains(&u.name) && !state.users.iter().any(|m| m.name == u.name)
+            !state.removed_users.contains(&u.name)
+                && !state.users.iter().any(|m| m.name == u.name)
+                && !gone(&u.member)
         })
         .map(|u| UserView {
             name: u.name.clone(),
@@ -315,7 +441,7 @@ pub fn users(bootstrap: &Config, state: &AdminState) -> Vec<UserView> {
         state
             .users
             .iter()
-            .filter(|u| !state.removed_users.contains(&u.name))
+            .filter(|u| !state.removed_users.contains(&u.name) && !gone(&u.member))
             .map(|u| UserView {
                 name: u.name.clone(),
                 member: u.member.clone(),
@@ -338,10 +464,11 @@ pub fn keys(bootstrap: &Config, state: &AdminState, now_us: i64) -> Vec<KeyView>
             .and_then(crate::timestamps::parse_us)
             .is_some_and(|t| t <= now_us)
     };
+    let gone = |m: &str| state.removed_members.iter().any(|r| r.id == m);
     let mut out: Vec<KeyView> = bootstrap
         .api_keys
         .iter()
-        .filter(|k| !state.api_keys.iter().any(|m| m.id == k.id))
+        .filter(|k| !state.api_keys.iter().any(|m| m.id == k.id) && !gone(&k.member))
         .map(|k| KeyView {
             id: k.id.clone(),
             member: k.member.clone(),
@@ -353,21 +480,62 @@ pub fn keys(bootstrap: &Config, state: &AdminState, now_us: i64) -> Vec<KeyView>
             source: "file",
         })
         .collect();
-    out.extend(state.api_keys.iter().map(|k| KeyView {
-        id: k.id.clone(),
-        member: k.member.clone(),
-        role: k.role,
-        note: k.note.clone(),
-        expires: k.expires.clone(),
-        revoked: k.revoked,
-        expired: expired(&k.expires),
-        source: if bootstrap.api_keys.iter().any(|b| b.id == k.id) {
-            "file"
-        } else {
-            "admin"
-        },
-    }));
+    out.extend(
+        state
+            .api_keys
+            .iter()
+            .filter(|k| !gone(&k.member))
+            .map(|k| KeyView {
+                id: k.id.clone(),
+                member: k.member.clone(),
+                role: k.role,
+                note: k.note.clone(),
+                expires: k.expires.clone(),
+                revoked: k.revoked,
+                expired: expired(&k.expires),
+                source: if bootstrap.api_keys.iter().any(|b| b.id == k.id) {
+                    "file"
+                } else {
+                    "admin"
+                },
+            }),
+    );
     out
+}
+
+/// A member as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    /// The member.
+    #[serde(flatten)]
+    pub member: MemberConfig,
+    /// Whether it is disabled (its users and keys refused).
+    pub disabled: bool,
+    /// `file` or `admin`.
+    pub source: &'static str,
+}
+
+/// Every member (removed ones excepted), with whether it is disabled, in file then admin order.
+pub fn members(bootstrap: &Config, state: &AdminState) -> Vec<MemberView> {
+    effective(bootstrap, state)
+        .members
+        .into_iter()
+        .map(|m| MemberView {
+            disabled: state.disabled_members.contains(&m.id),
+            source: if bootstrap.members.iter().any(|b| b.id == m.id) {
+                "file"
+            } else {
+                "admin"
+            },
+            member: m,
+        })
+        .collect()
+}
+
+/// How many admin accounts (users and API keys) the configuration lets in.
+fn admin_accounts(c: &Config) -> usize {
+    c.users.iter().filter(|u| u.role == Role::Admin).count()
+        + c.api_keys.iter().filter(|k| k.role == Role::Admin).count()
 }
 
 /// The user named `name` as the state would hold it (a file user copied in), if any.
@@ -433,14 +601,35 @@ pub fn apply(
 ) -> Result<AdminState, AdminError> {
     let current = effective(bootstrap, state);
     let mut next = state.clone();
+    let removed_member = |m: &str| {
+        if state.removed_members.iter().any(|r| r.id == m) {
+            Err(AdminError::Invalid(format!(
+                "no member `{m}` (it was removed)"
+            )))
+        } else {
+            Ok(())
+        }
+    };
     match change {
         Change::AddMember(m) => {
             if current.members.iter().any(|x| x.id == m.id) {
                 return Err(AdminError::Conflict(format!("member `{}` exists", m.id)));
             }
+            if let Some(r) = state
+                .removed_members
+                .iter()
+                .find(|r| r.id == m.id || r.identity.eq_ignore_ascii_case(&m.identity))
+            {
+                return Err(AdminError::Conflict(format!(
+                    "member `{}` ({}) was removed: its id and identity are not given again, \
+                     so that no one inherits the objects it produced",
+                    r.id, r.identity
+                )));
+            }
             next.members.push(m.clone());
         }
         Change::AddUser(u) => {
+            removed_member(&u.member)?;
             if managed_user(bootstrap, state, &u.name).is_some() {
                 return Err(AdminError::Conflict(format!("user `{}` exists", u.name)));
             }
@@ -482,6 +671,7 @@ pub fn apply(
             put_user(&mut next, u);
         }
         Change::AddKey(k) => {
+            removed_member(&k.member)?;
             if managed_key(bootstrap, state, &k.id).is_some() {
                 return Err(AdminError::Conflict(format!(
                     "key `{}` exists (revoked keys keep their id)",
@@ -522,6 +712,12 @@ pub fn apply(
             if current.trust_groups.iter().any(|x| x.id == g.id) {
                 return Err(AdminError::Conflict(format!(
                     "trust group `{}` exists",
+                    g.id
+                )));
+            }
+            if state.removed_trust_groups.contains(&g.id) {
+                return Err(AdminError::Conflict(format!(
+                    "trust group `{}` was removed: its id is not given again",
                     g.id
                 )));
             }
@@ -580,9 +776,152 @@ pub fn apply(
                 next.removed_peers.push(name.clone());
             }
         }
+        Change::RemoveMember(id) => {
+            let m = current
+                .members
+                .iter()
+                .find(|m| &m.id == id)
+                .ok_or_else(|| AdminError::NotFound(format!("no member `{id}`")))?;
+            operates_node(&current, id)?;
+            if let Some(p) = current.peers.iter().find(|p| &p.member == id) {
+                return Err(AdminError::Conflict(format!(
+                    "member `{id}` operates peer `{}`: remove the peer first",
+                    p.name
+                )));
+            }
+            next.removed_members.push(RemovedMember {
+                id: id.clone(),
+                identity: m.identity.clone(),
+            });
+            next.members.retain(|m| &m.id != id);
+            next.disabled_members.retain(|m| m != id);
+            for u in bootstrap.users.iter().filter(|u| &u.member == id) {
+                if !next.removed_users.contains(&u.name) {
+                    next.removed_users.push(u.name.clone());
+                }
+            }
+            next.users.retain(|u| &u.member != id);
+            next.api_keys.retain(|k| &k.member != id);
+            for g in &mut next.trust_groups {
+                g.members.retain(|m| m != id);
+            }
+            for c in &mut next.collections {
+                for list in [&mut c.read, &mut c.write, &mut c.red_recipients] {
+                    list.retain(|p| p != id);
+                }
+            }
+            for c in &mut next.collection_grants {
+                for list in [&mut c.read, &mut c.write, &mut c.red_recipients] {
+                    list.retain(|p| p != id);
+                }
+            }
+        }
+        Change::SetMemberDisabled { id, disabled } => {
+            if !current.members.iter().any(|m| &m.id == id) {
+                return Err(AdminError::NotFound(format!("no member `{id}`")));
+            }
+            if *disabled {
+                operates_node(&current, id)?;
+                if !next.disabled_members.contains(id) {
+                    next.disabled_members.push(id.clone());
+                }
+            } else {
+                next.disabled_members.retain(|m| m != id);
+            }
+        }
+        Change::RemoveTrustGroup(id) => {
+            if !current.trust_groups.iter().any(|g| &g.id == id) {
+                return Err(AdminError::NotFound(format!("no trust group `{id}`")));
+            }
+            next.trust_groups.retain(|g| &g.id != id);
+            next.removed_trust_groups.push(id.clone());
+            for c in &mut next.collections {
+                for list in [&mut c.read, &mut c.write, &mut c.red_recipients] {
+                    list.retain(|p| p != id);
+                }
+                if c.trust_group.as_ref() == Some(id) {
+                    c.trust_group = None;
+                }
+            }
+            for c in &mut next.collection_grants {
+                for list in [&mut c.read, &mut c.write, &mut c.red_recipients] {
+                    list.retain(|p| p != id);
+                }
+            }
+        }
+        Change::RemoveCollection(id) => {
+            let id = id.to_ascii_lowercase();
+            if !current
+                .collections
+                .iter()
+                .any(|c| c.id.eq_ignore_ascii_case(&id))
+            {
+                return Err(AdminError::NotFound(format!("no collection `{id}`")));
+            }
+            if let Some(p) = current.peers.iter().find(|p| {
+                p.collections
+                    .iter()
+                    .any(|m| m.local.eq_ignore_ascii_case(&id))
+            }) {
+                return Err(AdminError::Conflict(format!(
+                    "peer `{}` syncs collection `{id}`: remove the peer first",
+                    p.name
+                )));
+            }
+            next.collections.retain(|c| !c.id.eq_ignore_ascii_case(&id));
+            next.collection_grants
+                .retain(|g| !g.id.eq_ignore_ascii_case(&id));
+            if bootstrap
+                .collections
+                .iter()
+                .any(|c| c.id.eq_ignore_ascii_case(&id))
+            {
+                next.removed_collections.push(id);
+            }
+        }
+        Change::SetCollectionGrants(g) => {
+            let id = g.id.to_ascii_lowercase();
+            if !current
+                .collections
+                .iter()
+                .any(|c| c.id.eq_ignore_ascii_case(&id))
+            {
+                return Err(AdminError::NotFound(format!("no collection `{id}`")));
+            }
+            let g = CollectionGrants {
+                id: id.clone(),
+                ..g.clone()
+            };
+            match next
+                .collection_grants
+                .iter_mut()
+                .find(|x| x.id.eq_ignore_ascii_case(&id))
+            {
+                Some(slot) => *slot = g,
+                None => next.collection_grants.push(g),
+            }
+        }
+    }
+    let after = effective(bootstrap, &next);
+    if admin_accounts(&current) > 0 && admin_accounts(&after) == 0 {
+        return Err(AdminError::Conflict(
+            "this would leave the node without an admin user or API key: add or enable another \
+             admin account first"
+                .into(),
+        ));
     }
     effective_checked(bootstrap, &next, "admin change")?;
     Ok(next)
+}
+
+/// Refuses to remove or disable the member that operates the node (`[sync] member`).
+fn operates_node(current: &Config, id: &str) -> Result<(), AdminError> {
+    if current.sync.member.as_deref() == Some(id) {
+        return Err(AdminError::Conflict(format!(
+            "member `{id}` operates this node ([sync] member): it cannot be removed or disabled"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -603,6 +942,11 @@ name = "A"
 identity = "identity--00000001-0000-4000-8000-000000000000"
 [[users]]
 name = "alice"
+member = "a"
+role = "admin"
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
+[[users]]
+name = "root"
 member = "a"
 role = "admin"
 password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
@@ -630,8 +974,12 @@ digest = "0000000000000000000000000000000000000000000000000000000000000000"
             },
         )
         .unwrap();
-        assert!(effective(&boot, &s1).users.is_empty());
-        assert!(users(&boot, &s1)[0].disabled);
+        assert_eq!(effective(&boot, &s1).users.len(), 1);
+        assert!(
+            users(&boot, &s1)
+                .iter()
+                .any(|u| u.name == "alice" && u.disabled)
+        );
         let s2 = apply(&boot, &s1, &Change::RevokeKey("feed".into())).unwrap();
         assert!(effective(&boot, &s2).api_keys.is_empty());
         assert!(keys(&boot, &s2, 0)[0].revoked);
@@ -643,7 +991,7 @@ digest = "0000000000000000000000000000000000000000000000000000000000000000"
             Err(AdminError::Conflict(ref m)) if m == "key `feed` is revoked: issue a new key"
         ));
         let s3 = apply(&boot, &s2, &Change::RemoveUser("alice".into())).unwrap();
-        assert!(users(&boot, &s3).is_empty());
+        assert_eq!(users(&boot, &s3).len(), 1);
         assert!(matches!(
             apply(&boot, &s3, &Change::RemoveUser("alice".into())),
             Err(AdminError::NotFound(_))
@@ -720,5 +1068,252 @@ digest = "0000000000000000000000000000000000000000000000000000000000000000"
         let back: AdminState = serde_json::from_str(&text).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), text);
         assert_eq!(back.trust_groups[0].id, "tg");
+    }
+
+    const TWO: &str = r#"
+[[members]]
+id = "b"
+name = "B"
+identity = "identity--00000002-0000-4000-8000-000000000000"
+[[users]]
+name = "bob"
+member = "b"
+role = "contributor"
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
+[[api_keys]]
+id = "bkey"
+member = "b"
+role = "reader"
+digest = "1111111111111111111111111111111111111111111111111111111111111111"
+[[trust_groups]]
+id = "tg"
+members = ["a", "b"]
+[[collections]]
+id = "00000000-0000-4000-8000-0000000000c1"
+api_root = "api"
+title = "C"
+trust_group = "tg"
+read = ["b", "tg"]
+write = ["b"]
+red_recipients = ["b"]
+"#;
+
+    fn two() -> Config {
+        Config::from_toml(&format!("{FILE}{TWO}"), "t", &[])
+            .unwrap()
+            .config
+    }
+
+    #[test]
+    fn a_removed_member_goes_with_its_accounts_and_grants_and_its_id_is_not_given_again() {
+        let boot = two();
+        let s = apply(
+            &boot,
+            &AdminState::default(),
+            &Change::RemoveMember("b".into()),
+        )
+        .unwrap();
+        let e = effective(&boot, &s);
+        assert!(e.members.iter().all(|m| m.id != "b"));
+        assert!(e.users.iter().all(|u| u.member != "b"));
+        assert!(e.api_keys.iter().all(|k| k.member != "b"));
+        assert_eq!(e.trust_groups[0].members, vec!["a".to_string()]);
+        let c = &e.collections[0];
+        assert_eq!(c.read, vec!["tg".to_string()]);
+        assert!(c.write.is_empty() && c.red_recipients.is_empty());
+        assert!(users(&boot, &s).iter().all(|u| u.member != "b"));
+        assert!(keys(&boot, &s, 0).iter().all(|k| k.member != "b"));
+        // Neither its id nor its identity comes back: nobody inherits what it produced.
+        for (id, identity) in [
+            ("b", "identity--00000009-0000-4000-8000-000000000000"),
+            ("b2", "identity--00000002-0000-4000-8000-000000000000"),
+        ] {
+            let again = Change::AddMember(MemberConfig {
+                id: id.into(),
+                name: "again".into(),
+                identity: identity.into(),
+                country: None,
+                sectors: vec![],
+            });
+            assert!(matches!(
+                apply(&boot, &s, &again),
+                Err(AdminError::Conflict(_))
+            ));
+        }
+        assert!(matches!(
+            apply(&boot, &s, &Change::RemoveMember("b".into())),
+            Err(AdminError::NotFound(_))
+        ));
+        assert!(matches!(
+            apply(
+                &boot,
+                &s,
+                &Change::AddUser(UserConfig {
+                    name: "bob2".into(),
+                    member: "b".into(),
+                    role: Role::Reader,
+                    password_hash: boot.users[0].password_hash.clone(),
+                })
+            ),
+            Err(AdminError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_disabled_member_keeps_its_place_but_not_its_accounts() {
+        let boot = two();
+        let off = Change::SetMemberDisabled {
+            id: "b".into(),
+            disabled: true,
+        };
+        let s = apply(&boot, &AdminState::default(), &off).unwrap();
+        let e = effective(&boot, &s);
+        assert!(e.members.iter().any(|m| m.id == "b"));
+        assert!(e.users.iter().all(|u| u.member != "b"));
+        assert!(e.api_keys.iter().all(|k| k.member != "b"));
+        assert_eq!(e.collections[0].write, vec!["b".to_string()]);
+        assert!(
+            members(&boot, &s)
+                .iter()
+                .any(|m| m.member.id == "b" && m.disabled)
+        );
+        let on = Change::SetMemberDisabled {
+            id: "b".into(),
+            disabled: false,
+        };
+        let s = apply(&boot, &s, &on).unwrap();
+        assert!(effective(&boot, &s).users.iter().any(|u| u.name == "bob"));
+        assert!(matches!(
+            apply(
+                &boot,
+                &s,
+                &Change::SetMemberDisabled {
+                    id: "zz".into(),
+                    disabled: true
+                }
+            ),
+            Err(AdminError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn nobody_locks_the_node_out() {
+        let mut boot = two();
+        // The last admin accounts' member can be neither removed nor disabled, nor both users removed.
+        for c in [
+            Change::RemoveMember("a".into()),
+            Change::SetMemberDisabled {
+                id: "a".into(),
+                disabled: true,
+            },
+        ] {
+            let e = apply(&boot, &AdminState::default(), &c).unwrap_err();
+            assert!(
+                matches!(e, AdminError::Conflict(ref m) if m.contains("without an admin")),
+                "{e}"
+            );
+        }
+        let s = apply(
+            &boot,
+            &AdminState::default(),
+            &Change::RemoveUser("root".into()),
+        )
+        .unwrap();
+        assert!(matches!(
+            apply(&boot, &s, &Change::RemoveUser("alice".into())),
+            Err(AdminError::Conflict(_))
+        ));
+        assert!(matches!(
+            apply(
+                &boot,
+                &s,
+                &Change::SetUserDisabled {
+                    name: "alice".into(),
+                    disabled: true
+                }
+            ),
+            Err(AdminError::Conflict(_))
+        ));
+        // The member operating the node stays.
+        boot.sync.member = Some("b".into());
+        for c in [
+            Change::RemoveMember("b".into()),
+            Change::SetMemberDisabled {
+                id: "b".into(),
+                disabled: true,
+            },
+        ] {
+            let e = apply(&boot, &AdminState::default(), &c).unwrap_err();
+            assert!(
+                matches!(e, AdminError::Conflict(ref m) if m.contains("operates this node")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn trust_groups_and_collections_are_removed_and_grants_changed() {
+        let boot = two();
+        let s = apply(
+            &boot,
+            &AdminState::default(),
+            &Change::RemoveTrustGroup("tg".into()),
+        )
+        .unwrap();
+        let e = effective(&boot, &s);
+        assert!(e.trust_groups.is_empty());
+        assert_eq!(e.collections[0].read, vec!["b".to_string()]);
+        assert_eq!(e.collections[0].trust_group, None);
+        assert!(matches!(
+            apply(
+                &boot,
+                &s,
+                &Change::AddTrustGroup(TrustGroupConfig {
+                    id: "tg".into(),
+                    members: vec![],
+                    description: None
+                })
+            ),
+            Err(AdminError::Conflict(_))
+        ));
+        let id = "00000000-0000-4000-8000-0000000000C1";
+        let g = CollectionGrants {
+            id: id.into(),
+            read: vec!["a".into()],
+            write: vec![],
+            red_recipients: vec!["a".into()],
+        };
+        let s = apply(&boot, &s, &Change::SetCollectionGrants(g.clone())).unwrap();
+        let c = &effective(&boot, &s).collections[0];
+        assert_eq!(
+            (c.read.clone(), c.write.clone()),
+            (vec!["a".to_string()], vec![])
+        );
+        let bad = CollectionGrants {
+            red_recipients: vec!["*".into()],
+            ..g.clone()
+        };
+        assert!(matches!(
+            apply(&boot, &s, &Change::SetCollectionGrants(bad)),
+            Err(AdminError::Invalid(_))
+        ));
+        let unknown = CollectionGrants {
+            read: vec!["nobody".into()],
+            ..g.clone()
+        };
+        assert!(matches!(
+            apply(&boot, &s, &Change::SetCollectionGrants(unknown)),
+            Err(AdminError::Invalid(_))
+        ));
+        let s = apply(&boot, &s, &Change::RemoveCollection(id.into())).unwrap();
+        assert!(effective(&boot, &s).collections.is_empty());
+        assert!(matches!(
+            apply(&boot, &s, &Change::SetCollectionGrants(g)),
+            Err(AdminError::NotFound(_))
+        ));
+        assert!(matches!(
+            apply(&boot, &s, &Change::RemoveCollection(id.into())),
+            Err(AdminError::NotFound(_))
+        ));
     }
 }

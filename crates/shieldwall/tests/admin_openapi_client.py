@@ -77,6 +77,15 @@ keys = call("listKeys", expect=200)["keys"]
 assert any(k["id"] == f"pykey{suffix}" and k["revoked"] for k in keys), keys
 call("addTrustGroup", body={"id": f"pytg{suffix}", "members": [member]}, expect=201)
 call("addMember", body={"id": member, "name": "again"}, expect=409)
+call("removeTrustGroup", params={"id": f"pytg{suffix}"}, expect=200)
+groups = call("listTrustGroups", expect=200)["trust_groups"]
+assert all(g["id"] != f"pytg{suffix}" for g in groups), groups
+call("removeTrustGroup", params={"id": f"pytg{suffix}"}, expect=404)
+call("disableMember", params={"id": member}, expect=200)
+assert member in call("listMembers", expect=200)["disabled"]
+call("enableMember", params={"id": member}, expect=200)
+call("removeMember", params={"id": member}, expect=200)
+call("addMember", body={"id": member, "name": "its id is not given again"}, expect=409)
 call("removeUser", params={"name": f"nobody{suffix}"}, expect=404)
 state = call("getState", expect=200)
 print(json.dumps({"calls": calls, "generation": state["generation"], "key_status": key_worked,

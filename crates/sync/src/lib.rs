@@ -283,6 +283,57 @@ impl Engine {
         })
     }
 
+    /// This engine reporting on `board` (shared with the engine it replaces): its peers get an
+    /// entry, peers it does not have lose theirs.
+    pub fn with_status(mut self, board: StatusBoard) -> Engine {
+        {
+            let mut b = board.lock().unwrap_or_else(|e| e.into_inner());
+            b.retain(|name, _| self.peers.iter().any(|p| &p.name == name));
+            for p in &self.peers {
+                b.entry(p.name.clone()).or_default();
+            }
+        }
+        self.status = board;
+        self
+    }
+
+    /// An engine over those of `peers` whose client can be made (`env` supplies `*_env`
+    /// secrets), and the others with why not.
+    pub fn new_skipping(
+        store: AnyStore,
+        coalition: Arc<Coalition>,
+        peers: Vec<PeerConfig>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Engine, Vec<(String, SyncError)>) {
+        let mut skipped = Vec::new();
+        let mut kept = Vec::new();
+        let mut clients = HashMap::new();
+        for p in peers {
+            match TaxiiClient::new(&p, env) {
+                Ok(c) => {
+                    clients.insert(p.name.clone(), c);
+                    kept.push(p);
+                }
+                Err(e) => skipped.push((p.name.clone(), SyncError::from(e))),
+            }
+        }
+        let status = Arc::new(Mutex::new(
+            kept.iter()
+                .map(|p| (p.name.clone(), PeerStatus::default()))
+                .collect(),
+        ));
+        (
+            Engine {
+                store,
+                coalition,
+                peers: kept,
+                clients,
+                status,
+            },
+            skipped,
+        )
+    }
+
     /// Replaces the retry schedule of every client (tests).
     pub fn with_retries(mut self, retries: u32, backoff: std::time::Duration) -> Engine {
         for c in self.clients.values_mut() {
@@ -903,11 +954,70 @@ pub async fn run_scheduled(
     peer: Option<String>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    schedule(engine, None, peer, shutdown).await;
+}
+
+/// [`run_scheduled`] over every peer, following `engines`: when a new engine is sent (the
+/// administration added, removed or changed a peer, or changed the collections), it replaces
+/// the running one before the next peer's run (a run in progress finishes). A peer whose
+/// settings are unchanged keeps its schedule; a new or changed peer is run at once; a removed
+/// one is no longer run, and its status leaves the board.
+pub async fn run_scheduled_following(
+    engines: tokio::sync::watch::Receiver<Engine>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let first = engines.borrow().clone();
+    schedule(first, Some(engines), None, shutdown).await;
+}
+
+/// A peer's settings as compared between engines.
+fn settings(p: &PeerConfig) -> String {
+    serde_json::to_string(p).unwrap_or_default()
+}
+
+async fn schedule(
+    mut engine: Engine,
+    mut engines: Option<tokio::sync::watch::Receiver<Engine>>,
+    peer: Option<String>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let mut due: HashMap<(String, usize), i64> = HashMap::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    // Set when `changed()` saw a new engine (it marks it seen: `has_changed` is false after).
+    let mut swap = false;
     loop {
+        if let Some(rx) = engines.as_mut()
+            && (swap || rx.has_changed().unwrap_or(false))
+        {
+            swap = false;
+            let next = rx.borrow_and_update().clone();
+            let kept: HashMap<&str, String> = next
+                .peers()
+                .iter()
+                .map(|p| (p.name.as_str(), settings(p)))
+                .collect();
+            due.retain(|(name, _), _| {
+                engine
+                    .peers()
+                    .iter()
+                    .find(|p| &p.name == name)
+                    .is_some_and(|p| kept.get(name.as_str()) == Some(&settings(p)))
+            });
+            tracing::info!(
+                peers = next.peers().len(),
+                "Scheduled sync follows the new peers."
+            );
+            engine = next;
+        }
         let now = timestamps::now_us();
+        // The engine's own peer configurations: `only` below tells its mappings by address.
         for p in engine.peers() {
+            if engines
+                .as_ref()
+                .is_some_and(|e| e.has_changed().unwrap_or(false))
+            {
+                break;
+            }
             if peer.as_ref().is_some_and(|only| only != &p.name) {
                 continue;
             }
@@ -938,9 +1048,24 @@ pub async fn run_scheduled(
                 due.insert((p.name.clone(), i), after.saturating_add(step));
             }
         }
+        if engines
+            .as_ref()
+            .is_some_and(|e| e.has_changed().unwrap_or(false))
+        {
+            continue;
+        }
+        let changed = async {
+            if let Some(rx) = engines.as_mut()
+                && rx.changed().await.is_ok()
+            {
+                return true;
+            }
+            std::future::pending::<bool>().await
+        };
         tokio::select! {
             () = &mut shutdown => return,
             () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            seen = changed => swap = seen,
         }
     }
 }

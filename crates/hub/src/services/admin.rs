@@ -20,7 +20,9 @@ use crate::{
     },
     timestamps,
 };
-use ::policy::admin::{self as rules, AdminError, AdminState, Change, KeyView, UserView};
+use ::policy::admin::{
+    self as rules, AdminError, AdminState, Change, CollectionGrants, KeyView, MemberView, UserView,
+};
 
 /// Attempts of one change against concurrent changes before giving up.
 const ATTEMPTS: usize = 64;
@@ -335,6 +337,88 @@ impl Admin {
         self.apply(actor, Change::AddCollection(collection.clone()))
             .await?;
         Ok(collection)
+    }
+
+    /// Removes member `id`: its users and keys stop working on every node within a poll, it is
+    /// dropped from every collection's grants and RED recipients and from every trust group; the
+    /// objects it produced stay, and its id and identity are not given again.
+    pub async fn remove_member(&self, actor: &Actor, id: &str) -> Result<i64, AdminServiceError> {
+        self.apply(actor, Change::RemoveMember(id.to_owned())).await
+    }
+
+    /// Disables (`true`) or enables member `id`: its users and keys are refused while disabled.
+    pub async fn set_member_disabled(
+        &self,
+        actor: &Actor,
+        id: &str,
+        disabled: bool,
+    ) -> Result<i64, AdminServiceError> {
+        self.apply(
+            actor,
+            Change::SetMemberDisabled {
+                id: id.to_owned(),
+                disabled,
+            },
+        )
+        .await
+    }
+
+    /// Removes trust group `id` (dropped from every grant, RED recipient list and collection).
+    pub async fn remove_trust_group(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<i64, AdminServiceError> {
+        self.apply(actor, Change::RemoveTrustGroup(id.to_owned()))
+            .await
+    }
+
+    /// Removes collection `id`, refused (409) while it holds any object version: its objects
+    /// would otherwise stay in the store unreachable. There is no forced removal.
+    pub async fn remove_collection(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<i64, AdminServiceError> {
+        let held: i64 = self
+            .store
+            .collection_counts()
+            .await?
+            .iter()
+            .filter(|(c, _)| c.eq_ignore_ascii_case(id))
+            .map(|(_, n)| *n)
+            .sum();
+        if held > 0 {
+            let change = Change::RemoveCollection(id.to_owned());
+            let (action, target) = change.audit_action();
+            let reason = format!(
+                "collection `{id}` holds {held} object versions: a collection is removed only \
+                 when empty (delete its objects first)"
+            );
+            let refusal = Entry::new(&actor.name, action, actor.path, &target, "refused")
+                .detail(&format!("reason={reason}"));
+            if let Err(a) = self.store.audit_append(&[refusal]).await {
+                tracing::warn!(error = %a, "A refused admin change could not be recorded.");
+            }
+            return Err(AdminError::Conflict(reason).into());
+        }
+        self.apply(actor, Change::RemoveCollection(id.to_owned()))
+            .await
+    }
+
+    /// Replaces the grants and RED recipients of collection `grants.id`.
+    pub async fn set_collection_grants(
+        &self,
+        actor: &Actor,
+        grants: CollectionGrants,
+    ) -> Result<i64, AdminServiceError> {
+        self.apply(actor, Change::SetCollectionGrants(grants)).await
+    }
+
+    /// Members, with whether each is disabled.
+    pub async fn members(&self) -> Result<Vec<MemberView>, AdminServiceError> {
+        let (_, s) = self.state().await?;
+        Ok(rules::members(&self.bootstrap, &s))
     }
 
     /// Users (never their hashes).

@@ -60,6 +60,12 @@ pub enum OpId {
     ListPeers,
     AddPeer,
     RemovePeer,
+    RemoveMember,
+    DisableMember,
+    EnableMember,
+    RemoveTrustGroup,
+    RemoveCollection,
+    SetCollectionGrants,
     OpenApi,
 }
 
@@ -69,7 +75,7 @@ pub enum OpId {
 pub struct Op {
     /// Which.
     pub id: OpId,
-    /// `GET`, `POST`, `DELETE`.
+    /// `GET`, `POST`, `PUT`, `DELETE`.
     pub method: &'static str,
     /// Path.
     pub path: &'static str,
@@ -303,6 +309,66 @@ pub const OPS: &[Op] = &[
         200
     ),
     op!(
+        RemoveMember,
+        "DELETE",
+        "/admin/members/{id}",
+        "removeMember",
+        "Remove a member: its users and keys are refused on every node within a second; it leaves every grant, RED recipient list and trust group; its objects stay, its id and identity are not given again.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        DisableMember,
+        "POST",
+        "/admin/members/{id}/disable",
+        "disableMember",
+        "Disable a member: its users and keys are refused on every node within a second.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        EnableMember,
+        "POST",
+        "/admin/members/{id}/enable",
+        "enableMember",
+        "Enable a disabled member.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        RemoveTrustGroup,
+        "DELETE",
+        "/admin/trust-groups/{id}",
+        "removeTrustGroup",
+        "Remove a trust group: it leaves every grant and RED recipient list, and collections shared with it share their AMBER objects with no peer.",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        RemoveCollection,
+        "DELETE",
+        "/admin/collections/{id}",
+        "removeCollection",
+        "Remove an empty collection (409 while it holds objects or a peer syncs it).",
+        None,
+        "Change",
+        200
+    ),
+    op!(
+        SetCollectionGrants,
+        "PUT",
+        "/admin/collections/{id}/grants",
+        "setCollectionGrants",
+        "Replace a collection's readers, writers and RED recipients.",
+        Some("Grants"),
+        "Change",
+        200
+    ),
+    op!(
         OpenApi,
         "GET",
         "/admin/openapi.json",
@@ -320,6 +386,7 @@ pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
         let method = match op.method {
             "GET" => axum::routing::MethodFilter::GET,
             "POST" => axum::routing::MethodFilter::POST,
+            "PUT" => axum::routing::MethodFilter::PUT,
             _ => axum::routing::MethodFilter::DELETE,
         };
         router = router.route(
@@ -419,6 +486,37 @@ async fn admin_principal(state: &AppState, headers: &HeaderMap) -> Result<Princi
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct GrantsBody {
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    write: Vec<String>,
+    #[serde(default)]
+    red_recipients: Vec<String>,
+}
+
+/// Longest id, name or key id in a path.
+pub const MAX_PATH_ID: usize = 256;
+
+/// A path's id as given (percent-decoded), or a 400 when it could name something else: a path
+/// separator, `.`/`..`, a control character, or longer than [`MAX_PATH_ID`] bytes.
+fn path_id(param: Option<String>) -> Result<String> {
+    let p = param.unwrap_or_default();
+    if p.len() > MAX_PATH_ID
+        || p == "."
+        || p == ".."
+        || p.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+    {
+        return Err(TaxiiError::bad_request(format!(
+            "the id in the path is not a plain name (no '/', '\\', '.', '..' or control \
+             characters, at most {MAX_PATH_ID} bytes)"
+        )));
+    }
+    Ok(p)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewMemberBody {
     id: String,
     name: String,
@@ -507,7 +605,7 @@ async fn dispatch(
         name: principal.actor.clone(),
         path: "admin-api",
     };
-    let param = param.unwrap_or_default();
+    let param = path_id(param)?;
     let change = |g: i64| json!({ "generation": g });
     let v = match op.id {
         OpId::OpenApi => openapi(),
@@ -517,7 +615,69 @@ async fn dispatch(
         }
         OpId::ListMembers => {
             let (g, c) = admin.current().await.map_err(refused)?;
-            json!({ "generation": g, "members": c.members })
+            let disabled: Vec<String> = admin
+                .members()
+                .await
+                .map_err(refused)?
+                .into_iter()
+                .filter(|m| m.disabled)
+                .map(|m| m.member.id)
+                .collect();
+            json!({ "generation": g, "members": c.members, "disabled": disabled })
+        }
+        OpId::RemoveMember => {
+            if param == principal.member {
+                return Err(TaxiiError::new(
+                    StatusCode::CONFLICT,
+                    "Conflict",
+                    "an administrator cannot remove its own member",
+                ));
+            }
+            change(admin.remove_member(&actor, &param).await.map_err(refused)?)
+        }
+        OpId::DisableMember | OpId::EnableMember => {
+            if param == principal.member && op.id == OpId::DisableMember {
+                return Err(TaxiiError::new(
+                    StatusCode::CONFLICT,
+                    "Conflict",
+                    "an administrator cannot disable its own member",
+                ));
+            }
+            change(
+                admin
+                    .set_member_disabled(&actor, &param, op.id == OpId::DisableMember)
+                    .await
+                    .map_err(refused)?,
+            )
+        }
+        OpId::RemoveTrustGroup => change(
+            admin
+                .remove_trust_group(&actor, &param)
+                .await
+                .map_err(refused)?,
+        ),
+        OpId::RemoveCollection => change(
+            admin
+                .remove_collection(&actor, &param)
+                .await
+                .map_err(refused)?,
+        ),
+        OpId::SetCollectionGrants => {
+            let b: GrantsBody = json_body(headers, body).await?;
+            change(
+                admin
+                    .set_collection_grants(
+                        &actor,
+                        ::policy::admin::CollectionGrants {
+                            id: param,
+                            read: b.read,
+                            write: b.write,
+                            red_recipients: b.red_recipients,
+                        },
+                    )
+                    .await
+                    .map_err(refused)?,
+            )
         }
         OpId::AddMember => {
             let b: NewMemberBody = json_body(headers, body).await?;
@@ -702,7 +862,7 @@ fn schemas() -> Value {
         &["id", "members"],
         json!({ "id": s("string"), "members": arr(s("string")), "description": opt_s("string") }),
     );
-    json!({
+    let mut all = json!({
         "Error": obj(&["title", "http_status"], json!({
             "title": s("string"), "description": s("string"), "http_status": s("string") })),
         "State": obj(&["generation"], json!({ "generation": s("integer") })),
@@ -749,7 +909,15 @@ fn schemas() -> Value {
                 "interval_seconds": s("integer") }))) })),
         "PeerList": obj(&["generation", "peers"], json!({ "generation": s("integer"), "peers": arr(r("Peer")) })),
         "OpenApi": open_obj(&["openapi", "paths"], json!({ "openapi": s("string"), "paths": s("object") })),
-    })
+    });
+    // Beside the literal above (its macro expansion is at the compiler's recursion limit).
+    all["MemberList"]["properties"]["disabled"] = json!({ "type": "array", "items": s("string"),
+        "description": "Ids of the disabled members (their users and keys are refused)." });
+    all["Grants"] = obj(
+        &[],
+        json!({ "read": arr(s("string")), "write": arr(s("string")), "red_recipients": arr(s("string")) }),
+    );
+    all
 }
 
 /// The OpenAPI 3.1 document of the admin API, generated from [`OPS`].
@@ -767,8 +935,8 @@ pub fn openapi() -> Value {
                 "400": error("Malformed request, cookie sent, or the change would not hold."),
                 "401": error("No valid credentials."),
                 "403": error("Not the admin role."),
-                "404": error("No such user, key or peer."),
-                "409": error("Already exists."),
+                "404": error("No such member, user, key, collection, trust group or peer."),
+                "409": error("Already exists, still in use, or would lock the node out."),
                 "415": error("The body is not application/json."),
                 "429": error("Too many failed sign-ins."),
             },
@@ -841,6 +1009,12 @@ mod tests {
             OpId::ListPeers,
             OpId::AddPeer,
             OpId::RemovePeer,
+            OpId::RemoveMember,
+            OpId::DisableMember,
+            OpId::EnableMember,
+            OpId::RemoveTrustGroup,
+            OpId::RemoveCollection,
+            OpId::SetCollectionGrants,
             OpId::OpenApi,
         ];
         for id in all {

@@ -37,7 +37,7 @@ pub(crate) enum Command {
     /// Trust groups in the admin state (applied live).
     #[command(subcommand)]
     TrustGroup(TrustGroupCmd),
-    /// Peers in the admin state (applied live; scheduled sync takes them at the next start).
+    /// Peers in the admin state (applied live, by the scheduled sync too).
     #[command(subcommand)]
     Peer(PeerCmd),
     /// Add a member organisation.
@@ -280,8 +280,31 @@ pub(crate) enum MemberCmd {
         #[command(flatten)]
         common: Common,
     },
-    /// List the members (file and admin state).
+    /// List the members (file and admin state), disabled ones marked.
     List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Remove a member: its users and keys are refused on every node within a second, it leaves
+    /// every grant, RED recipient list and trust group; the objects it produced stay (with
+    /// their markings) and its id and identity are not given again.
+    Remove {
+        /// Member id.
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Disable a member: its users and keys are refused on every node within a second.
+    Disable {
+        /// Member id.
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Enable a disabled member.
+    Enable {
+        /// Member id.
+        id: String,
         #[command(flatten)]
         common: Common,
     },
@@ -422,6 +445,30 @@ pub(crate) enum CollectionCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Remove a collection; refused while it holds objects or a peer syncs it.
+    Remove {
+        /// Collection id.
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Replace a collection's readers, writers and RED recipients (what is not given is
+    /// emptied).
+    Grants {
+        /// Collection id.
+        id: String,
+        /// Readers: members, trust groups or `*` (repeatable).
+        #[arg(long)]
+        read: Vec<String>,
+        /// Writers (repeatable).
+        #[arg(long)]
+        write: Vec<String>,
+        /// Members or trust groups that see its TLP:RED objects (repeatable).
+        #[arg(long = "red-recipient")]
+        red_recipients: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// `admin trust-group …`.
@@ -442,6 +489,14 @@ pub(crate) enum TrustGroupCmd {
     },
     /// List the trust groups.
     List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Remove a trust group: it leaves every grant and RED recipient list, and collections
+    /// shared with it share their AMBER objects with no peer.
+    Remove {
+        /// Trust group id.
+        id: String,
         #[command(flatten)]
         common: Common,
     },
@@ -484,7 +539,13 @@ enum Live {
 
 fn common_of(cmd: &Live) -> &Common {
     match cmd {
-        Live::Member(MemberCmd::Add { common, .. } | MemberCmd::List { common }) => common,
+        Live::Member(
+            MemberCmd::Add { common, .. }
+            | MemberCmd::List { common }
+            | MemberCmd::Remove { common, .. }
+            | MemberCmd::Disable { common, .. }
+            | MemberCmd::Enable { common, .. },
+        ) => common,
         Live::User(
             UserCmd::Add { common, .. }
             | UserCmd::List { common }
@@ -499,12 +560,17 @@ fn common_of(cmd: &Live) -> &Common {
             | KeyCmd::Revoke { common, .. }
             | KeyCmd::Rotate { common, .. },
         ) => common,
-        Live::Collection(CollectionCmd::Add { common, .. } | CollectionCmd::List { common }) => {
-            common
-        }
-        Live::TrustGroup(TrustGroupCmd::Add { common, .. } | TrustGroupCmd::List { common }) => {
-            common
-        }
+        Live::Collection(
+            CollectionCmd::Add { common, .. }
+            | CollectionCmd::List { common }
+            | CollectionCmd::Remove { common, .. }
+            | CollectionCmd::Grants { common, .. },
+        ) => common,
+        Live::TrustGroup(
+            TrustGroupCmd::Add { common, .. }
+            | TrustGroupCmd::List { common }
+            | TrustGroupCmd::Remove { common, .. },
+        ) => common,
         Live::Peer(
             PeerCmd::Add { common, .. } | PeerCmd::List { common } | PeerCmd::Remove { common, .. },
         ) => common,
@@ -583,20 +649,85 @@ async fn live_async(actor: String, cmd: Live) -> anyhow::Result<ExitCode> {
             );
         }
         Live::Member(MemberCmd::List { .. }) => {
-            let (_, c) = admin.current().await?;
+            let members = admin.members().await?;
             if json {
-                print_json(&json!({ "members": c.members }));
+                print_json(&json!({ "members": members }));
             } else {
-                for m in &c.members {
+                for m in &members {
                     println!(
-                        "{:<16} {:<40} {} {}",
-                        m.id,
-                        m.identity,
-                        m.country.as_deref().unwrap_or("--"),
-                        m.name
+                        "{:<16} {:<40} {:<2} {:<8} {}",
+                        m.member.id,
+                        m.member.identity,
+                        m.member.country.as_deref().unwrap_or("--"),
+                        if m.disabled { "disabled" } else { "enabled" },
+                        m.member.name
                     );
                 }
             }
+        }
+        Live::Member(MemberCmd::Remove { id, .. }) => {
+            let g = admin.remove_member(&actor, &id).await?;
+            done(
+                json,
+                &format!("Removed member {id}, its users and keys{applied}."),
+                json!({ "generation": g }),
+            );
+        }
+        Live::Member(MemberCmd::Disable { id, .. }) => {
+            let g = admin.set_member_disabled(&actor, &id, true).await?;
+            done(
+                json,
+                &format!("Disabled member {id}{applied}."),
+                json!({ "generation": g }),
+            );
+        }
+        Live::Member(MemberCmd::Enable { id, .. }) => {
+            let g = admin.set_member_disabled(&actor, &id, false).await?;
+            done(
+                json,
+                &format!("Enabled member {id}{applied}."),
+                json!({ "generation": g }),
+            );
+        }
+        Live::Collection(CollectionCmd::Remove { id, .. }) => {
+            let g = admin.remove_collection(&actor, &id).await?;
+            done(
+                json,
+                &format!("Removed collection {id}{applied}."),
+                json!({ "generation": g }),
+            );
+        }
+        Live::Collection(CollectionCmd::Grants {
+            id,
+            read,
+            write,
+            red_recipients,
+            ..
+        }) => {
+            let g = admin
+                .set_collection_grants(
+                    &actor,
+                    shieldwall::admin::CollectionGrants {
+                        id: id.clone(),
+                        read,
+                        write,
+                        red_recipients,
+                    },
+                )
+                .await?;
+            done(
+                json,
+                &format!("New grants for collection {id}{applied}."),
+                json!({ "generation": g }),
+            );
+        }
+        Live::TrustGroup(TrustGroupCmd::Remove { id, .. }) => {
+            let g = admin.remove_trust_group(&actor, &id).await?;
+            done(
+                json,
+                &format!("Removed trust group {id}{applied}."),
+                json!({ "generation": g }),
+            );
         }
         Live::User(UserCmd::Add {
             name, member, role, ..
@@ -853,9 +984,7 @@ async fn live_async(actor: String, cmd: Live) -> anyhow::Result<ExitCode> {
             let g = admin.apply(&actor, Change::AddPeer(peer)).await?;
             done(
                 json,
-                &format!(
-                    "Added peer {name}{applied}; the scheduled sync takes it when `serve` restarts."
-                ),
+                &format!("Added peer {name}{applied}; a running scheduled sync starts syncing it."),
                 json!({ "generation": g }),
             );
         }

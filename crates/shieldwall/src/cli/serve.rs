@@ -132,11 +132,37 @@ fn restart_only_changes(old: &Checked, new: &Checked) -> Vec<&'static str> {
     if a.server.auth_concurrency != b.server.auth_concurrency {
         out.push("server.auth_concurrency");
     }
-    let peers = |c: &Config| serde_json::to_string(&(&c.sync, &c.peers)).unwrap_or_default();
-    if peers(a) != peers(b) {
-        out.push("[sync] and [[peers]] (scheduled sync)");
+    // Peers follow live (`follow_peers`); turning the scheduled sync on or off does not.
+    let sync = |c: &Config| serde_json::to_string(&c.sync).unwrap_or_default();
+    if sync(a) != sync(b) {
+        out.push("[sync] (scheduled sync)");
     }
     out
+}
+
+/// Gives the scheduled sync a new engine with every application swapped in (an admin change or
+/// SIGHUP), so that it syncs the current peers under the current coalition (grants, trust
+/// groups, collections): a peer added starts being synced, a removed one stops, a changed one
+/// runs with its new settings, an unchanged one keeps its schedule. A peer whose client
+/// cannot be made (its `*_env` variable is not set, its CA file unreadable) is left out and logged.
+async fn follow_peers(
+    mut apps: tokio::sync::watch::Receiver<shieldwall::taxii::AppState>,
+    board: shieldwall::sync::StatusBoard,
+    engines: tokio::sync::watch::Sender<shieldwall::sync::Engine>,
+) {
+    while apps.changed().await.is_ok() {
+        let app = apps.borrow_and_update().clone();
+        let (engine, skipped) = shieldwall::sync::Engine::new_skipping(
+            app.store.clone(),
+            app.coalition.clone(),
+            app.peers.clone(),
+            &|v| std::env::var(v).ok(),
+        );
+        for (peer, e) in skipped {
+            tracing::error!(peer = %peer, error = %e, "Peer left out of the scheduled sync.");
+        }
+        let _ = engines.send(engine.with_status(board.clone()));
+    }
 }
 
 /// Re-reads the configuration on every SIGHUP; swaps it in (with the admin state over it) when
@@ -252,7 +278,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot read the cursor key")?;
     let (stop_sync, sync_stopped) = tokio::sync::oneshot::channel::<()>();
-    let sync_task = if checked.config.sync.enabled && !checked.config.peers.is_empty() {
+    // The scheduled sync follows the peers and collections of the application being served (the
+    // file and the admin state), from the first one built.
+    let sync_engine = if checked.config.sync.enabled {
         let engine = shieldwall::sync::Engine::new(
             store.clone(),
             state.coalition.clone(),
@@ -261,13 +289,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         )?;
         state.sync_status = Some(engine.status.clone());
         tracing::info!(peers = checked.config.peers.len(), "Scheduled sync is on.");
-        Some(tokio::spawn(shieldwall::sync::run_scheduled(
-            engine,
-            None,
-            async move {
-                let _ = sync_stopped.await;
-            },
-        )))
+        Some(engine)
     } else {
         None
     };
@@ -302,6 +324,24 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         reloader.clone(),
         server::ADMIN_POLL,
     ));
+    let (sync_task, follow_task) = match sync_engine {
+        Some(engine) => {
+            let (engines, following) = tokio::sync::watch::channel(engine.clone());
+            let follow = tokio::spawn(follow_peers(
+                reloader.subscribe(),
+                engine.status.clone(),
+                engines,
+            ));
+            let run = tokio::spawn(shieldwall::sync::run_scheduled_following(
+                following,
+                async move {
+                    let _ = sync_stopped.await;
+                },
+            ));
+            (Some(run), Some(follow))
+        }
+        None => (None, None),
+    };
     #[cfg(unix)]
     let hangup_task = tokio::spawn(reload_on_hangup(hangup, args, live.clone(), reloader));
     // Before the "serving" line: whoever reads it may stop the server at once.
@@ -344,6 +384,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     #[cfg(unix)]
     hangup_task.abort();
     admin_watch.abort();
+    if let Some(t) = follow_task {
+        t.abort();
+    }
     let _ = stop_sync.send(());
     let _ = stop_metrics.send(());
     if let Some(task) = metrics_task {

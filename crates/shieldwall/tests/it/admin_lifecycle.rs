@@ -20,7 +20,7 @@ use std::{
 use serde_json::{Value, json};
 
 use crate::{
-    common::{self, ACCEPT, SHARED},
+    common::{self, ACCEPT, PRIVATE, SHARED},
     nodes,
 };
 
@@ -483,12 +483,20 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     assert_eq!(code, 201);
     let carl = Cred::Basic("carl", "carl-s3cret-pass");
     in_force_everywhere(&c, &urls, carl, 200, Instant::now(), BOUND, "contributor").await;
+    let (_, unchanged) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/state"),
+        root,
+        None,
+    )
+    .await;
     let mut routes = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         let path = path.replace("{name}", "carl").replace("{id}", READER_KEY);
         for method in item.as_object().unwrap().keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let body = (m == reqwest::Method::POST).then(|| json!({}));
+            let body = (m == reqwest::Method::POST || m == reqwest::Method::PUT).then(|| json!({}));
             for (cred, want) in [
                 (Cred::None, 401),
                 (Cred::Bearer(&reader), 403),
@@ -507,7 +515,16 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
             routes += 1;
         }
     }
-    assert!(routes >= 20, "{routes}");
+    assert!(routes >= 27, "{routes}");
+    let (_, still) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/state"),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(unchanged, still, "a refused caller changes nothing");
     for (cred, want) in [(Cred::None, 401), (Cred::Bearer(&reader), 403)] {
         let (code, _) = api(
             &c,
@@ -672,6 +689,8 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
     let tg = cluster.cli(&["trust-group", "list", "--json"], None);
     assert!(tg.contains("\"dg\""), "{tg}");
 
+    removal(&cluster, &c, &urls, root, &coll).await;
+
     // The generated client: the document validates as OpenAPI 3.1 and operations called by
     // their operationId answer what the document says.
     if let Some(python) = testenv::python("admin API OpenAPI client") {
@@ -714,6 +733,12 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
         "admin-add-peer",
         "admin-remove-peer",
         "admin-add-trust-group",
+        "admin-remove-member",
+        "admin-disable-member",
+        "admin-enable-member",
+        "admin-remove-trust-group",
+        "admin-remove-collection",
+        "admin-set-collection-grants",
     ] {
         assert!(trail.contains(action), "{action} missing from the trail");
     }
@@ -741,6 +766,517 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
         ],
     );
     common::ok(&verify);
+}
+
+const TLP_RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+const TLP_GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+
+fn marked(n: u32, marking: &str, value: &str) -> Value {
+    json!({"type": "indicator", "spec_version": "2.1",
+        "id": format!("indicator--0000000e-0000-4000-8000-{n:012x}"),
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "object_marking_refs": [marking],
+        "pattern": format!("[domain-name:value = '{value}']"), "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00.000Z"})
+}
+
+/// POSTs `objects` into `coll`: the status code and the status resource.
+async fn post(
+    c: &reqwest::Client,
+    base: &str,
+    coll: &str,
+    cred: Cred<'_>,
+    objects: Vec<Value>,
+) -> (u16, Value) {
+    let r = with(
+        c.post(format!("{base}/hub/collections/{coll}/objects/")),
+        cred,
+    )
+    .header("Accept", ACCEPT)
+    .header("Content-Type", ACCEPT)
+    .body(json!({ "objects": objects }).to_string())
+    .send()
+    .await
+    .unwrap();
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The ids `cred` sees in `coll` on `base`.
+async fn ids(c: &reqwest::Client, base: &str, coll: &str, cred: Cred<'_>) -> Vec<String> {
+    let r = with(
+        c.get(format!("{base}/hub/collections/{coll}/objects/")),
+        cred,
+    )
+    .header("Accept", ACCEPT)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
+    page["objects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Removing and disabling members, removing trust groups and collections, changing grants: each
+/// in force on every node within the bound, and what the removed member produced stays without
+/// anyone gaining access to it.
+async fn removal(
+    cluster: &Cluster,
+    c: &reqwest::Client,
+    urls: &[String],
+    root: Cred<'_>,
+    coll: &str,
+) {
+    let a = &urls[0];
+    let last = &urls[urls.len() - 1];
+    let get = |path: &str| {
+        let url = format!("{a}{path}");
+        async move { api(c, reqwest::Method::GET, &url, root, None).await.1 }
+    };
+    // Member `me` with a user and a key, in a trust group and in a collection's grants.
+    for (method, path, body) in [
+        (
+            reqwest::Method::POST,
+            "/admin/members",
+            json!({"id": "me", "name": "Member E"}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/users",
+            json!({"name": "erin", "member": "me", "role": "contributor", "password": "erin-s3cret-pass"}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/trust-groups",
+            json!({"id": "eg", "members": ["me", "mb"]}),
+        ),
+    ] {
+        let (code, v) = api(c, method, &format!("{a}{path}"), root, Some(body)).await;
+        assert_eq!(code, 201, "{path}: {v}");
+    }
+    let (code, v) = api(
+        c,
+        reqwest::Method::POST,
+        &format!("{a}/admin/keys"),
+        root,
+        Some(json!({"id": "mekey", "member": "me", "role": "reader"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{v}");
+    let mekey = v["token"].as_str().unwrap().to_owned();
+    let (code, v) = api(c, reqwest::Method::POST, &format!("{a}/admin/collections"), root,
+        Some(json!({"title": "E's", "trust_group": "eg", "read": ["me", "eg"], "write": ["me"], "red_recipients": ["me"]}))).await;
+    assert_eq!(code, 201, "{v}");
+    let ecoll = v["collection"]["id"].as_str().unwrap().to_owned();
+    let erin = Cred::Basic("erin", "erin-s3cret-pass");
+    in_force_everywhere(c, urls, erin, 200, Instant::now(), BOUND, "member e's user").await;
+    in_force_everywhere(
+        c,
+        urls,
+        Cred::Bearer(&mekey),
+        200,
+        Instant::now(),
+        BOUND,
+        "member e's key",
+    )
+    .await;
+
+    // Erin publishes a RED and a GREEN object into the shared collection.
+    let (red, green) = (
+        marked(1, TLP_RED, "red.example"),
+        marked(2, TLP_GREEN, "green.example"),
+    );
+    let (code, st) = post(c, a, SHARED, erin, vec![red.clone(), green.clone()]).await;
+    assert_eq!((code, st["success_count"].as_u64()), (202, Some(2)), "{st}");
+    let red_id = red["id"].as_str().unwrap().to_owned();
+    let green_id = green["id"].as_str().unwrap().to_owned();
+    assert!(ids(c, last, SHARED, erin).await.contains(&red_id));
+
+    // Disable, then enable the member: its user and key refused, then let in, everywhere.
+    let (code, v) = api(
+        c,
+        reqwest::Method::POST,
+        &format!("{last}/admin/members/me/disable"),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    let t0 = Instant::now();
+    in_force_everywhere(
+        c,
+        urls,
+        Cred::Bearer(&mekey),
+        401,
+        t0,
+        BOUND,
+        "disabled member's key",
+    )
+    .await;
+    in_force_everywhere(c, urls, erin, 401, t0, BOUND, "disabled member's user").await;
+    assert_eq!(get("/admin/members").await["disabled"], json!(["me"]));
+    cluster.cli(&["member", "enable", "me"], None);
+    let t0 = Instant::now();
+    in_force_everywhere(
+        c,
+        urls,
+        Cred::Bearer(&mekey),
+        200,
+        t0,
+        BOUND,
+        "enabled member's key",
+    )
+    .await;
+
+    // Remove it (CLI on the first node's store): its user and key refused on every node.
+    let out = cluster.cli(&["member", "remove", "me"], None);
+    let t0 = Instant::now();
+    assert!(out.contains("Removed member me"), "{out}");
+    in_force_everywhere(
+        c,
+        urls,
+        Cred::Bearer(&mekey),
+        401,
+        t0,
+        BOUND,
+        "removed member's key",
+    )
+    .await;
+    in_force_everywhere(c, urls, erin, 401, t0, BOUND, "removed member's user").await;
+    let members = get("/admin/members").await;
+    assert!(
+        members["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["id"] != "me"),
+        "{members}"
+    );
+    let users = get("/admin/users").await;
+    assert!(
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["name"] != "erin"),
+        "{users}"
+    );
+    let keys = get("/admin/keys").await;
+    assert!(
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["id"] != "mekey"),
+        "{keys}"
+    );
+    let groups = get("/admin/trust-groups").await;
+    let eg = groups["trust_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == "eg")
+        .unwrap()
+        .clone();
+    assert_eq!(eg["members"], json!(["mb"]), "{groups}");
+    let cols = get("/admin/collections").await;
+    let ec = cols["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == ecoll.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            ec["read"].clone(),
+            ec["write"].clone(),
+            ec["red_recipients"].clone()
+        ),
+        (json!(["eg"]), json!([]), json!([])),
+        "{ec}"
+    );
+
+    // Its objects stay with their markings; nobody gains the RED one, nobody versions them.
+    let reader = nodes::token(READER_KEY);
+    for url in urls {
+        let seen = ids(c, url, SHARED, root).await;
+        assert!(seen.contains(&green_id), "the GREEN object stays on {url}");
+        assert!(
+            !seen.contains(&red_id),
+            "an admin does not gain a removed member's RED object"
+        );
+        assert!(
+            !ids(c, url, SHARED, Cred::Bearer(&reader))
+                .await
+                .contains(&red_id)
+        );
+    }
+    let mut next = green.clone();
+    next["modified"] = json!("2026-02-01T00:00:00.000Z");
+    next["object_marking_refs"] = json!([TLP_RED]);
+    let (code, st) = post(c, a, SHARED, root, vec![next]).await;
+    assert_eq!(
+        (code, st["failure_count"].as_u64()),
+        (202, Some(1)),
+        "nobody versions a removed member's object: {st}"
+    );
+    // Its id is not given again (whoever held it would be its objects' producer).
+    let (code, v) = api(
+        c,
+        reqwest::Method::POST,
+        &format!("{a}/admin/members"),
+        root,
+        Some(json!({"id": "me", "name": "E again"})),
+    )
+    .await;
+    assert_eq!(code, 409, "{v}");
+    let o = common::sw(
+        &cluster.dir,
+        &[
+            "admin",
+            "member",
+            "add",
+            "me",
+            "--name",
+            "again",
+            "--config",
+            cluster.config.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success(), "{}", common::show(&o));
+
+    // Nobody locks the node out: not its own member over the API, not the last admin account's
+    // member from the CLI.
+    let (code, v) = api(
+        c,
+        reqwest::Method::DELETE,
+        &format!("{a}/admin/members/ma"),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!((code, v["http_status"].as_str()), (409, Some("409")), "{v}");
+    for args in [["member", "remove", "ma"], ["member", "disable", "ma"]] {
+        let mut all = vec!["admin"];
+        all.extend_from_slice(&args);
+        all.extend_from_slice(&["--config", cluster.config.to_str().unwrap()]);
+        let o = common::sw(&cluster.dir, &all);
+        assert!(
+            !o.status.success() && common::stderr(&o).contains("without an admin"),
+            "{}",
+            common::show(&o)
+        );
+    }
+    assert_eq!(discovery(c, a, root).await, 200);
+
+    // Trust groups: removed, dropped from the collection shared with it, not given again.
+    let (code, v) = api(
+        c,
+        reqwest::Method::DELETE,
+        &format!("{last}/admin/trust-groups/eg"),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    let cols = get("/admin/collections").await;
+    let ec = cols["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == ecoll.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ec["read"].clone(), ec["trust_group"].clone()),
+        (json!([]), Value::Null),
+        "{ec}"
+    );
+    for (method, path, body, want) in [
+        (
+            reqwest::Method::DELETE,
+            "/admin/trust-groups/eg".to_owned(),
+            None,
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/trust-groups".to_owned(),
+            Some(json!({"id": "eg", "members": ["ma"]})),
+            409,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/admin/members/nobody".to_owned(),
+            None,
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/members/nobody/disable".to_owned(),
+            None,
+            404,
+        ),
+        // Grants: replaced, refused when they name nobody, give RED to everyone, or no collection.
+        (
+            reqwest::Method::PUT,
+            format!("/admin/collections/{ecoll}/grants"),
+            Some(json!({"read": ["mc", "grid"], "write": ["mc"], "red_recipients": ["mb"]})),
+            200,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/admin/collections/{ecoll}/grants"),
+            Some(json!({"read": ["ghost"]})),
+            400,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/admin/collections/{ecoll}/grants"),
+            Some(json!({"red_recipients": ["*"]})),
+            400,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/admin/collections/{ecoll}/grants"),
+            Some(json!({"read": [], "admin": true})),
+            400,
+        ),
+        (
+            reqwest::Method::PUT,
+            "/admin/collections/00000000-0000-4000-8000-00000000dead/grants".to_owned(),
+            Some(json!({})),
+            404,
+        ),
+        // A collection holding objects stays.
+        (
+            reqwest::Method::DELETE,
+            format!("/admin/collections/{coll}"),
+            None,
+            409,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/admin/collections/00000000-0000-4000-8000-00000000dead".to_owned(),
+            None,
+            404,
+        ),
+        // Ids with path tricks are refused before they name anything.
+        (
+            reqwest::Method::DELETE,
+            "/admin/members/..%2F..%2Fadmin%2Fstate".to_owned(),
+            None,
+            400,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/admin/trust-groups/a%5Cb".to_owned(),
+            None,
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/members/a%00b/disable".to_owned(),
+            None,
+            400,
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/admin/collections/{}", "x".repeat(300)),
+            None,
+            400,
+        ),
+    ] {
+        let (code, v) = api(c, method, &format!("{a}{path}"), root, body).await;
+        assert_eq!(code, want, "{path}: {v}");
+        if want >= 400 {
+            assert_eq!(
+                v["http_status"],
+                want.to_string(),
+                "a TAXII error resource: {v}"
+            );
+        }
+    }
+    // The new grants are served on every node: mc reads the collection.
+    let carl = Cred::Basic("carl", "carl-s3cret-pass");
+    let t0 = Instant::now();
+    for url in urls {
+        loop {
+            let r = with(
+                c.get(format!("{url}/hub/collections/{ecoll}/objects/")),
+                carl,
+            )
+            .header("Accept", ACCEPT)
+            .send()
+            .await
+            .unwrap();
+            if r.status() == 200 {
+                break;
+            }
+            assert!(
+                t0.elapsed() <= BOUND,
+                "grants not in force on {url}: {}",
+                r.status()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // Oversized grants: 400, nothing changed.
+    let big: Vec<String> = (0..20_000).map(|i| format!("m{i}")).collect();
+    let (code, v) = api(
+        c,
+        reqwest::Method::PUT,
+        &format!("{a}/admin/collections/{ecoll}/grants"),
+        root,
+        Some(json!({"read": big})),
+    )
+    .await;
+    assert_eq!((code, v["http_status"].as_str()), (400, Some("400")), "{v}");
+    // An empty collection goes (CLI), and is gone on every node.
+    let out = cluster.cli(&["collection", "remove", &ecoll], None);
+    assert!(out.contains("Removed collection"), "{out}");
+    let t0 = Instant::now();
+    for url in urls {
+        loop {
+            let r = c
+                .get(format!("{url}/hub/collections/{ecoll}/"))
+                .bearer_auth(admin())
+                .header("Accept", ACCEPT)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 404 {
+                break;
+            }
+            assert!(
+                t0.elapsed() <= BOUND,
+                "removed collection still served on {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let o = common::sw(
+        &cluster.dir,
+        &[
+            "admin",
+            "collection",
+            "remove",
+            coll,
+            "--config",
+            cluster.config.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && common::stderr(&o).contains("holds"),
+        "{}",
+        common::show(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -951,4 +1487,179 @@ async fn three_nodes_on_one_postgres() {
     assert_eq!(burst, 12, "{keys}");
     drop(cluster);
     db.drop_db(Some(store)).await;
+}
+
+/// A `serve` node on its own SQLite store, with `extra` appended to the grid configuration and
+/// `env` in its environment; its URL.
+fn lone_node(dir: &Path, extra: &str, env: &[(&str, String)]) -> (Child, String, PathBuf) {
+    let config = common::write_grid_config(dir, "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    for (id, member, role) in [(ADMIN_KEY, "ma", "admin"), ("peerkey", "mb", "reader")] {
+        text.push_str(&format!(
+            "\n[[api_keys]]\nid = \"{id}\"\nmember = \"{member}\"\nrole = \"{role}\"\ndigest = \"{}\"\n",
+            nodes::digest(id)
+        ));
+    }
+    text.push_str(extra);
+    std::fs::write(&config, text).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shieldwall"));
+    cmd.args(["serve", "--config"])
+        .arg(&config)
+        .env("SHIELDWALL_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (child, url) = nodes::serve_child(&mut cmd);
+    (child, url, config)
+}
+
+struct Kill(Vec<Child>);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Waits (up to `limit`) until `id` is in `coll` at `base`.
+async fn arrives(c: &reqwest::Client, base: &str, coll: &str, id: &str, limit: Duration) -> bool {
+    let t0 = Instant::now();
+    let root = admin();
+    while t0.elapsed() < limit {
+        if ids(c, base, coll, Cred::Bearer(&root))
+            .await
+            .iter()
+            .any(|x| x == id)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The running scheduled sync follows the admin state: a peer added through the admin API is
+/// synced without a restart, a removed one no longer is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_peers_reach_the_running_scheduled_sync() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (b_child, b, _) = lone_node(db.path(), "", &[]);
+    let (a_child, a, _) = lone_node(
+        da.path(),
+        "\n[sync]\nenabled = true\n",
+        &[("PEER_B_TOKEN", nodes::token("peerkey"))],
+    );
+    let _nodes = Kill(vec![a_child, b_child]);
+    let c = common::client();
+    let root = admin();
+    let root = Cred::Bearer(&root);
+    let first = marked(11, TLP_GREEN, "first.example");
+    let (code, st) = post(&c, &b, SHARED, root, vec![first.clone()]).await;
+    assert_eq!((code, st["success_count"].as_u64()), (202, Some(1)), "{st}");
+    let first_id = first["id"].as_str().unwrap();
+    assert!(
+        !ids(&c, &a, SHARED, root)
+            .await
+            .iter()
+            .any(|x| x == first_id)
+    );
+
+    // B becomes A's peer through A's admin API: its objects arrive, A never restarted.
+    let peer = |name: &str, local: &str| {
+        json!({"name": name, "url": b, "api_root": "hub", "member": "mb", "token_env": "PEER_B_TOKEN",
+            "collections": [{"local": local, "remote": SHARED, "direction": "pull", "interval_seconds": 1}]})
+    };
+    let (code, v) = api(
+        &c,
+        reqwest::Method::POST,
+        &format!("{a}/admin/peers"),
+        root,
+        Some(peer("b", SHARED)),
+    )
+    .await;
+    assert_eq!(code, 201, "{v}");
+    assert!(
+        arrives(&c, &a, SHARED, first_id, Duration::from_secs(30)).await,
+        "B's object did not arrive at A after adding the peer"
+    );
+    let (code, status) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/sync"),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(status["peers"]["b"]["last_success"].is_string(), "{status}");
+
+    // Removed: B's next object does not arrive. To know that the scheduler has moved on, a
+    // second peer on the same B pulls into A's private collection: once the object arrives
+    // there (and one more round has passed), the removed peer had every chance to bring it.
+    let (code, v) = api(
+        &c,
+        reqwest::Method::DELETE,
+        &format!("{a}/admin/peers/b"),
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = api(
+        &c,
+        reqwest::Method::POST,
+        &format!("{a}/admin/peers"),
+        root,
+        Some(peer("b2", PRIVATE)),
+    )
+    .await;
+    assert_eq!(code, 201, "{v}");
+    assert!(
+        arrives(&c, &a, PRIVATE, first_id, Duration::from_secs(30)).await,
+        "the second peer syncs"
+    );
+    let second = marked(12, TLP_GREEN, "second.example");
+    let (code, _) = post(&c, &b, SHARED, root, vec![second.clone()]).await;
+    assert_eq!(code, 202);
+    let second_id = second["id"].as_str().unwrap();
+    assert!(
+        arrives(&c, &a, PRIVATE, second_id, Duration::from_secs(30)).await,
+        "the second peer syncs"
+    );
+    let third = marked(13, TLP_GREEN, "third.example");
+    post(&c, &b, SHARED, root, vec![third.clone()]).await;
+    assert!(
+        arrives(
+            &c,
+            &a,
+            PRIVATE,
+            third["id"].as_str().unwrap(),
+            Duration::from_secs(30)
+        )
+        .await
+    );
+    let shared = ids(&c, &a, SHARED, root).await;
+    assert!(shared.iter().any(|x| x == first_id));
+    assert!(
+        !shared.iter().any(|x| x == second_id),
+        "the removed peer still syncs: {shared:?}"
+    );
+    let (_, status) = api(
+        &c,
+        reqwest::Method::GET,
+        &format!("{a}/admin/sync"),
+        root,
+        None,
+    )
+    .await;
+    assert!(
+        status["peers"]["b"].get("last_success").is_none(),
+        "the removed peer's schedule status stays: {status}"
+    );
+    assert!(
+        status["peers"]["b2"]["last_success"].is_string(),
+        "{status}"
+    );
 }
