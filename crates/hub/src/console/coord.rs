@@ -1230,7 +1230,7 @@ const SECTORS: &[&str] = &[
     "manufacturing",
     "technology",
 ];
-const NIS2: &[&str] = &[
+pub(super) const NIS2: &[&str] = &[
     "energy",
     "transport",
     "banking",
