@@ -731,14 +731,19 @@ const ENTITY_CLASSES: &[(&str, &str)] = &[
     ("other", "Other"),
 ];
 
-/// What each TLP level means, as the form says it next to the level's label.
+/// What each TLP level tells the recipients, and who sees the request on this node, as the form
+/// says it next to the level's label (the access policy's table).
 fn tlp_meaning(l: TlpLevel) -> &'static str {
     match l {
-        TlpLevel::Clear => "no limit on disclosure",
-        TlpLevel::Green => "the community: the coalition's members",
-        TlpLevel::Amber => "members who need to know, and their clients",
-        TlpLevel::AmberStrict => "the receiving organisation only",
-        TlpLevel::Red => "the named recipients only",
+        TlpLevel::Clear => "may be published · seen by every reader of the collection",
+        TlpLevel::Green => "within the coalition, not published · every reader of the collection",
+        TlpLevel::Amber => {
+            "within recipients' organisations and those who need it · every reader of the collection"
+        }
+        TlpLevel::AmberStrict => {
+            "within recipients' organisations only · every reader of the collection"
+        }
+        TlpLevel::Red => "not passed on · only your member and the collection's RED recipients",
     }
 }
 

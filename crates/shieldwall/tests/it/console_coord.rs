@@ -325,7 +325,12 @@ async fn request_flow(w: &World) {
         !a.body.contains("Public feed"),
         "public-feed is not ee's to write"
     );
-    // The form for one incident comes with it chosen.
+    // The form for one incident (linked from the incident's page) comes with it chosen.
+    let a = ee.get(&format!("/ui/incidents/{}", pct(&w.ids[0]))).await;
+    assert!(a.body.contains(&format!(
+        "href=\"/ui/assist/new?incident={}\"",
+        pct(&w.ids[0])
+    )));
     let a = ee
         .get(&format!("/ui/assist/new?incident={}", pct(&w.ids[0])))
         .await;
@@ -534,7 +539,7 @@ async fn request_flow(w: &World) {
         "no mistake stored anything"
     );
 
-    // Filed: GREEN in energy-sector with the incident, AMBER+STRICT in coalition-indicators.
+    // Filed: GREEN in energy-sector with the incident, RED in coalition-indicators.
     let mut f: Vec<(&str, &str)> =
         good("green", "energy-sector", "Workstation forensics <i>now</i>");
     f.push(("incident", w.ids[0].as_str()));
@@ -571,15 +576,11 @@ async fn request_flow(w: &World) {
     let a = post(
         &mut ee,
         "/ui/assist",
-        &good(
-            "amber+strict",
-            "coalition-indicators",
-            "Strict request for licences",
-        ),
+        &good("red", "coalition-indicators", "Red request for licences"),
     )
     .await;
     assert_eq!(a.status, 303, "{}", a.body);
-    let strict_id = a.headers["location"]
+    let red_id = a.headers["location"]
         .to_str()
         .unwrap()
         .trim_start_matches("/ui/assist/")
@@ -590,7 +591,7 @@ async fn request_flow(w: &World) {
     let placements = w.node.store.placements().await.unwrap();
     let want = crate::leak::expected(&w.coalition, &placements);
     let mut seen_by = BTreeSet::new();
-    for id in [&green_id, &strict_id] {
+    for id in [&green_id, &red_id] {
         for (user, _, _) in demo::USERS {
             let may = want
                 .iter()
@@ -609,13 +610,18 @@ async fn request_flow(w: &World) {
             }
         }
     }
-    // Not everyone and not no one: the markings and collections make a difference.
-    for id in [&green_id, &strict_id] {
-        let n = seen_by.iter().filter(|(_, i)| *i == id.as_str()).count();
-        assert!(n > 0 && n < demo::USERS.len(), "{id} seen by {n}");
-    }
-    assert!(seen_by.contains(&("ee-analyst", strict_id.as_str())));
+    // Both are seen, by different users: the collection (energy-sector is not cert-lv's) and
+    // the marking (RED: its producer and the collection's RED recipients) make a difference.
+    let n = |id: &str| seen_by.iter().filter(|(_, i)| *i == id).count();
+    assert!(n(&green_id) > 0, "the GREEN request is seen");
     assert!(!seen_by.contains(&("lv-analyst", green_id.as_str())));
+    assert!(
+        n(&red_id) > 0 && n(&red_id) < demo::USERS.len(),
+        "RED: {} users",
+        n(&red_id)
+    );
+    assert!(seen_by.contains(&("ee-analyst", red_id.as_str())));
+    assert!(!seen_by.contains(&("lv-analyst", red_id.as_str())));
 }
 
 async fn incident_flow(w: &World) {
