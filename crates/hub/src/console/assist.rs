@@ -30,7 +30,7 @@ use super::{
         name_of, opt, opts, percent, producer, q, query, select, step_error, tlp_select,
     },
     csrf_field,
-    html::{Banner, E, object_href, pct, see_other, tlp_badge},
+    html::{E, object_href, pct, see_other, tlp_badge},
     page, refused,
     session::Signed,
 };
@@ -747,6 +747,16 @@ fn tlp_meaning(l: TlpLevel) -> &'static str {
     }
 }
 
+/// A TLP level as a choice: TLP 2.0's label, without the `data-tlp` of a label of what a page
+/// shows (the page's banner does not count it).
+fn tlp_choice(l: TlpLevel) -> String {
+    format!(
+        "<span class=\"tlp tlp-{}\">{}</span>",
+        l.value().replace('+', "-"),
+        l.name()
+    )
+}
+
 /// The most incidents the form lists (the most recently modified; one given in the address is
 /// always listed).
 const MAX_INCIDENT_CHOICES: usize = 200;
@@ -1028,7 +1038,7 @@ Correct what is marked and send it again:</p><ul>",
             b,
             "<label class=\"check\" for=\"{id}\"><input type=\"radio\" id=\"{id}\" name=\"tlp\" value=\"{v}\" required{on}{}> {} <span class=\"note\">{}</span></label>",
             st.invalid("tlp", "r-tlp"),
-            tlp_badge(*l),
+            tlp_choice(*l),
             tlp_meaning(*l)
         );
     }
@@ -1038,18 +1048,25 @@ Correct what is marked and send it again:</p><ul>",
     b
 }
 
-/// The incidents a member may relate a request to: (id, name), the most recently modified first,
-/// `keep` always among them when visible.
+/// The incidents a member may relate a request to: (id, name and TLP), the most recently
+/// modified first, `keep` always among them when visible. Each is noted in `shown` (the page's
+/// banner, the audit of RED and AMBER+STRICT reads).
 async fn incident_choices(
+    state: &AppState,
     m: &MemberService,
     keep: &str,
+    shown: &mut Shown,
 ) -> Result<Vec<(String, String)>, ServiceError> {
     let mut list = m.view_types(&m.readable(), &["incident"]).await?;
     list.sort_by(|a, b| s(b, "modified").cmp(s(a, "modified")));
     let mut out: Vec<(String, String)> = Vec::new();
     for (i, o) in list.iter().enumerate() {
         if i < MAX_INCIDENT_CHOICES || s(o, "id") == keep {
-            out.push((s(o, "id").to_owned(), name_of(o)));
+            let t = shown.see(state, o);
+            out.push((
+                s(o, "id").to_owned(),
+                format!("{} — {}", name_of(o), t.name()),
+            ));
         }
     }
     Ok(out)
@@ -1084,10 +1101,14 @@ pub(super) async fn new_request_form(
         return r;
     }
     let incident = q(&qs, "incident");
-    let incidents = match incident_choices(&m, incident).await {
+    let mut seen = Shown::default();
+    let incidents = match incident_choices(&state, &m, incident, &mut seen).await {
         Ok(i) => i,
         Err(e) => return failed(&e),
     };
+    if let Err(r) = seen.audit(&state, &signed, "assist:new").await {
+        return r;
+    }
     let mut f = HashMap::new();
     if incidents.iter().any(|(id, _)| id == incident) {
         f.insert("incident".to_owned(), incident.to_owned());
@@ -1098,13 +1119,7 @@ pub(super) async fn new_request_form(
         errors: &[],
     };
     let b = request_form(&signed, &workflow::writable(&m), &incidents, &st);
-    page(
-        &signed,
-        "assist",
-        "Request assistance",
-        Banner::default(),
-        &b,
-    )
+    page(&signed, "assist", "Request assistance", seen.banner, &b)
 }
 
 /// Whether `v` has a character no form field should hold (controls, except the line breaks
@@ -1391,12 +1406,16 @@ pub(super) async fn new_request(
         Err(errors) => errors,
     };
     let keep = f.get("incident").map(String::as_str).unwrap_or("");
-    let incidents = match incident_choices(&m, keep).await {
+    let mut seen = Shown::default();
+    let incidents = match incident_choices(&state, &m, keep, &mut seen).await {
         Ok(i) => i,
         Err(e) => return failed(&e),
     };
+    if let Err(r) = seen.audit(&state, &signed, "assist:new").await {
+        return r;
+    }
     // What was typed comes back without the control characters refused in it.
-    let shown: HashMap<String, String> = f
+    let typed: HashMap<String, String> = f
         .into_iter()
         .map(|(k, v)| {
             let v = v
@@ -1407,18 +1426,12 @@ pub(super) async fn new_request(
         })
         .collect();
     let st = RequestForm {
-        f: &shown,
+        f: &typed,
         services: &checked,
         errors: &errors,
     };
     let b = request_form(&signed, &workflow::writable(&m), &incidents, &st);
-    let mut r = page(
-        &signed,
-        "assist",
-        "Request assistance",
-        Banner::default(),
-        &b,
-    );
+    let mut r = page(&signed, "assist", "Request assistance", seen.banner, &b);
     *r.status_mut() = StatusCode::BAD_REQUEST;
     r
 }

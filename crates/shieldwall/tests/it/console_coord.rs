@@ -1036,7 +1036,7 @@ async fn methods(w: &World) {
             Method::GET,
             offer.as_str(),
             "POST",
-            "form&#39;s submission",
+            "only takes a form",
         ),
         (
             false,
