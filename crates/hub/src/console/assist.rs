@@ -1018,7 +1018,7 @@ Correct what is marked and send it again:</p><ul>",
         "r-languages",
         "Working languages",
         64,
-        " placeholder=\"two-letter codes, e.g. en, et\"",
+        " placeholder=\"e.g. en, nl\"",
     ));
     b.push_str("</div>");
     let _ = write!(
