@@ -1073,6 +1073,7 @@ async fn incident_choices(
 }
 
 /// Refused before any form: a member that may write nowhere files no request.
+#[allow(clippy::result_large_err)]
 fn may_request(m: &MemberService) -> Result<(), Response> {
     if workflow::may_write_somewhere(m) {
         Ok(())
