@@ -870,6 +870,14 @@ pub(super) async fn incident_page(
         }
         Err(e) => return failed(&e),
     }
+    // Any member that may write somewhere may ask for help with an incident it sees.
+    if workflow::may_write_somewhere(&m) {
+        let _ = write!(
+            b,
+            "<p><a class=\"button\" href=\"/ui/assist/new?incident={}\">Request assistance for this incident</a></p>",
+            E(&pct(&id))
+        );
+    }
     if let Err(r) = shown
         .audit(&state, &signed, &format!("incident:{id}"))
         .await
@@ -1230,7 +1238,7 @@ const SECTORS: &[&str] = &[
     "manufacturing",
     "technology",
 ];
-const NIS2: &[&str] = &[
+pub(super) const NIS2: &[&str] = &[
     "energy",
     "transport",
     "banking",

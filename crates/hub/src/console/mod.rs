@@ -34,7 +34,12 @@
 //! `<form method="post">`, and in the POST handler take the body as `Bytes`, parse it with
 //! [`form`], and call [`check_form`] first: it refuses (403) a missing or wrong token. After a
 //! successful POST answer with [`html::see_other`] (post/redirect/get). Labels go on every input
-//! (`<label for=…>`).
+//! (`<label for=…>`). A long form answers its mistakes with itself (400): every mistake listed
+//! at its top, linked to its field, the field `aria-invalid`, what was typed kept (the request
+//! for assistance's form in [`assist`] does so).
+//!
+//! A route asked with a method it does not take answers an HTML 405 page (`method_not_allowed`,
+//! with axum's `Allow` header), not the TAXII API's error resource.
 
 pub mod admin;
 pub mod assist;
@@ -101,7 +106,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/incidents/{id}/{step}", post(coord::incident_step))
         .route("/ui/disarm", get(coord::disarm))
         .route("/ui/disarm/{technique}", get(coord::disarm_technique))
-        .route("/ui/assist", get(assist::board))
+        .route("/ui/assist", get(assist::board).post(assist::new_request))
+        .route("/ui/assist/new", get(assist::new_request_form))
         .route("/ui/assist/{id}", get(assist::request_page))
         .route("/ui/assist/{id}/{action}", post(assist::step))
         .route("/ui/admin", get(admin::index))
@@ -126,7 +132,43 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/federation", get(federation::status))
         .route("/ui/federation/explain", get(federation::explain))
         .route("/ui/{*rest}", get(pages::not_found).post(pages::not_found))
+        .layer(middleware::from_fn(method_not_allowed))
         .layer(middleware::from_fn(security_headers))
+}
+
+/// A console route asked with a method it does not take answers a console page (405), not the
+/// TAXII API's error resource; axum adds the `Allow` header (the methods the route takes) after.
+async fn method_not_allowed(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    let is_html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED || is_html {
+        return resp;
+    }
+    let why = if path == "/ui/sign-out" {
+        "Signing out is a button, not an address: use <strong>Sign out</strong> at the top of any console page."
+    } else if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        "This address only takes a form's submission. Go back to the page that holds the form and use its button."
+    } else {
+        "A console page is read with GET and its forms send POST: this address does not take this method, and nothing was changed."
+    };
+    html::html(
+        StatusCode::METHOD_NOT_ALLOWED,
+        html::layout(
+            None,
+            "Method not allowed",
+            Banner::default(),
+            &format!(
+                "<h1>Method not allowed</h1><p>{why}</p><p class=\"note\">Asked with {}.</p><p><a href=\"/ui/\">Back to the console</a></p>",
+                E(method.as_str())
+            ),
+        ),
+    )
 }
 
 async fn stylesheet() -> Response {

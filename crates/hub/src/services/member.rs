@@ -151,6 +151,32 @@ impl MemberService {
         Ok(latest_of(out, all_versions))
     }
 
+    /// The latest versions of the objects of the types `types` the member may see in `colls`
+    /// (the listing filters by type in the store, so the rest is never read).
+    pub async fn view_types(
+        &self,
+        colls: &[Collection],
+        types: &[&str],
+    ) -> Result<Vec<Value>, ServiceError> {
+        let mut out = Vec::new();
+        let pushdown = Pushdown::for_principal(&self.principal, &self.coalition);
+        for c in colls {
+            let mut q =
+                ListQuery::whole_collection(&c.id, pushdown.clone(), VersionSelection::last());
+            q.types = types.iter().map(|t| (*t).to_owned()).collect();
+            for_each_page(&self.store, q, |records| -> Result<(), ServiceError> {
+                for r in records {
+                    if let Some(j) = &r.json {
+                        out.push(stored_json(j)?);
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(latest_of(out, false))
+    }
+
     /// The latest version of `id` the member may see in any collection, and the collection
     /// holding it.
     pub async fn find(&self, id: &str) -> Result<(Value, Collection), ServiceError> {

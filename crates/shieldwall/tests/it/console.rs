@@ -103,6 +103,18 @@ impl Browser {
         self.answer(r).await
     }
 
+    /// A request with any method and no body.
+    pub(crate) async fn request(&mut self, method: reqwest::Method, path: &str) -> Answer {
+        let r = self
+            .c
+            .request(method, format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.answer(r).await
+    }
+
     async fn answer(&mut self, r: reqwest::Response) -> Answer {
         let status = r.status().as_u16();
         let headers = r.headers().clone();

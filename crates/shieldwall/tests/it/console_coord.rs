@@ -273,6 +273,357 @@ async fn assistance_flow(w: &World) {
     assert!(a.body.contains("Forensics for the distributor"));
 }
 
+/// How many assistance requests the store holds (any collection, any version).
+async fn requests_stored(w: &World) -> usize {
+    let ids: HashSet<String> = w
+        .node
+        .store
+        .placements()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.id.starts_with("assistance-request--"))
+        .map(|p| p.id)
+        .collect();
+    ids.len()
+}
+
+/// A new request for assistance through the console's form: who may file one, where, with
+/// which marking; mistakes come back on the form with what was typed; and the request filed is
+/// seen by exactly the users the policy lets see it.
+async fn request_flow(w: &World) {
+    let mut ee = signed(w, "ee-analyst").await;
+    let a = ee.get("/ui/assist").await;
+    assert!(
+        a.body.contains("href=\"/ui/assist/new\""),
+        "the board links the form"
+    );
+    let a = ee.get("/ui/assist/new").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    for want in [
+        "name=\"csrf\"",
+        "id=\"r-name\"",
+        "name=\"service\"",
+        "id=\"r-needs\"",
+        "id=\"r-sector\"",
+        "id=\"r-urgency\"",
+        "id=\"r-severity\"",
+        "id=\"r-incident\"",
+        "id=\"r-collection\"",
+        "type=\"radio\" id=\"r-tlp-amber-strict\"",
+        "<span class=\"tlp tlp-red\"",
+        "Distributor SCADA intrusion",
+    ] {
+        assert!(a.body.contains(want), "the form has {want}");
+    }
+    // The TLP is chosen, never preselected; collections offered are the writable ones.
+    assert!(
+        !a.body
+            .contains("name=\"tlp\" value=\"amber\" required checked")
+    );
+    assert!(
+        !a.body.contains("Public feed"),
+        "public-feed is not ee's to write"
+    );
+    // The form for one incident (linked from the incident's page) comes with it chosen.
+    let a = ee.get(&format!("/ui/incidents/{}", pct(&w.ids[0]))).await;
+    assert!(a.body.contains(&format!(
+        "href=\"/ui/assist/new?incident={}\"",
+        pct(&w.ids[0])
+    )));
+    let a = ee
+        .get(&format!("/ui/assist/new?incident={}", pct(&w.ids[0])))
+        .await;
+    assert!(a.body.contains(&format!("value=\"{}\" selected", w.ids[0])));
+
+    let good = |tlp: &'static str, coll: &'static str, name: &'static str| {
+        vec![
+            ("name", name),
+            (
+                "description",
+                "Memory forensics of two engineering workstations.",
+            ),
+            ("service", "digital-forensics"),
+            ("service", "incident-response"),
+            ("needs", "digital-forensics:6:person-days"),
+            ("sector", "energy"),
+            ("urgency", "immediate"),
+            ("severity", "80"),
+            ("entity_class", "essential"),
+            ("cross_border", "yes"),
+            ("mitigation", "HMI network isolated"),
+            ("languages", "en, et"),
+            ("collection", coll),
+            ("tlp", tlp),
+        ]
+    };
+    let before = requests_stored(w).await;
+    // Refused, nothing stored: the reader, no token, a wrong token, a collection ee may not
+    // write (readable or not), a member outside the collection.
+    let mut soc = signed(w, "ee-soc").await;
+    assert_eq!(soc.get("/ui/assist/new").await.status, 403, "the reader");
+    let f = good("green", "energy-sector", "Refused request");
+    let a = post(&mut soc, "/ui/assist", &f).await;
+    assert_eq!(a.status, 403, "the reader files: {}", a.body);
+    let a = ee.post("/ui/assist", &f).await;
+    assert_eq!(a.status, 403, "no token");
+    let mut wrong = vec![("csrf", "0".repeat(64).leak() as &str)];
+    wrong.extend_from_slice(&f);
+    let a = ee.post("/ui/assist", &wrong).await;
+    assert_eq!(a.status, 403, "a wrong token");
+    assert!(a.body.contains("did not come from this console"));
+    let a = post(
+        &mut ee,
+        "/ui/assist",
+        &good("green", "public-feed", "Refused request"),
+    )
+    .await;
+    assert_eq!(
+        a.status, 403,
+        "a collection ee may read but not write: {}",
+        a.body
+    );
+    assert!(
+        a.body.contains("may not write to that collection"),
+        "{}",
+        a.body
+    );
+    let mut lv = signed(w, "lv-analyst").await;
+    let a = post(
+        &mut lv,
+        "/ui/assist",
+        &good("green", "energy-sector", "Refused request"),
+    )
+    .await;
+    assert_eq!(a.status, 403, "a collection lv may not even read");
+    let a = post(
+        &mut ee,
+        "/ui/assist",
+        &good("green", "no-such-collection", "Refused request"),
+    )
+    .await;
+    assert_eq!(
+        a.status, 403,
+        "a collection that does not exist looks the same"
+    );
+    assert_eq!(requests_stored(w).await, before, "nothing stored");
+
+    // Mistakes: 400, the form again with what was typed and what is wrong.
+    let long = "A".repeat(300);
+    let huge = "B".repeat(70_000);
+    let hidden_incident: &'static str = w.ids[2].clone().leak(); // cert-lv's RED incident
+    let with = |k: &'static str, v: &'static str| {
+        let mut f = good("amber", "energy-sector", "Kept title");
+        f.retain(|(x, _)| *x != k);
+        f.push((k, v));
+        f
+    };
+    for (f, field, says) in [
+        (with("tlp", ""), "r-tlp", "Choose the TLP marking"),
+        (with("tlp", "purple"), "r-tlp", "is not a TLP level"),
+        (with("name", ""), "r-name", "Give the request a title"),
+        (
+            with("name", long.clone().leak()),
+            "r-name",
+            "longer than 256 characters",
+        ),
+        (
+            with("name", "bell\u{7}\u{0}"),
+            "r-name",
+            "control characters",
+        ),
+        (with("severity", "101"), "r-severity", "from 0 to 100"),
+        (with("severity", "-1"), "r-severity", "from 0 to 100"),
+        (
+            with("needs", "forensics:lots:days"),
+            "r-needs",
+            "not a number",
+        ),
+        (
+            with("needs", "digital-forensics:inf:days"),
+            "r-needs",
+            "must be a number ≥ 0",
+        ),
+        (with("needs", "a:b"), "r-needs", "SERVICE:QUANTITY:UNIT"),
+        (
+            with("other_services", "<script>x</script>"),
+            "r-other-services",
+            "is not a service name",
+        ),
+        (
+            with("urgency", "yesterday"),
+            "r-urgency",
+            "is not an urgency",
+        ),
+        (
+            with("entity_class", "huge"),
+            "r-entity-class",
+            "is not a type of entity",
+        ),
+        (with("sector", "moon"), "r-sector", "is not a NIS2 sector"),
+        (
+            with("mechanism", "bribery"),
+            "r-mechanism",
+            "is not a mechanism",
+        ),
+        (
+            with("languages", "english"),
+            "r-languages",
+            "two-letter language code",
+        ),
+        (
+            with("incident", hidden_incident),
+            "r-incident",
+            "No incident with this id",
+        ),
+        (
+            with("incident", "incident--not-an-id"),
+            "r-incident",
+            "No incident with this id",
+        ),
+        (
+            with("collection", ""),
+            "r-collection",
+            "Choose the collection",
+        ),
+    ] {
+        let a = post(&mut ee, "/ui/assist", &f).await;
+        never_500("/ui/assist", &a);
+        assert_eq!(a.status, 400, "{field}: {}", a.body);
+        assert!(
+            a.body.contains(&escape(says)),
+            "{field} says {says}: {}",
+            a.body
+        );
+        assert!(
+            a.body.contains(&format!("href=\"#{field}\"")),
+            "{field} linked from the summary"
+        );
+        assert!(a.body.contains("aria-invalid=\"true\""), "{field} marked");
+        assert!(!a.body.contains("<script>x"), "escaped");
+        // What was typed is kept.
+        if field != "r-name" {
+            assert!(
+                a.body.contains("value=\"Kept title\""),
+                "{field}: title kept"
+            );
+        }
+        assert!(
+            a.body
+                .contains("Memory forensics of two engineering workstations.")
+        );
+        assert!(
+            a.body.contains("value=\"digital-forensics\" checked"),
+            "{field}: ticks kept"
+        );
+    }
+    // No service at all; the hidden incident's name does not appear.
+    let mut f = good("amber", "energy-sector", "Kept title");
+    f.retain(|(k, _)| !matches!(*k, "service" | "needs"));
+    let a = post(&mut ee, "/ui/assist", &f).await;
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("Say which services are needed"));
+    // The EU Cybersecurity Reserve asks for the measures taken.
+    let mut f = with("mechanism", "eu-cybersecurity-reserve");
+    f.retain(|(k, _)| *k != "mitigation");
+    let a = post(&mut ee, "/ui/assist", &f).await;
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("asks for the measures already taken"));
+    // A body over 64 KiB: refused whole.
+    let a = post(&mut ee, "/ui/assist", &with("description", huge.leak())).await;
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("too large"));
+    assert_eq!(
+        requests_stored(w).await,
+        before,
+        "no mistake stored anything"
+    );
+
+    // Filed: GREEN in energy-sector with the incident, RED in coalition-indicators.
+    let mut f: Vec<(&str, &str)> =
+        good("green", "energy-sector", "Workstation forensics <i>now</i>");
+    f.push(("incident", w.ids[0].as_str()));
+    let a = post(&mut ee, "/ui/assist", &f).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let green = a.headers["location"].to_str().unwrap().to_owned();
+    assert!(
+        green.starts_with("/ui/assist/assistance-request--"),
+        "{green}"
+    );
+    let green_id = green.trim_start_matches("/ui/assist/").to_owned();
+    let r = stored(w, &green_id).await;
+    assert_eq!(r["request_status"], "submitted");
+    assert_eq!(r["urgency"], "immediate");
+    assert_eq!(r["incident_refs"][0], w.ids[0].as_str());
+    assert_eq!(r["cross_border"], true);
+    assert_eq!(
+        r["object_marking_refs"][0],
+        stix::tlp::TlpLevel::Green.marking_id()
+    );
+    assert!(
+        r["needs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["sector"] == "energy")
+    );
+    let a = ee.get(&green).await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body
+            .contains("Workstation forensics &lt;i&gt;now&lt;/i&gt;")
+    );
+    let a = post(
+        &mut ee,
+        "/ui/assist",
+        &good("red", "coalition-indicators", "Red request for licences"),
+    )
+    .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let red_id = a.headers["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/ui/assist/")
+        .to_owned();
+    assert_eq!(requests_stored(w).await, before + 2);
+
+    // Exactly the users the policy lets see each request see it, on its page and the board.
+    let placements = w.node.store.placements().await.unwrap();
+    let want = crate::leak::expected(&w.coalition, &placements);
+    let mut seen_by = BTreeSet::new();
+    for id in [&green_id, &red_id] {
+        for (user, _, _) in demo::USERS {
+            let may = want
+                .iter()
+                .any(|((u, _), ids)| u == user && ids.contains(id.as_str()));
+            let mut b = signed(w, user).await;
+            let page = b.get(&format!("/ui/assist/{}", pct(id))).await;
+            assert_eq!(page.status, if may { 200 } else { 404 }, "{user} {id}");
+            let board = b.get("/ui/assist").await;
+            assert_eq!(
+                board.body.contains(id.as_str()),
+                may,
+                "{user} on the board: {id}"
+            );
+            if may {
+                seen_by.insert((*user, id.as_str()));
+            }
+        }
+    }
+    // Both are seen, by different users: the collection (energy-sector is not cert-lv's) and
+    // the marking (RED: its producer and the collection's RED recipients) make a difference.
+    let n = |id: &str| seen_by.iter().filter(|(_, i)| *i == id).count();
+    assert!(n(&green_id) > 0, "the GREEN request is seen");
+    assert!(!seen_by.contains(&("lv-analyst", green_id.as_str())));
+    assert!(
+        n(&red_id) > 0 && n(&red_id) < demo::USERS.len(),
+        "RED: {} users",
+        n(&red_id)
+    );
+    assert!(seen_by.contains(&("ee-analyst", red_id.as_str())));
+    assert!(!seen_by.contains(&("lv-analyst", red_id.as_str())));
+}
+
 async fn incident_flow(w: &World) {
     let inc = &w.ids[0];
     let page = format!("/ui/incidents/{}", pct(inc));
@@ -565,7 +916,7 @@ async fn leak(w: &World) {
     let missing_incident = "/ui/incidents/incident--00000000-0000-4000-8000-000000000000";
     let missing_request = "/ui/assist/assistance-request--00000000-0000-4000-8000-000000000000";
     let mut checked_hidden = 0;
-    for (user, _, _) in demo::USERS {
+    for (user, _, role) in demo::USERS {
         let visible: BTreeSet<String> = want
             .iter()
             .filter(|((u, _), _)| u == user)
@@ -607,6 +958,7 @@ async fn leak(w: &World) {
             "/ui/incidents?kind=fimi",
             "/ui/disarm",
             "/ui/assist",
+            "/ui/assist/new",
             "/ui/federation",
         ]
         .iter()
@@ -619,6 +971,11 @@ async fn leak(w: &World) {
             }
             let a = b.get(&path).await;
             if path.starts_with("/ui/federation") && *user != "admin" {
+                assert_eq!(a.status, 403, "{user} {path}");
+                continue;
+            }
+            // The request form (its incident choice names incidents) for those who may write.
+            if path.starts_with("/ui/assist/new") && *role == shieldwall::config::Role::Reader {
                 assert_eq!(a.status, 403, "{user} {path}");
                 continue;
             }
@@ -644,7 +1001,7 @@ async fn leak(w: &World) {
                 ]
                 .iter()
                 .any(|p| l.starts_with(p))
-                    && !l.ends_with("/new")
+                    && !l.ends_with("/incidents/new")
                 {
                     queue.push_back(l.split('#').next().unwrap().to_owned());
                 }
@@ -656,6 +1013,101 @@ async fn leak(w: &World) {
         checked_hidden > 0,
         "some coordination object is hidden from someone"
     );
+}
+
+/// A console route asked with a method it does not take answers a console page (405 with
+/// `Allow`), signed in or not; the TAXII API keeps its error resources.
+async fn methods(w: &World) {
+    use reqwest::Method;
+    let mut ee = signed(w, "ee-analyst").await;
+    let mut anon = Browser::new(&w.node.base);
+    let offer = format!("/ui/assist/{}/offer", pct(&w.ids[6]));
+    for (anonymous, method, path, allow, says) in [
+        (
+            false,
+            Method::POST,
+            "/ui/search",
+            "GET",
+            "nothing was changed",
+        ),
+        (false, Method::GET, "/ui/sign-out", "POST", "Sign out"),
+        (
+            false,
+            Method::GET,
+            offer.as_str(),
+            "POST",
+            "only takes a form",
+        ),
+        (
+            false,
+            Method::PUT,
+            "/ui/incidents",
+            "POST",
+            "nothing was changed",
+        ),
+        (false, Method::DELETE, "/ui/", "GET", "nothing was changed"),
+        (
+            false,
+            Method::PATCH,
+            "/ui/assist",
+            "GET",
+            "nothing was changed",
+        ),
+        (
+            true,
+            Method::POST,
+            "/ui/search",
+            "GET",
+            "nothing was changed",
+        ),
+        (true, Method::GET, "/ui/sign-out", "POST", "Sign out"),
+    ] {
+        let b = if anonymous { &mut anon } else { &mut ee };
+        let a = b.request(method.clone(), path).await;
+        assert_eq!(a.status, 405, "{method} {path}: {}", a.body);
+        let ct = a.headers["content-type"].to_str().unwrap();
+        assert!(ct.starts_with("text/html"), "{method} {path}: {ct}");
+        let allowed = a.headers["allow"].to_str().unwrap();
+        assert!(allowed.contains(allow), "{method} {path}: Allow {allowed}");
+        assert!(
+            !allowed.contains(method.as_str()),
+            "{method} {path}: Allow {allowed}"
+        );
+        assert!(a.body.contains("<h1>Method not allowed</h1>"), "{}", a.body);
+        assert!(a.body.contains(says), "{method} {path}: {}", a.body);
+        assert!(a.headers.contains_key("content-security-policy"));
+        assert_eq!(a.headers["cache-control"], "no-store");
+    }
+    // Signing out still works, by its button's POST.
+    let token = csrf(&mut ee).await;
+    let a = ee.post("/ui/sign-out", &[("csrf", &token)]).await;
+    assert_eq!(a.status, 303);
+    // TAXII's 405 is still a TAXII error resource.
+    let coll = &w.coalition.collections[0];
+    for (method, path) in [
+        (Method::POST, "/taxii2/".to_owned()),
+        (
+            Method::PUT,
+            format!("/{}/collections/{}/objects/", coll.api_root, coll.id),
+        ),
+    ] {
+        let r = common::client()
+            .request(method.clone(), format!("{}{path}", w.node.base))
+            .basic_auth("ee-analyst", Some("demo"))
+            .header("Accept", common::ACCEPT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+        assert!(r.headers().contains_key("allow"));
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(
+            ct.starts_with("application/taxii+json"),
+            "{method} {path}: {ct}"
+        );
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["http_status"], "405", "{body}");
+    }
 }
 
 async fn federation_admin(w: &World) {
@@ -676,7 +1128,9 @@ async fn all(store: AnyStore, dir: &std::path::Path) {
     leak(&w).await;
     incident_flow(&w).await;
     assistance_flow(&w).await;
+    request_flow(&w).await;
     hostile(&w).await;
+    methods(&w).await;
     federation_admin(&w).await;
     // The forms' writes did not make anything leak.
     leak(&w).await;
@@ -702,7 +1156,9 @@ async fn console_coord_on_postgres() {
     leak(&w).await;
     incident_flow(&w).await;
     assistance_flow(&w).await;
+    request_flow(&w).await;
     hostile(&w).await;
+    leak(&w).await;
     drop(w);
     db.drop_db(Some(store)).await;
 }

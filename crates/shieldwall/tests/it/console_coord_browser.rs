@@ -1,9 +1,13 @@
 //! A minimal W3C WebDriver client (chromedriver + headless Chromium), shared by the console's
 //! browser tests (`console_browser` drives it too), and the coordination pages' walk: it signs
-//! in through the form, walks an incident page, the DISARM matrix and an
-//! assistance offer → match → close with real clicks, checks each page, and saves screenshots
-//! to `docs/console/` (`coord-*`, `disarm-*`, `assist-*`, `federation-*`). Without Chromium
-//! or chromedriver it says `SKIPPED:` (a failure under `SHIELDWALL_REQUIRE_CHROMIUM=1`).
+//! in through the form, walks the incidents, an incident page, the DISARM matrix, files a
+//! request for assistance through its form (a first try with mistakes, then right), takes it
+//! through offer → match → accept → delivery → close with real clicks, and signs out. On every
+//! page it runs axe-core (no serious or critical violation) and the keyboard (Tab reaches every
+//! form control and submit button, each showing its focus), and saves screenshots to
+//! `docs/console/` (`coord-*`, `disarm-*`, `assist-*`, `federation-*`). Without Chromium,
+//! chromedriver or axe-core it says `SKIPPED:` (a failure under
+//! `SHIELDWALL_REQUIRE_CHROMIUM=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Child, Command, Stdio};
@@ -136,6 +140,70 @@ impl Driver {
         all.into_iter()
             .filter(|x| matches!(x["impact"].as_str(), Some("serious" | "critical")))
             .collect()
+    }
+
+    /// The keyboard on the current page: presses Tab through the whole page (one more time
+    /// than it has focusable elements, a few presses more) and answers what is wrong — a form control or submit
+    /// button that Tab never reaches (a radio group counts as reached when one of its radios
+    /// is), or an element that shows no focus indicator (outline or box shadow) when Tab
+    /// reaches it.
+    pub(crate) async fn keyboard(&self) -> Vec<String> {
+        let n = self
+            .run(
+                "window.__swTabbed = []; \
+                const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]')]; \
+                all.forEach((e, i) => { e.dataset.swk = String(i); }); \
+                document.addEventListener('focusin', ev => { const e = ev.target; const cs = getComputedStyle(e); \
+                  window.__swTabbed.push({k: e.dataset ? e.dataset.swk : undefined, \
+                    shown: (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) || cs.boxShadow !== 'none', \
+                    what: e.tagName + (e.id ? '#' + e.id : '') + (e.name ? '[name=' + e.name + ']' : '') + ' ' + (e.textContent || '').trim().slice(0, 40)}); }); \
+                if (document.activeElement) { document.activeElement.blur(); } \
+                return all.length;",
+            )
+            .await
+            .as_u64()
+            .unwrap_or(0);
+        let mut keys = Vec::new();
+        for _ in 0..n + 5 {
+            keys.push(json!({"type": "keyDown", "value": "\u{E004}"}));
+            keys.push(json!({"type": "keyUp", "value": "\u{E004}"}));
+        }
+        self.cmd(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]}),
+        )
+        .await;
+        let _ = self.answer("DELETE", "/actions", Value::Null).await;
+        let v = self
+            .run(
+                "const reached = new Set(window.__swTabbed.map(t => t.k)); \
+                const problems = window.__swTabbed.filter(t => !t.shown).map(t => 'no focus indicator on ' + t.what); \
+                if (window.__swTabbed.length < 3) problems.push('Tab reached only ' + window.__swTabbed.length + ' elements'); \
+                const groups = new Set(); \
+                for (const e of document.querySelectorAll('form input:not([type=hidden]), form select, form textarea, form button')) { \
+                  if (e.disabled || e.offsetParent === null) continue; \
+                  if (e.type === 'radio') { \
+                    if (groups.has(e.name)) continue; groups.add(e.name); \
+                    const any = [...document.getElementsByName(e.name)].some(r => reached.has(r.dataset.swk)); \
+                    if (!any) problems.push('Tab never reaches the radio group ' + e.name); \
+                    continue; } \
+                  if (!reached.has(e.dataset.swk)) problems.push('Tab never reaches ' + e.tagName + (e.id ? '#' + e.id : '') + (e.name ? '[name=' + e.name + ']' : '') + ' ' + (e.textContent || '').trim().slice(0, 40)); } \
+                return [...new Set(problems)];",
+            )
+            .await;
+        let problems: Vec<String> = v
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !problems.is_empty() {
+            println!("keyboard on {}: {problems:#?}", self.url().await);
+        }
+        problems
     }
 
     /// A WebDriver command's answer (`value`), the error included.
@@ -312,51 +380,171 @@ fn pct(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// The walk, with screenshots. `ids` as `hub::demo_coord::seed` returns them.
+/// axe-core's source (`SHIELDWALL_AXE`, else `.ci/axe`), or `None` (after `SKIPPED:`; a failure
+/// under `SHIELDWALL_REQUIRE_CHROMIUM=1`).
+pub(crate) fn axe_source(what: &str) -> Option<String> {
+    let path = std::env::var("SHIELDWALL_AXE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.ci/axe/node_modules/axe-core/axe.min.js")
+        });
+    match std::fs::read_to_string(&path) {
+        Ok(a) => Some(a),
+        Err(_) => {
+            assert!(
+                std::env::var("SHIELDWALL_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+                "{what}: no axe-core at {}",
+                path.display()
+            );
+            println!("SKIPPED: {what}: no axe-core at {}", path.display());
+            None
+        }
+    }
+}
+
+/// What the walk found wrong on the pages it visited.
+#[derive(Default)]
+struct Findings {
+    axe: Vec<Value>,
+    keyboard: Vec<String>,
+    pages: usize,
+}
+
+impl Findings {
+    /// axe-core and the keyboard on the current page, then its screenshot (`None`: none).
+    async fn check(&mut self, d: &Driver, axe: &str, shot: Option<&str>) {
+        // The screenshot first: the keyboard's walk leaves a focus ring behind.
+        if let Some(name) = shot {
+            d.shot(name).await;
+        }
+        let url = d.url().await;
+        for v in d.axe(axe).await {
+            self.axe.push(json!({"page": url, "violation": v}));
+        }
+        // Chromium decides per focus whether it came from the keyboard (`:focus-visible`); a
+        // page whose walk finds a problem is walked once more, and only what stays counts.
+        let mut keyboard = d.keyboard().await;
+        if !keyboard.is_empty() {
+            keyboard = d.keyboard().await;
+        }
+        for k in keyboard {
+            self.keyboard.push(format!("{url}: {k}"));
+        }
+        self.pages += 1;
+    }
+}
+
+/// The walk, with screenshots, axe-core and the keyboard on every page. `ids` as
+/// `hub::demo_coord::seed` returns them.
 pub(crate) async fn screenshots(d: &Driver, base: &str, ids: &[String]) {
+    let Some(axe) = axe_source("coordination pages in headless Chromium") else {
+        return;
+    };
+    let axe = axe.as_str();
+    let mut found = Findings::default();
+    // Sign in through the form.
+    d.cmd("DELETE", "/cookie", Value::Null).await;
+    d.go(&format!("{base}/ui/sign-in")).await;
+    found.check(d, axe, None).await;
     // An incident on critical infrastructure, as its producer sees it.
     d.sign_in(base, "ee-analyst").await;
     d.go(&format!("{base}/ui/incidents")).await;
     let src = d.source().await;
     assert!(src.contains("Distributor SCADA intrusion"));
-    d.shot("coord-incidents.png").await;
+    found.check(d, axe, Some("coord-incidents.png")).await;
     d.go(&format!("{base}/ui/incidents/{}", pct(&ids[0]))).await;
     let src = d.source().await;
     assert!(src.contains("Timeline") && src.contains("Põhjavõrk Distribution"));
-    d.shot("coord-incident.png").await;
+    found.check(d, axe, Some("coord-incident.png")).await;
+    d.go(&format!("{base}/ui/incidents/new")).await;
+    found.check(d, axe, None).await;
     // The FIMI incident it fed.
     d.go(&format!("{base}/ui/incidents/{}", pct(&ids[4]))).await;
     let src = d.source().await;
     assert!(src.contains("FIMI activity") && src.contains("GridTruth"));
-    d.shot("coord-fimi-incident.png").await;
+    found.check(d, axe, Some("coord-fimi-incident.png")).await;
     // The DISARM matrix, then one technique by a click on its cell.
     d.go(&format!("{base}/ui/disarm")).await;
     let src = d.source().await;
     assert!(src.contains("T0086.002") && src.contains("class=\"matrix\""));
-    d.shot("disarm-matrix.png").await;
+    found.check(d, axe, Some("disarm-matrix.png")).await;
     d.click("a[href='/ui/disarm/T0118']").await;
     let src = d.source().await;
     assert!(src.contains("Amplify Existing Narrative") && src.contains("Leaked grid documents"));
-    d.shot("disarm-technique.png").await;
-    // Assistance: cert-pl offers on ncsc-nl's request, ncsc-nl matches, cert-pl accepts,
-    // ncsc-nl delivers and closes.
-    let req = format!("{base}/ui/assist/{}", pct(&ids[7]));
-    d.sign_in(base, "pl-analyst").await;
+    found.check(d, axe, Some("disarm-technique.png")).await;
+    // Assistance: ncsc-nl files a request through the form (a first try without title, TLP or
+    // collection comes back with what is missing, what was typed kept), cert-pl offers on it,
+    // ncsc-nl matches, cert-pl accepts, ncsc-nl delivers and closes.
+    d.sign_in(base, "nl-analyst").await;
     d.go(&format!("{base}/ui/assist")).await;
-    d.shot("assist-board.png").await;
+    found.check(d, axe, Some("assist-board.png")).await;
+    d.click("a[href='/ui/assist/new']").await;
+    assert!(d.url().await.ends_with("/ui/assist/new"));
+    d.typ(
+        "#r-description",
+        "PLC logic of the pumping stations altered; OT responders needed on site.",
+    )
+    .await;
+    d.click("#r-svc-0").await;
+    found.check(d, axe, None).await;
+    d.click("form.request button[type=submit]").await;
+    let src = d.source().await;
+    assert!(
+        src.contains("The request was not filed") && src.contains("Give the request a title"),
+        "the form's errors"
+    );
+    assert!(
+        src.contains("PLC logic of the pumping stations altered"),
+        "kept"
+    );
+    found.check(d, axe, Some("assist-request-errors.png")).await;
+    // Again, from a fresh form, right this time.
+    d.go(&format!("{base}/ui/assist/new")).await;
+    d.typ(
+        "#r-description",
+        "PLC logic of the pumping stations altered; OT responders needed on site.",
+    )
+    .await;
+    d.click("#r-svc-0").await;
+    d.typ("#r-name", "OT responders for the pumping stations")
+        .await;
+    d.typ("#r-needs", "incident-response:8:person-days").await;
+    d.choose("#r-sector", "drinking-water").await;
+    d.choose("#r-urgency", "immediate").await;
+    d.typ("#r-severity", "70").await;
+    d.choose("#r-entity-class", "essential").await;
+    d.choose("#r-incident", &ids[3]).await;
+    let energy = d
+        .run("return [...document.querySelectorAll('#r-collection option')].find(o => o.textContent === 'Energy sector').value;")
+        .await;
+    d.choose("#r-collection", energy.as_str().unwrap()).await;
+    d.click("#r-tlp-amber").await;
+    found.check(d, axe, Some("assist-request.png")).await;
+    d.click("form.request button[type=submit]").await;
+    let req = d.url().await;
+    assert!(req.contains("/ui/assist/assistance-request--"), "{req}");
+    assert!(
+        d.source()
+            .await
+            .contains("OT responders for the pumping stations")
+    );
+    d.sign_in(base, "pl-analyst").await;
     d.go(&req).await;
+    found.check(d, axe, None).await;
     d.typ("#of-name", "CERT Polska OT response team").await;
     d.typ("#of-lead", "36").await;
     d.click("form[action$='/offer'] button[type=submit]").await;
     assert!(d.url().await.contains("/ui/assist/assistance-request--"));
     assert!(d.source().await.contains("CERT Polska OT response team"));
-    d.shot("assist-offer.png").await;
+    found.check(d, axe, Some("assist-offer.png")).await;
     d.sign_in(base, "nl-analyst").await;
     d.go(&req).await;
+    found.check(d, axe, None).await;
     d.click("form[action$='/match'] input[type=checkbox]").await;
     d.click("form[action$='/match'] button[type=submit]").await;
     assert!(d.source().await.contains("<strong>matched</strong>"));
-    d.shot("assist-matched.png").await;
+    found.check(d, axe, Some("assist-matched.png")).await;
     d.sign_in(base, "pl-analyst").await;
     d.go(&req).await;
     d.choose("form.inline select", "accepted").await;
@@ -365,11 +553,13 @@ pub(crate) async fn screenshots(d: &Driver, base: &str, ids: &[String]) {
         d.source().await.contains("st-accepted"),
         "the provider accepted"
     );
+    found.check(d, axe, None).await;
     d.sign_in(base, "nl-analyst").await;
     d.go(&req).await;
     d.choose("#a-to", "in-delivery").await;
     d.click("form[action$='/advance'] button[type=submit]")
         .await;
+    found.check(d, axe, None).await;
     d.typ("#c-svc", "On-site OT incident response at the utility")
         .await;
     d.typ("#c-res", "PLC logic restored and verified").await;
@@ -379,11 +569,23 @@ pub(crate) async fn screenshots(d: &Driver, base: &str, ids: &[String]) {
     d.click("form[action$='/close'] button[type=submit]").await;
     let src = d.source().await;
     assert!(src.contains("After-action report") && src.contains("st-closed"));
-    d.shot("assist-closed.png").await;
+    found.check(d, axe, Some("assist-closed.png")).await;
     // The federation status, as the admin.
     d.sign_in(base, "admin").await;
     d.go(&format!("{base}/ui/federation")).await;
     assert!(d.source().await.contains("<h1>Federation</h1>"));
-    d.shot("federation-status.png").await;
+    found.check(d, axe, Some("federation-status.png")).await;
+    // Sign out by the button; the console is closed after.
+    d.click(".who button").await;
+    assert!(d.url().await.contains("/ui/sign-in"), "{}", d.url().await);
+    d.go(&format!("{base}/ui/assist")).await;
+    assert!(d.url().await.contains("/ui/sign-in"), "signed out");
     let _ = d.cmd("DELETE", "", Value::Null).await;
+    assert!(found.pages >= 19, "{} pages checked", found.pages);
+    assert!(
+        found.axe.is_empty() && found.keyboard.is_empty(),
+        "serious or critical accessibility violations: {:#?}\nkeyboard: {:#?}",
+        found.axe,
+        found.keyboard
+    );
 }
