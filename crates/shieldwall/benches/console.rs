@@ -385,7 +385,12 @@ impl Client {
         let r = c
             .post(format!("{base}/ui/sign-in"))
             .header("Cookie", cookie.join("; "))
-            .form(&form)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+                    .finish(),
+            )
             .send()
             .await
             .unwrap();
