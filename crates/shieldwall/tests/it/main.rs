@@ -14,6 +14,7 @@ mod bounded_validation;
 mod canonical_cli;
 mod cli;
 mod console;
+mod console_cache;
 mod console_browser;
 mod console_coord;
 mod console_coord_browser;
