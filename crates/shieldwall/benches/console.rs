@@ -129,8 +129,17 @@ fn generated(i: u64, n: u64, now_us: i64, identity: &str) -> Value {
                 i & 255
             ),
             1 => format!("[domain-name:value = '{word}-{i}.example.net']"),
-            2 => format!("[url:value = 'https://cdn{}.example.org/{word}/{i}']", i % 97),
-            _ => format!("[file:hashes.'SHA-256' = '{:016x}{:016x}{:016x}{:016x}']", mix(i), mix(i + 1), mix(i + 2), mix(i + 3)),
+            2 => format!(
+                "[url:value = 'https://cdn{}.example.org/{word}/{i}']",
+                i % 97
+            ),
+            _ => format!(
+                "[file:hashes.'SHA-256' = '{:016x}{:016x}{:016x}{:016x}']",
+                mix(i),
+                mix(i + 1),
+                mix(i + 2),
+                mix(i + 3)
+            ),
         };
         json!({"type": "indicator", "spec_version": "2.1", "id": ind(i), "created": c, "modified": c,
             "name": format!("{word} infrastructure {i}"),
@@ -233,10 +242,12 @@ async fn add(store: &AnyStore, coll: &str, producer: &str, objects: &[Value]) {
     };
     let versions: Vec<_> = objects
         .iter()
-        .map(|o| match ingest::to_new_version(o, producer, None).unwrap() {
-            Prepared::Valid(v) => *v,
-            Prepared::Invalid { message, .. } => panic!("{message}: {o}"),
-        })
+        .map(
+            |o| match ingest::to_new_version(o, producer, None).unwrap() {
+                Prepared::Valid(v) => *v,
+                Prepared::Invalid { message, .. } => panic!("{message}: {o}"),
+            },
+        )
         .collect();
     for o in store.add(coll, &prov, &versions, &status).await.unwrap() {
         assert!(o.is_stored(), "{o:?}");
@@ -579,7 +590,12 @@ async fn main() {
     let mid = base_i + 2; // i % 4 == 2: a URL
     let ind_id = uid("indicator", &format!("g{mid}"));
     let ip_i = base_i + 4; // i % 4 == 0: an address
-    let ind_v = format!("10.{}.{}.{}", (ip_i >> 16) & 255, (ip_i >> 8) & 255, ip_i & 255);
+    let ind_v = format!(
+        "10.{}.{}.{}",
+        (ip_i >> 16) & 255,
+        (ip_i >> 8) & 255,
+        ip_i & 255
+    );
     let dom_i = base_i + 5; // i % 4 == 1: a domain
     let dom_v = format!(
         "{}-{dom_i}.example.net",
@@ -619,25 +635,55 @@ async fn main() {
         ("home 30 days", "/ui/?days=30".into()),
         ("home 90 days", "/ui/?days=90".into()),
         ("collections", "/ui/collections".into()),
-        ("browse first page", format!("/ui/collections/coalition/{shared}")),
+        (
+            "browse first page",
+            format!("/ui/collections/coalition/{shared}"),
+        ),
         (
             "browse deep page",
             deep.as_ref().map_or(String::new(), |(root, c, d, r)| {
                 format!("/ui/collections/{root}/{c}?after={d}.{r}")
             }),
         ),
-        ("browse type filter", format!("/ui/collections/coalition/{baltic}?type=sighting")),
+        (
+            "browse type filter",
+            format!("/ui/collections/coalition/{baltic}?type=sighting"),
+        ),
         ("object (indicator)", format!("/ui/objects/{ind_id}")),
         ("object diff", format!("/ui/objects/{ind_id}/diff")),
-        ("object stix.json", format!("/ui/objects/{ind_id}/stix.json")),
-        ("object values.txt", format!("/ui/objects/{ind_id}/values.txt")),
-        ("search value (address)", format!("/ui/search?q={}", pct(&ind_v))),
-        ("search value (domain)", format!("/ui/search?q={}", pct(&dom_v))),
+        (
+            "object stix.json",
+            format!("/ui/objects/{ind_id}/stix.json"),
+        ),
+        (
+            "object values.txt",
+            format!("/ui/objects/{ind_id}/values.txt"),
+        ),
+        (
+            "search value (address)",
+            format!("/ui/search?q={}", pct(&ind_v)),
+        ),
+        (
+            "search value (domain)",
+            format!("/ui/search?q={}", pct(&dom_v)),
+        ),
         ("search word", "/ui/search?q=ransomware".into()),
-        ("search two words, rare", "/ui/search?q=wiper+infrastructure+4242".into()),
-        ("search type+tlp", "/ui/search?type=incident&tlp=amber".into()),
-        ("search producer+word", "/ui/search?producer=cert-lv&q=beacon".into()),
-        ("search since", "/ui/search?type=sighting&since=2026-11-01".into()),
+        (
+            "search two words, rare",
+            "/ui/search?q=wiper+infrastructure+4242".into(),
+        ),
+        (
+            "search type+tlp",
+            "/ui/search?type=incident&tlp=amber".into(),
+        ),
+        (
+            "search producer+word",
+            "/ui/search?producer=cert-lv&q=beacon".into(),
+        ),
+        (
+            "search since",
+            "/ui/search?type=sighting&since=2026-11-01".into(),
+        ),
         ("incidents", "/ui/incidents".into()),
         ("incident", incident.clone().unwrap_or_default()),
         ("DISARM matrix", "/ui/disarm".into()),

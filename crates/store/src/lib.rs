@@ -557,9 +557,7 @@ pub trait Store: Send + Sync {
     /// (unique and increasing in commit order under the store's one writer; re-dating an edge
     /// gives it a new one) and the number of deletions (each `delete` that removes an entry
     /// counts one, in its transaction). Two index reads.
-    fn content_generation(
-        &self,
-    ) -> impl Future<Output = Result<(i64, i64), StoreError>> + Send;
+    fn content_generation(&self) -> impl Future<Output = Result<(i64, i64), StoreError>> + Send;
 
     /// The persisted sync position for `(peer, collection, direction)`.
     fn sync_cursor(

@@ -621,7 +621,8 @@ pub(super) async fn incident_page(
         } else {
             s(r, "source_ref")
         };
-        if objects.iter().any(|o| s(o, "id") == other) || extra.iter().any(|o| s(o, "id") == other) {
+        if objects.iter().any(|o| s(o, "id") == other) || extra.iter().any(|o| s(o, "id") == other)
+        {
             continue;
         }
         match m.find(other).await {

@@ -475,10 +475,16 @@ pub(crate) struct Victims<'a> {
 impl<'a> Victims<'a> {
     pub(crate) fn index(objects: &'a [Value]) -> Victims<'a> {
         let mut targets: HashMap<&str, Vec<&str>> = HashMap::new();
-        for r in of_type(objects, "relationship").filter(|r| s(r, "relationship_type") == "targets") {
-            targets.entry(s(r, "source_ref")).or_default().push(s(r, "target_ref"));
+        for r in of_type(objects, "relationship").filter(|r| s(r, "relationship_type") == "targets")
+        {
+            targets
+                .entry(s(r, "source_ref"))
+                .or_default()
+                .push(s(r, "target_ref"));
         }
-        let impacts = of_type(objects, "impact").map(|i| (s(i, "id"), i)).collect();
+        let impacts = of_type(objects, "impact")
+            .map(|i| (s(i, "id"), i))
+            .collect();
         let mut identities = HashMap::new();
         for (i, o) in of_type(objects, "identity").enumerate() {
             identities.entry(s(o, "id")).or_insert((i, o));

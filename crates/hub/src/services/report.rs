@@ -383,4 +383,3 @@ pub fn figures(objects: &[Value], since: Timestamp, default_tlp: TlpLevel) -> Fi
     f.offers.sort();
     f
 }
-

@@ -98,8 +98,16 @@ async fn figures_cache_test(store: AnyStore, dir: &std::path::Path) {
     assert_eq!(lv.sign_in("lv-analyst", "demo", "/ui/").await.status, 303);
 
     // Cold, then warm: each member's own figures, equal to its view's.
-    let (ee1, nl1, lv1) = (home(&mut ee).await, home(&mut nl).await, home(&mut lv).await);
-    let (ee2, nl2, lv2) = (home(&mut ee).await, home(&mut nl).await, home(&mut lv).await);
+    let (ee1, nl1, lv1) = (
+        home(&mut ee).await,
+        home(&mut nl).await,
+        home(&mut lv).await,
+    );
+    let (ee2, nl2, lv2) = (
+        home(&mut ee).await,
+        home(&mut nl).await,
+        home(&mut lv).await,
+    );
     assert_eq!(ee1, ee2);
     assert_eq!(nl1, nl2);
     assert_eq!(lv1, lv2);
@@ -139,8 +147,15 @@ async fn figures_cache_test(store: AnyStore, dir: &std::path::Path) {
     assert_eq!(r.successes(), 1);
     let after_add = store.content_generation().await.unwrap();
     assert_ne!(before, after_add, "an add moves the content generation");
-    let (ee3, nl3, lv3) = (home(&mut ee).await, home(&mut nl).await, home(&mut lv).await);
-    assert_eq!(nl3, nl2, "another member's RED incident does not change ncsc-nl's figures");
+    let (ee3, nl3, lv3) = (
+        home(&mut ee).await,
+        home(&mut nl).await,
+        home(&mut lv).await,
+    );
+    assert_eq!(
+        nl3, nl2,
+        "another member's RED incident does not change ncsc-nl's figures"
+    );
     assert_eq!(ee3, ee2, "nor cert-ee's");
     assert_eq!(lv3[0], lv2[0] + 1, "cert-lv counts its own new incident");
     assert_eq!(lv3[1..], lv2[1..]);
@@ -166,8 +181,15 @@ async fn figures_cache_test(store: AnyStore, dir: &std::path::Path) {
         .unwrap();
     assert_eq!(out.removed, 1);
     let after_delete = store.content_generation().await.unwrap();
-    assert_ne!(after_add, after_delete, "a deletion moves the content generation");
-    assert_eq!(home(&mut lv).await, lv2, "the deleted incident is no longer counted");
+    assert_ne!(
+        after_add, after_delete,
+        "a deletion moves the content generation"
+    );
+    assert_eq!(
+        home(&mut lv).await,
+        lv2,
+        "the deleted incident is no longer counted"
+    );
     assert_eq!(home(&mut nl).await, nl2);
 }
 
