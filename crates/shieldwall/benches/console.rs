@@ -37,7 +37,7 @@ use shieldwall::{
 };
 use stix::tlp::TlpLevel;
 
-const NS: uuid::Uuid = uuid::Uuid::from_u128(0x0c0e_50_1e00_4000_8000_0000_0000_0001);
+const NS: uuid::Uuid = uuid::Uuid::from_u128(0x000c_0e50_1e00_4000_8000_0000_0000_0001);
 const DAY_US: i64 = 86_400_000_000;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
