@@ -109,6 +109,9 @@ const POSTGRES_UPGRADES: &[&str] = &[
 /// every push mapping starts over once, judging and recording everything (a replay at the peer is
 /// `AlreadyPresent`).
 const FORGET_PUSH_POSITIONS: &str = "DELETE FROM sync_cursors WHERE direction = 'push'";
+/// The `settings` key that counts the deletions that removed an entry (`Store::content_generation`).
+const DELETIONS_KEY: &str = "content_deletions";
+
 /// The `settings` key that records that the value index holds every stored version.
 const VALUE_INDEX_KEY: &str = "value_index_v1";
 /// The `settings` key that records that every stored TLP counts granular markings.
@@ -1164,6 +1167,17 @@ macro_rules! impl_store {
                 // A placement fewer can release an edge too (an endpoint the node no longer holds
                 // anywhere is unknown, and an edge to an unknown object may leave).
                 if out.removed > 0 {
+                    // The content's generation moves (`Store::content_generation`).
+                    let row = sqlx::query("SELECT value FROM settings WHERE key = $1").bind(DELETIONS_KEY).fetch_optional(&mut *tx).await?;
+                    let before: i64 = match row {
+                        Some(r) => r.try_get::<String, _>(0)?.parse().unwrap_or(0),
+                        None => 0,
+                    };
+                    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+                        .bind(DELETIONS_KEY)
+                        .bind((before + 1).to_string())
+                        .execute(&mut *tx)
+                        .await?;
                     let row = sqlx::query("SELECT COALESCE(MAX(date_added), 0) FROM entries").fetch_one(&mut *tx).await?;
                     let mut last: i64 = row.try_get(0)?;
                     <$ty>::redate_edges(&mut *tx, &[query.id.as_str()], &mut last, timestamps::now_us()).await?;
@@ -1526,6 +1540,19 @@ macro_rules! impl_store {
                     .fetch_all(pool)
                     .await?;
                 rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+            }
+
+            async fn content_generation(&self) -> Result<(i64, i64), StoreError> {
+                let $rs = self;
+                let pool = $reader;
+                let row = sqlx::query(
+                    "SELECT (SELECT COALESCE(MAX(date_added), 0) FROM entries), (SELECT value FROM settings WHERE key = $1)",
+                )
+                .bind(DELETIONS_KEY)
+                .fetch_one(pool)
+                .await?;
+                let deletions: Option<String> = row.try_get(1)?;
+                Ok((row.try_get(0)?, deletions.and_then(|d| d.parse().ok()).unwrap_or(0)))
             }
 
             async fn sync_cursor(&self, peer: &str, collection: &str, direction: &str) -> Result<Option<String>, StoreError> {

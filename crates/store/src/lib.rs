@@ -559,6 +559,14 @@ pub trait Store: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
 
+    /// The generation of the stored content: it changes whenever any entry is added, re-dated or
+    /// deleted, on this node or another on the same database, so that anything computed from
+    /// listings (the console's cached figures) can be keyed on it. It is the latest `date_added`
+    /// (unique and increasing in commit order under the store's one writer; re-dating an edge
+    /// gives it a new one) and the number of deletions (each `delete` that removes an entry
+    /// counts one, in its transaction). Two index reads.
+    fn content_generation(&self) -> impl Future<Output = Result<(i64, i64), StoreError>> + Send;
+
     /// The persisted sync position for `(peer, collection, direction)`.
     fn sync_cursor(
         &self,
@@ -893,6 +901,9 @@ impl Store for AnyStore {
     }
     async fn collection_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         delegate!(self, s => s.collection_counts().await)
+    }
+    async fn content_generation(&self) -> Result<(i64, i64), StoreError> {
+        delegate!(self, s => s.content_generation().await)
     }
     async fn sync_cursor(
         &self,

@@ -38,7 +38,7 @@ use crate::{
     services::{
         ServiceError,
         assist::{self, Advance, Close, NewOffer, NewRequest, term},
-        member::{MemberService, of_type, s},
+        member::{COORDINATION_TYPES, MemberService, of_type, s},
         workflow,
     },
     taxii::AppState,
@@ -51,14 +51,14 @@ pub(super) async fn board(State(state): State<AppState>, signed: Signed) -> Resp
         Err(r) => return r,
     };
     let colls = m.readable();
-    let board = match assist::board(&m, &colls).await {
-        Ok(b) => b,
-        Err(e) => return failed(&e),
-    };
-    let objects = match m.view(&colls, false).await {
+    let objects = match m
+        .view_cached(&state.console.views, &colls, COORDINATION_TYPES)
+        .await
+    {
         Ok(o) => o,
         Err(e) => return failed(&e),
     };
+    let board = assist::board_of(&objects);
     let by_id: HashMap<&str, &Value> = objects.iter().map(|o| (s(o, "id"), o)).collect();
     let mut shown = Shown::default();
     let mut b = String::from(CSS_LINK);
@@ -257,11 +257,26 @@ pub(super) async fn request_page(
     let Ok(read) = AssistanceRequest::read(&req) else {
         return missing(&signed);
     };
-    let objects = match m.view(&m.readable(), false).await {
+    let objects = match m
+        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
+        .await
+    {
         Ok(o) => o,
         Err(e) => return failed(&e),
     };
-    let by_id: HashMap<&str, &Value> = objects.iter().map(|o| (s(o, "id"), o)).collect();
+    // The after-action report is a `report`, not among the coordination types: read by id.
+    let report = match read.body.report_ref.as_deref() {
+        Some(r) => match m.find(r).await {
+            Ok((o, _)) => Some(o),
+            Err(ServiceError::NotFound(_)) => None,
+            Err(e) => return failed(&e),
+        },
+        None => None,
+    };
+    let mut by_id: HashMap<&str, &Value> = objects.iter().map(|o| (s(o, "id"), o)).collect();
+    if let Some(r) = &report {
+        by_id.insert(s(r, "id"), r);
+    }
     let mut shown = Shown::default();
     let t = shown.see(&state, &req);
     let status = read.body.request_status;
@@ -1057,7 +1072,7 @@ async fn incident_choices(
     keep: &str,
     shown: &mut Shown,
 ) -> Result<Vec<(String, String)>, ServiceError> {
-    let mut list = m.view_types(&m.readable(), &["incident"]).await?;
+    let mut list = m.view_of_types(&m.readable(), false, &["incident"]).await?;
     list.sort_by(|a, b| s(b, "modified").cmp(s(a, "modified")));
     let mut out: Vec<(String, String)> = Vec::new();
     for (i, o) in list.iter().enumerate() {

@@ -37,7 +37,7 @@ use crate::{
         ServiceError,
         assist::term,
         incident,
-        member::{MemberService, s},
+        member::{COORDINATION_TYPES, MemberService, s},
         workflow,
     },
     taxii::AppState,
@@ -364,7 +364,10 @@ pub(super) async fn incidents(
             _ => return bad_request("criticality is a number from 0 to 100."),
         },
     };
-    let objects = match m.view(&m.readable(), false).await {
+    let objects = match m
+        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
+        .await
+    {
         Ok(o) => o,
         Err(e) => return failed(&e),
     };
@@ -601,11 +604,34 @@ pub(super) async fn incident_page(
     if s(&current, "type") != "incident" {
         return missing(&signed);
     }
-    let objects = match m.view(&m.readable(), false).await {
+    let objects = match m
+        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
+        .await
+    {
         Ok(o) => o,
         Err(e) => return failed(&e),
     };
-    let Some(v) = incident::view_of(&id, &objects) else {
+    // The other ends of its links of other types (indicators, reports, …), read by id.
+    let mut extra = Vec::new();
+    for r in objects.iter().filter(|r| {
+        s(r, "type") == "relationship" && (s(r, "source_ref") == id || s(r, "target_ref") == id)
+    }) {
+        let other = if s(r, "source_ref") == id {
+            s(r, "target_ref")
+        } else {
+            s(r, "source_ref")
+        };
+        if objects.iter().any(|o| s(o, "id") == other) || extra.iter().any(|o| s(o, "id") == other)
+        {
+            continue;
+        }
+        match m.find(other).await {
+            Ok((o, _)) => extra.push(o),
+            Err(ServiceError::NotFound(_)) => {}
+            Err(e) => return failed(&e),
+        }
+    }
+    let Some(v) = incident::view_of_with(&id, &objects, &extra) else {
         return missing(&signed);
     };
     let may = workflow::may_version(&m, &v.incident, &coll);
@@ -1426,7 +1452,14 @@ pub(super) async fn disarm(State(state): State<AppState>, signed: Signed) -> Res
     };
     let mut b = String::from(CSS_LINK);
     b.push_str("<h1>Counter-FIMI: DISARM techniques used</h1>");
-    let matrix = match crate::services::fimi::matrix(&m, &m.readable()).await {
+    let objects = match m
+        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return failed(&e),
+    };
+    let matrix = match crate::services::fimi::matrix_of(&m, &objects) {
         Ok(x) => x,
         Err(ServiceError::NotFound(_)) => {
             b.push_str("<p>No DISARM technique is visible to your member: the framework has not been imported into a collection you may read (<code>shieldwall disarm import</code>).</p>");
@@ -1501,10 +1534,6 @@ Select a technique to see who used it. <a href=\"/ui/incidents?kind=fimi\">All F
     b.push_str("</tbody></table></div>");
     // The framework is public (CLEAR by default); the counts come from what the member sees,
     // so the page is labelled with the most restrictive `uses` relationship counted.
-    let objects = match m.view(&m.readable(), false).await {
-        Ok(o) => o,
-        Err(e) => return failed(&e),
-    };
     let techniques: std::collections::HashSet<&str> = matrix
         .tactics
         .iter()
@@ -1537,11 +1566,14 @@ pub(super) async fn disarm_technique(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let objects = match m.view(&m.readable(), false).await {
+    let objects = match m
+        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
+        .await
+    {
         Ok(o) => o,
         Err(e) => return failed(&e),
     };
-    let index = match coord::disarm::DisarmIndex::build(&objects) {
+    let index = match coord::disarm::DisarmIndex::build(objects.as_slice()) {
         Ok(i) => i,
         Err(_) => return missing(&signed),
     };

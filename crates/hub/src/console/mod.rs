@@ -71,6 +71,10 @@ use session::{Sessions, Signed};
 pub struct Console {
     /// Signed-in sessions.
     pub sessions: Sessions,
+    /// The home page's figures per member view (`services::report::window_figures`).
+    pub figures: crate::services::report::FiguresCache,
+    /// The coordination pages' views per member view (`MemberService::view_cached`).
+    pub views: crate::services::member::ViewCache,
 }
 
 /// The stylesheet, embedded.

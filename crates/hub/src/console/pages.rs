@@ -2,7 +2,7 @@
 //! member, and render. A hidden object and a missing one get the same page (`object_missing`).
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
     fmt::Write as _,
 };
 
@@ -592,35 +592,11 @@ pub(super) async fn home(
         Ok(m) => m,
         Err(e) => return failed(&e),
     };
-    let colls = m.readable();
-    let objects = match m.view(&colls, false).await {
-        Ok(o) => o,
+    let wf = match report::window_figures(&m, &state.console.figures, days).await {
+        Ok(f) => f,
         Err(e) => return failed(&e),
     };
-    let now = crate::services::member::now();
-    let since_s = now.unix_seconds() - days * 86_400;
-    let prev_s = since_s - days * 86_400;
-    let (Some(since), Some(prev_since)) = (
-        Timestamp::from_unix(since_s, 0, 0),
-        Timestamp::from_unix(prev_s, 0, 0),
-    ) else {
-        return bad_request("No such window.");
-    };
-    let default = state.coalition.default_tlp;
-    let cur = report::figures(&objects, since, default);
-    let before: Vec<Value> = objects
-        .iter()
-        .filter(|o| {
-            let when = o
-                .get("first_seen")
-                .or_else(|| o.get("created"))
-                .and_then(Value::as_str)
-                .and_then(|t| Timestamp::parse(t).ok());
-            when.is_some_and(|w| w < since)
-        })
-        .cloned()
-        .collect();
-    let prev = report::figures(&before, prev_since, default);
+    let (cur, prev, since) = (&wf.current, &wf.previous, wf.since);
     let mut banner = Banner::default();
     if let Some(t) = cur.tlp {
         banner.see(t);
@@ -629,20 +605,8 @@ pub(super) async fn home(
         banner.see(t);
     }
     // Reads of RED and AMBER+STRICT objects named on the page are recorded.
-    let named: HashSet<&str> = cur
-        .open_requests
-        .iter()
-        .map(|r| r.0.as_str())
-        .chain(cur.offers.iter().map(|o| o.0.as_str()))
-        .collect();
-    let (mut red, mut strict) = (Vec::new(), Vec::new());
-    for o in objects.iter().filter(|o| named.contains(s(o, "id"))) {
-        match stix::tlp::effective_tlp_of(o).unwrap_or(default) {
-            TlpLevel::Red => red.push(s(o, "id")),
-            TlpLevel::AmberStrict => strict.push(s(o, "id")),
-            _ => {}
-        }
-    }
+    let red: Vec<&str> = wf.red.iter().map(String::as_str).collect();
+    let strict: Vec<&str> = wf.strict.iter().map(String::as_str).collect();
     if let Err(r) = audit_read(&state, signed.principal(), "home", &red, &strict).await {
         return r;
     }

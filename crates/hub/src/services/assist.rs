@@ -367,10 +367,15 @@ pub async fn close(m: &MemberService, marking: &str, a: &Close) -> Result<Writte
 /// requests, and every offer — as the member sees them in `colls`.
 pub async fn board(m: &MemberService, colls: &[Collection]) -> Result<Value, ServiceError> {
     let objects = m.view(colls, false).await?;
-    let requests: Vec<Read<AssistanceRequest>> = of_type(&objects, AssistanceRequest::TYPE)
+    Ok(board_of(&objects))
+}
+
+/// The board of `objects` (what a member sees).
+pub fn board_of(objects: &[Value]) -> Value {
+    let requests: Vec<Read<AssistanceRequest>> = of_type(objects, AssistanceRequest::TYPE)
         .filter_map(|o| AssistanceRequest::read(o).ok())
         .collect();
-    let offers: Vec<Read<AssistanceOffer>> = of_type(&objects, AssistanceOffer::TYPE)
+    let offers: Vec<Read<AssistanceOffer>> = of_type(objects, AssistanceOffer::TYPE)
         .filter_map(|o| AssistanceOffer::read(o).ok())
         .collect();
     let now = now();
@@ -402,5 +407,5 @@ pub async fn board(m: &MemberService, colls: &[Collection]) -> Result<Value, Ser
             "request_refs": o.body.request_refs, "lead_time_hours": o.body.lead_time_hours})
         })
         .collect();
-    Ok(json!({"open_requests": rows, "other_requests": in_progress, "offers": offer_rows}))
+    json!({"open_requests": rows, "other_requests": in_progress, "offers": offer_rows})
 }

@@ -142,8 +142,13 @@ pub async fn link(
 /// member may see in `colls`.
 pub async fn matrix(m: &MemberService, colls: &[Collection]) -> Result<Matrix, ServiceError> {
     let objects = m.view(colls, false).await?;
-    match visible_index(&objects)? {
-        Some(index) => Ok(Matrix::build(&index, &objects)),
+    matrix_of(m, &objects)
+}
+
+/// The DISARM matrix over `objects`, what member `m` sees.
+pub fn matrix_of(m: &MemberService, objects: &[Value]) -> Result<Matrix, ServiceError> {
+    match visible_index(objects)? {
+        Some(index) => Ok(Matrix::build(&index, objects)),
         None => Err(ServiceError::NotFound(format!(
             "no DISARM techniques visible to {}: import them with `shieldwall disarm import`",
             m.principal.member

@@ -4,6 +4,8 @@
 //! writes the new object and the incident's next version together, all or nothing; the store's
 //! producer rule refuses a step on another member's incident.
 
+use std::collections::HashMap;
+
 use coord::incident::{Determination, Event, Impact, Incident, IncidentCore, Task};
 use coord::sector::Victim;
 use serde_json::{Map, Value, json};
@@ -69,31 +71,7 @@ pub async fn new_incident(
 /// The victims of an incident among `objects`: `targets` relationships from it and the
 /// `impacted_refs` of its impacts (identities only).
 pub fn victims_of<'a>(incident: &Value, objects: &'a [Value]) -> Vec<&'a Value> {
-    let id = s(incident, "id");
-    let impact_refs: Vec<&str> = incident
-        .pointer(&format!(
-            "/extensions/{}/impact_refs",
-            coord::ext::INCIDENT_CORE
-        ))
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let mut ids: Vec<&str> = of_type(objects, "relationship")
-        .filter(|r| s(r, "source_ref") == id && s(r, "relationship_type") == "targets")
-        .map(|r| s(r, "target_ref"))
-        .collect();
-    for imp in of_type(objects, "impact").filter(|i| impact_refs.contains(&s(i, "id"))) {
-        if let Some(refs) = imp.get("impacted_refs").and_then(Value::as_array) {
-            ids.extend(refs.iter().filter_map(Value::as_str));
-        }
-    }
-    let mut out: Vec<&Value> = Vec::new();
-    for o in of_type(objects, "identity") {
-        if ids.contains(&s(o, "id")) && !out.iter().any(|x| s(x, "id") == s(o, "id")) {
-            out.push(o);
-        }
-    }
-    out
+    Victims::index(objects).of(incident)
 }
 
 /// The current version of incident `id` the member may see, and its collection.
@@ -323,6 +301,7 @@ fn victim_facts(v: &Value) -> (Vec<String>, Option<String>) {
 /// Every incident among `objects` (latest versions the member may see) as a row, most
 /// critical first, then latest first.
 pub fn rows(objects: &[Value]) -> Vec<Row> {
+    let victims = Victims::index(objects);
     let mut out: Vec<Row> = of_type(objects, "incident")
         .map(|inc| {
             let core = inc.pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE));
@@ -353,7 +332,7 @@ pub fn rows(objects: &[Value]) -> Vec<Row> {
                 created_by: s(inc, "created_by_ref").to_owned(),
                 ..Row::default()
             };
-            for v in victims_of(inc, objects) {
+            for v in victims.of(inc) {
                 let (sectors, country) = victim_facts(v);
                 r.sectors.extend(sectors);
                 r.countries.extend(country);
@@ -408,8 +387,14 @@ impl View {
 
 /// Incident `id` as `objects` (what the member sees) hold it; `None` when it is not there.
 pub fn view_of(id: &str, objects: &[Value]) -> Option<View> {
+    view_of_with(id, objects, &[])
+}
+
+/// [`view_of`], with `extra` objects (read by id: the ends of the incident's links that
+/// `objects` does not hold) to find its linked objects among too.
+pub fn view_of_with(id: &str, objects: &[Value], extra: &[Value]) -> Option<View> {
     let inc = of_type(objects, "incident").find(|o| s(o, "id") == id)?;
-    let by_id = |x: &str| objects.iter().find(|o| s(o, "id") == x);
+    let by_id = |x: &str| objects.iter().chain(extra).find(|o| s(o, "id") == x);
     let core = inc.pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE));
     let ids = |k: &str| -> Vec<String> {
         core.and_then(|c| c.get(k))
@@ -474,4 +459,74 @@ pub fn view_of(id: &str, objects: &[Value]) -> Option<View> {
         tasks: seq("tasks", "task_ref"),
         links,
     })
+}
+
+/// The objects an incident's victims are found by, indexed once (what
+/// [`victims_of`] reads, without going over every relationship per incident).
+pub(crate) struct Victims<'a> {
+    /// `targets` relationships' target ids by source id.
+    targets: HashMap<&'a str, Vec<&'a str>>,
+    /// Impacts by id.
+    impacts: HashMap<&'a str, &'a Value>,
+    /// Identities by id, the first of each id, with its place among the objects.
+    identities: HashMap<&'a str, (usize, &'a Value)>,
+}
+
+impl<'a> Victims<'a> {
+    pub(crate) fn index(objects: &'a [Value]) -> Victims<'a> {
+        let mut targets: HashMap<&str, Vec<&str>> = HashMap::new();
+        for r in of_type(objects, "relationship").filter(|r| s(r, "relationship_type") == "targets")
+        {
+            targets
+                .entry(s(r, "source_ref"))
+                .or_default()
+                .push(s(r, "target_ref"));
+        }
+        let impacts = of_type(objects, "impact")
+            .map(|i| (s(i, "id"), i))
+            .collect();
+        let mut identities = HashMap::new();
+        for (i, o) in of_type(objects, "identity").enumerate() {
+            identities.entry(s(o, "id")).or_insert((i, o));
+        }
+        Victims {
+            targets,
+            impacts,
+            identities,
+        }
+    }
+
+    /// The victims of `incident`: the identities its `targets` relationships and its impacts'
+    /// `impacted_refs` name, each once, in the objects' order.
+    pub(crate) fn of(&self, incident: &Value) -> Vec<&'a Value> {
+        let mut ids: Vec<&str> = self
+            .targets
+            .get(s(incident, "id"))
+            .cloned()
+            .unwrap_or_default();
+        let impact_refs = incident
+            .pointer(&format!(
+                "/extensions/{}/impact_refs",
+                coord::ext::INCIDENT_CORE
+            ))
+            .and_then(Value::as_array);
+        for r in impact_refs.into_iter().flatten().filter_map(Value::as_str) {
+            if let Some(refs) = self
+                .impacts
+                .get(r)
+                .and_then(|i| i.get("impacted_refs"))
+                .and_then(Value::as_array)
+            {
+                ids.extend(refs.iter().filter_map(Value::as_str));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut found: Vec<(usize, &'a Value)> = ids
+            .into_iter()
+            .filter(|id| seen.insert(*id))
+            .filter_map(|id| self.identities.get(id).copied())
+            .collect();
+        found.sort_by_key(|(i, _)| *i);
+        found.into_iter().map(|(_, o)| o).collect()
+    }
 }

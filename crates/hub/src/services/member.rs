@@ -3,7 +3,10 @@
 //! transaction), and reading back only what that member may see (the store's listing applies
 //! the policy inside SQL). The coordination commands and their workflow steps run on it.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use serde_json::Value;
 use stix::Timestamp;
@@ -129,6 +132,17 @@ impl MemberService {
         colls: &[Collection],
         all_versions: bool,
     ) -> Result<Vec<Value>, ServiceError> {
+        self.view_of_types(colls, all_versions, &[]).await
+    }
+
+    /// What the member may see in `colls` of the object types `types` (every type when empty):
+    /// the listing's type filter skips the other objects' JSON.
+    pub async fn view_of_types(
+        &self,
+        colls: &[Collection],
+        all_versions: bool,
+        types: &[&str],
+    ) -> Result<Vec<Value>, ServiceError> {
         let mut out = Vec::new();
         let pushdown = Pushdown::for_principal(&self.principal, &self.coalition);
         for c in colls {
@@ -137,7 +151,8 @@ impl MemberService {
             } else {
                 VersionSelection::last()
             };
-            let q = ListQuery::whole_collection(&c.id, pushdown.clone(), versions);
+            let mut q = ListQuery::whole_collection(&c.id, pushdown.clone(), versions);
+            q.types = types.iter().map(|t| (*t).to_owned()).collect();
             for_each_page(&self.store, q, |records| -> Result<(), ServiceError> {
                 for r in records {
                     if let Some(j) = &r.json {
@@ -151,30 +166,24 @@ impl MemberService {
         Ok(latest_of(out, all_versions))
     }
 
-    /// The latest versions of the objects of the types `types` the member may see in `colls`
-    /// (the listing filters by type in the store, so the rest is never read).
-    pub async fn view_types(
+    /// [`MemberService::view_of_types`] (latest versions), from `cache` when the same view of the
+    /// same types was read since the store's content last changed.
+    pub async fn view_cached(
         &self,
+        cache: &ViewCache,
         colls: &[Collection],
         types: &[&str],
-    ) -> Result<Vec<Value>, ServiceError> {
-        let mut out = Vec::new();
+    ) -> Result<Arc<Vec<Value>>, ServiceError> {
         let pushdown = Pushdown::for_principal(&self.principal, &self.coalition);
-        for c in colls {
-            let mut q =
-                ListQuery::whole_collection(&c.id, pushdown.clone(), VersionSelection::last());
-            q.types = types.iter().map(|t| (*t).to_owned()).collect();
-            for_each_page(&self.store, q, |records| -> Result<(), ServiceError> {
-                for r in records {
-                    if let Some(j) = &r.json {
-                        out.push(stored_json(j)?);
-                    }
-                }
-                Ok(())
-            })
-            .await?;
+        let ids: Vec<&str> = colls.iter().map(|c| c.id.as_str()).collect();
+        let key = format!("{pushdown:?}|{ids:?}|{types:?}");
+        let generation = self.store.content_generation().await?;
+        if let Some(v) = cache.get(generation, &key) {
+            return Ok(v);
         }
-        Ok(latest_of(out, false))
+        let v = Arc::new(self.view_of_types(colls, false, types).await?);
+        cache.put(generation, key, v.clone());
+        Ok(v)
     }
 
     /// The latest version of `id` the member may see in any collection, and the collection
@@ -235,6 +244,80 @@ impl MemberService {
         coord::Common::new(uuid::Uuid::new_v4(), now())
             .by(self.identity.clone())
             .marked(marking)
+    }
+}
+
+/// The object types the coordination pages read (incidents with their victims, impacts,
+/// events, tasks and links, DISARM techniques and their users, FIMI activity, assistance).
+pub const COORDINATION_TYPES: &[&str] = &[
+    "incident",
+    "identity",
+    "impact",
+    "event",
+    "task",
+    "relationship",
+    "attack-pattern",
+    "x-mitre-tactic",
+    "x-mitre-matrix",
+    "narrative",
+    "channel",
+    "media-content",
+    "intrusion-set",
+    "threat-actor",
+    "campaign",
+    "tool",
+    "malware",
+    coord::assist::AssistanceRequest::TYPE,
+    coord::assist::AssistanceOffer::TYPE,
+];
+
+/// Views read for the console's pages, kept per member view and object types: an entry is keyed
+/// by everything that decides what a view holds — the member's [`Pushdown`] (member, readable
+/// collections, RED recipient collections, default TLP, egress) and the collections read — and
+/// by the types, and every entry is dropped when the store's content generation
+/// ([`Store::content_generation`]) moves. Two members never share an entry unless their views
+/// are the same; users of one member do. At most [`VIEW_CACHE_OBJECTS`] objects are kept.
+#[derive(Debug, Clone, Default)]
+pub struct ViewCache {
+    inner: Arc<Mutex<ViewCacheInner>>,
+}
+
+#[derive(Debug, Default)]
+struct ViewCacheInner {
+    generation: Option<(i64, i64)>,
+    entries: HashMap<String, Arc<Vec<Value>>>,
+    objects: usize,
+}
+
+/// Objects a [`ViewCache`] keeps at most, across its entries (beyond it, it starts over).
+pub const VIEW_CACHE_OBJECTS: usize = 300_000;
+
+impl ViewCache {
+    fn get(&self, generation: (i64, i64), key: &str) -> Option<Arc<Vec<Value>>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.generation != Some(generation) {
+            inner.entries.clear();
+            inner.objects = 0;
+            inner.generation = Some(generation);
+            return None;
+        }
+        inner.entries.get(key).cloned()
+    }
+
+    fn put(&self, generation: (i64, i64), key: String, v: Arc<Vec<Value>>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // Read while the content moved: not kept.
+        if inner.generation != Some(generation) || v.len() > VIEW_CACHE_OBJECTS {
+            return;
+        }
+        if inner.objects + v.len() > VIEW_CACHE_OBJECTS {
+            inner.entries.clear();
+            inner.objects = 0;
+        }
+        inner.objects += v.len();
+        if let Some(old) = inner.entries.insert(key, v) {
+            inner.objects -= old.len();
+        }
     }
 }
 

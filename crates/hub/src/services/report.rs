@@ -3,7 +3,10 @@
 //! restrictive TLP among what was counted). The CLI renders them as a self-contained HTML page;
 //! the same model serves any other view of the report.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
 
 use coord::assist::{AssistanceOffer, AssistanceRequest, OfferStatus};
 use serde_json::{Value, json};
@@ -11,9 +14,22 @@ use stix::{Timestamp, tlp::TlpLevel};
 
 use super::{
     ServiceError,
-    incident::victims_of,
+    incident::Victims,
     member::{MemberService, of_type, s},
 };
+use crate::{policy::Pushdown, store::Store};
+
+/// The object types the figures count, and those they follow to an incident's victims.
+pub const FIGURE_TYPES: &[&str] = &[
+    "incident",
+    "identity",
+    "impact",
+    "relationship",
+    "attack-pattern",
+    "sighting",
+    AssistanceRequest::TYPE,
+    AssistanceOffer::TYPE,
+];
 
 /// The figures of what member `m` may see in `colls` (latest versions) since `since`;
 /// unmarked objects count as the node's `default_tlp`.
@@ -22,8 +38,134 @@ pub async fn member_figures(
     colls: &[crate::coalition::Collection],
     since: Timestamp,
 ) -> Result<Figures, ServiceError> {
-    let objects = m.view(colls, false).await?;
+    let objects = m.view_of_types(colls, false, FIGURE_TYPES).await?;
     Ok(figures(&objects, since, m.coalition.default_tlp))
+}
+
+/// The figures of one window and of the window before it, as one member view yields them, and
+/// the ids of the RED and AMBER+STRICT objects they name (open requests and offers), whose reads
+/// are audited wherever they are shown.
+#[derive(Debug)]
+pub struct WindowFigures {
+    /// The window's first second.
+    pub since: Timestamp,
+    /// The window.
+    pub current: Figures,
+    /// The window before it (as long).
+    pub previous: Figures,
+    /// RED objects named by `current`.
+    pub red: Vec<String>,
+    /// AMBER+STRICT objects named by `current`.
+    pub strict: Vec<String>,
+}
+
+/// Computed [`WindowFigures`], kept per member view: an entry is keyed by everything that decides
+/// what the view holds — the member's [`Pushdown`] (member, readable collections, RED recipient
+/// collections, default TLP, egress) and the collections read — and by the window (its length and
+/// its end, to the minute), and every entry is dropped when the store's content generation
+/// ([`Store::content_generation`]) moves. Two members never share an entry unless their views are
+/// the same; users of one member do (their views are).
+#[derive(Debug, Clone, Default)]
+pub struct FiguresCache {
+    inner: Arc<Mutex<CacheInner>>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    generation: Option<(i64, i64)>,
+    entries: HashMap<String, Arc<WindowFigures>>,
+}
+
+/// Entries kept at most (views × windows); beyond it the cache starts over.
+const CACHE_ENTRIES: usize = 256;
+
+impl FiguresCache {
+    fn get(&self, generation: (i64, i64), key: &str) -> Option<Arc<WindowFigures>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.generation != Some(generation) {
+            inner.entries.clear();
+            inner.generation = Some(generation);
+            return None;
+        }
+        inner.entries.get(key).cloned()
+    }
+
+    fn put(&self, generation: (i64, i64), key: String, f: Arc<WindowFigures>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.generation != Some(generation) {
+            // The content moved while the figures were computed: they are not kept.
+            return;
+        }
+        if inner.entries.len() >= CACHE_ENTRIES {
+            inner.entries.clear();
+        }
+        inner.entries.insert(key, f);
+    }
+}
+
+/// The figures of the last `days` days (to the minute) beside the `days` before, of everything
+/// member `m` may read, from `cache` when the same view's figures were computed since the
+/// store's content last changed.
+pub async fn window_figures(
+    m: &MemberService,
+    cache: &FiguresCache,
+    days: i64,
+) -> Result<Arc<WindowFigures>, ServiceError> {
+    let colls = m.readable();
+    let minute = super::member::now().unix_seconds().div_euclid(60) * 60;
+    let since_s = minute - days * 86_400;
+    let (Some(since), Some(prev_since)) = (
+        Timestamp::from_unix(since_s, 0, 0),
+        Timestamp::from_unix(since_s - days * 86_400, 0, 0),
+    ) else {
+        return Err(ServiceError::Usage("no such window".into()));
+    };
+    let pushdown = Pushdown::for_principal(&m.principal, &m.coalition);
+    let ids: Vec<&str> = colls.iter().map(|c| c.id.as_str()).collect();
+    let key = format!("{pushdown:?}|{ids:?}|{days}|{minute}");
+    let generation = m.store.content_generation().await?;
+    if let Some(hit) = cache.get(generation, &key) {
+        return Ok(hit);
+    }
+    let objects = m.view_of_types(&colls, false, FIGURE_TYPES).await?;
+    let default = m.coalition.default_tlp;
+    let current = figures(&objects, since, default);
+    let before: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            let when = o
+                .get("first_seen")
+                .or_else(|| o.get("created"))
+                .and_then(Value::as_str)
+                .and_then(|t| Timestamp::parse(t).ok());
+            when.is_some_and(|w| w < since)
+        })
+        .cloned()
+        .collect();
+    let previous = figures(&before, prev_since, default);
+    let named: std::collections::HashSet<&str> = current
+        .open_requests
+        .iter()
+        .map(|r| r.0.as_str())
+        .chain(current.offers.iter().map(|o| o.0.as_str()))
+        .collect();
+    let (mut red, mut strict) = (Vec::new(), Vec::new());
+    for o in objects.iter().filter(|o| named.contains(s(o, "id"))) {
+        match stix::tlp::effective_tlp_of(o).unwrap_or(default) {
+            TlpLevel::Red => red.push(s(o, "id").to_owned()),
+            TlpLevel::AmberStrict => strict.push(s(o, "id").to_owned()),
+            _ => {}
+        }
+    }
+    let out = Arc::new(WindowFigures {
+        since,
+        current,
+        previous,
+        red,
+        strict,
+    });
+    cache.put(generation, key, out.clone());
+    Ok(out)
 }
 
 /// The report's figures.
@@ -118,12 +260,13 @@ pub fn figures(objects: &[Value], since: Timestamp, default_tlp: TlpLevel) -> Fi
         f.tlp = f.tlp.max(Some(t));
     };
     let in_window = |o: &Value| created(o).is_some_and(|c| c >= since) && !revoked(o);
+    let victims = Victims::index(objects);
     for inc in of_type(objects, "incident").filter(|o| in_window(o)) {
         f.incidents += 1;
         counted(inc);
         let mut sectors: Vec<String> = Vec::new();
         let mut countries: Vec<String> = Vec::new();
-        for v in victims_of(inc, objects) {
+        for v in victims.of(inc) {
             counted(v);
             let ci = v.pointer(&format!("/extensions/{}", coord::ext::CI_ENTITY));
             match ci

@@ -17,6 +17,7 @@ mod cli;
 mod console;
 mod console_admin;
 mod console_browser;
+mod console_cache;
 mod console_coord;
 mod console_coord_browser;
 mod console_federation;
