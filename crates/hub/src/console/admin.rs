@@ -966,7 +966,7 @@ pub(super) async fn collections(
         let _ = write!(
             b,
             "<tr><td><strong>{}</strong>{}<br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-<td class=\"actions\"><a class=\"button\" href=\"{base}/grants\" aria-label=\"Change the grants of {}\">Change grants</a> \
+<td class=\"actions\"><a class=\"button\" href=\"{base}/grants\" aria-label=\"Change grants of {}\">Change grants</a> \
 <a class=\"button danger\" href=\"{base}/remove\" aria-label=\"Remove {}\">Remove…</a></td></tr>",
             E(&c.title),
             c.alias

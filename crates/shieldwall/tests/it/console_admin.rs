@@ -163,11 +163,7 @@ fn forms(coll: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
             vec![("read", "*"), ("write", "*"), ("red_recipients", "cert-lt")],
         ),
     ];
-    v.extend(
-        old_forms()
-            .into_iter()
-            .map(|(p, f)| (p.to_owned(), f)),
-    );
+    v.extend(old_forms().into_iter().map(|(p, f)| (p.to_owned(), f)));
     v
 }
 
@@ -616,7 +612,11 @@ async fn console_admin_removals_and_grants() {
             409,
             "cannot remove its own member",
         ),
-        ("/ui/admin/members/nobody/disable", 404, "no member `nobody`"),
+        (
+            "/ui/admin/members/nobody/disable",
+            404,
+            "no member `nobody`",
+        ),
         ("/ui/admin/members/nobody/remove", 404, "no member `nobody`"),
         ("/ui/admin/members/cert-ee/explode", 404, ""),
     ] {
@@ -633,7 +633,8 @@ async fn console_admin_removals_and_grants() {
     let a = admin.get("/ui/admin/members/cert-lt/remove").await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(
-        a.body.contains("action=\"/ui/admin/members/cert-lt/remove\"")
+        a.body
+            .contains("action=\"/ui/admin/members/cert-lt/remove\"")
             && a.body.contains("cannot be undone")
             && hidden(&a.body, "csrf").as_deref() == Some(token.as_str()),
         "{}",
@@ -642,7 +643,10 @@ async fn console_admin_removals_and_grants() {
     assert_eq!(taxii_as(base, "lt-analyst", "/taxii2/").await.0, 200);
     let a = admin.post("/ui/admin/members/cert-lt/remove", &t).await;
     assert_eq!(a.status, 303, "{}", a.body);
-    assert_eq!(a.headers["location"], "/ui/admin/members?done=member-removed");
+    assert_eq!(
+        a.headers["location"],
+        "/ui/admin/members?done=member-removed"
+    );
     let page = admin.get("/ui/admin/members").await;
     assert!(!page.body.contains("cert-lt"), "{}", page.body);
     eventually("the removed member's user is refused", || async {
@@ -675,9 +679,10 @@ async fn console_admin_removals_and_grants() {
         "{}",
         page.body
     );
-    eventually("the removed group's members lose the collection", || async {
-        !lists(base, "lv-analyst", &baltic).await
-    })
+    eventually(
+        "the removed group's members lose the collection",
+        || async { !lists(base, "lv-analyst", &baltic).await },
+    )
     .await;
     assert_eq!(
         taxii_as(
@@ -698,7 +703,11 @@ async fn console_admin_removals_and_grants() {
         .post(
             "/ui/admin/collections",
             &with_csrf(
-                &[("title", "Console grants"), ("read", "hub"), ("write", "hub")],
+                &[
+                    ("title", "Console grants"),
+                    ("read", "hub"),
+                    ("write", "hub"),
+                ],
                 &token,
             ),
         )
@@ -744,7 +753,12 @@ async fn console_admin_removals_and_grants() {
     // Refused grants change nothing: a name that is nobody, RED to everyone, no such collection.
     for (fields, path, want, why) in [
         (set("ghost", "hub", ""), grants.clone(), 400, "ghost"),
-        (set("hub", "hub", "*"), grants.clone(), 400, "red_recipients"),
+        (
+            set("hub", "hub", "*"),
+            grants.clone(),
+            400,
+            "red_recipients",
+        ),
         (
             set("hub", "hub", ""),
             "/ui/admin/collections/00000000-0000-4000-8000-00000000dead/grants".to_owned(),
@@ -771,9 +785,10 @@ async fn console_admin_removals_and_grants() {
     .await;
     let a = admin.post(&grants, &set("hub", "hub", "")).await;
     assert_eq!(a.status, 303, "{}", a.body);
-    eventually("the collection is gone for a member without grants", || async {
-        taxii_as(base, "pl-analyst", &objects).await.0 == 404
-    })
+    eventually(
+        "the collection is gone for a member without grants",
+        || async { taxii_as(base, "pl-analyst", &objects).await.0 == 404 },
+    )
     .await;
     assert!(!lists(base, "pl-analyst", &id).await);
 
