@@ -9,9 +9,16 @@
 //! token and is refused without it (403). A new or rotated API key's token is shown once, on the
 //! answer to the POST that made it (served `no-store` like every console page), never again.
 //!
-//! Removals of members, trust groups, collections and collection grants are not offered here
-//! yet: they come with their service functions (`services::admin`), each then a
-//! `POST /ui/admin/{section}/{id}/remove` form beside the existing user and peer removals.
+//! Members are disabled and enabled by a one-button form (`POST /ui/admin/members/{id}/disable`,
+//! `…/enable`); users and peers are removed by one (`POST /ui/admin/{section}/{id}/remove`).
+//! Members, trust groups and collections, whose removal cannot be undone, are removed from a
+//! confirmation page: the list links to `GET /ui/admin/{section}/{id}/remove`, which says what the
+//! removal does and carries the CSRF-protected form posting to the same path. A collection's
+//! grants (readers, writers, RED recipients) are changed on `GET /ui/admin/collections/{id}/grants`,
+//! a form pre-filled with the current grants that replaces them whole. The service's refusals are
+//! the page's answer with their status and reason: 400 (the result would not hold), 404 (no such
+//! thing), 409 (a collection still holding objects, a member operating a peer or the node, the
+//! last admin account). As over the HTTP API, an admin cannot disable or remove its own member.
 
 use std::fmt::Write as _;
 
@@ -36,7 +43,7 @@ use crate::{
     services::admin::{Actor, Admin, AdminServiceError, IssuedKey, NewCollection},
     taxii::AppState,
 };
-use ::policy::admin::{AdminError, Change};
+use ::policy::admin::{AdminError, Change, CollectionGrants};
 
 /// The administration's sections: path segment and title.
 const SECTIONS: &[(&str, &str)] = &[
@@ -52,6 +59,15 @@ const SECTIONS: &[(&str, &str)] = &[
 /// ignored, so nothing from the query is echoed).
 const DONE: &[(&str, &str)] = &[
     ("member-added", "The member was added."),
+    (
+        "member-disabled",
+        "The member was disabled: its users and keys are refused until it is enabled.",
+    ),
+    ("member-enabled", "The member was enabled."),
+    (
+        "member-removed",
+        "The member was removed, with its users and keys; what it produced stays.",
+    ),
     ("user-added", "The user was added: they can sign in now."),
     (
         "user-disabled",
@@ -68,7 +84,13 @@ const DONE: &[(&str, &str)] = &[
         "The key was revoked: it is refused from now on.",
     ),
     ("collection-added", "The collection was added."),
+    ("collection-removed", "The collection was removed."),
+    (
+        "grants-changed",
+        "The collection's grants were replaced: in force on every node within a second.",
+    ),
     ("trust-group-added", "The trust group was added."),
+    ("trust-group-removed", "The trust group was removed."),
     ("peer-added", "The peer was added."),
     ("peer-removed", "The peer was removed."),
 ];
@@ -143,7 +165,7 @@ fn not_done(signed: &Signed, section: &str, e: &AdminServiceError) -> Response {
             (StatusCode::NOT_FOUND, "Not found", m.clone())
         }
         AdminServiceError::Refused(AdminError::Conflict(m)) => {
-            (StatusCode::CONFLICT, "Already there", m.clone())
+            (StatusCode::CONFLICT, "Not possible", m.clone())
         }
         AdminServiceError::Refused(AdminError::Invalid(m)) => {
             (StatusCode::BAD_REQUEST, "Refused", m.clone())
@@ -279,6 +301,61 @@ fn button(signed: &Signed, action: &str, label: &str, aria: &str) -> String {
     )
 }
 
+/// The page that confirms a removal that cannot be undone: what it does, and the CSRF-protected
+/// form posting to `/ui/admin/{section}/{id}/remove`.
+fn confirm_page(
+    signed: &Signed,
+    section: &str,
+    what: &str,
+    id: &str,
+    name: &str,
+    consequences: &str,
+) -> Response {
+    let label = SECTIONS
+        .iter()
+        .find(|(k, _)| *k == section)
+        .map_or("Administration", |(_, t)| t);
+    let title = format!("Remove {what} {id}?");
+    let body = format!(
+        "{CSS_LINK}<p class=\"crumbs\"><a href=\"/ui/admin\">Administration</a> › <a href=\"/ui/admin/{}\">{}</a> ›</p>\
+<h1>{}</h1><p class=\"lead\">{}</p><p>{}</p>\
+<form class=\"step wide\" method=\"post\" action=\"{}\"><p><strong>This cannot be undone.</strong></p>{}\
+<button type=\"submit\" class=\"danger\">Remove {} {}</button></form>\
+<p><a href=\"/ui/admin/{}\">Cancel: back to {}</a></p>",
+        E(section),
+        E(label),
+        E(&title),
+        E(name),
+        E(consequences),
+        E(&format!("/ui/admin/{section}/{}/remove", pct(id))),
+        csrf_field(signed),
+        E(what),
+        E(id),
+        E(section),
+        E(label),
+    );
+    framed(signed, StatusCode::OK, &title, &body)
+}
+
+/// The refusal of disabling or removing the signed-in admin's own member (as over the API).
+fn own_member(signed: &Signed, what: &str) -> Response {
+    not_done(
+        signed,
+        "members",
+        &AdminServiceError::Refused(AdminError::Conflict(format!(
+            "an administrator cannot {what} its own member"
+        ))),
+    )
+}
+
+fn missing(signed: &Signed, section: &str, why: String) -> Response {
+    not_done(
+        signed,
+        section,
+        &AdminServiceError::Refused(AdminError::NotFound(why)),
+    )
+}
+
 async fn current(signed: &Signed, state: &AppState) -> Result<(Admin, Config), Response> {
     let admin = service(state)?;
     match admin.current().await {
@@ -346,22 +423,64 @@ pub(super) async fn members(
     if !is_admin(&signed) {
         return forbidden(&signed);
     }
-    let (_, config) = match current(&signed, &state).await {
-        Ok(x) => x,
+    let admin = match service(&state) {
+        Ok(a) => a,
         Err(r) => return r,
     };
+    let members = match admin.members().await {
+        Ok(m) => m,
+        Err(e) => return not_done(&signed, "members", &e),
+    };
+    let own = &signed.principal().member;
     let mut b = head("members", raw);
-    b.push_str("<table><thead><tr><th scope=\"col\">Id</th><th scope=\"col\">Name</th><th scope=\"col\">Identity</th>\
-<th scope=\"col\">Country</th><th scope=\"col\">Sectors</th></tr></thead><tbody>");
-    for m in &config.members {
+    b.push_str("<p class=\"note\">A disabled member's users and keys are refused until it is enabled again. \
+Removing a member removes its users and keys and takes it out of every grant and trust group; what it produced stays, \
+and its id and identity are not given again.</p>\
+<table><thead><tr><th scope=\"col\">Id</th><th scope=\"col\">Name</th><th scope=\"col\">Identity</th>\
+<th scope=\"col\">Country</th><th scope=\"col\">Sectors</th><th scope=\"col\">State</th><th scope=\"col\">Defined in</th>\
+<th scope=\"col\">Actions</th></tr></thead><tbody>");
+    for v in &members {
+        let m = &v.member;
+        let base = format!("/ui/admin/members/{}", pct(&m.id));
+        let actions = if &m.id == own {
+            "<span class=\"note\">your own member</span>".to_owned()
+        } else {
+            let toggle = if v.disabled {
+                button(
+                    &signed,
+                    &format!("{base}/enable"),
+                    "Enable",
+                    &format!("Enable member {}", m.id),
+                )
+            } else {
+                button(
+                    &signed,
+                    &format!("{base}/disable"),
+                    "Disable",
+                    &format!("Disable member {}", m.id),
+                )
+            };
+            format!(
+                "{toggle}<a class=\"button danger\" href=\"{}\" aria-label=\"Remove member {}\">Remove…</a>",
+                E(&format!("{base}/remove")),
+                E(&m.id)
+            )
+        };
         let _ = write!(
             b,
-            "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+<td class=\"actions\">{actions}</td></tr>",
             E(&m.id),
             E(&m.name),
             E(&m.identity),
             E(m.country.as_deref().unwrap_or("—")),
-            E(&m.sectors.join(", "))
+            E(&m.sectors.join(", ")),
+            if v.disabled {
+                "<strong class=\"status st-failed\">disabled</strong>"
+            } else {
+                "enabled"
+            },
+            E(v.source),
         );
     }
     b.push_str("</tbody></table>");
@@ -413,6 +532,89 @@ pub(super) async fn add_member(
     };
     match admin.add_member(&actor(&signed), m).await {
         Ok(_) => see_other("/ui/admin/members?done=member-added"),
+        Err(e) => not_done(&signed, "members", &e),
+    }
+}
+
+/// `GET /ui/admin/members/{id}/remove`: the confirmation page.
+pub(super) async fn member_confirm(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    if !is_admin(&signed) {
+        return forbidden(&signed);
+    }
+    if action != "remove" {
+        return super::pages::not_found().await;
+    }
+    if id == signed.principal().member {
+        return own_member(&signed, "remove");
+    }
+    let admin = match service(&state) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let members = match admin.members().await {
+        Ok(m) => m,
+        Err(e) => return not_done(&signed, "members", &e),
+    };
+    let Some(m) = members.iter().find(|m| m.member.id == id) else {
+        return missing(&signed, "members", format!("no member `{id}`"));
+    };
+    confirm_page(
+        &signed,
+        "members",
+        "member",
+        &id,
+        &m.member.name,
+        "Its users and API keys are removed and refused on every node within a second; it leaves \
+         every collection's read and write grants, RED recipients and every trust group. What it \
+         produced stays, with its markings: its TLP:RED objects stay visible only to the \
+         collection's remaining RED recipients, and nobody may publish new versions of them. Its \
+         id and STIX identity are never given again. A member operating a peer is not removed \
+         (remove the peer first). To refuse its users and keys for a while, disable it instead.",
+    )
+}
+
+/// `POST /ui/admin/members/{id}/{action}`: `disable`, `enable`, `remove`.
+pub(super) async fn member_action(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (admin, _) = match post_start(&signed, &state, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let who = actor(&signed);
+    let own = id == signed.principal().member;
+    let (result, done) = match action.as_str() {
+        "disable" | "enable" => {
+            let disable = action == "disable";
+            if own && disable {
+                return own_member(&signed, "disable");
+            }
+            (
+                admin.set_member_disabled(&who, &id, disable).await,
+                if disable {
+                    "member-disabled"
+                } else {
+                    "member-enabled"
+                },
+            )
+        }
+        "remove" => {
+            if own {
+                return own_member(&signed, "remove");
+            }
+            (admin.remove_member(&who, &id).await, "member-removed")
+        }
+        _ => return super::pages::not_found().await,
+    };
+    match result {
+        Ok(_) => see_other(&format!("/ui/admin/members?done={done}")),
         Err(e) => not_done(&signed, "members", &e),
     }
 }
@@ -751,7 +953,7 @@ pub(super) async fn collections(
     };
     let mut b = head("collections", raw);
     b.push_str("<table><thead><tr><th scope=\"col\">Collection</th><th scope=\"col\">API root</th><th scope=\"col\">Trust group</th>\
-<th scope=\"col\">Read</th><th scope=\"col\">Write</th><th scope=\"col\">RED recipients</th></tr></thead><tbody>");
+<th scope=\"col\">Read</th><th scope=\"col\">Write</th><th scope=\"col\">RED recipients</th><th scope=\"col\">Actions</th></tr></thead><tbody>");
     let none = |v: &[String]| {
         if v.is_empty() {
             "—".to_owned()
@@ -760,9 +962,12 @@ pub(super) async fn collections(
         }
     };
     for c in &config.collections {
+        let base = E(&format!("/ui/admin/collections/{}", pct(&c.id))).to_string();
         let _ = write!(
             b,
-            "<tr><td><strong>{}</strong>{}<br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><strong>{}</strong>{}<br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+<td class=\"actions\"><a class=\"button\" href=\"{base}/grants\" aria-label=\"Change grants of {}\">Change grants</a> \
+<a class=\"button danger\" href=\"{base}/remove\" aria-label=\"Remove {}\">Remove…</a></td></tr>",
             E(&c.title),
             c.alias
                 .as_deref()
@@ -774,6 +979,8 @@ pub(super) async fn collections(
             E(&none(&c.read)),
             E(&none(&c.write)),
             E(&none(&c.red_recipients)),
+            E(&c.title),
+            E(&c.title),
         );
     }
     b.push_str("</tbody></table>");
@@ -871,6 +1078,153 @@ pub(super) async fn add_collection(
     }
 }
 
+/// The collection `id` names (any case), or the page saying there is none.
+#[allow(clippy::result_large_err)]
+async fn collection_of(
+    signed: &Signed,
+    state: &AppState,
+    id: &str,
+) -> Result<(Admin, Config, usize), Response> {
+    let (admin, config) = current(signed, state).await?;
+    match config
+        .collections
+        .iter()
+        .position(|c| c.id.eq_ignore_ascii_case(id))
+    {
+        Some(i) => Ok((admin, config, i)),
+        None => Err(missing(
+            signed,
+            "collections",
+            format!("no collection `{id}`"),
+        )),
+    }
+}
+
+/// `GET /ui/admin/collections/{id}/remove`: the confirmation page.
+pub(super) async fn collection_confirm(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if !is_admin(&signed) {
+        return forbidden(&signed);
+    }
+    let (_, config, i) = match collection_of(&signed, &state, &id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let c = &config.collections[i];
+    confirm_page(
+        &signed,
+        "collections",
+        "collection",
+        &c.id,
+        &c.title,
+        "Only an empty collection is removed: while it holds any object version, or while a peer \
+         syncs it, the removal is refused and nothing changes. Delete its objects first (TAXII \
+         DELETE, by their producers or an admin). Its id is not given again.",
+    )
+}
+
+/// `POST /ui/admin/collections/{id}/remove`.
+pub(super) async fn remove_collection(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (admin, _) = match post_start(&signed, &state, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match admin.remove_collection(&actor(&signed), &id).await {
+        Ok(_) => see_other("/ui/admin/collections?done=collection-removed"),
+        Err(e) => not_done(&signed, "collections", &e),
+    }
+}
+
+/// A text input holding `value` (no length limit: a grant list can be long; the form's size is
+/// bounded by [`check_form`]).
+fn list_input(id: &str, name: &str, label: &str, value: &[String]) -> String {
+    format!(
+        "<label for=\"{id}\">{}<input id=\"{id}\" name=\"{name}\" value=\"{}\" size=\"60\"></label>",
+        E(label),
+        E(&value.join(", "))
+    )
+}
+
+/// `GET /ui/admin/collections/{id}/grants`: the form, pre-filled with the current grants.
+pub(super) async fn grants_form(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if !is_admin(&signed) {
+        return forbidden(&signed);
+    }
+    let (_, config, i) = match collection_of(&signed, &state, &id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let c = &config.collections[i];
+    let members: Vec<&str> = config.members.iter().map(|m| m.id.as_str()).collect();
+    let groups: Vec<&str> = config.trust_groups.iter().map(|g| g.id.as_str()).collect();
+    let title = format!("Grants of {}", c.title);
+    let body = format!(
+        "{CSS_LINK}<p class=\"crumbs\"><a href=\"/ui/admin\">Administration</a> › <a href=\"/ui/admin/collections\">Collections</a> ›</p>\
+<h1>{}</h1><p class=\"note\">Collection <code>{}</code>. The three lists replace the current ones whole, in force on every node \
+within a second. Read and write take member ids, trust group ids or <code>*</code> (every member); RED recipients are the \
+members or trust groups that see its TLP:RED objects besides their producer (not <code>*</code>). Separate names by commas.</p>\
+<p class=\"note\">Members: {}. Trust groups: {}.</p>\
+<form class=\"step wide\" method=\"post\" action=\"{}\">{}{}{}{}\
+<button type=\"submit\">Replace the grants</button></form>\
+<p><a href=\"/ui/admin/collections\">Cancel: back to Collections</a></p>",
+        E(&title),
+        E(&c.id),
+        E(&members.join(", ")),
+        E(if groups.is_empty() {
+            "none".to_owned()
+        } else {
+            groups.join(", ")
+        }
+        .as_str()),
+        E(&format!("/ui/admin/collections/{}/grants", pct(&c.id))),
+        csrf_field(&signed),
+        list_input("gr-read", "read", "Read", &c.read),
+        list_input("gr-write", "write", "Write", &c.write),
+        list_input(
+            "gr-red",
+            "red_recipients",
+            "RED recipients",
+            &c.red_recipients
+        ),
+    );
+    framed(&signed, StatusCode::OK, &title, &body)
+}
+
+/// `POST /ui/admin/collections/{id}/grants`.
+pub(super) async fn set_grants(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (admin, f) = match post_start(&signed, &state, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let grants = CollectionGrants {
+        id,
+        read: list(f.get("read")),
+        write: list(f.get("write")),
+        red_recipients: list(f.get("red_recipients")),
+    };
+    match admin.set_collection_grants(&actor(&signed), grants).await {
+        Ok(_) => see_other("/ui/admin/collections?done=grants-changed"),
+        Err(e) => not_done(&signed, "collections", &e),
+    }
+}
+
 /// `GET /ui/admin/trust-groups`.
 pub(super) async fn trust_groups(
     State(state): State<AppState>,
@@ -885,14 +1239,18 @@ pub(super) async fn trust_groups(
         Err(r) => return r,
     };
     let mut b = head("trust-groups", raw);
-    b.push_str("<table><thead><tr><th scope=\"col\">Trust group</th><th scope=\"col\">Members</th><th scope=\"col\">Description</th></tr></thead><tbody>");
+    b.push_str("<table><thead><tr><th scope=\"col\">Trust group</th><th scope=\"col\">Members</th><th scope=\"col\">Description</th>\
+<th scope=\"col\">Actions</th></tr></thead><tbody>");
     for g in &config.trust_groups {
         let _ = write!(
             b,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"actions\">\
+<a class=\"button danger\" href=\"{}\" aria-label=\"Remove trust group {}\">Remove…</a></td></tr>",
             E(&g.id),
             E(&g.members.join(", ")),
-            E(g.description.as_deref().unwrap_or(""))
+            E(g.description.as_deref().unwrap_or("")),
+            E(&format!("/ui/admin/trust-groups/{}/remove", pct(&g.id))),
+            E(&g.id),
         );
     }
     b.push_str("</tbody></table>");
@@ -930,6 +1288,70 @@ pub(super) async fn add_trust_group(
     };
     match admin.apply(&actor(&signed), Change::AddTrustGroup(g)).await {
         Ok(_) => see_other("/ui/admin/trust-groups?done=trust-group-added"),
+        Err(e) => not_done(&signed, "trust-groups", &e),
+    }
+}
+
+/// `GET /ui/admin/trust-groups/{id}/remove`: the confirmation page.
+pub(super) async fn trust_group_confirm(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if !is_admin(&signed) {
+        return forbidden(&signed);
+    }
+    let (_, config) = match current(&signed, &state).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(g) = config.trust_groups.iter().find(|g| g.id == id) else {
+        return missing(&signed, "trust-groups", format!("no trust group `{id}`"));
+    };
+    let shared: Vec<&str> = config
+        .collections
+        .iter()
+        .filter(|c| {
+            c.trust_group.as_deref() == Some(id.as_str())
+                || [&c.read, &c.write, &c.red_recipients]
+                    .iter()
+                    .any(|l| l.contains(&id))
+        })
+        .map(|c| c.title.as_str())
+        .collect();
+    confirm_page(
+        &signed,
+        "trust-groups",
+        "trust group",
+        &g.id,
+        g.description.as_deref().unwrap_or(""),
+        &format!(
+            "Its members stay; it leaves every collection's read and write grants and RED \
+             recipients, and the collections shared with it no longer are: their TLP:AMBER objects \
+             then leave by sync to no peer until another trust group is set. Its id is not given \
+             again. Collections naming it: {}.",
+            if shared.is_empty() {
+                "none".to_owned()
+            } else {
+                shared.join(", ")
+            }
+        ),
+    )
+}
+
+/// `POST /ui/admin/trust-groups/{id}/remove`.
+pub(super) async fn remove_trust_group(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (admin, _) = match post_start(&signed, &state, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match admin.remove_trust_group(&actor(&signed), &id).await {
+        Ok(_) => see_other("/ui/admin/trust-groups?done=trust-group-removed"),
         Err(e) => not_done(&signed, "trust-groups", &e),
     }
 }

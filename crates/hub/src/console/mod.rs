@@ -119,6 +119,10 @@ pub fn routes() -> Router<AppState> {
             "/ui/admin/members",
             get(admin::members).post(admin::add_member),
         )
+        .route(
+            "/ui/admin/members/{id}/{action}",
+            get(admin::member_confirm).post(admin::member_action),
+        )
         .route("/ui/admin/users", get(admin::users).post(admin::add_user))
         .route("/ui/admin/users/{name}/{action}", post(admin::user_action))
         .route("/ui/admin/keys", get(admin::keys).post(admin::issue_key))
@@ -128,8 +132,20 @@ pub fn routes() -> Router<AppState> {
             get(admin::collections).post(admin::add_collection),
         )
         .route(
+            "/ui/admin/collections/{id}/remove",
+            get(admin::collection_confirm).post(admin::remove_collection),
+        )
+        .route(
+            "/ui/admin/collections/{id}/grants",
+            get(admin::grants_form).post(admin::set_grants),
+        )
+        .route(
             "/ui/admin/trust-groups",
             get(admin::trust_groups).post(admin::add_trust_group),
+        )
+        .route(
+            "/ui/admin/trust-groups/{id}/remove",
+            get(admin::trust_group_confirm).post(admin::remove_trust_group),
         )
         .route("/ui/admin/peers", get(admin::peers).post(admin::add_peer))
         .route("/ui/admin/peers/{name}/remove", post(admin::remove_peer))

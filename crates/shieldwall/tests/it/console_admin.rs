@@ -10,7 +10,15 @@
 //!   sign in;
 //! - a key issued through the console works on TAXII, its token is shown once (the answer is
 //!   `no-store`, the key list never shows it), a rotated key's old token stops working, and a
-//!   revoked key is refused.
+//!   revoked key is refused;
+//! - a member disabled through the console has its users refused (console sessions, sign-in,
+//!   TAXII) until it is enabled; a removed member's users are refused and its id is not given
+//!   again; an admin cannot disable or remove its own member (409);
+//! - a trust group removed through its confirmation page is gone, and the members it granted a
+//!   collection to no longer see it on TAXII;
+//! - grants changed through the pre-filled form are served on TAXII (read → listed and 200,
+//!   write only → 403, neither → 404), refused grants change nothing (400), a collection holding
+//!   objects is not removed (409 with the reason, still served) and an empty one is.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
@@ -131,8 +139,36 @@ const PAGES: &[&str] = &[
     "/ui/admin/peers",
 ];
 
-/// Every administration form: path and the fields an admin would send (besides `csrf`).
-fn forms() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+/// The administration's confirmation and grants pages for a demo collection `coll`.
+fn detail_pages(coll: &str) -> Vec<String> {
+    vec![
+        "/ui/admin/members/cert-ee/remove".to_owned(),
+        "/ui/admin/trust-groups/baltic/remove".to_owned(),
+        format!("/ui/admin/collections/{coll}/remove"),
+        format!("/ui/admin/collections/{coll}/grants"),
+    ]
+}
+
+/// Every administration form: path and the fields an admin would send (besides `csrf`); `coll`
+/// is a demo collection's id.
+fn forms(coll: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
+    let mut v = vec![
+        ("/ui/admin/members/cert-ee/disable".to_owned(), vec![]),
+        ("/ui/admin/members/cert-ee/enable".to_owned(), vec![]),
+        ("/ui/admin/members/cert-lt/remove".to_owned(), vec![]),
+        ("/ui/admin/trust-groups/baltic/remove".to_owned(), vec![]),
+        (format!("/ui/admin/collections/{coll}/remove"), vec![]),
+        (
+            format!("/ui/admin/collections/{coll}/grants"),
+            vec![("read", "*"), ("write", "*"), ("red_recipients", "cert-lt")],
+        ),
+    ];
+    v.extend(old_forms().into_iter().map(|(p, f)| (p.to_owned(), f)));
+    v
+}
+
+/// The forms there were before removals came to the console.
+fn old_forms() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
     vec![
         (
             "/ui/admin/members",
@@ -225,6 +261,10 @@ async fn console_admin_pages_and_forms() {
     );
     let before = snapshot(&mut admin).await;
     assert!(before[2].contains("nl-soc") && before[3].contains("Issue a key"));
+    let coll = collection_id(base, "coalition-indicators").await;
+    for p in detail_pages(&coll) {
+        assert_eq!(admin.get(&p).await.status, 200, "{p}");
+    }
 
     // Everybody else: 403 on every page and form, naming nothing; nothing changes.
     for (user, _, role) in demo::USERS {
@@ -237,20 +277,26 @@ async fn console_admin_pages_and_forms() {
             !home.body.contains("/ui/admin") && !home.body.contains("/ui/federation"),
             "{user}: no administration link"
         );
-        for p in PAGES.iter().chain(&[
-            "/ui/federation",
-            "/ui/federation/explain?peer=x&id=indicator--00000000-0000-4000-8000-000000000000",
-        ]) {
-            let a = b.get(p).await;
-            assert_names_nothing(user, p, &a);
+        for p in PAGES
+            .iter()
+            .map(|p| (*p).to_owned())
+            .chain([
+                "/ui/federation".to_owned(),
+                "/ui/federation/explain?peer=x&id=indicator--00000000-0000-4000-8000-000000000000"
+                    .to_owned(),
+            ])
+            .chain(detail_pages(&coll))
+        {
+            let a = b.get(&p).await;
+            assert_names_nothing(user, &p, &a);
             assert_eq!(a.headers["cache-control"], "no-store");
         }
         let token = csrf(&mut b).await;
-        for (path, fields) in forms() {
-            let a = b.post(path, &with_csrf(&fields, &token)).await;
-            assert_names_nothing(user, path, &a);
-            let a = b.post(path, &fields).await;
-            assert_names_nothing(user, path, &a);
+        for (path, fields) in forms(&coll) {
+            let a = b.post(&path, &with_csrf(&fields, &token)).await;
+            assert_names_nothing(user, &path, &a);
+            let a = b.post(&path, &fields).await;
+            assert_names_nothing(user, &path, &a);
         }
     }
     assert_eq!(
@@ -266,10 +312,10 @@ async fn console_admin_pages_and_forms() {
     // The admin without or with a wrong token: refused, nothing changes.
     let token = csrf(&mut admin).await;
     let wrong = "0".repeat(64);
-    for (path, fields) in forms() {
-        let a = admin.post(path, &fields).await;
+    for (path, fields) in forms(&coll) {
+        let a = admin.post(&path, &fields).await;
         assert_eq!(a.status, 403, "{path} without a token: {}", a.body);
-        let a = admin.post(path, &with_csrf(&fields, &wrong)).await;
+        let a = admin.post(&path, &with_csrf(&fields, &wrong)).await;
         assert_eq!(a.status, 403, "{path} with a wrong token: {}", a.body);
     }
     assert_eq!(snapshot(&mut admin).await, before, "nothing changed");
@@ -457,6 +503,346 @@ async fn console_admin_pages_and_forms() {
     assert!(colls.body.contains("cert-ee"), "RED recipients listed");
     let peers = admin.get("/ui/admin/peers").await;
     assert!(!peers.body.contains("fi-node"), "refused peer not added");
+}
+
+/// A TAXII GET of `path` as demo user `user` (password `demo`): status and body.
+async fn taxii_as(base: &str, user: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .basic_auth(user, Some("demo"))
+        .header("Accept", ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// Whether `user` finds collection `id` in the `coalition` API root's list.
+async fn lists(base: &str, user: &str, id: &str) -> bool {
+    let (status, v) = taxii_as(base, user, "/coalition/collections/").await;
+    assert_eq!(status, 200, "{user}: {v}");
+    v["collections"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|c| c["id"] == id))
+}
+
+/// The id of the `coalition` collection with alias or title `name`, as the admin sees it.
+async fn collection_id(base: &str, name: &str) -> String {
+    let (status, v) = taxii_as(base, "admin", "/coalition/collections/").await;
+    assert_eq!(status, 200, "{v}");
+    v["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["alias"] == name || c["title"] == name)
+        .unwrap_or_else(|| panic!("no collection {name}: {v}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_admin_removals_and_grants() {
+    let node = demo_node();
+    let base = node.base.as_str();
+    let mut admin = signed_in(base, "admin", "demo").await;
+    let token = csrf(&mut admin).await;
+    let t = [("csrf", token.as_str())];
+
+    // Members: listed with their state; disable refuses the member's users everywhere.
+    let page = admin.get("/ui/admin/members").await;
+    assert!(
+        page.body.contains("/ui/admin/members/ncsc-nl/disable")
+            && !page.body.contains("st-failed\">disabled"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("/ui/admin/members/hub/"),
+        "no disable or remove of the admin's own member"
+    );
+    let mut nl = signed_in(base, "nl-analyst", "demo").await;
+    assert_eq!(taxii_as(base, "nl-soc", "/taxii2/").await.0, 200);
+    let a = admin.post("/ui/admin/members/ncsc-nl/disable", &t).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(
+        a.headers["location"],
+        "/ui/admin/members?done=member-disabled"
+    );
+    let page = admin.get("/ui/admin/members?done=member-disabled").await;
+    assert!(
+        page.body.contains("st-failed\">disabled")
+            && page.body.contains("/ui/admin/members/ncsc-nl/enable")
+            && page.body.contains("role=\"status\""),
+        "{}",
+        page.body
+    );
+    let start = Instant::now();
+    while nl.get("/ui/").await.status != 303 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the disabled member's console session ends within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(sign_in_status(base, "nl-analyst", "demo").await, 401);
+    assert_eq!(taxii_as(base, "nl-soc", "/taxii2/").await.0, 401);
+    // Enable: they sign in and use TAXII again.
+    let a = admin.post("/ui/admin/members/ncsc-nl/enable", &t).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    eventually("the enabled member's user signs in", || async {
+        sign_in_status(base, "nl-analyst", "demo").await == 303
+    })
+    .await;
+    assert_eq!(taxii_as(base, "nl-soc", "/taxii2/").await.0, 200);
+    let page = admin.get("/ui/admin/members").await;
+    assert!(!page.body.contains("st-failed\">disabled"), "enabled");
+
+    // The admin's own member, and members that are not there.
+    for (path, want, why) in [
+        (
+            "/ui/admin/members/hub/disable",
+            409,
+            "cannot disable its own member",
+        ),
+        (
+            "/ui/admin/members/hub/remove",
+            409,
+            "cannot remove its own member",
+        ),
+        (
+            "/ui/admin/members/nobody/disable",
+            404,
+            "no member `nobody`",
+        ),
+        ("/ui/admin/members/nobody/remove", 404, "no member `nobody`"),
+        ("/ui/admin/members/cert-ee/explode", 404, ""),
+    ] {
+        let a = admin.post(path, &t).await;
+        assert_eq!(a.status, want, "{path}: {}", a.body);
+        assert!(a.body.contains(why), "{path}: {}", a.body);
+    }
+    let a = admin.get("/ui/admin/members/hub/remove").await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    let a = admin.get("/ui/admin/members/nobody/remove").await;
+    assert_eq!(a.status, 404, "{}", a.body);
+
+    // Remove a member through its confirmation page: its users go, its id is not given again.
+    let a = admin.get("/ui/admin/members/cert-lt/remove").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        a.body
+            .contains("action=\"/ui/admin/members/cert-lt/remove\"")
+            && a.body.contains("cannot be undone")
+            && hidden(&a.body, "csrf").as_deref() == Some(token.as_str()),
+        "{}",
+        a.body
+    );
+    assert_eq!(taxii_as(base, "lt-analyst", "/taxii2/").await.0, 200);
+    let a = admin.post("/ui/admin/members/cert-lt/remove", &t).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(
+        a.headers["location"],
+        "/ui/admin/members?done=member-removed"
+    );
+    let page = admin.get("/ui/admin/members").await;
+    assert!(!page.body.contains("cert-lt"), "{}", page.body);
+    eventually("the removed member's user is refused", || async {
+        taxii_as(base, "lt-analyst", "/taxii2/").await.0 == 401
+    })
+    .await;
+    let a = admin
+        .post(
+            "/ui/admin/members",
+            &with_csrf(&[("id", "cert-lt"), ("name", "Again")], &token),
+        )
+        .await;
+    assert_eq!(a.status, 409, "a removed member's id again: {}", a.body);
+
+    // Trust groups: `baltic` grants its collection; removed, its members no longer see it.
+    let baltic = collection_id(base, "baltic-sharing").await;
+    assert!(lists(base, "lv-analyst", &baltic).await);
+    let a = admin.get("/ui/admin/trust-groups/baltic/remove").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("Baltic sharing"), "names its collections");
+    let a = admin.post("/ui/admin/trust-groups/baltic/remove", &t).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(
+        a.headers["location"],
+        "/ui/admin/trust-groups?done=trust-group-removed"
+    );
+    let page = admin.get("/ui/admin/trust-groups").await;
+    assert!(
+        !page.body.contains("<code>baltic</code>") && page.body.contains("<code>baltic-sea</code>"),
+        "{}",
+        page.body
+    );
+    eventually(
+        "the removed group's members lose the collection",
+        || async { !lists(base, "lv-analyst", &baltic).await },
+    )
+    .await;
+    assert_eq!(
+        taxii_as(
+            base,
+            "lv-analyst",
+            &format!("/coalition/collections/{baltic}/objects/")
+        )
+        .await
+        .0,
+        404
+    );
+    let a = admin.post("/ui/admin/trust-groups/baltic/remove", &t).await;
+    assert_eq!(a.status, 404, "{}", a.body);
+    assert!(a.body.contains("no trust group `baltic`"), "{}", a.body);
+
+    // Grants: a new collection only `hub` reads and writes.
+    let a = admin
+        .post(
+            "/ui/admin/collections",
+            &with_csrf(
+                &[
+                    ("title", "Console grants"),
+                    ("read", "hub"),
+                    ("write", "hub"),
+                ],
+                &token,
+            ),
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    eventually("the new collection is served", || async {
+        let (_, v) = taxii_as(base, "admin", "/coalition/collections/").await;
+        v.to_string().contains("Console grants")
+    })
+    .await;
+    let id = collection_id(base, "Console grants").await;
+    let objects = format!("/coalition/collections/{id}/objects/");
+    assert!(!lists(base, "pl-analyst", &id).await);
+    assert_eq!(taxii_as(base, "pl-analyst", &objects).await.0, 404);
+    let grants = format!("/ui/admin/collections/{id}/grants");
+    let form = admin.get(&grants).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert_eq!(hidden(&form.body, "read").as_deref(), Some("hub"));
+    assert_eq!(hidden(&form.body, "write").as_deref(), Some("hub"));
+    assert_eq!(hidden(&form.body, "red_recipients").as_deref(), Some(""));
+    // Read for cert-pl: listed, readable.
+    let set = |read: &'static str, write: &'static str, red: &'static str| {
+        vec![
+            ("read", read),
+            ("write", write),
+            ("red_recipients", red),
+            ("csrf", token.as_str()),
+        ]
+    };
+    let a = admin.post(&grants, &set("hub, cert-pl", "hub", "")).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(
+        a.headers["location"],
+        "/ui/admin/collections?done=grants-changed"
+    );
+    eventually("a reader granted through the console reads", || async {
+        taxii_as(base, "pl-analyst", &objects).await.0 == 200
+    })
+    .await;
+    assert!(lists(base, "pl-analyst", &id).await);
+    let form = admin.get(&grants).await;
+    assert_eq!(hidden(&form.body, "read").as_deref(), Some("hub, cert-pl"));
+    // Refused grants change nothing: a name that is nobody, RED to everyone, no such collection.
+    for (fields, path, want, why) in [
+        (set("ghost", "hub", ""), grants.clone(), 400, "ghost"),
+        (
+            set("hub", "hub", "*"),
+            grants.clone(),
+            400,
+            "red_recipients",
+        ),
+        (
+            set("hub", "hub", ""),
+            "/ui/admin/collections/00000000-0000-4000-8000-00000000dead/grants".to_owned(),
+            404,
+            "no collection",
+        ),
+    ] {
+        let a = admin.post(&path, &fields).await;
+        assert_eq!(a.status, want, "{fields:?}: {}", a.body);
+        assert!(
+            a.body.contains("Nothing was changed") && a.body.contains(why),
+            "{}",
+            a.body
+        );
+    }
+    let form = admin.get(&grants).await;
+    assert_eq!(hidden(&form.body, "read").as_deref(), Some("hub, cert-pl"));
+    // Write but not read: 403; neither: 404 and not listed.
+    let a = admin.post(&grants, &set("hub", "hub cert-pl", "")).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    eventually("a writer that may not read is refused reading", || async {
+        taxii_as(base, "pl-analyst", &objects).await.0 == 403
+    })
+    .await;
+    let a = admin.post(&grants, &set("hub", "hub", "")).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    eventually(
+        "the collection is gone for a member without grants",
+        || async { taxii_as(base, "pl-analyst", &objects).await.0 == 404 },
+    )
+    .await;
+    assert!(!lists(base, "pl-analyst", &id).await);
+
+    // A collection holding objects is not removed: 409 with the reason, still there.
+    let held = collection_id(base, "coalition-indicators").await;
+    let a = admin
+        .get(&format!("/ui/admin/collections/{held}/remove"))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let before = admin.get("/ui/admin/collections").await.body;
+    let a = admin
+        .post(&format!("/ui/admin/collections/{held}/remove"), &t)
+        .await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(
+        a.body.contains("Nothing was changed")
+            && a.body.contains("object versions")
+            && a.body.contains("delete its objects first"),
+        "{}",
+        a.body
+    );
+    assert_eq!(admin.get("/ui/admin/collections").await.body, before);
+    assert_eq!(
+        taxii_as(
+            base,
+            "admin",
+            &format!("/coalition/collections/{held}/objects/")
+        )
+        .await
+        .0,
+        200
+    );
+    // An empty one is.
+    let a = admin
+        .post(&format!("/ui/admin/collections/{id}/remove"), &t)
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(
+        a.headers["location"],
+        "/ui/admin/collections?done=collection-removed"
+    );
+    eventually("the removed collection is not served", || async {
+        taxii_as(base, "admin", &format!("/coalition/collections/{id}/"))
+            .await
+            .0
+            == 404
+    })
+    .await;
+    let a = admin
+        .post(&format!("/ui/admin/collections/{id}/remove"), &t)
+        .await;
+    assert_eq!(a.status, 404, "{}", a.body);
+    let a = admin.get(&grants).await;
+    assert_eq!(a.status, 404, "{}", a.body);
 }
 
 /// `fields` with the CSRF token.

@@ -1,8 +1,10 @@
 //! The console in a real browser: `shieldwall serve --demo` driven through headless Chromium
 //! over WebDriver (the client of `console_coord_browser`): sign in with the keyboard-reachable
 //! form, the coalition picture, a search, an object page, sign out; then an admin adds a user,
-//! issues a key (its token shown once) and revokes it in the administration pages. Each page is saved as a
-//! screenshot in `docs/console/` and checked with axe-core (no serious or critical violation).
+//! issues a key (its token shown once) and revokes it in the administration pages, opens a
+//! member's removal confirmation and leaves it, and submits a collection's pre-filled grants form.
+//! Every page is checked with axe-core (no serious or critical violation), and the walk's main
+//! pages are saved as screenshots in `docs/console/`.
 //! Skipped (`SKIPPED:`) without Chromium, chromedriver or axe-core, unless
 //! `SHIELDWALL_REQUIRE_CHROMIUM=1`. axe-core comes from `.ci/run` (npm, into `.ci/axe`) or
 //! `SHIELDWALL_AXE`.
@@ -224,6 +226,37 @@ async fn console_in_headless_chromium() {
     problems.extend(s.axe(&axe).await);
     assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
     s.shot("admin-keys.png").await;
+    // Members with their state and actions, a removal's confirmation page (left by Cancel), and
+    // a collection's grants form, submitted as pre-filled.
+    s.go(&format!("{base}/ui/admin/members")).await;
+    problems.extend(s.axe(&axe).await);
+    assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
+    s.click("a[href='/ui/admin/members/cert-pl/remove']").await;
+    assert!(
+        s.url().await.ends_with("/ui/admin/members/cert-pl/remove"),
+        "{}",
+        s.url().await
+    );
+    problems.extend(s.axe(&axe).await);
+    assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
+    s.click("main p a[href='/ui/admin/members']").await;
+    assert!(
+        s.source()
+            .await
+            .contains("/ui/admin/members/cert-pl/disable"),
+        "nothing removed"
+    );
+    s.go(&format!("{base}/ui/admin/collections")).await;
+    problems.extend(s.axe(&axe).await);
+    s.click("td.actions a[href$='/grants']").await;
+    problems.extend(s.axe(&axe).await);
+    assert_eq!(s.run(keyboard).await, serde_json::json!([]), "keyboard");
+    s.click("form[action$='/grants'] button[type=submit]").await;
+    assert!(
+        s.url().await.contains("done=grants-changed"),
+        "{}",
+        s.url().await
+    );
     s.click(".who button").await;
 
     let _ = s.cmd("DELETE", "", serde_json::Value::Null).await;
