@@ -34,9 +34,13 @@ impl fmt::Display for E<'_> {
     }
 }
 
-/// Percent-encodes a query or path component (everything but unreserved characters).
+/// Percent-encodes a query or path component (everything but unreserved characters). A space
+/// becomes `%20`, not the form encoding's `+`, which a path segment does not decode back to a
+/// space (a literal `+` is `%2B` either way).
 pub fn pct(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// The console link to object `id` (escaped for an attribute).
@@ -198,6 +202,12 @@ pub fn time_us(us: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pct_encodes_a_space_as_percent_20_for_paths_and_queries() {
+        assert_eq!(pct("a b+c/d?e&f"), "a%20b%2Bc%2Fd%3Fe%26f");
+        assert_eq!(pct("indicator--1"), "indicator--1");
+    }
 
     #[test]
     fn escaping_covers_markup_and_quotes() {
