@@ -356,7 +356,12 @@ fn missing(signed: &Signed, section: &str, why: String) -> Response {
     )
 }
 
+/// Admin check, then the service and the effective configuration: what every admin page that
+/// shows the state starts with (anyone else gets the 403 page before anything is read).
 async fn current(signed: &Signed, state: &AppState) -> Result<(Admin, Config), Response> {
+    if !is_admin(signed) {
+        return Err(forbidden(signed));
+    }
     let admin = service(state)?;
     match admin.current().await {
         Ok((_, c)) => Ok((admin, c)),
@@ -380,9 +385,6 @@ fn post_start(
 
 /// `GET /ui/admin`.
 pub(super) async fn index(State(state): State<AppState>, signed: Signed) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (admin, config) = match current(&signed, &state).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -625,9 +627,6 @@ pub(super) async fn users(
     signed: Signed,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (admin, config) = match current(&signed, &state).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -788,9 +787,6 @@ pub(super) async fn keys(
     signed: Signed,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (admin, config) = match current(&signed, &state).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -944,9 +940,6 @@ pub(super) async fn collections(
     signed: Signed,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (admin, config) = match current(&signed, &state).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -1106,9 +1099,6 @@ pub(super) async fn collection_confirm(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (_, config, i) = match collection_of(&signed, &state, &id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -1159,9 +1149,6 @@ pub(super) async fn grants_form(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (_, config, i) = match collection_of(&signed, &state, &id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -1231,9 +1218,6 @@ pub(super) async fn trust_groups(
     signed: Signed,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (_, config) = match current(&signed, &state).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -1298,9 +1282,6 @@ pub(super) async fn trust_group_confirm(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (_, config) = match current(&signed, &state).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -1362,9 +1343,6 @@ pub(super) async fn peers(
     signed: Signed,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !is_admin(&signed) {
-        return forbidden(&signed);
-    }
     let (_, config) = match current(&signed, &state).await {
         Ok(x) => x,
         Err(r) => return r,
