@@ -114,36 +114,125 @@ pub fn open(bytes: &[u8]) -> Result<Flat<'_>, FlatError> {
     })
 }
 
-/// Writes the header and key and notes; `body` is what follows them.
-pub(crate) fn seal(key: &[u8], notes: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(HEADER + 16 + key.len() + notes.len() + body.len());
-    b.extend_from_slice(MAGIC);
-    b.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b.extend_from_slice(&[0u8; 16]);
-    put_bytes(&mut b, key);
-    put_bytes(&mut b, notes);
-    b.extend_from_slice(body);
-    let len = (b.len() - HEADER) as u64;
-    let crc = crc32fast::hash(&b[HEADER..]);
-    b[16..24].copy_from_slice(&len.to_le_bytes());
-    b[24..28].copy_from_slice(&crc.to_le_bytes());
-    b
+/// Where the bytes of a compiled set go while they are laid out: a small buffer handed on in
+/// blocks to the body's length and checksum and, when there is one, to a writer. The set is
+/// laid out twice (once for the header's length and checksum, then to the writer behind the
+/// header), so that its bytes are never all in memory at once.
+pub(crate) struct Out<'w> {
+    buf: Vec<u8>,
+    len: u64,
+    crc: crc32fast::Hasher,
+    to: Option<&'w mut dyn std::io::Write>,
+    err: Option<std::io::Error>,
 }
 
-pub(crate) fn put_u32(w: &mut Vec<u8>, v: u32) {
+const BLOCK: usize = 1 << 16;
+
+impl<'w> Out<'w> {
+    fn new(to: Option<&'w mut dyn std::io::Write>) -> Out<'w> {
+        Out {
+            buf: Vec::with_capacity(BLOCK * 2),
+            len: 0,
+            crc: crc32fast::Hasher::new(),
+            to,
+            err: None,
+        }
+    }
+
+    pub(crate) fn push(&mut self, b: u8) {
+        self.buf.push(b);
+        if self.buf.len() >= BLOCK {
+            self.spill();
+        }
+    }
+
+    pub(crate) fn extend_from_slice(&mut self, b: &[u8]) {
+        if b.len() >= BLOCK {
+            self.spill();
+            self.hand_on(b);
+            return;
+        }
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= BLOCK {
+            self.spill();
+        }
+    }
+
+    fn spill(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        self.hand_on(&buf);
+        self.buf = buf;
+        self.buf.clear();
+    }
+
+    fn hand_on(&mut self, b: &[u8]) {
+        self.crc.update(b);
+        self.len += b.len() as u64;
+        if let Some(w) = &mut self.to
+            && self.err.is_none()
+            && let Err(e) = w.write_all(b)
+        {
+            self.err = Some(e);
+        }
+    }
+
+    /// The body's length and checksum, or the writer's first error.
+    fn end(mut self) -> std::io::Result<(u64, u32)> {
+        self.spill();
+        match self.err {
+            Some(e) => Err(e),
+            None => Ok((self.len, self.crc.finalize())),
+        }
+    }
+}
+
+/// Writes a compiled set to `w`: the header, the key and notes, then what `body` lays out
+/// (called twice, and must lay out the same bytes both times). Returns the bytes written.
+pub(crate) fn write_sealed(
+    key: &[u8],
+    notes: &[u8],
+    body: &dyn Fn(&mut Out<'_>),
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<u64> {
+    let lay_out = |o: &mut Out<'_>| {
+        put_bytes(o, key);
+        put_bytes(o, notes);
+        body(o);
+    };
+    let mut count = Out::new(None);
+    lay_out(&mut count);
+    let (len, crc) = count.end()?;
+    let mut h = Vec::with_capacity(HEADER);
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h.extend_from_slice(&len.to_le_bytes());
+    h.extend_from_slice(&crc.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    w.write_all(&h)?;
+    let mut out = Out::new(Some(w));
+    lay_out(&mut out);
+    if out.end()? != (len, crc) {
+        return Err(std::io::Error::other(
+            "the compiled set was laid out differently twice",
+        ));
+    }
+    Ok(HEADER as u64 + len)
+}
+
+pub(crate) fn put_u32(w: &mut Out<'_>, v: u32) {
     w.extend_from_slice(&v.to_le_bytes());
 }
 
-pub(crate) fn put_u64(w: &mut Vec<u8>, v: u64) {
+pub(crate) fn put_u64(w: &mut Out<'_>, v: u64) {
     w.extend_from_slice(&v.to_le_bytes());
 }
 
-pub(crate) fn put_len(w: &mut Vec<u8>, n: usize) {
+pub(crate) fn put_len(w: &mut Out<'_>, n: usize) {
     put_u64(w, n as u64);
 }
 
-pub(crate) fn put_bytes(w: &mut Vec<u8>, b: &[u8]) {
+pub(crate) fn put_bytes(w: &mut Out<'_>, b: &[u8]) {
     put_len(w, b.len());
     w.extend_from_slice(b);
 }
@@ -199,10 +288,6 @@ impl<'a> Rd<'a> {
 
     pub(crate) fn i64(&mut self) -> Result<i64, FlatError> {
         Ok(i64::from_le_bytes(self.arr()?))
-    }
-
-    pub(crate) fn u128(&mut self) -> Result<u128, FlatError> {
-        Ok(u128::from_le_bytes(self.arr()?))
     }
 
     /// A count of elements of `size` bytes each, checked against what is left (so that a

@@ -314,6 +314,9 @@ pub(crate) struct Index {
     regex_obs: Vec<u32>,
     regex: Option<Regex>,
     pub(crate) has_text_engines: bool,
+    /// The classes of the text keys, one bit each (`1 << class`), kept as the table is
+    /// built so that [`Index::probed_fields`] need not walk the table.
+    str_classes: u32,
     /// Whether any `DomainSuffix` or `SubdomainOf` key is indexed.
     pub(crate) has_suffixes: bool,
     has_like_suffixes: bool,
@@ -427,78 +430,115 @@ impl Index {
             has_suffixes: has_like_suffixes || has_subdomain_keys,
             ..Index::default()
         };
-        ix.v4 = sized(v4.len());
-        for (k, o) in v4 {
-            if let Some(o) = m(o) {
-                put(&mut ix.posts, &mut ix.v4, k, o);
-            }
-        }
-        ix.v6 = sized(v6.len());
-        for (k, o) in v6 {
-            if let Some(o) = m(o) {
-                put(&mut ix.posts, &mut ix.v6, k, o);
-            }
-        }
-        cidr4.sort_unstable_by_key(|&(_, l, _)| std::cmp::Reverse(l));
-        for run in cidr4.chunk_by(|a, b| a.1 == b.1) {
-            let mut t = sized(run.len());
-            for &(k, _, o) in run {
+        let build_rest = |ix: &mut Index| {
+            ix.v4 = sized(v4.len());
+            for (k, o) in v4 {
                 if let Some(o) = m(o) {
-                    put(&mut ix.posts, &mut t, k, o);
+                    put(&mut ix.posts, &mut ix.v4, k, o);
                 }
             }
-            if !t.is_empty() {
-                ix.cidr4.push((run[0].1, t));
-            }
-        }
-        drop(cidr4);
-        cidr6.sort_unstable_by_key(|&(_, l, _)| std::cmp::Reverse(l));
-        for run in cidr6.chunk_by(|a, b| a.1 == b.1) {
-            let mut t = sized(run.len());
-            for &(k, _, o) in run {
+            ix.v6 = sized(v6.len());
+            for (k, o) in v6 {
                 if let Some(o) = m(o) {
-                    put(&mut ix.posts, &mut t, k, o);
+                    put(&mut ix.posts, &mut ix.v6, k, o);
                 }
             }
-            if !t.is_empty() {
-                ix.cidr6.push((run[0].1, t));
+            cidr4.sort_unstable_by_key(|&(_, l, _)| std::cmp::Reverse(l));
+            for run in cidr4.chunk_by(|a, b| a.1 == b.1) {
+                let mut t = sized(run.len());
+                for &(k, _, o) in run {
+                    if let Some(o) = m(o) {
+                        put(&mut ix.posts, &mut t, k, o);
+                    }
+                }
+                if !t.is_empty() {
+                    ix.cidr4.push((run[0].1, t));
+                }
+            }
+            drop(cidr4);
+            cidr6.sort_unstable_by_key(|&(_, l, _)| std::cmp::Reverse(l));
+            for run in cidr6.chunk_by(|a, b| a.1 == b.1) {
+                let mut t = sized(run.len());
+                for &(k, _, o) in run {
+                    if let Some(o) = m(o) {
+                        put(&mut ix.posts, &mut t, k, o);
+                    }
+                }
+                if !t.is_empty() {
+                    ix.cidr6.push((run[0].1, t));
+                }
+            }
+            drop(cidr6);
+            ix.h16 = sized(h16.len());
+            for (k, o) in h16 {
+                if let Some(o) = m(o) {
+                    put(&mut ix.posts, &mut ix.h16, k, o);
+                }
+            }
+            let n20 = h20.iter().filter(|e| e.1).count();
+            ix.h20 = [sized(h20.len() - n20), sized(n20)];
+            for (k, cert, o) in h20 {
+                if let Some(o) = m(o) {
+                    put(&mut ix.posts, &mut ix.h20[usize::from(cert)], k, o);
+                }
+            }
+            let n32 = h32.iter().filter(|e| e.1).count();
+            ix.h32 = [sized(h32.len() - n32), sized(n32)];
+            for (k, cert, o) in h32 {
+                if let Some(o) = m(o) {
+                    put(&mut ix.posts, &mut ix.h32[usize::from(cert)], k, o);
+                }
+            }
+        };
+        // The text table (its own postings, merged after) on a second thread while this one
+        // builds the others.
+        let hasher = ix.hasher.clone();
+        let text_table = || {
+            let mut t = Index {
+                hasher: hasher.clone(),
+                ..Index::default()
+            };
+            t.strings = HashTable::with_capacity(strs.len());
+            let live_bytes: usize = strs
+                .iter()
+                .filter(|e| m(e.2).is_some())
+                .map(|e| e.1 as usize)
+                .sum();
+            t.arena = Vec::with_capacity(live_bytes);
+            for &(off, len, o) in &strs {
+                let Some(o) = m(o) else { continue };
+                let key = &arena[off as usize..(off + len) as usize];
+                t.add_str(key, o);
+            }
+            t.arena.shrink_to_fit();
+            (t.arena, t.strings, t.posts, t.str_classes)
+        };
+        let ((), (tarena, tstrings, tposts, tclasses)) = if strs.len() >= 4096 {
+            std::thread::scope(|scope| {
+                match std::thread::Builder::new().spawn_scoped(scope, || text_table()) {
+                    Ok(h) => {
+                        let rest = build_rest(&mut ix);
+                        // A panic on the other thread is one here.
+                        let text = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                        (rest, text)
+                    }
+                    Err(_) => (build_rest(&mut ix), text_table()),
+                }
+            })
+        } else {
+            (build_rest(&mut ix), text_table())
+        };
+        let base = ix.posts.lists.len() as u32;
+        ix.posts.lists.extend(tposts.lists);
+        ix.arena = tarena;
+        ix.strings = tstrings;
+        ix.str_classes = tclasses;
+        for k in ix.strings.iter_mut() {
+            if k.post & MULTI != 0 {
+                k.post += base;
             }
         }
-        drop(cidr6);
-        ix.h16 = sized(h16.len());
-        for (k, o) in h16 {
-            if let Some(o) = m(o) {
-                put(&mut ix.posts, &mut ix.h16, k, o);
-            }
-        }
-        let n20 = h20.iter().filter(|e| e.1).count();
-        ix.h20 = [sized(h20.len() - n20), sized(n20)];
-        for (k, cert, o) in h20 {
-            if let Some(o) = m(o) {
-                put(&mut ix.posts, &mut ix.h20[usize::from(cert)], k, o);
-            }
-        }
-        let n32 = h32.iter().filter(|e| e.1).count();
-        ix.h32 = [sized(h32.len() - n32), sized(n32)];
-        for (k, cert, o) in h32 {
-            if let Some(o) = m(o) {
-                put(&mut ix.posts, &mut ix.h32[usize::from(cert)], k, o);
-            }
-        }
-        ix.strings = HashTable::with_capacity(strs.len());
-        let live_bytes: usize = strs
-            .iter()
-            .filter(|e| m(e.2).is_some())
-            .map(|e| e.1 as usize)
-            .sum();
-        ix.arena = Vec::with_capacity(live_bytes);
-        for (off, len, o) in strs {
-            let Some(o) = m(o) else { continue };
-            let key = &arena[off as usize..(off + len) as usize];
-            ix.add_str(key, o);
-        }
-        drop(arena);
-        ix.arena.shrink_to_fit();
+        drop((arena, strs));
         for (a, o) in text {
             if let Some(o) = m(o) {
                 ix.add_text(a, o);
@@ -510,6 +550,7 @@ impl Index {
 
     /// Adds a `(class byte, text)` key.
     fn add_str(&mut self, key: &[u8], obs: u32) {
+        self.str_classes |= class_bit(key[0]);
         let h = self.hasher.hash_one((key[0], &key[1..]));
         let arena = &self.arena;
         let found = self.strings.find_mut(h, |k| {
@@ -592,12 +633,7 @@ impl Index {
     /// each text class that holds keys. One pass over the text table (once per scanner).
     pub(crate) fn probed_fields(&self) -> telemetry::FieldSet {
         use telemetry::FieldSet;
-        let mut classes = 0u32;
-        for k in &self.strings {
-            if let Some(&c) = self.arena.get(k.off as usize) {
-                classes |= 1 << c;
-            }
-        }
+        let classes = self.str_classes;
         let mut s = FieldSet::EMPTY;
         for f in Field::ALL {
             let f = *f;
@@ -811,7 +847,7 @@ impl Index {
 
     /// Writes the tables (not the automata: those are rebuilt from the patterns that need
     /// them, see `flat`).
-    pub(crate) fn write_to(&self, w: &mut Vec<u8>) {
+    pub(crate) fn write_to(&self, w: &mut crate::flat::Out<'_>) {
         use crate::flat::{put_len, put_u32};
         w.push(u8::from(self.has_like_suffixes));
         w.push(u8::from(self.has_subdomain_keys));
@@ -823,15 +859,23 @@ impl Index {
                 put_u32(w, o);
             }
         }
-        fn map<K: Copy>(w: &mut Vec<u8>, m: &HashMap<K, Post>, key: impl Fn(&mut Vec<u8>, K)) {
+        fn map<K: Copy>(
+            w: &mut crate::flat::Out<'_>,
+            m: &HashMap<K, Post>,
+            key: impl Fn(&mut crate::flat::Out<'_>, K),
+        ) {
             put_len(w, m.len());
             for (k, p) in m {
                 key(w, *k);
                 put_u32(w, *p);
             }
         }
-        let k4 = |w: &mut Vec<u8>, k: u32| w.extend_from_slice(&k.to_le_bytes());
-        let k6 = |w: &mut Vec<u8>, k: u128| w.extend_from_slice(&k.to_le_bytes());
+        fn k4(w: &mut crate::flat::Out<'_>, k: u32) {
+            w.extend_from_slice(&k.to_le_bytes());
+        }
+        fn k6(w: &mut crate::flat::Out<'_>, k: u128) {
+            w.extend_from_slice(&k.to_le_bytes());
+        }
         map(w, &self.v4, k4);
         map(w, &self.v6, k6);
         put_len(w, self.cidr4.len());
@@ -862,7 +906,9 @@ impl Index {
 
     /// Reads what [`Index::write_to`] wrote, checking every posting against `nobs`
     /// observation expressions; the automata are added afterwards ([`Index::add_text`],
-    /// [`Index::build_engines`]).
+    /// [`Index::build_engines`]). The sections are cut first (their sizes checked against the
+    /// bytes), then the text table is built on a second thread while this one builds the
+    /// address and digest tables.
     pub(crate) fn read_from(
         r: &mut crate::flat::Rd<'_>,
         nobs: u32,
@@ -880,8 +926,8 @@ impl Index {
         for _ in 0..nlists {
             let n = r.count(4)?;
             let mut l = Vec::with_capacity(n);
-            for _ in 0..n {
-                let o = r.u32()?;
+            for c in r.take(n * 4)?.chunks_exact(4) {
+                let o = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
                 if o >= nobs {
                     return Err(corrupt("a posting names no observation expression"));
                 }
@@ -890,78 +936,129 @@ impl Index {
             ix.posts.lists.push(l);
         }
         let nl = ix.posts.lists.len() as u32;
-        let post = |r: &mut crate::flat::Rd<'_>| -> Result<Post, FlatError> {
-            let p = r.u32()?;
-            let ok = if p & MULTI != 0 {
+        let post_ok = move |p: Post| {
+            if p & MULTI != 0 {
                 p & !MULTI < nl
             } else {
                 p < nobs
-            };
-            if ok {
-                Ok(p)
-            } else {
-                Err(corrupt("a table entry points nowhere"))
             }
         };
-        fn map<K: std::hash::Hash + Eq>(
-            r: &mut crate::flat::Rd<'_>,
+        /// A table's entries: `size`-byte keys each followed by a posting.
+        fn section<'a>(
+            r: &mut crate::flat::Rd<'a>,
             size: usize,
-            key: impl Fn(&mut crate::flat::Rd<'_>) -> Result<K, FlatError>,
-            post: &impl Fn(&mut crate::flat::Rd<'_>) -> Result<Post, FlatError>,
-        ) -> Result<HashMap<K, Post>, FlatError> {
+        ) -> Result<&'a [u8], FlatError> {
             let n = r.count(size + 4)?;
-            let mut m = sized(n);
-            for _ in 0..n {
-                let k = key(r)?;
-                let p = post(r)?;
-                m.insert(k, p);
+            r.take(n * (size + 4))
+        }
+        fn map<K: std::hash::Hash + Eq>(
+            b: &[u8],
+            size: usize,
+            key: impl Fn(&[u8]) -> K,
+            post_ok: impl Fn(Post) -> bool,
+        ) -> Result<HashMap<K, Post>, FlatError> {
+            let mut m = sized(b.len() / (size + 4));
+            for e in b.chunks_exact(size + 4) {
+                let p = u32::from_le_bytes([e[size], e[size + 1], e[size + 2], e[size + 3]]);
+                if !post_ok(p) {
+                    return Err(corrupt("a table entry points nowhere"));
+                }
+                m.insert(key(&e[..size]), p);
             }
             Ok(m)
         }
-        ix.v4 = map(r, 4, |r| r.u32(), &post)?;
-        ix.v6 = map(r, 16, |r| r.u128(), &post)?;
+        let k4 = |b: &[u8]| u32::from_le_bytes(arr(b));
+        let k6 = |b: &[u8]| u128::from_le_bytes(arr(b));
+        let v4 = section(r, 4)?;
+        let v6 = section(r, 16)?;
+        let mut cidr4 = Vec::new();
         for _ in 0..r.count(9)? {
             let len = r.u8()?;
             if len > 32 {
                 return Err(corrupt("an IPv4 prefix longer than 32 bits"));
             }
-            let m = map(r, 4, |r| r.u32(), &post)?;
-            ix.cidr4.push((len, m));
+            cidr4.push((len, section(r, 4)?));
         }
+        let mut cidr6 = Vec::new();
         for _ in 0..r.count(9)? {
             let len = r.u8()?;
             if len > 128 {
                 return Err(corrupt("an IPv6 prefix longer than 128 bits"));
             }
-            let m = map(r, 16, |r| r.u128(), &post)?;
-            ix.cidr6.push((len, m));
+            cidr6.push((len, section(r, 16)?));
         }
-        ix.h16 = map(r, 16, |r| r.arr::<16>(), &post)?;
-        for i in 0..2 {
-            ix.h20[i] = map(r, 20, |r| r.arr::<20>(), &post)?;
-        }
-        for i in 0..2 {
-            ix.h32[i] = map(r, 32, |r| r.arr::<32>(), &post)?;
-        }
-        ix.arena = r.bytes()?.to_vec();
+        let h16 = section(r, 16)?;
+        let h20 = [section(r, 20)?, section(r, 20)?];
+        let h32 = [section(r, 32)?, section(r, 32)?];
+        let arena = r.bytes()?;
         let n = r.count(12)?;
-        ix.strings = HashTable::with_capacity(n);
-        for _ in 0..n {
-            let (off, len) = (r.u32()?, r.u32()?);
-            let p = post(r)?;
-            let end = off as usize + len as usize;
-            if len == 0 || end > ix.arena.len() {
-                return Err(corrupt("a text key runs past its arena"));
-            }
-            let b = &ix.arena[off as usize..end];
-            let h = ix.hasher.hash_one((b[0], &b[1..]));
-            let (arena, hasher) = (&ix.arena, &ix.hasher);
-            ix.strings
-                .insert_unique(h, StrKey { off, len, post: p }, |k| {
+        let strs = r.take(n * 12)?;
+        let hasher = ix.hasher.clone();
+        let strings = || -> Result<(Vec<u8>, HashTable<StrKey>, u32), FlatError> {
+            let arena = arena.to_vec();
+            let mut t = HashTable::with_capacity(strs.len() / 12);
+            let mut classes = 0u32;
+            for e in strs.chunks_exact(12) {
+                let u = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
+                let (off, len, p) = (u(0), u(4), u(8));
+                if !post_ok(p) {
+                    return Err(corrupt("a table entry points nowhere"));
+                }
+                let end = off as usize + len as usize;
+                if len == 0 || end > arena.len() {
+                    return Err(corrupt("a text key runs past its arena"));
+                }
+                let b = &arena[off as usize..end];
+                classes |= class_bit(b[0]);
+                let h = hasher.hash_one((b[0], &b[1..]));
+                t.insert_unique(h, StrKey { off, len, post: p }, |k| {
                     let b = &arena[k.off as usize..(k.off + k.len) as usize];
                     hasher.hash_one((b[0], &b[1..]))
                 });
-        }
+            }
+            Ok((arena, t, classes))
+        };
+        let rest = |ix: &mut Index| -> Result<(), FlatError> {
+            ix.v4 = map(v4, 4, k4, post_ok)?;
+            ix.v6 = map(v6, 16, k6, post_ok)?;
+            for (len, b) in cidr4 {
+                ix.cidr4.push((len, map(b, 4, k4, post_ok)?));
+            }
+            for (len, b) in cidr6 {
+                ix.cidr6.push((len, map(b, 16, k6, post_ok)?));
+            }
+            ix.h16 = map(h16, 16, arr::<16>, post_ok)?;
+            for (i, b) in h20.into_iter().enumerate() {
+                ix.h20[i] = map(b, 20, arr::<20>, post_ok)?;
+            }
+            for (i, b) in h32.into_iter().enumerate() {
+                ix.h32[i] = map(b, 32, arr::<32>, post_ok)?;
+            }
+            Ok(())
+        };
+        // Two threads when the tables are large enough to be worth one; one when a thread
+        // cannot be had.
+        let (arena, table, classes) = if strs.len() >= 12 * 4096 {
+            std::thread::scope(|scope| {
+                match std::thread::Builder::new().spawn_scoped(scope, || strings()) {
+                    Ok(h) => {
+                        let done = rest(&mut ix);
+                        let s = h
+                            .join()
+                            .unwrap_or_else(|_| Err(corrupt("the text table could not be built")));
+                        done.and(s)
+                    }
+                    Err(_) => {
+                        rest(&mut ix)?;
+                        strings()
+                    }
+                }
+            })?
+        } else {
+            rest(&mut ix)?;
+            strings()?
+        };
+        (ix.arena, ix.strings, ix.str_classes) = (arena, table, classes);
         Ok(ix)
     }
 
@@ -986,6 +1083,11 @@ impl Index {
                 .map(|l| l.capacity() * 4 + 24)
                 .sum::<usize>()
     }
+}
+
+/// The bit of a class byte in [`Index::str_classes`] (none for a byte that names no class).
+fn class_bit(c: u8) -> u32 {
+    1u32.checked_shl(u32::from(c)).unwrap_or(0)
 }
 
 fn arr<const N: usize>(b: &[u8]) -> [u8; N] {

@@ -369,18 +369,24 @@ impl Compiler {
     }
 
     fn version_of(&mut self, id: &str, key: VersionKey, ind: Option<&Indicator>) {
-        let uuid = uuid_bits(id);
-        let h = match uuid {
-            Some(u) => self.hasher.hash_one(u),
-            None => self.hasher.hash_one(id.as_bytes()),
-        };
+        if let Some(u) = uuid_bits(id) {
+            // Canonical ids (nearly all): every version is compiled as it comes, and the
+            // versions of one id are found once, by sorting, in `finish` (`settle`), instead of
+            // a look-up per version in a table of every id.
+            let (outcome, problem) = self.add_maybe(ind);
+            self.versions.push(Version {
+                id: [(u >> 64) as u64, u as u64],
+                uuid: true,
+                key,
+                outcome,
+                problem,
+            });
+            return;
+        }
+        let h = self.hasher.hash_one(id.as_bytes());
         let (versions, id_text) = (&self.versions, &self.id_text);
-        let same = |v: &Version| match (uuid, v.uuid) {
-            (Some(u), true) => u128::from(v.id[0]) << 64 | u128::from(v.id[1]) == u,
-            (None, false) => {
-                id_text.get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize) == Some(id)
-            }
-            _ => false,
+        let same = |v: &Version| {
+            !v.uuid && id_text.get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize) == Some(id)
         };
         if let Some(&n) = self.by_id.find(h, |&n| same(&versions[n as usize])) {
             self.report.superseded += 1;
@@ -394,19 +400,13 @@ impl Compiler {
             (v.key, v.outcome, v.problem) = (key, outcome, problem);
             return;
         }
-        let id = match uuid {
-            Some(u) => [(u >> 64) as u64, u as u64],
-            None => {
-                let off = self.id_text.len() as u64;
-                self.id_text.push_str(id);
-                [off, id.len() as u64]
-            }
-        };
+        let off = self.id_text.len() as u64;
+        self.id_text.push_str(id);
         let (outcome, problem) = self.add_maybe(ind);
         let n = self.versions.len() as u32;
         self.versions.push(Version {
-            id,
-            uuid: uuid.is_some(),
+            id: [off, id.len() as u64],
+            uuid: false,
             key,
             outcome,
             problem,
@@ -414,15 +414,43 @@ impl Compiler {
         let (versions, id_text, hasher) = (&self.versions, &self.id_text, &self.hasher);
         self.by_id.insert_unique(h, n, |&n| {
             let v = &versions[n as usize];
-            if v.uuid {
-                hasher.hash_one(u128::from(v.id[0]) << 64 | u128::from(v.id[1]))
-            } else {
-                let t = id_text
-                    .get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize)
-                    .unwrap_or("");
-                hasher.hash_one(t.as_bytes())
-            }
+            let t = id_text
+                .get(v.id[0] as usize..(v.id[0] + v.id[1]) as usize)
+                .unwrap_or("");
+            hasher.hash_one(t.as_bytes())
         });
+    }
+
+    /// Keeps, among the versions of each canonical id, the one with the greatest key (the
+    /// first given on a tie) and takes back the others, as if they had been set aside when
+    /// they came: the same outcome as [`Compiler::version_of`]'s look-up for other ids.
+    fn settle(&mut self) {
+        let mut ids: Vec<([u64; 2], u32)> = self
+            .versions
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.uuid)
+            .map(|(n, v)| (v.id, n as u32))
+            .collect();
+        ids.sort_unstable();
+        for run in ids.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() < 2 {
+                continue;
+            }
+            // Given order within the run (sorted by number): the first greatest key wins.
+            let mut best = run[0].1;
+            for &(_, n) in &run[1..] {
+                if self.versions[n as usize].key > self.versions[best as usize].key {
+                    best = n;
+                }
+            }
+            for &(_, n) in run {
+                if n != best {
+                    self.report.superseded += 1;
+                    self.undo(self.versions[n as usize]);
+                }
+            }
+        }
     }
 
     /// Takes back what one version counted and compiled.
@@ -521,7 +549,8 @@ impl Compiler {
     }
 
     /// Builds the tables and automata and returns the set.
-    pub fn finish(self) -> (Compiled, CompileReport) {
+    pub fn finish(mut self) -> (Compiled, CompileReport) {
+        self.settle();
         let Compiler {
             warninglists,
             mut report,
@@ -656,6 +685,19 @@ struct Leaves {
 }
 
 fn leaves_of(pattern: &str) -> Result<Leaves, (ProblemKind, String)> {
+    // The common shapes (one `=` on an address, domain, URL, e-mail address or file digest)
+    // without the parser; the same result as the full path below.
+    if let Some(v) = verify::compile_common(pattern) {
+        return Ok(Leaves {
+            leaves: vec![v],
+            tree: None,
+        });
+    }
+    leaves_of_parsed(pattern)
+}
+
+/// [`leaves_of`] through the pattern parser, for every pattern.
+fn leaves_of_parsed(pattern: &str) -> Result<Leaves, (ProblemKind, String)> {
     let parsed = pattern::parse(pattern, StixVersion::V21);
     let pat = match (&parsed.pattern, parsed.is_valid()) {
         (Some(p), true) => p,
@@ -911,40 +953,58 @@ impl Compiled {
     }
 
     /// The set as bytes ([`flat`]), with the caller's `key` (what the set was compiled from,
-    /// to compare before use) and `notes`.
+    /// to compare before use) and `notes`. [`Compiled::write_bytes`] writes the same bytes
+    /// without holding them all.
     pub fn to_bytes(&self, key: &[u8], notes: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        // Writing to a vector does not fail.
+        let _ = self.write_bytes(key, notes, &mut v);
+        v
+    }
+
+    /// Writes the set as bytes ([`flat`]) to `w`, as [`Compiled::to_bytes`] returns them, in
+    /// blocks: the bytes are laid out twice (the header's length and checksum come first),
+    /// never held whole. Returns how many bytes were written.
+    pub fn write_bytes(
+        &self,
+        key: &[u8],
+        notes: &[u8],
+        w: &mut dyn std::io::Write,
+    ) -> std::io::Result<u64> {
+        flat::write_sealed(key, notes, &|o| self.lay_out(o), w)
+    }
+
+    fn lay_out(&self, w: &mut flat::Out<'_>) {
         use flat::{put_bytes, put_len, put_u32, put_u64};
-        let mut w = Vec::with_capacity(self.heap_bytes() + (1 << 16));
-        put_u64(&mut w, self.window.0 as u64);
-        put_u64(&mut w, self.window.1 as u64);
-        put_bytes(&mut w, self.text.as_bytes());
-        put_len(&mut w, self.inds.len());
+        put_u64(w, self.window.0 as u64);
+        put_u64(w, self.window.1 as u64);
+        put_bytes(w, self.text.as_bytes());
+        put_len(w, self.inds.len());
         for e in &self.inds {
-            put_u32(&mut w, e.off);
+            put_u32(w, e.off);
             w.extend_from_slice(&e.id_len.to_le_bytes());
             w.extend_from_slice(&e.name_len.to_le_bytes());
-            put_u32(&mut w, e.first_obs);
-            put_u32(&mut w, e.complex);
+            put_u32(w, e.first_obs);
+            put_u32(w, e.complex);
             w.push(u8::from(e.warned));
         }
-        put_len(&mut w, self.obs.len());
+        put_len(w, self.obs.len());
         for o in &self.obs {
-            put_u32(&mut w, o.ind);
-            put_u32(&mut w, o.verify);
+            put_u32(w, o.ind);
+            put_u32(w, o.verify);
         }
-        put_u32(&mut w, self.verifiers.len() as u32);
-        put_u32(&mut w, self.complex.len() as u32);
-        put_len(&mut w, self.always.len());
+        put_u32(w, self.verifiers.len() as u32);
+        put_u32(w, self.complex.len() as u32);
+        put_len(w, self.always.len());
         for &o in &self.always {
-            put_u32(&mut w, o);
+            put_u32(w, o);
         }
-        put_len(&mut w, self.rich.len());
+        put_len(w, self.rich.len());
         for (i, p) in &self.rich {
-            put_u32(&mut w, *i);
-            put_bytes(&mut w, p.as_bytes());
+            put_u32(w, *i);
+            put_bytes(w, p.as_bytes());
         }
-        self.index.write_to(&mut w);
-        flat::seal(key, notes, &w)
+        self.index.write_to(w);
     }
 
     /// A set read back from what [`Compiled::to_bytes`] wrote ([`flat::open`] checked it);
@@ -2074,5 +2134,257 @@ mod tests {
         assert!(set.same_at(100) && set.same_at(149));
         assert!(!set.same_at(99) && !set.same_at(150));
         assert!(reread(&set).same_at(120) && !reread(&set).same_at(150));
+    }
+
+    // ---- The common shapes read without the parser ----
+
+    /// The observation expressions of `pattern` by the full path, as text (or its error).
+    fn parsed_leaves(pattern: &str) -> Result<(String, bool), String> {
+        leaves_of_parsed(pattern)
+            .map(|l| (format!("{:?}", l.leaves), l.tree.is_some()))
+            .map_err(|(_, m)| m)
+    }
+
+    #[test]
+    fn the_common_shapes_skip_the_parser_and_the_rest_does_not() {
+        let h64 = "aB".repeat(32);
+        for p in [
+            "[ipv4-addr:value = '198.51.100.7']".to_owned(),
+            "[ipv6-addr:value = '2001:DB8:0:0::1']".to_owned(),
+            "[domain-name:value = 'Evil.EXAMPLE.']".to_owned(),
+            "[url:value = 'HTTP://Evil.Example:80/a/../b?q=1#f']".to_owned(),
+            "[email-addr:value = 'Bob@Example.com']".to_owned(),
+            format!("[file:hashes.'SHA-256' = '{h64}']"),
+            format!("[file:hashes.'SHA-1' = '{}']", &h64[..40]),
+            format!("[file:hashes.MD5 = '{}']", &h64[..32]),
+            format!("[file:hashes.'MD5' = '{}']", &h64[..32]),
+        ] {
+            let fast = verify::compile_common(&p).unwrap_or_else(|| panic!("not taken: {p}"));
+            assert_eq!(
+                Ok((format!("{:?}", [fast]), false)),
+                parsed_leaves(&p),
+                "{p}"
+            );
+        }
+        for p in [
+            "[ipv4-addr:value = '10.0.0.0/8']",
+            "[ipv4-addr:value ISSUBSET '10.0.0.0/8']",
+            "[domain-name:value = 'a\\'b']",
+            "[domain-name:value = 'a\\\\b']",
+            "[domain-name:value = 'bücher.example']",
+            "[domain-name:value = 'a.example'] OR [domain-name:value = 'b.example']",
+            "[domain-name:value = 'a.example' OR domain-name:value = 'b.example']",
+            "[domain-name:value = 'a.example'] WITHIN 5 SECONDS",
+            "[domain-name:value  = 'a.example']",
+            "[domain-name:value != 'a.example']",
+            "[file:hashes.'SHA-256' = 'abc']",
+            "[file:hashes.SHA256 = 'abc']",
+            "[x509-certificate:hashes.'SHA-1' = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']",
+            "[network-traffic:dst_port = '80']",
+        ] {
+            assert!(verify::compile_common(p).is_none(), "taken: {p}");
+        }
+    }
+
+    /// Text close to the common shapes: the right shapes, near misses, escapes, operators,
+    /// observation operators and qualifiers.
+    fn near_common_pattern() -> impl Strategy<Value = String> {
+        let head = pick(&[
+            "[ipv4-addr:value",
+            "[ipv6-addr:value",
+            "[domain-name:value",
+            "[url:value",
+            "[email-addr:value",
+            "[file:hashes.'SHA-256'",
+            "[file:hashes.'SHA-1'",
+            "[file:hashes.MD5",
+            "[file:hashes.'MD5'",
+            "[file:hashes.SHA256",
+            "[file:hashes.'sha-256'",
+            "[file:name",
+            "[x509-certificate:hashes.'SHA-1'",
+            "[ipv4-addr:values",
+            "[Domain-name:value",
+            "[mutex:name",
+            "[network-traffic:src_ref.value",
+            "[ ipv4-addr:value",
+            "ipv4-addr:value",
+        ]);
+        let op = pick(&[
+            " = '", " = '", " = '", " = '", "= '", " =  '", " != '", " LIKE '", " MATCHES '",
+            " ISSUBSET '", " IN ('", " = \"",
+        ]);
+        let value = prop_oneof![
+            "[a-zA-Z0-9./:_%?#=&@ \\-]{0,24}",
+            "[a-fA-F0-9]{30,66}",
+            "[0-9a-fA-FgG]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}",
+            "([0-9]{1,3}\\.){3}[0-9]{1,4}(/[0-9]{1,2})?",
+            "[0-9a-fA-F:]{2,39}(/[0-9]{1,3})?",
+            "(https?|HTTP|ftp)://[a-zA-Z.]{1,12}(:[0-9]{1,5})?(/[a-zA-Z0-9%./]{0,12})?",
+            "[a-zA-Z0-9.\\-]{0,20}\\.?",
+            "[a-z'\\\\\\t\\]\\[é\u{7f}]{0,8}",
+        ];
+        let tail = pick(&[
+            "']", "']", "']", "']", "' ]", "'", "']]", "') ]", "'] OR [ipv4-addr:value = '1.2.3.4']",
+            "' OR ipv4-addr:value = '1.2.3.4']", "' AND url:value = 'http://x/']",
+            "'] WITHIN 5 SECONDS", "'] REPEATS 2 TIMES", "'] FOLLOWEDBY [url:value = 'http://x/']",
+        ]);
+        (head, op, value, tail).prop_map(|(h, o, v, t)| format!("{h}{o}{v}{t}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// Whatever the fast path takes, it compiles exactly as the parser does.
+        #[test]
+        fn the_fast_path_gives_what_the_parser_gives(p in near_common_pattern()) {
+            if let Some(fast) = verify::compile_common(&p) {
+                prop_assert_eq!(Ok((format!("{:?}", [fast]), false)), parsed_leaves(&p), "{}", p);
+            }
+            // And `leaves_of` (either path) agrees with the parser, errors included.
+            let got = leaves_of(&p)
+                .map(|l| (format!("{:?}", l.leaves), l.tree.is_some()))
+                .map_err(|(_, m)| m);
+            prop_assert_eq!(got, parsed_leaves(&p), "{}", p);
+        }
+    }
+
+    // ---- Large sets: the tables built and read back on two threads ----
+
+    /// 6,000 domains, each named by two indicators (postings lists in the text table), 3,000
+    /// addresses and digests likewise, and a few that need the parser: enough keys for the
+    /// second thread on building and on reading back.
+    fn large() -> Vec<Indicator> {
+        let mut v = Vec::new();
+        for i in 0..6000 {
+            for side in ["a", "b"] {
+                v.push(ind(
+                    &format!("d{i}{side}"),
+                    &format!("[domain-name:value = 'host{i}.Example.net']"),
+                ));
+            }
+            if i % 2 == 0 {
+                v.push(ind(
+                    &format!("ip{i}"),
+                    &format!("[ipv4-addr:value = '10.{}.{}.1']", i / 256, i % 256),
+                ));
+                v.push(ind(
+                    &format!("ip{i}b"),
+                    &format!("[ipv4-addr:value = '10.{}.{}.1' OR url:value = 'http://x/{i}']", i / 256, i % 256),
+                ));
+                v.push(ind(
+                    &format!("h{i}"),
+                    &format!("[file:hashes.'SHA-256' = '{:064x}']", i),
+                ));
+            }
+        }
+        v
+    }
+
+    fn large_records() -> Vec<Record> {
+        let mut r = Vec::new();
+        for i in [0, 1, 2, 77, 4097, 5999, 6000] {
+            r.push(rec(&[(Field::DnsQuestion, &format!("host{i}.example.net"))], None));
+            r.push(rec(
+                &[(Field::DestinationIp, &format!("10.{}.{}.1", i / 256, i % 256))],
+                None,
+            ));
+            r.push(rec(&[(Field::FileSha256, &format!("{:064x}", i))], None));
+            r.push(rec(&[(Field::UrlFull, &format!("http://x/{i}"))], None));
+        }
+        r
+    }
+
+    #[test]
+    fn a_large_set_finds_every_indicator_of_a_value_and_reads_back_the_same() {
+        let (set, report) = compile(&large(), &CompileOptions::default());
+        assert_eq!(report.compiled, 6000 * 2 + 3000 * 3);
+        let recs = large_records();
+        let hits = hits_of(&set, &recs);
+        let ids = |r: usize| -> Vec<&str> {
+            let mut v: Vec<&str> = hits.iter().filter(|h| h.0 == r).map(|h| h.1.as_str()).collect();
+            v.sort_unstable();
+            v
+        };
+        // host77: both indicators; 10.0.77.1 (odd): none; host6000: none.
+        assert_eq!(ids(12), ["indicator--d77a", "indicator--d77b"]);
+        assert!(ids(13).is_empty());
+        assert_eq!(ids(8), ["indicator--d2a", "indicator--d2b"]);
+        assert_eq!(ids(9), ["indicator--ip2", "indicator--ip2b"]);
+        assert_eq!(ids(10), ["indicator--h2"]);
+        assert_eq!(ids(11), ["indicator--ip2b"]);
+        assert!(ids(24).is_empty() && ids(25).is_empty());
+        assert_eq!(hits_of(&reread(&set), &recs), hits);
+    }
+
+    #[test]
+    fn written_in_blocks_the_bytes_are_the_same_and_a_failing_writer_is_an_error() {
+        let (set, _) = compile(&large(), &CompileOptions::default());
+        let whole = set.to_bytes(b"key", b"notes");
+        let mut v = Vec::new();
+        let n = set.write_bytes(b"key", b"notes", &mut v).unwrap();
+        assert_eq!(n as usize, whole.len());
+        assert_eq!(v, whole);
+        struct Full(usize);
+        impl std::io::Write for Full {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                if self.0 < b.len() {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                self.0 -= b.len();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        for room in [0, 31, 32, 100_000, whole.len() - 1] {
+            assert!(set.write_bytes(b"key", b"notes", &mut Full(room)).is_err(), "{room}");
+        }
+        assert!(set.write_bytes(b"key", b"notes", &mut Full(whole.len())).is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// A large cache file truncated anywhere, or with bits flipped anywhere (checksum
+        /// fixed up or not), is refused or read, never a panic or an out-of-bounds read.
+        #[test]
+        fn a_large_set_damaged_anywhere_is_refused_or_read_never_a_panic(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..8), 0..4),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+            fix_checksum in any::<bool>(),
+        ) {
+            static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+            let bytes = BYTES.get_or_init(|| {
+                compile(&large(), &CompileOptions::default()).0.to_bytes(b"k", b"")
+            });
+            let mut b = bytes.clone();
+            for (at, bit) in &flips {
+                let i = at.index(b.len());
+                b[i] ^= 1 << bit;
+            }
+            if let Some(c) = cut {
+                b.truncate(c.index(b.len()));
+            }
+            if fix_checksum && b.len() >= 32 {
+                let body = b[32..].to_vec();
+                b = reseal(&b, &body);
+            }
+            match flat::open(&b) {
+                Err(_) => {}
+                Ok(f) => {
+                    if let Ok(c) = Compiled::from_flat(&f, None) {
+                        let _ = hits_of(&c, &large_records());
+                    } else {
+                        prop_assert!(!flips.is_empty() || cut.is_some());
+                    }
+                }
+            }
+            if flips.is_empty() && cut.is_none() {
+                prop_assert!(flat::open(&b).is_ok());
+            } else if !fix_checksum && cut.is_none() && flips.len() == 1 {
+                // One bit flipped anywhere: the header's checks or the checksum see it.
+                prop_assert!(flat::open(&b).is_err());
+            }
+        }
     }
 }

@@ -175,7 +175,7 @@ pub(crate) fn is_ip_prop(obj: ObjType, prop: Prop) -> bool {
 }
 
 /// A literal in the canonical form of the values it is compared with (`crate::canon`).
-fn normalise(obj: ObjType, prop: Prop, s: &str) -> String {
+pub(crate) fn normalise(obj: ObjType, prop: Prop, s: &str) -> String {
     match (obj, prop) {
         _ if is_ip_prop(obj, prop) => match s.parse::<std::net::IpAddr>() {
             Ok(ip) => ip.to_string(),
@@ -232,6 +232,47 @@ fn string_operand(o: &Operand) -> Option<&str> {
         Operand::Literal(Literal::String(s)) => Some(s),
         _ => None,
     }
+}
+
+/// The compiled observation expression of a pattern of the most common shape, one equality
+/// test on one literal, written exactly `[TYPE:PATH = 'VALUE']` for `TYPE:PATH` one of
+/// `ipv4-addr:value`, `ipv6-addr:value`, `domain-name:value`, `url:value`,
+/// `email-addr:value`, `file:hashes.MD5`, `file:hashes.'MD5'`, `file:hashes.'SHA-1'`,
+/// `file:hashes.'SHA-256'`, with a VALUE of printable ASCII without quote or backslash (no
+/// escapes), an address without `/` (no network), a digest of hex digits of the algorithm's
+/// length. Read without the pattern parser: `None` for any other text, which then goes
+/// through [`pattern::parse`] and [`compile`]. For every text it accepts, the result is what
+/// the parser and [`compile`] give (a property test holds the two paths together).
+pub(crate) fn compile_common(pattern: &str) -> Option<VExpr> {
+    let inner = pattern.strip_prefix('[')?.strip_suffix("']")?;
+    let (path, value) = inner.split_once(" = '")?;
+    if !value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'\'')
+    {
+        return None;
+    }
+    let (ty, prop) = path.split_once(':')?;
+    let (obj, prop, digits) = match (ty, prop) {
+        ("ipv4-addr", "value") if !value.contains('/') => (ObjType::Ipv4, Prop::Value, 0),
+        ("ipv6-addr", "value") if !value.contains('/') => (ObjType::Ipv6, Prop::Value, 0),
+        ("domain-name", "value") => (ObjType::Domain, Prop::Value, 0),
+        ("url", "value") => (ObjType::Url, Prop::Value, 0),
+        ("email-addr", "value") => (ObjType::Email, Prop::Value, 0),
+        ("file", "hashes.MD5" | "hashes.'MD5'") => (ObjType::File, Prop::Of(Field::FileMd5), 32),
+        ("file", "hashes.'SHA-1'") => (ObjType::File, Prop::Of(Field::FileSha1), 40),
+        ("file", "hashes.'SHA-256'") => (ObjType::File, Prop::Of(Field::FileSha256), 64),
+        _ => return None,
+    };
+    if digits != 0 && (value.len() != digits || !value.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return None;
+    }
+    Some(VExpr::Test(VTest {
+        obj,
+        prop,
+        negated: false,
+        op: VOp::Eq(Lit::Str(normalise(obj, prop, value))),
+    }))
 }
 
 pub(crate) fn compile(c: &ComparisonExpr) -> Result<VExpr, VError> {

@@ -486,25 +486,28 @@ fn read_cache(
 /// or the new one, whole), readable by its owner only: it holds the indicators' values.
 fn write_cache(cache: &Cache<'_>, set: &Compiled, notes: &str) -> anyhow::Result<u64> {
     use std::os::unix::fs::OpenOptionsExt;
-    let bytes = set.to_bytes(&cache.key, notes.as_bytes());
     let mut tmp = cache.path.as_os_str().to_owned();
     tmp.push(format!(".tmp-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
-    let write = || -> io::Result<()> {
+    // The set's bytes go to the file block by block: never all in memory at once.
+    let write = || -> io::Result<u64> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
-        f.write_all(&bytes)?;
+        let n = set.write_bytes(&cache.key, notes.as_bytes(), &mut f)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, cache.path)
+        std::fs::rename(&tmp, cache.path)?;
+        Ok(n)
     };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("--cache: cannot write {}", cache.path.display()));
+    match write() {
+        Ok(n) => Ok(n),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e).with_context(|| format!("--cache: cannot write {}", cache.path.display()))
+        }
     }
-    Ok(bytes.len() as u64)
 }
 
 /// Compiles the indicators of `source`, or reads them from `--cache` (the file and the
