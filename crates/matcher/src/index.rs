@@ -944,10 +944,7 @@ impl Index {
             }
         };
         /// A table's entries: `size`-byte keys each followed by a posting.
-        fn section<'a>(
-            r: &mut crate::flat::Rd<'a>,
-            size: usize,
-        ) -> Result<&'a [u8], FlatError> {
+        fn section<'a>(r: &mut crate::flat::Rd<'a>, size: usize) -> Result<&'a [u8], FlatError> {
             let n = r.count(size + 4)?;
             r.take(n * (size + 4))
         }

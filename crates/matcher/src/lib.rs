@@ -2211,8 +2211,18 @@ mod tests {
             "ipv4-addr:value",
         ]);
         let op = pick(&[
-            " = '", " = '", " = '", " = '", "= '", " =  '", " != '", " LIKE '", " MATCHES '",
-            " ISSUBSET '", " IN ('", " = \"",
+            " = '",
+            " = '",
+            " = '",
+            " = '",
+            "= '",
+            " =  '",
+            " != '",
+            " LIKE '",
+            " MATCHES '",
+            " ISSUBSET '",
+            " IN ('",
+            " = \"",
         ]);
         let value = prop_oneof![
             "[a-zA-Z0-9./:_%?#=&@ \\-]{0,24}",
@@ -2225,9 +2235,20 @@ mod tests {
             "[a-z'\\\\\\t\\]\\[é\u{7f}]{0,8}",
         ];
         let tail = pick(&[
-            "']", "']", "']", "']", "' ]", "'", "']]", "') ]", "'] OR [ipv4-addr:value = '1.2.3.4']",
-            "' OR ipv4-addr:value = '1.2.3.4']", "' AND url:value = 'http://x/']",
-            "'] WITHIN 5 SECONDS", "'] REPEATS 2 TIMES", "'] FOLLOWEDBY [url:value = 'http://x/']",
+            "']",
+            "']",
+            "']",
+            "']",
+            "' ]",
+            "'",
+            "']]",
+            "') ]",
+            "'] OR [ipv4-addr:value = '1.2.3.4']",
+            "' OR ipv4-addr:value = '1.2.3.4']",
+            "' AND url:value = 'http://x/']",
+            "'] WITHIN 5 SECONDS",
+            "'] REPEATS 2 TIMES",
+            "'] FOLLOWEDBY [url:value = 'http://x/']",
         ]);
         (head, op, value, tail).prop_map(|(h, o, v, t)| format!("{h}{o}{v}{t}"))
     }
@@ -2269,7 +2290,11 @@ mod tests {
                 ));
                 v.push(ind(
                     &format!("ip{i}b"),
-                    &format!("[ipv4-addr:value = '10.{}.{}.1' OR url:value = 'http://x/{i}']", i / 256, i % 256),
+                    &format!(
+                        "[ipv4-addr:value = '10.{}.{}.1' OR url:value = 'http://x/{i}']",
+                        i / 256,
+                        i % 256
+                    ),
                 ));
                 v.push(ind(
                     &format!("h{i}"),
@@ -2283,9 +2308,15 @@ mod tests {
     fn large_records() -> Vec<Record> {
         let mut r = Vec::new();
         for i in [0, 1, 2, 77, 4097, 5999, 6000] {
-            r.push(rec(&[(Field::DnsQuestion, &format!("host{i}.example.net"))], None));
             r.push(rec(
-                &[(Field::DestinationIp, &format!("10.{}.{}.1", i / 256, i % 256))],
+                &[(Field::DnsQuestion, &format!("host{i}.example.net"))],
+                None,
+            ));
+            r.push(rec(
+                &[(
+                    Field::DestinationIp,
+                    &format!("10.{}.{}.1", i / 256, i % 256),
+                )],
                 None,
             ));
             r.push(rec(&[(Field::FileSha256, &format!("{:064x}", i))], None));
@@ -2301,7 +2332,11 @@ mod tests {
         let recs = large_records();
         let hits = hits_of(&set, &recs);
         let ids = |r: usize| -> Vec<&str> {
-            let mut v: Vec<&str> = hits.iter().filter(|h| h.0 == r).map(|h| h.1.as_str()).collect();
+            let mut v: Vec<&str> = hits
+                .iter()
+                .filter(|h| h.0 == r)
+                .map(|h| h.1.as_str())
+                .collect();
             v.sort_unstable();
             v
         };
@@ -2338,9 +2373,15 @@ mod tests {
             }
         }
         for room in [0, 31, 32, 100_000, whole.len() - 1] {
-            assert!(set.write_bytes(b"key", b"notes", &mut Full(room)).is_err(), "{room}");
+            assert!(
+                set.write_bytes(b"key", b"notes", &mut Full(room)).is_err(),
+                "{room}"
+            );
         }
-        assert!(set.write_bytes(b"key", b"notes", &mut Full(whole.len())).is_ok());
+        assert!(
+            set.write_bytes(b"key", b"notes", &mut Full(whole.len()))
+                .is_ok()
+        );
     }
 
     proptest! {
