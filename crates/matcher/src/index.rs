@@ -513,20 +513,23 @@ impl Index {
             t.arena.shrink_to_fit();
             (t.arena, t.strings, t.posts, t.str_classes)
         };
-        let ((), (tarena, tstrings, tposts, tclasses)) = if strs.len() >= 4096 {
+        let (tarena, tstrings, tposts, tclasses) = if strs.len() >= 4096 {
             std::thread::scope(|scope| {
-                match std::thread::Builder::new().spawn_scoped(scope, || text_table()) {
+                match std::thread::Builder::new().spawn_scoped(scope, &text_table) {
                     Ok(h) => {
-                        let rest = build_rest(&mut ix);
+                        build_rest(&mut ix);
                         // A panic on the other thread is one here.
-                        let text = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                        (rest, text)
+                        h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
                     }
-                    Err(_) => (build_rest(&mut ix), text_table()),
+                    Err(_) => {
+                        build_rest(&mut ix);
+                        text_table()
+                    }
                 }
             })
         } else {
-            (build_rest(&mut ix), text_table())
+            build_rest(&mut ix);
+            text_table()
         };
         let base = ix.posts.lists.len() as u32;
         ix.posts.lists.extend(tposts.lists);
@@ -1037,7 +1040,7 @@ impl Index {
         // cannot be had.
         let (arena, table, classes) = if strs.len() >= 12 * 4096 {
             std::thread::scope(|scope| {
-                match std::thread::Builder::new().spawn_scoped(scope, || strings()) {
+                match std::thread::Builder::new().spawn_scoped(scope, &strings) {
                     Ok(h) => {
                         let done = rest(&mut ix);
                         let s = h
