@@ -515,7 +515,7 @@ impl Index {
         };
         let (tarena, tstrings, tposts, tclasses) = if strs.len() >= 4096 {
             std::thread::scope(|scope| {
-                match std::thread::Builder::new().spawn_scoped(scope, &text_table) {
+                match std::thread::Builder::new().spawn_scoped(scope, text_table) {
                     Ok(h) => {
                         build_rest(&mut ix);
                         // A panic on the other thread is one here.
@@ -1040,7 +1040,7 @@ impl Index {
         // cannot be had.
         let (arena, table, classes) = if strs.len() >= 12 * 4096 {
             std::thread::scope(|scope| {
-                match std::thread::Builder::new().spawn_scoped(scope, &strings) {
+                match std::thread::Builder::new().spawn_scoped(scope, strings) {
                     Ok(h) => {
                         let done = rest(&mut ix);
                         let s = h
