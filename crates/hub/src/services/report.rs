@@ -164,8 +164,9 @@ impl FiguresCache {
 /// each collection read, and across them), as of a content generation.
 ///
 /// After a write it is brought up to date from what changed rather than read again: the entries
-/// added since (their `date_added` is after the view's generation; an edge whose endpoint got a
-/// new version or placement is re-dated, so it is among them), plus every relationship or
+/// added since in every collection of the coalition (their `date_added` is after the view's
+/// generation; an edge whose endpoint got a new version or placement is re-dated, so it is among
+/// them), plus every relationship or
 /// sighting pointing to an object among them (an endpoint arriving where it was unknown can hide
 /// an edge without re-dating it). Each such object of the figure types is read again by id
 /// through the policy listing in each collection, and replaces (or removes) what the view held.
@@ -270,12 +271,14 @@ impl FigureView {
         if generation.1 != self.generation.1 || generation.0 < self.generation.0 {
             return Ok(false);
         }
-        // Everything placed or re-dated since, in every collection read (no policy here: these
-        // are only candidates, each read again through the policy below).
+        // Everything placed or re-dated since, in every collection of the coalition (no policy
+        // here: these are only candidates, each read again through the policy below). Not only
+        // the collections read: an object placed where the member may not read it can hide an
+        // edge pointing to it (the edge rule counts placements anywhere).
         let mut written: HashSet<String> = HashSet::new();
         let mut touched: HashSet<String> = HashSet::new();
         let mut seen = 0usize;
-        for c in colls {
+        for c in &m.coalition.collections {
             let mut after = (self.generation.0, i64::MAX);
             loop {
                 let batch = m.store.sync_batch(&c.id, after, 1000).await?;
