@@ -53,7 +53,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS entries (
         collection TEXT NOT NULL, vid BIGINT NOT NULL, date_added BIGINT NOT NULL,
-        multi BIGINT NOT NULL DEFAULT 1,
+        multi BIGINT NOT NULL DEFAULT 1, type TEXT,
         PRIMARY KEY (collection, vid))",
     "CREATE INDEX IF NOT EXISTS entries_order ON entries (collection, date_added, vid)",
     "CREATE INDEX IF NOT EXISTS entries_vid ON entries (vid)",
@@ -98,10 +98,51 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS value_index_net ON value_index (kind, net, plen) WHERE net IS NOT NULL",
 ];
 
+/// The listing order within one object type (a copy of `versions.type` on each entry, written
+/// with it): a listing filtered by type walks only that type's entries, in order.
+const ENTRIES_TYPE_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS entries_type ON entries (collection, type, date_added, vid)";
+
+/// Fills `entries.type` of stores written before it (NULL there), once (recorded in `settings`
+/// under [`ENTRIES_TYPE_KEY`]).
+const FILL_ENTRIES_TYPE: &str = "UPDATE entries SET type = (SELECT v.type FROM versions v WHERE v.vid = entries.vid) WHERE type IS NULL";
+/// The `settings` key that records that every entry's `type` is filled in.
+const ENTRIES_TYPE_KEY: &str = "entries_type_v1";
+
+/// Fills `entries.type` once and creates its index (see [`FILL_ENTRIES_TYPE`]), inside the
+/// caller's transaction, which holds the write lock.
+macro_rules! fill_entries_type {
+    ($conn:expr) => {{
+        let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
+            .bind(ENTRIES_TYPE_KEY)
+            .fetch_optional(&mut *$conn)
+            .await?
+            .is_some();
+        if !done {
+            let filled = sqlx::query(FILL_ENTRIES_TYPE)
+                .execute(&mut *$conn)
+                .await?
+                .rows_affected();
+            if filled > 0 {
+                tracing::info!(entries = filled, "Entries' object type filled in (once).");
+            }
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(ENTRIES_TYPE_KEY)
+            .execute(&mut *$conn)
+            .await?;
+        }
+        sqlx::query(ENTRIES_TYPE_INDEX).execute(&mut *$conn).await?;
+    }};
+}
+
 /// What only PostgreSQL runs after [`SCHEMA`]: upgrades of stores created by earlier versions.
 const POSTGRES_UPGRADES: &[&str] = &[
     // Stores created before `entries.multi`: 1 (the safe value) for every existing entry.
     "ALTER TABLE entries ADD COLUMN IF NOT EXISTS multi BIGINT NOT NULL DEFAULT 1",
+    // Stores created before `entries.type`: added here, filled by `FILL_ENTRIES_TYPE`.
+    "ALTER TABLE entries ADD COLUMN IF NOT EXISTS type TEXT",
 ];
 
 /// Run once when `sync_held` is created in a store that predates it: push positions passed
@@ -274,8 +315,20 @@ impl SqliteStore {
                 .execute(&writer)
                 .await?;
         }
+        // Stores created before `entries.type`: the column, filled once from `versions`.
+        let has_type: i64 =
+            sqlx::query("SELECT COUNT(*) FROM pragma_table_info('entries') WHERE name = 'type'")
+                .fetch_one(&writer)
+                .await?
+                .try_get(0)?;
+        if has_type == 0 {
+            sqlx::query("ALTER TABLE entries ADD COLUMN type TEXT")
+                .execute(&writer)
+                .await?;
+        }
         let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         recompute_granular_tlp!(tx);
+        fill_entries_type!(tx);
         SqliteStore::build_value_index(&mut tx).await?;
         tx.commit().await?;
         let readers = pool_options::<sqlx::Sqlite>()
@@ -335,6 +388,7 @@ impl PgStore {
         if !had_held {
             sqlx::query(FORGET_PUSH_POSITIONS).execute(&mut *tx).await?;
         }
+        fill_entries_type!(tx);
         // Stores created when the object JSON was `jsonb`: to TEXT (the text `jsonb` gives back,
         // which is what they served until now). Rewrites the table once, under the lock.
         let json_type: Option<String> = sqlx::query(
@@ -807,11 +861,11 @@ macro_rules! impl_store {
                         to_place.push(i);
                     }
                 }
-                let rows: Vec<(i64, i64, i64)> = to_place
+                let rows: Vec<(i64, i64, i64, &str)> = to_place
                     .iter()
                     .map(|&i| {
                         let multi = placed.get(versions[i].id.as_str()).map_or(0, Vec::len) > 1;
-                        (vid_of[i], dates[i], i64::from(multi))
+                        (vid_of[i], dates[i], i64::from(multi), versions[i].object_type.as_str())
                     })
                     .collect();
                 let placed_now: HashSet<i64> = <$ty>::insert_entries(&mut *conn, collection, &rows).await?.into_iter().collect();
@@ -1890,22 +1944,27 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Inserts `(vid, date_added, multi)` entries; returns the vids placed now.
+    /// Inserts `(vid, date_added, multi, type)` entries; returns the vids placed now.
     async fn insert_entries(
         conn: &mut sqlx::SqliteConnection,
         collection: &str,
-        rows: &[(i64, i64, i64)],
+        rows: &[(i64, i64, i64, &str)],
     ) -> Result<Vec<i64>, StoreError> {
         let mut out = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(CHUNK) {
             let text = format!(
-                "INSERT INTO entries (collection, vid, date_added, multi) VALUES {} \
+                "INSERT INTO entries (collection, vid, date_added, multi, type) VALUES {} \
                  ON CONFLICT (collection, vid) DO NOTHING RETURNING vid",
-                values_list(Dialect::Sqlite, chunk.len(), 4)
+                values_list(Dialect::Sqlite, chunk.len(), 5)
             );
             let mut q = sqlx::query(AssertSqlSafe(text));
-            for (vid, date, multi) in chunk {
-                q = q.bind(collection).bind(*vid).bind(*date).bind(*multi);
+            for (vid, date, multi, t) in chunk {
+                q = q
+                    .bind(collection)
+                    .bind(*vid)
+                    .bind(*date)
+                    .bind(*multi)
+                    .bind(*t);
             }
             for r in q.fetch_all(&mut *conn).await? {
                 out.push(r.try_get(0)?);
@@ -2029,26 +2088,28 @@ impl PgStore {
         Ok(())
     }
 
-    /// Inserts `(vid, date_added, multi)` entries; returns the vids placed now.
+    /// Inserts `(vid, date_added, multi, type)` entries; returns the vids placed now.
     async fn insert_entries(
         conn: &mut sqlx::PgConnection,
         collection: &str,
-        rows: &[(i64, i64, i64)],
+        rows: &[(i64, i64, i64, &str)],
     ) -> Result<Vec<i64>, StoreError> {
         let mut out = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(PG_CHUNK) {
             let vids: Vec<i64> = chunk.iter().map(|r| r.0).collect();
             let dates: Vec<i64> = chunk.iter().map(|r| r.1).collect();
             let multi: Vec<i64> = chunk.iter().map(|r| r.2).collect();
+            let types: Vec<&str> = chunk.iter().map(|r| r.3).collect();
             let placed = sqlx::query(
-                "INSERT INTO entries (collection, vid, date_added, multi) \
-                 SELECT $1, u.vid, u.d, u.m FROM UNNEST($2::int8[], $3::int8[], $4::int8[]) AS u (vid, d, m) \
+                "INSERT INTO entries (collection, vid, date_added, multi, type) \
+                 SELECT $1, u.vid, u.d, u.m, u.t FROM UNNEST($2::int8[], $3::int8[], $4::int8[], $5::text[]) AS u (vid, d, m, t) \
                  ON CONFLICT (collection, vid) DO NOTHING RETURNING vid",
             )
             .bind(collection)
             .bind(vids)
             .bind(dates)
             .bind(multi)
+            .bind(types)
             .fetch_all(&mut *conn)
             .await?;
             for r in placed {

@@ -8,7 +8,9 @@
 //! versions in collections with their `date_added` (microseconds, unique and increasing across the
 //! node and every node on the same database, so that `added_after` cursors never skip a record)
 //! and `multi`, set when the collection holds another version of the same object (listings run
-//! their "latest/first version" sub-queries only for those; a delete leaves it set, which is safe);
+//! their "latest/first version" sub-queries only for those; a delete leaves it set, which is safe)
+//! and `type`, the version's object type (index `(collection, type, date_added, vid)`: a listing
+//! of one type walks only that type's entries; filled once from `versions` in older stores);
 //! `edges` lists what relationships and sightings point to (indexed both ways: when an object gets
 //! a new version or placement, the entries of the edges pointing to it get a fresh `date_added`,
 //! so that push positions and pull cursors reach them again and sync judges them again);

@@ -274,7 +274,15 @@ pub(crate) fn list(q: &ListQuery) -> Sql {
     if !q.ids.is_empty() {
         where_.push_str(&format!(" AND v.id {}", sql.in_list(&q.ids)));
     }
-    if !q.types.is_empty() {
+    // One type: on the entry's copy of it, whose index `entries_type`
+    // `(collection, type, date_added, vid)` gives that type's entries in the listing's order
+    // (from the page's position on). Several types: on the version, the collection walked in
+    // order — on the index, each page would gather and sort every entry of the types after its
+    // position (callers wanting several types fast list them one at a time).
+    if let [t] = q.types.as_slice() {
+        let t = sql.param(Bind::Text(t.clone()));
+        where_.push_str(&format!(" AND e.type = {t}"));
+    } else if !q.types.is_empty() {
         where_.push_str(&format!(" AND v.type {}", sql.in_list(&q.types)));
     }
     if let Some(aa) = &added_after {

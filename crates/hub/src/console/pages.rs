@@ -940,27 +940,9 @@ pub(super) async fn search(
         cursor,
         limit: 25,
     };
-    let asked = !qs.is_empty();
-    let res = if asked {
-        match v.search(&sq).await {
-            Ok(r) => Some(r),
-            Err(e) => return failed(&e),
-        }
-    } else {
-        None
-    };
-    if let Some(r) = &res
-        && let Err(resp) = audit_shown(
-            &state,
-            &signed,
-            "search",
-            &r.items.iter().collect::<Vec<_>>(),
-        )
-        .await
-    {
-        return resp;
-    }
-    // A pasted value: where it appears (the value index), before the word search's results.
+    // A pasted value first: where it appears (the value index, milliseconds). When it is found,
+    // the word search (which reads up to its budget of entries) is not run unless asked for
+    // (`text=1`); when nothing holds the value, it runs as for any words.
     let text = q(&qs, "q").trim();
     let value_hits = if !text.is_empty() && q(&qs, "cursor").is_empty() {
         match v.value_hits(text, 50).await {
@@ -976,6 +958,30 @@ pub(super) async fn search(
             &signed,
             "search:value",
             &items.iter().collect::<Vec<_>>(),
+        )
+        .await
+    {
+        return resp;
+    }
+    let value_found = value_hits
+        .as_ref()
+        .is_some_and(|(_, items, _)| !items.is_empty());
+    let text_skipped = value_found && q(&qs, "text") != "1";
+    let asked = !qs.is_empty();
+    let res = if asked && !text_skipped {
+        match v.search(&sq).await {
+            Ok(r) => Some(r),
+            Err(e) => return failed(&e),
+        }
+    } else {
+        None
+    };
+    if let Some(r) = &res
+        && let Err(resp) = audit_shown(
+            &state,
+            &signed,
+            "search",
+            &r.items.iter().collect::<Vec<_>>(),
         )
         .await
     {
@@ -1027,7 +1033,33 @@ pub(super) async fn search(
         }
         b.push_str("<h2>Text matches</h2>");
     }
+    if text_skipped {
+        let params: Vec<(String, String)> = [
+            "q",
+            "type",
+            "tlp",
+            "producer",
+            "collection",
+            "since",
+            "until",
+        ]
+        .iter()
+        .filter(|k| !q(&qs, k).is_empty())
+        .map(|k| ((*k).to_owned(), q(&qs, k).to_owned()))
+        .chain(std::iter::once(("text".to_owned(), "1".to_owned())))
+        .collect();
+        let qstr: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let _ = write!(
+            b,
+            "<p class=\"note\">The text of objects was not searched: the value was found above. \
+<a href=\"/ui/search?{}\">Search the text too</a>.</p>",
+            E(&qstr)
+        );
+    }
     match &res {
+        None if text_skipped => {}
         None => b.push_str("<p>Words match any text of an object (names, descriptions, patterns, values); every word must appear. The filters narrow down. Only the latest version of each object in each collection you may read is searched.</p>"),
         Some(r) => {
             let _ = write!(
@@ -1038,7 +1070,7 @@ pub(super) async fn search(
             );
             b.push_str(&results_table(&state, &r.items, &mut banner));
             if let Some((ci, pos)) = r.next {
-                let mut params: Vec<(String, String)> = ["q", "type", "tlp", "producer", "collection", "since", "until"]
+                let mut params: Vec<(String, String)> = ["q", "type", "tlp", "producer", "collection", "since", "until", "text"]
                     .iter()
                     .filter(|k| !q(&qs, k).is_empty())
                     .map(|k| ((*k).to_owned(), q(&qs, k).to_owned()))

@@ -326,7 +326,8 @@ impl Viewer {
                 out.scanned += 1;
                 let pos = (r.date_added_us, r.row);
                 last_read = Some(pos);
-                if let Some(s) = self.shown(r, c)?
+                if may_match(&r, &words, q.tlp, self.coalition.default_tlp)
+                    && let Some(s) = self.shown(r, c)?
                     && matches(&s, &words, q, producer_identity.as_ref())
                 {
                     out.items.push(s);
@@ -521,6 +522,28 @@ fn matches(
     collect_text(&s.object, &mut text, 0);
     let text = text.to_lowercase();
     words.iter().all(|w| text.contains(w.as_str()))
+}
+
+/// Whether entry `r` may match before its JSON is parsed (false only when [`matches`] would be
+/// false): its stored TLP is not the one asked for, or an ASCII word is not in its JSON text
+/// lower-cased. The text [`matches`] searches is the object's strings, each of which appears
+/// verbatim in the JSON when it holds no escape (`\`), and lower-casing maps each character on its
+/// own except for `Σ`, whose forms are not ASCII; so an ASCII word found there is found in the
+/// JSON. Entries whose JSON holds an escape, and words that are not ASCII, are left to [`matches`].
+fn may_match(r: &Record, words: &[String], tlp: Option<TlpLevel>, default_tlp: TlpLevel) -> bool {
+    if let Some(t) = tlp
+        && r.tlp.and_then(tlp_from_code).unwrap_or(default_tlp) != t
+    {
+        return false;
+    }
+    let Some(json) = &r.json else { return true };
+    if words.is_empty() || json.contains('\\') {
+        return true;
+    }
+    let lower = json.to_lowercase();
+    words
+        .iter()
+        .all(|w| !w.is_ascii() || lower.contains(w.as_str()))
 }
 
 /// The object's strings (keys aside), bounded to 64 KiB.

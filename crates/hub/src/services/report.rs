@@ -4,8 +4,8 @@
 //! the same model serves any other view of the report.
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::{Arc, Mutex, Weak},
 };
 
 use coord::assist::{AssistanceOffer, AssistanceRequest, OfferStatus};
@@ -14,10 +14,13 @@ use stix::{Timestamp, tlp::TlpLevel};
 
 use super::{
     ServiceError,
-    incident::Victims,
-    member::{MemberService, of_type, s},
+    member::{MemberService, s, version_of},
 };
-use crate::{policy::Pushdown, store::Store};
+use crate::{
+    coalition::Collection,
+    policy::Pushdown,
+    store::{ListQuery, Store, VersionSelection, for_each_page},
+};
 
 /// The object types the figures count, and those they follow to an incident's victims.
 pub const FIGURE_TYPES: &[&str] = &[
@@ -65,9 +68,17 @@ pub struct WindowFigures {
 /// its end, to the minute), and every entry is dropped when the store's content generation
 /// ([`Store::content_generation`]) moves. Two members never share an entry unless their views are
 /// the same; users of one member do (their views are).
+///
+/// Beside the computed figures, the cache keeps each member view's objects of the
+/// [`FIGURE_TYPES`] (same key less the window), brought up to date after a write by reading
+/// only what changed: the entries added or re-dated since (an edge whose endpoint got a new
+/// version or placement is re-dated) and the relationships and sightings pointing to what they
+/// hold, each read again by id through the policy listing; a deletion reads the view again whole.
+/// Parsed objects are shared between views (one copy per stored version).
 #[derive(Debug, Clone, Default)]
 pub struct FiguresCache {
     inner: Arc<Mutex<CacheInner>>,
+    views: Arc<Mutex<ViewsInner>>,
 }
 
 #[derive(Debug, Default)]
@@ -76,8 +87,27 @@ struct CacheInner {
     entries: HashMap<String, Arc<WindowFigures>>,
 }
 
+#[derive(Debug, Default)]
+struct ViewsInner {
+    /// Per view key, its objects (each locked while it is brought up to date, so that two
+    /// requests of one view do the work once).
+    views: HashMap<String, Arc<tokio::sync::Mutex<Option<FigureView>>>>,
+    /// Parsed versions by row id, shared by the views.
+    interned: HashMap<i64, Weak<Value>>,
+}
+
 /// Entries kept at most (views × windows); beyond it the cache starts over.
 const CACHE_ENTRIES: usize = 256;
+
+/// Member views whose objects are kept at most; beyond it they start over.
+const VIEWS_KEPT: usize = 16;
+
+/// A view with more objects than this is not kept (computed afresh each time).
+const VIEW_OBJECTS_KEPT: usize = 500_000;
+
+/// Entries written since a view was read beyond which it is read again whole rather than
+/// brought up to date entry by entry.
+const DELTA_ENTRIES: usize = 20_000;
 
 impl FiguresCache {
     fn get(&self, generation: (i64, i64), key: &str) -> Option<Arc<WindowFigures>> {
@@ -101,6 +131,264 @@ impl FiguresCache {
         }
         inner.entries.insert(key, f);
     }
+
+    fn view_slot(&self, key: &str) -> Arc<tokio::sync::Mutex<Option<FigureView>>> {
+        let mut inner = self.views.lock().unwrap_or_else(|p| p.into_inner());
+        if !inner.views.contains_key(key) && inner.views.len() >= VIEWS_KEPT {
+            inner.views.clear();
+        }
+        inner.views.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// The parsed object of version `vid` (shared with every view holding it).
+    fn intern(&self, vid: i64, json: &str) -> Result<Arc<Value>, ServiceError> {
+        {
+            let inner = self.views.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(v) = inner.interned.get(&vid).and_then(Weak::upgrade) {
+                return Ok(v);
+            }
+        }
+        let v: Value = serde_json::from_str(json)
+            .map_err(|e| ServiceError::Corrupt(format!("a stored object is not JSON: {e}")))?;
+        let v = Arc::new(v);
+        let mut inner = self.views.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.interned.len() >= 1024 && inner.interned.len().is_power_of_two() {
+            inner.interned.retain(|_, w| w.strong_count() > 0);
+        }
+        inner.interned.insert(vid, Arc::downgrade(&v));
+        Ok(v)
+    }
+}
+
+/// One member view's objects of the [`FIGURE_TYPES`] (the latest version it may see of each, in
+/// each collection read, and across them), as of a content generation.
+///
+/// After a write it is brought up to date from what changed rather than read again: the entries
+/// added since in every collection of the coalition (their `date_added` is after the view's
+/// generation; an edge whose endpoint got a new version or placement is re-dated, so it is among
+/// them), plus every relationship or
+/// sighting pointing to an object among them (an endpoint arriving where it was unknown can hide
+/// an edge without re-dating it). Each such object of the figure types is read again by id
+/// through the policy listing in each collection, and replaces (or removes) what the view held.
+/// A deletion, or more than [`DELTA_ENTRIES`] new entries, reads the view again whole.
+#[derive(Debug)]
+struct FigureView {
+    generation: (i64, i64),
+    /// Per collection read (in order): object id → its latest version visible there.
+    per_collection: Vec<HashMap<String, Arc<Value>>>,
+    /// Object id → the latest version across the collections (the first collection's on a tie).
+    merged: HashMap<String, Arc<Value>>,
+}
+
+/// Whether `t` is one of the [`FIGURE_TYPES`].
+fn figure_type(t: &str) -> bool {
+    FIGURE_TYPES.contains(&t)
+}
+
+/// The type part of an object id.
+fn type_of_id(id: &str) -> &str {
+    id.split_once("--").map_or("", |(t, _)| t)
+}
+
+impl FigureView {
+    /// Reads the view whole: per collection and figure type, the type's entries in order.
+    async fn read(
+        m: &MemberService,
+        cache: &FiguresCache,
+        colls: &[Collection],
+        pushdown: &Pushdown,
+        generation: (i64, i64),
+    ) -> Result<FigureView, ServiceError> {
+        let mut per_collection = Vec::with_capacity(colls.len());
+        for c in colls {
+            let mut here: HashMap<String, Arc<Value>> = HashMap::new();
+            for t in FIGURE_TYPES {
+                let mut q =
+                    ListQuery::whole_collection(&c.id, pushdown.clone(), VersionSelection::last());
+                q.types = vec![(*t).to_owned()];
+                for_each_page(&m.store, q, |records| -> Result<(), ServiceError> {
+                    for r in records {
+                        if let Some(j) = &r.json {
+                            here.insert(r.id.clone(), cache.intern(r.row, j)?);
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+            }
+            per_collection.push(here);
+        }
+        let mut view = FigureView {
+            generation,
+            per_collection,
+            merged: HashMap::new(),
+        };
+        let ids: Vec<String> = view
+            .per_collection
+            .iter()
+            .flat_map(|h| h.keys().cloned())
+            .collect();
+        for id in ids {
+            view.merge(&id);
+        }
+        Ok(view)
+    }
+
+    /// Recomputes `merged` for `id` from the collections' versions.
+    fn merge(&mut self, id: &str) {
+        let mut best: Option<&Arc<Value>> = None;
+        for h in &self.per_collection {
+            if let Some(v) = h.get(id)
+                && best.is_none_or(|b| version_of(v) > version_of(b))
+            {
+                best = Some(v);
+            }
+        }
+        match best.cloned() {
+            Some(v) => {
+                self.merged.insert(id.to_owned(), v);
+            }
+            None => {
+                self.merged.remove(id);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.per_collection.iter().map(HashMap::len).sum()
+    }
+
+    /// Brings the view from its generation to `generation` (see [`FigureView`]); `false` when it
+    /// must be read again whole instead.
+    async fn update(
+        &mut self,
+        m: &MemberService,
+        cache: &FiguresCache,
+        colls: &[Collection],
+        pushdown: &Pushdown,
+        generation: (i64, i64),
+    ) -> Result<bool, ServiceError> {
+        if generation.1 != self.generation.1 || generation.0 < self.generation.0 {
+            return Ok(false);
+        }
+        // Everything placed or re-dated since, in every collection of the coalition (no policy
+        // here: these are only candidates, each read again through the policy below). Not only
+        // the collections read: an object placed where the member may not read it can hide an
+        // edge pointing to it (the edge rule counts placements anywhere).
+        let mut written: HashSet<String> = HashSet::new();
+        let mut touched: HashSet<String> = HashSet::new();
+        let mut seen = 0usize;
+        for c in &m.coalition.collections {
+            let mut after = (self.generation.0, i64::MAX);
+            loop {
+                let batch = m.store.sync_batch(&c.id, after, 1000).await?;
+                seen += batch.len();
+                if seen > DELTA_ENTRIES {
+                    return Ok(false);
+                }
+                for r in &batch {
+                    if figure_type(&r.object_type) {
+                        touched.insert(r.id.clone());
+                    }
+                    written.insert(r.id.clone());
+                }
+                match batch.last() {
+                    Some(last) if batch.len() == 1000 => after = (last.date_added_us, last.row),
+                    _ => break,
+                }
+            }
+        }
+        // Edges of the figure types pointing to what was written.
+        for id in &written {
+            for src in m.store.edge_sources(id, 1_000_000).await? {
+                if figure_type(type_of_id(&src)) {
+                    touched.insert(src);
+                }
+            }
+        }
+        let mut touched: Vec<String> = touched.into_iter().collect();
+        touched.sort();
+        let types: Vec<String> = FIGURE_TYPES.iter().map(|t| (*t).to_owned()).collect();
+        for (ci, c) in colls.iter().enumerate() {
+            for chunk in touched.chunks(200) {
+                let q = ListQuery {
+                    collection: c.id.clone(),
+                    pushdown: pushdown.clone(),
+                    ids: chunk.to_vec(),
+                    types: types.clone(),
+                    added_after_us: None,
+                    versions: VersionSelection::last(),
+                    spec_versions: vec![],
+                    after: None,
+                    limit: 100_000,
+                    with_json: true,
+                };
+                let mut found = Vec::new();
+                for_each_page(&m.store, q, |records| -> Result<(), ServiceError> {
+                    for r in records {
+                        if let Some(j) = &r.json {
+                            found.push((r.id.clone(), cache.intern(r.row, j)?));
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+                let here = &mut self.per_collection[ci];
+                for id in chunk {
+                    here.remove(id);
+                }
+                for (id, v) in found {
+                    here.insert(id, v);
+                }
+            }
+        }
+        for id in &touched {
+            self.merge(id);
+        }
+        self.generation = generation;
+        Ok(true)
+    }
+}
+
+/// The objects of the [`FIGURE_TYPES`] member `m` may see in `colls` (latest versions), as of
+/// content generation `generation` or later: from `cache`'s [`FigureView`] of the same view,
+/// brought up to date, else read whole.
+async fn figure_objects(
+    m: &MemberService,
+    cache: &FiguresCache,
+    colls: &[Collection],
+    pushdown: &Pushdown,
+    generation: (i64, i64),
+) -> Result<Vec<Arc<Value>>, ServiceError> {
+    let ids: Vec<&str> = colls.iter().map(|c| c.id.as_str()).collect();
+    let key = format!("{pushdown:?}|{ids:?}");
+    let slot = cache.view_slot(&key);
+    let mut guard = slot.lock().await;
+    let current = match guard.as_mut() {
+        Some(v) if v.generation == generation => true,
+        Some(v) => match v.update(m, cache, colls, pushdown, generation).await {
+            Ok(current) => current,
+            Err(e) => {
+                // Half brought up to date: read whole next time.
+                *guard = None;
+                return Err(e);
+            }
+        },
+        None => false,
+    };
+    if !current {
+        *guard = None;
+        let view = FigureView::read(m, cache, colls, pushdown, generation).await?;
+        let objects = view.merged.values().cloned().collect();
+        if view.len() <= VIEW_OBJECTS_KEPT {
+            *guard = Some(view);
+        }
+        return Ok(objects);
+    }
+    Ok(guard
+        .as_ref()
+        .map(|v| v.merged.values().cloned().collect())
+        .unwrap_or_default())
 }
 
 /// The figures of the last `days` days (to the minute) beside the `days` before, of everything
@@ -127,11 +415,13 @@ pub async fn window_figures(
     if let Some(hit) = cache.get(generation, &key) {
         return Ok(hit);
     }
-    let objects = m.view_of_types(&colls, false, FIGURE_TYPES).await?;
+    let held = figure_objects(m, cache, &colls, &pushdown, generation).await?;
+    let objects: Vec<&Value> = held.iter().map(Arc::as_ref).collect();
     let default = m.coalition.default_tlp;
-    let current = figures(&objects, since, default);
-    let before: Vec<Value> = objects
+    let current = figures_of(&objects, since, default);
+    let before: Vec<&Value> = objects
         .iter()
+        .copied()
         .filter(|o| {
             let when = o
                 .get("first_seen")
@@ -140,9 +430,8 @@ pub async fn window_figures(
                 .and_then(|t| Timestamp::parse(t).ok());
             when.is_some_and(|w| w < since)
         })
-        .cloned()
         .collect();
-    let previous = figures(&before, prev_since, default);
+    let previous = figures_of(&before, prev_since, default);
     let named: std::collections::HashSet<&str> = current
         .open_requests
         .iter()
@@ -254,13 +543,93 @@ pub fn top(map: BTreeMap<String, usize>, n: usize) -> Vec<(String, usize)> {
 /// Computes the figures from a member's view (latest versions); unmarked objects count as
 /// `default_tlp` for the page's label.
 pub fn figures(objects: &[Value], since: Timestamp, default_tlp: TlpLevel) -> Figures {
+    let refs: Vec<&Value> = objects.iter().collect();
+    figures_of(&refs, since, default_tlp)
+}
+
+/// The objects of type `t` among `objects`.
+fn of_type<'a>(objects: &'a [&'a Value], t: &'a str) -> impl Iterator<Item = &'a Value> {
+    objects
+        .iter()
+        .copied()
+        .filter(move |o| o.get("type").and_then(Value::as_str) == Some(t))
+}
+
+/// The objects an incident's victims are found by, indexed once: the identities its `targets`
+/// relationships and its impacts' `impacted_refs` name (as `services::incident` finds them).
+struct VictimIndex<'a> {
+    /// `targets` relationships' target ids by source id.
+    targets: HashMap<&'a str, Vec<&'a str>>,
+    /// Impacts by id.
+    impacts: HashMap<&'a str, &'a Value>,
+    /// Identities by id, the first of each id.
+    identities: HashMap<&'a str, &'a Value>,
+}
+
+impl<'a> VictimIndex<'a> {
+    fn index(objects: &'a [&'a Value]) -> VictimIndex<'a> {
+        let mut targets: HashMap<&str, Vec<&str>> = HashMap::new();
+        for r in of_type(objects, "relationship").filter(|r| s(r, "relationship_type") == "targets")
+        {
+            targets
+                .entry(s(r, "source_ref"))
+                .or_default()
+                .push(s(r, "target_ref"));
+        }
+        let impacts = of_type(objects, "impact")
+            .map(|i| (s(i, "id"), i))
+            .collect();
+        let mut identities = HashMap::new();
+        for o in of_type(objects, "identity") {
+            identities.entry(s(o, "id")).or_insert(o);
+        }
+        VictimIndex {
+            targets,
+            impacts,
+            identities,
+        }
+    }
+
+    /// The victims of `incident`, each once.
+    fn of(&self, incident: &Value) -> Vec<&'a Value> {
+        let mut ids: Vec<&str> = self
+            .targets
+            .get(s(incident, "id"))
+            .cloned()
+            .unwrap_or_default();
+        let impact_refs = incident
+            .pointer(&format!(
+                "/extensions/{}/impact_refs",
+                coord::ext::INCIDENT_CORE
+            ))
+            .and_then(Value::as_array);
+        for r in impact_refs.into_iter().flatten().filter_map(Value::as_str) {
+            if let Some(refs) = self
+                .impacts
+                .get(r)
+                .and_then(|i| i.get("impacted_refs"))
+                .and_then(Value::as_array)
+            {
+                ids.extend(refs.iter().filter_map(Value::as_str));
+            }
+        }
+        let mut seen = HashSet::new();
+        ids.into_iter()
+            .filter(|id| seen.insert(*id))
+            .filter_map(|id| self.identities.get(id).copied())
+            .collect()
+    }
+}
+
+/// [`figures`] over references to the objects.
+pub fn figures_of(objects: &[&Value], since: Timestamp, default_tlp: TlpLevel) -> Figures {
     let mut f = Figures::default();
     let mut counted = |o: &Value| {
         let t = stix::tlp::effective_tlp_of(o).unwrap_or(default_tlp);
         f.tlp = f.tlp.max(Some(t));
     };
     let in_window = |o: &Value| created(o).is_some_and(|c| c >= since) && !revoked(o);
-    let victims = Victims::index(objects);
+    let victims = VictimIndex::index(objects);
     for inc in of_type(objects, "incident").filter(|o| in_window(o)) {
         f.incidents += 1;
         counted(inc);

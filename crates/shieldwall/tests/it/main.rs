@@ -27,6 +27,7 @@ mod detect_e2e;
 mod docs_walkthrough;
 mod durability;
 mod exports_cli;
+mod figures_incremental;
 mod federation;
 mod federation_tls;
 mod leak;
