@@ -39,7 +39,7 @@ use serde_json::Value;
 use super::{
     ServiceError,
     incident::{self, Row, Victims},
-    member::{COORDINATION_TYPES, MemberService, of_type, s, version_of},
+    member::{COORDINATION_TYPES, MemberService, s, version_of},
 };
 use crate::{
     coalition::Collection,
@@ -63,11 +63,41 @@ pub const VIEW_CACHE_OBJECTS: usize = 300_000;
 /// Ids per by-id listing.
 const IDS_PER_QUERY: usize = 200;
 
+/// What the index needs of an object, read from its JSON once, when it enters the view.
+#[derive(Debug, Clone)]
+struct Meta {
+    id: String,
+    ty: String,
+    /// A relationship's type, source and target.
+    rel: Option<(String, String, String)>,
+}
+
+impl Meta {
+    fn of(o: &Value) -> Meta {
+        let ty = s(o, "type");
+        Meta {
+            id: s(o, "id").to_owned(),
+            ty: ty.to_owned(),
+            rel: (ty == "relationship").then(|| {
+                (
+                    s(o, "relationship_type").to_owned(),
+                    s(o, "source_ref").to_owned(),
+                    s(o, "target_ref").to_owned(),
+                )
+            }),
+        }
+    }
+}
+
+/// An object of a view, where a fresh read places it, and its [`Meta`].
+type Entry = (Place, Meta, Value);
+
 /// What a member sees of the coordination types, indexed (see the module's documentation).
 #[derive(Debug)]
 pub struct CoordView {
     objects: Vec<Value>,
     places: Vec<Place>,
+    metas: Vec<Meta>,
     by_id: HashMap<String, usize>,
     by_type: HashMap<String, Vec<usize>>,
     links: HashMap<String, Vec<usize>>,
@@ -77,32 +107,49 @@ pub struct CoordView {
 }
 
 impl CoordView {
-    /// A view of `entries` (each object once, ordered by place).
-    fn index(entries: Vec<(Place, Value)>) -> CoordView {
-        let (places, objects): (Vec<Place>, Vec<Value>) = entries.into_iter().unzip();
-        let mut by_id = HashMap::with_capacity(objects.len());
+    /// A view of `entries` (each object once, ordered by place). Only the incidents and their
+    /// victims' objects are looked into: the rest comes from the entries' [`Meta`].
+    fn index(entries: Vec<Entry>) -> CoordView {
+        let n = entries.len();
+        let (mut places, mut metas, mut objects) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (p, m, o) in entries {
+            places.push(p);
+            metas.push(m);
+            objects.push(o);
+        }
+        let mut by_id = HashMap::with_capacity(n);
         let mut by_type: HashMap<String, Vec<usize>> = HashMap::new();
         let mut links: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, o) in objects.iter().enumerate() {
-            by_id.entry(s(o, "id").to_owned()).or_insert(i);
-            let t = s(o, "type");
-            match by_type.get_mut(t) {
+        for (i, m) in metas.iter().enumerate() {
+            by_id.entry(m.id.clone()).or_insert(i);
+            match by_type.get_mut(m.ty.as_str()) {
                 Some(v) => v.push(i),
                 None => {
-                    by_type.insert(t.to_owned(), vec![i]);
+                    by_type.insert(m.ty.clone(), vec![i]);
                 }
             }
-            if t == "relationship" {
-                let (src, tgt) = (s(o, "source_ref"), s(o, "target_ref"));
-                links.entry(src.to_owned()).or_default().push(i);
+            if let Some((_, src, tgt)) = &m.rel {
+                links.entry(src.clone()).or_default().push(i);
                 if tgt != src {
-                    links.entry(tgt.to_owned()).or_default().push(i);
+                    links.entry(tgt.clone()).or_default().push(i);
                 }
             }
         }
-        let index = Victims::index(&objects);
+        let typed = |t: &str| by_type.get(t).into_iter().flatten().map(|&i| &objects[i]);
+        let index = Victims::of_parts(
+            metas.iter().filter_map(|m| match &m.rel {
+                Some((rt, src, tgt)) if rt == "targets" => Some((src.as_str(), tgt.as_str())),
+                _ => None,
+            }),
+            typed("impact"),
+            typed("identity"),
+        );
         let mut victims = HashMap::new();
-        for inc in of_type(&objects, "incident") {
+        for inc in typed("incident") {
             let found: Vec<usize> = index
                 .of(inc)
                 .into_iter()
@@ -110,11 +157,12 @@ impl CoordView {
                 .collect();
             victims.insert(s(inc, "id").to_owned(), found);
         }
-        let rows = incident::rows_with(&objects, &index);
+        let rows = incident::rows_with(typed("incident"), &index);
         drop(index);
         CoordView {
             objects,
             places,
+            metas,
             by_id,
             by_type,
             links,
@@ -196,15 +244,34 @@ impl CoordView {
         }
         let m = match self.disarm_index() {
             Ok(index) if index.techniques().is_empty() => None,
-            Ok(index) => Some(Matrix::build(
-                &index,
-                self.of_types(&["relationship", "attack-pattern"])
+            Ok(index) => {
+                // The techniques, and the relationships to techniques (the only ones counted).
+                let mut idx: Vec<usize> = self
+                    .by_type
+                    .get("relationship")
                     .into_iter()
-                    .filter(|o| {
-                        s(o, "type") == "attack-pattern"
-                            || s(o, "target_ref").starts_with("attack-pattern--")
-                    }),
-            )),
+                    .flatten()
+                    .copied()
+                    .filter(|&i| {
+                        self.metas[i]
+                            .rel
+                            .as_ref()
+                            .is_some_and(|(_, _, tgt)| tgt.starts_with("attack-pattern--"))
+                    })
+                    .chain(
+                        self.by_type
+                            .get("attack-pattern")
+                            .into_iter()
+                            .flatten()
+                            .copied(),
+                    )
+                    .collect();
+                idx.sort_unstable();
+                Some(Matrix::build(
+                    &index,
+                    idx.into_iter().map(|i| &self.objects[i]),
+                ))
+            }
             Err(DisarmError::NoTechniques) => None,
             Err(e) => return Err(e.into()),
         };
@@ -212,14 +279,21 @@ impl CoordView {
         Ok(self.matrix.get().and_then(Option::as_ref))
     }
 
-    fn into_entries(self: Arc<Self>) -> Vec<(Place, Value)> {
+    fn into_entries(self: Arc<Self>) -> Vec<Entry> {
         match Arc::try_unwrap(self) {
-            Ok(v) => v.places.into_iter().zip(v.objects).collect(),
+            Ok(v) => v
+                .places
+                .into_iter()
+                .zip(v.metas)
+                .zip(v.objects)
+                .map(|((p, m), o)| (p, m, o))
+                .collect(),
             Err(shared) => shared
                 .places
                 .iter()
-                .copied()
-                .zip(shared.objects.iter().cloned())
+                .zip(&shared.metas)
+                .zip(&shared.objects)
+                .map(|((p, m), o)| (*p, m.clone(), o.clone()))
                 .collect(),
         }
     }
@@ -227,20 +301,19 @@ impl CoordView {
 
 /// Keeps, of `entries` in place order, the latest version of each id at the place of its first
 /// entry (what [`MemberService::view_of_types`] keeps: the first of equal versions).
-fn latest(entries: Vec<(Place, Value)>) -> Vec<(Place, Value)> {
-    let mut out: Vec<(Place, Value)> = Vec::with_capacity(entries.len());
+fn latest(entries: Vec<Entry>) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
     let mut at: HashMap<String, usize> = HashMap::with_capacity(entries.len());
-    for (p, o) in entries {
-        let id = s(&o, "id").to_owned();
-        match at.get(&id) {
+    for (p, m, o) in entries {
+        match at.get(&m.id) {
             Some(&i) => {
-                if version_of(&o) > version_of(&out[i].1) {
-                    out[i].1 = o;
+                if version_of(&o) > version_of(&out[i].2) {
+                    out[i].2 = o;
                 }
             }
             None => {
-                at.insert(id, out.len());
-                out.push((p, o));
+                at.insert(m.id.clone(), out.len());
+                out.push((p, m, o));
             }
         }
     }
@@ -344,7 +417,7 @@ async fn read_entries(
     pushdown: &Pushdown,
     colls: &[Collection],
     ids: Option<&[String]>,
-) -> Result<Vec<(Place, Value)>, ServiceError> {
+) -> Result<Vec<Entry>, ServiceError> {
     let mut out = Vec::new();
     for (ci, c) in colls.iter().enumerate() {
         let chunks: Vec<Vec<String>> = match ids {
@@ -359,10 +432,10 @@ async fn read_entries(
             for_each_page(&m.store, q, |records| -> Result<(), ServiceError> {
                 for r in records {
                     if let Some(j) = &r.json {
-                        let v = serde_json::from_str(j).map_err(|e| {
+                        let v: Value = serde_json::from_str(j).map_err(|e| {
                             ServiceError::Corrupt(format!("a stored object is not JSON: {e}"))
                         })?;
-                        out.push(((ci, r.date_added_us, r.row), v));
+                        out.push(((ci, r.date_added_us, r.row), Meta::of(&v), v));
                     }
                 }
                 Ok(())
@@ -370,7 +443,7 @@ async fn read_entries(
             .await?;
         }
     }
-    out.sort_by_key(|(p, _)| *p);
+    out.sort_by_key(|(p, _, _)| *p);
     Ok(out)
 }
 
@@ -390,21 +463,21 @@ async fn update(
     m: &MemberService,
     pushdown: &Pushdown,
     colls: &[Collection],
-    entries: Vec<(Place, Value)>,
+    entries: Vec<Entry>,
     changed: HashSet<String>,
 ) -> Result<CoordView, ServiceError> {
     let ids: Vec<String> = changed.iter().cloned().collect();
     let fresh = latest(read_entries(m, pushdown, colls, Some(&ids)).await?);
     let mut out = Vec::with_capacity(entries.len() + fresh.len());
     let mut fresh = fresh.into_iter().peekable();
-    for (p, o) in entries {
-        if changed.contains(s(&o, "id")) {
+    for (p, m, o) in entries {
+        if changed.contains(&m.id) {
             continue;
         }
-        while fresh.peek().is_some_and(|(fp, _)| *fp < p) {
+        while fresh.peek().is_some_and(|(fp, _, _)| *fp < p) {
             out.extend(fresh.next());
         }
-        out.push((p, o));
+        out.push((p, m, o));
     }
     out.extend(fresh);
     Ok(CoordView::index(out))

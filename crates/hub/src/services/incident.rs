@@ -301,13 +301,16 @@ fn victim_facts(v: &Value) -> (Vec<String>, Option<String>) {
 /// Every incident among `objects` (latest versions the member may see) as a row, most
 /// critical first, then latest first.
 pub fn rows(objects: &[Value]) -> Vec<Row> {
-    rows_with(objects, &Victims::index(objects))
+    rows_with(of_type(objects, "incident"), &Victims::index(objects))
 }
 
 /// [`rows`] with the victims' index of `objects` already built. A revoked incident (withdrawn
 /// by its producer) is not listed.
-pub(crate) fn rows_with(objects: &[Value], victims: &Victims<'_>) -> Vec<Row> {
-    let mut out: Vec<Row> = of_type(objects, "incident")
+pub(crate) fn rows_with<'a>(
+    incidents: impl Iterator<Item = &'a Value>,
+    victims: &Victims<'_>,
+) -> Vec<Row> {
+    let mut out: Vec<Row> = incidents
         .filter(|inc| inc.get("revoked").and_then(Value::as_bool) != Some(true))
         .map(|inc| {
             let core = inc.pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE));
@@ -551,19 +554,29 @@ pub(crate) struct Victims<'a> {
 
 impl<'a> Victims<'a> {
     pub(crate) fn index(objects: &'a [Value]) -> Victims<'a> {
+        Victims::of_parts(
+            of_type(objects, "relationship")
+                .filter(|r| s(r, "relationship_type") == "targets")
+                .map(|r| (s(r, "source_ref"), s(r, "target_ref"))),
+            of_type(objects, "impact"),
+            of_type(objects, "identity"),
+        )
+    }
+
+    /// The index of `targets` relationships (source, target), impacts and identities (each in
+    /// the objects' order).
+    pub(crate) fn of_parts(
+        targeting: impl Iterator<Item = (&'a str, &'a str)>,
+        impacts: impl Iterator<Item = &'a Value>,
+        identity_objects: impl Iterator<Item = &'a Value>,
+    ) -> Victims<'a> {
         let mut targets: HashMap<&str, Vec<&str>> = HashMap::new();
-        for r in of_type(objects, "relationship").filter(|r| s(r, "relationship_type") == "targets")
-        {
-            targets
-                .entry(s(r, "source_ref"))
-                .or_default()
-                .push(s(r, "target_ref"));
+        for (src, tgt) in targeting {
+            targets.entry(src).or_default().push(tgt);
         }
-        let impacts = of_type(objects, "impact")
-            .map(|i| (s(i, "id"), i))
-            .collect();
+        let impacts = impacts.map(|i| (s(i, "id"), i)).collect();
         let mut identities = HashMap::new();
-        for (i, o) in of_type(objects, "identity").enumerate() {
+        for (i, o) in identity_objects.enumerate() {
             identities.entry(s(o, "id")).or_insert((i, o));
         }
         Victims {
