@@ -38,7 +38,8 @@ use crate::{
     services::{
         ServiceError,
         assist::{self, Advance, Close, NewOffer, NewRequest, term},
-        member::{COORDINATION_TYPES, MemberService, of_type, s},
+        coordview::coord_view,
+        member::{MemberService, s},
         workflow,
     },
     taxii::AppState,
@@ -51,15 +52,19 @@ pub(super) async fn board(State(state): State<AppState>, signed: Signed) -> Resp
         Err(r) => return r,
     };
     let colls = m.readable();
-    let objects = match m
-        .view_cached(&state.console.views, &colls, COORDINATION_TYPES)
-        .await
-    {
-        Ok(o) => o,
+    let view = match coord_view(&m, &state.console.coord, &colls).await {
+        Ok(v) => v,
         Err(e) => return failed(&e),
     };
-    let board = assist::board_of(&objects);
-    let by_id: HashMap<&str, &Value> = objects.iter().map(|o| (s(o, "id"), o)).collect();
+    // The board reads only requests and offers.
+    let board = assist::board_of(
+        &view
+            .of_types(&[AssistanceRequest::TYPE, AssistanceOffer::TYPE])
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let by_id = |x: &str| view.get(x);
     let mut shown = Shown::default();
     let mut b = String::from(CSS_LINK);
     b.push_str("<h1>Assistance</h1><p class=\"note\">Requests for assistance between members and the offers that answer them. \
@@ -80,14 +85,14 @@ Every step is a new version of the request or offer by its producer. Open reques
 <th scope=\"col\">Priority</th><th scope=\"col\">Urgency</th><th scope=\"col\">Services</th><th scope=\"col\">Fitting offers</th><th scope=\"col\">Status</th></tr></thead><tbody>");
         for row in &open {
             let id = row["request"]["id"].as_str().unwrap_or("");
-            let Some(req) = by_id.get(id) else { continue };
+            let Some(req) = by_id(id) else { continue };
             let t = shown.see(&state, req);
             let proposals: Vec<String> = row["proposals"]
                 .as_array()
                 .map(|a| {
                     a.iter()
                         .filter_map(|p| {
-                            let o = by_id.get(p["offer_id"].as_str()?)?;
+                            let o = by_id(p["offer_id"].as_str()?)?;
                             Some(format!(
                                 "{} <span class=\"note\">fit {}</span>",
                                 offer_link(o),
@@ -98,7 +103,7 @@ Every step is a new version of the request or offer by its producer. Open reques
                 })
                 .unwrap_or_default();
             for p in row["proposals"].as_array().into_iter().flatten() {
-                if let Some(o) = p["offer_id"].as_str().and_then(|x| by_id.get(x)) {
+                if let Some(o) = p["offer_id"].as_str().and_then(|x| by_id(x)) {
                     shown.see(&state, o);
                 }
             }
@@ -143,7 +148,7 @@ Every step is a new version of the request or offer by its producer. Open reques
     } else {
         b.push_str("<table><thead><tr><th scope=\"col\">Request</th><th scope=\"col\">Requester</th><th scope=\"col\">TLP</th><th scope=\"col\">Status</th></tr></thead><tbody>");
         for row in &other {
-            let Some(req) = row["id"].as_str().and_then(|x| by_id.get(x)) else {
+            let Some(req) = row["id"].as_str().and_then(|x| by_id(x)) else {
                 continue;
             };
             let t = shown.see(&state, req);
@@ -168,7 +173,7 @@ Every step is a new version of the request or offer by its producer. Open reques
         b.push_str("<table><thead><tr><th scope=\"col\">Offer</th><th scope=\"col\">Provider</th><th scope=\"col\">TLP</th><th scope=\"col\">Services</th>\
 <th scope=\"col\">Answers</th><th scope=\"col\" class=\"num\">Lead time (h)</th><th scope=\"col\">Status</th></tr></thead><tbody>");
         for row in &offers {
-            let Some(o) = row["id"].as_str().and_then(|x| by_id.get(x)) else {
+            let Some(o) = row["id"].as_str().and_then(|x| by_id(x)) else {
                 continue;
             };
             let t = shown.see(&state, o);
@@ -176,7 +181,7 @@ Every step is a new version of the request or offer by its producer. Open reques
                 .as_array()
                 .map(|a| {
                     a.iter()
-                        .filter_map(|r| r.as_str().and_then(|x| by_id.get(x)).map(|r| link(r)))
+                        .filter_map(|r| r.as_str().and_then(|x| by_id(x)).map(|r| link(r)))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -257,11 +262,8 @@ pub(super) async fn request_page(
     let Ok(read) = AssistanceRequest::read(&req) else {
         return missing(&signed);
     };
-    let objects = match m
-        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
-        .await
-    {
-        Ok(o) => o,
+    let view = match coord_view(&m, &state.console.coord, &m.readable()).await {
+        Ok(v) => v,
         Err(e) => return failed(&e),
     };
     // The after-action report is a `report`, not among the coordination types: read by id.
@@ -273,10 +275,12 @@ pub(super) async fn request_page(
         },
         None => None,
     };
-    let mut by_id: HashMap<&str, &Value> = objects.iter().map(|o| (s(o, "id"), o)).collect();
-    if let Some(r) = &report {
-        by_id.insert(s(r, "id"), r);
-    }
+    let by_id = |x: &str| -> Option<&Value> {
+        match &report {
+            Some(r) if s(r, "id") == x => Some(r),
+            _ => view.get(x),
+        }
+    };
     let mut shown = Shown::default();
     let t = shown.see(&state, &req);
     let status = read.body.request_status;
@@ -329,7 +333,7 @@ pub(super) async fn request_page(
         .body
         .incident_refs
         .iter()
-        .filter_map(|i| by_id.get(i.as_str()).copied())
+        .filter_map(|i| by_id(i.as_str()))
         .collect();
     if !incidents.is_empty() {
         b.push_str("<h2>Incidents</h2><ul class=\"linked\">");
@@ -340,7 +344,8 @@ pub(super) async fn request_page(
         b.push_str("</ul>");
     }
     // Offers that answer it (or were matched).
-    let offers: Vec<&Value> = of_type(&objects, AssistanceOffer::TYPE)
+    let offers: Vec<&Value> = view
+        .of_type(AssistanceOffer::TYPE)
         .filter(|o| {
             list(o, "request_refs").iter().any(|r| r == &id)
                 || read.body.matched_offer_refs.iter().any(|x| x == s(o, "id"))
@@ -512,7 +517,7 @@ pub(super) async fn request_page(
         };
         let _ = write!(b, "<p class=\"note\">No action for you: {}.</p>", E(&why));
     }
-    if let Some(r) = read.body.report_ref.as_deref().and_then(|r| by_id.get(r)) {
+    if let Some(r) = read.body.report_ref.as_deref().and_then(|r| by_id(r)) {
         let rt = shown.see(&state, r);
         let _ = write!(
             b,

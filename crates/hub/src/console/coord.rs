@@ -36,8 +36,9 @@ use crate::{
     services::{
         ServiceError,
         assist::term,
+        coordview::coord_view,
         incident,
-        member::{COORDINATION_TYPES, MemberService, s},
+        member::{MemberService, s},
         workflow,
     },
     taxii::AppState,
@@ -364,14 +365,11 @@ pub(super) async fn incidents(
             _ => return bad_request("criticality is a number from 0 to 100."),
         },
     };
-    let objects = match m
-        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
-        .await
-    {
-        Ok(o) => o,
+    let view = match coord_view(&m, &state.console.coord, &m.readable()).await {
+        Ok(v) => v,
         Err(e) => return failed(&e),
     };
-    let all = incident::rows(&objects);
+    let all = view.incident_rows();
     let (sector, country, status, kind) = (
         q(&qs, "sector"),
         q(&qs, "country"),
@@ -391,7 +389,6 @@ pub(super) async fn incidents(
         })
         .collect();
     let mut shown = Shown::default();
-    let by_id: HashMap<&str, &Value> = objects.iter().map(|o| (s(o, "id"), o)).collect();
     let values = |f: fn(&incident::Row) -> Vec<String>| {
         let mut v: Vec<String> = all.iter().flat_map(f).collect();
         v.sort();
@@ -484,7 +481,7 @@ pub(super) async fn incidents(
 <th scope=\"col\">Updated</th></tr></thead><tbody>",
         );
         for r in &rows {
-            let Some(o) = by_id.get(r.id.as_str()) else {
+            let Some(o) = view.get(&r.id) else {
                 continue;
             };
             let t = shown.see(&state, o);
@@ -604,25 +601,19 @@ pub(super) async fn incident_page(
     if s(&current, "type") != "incident" {
         return missing(&signed);
     }
-    let objects = match m
-        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
-        .await
-    {
-        Ok(o) => o,
+    let view = match coord_view(&m, &state.console.coord, &m.readable()).await {
+        Ok(v) => v,
         Err(e) => return failed(&e),
     };
     // The other ends of its links of other types (indicators, reports, …), read by id.
-    let mut extra = Vec::new();
-    for r in objects.iter().filter(|r| {
-        s(r, "type") == "relationship" && (s(r, "source_ref") == id || s(r, "target_ref") == id)
-    }) {
+    let mut extra: Vec<Value> = Vec::new();
+    for r in view.links(&id) {
         let other = if s(r, "source_ref") == id {
             s(r, "target_ref")
         } else {
             s(r, "source_ref")
         };
-        if objects.iter().any(|o| s(o, "id") == other) || extra.iter().any(|o| s(o, "id") == other)
-        {
+        if view.get(other).is_some() || extra.iter().any(|o| s(o, "id") == other) {
             continue;
         }
         match m.find(other).await {
@@ -631,7 +622,7 @@ pub(super) async fn incident_page(
             Err(e) => return failed(&e),
         }
     }
-    let Some(v) = incident::view_of_with(&id, &objects, &extra) else {
+    let Some(v) = incident::view_in(&id, &view, &extra) else {
         return missing(&signed);
     };
     let may = workflow::may_version(&m, &v.incident, &coll);
@@ -1452,16 +1443,13 @@ pub(super) async fn disarm(State(state): State<AppState>, signed: Signed) -> Res
     };
     let mut b = String::from(CSS_LINK);
     b.push_str("<h1>Counter-FIMI: DISARM techniques used</h1>");
-    let objects = match m
-        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
-        .await
-    {
-        Ok(o) => o,
+    let view = match coord_view(&m, &state.console.coord, &m.readable()).await {
+        Ok(v) => v,
         Err(e) => return failed(&e),
     };
-    let matrix = match crate::services::fimi::matrix_of(&m, &objects) {
-        Ok(x) => x,
-        Err(ServiceError::NotFound(_)) => {
+    let matrix = match view.matrix() {
+        Ok(Some(x)) => x,
+        Ok(None) => {
             b.push_str("<p>No DISARM technique is visible to your member: the framework has not been imported into a collection you may read (<code>shieldwall disarm import</code>).</p>");
             return page(&signed, "disarm", "DISARM", Banner::default(), &b);
         }
@@ -1540,11 +1528,11 @@ Select a technique to see who used it. <a href=\"/ui/incidents?kind=fimi\">All F
         .flat_map(|c| c.techniques.iter().map(|t| t.stix_id.as_str()))
         .collect();
     let mut shown = Shown::default();
-    for r in objects.iter().filter(|o| {
-        s(o, "type") == "relationship"
-            && s(o, "relationship_type") == "uses"
-            && techniques.contains(s(o, "target_ref"))
-    }) {
+    for r in techniques
+        .iter()
+        .flat_map(|t| view.links(t))
+        .filter(|o| s(o, "relationship_type") == "uses" && techniques.contains(s(o, "target_ref")))
+    {
         shown.see(&state, r);
     }
     if let Err(r) = shown.audit(&state, &signed, "disarm").await {
@@ -1566,14 +1554,11 @@ pub(super) async fn disarm_technique(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let objects = match m
-        .view_cached(&state.console.views, &m.readable(), COORDINATION_TYPES)
-        .await
-    {
-        Ok(o) => o,
+    let view = match coord_view(&m, &state.console.coord, &m.readable()).await {
+        Ok(v) => v,
         Err(e) => return failed(&e),
     };
-    let index = match coord::disarm::DisarmIndex::build(objects.as_slice()) {
+    let index = match view.disarm_index() {
         Ok(i) => i,
         Err(_) => return missing(&signed),
     };
@@ -1592,16 +1577,14 @@ pub(super) async fn disarm_technique(
             .and_then(|a| a.iter().find(|x| s(x, "source_name") == "DISARM"))
             .map(|x| s(x, "external_id").to_owned())
     };
-    let targets: std::collections::HashSet<String> = objects
-        .iter()
-        .filter(|o| s(o, "type") == "attack-pattern")
+    let targets: std::collections::HashSet<String> = view
+        .of_type("attack-pattern")
         .filter(|o| {
             family.iter().any(|t| t.stix_id == s(o, "id"))
                 || disarm_of(o).is_some_and(|d| family.iter().any(|t| t.disarm_id == d))
         })
         .map(|o| s(o, "id").to_owned())
         .collect();
-    let by_id: HashMap<&str, &Value> = objects.iter().map(|o| (s(o, "id"), o)).collect();
     let mut shown = Shown::default();
     let mut b = String::from(CSS_LINK);
     let _ = write!(
@@ -1613,15 +1596,25 @@ pub(super) async fn disarm_technique(
         E(&tech.phases.join(", ")),
         E(&object_href(&tech.stix_id))
     );
-    let mut users: Vec<(&Value, &Value)> = objects
-        .iter()
-        .filter(|r| {
-            s(r, "type") == "relationship"
-                && s(r, "relationship_type") == "uses"
+    // Each target's links in view order, then all of them in view order (as a pass over the
+    // whole view gives them).
+    let mut uses: Vec<(usize, &Value)> = Vec::new();
+    let mut seen_rel = std::collections::HashSet::new();
+    for t in &targets {
+        for r in view.links(t) {
+            if s(r, "relationship_type") == "uses"
                 && targets.contains(s(r, "target_ref"))
                 && r.get("revoked").and_then(Value::as_bool) != Some(true)
-        })
-        .filter_map(|r| by_id.get(s(r, "source_ref")).map(|src| (r, *src)))
+                && seen_rel.insert(s(r, "id"))
+            {
+                uses.push((view.position(s(r, "id")).unwrap_or(usize::MAX), r));
+            }
+        }
+    }
+    uses.sort_by_key(|(i, _)| *i);
+    let mut users: Vec<(&Value, &Value)> = uses
+        .into_iter()
+        .filter_map(|(_, r)| view.get(s(r, "source_ref")).map(|src| (r, src)))
         .collect();
     users.sort_by_key(|(_, src)| name_of(src));
     if users.is_empty() {
@@ -1632,9 +1625,9 @@ pub(super) async fn disarm_technique(
         for (r, src) in users {
             shown.see(&state, r);
             let t = shown.see(&state, src);
-            let target = by_id
+            let target = view
                 .get(s(r, "target_ref"))
-                .and_then(|x| disarm_of(x))
+                .and_then(disarm_of)
                 .unwrap_or_default();
             let _ = write!(
                 b,

@@ -73,8 +73,8 @@ pub struct Console {
     pub sessions: Sessions,
     /// The home page's figures per member view (`services::report::window_figures`).
     pub figures: crate::services::report::FiguresCache,
-    /// The coordination pages' views per member view (`MemberService::view_cached`).
-    pub views: crate::services::member::ViewCache,
+    /// The coordination pages' views per member view (`services::coordview::coord_view`).
+    pub coord: crate::services::coordview::CoordCache,
 }
 
 /// The stylesheet, embedded.

@@ -301,8 +301,17 @@ fn victim_facts(v: &Value) -> (Vec<String>, Option<String>) {
 /// Every incident among `objects` (latest versions the member may see) as a row, most
 /// critical first, then latest first.
 pub fn rows(objects: &[Value]) -> Vec<Row> {
-    let victims = Victims::index(objects);
-    let mut out: Vec<Row> = of_type(objects, "incident")
+    rows_with(of_type(objects, "incident"), &Victims::index(objects))
+}
+
+/// [`rows`] with the victims' index of `objects` already built. A revoked incident (withdrawn
+/// by its producer) is not listed.
+pub(crate) fn rows_with<'a>(
+    incidents: impl Iterator<Item = &'a Value>,
+    victims: &Victims<'_>,
+) -> Vec<Row> {
+    let mut out: Vec<Row> = incidents
+        .filter(|inc| inc.get("revoked").and_then(Value::as_bool) != Some(true))
         .map(|inc| {
             let core = inc.pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE));
             let mut r = Row {
@@ -461,6 +470,77 @@ pub fn view_of_with(id: &str, objects: &[Value], extra: &[Value]) -> Option<View
     })
 }
 
+/// [`view_of_with`] over an indexed view: the incident's linked objects are looked up by id and
+/// its links by endpoint instead of by going over every object.
+pub fn view_in(id: &str, view: &super::coordview::CoordView, extra: &[Value]) -> Option<View> {
+    let inc = view.get(id).filter(|o| s(o, "type") == "incident")?;
+    let by_id = |x: &str| {
+        view.get(x)
+            .or_else(|| extra.iter().find(|o| s(o, "id") == x))
+    };
+    let core = inc.pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE));
+    let seq = |list: &str, key: &str| -> Vec<(Value, bool, Vec<String>)> {
+        core.and_then(|c| c.get(list))
+            .and_then(Value::as_array)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| {
+                        let o = by_id(s(e, key))?;
+                        let start = e
+                            .get("sequence_start")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(true);
+                        let next = e
+                            .get("next_steps")
+                            .and_then(Value::as_array)
+                            .map(|n| n.iter().map(|st| s(st, key).to_owned()).collect())
+                            .unwrap_or_default();
+                        Some((o.clone(), start, next))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let impacts = core
+        .and_then(|c| c.get("impact_refs"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter_map(by_id)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let links = view
+        .links(id)
+        .map(|r| {
+            let other = if s(r, "source_ref") == id {
+                s(r, "target_ref")
+            } else {
+                s(r, "source_ref")
+            };
+            (r.clone(), by_id(other).cloned())
+        })
+        .collect();
+    let row = view
+        .incident_rows()
+        .iter()
+        .find(|x| x.id == id)
+        .cloned()
+        .unwrap_or_default();
+    Some(View {
+        incident: inc.clone(),
+        row,
+        victims: view.victims(id).into_iter().cloned().collect(),
+        impacts,
+        events: seq("events", "event_ref"),
+        tasks: seq("tasks", "task_ref"),
+        links,
+    })
+}
+
 /// The objects an incident's victims are found by, indexed once (what
 /// [`victims_of`] reads, without going over every relationship per incident).
 pub(crate) struct Victims<'a> {
@@ -474,19 +554,29 @@ pub(crate) struct Victims<'a> {
 
 impl<'a> Victims<'a> {
     pub(crate) fn index(objects: &'a [Value]) -> Victims<'a> {
+        Victims::of_parts(
+            of_type(objects, "relationship")
+                .filter(|r| s(r, "relationship_type") == "targets")
+                .map(|r| (s(r, "source_ref"), s(r, "target_ref"))),
+            of_type(objects, "impact"),
+            of_type(objects, "identity"),
+        )
+    }
+
+    /// The index of `targets` relationships (source, target), impacts and identities (each in
+    /// the objects' order).
+    pub(crate) fn of_parts(
+        targeting: impl Iterator<Item = (&'a str, &'a str)>,
+        impacts: impl Iterator<Item = &'a Value>,
+        identity_objects: impl Iterator<Item = &'a Value>,
+    ) -> Victims<'a> {
         let mut targets: HashMap<&str, Vec<&str>> = HashMap::new();
-        for r in of_type(objects, "relationship").filter(|r| s(r, "relationship_type") == "targets")
-        {
-            targets
-                .entry(s(r, "source_ref"))
-                .or_default()
-                .push(s(r, "target_ref"));
+        for (src, tgt) in targeting {
+            targets.entry(src).or_default().push(tgt);
         }
-        let impacts = of_type(objects, "impact")
-            .map(|i| (s(i, "id"), i))
-            .collect();
+        let impacts = impacts.map(|i| (s(i, "id"), i)).collect();
         let mut identities = HashMap::new();
-        for (i, o) in of_type(objects, "identity").enumerate() {
+        for (i, o) in identity_objects.enumerate() {
             identities.entry(s(o, "id")).or_insert((i, o));
         }
         Victims {

@@ -3,10 +3,7 @@
 //! transaction), and reading back only what that member may see (the store's listing applies
 //! the policy inside SQL). The coordination commands and their workflow steps run on it.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::{collections::HashMap, sync::Arc};
 
 use serde_json::Value;
 use stix::Timestamp;
@@ -166,26 +163,6 @@ impl MemberService {
         Ok(latest_of(out, all_versions))
     }
 
-    /// [`MemberService::view_of_types`] (latest versions), from `cache` when the same view of the
-    /// same types was read since the store's content last changed.
-    pub async fn view_cached(
-        &self,
-        cache: &ViewCache,
-        colls: &[Collection],
-        types: &[&str],
-    ) -> Result<Arc<Vec<Value>>, ServiceError> {
-        let pushdown = Pushdown::for_principal(&self.principal, &self.coalition);
-        let ids: Vec<&str> = colls.iter().map(|c| c.id.as_str()).collect();
-        let key = format!("{pushdown:?}|{ids:?}|{types:?}");
-        let generation = self.store.content_generation().await?;
-        if let Some(v) = cache.get(generation, &key) {
-            return Ok(v);
-        }
-        let v = Arc::new(self.view_of_types(colls, false, types).await?);
-        cache.put(generation, key, v.clone());
-        Ok(v)
-    }
-
     /// The latest version of `id` the member may see in any collection, and the collection
     /// holding it.
     pub async fn find(&self, id: &str) -> Result<(Value, Collection), ServiceError> {
@@ -270,56 +247,6 @@ pub const COORDINATION_TYPES: &[&str] = &[
     coord::assist::AssistanceRequest::TYPE,
     coord::assist::AssistanceOffer::TYPE,
 ];
-
-/// Views read for the console's pages, kept per member view and object types: an entry is keyed
-/// by everything that decides what a view holds — the member's [`Pushdown`] (member, readable
-/// collections, RED recipient collections, default TLP, egress) and the collections read — and
-/// by the types, and every entry is dropped when the store's content generation
-/// ([`Store::content_generation`]) moves. Two members never share an entry unless their views
-/// are the same; users of one member do. At most [`VIEW_CACHE_OBJECTS`] objects are kept.
-#[derive(Debug, Clone, Default)]
-pub struct ViewCache {
-    inner: Arc<Mutex<ViewCacheInner>>,
-}
-
-#[derive(Debug, Default)]
-struct ViewCacheInner {
-    generation: Option<(i64, i64)>,
-    entries: HashMap<String, Arc<Vec<Value>>>,
-    objects: usize,
-}
-
-/// Objects a [`ViewCache`] keeps at most, across its entries (beyond it, it starts over).
-pub const VIEW_CACHE_OBJECTS: usize = 300_000;
-
-impl ViewCache {
-    fn get(&self, generation: (i64, i64), key: &str) -> Option<Arc<Vec<Value>>> {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if inner.generation != Some(generation) {
-            inner.entries.clear();
-            inner.objects = 0;
-            inner.generation = Some(generation);
-            return None;
-        }
-        inner.entries.get(key).cloned()
-    }
-
-    fn put(&self, generation: (i64, i64), key: String, v: Arc<Vec<Value>>) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        // Read while the content moved: not kept.
-        if inner.generation != Some(generation) || v.len() > VIEW_CACHE_OBJECTS {
-            return;
-        }
-        if inner.objects + v.len() > VIEW_CACHE_OBJECTS {
-            inner.entries.clear();
-            inner.objects = 0;
-        }
-        inner.objects += v.len();
-        if let Some(old) = inner.entries.insert(key, v) {
-            inner.objects -= old.len();
-        }
-    }
-}
 
 /// A stored object's JSON.
 fn stored_json(j: &str) -> Result<Value, ServiceError> {

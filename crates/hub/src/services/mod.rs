@@ -5,6 +5,8 @@
 //! - [`admin`]: the administration (members, users, keys, collections, trust groups, peers) as
 //!   one versioned admin state in the store, shared by the CLI and the HTTP admin API.
 //! - [`member`]: a member acting on the node — writing all or nothing, reading its view.
+//! - [`coordview`]: the coordination pages' view of a member, indexed, kept per member view and
+//!   brought up to date after writes.
 //! - [`browse`]: reading as a member for the web console — an object and its versions, a listing, a bounded word search, neighbours.
 //! - [`assist`]: the assistance workflow steps (request, offer, match, advance, close, board).
 //! - [`fimi`]: a FIMI incident with its narratives, channels and DISARM techniques; links; the
@@ -23,6 +25,7 @@
 pub mod admin;
 pub mod assist;
 pub mod browse;
+pub mod coordview;
 pub mod disarm;
 pub mod fimi;
 pub mod incident;

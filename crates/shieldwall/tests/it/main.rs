@@ -19,6 +19,7 @@ mod console_admin;
 mod console_browser;
 mod console_cache;
 mod console_coord;
+mod console_coord_cache;
 mod console_coord_browser;
 mod console_federation;
 mod coord_cli;
