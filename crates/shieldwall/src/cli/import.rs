@@ -1,5 +1,6 @@
-//! `shieldwall import FILE|DIR… [--collection C] [--as MEMBER]`: stream STIX bundles (or TAXII
-//! envelopes, arrays of objects, single objects) of any size, gzip-compressed or not, into a
+//! `shieldwall import FILE|DIR|-… [--collection C] [--as MEMBER]`: stream STIX bundles (or TAXII
+//! envelopes, arrays of objects, single objects) of any size, gzip-compressed or not, from files
+//! or standard input (`-`), into a
 //! collection (by default the only one the member may write), with the same validation and
 //! publishing rules as a TAXII POST. MISP JSON, folders of MISP event files and MISP feeds
 //! (directories with `manifest.json`, or `--feed URL`) are converted to STIX 2.1 first
@@ -31,7 +32,7 @@ pub(crate) struct Args {
     /// Files to import (STIX bundles, TAXII envelopes, JSON arrays of objects, single objects;
     /// MISP JSON — an event, a REST response — and MISP feed directories, converted to STIX),
     /// gzip-compressed or not; a directory without `manifest.json` is walked for its `*.json`
-    /// and `*.json.gz` files.
+    /// and `*.json.gz` files; `-` reads standard input (once).
     #[arg(required_unless_present = "feed")]
     files: Vec<PathBuf>,
     /// Pull a remote MISP feed (its `manifest.json`, then every event file it lists) and import
@@ -61,13 +62,12 @@ pub(crate) struct Args {
 /// file. A bundle's or an envelope's own properties are read strictly too, then dropped. The
 /// first error stops the file, as `file:line:column: message`.
 fn parse_file(
-    path: &std::path::Path,
+    name: &str,
+    reader: Box<dyn std::io::BufRead + Send>,
     tx: tokio::sync::mpsc::Sender<Vec<Value>>,
-    read: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {
-    let reader = super::misp_in::open(path, &read)?;
     let at = |line: usize, column: usize, message: &dyn std::fmt::Display| {
-        anyhow::anyhow!("{}:{line}:{column}: {message}", path.display())
+        anyhow::anyhow!("{name}:{line}:{column}: {message}")
     };
     let mut batch = Vec::with_capacity(BATCH);
     for item in stix::stream::ObjectStream::new(reader) {
@@ -78,7 +78,7 @@ fn parse_file(
                 column,
             } => at(line, column, &message),
             StreamError::TooLarge { line, column, .. } => at(line, column, &e),
-            e => anyhow::anyhow!("{}: {e}", path.display()),
+            e => anyhow::anyhow!("{name}: {e}"),
         })?;
         let value = item.value.map_err(|e| at(e.line, e.column, &e.message))?;
         if item.kind != ItemKind::Object {
@@ -157,7 +157,16 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         .write_collection(args.collection.as_deref(), &principal)?
         .clone();
     use super::misp_in::{self, InputKind};
-    let inputs = misp_in::expand(&args.files, args.from)?;
+    let read = Arc::new(AtomicU64::new(0));
+    // Standard input (`-`) is opened once, before the inputs are classified: its first bytes
+    // tell MISP from STIX under `--from auto`, and are then read again.
+    let mut stdin = if args.files.iter().any(|f| misp_in::is_stdin(f)) {
+        Some(misp_in::Stdin::open(&read)?)
+    } else {
+        None
+    };
+    let stdin_kind = stdin.as_ref().map(|s| misp_in::kind_of(&s.prefix));
+    let inputs = misp_in::expand(&args.files, args.from, stdin_kind)?;
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let total_bytes: u64 = inputs
         .iter()
@@ -165,14 +174,25 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             InputKind::MispFeedDir => std::fs::read_dir(f)
                 .map(|d| d.filter_map(Result::ok).map(|e| size(&e.path())).sum())
                 .unwrap_or(0),
+            _ if misp_in::is_stdin(f) => 0,
             _ => size(f),
         })
         .sum();
-    let read = Arc::new(AtomicU64::new(0));
     let bar = if std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(total_bytes);
+        // Standard input has no size known in advance: bytes read so far, no bar.
+        let (b, template) = if stdin.is_some() {
+            (
+                indicatif::ProgressBar::no_length(),
+                "{spinner} {bytes} {msg}",
+            )
+        } else {
+            (
+                indicatif::ProgressBar::new(total_bytes),
+                "{bar:40} {bytes}/{total_bytes} {msg}",
+            )
+        };
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            indicatif::ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Some(b)
@@ -205,10 +225,28 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             }
             anyhow::Ok(())
         };
+        // A document's name in messages and its reader (standard input's is taken once).
+        let mut open =
+            |f: &std::path::Path| -> anyhow::Result<(String, Box<dyn std::io::BufRead + Send>)> {
+                if misp_in::is_stdin(f) {
+                    let s = stdin
+                        .take()
+                        .context("-: standard input can be imported once per command")?;
+                    Ok(("<stdin>".to_owned(), s.into_reader()))
+                } else {
+                    Ok((f.display().to_string(), misp_in::open(f, &read2)?))
+                }
+            };
         for (f, kind) in &inputs {
             match kind {
-                InputKind::Stix => parse_file(f, tx.clone(), read2.clone())?,
-                InputKind::MispJson => send(misp_in::convert_file(f, &read2)?, &mut report)?,
+                InputKind::Stix => {
+                    let (name, reader) = open(f)?;
+                    parse_file(&name, reader, tx.clone())?;
+                }
+                InputKind::MispJson => {
+                    let (name, reader) = open(f)?;
+                    send(misp_in::convert_reader(&name, reader)?, &mut report)?;
+                }
                 InputKind::MispFeedDir => send(
                     misp_in::FeedData::read_dir(f, &read2)?.convert()?,
                     &mut report,

@@ -73,21 +73,87 @@ pub(crate) fn looks_like_misp(prefix: &[u8]) -> bool {
 }
 
 /// Opens a file for reading, decompressing gzip (told by its magic bytes, as `scan` does);
-/// `read` counts the bytes read from the file itself.
+/// `read` counts the bytes read from the file itself. `-` is standard input, which can be
+/// opened once: [`classify`] of `-` under `--from auto` peeks at it through [`Stdin`] instead.
 pub(crate) fn open(path: &Path, read: &Arc<AtomicU64>) -> anyhow::Result<Box<dyn BufRead + Send>> {
     let read = read.clone();
-    Ok(Input::File(path.to_path_buf()).open(move |n| {
+    let input = if is_stdin(path) {
+        Input::Stdin
+    } else {
+        Input::File(path.to_path_buf())
+    };
+    Ok(input.open(move |n| {
         read.fetch_add(n as u64, Ordering::Relaxed);
     })?)
+}
+
+/// Whether a command-line path names standard input.
+pub(crate) fn is_stdin(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// Standard input opened once (gzip decompressed), with its first bytes read ahead so that its
+/// kind can be told from them and then read again from the start.
+pub(crate) struct Stdin {
+    /// Up to [`PEEK`] bytes of the (decompressed) document's start.
+    pub(crate) prefix: Vec<u8>,
+    rest: Box<dyn BufRead + Send>,
+}
+
+/// How much of a document is read to tell its kind.
+const PEEK: usize = 4096;
+
+impl Stdin {
+    /// Opens standard input and reads its first bytes (fewer when it is shorter).
+    pub(crate) fn open(read: &Arc<AtomicU64>) -> anyhow::Result<Stdin> {
+        let mut rest = open(Path::new("-"), read)?;
+        let prefix = read_prefix(&mut rest).context("cannot read standard input")?;
+        Ok(Stdin { prefix, rest })
+    }
+
+    /// The whole document again, its first bytes included.
+    pub(crate) fn into_reader(self) -> Box<dyn BufRead + Send> {
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::io::Cursor::new(self.prefix).chain(self.rest),
+        ))
+    }
+}
+
+/// Reads up to [`PEEK`] bytes (a pipe may give them a few at a time).
+fn read_prefix(f: &mut dyn Read) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; PEEK];
+    let mut n = 0;
+    while n < buf.len() {
+        let got = f.read(&mut buf[n..])?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// Expands the paths given to `import`: a directory with `manifest.json` is a MISP feed; any
 /// other directory is walked (recursively, in name order, hidden entries skipped) for its
 /// `*.json` and `*.json.gz` files; a file is taken whatever its name.
-pub(crate) fn expand(paths: &[PathBuf], from: From) -> anyhow::Result<Vec<(PathBuf, InputKind)>> {
+///
+/// `-` is standard input, at most once; `stdin_kind` is what its first bytes say
+/// ([`Stdin::prefix`], [`kind_of`]).
+pub(crate) fn expand(
+    paths: &[PathBuf],
+    from: From,
+    stdin_kind: Option<InputKind>,
+) -> anyhow::Result<Vec<(PathBuf, InputKind)>> {
+    if paths.iter().filter(|p| is_stdin(p)).count() > 1 {
+        bail!("-: standard input can be imported once per command");
+    }
     let mut out = Vec::new();
     for path in paths {
-        if path.is_dir() && !path.join("manifest.json").is_file() {
+        if is_stdin(path) {
+            out.push((path.clone(), classify(path, from, stdin_kind)?));
+        } else if path.is_dir() && !path.join("manifest.json").is_file() {
             let files: Vec<PathBuf> = scan_input::expand(std::slice::from_ref(path))?
                 .into_iter()
                 .filter_map(|i| match i {
@@ -106,18 +172,33 @@ pub(crate) fn expand(paths: &[PathBuf], from: From) -> anyhow::Result<Vec<(PathB
                 );
             }
             for f in files {
-                let kind = classify(&f, from)?;
+                let kind = classify(&f, from, None)?;
                 out.push((f, kind));
             }
         } else {
-            out.push((path.clone(), classify(path, from)?));
+            out.push((path.clone(), classify(path, from, None)?));
         }
     }
     Ok(out)
 }
 
 /// Classifies one input path (a gzip file by what it holds).
-pub(crate) fn classify(path: &Path, from: From) -> anyhow::Result<InputKind> {
+///
+/// `-` (standard input) is told apart by `stdin_kind`: what its first bytes say, read once by
+/// the caller ([`Stdin`]).
+pub(crate) fn classify(
+    path: &Path,
+    from: From,
+    stdin_kind: Option<InputKind>,
+) -> anyhow::Result<InputKind> {
+    if is_stdin(path) {
+        return match (from, stdin_kind) {
+            (From::Stix, _) => Ok(InputKind::Stix),
+            (From::Misp, _) => Ok(InputKind::MispJson),
+            (From::Auto, Some(kind)) => Ok(kind),
+            (From::Auto, None) => bail!("-: standard input was not opened"),
+        };
+    }
     if path.is_dir() {
         if from == From::Stix {
             bail!(
@@ -138,23 +219,19 @@ pub(crate) fn classify(path: &Path, from: From) -> anyhow::Result<InputKind> {
         From::Misp => Ok(InputKind::MispJson),
         From::Auto => {
             let mut f = open(path, &Arc::new(AtomicU64::new(0)))?;
-            let mut buf = vec![0u8; 4096];
-            let mut n = 0;
-            while n < buf.len() {
-                let got = f
-                    .read(&mut buf[n..])
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                if got == 0 {
-                    break;
-                }
-                n += got;
-            }
-            Ok(if looks_like_misp(&buf[..n]) {
-                InputKind::MispJson
-            } else {
-                InputKind::Stix
-            })
+            let prefix =
+                read_prefix(&mut f).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(kind_of(&prefix))
         }
+    }
+}
+
+/// The kind of a document told from its first bytes (`--from auto`).
+pub(crate) fn kind_of(prefix: &[u8]) -> InputKind {
+    if looks_like_misp(prefix) {
+        InputKind::MispJson
+    } else {
+        InputKind::Stix
     }
 }
 
@@ -166,23 +243,25 @@ fn options() -> misp::ConvertOptions {
     misp::ConvertOptions::new(misp::time::Instant::from_secs(secs))
 }
 
-/// Converts one MISP JSON file.
-pub(crate) fn convert_file(path: &Path, read: &Arc<AtomicU64>) -> anyhow::Result<misp::Conversion> {
+/// Converts one MISP JSON document read from `reader` (`name` in messages).
+pub(crate) fn convert_reader(
+    name: &str,
+    reader: Box<dyn BufRead + Send>,
+) -> anyhow::Result<misp::Conversion> {
     // A MISP document is converted whole, so what a compressed one expands to is bounded.
     let mut bytes = Vec::new();
-    open(path, read)?
+    reader
         .take(MAX_MISP_DOCUMENT + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .with_context(|| format!("cannot read {name}"))?;
     if bytes.len() as u64 > MAX_MISP_DOCUMENT {
         bail!(
-            "{}: a MISP document larger than {} MiB (after decompression) is not imported",
-            path.display(),
+            "{name}: a MISP document larger than {} MiB (after decompression) is not imported",
             MAX_MISP_DOCUMENT >> 20
         );
     }
     let mut c = misp::Converter::new(options());
-    c.add_json(&path.display().to_string(), &bytes)?;
+    c.add_json(name, &bytes)?;
     Ok(c.finish())
 }
 

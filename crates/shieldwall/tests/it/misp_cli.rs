@@ -700,6 +700,92 @@ fn gzip_and_folders_of_misp_events() {
     assert_eq!(stix_of(d, "remote", "cert-ee").len(), before);
 }
 
+/// `import -` reads standard input: a gzip STIX bundle and a MISP event (told from its first
+/// key), as a pipe gives them; `-` twice is refused; malformed input on standard input names
+/// `<stdin>` with a line and column, and nothing of it is stored.
+#[test]
+fn import_reads_standard_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_config(d);
+    let bundle = json!({"type": "bundle", "id": "bundle--0d0e8f2a-3c1b-4e7d-9a6f-0b1c2d3e4f52", "objects": [
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--d4000000-0000-4000-8000-000000000002",
+         "created": "2026-11-20T08:00:00.000Z", "modified": "2026-11-20T08:00:00.000Z",
+         "pattern": "[domain-name:value = 'stdin.example']", "pattern_type": "stix",
+         "valid_from": "2026-11-20T08:00:00.000Z"}]});
+    let args = [
+        "import",
+        "-",
+        "--collection",
+        "mirror",
+        "--as",
+        "cert-ee",
+        "--json",
+    ];
+    let o = crate::common::sw_stdin(d, &args, Some(&gzip(bundle.to_string().as_bytes())));
+    assert_eq!(ok_json(&o)["stored"], 1);
+    let stored = ids(&stix_of(d, "mirror", "cert-ee"), "indicator");
+    assert!(
+        stored.contains("indicator--d4000000-0000-4000-8000-000000000002"),
+        "{stored:?}"
+    );
+
+    // A MISP event on standard input is converted like a MISP file.
+    let green = event(GREEN_EVENT, "Green event", "tlp:green", "green.example");
+    let o = crate::common::sw_stdin(
+        d,
+        &[
+            "import",
+            "-",
+            "--collection",
+            "intel",
+            "--as",
+            "cert-ee",
+            "--json",
+        ],
+        Some(green.to_string().as_bytes()),
+    );
+    let summary = ok_json(&o);
+    assert_eq!(summary["misp"]["inputs"], 1, "{summary}");
+    assert!(
+        ids(&stix_of(d, "intel", "cert-ee"), "report").contains(&format!("report--{GREEN_EVENT}"))
+    );
+
+    // Standard input once per command.
+    let o = crate::common::sw_stdin(
+        d,
+        &[
+            "import",
+            "-",
+            "-",
+            "--collection",
+            "mirror",
+            "--as",
+            "cert-ee",
+        ],
+        Some(b"{}"),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("standard input can be imported once"),
+        "{}",
+        show(&o)
+    );
+
+    // Broken JSON names `<stdin>`, a line and a column; nothing of the document is stored.
+    let before = stix_of(d, "remote", "cert-ee").len();
+    let broken = b"{\"type\": \"bundle\", \"objects\": [\n  {\"type\": \"indicator\",, }\n]}";
+    let o = crate::common::sw_stdin(
+        d,
+        &["import", "-", "--collection", "remote", "--as", "cert-ee"],
+        Some(broken),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("<stdin>:2:"), "{}", show(&o));
+    assert_eq!(stix_of(d, "remote", "cert-ee").len(), before);
+}
+
 /// `import` without `--collection` writes into the only collection the member may write; with
 /// several it names them and stores nothing, and a member that may write none is refused.
 #[test]
