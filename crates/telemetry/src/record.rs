@@ -55,7 +55,10 @@ enum Timestamp {
     Known(i64),
     /// `ts_text[..len]`, parsed by [`crate::time::parse_epoch_seconds`] (`epoch`) or
     /// [`crate::time::parse_timestamp`].
-    Text { len: u8, epoch: bool },
+    Text {
+        len: u8,
+        epoch: bool,
+    },
 }
 
 /// One observation: normalised field values and an optional time.

@@ -56,8 +56,11 @@ fn a_large_address_set_finds_exactly_what_a_small_one_does() {
     let mut sc = Scanner::new(&big);
     let hits_of = |a: u32, sc: &mut Scanner| {
         let mut rec = Record::new();
-        rec.push(Field::DestinationIp, &std::net::Ipv4Addr::from(a).to_string())
-            .unwrap();
+        rec.push(
+            Field::DestinationIp,
+            &std::net::Ipv4Addr::from(a).to_string(),
+        )
+        .unwrap();
         let mut hits = Vec::new();
         big.scan(&rec, sc, &mut hits);
         let mut ids: Vec<String> = hits

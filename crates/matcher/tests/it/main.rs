@@ -1,4 +1,4 @@
 //! The integration tests of `shieldwall-matcher`, in one test binary.
 
-mod evaluator_agreement;
 mod address_filter;
+mod evaluator_agreement;

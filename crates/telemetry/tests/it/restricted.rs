@@ -245,7 +245,14 @@ fn zeek_with_many_columns_and_lying_headers_reads_the_same() {
     for line in text.lines() {
         got.push(
             r.read_line(line.as_bytes(), &mut rec)
-                .map(|ok| ok.then(|| (rec.get(Field::DnsQuestion).map(str::to_owned), rec.timestamp())))
+                .map(|ok| {
+                    ok.then(|| {
+                        (
+                            rec.get(Field::DnsQuestion).map(str::to_owned),
+                            rec.timestamp(),
+                        )
+                    })
+                })
                 .map_err(|e| e.message),
         );
     }

@@ -387,7 +387,12 @@ mod tests {
                 while let Some((l, n)) = lines.next_line(&mut r).unwrap() {
                     got.push((l.to_vec(), n));
                 }
-                assert_eq!(got, want, "{:?} in reads of {cap}", String::from_utf8_lossy(text));
+                assert_eq!(
+                    got,
+                    want,
+                    "{:?} in reads of {cap}",
+                    String::from_utf8_lossy(text)
+                );
             }
         }
     }

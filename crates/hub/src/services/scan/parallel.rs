@@ -216,7 +216,8 @@ fn read_inputs(
                 Err(e) => {
                     job.text.truncate(line_start);
                     let all = job.text.len();
-                    if !flush(&mut job, &mut seq, all) || notes.send(Note::ReadFailed(i, e)).is_err()
+                    if !flush(&mut job, &mut seq, all)
+                        || notes.send(Note::ReadFailed(i, e)).is_err()
                     {
                         return;
                     }
@@ -276,7 +277,8 @@ fn read_inputs(
                 if let Err(e) = read {
                     // As on one thread: the line that could not be read to its end is no line.
                     let all = job.text.len();
-                    if !flush(&mut job, &mut seq, all) || notes.send(Note::ReadFailed(i, e)).is_err()
+                    if !flush(&mut job, &mut seq, all)
+                        || notes.send(Note::ReadFailed(i, e)).is_err()
                     {
                         return;
                     }
