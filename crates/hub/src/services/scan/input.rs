@@ -363,7 +363,7 @@ mod tests {
                 seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                 let len = (seed >> 33) % 30;
                 t.extend(std::iter::repeat_n(b'a' + (len % 26) as u8, len as usize));
-                if (seed >> 20) % 7 != 0 {
+                if !(seed >> 20).is_multiple_of(7) {
                     t.push(b'\n');
                 }
             }
