@@ -297,6 +297,9 @@ pub(crate) struct Index {
     v6: HashMap<u128, Post>,
     cidr4: Vec<(u8, HashMap<u32, Post>)>,
     cidr6: Vec<(u8, HashMap<u128, Post>)>,
+    /// Which IPv4 /24 blocks hold an address or network key, built on the first probe (see
+    /// [`V4Filter`]): most logged addresses are in none, and are then refused by one bit.
+    v4_filter: std::sync::OnceLock<Option<V4Filter>>,
     arena: Vec<u8>,
     strings: HashTable<StrKey>,
     /// MD5 of files.
@@ -738,6 +741,11 @@ impl Index {
 
     #[inline]
     fn probe_v4(&self, a: u32, f: &mut impl FnMut(u32)) {
+        if let Some(filter) = self.v4_filter.get_or_init(|| V4Filter::build(self))
+            && !filter.may_hold(a)
+        {
+            return;
+        }
         if let Some(&p) = self.v4.get(&a) {
             self.posts.each(p, &mut *f);
         }
@@ -1068,6 +1076,11 @@ impl Index {
             m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
         }
         map(&self.v4)
+            + self
+                .v4_filter
+                .get()
+                .and_then(Option::as_ref)
+                .map_or(0, V4Filter::heap_bytes)
             + map(&self.v6)
             + self.cidr4.iter().map(|(_, m)| map(m)).sum::<usize>()
             + self.cidr6.iter().map(|(_, m)| map(m)).sum::<usize>()
@@ -1088,6 +1101,79 @@ impl Index {
 /// The bit of a class byte in [`Index::str_classes`] (none for a byte that names no class).
 fn class_bit(c: u8) -> u32 {
     1u32.checked_shl(u32::from(c)).unwrap_or(0)
+}
+
+/// One bit per IPv4 /24 block (2 MiB): set when an address key lies in the block or a network
+/// key covers or overlaps it. An address whose block's bit is clear matches no address or
+/// network key, so its probe ends there: one load from a table whose hot part (the blocks a log's
+/// addresses fall in) stays in cache, instead of a look-up in the address table and one per
+/// network prefix length, each a likely cache miss in tables of hundreds of thousands of keys.
+/// Built only for sets with at least [`V4Filter::MIN_KEYS`] IPv4 keys (small tables stay in
+/// cache on their own).
+pub(crate) struct V4Filter {
+    bits: Box<[u64]>,
+}
+
+impl std::fmt::Debug for V4Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set: u32 = self.bits.iter().map(|w| w.count_ones()).sum();
+        write!(f, "V4Filter({set} blocks of /24)")
+    }
+}
+
+impl V4Filter {
+    const MIN_KEYS: usize = 4096;
+
+    fn build(ix: &Index) -> Option<V4Filter> {
+        let keys = ix.v4.len() + ix.cidr4.iter().map(|(_, m)| m.len()).sum::<usize>();
+        if keys < Self::MIN_KEYS {
+            return None;
+        }
+        let mut f = V4Filter {
+            bits: vec![0u64; (1 << 24) / 64].into_boxed_slice(),
+        };
+        for &a in ix.v4.keys() {
+            f.set(a >> 8, a >> 8);
+        }
+        for (len, m) in &ix.cidr4 {
+            // The blocks from the network's first address to its last.
+            let span = if *len >= 32 {
+                0
+            } else {
+                u32::MAX >> u32::from(*len)
+            };
+            for &net in m.keys() {
+                f.set(net >> 8, (net | span) >> 8);
+            }
+        }
+        Some(f)
+    }
+
+    /// Sets the bits of blocks `first..=last` (whole words at a time: a /8 is 1,024 stores).
+    fn set(&mut self, first: u32, last: u32) {
+        let (fw, lw) = ((first >> 6) as usize, (last >> 6) as usize);
+        let lo = u64::MAX << (first & 63);
+        let hi = u64::MAX >> (63 - (last & 63));
+        if fw == lw {
+            self.bits[fw] |= lo & hi;
+            return;
+        }
+        self.bits[fw] |= lo;
+        for w in &mut self.bits[fw + 1..lw] {
+            *w = u64::MAX;
+        }
+        self.bits[lw] |= hi;
+    }
+
+    #[inline]
+    fn may_hold(&self, a: u32) -> bool {
+        let b = a >> 8;
+        self.bits[(b >> 6) as usize] & (1 << (b & 63)) != 0
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bits.len() * 8
+    }
 }
 
 fn arr<const N: usize>(b: &[u8]) -> [u8; N] {

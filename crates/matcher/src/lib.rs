@@ -1162,7 +1162,11 @@ impl Compiled {
     /// buffers have grown (except on hits of multi-observation patterns).
     pub fn scan(&self, rec: &Record, sc: &mut Scanner, hits: &mut Vec<Hit>) {
         sc.seq += 1;
-        if let Some(t) = rec.timestamp() {
+        // Only patterns over several observations read the time of every record (a record's
+        // time may be text parsed on demand: the other records never pay for it).
+        if !self.complex.is_empty()
+            && let Some(t) = rec.timestamp()
+        {
             sc.last_time = t;
         }
         sc.cands.clear();

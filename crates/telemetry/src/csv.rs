@@ -3,7 +3,6 @@
 
 use crate::map::{FieldMap, Target};
 use crate::record::Record;
-use crate::time::parse_timestamp;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CsvState {
@@ -105,7 +104,7 @@ impl CsvState {
                         let _ = rec.push(f, v);
                     }
                     Some(Target::IfIp(_)) => {}
-                    Some(Target::Timestamp) => rec.set_timestamp(parse_timestamp(v)),
+                    Some(Target::Timestamp) => rec.set_timestamp_text(v, false),
                     None => {}
                 }
             });

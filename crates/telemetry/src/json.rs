@@ -10,7 +10,6 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::map::{FieldMap, Target};
 use crate::record::Record;
-use crate::time::parse_timestamp;
 
 /// Reads one JSON line into `rec` (cleared first). The error says what is wrong and at which
 /// column.
@@ -59,7 +58,7 @@ impl Walk<'_> {
                 let _ = self.rec.push(f, v);
             }
             Some(Target::IfIp(_)) => {}
-            Some(Target::Timestamp) => self.rec.set_timestamp(parse_timestamp(v)),
+            Some(Target::Timestamp) => self.rec.set_timestamp_text(v, false),
             None => {}
         }
     }

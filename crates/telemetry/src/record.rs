@@ -43,6 +43,24 @@ pub struct Entry {
     bin_len: u8,
 }
 
+/// Timestamp text kept as it is, parsed only when asked ([`Record::timestamp`]): most records
+/// never are (only hits' times are read), and parsing costs more than copying a few bytes.
+const TS_TEXT: usize = 32;
+
+/// A record's time: none, known, or text to parse when asked.
+#[derive(Debug, Default, Clone, Copy)]
+enum Timestamp {
+    #[default]
+    None,
+    Known(i64),
+    /// `ts_text[..len]`, parsed by [`crate::time::parse_epoch_seconds`] (`epoch`) or
+    /// [`crate::time::parse_timestamp`].
+    Text {
+        len: u8,
+        epoch: bool,
+    },
+}
+
 /// One observation: normalised field values and an optional time.
 #[derive(Debug, Default, Clone)]
 pub struct Record {
@@ -51,7 +69,9 @@ pub struct Record {
     scratch: String,
     bin: Vec<u8>,
     entries: Vec<Entry>,
-    timestamp: Option<i64>,
+    timestamp: Timestamp,
+    /// The text of a timestamp not parsed yet ([`Timestamp::Text`]).
+    ts_text: [u8; TS_TEXT],
     rejected: Option<(Field, Rejected)>,
     rejected_count: u32,
 }
@@ -67,7 +87,7 @@ impl Record {
         self.buf.clear();
         self.bin.clear();
         self.entries.clear();
-        self.timestamp = None;
+        self.timestamp = Timestamp::None;
         self.rejected = None;
         self.rejected_count = 0;
     }
@@ -280,14 +300,46 @@ impl Record {
         self.entries.is_empty()
     }
 
-    /// When the observation happened, in nanoseconds since the Unix epoch, if the log said.
+    /// When the observation happened, in nanoseconds since the Unix epoch, if the log said
+    /// (text stored by [`Record::set_timestamp_text`] is parsed here, on each call).
     pub fn timestamp(&self) -> Option<i64> {
-        self.timestamp
+        match self.timestamp {
+            Timestamp::None => None,
+            Timestamp::Known(t) => Some(t),
+            Timestamp::Text { len, epoch } => {
+                let text = std::str::from_utf8(&self.ts_text[..usize::from(len)]).ok()?;
+                if epoch {
+                    crate::time::parse_epoch_seconds(text)
+                } else {
+                    crate::time::parse_timestamp(text)
+                }
+            }
+        }
     }
 
     /// Sets the observation time.
     pub fn set_timestamp(&mut self, nanos: Option<i64>) {
-        self.timestamp = nanos;
+        self.timestamp = nanos.map_or(Timestamp::None, Timestamp::Known);
+    }
+
+    /// Sets the observation time from its text, parsed only when [`Record::timestamp`] is
+    /// asked: as decimal epoch seconds (`epoch`, Zeek's `ts`) or by
+    /// [`crate::time::parse_timestamp`]. Text that does not fit the record's small buffer is
+    /// parsed at once.
+    pub fn set_timestamp_text(&mut self, text: &str, epoch: bool) {
+        if text.len() <= TS_TEXT {
+            self.ts_text[..text.len()].copy_from_slice(text.as_bytes());
+            self.timestamp = Timestamp::Text {
+                len: text.len() as u8,
+                epoch,
+            };
+        } else {
+            self.set_timestamp(if epoch {
+                crate::time::parse_epoch_seconds(text)
+            } else {
+                crate::time::parse_timestamp(text)
+            });
+        }
     }
 
     /// The first value that was not stored and why, and how many were not stored.

@@ -19,7 +19,6 @@
 use crate::field::FieldSet;
 use crate::map::{FieldMap, Target};
 use crate::record::{MAX_VALUES, Record};
-use crate::time::parse_timestamp;
 
 /// Objects nested deeper than this are skipped as a whole (the general reader's limit).
 const MAX_DEPTH: u32 = 32;
@@ -493,8 +492,8 @@ impl Parser<'_> {
                 }
             }
             Some(Target::Timestamp) => {
-                let ts = parse_timestamp(text(self.b, self.scratch, t));
-                self.rec.set_timestamp(ts);
+                let ts = text(self.b, self.scratch, t);
+                self.rec.set_timestamp_text(ts, false);
             }
             None => {}
         }

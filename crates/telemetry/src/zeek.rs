@@ -3,7 +3,6 @@
 
 use crate::field::{Field, FieldSet};
 use crate::record::{MAX_VALUES, Record};
-use crate::time::parse_epoch_seconds;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Column {
@@ -53,6 +52,21 @@ fn column(name: &str) -> Column {
     }
 }
 
+/// What the reader does with one column, decided once per `#fields` header and field set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    /// Not looked at (an unknown column).
+    Skip,
+    /// The time stamp: its text is kept, parsed only when asked.
+    Ts,
+    /// A known column whose field is not needed: not read, only counted (one value).
+    Count,
+    /// A set column whose field is not needed: its elements are counted.
+    CountSet,
+    /// Read and stored.
+    Read(Column),
+}
+
 /// Header state of one Zeek log.
 #[derive(Debug, Clone)]
 pub(crate) struct ZeekState {
@@ -61,6 +75,11 @@ pub(crate) struct ZeekState {
     unset: String,
     empty: String,
     columns: Vec<Column>,
+    /// Per column, what to do with it for `needed`.
+    acts: Vec<Act>,
+    /// How many columns are [`Act::Count`] or [`Act::Ts`]: an upper bound of the values they
+    /// would offer the record (the general reader's count, against [`MAX_VALUES`]).
+    counted: usize,
     have_fields: bool,
     /// The fields stored; the others are counted, not read.
     needed: FieldSet,
@@ -97,6 +116,30 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// The actions for `columns` when `needed` are the fields stored.
+fn acts(columns: &[Column], needed: FieldSet) -> Vec<Act> {
+    columns
+        .iter()
+        .map(|&col| {
+            let field = match col {
+                Column::Ignore => return Act::Skip,
+                Column::Ts => return Act::Ts,
+                Column::One(f) | Column::Set(f) | Column::IpSet(f) | Column::First(f) => Some(f),
+                Column::CertFingerprint => None,
+            };
+            let wanted = match field {
+                Some(f) => needed.contains(f),
+                None => needed.contains(Field::CertSha1) || needed.contains(Field::CertSha256),
+            };
+            match col {
+                _ if wanted => Act::Read(col),
+                Column::Set(_) | Column::IpSet(_) => Act::CountSet,
+                _ => Act::Count,
+            }
+        })
+        .collect()
+}
+
 impl ZeekState {
     /// A reader storing only the fields of `needed`.
     pub(crate) fn new(needed: FieldSet) -> ZeekState {
@@ -106,6 +149,8 @@ impl ZeekState {
             unset: "-".into(),
             empty: "(empty)".into(),
             columns: Vec::new(),
+            acts: Vec::new(),
+            counted: 0,
             have_fields: false,
             needed,
         }
@@ -113,43 +158,47 @@ impl ZeekState {
 
     pub(crate) fn restrict(&mut self, needed: FieldSet) {
         self.needed = needed;
+        self.plan();
+    }
+
+    fn plan(&mut self) {
+        self.acts = acts(&self.columns, self.needed);
+        let counted = |a: &&Act| matches!(a, Act::Count | Act::Ts);
+        self.counted = self.acts.iter().filter(counted).count();
     }
 
     /// Reads one line. `Ok(true)`: a record was produced; `Ok(false)`: a header or blank line.
     pub(crate) fn read_line(&mut self, line: &str, rec: &mut Record) -> Result<bool, String> {
-        let needed = self.needed;
-        let r = self.read_fields(line, rec, needed);
-        match r {
-            // So many values that the per-record limit could decide which are kept: read them
-            // all, as the general reader does.
-            Ok((true, attempts)) if attempts >= MAX_VALUES && !needed.is_all() => {
-                self.read_fields(line, rec, FieldSet::all()).map(|(r, _)| r)
-            }
-            r => r.map(|(r, _)| r),
-        }
-    }
-
-    fn read_fields(
-        &mut self,
-        line: &str,
-        rec: &mut Record,
-        needed: FieldSet,
-    ) -> Result<(bool, usize), String> {
         rec.clear();
         if line.is_empty() {
-            return Ok((false, 0));
+            return Ok(false);
         }
         if let Some(rest) = line.strip_prefix('#') {
             self.header(rest)?;
-            return Ok((false, 0));
+            return Ok(false);
         }
         if !self.have_fields {
             return Err("data line before the #fields header".into());
         }
+        let attempts = self.read_fields(line, rec, &self.acts)?;
+        // So many values that the per-record limit could decide which are kept: read them
+        // all, as the general reader does. (The columns not read count as one value each, an
+        // upper bound: reading everything is never wrong, only slower.)
+        if attempts + self.counted >= MAX_VALUES && !self.needed.is_all() {
+            let all = acts(&self.columns, FieldSet::all());
+            rec.clear();
+            self.read_fields(line, rec, &all)?;
+        }
+        Ok(true)
+    }
+
+    /// Reads the columns of a data line by `acts`; returns how many values were offered to the
+    /// record (read, or counted in a set column not read).
+    fn read_fields(&self, line: &str, rec: &mut Record, acts: &[Act]) -> Result<usize, String> {
         let mut n = 0;
         let mut attempts = 0;
         let sep1 = match self.separator.as_bytes() {
-            [b] => Some(*b),
+            [b] if b.is_ascii() => Some(*b),
             _ => None,
         };
         let fields = Fields {
@@ -160,38 +209,28 @@ impl ZeekState {
         };
         for (i, value) in fields.enumerate() {
             n = i + 1;
-            let col = self.columns.get(i).copied();
-            let Some(col) = col else {
-                continue;
+            let act = match acts.get(i) {
+                Some(Act::Skip | Act::Count) | None => continue,
+                Some(a) => *a,
             };
-            if col == Column::Ignore || value == self.unset || value == self.empty {
+            if value == self.unset || value == self.empty {
                 continue;
             }
-            let field = match col {
-                Column::One(f) | Column::Set(f) | Column::IpSet(f) | Column::First(f) => Some(f),
-                _ => None,
-            };
-            let skip = match field {
-                Some(f) => !needed.contains(f),
-                None => {
-                    col == Column::CertFingerprint
-                        && !needed.contains(Field::CertSha1)
-                        && !needed.contains(Field::CertSha256)
+            let col = match act {
+                Act::Ts => {
+                    rec.set_timestamp_text(value, true);
+                    continue;
                 }
+                Act::CountSet => {
+                    attempts += value.matches(self.set_separator.as_str()).count() + 1;
+                    continue;
+                }
+                Act::Read(col) => col,
+                Act::Skip | Act::Count => continue,
             };
-            if skip {
-                attempts += match col {
-                    Column::Set(_) | Column::IpSet(_) => {
-                        value.matches(self.set_separator.as_str()).count() + 1
-                    }
-                    _ => 1,
-                };
-                continue;
-            }
             attempts += 1;
             match col {
-                Column::Ignore => {}
-                Column::Ts => rec.set_timestamp(parse_epoch_seconds(value)),
+                Column::Ignore | Column::Ts => {}
                 Column::One(f) => {
                     let _ = rec.push(f, value);
                 }
@@ -231,7 +270,7 @@ impl ZeekState {
                 self.columns.len()
             ));
         }
-        Ok((true, attempts))
+        Ok(attempts)
     }
 
     fn header(&mut self, rest: &str) -> Result<(), String> {
@@ -251,8 +290,17 @@ impl ZeekState {
             "unset_field" => self.unset = value.to_owned(),
             "empty_field" => self.empty = value.to_owned(),
             "fields" => {
-                self.columns = value.split(self.separator.as_str()).map(column).collect();
+                let columns: Vec<Column> =
+                    value.split(self.separator.as_str()).map(column).collect();
+                if columns.len() > MAX_COLUMNS {
+                    return Err(format!(
+                        "#fields names {} columns, more than the limit of {MAX_COLUMNS}",
+                        columns.len()
+                    ));
+                }
+                self.columns = columns;
                 self.have_fields = true;
+                self.plan();
             }
             // #path, #types, #open, #close: not needed (the column names decide).
             _ => {}
@@ -264,7 +312,10 @@ impl ZeekState {
     }
 }
 
-/// The fields of a line: split at a one-byte separator by `memchr`-like search, else at the
+/// The most columns a `#fields` header may name (Zeek's own logs have a few dozen).
+const MAX_COLUMNS: usize = 4096;
+
+/// The fields of a line: split at a one-byte ASCII separator by `memchr`, else at the
 /// separator text.
 struct Fields<'a> {
     line: &'a str,
@@ -284,11 +335,11 @@ impl<'a> Iterator for Fields<'a> {
         let rest = &self.line[self.at..];
         let (end, skip) = match self.sep1 {
             // An ASCII separator byte is never inside a multi-byte character.
-            Some(b) if b.is_ascii() => match rest.bytes().position(|c| c == b) {
+            Some(b) => match memchr::memchr(b, rest.as_bytes()) {
                 Some(p) => (p, 1),
                 None => (rest.len(), 1),
             },
-            _ => match rest.find(self.sep) {
+            None => match rest.find(self.sep) {
                 Some(p) => (p, self.sep.len()),
                 None => (rest.len(), self.sep.len().max(1)),
             },

@@ -211,6 +211,91 @@ fn zeek_with_long_sets_reads_the_same() {
     }
 }
 
+/// Many known columns (more than a record holds), the needed one last: the restricted reader
+/// must keep what the general one keeps (the last values are over the limit there); a header
+/// that lies about its columns refuses every line the same way; time stamps, read lazily, are
+/// the general reader's.
+#[test]
+fn zeek_with_many_columns_and_lying_headers_reads_the_same() {
+    let mut cols = vec!["ts".to_owned()];
+    let mut vals = vec!["1714564800.25".to_owned()];
+    for i in 0..70 {
+        cols.push("id.orig_h".into());
+        vals.push(format!("10.3.{i}.1"));
+    }
+    cols.push("query".into());
+    vals.push("late.evil.example".into());
+    let text = format!(
+        "#separator \\x09\n#fields\t{}\n{}\n\
+         #fields\tts\tquery\tanswers\n\
+         1714564800.5\tA.example\n\
+         1714564800.5\tb.example\t1.2.3.4\textra\n\
+         x\tc.example\t1.2.3.4\n\
+         99999999999999999999\td.example\t-\n\
+         1714564800.123456789012345678901234567890\te.example\t-",
+        cols.join("\t"),
+        vals.join("\t")
+    );
+    for needed in needed_sets() {
+        same(Format::Zeek, text.as_bytes(), needed);
+    }
+    let mut r = Reader::restricted(Format::Zeek, None, FieldSet::EMPTY.with(Field::DnsQuestion));
+    let mut rec = Record::new();
+    let mut got = Vec::new();
+    for line in text.lines() {
+        got.push(
+            r.read_line(line.as_bytes(), &mut rec)
+                .map(|ok| {
+                    ok.then(|| {
+                        (
+                            rec.get(Field::DnsQuestion).map(str::to_owned),
+                            rec.timestamp(),
+                        )
+                    })
+                })
+                .map_err(|e| e.message),
+        );
+    }
+    assert_eq!(
+        got,
+        [
+            Ok(None),
+            Ok(None),
+            // Over the limit in the general reader: not kept here either.
+            Ok(Some((None, Some(1_714_564_800_250_000_000)))),
+            Ok(None),
+            Err("2 fields where the #fields header names 3".to_owned()),
+            Err("4 fields where the #fields header names 3".to_owned()),
+            Ok(Some((Some("c.example".into()), None))),
+            Ok(Some((Some("d.example".into()), None))),
+            // Longer than the text a record keeps: parsed at once, to the same value.
+            Ok(Some((
+                Some("e.example".into()),
+                telemetry::time::parse_epoch_seconds("1714564800.123456789012345678901234567890")
+            ))),
+        ]
+    );
+}
+
+/// A `#fields` header naming more columns than the limit is refused (the columns before it
+/// stay), and data lines before any `#fields` header are refused.
+#[test]
+fn zeek_headers_out_of_bounds_are_refused() {
+    let huge = format!("#fields\t{}", vec!["x"; 5000].join("\t"));
+    let mut r = Reader::new(Format::Zeek, None);
+    let mut rec = Record::new();
+    let e = r.read_line(b"1\t2", &mut rec).unwrap_err();
+    assert_eq!(e.message, "data line before the #fields header");
+    let e = r.read_line(huge.as_bytes(), &mut rec).unwrap_err();
+    assert!(e.message.contains("5000 columns"), "{}", e.message);
+    assert!(r.read_line(b"#fields\tts\tquery", &mut rec).is_ok());
+    assert!(r.read_line(huge.as_bytes(), &mut rec).is_err());
+    assert!(r.read_line(b"1714564800\tq.example", &mut rec).unwrap());
+    assert_eq!(rec.get(Field::DnsQuestion), Some("q.example"));
+    let e = r.read_line(b"#separator ", &mut rec).unwrap_err();
+    assert_eq!(e.message, "#separator names no separator");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     /// Generated lines with one byte changed (often into a quote, a backslash, a brace or a

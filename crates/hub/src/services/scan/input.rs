@@ -206,6 +206,123 @@ pub fn read_line_into(r: &mut dyn BufRead, buf: &mut Vec<u8>, limit: usize) -> i
     }
 }
 
+/// Lines of an input read a buffer at a time: each line is handed out as a slice of one
+/// reused buffer, with no call through the reader per line and no copy per line (only the
+/// unfinished line at the end of a buffer moves). What [`read_line`] gives, line for line.
+#[derive(Debug)]
+pub struct Lines {
+    buf: Vec<u8>,
+    /// Where the next line starts.
+    start: usize,
+    /// How far `\n` was looked for.
+    scanned: usize,
+    eof: bool,
+    limit: usize,
+}
+
+impl Lines {
+    /// Lines of at most `limit` bytes (longer ones are cut, see [`Lines::next_line`]).
+    pub fn new(limit: usize) -> Lines {
+        Lines {
+            buf: Vec::with_capacity(1 << 16),
+            start: 0,
+            scanned: 0,
+            eof: false,
+            limit,
+        }
+    }
+
+    /// Forgets the input read so far (for the next input).
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        (self.start, self.scanned, self.eof) = (0, 0, false);
+    }
+
+    /// The next line of `r` (without its `\n`): `(text, None)`, or for a line longer than the
+    /// limit its first `limit` bytes and its full length (the rest skipped); `None` at the end
+    /// of the input. A read error drops the unfinished line (as [`read_line`] does).
+    pub fn next_line(&mut self, r: &mut dyn BufRead) -> io::Result<Option<(&[u8], Option<usize>)>> {
+        loop {
+            if let Some(p) = memchr_nl(&self.buf[self.scanned..]) {
+                let (s, e) = (self.start, self.scanned + p);
+                self.start = e + 1;
+                self.scanned = self.start;
+                if e - s > self.limit {
+                    return Ok(Some((&self.buf[s..s + self.limit], Some(e - s))));
+                }
+                return Ok(Some((&self.buf[s..e], None)));
+            }
+            self.scanned = self.buf.len();
+            let pending = self.buf.len() - self.start;
+            if pending > self.limit {
+                // Keep the first `limit` bytes at the front, skip the rest of the line.
+                self.buf.copy_within(self.start..self.start + self.limit, 0);
+                self.buf.truncate(self.limit);
+                self.start = self.limit;
+                self.scanned = self.limit;
+                let mut total = pending;
+                loop {
+                    let chunk = match r.fill_buf() {
+                        Ok(c) => c,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            self.reset();
+                            return Err(e);
+                        }
+                    };
+                    if chunk.is_empty() {
+                        self.eof = true;
+                        break;
+                    }
+                    match memchr_nl(chunk) {
+                        Some(p) => {
+                            total += p;
+                            r.consume(p + 1);
+                            break;
+                        }
+                        None => {
+                            let n = chunk.len();
+                            total += n;
+                            r.consume(n);
+                        }
+                    }
+                }
+                return Ok(Some((&self.buf[..self.limit], Some(total))));
+            }
+            if self.eof {
+                if pending > 0 {
+                    let s = self.start;
+                    self.start = self.buf.len();
+                    self.scanned = self.start;
+                    return Ok(Some((&self.buf[s..], None)));
+                }
+                return Ok(None);
+            }
+            if self.start > 0 {
+                self.buf.copy_within(self.start.., 0);
+                self.buf.truncate(pending);
+                self.start = 0;
+                self.scanned = pending;
+            }
+            let chunk = match r.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.reset();
+                    return Err(e);
+                }
+            };
+            if chunk.is_empty() {
+                self.eof = true;
+            } else {
+                let n = chunk.len();
+                self.buf.extend_from_slice(chunk);
+                r.consume(n);
+            }
+        }
+    }
+}
+
 fn memchr_nl(b: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', b)
 }
@@ -227,6 +344,57 @@ mod tests {
         std::os::unix::fs::symlink(&sub, d.path().join("again")).unwrap();
         let found = expand(&[d.path().to_path_buf()]).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
+    }
+
+    /// `Lines` gives what `read_line` gives, line for line, on inputs cut into small reads
+    /// (long lines across many reads, a last line without its newline, empty lines, `\r`).
+    #[test]
+    fn lines_read_a_buffer_at_a_time_as_read_line_does() {
+        let mut texts: Vec<Vec<u8>> = vec![
+            b"short\nthis one is long\n\nlast".to_vec(),
+            b"\n\n\n".to_vec(),
+            b"".to_vec(),
+            b"exactly8\n123456789\r\n12345678\r\n".to_vec(),
+        ];
+        let mut seed = 7u64;
+        for _ in 0..50 {
+            let mut t = Vec::new();
+            for _ in 0..40 {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let len = (seed >> 33) % 30;
+                t.extend(std::iter::repeat_n(b'a' + (len % 26) as u8, len as usize));
+                if !(seed >> 20).is_multiple_of(7) {
+                    t.push(b'\n');
+                }
+            }
+            texts.push(t);
+        }
+        for text in &texts {
+            for cap in [1, 3, 8, 64] {
+                let mut want = Vec::new();
+                let mut r = BufReader::with_capacity(cap, &text[..]);
+                let mut buf = Vec::new();
+                loop {
+                    match read_line(&mut r, &mut buf, 8).unwrap() {
+                        Line::Eof => break,
+                        Line::Ok => want.push((buf.clone(), None)),
+                        Line::TooLong(n) => want.push((buf.clone(), Some(n))),
+                    }
+                }
+                let mut got = Vec::new();
+                let mut r = BufReader::with_capacity(cap, &text[..]);
+                let mut lines = Lines::new(8);
+                while let Some((l, n)) = lines.next_line(&mut r).unwrap() {
+                    got.push((l.to_vec(), n));
+                }
+                assert_eq!(
+                    got,
+                    want,
+                    "{:?} in reads of {cap}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use arc_swap::ArcSwap;
 use matcher::{Compiled, Hit, Scanner};
 use telemetry::{FieldMap, FieldSet, Format, MAX_LINE, Reader, Record};
 
-use self::input::{Input, Line, OpenError};
+use self::input::{Input, OpenError};
 use super::sightings::HitAggregator;
 
 /// Lines between two progress reports (and looks for a newly swapped-in indicator set).
@@ -322,6 +322,18 @@ pub enum ScanError {
     /// The sink could not take a hit (other than a broken pipe).
     #[error(transparent)]
     Output(#[from] io::Error),
+    /// A thread of a scan on several threads failed (a bug: a reader or the matcher
+    /// panicked). The scan stops instead of waiting for the lost block; nothing after the
+    /// failed block was handed to the sink.
+    #[error("the scan failed in {file} near line {line}: {message}")]
+    Failed {
+        /// The input being read.
+        file: String,
+        /// The first line of the block being read.
+        line: u64,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// Scans `inputs` in order against the set in `set` (taken up again between batches when
@@ -373,7 +385,7 @@ fn scan_one_thread(
     let mut scanner = Scanner::new(&current);
     let mut rec = Record::new();
     let mut hits: Vec<Hit> = Vec::new();
-    let mut line_buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut lines = input::Lines::new(MAX_LINE);
     'files: for input in inputs {
         let name = input.name();
         let counter = Arc::clone(&read_bytes);
@@ -396,9 +408,11 @@ fn scan_one_thread(
             .map(|f| Reader::restricted(f, opts.field_map.as_ref(), needed));
         let mut line_no = 0u64;
         let mut file_malformed = 0u64;
+        lines.reset();
         loop {
-            let got = match input::read_line(&mut *r, &mut line_buf, MAX_LINE) {
-                Ok(l) => l,
+            let (line, too_long) = match lines.next_line(&mut *r) {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
                 Err(e) => {
                     observer.event(ScanEvent::ReadFailed {
                         file: &name,
@@ -409,19 +423,16 @@ fn scan_one_thread(
                     break;
                 }
             };
-            if got == Line::Eof {
-                break;
-            }
             line_no += 1;
             t.lines += 1;
             let reader = reader.get_or_insert_with(|| {
-                Reader::restricted(Format::sniff(&line_buf), opts.field_map.as_ref(), needed)
+                Reader::restricted(Format::sniff(line), opts.field_map.as_ref(), needed)
             });
-            let result = match got {
-                Line::TooLong(n) => Err(format!(
+            let result = match too_long {
+                Some(n) => Err(format!(
                     "line of {n} bytes is longer than the limit of 1 MiB"
                 )),
-                _ => reader.read_line(&line_buf, &mut rec).map_err(|e| e.message),
+                None => reader.read_line(line, &mut rec).map_err(|e| e.message),
             };
             match result {
                 Ok(true) => {
@@ -493,6 +504,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use matcher::{CompileOptions, Indicator};
+
+    mod hostile;
 
     fn ind(id: &str, name: &str, pattern: &str) -> Indicator {
         Indicator {
