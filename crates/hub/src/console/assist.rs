@@ -103,7 +103,7 @@ Every step is a new version of the request or offer by its producer. Open reques
                 })
                 .unwrap_or_default();
             for p in row["proposals"].as_array().into_iter().flatten() {
-                if let Some(o) = p["offer_id"].as_str().and_then(|x| by_id(x)) {
+                if let Some(o) = p["offer_id"].as_str().and_then(&by_id) {
                     shown.see(&state, o);
                 }
             }
@@ -148,7 +148,7 @@ Every step is a new version of the request or offer by its producer. Open reques
     } else {
         b.push_str("<table><thead><tr><th scope=\"col\">Request</th><th scope=\"col\">Requester</th><th scope=\"col\">TLP</th><th scope=\"col\">Status</th></tr></thead><tbody>");
         for row in &other {
-            let Some(req) = row["id"].as_str().and_then(|x| by_id(x)) else {
+            let Some(req) = row["id"].as_str().and_then(&by_id) else {
                 continue;
             };
             let t = shown.see(&state, req);
@@ -173,7 +173,7 @@ Every step is a new version of the request or offer by its producer. Open reques
         b.push_str("<table><thead><tr><th scope=\"col\">Offer</th><th scope=\"col\">Provider</th><th scope=\"col\">TLP</th><th scope=\"col\">Services</th>\
 <th scope=\"col\">Answers</th><th scope=\"col\" class=\"num\">Lead time (h)</th><th scope=\"col\">Status</th></tr></thead><tbody>");
         for row in &offers {
-            let Some(o) = row["id"].as_str().and_then(|x| by_id(x)) else {
+            let Some(o) = row["id"].as_str().and_then(&by_id) else {
                 continue;
             };
             let t = shown.see(&state, o);
@@ -181,7 +181,7 @@ Every step is a new version of the request or offer by its producer. Open reques
                 .as_array()
                 .map(|a| {
                     a.iter()
-                        .filter_map(|r| r.as_str().and_then(|x| by_id(x)).map(|r| link(r)))
+                        .filter_map(|r| r.as_str().and_then(&by_id).map(link))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -517,7 +517,7 @@ pub(super) async fn request_page(
         };
         let _ = write!(b, "<p class=\"note\">No action for you: {}.</p>", E(&why));
     }
-    if let Some(r) = read.body.report_ref.as_deref().and_then(|r| by_id(r)) {
+    if let Some(r) = read.body.report_ref.as_deref().and_then(by_id) {
         let rt = shown.see(&state, r);
         let _ = write!(
             b,

@@ -320,11 +320,14 @@ fn latest(entries: Vec<Entry>) -> Vec<Entry> {
     out
 }
 
+/// The kept views by key, each with the content generation it was read at.
+type Views = HashMap<String, ((i64, i64), Arc<CoordView>)>;
+
 /// The views kept for the coordination pages (see the module's documentation). At most
 /// [`VIEW_CACHE_OBJECTS`] objects are kept across entries.
 #[derive(Debug, Clone, Default)]
 pub struct CoordCache {
-    inner: Arc<Mutex<HashMap<String, ((i64, i64), Arc<CoordView>)>>>,
+    inner: Arc<Mutex<Views>>,
     /// Views read whole, views brought up to date.
     counts: Arc<(AtomicU64, AtomicU64)>,
 }
@@ -338,7 +341,7 @@ impl CoordCache {
         )
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ((i64, i64), Arc<CoordView>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Views> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -198,13 +198,13 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
             .to_string()
     };
     // Some objects were created in the window before (so that "previous" counts too).
-    let created = |o: usize| ts(now - day - if o % 2 == 0 { 0 } else { 9 * day });
+    let created = |o: usize| ts(now - day - if o.is_multiple_of(2) { 0 } else { 9 * day });
     let json_of = |wr: &Write| {
         let o = wr.object;
         let producer = o % MEMBERS;
         let modified = ts(now - day
             + i64::from(wr.version) * 1_000_000
-            + if o % 2 == 0 { 0 } else { -9 * day });
+            + if o.is_multiple_of(2) { 0 } else { -9 * day });
         let mut v = json!({
             "type": kind(o), "spec_version": "2.1", "id": id(o),
             "created": created(o), "modified": modified,
@@ -217,7 +217,11 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
             "identity" => {
                 v["name"] = json!(format!("victim {o}"));
                 v["identity_class"] = json!("organization");
-                v["sectors"] = json!([if o % 2 == 0 { "energy" } else { "government" }]);
+                v["sectors"] = json!([if o.is_multiple_of(2) {
+                    "energy"
+                } else {
+                    "government"
+                }]);
             }
             "attack-pattern" => {
                 v["name"] = json!(format!("technique {o}"));
@@ -232,7 +236,7 @@ async fn check(store: &AnyStore, w: &World, ns: &str) {
             "relationship" => {
                 let (a, b) = (wr.ends.0 % 8, wr.ends.1 % 8);
                 // `targets` from an incident, `uses` otherwise (to a technique when it is one).
-                v["relationship_type"] = json!(if kind(a) == "incident" && o % 2 == 0 {
+                v["relationship_type"] = json!(if kind(a) == "incident" && o.is_multiple_of(2) {
                     "targets"
                 } else {
                     "uses"
