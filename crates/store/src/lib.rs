@@ -35,6 +35,7 @@ pub mod admin_state;
 mod backends;
 pub mod files;
 pub mod ingest_warnings;
+pub mod journal;
 pub mod publish;
 pub mod snapshot;
 mod sql;
@@ -73,6 +74,9 @@ pub enum StoreError {
     /// Stored data is not what this version of the store wrote.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The audit journal's files could not be read or written.
+    #[error("audit journal: {0}")]
+    Journal(String),
 }
 
 /// Where a stored version came from (kept per version for federation).
