@@ -404,19 +404,21 @@ impl AnyStore {
     /// How far the journal segment `segment` was drained (bytes), if it ever was.
     pub async fn audit_journal_drained(&self, segment: &str) -> Result<Option<i64>, StoreError> {
         const Q: &str = "SELECT drained FROM audit_journal WHERE segment = $1";
-        let row = match self {
-            AnyStore::Sqlite(s) => sqlx::query(Q).bind(segment).fetch_optional(&s.writer).await?,
-            AnyStore::Postgres(s) => {
-                sqlx::query(Q)
-                    .bind(segment)
-                    .fetch_optional(s.pool())
-                    .await?
-            }
+        let drained: Option<i64> = match self {
+            AnyStore::Sqlite(s) => sqlx::query(Q)
+                .bind(segment)
+                .fetch_optional(&s.writer)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?,
+            AnyStore::Postgres(s) => sqlx::query(Q)
+                .bind(segment)
+                .fetch_optional(s.pool())
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?,
         };
-        Ok(match row {
-            Some(r) => Some(r.try_get::<i64, _>(0)?),
-            None => None,
-        })
+        Ok(drained)
     }
 }
 
