@@ -372,7 +372,7 @@ async fn journal_replay(url: &str, dir: &Path) {
     let small = Journal::open(&dir.join("small"), 600).unwrap();
     small.append(1, &read(0)).unwrap();
     assert!(matches!(
-        small.append(2, &read(1).detail(&"x".repeat(400))),
+        small.append(2, &read(1).detail(&"x".repeat(600))),
         Err(JournalError::Full(_))
     ));
 }
