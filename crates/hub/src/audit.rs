@@ -1,20 +1,24 @@
 //! The hub's writer of the audit trail (records and chain: `policy::audit`): one task per
-//! process appends what requests hand it, several at a time in one transaction (group commit),
-//! and tells each request when its record is committed, so that a RED read is answered only
-//! after its record is committed (and not at all when it cannot be recorded).
+//! process appends what requests hand it, several at a time in one transaction (group commit).
 //!
-//! Two strengths of commit. [`Auditor::record`] waits until the record is on disk (SQLite's
+//! Two kinds of records. [`Auditor::record`] waits until the record is on disk (SQLite's
 //! `synchronous=FULL`, PostgreSQL's synchronous commit): sign-ins, deletions, everything but
-//! reads. [`Auditor::record_read`], for reads returning RED or AMBER+STRICT objects, waits until
-//! the record is committed, not until it is synced ([`Store::audit_append_committed`]): a crash of
-//! this process after the answer never loses the record, and the writer makes every such commit
-//! durable at most [`FLUSH_WITHIN`] later ([`Store::audit_flush`], or sooner when a durable batch
-//! or any other write comes first). Only a power loss, an operating-system crash or a crash of
-//! the PostgreSQL server within that window can lose read records, and only the chain's tail:
-//! what remains verifies. A batch holding any durable record is committed durably as a whole.
+//! reads. [`Auditor::record_read`], for reads returning RED or AMBER+STRICT objects, appends the
+//! record to the node's audit journal ([`Journal`]: one `write(2)`, no sync) and returns: a crash
+//! of this process after the answer never loses the record, which the writer drains into the
+//! chain in large batches right after (committed without waiting for the disk, the journal's
+//! segment deleted once that commit is durable, at most [`FLUSH_WITHIN`] later — a durable
+//! batch or [`Store::audit_flush`]); what a killed process left is replayed at the next start
+//! (`store::journal::recover`). Only a power loss or an operating-system crash within that
+//! window can lose read records, and only the chain's tail: what remains verifies. Without a
+//! journal (an auditor over an in-memory store), a read waits until its record is committed. A
+//! batch holding any durable record is committed durably as a whole, after the reads journaled
+//! before it.
 //!
 //! The queue is bounded: when it is full a request waits for room (back-pressure), and no record
-//! is ever dropped; a request whose record fails is refused.
+//! is ever dropped; a request whose record fails is refused. The journal is bounded too
+//! (`server.audit_journal_max_mb` of records not yet in the chain): beyond it, reads that need a
+//! record are refused ([`AuditError::Unavailable`]) rather than answered unrecorded.
 //!
 //! Failed sign-ins cost a record each only within a budget (a burst of
 //! [`FAILURE_BURST`], then [`FAILURES_PER_SECOND`]): beyond it they are counted, and the count is
@@ -26,11 +30,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::{
     audit_chain::Entry,
-    store::{AnyStore, Store},
+    store::{AnyStore, Store, journal::Journal},
 };
 
 /// Read records committed without waiting for the disk are made durable at most this long after
@@ -40,8 +44,13 @@ pub const FLUSH_WITHIN: Duration = Duration::from_secs(1);
 pub const FAILURE_BURST: f64 = 100.0;
 /// Then this many a second.
 pub const FAILURES_PER_SECOND: f64 = 2.0;
-/// Records appended in one transaction at most.
+/// Records handed over by requests appended in one transaction at most.
 const BATCH: usize = 256;
+/// How long the writer waits after a failed append before it tries the journal again.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+/// The journal is drained at most this often (a record handed over by a request is not kept
+/// waiting for it): under a flood of reads, larger batches and fewer transactions.
+const DRAIN_EVERY: Duration = Duration::from_millis(5);
 
 /// How a record must be committed before its request goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +65,15 @@ type Job = (Entry, Durability, oneshot::Sender<Result<(), String>>);
 
 /// Why a record was not written.
 #[derive(Debug, thiserror::Error)]
-#[error("the audit record could not be written: {0}")]
-pub struct AuditError(String);
+pub enum AuditError {
+    /// The record could not be written.
+    #[error("the audit record could not be written: {0}")]
+    Failed(String),
+    /// The journal is full (the database has not taken its records for a long time): reads
+    /// that need a record are refused until it has room again.
+    #[error("{0}")]
+    Unavailable(String),
+}
 
 #[derive(Debug)]
 struct FailureBudget {
@@ -69,6 +85,8 @@ struct FailureBudget {
 #[derive(Debug)]
 struct Inner {
     tx: mpsc::Sender<Job>,
+    journal: Option<Arc<Journal>>,
+    wake: Arc<Notify>,
     failures: Mutex<FailureBudget>,
 }
 
@@ -79,71 +97,19 @@ pub struct Auditor {
 }
 
 impl Auditor {
-    /// Starts the writer task over `store` (within a Tokio runtime). It ends when the last
-    /// handle is dropped.
-    pub fn start(store: AnyStore) -> Auditor {
-        let (tx, mut rx) = mpsc::channel::<Job>(4 * BATCH);
-        tokio::spawn(async move {
-            // When the oldest record committed but not yet durable was committed.
-            let mut unflushed: Option<Instant> = None;
-            loop {
-                let first = match unflushed {
-                    None => rx.recv().await,
-                    Some(since) => {
-                        tokio::select! {
-                            biased;
-                            () = tokio::time::sleep_until((since + FLUSH_WITHIN).into()) => {
-                                flush(&store, &mut unflushed).await;
-                                continue;
-                            }
-                            job = rx.recv() => job,
-                        }
-                    }
-                };
-                let Some(first) = first else { break };
-                let mut jobs = vec![first];
-                while jobs.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(j) => jobs.push(j),
-                        Err(_) => break,
-                    }
-                }
-                let entries: Vec<Entry> = jobs.iter().map(|(e, _, _)| e.clone()).collect();
-                let durable = jobs.iter().any(|(_, d, _)| *d == Durability::Durable);
-                let started = Instant::now();
-                let result = if durable {
-                    store.audit_append(&entries).await
-                } else {
-                    store.audit_append_committed(&entries).await
-                }
-                .map(|_| ())
-                .map_err(|e| e.to_string());
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, records = entries.len(), "The audit trail could not be appended to.");
-                }
-                if !durable {
-                    // (Even after an error: the commit may have happened.)
-                    unflushed.get_or_insert(started);
-                } else if result.is_ok() {
-                    // A durable commit syncs everything committed before it too.
-                    unflushed = None;
-                }
-                for (_, _, ack) in jobs {
-                    let _ = ack.send(result.clone());
-                }
-                // Under a steady flow the queue is never empty: the window is kept all the same.
-                if unflushed.is_some_and(|since| since.elapsed() >= FLUSH_WITHIN) {
-                    flush(&store, &mut unflushed).await;
-                }
-            }
-            // The last handle is gone (the process is stopping): nothing left undurable.
-            if unflushed.is_some() {
-                flush(&store, &mut unflushed).await;
-            }
-        });
+    /// Starts the writer task over `store` (within a Tokio runtime), reads recorded through
+    /// `journal` when there is one (run `store::journal::recover` on its directory before). It
+    /// ends when the last handle is dropped, after draining the journal.
+    pub fn start(store: AnyStore, journal: Option<Journal>) -> Auditor {
+        let (tx, rx) = mpsc::channel::<Job>(4 * BATCH);
+        let journal = journal.map(Arc::new);
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(writer(store, rx, journal.clone(), wake.clone()));
         Auditor {
             inner: Some(Arc::new(Inner {
                 tx,
+                journal,
+                wake,
                 failures: Mutex::new(FailureBudget {
                     tokens: FAILURE_BURST,
                     at: Instant::now(),
@@ -163,10 +129,27 @@ impl Auditor {
         self.append(entry, Durability::Durable).await
     }
 
-    /// Appends the record of a read and waits until it is committed (it then survives a crash
-    /// of the process), not until it is synced: durable within [`FLUSH_WITHIN`] (see the module).
+    /// Records a read: appended to the journal (it then survives a crash of the process) and
+    /// drained into the chain in the background; without a journal, waits until the record is
+    /// committed. Durable within [`FLUSH_WITHIN`] either way (see the module).
     pub async fn record_read(&self, entry: Entry) -> Result<(), AuditError> {
-        self.append(entry, Durability::Committed).await
+        let Some(inner) = &self.inner else {
+            return Ok(());
+        };
+        let Some(journal) = &inner.journal else {
+            return self.append(entry, Durability::Committed).await;
+        };
+        match journal.append(crate::timestamps::now_us(), &entry) {
+            Ok(()) => {
+                inner.wake.notify_one();
+                Ok(())
+            }
+            Err(e @ crate::store::journal::JournalError::Full(_)) => {
+                inner.wake.notify_one();
+                Err(AuditError::Unavailable(e.to_string()))
+            }
+            Err(e) => Err(AuditError::Failed(e.to_string())),
+        }
     }
 
     async fn append(&self, entry: Entry, durability: Durability) -> Result<(), AuditError> {
@@ -179,11 +162,11 @@ impl Auditor {
             .tx
             .send((entry, durability, ack))
             .await
-            .map_err(|_| AuditError("the audit writer stopped".into()))?;
+            .map_err(|_| AuditError::Failed("the audit writer stopped".into()))?;
         match done.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(AuditError(e)),
-            Err(_) => Err(AuditError("the audit writer stopped".into())),
+            Ok(Err(e)) => Err(AuditError::Failed(e)),
+            Err(_) => Err(AuditError::Failed("the audit writer stopped".into())),
         }
     }
 
@@ -224,10 +207,167 @@ impl Auditor {
     }
 }
 
-/// Makes the records committed so far durable; on failure, tries again a window later.
-async fn flush(store: &AnyStore, unflushed: &mut Option<Instant>) {
+/// The writer task: group-commits the requests' records and drains the journal, in one
+/// transaction per round; makes non-durable commits durable within [`FLUSH_WITHIN`].
+async fn writer(
+    store: AnyStore,
+    mut rx: mpsc::Receiver<Job>,
+    journal: Option<Arc<Journal>>,
+    wake: Arc<Notify>,
+) {
+    // When the oldest record committed but not yet durable was committed.
+    let mut unflushed: Option<Instant> = None;
+    let mut open = true;
+    let mut last_drain: Option<Instant> = None;
+    loop {
+        let mut jobs: Vec<Job> = Vec::new();
+        if open {
+            let deadline = unflushed.map(|since| since + FLUSH_WITHIN);
+            tokio::select! {
+                biased;
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    flush(&store, &mut unflushed, journal.as_deref()).await;
+                    continue;
+                }
+                job = rx.recv() => match job {
+                    Some(j) => jobs.push(j),
+                    None => open = false,
+                },
+                () = wake.notified() => {
+                    // Journaled reads only: drained at most every DRAIN_EVERY, sooner when a
+                    // record that is waited for comes.
+                    if let Some(until) = last_drain.map(|t| t + DRAIN_EVERY)
+                        && until > Instant::now()
+                    {
+                        tokio::select! {
+                            biased;
+                            job = rx.recv() => match job {
+                                Some(j) => jobs.push(j),
+                                None => open = false,
+                            },
+                            () = tokio::time::sleep_until(until.into()) => {}
+                        }
+                    }
+                }
+            }
+        }
+        while open && jobs.len() < BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        // The reads journaled so far come first: a record handed over after a read was
+        // answered is chained after it.
+        let batch = journal
+            .as_ref()
+            .map(|j| j.take(crate::store::journal::DRAIN_BATCH))
+            .unwrap_or_default();
+        if jobs.is_empty() && batch.is_empty() {
+            if open {
+                continue;
+            }
+            break;
+        }
+        let durable = jobs.iter().any(|(_, d, _)| *d == Durability::Durable);
+        let started = Instant::now();
+        last_drain = Some(started);
+        let result = match &journal {
+            Some(_) => {
+                let now = crate::timestamps::now_us();
+                let mut items = batch.items.clone();
+                items.extend(jobs.iter().map(|(e, _, _)| (now, e.clone())));
+                store
+                    .audit_append_journaled(&items, &batch.marks, &batch.forget, durable)
+                    .await
+            }
+            None => {
+                let entries: Vec<Entry> = jobs.iter().map(|(e, _, _)| e.clone()).collect();
+                if durable {
+                    store.audit_append(&entries).await
+                } else {
+                    store.audit_append_committed(&entries).await
+                }
+            }
+        }
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, records = jobs.len() + batch.items.len(), "The audit trail could not be appended to.");
+        }
+        if let Some(j) = &journal {
+            if result.is_ok() {
+                j.drained(&batch);
+            } else {
+                j.not_drained(batch);
+            }
+        }
+        if !durable {
+            // (Even after an error: the commit may have happened.)
+            unflushed.get_or_insert(started);
+        } else if result.is_ok() {
+            // A durable commit syncs everything committed before it too.
+            unflushed = None;
+            if let Some(j) = &journal {
+                j.durable(false);
+            }
+        }
+        let failed = result.is_err();
+        for (_, _, ack) in jobs {
+            let _ = ack.send(result.clone());
+        }
+        // Under a steady flow the queue is never empty: the window is kept all the same.
+        if unflushed.is_some_and(|since| since.elapsed() >= FLUSH_WITHIN) {
+            flush(&store, &mut unflushed, journal.as_deref()).await;
+        }
+        if failed {
+            if !open {
+                break;
+            }
+            tokio::time::sleep(RETRY_AFTER).await;
+        }
+        if journal.as_ref().is_some_and(|j| j.pending() > 0) {
+            wake.notify_one();
+        }
+    }
+    // The last handle is gone (the process is stopping): nothing left undurable, and the
+    // journal's segments deleted once their records are.
+    if unflushed.is_some() {
+        flush(&store, &mut unflushed, journal.as_deref()).await;
+    }
+    if let Some(j) = &journal
+        && unflushed.is_none()
+    {
+        j.durable(true);
+        let batch = j.take(0);
+        if !batch.is_empty()
+            && store
+                .audit_append_journaled(&[], &[], &batch.forget, true)
+                .await
+                .is_err()
+        {
+            j.not_drained(batch);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Makes the records committed so far durable (and deletes the journal's segments wholly in
+/// them); on failure, tries again a window later.
+async fn flush(store: &AnyStore, unflushed: &mut Option<Instant>, journal: Option<&Journal>) {
     match store.audit_flush().await {
-        Ok(()) => *unflushed = None,
+        Ok(()) => {
+            *unflushed = None;
+            if let Some(j) = journal {
+                j.durable(false);
+            }
+        }
         Err(e) => {
             tracing::error!(error = %e, "The audit trail could not be made durable; trying again.");
             *unflushed = Some(Instant::now());
@@ -244,7 +384,7 @@ mod tests {
     #[tokio::test]
     async fn a_flood_of_failed_sign_ins_is_counted_not_recorded_one_by_one() {
         let store = AnyStore::open("sqlite://:memory:").await.unwrap();
-        let a = Auditor::start(store.clone());
+        let a = Auditor::start(store.clone(), None);
         let failure = |i: usize| {
             Entry::new(
                 "anonymous",

@@ -80,8 +80,26 @@ pub async fn app_state_with(
     base_url: String,
     guard: Arc<Guard>,
 ) -> Result<AppState, StoreError> {
-    let audit = Auditor::start(store.clone());
+    let journal = open_journal(checked, &store).await?;
+    let audit = Auditor::start(store.clone(), journal);
     app_state_inner(checked, store, base_url, guard, audit).await
+}
+
+/// This node's audit journal (`server.audit_journal_dir`), after replaying what a stopped or
+/// killed process left in it; none over an in-memory SQLite store (nothing outlives the process).
+pub async fn open_journal(
+    checked: &Checked,
+    store: &AnyStore,
+) -> Result<Option<crate::store::journal::Journal>, StoreError> {
+    if checked.database.contains(":memory:") {
+        return Ok(None);
+    }
+    let dir = checked.audit_journal_dir();
+    crate::store::journal::recover(store, &dir).await?;
+    let max = checked.config.server.audit_journal_max_mb.saturating_mul(1 << 20);
+    crate::store::journal::Journal::open(&dir, max)
+        .map(Some)
+        .map_err(|e| StoreError::Journal(format!("{}: {e}", dir.display())))
 }
 
 async fn app_state_inner(

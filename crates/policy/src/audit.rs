@@ -208,6 +208,79 @@ pub fn seal(head: &Head, time_us: i64, entry: &Entry) -> Record {
     r
 }
 
+/// Longest journal line [`parse_journal_line`] reads (a record's fields are bounded far below).
+pub const MAX_JOURNAL_LINE: usize = 64 * 1024;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JournalLine<'a> {
+    t: i64,
+    #[serde(borrow)]
+    a: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    c: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    p: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    g: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    o: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    d: std::borrow::Cow<'a, str>,
+}
+
+/// One line of a node's audit journal (the hub's read records, appended before the answer and
+/// drained into the chain): `CHECK JSON\n`, where `JSON` is an object holding `time_us` and the
+/// entry's fields (JSON-escaped: no field can hold a newline, so no name can forge a line) and
+/// `CHECK` the first 16 hex digits of its SHA-256 (a torn or damaged line does not pass; it has
+/// no key, so it does not stop someone who rewrites the file — see `docs/AUDIT.md`).
+pub fn journal_line(time_us: i64, e: &Entry) -> String {
+    let body = serde_json::to_string(&JournalLine {
+        t: time_us,
+        a: e.actor.as_str().into(),
+        c: e.action.as_str().into(),
+        p: e.path.as_str().into(),
+        g: e.target.as_str().into(),
+        o: e.outcome.as_str().into(),
+        d: e.detail.as_str().into(),
+    })
+    .unwrap_or_default();
+    let check = hex(&Sha256::digest(body.as_bytes())[..8]);
+    format!("{check} {body}\n")
+}
+
+/// Why a journal line was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JournalLineError {
+    /// Longer than [`MAX_JOURNAL_LINE`].
+    #[error("the line is too long")]
+    TooLong,
+    /// Its check does not match its content (torn, damaged or edited without care).
+    #[error("the line's check does not match its content")]
+    Check,
+    /// Not a journal record.
+    #[error("the line is not a journal record")]
+    Malformed,
+}
+
+/// Reads one line written by [`journal_line`] (without its `\n`): the time and the entry, its
+/// fields bounded again as [`Entry::new`] bounds them (an edited journal cannot grow a record).
+pub fn parse_journal_line(line: &[u8]) -> Result<(i64, Entry), JournalLineError> {
+    if line.len() > MAX_JOURNAL_LINE {
+        return Err(JournalLineError::TooLong);
+    }
+    let (check, body) = match line.iter().position(|b| *b == b' ') {
+        Some(16) => (&line[..16], &line[17..]),
+        _ => return Err(JournalLineError::Malformed),
+    };
+    if check != hex(&Sha256::digest(body)[..8]).as_bytes() {
+        return Err(JournalLineError::Check);
+    }
+    let l: JournalLine<'_> =
+        serde_json::from_slice(body).map_err(|_| JournalLineError::Malformed)?;
+    let e = Entry::new(&l.a, &l.c, &l.p, &l.g, &l.o).detail(&l.d);
+    Ok((l.t, e))
+}
+
 /// What is wrong with a chain, naming the record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -471,6 +544,52 @@ pub fn ids_detail(prefix: &str, red: &[&str], amber_strict: &[&str]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A journal line is one line whatever the fields hold, reads back as written, and a torn,
+    /// edited or oversized line is refused.
+    #[test]
+    fn journal_lines_cannot_be_forged_or_torn_unnoticed() {
+        let hostile = Entry {
+            actor: "eve\n0000000000000000 {\"t\":1}\r\u{1b}[31m\"\\".into(),
+            action: "read".into(),
+            path: "taxii".into(),
+            target: "collection:\u{0}x".into(),
+            outcome: "ok".into(),
+            detail: "ids=indicator--1 \u{2028}".into(),
+        };
+        let line = journal_line(42, &hostile);
+        assert!(line.ends_with('\n'));
+        assert_eq!(line.matches('\n').count(), 1, "{line}");
+        let (t, e) = parse_journal_line(&line.as_bytes()[..line.len() - 1]).unwrap();
+        assert_eq!(t, 42);
+        // Read back bounded as `Entry::new` bounds: control characters replaced.
+        assert_eq!(e.actor, bound(&hostile.actor, MAX_NAME));
+        assert_eq!(e.target, "collection:\u{fffd}x");
+        assert_eq!(e.detail, hostile.detail);
+        let body = &line.as_bytes()[..line.len() - 1];
+        assert_eq!(
+            parse_journal_line(&body[..body.len() - 3]),
+            Err(JournalLineError::Check)
+        );
+        let edited = line.replacen("read", "reed", 1);
+        assert_eq!(
+            parse_journal_line(&edited.as_bytes()[..edited.len() - 1]),
+            Err(JournalLineError::Check)
+        );
+        assert_eq!(parse_journal_line(b"junk"), Err(JournalLineError::Malformed));
+        assert_eq!(parse_journal_line(b""), Err(JournalLineError::Malformed));
+        assert_eq!(
+            parse_journal_line(&vec![b'a'; MAX_JOURNAL_LINE + 1]),
+            Err(JournalLineError::TooLong)
+        );
+        // A line whose check matches but is not a record.
+        let body = "{\"t\":1}";
+        let forged = format!("{} {body}", hex(&Sha256::digest(body.as_bytes())[..8]));
+        assert_eq!(
+            parse_journal_line(forged.as_bytes()),
+            Err(JournalLineError::Malformed)
+        );
+    }
 
     fn chain(n: usize) -> Vec<Record> {
         let mut head = Head::of(None);

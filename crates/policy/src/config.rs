@@ -234,6 +234,14 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Password verifications (argon2) run at once; 0: one per CPU core.
     pub auth_concurrency: usize,
+    /// The directory of this node's audit journal (the records of RED and AMBER+STRICT reads,
+    /// appended before the answer and drained into the audit chain; `docs/AUDIT.md`); default:
+    /// `audit-journal` in `data_dir`. Each node needs its own (nodes sharing one directory each
+    /// write their own files in it).
+    pub audit_journal_dir: Option<PathBuf>,
+    /// Most megabytes of journaled records not yet in the audit chain (when the database cannot
+    /// be written to for that long); beyond it, reads that need a record are refused.
+    pub audit_journal_max_mb: u64,
 }
 
 impl Default for ServerConfig {
@@ -244,6 +252,8 @@ impl Default for ServerConfig {
             tls_key: None,
             tls_client_ca: None,
             data_dir: PathBuf::from("shieldwall-data"),
+            audit_journal_dir: None,
+            audit_journal_max_mb: 64,
             database: None,
             title: "Shieldwall TAXII 2.1 hub".to_owned(),
             description: None,
@@ -413,6 +423,17 @@ pub struct Checked {
     pub database: String,
 }
 
+impl Checked {
+    /// The directory of this node's audit journal: `server.audit_journal_dir`, or
+    /// `audit-journal` in the data directory.
+    pub fn audit_journal_dir(&self) -> PathBuf {
+        let s = &self.config.server;
+        s.audit_journal_dir
+            .clone()
+            .unwrap_or_else(|| s.data_dir.join("audit-journal"))
+    }
+}
+
 impl Config {
     /// Parses the text of the TOML file `name`, applies the `SHIELDWALL_*` variables of `env`,
     /// resolves relative paths against `folder` (the file's folder), and checks the result.
@@ -439,7 +460,12 @@ impl Config {
         };
         let s = &mut self.server;
         fix(&mut s.data_dir);
-        for p in [&mut s.tls_cert, &mut s.tls_key, &mut s.tls_client_ca]
+        for p in [
+            &mut s.tls_cert,
+            &mut s.tls_key,
+            &mut s.tls_client_ca,
+            &mut s.audit_journal_dir,
+        ]
             .into_iter()
             .flatten()
         {
@@ -584,6 +610,12 @@ impl Config {
             return Err(err(
                 "server.default_page_size".into(),
                 "page sizes must be positive and default_page_size ≤ max_page_size".into(),
+            ));
+        }
+        if s.audit_journal_max_mb == 0 || s.audit_journal_max_mb > 1 << 20 {
+            return Err(err(
+                "server.audit_journal_max_mb".into(),
+                "must be between 1 and 1048576".into(),
             ));
         }
         if let Some(key) = &s.cursor_key

@@ -87,6 +87,9 @@ const SCHEMA: &[&str] = &[
         path TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,
         prev_digest TEXT NOT NULL, digest TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS audit_time ON audit (time_us)",
+    // How far each audit journal file (`journal`) was drained into `audit`: updated in the
+    // transaction that appends its records, so that a replay after a crash starts after them.
+    "CREATE TABLE IF NOT EXISTS audit_journal (segment TEXT PRIMARY KEY, drained BIGINT NOT NULL)",
     // The value index (`matcher::occurrence`): one row per canonical value, version and place,
     // written with the version; addresses and networks also by first address (big-endian bytes,
     // `BYTEA` to PostgreSQL and a blob to SQLite, both compared byte by byte) and prefix length.
@@ -589,7 +592,9 @@ pub(crate) const AUDIT_COLUMNS: &str =
 /// entry after it, never earlier than that record's time, and answers the new head. The one
 /// append of the chain, for `Store::audit_append` and the admin state's commit alike.
 macro_rules! append_audit_in {
-    ($tx:expr, $entries:expr, $now:expr) => {{
+    // `$items`: `(time_us, &Entry)` in chain order; each record's time is never earlier than the
+    // one before it.
+    (@timed $tx:expr, $items:expr) => {{
         let last = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {} FROM audit ORDER BY seq DESC LIMIT 1",
             $crate::backends::AUDIT_COLUMNS
@@ -602,16 +607,21 @@ macro_rules! append_audit_in {
         };
         let mut head = audit::Head::of(last.as_ref());
         // Never earlier than the record before (a clock stepped back keeps the order).
-        let now = ($now).max(last.as_ref().map_or(i64::MIN, |l| l.time_us));
+        let mut floor = last.as_ref().map_or(i64::MIN, |l| l.time_us);
         let mut records = Vec::new();
-        for e in $entries {
-            let r = audit::seal(&head, now, e);
+        for (t, e) in $items {
+            floor = floor.max(t);
+            let r = audit::seal(&head, floor, e);
             head = audit::Head::of(Some(&r));
             records.push(r);
         }
         // One statement for the whole batch (`AuditRows`), not one per record.
         $crate::backends::AuditRows::insert_audit(&mut *$tx, &records).await?;
         head
+    }};
+    ($tx:expr, $entries:expr, $now:expr) => {{
+        let now: i64 = $now;
+        $crate::backends::append_audit_in!(@timed $tx, ($entries).iter().map(|e| (now, e)))
     }};
 }
 pub(crate) use {append_audit_in, audit_row};
@@ -2169,9 +2179,9 @@ const FLUSH_AUDIT: &str = "INSERT INTO settings (key, value) VALUES ('audit_flus
 
 /// SQLite's writer connection while an audit-only transaction runs with `synchronous=NORMAL`:
 /// closed instead of returned to the pool unless `FULL` was set back.
-struct RelaxedWriter {
-    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
-    restored: bool,
+pub(crate) struct RelaxedWriter {
+    pub(crate) conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    pub(crate) restored: bool,
 }
 
 impl Drop for RelaxedWriter {

@@ -37,6 +37,7 @@ pub mod admin_state;
 mod backends;
 pub mod files;
 pub mod ingest_warnings;
+pub mod journal;
 pub mod publish;
 pub mod snapshot;
 mod sql;
@@ -75,6 +76,9 @@ pub enum StoreError {
     /// Stored data is not what this version of the store wrote.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The audit journal's files could not be read or written.
+    #[error("audit journal: {0}")]
+    Journal(String),
 }
 
 /// Where a stored version came from (kept per version for federation).

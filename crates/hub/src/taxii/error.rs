@@ -114,6 +114,24 @@ impl TaxiiError {
     }
 }
 
+impl From<crate::audit::AuditError> for TaxiiError {
+    /// A read that cannot be recorded is not answered: 503 when the audit journal is full (the
+    /// database has not taken its records for a long time), 500 otherwise.
+    fn from(e: crate::audit::AuditError) -> TaxiiError {
+        match e {
+            crate::audit::AuditError::Unavailable(_) => {
+                tracing::error!(error = %e, "A read was refused: it could not be recorded.");
+                TaxiiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "the read could not be recorded in the audit trail (its journal is full), so it is not answered; try again later",
+                )
+            }
+            crate::audit::AuditError::Failed(_) => TaxiiError::internal(&e),
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for TaxiiError {
     fn from(e: crate::store::StoreError) -> TaxiiError {
         TaxiiError::internal(&e)

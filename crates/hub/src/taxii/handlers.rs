@@ -385,7 +385,7 @@ async fn audit_read(
         .audit
         .record_read(entry)
         .await
-        .map_err(|e| TaxiiError::internal(&e))
+        .map_err(TaxiiError::from)
 }
 
 /// `GET …/objects/`.
@@ -732,7 +732,7 @@ pub(super) async fn lookup(
             .audit
             .record_read(entry)
             .await
-            .map_err(|e| TaxiiError::internal(&e))?;
+            .map_err(TaxiiError::from)?;
     }
     Ok((
         [(header::CONTENT_TYPE, "application/json")],

@@ -64,7 +64,9 @@ pub(crate) enum Command {
     },
 }
 
-/// The store of the configuration at `path`, which must exist.
+/// The store of the configuration at `path`, which must exist, with the records a stopped or
+/// killed `serve` left in this node's audit journal replayed into its chain (a running one's
+/// are its own to drain).
 async fn open_store(path: &std::path::Path) -> anyhow::Result<AnyStore> {
     let checked = config::load(path, &config::process_env())?;
     let db = config::redact_url(&checked.database);
@@ -74,9 +76,40 @@ async fn open_store(path: &std::path::Path) -> anyhow::Result<AnyStore> {
     {
         bail!("no store at {place} (from {})", path.display());
     }
-    AnyStore::open(&checked.database)
+    let store = AnyStore::open(&checked.database)
         .await
-        .with_context(|| format!("cannot open the database {db}"))
+        .with_context(|| format!("cannot open the database {db}"))?;
+    replay_journal(&checked, &store).await?;
+    Ok(store)
+}
+
+/// Replays what a stopped or killed `serve` left in the node's audit journal, saying so on
+/// standard error when there was anything.
+pub(crate) async fn replay_journal(
+    checked: &config::Checked,
+    store: &AnyStore,
+) -> anyhow::Result<()> {
+    let dir = checked.audit_journal_dir();
+    let r = shieldwall::store::journal::recover(store, &dir)
+        .await
+        .with_context(|| format!("cannot replay the audit journal in {}", dir.display()))?;
+    if r.segments > 0 {
+        eprintln!(
+            "Replayed {} audit record(s) from {} journal file(s) a stopped server left in {}{}.",
+            r.records,
+            r.segments,
+            dir.display(),
+            if r.torn + r.damaged > 0 {
+                format!(
+                    " ({} torn and {} damaged line(s) dropped, recorded as `audit-journal`)",
+                    r.torn, r.damaged
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
 }
 
 /// Who runs this command: `cli:` and the login name.

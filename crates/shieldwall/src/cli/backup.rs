@@ -92,8 +92,13 @@ pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let _cleanup = RemoveOnDrop(work.clone());
     let copy = work.join(DATABASE);
 
-    let versions = super::serve::runtime()?
-        .block_on(shieldwall::store::snapshot::sqlite_snapshot(&db, &copy))?;
+    let versions = super::serve::runtime()?.block_on(async {
+        // What a stopped server left in its audit journal goes into the chain first.
+        let store = shieldwall::store::AnyStore::open(&checked.database).await?;
+        super::audit::replay_journal(&checked, &store).await?;
+        drop(store);
+        anyhow::Ok(shieldwall::store::snapshot::sqlite_snapshot(&db, &copy).await?)
+    })?;
     restrict(&copy)?;
     let manifest = json!({
         "format": FORMAT,

@@ -1,10 +1,15 @@
 //! The audit trail under a flood of RED reads and a crash, on SQLite and on PostgreSQL: a real
 //! `shieldwall serve` process answers 32 connections reading a TLP:RED object by id as fast as
 //! they can (while the member POSTs); once 2,000 reads were answered it is killed with SIGKILL, in
-//! the middle of the flood. Every read answered has its record (a read's record is committed
-//! before its answer, even though it is not waited on to reach the disk), none was dropped under
-//! the flood, the POSTs went through, and `shieldwall audit verify` passes on what the killed
-//! process left.
+//! the middle of the flood. Its audit journal is left behind (a read's record is journaled before
+//! its answer, and drained into the chain after), with a torn last line added as a crash in the
+//! middle of a write leaves one. The server is started again (it replays the journal before it
+//! listens), answers one more RED read and is killed at once; `shieldwall audit verify` replays
+//! what that one left and passes. Every read answered has its record, exactly once, none was
+//! dropped under the flood, the torn line is dropped and recorded, the POSTs went through, and
+//! the journal is empty. The journal's replay on its own (`journal_replay_*`): idempotent when the
+//! process died after a batch's commit and before the segment's deletion, torn and damaged lines,
+//! a live process's segment left alone, the cap.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
@@ -156,6 +161,38 @@ async fn flood_then_kill(url: &str, dir: &Path) {
         "a flood is slowed down, not refused"
     );
 
+    // The killed process left its journal; a crash in the middle of a write leaves a torn line.
+    let journal = dir.join("data").join("audit-journal");
+    let segments = journal_files(&journal);
+    assert!(!segments.is_empty(), "the killed server left no journal");
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(segments.last().unwrap())
+            .unwrap();
+        f.write_all(b"0123456789abcdef {\"t\":1,\"a\":\"torn")
+            .unwrap();
+    }
+    // Started again: it replays the journal before listening; one more RED read, then killed
+    // at once, before the writer may have drained it.
+    let (mut server, base2) = nodes::serve_child(
+        Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+            .args(["serve", "--config"])
+            .arg(&config),
+    );
+    let r = c
+        .get(by_id.replacen(&base, &base2, 1))
+        .basic_auth("ee-analyst", Some("demo"))
+        .header("Accept", ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let answered = answered + 1;
+
     // What the killed process left: the chain verifies, and holds every read answered.
     let o = sw(
         dir,
@@ -200,6 +237,160 @@ async fn flood_then_kill(url: &str, dir: &Path) {
         recorded >= answered && recorded <= answered + CONNECTIONS,
         "{answered} reads answered, {recorded} recorded"
     );
+    // The torn line: dropped, and said so in the chain.
+    let notes = common::ok(&sw(
+        dir,
+        &[
+            "audit",
+            "show",
+            "--json",
+            "--action",
+            "audit-journal",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    ));
+    let notes: Vec<Value> = notes
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["outcome"], "torn", "{notes:?}");
+    // Everything replayed: the journal is empty, and reading the chain again adds nothing.
+    assert_eq!(journal_files(&journal), Vec::<std::path::PathBuf>::new());
+    let again = common::ok(&sw(
+        dir,
+        &["audit", "head", "--config", config.to_str().unwrap()],
+    ));
+    let o = sw(
+        dir,
+        &["audit", "verify", "--config", config.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        common::ok(&sw(
+            dir,
+            &["audit", "head", "--config", config.to_str().unwrap()],
+        )),
+        again
+    );
+}
+
+fn journal_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "journal"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// What a process left in its journal when it died after committing a batch and before deleting
+/// the segment: replayed from the batch's mark on, never twice; a torn last line and a damaged
+/// line are dropped and recorded; a segment a live process holds is left alone; the cap refuses.
+async fn journal_replay(url: &str, dir: &Path) {
+    use shieldwall::{
+        audit::{self as audit_chain, Entry},
+        store::{
+            AuditQuery, Store,
+            journal::{Journal, JournalError, recover},
+        },
+    };
+    let store = AnyStore::open(url).await.unwrap();
+    let jdir = dir.join("journal");
+    let read = |i: usize| Entry::new("alice", "read", "taxii", &format!("collection:c{i}"), "ok");
+    let j = Journal::open(&jdir, 1 << 20).unwrap();
+    for i in 0..10 {
+        j.append(1_000 + i as i64, &read(i)).unwrap();
+    }
+    // The writer committed the first six with their mark, then the process died.
+    let batch = j.take(6);
+    store
+        .audit_append_journaled(&batch.items, &batch.marks, &batch.forget, false)
+        .await
+        .unwrap();
+    j.drained(&batch);
+    drop(j);
+    let segments = journal_files(&jdir);
+    assert_eq!(segments.len(), 1);
+    let name = segments[0].file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(store.audit_journal_drained(&name).await.unwrap().is_some());
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&segments[0])
+            .unwrap();
+        // A damaged line (its check does not match), then a forged one with a newline in its
+        // name would need JSON's escape: it stays one line. Then a torn one.
+        let good = audit_chain::journal_line(2_000, &read(10));
+        let bad = good.replacen("c10", "c99", 1);
+        f.write_all(bad.as_bytes()).unwrap();
+        f.write_all(
+            audit_chain::journal_line(2_001, &Entry::new("x\nseq 1 admin", "read", "taxii", "t", "ok"))
+                .as_bytes(),
+        )
+        .unwrap();
+        f.write_all(&good.as_bytes()[..good.len() / 2]).unwrap();
+    }
+    let all = || async {
+        store
+            .audit_records(&AuditQuery {
+                limit: 10_000,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+    };
+    let r = recover(&store, &jdir).await.unwrap();
+    assert_eq!((r.segments, r.torn, r.damaged, r.live), (1, 1, 1, 0), "{r:?}");
+    let records = all().await;
+    let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
+    let mut want: Vec<String> = (0..10).map(|i| format!("collection:c{i}")).collect();
+    want.extend([format!("journal:{name}"), "t".into(), format!("journal:{name}")]);
+    assert_eq!(targets, want, "each record once, in journal order");
+    assert_eq!(records[10].outcome, "damaged");
+    assert_eq!(records[11].actor, "x\u{fffd}seq 1 admin");
+    assert_eq!(records[12].outcome, "torn");
+    // The journal's times are kept (never earlier than the record before).
+    assert_eq!(records[6].time_us, records[5].time_us.max(1_006));
+    assert!(audit_chain::verify(records.clone(), None).problems.is_empty());
+    assert!(journal_files(&jdir).is_empty());
+    assert_eq!(store.audit_journal_drained(&name).await.unwrap(), None);
+    // Again: nothing.
+    let r = recover(&store, &jdir).await.unwrap();
+    assert_eq!(r.segments, 0);
+    assert_eq!(all().await.len(), records.len());
+    // A live process's segment is not replayed under it.
+    let live = Journal::open(&jdir, 1 << 20).unwrap();
+    live.append(3_000, &read(20)).unwrap();
+    let r = recover(&store, &jdir).await.unwrap();
+    assert_eq!((r.segments, r.live), (0, 1));
+    assert_eq!(all().await.len(), records.len());
+    // The cap: beyond it, a record is refused, not dropped silently.
+    let small = Journal::open(&dir.join("small"), 600).unwrap();
+    small.append(1, &read(0)).unwrap();
+    assert!(matches!(
+        small.append(2, &read(1).detail(&"x".repeat(600))),
+        Err(JournalError::Full(_))
+    ));
+}
+
+#[tokio::test]
+async fn journal_replay_is_idempotent_on_sqlite() {
+    let (dir, path) = common::sqlite_path();
+    journal_replay(&format!("sqlite://{}", path.display()), dir.path()).await;
+}
+
+#[tokio::test]
+async fn journal_replay_is_idempotent_on_postgres() {
+    let Some(db) = common::PgDb::create("audit journal replay on PostgreSQL").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    journal_replay(&db.url, dir.path()).await;
+    db.drop_db(None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
