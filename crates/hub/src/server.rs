@@ -96,7 +96,11 @@ pub async fn open_journal(
     }
     let dir = checked.audit_journal_dir();
     crate::store::journal::recover(store, &dir).await?;
-    let max = checked.config.server.audit_journal_max_mb.saturating_mul(1 << 20);
+    let max = checked
+        .config
+        .server
+        .audit_journal_max_mb
+        .saturating_mul(1 << 20);
     crate::store::journal::Journal::open(&dir, max)
         .map(Some)
         .map_err(|e| StoreError::Journal(format!("{}: {e}", dir.display())))

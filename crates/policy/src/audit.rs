@@ -576,7 +576,10 @@ mod tests {
             parse_journal_line(&edited.as_bytes()[..edited.len() - 1]),
             Err(JournalLineError::Check)
         );
-        assert_eq!(parse_journal_line(b"junk"), Err(JournalLineError::Malformed));
+        assert_eq!(
+            parse_journal_line(b"junk"),
+            Err(JournalLineError::Malformed)
+        );
         assert_eq!(parse_journal_line(b""), Err(JournalLineError::Malformed));
         assert_eq!(
             parse_journal_line(&vec![b'a'; MAX_JOURNAL_LINE + 1]),

@@ -466,8 +466,8 @@ impl Config {
             &mut s.tls_client_ca,
             &mut s.audit_journal_dir,
         ]
-            .into_iter()
-            .flatten()
+        .into_iter()
+        .flatten()
         {
             fix(p);
         }

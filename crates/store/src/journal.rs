@@ -294,16 +294,17 @@ impl Journal {
             return;
         };
         let st = &mut *st;
-        if retire && st.pending.is_empty() {
-            if let Some(cur) = st.cur.take() {
-                st.closed.push(Closed {
-                    _file: cur.file,
-                    name: cur.name,
-                    path: cur.path,
-                    end: cur.len,
-                    drained: true,
-                });
-            }
+        if retire
+            && st.pending.is_empty()
+            && let Some(cur) = st.cur.take()
+        {
+            st.closed.push(Closed {
+                _file: cur.file,
+                name: cur.name,
+                path: cur.path,
+                end: cur.len,
+                drained: true,
+            });
         }
         let mut kept = Vec::new();
         for c in st.closed.drain(..) {
@@ -580,13 +581,19 @@ pub async fn recover(store: &AnyStore, dir: &Path) -> Result<Recovered, StoreErr
             Err(e) => return Err(io(e)),
         }
         store
-            .audit_append_journaled(&[], &[], &[name.clone()], true)
+            .audit_append_journaled(&[], &[], std::slice::from_ref(&name), true)
             .await?;
         drop(file);
         out.segments += 1;
     }
     if out.segments > 0 {
-        tracing::info!(segments = out.segments, records = out.records, torn = out.torn, damaged = out.damaged, "Replayed the audit journal left by a stopped process.");
+        tracing::info!(
+            segments = out.segments,
+            records = out.records,
+            torn = out.torn,
+            damaged = out.damaged,
+            "Replayed the audit journal left by a stopped process."
+        );
     }
     Ok(out)
 }

@@ -314,7 +314,12 @@ async fn journal_replay(url: &str, dir: &Path) {
     drop(j);
     let segments = journal_files(&jdir);
     assert_eq!(segments.len(), 1);
-    let name = segments[0].file_name().unwrap().to_str().unwrap().to_owned();
+    let name = segments[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(store.audit_journal_drained(&name).await.unwrap().is_some());
     {
         use std::io::Write;
@@ -328,8 +333,11 @@ async fn journal_replay(url: &str, dir: &Path) {
         let bad = good.replacen("c10", "c99", 1);
         f.write_all(bad.as_bytes()).unwrap();
         f.write_all(
-            audit_chain::journal_line(2_001, &Entry::new("x\nseq 1 admin", "read", "taxii", "t", "ok"))
-                .as_bytes(),
+            audit_chain::journal_line(
+                2_001,
+                &Entry::new("x\nseq 1 admin", "read", "taxii", "t", "ok"),
+            )
+            .as_bytes(),
         )
         .unwrap();
         f.write_all(&good.as_bytes()[..good.len() / 2]).unwrap();
@@ -344,18 +352,30 @@ async fn journal_replay(url: &str, dir: &Path) {
             .unwrap()
     };
     let r = recover(&store, &jdir).await.unwrap();
-    assert_eq!((r.segments, r.torn, r.damaged, r.live), (1, 1, 1, 0), "{r:?}");
+    assert_eq!(
+        (r.segments, r.torn, r.damaged, r.live),
+        (1, 1, 1, 0),
+        "{r:?}"
+    );
     let records = all().await;
     let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
     let mut want: Vec<String> = (0..10).map(|i| format!("collection:c{i}")).collect();
-    want.extend([format!("journal:{name}"), "t".into(), format!("journal:{name}")]);
+    want.extend([
+        format!("journal:{name}"),
+        "t".into(),
+        format!("journal:{name}"),
+    ]);
     assert_eq!(targets, want, "each record once, in journal order");
     assert_eq!(records[10].outcome, "damaged");
     assert_eq!(records[11].actor, "x\u{fffd}seq 1 admin");
     assert_eq!(records[12].outcome, "torn");
     // The journal's times are kept (never earlier than the record before).
     assert_eq!(records[6].time_us, records[5].time_us.max(1_006));
-    assert!(audit_chain::verify(records.clone(), None).problems.is_empty());
+    assert!(
+        audit_chain::verify(records.clone(), None)
+            .problems
+            .is_empty()
+    );
     assert!(journal_files(&jdir).is_empty());
     assert_eq!(store.audit_journal_drained(&name).await.unwrap(), None);
     // Again: nothing.
