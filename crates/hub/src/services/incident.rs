@@ -416,29 +416,7 @@ pub fn view_of_with(id: &str, objects: &[Value], extra: &[Value]) -> Option<View
             })
             .unwrap_or_default()
     };
-    let seq = |list: &str, key: &str| -> Vec<(Value, bool, Vec<String>)> {
-        core.and_then(|c| c.get(list))
-            .and_then(Value::as_array)
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| {
-                        let o = by_id(s(e, key))?;
-                        let start = e
-                            .get("sequence_start")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(true);
-                        let next = e
-                            .get("next_steps")
-                            .and_then(Value::as_array)
-                            .map(|n| n.iter().map(|st| s(st, key).to_owned()).collect())
-                            .unwrap_or_default();
-                        Some((o.clone(), start, next))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let seq = |list: &str, key: &str| sequence(core, list, key, &by_id);
     let impacts = ids("impact_refs")
         .iter()
         .filter_map(|i| by_id(i))
@@ -470,6 +448,37 @@ pub fn view_of_with(id: &str, objects: &[Value], extra: &[Value]) -> Option<View
     })
 }
 
+/// The entries of the Incident Core list `list` (events or tasks) whose `key` names an object
+/// `by_id` finds: each object with whether a sequence starts there and its next steps.
+fn sequence<'a>(
+    core: Option<&Value>,
+    list: &str,
+    key: &str,
+    by_id: &dyn Fn(&str) -> Option<&'a Value>,
+) -> Vec<(Value, bool, Vec<String>)> {
+    core.and_then(|c| c.get(list))
+        .and_then(Value::as_array)
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| {
+                    let o = by_id(s(e, key))?;
+                    let start = e
+                        .get("sequence_start")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true);
+                    let next = e
+                        .get("next_steps")
+                        .and_then(Value::as_array)
+                        .map(|n| n.iter().map(|st| s(st, key).to_owned()).collect())
+                        .unwrap_or_default();
+                    Some((o.clone(), start, next))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// [`view_of_with`] over an indexed view: the incident's linked objects are looked up by id and
 /// its links by endpoint instead of by going over every object.
 pub fn view_in(id: &str, view: &super::coordview::CoordView, extra: &[Value]) -> Option<View> {
@@ -479,29 +488,7 @@ pub fn view_in(id: &str, view: &super::coordview::CoordView, extra: &[Value]) ->
             .or_else(|| extra.iter().find(|o| s(o, "id") == x))
     };
     let core = inc.pointer(&format!("/extensions/{}", coord::ext::INCIDENT_CORE));
-    let seq = |list: &str, key: &str| -> Vec<(Value, bool, Vec<String>)> {
-        core.and_then(|c| c.get(list))
-            .and_then(Value::as_array)
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| {
-                        let o = by_id(s(e, key))?;
-                        let start = e
-                            .get("sequence_start")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(true);
-                        let next = e
-                            .get("next_steps")
-                            .and_then(Value::as_array)
-                            .map(|n| n.iter().map(|st| s(st, key).to_owned()).collect())
-                            .unwrap_or_default();
-                        Some((o.clone(), start, next))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let seq = |list: &str, key: &str| sequence(core, list, key, &by_id);
     let impacts = core
         .and_then(|c| c.get("impact_refs"))
         .and_then(Value::as_array)

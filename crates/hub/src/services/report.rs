@@ -555,72 +555,6 @@ fn of_type<'a>(objects: &'a [&'a Value], t: &'a str) -> impl Iterator<Item = &'a
         .filter(move |o| o.get("type").and_then(Value::as_str) == Some(t))
 }
 
-/// The objects an incident's victims are found by, indexed once: the identities its `targets`
-/// relationships and its impacts' `impacted_refs` name (as `services::incident` finds them).
-struct VictimIndex<'a> {
-    /// `targets` relationships' target ids by source id.
-    targets: HashMap<&'a str, Vec<&'a str>>,
-    /// Impacts by id.
-    impacts: HashMap<&'a str, &'a Value>,
-    /// Identities by id, the first of each id.
-    identities: HashMap<&'a str, &'a Value>,
-}
-
-impl<'a> VictimIndex<'a> {
-    fn index(objects: &'a [&'a Value]) -> VictimIndex<'a> {
-        let mut targets: HashMap<&str, Vec<&str>> = HashMap::new();
-        for r in of_type(objects, "relationship").filter(|r| s(r, "relationship_type") == "targets")
-        {
-            targets
-                .entry(s(r, "source_ref"))
-                .or_default()
-                .push(s(r, "target_ref"));
-        }
-        let impacts = of_type(objects, "impact")
-            .map(|i| (s(i, "id"), i))
-            .collect();
-        let mut identities = HashMap::new();
-        for o in of_type(objects, "identity") {
-            identities.entry(s(o, "id")).or_insert(o);
-        }
-        VictimIndex {
-            targets,
-            impacts,
-            identities,
-        }
-    }
-
-    /// The victims of `incident`, each once.
-    fn of(&self, incident: &Value) -> Vec<&'a Value> {
-        let mut ids: Vec<&str> = self
-            .targets
-            .get(s(incident, "id"))
-            .cloned()
-            .unwrap_or_default();
-        let impact_refs = incident
-            .pointer(&format!(
-                "/extensions/{}/impact_refs",
-                coord::ext::INCIDENT_CORE
-            ))
-            .and_then(Value::as_array);
-        for r in impact_refs.into_iter().flatten().filter_map(Value::as_str) {
-            if let Some(refs) = self
-                .impacts
-                .get(r)
-                .and_then(|i| i.get("impacted_refs"))
-                .and_then(Value::as_array)
-            {
-                ids.extend(refs.iter().filter_map(Value::as_str));
-            }
-        }
-        let mut seen = HashSet::new();
-        ids.into_iter()
-            .filter(|id| seen.insert(*id))
-            .filter_map(|id| self.identities.get(id).copied())
-            .collect()
-    }
-}
-
 /// [`figures`] over references to the objects.
 pub fn figures_of(objects: &[&Value], since: Timestamp, default_tlp: TlpLevel) -> Figures {
     let mut f = Figures::default();
@@ -629,7 +563,14 @@ pub fn figures_of(objects: &[&Value], since: Timestamp, default_tlp: TlpLevel) -
         f.tlp = f.tlp.max(Some(t));
     };
     let in_window = |o: &Value| created(o).is_some_and(|c| c >= since) && !revoked(o);
-    let victims = VictimIndex::index(objects);
+    // The same index the incident pages use (`services::incident`), over the view's objects.
+    let victims = super::incident::Victims::of_parts(
+        of_type(objects, "relationship")
+            .filter(|r| s(r, "relationship_type") == "targets")
+            .map(|r| (s(r, "source_ref"), s(r, "target_ref"))),
+        of_type(objects, "impact"),
+        of_type(objects, "identity"),
+    );
     for inc in of_type(objects, "incident").filter(|o| in_window(o)) {
         f.incidents += 1;
         counted(inc);
