@@ -23,7 +23,9 @@
 //! Failed sign-ins cost a record each only within a budget (a burst of
 //! [`FAILURE_BURST`], then [`FAILURES_PER_SECOND`]): beyond it they are counted, and the count is
 //! recorded with the next failure recorded, so that a flood from many addresses cannot grow the
-//! trail at the rate of requests.
+//! trail at the rate of requests. Requests refused for want of a role (a member's user at the
+//! admin API, the console's admin pages or the sync status: [`Auditor::record_refusal`]) are
+//! recorded within a budget of their own, the same way.
 
 use std::{
     sync::{Arc, Mutex},
@@ -82,12 +84,38 @@ struct FailureBudget {
     suppressed: u64,
 }
 
+impl FailureBudget {
+    fn full() -> FailureBudget {
+        FailureBudget {
+            tokens: FAILURE_BURST,
+            at: Instant::now(),
+            suppressed: 0,
+        }
+    }
+
+    /// Takes a token: `None` when there is none (the record is counted as suppressed), else the
+    /// count of records suppressed since the last one taken.
+    fn take(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * FAILURES_PER_SECOND;
+        self.tokens = (self.tokens + refill).min(FAILURE_BURST);
+        self.at = now;
+        if self.tokens < 1.0 {
+            self.suppressed += 1;
+            return None;
+        }
+        self.tokens -= 1.0;
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     tx: mpsc::Sender<Job>,
     journal: Option<Arc<Journal>>,
     wake: Arc<Notify>,
     failures: Mutex<FailureBudget>,
+    refusals: Mutex<FailureBudget>,
 }
 
 /// A handle on the process's audit writer (cheap to clone); [`Auditor::off`] records nothing.
@@ -110,11 +138,8 @@ impl Auditor {
                 tx,
                 journal,
                 wake,
-                failures: Mutex::new(FailureBudget {
-                    tokens: FAILURE_BURST,
-                    at: Instant::now(),
-                    suppressed: 0,
-                }),
+                failures: Mutex::new(FailureBudget::full()),
+                refusals: Mutex::new(FailureBudget::full()),
             })),
         }
     }
@@ -176,33 +201,49 @@ impl Auditor {
         let Some(inner) = &self.inner else {
             return;
         };
-        let suppressed = {
-            let Ok(mut b) = inner.failures.lock() else {
-                return;
-            };
-            let now = Instant::now();
-            let refill = now.saturating_duration_since(b.at).as_secs_f64() * FAILURES_PER_SECOND;
-            b.tokens = (b.tokens + refill).min(FAILURE_BURST);
-            b.at = now;
-            if b.tokens < 1.0 {
-                b.suppressed += 1;
-                metrics::counter!("shieldwall_audit_failures_suppressed_total").increment(1);
-                return;
-            }
-            b.tokens -= 1.0;
-            std::mem::take(&mut b.suppressed)
+        let taken = inner.failures.lock().map(|mut b| b.take()).unwrap_or(None);
+        let Some(suppressed) = taken else {
+            metrics::counter!("shieldwall_audit_failures_suppressed_total").increment(1);
+            return;
         };
-        if suppressed > 0 {
-            let note = Entry::new("anonymous", "sign-in-failed", "taxii", "*", "suppressed")
-                .detail(&format!(
-                    "{suppressed} failed sign-ins beyond {FAILURES_PER_SECOND}/s were not recorded one by one"
-                ));
-            if let Err(e) = self.record(note).await {
-                tracing::warn!(error = %e, "Failed sign-in not audited.");
-            }
+        let note = (suppressed > 0).then(|| {
+            Entry::new("anonymous", "sign-in-failed", "taxii", "*", "suppressed").detail(&format!(
+                "{suppressed} failed sign-ins beyond {FAILURES_PER_SECOND}/s were not recorded one by one"
+            ))
+        });
+        self.record_budgeted(note, entry, "Failed sign-in not audited.")
+            .await;
+    }
+
+    /// Records a request refused because the signed-in principal lacks the role it needs (a
+    /// member's user at an admin-only route), within a budget of its own like failed sign-ins;
+    /// never fails the request (a write error is logged).
+    pub async fn record_refusal(&self, entry: Entry) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        let taken = inner.refusals.lock().map(|mut b| b.take()).unwrap_or(None);
+        let Some(suppressed) = taken else {
+            metrics::counter!("shieldwall_audit_refusals_suppressed_total").increment(1);
+            return;
+        };
+        let note = (suppressed > 0).then(|| {
+            Entry::new("anonymous", "admin-refused", &entry.path, "*", "suppressed").detail(&format!(
+                "{suppressed} refused requests beyond {FAILURES_PER_SECOND}/s were not recorded one by one"
+            ))
+        });
+        self.record_budgeted(note, entry, "Refused request not audited.")
+            .await;
+    }
+
+    async fn record_budgeted(&self, note: Option<Entry>, entry: Entry, warning: &str) {
+        if let Some(note) = note
+            && let Err(e) = self.record(note).await
+        {
+            tracing::warn!(error = %e, "{warning}");
         }
         if let Err(e) = self.record(entry).await {
-            tracing::warn!(error = %e, "Failed sign-in not audited.");
+            tracing::warn!(error = %e, "{warning}");
         }
     }
 }
@@ -427,5 +468,55 @@ mod tests {
             .await
             .unwrap();
         assert!(Auditor::off().record(failure(0)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn refusals_have_a_budget_of_their_own() {
+        let store = AnyStore::open("sqlite://:memory:").await.unwrap();
+        let a = Auditor::start(store.clone(), None);
+        let refusal = |i: usize| {
+            Entry::new(
+                &format!("u{i}"),
+                "admin-refused",
+                "admin-api",
+                "addUser",
+                "refused",
+            )
+        };
+        for i in 0..150 {
+            a.record_refusal(refusal(i)).await;
+        }
+        let all = || async {
+            store
+                .audit_records(&AuditQuery {
+                    limit: 10_000,
+                    ..AuditQuery::default()
+                })
+                .await
+                .unwrap()
+        };
+        let n = all().await.len();
+        assert!((100..=110).contains(&n), "{n} records");
+        // The sign-in failures' budget is untouched by the refusals.
+        a.record_failure(Entry::new(
+            "anonymous",
+            "sign-in-failed",
+            "taxii",
+            "user:x",
+            "failed",
+        ))
+        .await;
+        assert_eq!(all().await.len(), n + 1);
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        a.record_refusal(refusal(150)).await;
+        let records = all().await;
+        let note = &records[records.len() - 2];
+        assert_eq!(
+            (note.action.as_str(), note.outcome.as_str()),
+            ("admin-refused", "suppressed")
+        );
+        let count: u64 = note.detail.split(' ').next().unwrap().parse().unwrap();
+        assert_eq!(count as usize + n, 150, "{}", note.detail);
+        assert_eq!(records[records.len() - 1].actor, "u150");
     }
 }

@@ -115,9 +115,11 @@ fn framed(signed: &Signed, status: StatusCode, title: &str, body: &str) -> Respo
     )
 }
 
-/// The one answer to anyone but an admin, whatever the page or form: it names nothing.
-pub(super) fn forbidden(signed: &Signed) -> Response {
+/// The one answer to anyone but an admin, whatever the page or form: it names nothing. The
+/// refusal is recorded in the audit trail (within its budget for refusals) with `what` was asked.
+pub(super) async fn forbidden(signed: &Signed, state: &AppState, what: &str) -> Response {
     let p = signed.principal();
+    crate::taxii::admin_api::record_refused(state, p, "console", what).await;
     let frame = Frame {
         user: &p.actor,
         member: &p.member,
@@ -360,7 +362,7 @@ fn missing(signed: &Signed, section: &str, why: String) -> Response {
 /// shows the state starts with (anyone else gets the 403 page before anything is read).
 async fn current(signed: &Signed, state: &AppState) -> Result<(Admin, Config), Response> {
     if !is_admin(signed) {
-        return Err(forbidden(signed));
+        return Err(forbidden(signed, state, "ui/admin").await);
     }
     let admin = service(state)?;
     match admin.current().await {
@@ -371,13 +373,13 @@ async fn current(signed: &Signed, state: &AppState) -> Result<(Admin, Config), R
 
 /// Admin check, CSRF check, the service: what every POST starts with.
 #[allow(clippy::result_large_err)]
-fn post_start(
+async fn post_start(
     signed: &Signed,
     state: &AppState,
     body: &Bytes,
 ) -> Result<(Admin, std::collections::HashMap<String, String>), Response> {
     if !is_admin(signed) {
-        return Err(forbidden(signed));
+        return Err(forbidden(signed, state, "ui/admin (form)").await);
     }
     let f = check_form(signed, body)?;
     Ok((service(state)?, f))
@@ -423,7 +425,7 @@ pub(super) async fn members(
     RawQuery(raw): RawQuery,
 ) -> Response {
     if !is_admin(&signed) {
-        return forbidden(&signed);
+        return forbidden(&signed, &state, "ui/admin/members").await;
     }
     let admin = match service(&state) {
         Ok(a) => a,
@@ -521,7 +523,7 @@ pub(super) async fn add_member(
     signed: Signed,
     body: Bytes,
 ) -> Response {
-    let (admin, f) = match post_start(&signed, &state, &body) {
+    let (admin, f) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -545,7 +547,7 @@ pub(super) async fn member_confirm(
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
     if !is_admin(&signed) {
-        return forbidden(&signed);
+        return forbidden(&signed, &state, "ui/admin/members").await;
     }
     if action != "remove" {
         return super::pages::not_found().await;
@@ -586,7 +588,7 @@ pub(super) async fn member_action(
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (admin, _) = match post_start(&signed, &state, &body) {
+    let (admin, _) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -703,7 +705,7 @@ pub(super) async fn add_user(
     signed: Signed,
     body: Bytes,
 ) -> Response {
-    let (admin, f) = match post_start(&signed, &state, &body) {
+    let (admin, f) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -733,7 +735,7 @@ pub(super) async fn user_action(
     Path((name, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (admin, f) = match post_start(&signed, &state, &body) {
+    let (admin, f) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -886,7 +888,7 @@ pub(super) async fn issue_key(
     signed: Signed,
     body: Bytes,
 ) -> Response {
-    let (admin, f) = match post_start(&signed, &state, &body) {
+    let (admin, f) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -916,7 +918,7 @@ pub(super) async fn key_action(
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (admin, _) = match post_start(&signed, &state, &body) {
+    let (admin, _) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1039,7 +1041,7 @@ pub(super) async fn add_collection(
     signed: Signed,
     body: Bytes,
 ) -> Response {
-    let (admin, f) = match post_start(&signed, &state, &body) {
+    let (admin, f) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1123,7 +1125,7 @@ pub(super) async fn remove_collection(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (admin, _) = match post_start(&signed, &state, &body) {
+    let (admin, _) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1196,7 +1198,7 @@ pub(super) async fn set_grants(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (admin, f) = match post_start(&signed, &state, &body) {
+    let (admin, f) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1261,7 +1263,7 @@ pub(super) async fn add_trust_group(
     signed: Signed,
     body: Bytes,
 ) -> Response {
-    let (admin, f) = match post_start(&signed, &state, &body) {
+    let (admin, f) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1327,7 +1329,7 @@ pub(super) async fn remove_trust_group(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (admin, _) = match post_start(&signed, &state, &body) {
+    let (admin, _) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1482,7 +1484,7 @@ pub(super) async fn add_peer(
     signed: Signed,
     body: Bytes,
 ) -> Response {
-    let (admin, f) = match post_start(&signed, &state, &body) {
+    let (admin, f) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1503,7 +1505,7 @@ pub(super) async fn remove_peer(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (admin, _) = match post_start(&signed, &state, &body) {
+    let (admin, _) = match post_start(&signed, &state, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };

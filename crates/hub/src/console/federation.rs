@@ -77,7 +77,7 @@ pub(super) async fn status(
     RawQuery(raw): RawQuery,
 ) -> Response {
     if !admin_only(&signed) {
-        return super::admin::forbidden(&signed);
+        return super::admin::forbidden(&signed, &state, "ui/federation").await;
     }
     let qs = match query(raw) {
         Ok(q) => q,
@@ -337,7 +337,7 @@ pub(super) async fn explain(
     RawQuery(raw): RawQuery,
 ) -> Response {
     if !admin_only(&signed) {
-        return super::admin::forbidden(&signed);
+        return super::admin::forbidden(&signed, &state, "ui/federation/explain").await;
     }
     let qs = match query(raw) {
         Ok(q) => q,

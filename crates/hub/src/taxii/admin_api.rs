@@ -469,7 +469,7 @@ fn reply(status: u16, v: Value) -> Response {
 }
 
 /// Who may use the admin API: an authenticated admin, without cookies.
-async fn admin_principal(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
+async fn admin_principal(state: &AppState, headers: &HeaderMap, op: &Op) -> Result<Principal> {
     if headers.contains_key(header::COOKIE) {
         return Err(TaxiiError::bad_request(
             "the admin API takes HTTP Basic or bearer credentials only; requests with cookies are refused",
@@ -477,11 +477,24 @@ async fn admin_principal(state: &AppState, headers: &HeaderMap) -> Result<Princi
     }
     let p = super::handlers::authenticate(state, headers).await?;
     if p.role != Role::Admin {
+        record_refused(state, &p, "admin-api", op.operation_id).await;
         return Err(TaxiiError::forbidden(
             "the admin API is for the admin role only",
         ));
     }
     Ok(p)
+}
+
+/// Records in the audit trail (within its budget for refusals) that `p`, signed in without the
+/// admin role, asked for the admin-only `what` through `path`.
+pub(crate) async fn record_refused(state: &AppState, p: &Principal, path: &str, what: &str) {
+    state
+        .audit
+        .record_refusal(
+            crate::audit_chain::Entry::new(&p.actor, "admin-refused", path, what, "refused")
+                .detail(&format!("role={} member={}", p.role.as_str(), p.member)),
+        )
+        .await;
 }
 
 #[derive(Deserialize)]
@@ -593,7 +606,7 @@ async fn dispatch(
     param: Option<String>,
     body: Body,
 ) -> Result<Response> {
-    let principal = admin_principal(&state, headers).await?;
+    let principal = admin_principal(&state, headers, op).await?;
     let admin = state.admin.clone().ok_or_else(|| {
         TaxiiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

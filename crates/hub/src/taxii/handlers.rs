@@ -760,6 +760,7 @@ pub(super) async fn sync_status(
 ) -> Result<Response> {
     let principal = authenticate(&state, &headers).await?;
     if principal.role != crate::config::Role::Admin {
+        super::admin_api::record_refused(&state, &principal, "taxii", "admin/sync").await;
         // As every route under /admin/: 403 for a signed-in non-admin.
         return Err(TaxiiError::forbidden(
             "the admin API is for the admin role only",
@@ -821,6 +822,7 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
     };
     let principal = authenticate(&state, &headers).await?;
     if principal.role != crate::config::Role::Admin {
+        super::admin_api::record_refused(&state, &principal, "taxii", "metrics").await;
         return Err(TaxiiError::not_found("resource"));
     }
     let body = crate::metrics::render(handle, &state.store).await?;

@@ -40,7 +40,7 @@ pub(crate) enum Command {
         #[arg(long)]
         actor: Option<String>,
         /// Only this action (sign-in, sign-in-failed, read, delete, export, sync-pull,
-        /// sync-push, admin-add-member, admin-add-user, admin-add-key).
+        /// sync-push, admin-add-member, admin-add-user, admin-add-key, admin-refused).
         #[arg(long)]
         action: Option<String>,
         /// At most this many records.

@@ -745,6 +745,46 @@ async fn lifecycle(dir: &Path, database: Option<&str>, n: usize) {
         assert!(trail.contains(action), "{action} missing from the trail");
     }
     assert!(trail.contains("\"refused\""), "refusals are recorded");
+    // Every admin route carl and the reader key were refused is in the trail, by name.
+    let refused = common::ok(&common::sw(
+        &cluster.dir,
+        &[
+            "audit",
+            "show",
+            "--json",
+            "--action",
+            "admin-refused",
+            "--limit",
+            "100000",
+            "--config",
+            cluster.config.to_str().unwrap(),
+        ],
+    ));
+    let refused: Vec<Value> = refused
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["action"] == "admin-refused")
+        .collect();
+    let by = |actor: &str, path: &str| {
+        refused
+            .iter()
+            .filter(|r| r["actor"] == actor && r["path"] == path && r["outcome"] == "refused")
+            .count()
+    };
+    assert!(by("carl", "admin-api") >= 27, "{refused:?}");
+    assert!(
+        refused.iter().any(|r| r["actor"] == "carl"
+            && r["target"] == "addUser"
+            && r["detail"].as_str().unwrap().contains("member=mc")),
+        "{refused:?}"
+    );
+    assert!(by("carl", "taxii") == 0, "carl never asked /admin/sync");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r["path"] == "taxii" && r["target"] == "admin/sync"),
+        "the reader key's /admin/sync refusal: {refused:?}"
+    );
     for secret in [
         "dave-s3cret-pass",
         "dave-new-passphrase",

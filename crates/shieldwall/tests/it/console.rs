@@ -605,6 +605,10 @@ async fn hostile_test(store: AnyStore, dir: &std::path::Path) {
     )
     .await;
     assert_eq!(s, 200);
+    // A member's user at the admin pages: refused, and the refusal is in the audit trail.
+    let mut analyst = Browser::new(&node.base);
+    analyst.sign_in("ee-analyst", "demo", "/ui/").await;
+    assert_eq!(analyst.get("/ui/admin/members").await.status, 403);
     // The sign-ins and the failure are in the audit trail, on the console's path.
     let recs = node
         .store
@@ -621,6 +625,15 @@ async fn hostile_test(store: AnyStore, dir: &std::path::Path) {
     assert!(
         recs.iter()
             .any(|r| r.action == "sign-in-failed" && r.path == "console")
+    );
+    assert!(
+        recs.iter().any(|r| r.action == "admin-refused"
+            && r.path == "console"
+            && r.actor == "ee-analyst"
+            && r.target == "ui/admin/members"
+            && r.outcome == "refused"
+            && r.detail.contains("member=cert-ee")),
+        "the refused admin page is recorded"
     );
 }
 
