@@ -554,6 +554,68 @@ impl Config {
         Ok(config)
     }
 
+    /// The `SHIELDWALL_*` variables of `env` that set nothing but look as if they were meant to:
+    /// one level where the configuration takes two (`SHIELDWALL_LISTEN`, `SHIELDWALL_SERVER`),
+    /// or levels joined by one `_` instead of `__` (`SHIELDWALL_SERVER_LISTEN`). Each comes with
+    /// what was probably meant, for a warning. Variables that name nothing in the configuration
+    /// (`SHIELDWALL_LOG`, …) are not listed.
+    pub fn misnamed_env(env: &[(String, String)]) -> Vec<String> {
+        let Ok(serde_json::Value::Object(top)) = serde_json::to_value(Config::default()) else {
+            return Vec::new();
+        };
+        let keys_of = |section: &str| -> Vec<String> {
+            match top.get(section) {
+                Some(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+                _ => Vec::new(),
+            }
+        };
+        let var_of = |path: &[&str]| {
+            format!(
+                "{ENV_PREFIX}{}",
+                path.iter()
+                    .map(|p| p.to_ascii_uppercase())
+                    .collect::<Vec<_>>()
+                    .join("__")
+            )
+        };
+        let mut out = Vec::new();
+        for (var, _) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if rest.contains("__") {
+                continue;
+            }
+            let name = rest.to_ascii_lowercase();
+            let mut meant: Option<String> = None;
+            if top.contains_key(&name) {
+                if let Some(first) = keys_of(&name).first() {
+                    meant = Some(var_of(&[&name, first]));
+                }
+            } else {
+                for section in ["server", "sync"] {
+                    if keys_of(section).contains(&name) {
+                        meant = Some(var_of(&[section, &name]));
+                        break;
+                    }
+                    if let Some(key) = name.strip_prefix(&format!("{section}_"))
+                        && keys_of(section).iter().any(|k| k == key)
+                    {
+                        meant = Some(var_of(&[section, key]));
+                        break;
+                    }
+                }
+            }
+            if let Some(meant) = meant {
+                out.push(format!(
+                    "{var} sets nothing: configuration variables separate levels with `__` \
+                     (did you mean {meant}?)"
+                ));
+            }
+        }
+        out
+    }
+
     /// Checks every cross-reference and value; the error names the key.
     pub fn check(self, source: &str) -> Result<Checked, ConfigError> {
         let err = |key: String, reason: String| ConfigError::new(source, key, reason);
@@ -1279,5 +1341,27 @@ member = "mb"
             redact_url("postgres://u:secret@h/db"),
             "postgres://u:***@h/db"
         );
+    }
+
+    #[test]
+    fn misnamed_variables_are_named_with_what_was_meant() {
+        let e = env(&[
+            ("SHIELDWALL_LISTEN", "127.0.0.1:1"),
+            ("SHIELDWALL_SERVER_DATABASE", "x"),
+            ("SHIELDWALL_SYNC_ENABLED", "true"),
+            ("SHIELDWALL_SERVER", "x"),
+            ("SHIELDWALL_SERVER__LISTEN", "127.0.0.1:2"),
+            ("SHIELDWALL_LOG", "debug"),
+            ("SHIELDWALL_PYTHON", "/usr/bin/python3"),
+            ("OTHER_LISTEN", "x"),
+        ]);
+        let w = Config::misnamed_env(&e);
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[0].starts_with("SHIELDWALL_LISTEN sets nothing"), "{w:?}");
+        assert!(w[0].contains("SHIELDWALL_SERVER__LISTEN?"), "{w:?}");
+        assert!(w[1].contains("SHIELDWALL_SERVER__DATABASE?"), "{w:?}");
+        assert!(w[2].contains("SHIELDWALL_SYNC__ENABLED?"), "{w:?}");
+        assert!(w[3].starts_with("SHIELDWALL_SERVER sets nothing"), "{w:?}");
+        assert!(w[3].contains("SHIELDWALL_SERVER__"), "{w:?}");
     }
 }

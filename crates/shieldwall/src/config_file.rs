@@ -6,8 +6,12 @@ use std::path::Path;
 use policy::config::{Checked, Config, ConfigError, ENV_PREFIX};
 
 /// Reads a TOML file, applies the `SHIELDWALL_*` variables of `env`, resolves relative paths
-/// against the file's folder, and checks the result.
+/// against the file's folder, and checks the result. A variable that sets nothing but looks
+/// meant to (`SHIELDWALL_LISTEN` for `SHIELDWALL_SERVER__LISTEN`) is warned about.
 pub fn load(path: &Path, env: &[(String, String)]) -> Result<Checked, ConfigError> {
+    for warning in Config::misnamed_env(env) {
+        tracing::warn!("{warning}");
+    }
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         source_name: name.clone(),
