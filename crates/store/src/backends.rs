@@ -99,6 +99,13 @@ const SCHEMA: &[&str] = &[
         net BYTEA, plen BIGINT, PRIMARY KEY (kind, value, vid, place))",
     "CREATE INDEX IF NOT EXISTS value_index_vid ON value_index (vid)",
     "CREATE INDEX IF NOT EXISTS value_index_net ON value_index (kind, net, plen) WHERE net IS NOT NULL",
+    // The SCO ids each observed-data version names in `object_refs` (those the value index
+    // reads, `matcher::occurrence`), kept whether the SCO is stored or not: an SCO stored after
+    // an observed-data that names it indexes that observed-data with its values. Filled once
+    // for older stores (`OBSERVED_REFS_KEY`).
+    "CREATE TABLE IF NOT EXISTS observed_refs (
+        target TEXT NOT NULL, vid BIGINT NOT NULL, PRIMARY KEY (target, vid))",
+    "CREATE INDEX IF NOT EXISTS observed_refs_vid ON observed_refs (vid)",
 ];
 
 /// The listing order within one object type (a copy of `versions.type` on each entry, written
@@ -158,6 +165,8 @@ const DELETIONS_KEY: &str = "content_deletions";
 
 /// The `settings` key that records that the value index holds every stored version.
 const VALUE_INDEX_KEY: &str = "value_index_v1";
+/// The `settings` key that records that `observed_refs` holds every stored observed-data's refs.
+const OBSERVED_REFS_KEY: &str = "observed_refs_v1";
 /// The `settings` key that records that every stored TLP counts granular markings.
 const GRANULAR_TLP_KEY: &str = "tlp_counts_granular_markings";
 
@@ -333,6 +342,7 @@ impl SqliteStore {
         recompute_granular_tlp!(tx);
         fill_entries_type!(tx);
         SqliteStore::build_value_index(&mut tx).await?;
+        SqliteStore::build_observed_refs(&mut tx).await?;
         tx.commit().await?;
         let readers = pool_options::<sqlx::Sqlite>()
             .max_connections(READERS)
@@ -410,6 +420,7 @@ impl PgStore {
         }
         recompute_granular_tlp!(tx);
         PgStore::build_value_index(&mut tx).await?;
+        PgStore::build_observed_refs(&mut tx).await?;
         tx.commit().await?;
         Ok(PgStore {
             pool,
@@ -952,8 +963,104 @@ macro_rules! impl_store {
                 }
                 <$ty>::insert_index_rows(&mut *conn, &rows).await?;
                 for (vid, ids) in refs {
+                    <$ty>::insert_observed_refs(&mut *conn, vid, ids).await?;
                     <$ty>::index_observed_refs(&mut *conn, vid, ids).await?;
                 }
+                // SCOs stored now: the observed-data stored before them that name them.
+                let scos: Vec<i64> = fresh
+                    .iter()
+                    .filter(|&&i| inserted.contains(&vid_of[i]))
+                    .filter(|&&i| versions[i].index.values.iter().any(|o| o.place == matcher::occurrence::Place::Sco))
+                    .map(|&i| vid_of[i])
+                    .collect();
+                <$ty>::index_observers_of(&mut *conn, &scos).await?;
+                Ok(())
+            }
+
+            /// Records the SCO ids `ids` observed-data `vid` names (see `observed_refs`).
+            async fn insert_observed_refs(conn: &mut $conn, vid: i64, ids: &[String]) -> Result<(), StoreError> {
+                for chunk in ids.chunks(CHUNK) {
+                    let text = format!(
+                        "INSERT INTO observed_refs (target, vid) VALUES {} ON CONFLICT DO NOTHING",
+                        values_list($dialect, chunk.len(), 2)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text));
+                    for id in chunk {
+                        q = q.bind(id.as_str()).bind(vid);
+                    }
+                    q.execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
+            /// Indexes every stored observed-data that names one of the SCO versions `scos` with
+            /// that SCO's values, as `observed` (the other direction of `index_observed_refs`).
+            async fn index_observers_of(conn: &mut $conn, scos: &[i64]) -> Result<(), StoreError> {
+                for chunk in scos.chunks(CHUNK) {
+                    let text = format!(
+                        "INSERT INTO value_index (kind, value, vid, place, net, plen) \
+                         SELECT x.kind, x.value, r.vid, {}, x.net, x.plen \
+                         FROM versions s CROSS JOIN observed_refs r CROSS JOIN value_index x \
+                         WHERE s.vid IN ({}) AND r.target = s.id AND x.vid = s.vid AND x.place = {} \
+                         ON CONFLICT DO NOTHING",
+                        placeholder($dialect, 1),
+                        placeholders($dialect, 2, chunk.len()),
+                        placeholder($dialect, 2 + chunk.len()),
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(text))
+                        .bind(matcher::occurrence::Place::Observed.as_str());
+                    for vid in chunk {
+                        q = q.bind(*vid);
+                    }
+                    q.bind(matcher::occurrence::Place::Sco.as_str()).execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
+            /// Fills `observed_refs` once for stores written before it (recorded in `settings`),
+            /// indexing each stored observed-data again with the SCOs it names that are stored
+            /// now, inside the caller's transaction (which holds the write lock).
+            async fn build_observed_refs(conn: &mut $conn) -> Result<(), StoreError> {
+                let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
+                    .bind(OBSERVED_REFS_KEY)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some();
+                if done {
+                    return Ok(());
+                }
+                let mut after = 0i64;
+                let mut filled = 0u64;
+                loop {
+                    let batch = sqlx::query(
+                        "SELECT vid, json FROM versions WHERE type = 'observed-data' AND vid > $1 ORDER BY vid LIMIT 2000",
+                    )
+                    .bind(after)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let Some(last) = batch.last() else { break };
+                    after = last.try_get(0)?;
+                    for r in &batch {
+                        let (vid, json): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+                        let Ok(obj) = serde_json::from_str::<serde_json::Value>(&json) else {
+                            continue;
+                        };
+                        let found = crate::ingest_values(&obj);
+                        if found.refs.is_empty() {
+                            continue;
+                        }
+                        <$ty>::insert_observed_refs(&mut *conn, vid, &found.refs).await?;
+                        <$ty>::index_observed_refs(&mut *conn, vid, &found.refs).await?;
+                        filled += 1;
+                    }
+                }
+                if filled > 0 {
+                    tracing::info!(versions = filled, "Observed-data references recorded for the value index (once).");
+                }
+                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING")
+                    .bind(OBSERVED_REFS_KEY)
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             }
 
@@ -1224,6 +1331,7 @@ macro_rules! impl_store {
                         .await?;
                     if still_placed == 0 {
                         sqlx::query("DELETE FROM value_index WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
+                        sqlx::query("DELETE FROM observed_refs WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
                         sqlx::query("DELETE FROM edges WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
                         sqlx::query("DELETE FROM versions WHERE vid = $1").bind(vid).execute(&mut *tx).await?;
                     }

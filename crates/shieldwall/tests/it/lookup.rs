@@ -155,6 +155,14 @@ async fn index_rows(url: &str, forget: bool) -> i64 {
                     .execute(&mut conn)
                     .await
                     .unwrap();
+                sqlx::query("DELETE FROM observed_refs")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                sqlx::query("DELETE FROM settings WHERE key = 'observed_refs_v1'")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
             }
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM value_index")
                 .fetch_one(&mut conn)
@@ -393,6 +401,32 @@ async fn scenario(url: &str, dir: &Path) {
         .await;
     assert_eq!(body["hits"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["more"], true, "{body}");
+    // An observed-data stored before the SCO it names: indexed with its value when the SCO
+    // comes, in a later envelope.
+    let late_sco = "domain-name--3c5a7f0e-5d1e-5b7a-9a51-6f0f5b6c0002";
+    let early_od = id("observed-data");
+    w.post(
+        "lv-analyst",
+        "coalition-indicators",
+        vec![json!({"type": "observed-data", "spec_version": "2.1", "id": early_od, "created": t1, "modified": t1,
+            "first_observed": t1, "last_observed": t1, "number_observed": 1, "object_refs": [late_sco], "object_marking_refs": gm})],
+    )
+    .await;
+    assert!(w.ids("pl-analyst", "late.example").await.is_empty());
+    w.post(
+        "lv-analyst",
+        "coalition-indicators",
+        vec![json!({"type": "domain-name", "spec_version": "2.1", "id": late_sco, "value": "late.example", "object_marking_refs": gm})],
+    )
+    .await;
+    let mut found = w.hits("pl-analyst", "late.example").await;
+    found.sort();
+    let mut want = vec![
+        (late_sco.to_owned(), "sco".to_owned()),
+        (early_od.clone(), "observed".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(found, want);
     // Words, and what is refused.
     let (status, body) = w.raw(Some("pl-analyst"), &[("value", "ransomware")]).await;
     assert_eq!(status, 200);
@@ -507,6 +541,7 @@ async fn scenario(url: &str, dir: &Path) {
     assert_eq!(w2.ids("lv-analyst", "192.0.2.0/24").await, set(&[&baltic]));
     assert!(w2.ids("pl-analyst", "192.0.2.77").await.is_empty());
     assert_eq!(w2.hits("pl-analyst", "observed.example").await.len(), 3);
+    assert_eq!(w2.hits("pl-analyst", "late.example").await.len(), 2);
     drop(node);
     if let AnyStore::Postgres(pg) = &store {
         pg.pool().close().await;
