@@ -711,14 +711,17 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
-    run(
+    let warm_up = crate::console::spawn_warm_up(&state);
+    let served = run(
         listener,
         Live::new(state, None),
         store,
         ConnSettings::default(),
         shutdown,
     )
-    .await
+    .await;
+    warm_up.abort();
+    served
 }
 
 /// Serves the application over HTTPS (HTTP/1.1 inside TLS) until `shutdown` resolves (default
@@ -730,14 +733,17 @@ pub async fn serve_tls(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
-    run(
+    let warm_up = crate::console::spawn_warm_up(&state);
+    let served = run(
         listener,
         Live::new(state, Some(tls)),
         store,
         ConnSettings::default(),
         shutdown,
     )
-    .await
+    .await;
+    warm_up.abort();
+    served
 }
 
 /// Raises this process's soft limit on open files to its hard limit (a node holds one

@@ -18,7 +18,10 @@
 //!
 //! Each page is asked `--requests` times in turn (a page stops after 20 s, with one answer at least),
 //! signed in as `ee-analyst` (the federation page as `admin`); the first answer of each page is
-//! reported on its own (`first`, the cold case) and left out of p50/p95/p99.
+//! reported on its own (`first`) and left out of p50/p95/p99. The server warms the members'
+//! views in the background when it starts; the pages are measured once that is done (`first` is
+//! then the first answer of a node that has been up a while) unless `--cold` is given (the first
+//! answers are then those of pages asked while the warm-up runs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
@@ -519,6 +522,7 @@ async fn main() {
     let state = server::app_state(&checked, store.clone(), format!("http://{addr}"))
         .await
         .unwrap();
+    let console = state.console.clone();
     let (listener, _) = server::bind(addr).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -529,6 +533,21 @@ async fn main() {
         .unwrap();
     });
     let base = format!("http://{addr}");
+    // The server warms the members' views in the background when it starts; unless `--cold`,
+    // the pages are measured once it has finished (a node that has been up a while), and how
+    // long it took is reported. With `--cold`, the first answers are those of pages asked while
+    // it runs.
+    if !args.iter().any(|a| a == "--cold") {
+        let t0 = Instant::now();
+        while !console.warm_up.state().finished && t0.elapsed() < Duration::from_secs(600) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        println!(
+            "warm-up: {:?} (waited {:.1} s)",
+            console.warm_up.state(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
     let ee = Client::sign_in(&base, "ee-analyst").await;
     let admin = Client::sign_in(&base, "admin").await;
 

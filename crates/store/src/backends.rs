@@ -163,6 +163,10 @@ const FORGET_PUSH_POSITIONS: &str = "DELETE FROM sync_cursors WHERE direction = 
 /// The `settings` key that counts the deletions that removed an entry (`Store::content_generation`).
 const DELETIONS_KEY: &str = "content_deletions";
 
+/// The prefix of the `settings` keys that record, per deletion (`content_deletion_<n>`), the id
+/// of the object it removed entries of (`Store::deleted_between`).
+const DELETED_PREFIX: &str = "content_deletion_";
+
 /// The `settings` key that records that the value index holds every stored version.
 const VALUE_INDEX_KEY: &str = "value_index_v1";
 /// The `settings` key that records that `observed_refs` holds every stored observed-data's refs.
@@ -1350,6 +1354,17 @@ macro_rules! impl_store {
                         .bind((before + 1).to_string())
                         .execute(&mut *tx)
                         .await?;
+                    // Which object this deletion touched, for whoever keeps a view up to date
+                    // (`Store::deleted_between`); only the latest are kept.
+                    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+                        .bind(format!("{DELETED_PREFIX}{}", before + 1))
+                        .bind(query.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM settings WHERE key = $1")
+                        .bind(format!("{DELETED_PREFIX}{}", before + 1 - crate::DELETIONS_RECORDED))
+                        .execute(&mut *tx)
+                        .await?;
                     let row = sqlx::query("SELECT COALESCE(MAX(date_added), 0) FROM entries").fetch_one(&mut *tx).await?;
                     let mut last: i64 = row.try_get(0)?;
                     <$ty>::redate_edges(&mut *tx, &[query.id.as_str()], &mut last, timestamps::now_us()).await?;
@@ -1725,6 +1740,26 @@ macro_rules! impl_store {
                 .await?;
                 let deletions: Option<String> = row.try_get(1)?;
                 Ok((row.try_get(0)?, deletions.and_then(|d| d.parse().ok()).unwrap_or(0)))
+            }
+
+            async fn deleted_between(&self, after: i64, upto: i64) -> Result<Option<Vec<String>>, StoreError> {
+                let $rs = self;
+                let pool = $reader;
+                if upto < after || upto - after > crate::DELETIONS_RECORDED {
+                    return Ok(None);
+                }
+                let mut ids = Vec::new();
+                for n in after + 1..=upto {
+                    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+                        .bind(format!("{DELETED_PREFIX}{n}"))
+                        .fetch_optional(pool)
+                        .await?;
+                    match row {
+                        Some(r) => ids.push(r.try_get::<String, _>(0)?),
+                        None => return Ok(None),
+                    }
+                }
+                Ok(Some(ids))
             }
 
             async fn sync_cursor(&self, peer: &str, collection: &str, direction: &str) -> Result<Option<String>, StoreError> {

@@ -136,6 +136,9 @@ impl AddOutcome {
     }
 }
 
+/// How many of the latest deletions [`Store::deleted_between`] can name.
+pub const DELETIONS_RECORDED: i64 = 1_024;
+
 /// Why [`AddOutcome::Refused`]: one wording for every such refusal, whether or not the poster
 /// may see the object, so that it tells nothing beyond the fact that the id is in use.
 pub const REFUSED_VERSION: &str = "this id and version cannot be published by this member: an object's versions belong to the member that produced it, and a stored version can only be re-posted with identical content";
@@ -573,6 +576,17 @@ pub trait Store: Send + Sync {
     /// counts one, in its transaction). Two index reads.
     fn content_generation(&self) -> impl Future<Output = Result<(i64, i64), StoreError>> + Send;
 
+    /// The ids of the objects that deletions `after + 1 ..= upto` (numbered by the deletion
+    /// count of [`Store::content_generation`]) removed entries of, each deletion's id recorded in
+    /// its transaction; `None` when one of them is no longer recorded (the latest
+    /// [`DELETIONS_RECORDED`] are, and none made before the record began), so that whoever keeps
+    /// something computed from listings reads it again whole.
+    fn deleted_between(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, StoreError>> + Send;
+
     /// The persisted sync position for `(peer, collection, direction)`.
     fn sync_cursor(
         &self,
@@ -910,6 +924,13 @@ impl Store for AnyStore {
     }
     async fn content_generation(&self) -> Result<(i64, i64), StoreError> {
         delegate!(self, s => s.content_generation().await)
+    }
+    async fn deleted_between(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        delegate!(self, s => s.deleted_between(after, upto).await)
     }
     async fn sync_cursor(
         &self,

@@ -1598,7 +1598,7 @@ pub(super) async fn disarm_technique(
     );
     // Each target's links in view order, then all of them in view order (as a pass over the
     // whole view gives them).
-    let mut uses: Vec<(usize, &Value)> = Vec::new();
+    let mut uses: Vec<(crate::services::coordview::Place, &Value)> = Vec::new();
     let mut seen_rel = std::collections::HashSet::new();
     for t in &targets {
         for r in view.links(t) {
@@ -1607,7 +1607,11 @@ pub(super) async fn disarm_technique(
                 && r.get("revoked").and_then(Value::as_bool) != Some(true)
                 && seen_rel.insert(s(r, "id"))
             {
-                uses.push((view.position(s(r, "id")).unwrap_or(usize::MAX), r));
+                uses.push((
+                    view.position(s(r, "id"))
+                        .unwrap_or((usize::MAX, i64::MAX, i64::MAX)),
+                    r,
+                ));
             }
         }
     }

@@ -75,6 +75,105 @@ pub struct Console {
     pub figures: crate::services::report::FiguresCache,
     /// The coordination pages' views per member view (`services::coordview::coord_view`).
     pub coord: crate::services::coordview::CoordCache,
+    /// The warm-up of those views when the server starts ([`spawn_warm_up`]).
+    pub warm_up: WarmUp,
+}
+
+/// Where the console's warm-up stands ([`spawn_warm_up`]).
+#[derive(Debug, Clone, Default)]
+pub struct WarmUp {
+    state: std::sync::Arc<std::sync::Mutex<WarmState>>,
+}
+
+/// What the warm-up did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WarmState {
+    /// Whether it has started.
+    pub started: bool,
+    /// Whether it has finished.
+    pub finished: bool,
+    /// Member views warmed (figures of the default window, and the coordination view when it
+    /// was kept).
+    pub views: usize,
+    /// Coordination views read but not kept (no room left in the cache).
+    pub not_kept: usize,
+    /// Member views that failed (logged).
+    pub failed: usize,
+    /// How long it took, in milliseconds (when finished).
+    pub millis: u64,
+}
+
+impl WarmUp {
+    /// Where the warm-up stands.
+    pub fn state(&self) -> WarmState {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut WarmState)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+/// Warms the console's kept views in the background: for each member view the node's users
+/// have (users of one member share it; in the order of the users' names), the home page's
+/// figures of the default window and the coordination pages' view — one view at a time, so
+/// that the first page asked after a start finds them computed. Serving never waits for it:
+/// a page asked meanwhile waits for the view being read (the caches let one request of a view
+/// do the work) or computes its own as before. The coordination views it reads never push
+/// another kept view out of the cache (beyond the cache's bound the rest are not kept). What it
+/// computes goes through the same keyed caches as the pages, under each member's policy.
+/// Runs once, when the server starts; an error is logged and the next view warmed.
+pub fn spawn_warm_up(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let store = state.store.clone();
+    let coalition = state.coalition.clone();
+    let console = state.console.clone();
+    console.warm_up.update(|w| w.started = true);
+    tokio::spawn(async move {
+        let t0 = std::time::Instant::now();
+        let mut users: Vec<&crate::coalition::User> = coalition.users.values().collect();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut seen = std::collections::HashSet::new();
+        for u in users {
+            let principal = Principal {
+                member: u.member.clone(),
+                role: u.role,
+                actor: u.name.clone(),
+            };
+            let m = match crate::services::member::MemberService::new(
+                store.clone(),
+                coalition.clone(),
+                principal,
+                crate::publish::PublishLimits::transient(),
+            ) {
+                Ok(m) => m,
+                Err(_) => continue, // a user of a member without identity: no console view
+            };
+            let readable = m.readable();
+            let pushdown = crate::policy::Pushdown::for_principal(&m.principal, &m.coalition);
+            let ids: Vec<&str> = readable.iter().map(|c| c.id.as_str()).collect();
+            if !seen.insert(format!("{pushdown:?}|{ids:?}")) {
+                continue;
+            }
+            let figures = crate::services::report::window_figures(&m, &console.figures, 7).await;
+            let coord = crate::services::coordview::warm(&m, &console.coord, &readable).await;
+            match (figures, coord) {
+                (Ok(_), Ok(kept)) => console.warm_up.update(|w| {
+                    w.views += 1;
+                    w.not_kept += usize::from(!kept);
+                }),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(user = %u.name, error = %e, "Could not warm the console's view.");
+                    console.warm_up.update(|w| w.failed += 1);
+                }
+            }
+        }
+        let millis = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+        console.warm_up.update(|w| {
+            w.finished = true;
+            w.millis = millis;
+        });
+        tracing::info!(millis, "The console's views are warm.");
+    })
 }
 
 /// The stylesheet, embedded.

@@ -14,7 +14,7 @@ use stix::{Timestamp, tlp::TlpLevel};
 
 use super::{
     ServiceError,
-    member::{MemberService, s, version_of},
+    member::{MemberService, s},
 };
 use crate::{
     coalition::Collection,
@@ -73,8 +73,10 @@ pub struct WindowFigures {
 /// [`FIGURE_TYPES`] (same key less the window), brought up to date after a write by reading
 /// only what changed: the entries added or re-dated since (an edge whose endpoint got a new
 /// version or placement is re-dated) and the relationships and sightings pointing to what they
-/// hold, each read again by id through the policy listing; a deletion reads the view again whole.
-/// Parsed objects are shared between views (one copy per stored version).
+/// hold, each read again by id through the policy listing, and likewise after a deletion (from
+/// the id the store recorded for it). Of each object the view keeps only the facts the figures need (`Facts`: times parsed,
+/// TLP, the type's few fields), read from its JSON once and shared between views (one copy per
+/// stored version), so that the figures of a window are a loop over them, without JSON.
 #[derive(Debug, Clone, Default)]
 pub struct FiguresCache {
     inner: Arc<Mutex<CacheInner>>,
@@ -92,8 +94,8 @@ struct ViewsInner {
     /// Per view key, its objects (each locked while it is brought up to date, so that two
     /// requests of one view do the work once).
     views: HashMap<String, Arc<tokio::sync::Mutex<Option<FigureView>>>>,
-    /// Parsed versions by row id, shared by the views.
-    interned: HashMap<i64, Weak<Value>>,
+    /// The facts of stored versions by row id, shared by the views.
+    interned: HashMap<i64, Weak<Facts>>,
 }
 
 /// Entries kept at most (views × windows); beyond it the cache starts over.
@@ -140,8 +142,8 @@ impl FiguresCache {
         inner.views.entry(key.to_owned()).or_default().clone()
     }
 
-    /// The parsed object of version `vid` (shared with every view holding it).
-    fn intern(&self, vid: i64, json: &str) -> Result<Arc<Value>, ServiceError> {
+    /// The facts of version `vid` (shared with every view holding it).
+    fn intern(&self, vid: i64, json: &str) -> Result<Arc<Facts>, ServiceError> {
         {
             let inner = self.views.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(v) = inner.interned.get(&vid).and_then(Weak::upgrade) {
@@ -150,7 +152,7 @@ impl FiguresCache {
         }
         let v: Value = serde_json::from_str(json)
             .map_err(|e| ServiceError::Corrupt(format!("a stored object is not JSON: {e}")))?;
-        let v = Arc::new(v);
+        let v = Arc::new(Facts::of(&v));
         let mut inner = self.views.lock().unwrap_or_else(|p| p.into_inner());
         if inner.interned.len() >= 1024 && inner.interned.len().is_power_of_two() {
             inner.interned.retain(|_, w| w.strong_count() > 0);
@@ -170,14 +172,16 @@ impl FiguresCache {
 /// sighting pointing to an object among them (an endpoint arriving where it was unknown can hide
 /// an edge without re-dating it). Each such object of the figure types is read again by id
 /// through the policy listing in each collection, and replaces (or removes) what the view held.
-/// A deletion, or more than [`DELTA_ENTRIES`] new entries, reads the view again whole.
+/// A deletion is handled the same way, from the id it recorded ([`Store::deleted_between`]: the
+/// edges to a deleted object are re-dated with it); one no longer recorded, or more than
+/// [`DELTA_ENTRIES`] new entries, reads the view again whole.
 #[derive(Debug)]
 struct FigureView {
     generation: (i64, i64),
     /// Per collection read (in order): object id → its latest version visible there.
-    per_collection: Vec<HashMap<String, Arc<Value>>>,
+    per_collection: Vec<HashMap<String, Arc<Facts>>>,
     /// Object id → the latest version across the collections (the first collection's on a tie).
-    merged: HashMap<String, Arc<Value>>,
+    merged: HashMap<String, Arc<Facts>>,
 }
 
 /// Whether `t` is one of the [`FIGURE_TYPES`].
@@ -201,7 +205,7 @@ impl FigureView {
     ) -> Result<FigureView, ServiceError> {
         let mut per_collection = Vec::with_capacity(colls.len());
         for c in colls {
-            let mut here: HashMap<String, Arc<Value>> = HashMap::new();
+            let mut here: HashMap<String, Arc<Facts>> = HashMap::new();
             for t in FIGURE_TYPES {
                 let mut q =
                     ListQuery::whole_collection(&c.id, pushdown.clone(), VersionSelection::last());
@@ -236,10 +240,10 @@ impl FigureView {
 
     /// Recomputes `merged` for `id` from the collections' versions.
     fn merge(&mut self, id: &str) {
-        let mut best: Option<&Arc<Value>> = None;
+        let mut best: Option<&Arc<Facts>> = None;
         for h in &self.per_collection {
             if let Some(v) = h.get(id)
-                && best.is_none_or(|b| version_of(v) > version_of(b))
+                && best.is_none_or(|b| v.version > b.version)
             {
                 best = Some(v);
             }
@@ -268,16 +272,36 @@ impl FigureView {
         pushdown: &Pushdown,
         generation: (i64, i64),
     ) -> Result<bool, ServiceError> {
-        if generation.1 != self.generation.1 || generation.0 < self.generation.0 {
+        if generation.1 < self.generation.1 || generation.0 < self.generation.0 {
             return Ok(false);
         }
+        // The objects that deletions since removed entries of (each read again below, and the
+        // edges pointing to them), unless one is no longer recorded.
+        let deleted = if generation.1 > self.generation.1 {
+            match m
+                .store
+                .deleted_between(self.generation.1, generation.1)
+                .await?
+            {
+                Some(ids) => ids,
+                None => return Ok(false),
+            }
+        } else {
+            Vec::new()
+        };
         // Everything placed or re-dated since, in every collection of the coalition (no policy
         // here: these are only candidates, each read again through the policy below). Not only
         // the collections read: an object placed where the member may not read it can hide an
         // edge pointing to it (the edge rule counts placements anywhere).
         let mut written: HashSet<String> = HashSet::new();
         let mut touched: HashSet<String> = HashSet::new();
-        let mut seen = 0usize;
+        let mut seen = deleted.len();
+        for id in deleted {
+            if figure_type(type_of_id(&id)) {
+                touched.insert(id.clone());
+            }
+            written.insert(id);
+        }
         for c in &m.coalition.collections {
             let mut after = (self.generation.0, i64::MAX);
             loop {
@@ -359,7 +383,7 @@ async fn figure_objects(
     colls: &[Collection],
     pushdown: &Pushdown,
     generation: (i64, i64),
-) -> Result<Vec<Arc<Value>>, ServiceError> {
+) -> Result<Vec<Arc<Facts>>, ServiceError> {
     let ids: Vec<&str> = colls.iter().map(|c| c.id.as_str()).collect();
     let key = format!("{pushdown:?}|{ids:?}");
     let slot = cache.view_slot(&key);
@@ -399,15 +423,35 @@ pub async fn window_figures(
     cache: &FiguresCache,
     days: i64,
 ) -> Result<Arc<WindowFigures>, ServiceError> {
-    let colls = m.readable();
-    let minute = super::member::now().unix_seconds().div_euclid(60) * 60;
-    let since_s = minute - days * 86_400;
+    window_figures_at(m, cache, days, super::member::now().unix_seconds()).await
+}
+
+/// The window of `days` days ending at the minute of `now_s` (seconds since the epoch), and the
+/// window before it.
+fn windows(days: i64, now_s: i64) -> Result<(i64, Timestamp, Timestamp), ServiceError> {
+    let minute = now_s.div_euclid(60) * 60;
+    let since_s = days
+        .checked_mul(86_400)
+        .and_then(|d| minute.checked_sub(d))
+        .ok_or_else(|| ServiceError::Usage("no such window".into()))?;
     let (Some(since), Some(prev_since)) = (
         Timestamp::from_unix(since_s, 0, 0),
         Timestamp::from_unix(since_s - days * 86_400, 0, 0),
     ) else {
         return Err(ServiceError::Usage("no such window".into()));
     };
+    Ok((minute, since, prev_since))
+}
+
+/// [`window_figures`] at `now_s` (seconds since the epoch) instead of the clock's time.
+pub async fn window_figures_at(
+    m: &MemberService,
+    cache: &FiguresCache,
+    days: i64,
+    now_s: i64,
+) -> Result<Arc<WindowFigures>, ServiceError> {
+    let colls = m.readable();
+    let (minute, since, prev_since) = windows(days, now_s)?;
     let pushdown = Pushdown::for_principal(&m.principal, &m.coalition);
     let ids: Vec<&str> = colls.iter().map(|c| c.id.as_str()).collect();
     let key = format!("{pushdown:?}|{ids:?}|{days}|{minute}");
@@ -416,7 +460,51 @@ pub async fn window_figures(
         return Ok(hit);
     }
     let held = figure_objects(m, cache, &colls, &pushdown, generation).await?;
-    let objects: Vec<&Value> = held.iter().map(Arc::as_ref).collect();
+    let objects: Vec<&Facts> = held.iter().map(Arc::as_ref).collect();
+    let default = m.coalition.default_tlp;
+    let current = figures_of_facts(&objects, since, default);
+    let before: Vec<&Facts> = objects
+        .iter()
+        .copied()
+        .filter(|o| o.seen_or_created.is_some_and(|w| w < since))
+        .collect();
+    let previous = figures_of_facts(&before, prev_since, default);
+    let named: HashSet<&str> = current
+        .open_requests
+        .iter()
+        .map(|r| r.0.as_str())
+        .chain(current.offers.iter().map(|o| o.0.as_str()))
+        .collect();
+    let (mut red, mut strict) = (Vec::new(), Vec::new());
+    for o in objects.iter().filter(|o| named.contains(o.id.as_str())) {
+        match o.tlp.unwrap_or(default) {
+            TlpLevel::Red => red.push(o.id.clone()),
+            TlpLevel::AmberStrict => strict.push(o.id.clone()),
+            _ => {}
+        }
+    }
+    let out = Arc::new(WindowFigures {
+        since,
+        current,
+        previous,
+        red,
+        strict,
+    });
+    cache.put(generation, key, out.clone());
+    Ok(out)
+}
+
+/// [`window_figures_at`] computed from scratch, bypassing every cache: the member's view read
+/// whole (`MemberService::view_of_types`) and the figures computed from the objects' JSON by
+/// [`figures_of`] (what the kept figures must equal).
+pub async fn window_figures_fresh(
+    m: &MemberService,
+    days: i64,
+    now_s: i64,
+) -> Result<WindowFigures, ServiceError> {
+    let (_, since, prev_since) = windows(days, now_s)?;
+    let held = m.view_of_types(&m.readable(), false, FIGURE_TYPES).await?;
+    let objects: Vec<&Value> = held.iter().collect();
     let default = m.coalition.default_tlp;
     let current = figures_of(&objects, since, default);
     let before: Vec<&Value> = objects
@@ -432,7 +520,7 @@ pub async fn window_figures(
         })
         .collect();
     let previous = figures_of(&before, prev_since, default);
-    let named: std::collections::HashSet<&str> = current
+    let named: HashSet<&str> = current
         .open_requests
         .iter()
         .map(|r| r.0.as_str())
@@ -446,15 +534,333 @@ pub async fn window_figures(
             _ => {}
         }
     }
-    let out = Arc::new(WindowFigures {
+    Ok(WindowFigures {
         since,
         current,
         previous,
         red,
         strict,
-    });
-    cache.put(generation, key, out.clone());
-    Ok(out)
+    })
+}
+
+/// What the figures need of one object (one stored version), read from its JSON once when it
+/// enters a kept view, so that computing a window's figures is a loop over these without JSON.
+/// [`figures_of_facts`] over them equals [`figures_of`] over the objects.
+#[derive(Debug)]
+struct Facts {
+    id: String,
+    /// `modified`, else `created` (which version is the latest).
+    version: Option<Timestamp>,
+    /// The object's TLP level (`None`: unmarked).
+    tlp: Option<TlpLevel>,
+    created: Option<Timestamp>,
+    /// `first_seen` if present, else `created`, parsed (what the window before filters on).
+    seen_or_created: Option<Timestamp>,
+    revoked: bool,
+    kind: Kind,
+}
+
+/// The facts of each figure type.
+#[derive(Debug)]
+enum Kind {
+    /// An incident: its Incident Core `impact_refs`.
+    Incident { impact_refs: Vec<String> },
+    /// An identity: its sectors (NIS2 sector, else STIX sectors) and country.
+    Identity {
+        sectors: Vec<String>,
+        country: Option<String>,
+    },
+    /// An impact: its `impacted_refs`.
+    Impact { impacted_refs: Vec<String> },
+    /// A relationship.
+    Relationship {
+        rel: Rel,
+        source: String,
+        target: String,
+    },
+    /// An attack pattern: its technique key (DISARM or ATT&CK, `ID name`).
+    AttackPattern { key: Option<(bool, String)> },
+    /// A sighting: when (`first_seen`, else `created`) and its count.
+    Sighting { when: Option<Timestamp>, count: u64 },
+    /// A request for assistance, when open: name, status, priority.
+    Request { open: Option<(String, String, u64)> },
+    /// An offer, when on the table: name, status.
+    Offer { on_table: Option<(String, String)> },
+    /// Anything else (counted nowhere).
+    Other,
+}
+
+/// The relationship types the figures look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rel {
+    Targets,
+    Uses,
+    Other,
+}
+
+/// The strings of array `a`.
+fn strings(a: Option<&Value>) -> Vec<String> {
+    a.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn timestamp(o: &Value, key: &str) -> Option<Timestamp> {
+    o.get(key)
+        .and_then(Value::as_str)
+        .and_then(|t| Timestamp::parse(t).ok())
+}
+
+impl Facts {
+    fn of(o: &Value) -> Facts {
+        let created = created(o);
+        let kind = match s(o, "type") {
+            "incident" => Kind::Incident {
+                impact_refs: strings(o.pointer(&format!(
+                    "/extensions/{}/impact_refs",
+                    coord::ext::INCIDENT_CORE
+                ))),
+            },
+            "identity" => {
+                let ci = o.pointer(&format!("/extensions/{}", coord::ext::CI_ENTITY));
+                let sectors = match ci
+                    .and_then(|c| c.get("nis2_sector"))
+                    .and_then(Value::as_str)
+                {
+                    Some(sec) => vec![sec.to_owned()],
+                    None => strings(o.get("sectors")),
+                };
+                Kind::Identity {
+                    sectors,
+                    country: ci
+                        .and_then(|c| c.get("country"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                }
+            }
+            "impact" => Kind::Impact {
+                impacted_refs: strings(o.get("impacted_refs")),
+            },
+            "relationship" => Kind::Relationship {
+                rel: match s(o, "relationship_type") {
+                    "targets" => Rel::Targets,
+                    "uses" => Rel::Uses,
+                    _ => Rel::Other,
+                },
+                source: s(o, "source_ref").to_owned(),
+                target: s(o, "target_ref").to_owned(),
+            },
+            "attack-pattern" => Kind::AttackPattern {
+                key: if let Some(d) = coord::disarm::disarm_id(o) {
+                    Some((true, format!("{d} {}", s(o, "name"))))
+                } else {
+                    attack_id(o).map(|a| (false, format!("{a} {}", s(o, "name"))))
+                },
+            },
+            "sighting" => Kind::Sighting {
+                when: timestamp(o, "first_seen").or(created),
+                count: o.get("count").and_then(Value::as_u64).unwrap_or(1),
+            },
+            t if t == AssistanceRequest::TYPE => Kind::Request {
+                open: AssistanceRequest::read(o)
+                    .ok()
+                    .filter(|r| r.body.request_status.is_open())
+                    .map(|r| {
+                        (
+                            r.body.name.clone(),
+                            r.body.request_status.name(),
+                            u64::from(r.body.priority.unwrap_or(0)),
+                        )
+                    }),
+            },
+            t if t == AssistanceOffer::TYPE => Kind::Offer {
+                on_table: AssistanceOffer::read(o)
+                    .ok()
+                    .filter(|o| {
+                        o.body.offer_status.is_available()
+                            || matches!(
+                                o.body.offer_status,
+                                OfferStatus::Pledged | OfferStatus::Committed
+                            )
+                    })
+                    .map(|o| (o.body.name.clone(), o.body.offer_status.name())),
+            },
+            _ => Kind::Other,
+        };
+        Facts {
+            id: s(o, "id").to_owned(),
+            version: super::member::version_of(o),
+            tlp: stix::tlp::effective_tlp_of(o),
+            created,
+            seen_or_created: o
+                .get("first_seen")
+                .or_else(|| o.get("created"))
+                .and_then(Value::as_str)
+                .and_then(|t| Timestamp::parse(t).ok()),
+            revoked: revoked(o),
+            kind,
+        }
+    }
+
+    fn in_window(&self, since: Timestamp) -> bool {
+        self.created.is_some_and(|c| c >= since) && !self.revoked
+    }
+}
+
+/// [`figures_of`] over the objects' [`Facts`] (no JSON read).
+fn figures_of_facts(objects: &[&Facts], since: Timestamp, default_tlp: TlpLevel) -> Figures {
+    let mut f = Figures::default();
+    let mut tlp: Option<TlpLevel> = None;
+    let mut counted = |o: &Facts| {
+        tlp = tlp.max(Some(o.tlp.unwrap_or(default_tlp)));
+    };
+    // The victims' index (`incident::Victims`): `targets` by source, impacts and identities by id.
+    let mut targets: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut impacts: HashMap<&str, &[String]> = HashMap::new();
+    let mut identities: HashMap<&str, &Facts> = HashMap::new();
+    let mut patterns: HashMap<&str, &Facts> = HashMap::new();
+    let mut incidents: Vec<(&Facts, &[String])> = Vec::new();
+    let mut uses: Vec<(&Facts, &str, &str)> = Vec::new();
+    for &o in objects {
+        match &o.kind {
+            Kind::Incident { impact_refs } => incidents.push((o, impact_refs.as_slice())),
+            Kind::Identity { .. } => {
+                identities.entry(o.id.as_str()).or_insert(o);
+            }
+            Kind::Impact { impacted_refs } => {
+                impacts.insert(o.id.as_str(), impacted_refs.as_slice());
+            }
+            Kind::Relationship {
+                rel: Rel::Targets,
+                source,
+                target,
+            } => targets.entry(source.as_str()).or_default().push(target),
+            Kind::Relationship {
+                rel: Rel::Uses,
+                source,
+                target,
+            } => uses.push((o, source.as_str(), target.as_str())),
+            Kind::AttackPattern { .. } if !o.revoked => {
+                patterns.insert(o.id.as_str(), o);
+            }
+            _ => {}
+        }
+    }
+    for (inc, impact_refs) in incidents {
+        if !inc.in_window(since) {
+            continue;
+        }
+        f.incidents += 1;
+        counted(inc);
+        let mut ids: Vec<&str> = targets.get(inc.id.as_str()).cloned().unwrap_or_default();
+        for r in impact_refs {
+            if let Some(refs) = impacts.get(r.as_str()) {
+                ids.extend(refs.iter().map(String::as_str));
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut sectors: Vec<&str> = Vec::new();
+        let mut countries: Vec<&str> = Vec::new();
+        for v in ids.iter().filter_map(|id| identities.get(id).copied()) {
+            counted(v);
+            if let Kind::Identity {
+                sectors: sec,
+                country,
+            } = &v.kind
+            {
+                sectors.extend(sec.iter().map(String::as_str));
+                countries.extend(country.as_deref());
+            }
+        }
+        for (list, map) in [
+            (&mut sectors, &mut f.by_sector),
+            (&mut countries, &mut f.by_country),
+        ] {
+            list.sort_unstable();
+            list.dedup();
+            if list.is_empty() {
+                list.push("unknown");
+            }
+            for k in list.iter() {
+                match map.get_mut(*k) {
+                    Some(n) => *n += 1,
+                    None => {
+                        map.insert((*k).to_owned(), 1);
+                    }
+                }
+            }
+        }
+    }
+    let mut users: BTreeMap<(bool, &str), HashSet<&str>> = BTreeMap::new();
+    for (r, source, target) in uses {
+        if !r.in_window(since) {
+            continue;
+        }
+        let Some(p) = patterns.get(target).copied() else {
+            continue;
+        };
+        let Kind::AttackPattern {
+            key: Some((is_disarm, k)),
+        } = &p.kind
+        else {
+            continue;
+        };
+        counted(r);
+        counted(p);
+        users
+            .entry((*is_disarm, k.as_str()))
+            .or_default()
+            .insert(source);
+    }
+    let (mut disarm, mut attack) = (BTreeMap::new(), BTreeMap::new());
+    for ((is_disarm, k), u) in users {
+        if is_disarm {
+            disarm.insert(k.to_owned(), u.len());
+        } else {
+            attack.insert(k.to_owned(), u.len());
+        }
+    }
+    f.disarm = top(disarm, 10);
+    f.attack = top(attack, 10);
+    let mut weeks: BTreeMap<i64, u64> = BTreeMap::new();
+    for &o in objects {
+        match &o.kind {
+            Kind::Sighting { when, count } if !o.revoked => {
+                let Some(when) = when.filter(|w| *w >= since) else {
+                    continue;
+                };
+                counted(o);
+                *weeks.entry(monday_of(when)).or_default() += count;
+                f.sightings_total += count;
+            }
+            Kind::Request {
+                open: Some((name, status, priority)),
+            } => {
+                counted(o);
+                f.open_requests
+                    .push((o.id.clone(), name.clone(), status.clone(), *priority));
+            }
+            Kind::Offer {
+                on_table: Some((name, status)),
+            } => {
+                counted(o);
+                f.offers.push((o.id.clone(), name.clone(), status.clone()));
+            }
+            _ => {}
+        }
+    }
+    for (monday, n) in weeks {
+        *f.sightings_per_week.entry(day_text(monday)).or_default() += n;
+    }
+    f.open_requests
+        .sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
+    f.offers.sort();
+    f.tlp = tlp;
+    f
 }
 
 /// The report's figures.
@@ -524,10 +930,19 @@ fn attack_id(o: &Value) -> Option<&str> {
 
 /// The Monday (UTC) of the week holding `t`, as `YYYY-MM-DD`.
 pub fn week_of(t: Timestamp) -> String {
+    day_text(monday_of(t))
+}
+
+/// The Monday (UTC) of the week holding `t`, in days since the epoch.
+fn monday_of(t: Timestamp) -> i64 {
     let days = t.unix_seconds().div_euclid(86_400);
     // 1970-01-01 was a Thursday: Monday-based weekday is (days + 3) mod 7.
-    let monday = days - (days + 3).rem_euclid(7);
-    Timestamp::from_unix(monday * 86_400, 0, 0)
+    days - (days + 3).rem_euclid(7)
+}
+
+/// Day `days` since the epoch as `YYYY-MM-DD`.
+fn day_text(days: i64) -> String {
+    Timestamp::from_unix(days * 86_400, 0, 0)
         .map(|m| m.to_string().chars().take(10).collect())
         .unwrap_or_default()
 }

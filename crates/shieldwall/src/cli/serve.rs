@@ -311,6 +311,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    // The console's views, read in the background while the server starts serving.
+    let warm_up = hub::console::spawn_warm_up(&state);
     let live = server::Live::new(state.clone(), tls);
     let reloader = server::Reloader::new(
         live.clone(),
@@ -381,6 +383,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("the server failed")?;
+    warm_up.abort();
     #[cfg(unix)]
     hangup_task.abort();
     admin_watch.abort();

@@ -46,17 +46,7 @@ fn cards(body: &str) -> Vec<u64> {
 
 /// The same figures computed afresh (no cache) from `member`'s view.
 async fn fresh(store: &AnyStore, coalition: &Arc<Coalition>, member: &str) -> Vec<u64> {
-    let m = MemberService::new(
-        store.clone(),
-        coalition.clone(),
-        Principal {
-            member: member.into(),
-            role: Role::Contributor,
-            actor: "test".into(),
-        },
-        PublishLimits::transient(),
-    )
-    .unwrap();
+    let m = service(store, coalition, member);
     let f = report::window_figures(&m, &report::FiguresCache::default(), 7)
         .await
         .unwrap();
@@ -66,6 +56,55 @@ async fn fresh(store: &AnyStore, coalition: &Arc<Coalition>, member: &str) -> Ve
         f.current.open_requests.len() as u64,
         f.current.offers.len() as u64,
     ]
+}
+
+fn service(store: &AnyStore, coalition: &Arc<Coalition>, member: &str) -> MemberService {
+    MemberService::new(
+        store.clone(),
+        coalition.clone(),
+        Principal {
+            member: member.into(),
+            role: Role::Contributor,
+            actor: "test".into(),
+        },
+        PublishLimits::transient(),
+    )
+    .unwrap()
+}
+
+fn as_json(f: &report::WindowFigures) -> serde_json::Value {
+    json!({
+        "current": f.current.to_json(),
+        "previous": f.previous.to_json(),
+        "red": f.red,
+        "strict": f.strict,
+    })
+}
+
+/// Every demo member's figures kept in `cache` (its views brought up to date after each write)
+/// equal the figures computed from scratch: the member's view read whole and the figures
+/// computed from the objects' JSON. Returns cert-ee's 90-day figures.
+async fn kept_equal_scratch(
+    store: &AnyStore,
+    coalition: &Arc<Coalition>,
+    cache: &report::FiguresCache,
+) -> serde_json::Value {
+    let now_s = shieldwall::services::member::now().unix_seconds();
+    let mut ee = serde_json::Value::Null;
+    for member in ["hub", "cert-ee", "cert-lv", "cert-lt", "cert-pl", "ncsc-nl"] {
+        let m = service(store, coalition, member);
+        for days in [7, 30, 90] {
+            let kept = report::window_figures_at(&m, cache, days, now_s)
+                .await
+                .unwrap();
+            let scratch = report::window_figures_fresh(&m, days, now_s).await.unwrap();
+            assert_eq!(as_json(&kept), as_json(&scratch), "{member}, {days} days");
+            if member == "cert-ee" && days == 90 {
+                ee = as_json(&kept);
+            }
+        }
+    }
+    ee
 }
 
 async fn home(b: &mut Browser) -> Vec<u64> {
@@ -88,7 +127,47 @@ async fn figures_cache_test(store: AnyStore, dir: &std::path::Path) {
     .await
     .unwrap();
     hub::demo_coord::seed(&store, &coalition).await.unwrap();
+    // Figures kept across the writes below, held equal to figures computed from scratch.
+    let kept = report::FiguresCache::default();
+    let ee90 = kept_equal_scratch(&store, &coalition, &kept).await;
+    // The demo exercises the coordination figures (victims' sectors and countries, DISARM
+    // techniques, requests and offers; sightings are in `figures_incremental`).
+    let current = &ee90["current"];
+    assert!(current["incidents"].as_u64().unwrap() > 0, "{ee90}");
+    assert!(
+        current["incidents_by_country"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k != "unknown"),
+        "{ee90}"
+    );
+    assert!(
+        !current["top_disarm"].as_array().unwrap().is_empty(),
+        "{ee90}"
+    );
+    assert!(
+        !current["open_requests"].as_array().unwrap().is_empty(),
+        "{ee90}"
+    );
+    assert!(!current["offers"].as_array().unwrap().is_empty(), "{ee90}");
+
     let node = start(&checked, store.clone()).await;
+    // The server warms every member view its users have, in the background, once.
+    let mut waited = 0;
+    while !node.console.warm_up.state().finished && waited < 6_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    let warm = node.console.warm_up.state();
+    assert!(warm.finished, "{warm:?}");
+    assert_eq!(
+        (warm.views, warm.failed),
+        (6, 0),
+        "six member views: {warm:?}"
+    );
+    assert!(node.console.coord.objects_kept() > 0, "{warm:?}");
+    assert_eq!(node.console.coord.counts().0, 6, "each view read once");
 
     let mut ee = Browser::new(&node.base);
     assert_eq!(ee.sign_in("ee-analyst", "demo", "/ui/").await.status, 303);
@@ -161,6 +240,7 @@ async fn figures_cache_test(store: AnyStore, dir: &std::path::Path) {
     assert_eq!(lv3[1..], lv2[1..]);
     assert_eq!(home(&mut lv).await, lv3);
     assert_eq!(home(&mut nl).await, nl2);
+    kept_equal_scratch(&store, &coalition, &kept).await;
 
     // A deletion moves the generation too, and the figures follow it.
     let admin = Principal {
@@ -191,6 +271,7 @@ async fn figures_cache_test(store: AnyStore, dir: &std::path::Path) {
         "the deleted incident is no longer counted"
     );
     assert_eq!(home(&mut nl).await, nl2);
+    kept_equal_scratch(&store, &coalition, &kept).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

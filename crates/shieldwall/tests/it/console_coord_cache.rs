@@ -384,29 +384,80 @@ async fn coord_cache_test(store: AnyStore, dir: &std::path::Path) {
     assert!(nl_page.body.contains("GREEN incident, second version"));
     assert!(!nl_page.body.contains("RED third version"));
 
-    // 5. A deletion: the views are read again whole.
+    // 5. Deletions: the views are brought up to date from the ids the store recorded, and equal
+    // fresh reads (check_all) — an incident, then the victim of cert-lv's RED incident (its row
+    // loses it), then the RED target of an edge (the edge rule looks at it).
     let admin = Principal {
         member: "hub".into(),
         role: Role::Admin,
         actor: "test".into(),
     };
-    let out = store
-        .delete(&DeleteQuery {
-            collection: shared.id.clone(),
-            pushdown: shieldwall::policy::Pushdown::for_principal(&admin, &coalition),
-            id: inc2.into(),
-            versions: VersionSelection::all(),
-            spec_versions: vec![],
-            only_producer: None,
-        })
-        .await
-        .unwrap();
-    assert!(out.removed >= 1);
+    let delete = |id: &'static str| {
+        let store = store.clone();
+        let pushdown = shieldwall::policy::Pushdown::for_principal(&admin, &coalition);
+        let collection = shared.id.clone();
+        async move {
+            let before = store.content_generation().await.unwrap();
+            let out = store
+                .delete(&DeleteQuery {
+                    collection,
+                    pushdown,
+                    id: id.into(),
+                    versions: VersionSelection::all(),
+                    spec_versions: vec![],
+                    only_producer: None,
+                })
+                .await
+                .unwrap();
+            assert!(out.removed >= 1, "{id}");
+            let after = store.content_generation().await.unwrap();
+            assert_eq!(after.1, before.1 + 1, "{id}");
+            assert_eq!(
+                store.deleted_between(before.1, after.1).await.unwrap(),
+                Some(vec![id.to_owned()]),
+                "the deletion names what it deleted"
+            );
+        }
+    };
+    delete(inc2).await;
     let d7 = check_all(&store, &coalition, &cache).await;
-    assert_eq!(cache.counts(), (6, 18));
+    assert_eq!(
+        cache.counts(),
+        (3, 21),
+        "brought up to date after a deletion"
+    );
     for d in &d7 {
         assert!(!has(d, inc2));
     }
+    delete(victim).await;
+    let d8 = check_all(&store, &coalition, &cache).await;
+    assert!(!has(&d8[2], victim));
+    assert!(
+        d8[2]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r[6].to_string().contains("Riga water works")),
+        "no row names the deleted victim"
+    );
+    delete(later).await;
+    let d9 = check_all(&store, &coalition, &cache).await;
+    assert!(!has(&d9[2], later));
+    assert_eq!(
+        cache.counts(),
+        (3, 27),
+        "every deletion applied incrementally"
+    );
+    // Deletions no longer recorded (or not made yet) are not named: read whole instead.
+    let g = store.content_generation().await.unwrap();
+    assert_eq!(store.deleted_between(0, g.1 + 1).await.unwrap(), None);
+    assert_eq!(
+        store
+            .deleted_between(0, shieldwall::store::DELETIONS_RECORDED + 1)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,8 @@ pub struct Node {
     pub base: String,
     pub store: AnyStore,
     pub coalition: std::sync::Arc<shieldwall::coalition::Coalition>,
+    /// The console's state (its caches and the warm-up's progress).
+    pub console: hub::console::Console,
     task: tokio::task::JoinHandle<()>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -31,6 +33,7 @@ pub async fn start(checked: &Checked, store: AnyStore) -> Node {
         .await
         .unwrap();
     let coalition = state.coalition.clone();
+    let console = state.console.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         server::serve(listener, state, async {
@@ -43,6 +46,7 @@ pub async fn start(checked: &Checked, store: AnyStore) -> Node {
         base,
         store,
         coalition,
+        console,
         task,
         _stop: tx,
     }
