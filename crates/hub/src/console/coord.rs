@@ -605,23 +605,28 @@ pub(super) async fn incident_page(
         Ok(v) => v,
         Err(e) => return failed(&e),
     };
-    // The other ends of its links of other types (indicators, reports, …), read by id.
-    let mut extra: Vec<Value> = Vec::new();
+    // The other ends of its links of other types (indicators, reports, …), read by id, all at
+    // once (in the order of the links).
+    let mut others: Vec<&str> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for r in view.links(&id) {
         let other = if s(r, "source_ref") == id {
             s(r, "target_ref")
         } else {
             s(r, "source_ref")
         };
-        if view.get(other).is_some() || extra.iter().any(|o| s(o, "id") == other) {
-            continue;
-        }
-        match m.find(other).await {
-            Ok((o, _)) => extra.push(o),
-            Err(ServiceError::NotFound(_)) => {}
-            Err(e) => return failed(&e),
+        if view.get(other).is_none() && seen.insert(other) {
+            others.push(other);
         }
     }
+    let mut found = match m.find_many(&others).await {
+        Ok(f) => f,
+        Err(e) => return failed(&e),
+    };
+    let extra: Vec<Value> = others
+        .iter()
+        .filter_map(|o| found.remove(*o).map(|(v, _)| v))
+        .collect();
     let Some(v) = incident::view_in(&id, &view, &extra) else {
         return missing(&signed);
     };
