@@ -26,7 +26,10 @@
 //! trail at the rate of requests.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -51,6 +54,18 @@ const RETRY_AFTER: Duration = Duration::from_millis(200);
 /// The journal is drained at most this often (a record handed over by a request is not kept
 /// waiting for it): under a flood of reads, larger batches and fewer transactions.
 const DRAIN_EVERY: Duration = Duration::from_millis(5);
+
+/// Whether reads are recorded: always, unless a benchmark measuring the audit trail's cost turned
+/// it off for the whole process ([`skip_read_records_for_benchmarks`]).
+static READS_RECORDED: AtomicBool = AtomicBool::new(true);
+
+/// Benchmarks only (`SHIELDWALL_BENCH_NO_READ_AUDIT=1`, read by the binary and nothing else):
+/// from now on, [`Auditor::record_read`] records nothing, so that the cost of the read records
+/// can be measured against the same binary without them. There is no configuration option for
+/// it, and nothing turns it on again: a node serving members never calls this.
+pub fn skip_read_records_for_benchmarks() {
+    READS_RECORDED.store(false, Ordering::Relaxed);
+}
 
 /// How a record must be committed before its request goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +139,12 @@ impl Auditor {
         Auditor { inner: None }
     }
 
+    /// Whether [`Auditor::record_read`] records anything (a caller may then skip building the
+    /// entry): false for [`Auditor::off`] and in a benchmark without read records.
+    pub fn records_reads(&self) -> bool {
+        self.inner.is_some() && READS_RECORDED.load(Ordering::Relaxed)
+    }
+
     /// Appends `entry` and waits until it is committed durably (on disk).
     pub async fn record(&self, entry: Entry) -> Result<(), AuditError> {
         self.append(entry, Durability::Durable).await
@@ -136,6 +157,9 @@ impl Auditor {
         let Some(inner) = &self.inner else {
             return Ok(());
         };
+        if !READS_RECORDED.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let Some(journal) = &inner.journal else {
             return self.append(entry, Durability::Committed).await;
         };
