@@ -318,7 +318,7 @@ async fn journal_replay(url: &str, dir: &Path) {
     let read = |i: usize| Entry::new("alice", "read", "taxii", &format!("collection:c{i}"), "ok");
     let j = Journal::open(&jdir, 1 << 20).unwrap();
     for i in 0..10 {
-        j.append(1_000 + i as i64, &read(i)).unwrap();
+        j.append(1_000 + i as i64, read(i)).unwrap();
     }
     // The writer committed the first six with their mark, then the process died.
     let batch = j.take(6);
@@ -400,15 +400,15 @@ async fn journal_replay(url: &str, dir: &Path) {
     assert_eq!(all().await.len(), records.len());
     // A live process's segment is not replayed under it.
     let live = Journal::open(&jdir, 1 << 20).unwrap();
-    live.append(3_000, &read(20)).unwrap();
+    live.append(3_000, read(20)).unwrap();
     let r = recover(&store, &jdir).await.unwrap();
     assert_eq!((r.segments, r.live), (0, 1));
     assert_eq!(all().await.len(), records.len());
     // The cap: beyond it, a record is refused, not dropped silently.
     let small = Journal::open(&dir.join("small"), 600).unwrap();
-    small.append(1, &read(0)).unwrap();
+    small.append(1, read(0)).unwrap();
     assert!(matches!(
-        small.append(2, &read(1).detail(&"x".repeat(600))),
+        small.append(2, read(1).detail(&"x".repeat(600))),
         Err(JournalError::Full(_))
     ));
 }
