@@ -587,7 +587,12 @@ pub async fn recover(store: &AnyStore, dir: &Path) -> Result<Recovered, StoreErr
             Err(e) => return Err(io(e)),
         }
         store
-            .audit_append_journaled(&[] as &[(i64, Entry)], &[], std::slice::from_ref(&name), true)
+            .audit_append_journaled(
+                &[] as &[(i64, Entry)],
+                &[],
+                std::slice::from_ref(&name),
+                true,
+            )
             .await?;
         drop(file);
         out.segments += 1;
@@ -664,10 +669,7 @@ mod tests {
             .collect();
         assert_eq!(from_file, in_memory);
         assert_eq!(
-            in_memory
-                .iter()
-                .map(|(_, e)| e.clone())
-                .collect::<Vec<_>>(),
+            in_memory.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
             entries
         );
         // The marks say how far the file was read: the whole of it after the last batch.

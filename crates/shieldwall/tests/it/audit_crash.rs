@@ -9,7 +9,8 @@
 //! dropped under the flood, the torn line is dropped and recorded, the POSTs went through, and
 //! the journal is empty. The journal's replay on its own (`journal_replay_*`): idempotent when the
 //! process died after a batch's commit and before the segment's deletion, torn and damaged lines,
-//! a live process's segment left alone, the cap.
+//! a live process's segment left alone, the cap. The benchmarks' switch that turns read records
+//! off works only when it is exactly `1`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
