@@ -108,6 +108,9 @@ fn main() -> ExitCode {
     // Benchmarks only: measure what the audit records of reads cost (reads of RED and
     // AMBER+STRICT objects are then NOT recorded; docs/PERFORMANCE.md, "Audit trail").
     if bench_switch("SHIELDWALL_BENCH_NO_READ_AUDIT") {
+        eprintln!(
+            "shieldwall: SHIELDWALL_BENCH_NO_READ_AUDIT=1: reads of RED and AMBER+STRICT objects are NOT recorded in the audit trail (benchmarks only)"
+        );
         hub::audit::skip_read_records_for_benchmarks();
     }
     let result = match cli.command {
