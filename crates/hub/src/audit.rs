@@ -28,7 +28,10 @@
 //! recorded within a budget of their own, the same way.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -51,8 +54,21 @@ const BATCH: usize = 256;
 /// How long the writer waits after a failed append before it tries the journal again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 /// The journal is drained at most this often (a record handed over by a request is not kept
-/// waiting for it): under a flood of reads, larger batches and fewer transactions.
-const DRAIN_EVERY: Duration = Duration::from_millis(5);
+/// waiting for it, and a read after a quiet spell is drained at once): under a flood of reads,
+/// larger batches and fewer transactions — each transaction costs the same whatever its size.
+const DRAIN_EVERY: Duration = Duration::from_millis(20);
+
+/// Whether reads are recorded: always, unless a benchmark measuring the audit trail's cost turned
+/// it off for the whole process ([`skip_read_records_for_benchmarks`]).
+static READS_RECORDED: AtomicBool = AtomicBool::new(true);
+
+/// Benchmarks only (`SHIELDWALL_BENCH_NO_READ_AUDIT=1`, read by the binary and nothing else):
+/// from now on, [`Auditor::record_read`] records nothing, so that the cost of the read records
+/// can be measured against the same binary without them. There is no configuration option for
+/// it, and nothing turns it on again: a node serving members never calls this.
+pub fn skip_read_records_for_benchmarks() {
+    READS_RECORDED.store(false, Ordering::Relaxed);
+}
 
 /// How a record must be committed before its request goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +165,12 @@ impl Auditor {
         Auditor { inner: None }
     }
 
+    /// Whether [`Auditor::record_read`] records anything (a caller may then skip building the
+    /// entry): false for [`Auditor::off`] and in a benchmark without read records.
+    pub fn records_reads(&self) -> bool {
+        self.inner.is_some() && READS_RECORDED.load(Ordering::Relaxed)
+    }
+
     /// Appends `entry` and waits until it is committed durably (on disk).
     pub async fn record(&self, entry: Entry) -> Result<(), AuditError> {
         self.append(entry, Durability::Durable).await
@@ -161,10 +183,13 @@ impl Auditor {
         let Some(inner) = &self.inner else {
             return Ok(());
         };
+        if !READS_RECORDED.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let Some(journal) = &inner.journal else {
             return self.append(entry, Durability::Committed).await;
         };
-        match journal.append(crate::timestamps::now_us(), &entry) {
+        match journal.append(crate::timestamps::now_us(), entry) {
             Ok(()) => {
                 inner.wake.notify_one();
                 Ok(())
@@ -314,10 +339,19 @@ async fn writer(
         let started = Instant::now();
         last_drain = Some(started);
         let result = match &journal {
+            Some(_) if jobs.is_empty() => {
+                store
+                    .audit_append_journaled(&batch.items, &batch.marks, &batch.forget, durable)
+                    .await
+            }
             Some(_) => {
                 let now = crate::timestamps::now_us();
-                let mut items = batch.items.clone();
-                items.extend(jobs.iter().map(|(e, _, _)| (now, e.clone())));
+                let items: Vec<(i64, &Entry)> = batch
+                    .items
+                    .iter()
+                    .map(|(t, e)| (*t, &**e))
+                    .chain(jobs.iter().map(|(e, _, _)| (now, e)))
+                    .collect();
                 store
                     .audit_append_journaled(&items, &batch.marks, &batch.forget, durable)
                     .await
@@ -383,7 +417,7 @@ async fn writer(
         let batch = j.take(0);
         if !batch.is_empty()
             && store
-                .audit_append_journaled(&[], &[], &batch.forget, true)
+                .audit_append_journaled(&[] as &[(i64, Entry)], &[], &batch.forget, true)
                 .await
                 .is_err()
         {

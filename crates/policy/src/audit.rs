@@ -53,6 +53,10 @@ pub struct Entry {
 
 /// Replaces control characters and keeps at most `max` characters (ending in `…` when cut).
 pub fn bound(s: &str, max: usize) -> String {
+    // The common case (no longer in bytes than `max` characters, printable) copied whole.
+    if s.len() <= max && !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)));
     for (n, c) in s.chars().enumerate() {
         if n >= max {
@@ -147,7 +151,123 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The digest `r` should carry: SHA-256 of [`canonical`], lower-case hex.
 pub fn digest_of(r: &Record) -> String {
-    hex(&Sha256::digest(canonical(r)))
+    let mut out = [0u8; 64];
+    digest_into(
+        r.seq,
+        r.time_us,
+        [
+            &r.actor,
+            &r.action,
+            &r.path,
+            &r.target,
+            &r.outcome,
+            &r.detail,
+            &r.prev_digest,
+        ],
+        &mut out,
+    );
+    hex_text(&out)
+}
+
+/// SHA-256 of [`canonical`] for the record made of these fields (texts in [`canonical`]'s
+/// order: actor, action, path, target, outcome, detail, prev_digest), hashed piece by piece
+/// without building the encoding, as lower-case hex into `out`.
+fn digest_into(seq: i64, time_us: i64, texts: [&str; 7], out: &mut [u8; 64]) {
+    let mut h = Sha256::new();
+    h.update(b"shieldwall-audit-v1\0");
+    h.update(seq.to_be_bytes());
+    h.update(time_us.to_be_bytes());
+    for t in texts {
+        h.update((t.len() as u64).to_be_bytes());
+        h.update(t.as_bytes());
+    }
+    hex_into(&h.finalize(), out);
+}
+
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (b, o) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        o[0] = HEX[usize::from(b >> 4)];
+        o[1] = HEX[usize::from(b & 15)];
+    }
+}
+
+/// Hex digits as text (they are ASCII).
+fn hex_text(digits: &[u8]) -> String {
+    digits.iter().map(|b| char::from(*b)).collect()
+}
+
+/// A record sealed after another without copying its entry: what the store inserts (see
+/// [`Sealer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed<'a> {
+    /// Position in the chain.
+    pub seq: i64,
+    /// When it was appended.
+    pub time_us: i64,
+    /// Its fields.
+    pub entry: &'a Entry,
+    /// The digest of the record before.
+    pub prev_digest: String,
+    /// Its digest.
+    pub digest: String,
+}
+
+/// Seals entries one after the other from a head: the same records, digests and times as
+/// [`seal`] gives for each in turn (never earlier than the record before), each digest computed
+/// once and no field of an entry copied.
+#[derive(Debug, Clone)]
+pub struct Sealer {
+    head: Head,
+    floor: i64,
+}
+
+impl Sealer {
+    /// Sealing after `head`, whose record was appended at `head_time_us` (`i64::MIN` for the
+    /// genesis).
+    pub fn after(head: Head, head_time_us: i64) -> Sealer {
+        Sealer {
+            head,
+            floor: head_time_us,
+        }
+    }
+
+    /// The record after the last sealed, appended at `time_us` (or the time of the record
+    /// before, when that is later).
+    pub fn seal<'a>(&mut self, time_us: i64, entry: &'a Entry) -> Sealed<'a> {
+        self.floor = self.floor.max(time_us);
+        let seq = self.head.seq + 1;
+        let mut out = [0u8; 64];
+        digest_into(
+            seq,
+            self.floor,
+            [
+                &entry.actor,
+                &entry.action,
+                &entry.path,
+                &entry.target,
+                &entry.outcome,
+                &entry.detail,
+                &self.head.digest,
+            ],
+            &mut out,
+        );
+        let digest = hex_text(&out);
+        let prev_digest = std::mem::replace(&mut self.head.digest, digest.clone());
+        self.head.seq = seq;
+        Sealed {
+            seq,
+            time_us: self.floor,
+            entry,
+            prev_digest,
+            digest,
+        }
+    }
+
+    /// The head after the last sealed.
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
 }
 
 /// The last record of a chain, as exported to be checked later: `SEQ:DIGEST`.
@@ -234,7 +354,17 @@ struct JournalLine<'a> {
 /// `CHECK` the first 16 hex digits of its SHA-256 (a torn or damaged line does not pass; it has
 /// no key, so it does not stop someone who rewrites the file — see `docs/AUDIT.md`).
 pub fn journal_line(time_us: i64, e: &Entry) -> String {
-    let body = serde_json::to_string(&JournalLine {
+    // One buffer: room for the check, the JSON written after it, the check filled in.
+    let mut line = Vec::with_capacity(
+        96 + e.actor.len()
+            + e.action.len()
+            + e.path.len()
+            + e.target.len()
+            + e.outcome.len()
+            + e.detail.len(),
+    );
+    line.extend_from_slice(b"0000000000000000 ");
+    let body = JournalLine {
         t: time_us,
         a: e.actor.as_str().into(),
         c: e.action.as_str().into(),
@@ -242,10 +372,14 @@ pub fn journal_line(time_us: i64, e: &Entry) -> String {
         g: e.target.as_str().into(),
         o: e.outcome.as_str().into(),
         d: e.detail.as_str().into(),
-    })
-    .unwrap_or_default();
-    let check = hex(&Sha256::digest(body.as_bytes())[..8]);
-    format!("{check} {body}\n")
+    };
+    if serde_json::to_writer(&mut line, &body).is_err() {
+        return String::new();
+    }
+    let check = Sha256::digest(&line[17..]);
+    hex_into(&check[..8], &mut line[..16]);
+    line.push(b'\n');
+    String::from_utf8(line).unwrap_or_default()
 }
 
 /// Why a journal line was not read.
@@ -516,28 +650,42 @@ pub fn verify(records: impl IntoIterator<Item = Record>, head: Option<&Head>) ->
 /// The detail of a read or an export: the RED and AMBER+STRICT object ids it returned (each list
 /// at most [`MAX_IDS`] ids, then `+N more`), after `prefix`.
 pub fn ids_detail(prefix: &str, red: &[&str], amber_strict: &[&str]) -> String {
-    let list = |ids: &[&str]| {
-        let mut s = ids
-            .iter()
-            .take(MAX_IDS)
-            .map(|i| bound(i, 120))
-            .collect::<Vec<_>>()
-            .join(",");
-        if ids.len() > MAX_IDS {
-            s.push_str(&format!(",+{} more", ids.len() - MAX_IDS));
-        }
-        s
-    };
-    let mut out = prefix.to_owned();
+    let mut out = String::with_capacity(
+        prefix.len() + 32 + (red.len() + amber_strict.len()).min(2 * MAX_IDS) * 50,
+    );
+    out.push_str(prefix);
     for (name, ids) in [("red", red), ("amber+strict", amber_strict)] {
-        if !ids.is_empty() {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(&format!("{name}={} [{}]", ids.len(), list(ids)));
+        if ids.is_empty() {
+            continue;
         }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(&ids.len().to_string());
+        out.push_str(" [");
+        for (n, id) in ids.iter().take(MAX_IDS).enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            push_bounded(&mut out, id, 120);
+        }
+        if ids.len() > MAX_IDS {
+            out.push_str(&format!(",+{} more", ids.len() - MAX_IDS));
+        }
+        out.push(']');
     }
     out
+}
+
+/// [`bound`] appended to `out`.
+fn push_bounded(out: &mut String, s: &str, max: usize) {
+    if s.len() <= max && !s.chars().any(char::is_control) {
+        out.push_str(s);
+    } else {
+        out.push_str(&bound(s, max));
+    }
 }
 
 #[cfg(test)]
@@ -592,6 +740,138 @@ mod tests {
             parse_journal_line(forged.as_bytes()),
             Err(JournalLineError::Malformed)
         );
+    }
+
+    /// The sealer gives the records `seal` gives, one after the other, and `digest_of` is
+    /// SHA-256 of `canonical`.
+    #[test]
+    fn the_sealer_seals_as_seal_does() {
+        let entries: Vec<Entry> = (0..5)
+            .map(|i| Entry::new("alice", "read", "taxii", &format!("c{i}"), "ok").detail("d"))
+            .collect();
+        let times = [10, 30, 20, 20, 40];
+        let start = chain(3);
+        let start_head = Head::of(start.last());
+        let mut sealer = Sealer::after(start_head.clone(), start[2].time_us);
+        let mut head = start_head;
+        let mut floor = start[2].time_us;
+        for (e, t) in entries.iter().zip(times) {
+            floor = floor.max(t);
+            let want = seal(&head, floor, e);
+            let got = sealer.seal(t, e);
+            assert_eq!(
+                (got.seq, got.time_us, &got.prev_digest, &got.digest),
+                (want.seq, want.time_us, &want.prev_digest, &want.digest)
+            );
+            assert_eq!(want.digest, hex(&Sha256::digest(canonical(&want))));
+            head = Head::of(Some(&want));
+            assert_eq!(sealer.head(), &head);
+        }
+        let mut from_genesis = Sealer::after(Head::of(None), i64::MIN);
+        let first = from_genesis.seal(5, &entries[0]);
+        assert_eq!(first.prev_digest, GENESIS);
+        assert_eq!(first.digest, seal(&Head::of(None), 5, &entries[0]).digest);
+        // An odd head (a tampered store) is linked to as it is, as `seal` does.
+        let odd = Head {
+            seq: 7,
+            digest: "xyz".into(),
+        };
+        let r = Sealer::after(odd.clone(), 0).seal(1, &entries[1]);
+        assert_eq!(r.prev_digest, "xyz");
+        assert_eq!(r.digest, seal(&odd, 1, &entries[1]).digest);
+    }
+
+    /// The detail as it was written before it was built in one buffer.
+    fn ids_detail_reference(prefix: &str, red: &[&str], amber_strict: &[&str]) -> String {
+        fn bound_reference(s: &str, max: usize) -> String {
+            let mut out = String::new();
+            for (n, c) in s.chars().enumerate() {
+                if n >= max {
+                    out.pop();
+                    out.push('…');
+                    break;
+                }
+                out.push(if c.is_control() { '\u{fffd}' } else { c });
+            }
+            out
+        }
+        let list = |ids: &[&str]| {
+            let mut s = ids
+                .iter()
+                .take(MAX_IDS)
+                .map(|i| bound_reference(i, 120))
+                .collect::<Vec<_>>()
+                .join(",");
+            if ids.len() > MAX_IDS {
+                s.push_str(&format!(",+{} more", ids.len() - MAX_IDS));
+            }
+            s
+        };
+        let mut out = prefix.to_owned();
+        for (name, ids) in [("red", red), ("amber+strict", amber_strict)] {
+            if !ids.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&format!("{name}={} [{}]", ids.len(), list(ids)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn details_and_bounds_are_those_of_the_reference() {
+        let long = "é".repeat(119) + "x\u{7}";
+        let exact = "a".repeat(120);
+        let over = "a".repeat(121);
+        let ids: Vec<String> = (0..45)
+            .map(|i| match i % 5 {
+                0 => format!("indicator--{i}"),
+                1 => long.clone(),
+                2 => exact.clone(),
+                3 => over.clone(),
+                _ => format!("x\n{i}\u{2028}"),
+            })
+            .collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for (prefix, red, strict) in [
+            ("", &refs[..0], &refs[..0]),
+            ("", &refs[..1], &refs[..0]),
+            ("member=m endpoint=object", &refs[..5], &refs[..0]),
+            ("p", &refs[..0], &refs[..7]),
+            ("p", &refs[..], &refs[3..]),
+            ("", &refs[..41], &refs[..40]),
+        ] {
+            assert_eq!(
+                ids_detail(prefix, red, strict),
+                ids_detail_reference(prefix, red, strict)
+            );
+        }
+        for s in [
+            "",
+            "a",
+            "a\u{0}b",
+            long.as_str(),
+            exact.as_str(),
+            over.as_str(),
+            "ééé",
+        ] {
+            for max in [0, 1, 2, 3, 119, 120, 121, MAX_DETAIL] {
+                let want = {
+                    let mut out = String::new();
+                    for (n, c) in s.chars().enumerate() {
+                        if n >= max {
+                            out.pop();
+                            out.push('…');
+                            break;
+                        }
+                        out.push(if c.is_control() { '\u{fffd}' } else { c });
+                    }
+                    out
+                };
+                assert_eq!(bound(s, max), want, "{s:?} {max}");
+            }
+        }
     }
 
     fn chain(n: usize) -> Vec<Record> {

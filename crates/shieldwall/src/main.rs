@@ -89,6 +89,12 @@ enum Command {
     Man(cli::package::ManArgs),
 }
 
+/// A benchmark's switch: on only when the variable is exactly `1` (anything else, `true` or
+/// ` 1` included, is off, so that a stray value never turns a safeguard off).
+fn bench_switch(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| v == "1")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::logs::set_format(cli.log_format);
@@ -96,8 +102,16 @@ fn main() -> ExitCode {
     shieldwall::tls::ensure_provider();
     // Benchmarks only: measure what the value index costs a POST (versions stored meanwhile are
     // never indexed; docs/PERFORMANCE.md).
-    if std::env::var_os("SHIELDWALL_BENCH_NO_VALUE_INDEX").is_some_and(|v| v == "1") {
+    if bench_switch("SHIELDWALL_BENCH_NO_VALUE_INDEX") {
         shieldwall::ingest::set_value_extraction(false);
+    }
+    // Benchmarks only: measure what the audit records of reads cost (reads of RED and
+    // AMBER+STRICT objects are then NOT recorded; docs/PERFORMANCE.md, "Audit trail").
+    if bench_switch("SHIELDWALL_BENCH_NO_READ_AUDIT") {
+        eprintln!(
+            "shieldwall: SHIELDWALL_BENCH_NO_READ_AUDIT=1: reads of RED and AMBER+STRICT objects are NOT recorded in the audit trail (benchmarks only)"
+        );
+        hub::audit::skip_read_records_for_benchmarks();
     }
     let result = match cli.command {
         Command::Validate(args) => cli::validate::run(args),

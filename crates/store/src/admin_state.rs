@@ -65,7 +65,7 @@ macro_rules! commit_body {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        crate::backends::append_audit_in!(tx, $entries, now);
+        let _head = crate::backends::append_audit_in!(tx, $entries, now);
         tx.commit().await?;
         Ok(AdminCommit::Committed(next))
     }};

@@ -610,36 +610,32 @@ macro_rules! append_audit_in {
     // `$items`: `(time_us, &Entry)` in chain order; each record's time is never earlier than the
     // one before it.
     (@timed $tx:expr, $items:expr) => {{
-        let last = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM audit ORDER BY seq DESC LIMIT 1",
-            $crate::backends::AUDIT_COLUMNS
-        )))
-        .fetch_optional(&mut *$tx)
-        .await?;
-        let last = match last {
-            Some(r) => Some($crate::backends::audit_row!(r)?),
-            None => None,
+        let last = sqlx::query("SELECT seq, time_us, digest FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let mut sealer = match last {
+            Some(r) => audit::Sealer::after(
+                audit::Head {
+                    seq: r.try_get(0)?,
+                    digest: r.try_get(2)?,
+                },
+                // Never earlier than the record before (a clock stepped back keeps the order).
+                r.try_get(1)?,
+            ),
+            None => audit::Sealer::after(audit::Head::of(None), i64::MIN),
         };
-        let mut head = audit::Head::of(last.as_ref());
-        // Never earlier than the record before (a clock stepped back keeps the order).
-        let mut floor = last.as_ref().map_or(i64::MIN, |l| l.time_us);
-        let mut records = Vec::new();
-        for (t, e) in $items {
-            floor = floor.max(t);
-            let r = audit::seal(&head, floor, e);
-            head = audit::Head::of(Some(&r));
-            records.push(r);
-        }
+        let records: Vec<audit::Sealed<'_>> =
+            $items.map(|(t, e)| sealer.seal(t, e)).collect();
         // One statement for the whole batch (`AuditRows`), not one per record.
         $crate::backends::AuditRows::insert_audit(&mut *$tx, &records).await?;
-        head
+        sealer.head().clone()
     }};
     ($tx:expr, $entries:expr, $now:expr) => {{
         let now: i64 = $now;
         $crate::backends::append_audit_in!(@timed $tx, ($entries).iter().map(|e| (now, e)))
     }};
 }
-pub(crate) use {append_audit_in, audit_row};
+pub(crate) use append_audit_in;
 
 /// Inserts sealed audit records in one statement whose text does not depend on how many there
 /// are (so that it is prepared once per connection): a JSON array of rows through `json_each` on
@@ -647,40 +643,43 @@ pub(crate) use {append_audit_in, audit_row};
 pub(crate) trait AuditRows {
     fn insert_audit(
         &mut self,
-        records: &[audit::Record],
+        records: &[audit::Sealed<'_>],
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
 impl AuditRows for sqlx::SqliteConnection {
-    async fn insert_audit(&mut self, records: &[audit::Record]) -> Result<(), StoreError> {
+    async fn insert_audit(&mut self, records: &[audit::Sealed<'_>]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
-        let rows: Vec<serde_json::Value> = records
+        // Rows as JSON arrays written straight from the entries (no copy of a field).
+        let rows: Vec<_> = records
             .iter()
             .map(|r| {
-                serde_json::json!([
+                (
                     r.seq,
                     r.time_us,
-                    r.actor,
-                    r.action,
-                    r.path,
-                    r.target,
-                    r.outcome,
-                    r.detail,
-                    r.prev_digest,
-                    r.digest
-                ])
+                    &r.entry.actor,
+                    &r.entry.action,
+                    &r.entry.path,
+                    &r.entry.target,
+                    &r.entry.outcome,
+                    &r.entry.detail,
+                    &r.prev_digest,
+                    &r.digest,
+                )
             })
             .collect();
+        let json = serde_json::to_string(&rows)
+            .map_err(|e| StoreError::Corrupt(format!("audit records as JSON: {e}")))?;
         sqlx::query(
+            // `jsonb_each` hands each row over as JSONB, read by `->>` without turning it into
+            // text and parsing it again for every column.
             "INSERT INTO audit (seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest) \
-             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
-             json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
-             json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), \
-             json_extract(value, '$[9]') FROM json_each($1) ORDER BY key",
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+             value ->> 6, value ->> 7, value ->> 8, value ->> 9 FROM jsonb_each($1) ORDER BY key",
         )
-        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(json)
         .execute(&mut *self)
         .await?;
         Ok(())
@@ -688,11 +687,13 @@ impl AuditRows for sqlx::SqliteConnection {
 }
 
 impl AuditRows for sqlx::PgConnection {
-    async fn insert_audit(&mut self, records: &[audit::Record]) -> Result<(), StoreError> {
+    async fn insert_audit(&mut self, records: &[audit::Sealed<'_>]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
-        let col = |f: fn(&audit::Record) -> &str| -> Vec<&str> { records.iter().map(f).collect() };
+        let col = |f: for<'r, 's> fn(&'r audit::Sealed<'s>) -> &'r str| -> Vec<&str> {
+            records.iter().map(f).collect()
+        };
         sqlx::query(
             "INSERT INTO audit (seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest) \
              SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], \
@@ -700,12 +701,12 @@ impl AuditRows for sqlx::PgConnection {
         )
         .bind(records.iter().map(|r| r.seq).collect::<Vec<i64>>())
         .bind(records.iter().map(|r| r.time_us).collect::<Vec<i64>>())
-        .bind(col(|r| &r.actor))
-        .bind(col(|r| &r.action))
-        .bind(col(|r| &r.path))
-        .bind(col(|r| &r.target))
-        .bind(col(|r| &r.outcome))
-        .bind(col(|r| &r.detail))
+        .bind(col(|r| &r.entry.actor))
+        .bind(col(|r| &r.entry.action))
+        .bind(col(|r| &r.entry.path))
+        .bind(col(|r| &r.entry.target))
+        .bind(col(|r| &r.entry.outcome))
+        .bind(col(|r| &r.entry.detail))
         .bind(col(|r| &r.prev_digest))
         .bind(col(|r| &r.digest))
         .execute(&mut *self)

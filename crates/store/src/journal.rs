@@ -70,7 +70,7 @@ struct Closed {
 #[derive(Debug)]
 struct Pending {
     time_us: i64,
-    entry: Entry,
+    entry: Arc<Entry>,
     segment: Arc<str>,
     end: u64,
     bytes: u64,
@@ -99,8 +99,9 @@ pub struct Journal {
 /// Records taken from the journal for one transaction ([`Journal::take`]).
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// `(time_us, entry)` in journal order.
-    pub items: Vec<(i64, Entry)>,
+    /// `(time_us, entry)` in journal order (the entries the journal keeps in memory: they are
+    /// read back from its files only by [`recover`]).
+    pub items: Vec<(i64, Arc<Entry>)>,
     /// For each segment the batch reads from: how far it has then been drained.
     pub marks: Vec<(String, i64)>,
     /// Rows of `audit_journal` of deleted segments, deleted in the same transaction.
@@ -193,8 +194,13 @@ impl Journal {
 
     /// Appends one record with one write; when this returns `Ok` the record is in the file (in
     /// the operating system's cache). Refused when more than the cap is waiting to be drained.
-    pub fn append(&self, time_us: i64, entry: &Entry) -> Result<(), JournalError> {
-        let line = audit::journal_line(time_us, entry);
+    pub fn append(&self, time_us: i64, entry: Entry) -> Result<(), JournalError> {
+        let line = audit::journal_line(time_us, &entry);
+        if line.is_empty() {
+            return Err(JournalError::Io(std::io::Error::other(
+                "the record could not be encoded",
+            )));
+        }
         let bytes = line.len() as u64;
         let mut st = self.state.lock().map_err(lock_err)?;
         if st.pending_bytes + bytes > self.max_bytes {
@@ -217,7 +223,7 @@ impl Journal {
         let (segment, end) = (cur.name.clone(), cur.len);
         st.pending.push_back(Pending {
             time_us,
-            entry: entry.clone(),
+            entry: Arc::new(entry),
             segment,
             end,
             bytes,
@@ -337,7 +343,7 @@ impl AnyStore {
     /// [`crate::Store::audit_flush`].
     pub async fn audit_append_journaled(
         &self,
-        items: &[(i64, Entry)],
+        items: &[(i64, impl std::borrow::Borrow<Entry> + Sync)],
         marks: &[(String, i64)],
         forget: &[String],
         durable: bool,
@@ -348,7 +354,7 @@ impl AnyStore {
         macro_rules! body {
             ($tx:expr) => {{
                 let head =
-                    crate::backends::append_audit_in!(@timed $tx, items.iter().map(|(t, e)| (*t, e)));
+                    crate::backends::append_audit_in!(@timed $tx, items.iter().map(|(t, e)| (*t, std::borrow::Borrow::<Entry>::borrow(e))));
                 for (segment, drained) in marks {
                     sqlx::query(MARK)
                         .bind(segment)
@@ -581,7 +587,12 @@ pub async fn recover(store: &AnyStore, dir: &Path) -> Result<Recovered, StoreErr
             Err(e) => return Err(io(e)),
         }
         store
-            .audit_append_journaled(&[], &[], std::slice::from_ref(&name), true)
+            .audit_append_journaled(
+                &[] as &[(i64, Entry)],
+                &[],
+                std::slice::from_ref(&name),
+                true,
+            )
             .await?;
         drop(file);
         out.segments += 1;
@@ -596,4 +607,73 @@ pub async fn recover(store: &AnyStore, dir: &Path) -> Result<Recovered, StoreErr
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// What the writer drains from memory is exactly what a replay would read back from the
+    /// file, line for line and in order (the file is read again only by [`recover`]), and a
+    /// record leaves the queue only once its batch is drained; a batch that failed is taken
+    /// again whole.
+    #[test]
+    fn the_records_in_memory_are_the_records_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path(), 1 << 20).unwrap();
+        let entries: Vec<Entry> = (0..50)
+            .map(|i| {
+                Entry::new(
+                    &format!("eve\n\"{i}\\"),
+                    "read",
+                    "taxii",
+                    &format!("collection:\u{0}{i}"),
+                    "ok",
+                )
+                .detail(&format!("red=1 [indicator--{i}] \u{2028}"))
+            })
+            .collect();
+        for (i, e) in entries.iter().enumerate() {
+            j.append(1_000 + i as i64, e.clone()).unwrap();
+        }
+        assert_eq!(j.pending(), 50);
+        let first = j.take(20);
+        assert_eq!(first.items.len(), 20);
+        j.not_drained(j.take(0));
+        // Not drained: taken again, the same.
+        let again = j.take(20);
+        assert_eq!(again.items, first.items);
+        assert_eq!(again.marks, first.marks);
+        j.drained(&again);
+        assert_eq!(j.pending(), 30);
+        let rest = j.take(DRAIN_BATCH);
+        assert_eq!(rest.items.len(), 30);
+
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1);
+        let bytes = std::fs::read(&files[0]).unwrap();
+        let from_file: Vec<(i64, Entry)> = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| audit::parse_journal_line(l).unwrap())
+            .collect();
+        let in_memory: Vec<(i64, Entry)> = again
+            .items
+            .iter()
+            .chain(&rest.items)
+            .map(|(t, e)| (*t, Entry::clone(e)))
+            .collect();
+        assert_eq!(from_file, in_memory);
+        assert_eq!(
+            in_memory.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+            entries
+        );
+        // The marks say how far the file was read: the whole of it after the last batch.
+        let (_, end) = rest.marks.last().unwrap();
+        assert_eq!(*end as usize, bytes.len());
+    }
 }

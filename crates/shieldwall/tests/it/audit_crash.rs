@@ -9,7 +9,8 @@
 //! dropped under the flood, the torn line is dropped and recorded, the POSTs went through, and
 //! the journal is empty. The journal's replay on its own (`journal_replay_*`): idempotent when the
 //! process died after a batch's commit and before the segment's deletion, torn and damaged lines,
-//! a live process's segment left alone, the cap.
+//! a live process's segment left alone, the cap. The benchmarks' switch that turns read records
+//! off works only when it is exactly `1`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
@@ -34,40 +35,38 @@ const READS: usize = 2_000;
 /// Connections reading at once.
 const CONNECTIONS: usize = 32;
 
-async fn flood_then_kill(url: &str, dir: &Path) {
+/// A demo node on `url` with its configuration in `dir` (not started): the configuration's path.
+async fn demo_node(url: &str, dir: &Path) -> std::path::PathBuf {
     let mut cfg = demo::config("127.0.0.1:0", &dir.join("data")).unwrap();
     cfg.server.database = Some(url.to_owned());
     let config = dir.join("shieldwall.toml");
     std::fs::write(&config, toml::to_string(&cfg).unwrap()).unwrap();
     let checked = cfg.check("demo").unwrap();
-    {
-        let store = AnyStore::open(&checked.database).await.unwrap();
-        let coalition = Coalition::from_config(&checked);
-        demo::seed(
-            &store,
-            &coalition,
-            shieldwall::publish::PublishLimits::from_server(&checked.config.server),
-        )
-        .await
-        .unwrap();
-        if let AnyStore::Postgres(pg) = store {
-            pg.pool().close().await;
-        }
+    let store = AnyStore::open(&checked.database).await.unwrap();
+    let coalition = Coalition::from_config(&checked);
+    demo::seed(
+        &store,
+        &coalition,
+        shieldwall::publish::PublishLimits::from_server(&checked.config.server),
+    )
+    .await
+    .unwrap();
+    if let AnyStore::Postgres(pg) = store {
+        pg.pool().close().await;
     }
-    let (mut server, base) = nodes::serve_child(
-        Command::new(env!("CARGO_BIN_EXE_shieldwall"))
-            .args(["serve", "--config"])
-            .arg(&config),
-    );
+    config
+}
+
+/// The objects URL of the demo's indicator collection on `base`, and the id of a RED object
+/// ee-analyst may read (its own).
+async fn red_object(base: &str) -> (String, String) {
     let coll = uuid::Uuid::new_v5(
         &uuid::Uuid::from_u128(0x5f1e_1d00_0000_4000_8000_5348_4945_4c44),
         b"coalition-indicators",
     )
     .to_string();
     let objects = format!("{base}/coalition/collections/{coll}/objects/");
-    let c = common::client();
-    // A RED object ee-analyst may read (its own).
-    let page: Value = c
+    let page: Value = common::client()
         .get(format!("{objects}?limit=1000"))
         .basic_auth("ee-analyst", Some("demo"))
         .header("Accept", ACCEPT)
@@ -90,6 +89,49 @@ async fn flood_then_kill(url: &str, dir: &Path) {
         .and_then(|o| o["id"].as_str())
         .expect("ee-analyst sees a RED object")
         .to_owned();
+    (objects, red_id)
+}
+
+/// The read records of ee-analyst naming `red_id` by id (`audit show` replays what a killed
+/// server left in its journal first).
+fn red_reads_recorded(dir: &Path, config: &Path, red_id: &str) -> usize {
+    let o = sw(
+        dir,
+        &[
+            "audit",
+            "show",
+            "--json",
+            "--action",
+            "read",
+            "--actor",
+            "ee-analyst",
+            "--limit",
+            "100000",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| {
+            r["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(red_id) && d.contains("endpoint=object "))
+        })
+        .count()
+}
+
+async fn flood_then_kill(url: &str, dir: &Path) {
+    let config = demo_node(url, dir).await;
+    let (mut server, base) = nodes::serve_child(
+        Command::new(env!("CARGO_BIN_EXE_shieldwall"))
+            .args(["serve", "--config"])
+            .arg(&config),
+    );
+    let (objects, red_id) = red_object(&base).await;
+    let c = common::client();
     let by_id = format!("{objects}{red_id}/");
 
     let answered = Arc::new(AtomicUsize::new(0));
@@ -204,32 +246,7 @@ async fn flood_then_kill(url: &str, dir: &Path) {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = sw(
-        dir,
-        &[
-            "audit",
-            "show",
-            "--json",
-            "--action",
-            "read",
-            "--actor",
-            "ee-analyst",
-            "--limit",
-            "100000",
-            "--config",
-            config.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let recorded = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| {
-            r["detail"]
-                .as_str()
-                .is_some_and(|d| d.contains(&red_id) && d.contains("endpoint=object "))
-        })
-        .count();
+    let recorded = red_reads_recorded(dir, &config, &red_id);
     eprintln!("{answered} reads answered, {recorded} recorded");
     // Each answered read has its record; at most the reads in flight at the kill have a record
     // without an answer.
@@ -302,7 +319,7 @@ async fn journal_replay(url: &str, dir: &Path) {
     let read = |i: usize| Entry::new("alice", "read", "taxii", &format!("collection:c{i}"), "ok");
     let j = Journal::open(&jdir, 1 << 20).unwrap();
     for i in 0..10 {
-        j.append(1_000 + i as i64, &read(i)).unwrap();
+        j.append(1_000 + i as i64, read(i)).unwrap();
     }
     // The writer committed the first six with their mark, then the process died.
     let batch = j.take(6);
@@ -384,15 +401,15 @@ async fn journal_replay(url: &str, dir: &Path) {
     assert_eq!(all().await.len(), records.len());
     // A live process's segment is not replayed under it.
     let live = Journal::open(&jdir, 1 << 20).unwrap();
-    live.append(3_000, &read(20)).unwrap();
+    live.append(3_000, read(20)).unwrap();
     let r = recover(&store, &jdir).await.unwrap();
     assert_eq!((r.segments, r.live), (0, 1));
     assert_eq!(all().await.len(), records.len());
     // The cap: beyond it, a record is refused, not dropped silently.
     let small = Journal::open(&dir.join("small"), 600).unwrap();
-    small.append(1, &read(0)).unwrap();
+    small.append(1, read(0)).unwrap();
     assert!(matches!(
-        small.append(2, &read(1).detail(&"x".repeat(600))),
+        small.append(2, read(1).detail(&"x".repeat(600))),
         Err(JournalError::Full(_))
     ));
 }
@@ -427,4 +444,59 @@ async fn red_read_flood_then_sigkill_loses_no_record_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     flood_then_kill(&db.url, dir.path()).await;
     db.drop_db(None).await;
+}
+
+/// The benchmarks' switch `SHIELDWALL_BENCH_NO_READ_AUDIT` turns the read records off only when
+/// it is exactly `1`: any other value, close as it may be, leaves every RED read recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_unrecorded_only_when_the_bench_switch_is_exactly_1() {
+    let (dir, path) = common::sqlite_path();
+    let dir = dir.path();
+    let config = demo_node(&format!("sqlite://{}", path.display()), dir).await;
+    let mut expected = 0;
+    for (value, recorded) in [
+        (None, true),
+        (Some("1"), false),
+        (Some("true"), true),
+        (Some("0"), true),
+        (Some(" 1"), true),
+        (Some("1 "), true),
+        (Some("01"), true),
+        (Some(""), true),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shieldwall"));
+        cmd.args(["serve", "--config"]).arg(&config);
+        match value {
+            Some(v) => cmd.env("SHIELDWALL_BENCH_NO_READ_AUDIT", v),
+            None => cmd.env_remove("SHIELDWALL_BENCH_NO_READ_AUDIT"),
+        };
+        let (mut server, base) = nodes::serve_child(&mut cmd);
+        let (objects, red_id) = red_object(&base).await;
+        for _ in 0..3 {
+            let r = common::client()
+                .get(format!("{objects}{red_id}/"))
+                .basic_auth("ee-analyst", Some("demo"))
+                .header("Accept", ACCEPT)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        }
+        // Killed: what it journaled is replayed by `audit show`.
+        server.kill().unwrap();
+        server.wait().unwrap();
+        if recorded {
+            expected += 3;
+        }
+        assert_eq!(
+            red_reads_recorded(dir, &config, &red_id),
+            expected,
+            "SHIELDWALL_BENCH_NO_READ_AUDIT={value:?}"
+        );
+    }
+    let o = sw(
+        dir,
+        &["audit", "verify", "--config", config.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }
