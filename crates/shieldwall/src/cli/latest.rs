@@ -626,8 +626,16 @@ mod tests {
         let (mut fast_hits, mut fast_indicators, mut general) = (0, 0, 0);
         let mut times = Times::default();
         for _ in 0..30_000 {
+            // Half of the objects start as a plain indicator, the rest from nothing.
             let mut o = String::from("{");
-            let members = next(9);
+            let plain = next(2) == 0;
+            if plain {
+                o.push_str(&format!(
+                    r#""type": "indicator", "id": {}, "pattern": {}"#,
+                    values[2], values[3]
+                ));
+            }
+            let members = next(if plain { 4 } else { 9 });
             for m in 0..members {
                 let k = keys[next(keys.len())];
                 // Mostly well-typed values for the fields read, so that indicators come out.
@@ -641,7 +649,7 @@ mod tests {
                     _ => values[next(values.len())],
                 };
                 let ws = [" ", "", "\n\t", " \r\n"][next(4)];
-                if m > 0 {
+                if m > 0 || plain {
                     o.push(',');
                 }
                 o.push_str(&format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"));

@@ -591,7 +591,11 @@ fn a_cached_compiled_set_finds_the_same_hits_and_damage_is_refused() {
         std::fs::write(&cache, &b).unwrap();
         let o = scan(&cache);
         assert_eq!(o.status.code(), Some(2), "byte {at}: {}", stderr(&o));
-        assert!(stderr(&o).contains("checksum mismatch"), "byte {at}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("checksum mismatch"),
+            "byte {at}: {}",
+            stderr(&o)
+        );
         assert_eq!(std::fs::read(&cache).unwrap(), b, "byte {at}: left alone");
     }
 
@@ -601,7 +605,11 @@ fn a_cached_compiled_set_finds_the_same_hits_and_damage_is_refused() {
     std::fs::write(&cache, &older).unwrap();
     let o = scan(&cache);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("layout version 0: compiling again"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("layout version 0: compiling again"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("written to --cache"), "{}", stderr(&o));
     assert_eq!(hits(&o), want);
 
