@@ -1065,7 +1065,7 @@ impl Index {
         let keys = v4.len() / 8 + v6.len() / 20 + h16.len() / 20 + h32[0].len() / 36;
         let ((v4, v6, c4, c6, h16, h20, h32), (arena, table, classes)) = if keys >= 4096 {
             std::thread::scope(|scope| {
-                match std::thread::Builder::new().spawn_scoped(scope, &tables) {
+                match std::thread::Builder::new().spawn_scoped(scope, tables) {
                     Ok(h) => {
                         let s = strings(r);
                         let t = h
