@@ -297,12 +297,16 @@ fn each_collection_indicator(
 struct Batch {
     text: String,
     order: Vec<Slot>,
-    owned: Vec<(
-        usize,
-        matcher::VersionKey,
-        Result<Indicator, (Option<String>, String)>,
-    )>,
+    owned: Vec<Owned>,
 }
+
+/// An indicator read by the general reader: its file, its key, and the indicator or its id
+/// and why it cannot be read.
+type Owned = (
+    usize,
+    matcher::VersionKey,
+    Result<Indicator, (Option<String>, String)>,
+);
 
 #[derive(Debug)]
 enum Slot {
