@@ -917,11 +917,11 @@ impl Index {
 
     /// Reads what [`Index::write_to`] wrote, checking every posting against `nobs`
     /// observation expressions; the automata are added afterwards ([`Index::add_text`],
-    /// [`Index::build_engines`]). The sections are cut first (their sizes checked against the
-    /// bytes), then the text table is built on a second thread while this one builds the
-    /// address and digest tables.
+    /// [`Index::build_engines`]). The address and digest tables are built on a second thread
+    /// as soon as their sections are read, while this one reads the text keys and builds the
+    /// text table.
     pub(crate) fn read_from(
-        r: &mut crate::flat::Rd<'_>,
+        r: &mut crate::flat::Src<'_>,
         nobs: u32,
     ) -> Result<Index, crate::flat::FlatError> {
         use crate::flat::{FlatError, corrupt};
@@ -937,13 +937,14 @@ impl Index {
         for _ in 0..nlists {
             let n = r.count(4)?;
             let mut l = Vec::with_capacity(n);
-            for c in r.take(n * 4)?.chunks_exact(4) {
+            r.each(n, 4, |c| {
                 let o = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
                 if o >= nobs {
                     return Err(corrupt("a posting names no observation expression"));
                 }
                 l.push(o);
-            }
+                Ok(())
+            })?;
             ix.posts.lists.push(l);
         }
         let nl = ix.posts.lists.len() as u32;
@@ -955,9 +956,8 @@ impl Index {
             }
         };
         /// A table's entries: `size`-byte keys each followed by a posting.
-        fn section<'a>(r: &mut crate::flat::Rd<'a>, size: usize) -> Result<&'a [u8], FlatError> {
-            let n = r.count(size + 4)?;
-            r.take(n * (size + 4))
+        fn section(r: &mut crate::flat::Src<'_>, size: usize) -> Result<Vec<u8>, FlatError> {
+            r.vec(size + 4)
         }
         fn map<K: std::hash::Hash + Eq>(
             b: &[u8],
@@ -998,74 +998,90 @@ impl Index {
         let h16 = section(r, 16)?;
         let h20 = [section(r, 20)?, section(r, 20)?];
         let h32 = [section(r, 32)?, section(r, 32)?];
-        let arena = r.bytes()?;
-        let n = r.count(12)?;
-        let strs = r.take(n * 12)?;
+        type Tables = (
+            HashMap<u32, Post>,
+            HashMap<u128, Post>,
+            Vec<(u8, HashMap<u32, Post>)>,
+            Vec<(u8, HashMap<u128, Post>)>,
+            HashMap<[u8; 16], Post>,
+            [HashMap<[u8; 20], Post>; 2],
+            [HashMap<[u8; 32], Post>; 2],
+        );
+        let tables = || -> Result<Tables, FlatError> {
+            let mut c4 = Vec::with_capacity(cidr4.len());
+            for (len, b) in &cidr4 {
+                c4.push((*len, map(b, 4, k4, post_ok)?));
+            }
+            let mut c6 = Vec::with_capacity(cidr6.len());
+            for (len, b) in &cidr6 {
+                c6.push((*len, map(b, 16, k6, post_ok)?));
+            }
+            Ok((
+                map(&v4, 4, k4, post_ok)?,
+                map(&v6, 16, k6, post_ok)?,
+                c4,
+                c6,
+                map(&h16, 16, arr::<16>, post_ok)?,
+                [
+                    map(&h20[0], 20, arr::<20>, post_ok)?,
+                    map(&h20[1], 20, arr::<20>, post_ok)?,
+                ],
+                [
+                    map(&h32[0], 32, arr::<32>, post_ok)?,
+                    map(&h32[1], 32, arr::<32>, post_ok)?,
+                ],
+            ))
+        };
         let hasher = ix.hasher.clone();
-        let strings = || -> Result<(Vec<u8>, HashTable<StrKey>, u32), FlatError> {
-            let arena = arena.to_vec();
-            let mut t = HashTable::with_capacity(strs.len() / 12);
-            let mut classes = 0u32;
-            for e in strs.chunks_exact(12) {
-                let u = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
-                let (off, len, p) = (u(0), u(4), u(8));
-                if !post_ok(p) {
-                    return Err(corrupt("a table entry points nowhere"));
-                }
-                let end = off as usize + len as usize;
-                if len == 0 || end > arena.len() {
-                    return Err(corrupt("a text key runs past its arena"));
-                }
-                let b = &arena[off as usize..end];
-                classes |= class_bit(b[0]);
-                let h = hasher.hash_one((b[0], &b[1..]));
-                t.insert_unique(h, StrKey { off, len, post: p }, |k| {
-                    let b = &arena[k.off as usize..(k.off + k.len) as usize];
-                    hasher.hash_one((b[0], &b[1..]))
-                });
-            }
-            Ok((arena, t, classes))
-        };
-        let rest = |ix: &mut Index| -> Result<(), FlatError> {
-            ix.v4 = map(v4, 4, k4, post_ok)?;
-            ix.v6 = map(v6, 16, k6, post_ok)?;
-            for (len, b) in cidr4 {
-                ix.cidr4.push((len, map(b, 4, k4, post_ok)?));
-            }
-            for (len, b) in cidr6 {
-                ix.cidr6.push((len, map(b, 16, k6, post_ok)?));
-            }
-            ix.h16 = map(h16, 16, arr::<16>, post_ok)?;
-            for (i, b) in h20.into_iter().enumerate() {
-                ix.h20[i] = map(b, 20, arr::<20>, post_ok)?;
-            }
-            for (i, b) in h32.into_iter().enumerate() {
-                ix.h32[i] = map(b, 32, arr::<32>, post_ok)?;
-            }
-            Ok(())
-        };
-        // Two threads when the tables are large enough to be worth one; one when a thread
-        // cannot be had.
-        let (arena, table, classes) = if strs.len() >= 12 * 4096 {
+        let strings =
+            |r: &mut crate::flat::Src<'_>| -> Result<(Vec<u8>, HashTable<StrKey>, u32), FlatError> {
+                let arena = r.vec(1)?;
+                let n = r.count(12)?;
+                let mut t = HashTable::with_capacity(n);
+                let mut classes = 0u32;
+                r.each(n, 12, |e| {
+                    let u = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
+                    let (off, len, p) = (u(0), u(4), u(8));
+                    if !post_ok(p) {
+                        return Err(corrupt("a table entry points nowhere"));
+                    }
+                    let end = off as usize + len as usize;
+                    if len == 0 || end > arena.len() {
+                        return Err(corrupt("a text key runs past its arena"));
+                    }
+                    let b = &arena[off as usize..end];
+                    classes |= class_bit(b[0]);
+                    let h = hasher.hash_one((b[0], &b[1..]));
+                    t.insert_unique(h, StrKey { off, len, post: p }, |k| {
+                        let b = &arena[k.off as usize..(k.off + k.len) as usize];
+                        hasher.hash_one((b[0], &b[1..]))
+                    });
+                    Ok(())
+                })?;
+                Ok((arena, t, classes))
+            };
+        // The address tables on a second thread when they are large enough to be worth one
+        // (and a thread can be had).
+        let keys = v4.len() / 8 + v6.len() / 20 + h16.len() / 20 + h32[0].len() / 36;
+        let ((v4, v6, c4, c6, h16, h20, h32), (arena, table, classes)) = if keys >= 4096 {
             std::thread::scope(|scope| {
-                match std::thread::Builder::new().spawn_scoped(scope, strings) {
+                match std::thread::Builder::new().spawn_scoped(scope, tables) {
                     Ok(h) => {
-                        let done = rest(&mut ix);
-                        let s = h
+                        let s = strings(r);
+                        let t = h
                             .join()
-                            .unwrap_or_else(|_| Err(corrupt("the text table could not be built")));
-                        done.and(s)
+                            .unwrap_or_else(|_| Err(corrupt("the tables could not be built")));
+                        Ok::<_, FlatError>((t?, s?))
                     }
-                    Err(_) => {
-                        rest(&mut ix)?;
-                        strings()
-                    }
+                    Err(_) => Ok((tables()?, strings(r)?)),
                 }
             })?
         } else {
-            rest(&mut ix)?;
-            strings()?
+            let t = tables()?;
+            (t, strings(r)?)
         };
+        (ix.v4, ix.v6, ix.cidr4, ix.cidr6, ix.h16, ix.h20, ix.h32) =
+            (v4, v6, c4, c6, h16, h20, h32);
         (ix.arena, ix.strings, ix.str_classes) = (arena, table, classes);
         Ok(ix)
     }

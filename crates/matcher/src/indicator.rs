@@ -28,6 +28,39 @@ pub struct Indicator {
     pub marking_refs: Vec<String>,
 }
 
+/// The fields of an indicator that the compiler reads, borrowed: what
+/// [`crate::Compiler::add_version_ref`] takes, so that a reader holding the text of many
+/// indicators in one buffer allocates nothing per indicator. [`Indicator::view`] gives it for
+/// an owned indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndicatorRef<'a> {
+    /// `indicator--…`.
+    pub id: &'a str,
+    /// `name`, if any.
+    pub name: Option<&'a str>,
+    /// `pattern`.
+    pub pattern: &'a str,
+    /// `pattern_type` (only `stix` is compiled).
+    pub pattern_type: &'a str,
+    /// `valid_from`, nanoseconds since the epoch.
+    pub valid_from: Option<i64>,
+    /// `valid_until`, nanoseconds since the epoch.
+    pub valid_until: Option<i64>,
+    /// `revoked`.
+    pub revoked: bool,
+    /// As [`Indicator::added`].
+    pub added: Option<i64>,
+}
+
+impl IndicatorRef<'_> {
+    /// Whether the indicator is in force at `at` (as [`Indicator::active_at`]).
+    pub fn active_at(&self, at: i64) -> bool {
+        !self.revoked
+            && self.valid_from.is_none_or(|f| f <= at)
+            && self.valid_until.is_none_or(|u| at < u)
+    }
+}
+
 /// The marking-definition ids of `object_marking_refs` then of `granular_markings[*].marking_ref`.
 fn marking_refs(obj: &Value) -> Vec<String> {
     let object_level = obj
@@ -86,9 +119,21 @@ impl Indicator {
     /// Whether the indicator is in force at `at` (nanoseconds): not revoked, and
     /// `valid_from ≤ at < valid_until` (a missing bound does not limit).
     pub fn active_at(&self, at: i64) -> bool {
-        !self.revoked
-            && self.valid_from.is_none_or(|f| f <= at)
-            && self.valid_until.is_none_or(|u| at < u)
+        self.view().active_at(at)
+    }
+
+    /// The fields the compiler reads, borrowed.
+    pub fn view(&self) -> IndicatorRef<'_> {
+        IndicatorRef {
+            id: &self.id,
+            name: self.name.as_deref(),
+            pattern: &self.pattern,
+            pattern_type: &self.pattern_type,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            revoked: self.revoked,
+            added: self.added,
+        }
     }
 }
 

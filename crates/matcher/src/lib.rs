@@ -35,7 +35,7 @@ mod verify;
 pub mod warninglist;
 
 pub use flat::FlatError;
-pub use indicator::{Indicator, IndicatorError, indicators_from_document};
+pub use indicator::{Indicator, IndicatorError, IndicatorRef, indicators_from_document};
 pub use observed::record_to_observed_data;
 
 use std::hash::BuildHasher;
@@ -343,7 +343,7 @@ impl Compiler {
 
     /// Adds one indicator (or counts why it is left out).
     pub fn add(&mut self, ind: &Indicator) {
-        self.add_one(ind);
+        self.add_one(&ind.view());
     }
 
     /// Adds one version of an indicator, keeping only the latest version of each id among
@@ -351,7 +351,13 @@ impl Compiler {
     /// and a later version replaces the one compiled before, even when the later one is then
     /// left out (revoked, expired, …: the id is withdrawn, never served by an older version).
     pub fn add_version(&mut self, ind: &Indicator, key: VersionKey) {
-        self.version_of(&ind.id, key, Some(ind));
+        self.version_of(&ind.id, key, Some(&ind.view()));
+    }
+
+    /// [`Compiler::add_version`] of a borrowed indicator (a reader that keeps the fields of
+    /// many indicators in one buffer need not allocate per indicator).
+    pub fn add_version_ref(&mut self, ind: &IndicatorRef<'_>, key: VersionKey) {
+        self.version_of(ind.id, key, Some(ind));
     }
 
     /// Records a version of `id` whose object could not be read as an indicator: it takes
@@ -361,14 +367,14 @@ impl Compiler {
         self.version_of(id, key, None);
     }
 
-    fn add_maybe(&mut self, ind: Option<&Indicator>) -> (u32, u32) {
+    fn add_maybe(&mut self, ind: Option<&IndicatorRef<'_>>) -> (u32, u32) {
         match ind {
             Some(i) => self.add_one(i),
             None => (OUT_REFUSED, NO_PROBLEM),
         }
     }
 
-    fn version_of(&mut self, id: &str, key: VersionKey, ind: Option<&Indicator>) {
+    fn version_of(&mut self, id: &str, key: VersionKey, ind: Option<&IndicatorRef<'_>>) {
         if let Some(u) = uuid_bits(id) {
             // Canonical ids (nearly all): every version is compiled as it comes, and the
             // versions of one id are found once, by sorting, in `finish` (`settle`), instead of
@@ -477,7 +483,7 @@ impl Compiler {
     }
 
     /// Narrows the window of scan times for which the same indicators are active.
-    fn narrow(&mut self, ind: &Indicator, at: i64) {
+    fn narrow(&mut self, ind: &IndicatorRef<'_>, at: i64) {
         let (lo, hi) = &mut self.window;
         if let Some(f) = ind.valid_from {
             if f <= at {
@@ -495,7 +501,7 @@ impl Compiler {
         }
     }
 
-    fn add_one(&mut self, ind: &Indicator) -> (u32, u32) {
+    fn add_one(&mut self, ind: &IndicatorRef<'_>) -> (u32, u32) {
         let opts = self.opts;
         let report = &mut self.report;
         if ind.revoked {
@@ -669,9 +675,9 @@ impl Compiler {
     }
 }
 
-fn problem(ind: &Indicator, kind: ProblemKind, message: String) -> Problem {
+fn problem(ind: &IndicatorRef<'_>, kind: ProblemKind, message: String) -> Problem {
     Problem {
-        indicator: ind.id.clone(),
+        indicator: ind.id.to_owned(),
         kind,
         message,
     }
@@ -745,7 +751,7 @@ impl Stage {
     /// Adds one indicator; returns a problem if there is one (invalid ones are not added).
     fn add(
         &mut self,
-        ind: &Indicator,
+        ind: &IndicatorRef<'_>,
         subdomains: bool,
         warninglists: Option<&warninglist::Warninglists>,
     ) -> Option<Problem> {
@@ -756,7 +762,7 @@ impl Stage {
                 "the id is too long".into(),
             ));
         };
-        let Leaves { leaves, tree } = match leaves_of(&ind.pattern) {
+        let Leaves { leaves, tree } = match leaves_of(ind.pattern) {
             Ok(l) => l,
             Err((kind, msg)) => return Some(problem(ind, kind, msg)),
         };
@@ -851,11 +857,11 @@ impl Stage {
             ));
         }
         if rich {
-            self.rich.push((ind_no, ind.pattern.as_str().into()));
+            self.rich.push((ind_no, ind.pattern.into()));
         }
         let off = self.text.len() as u32;
-        self.text.push_str(&ind.id);
-        let mut name = ind.name.as_deref().unwrap_or("");
+        self.text.push_str(ind.id);
+        let mut name = ind.name.unwrap_or("");
         while name.len() > usize::from(u16::MAX) {
             let mut cut = usize::from(u16::MAX);
             while !name.is_char_boundary(cut) {
@@ -1013,47 +1019,74 @@ impl Compiled {
         f: &flat::Flat<'_>,
         warninglists: Option<std::sync::Arc<warninglist::Warninglists>>,
     ) -> Result<Compiled, flat::FlatError> {
+        let mut rest = f.rest;
+        let mut src = flat::Src::checked(&mut rest);
+        Compiled::read_body(&mut src, warninglists)
+    }
+
+    /// The set whose header, key and notes [`flat::read_head`] read: the rest is read from the
+    /// stream straight into the set's tables (no copy of the file in memory), and the set is
+    /// returned only when the checksum of the whole body matches and every offset holds.
+    /// `warninglists` must be those it was compiled with.
+    pub fn read_rest(
+        head: flat::Head<'_>,
+        warninglists: Option<std::sync::Arc<warninglist::Warninglists>>,
+    ) -> Result<Compiled, flat::FlatError> {
+        let mut src = head.src;
+        match Compiled::read_body(&mut src, warninglists) {
+            Ok(c) => Ok(c),
+            Err(e) => Err(src.fail(e)),
+        }
+    }
+
+    fn read_body(
+        r: &mut flat::Src<'_>,
+        warninglists: Option<std::sync::Arc<warninglist::Warninglists>>,
+    ) -> Result<Compiled, flat::FlatError> {
         use flat::corrupt;
-        let mut r = flat::Rd::new(f.rest);
         let window = (r.i64()?, r.i64()?);
-        let text = std::str::from_utf8(r.bytes()?)
-            .map_err(|_| corrupt("the id arena is not UTF-8"))?
-            .to_owned();
+        let text = r
+            .string()
+            .map_err(|_| corrupt("the id arena is not UTF-8"))?;
         let n = r.count(17)?;
         let mut inds = Vec::with_capacity(n);
-        for _ in 0..n {
+        r.each(n, 17, |e| {
+            let u = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
             inds.push(IndEntry {
-                off: r.u32()?,
-                id_len: r.u16()?,
-                name_len: r.u16()?,
-                first_obs: r.u32()?,
-                complex: r.u32()?,
-                warned: r.u8()? != 0,
+                off: u(0),
+                id_len: u16::from_le_bytes([e[4], e[5]]),
+                name_len: u16::from_le_bytes([e[6], e[7]]),
+                first_obs: u(8),
+                complex: u(12),
+                warned: e[16] != 0,
             });
-        }
+            Ok(())
+        })?;
         let n = r.count(8)?;
         let mut obs = Vec::with_capacity(n);
-        for _ in 0..n {
+        r.each(n, 8, |e| {
             obs.push(ObsEntry {
-                ind: r.u32()?,
-                verify: r.u32()?,
+                ind: u32::from_le_bytes([e[0], e[1], e[2], e[3]]),
+                verify: u32::from_le_bytes([e[4], e[5], e[6], e[7]]),
             });
-        }
+            Ok(())
+        })?;
         let (nverifiers, ncomplex) = (r.u32()? as usize, r.u32()? as usize);
         if nverifiers > obs.len() || ncomplex > inds.len() {
             return Err(corrupt("more evaluators than expressions"));
         }
         let n = r.count(4)?;
         let mut always = Vec::with_capacity(n);
-        for _ in 0..n {
-            let o = r.u32()?;
+        r.each(n, 4, |e| {
+            let o = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
             if o as usize >= obs.len() {
                 return Err(corrupt(
                     "an expression evaluated on every record does not exist",
                 ));
             }
             always.push(o);
-        }
+            Ok(())
+        })?;
         let n = r.count(12)?;
         let mut rich = Vec::with_capacity(n);
         for _ in 0..n {
@@ -1061,12 +1094,10 @@ impl Compiled {
             if i as usize >= inds.len() {
                 return Err(corrupt("a pattern of an indicator that does not exist"));
             }
-            rich.push((i, Box::<str>::from(r.str()?)));
+            rich.push((i, Box::<str>::from(r.string()?)));
         }
-        let mut index = Index::read_from(&mut r, obs.len() as u32)?;
-        if !r.done() {
-            return Err(corrupt("bytes left after the tables"));
-        }
+        let mut index = Index::read_from(r, obs.len() as u32)?;
+        r.end(true)?;
         // Every reference the scan follows, checked once.
         let mut prev = 0u32;
         for e in &inds {
@@ -2009,6 +2040,81 @@ mod tests {
         ));
     }
 
+    fn stream(bytes: &[u8], len: u64) -> Result<Compiled, FlatError> {
+        let mut r = bytes;
+        let head = flat::read_head(&mut r, len)?;
+        Compiled::read_rest(head, None)
+    }
+
+    #[test]
+    fn a_set_read_from_a_stream_is_the_set_read_from_bytes() {
+        let (set, _) = compile(&varied(), &CompileOptions::default());
+        let bytes = set.to_bytes(b"key", b"notes");
+        let mut r = &bytes[..];
+        let head = flat::read_head(&mut r, bytes.len() as u64).unwrap();
+        assert_eq!(
+            (&head.key[..], &head.notes[..]),
+            (&b"key"[..], &b"notes"[..])
+        );
+        let again = Compiled::read_rest(head, None).unwrap();
+        let recs = varied_records();
+        assert_eq!(hits_of(&again, &recs), hits_of(&set, &recs));
+        // The same tables (their order is the hash tables' own).
+        assert_eq!(again.to_bytes(b"key", b"notes").len(), bytes.len());
+        let mut r = &bytes[..];
+        let head = flat::read_head(&mut r, bytes.len() as u64).unwrap();
+        assert_eq!(head.check_rest(), Ok(()));
+    }
+
+    #[test]
+    fn damaged_streams_are_refused_and_a_damaged_body_says_so() {
+        let (set, _) = compile(&varied(), &CompileOptions::default());
+        let bytes = set.to_bytes(b"k", b"");
+        let n = bytes.len() as u64;
+        assert!(stream(&bytes, n).is_ok());
+        for at in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[at] ^= 0x41;
+            let e = stream(&b, n).unwrap_err();
+            if at >= 32 {
+                // The body: whatever breaks first, the checksum is what is reported.
+                assert_eq!(e, FlatError::Checksum, "byte {at}");
+                let mut r = &b[..];
+                let head = flat::read_head(&mut r, n);
+                assert!(head.and_then(|h| h.check_rest()).is_err(), "byte {at}");
+            }
+        }
+        for len in 0..bytes.len() {
+            // The length the file has, and a stream cut short of what its length said.
+            assert!(
+                stream(&bytes[..len], len as u64).is_err(),
+                "truncated to {len}"
+            );
+            assert!(matches!(
+                stream(&bytes[..len], n).unwrap_err(),
+                FlatError::Truncated { .. } | FlatError::Foreign
+            ));
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(
+            stream(&long, n + 1).unwrap_err(),
+            FlatError::Trailing { extra: 1 }
+        );
+        // A file that grew after its length was taken.
+        assert_eq!(
+            stream(&long, n).unwrap_err(),
+            FlatError::Trailing { extra: 1 }
+        );
+        assert_eq!(stream(b"{}", 2).unwrap_err(), FlatError::Foreign);
+        let mut other = bytes.clone();
+        other[8..12].copy_from_slice(&7u32.to_le_bytes());
+        assert_eq!(
+            stream(&other, n).unwrap_err(),
+            FlatError::Version { found: 7 }
+        );
+    }
+
     /// Re-seals `body` (everything after the header) with a valid checksum.
     fn reseal(bytes: &[u8], body: &[u8]) -> Vec<u8> {
         let mut b = bytes[..32].to_vec();
@@ -2040,6 +2146,11 @@ mod tests {
                 body.truncate(c.index(body.len()));
             }
             let b = reseal(&bytes, &body);
+            // Read from a stream, the same bytes are read or refused alike.
+            let streamed = flat::read_head(&mut &b[..], b.len() as u64)
+                .and_then(|h| Compiled::read_rest(h, None));
+            let whole = flat::open(&b).and_then(|f| Compiled::from_flat(&f, None));
+            prop_assert_eq!(streamed.is_ok(), whole.is_ok());
             if let Ok(f) = flat::open(&b)
                 && let Ok(c) = Compiled::from_flat(&f, None)
             {

@@ -188,6 +188,7 @@ struct RawGranular<'a> {
 }
 
 /// An object of an indicator file, read for the compiler.
+#[derive(Debug, PartialEq)]
 pub(crate) enum ReadObject {
     /// Not an indicator.
     Other,
@@ -269,6 +270,73 @@ fn fast_indicator(o: &RawObject<'_>) -> Option<ReadObject> {
         marking_refs,
     };
     Some(ReadObject::Indicator(key, Ok(ind)))
+}
+
+/// An object read by [`read_fast`]: the indicator's fields borrowed from its bytes.
+#[derive(Debug, PartialEq)]
+pub(crate) enum FastRead<'a> {
+    /// Not an indicator.
+    Other,
+    /// An indicator version and its key.
+    Indicator(matcher::VersionKey, matcher::IndicatorRef<'a>),
+}
+
+/// The last text and value of each kind of time read (`modified`, `created`, `valid_from`,
+/// `valid_until`): the versions of a file often share them, and comparing is cheaper than
+/// parsing.
+#[derive(Debug, Default)]
+pub(crate) struct Times {
+    last: [(String, i64); 4],
+}
+
+impl Times {
+    fn parse(&mut self, slot: usize, t: Option<&str>) -> Result<Option<i64>, ()> {
+        let Some(t) = t else { return Ok(None) };
+        let (text, value) = &mut self.last[slot];
+        if text.as_str() == t && !t.is_empty() {
+            return Ok(Some(*value));
+        }
+        let v = telemetry::time::parse_timestamp(t).ok_or(())?;
+        text.clear();
+        text.push_str(t);
+        *value = v;
+        Ok(Some(v))
+    }
+}
+
+/// Reads one object's bytes in one pass without serde ([`super::objscan`]) when it is written
+/// plainly and its indicator fields have the expected types; `None` otherwise, and the object
+/// is then for [`read_indicator`]. What it reads is what [`read_indicator`] reads (the tests
+/// hold the two together).
+pub(crate) fn read_fast<'a>(raw: &'a [u8], times: &mut Times) -> Option<FastRead<'a>> {
+    let f = super::objscan::scan(raw)?;
+    if f.ty != Some("indicator") {
+        return Some(FastRead::Other);
+    }
+    let modified = times.parse(0, f.modified).ok()?;
+    let created = times.parse(1, f.created).ok()?;
+    let valid_from = times.parse(2, f.valid_from).ok()?;
+    let valid_until = times.parse(3, f.valid_until).ok()?;
+    let revoked = f.revoked.unwrap_or(false);
+    let tlp = stix::tlp::effective_tlp(f.markings());
+    let key = matcher::VersionKey {
+        time: modified.or(created).unwrap_or(i64::MIN),
+        created: created.unwrap_or(i64::MIN),
+        withhold: (u8::from(revoked) << 4) | tlp.map_or(0, |l| l as u8 + 1),
+    };
+    Some(FastRead::Indicator(
+        key,
+        matcher::IndicatorRef {
+            id: f.id?,
+            name: f.name,
+            pattern: f.pattern?,
+            pattern_type: f.pattern_type.unwrap_or("stix"),
+            valid_from,
+            valid_until,
+            revoked,
+            added: modified.or(created),
+        },
+    ))
 }
 
 /// Streams the raw bytes of the objects of STIX documents (as [`for_each_object`], unparsed)
@@ -490,6 +558,149 @@ mod tests {
             latest_only(vec![red.clone(), plain], |o| o, &mut n),
             vec![red]
         );
+    }
+
+    /// Whatever the one-pass reader takes, it reads as the general reader does: objects put
+    /// together from plain and tricky pieces (escapes, duplicates, other types, broken
+    /// numbers, nested values, bad times, markings), compared field by field.
+    #[test]
+    fn the_one_pass_reader_reads_as_the_general_reader() {
+        let keys = [
+            "type",
+            "id",
+            "name",
+            "pattern",
+            "pattern_type",
+            "valid_from",
+            "valid_until",
+            "created",
+            "modified",
+            "revoked",
+            "object_marking_refs",
+            "granular_markings",
+            "spec_version",
+            "labels",
+            "confidence",
+            "x_other",
+        ];
+        let values = [
+            r#""indicator""#,
+            r#""malware""#,
+            r#""indicator--00000000-0000-4000-8000-000000000001""#,
+            r#""[ipv4-addr:value = '1.2.3.4']""#,
+            r#""[domain-name:value = 'a\u002eexample']""#,
+            r#""stix""#,
+            r#""sigma""#,
+            r#""2024-01-01T00:00:00Z""#,
+            r#""2024-02-01T00:00:00.123Z""#,
+            r#""2024-13-01T00:00:00Z""#,
+            r#""not a time""#,
+            r#""""#,
+            r#""caf\u00e9""#,
+            r#""café""#,
+            r#""a\"b""#,
+            "\"tab\there\"",
+            "true",
+            "false",
+            "null",
+            "0",
+            "-12.5e+3",
+            "01",
+            "1.",
+            "[]",
+            r#"["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"]"#,
+            r#"["marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", "x"]"#,
+            r#"["a", 1]"#,
+            r#"[{"marking_ref": "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", "selectors": ["pattern"]}]"#,
+            r#"{"a": [true, {"b": null}]}"#,
+            "[1,]",
+            "tru",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut fast_hits, mut fast_indicators, mut general) = (0, 0, 0);
+        let mut times = Times::default();
+        for _ in 0..30_000 {
+            // Half of the objects start as a plain indicator, the rest from nothing.
+            let mut o = String::from("{");
+            let plain = next(2) == 0;
+            if plain {
+                o.push_str(&format!(
+                    r#""type": "indicator", "id": {}, "pattern": {}"#,
+                    values[2], values[3]
+                ));
+            }
+            let members = next(if plain { 4 } else { 9 });
+            for m in 0..members {
+                let k = keys[next(keys.len())];
+                // Mostly well-typed values for the fields read, so that indicators come out.
+                let v = match (k, next(4)) {
+                    ("type", 0..=2) => r#""indicator""#,
+                    ("id", 0..=2) => values[2],
+                    ("pattern", 0..=2) => values[3],
+                    ("created" | "modified" | "valid_from" | "valid_until", 0..=1) => {
+                        values[7 + next(2)]
+                    }
+                    _ => values[next(values.len())],
+                };
+                let ws = [" ", "", "\n\t", " \r\n"][next(4)];
+                if m > 0 || plain {
+                    o.push(',');
+                }
+                o.push_str(&format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"));
+            }
+            o.push('}');
+            let raw = o.as_bytes();
+            let slow = read_indicator(raw);
+            match read_fast(raw, &mut times) {
+                None => general += 1,
+                Some(FastRead::Other) => {
+                    fast_hits += 1;
+                    assert_eq!(slow.ok(), Some(ReadObject::Other), "{o}");
+                }
+                Some(FastRead::Indicator(key, r)) => {
+                    fast_hits += 1;
+                    fast_indicators += 1;
+                    match slow {
+                        Ok(ReadObject::Indicator(k2, Ok(i))) => {
+                            assert_eq!((key, r), (k2, i.view()), "{o}");
+                        }
+                        other => panic!("{o}: the general reader gives {other:?}"),
+                    }
+                }
+            }
+        }
+        assert!(
+            fast_indicators > 500,
+            "{fast_indicators} indicators read in one pass"
+        );
+        assert!(
+            fast_hits > 3000 && general > 3000,
+            "{fast_hits} / {general}"
+        );
+    }
+
+    #[test]
+    fn remembered_times_are_the_times_of_their_text() {
+        let mut t = Times::default();
+        for s in [
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00Z",
+            "2024-01-02T00:00:00Z",
+        ] {
+            assert_eq!(t.parse(0, Some(s)), Ok(telemetry::time::parse_timestamp(s)));
+        }
+        assert_eq!(t.parse(0, Some("soon")), Err(()));
+        assert_eq!(
+            t.parse(0, Some("2024-01-02T00:00:00Z")),
+            Ok(telemetry::time::parse_timestamp("2024-01-02T00:00:00Z"))
+        );
+        assert_eq!(t.parse(1, None), Ok(None));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(crate) mod lookup;
 pub(crate) mod misp_in;
 pub(crate) mod misp_out;
 pub(crate) mod node;
+pub(crate) mod objscan;
 pub(crate) mod package;
 pub(crate) mod passwords;
 pub(crate) mod pattern;

@@ -291,6 +291,87 @@ fn each_collection_indicator(
     })
 }
 
+/// Indicators handed from the reading thread to the compiling one, in the order read: those
+/// read by [`latest::read_fast`] as ranges of one text buffer, the others owned.
+#[derive(Debug, Default)]
+struct Batch {
+    text: String,
+    order: Vec<Slot>,
+    owned: Vec<Owned>,
+}
+
+/// An indicator read by the general reader: its file, its key, and the indicator or its id
+/// and why it cannot be read.
+type Owned = (
+    usize,
+    matcher::VersionKey,
+    Result<Indicator, (Option<String>, String)>,
+);
+
+#[derive(Debug)]
+enum Slot {
+    Fast(FastSlot),
+    /// The next of [`Batch::owned`].
+    Owned,
+}
+
+/// An indicator's fields as ranges of [`Batch::text`].
+#[derive(Debug)]
+struct FastSlot {
+    key: matcher::VersionKey,
+    id: std::ops::Range<usize>,
+    name: Option<std::ops::Range<usize>>,
+    pattern: std::ops::Range<usize>,
+    pattern_type: std::ops::Range<usize>,
+    valid_from: Option<i64>,
+    valid_until: Option<i64>,
+    revoked: bool,
+    added: Option<i64>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.order.clear();
+        self.owned.clear();
+    }
+
+    fn put(&mut self, s: &str) -> std::ops::Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(s);
+        start..self.text.len()
+    }
+
+    fn push(&mut self, key: matcher::VersionKey, i: &matcher::IndicatorRef<'_>) {
+        let slot = FastSlot {
+            key,
+            id: self.put(i.id),
+            name: i.name.map(|n| self.put(n)),
+            pattern: self.put(i.pattern),
+            pattern_type: self.put(i.pattern_type),
+            valid_from: i.valid_from,
+            valid_until: i.valid_until,
+            revoked: i.revoked,
+            added: i.added,
+        };
+        self.order.push(Slot::Fast(slot));
+    }
+
+    fn view(&self, f: &FastSlot) -> matcher::IndicatorRef<'_> {
+        let t = |r: &std::ops::Range<usize>| self.text.get(r.clone()).unwrap_or("");
+        matcher::IndicatorRef {
+            id: t(&f.id),
+            name: f.name.as_ref().map(t),
+            pattern: t(&f.pattern),
+            pattern_type: t(&f.pattern_type),
+            valid_from: f.valid_from,
+            valid_until: f.valid_until,
+            revoked: f.revoked,
+            added: f.added,
+        }
+    }
+}
+
 /// Where the indicators come from.
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
@@ -310,39 +391,41 @@ impl Source {
         match self {
             Source::Files(files) => {
                 // Two stages on two threads: this one compiles while the other splits the
-                // files and reads the objects (a bounded queue of batches between them).
-                type Batch = Vec<(
-                    usize,
-                    matcher::VersionKey,
-                    Result<Indicator, (String, String)>,
-                )>;
-                const BATCH: usize = 512;
+                // files and reads the objects, handing over batches of indicators whose text is
+                // in one buffer per batch (no allocation per indicator); the emptied batches
+                // come back to be filled again.
+                const BATCH: usize = 1024;
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+                let (back, spare) = std::sync::mpsc::channel::<Batch>();
                 std::thread::scope(|scope| {
                     let reader = scope.spawn(move || {
-                        let mut batch: Batch = Vec::with_capacity(BATCH);
+                        let mut times = latest::Times::default();
+                        let mut batch = Batch::default();
                         latest::for_each_raw_object(files, |n, raw, line, column| {
-                            let read = latest::read_indicator(raw).map_err(|e| {
-                                let e = e.shifted(line, column);
-                                anyhow::anyhow!(
-                                    "{}:{}:{}: not JSON: {}",
-                                    files[n].display(),
-                                    e.line,
-                                    e.column,
-                                    e.message
-                                )
-                            })?;
-                            match read {
-                                latest::ReadObject::Other => {}
-                                latest::ReadObject::Indicator(key, Ok(i)) => {
-                                    batch.push((n, key, Ok(i)));
+                            if let Some(read) = latest::read_fast(raw, &mut times) {
+                                if let latest::FastRead::Indicator(key, i) = read {
+                                    batch.push(key, &i);
                                 }
-                                latest::ReadObject::Indicator(key, Err((id, e))) => {
-                                    batch.push((n, key, Err((id.unwrap_or_default(), e))));
+                            } else {
+                                let read = latest::read_indicator(raw).map_err(|e| {
+                                    let e = e.shifted(line, column);
+                                    anyhow::anyhow!(
+                                        "{}:{}:{}: not JSON: {}",
+                                        files[n].display(),
+                                        e.line,
+                                        e.column,
+                                        e.message
+                                    )
+                                })?;
+                                if let latest::ReadObject::Indicator(key, read) = read {
+                                    batch.owned.push((n, key, read));
+                                    batch.order.push(Slot::Owned);
                                 }
                             }
-                            if batch.len() == BATCH {
-                                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            if batch.order.len() >= BATCH {
+                                let mut next = spare.try_recv().unwrap_or_default();
+                                next.clear();
+                                let full = std::mem::replace(&mut batch, next);
                                 // The compiling side hung up: it stopped on its own error.
                                 if tx.send(full).is_err() {
                                     bail!("the compiler stopped");
@@ -350,25 +433,32 @@ impl Source {
                             }
                             Ok(())
                         })?;
-                        if !batch.is_empty() {
+                        if !batch.order.is_empty() {
                             let _ = tx.send(batch);
                         }
                         Ok::<(), anyhow::Error>(())
                     });
-                    for batch in rx {
-                        for (n, key, read) in batch {
-                            match read {
-                                Ok(i) => compiler.add_version(&i, key),
-                                Err((id, e)) => {
-                                    if !quiet {
-                                        eprintln!("{}: warning: {e}", files[n].display());
+                    for mut batch in rx {
+                        let mut owned = std::mem::take(&mut batch.owned).into_iter();
+                        for slot in &batch.order {
+                            match slot {
+                                Slot::Fast(f) => compiler.add_version_ref(&batch.view(f), f.key),
+                                Slot::Owned => match owned.next() {
+                                    Some((_, key, Ok(i))) => compiler.add_version(&i, key),
+                                    Some((n, key, Err((id, e)))) => {
+                                        if !quiet {
+                                            eprintln!("{}: warning: {e}", files[n].display());
+                                        }
+                                        if let Some(id) = id.filter(|id| !id.is_empty()) {
+                                            compiler.add_unusable_version(&id, key);
+                                        }
                                     }
-                                    if !id.is_empty() {
-                                        compiler.add_unusable_version(&id, key);
-                                    }
-                                }
+                                    None => {}
+                                },
                             }
                         }
+                        // The reader may be gone already: the batch is then dropped.
+                        let _ = back.send(batch);
                     }
                     reader
                         .join()
@@ -440,18 +530,23 @@ fn read_cache(
     lists: &Arc<matcher::warninglist::Warninglists>,
     quiet: bool,
 ) -> anyhow::Result<Option<Compiled>> {
-    let bytes = match std::fs::read(cache.path) {
-        Ok(b) => b,
+    // Read once, straight into the set's tables (never the whole file in memory first).
+    let file = match std::fs::File::open(cache.path) {
+        Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", cache.path.display())),
     };
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", cache.path.display()))?
+        .len();
+    let mut input = io::BufReader::with_capacity(1 << 16, file);
     let refuse = |e: &dyn std::fmt::Display| {
         anyhow::anyhow!(
             "--cache {}: refused: {e}; it is left as it is (remove it, or name another file, to compile anew)",
             cache.path.display()
         )
     };
-    let flat = matcher::flat::open(&bytes).map_err(|e| refuse(&e))?;
     let stale = |why: &str| {
         if !quiet {
             eprintln!(
@@ -460,11 +555,23 @@ fn read_cache(
             );
         }
     };
-    if flat.key != cache.key.as_slice() {
+    let head = match matcher::flat::read_head(&mut input, len) {
+        Ok(h) => h,
+        // A set of another layout (an older build's): replaced like a stale one.
+        Err(matcher::FlatError::Version { found }) => {
+            stale(&format!("written in layout version {found}"));
+            return Ok(None);
+        }
+        Err(e) => return Err(refuse(&e)),
+    };
+    if head.key != cache.key.as_slice() {
+        // Replaced only when it is whole: a damaged file is refused and left alone.
+        head.check_rest().map_err(|e| refuse(&e))?;
         stale("compiled from other indicator files or options");
         return Ok(None);
     }
-    let set = Compiled::from_flat(&flat, Some(Arc::clone(lists))).map_err(|e| refuse(&e))?;
+    let notes = head.notes.clone();
+    let set = Compiled::read_rest(head, Some(Arc::clone(lists))).map_err(|e| refuse(&e))?;
     if let Some(at) = at
         && !set.same_at(at)
     {
@@ -472,7 +579,7 @@ fn read_cache(
         return Ok(None);
     }
     if !quiet {
-        eprint!("{}", String::from_utf8_lossy(flat.notes));
+        eprint!("{}", String::from_utf8_lossy(&notes));
         eprintln!(
             "shieldwall scan: {} indicators read from --cache {}",
             set.len(),

@@ -584,6 +584,35 @@ fn a_cached_compiled_set_finds_the_same_hits_and_damage_is_refused() {
         assert_eq!(&std::fs::read(&cache).unwrap(), bytes, "{what}: left alone");
     }
 
+    // Damage near the start (the key) and near the end (the tables) says the same.
+    for at in [40, good.len() - 5] {
+        let mut b = good.clone();
+        b[at] ^= 0x20;
+        std::fs::write(&cache, &b).unwrap();
+        let o = scan(&cache);
+        assert_eq!(o.status.code(), Some(2), "byte {at}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("checksum mismatch"),
+            "byte {at}: {}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read(&cache).unwrap(), b, "byte {at}: left alone");
+    }
+
+    // A set of another layout version (another build's) is compiled again and replaced.
+    let mut older = good.clone();
+    older[8..12].copy_from_slice(&0u32.to_le_bytes());
+    std::fs::write(&cache, &older).unwrap();
+    let o = scan(&cache);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("layout version 0: compiling again"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("written to --cache"), "{}", stderr(&o));
+    assert_eq!(hits(&o), want);
+
     // A stale cache: the indicator file changes (one indicator less); the cache is compiled
     // again and replaced, never used as it was.
     std::fs::write(&cache, &good).unwrap();
