@@ -136,11 +136,20 @@ pub fn format_ipv6(a: std::net::Ipv6Addr, out: &mut [u8; 45]) -> usize {
 /// characters, or an internationalised name IDNA refuses).
 pub fn domain(raw: &str) -> Option<Cow<'_, str>> {
     let d = raw.strip_suffix('.').unwrap_or(raw);
-    if d.is_empty() || d.bytes().any(|b| b <= b' ' || b == 0x7f) {
+    if d.is_empty() {
         return None;
     }
-    if d.is_ascii() {
-        if d.bytes().any(|b| b.is_ascii_uppercase()) {
+    // One pass: refused bytes, upper case, anything not ASCII.
+    let (mut upper, mut ascii) = (false, true);
+    for &b in d.as_bytes() {
+        if b <= b' ' || b == 0x7f {
+            return None;
+        }
+        upper |= b.is_ascii_uppercase();
+        ascii &= b.is_ascii();
+    }
+    if ascii {
+        if upper {
             return Some(Cow::Owned(d.to_ascii_lowercase()));
         }
         return Some(Cow::Borrowed(d));

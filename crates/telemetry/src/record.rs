@@ -396,11 +396,19 @@ fn push_hex(text: &mut String, bin: &mut Vec<u8>, raw: &[u8], want: usize) -> bo
         return false;
     }
     const LOWER: &[u8; 16] = b"0123456789abcdef";
-    for pair in digits[..n].chunks_exact(2) {
-        text.push(char::from(LOWER[usize::from(pair[0])]));
-        text.push(char::from(LOWER[usize::from(pair[1])]));
-        bin.push((pair[0] << 4) | pair[1]);
+    // Built on the stack, then appended once each (not a character at a time).
+    let mut hex = [0u8; 128];
+    let mut bytes = [0u8; 64];
+    for (k, pair) in digits[..n].chunks_exact(2).enumerate() {
+        hex[2 * k] = LOWER[usize::from(pair[0])];
+        hex[2 * k + 1] = LOWER[usize::from(pair[1])];
+        bytes[k] = (pair[0] << 4) | pair[1];
     }
+    match std::str::from_utf8(&hex[..n]) {
+        Ok(h) => text.push_str(h),
+        Err(_) => return false,
+    }
+    bin.extend_from_slice(&bytes[..n / 2]);
     true
 }
 
