@@ -136,11 +136,20 @@ pub fn format_ipv6(a: std::net::Ipv6Addr, out: &mut [u8; 45]) -> usize {
 /// characters, or an internationalised name IDNA refuses).
 pub fn domain(raw: &str) -> Option<Cow<'_, str>> {
     let d = raw.strip_suffix('.').unwrap_or(raw);
-    if d.is_empty() || d.bytes().any(|b| b <= b' ' || b == 0x7f) {
+    if d.is_empty() {
         return None;
     }
-    if d.is_ascii() {
-        if d.bytes().any(|b| b.is_ascii_uppercase()) {
+    // One pass: refused bytes, upper case, anything not ASCII.
+    let (mut upper, mut ascii) = (false, true);
+    for &b in d.as_bytes() {
+        if b <= b' ' || b == 0x7f {
+            return None;
+        }
+        upper |= b.is_ascii_uppercase();
+        ascii &= b.is_ascii();
+    }
+    if ascii {
+        if upper {
             return Some(Cow::Owned(d.to_ascii_lowercase()));
         }
         return Some(Cow::Borrowed(d));
@@ -192,11 +201,7 @@ fn already_canonical(raw: &str) -> bool {
     let host_ok = !host.is_empty()
         && !host.starts_with('.')
         && !host.ends_with('.')
-        && !host.contains("..")
-        && !host.contains("xn--")
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && plain_host_bytes(host.as_bytes())
         // A last label that is a number (decimal, or hex after `0x`) makes the host an IPv4
         // address, which is normalised.
         && host.rsplit('.').next().is_some_and(|last| {
@@ -233,8 +238,25 @@ fn already_canonical(raw: &str) -> bool {
     };
     path.bytes().all(kept)
         && path_dots_are_plain(path)
-        && !path.contains("%2e")
-        && !path.contains("%2E")
+        && (memchr::memchr(b'%', path.as_bytes()).is_none()
+            || (!path.contains("%2e") && !path.contains("%2E")))
+}
+
+/// In one pass over a host's bytes: only lower-case letters, digits, `-` and `.`, no `..`
+/// and no `xn--` anywhere (what `already_canonical` asks of a host it keeps as it is).
+fn plain_host_bytes(host: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for (i, &b) in host.iter().enumerate() {
+        let ok = b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.';
+        if !ok
+            || (b == b'.' && prev == b'.')
+            || (b == b'x' && host.get(i + 1..i + 4) == Some(b"n--"))
+        {
+            return false;
+        }
+        prev = b;
+    }
+    true
 }
 
 /// Whether every `.` in `path` stands inside a segment (`a.b`, `x.html`), never as a whole

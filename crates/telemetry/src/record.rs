@@ -95,11 +95,25 @@ impl Record {
     /// Normalises and stores a value. Empty values are ignored (`Ok`). A value that does not fit
     /// the field's kind is not stored; the first such value is remembered for the diagnostic.
     pub fn push(&mut self, field: Field, raw: &str) -> Result<(), Rejected> {
-        let raw = raw.trim();
+        let raw = trim(raw);
         if raw.is_empty() {
             return Ok(());
         }
-        let r = self.push_inner(field, raw);
+        let r = self.push_inner(field, raw, None);
+        self.note(field, r)
+    }
+
+    /// [`Record::push`] of an address value already parsed as the IPv4 address `a` (the
+    /// text is its only spelling, so needs no trimming): the same outcome, without parsing
+    /// the text again.
+    #[inline]
+    pub(crate) fn push_ipv4(&mut self, field: Field, text: &str, a: u32) -> Result<(), Rejected> {
+        let r = self.push_inner(field, text, Some(a));
+        self.note(field, r)
+    }
+
+    #[inline]
+    fn note(&mut self, field: Field, r: Result<(), Rejected>) -> Result<(), Rejected> {
         if let Err(why) = r {
             self.rejected_count += 1;
             if self.rejected.is_none() {
@@ -109,7 +123,7 @@ impl Record {
         r
     }
 
-    fn push_inner(&mut self, field: Field, raw: &str) -> Result<(), Rejected> {
+    fn push_inner(&mut self, field: Field, raw: &str, v4: Option<u32>) -> Result<(), Rejected> {
         // A `file`, `x509-certificate` or `network-traffic` object has one value per property
         // (the transport is a list): keep the first.
         if field.slot() != ObjectSlot::Own
@@ -125,7 +139,7 @@ impl Record {
         let bin = self.bin.len();
         match field.kind() {
             ValueKind::Ip => {
-                if let Some(a) = crate::canon::parse_ipv4(raw.as_bytes()) {
+                if let Some(a) = v4.or_else(|| crate::canon::parse_ipv4(raw.as_bytes())) {
                     // The only spelling the strict parser accepts is the canonical one.
                     self.buf.push_str(raw);
                     self.bin.extend_from_slice(&a.to_be_bytes());
@@ -226,7 +240,8 @@ impl Record {
             full.push_str(path);
         } else {
             full.push_str("http://");
-            let v6 = host.parse::<std::net::Ipv6Addr>().is_ok();
+            // An IPv6 address always holds a colon: most hosts are not parsed at all.
+            let v6 = host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_ok();
             if v6 {
                 full.push('[');
                 full.push_str(host);
@@ -348,6 +363,18 @@ impl Record {
     }
 }
 
+/// `raw.trim()`, without walking the text when its first and last bytes are ASCII and not
+/// white space (the common case: every Unicode white space character is either ASCII at or
+/// below a space or starts with a byte of 0x80 or more).
+#[inline]
+fn trim(raw: &str) -> &str {
+    match raw.as_bytes() {
+        [first, .., last] if (b'!'..0x80).contains(first) && (b'!'..0x80).contains(last) => raw,
+        [only] if (b'!'..0x80).contains(only) => raw,
+        _ => raw.trim(),
+    }
+}
+
 /// Hex digits (colons between them allowed) → lower-case hex text in `text` and the bytes in
 /// `bin`; `false` (and partial output the caller truncates) unless there are exactly `want`
 /// digits.
@@ -369,11 +396,19 @@ fn push_hex(text: &mut String, bin: &mut Vec<u8>, raw: &[u8], want: usize) -> bo
         return false;
     }
     const LOWER: &[u8; 16] = b"0123456789abcdef";
-    for pair in digits[..n].chunks_exact(2) {
-        text.push(char::from(LOWER[usize::from(pair[0])]));
-        text.push(char::from(LOWER[usize::from(pair[1])]));
-        bin.push((pair[0] << 4) | pair[1]);
+    // Built on the stack, then appended once each (not a character at a time).
+    let mut hex = [0u8; 128];
+    let mut bytes = [0u8; 64];
+    for (k, pair) in digits[..n].chunks_exact(2).enumerate() {
+        hex[2 * k] = LOWER[usize::from(pair[0])];
+        hex[2 * k + 1] = LOWER[usize::from(pair[1])];
+        bytes[k] = (pair[0] << 4) | pair[1];
     }
+    match std::str::from_utf8(&hex[..n]) {
+        Ok(h) => text.push_str(h),
+        Err(_) => return false,
+    }
+    bin.extend_from_slice(&bytes[..n / 2]);
     true
 }
 

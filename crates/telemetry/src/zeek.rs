@@ -77,6 +77,9 @@ pub(crate) struct ZeekState {
     columns: Vec<Column>,
     /// Per column, what to do with it for `needed`.
     acts: Vec<Act>,
+    /// The columns looked at (every act but [`Act::Skip`] and [`Act::Count`]), in order: what
+    /// the fast path reads, the other columns only counted.
+    wanted: Vec<(usize, Act)>,
     /// How many columns are [`Act::Count`] or [`Act::Ts`]: an upper bound of the values they
     /// would offer the record (the general reader's count, against [`MAX_VALUES`]).
     counted: usize,
@@ -150,6 +153,7 @@ impl ZeekState {
             empty: "(empty)".into(),
             columns: Vec::new(),
             acts: Vec::new(),
+            wanted: Vec::new(),
             counted: 0,
             have_fields: false,
             needed,
@@ -165,6 +169,22 @@ impl ZeekState {
         self.acts = acts(&self.columns, self.needed);
         let counted = |a: &&Act| matches!(a, Act::Count | Act::Ts);
         self.counted = self.acts.iter().filter(counted).count();
+        self.wanted = self
+            .acts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| !matches!(a, Act::Skip | Act::Count))
+            .map(|(i, a)| (i, *a))
+            .collect();
+    }
+
+    /// The separators as single ASCII bytes, when both are (Zeek's own `\t` and `,`): the
+    /// fast path's condition.
+    fn single_bytes(&self) -> Option<(u8, u8)> {
+        match (self.separator.as_bytes(), self.set_separator.as_bytes()) {
+            ([a], [b]) if a.is_ascii() && b.is_ascii() => Some((*a, *b)),
+            _ => None,
+        }
     }
 
     /// Reads one line. `Ok(true)`: a record was produced; `Ok(false)`: a header or blank line.
@@ -180,7 +200,12 @@ impl ZeekState {
         if !self.have_fields {
             return Err("data line before the #fields header".into());
         }
-        let attempts = self.read_fields(line, rec, &self.acts)?;
+        let attempts = match self.single_bytes() {
+            Some((sep, set_sep)) if !self.needed.is_all() => {
+                self.read_wanted(line, rec, sep, set_sep)?
+            }
+            _ => self.read_fields(line, rec, &self.acts)?,
+        };
         // So many values that the per-record limit could decide which are kept: read them
         // all, as the general reader does. (The columns not read count as one value each, an
         // upper bound: reading everything is never wrong, only slower.)
@@ -263,6 +288,105 @@ impl ZeekState {
                 }
             }
         }
+        if n != self.columns.len() {
+            rec.clear();
+            return Err(format!(
+                "{n} fields where the #fields header names {}",
+                self.columns.len()
+            ));
+        }
+        Ok(attempts)
+    }
+
+    /// The restricted reader's path (one-byte separators): the same values and outcome as
+    /// [`ZeekState::read_fields`] with `self.acts`, reading only the columns of
+    /// `self.wanted` — the line is cut at its separators up to the last of them, the
+    /// separators after it only counted — and storing addresses with the integer they were
+    /// checked as (a DNS answer is parsed once, not once to test it and once to store it).
+    fn read_wanted(
+        &self,
+        line: &str,
+        rec: &mut Record,
+        sep: u8,
+        set_sep: u8,
+    ) -> Result<usize, String> {
+        let b = line.as_bytes();
+        let (unset, empty) = (self.unset.as_bytes(), self.empty.as_bytes());
+        let mut attempts = 0;
+        // `col` starts at byte `at`; `None` once the line has no more columns.
+        let mut col = 0usize;
+        let mut at = Some(0usize);
+        for &(want, act) in &self.wanted {
+            // Move to column `want`.
+            while col < want {
+                let Some(start) = at else { break };
+                at = memchr::memchr(sep, &b[start..]).map(|p| start + p + 1);
+                col += 1;
+            }
+            let Some(start) = at else { break };
+            let end = memchr::memchr(sep, &b[start..]).map_or(b.len(), |p| start + p);
+            // Both ends are at an ASCII separator or the line's ends: character boundaries.
+            let value = line.get(start..end).unwrap_or("");
+            at = (end < b.len()).then_some(end + 1);
+            col += 1;
+            let vb = value.as_bytes();
+            if vb == unset || vb == empty {
+                continue;
+            }
+            let col_kind = match act {
+                Act::Ts => {
+                    rec.set_timestamp_text(value, true);
+                    continue;
+                }
+                Act::CountSet => {
+                    attempts += memchr::memchr_iter(set_sep, vb).count() + 1;
+                    continue;
+                }
+                Act::Read(c) => c,
+                Act::Skip | Act::Count => continue,
+            };
+            attempts += 1;
+            match col_kind {
+                Column::Ignore | Column::Ts => {}
+                Column::One(f) => {
+                    let _ = rec.push(f, value);
+                }
+                Column::Set(f) => {
+                    for v in value.split(char::from(set_sep)) {
+                        attempts += 1;
+                        let _ = rec.push(f, v);
+                    }
+                }
+                Column::IpSet(f) => {
+                    for v in value.split(char::from(set_sep)) {
+                        attempts += 1;
+                        if let Some(a) = crate::canon::parse_ipv4(v.as_bytes()) {
+                            let _ = rec.push_ipv4(f, v, a);
+                        } else if v.contains(':') && v.parse::<std::net::Ipv6Addr>().is_ok() {
+                            let _ = rec.push(f, v);
+                        }
+                    }
+                }
+                Column::First(f) => {
+                    if let Some(v) = value.split(char::from(set_sep)).next() {
+                        let _ = rec.push(f, v);
+                    }
+                }
+                Column::CertFingerprint => {
+                    let f = if value.len() == 40 {
+                        Field::CertSha1
+                    } else {
+                        Field::CertSha256
+                    };
+                    let _ = rec.push(f, value);
+                }
+            }
+        }
+        // The columns after the last one read: counted, not cut.
+        let n = match at {
+            Some(start) => col + 1 + memchr::memchr_iter(sep, &b[start..]).count(),
+            None => col,
+        };
         if n != self.columns.len() {
             rec.clear();
             return Err(format!(

@@ -319,3 +319,93 @@ proptest! {
         }
     }
 }
+
+/// The restricted Zeek reader reads only the columns it needs, cutting the line up to the last
+/// of them and counting the separators after it: pathological logs must still give the general
+/// reader's records and refusals — no `#fields` header, lines with fewer or more columns than
+/// it names (short of a needed column, or only after it), unset `-` and empty `(empty)` values
+/// in every column and as set elements, escapes such as `\x09` kept as text, empty columns and
+/// trailing separators, sets with empty or non-address elements, a line far longer than its
+/// columns need, headers that change the separators (one byte, several bytes, non-ASCII) and
+/// the unset and empty markers in the middle of a log, and bytes that are not UTF-8.
+#[test]
+fn pathological_zeek_reads_the_same() {
+    let long_uri = format!("/{}", "a".repeat(200_000));
+    let many = vec!["x"; 3000].join("\t");
+    let text = [
+        "1714564800.0\tC0\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tq.example\t1.2.3.4".to_owned(),
+        "#separator \\x09".into(),
+        "#set_separator\t,".into(),
+        "#empty_field\t(empty)".into(),
+        "#unset_field\t-".into(),
+        "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery\tanswers\tuser_agent".into(),
+        "1714564800.0\tC1\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tQ.Example.\tcname.x,1.2.3.4,,2001:DB8::1,-,(empty),1.2.3.4 \tua".into(),
+        "-\t-\t-\t-\t-\t-\t-\t-\t-\t-".into(),
+        "(empty)\t(empty)\t(empty)\t(empty)\t(empty)\t(empty)\t(empty)\t(empty)\t(empty)\t(empty)".into(),
+        "\t\t\t\t\t\t\t\t\t".into(),
+        "1714564800.0\tC2\t10.0.0.1".into(),
+        "1714564800.0\tC3\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tq.example".into(),
+        "1714564800.0\tC4\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tq.example\t1.2.3.4\tua\textra".into(),
+        "1714564800.0\tC5\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tq.example\t1.2.3.4\tua\t".into(),
+        "1714564800.0\tC6\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tq.example\t1.2.3.4\tua\t\t\t".into(),
+        format!("1714564800.0\tC7\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tq.example\t1.2.3.4\tua\t{many}"),
+        "1714564800.0\tC8\t10.0.0.1\\x0910.0.0.9\t1\t10.0.0.2\\x09\t53\tudp\tevil\\x09.example\t1.2.3.4\\x09\tu\\x09a".into(),
+        "1714564800.0\tC9\t 10.0.0.1 \t1\t010.0.0.2\t053\tudp\tb\u{fc}cher.example\t::ffff:1.2.3.4,1.2.3\t\u{a0}ua\u{2003}".into(),
+        "1714564800.0\tC10\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tq.example\t,,,\tua".into(),
+        "#unset_field\tNONE".into(),
+        "#empty_field\tEMPTY".into(),
+        "1714564800.0\tC11\tNONE\t-\tEMPTY\t(empty)\tudp\tNONE\t-,NONE,1.2.3.4\tEMPTY".into(),
+        "#set_separator\t;".into(),
+        "1714564800.0\tC12\t10.0.0.1\t1\t10.0.0.2\t53\tudp\tq.example\t1.2.3.4;5.6.7.8,9.9.9.9\tua".into(),
+        "#fields\tts\tfuid\ttx_hosts\trx_hosts\tsha256\thost\turi".into(),
+        "1714564800.0\tF1\t10.0.0.1;10.0.0.3\t10.0.0.2\tAB:CD\tEvil.Example\t/a".into(),
+        format!("1714564800.0\tF2\t10.0.0.1\t10.0.0.2\t-\tevil.example\t{long_uri}"),
+        format!("1714564800.0\tF3\t10.0.0.1\t10.0.0.2\t{}\tevil.example:8080\thttp://Evil.Example/x#f", "a1".repeat(32)),
+        "1714564800.0\tF4\t10.0.0.1\t10.0.0.2\t-\t2001:db8::1\t".into(),
+        "#separator ,".into(),
+        "#fields,ts,query,answers".into(),
+        "1714564800.0,Q.example,1.2.3.4;5.6.7.8".into(),
+        "1714564800.0,q.example".into(),
+        "#separator \\x09\\x09".into(),
+        "#fields\t\tts\t\tquery\t\tanswers".into(),
+        "1714564800.0\t\tq.example\t\t1.2.3.4;5.6.7.8\t\t".into(),
+        "1714564800.0\tq.example\t1.2.3.4".into(),
+        "#separator \\xe9".into(),
+        "#fields\u{e9}ts\u{e9}query".into(),
+        "1714564800.0\u{e9}q.example".into(),
+        "#separator \\x09".into(),
+        "#set_separator\t\\x2c".into(),
+        "#fields\tts\tanswers".into(),
+        "1714564800.0\t1.2.3.4,5.6.7.8".into(),
+    ]
+    .join("\n");
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(b"\n1714564800.0\t\xff\xfe\n1714564800.0\tq\xc3");
+    for needed in needed_sets() {
+        same(Format::Zeek, &bytes, needed);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// Generated Zeek logs with one byte changed (often into a separator, a set separator,
+    /// the unset marker, a `#`, a colon, a dot or a byte that is not ASCII) and cut anywhere.
+    #[test]
+    fn mutated_zeek_lines_read_the_same(
+        seed in any::<u64>(),
+        at in any::<prop::sample::Index>(),
+        byte in prop::sample::select(vec![b'\t', b',', b'-', b'#', b':', b'.', b'0', b'a', b'A', b' ', b'\\', b'x', b'\n', 0x01, 0xc3, 0xff]),
+        cut in any::<prop::sample::Index>(),
+        pick in 0usize..40,
+    ) {
+        let needed = needed_sets()[pick % needed_sets().len()];
+        let (files, _) = generate(&Spec { format: Format::Zeek, events: 6, plants: standard_plants(Format::Zeek), malformed: 1, seed });
+        for f in &files {
+            let mut text = f.text.clone().into_bytes();
+            let i = at.index(text.len());
+            text[i] = byte;
+            text.truncate(cut.index(text.len() + 1));
+            same(Format::Zeek, &text, needed);
+        }
+    }
+}
