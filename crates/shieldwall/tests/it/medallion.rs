@@ -137,7 +137,11 @@ async fn behaviours(store: AnyStore) {
         return;
     };
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let checked = config_from(&data).check("medallion").unwrap();
+    // Its own data folder (the node's audit journal lives there), never the working directory.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config_from(&data);
+    cfg.server.data_dir = dir.path().to_path_buf();
+    let checked = cfg.check("medallion").unwrap();
     load(&store, &data).await;
     let node = start(&checked, store).await;
     let c = common::client();
