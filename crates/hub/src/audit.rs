@@ -70,6 +70,11 @@ pub fn skip_read_records_for_benchmarks() {
     READS_RECORDED.store(false, Ordering::Relaxed);
 }
 
+/// Whether this process records reads (false only after [`skip_read_records_for_benchmarks`]).
+pub fn reads_recorded() -> bool {
+    READS_RECORDED.load(Ordering::Relaxed)
+}
+
 /// How a record must be committed before its request goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Durability {

@@ -82,6 +82,19 @@ pub async fn app_state_with(
 ) -> Result<AppState, StoreError> {
     let journal = open_journal(checked, &store).await?;
     let audit = Auditor::start(store.clone(), journal);
+    if !crate::audit::reads_recorded() {
+        // The trail itself says when reads went unrecorded (a benchmark's process).
+        audit
+            .record(
+                crate::audit_chain::Entry::new("node", "audit-reads-off", "node", "*", "off")
+                    .detail(
+                        "SHIELDWALL_BENCH_NO_READ_AUDIT=1: this process records no read of RED or \
+                     AMBER+STRICT objects (benchmarks only)",
+                    ),
+            )
+            .await
+            .map_err(|e| StoreError::Journal(e.to_string()))?;
+    }
     app_state_inner(checked, store, base_url, guard, audit).await
 }
 

@@ -494,6 +494,21 @@ async fn reads_go_unrecorded_only_when_the_bench_switch_is_exactly_1() {
             "SHIELDWALL_BENCH_NO_READ_AUDIT={value:?}"
         );
     }
+    // The one process that recorded no reads said so in the trail when it started.
+    let o = sw(
+        dir,
+        &[
+            "audit",
+            "show",
+            "--json",
+            "--action",
+            "audit-reads-off",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
     let o = sw(
         dir,
         &["audit", "verify", "--config", config.to_str().unwrap()],
