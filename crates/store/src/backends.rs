@@ -119,15 +119,34 @@ const FILL_ENTRIES_TYPE: &str = "UPDATE entries SET type = (SELECT v.type FROM v
 /// The `settings` key that records that every entry's `type` is filled in.
 const ENTRIES_TYPE_KEY: &str = "entries_type_v1";
 
+/// Whether the one-time step recorded under the `settings` key `$key` has run (in `$conn`).
+macro_rules! once_done {
+    ($conn:expr, $key:expr) => {
+        sqlx::query("SELECT 1 FROM settings WHERE key = $1")
+            .bind($key)
+            .fetch_optional(&mut *$conn)
+            .await?
+            .is_some()
+    };
+}
+
+/// Records in `settings` that the one-time step `$key` has run (in `$conn`).
+macro_rules! mark_once_done {
+    ($conn:expr, $key:expr) => {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING",
+        )
+        .bind($key)
+        .execute(&mut *$conn)
+        .await?
+    };
+}
+
 /// Fills `entries.type` once and creates its index (see [`FILL_ENTRIES_TYPE`]), inside the
 /// caller's transaction, which holds the write lock.
 macro_rules! fill_entries_type {
     ($conn:expr) => {{
-        let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
-            .bind(ENTRIES_TYPE_KEY)
-            .fetch_optional(&mut *$conn)
-            .await?
-            .is_some();
+        let done = once_done!($conn, ENTRIES_TYPE_KEY);
         if !done {
             let filled = sqlx::query(FILL_ENTRIES_TYPE)
                 .execute(&mut *$conn)
@@ -136,12 +155,7 @@ macro_rules! fill_entries_type {
             if filled > 0 {
                 tracing::info!(entries = filled, "Entries' object type filled in (once).");
             }
-            sqlx::query(
-                "INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(ENTRIES_TYPE_KEY)
-            .execute(&mut *$conn)
-            .await?;
+            mark_once_done!($conn, ENTRIES_TYPE_KEY);
         }
         sqlx::query(ENTRIES_TYPE_INDEX).execute(&mut *$conn).await?;
     }};
@@ -190,11 +204,7 @@ fn recomputed_tlp(json: &str, stored: Option<i64>) -> Option<Option<i64>> {
 /// caller's transaction.
 macro_rules! recompute_granular_tlp {
     ($conn:expr) => {{
-        let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
-            .bind(GRANULAR_TLP_KEY)
-            .fetch_optional(&mut *$conn)
-            .await?
-            .is_some();
+        let done = once_done!($conn, GRANULAR_TLP_KEY);
         if !done {
             let rows = sqlx::query(
                 "SELECT vid, tlp, json FROM versions WHERE json LIKE '%\"granular_markings\"%'",
@@ -220,12 +230,7 @@ macro_rules! recompute_granular_tlp {
                     "Effective TLP recomputed to count granular markings (once)."
                 );
             }
-            sqlx::query(
-                "INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(GRANULAR_TLP_KEY)
-            .execute(&mut *$conn)
-            .await?;
+            mark_once_done!($conn, GRANULAR_TLP_KEY);
         }
     }};
 }
@@ -1026,11 +1031,7 @@ macro_rules! impl_store {
             /// indexing each stored observed-data again with the SCOs it names that are stored
             /// now, inside the caller's transaction (which holds the write lock).
             async fn build_observed_refs(conn: &mut $conn) -> Result<(), StoreError> {
-                let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
-                    .bind(OBSERVED_REFS_KEY)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .is_some();
+                let done = once_done!(conn, OBSERVED_REFS_KEY);
                 if done {
                     return Ok(());
                 }
@@ -1062,10 +1063,7 @@ macro_rules! impl_store {
                 if filled > 0 {
                     tracing::info!(versions = filled, "Observed-data references recorded for the value index (once).");
                 }
-                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING")
-                    .bind(OBSERVED_REFS_KEY)
-                    .execute(&mut *conn)
-                    .await?;
+                mark_once_done!(conn, OBSERVED_REFS_KEY);
                 Ok(())
             }
 
@@ -1118,11 +1116,7 @@ macro_rules! impl_store {
             /// stores written before the index existed get it when they are opened, inside the
             /// caller's transaction (which holds the write lock).
             async fn build_value_index(conn: &mut $conn) -> Result<(), StoreError> {
-                let done = sqlx::query("SELECT 1 FROM settings WHERE key = $1")
-                    .bind(VALUE_INDEX_KEY)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .is_some();
+                let done = once_done!(conn, VALUE_INDEX_KEY);
                 if done {
                     return Ok(());
                 }
@@ -1157,10 +1151,7 @@ macro_rules! impl_store {
                 if indexed > 0 {
                     tracing::info!(versions = indexed, "Value index built for the stored versions (once).");
                 }
-                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING")
-                    .bind(VALUE_INDEX_KEY)
-                    .execute(&mut *conn)
-                    .await?;
+                mark_once_done!(conn, VALUE_INDEX_KEY);
                 Ok(())
             }
 
