@@ -59,6 +59,14 @@ pub fn describe() {
     );
     describe_gauge!("shieldwall_connections_open", "Open client connections.");
     describe_counter!(
+        "shieldwall_console_warm_ups_total",
+        "Warm-ups of the console's kept views finished (one at the start, one after each reload)."
+    );
+    describe_gauge!(
+        "shieldwall_console_views_warm",
+        "Member views the latest warm-up of the console's views read."
+    );
+    describe_counter!(
         "shieldwall_sync_pulled_total",
         "Object versions pulled from a peer and stored, by peer."
     );

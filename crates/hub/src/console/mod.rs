@@ -75,7 +75,8 @@ pub struct Console {
     pub figures: crate::services::report::FiguresCache,
     /// The coordination pages' views per member view (`services::coordview::coord_view`).
     pub coord: crate::services::coordview::CoordCache,
-    /// The warm-up of those views when the server starts ([`spawn_warm_up`]).
+    /// The warm-up of those views when the server starts and after each reload
+    /// ([`spawn_warm_up_following`]).
     pub warm_up: WarmUp,
 }
 
@@ -101,6 +102,8 @@ pub struct WarmState {
     pub failed: usize,
     /// How long it took, in milliseconds (when finished).
     pub millis: u64,
+    /// Warm-ups finished since the server started (one at the start, one after each reload).
+    pub runs: usize,
 }
 
 impl WarmUp {
@@ -109,8 +112,8 @@ impl WarmUp {
         *self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn update(&self, f: impl FnOnce(&mut WarmState)) {
-        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    fn update<T>(&self, f: impl FnOnce(&mut WarmState) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -122,13 +125,43 @@ impl WarmUp {
 /// do the work) or computes its own as before. The coordination views it reads never push
 /// another kept view out of the cache (beyond the cache's bound the rest are not kept). What it
 /// computes goes through the same keyed caches as the pages, under each member's policy.
-/// Runs once, when the server starts; an error is logged and the next view warmed.
+/// Runs once, in the background; an error is logged and the next view warmed. `serve` uses
+/// [`spawn_warm_up_following`], which also warms after every reload.
 pub fn spawn_warm_up(state: &AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(warm_up(state))
+}
+
+/// [`spawn_warm_up`] for the application being served, then again for every application swapped
+/// in after it (a reload: users, members, grants or collections changed, so new member views
+/// may exist), one warm-up at a time; reloads that arrive during one are folded into the next.
+/// Views already kept and current cost a look-up each.
+pub fn spawn_warm_up_following(
+    mut states: tokio::sync::watch::Receiver<AppState>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let state = states.borrow_and_update().clone();
+            warm_up(&state).await;
+            if states.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// One warm-up of every member view `state`'s users have (see [`spawn_warm_up`]).
+fn warm_up(state: &AppState) -> impl std::future::Future<Output = ()> + Send + 'static {
     let store = state.store.clone();
     let coalition = state.coalition.clone();
     let console = state.console.clone();
-    console.warm_up.update(|w| w.started = true);
-    tokio::spawn(async move {
+    console.warm_up.update(|w| {
+        *w = WarmState {
+            started: true,
+            runs: w.runs,
+            ..WarmState::default()
+        }
+    });
+    async move {
         let t0 = std::time::Instant::now();
         let mut users: Vec<&crate::coalition::User> = coalition.users.values().collect();
         users.sort_by(|a, b| a.name.cmp(&b.name));
@@ -168,12 +201,16 @@ pub fn spawn_warm_up(state: &AppState) -> tokio::task::JoinHandle<()> {
             }
         }
         let millis = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
-        console.warm_up.update(|w| {
+        let warm = console.warm_up.update(|w| {
             w.finished = true;
             w.millis = millis;
+            w.runs += 1;
+            *w
         });
-        tracing::info!(millis, "The console's views are warm.");
-    })
+        metrics::counter!("shieldwall_console_warm_ups_total").increment(1);
+        metrics::gauge!("shieldwall_console_views_warm").set(warm.views as f64);
+        tracing::info!(millis, views = warm.views, "The console's views are warm.");
+    }
 }
 
 /// The stylesheet, embedded.

@@ -311,8 +311,6 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    // The console's views, read in the background while the server starts serving.
-    let warm_up = hub::console::spawn_warm_up(&state);
     let live = server::Live::new(state.clone(), tls);
     let reloader = server::Reloader::new(
         live.clone(),
@@ -322,6 +320,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         checked.clone(),
         &source,
     );
+    // The console's views, read in the background while the server starts serving, and again
+    // after each reload.
+    let warm_up = hub::console::spawn_warm_up_following(reloader.subscribe());
     let admin_watch = tokio::spawn(server::watch_admin_state(
         reloader.clone(),
         server::ADMIN_POLL,

@@ -627,3 +627,91 @@ fn sync_explain_needs_neither_the_peer_secret_nor_peer_when_there_is_one() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("SHIELDWALL_OPS_TEST_UNSET_TOKEN"));
 }
+
+/// The console's views are warmed at the start and again after a reload: a member and its user
+/// added through the admin API (a new member view) are in the next warm-up, without a restart.
+#[test]
+fn the_console_is_warmed_again_after_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = nodes::free_port("127.0.0.1");
+    let config = write_config(
+        dir.path(),
+        &format!("metrics_listen = \"127.0.0.1:{port}\""),
+    );
+    let (mut child, base) = serve(&config);
+    let rt = runtime();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+        let read = |c: reqwest::Client, url: String| async move {
+            let m = match c.get(&url).send().await {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            let value = |name: &str| {
+                m.lines()
+                    .find(|l| l.starts_with(&format!("{name} ")))
+                    .and_then(|l| l.rsplit(' ').next())
+                    .and_then(|v| v.parse::<f64>().ok())
+            };
+            (
+                value("shieldwall_console_warm_ups_total"),
+                value("shieldwall_console_views_warm"),
+            )
+        };
+        // The warm-up at the start (generous bound: the machine may be loaded).
+        let mut first = (None, None);
+        for _ in 0..600 {
+            first = read(c.clone(), metrics_url.clone()).await;
+            if first.0 >= Some(1.0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(first.0, Some(1.0), "one warm-up at the start");
+        let views = first.1.expect("views warmed");
+        assert!(views >= 1.0, "{first:?}");
+
+        // A new member with a user of its own: a member view the node did not have.
+        let admin = |rb: reqwest::RequestBuilder| rb.basic_auth("admin", Some("demo"));
+        let r = admin(c.post(format!("{base}/admin/members")))
+            .json(&json!({"id": "cert-xx", "name": "CERT-XX"}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(status, 201, "{}", r.text().await.unwrap());
+        let r = admin(c.post(format!("{base}/admin/users")))
+            .json(
+                &json!({"name": "xx-analyst", "member": "cert-xx", "role": "contributor",
+                "password": "xx-analyst-s3cret"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(status, 201, "{}", r.text().await.unwrap());
+
+        // Each change is a reload, each reload a warm-up (folded when they come together): the
+        // latest one counts the new member's view.
+        let mut after = first;
+        for _ in 0..600 {
+            after = read(c.clone(), metrics_url.clone()).await;
+            if after.0 >= Some(2.0) && after.1 == Some(views + 1.0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            after.0 >= Some(2.0),
+            "warmed again after the reload: {after:?}"
+        );
+        assert_eq!(
+            after.1,
+            Some(views + 1.0),
+            "the new member's view: {after:?}"
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
