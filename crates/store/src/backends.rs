@@ -775,6 +775,15 @@ macro_rules! impl_store {
                 last: &mut i64,
                 now: i64,
             ) -> Result<Vec<AddOutcome>, StoreError> {
+                // A collection removed since the caller's configuration was read: nothing lands
+                // in it (read under the write lock the removal takes too, `admin_state`).
+                let removed = sqlx::query("SELECT 1 FROM removed_collections WHERE id = $1")
+                    .bind(collection)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if removed.is_some() {
+                    return Err(StoreError::CollectionRemoved(collection.to_owned()));
+                }
                 let n = versions.len();
                 let mut ids: Vec<&str> = versions.iter().map(|v| v.id.as_str()).collect();
                 ids.sort_unstable();
@@ -2349,6 +2358,10 @@ impl PgStore {
     }
 }
 
+/// PostgreSQL's write lock: every transaction that places entries takes it (one writer at a time
+/// across every node), and so does the removal of a collection (`admin_state`).
+pub(crate) const PG_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(72830002)";
+
 impl_store!(
     SqliteStore,
     sqlx::SqliteConnection,
@@ -2368,7 +2381,7 @@ impl_store!(
     writer = |s| &s.pool,
     begin = "BEGIN",
     // One writer at a time across every node: date_added stays unique and increasing in commit order.
-    lock = Some("SELECT pg_advisory_xact_lock(72830002)"),
+    lock = Some(PG_WRITE_LOCK),
     // One audit writer at a time across every node: the chain never forks.
     audit_lock = Some("SELECT pg_advisory_xact_lock(72830003)")
 );
