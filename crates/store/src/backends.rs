@@ -185,6 +185,9 @@ const DELETED_PREFIX: &str = "content_deletion_";
 const VALUE_INDEX_KEY: &str = "value_index_v1";
 /// The `settings` key that records that `observed_refs` holds every stored observed-data's refs.
 const OBSERVED_REFS_KEY: &str = "observed_refs_v1";
+/// The `settings` key that records that the value index holds no copy of a referenced SCO's
+/// values under an observed-data (stores written before `sql::lookup` followed `observed_refs`).
+const OBSERVED_COPIES_KEY: &str = "value_index_observed_copies_dropped";
 /// The `settings` key that records that every stored TLP counts granular markings.
 const GRANULAR_TLP_KEY: &str = "tlp_counts_granular_markings";
 
@@ -352,6 +355,7 @@ impl SqliteStore {
         fill_entries_type!(tx);
         SqliteStore::build_value_index(&mut tx).await?;
         SqliteStore::build_observed_refs(&mut tx).await?;
+        SqliteStore::drop_observed_copies(&mut tx).await?;
         tx.commit().await?;
         let readers = pool_options::<sqlx::Sqlite>()
             .max_connections(READERS)
@@ -430,6 +434,7 @@ impl PgStore {
         recompute_granular_tlp!(tx);
         PgStore::build_value_index(&mut tx).await?;
         PgStore::build_observed_refs(&mut tx).await?;
+        PgStore::drop_observed_copies(&mut tx).await?;
         tx.commit().await?;
         Ok(PgStore {
             pool,
@@ -770,6 +775,15 @@ macro_rules! impl_store {
                 last: &mut i64,
                 now: i64,
             ) -> Result<Vec<AddOutcome>, StoreError> {
+                // A collection removed since the caller's configuration was read: nothing lands
+                // in it (read under the write lock the removal takes too, `admin_state`).
+                let removed = sqlx::query("SELECT 1 FROM removed_collections WHERE id = $1")
+                    .bind(collection)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if removed.is_some() {
+                    return Err(StoreError::CollectionRemoved(collection.to_owned()));
+                }
                 let n = versions.len();
                 let mut ids: Vec<&str> = versions.iter().map(|v| v.id.as_str()).collect();
                 ids.sort_unstable();
@@ -949,9 +963,11 @@ macro_rules! impl_store {
             }
 
             /// The value index rows of the versions `fresh` whose row was inserted now (their
-            /// values were extracted when they were prepared, `NewVersion::index`), then, for each
-            /// observed-data among them, the values of the SCOs its `object_refs` name that the
-            /// store holds (stored before or earlier in this transaction), as `observed`.
+            /// values were extracted when they were prepared, `NewVersion::index`), and, for each
+            /// observed-data among them, the SCO ids its `object_refs` name (`observed_refs`). The
+            /// values of those SCOs are not copied to the observed-data: a look-up reaches it
+            /// through an SCO holding the value only when the reader may see that SCO
+            /// (`sql::lookup`).
             async fn index_versions(
                 conn: &mut $conn,
                 versions: &[NewVersion],
@@ -974,16 +990,7 @@ macro_rules! impl_store {
                 <$ty>::insert_index_rows(&mut *conn, &rows).await?;
                 for (vid, ids) in refs {
                     <$ty>::insert_observed_refs(&mut *conn, vid, ids).await?;
-                    <$ty>::index_observed_refs(&mut *conn, vid, ids).await?;
                 }
-                // SCOs stored now: the observed-data stored before them that name them.
-                let scos: Vec<i64> = fresh
-                    .iter()
-                    .filter(|&&i| inserted.contains(&vid_of[i]))
-                    .filter(|&&i| versions[i].index.values.iter().any(|o| o.place == matcher::occurrence::Place::Sco))
-                    .map(|&i| vid_of[i])
-                    .collect();
-                <$ty>::index_observers_of(&mut *conn, &scos).await?;
                 Ok(())
             }
 
@@ -1003,33 +1010,8 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            /// Indexes every stored observed-data that names one of the SCO versions `scos` with
-            /// that SCO's values, as `observed` (the other direction of `index_observed_refs`).
-            async fn index_observers_of(conn: &mut $conn, scos: &[i64]) -> Result<(), StoreError> {
-                for chunk in scos.chunks(CHUNK) {
-                    let text = format!(
-                        "INSERT INTO value_index (kind, value, vid, place, net, plen) \
-                         SELECT x.kind, x.value, r.vid, {}, x.net, x.plen \
-                         FROM versions s CROSS JOIN observed_refs r CROSS JOIN value_index x \
-                         WHERE s.vid IN ({}) AND r.target = s.id AND x.vid = s.vid AND x.place = {} \
-                         ON CONFLICT DO NOTHING",
-                        placeholder($dialect, 1),
-                        placeholders($dialect, 2, chunk.len()),
-                        placeholder($dialect, 2 + chunk.len()),
-                    );
-                    let mut q = sqlx::query(AssertSqlSafe(text))
-                        .bind(matcher::occurrence::Place::Observed.as_str());
-                    for vid in chunk {
-                        q = q.bind(*vid);
-                    }
-                    q.bind(matcher::occurrence::Place::Sco.as_str()).execute(&mut *conn).await?;
-                }
-                Ok(())
-            }
-
             /// Fills `observed_refs` once for stores written before it (recorded in `settings`),
-            /// indexing each stored observed-data again with the SCOs it names that are stored
-            /// now, inside the caller's transaction (which holds the write lock).
+            /// inside the caller's transaction (which holds the write lock).
             async fn build_observed_refs(conn: &mut $conn) -> Result<(), StoreError> {
                 let done = once_done!(conn, OBSERVED_REFS_KEY);
                 if done {
@@ -1056,7 +1038,6 @@ macro_rules! impl_store {
                             continue;
                         }
                         <$ty>::insert_observed_refs(&mut *conn, vid, &found.refs).await?;
-                        <$ty>::index_observed_refs(&mut *conn, vid, &found.refs).await?;
                         filled += 1;
                     }
                 }
@@ -1064,6 +1045,52 @@ macro_rules! impl_store {
                     tracing::info!(versions = filled, "Observed-data references recorded for the value index (once).");
                 }
                 mark_once_done!(conn, OBSERVED_REFS_KEY);
+                Ok(())
+            }
+
+            /// Drops, once (recorded in `settings`), the rows that stores written before
+            /// `sql::lookup` followed `observed_refs` held for an observed-data with the values of
+            /// the SCOs it names (readable by anyone who could see the observed-data, whether or
+            /// not they could see the SCO), keeping its own values (SCOs embedded in `objects`),
+            /// inside the caller's transaction (which holds the write lock).
+            async fn drop_observed_copies(conn: &mut $conn) -> Result<(), StoreError> {
+                let done = once_done!(conn, OBSERVED_COPIES_KEY);
+                if done {
+                    return Ok(());
+                }
+                let observed = matcher::occurrence::Place::Observed.as_str();
+                let dropped = sqlx::query(
+                    "DELETE FROM value_index WHERE place = $1 AND vid IN (SELECT vid FROM observed_refs)",
+                )
+                .bind(observed)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if dropped > 0 {
+                    let mut after = 0i64;
+                    loop {
+                        let batch = sqlx::query(
+                            "SELECT v.vid, v.json FROM versions v WHERE v.vid > $1 \
+                             AND v.vid IN (SELECT vid FROM observed_refs) ORDER BY v.vid LIMIT 2000",
+                        )
+                        .bind(after)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                        let Some(last) = batch.last() else { break };
+                        after = last.try_get(0)?;
+                        let mut rows = Vec::new();
+                        for r in &batch {
+                            let (vid, json): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+                            let Ok(obj) = serde_json::from_str::<serde_json::Value>(&json) else {
+                                continue;
+                            };
+                            rows.extend(crate::ingest_values(&obj).values.iter().map(|o| IndexRow::of(vid, o)));
+                        }
+                        <$ty>::insert_index_rows(&mut *conn, &rows).await?;
+                    }
+                    tracing::info!(rows = dropped, "Observed-data rows copied from the SCOs they name dropped from the value index (once).");
+                }
+                mark_once_done!(conn, OBSERVED_COPIES_KEY);
                 Ok(())
             }
 
@@ -1089,29 +1116,6 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            /// Indexes observed-data `vid` with the values of the SCOs `ids` the store holds.
-            async fn index_observed_refs(conn: &mut $conn, vid: i64, ids: &[String]) -> Result<(), StoreError> {
-                for chunk in ids.chunks(CHUNK) {
-                    let text = format!(
-                        "INSERT INTO value_index (kind, value, vid, place, net, plen) \
-                         SELECT x.kind, x.value, {}, {}, x.net, x.plen FROM versions s CROSS JOIN value_index x \
-                         WHERE s.id IN ({}) AND x.vid = s.vid AND x.place = {} ON CONFLICT DO NOTHING",
-                        placeholder($dialect, 1),
-                        placeholder($dialect, 2),
-                        placeholders($dialect, 3, chunk.len()),
-                        placeholder($dialect, 3 + chunk.len()),
-                    );
-                    let mut q = sqlx::query(AssertSqlSafe(text))
-                        .bind(vid)
-                        .bind(matcher::occurrence::Place::Observed.as_str());
-                    for id in chunk {
-                        q = q.bind(id.as_str());
-                    }
-                    q.bind(matcher::occurrence::Place::Sco.as_str()).execute(&mut *conn).await?;
-                }
-                Ok(())
-            }
-
             /// Builds the value index of every stored version, once (recorded in `settings`):
             /// stores written before the index existed get it when they are opened, inside the
             /// caller's transaction (which holds the write lock).
@@ -1122,7 +1126,6 @@ macro_rules! impl_store {
                 }
                 let mut after = 0i64;
                 let mut indexed = 0u64;
-                let mut refs: Vec<(i64, Vec<String>)> = Vec::new();
                 loop {
                     let batch = sqlx::query("SELECT vid, json FROM versions WHERE vid > $1 ORDER BY vid LIMIT 2000")
                         .bind(after)
@@ -1138,15 +1141,9 @@ macro_rules! impl_store {
                         };
                         let found = crate::ingest_values(&obj);
                         rows.extend(found.values.iter().map(|o| IndexRow::of(vid, o)));
-                        if !found.refs.is_empty() {
-                            refs.push((vid, found.refs));
-                        }
                         indexed += 1;
                     }
                     <$ty>::insert_index_rows(&mut *conn, &rows).await?;
-                }
-                for (vid, ids) in &refs {
-                    <$ty>::index_observed_refs(&mut *conn, *vid, ids).await?;
                 }
                 if indexed > 0 {
                     tracing::info!(versions = indexed, "Value index built for the stored versions (once).");
@@ -2361,6 +2358,10 @@ impl PgStore {
     }
 }
 
+/// PostgreSQL's write lock: every transaction that places entries takes it (one writer at a time
+/// across every node), and so does the removal of a collection (`admin_state`).
+pub(crate) const PG_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(72830002)";
+
 impl_store!(
     SqliteStore,
     sqlx::SqliteConnection,
@@ -2380,7 +2381,7 @@ impl_store!(
     writer = |s| &s.pool,
     begin = "BEGIN",
     // One writer at a time across every node: date_added stays unique and increasing in commit order.
-    lock = Some("SELECT pg_advisory_xact_lock(72830002)"),
+    lock = Some(PG_WRITE_LOCK),
     // One audit writer at a time across every node: the chain never forks.
     audit_lock = Some("SELECT pg_advisory_xact_lock(72830003)")
 );

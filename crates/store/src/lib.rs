@@ -67,7 +67,8 @@ use std::future::Future;
 
 use crate::policy::Pushdown;
 
-/// A store failure (never the caller's fault).
+/// A store failure (the database, stored data, the audit journal), or a write into a removed
+/// collection.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database failed.
@@ -79,6 +80,10 @@ pub enum StoreError {
     /// The audit journal's files could not be read or written.
     #[error("audit journal: {0}")]
     Journal(String),
+    /// A write into a collection that was removed (after the writer's configuration was read):
+    /// nothing was written.
+    #[error("collection {0} was removed")]
+    CollectionRemoved(String),
 }
 
 /// Where a stored version came from (kept per version for federation).

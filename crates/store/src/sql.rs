@@ -6,6 +6,7 @@ use crate::{
     ListQuery, LookupQuery, LookupTarget, VersionSelection,
     policy::{Pushdown, tlp_code},
 };
+use matcher::occurrence::Place;
 use stix::tlp::TlpLevel;
 
 /// A value bound to a placeholder.
@@ -422,7 +423,9 @@ const HIT_COLUMNS: &str = "e.collection, v.id, v.type, v.version_ns, v.version_t
 /// for a network, a network containing it or a value within it) that the caller may see and
 /// that are the latest version it may see of their object in their collection (a listing's
 /// default `match[version]=last`), newest first. For [`LookupTarget::SightingsOf`], the
-/// sightings (same rule) pointing to the given objects.
+/// sightings (same rule) pointing to the given objects. An observed-data holds the values of
+/// the SCOs embedded in it, and is reached through an SCO its `object_refs` name
+/// (`observed_refs`) only when the caller may see that SCO somewhere.
 ///
 /// The value's rows come first (the primary key `(kind, value, …)`, or `value_index_net` for a
 /// range), then each row's version and entries by key: `CROSS JOIN` fixes that order on SQLite.
@@ -437,32 +440,46 @@ pub(crate) fn lookup(q: &LookupQuery) -> Sql {
             within,
         } => {
             let k = sql.param(Bind::Text(kind.clone()));
-            let mut branches = Vec::new();
+            // The rows holding the value (alias `i`): exactly, or within a range.
+            let mut conds = Vec::new();
             if !values.is_empty() {
                 let list = sql.in_list(values);
-                branches.push(format!(
-                    "SELECT kind, value, place, vid, NULL AS via FROM value_index WHERE kind = {k} AND value {list}"
-                ));
+                conds.push(format!("i.kind = {k} AND i.value {list}"));
             }
             if let Some(r) = within {
                 let lo = sql.param(Bind::Bytes(r.first.clone()));
                 let hi = sql.param(Bind::Bytes(r.last.clone()));
                 let plen = sql.param(Bind::Int(r.min_prefix));
-                branches.push(format!(
-                    "SELECT kind, value, place, vid, NULL AS via FROM value_index WHERE kind = {k} \
-                     AND net IS NOT NULL AND net >= {lo} AND net <= {hi} AND plen >= {plen}"
+                conds.push(format!(
+                    "i.kind = {k} AND i.net IS NOT NULL AND i.net >= {lo} AND i.net <= {hi} AND i.plen >= {plen}"
                 ));
             }
-            if branches.is_empty() {
-                branches.push(
-                    "SELECT kind, value, place, vid, NULL AS via FROM value_index WHERE 1 = 0"
-                        .to_owned(),
-                );
+            if conds.is_empty() {
+                conds.push("1 = 0".to_owned());
             }
-            (
-                branches.join(" UNION ALL "),
-                "x.kind, x.value, x.place, x.via",
-            )
+            let observed = sql.param(Bind::Text(Place::Observed.as_str().to_owned()));
+            let sco = sql.param(Bind::Text(Place::Sco.as_str().to_owned()));
+            let mut branches = Vec::new();
+            for cond in &conds {
+                // The versions holding the value themselves.
+                branches.push(format!(
+                    "SELECT i.kind AS kind, i.value AS value, i.place AS place, i.vid AS vid, NULL AS via \
+                     FROM value_index i WHERE {cond}"
+                ));
+                // An observed-data naming an SCO that holds it (`observed_refs`), only when the
+                // reader may see that SCO: otherwise the observed-data, visible on its own, would
+                // confirm a guessed value of a hidden SCO (whose id, when random, says nothing).
+                branches.push(format!(
+                    "SELECT i.kind, i.value, {observed} AS place, o.vid, NULL AS via \
+                     FROM value_index i CROSS JOIN versions s CROSS JOIN observed_refs o \
+                     WHERE {cond} AND i.place = {sco} AND s.vid = i.vid AND o.target = s.id \
+                     AND EXISTS (SELECT 1 FROM entries es WHERE es.vid = s.vid AND {seen})",
+                    seen = p.visible("es", "s"),
+                ));
+            }
+            // `UNION` (not `ALL`): an observed-data holding the value itself and through an SCO
+            // it names, or through several, is one row.
+            (branches.join(" UNION "), "x.kind, x.value, x.place, x.via")
         }
         LookupTarget::SightingsOf(ids) => {
             let list = if ids.is_empty() {

@@ -34,9 +34,11 @@ use super::{
     check_form,
     coord::{CSS_LINK, select},
     csrf_field,
-    html::{self, Banner, E, Frame, pct, see_other},
+    html::{self, Banner, E, Frame, Refill, pct, see_other},
     pages::{q, query},
+    reshow_as,
     session::Signed,
+    typed,
 };
 use crate::{
     config::{Config, MemberConfig, PeerConfig, Role, TrustGroupConfig},
@@ -205,12 +207,41 @@ fn not_done(signed: &Signed, section: &str, e: &AdminServiceError) -> Response {
     )
 }
 
-fn invalid(signed: &Signed, section: &str, why: &str) -> Response {
-    not_done(
-        signed,
-        section,
-        &AdminServiceError::Refused(AdminError::Invalid(why.to_owned())),
+/// A change typed into a form and refused for what was typed: the page the form is on
+/// (`page`, rendered again for the same admin) with the form refilled and why, in the status
+/// [`not_done`] answers (404, 409, 400); a refusal that is not about what was typed (busy, a
+/// failure) is [`not_done`]'s page. Passwords are never put back.
+async fn not_done_form(
+    signed: &Signed,
+    section: &str,
+    e: &AdminServiceError,
+    page: impl std::future::Future<Output = Response>,
+    action: &str,
+    body: &Bytes,
+    field: Option<&str>,
+) -> Response {
+    let (status, why) = match e {
+        AdminServiceError::Refused(AdminError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
+        AdminServiceError::Refused(AdminError::Conflict(m)) => (StatusCode::CONFLICT, m),
+        AdminServiceError::Refused(AdminError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
+        _ => return not_done(signed, section, e),
+    };
+    let message = format!("Nothing was changed: {why}");
+    reshow_as(
+        status,
+        page.await,
+        &Refill {
+            action,
+            typed: typed(body),
+            field,
+            message: &message,
+        },
     )
+    .await
+}
+
+fn invalid_error(why: &str) -> AdminServiceError {
+    AdminServiceError::Refused(AdminError::Invalid(why.to_owned()))
 }
 
 /// The section's heading, the sections' navigation and the `done` note.
@@ -536,7 +567,19 @@ pub(super) async fn add_member(
     };
     match admin.add_member(&actor(&signed), m).await {
         Ok(_) => see_other("/ui/admin/members?done=member-added"),
-        Err(e) => not_done(&signed, "members", &e),
+        Err(e) => {
+            let page = members(State(state), signed.clone(), RawQuery(None));
+            not_done_form(
+                &signed,
+                "members",
+                &e,
+                page,
+                "/ui/admin/members",
+                &body,
+                None,
+            )
+            .await
+        }
     }
 }
 
@@ -710,7 +753,18 @@ pub(super) async fn add_user(
         Err(r) => return r,
     };
     let Some(role) = role_of(field(&f, "role")) else {
-        return invalid(&signed, "users", "role: reader, contributor or admin");
+        let e = invalid_error("role: reader, contributor or admin");
+        let page = users(State(state), signed.clone(), RawQuery(None));
+        return not_done_form(
+            &signed,
+            "users",
+            &e,
+            page,
+            "/ui/admin/users",
+            &body,
+            Some("role"),
+        )
+        .await;
     };
     let password = f.get("password").map(String::as_str).unwrap_or("");
     match admin
@@ -724,7 +778,10 @@ pub(super) async fn add_user(
         .await
     {
         Ok(()) => see_other("/ui/admin/users?done=user-added"),
-        Err(e) => not_done(&signed, "users", &e),
+        Err(e) => {
+            let page = users(State(state), signed.clone(), RawQuery(None));
+            not_done_form(&signed, "users", &e, page, "/ui/admin/users", &body, None).await
+        }
     }
 }
 
@@ -739,6 +796,7 @@ pub(super) async fn user_action(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let user = name.clone();
     let who = actor(&signed);
     let (result, done) = match action.as_str() {
         "disable" | "enable" => (
@@ -779,6 +837,11 @@ pub(super) async fn user_action(
     };
     match result {
         Ok(()) => see_other(&format!("/ui/admin/users?done={done}")),
+        Err(e) if done == "password-reset" => {
+            let form = format!("/ui/admin/users/{}/password", pct(&user));
+            let page = users(State(state), signed.clone(), RawQuery(None));
+            not_done_form(&signed, "users", &e, page, &form, &body, Some("password")).await
+        }
         Err(e) => not_done(&signed, "users", &e),
     }
 }
@@ -893,7 +956,18 @@ pub(super) async fn issue_key(
         Err(r) => return r,
     };
     let Some(role) = role_of(field(&f, "role")) else {
-        return invalid(&signed, "keys", "role: reader, contributor or admin");
+        let e = invalid_error("role: reader, contributor or admin");
+        let page = keys(State(state), signed.clone(), RawQuery(None));
+        return not_done_form(
+            &signed,
+            "keys",
+            &e,
+            page,
+            "/ui/admin/keys",
+            &body,
+            Some("role"),
+        )
+        .await;
     };
     match admin
         .issue_key(
@@ -907,7 +981,10 @@ pub(super) async fn issue_key(
         .await
     {
         Ok(k) => token_page(&signed, &k, "issued"),
-        Err(e) => not_done(&signed, "keys", &e),
+        Err(e) => {
+            let page = keys(State(state), signed.clone(), RawQuery(None));
+            not_done_form(&signed, "keys", &e, page, "/ui/admin/keys", &body, None).await
+        }
     }
 }
 
@@ -1069,7 +1146,19 @@ pub(super) async fn add_collection(
     };
     match admin.add_collection(&actor(&signed), c).await {
         Ok(_) => see_other("/ui/admin/collections?done=collection-added"),
-        Err(e) => not_done(&signed, "collections", &e),
+        Err(e) => {
+            let page = collections(State(state), signed.clone(), RawQuery(None));
+            not_done_form(
+                &signed,
+                "collections",
+                &e,
+                page,
+                "/ui/admin/collections",
+                &body,
+                None,
+            )
+            .await
+        }
     }
 }
 
@@ -1203,14 +1292,18 @@ pub(super) async fn set_grants(
         Err(r) => return r,
     };
     let grants = CollectionGrants {
-        id,
+        id: id.clone(),
         read: list(f.get("read")),
         write: list(f.get("write")),
         red_recipients: list(f.get("red_recipients")),
     };
     match admin.set_collection_grants(&actor(&signed), grants).await {
         Ok(_) => see_other("/ui/admin/collections?done=grants-changed"),
-        Err(e) => not_done(&signed, "collections", &e),
+        Err(e) => {
+            let form = format!("/ui/admin/collections/{}/grants", pct(&id));
+            let page = grants_form(State(state), signed.clone(), Path(id));
+            not_done_form(&signed, "collections", &e, page, &form, &body, None).await
+        }
     }
 }
 
@@ -1274,7 +1367,19 @@ pub(super) async fn add_trust_group(
     };
     match admin.apply(&actor(&signed), Change::AddTrustGroup(g)).await {
         Ok(_) => see_other("/ui/admin/trust-groups?done=trust-group-added"),
-        Err(e) => not_done(&signed, "trust-groups", &e),
+        Err(e) => {
+            let page = trust_groups(State(state), signed.clone(), RawQuery(None));
+            not_done_form(
+                &signed,
+                "trust-groups",
+                &e,
+                page,
+                "/ui/admin/trust-groups",
+                &body,
+                None,
+            )
+            .await
+        }
     }
 }
 
@@ -1490,11 +1595,18 @@ pub(super) async fn add_peer(
     };
     let peer = match peer_of(&f) {
         Ok(p) => p,
-        Err(why) => return invalid(&signed, "peers", &why),
+        Err(why) => {
+            let e = invalid_error(&why);
+            let page = peers(State(state), signed.clone(), RawQuery(None));
+            return not_done_form(&signed, "peers", &e, page, "/ui/admin/peers", &body, None).await;
+        }
     };
     match admin.apply(&actor(&signed), Change::AddPeer(peer)).await {
         Ok(_) => see_other("/ui/admin/peers?done=peer-added"),
-        Err(e) => not_done(&signed, "peers", &e),
+        Err(e) => {
+            let page = peers(State(state), signed.clone(), RawQuery(None));
+            not_done_form(&signed, "peers", &e, page, "/ui/admin/peers", &body, None).await
+        }
     }
 }
 

@@ -25,14 +25,15 @@ use stix::tlp::TlpLevel;
 use super::{
     check_form,
     coord::{
-        CSS_LINK, MAX_NAME, MAX_TEXT, NIS2, Shown, bad_request, chosen_collection,
+        At, CSS_LINK, MAX_NAME, MAX_TEXT, Mistake, NIS2, Shown, chosen_collection,
         collection_select, failed, field, link, looks_like_id, marking, member, meter, missing,
         name_of, opt, opts, percent, producer, q, query, select, step_error, tlp_select,
     },
     csrf_field,
-    html::{E, object_href, pct, see_other, tlp_badge},
-    page, refused,
+    html::{E, Refill, object_href, pct, see_other, tlp_badge},
+    page, refused, reshow,
     session::Signed,
+    typed,
 };
 use crate::{
     services::{
@@ -532,16 +533,6 @@ pub(super) async fn request_page(
     page(&signed, "assist", &read.body.name, shown.banner, &b)
 }
 
-/// Where a step goes back to: the request page named by `back` (an id), else `fallback`.
-fn back_to(f: &HashMap<String, String>, fallback: &str) -> String {
-    match f.get("back").map(String::as_str) {
-        Some(b) if looks_like_id(b) && b.starts_with("assistance-request--") => {
-            format!("/ui/assist/{}#actions", pct(b))
-        }
-        _ => format!("/ui/assist/{}#actions", pct(fallback)),
-    }
-}
-
 fn list_field(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
@@ -596,18 +587,36 @@ pub(super) async fn step(
     if let Err(e) = allowed {
         return step_error(&signed, &e);
     }
-    let back = if t == AssistanceRequest::TYPE {
-        format!("/ui/assist/{}#actions", pct(&id))
+    // The request whose page the form is on.
+    let request = if t == AssistanceRequest::TYPE {
+        id.clone()
     } else {
         let first = list(&cur, "request_refs")
             .into_iter()
             .next()
             .unwrap_or_default();
-        back_to(&f, &first)
+        match f.get("back") {
+            Some(b) if looks_like_id(b) && b.starts_with("assistance-request--") => b.clone(),
+            _ => first,
+        }
     };
+    let back = format!("/ui/assist/{}#actions", pct(&request));
     let res = match run(&m, &id, &action, &f, &coll).await {
         Ok(r) => r,
-        Err(why) => return bad_request(&why),
+        Err((at, why)) => {
+            let form = format!("/ui/assist/{}/{action}", pct(&id));
+            let page = request_page(State(state), signed, Path(request)).await;
+            return reshow(
+                page,
+                &Refill {
+                    action: &form,
+                    typed: typed(&body),
+                    field: at,
+                    message: &why,
+                },
+            )
+            .await;
+        }
     };
     match res {
         Ok(()) => see_other(&back),
@@ -621,42 +630,43 @@ async fn run(
     action: &str,
     f: &HashMap<String, String>,
     coll: &crate::coalition::Collection,
-) -> Result<Result<(), ServiceError>, String> {
+) -> Result<Result<(), ServiceError>, Mistake> {
     Ok(match action {
         "offer" => {
-            let name = field(f, "name", "The offer's name", MAX_NAME)?;
+            let name = field(f, "name", "The offer's name", MAX_NAME).at("name")?;
             if name.is_empty() {
-                return Err("Give the offer a name.".into());
+                return Err((Some("name"), "Give the offer a name.".into()));
             }
-            let services = list_field(field(f, "services", "Services", MAX_NAME)?);
+            let services = list_field(field(f, "services", "Services", MAX_NAME).at("services")?);
             if services.is_empty() {
-                return Err("Say which services you offer.".into());
+                return Err((Some("services"), "Say which services you offer.".into()));
             }
             let mut capacity = Vec::new();
-            for c in list_field(field(f, "capacity", "Capacity", MAX_NAME)?) {
-                capacity.push(assist::need(&c).map_err(|e| e.to_string())?);
+            for c in list_field(field(f, "capacity", "Capacity", MAX_NAME).at("capacity")?) {
+                capacity.push(assist::need(&c).map_err(|e| e.to_string()).at("capacity")?);
             }
-            let lead = field(f, "lead_time", "Time to deploy", 8)?;
+            let lead = field(f, "lead_time", "Time to deploy", 8).at("lead_time")?;
             let lead_time_hours = if lead.is_empty() {
                 None
             } else {
                 Some(
                     lead.parse::<u32>()
-                        .map_err(|_| "Time to deploy is a whole number of hours.".to_owned())?,
+                        .map_err(|_| "Time to deploy is a whole number of hours.".to_owned())
+                        .at("lead_time")?,
                 )
             };
-            let target = match field(f, "collection", "Collection", 200)? {
+            let target = match field(f, "collection", "Collection", 200).at("collection")? {
                 "" if workflow::writable(m).iter().any(|c| c.id == coll.id) => coll.clone(),
-                v => chosen_collection(m, v)?,
+                v => chosen_collection(m, v).at("collection")?,
             };
-            let mark = marking(field(f, "tlp", "TLP", 32)?)?;
+            let mark = field(f, "tlp", "TLP", 32).and_then(marking).at("tlp")?;
             let a = NewOffer {
                 requests: vec![id.to_owned()],
                 name: name.to_owned(),
                 services,
                 capacity,
                 lead_time_hours,
-                conditions: opt(field(f, "conditions", "Conditions", MAX_TEXT)?),
+                conditions: opt(field(f, "conditions", "Conditions", MAX_TEXT).at("conditions")?),
                 ..NewOffer::default()
             };
             assist::offer(m, &target, mark, a).await.map(|_| ())
@@ -664,36 +674,39 @@ async fn run(
         "match" => {
             let offers = f.get("offers").map(|o| list_field(o)).unwrap_or_default();
             if offers.is_empty() {
-                return Err("Select at least one offer to match.".into());
+                return Err((Some("offer"), "Select at least one offer to match.".into()));
             }
             if offers.iter().any(|o| !looks_like_id(o)) {
-                return Err("An offer is not an id.".into());
+                return Err((Some("offer"), "An offer is not an id.".into()));
             }
             assist::match_offers(m, id, &offers).await.map(|_| ())
         }
         "advance" => {
-            let to = field(f, "to", "The new status", 64)?;
+            let to = field(f, "to", "The new status", 64).at("to")?;
             if to.is_empty() {
-                return Err("Choose the new status.".into());
+                return Err((Some("to"), "Choose the new status.".into()));
             }
             if serde_json::from_value::<RequestStatus>(serde_json::json!(to)).is_err()
                 && serde_json::from_value::<OfferStatus>(serde_json::json!(to)).is_err()
             {
-                return Err(format!("`{to}` is not a status."));
+                return Err((Some("to"), format!("`{to}` is not a status.")));
             }
             let a = Advance {
                 id: id.to_owned(),
                 to: to.to_owned(),
-                reason: opt(field(f, "reason", "The reason", MAX_NAME)?),
+                reason: opt(field(f, "reason", "The reason", MAX_NAME).at("reason")?),
                 accepted_by: None,
             };
             assist::advance(m, &a).await.map(|_| ())
         }
         _ => {
-            let g = |k: &str, label: &str| -> Result<String, String> {
-                let v = field(f, k, label, MAX_TEXT)?;
+            let g = |k: &'static str, label: &str| -> Result<String, Mistake> {
+                let v = field(f, k, label, MAX_TEXT).at(k)?;
                 if v.is_empty() {
-                    Err(format!("{label} is required for the after-action report."))
+                    Err((
+                        Some(k),
+                        format!("{label} is required for the after-action report."),
+                    ))
                 } else {
                     Ok(v.to_owned())
                 }
@@ -703,13 +716,12 @@ async fn run(
                 services_provided: g("services_provided", "Services provided")?,
                 results: g("results", "Results achieved")?,
                 lessons: g("lessons", "Lessons learned")?,
-                satisfaction: percent(
-                    field(f, "satisfaction", "Satisfaction", 8)?,
-                    "Satisfaction",
-                )?,
+                satisfaction: field(f, "satisfaction", "Satisfaction", 8)
+                    .and_then(|v| percent(v, "Satisfaction"))
+                    .at("satisfaction")?,
                 ..Close::default()
             };
-            let mark = marking(field(f, "tlp", "TLP", 32)?)?;
+            let mark = field(f, "tlp", "TLP", 32).and_then(marking).at("tlp")?;
             assist::close(m, mark, &c).await.map(|_| ())
         }
     })

@@ -26,9 +26,10 @@ use stix::tlp::TlpLevel;
 
 use super::{
     audit_read, check_form, csrf_field,
-    html::{Banner, E, object_href, pct, see_other, tlp_badge},
-    page, refused,
+    html::{Banner, E, Refill, object_href, pct, see_other, tlp_badge},
+    page, refused, reshow,
     session::Signed,
+    typed,
 };
 use crate::{
     coalition::Collection,
@@ -1081,6 +1082,20 @@ fn slug(v: &str, what: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// A mistake in a form: the field at fault (its `name`), when known, and why.
+pub(super) type Mistake = (Option<&'static str>, String);
+
+/// Names the field at fault in a form's mistake.
+pub(super) trait At<T> {
+    fn at(self, field: &'static str) -> Result<T, Mistake>;
+}
+
+impl<T> At<T> for Result<T, String> {
+    fn at(self, field: &'static str) -> Result<T, Mistake> {
+        self.map_err(|why| (Some(field), why))
+    }
+}
+
 fn after_id(v: &str) -> Result<Option<String>, String> {
     match v {
         "" => Ok(None),
@@ -1089,42 +1104,54 @@ fn after_id(v: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn impact_detail(f: &HashMap<String, String>) -> Result<ImpactDetail, String> {
-    let g = |k: &str| field(f, k, k, 64);
-    let need = |k: &str, cat: &str| -> Result<String, String> {
+fn impact_detail(f: &HashMap<String, String>) -> Result<ImpactDetail, Mistake> {
+    let g = |k: &'static str| field(f, k, k, 64).at(k);
+    let need = |k: &'static str, cat: &str| -> Result<String, Mistake> {
         let v = g(k)?;
         if v.is_empty() {
-            Err(format!("A {cat} impact needs `{}`.", k.replace('_', " ")))
+            Err((
+                Some(k),
+                format!("A {cat} impact needs `{}`.", k.replace('_', " ")),
+            ))
         } else {
             Ok(v.to_owned())
         }
     };
     Ok(match g("category")? {
         "availability" => ImpactDetail::Availability {
-            availability_impact: percent(g("availability")?, "Availability")?
-                .ok_or("An availability impact needs the availability lost (0–100).")?,
+            availability_impact: percent(g("availability")?, "Availability")
+                .at("availability")?
+                .ok_or("An availability impact needs the availability lost (0–100).".to_owned())
+                .at("availability")?,
         },
         "external" => ImpactDetail::External {
-            impact_type: slug(&need("impact_type", "external")?, "Impact type")?.remove(0),
+            impact_type: slug(&need("impact_type", "external")?, "Impact type")
+                .at("impact_type")?
+                .remove(0),
         },
         "confidentiality" => ImpactDetail::Confidentiality {
-            loss_type: vocab::<LossType>("loss type", &need("loss_type", "confidentiality")?)?,
+            loss_type: vocab::<LossType>("loss type", &need("loss_type", "confidentiality")?)
+                .at("loss_type")?,
             information_type: None,
             record_count: None,
             record_size: None,
         },
         "integrity" => ImpactDetail::Integrity {
-            alteration: vocab::<Alteration>("alteration", &need("alteration", "integrity")?)?,
+            alteration: vocab::<Alteration>("alteration", &need("alteration", "integrity")?)
+                .at("alteration")?,
             information_type: None,
             record_count: None,
             record_size: None,
         },
         "physical" => ImpactDetail::Physical {
-            impact_type: vocab::<PhysicalImpact>("impact type", &need("impact_type", "physical")?)?,
+            impact_type: vocab::<PhysicalImpact>("impact type", &need("impact_type", "physical")?)
+                .at("impact_type")?,
             asset_type: opt(g("asset_type")?),
         },
         "monetary" => ImpactDetail::Monetary {
-            variety: slug(&need("variety", "monetary")?, "Variety")?.remove(0),
+            variety: slug(&need("variety", "monetary")?, "Variety")
+                .at("variety")?
+                .remove(0),
             currency: None,
             currency_actual: None,
             conversion_rate: None,
@@ -1132,7 +1159,12 @@ fn impact_detail(f: &HashMap<String, String>) -> Result<ImpactDetail, String> {
             min_amount: None,
             max_amount: None,
         },
-        other => return Err(format!("`{other}` is not an impact category.")),
+        other => {
+            return Err((
+                Some("category"),
+                format!("`{other}` is not an impact category."),
+            ));
+        }
     })
 }
 
@@ -1169,7 +1201,20 @@ pub(super) async fn incident_step(
     }
     let result = match run_step(&m, &id, &step, &f).await {
         Ok(r) => r,
-        Err(why) => return bad_request(&why),
+        Err((at, why)) => {
+            let action = format!("/ui/incidents/{}/{step}", pct(&id));
+            let page = incident_page(State(state), signed, Path(id)).await;
+            return reshow(
+                page,
+                &Refill {
+                    action: &action,
+                    typed: typed(&body),
+                    field: at,
+                    message: &why,
+                },
+            )
+            .await;
+        }
     };
     match result {
         Ok(_) => see_other(&format!("/ui/incidents/{}#steps", pct(&id))),
@@ -1182,62 +1227,85 @@ async fn run_step(
     id: &str,
     step: &str,
     f: &HashMap<String, String>,
-) -> Result<Result<crate::services::assist::Written, ServiceError>, String> {
-    let mark = marking(field(f, "tlp", "TLP", 32)?)?;
+) -> Result<Result<crate::services::assist::Written, ServiceError>, Mistake> {
+    let mark = field(f, "tlp", "TLP", 32).and_then(marking).at("tlp")?;
     Ok(match step {
         "update" => {
-            let st = field(f, "status", "Status", 64)?;
-            let det = field(f, "determination", "Determination", 64)?;
+            let st = field(f, "status", "Status", 64).at("status")?;
+            let det = field(f, "determination", "Determination", 64).at("determination")?;
             let u = incident::Update {
                 determination: if det.is_empty() {
                     None
                 } else {
-                    Some(vocab::<Determination>("determination", det)?)
+                    Some(vocab::<Determination>("determination", det).at("determination")?)
                 },
                 status: if st.is_empty() {
                     None
                 } else {
-                    Some(slug(st, "Status")?.remove(0))
+                    Some(slug(st, "Status").at("status")?.remove(0))
                 },
-                criticality: percent(field(f, "criticality", "Criticality", 8)?, "Criticality")?,
+                criticality: field(f, "criticality", "Criticality", 8)
+                    .and_then(|v| percent(v, "Criticality"))
+                    .at("criticality")?,
             };
             incident::update(m, id, &u).await
         }
         "event" => {
-            let name = field(f, "name", "The event's name", MAX_NAME)?;
+            let name = field(f, "name", "The event's name", MAX_NAME).at("name")?;
             if name.is_empty() {
-                return Err("Say what happened (the event's name).".into());
+                return Err((Some("name"), "Say what happened (the event's name).".into()));
             }
-            let mut e = Event::new(vocab::<EventStatus>(
-                "status",
-                field(f, "status", "Status", 64)?,
-            )?);
+            let mut e = Event::new(
+                field(f, "status", "Status", 64)
+                    .and_then(|v| vocab::<EventStatus>("status", v))
+                    .at("status")?,
+            );
             e.name = opt(name);
-            e.description = opt(field(f, "description", "The description", MAX_TEXT)?);
-            e.event_types = slug(field(f, "type", "Event type", 64)?, "Event type")?;
-            e.start_time = when(field(f, "start", "Start", 40)?, "Start")?;
-            let after = after_id(field(f, "after", "After", 200)?)?;
+            e.description =
+                opt(field(f, "description", "The description", MAX_TEXT).at("description")?);
+            e.event_types = field(f, "type", "Event type", 64)
+                .and_then(|v| slug(v, "Event type"))
+                .at("type")?;
+            e.start_time = field(f, "start", "Start", 40)
+                .and_then(|v| when(v, "Start"))
+                .at("start")?;
+            let after = field(f, "after", "After", 200)
+                .and_then(after_id)
+                .at("after")?;
             incident::add_event(m, id, mark, e, after.as_deref()).await
         }
         "impact" => {
             let mut i = Impact::new(impact_detail(f)?);
-            i.criticality = percent(field(f, "criticality", "Criticality", 8)?, "Criticality")?;
-            i.description = opt(field(f, "description", "The description", MAX_TEXT)?);
+            i.criticality = field(f, "criticality", "Criticality", 8)
+                .and_then(|v| percent(v, "Criticality"))
+                .at("criticality")?;
+            i.description =
+                opt(field(f, "description", "The description", MAX_TEXT).at("description")?);
             incident::add_impact(m, id, mark, i).await
         }
         _ => {
-            let name = field(f, "name", "The task's name", MAX_NAME)?;
+            let name = field(f, "name", "The task's name", MAX_NAME).at("name")?;
             if name.is_empty() {
-                return Err("Say what the defenders do (the task's name).".into());
+                return Err((
+                    Some("name"),
+                    "Say what the defenders do (the task's name).".into(),
+                ));
             }
-            let mut t = Task::new(vocab::<TaskOutcome>(
-                "outcome",
-                field(f, "outcome", "Outcome", 64)?,
-            )?);
+            let mut t = Task::new(
+                field(f, "outcome", "Outcome", 64)
+                    .and_then(|v| vocab::<TaskOutcome>("outcome", v))
+                    .at("outcome")?,
+            );
             t.name = opt(name);
-            t.task_types = slug(field(f, "type", "Task type", 64)?, "Task type")?;
-            t.priority = percent(field(f, "priority", "Priority", 8)?, "Priority")?;
-            let after = after_id(field(f, "after", "After", 200)?)?;
+            t.task_types = field(f, "type", "Task type", 64)
+                .and_then(|v| slug(v, "Task type"))
+                .at("type")?;
+            t.priority = field(f, "priority", "Priority", 8)
+                .and_then(|v| percent(v, "Priority"))
+                .at("priority")?;
+            let after = field(f, "after", "After", 200)
+                .and_then(after_id)
+                .at("after")?;
             incident::add_task(m, id, mark, t, after.as_deref()).await
         }
     })
@@ -1372,43 +1440,52 @@ pub(super) async fn new_incident(
             "The workflow does not allow this: your account may write nowhere, so it reports no incident.",
         );
     }
-    let parsed = (|| -> Result<(Collection, &'static str, incident::NewIncident), String> {
-        let coll = chosen_collection(&m, field(&f, "collection", "Collection", 200)?)?;
-        let mark = marking(field(&f, "tlp", "TLP", 32)?)?;
-        let name = field(&f, "name", "The name", MAX_NAME)?;
+    let parsed = (|| -> Result<(Collection, &'static str, incident::NewIncident), Mistake> {
+        let coll = field(&f, "collection", "Collection", 200)
+            .and_then(|v| chosen_collection(&m, v))
+            .at("collection")?;
+        let mark = field(&f, "tlp", "TLP", 32).and_then(marking).at("tlp")?;
+        let name = field(&f, "name", "The name", MAX_NAME).at("name")?;
         if name.is_empty() {
-            return Err("Give the incident a name.".into());
+            return Err((Some("name"), "Give the incident a name.".into()));
         }
         let mut core = IncidentCore::new();
-        core.determination = vocab::<Determination>(
-            "determination",
-            field(&f, "determination", "Determination", 64)?,
-        )?;
-        let st = field(&f, "status", "Status", 64)?;
+        core.determination = field(&f, "determination", "Determination", 64)
+            .and_then(|v| vocab::<Determination>("determination", v))
+            .at("determination")?;
+        let st = field(&f, "status", "Status", 64).at("status")?;
         core.investigation_status = if st.is_empty() {
             "new".into()
         } else {
-            slug(st, "Status")?.remove(0)
+            slug(st, "Status").at("status")?.remove(0)
         };
-        core.criticality = percent(field(&f, "criticality", "Criticality", 8)?, "Criticality")?;
-        let victim_name = field(&f, "victim", "The victim", MAX_NAME)?;
+        core.criticality = field(&f, "criticality", "Criticality", 8)
+            .and_then(|v| percent(v, "Criticality"))
+            .at("criticality")?;
+        let victim_name = field(&f, "victim", "The victim", MAX_NAME).at("victim")?;
         let victim = if victim_name.is_empty() {
             None
         } else {
-            let country = field(&f, "country", "Country", 2)?;
+            let country = field(&f, "country", "Country", 2).at("country")?;
             if !country.is_empty() && !country.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return Err("Country: two letters (ISO 3166-1).".into());
+                return Err((Some("country"), "Country: two letters (ISO 3166-1).".into()));
             }
             Some(Victim {
                 name: victim_name.to_owned(),
                 description: None,
-                sectors: slug(field(&f, "sector", "Sector", 64)?, "Sector")?,
+                sectors: field(&f, "sector", "Sector", 64)
+                    .and_then(|v| slug(v, "Sector"))
+                    .at("sector")?,
                 ci: CiEntity {
-                    nis2_sector: opt(field(&f, "nis2_sector", "NIS2 sector", 64)?),
-                    nis2_subsector: opt(field(&f, "nis2_subsector", "NIS2 subsector", 64)?),
-                    nis2_entity_class: match field(&f, "entity_class", "Entity class", 16)? {
+                    nis2_sector: opt(field(&f, "nis2_sector", "NIS2 sector", 64).at("nis2_sector")?),
+                    nis2_subsector: opt(
+                        field(&f, "nis2_subsector", "NIS2 subsector", 64).at("nis2_subsector")?
+                    ),
+                    nis2_entity_class: match field(&f, "entity_class", "Entity class", 16)
+                        .at("entity_class")?
+                    {
                         "" => None,
-                        c => Some(vocab("entity class", c)?),
+                        c => Some(vocab("entity class", c).at("entity_class")?),
                     },
                     country: opt(&country.to_ascii_uppercase()),
                     ..CiEntity::default()
@@ -1420,7 +1497,9 @@ pub(super) async fn new_incident(
             mark,
             incident::NewIncident {
                 name: name.to_owned(),
-                description: opt(field(&f, "description", "The description", MAX_TEXT)?),
+                description: opt(
+                    field(&f, "description", "The description", MAX_TEXT).at("description")?
+                ),
                 victim,
                 victim_ids: Vec::new(),
                 core,
@@ -1429,7 +1508,19 @@ pub(super) async fn new_incident(
     })();
     let (coll, mark, input) = match parsed {
         Ok(x) => x,
-        Err(why) => return bad_request(&why),
+        Err((at, why)) => {
+            let page = new_incident_form(State(state), signed).await;
+            return reshow(
+                page,
+                &Refill {
+                    action: "/ui/incidents",
+                    typed: typed(&body),
+                    field: at,
+                    message: &why,
+                },
+            )
+            .await;
+        }
     };
     match incident::new_incident(&m, &coll, mark, input).await {
         Ok(w) => see_other(&format!("/ui/incidents/{}", pct(w.id()))),

@@ -234,3 +234,308 @@ mod tests {
         }
     }
 }
+
+/// A refused form, answered with itself: the page it is on rendered again, with that form
+/// (found by its `action`) holding what was typed — every text input, text area, choice and
+/// box — and the mistake said at its top (`role="alert"`) and next to its field, which is marked
+/// `aria-invalid`. Everything put back is escaped with [`E`]; hidden inputs (the CSRF token
+/// among them) keep the values the page gave them.
+#[derive(Debug, Clone)]
+pub struct Refill<'a> {
+    /// The form's `action` (unescaped).
+    pub action: &'a str,
+    /// What was typed, in order (a repeated name, as check boxes send, once per value).
+    pub typed: Vec<(String, String)>,
+    /// The field at fault (its `name`), when known.
+    pub field: Option<&'a str>,
+    /// Why the form was refused.
+    pub message: &'a str,
+}
+
+/// `s` with the entities [`E`] writes decoded.
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of attribute `name` in tag `tag` (`<x a="…" …>`), unescaped.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let i = tag.find(&key)? + key.len();
+    let j = tag[i..].find('"')? + i;
+    Some(unescape(&tag[i..j]))
+}
+
+/// `tag` without attribute `name` (`name="…"`, or the bare `name`).
+fn without_attr(tag: &str, name: &str) -> String {
+    let key = format!(" {name}=\"");
+    if let Some(i) = tag.find(&key)
+        && let Some(j) = tag[i + key.len()..].find('"')
+    {
+        return format!("{}{}", &tag[..i], &tag[i + key.len() + j + 1..]);
+    }
+    for end in [" ", ">"] {
+        let bare = format!(" {name}{end}");
+        if let Some(i) = tag.find(&bare) {
+            return format!("{}{}", &tag[..i], &tag[i + name.len() + 1..]);
+        }
+    }
+    tag.to_owned()
+}
+
+/// `tag` (ending in `>`) with `extra` added before its end.
+fn with_attr(tag: &str, extra: &str) -> String {
+    let t = tag.strip_suffix('>').unwrap_or(tag);
+    format!("{t}{extra}>")
+}
+
+impl Refill<'_> {
+    /// The last value typed for `name`.
+    fn value(&self, name: &str) -> Option<&str> {
+        self.typed
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn has(&self, name: &str, value: &str) -> bool {
+        self.typed.iter().any(|(k, v)| k == name && v == value)
+    }
+
+    /// The control `tag` marked as the field at fault (its id is `id`).
+    fn mark(&self, tag: String, name: &str, id: &str) -> String {
+        if self.field == Some(name) {
+            with_attr(
+                &tag,
+                &format!(" aria-invalid=\"true\" aria-describedby=\"{}-err\"", E(id)),
+            )
+        } else {
+            tag
+        }
+    }
+
+    /// `page` with the form refilled and the mistake said (the page unchanged but for the
+    /// message at its first heading when the form is not on it).
+    pub fn apply(&self, page: &str) -> String {
+        let alert = |target: Option<&str>| match target {
+            Some(id) => format!(
+                "<p class=\"error form-error\" role=\"alert\">Not done: <a href=\"#{}\">{}</a></p>",
+                E(id),
+                E(self.message)
+            ),
+            None => format!(
+                "<p class=\"error form-error\" role=\"alert\">Not done: {}</p>",
+                E(self.message)
+            ),
+        };
+        let needle = format!(" action=\"{}\"", E(self.action));
+        let found = page.find(&needle).and_then(|at| {
+            let start = page[..at].rfind("<form")?;
+            let open_end = page[at..].find('>')? + at + 1;
+            let end = page[open_end..].find("</form>")? + open_end;
+            Some((start, open_end, end))
+        });
+        let Some((_, open_end, end)) = found else {
+            return match page.find("</h1>") {
+                Some(i) => format!("{}{}{}", &page[..i + 5], alert(None), &page[i + 5..]),
+                None => page.to_owned(),
+            };
+        };
+        let (inner, target) = self.refill(&page[open_end..end]);
+        format!(
+            "{}{}{}{}",
+            &page[..open_end],
+            alert(target.as_deref()),
+            inner,
+            &page[end..]
+        )
+    }
+
+    /// The inside of the form refilled, and the id of the field at fault.
+    fn refill(&self, inner: &str) -> (String, Option<String>) {
+        let mut out = String::with_capacity(inner.len() + 256);
+        let mut target = None;
+        let mut pending_err: Option<String> = None;
+        let mut rest = inner;
+        while let Some(lt) = rest.find('<') {
+            out.push_str(&rest[..lt]);
+            rest = &rest[lt..];
+            let Some(gt) = rest.find('>') else { break };
+            let tag = &rest[..=gt];
+            let after = &rest[gt + 1..];
+            let name = attr(tag, "name");
+            let id = attr(tag, "id").unwrap_or_else(|| "form-field".into());
+            if tag.starts_with("</label") {
+                out.push_str(tag);
+                if let Some(e) = pending_err.take() {
+                    out.push_str(&e);
+                }
+                rest = after;
+                continue;
+            }
+            let Some(name) = name.filter(|_| {
+                tag.starts_with("<input ")
+                    || tag.starts_with("<textarea ")
+                    || tag.starts_with("<select ")
+            }) else {
+                out.push_str(tag);
+                rest = after;
+                continue;
+            };
+            if self.field == Some(name.as_str()) {
+                target = Some(id.clone());
+                pending_err = Some(format!(
+                    "<p class=\"field-error\" id=\"{}-err\">{}</p>",
+                    E(&id),
+                    E(self.message)
+                ));
+            }
+            if tag.starts_with("<input ") {
+                let kind = attr(tag, "type").unwrap_or_else(|| "text".into());
+                let t = match kind.as_str() {
+                    "hidden" | "submit" | "button" | "password" | "file" => tag.to_owned(),
+                    "checkbox" | "radio" => {
+                        let t = without_attr(tag, "checked");
+                        let v = attr(tag, "value").unwrap_or_else(|| "on".into());
+                        if self.has(&name, &v) {
+                            with_attr(&t, " checked")
+                        } else {
+                            t
+                        }
+                    }
+                    _ => match self.value(&name) {
+                        Some(v) => {
+                            with_attr(&without_attr(tag, "value"), &format!(" value=\"{}\"", E(v)))
+                        }
+                        None => tag.to_owned(),
+                    },
+                };
+                out.push_str(&self.mark(t, &name, &id));
+                rest = after;
+            } else if tag.starts_with("<textarea ") {
+                out.push_str(&self.mark(tag.to_owned(), &name, &id));
+                let close = after.find("</textarea>").unwrap_or(after.len());
+                match self.value(&name) {
+                    Some(v) => out.push_str(&E(v).to_string()),
+                    None => out.push_str(&after[..close]),
+                }
+                rest = &after[close..];
+            } else {
+                // A select: the typed choice selected, the others not.
+                out.push_str(&self.mark(tag.to_owned(), &name, &id));
+                let close = after.find("</select>").unwrap_or(after.len());
+                let mut opts = &after[..close];
+                let typed = self.value(&name);
+                while let Some(o) = opts.find("<option") {
+                    out.push_str(&opts[..o]);
+                    let Some(oe) = opts[o..].find('>') else {
+                        opts = &opts[o..];
+                        break;
+                    };
+                    let otag = &opts[o..=o + oe];
+                    let t = match typed {
+                        Some(v) => {
+                            let t = without_attr(otag, "selected");
+                            if attr(otag, "value").as_deref() == Some(v) {
+                                with_attr(&t, " selected")
+                            } else {
+                                t
+                            }
+                        }
+                        None => otag.to_owned(),
+                    };
+                    out.push_str(&t);
+                    opts = &opts[o + oe + 1..];
+                }
+                out.push_str(opts);
+                rest = &after[close..];
+            }
+        }
+        out.push_str(rest);
+        (out, target)
+    }
+}
+
+#[cfg(test)]
+mod refill_tests {
+    use super::*;
+
+    fn typed(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_refused_form_comes_back_with_what_was_typed_escaped() {
+        let page = "<h1>T</h1><form method=\"post\" action=\"/ui/a\"><input type=\"hidden\" name=\"csrf\" value=\"tok\">\
+<label for=\"n\">Name<input id=\"n\" name=\"name\" maxlength=\"9\"></label>\
+<label for=\"d\">D<textarea id=\"d\" name=\"description\" rows=\"2\">old</textarea></label>\
+<label for=\"s\">S<select id=\"s\" name=\"status\"><option value=\"a\" selected>A</option><option value=\"b\">B</option></select></label>\
+<label><input type=\"checkbox\" name=\"offer\" value=\"x\">x</label><label><input type=\"checkbox\" name=\"offer\" value=\"y\" checked>y</label>\
+<button type=\"submit\">Go</button></form><form method=\"post\" action=\"/ui/b\"><input id=\"o\" name=\"name\"></form>";
+        let r = Refill {
+            action: "/ui/a",
+            typed: typed(&[
+                ("csrf", "forged\"><script>"),
+                ("name", "<script>alert(1)</script>"),
+                ("description", "</textarea><script>x</script>"),
+                ("status", "b"),
+                ("offer", "x"),
+            ]),
+            field: Some("name"),
+            message: "Say <b>what</b>.",
+        };
+        let out = r.apply(page);
+        assert!(!out.contains("<script>"), "{out}");
+        assert!(!out.contains("<b>"), "{out}");
+        assert!(out.contains("name=\"csrf\" value=\"tok\""), "{out}");
+        assert!(
+            out.contains("value=\"&lt;script&gt;alert(1)&lt;/script&gt;\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("aria-invalid=\"true\" aria-describedby=\"n-err\""),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "</label><p class=\"field-error\" id=\"n-err\">Say &lt;b&gt;what&lt;/b&gt;.</p>"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("rows=\"2\">&lt;/textarea&gt;&lt;script&gt;x&lt;/script&gt;</textarea>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<option value=\"a\">A</option><option value=\"b\" selected>B</option>"),
+            "{out}"
+        );
+        assert!(out.contains("value=\"x\" checked>"), "{out}");
+        assert!(out.contains("name=\"offer\" value=\"y\">"), "{out}");
+        assert!(
+            out.contains("role=\"alert\">Not done: <a href=\"#n\">"),
+            "{out}"
+        );
+        // The other form is left alone.
+        assert!(
+            out.ends_with(
+                "<form method=\"post\" action=\"/ui/b\"><input id=\"o\" name=\"name\"></form>"
+            ),
+            "{out}"
+        );
+        // A page without the form: the message under its heading.
+        let out = r.apply("<h1>T</h1><p>gone</p>");
+        assert!(
+            out.starts_with(
+                "<h1>T</h1><p class=\"error form-error\" role=\"alert\">Not done: Say &lt;b&gt;"
+            ),
+            "{out}"
+        );
+    }
+}

@@ -34,9 +34,12 @@
 //! `<form method="post">`, and in the POST handler take the body as `Bytes`, parse it with
 //! [`form`], and call [`check_form`] first: it refuses (403) a missing or wrong token. After a
 //! successful POST answer with [`html::see_other`] (post/redirect/get). Labels go on every input
-//! (`<label for=…>`). A long form answers its mistakes with itself (400): every mistake listed
-//! at its top, linked to its field, the field `aria-invalid`, what was typed kept (the request
-//! for assistance's form in [`assist`] does so).
+//! (`<label for=…>`). A form answers a mistake in what was typed with itself (400), never with
+//! a bare error page: the request for assistance's form in [`assist`] renders itself with every
+//! mistake listed at its top, linked to its field, the field `aria-invalid`, what was typed kept;
+//! every other form calls [`reshow`] with the answer of the page it is on and an
+//! [`html::Refill`] (its `action`, [`typed`], the field at fault when known, why), which puts
+//! back what was typed, escaped, and says the mistake at the form's top and under its field.
 //!
 //! A route asked with a method it does not take answers an HTML 405 page (`method_not_allowed`,
 //! with axum's `Allow` header), not the TAXII API's error resource.
@@ -389,6 +392,46 @@ pub fn check_form(signed: &Signed, body: &Bytes) -> Result<HashMap<String, Strin
             "This form expired or did not come from this console. Go back, reload and try again.",
         ))
     }
+}
+
+/// What a form body typed, in order, without its CSRF token (for [`reshow`]).
+pub fn typed(body: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .filter(|(k, _)| k != "csrf")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The answer to a form refused for a mistake in what was typed: `page` — the answer of the
+/// page the form is on, rendered again for the same user — with the form refilled and the
+/// mistake said ([`html::Refill`]), as a 400. A page that is not a 200 (the object is gone, the
+/// form no longer offered) is answered as it is.
+pub async fn reshow(page: Response, refill: &html::Refill<'_>) -> Response {
+    reshow_as(StatusCode::BAD_REQUEST, page, refill).await
+}
+
+/// [`reshow`] answering `status` (the administration's 409 for a conflict, 404 for a name
+/// that is not there).
+pub async fn reshow_as(status: StatusCode, page: Response, refill: &html::Refill<'_>) -> Response {
+    if page.status() != StatusCode::OK {
+        return page;
+    }
+    let (mut parts, body) = page.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+        return html::html(
+            status,
+            html::layout(
+                None,
+                "Bad request",
+                Banner::default(),
+                &format!("<h1>Bad request</h1><p>{}</p>", E(refill.message)),
+            ),
+        );
+    };
+    let text = refill.apply(&String::from_utf8_lossy(&bytes));
+    parts.status = status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(text))
 }
 
 /// A 403 page for a refused form.

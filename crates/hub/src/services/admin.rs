@@ -169,6 +169,15 @@ impl Admin {
         let detail = change.audit_detail();
         for _ in 0..ATTEMPTS {
             let (generation, state) = self.state().await?;
+            // The collection a removal removes, by the id its entries hold.
+            let removing = match &change {
+                Change::RemoveCollection(id) => rules::effective(&self.bootstrap, &state)
+                    .collections
+                    .iter()
+                    .find(|c| c.id.eq_ignore_ascii_case(id))
+                    .map(|c| c.id.clone()),
+                _ => None,
+            };
             let next = match rules::apply(&self.bootstrap, &state, &change) {
                 Ok(n) => n,
                 Err(e) => {
@@ -184,13 +193,25 @@ impl Admin {
                 .map_err(|e| AdminServiceError::Corrupt(e.to_string()))?;
             let entry = Entry::new(&actor.name, action, actor.path, &target, "ok")
                 .detail(format!("{detail} generation={}", generation + 1).trim_start());
-            match self
-                .store
-                .admin_commit(generation, &document, &[entry])
-                .await?
-            {
+            let committed = match &removing {
+                Some(collection) => {
+                    self.store
+                        .admin_commit_removal(generation, &document, &[entry], collection)
+                        .await?
+                }
+                None => {
+                    self.store
+                        .admin_commit(generation, &document, &[entry])
+                        .await?
+                }
+            };
+            match committed {
                 AdminCommit::Committed(g) => return Ok(g),
                 AdminCommit::Stale => continue,
+                AdminCommit::NotEmpty(held) => {
+                    let id = removing.as_deref().unwrap_or_default();
+                    return Err(self.refuse_removal(actor, &change, id, held).await);
+                }
             }
         }
         Err(AdminServiceError::Busy)
@@ -374,36 +395,40 @@ impl Admin {
     }
 
     /// Removes collection `id`, refused (409) while it holds any object version: its objects
-    /// would otherwise stay in the store unreachable. There is no forced removal.
+    /// would otherwise stay in the store unreachable. There is no forced removal. The
+    /// emptiness is checked in the transaction that commits the removal, under the store's
+    /// write lock (`AnyStore::admin_commit_removal`), and from that commit on the store refuses
+    /// to write into the collection: a write racing the removal either lands first (and the
+    /// removal is refused) or is refused itself, never both accepted.
     pub async fn remove_collection(
         &self,
         actor: &Actor,
         id: &str,
     ) -> Result<i64, AdminServiceError> {
-        let held: i64 = self
-            .store
-            .collection_counts()
-            .await?
-            .iter()
-            .filter(|(c, _)| c.eq_ignore_ascii_case(id))
-            .map(|(_, n)| *n)
-            .sum();
-        if held > 0 {
-            let change = Change::RemoveCollection(id.to_owned());
-            let (action, target) = change.audit_action();
-            let reason = format!(
-                "collection `{id}` holds {held} object versions: a collection is removed only \
-                 when empty (delete its objects first)"
-            );
-            let refusal = Entry::new(&actor.name, action, actor.path, &target, "refused")
-                .detail(&format!("reason={reason}"));
-            if let Err(a) = self.store.audit_append(&[refusal]).await {
-                tracing::warn!(error = %a, "A refused admin change could not be recorded.");
-            }
-            return Err(AdminError::Conflict(reason).into());
-        }
         self.apply(actor, Change::RemoveCollection(id.to_owned()))
             .await
+    }
+
+    /// The refusal (409, recorded in the audit trail) of removing collection `id`, which holds
+    /// `held` object versions.
+    async fn refuse_removal(
+        &self,
+        actor: &Actor,
+        change: &Change,
+        id: &str,
+        held: i64,
+    ) -> AdminServiceError {
+        let (action, target) = change.audit_action();
+        let reason = format!(
+            "collection `{id}` holds {held} object versions: a collection is removed only \
+             when empty (delete its objects first)"
+        );
+        let refusal = Entry::new(&actor.name, action, actor.path, &target, "refused")
+            .detail(&format!("reason={reason}"));
+        if let Err(a) = self.store.audit_append(&[refusal]).await {
+            tracing::warn!(error = %a, "A refused admin change could not be recorded.");
+        }
+        AdminError::Conflict(reason).into()
     }
 
     /// Replaces the grants and RED recipients of collection `grants.id`.

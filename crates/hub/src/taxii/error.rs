@@ -133,8 +133,13 @@ impl From<crate::audit::AuditError> for TaxiiError {
 }
 
 impl From<crate::store::StoreError> for TaxiiError {
+    /// A write into a collection removed while the request was under way is answered like a
+    /// write into a missing collection (404); any other store failure is a 500.
     fn from(e: crate::store::StoreError) -> TaxiiError {
-        TaxiiError::internal(&e)
+        match e {
+            crate::store::StoreError::CollectionRemoved(_) => TaxiiError::not_found("collection"),
+            e => TaxiiError::internal(&e),
+        }
     }
 }
 

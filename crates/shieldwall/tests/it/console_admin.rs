@@ -337,6 +337,37 @@ async fn console_admin_pages_and_forms() {
         .await;
     assert_eq!(a.status, 400, "{}", a.body);
     assert!(a.body.contains("password refused"), "{}", a.body);
+    // The form comes back with what was typed (never the password), the mistake said in it.
+    let form = &a.body[a.body.find("action=\"/ui/admin/users\"").unwrap()..];
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(form.contains("role=\"alert\""), "{form}");
+    assert!(form.contains("value=\"ee-newcomer\""), "{form}");
+    assert!(!a.body.contains("value=\"password\""), "{}", a.body);
+    // Markup typed comes back as text; the field at fault is marked.
+    let a = admin
+        .post(
+            "/ui/admin/users",
+            &with_csrf(
+                &[
+                    ("name", "<script>alert(1)</script>"),
+                    ("member", "cert-ee"),
+                    ("role", "overlord"),
+                    ("password", "grey heron over the marsh"),
+                ],
+                &token,
+            ),
+        )
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(!a.body.contains("<script>alert(1)"), "{}", a.body);
+    assert!(
+        a.body
+            .contains("value=\"&lt;script&gt;alert(1)&lt;/script&gt;\""),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("aria-invalid=\"true\""), "{}", a.body);
+    assert!(a.body.contains("name=\"csrf\""), "{}", a.body);
     let f = with_csrf(&user_form("grey heron over the marsh"), &token);
     let a = admin.post("/ui/admin/users", &f).await;
     assert_eq!(a.status, 303, "{}", a.body);

@@ -1117,6 +1117,175 @@ async fn federation_admin(w: &World) {
     assert!(a.body.contains("Federation"));
 }
 
+/// The TLP labels of a page (`data-tlp`), in order.
+fn tlp_labels(body: &str) -> Vec<String> {
+    body.match_indices("data-tlp=\"")
+        .filter_map(|(i, _)| {
+            let rest = &body[i + 10..];
+            rest.find('"').map(|j| rest[..j].to_owned())
+        })
+        .collect()
+}
+
+/// The `<form …>` element whose action is `action`, whole.
+fn form_of<'a>(body: &'a str, action: &str) -> &'a str {
+    let needle = format!("action=\"{action}\"");
+    let at = body
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no form {action}: {body}"));
+    let start = body[..at].rfind("<form").unwrap();
+    let end = body[at..].find("</form>").unwrap() + at;
+    &body[start..end]
+}
+
+/// Every form answers a mistake with itself: 400, what was typed back in the fields (escaped:
+/// markup typed comes back as text, never as markup), the mistake said at the form's top and
+/// under its field (`aria-invalid`), the CSRF token still in the form (and still required), the
+/// page's TLP labels the same as when it was first shown.
+async fn forms_keep_what_was_typed(w: &World) {
+    const XSS: &str = "<script>alert('typed')</script>";
+    const XSS_ESCAPED: &str = "&lt;script&gt;alert(&#39;typed&#39;)&lt;/script&gt;";
+    struct Case {
+        user: &'static str,
+        page: String,
+        action: String,
+        fields: Vec<(&'static str, String)>,
+        /// The field at fault and a field whose typed text must come back.
+        at: &'static str,
+        kept: &'static str,
+    }
+    let inc = format!("/ui/incidents/{}", pct(&w.ids[0]));
+    let req = format!("/ui/assist/{}", pct(&w.ids[6]));
+    let cases = vec![
+        Case {
+            user: "ee-analyst",
+            page: inc.clone(),
+            action: format!("{inc}/event"),
+            fields: vec![
+                ("name", XSS.into()),
+                ("status", "ongoing".into()),
+                ("type", "Not A Slug".into()),
+                ("description", format!("{XSS} </textarea><b>x</b>")),
+            ],
+            at: "type",
+            kept: "name",
+        },
+        Case {
+            user: "ee-analyst",
+            page: inc.clone(),
+            action: format!("{inc}/task"),
+            fields: vec![
+                ("name", XSS.into()),
+                ("outcome", "ongoing".into()),
+                ("priority", "500".into()),
+            ],
+            at: "priority",
+            kept: "name",
+        },
+        Case {
+            user: "ee-analyst",
+            page: inc.clone(),
+            action: format!("{inc}/impact"),
+            fields: vec![
+                ("category", "monetary".into()),
+                ("criticality", "40".into()),
+                ("description", XSS.into()),
+            ],
+            at: "variety",
+            kept: "description",
+        },
+        Case {
+            user: "ee-analyst",
+            page: inc.clone(),
+            action: format!("{inc}/update"),
+            fields: vec![("criticality", "1000".into())],
+            at: "criticality",
+            kept: "criticality",
+        },
+        Case {
+            user: "ee-analyst",
+            page: "/ui/incidents/new".into(),
+            action: "/ui/incidents".into(),
+            fields: vec![
+                ("name", XSS.into()),
+                ("determination", "suspected".into()),
+                ("victim", "Utility".into()),
+                ("country", "E1".into()),
+                ("description", XSS.into()),
+            ],
+            at: "country",
+            kept: "name",
+        },
+        Case {
+            user: "lt-analyst",
+            page: req.clone(),
+            action: format!("{req}/offer"),
+            fields: vec![
+                ("name", XSS.into()),
+                ("services", "digital-forensics".into()),
+                ("lead_time", "soon".into()),
+                ("conditions", XSS.into()),
+            ],
+            at: "lead_time",
+            kept: "name",
+        },
+        Case {
+            user: "ee-analyst",
+            page: req.clone(),
+            action: format!("{req}/advance"),
+            fields: vec![("to", "".into()), ("reason", XSS.into())],
+            at: "to",
+            kept: "reason",
+        },
+    ];
+    for c in cases {
+        let mut b = signed(w, c.user).await;
+        let first = b.get(&c.page).await;
+        assert_eq!(first.status, 200, "{}: {}", c.page, first.body);
+        let fields: Vec<(&str, &str)> = c.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // Without the token: refused, nothing re-shown.
+        let a = b.post(&c.action, &fields).await;
+        assert_eq!(a.status, 403, "{}", c.action);
+        assert!(!a.body.contains(XSS_ESCAPED), "{}", c.action);
+        let a = post(&mut b, &c.action, &fields).await;
+        assert_eq!(a.status, 400, "{}: {}", c.action, a.body);
+        assert!(
+            !a.body.contains(XSS),
+            "{}: markup typed came back as markup",
+            c.action
+        );
+        assert!(!a.body.contains("<b>x</b>"), "{}", c.action);
+        let form = form_of(&a.body, &c.action);
+        assert!(form.contains("role=\"alert\""), "{}: {form}", c.action);
+        assert!(hidden(form, "csrf").is_some(), "{}: {form}", c.action);
+        let typed = c
+            .fields
+            .iter()
+            .find(|(k, _)| *k == c.kept)
+            .unwrap()
+            .1
+            .as_str();
+        assert!(
+            form.contains(&escape(typed).replace('\'', "&#39;")),
+            "{}: `{typed}` not kept: {form}",
+            c.action
+        );
+        let marked = format!("name=\"{}\"", c.at);
+        let control = &form[form
+            .find(&marked)
+            .unwrap_or_else(|| panic!("{}: no {marked}", c.action))..];
+        let tag_start = form[..form.len() - control.len()].rfind('<').unwrap();
+        let tag = &form[tag_start..tag_start + form[tag_start..].find('>').unwrap()];
+        assert!(tag.contains("aria-invalid=\"true\""), "{}: {tag}", c.action);
+        assert!(
+            form.contains("class=\"field-error\""),
+            "{}: {form}",
+            c.action
+        );
+        assert_eq!(tlp_labels(&a.body), tlp_labels(&first.body), "{}", c.action);
+    }
+}
+
 async fn all(store: AnyStore, dir: &std::path::Path) {
     let w = setup(store, dir).await;
     // The browser walk first, on the demo data as seeded (its screenshots are documentation).
@@ -1126,6 +1295,7 @@ async fn all(store: AnyStore, dir: &std::path::Path) {
         crate::console_coord_browser::screenshots(&driver, &w.node.base, &w.ids).await;
     }
     leak(&w).await;
+    forms_keep_what_was_typed(&w).await;
     incident_flow(&w).await;
     assistance_flow(&w).await;
     request_flow(&w).await;
@@ -1154,6 +1324,7 @@ async fn console_coord_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let w = setup(store.clone(), dir.path()).await;
     leak(&w).await;
+    forms_keep_what_was_typed(&w).await;
     incident_flow(&w).await;
     assistance_flow(&w).await;
     request_flow(&w).await;

@@ -1,7 +1,8 @@
 //! A minimal W3C WebDriver client (chromedriver + headless Chromium), shared by the console's
 //! browser tests (`console_browser` drives it too), and the coordination pages' walk: it signs
 //! in through the form, walks the incidents, an incident page, the DISARM matrix, files a
-//! request for assistance through its form (a first try with mistakes, then right), takes it
+//! request for assistance through its form (a first try with mistakes, then right), sends an
+//! incident step with a mistake and markup typed in (re-shown as typed, as text), takes it
 //! through offer → match → accept → delivery → close with real clicks, and signs out. On every
 //! page it runs axe-core (no serious or critical violation) and the keyboard (Tab reaches every
 //! form control and submit button, each showing its focus), and saves screenshots to
@@ -457,6 +458,39 @@ pub(crate) async fn screenshots(d: &Driver, base: &str, ids: &[String]) {
     let src = d.source().await;
     assert!(src.contains("Timeline") && src.contains("Põhjavõrk Distribution"));
     found.check(d, axe, Some("coord-incident.png")).await;
+    // A step with a mistake: the page comes back with the form as typed, markup typed kept as
+    // text (no element made of it), the mistake at the form's top and under its field.
+    let typed = "<script>document.title='owned'</script><img src=x>";
+    d.typ("#e-name", typed).await;
+    d.typ("#e-type", "Not A Slug").await;
+    d.typ("#e-desc", "</textarea><b id=\"injected\">bold</b>")
+        .await;
+    d.click("form[action$='/event'] button[type=submit]").await;
+    let state = d
+        .run(
+            "return [document.querySelector('#e-name').value, document.querySelector('#e-type').value, \
+             document.querySelector('#e-desc').value, document.querySelectorAll('script, img, #injected').length, \
+             document.title, document.querySelector('#e-type').getAttribute('aria-invalid'), \
+             !!document.querySelector('form[action$=\"/event\"] [role=alert]'), \
+             !!document.querySelector('form[action$=\"/event\"] input[name=csrf]')];",
+        )
+        .await;
+    assert_eq!(
+        state,
+        json!([
+            typed,
+            "Not A Slug",
+            "</textarea><b id=\"injected\">bold</b>",
+            0,
+            d.run("return document.title").await,
+            "true",
+            true,
+            true
+        ]),
+        "the re-shown event form"
+    );
+    assert_ne!(state[4], "owned");
+    found.check(d, axe, Some("coord-event-mistake.png")).await;
     d.go(&format!("{base}/ui/incidents/new")).await;
     found.check(d, axe, None).await;
     // The FIMI incident it fed.
@@ -581,7 +615,7 @@ pub(crate) async fn screenshots(d: &Driver, base: &str, ids: &[String]) {
     d.go(&format!("{base}/ui/assist")).await;
     assert!(d.url().await.contains("/ui/sign-in"), "signed out");
     let _ = d.cmd("DELETE", "", Value::Null).await;
-    assert!(found.pages >= 19, "{} pages checked", found.pages);
+    assert!(found.pages >= 20, "{} pages checked", found.pages);
     assert!(
         found.axe.is_empty() && found.keyboard.is_empty(),
         "serious or critical accessibility violations: {:#?}\nkeyboard: {:#?}",

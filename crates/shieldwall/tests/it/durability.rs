@@ -7,7 +7,11 @@ use crate::common::ACCEPT;
 use std::{
     collections::{HashMap, HashSet},
     process::{Child, Command},
-    time::Duration,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
@@ -15,6 +19,13 @@ use serde_json::{Value, json};
 use crate::nodes;
 
 const PER_ENVELOPE: usize = 1500;
+
+/// Envelopes acknowledged (by all clients together) before the kill.
+const ACKED_BEFORE_KILL: usize = 3;
+
+/// How long the clients may take to have them acknowledged (a bound for a loaded machine, not
+/// a measure: the kill comes as soon as they are).
+const ACK_BOUND: Duration = Duration::from_secs(300);
 
 fn start(data: &std::path::Path) -> (Child, String) {
     nodes::serve_child(
@@ -61,10 +72,13 @@ fn sigkill_mid_post_loses_no_acknowledged_object() {
     let url = format!("{base}/coalition/collections/{coll}/objects/");
     // Clients post until the server dies; each records what it sent and what was acknowledged.
     shieldwall::tls::ensure_provider();
+    let acked_envelopes = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let (sent, acked) = rt.block_on(async {
         let mut tasks = Vec::new();
         for client in 0..3usize {
             let url = url.clone();
+            let (acked_envelopes, in_flight) = (acked_envelopes.clone(), in_flight.clone());
             tasks.push(tokio::spawn(async move {
                 let c = reqwest::Client::new();
                 let mut sent: Vec<Vec<String>> = Vec::new();
@@ -72,6 +86,7 @@ fn sigkill_mid_post_loses_no_acknowledged_object() {
                 for n in 0..1000 {
                     let (ids, body) = envelope(client, n);
                     sent.push(ids);
+                    in_flight.fetch_add(1, Ordering::SeqCst);
                     let r = c
                         .post(&url)
                         .basic_auth("ee-analyst", Some("demo"))
@@ -93,11 +108,25 @@ fn sigkill_mid_post_loses_no_acknowledged_object() {
                             s["version"].as_str().unwrap().to_owned(),
                         ));
                     }
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    acked_envelopes.fetch_add(1, Ordering::SeqCst);
                 }
                 (sent, acked)
             }));
         }
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // The kill comes once some envelopes were acknowledged and while others are being
+        // posted (a condition, not a time window: on a loaded machine it comes later, never
+        // before).
+        let start = Instant::now();
+        while acked_envelopes.load(Ordering::SeqCst) < ACKED_BEFORE_KILL
+            || in_flight.load(Ordering::SeqCst) == 0
+        {
+            assert!(
+                start.elapsed() < ACK_BOUND,
+                "{ACKED_BEFORE_KILL} envelopes were not acknowledged within {ACK_BOUND:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         server.kill().unwrap(); // SIGKILL
         server.wait().unwrap();
         let mut sent = Vec::new();

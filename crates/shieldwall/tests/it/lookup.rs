@@ -518,6 +518,8 @@ async fn scenario(url: &str, dir: &Path) {
     let o = run(&[&long, "--as", "cert-pl"]);
     assert_eq!(o.status.code(), Some(2), "{}", common::show(&o));
 
+    let oracle = observed_data_oracle(&w, dir, cfg_path).await;
+
     randomized(&w, 0x5eed_0000 ^ u64::from(url.len() as u32)).await;
 
     // An older store: the index forgotten, then built again at open, with the same answers.
@@ -531,6 +533,16 @@ async fn scenario(url: &str, dir: &Path) {
     assert_eq!(index_rows(url, true).await, 0);
     let store = AnyStore::open(url).await.unwrap();
     assert_eq!(index_rows(url, false).await, rows);
+    // A store written when an observed-data was indexed with copies of the values of the SCOs
+    // it names: the copies are dropped once at open, and the hidden SCO's value finds nothing.
+    if let AnyStore::Postgres(pg) = &store {
+        pg.pool().close().await;
+    }
+    drop(store);
+    legacy_observed_copy(url, &oracle.0, "domain", &oracle.1).await;
+    assert_eq!(index_rows(url, false).await, rows + 1);
+    let store = AnyStore::open(url).await.unwrap();
+    assert_eq!(index_rows(url, false).await, rows);
     let node = start(&checked, store.clone()).await;
     let w2 = World {
         base: node.base.clone(),
@@ -542,10 +554,218 @@ async fn scenario(url: &str, dir: &Path) {
     assert!(w2.ids("pl-analyst", "192.0.2.77").await.is_empty());
     assert_eq!(w2.hits("pl-analyst", "observed.example").await.len(), 3);
     assert_eq!(w2.hits("pl-analyst", "late.example").await.len(), 2);
+    // (cert-pl's own indicator holding the guess is a hit; the observed-data is not.)
+    assert!(!w2.ids("pl-analyst", &oracle.1).await.contains(&oracle.0));
+    assert!(w2.ids("lv-analyst", &oracle.1).await.contains(&oracle.0));
     drop(node);
     if let AnyStore::Postgres(pg) = &store {
         pg.pool().close().await;
     }
+}
+
+/// Writes what a store indexed before lookups followed `observed_refs`: a row holding `value`
+/// for observed-data `od` itself, and no record that such copies were dropped.
+async fn legacy_observed_copy(url: &str, od: &str, kind: &str, value: &str) {
+    use sqlx::Connection;
+    macro_rules! go {
+        ($conn:expr) => {{
+            let mut conn = $conn;
+            let vid: i64 = sqlx::query_scalar("SELECT vid FROM versions WHERE id = $1")
+                .bind(od)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO value_index (kind, value, vid, place) VALUES ($1, $2, $3, 'observed')",
+            )
+            .bind(kind)
+            .bind(value)
+            .bind(vid)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            sqlx::query("DELETE FROM settings WHERE key = 'value_index_observed_copies_dropped'")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }};
+    }
+    if url.starts_with("postgres") {
+        go!(sqlx::PgConnection::connect(url).await.unwrap())
+    } else {
+        go!(sqlx::SqliteConnection::connect(url).await.unwrap())
+    }
+}
+
+/// An observed-data a member may see naming SCOs it may not see (random ids: in a collection it
+/// cannot read, TLP:RED it is no recipient of) must not confirm a guessed value of those SCOs:
+/// not over HTTP, not in the CLI, not in the console's search or "related by value" (asked
+/// through an indicator of its own holding the guess), not through a sighting of the
+/// observed-data. A member who may see both finds it; an SCO with a deterministic id the reader
+/// may see still brings its observed-data. Returns the observed-data's id and the hidden value.
+async fn observed_data_oracle(w: &World, dir: &Path, cfg_path: &str) -> (String, String) {
+    let t1 = "2026-02-01T00:00:00.000Z";
+    let gm = marking(Some(TlpLevel::Green));
+    let hidden_sco = id("domain-name"); // random: says nothing of its value
+    let red_sco = id("ipv4-addr");
+    let (hidden_value, red_value) = ("hidden-sco.example", "198.18.7.7");
+    // In baltic-sharing (cert-pl cannot read it).
+    w.post(
+        "ee-analyst",
+        "baltic-sharing",
+        vec![json!({"type": "domain-name", "spec_version": "2.1", "id": hidden_sco, "value": hidden_value,
+            "object_marking_refs": marking(Some(TlpLevel::Amber))})],
+    )
+    .await;
+    // TLP:RED in coalition-indicators (cert-lv reads it, and is no RED recipient there).
+    w.post(
+        "ee-analyst",
+        "coalition-indicators",
+        vec![
+            json!({"type": "ipv4-addr", "spec_version": "2.1", "id": red_sco, "value": red_value,
+            "object_marking_refs": marking(Some(TlpLevel::Red))}),
+        ],
+    )
+    .await;
+    // A deterministic id, visible to everyone.
+    let mut det = serde_json::Map::new();
+    det.insert("type".into(), json!("domain-name"));
+    det.insert("value".into(), json!("det-sco.example"));
+    let det_sco = stix::id::deterministic_sco_id(&det).unwrap();
+    w.post(
+        "ee-analyst",
+        "coalition-indicators",
+        vec![json!({"type": "domain-name", "spec_version": "2.1", "id": det_sco, "value": "det-sco.example", "object_marking_refs": gm})],
+    )
+    .await;
+    // The observed-data (GREEN, readable by every member) and a sighting of it.
+    let od = id("observed-data");
+    let sighting = id("sighting");
+    let target = id("indicator");
+    w.post(
+        "ee-analyst",
+        "coalition-indicators",
+        vec![
+            indicator(&target, t1, "[url:value = 'http://oracle-target.example/']", Some(TlpLevel::Green)),
+            json!({"type": "observed-data", "spec_version": "2.1", "id": od, "created": t1, "modified": t1,
+                "first_observed": t1, "last_observed": t1, "number_observed": 1,
+                "object_refs": [hidden_sco, red_sco, det_sco], "object_marking_refs": gm}),
+            json!({"type": "sighting", "spec_version": "2.1", "id": sighting, "created": t1, "modified": t1,
+                "sighting_of_ref": target, "observed_data_refs": [od], "object_marking_refs": gm}),
+        ],
+    )
+    .await;
+    // The hidden SCOs' guessed values find nothing for those who may not see them.
+    for (user, value) in [
+        ("pl-analyst", hidden_value),
+        ("nl-analyst", hidden_value),
+        ("lv-analyst", red_value),
+        ("pl-analyst", red_value),
+    ] {
+        assert!(w.hits(user, value).await.is_empty(), "{user} {value}");
+    }
+    // Who may see both finds the SCO, the observed-data and its sighting.
+    let want = set(&[&hidden_sco, &od, &sighting]);
+    assert_eq!(w.ids("lv-analyst", hidden_value).await, want);
+    assert_eq!(w.ids("ee-analyst", hidden_value).await, want);
+    assert_eq!(
+        w.ids("ee-analyst", red_value).await,
+        set(&[&red_sco, &od, &sighting])
+    );
+    let mut found = w.hits("lv-analyst", hidden_value).await;
+    found.sort();
+    assert!(
+        found.contains(&(od.clone(), "observed".to_owned())),
+        "{found:?}"
+    );
+    // A deterministic id the reader may see still brings the observed-data (once, whichever of
+    // the SCOs it names hold the value).
+    assert_eq!(
+        w.ids("pl-analyst", "DET-SCO.example").await,
+        set(&[&det_sco, &od, &sighting])
+    );
+    assert_eq!(w.hits("pl-analyst", "det-sco.example").await.len(), 3);
+    // An observed-data stored before the hidden SCO it names: still nothing for cert-pl.
+    let late_hidden = id("domain-name");
+    let od2 = id("observed-data");
+    w.post(
+        "lv-analyst",
+        "coalition-indicators",
+        vec![json!({"type": "observed-data", "spec_version": "2.1", "id": od2, "created": t1, "modified": t1,
+            "first_observed": t1, "last_observed": t1, "number_observed": 1, "object_refs": [late_hidden], "object_marking_refs": gm})],
+    )
+    .await;
+    w.post(
+        "lv-analyst",
+        "baltic-sharing",
+        vec![json!({"type": "domain-name", "spec_version": "2.1", "id": late_hidden, "value": "late-hidden.example", "object_marking_refs": gm})],
+    )
+    .await;
+    assert!(w.hits("pl-analyst", "late-hidden.example").await.is_empty());
+    assert_eq!(
+        w.ids("ee-analyst", "late-hidden.example").await,
+        set(&[&late_hidden, &od2])
+    );
+
+    // The CLI, same answers.
+    let run = |args: &[&str]| {
+        let mut all = vec!["lookup"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--config", cfg_path]);
+        common::sw(dir, &all)
+    };
+    let o = run(&[hidden_value, "--as", "cert-pl", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::show(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!out.contains(&od) && !out.contains(&hidden_sco), "{out}");
+    let o = run(&[red_value, "--as", "cert-lv"]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::show(&o));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(&od));
+    let o = run(&[hidden_value, "--as", "cert-lv", "--json"]);
+    let body: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: BTreeSet<&str> = body["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(od.as_str()) && ids.contains(hidden_sco.as_str()),
+        "{body}"
+    );
+
+    // The console: the search box, and "related by value" on cert-pl's own indicator holding
+    // the guessed value.
+    let guess = id("indicator");
+    w.post(
+        "pl-analyst",
+        "coalition-indicators",
+        vec![indicator(
+            &guess,
+            t1,
+            &format!("[domain-name:value = '{hidden_value}']"),
+            Some(TlpLevel::Green),
+        )],
+    )
+    .await;
+    let mut pl = crate::console::Browser::new(&w.base);
+    assert_eq!(pl.sign_in("pl-analyst", "demo", "/ui/").await.status, 303);
+    let mut lv = crate::console::Browser::new(&w.base);
+    assert_eq!(lv.sign_in("lv-analyst", "demo", "/ui/").await.status, 303);
+    for path in [
+        format!("/ui/search?q={hidden_value}"),
+        format!("/ui/objects/{guess}"),
+    ] {
+        let a = pl.get(&path).await;
+        assert_eq!(a.status, 200, "{path}");
+        for hidden in [&od, &hidden_sco, &sighting] {
+            assert!(!a.body.contains(hidden.as_str()), "{path} shows {hidden}");
+        }
+        let a = lv.get(&path).await;
+        assert_eq!(a.status, 200, "{path}");
+        assert!(a.body.contains(od.as_str()), "{path}: {}", a.body);
+    }
+    (od, hidden_value.to_owned())
 }
 
 /// A small deterministic generator (xorshift).

@@ -14,6 +14,7 @@ mod bad_input;
 mod bounded_validation;
 mod canonical_cli;
 mod cli;
+mod collection_removal;
 mod console;
 mod console_admin;
 mod console_browser;
