@@ -6,14 +6,14 @@
 //! reads. [`Auditor::record_read`], for reads returning RED or AMBER+STRICT objects, appends the
 //! record to the node's audit journal ([`Journal`]: one `write(2)`, no sync) and returns: a crash
 //! of this process after the answer never loses the record, which the writer drains into the
-//! chain in large batches right after (committed without waiting for the disk, the journal's
-//! segment deleted once that commit is durable, at most [`FLUSH_WITHIN`] later — a durable
-//! batch or [`Store::audit_flush`]); what a killed process left is replayed at the next start
-//! (`store::journal::recover`). Only a power loss or an operating-system crash within that
-//! window can lose read records, and only the chain's tail: what remains verifies. Without a
-//! journal (an auditor over an in-memory store), a read waits until its record is committed. A
-//! batch holding any durable record is committed durably as a whole, after the reads journaled
-//! before it.
+//! chain in large batches, at most [`DRAIN_EVERY`] later (committed without waiting for the
+//! disk, the journal's segment deleted once that commit is durable, at most [`FLUSH_WITHIN`]
+//! later — a durable batch or [`Store::audit_flush`]); what a killed process left is replayed at
+//! the next start (`store::journal::recover`). Only a power loss or an operating-system crash
+//! within that window can lose read records, and only the chain's tail: what remains verifies.
+//! Without a journal (an auditor over an in-memory store), a read waits until its record is
+//! committed. A batch holding any durable record is committed durably as a whole, after the reads
+//! journaled before it.
 //!
 //! The queue is bounded: when it is full a request waits for room (back-pressure), and no record
 //! is ever dropped; a request whose record fails is refused. The journal is bounded too
@@ -43,8 +43,9 @@ use crate::{
 };
 
 /// Read records committed without waiting for the disk are made durable at most this long after
-/// the first of them was committed.
-pub const FLUSH_WITHIN: Duration = Duration::from_secs(1);
+/// the first of them was committed: with [`DRAIN_EVERY`], at most a second after the read was
+/// answered.
+pub const FLUSH_WITHIN: Duration = Duration::from_millis(800);
 /// Failed sign-ins recorded one by one in a burst.
 pub const FAILURE_BURST: f64 = 100.0;
 /// Then this many a second.
@@ -55,8 +56,13 @@ const BATCH: usize = 256;
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 /// The journal is drained at most this often (a record handed over by a request is not kept
 /// waiting for it, and a read after a quiet spell is drained at once): under a flood of reads,
-/// larger batches and fewer transactions — each transaction costs the same whatever its size.
-const DRAIN_EVERY: Duration = Duration::from_millis(20);
+/// large batches and few transactions. What a transaction costs whatever its size — the hand-offs
+/// to the database connection's thread, `BEGIN` and `COMMIT`, the chain's head, the WAL's commit,
+/// and on SQLite every reader's page cache, which a commit empties — is then paid five times a
+/// second, not once per record (`docs/PERFORMANCE.md`, "Audit trail").
+pub const DRAIN_EVERY: Duration = Duration::from_millis(200);
+/// ... or as soon as this many records are waiting (half a transaction's worth).
+const DRAIN_AT: usize = crate::store::journal::DRAIN_BATCH / 2;
 
 /// Whether reads are recorded: always, unless a benchmark measuring the audit trail's cost turned
 /// it off for the whole process ([`skip_read_records_for_benchmarks`]).
@@ -135,6 +141,8 @@ struct Inner {
     tx: mpsc::Sender<Job>,
     journal: Option<Arc<Journal>>,
     wake: Arc<Notify>,
+    /// Notified when [`DRAIN_AT`] records are waiting in the journal.
+    urgent: Arc<Notify>,
     failures: Mutex<FailureBudget>,
     refusals: Mutex<FailureBudget>,
 }
@@ -153,12 +161,20 @@ impl Auditor {
         let (tx, rx) = mpsc::channel::<Job>(4 * BATCH);
         let journal = journal.map(Arc::new);
         let wake = Arc::new(Notify::new());
-        tokio::spawn(writer(store, rx, journal.clone(), wake.clone()));
+        let urgent = Arc::new(Notify::new());
+        tokio::spawn(writer(
+            store,
+            rx,
+            journal.clone(),
+            wake.clone(),
+            urgent.clone(),
+        ));
         Auditor {
             inner: Some(Arc::new(Inner {
                 tx,
                 journal,
                 wake,
+                urgent,
                 failures: Mutex::new(FailureBudget::full()),
                 refusals: Mutex::new(FailureBudget::full()),
             })),
@@ -195,8 +211,11 @@ impl Auditor {
             return self.append(entry, Durability::Committed).await;
         };
         match journal.append(crate::timestamps::now_us(), entry) {
-            Ok(()) => {
+            Ok(waiting) => {
                 inner.wake.notify_one();
+                if waiting >= DRAIN_AT {
+                    inner.urgent.notify_one();
+                }
                 Ok(())
             }
             Err(e @ crate::store::journal::JournalError::Full(_)) => {
@@ -285,6 +304,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Job>,
     journal: Option<Arc<Journal>>,
     wake: Arc<Notify>,
+    urgent: Arc<Notify>,
 ) {
     // When the oldest record committed but not yet durable was committed.
     let mut unflushed: Option<Instant> = None;
@@ -306,16 +326,20 @@ async fn writer(
                 },
                 () = wake.notified() => {
                     // Journaled reads only: drained at most every DRAIN_EVERY, sooner when a
-                    // record that is waited for comes.
+                    // record that is waited for comes or DRAIN_AT records are waiting (and never
+                    // later than a sync that is due).
                     if let Some(until) = last_drain.map(|t| t + DRAIN_EVERY)
                         && until > Instant::now()
+                        && journal.as_ref().is_none_or(|j| j.pending() < DRAIN_AT)
                     {
+                        let until = deadline.map_or(until, |d| d.min(until));
                         tokio::select! {
                             biased;
                             job = rx.recv() => match job {
                                 Some(j) => jobs.push(j),
                                 None => open = false,
                             },
+                            () = urgent.notified() => {}
                             () = tokio::time::sleep_until(until.into()) => {}
                         }
                     }

@@ -647,9 +647,9 @@ macro_rules! append_audit_in {
 }
 pub(crate) use append_audit_in;
 
-/// Inserts sealed audit records in one statement whose text does not depend on how many there
-/// are (so that it is prepared once per connection): a JSON array of rows through `json_each` on
-/// SQLite, one array per column through `UNNEST` on PostgreSQL.
+/// Inserts sealed audit records: on SQLite, multi-row `VALUES` with the fields bound as they are
+/// (chunks of a few fixed sizes, so that each statement is prepared once per connection); on
+/// PostgreSQL one statement, one array per column through `UNNEST`.
 pub(crate) trait AuditRows {
     fn insert_audit(
         &mut self,
@@ -657,41 +657,54 @@ pub(crate) trait AuditRows {
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
-impl AuditRows for sqlx::SqliteConnection {
-    async fn insert_audit(&mut self, records: &[audit::Sealed<'_>]) -> Result<(), StoreError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        // Rows as JSON arrays written straight from the entries (no copy of a field).
-        let rows: Vec<_> = records
-            .iter()
-            .map(|r| {
-                (
-                    r.seq,
-                    r.time_us,
-                    &r.entry.actor,
-                    &r.entry.action,
-                    &r.entry.path,
-                    &r.entry.target,
-                    &r.entry.outcome,
-                    &r.entry.detail,
-                    &r.prev_digest,
-                    &r.digest,
+/// Most audit rows in one SQLite `INSERT` (a power of two; 10 parameters a row, far below
+/// SQLite's limit of 32,766).
+const AUDIT_CHUNK_LOG2: usize = 8;
+
+/// The SQLite `INSERT` of `2^k` audit rows, for `k` in `0..=AUDIT_CHUNK_LOG2`.
+fn sqlite_audit_insert(k: usize) -> &'static str {
+    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (0..=AUDIT_CHUNK_LOG2)
+            .map(|k| {
+                let rows = vec!["(?,?,?,?,?,?,?,?,?,?)"; 1 << k].join(",");
+                format!(
+                    "INSERT INTO audit (seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest) VALUES {rows}"
                 )
             })
-            .collect();
-        let json = serde_json::to_string(&rows)
-            .map_err(|e| StoreError::Corrupt(format!("audit records as JSON: {e}")))?;
-        sqlx::query(
-            // `jsonb_each` hands each row over as JSONB, read by `->>` without turning it into
-            // text and parsing it again for every column.
-            "INSERT INTO audit (seq, time_us, actor, action, path, target, outcome, detail, prev_digest, digest) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-             value ->> 6, value ->> 7, value ->> 8, value ->> 9 FROM jsonb_each($1) ORDER BY key",
-        )
-        .bind(json)
-        .execute(&mut *self)
-        .await?;
+            .collect()
+    });
+    texts[k.min(AUDIT_CHUNK_LOG2)].as_str()
+}
+
+impl AuditRows for sqlx::SqliteConnection {
+    async fn insert_audit(&mut self, records: &[audit::Sealed<'_>]) -> Result<(), StoreError> {
+        // Bound values, not a JSON text that SQLite would parse again row by row and column by
+        // column (`jsonb_each`, `->>`: a third of the writer's time per record). Chunks of
+        // 2^AUDIT_CHUNK_LOG2 rows, the rest by falling powers of two: at most nine statements,
+        // each prepared once and kept by the connection's statement cache.
+        let mut rest = records;
+        while !rest.is_empty() {
+            let k = (usize::BITS - 1 - rest.len().leading_zeros()) as usize;
+            let k = k.min(AUDIT_CHUNK_LOG2);
+            let (chunk, tail) = rest.split_at(1 << k);
+            let mut q = sqlx::query(sqlite_audit_insert(k));
+            for r in chunk {
+                q = q
+                    .bind(r.seq)
+                    .bind(r.time_us)
+                    .bind(r.entry.actor.as_str())
+                    .bind(r.entry.action.as_str())
+                    .bind(r.entry.path.as_str())
+                    .bind(r.entry.target.as_str())
+                    .bind(r.entry.outcome.as_str())
+                    .bind(r.entry.detail.as_str())
+                    .bind(r.prev_digest.as_str())
+                    .bind(r.digest.as_str());
+            }
+            q.execute(&mut *self).await?;
+            rest = tail;
+        }
         Ok(())
     }
 }
@@ -2444,6 +2457,43 @@ mod tests {
         assert_eq!(records.len(), 302);
         assert_eq!(records[299].target, "n299");
         assert_eq!(records[301].target, "n301");
+        assert!(audit::verify(records, None).problems.is_empty());
+    }
+
+    /// SQLite inserts a batch in chunks of bound rows (2^k rows each): every batch size, at and
+    /// around the chunks' sizes, lands whole, in order, each field in its column, hostile text
+    /// included, and the chain verifies.
+    #[tokio::test]
+    async fn sqlite_audit_batches_of_any_size_land_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("audit.db"))
+            .await
+            .unwrap();
+        let mut n = 0usize;
+        for size in [1usize, 2, 3, 255, 256, 257, 511, 600] {
+            let batch: Vec<audit::Entry> = (n..n + size)
+                .map(|i| {
+                    audit::Entry::new(&format!("u{i}'\\"), "read", "taxii", &format!("t{i}"), "ok")
+                        .detail(&format!("d{i} \"); DROP TABLE audit; --"))
+                })
+                .collect();
+            store.audit_append_committed(&batch).await.unwrap();
+            n += size;
+        }
+        let records = store
+            .audit_records(&AuditQuery {
+                limit: 10_000,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(records.len(), n);
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(r.seq, i as i64 + 1);
+            assert_eq!(r.actor, format!("u{i}'\\"));
+            assert_eq!(r.target, format!("t{i}"));
+            assert_eq!(r.detail, format!("d{i} \"); DROP TABLE audit; --"));
+        }
         assert!(audit::verify(records, None).problems.is_empty());
     }
 

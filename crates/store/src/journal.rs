@@ -193,8 +193,9 @@ impl Journal {
     }
 
     /// Appends one record with one write; when this returns `Ok` the record is in the file (in
-    /// the operating system's cache). Refused when more than the cap is waiting to be drained.
-    pub fn append(&self, time_us: i64, entry: Entry) -> Result<(), JournalError> {
+    /// the operating system's cache), and the answer is how many records are then waiting to be
+    /// drained. Refused when more than the cap is waiting to be drained.
+    pub fn append(&self, time_us: i64, entry: Entry) -> Result<usize, JournalError> {
         let line = audit::journal_line(time_us, &entry);
         if line.is_empty() {
             return Err(JournalError::Io(std::io::Error::other(
@@ -234,7 +235,7 @@ impl Journal {
         {
             tracing::warn!(error = %e, "The audit journal could not start a new segment.");
         }
-        Ok(())
+        Ok(st.pending.len())
     }
 
     /// Records waiting to be drained.
