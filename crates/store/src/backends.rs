@@ -2636,8 +2636,9 @@ mod tests {
             .unwrap()
             .filename(&copy)
             .read_only(true);
-        let mut conn: sqlx::SqliteConnection =
-            sqlx::Connection::connect_with(&alone).await.unwrap();
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&alone)
+            .await
+            .unwrap();
         let (versions, entries): (i64, i64) = {
             let r = sqlx::query(
                 "SELECT (SELECT COUNT(*) FROM versions), (SELECT COUNT(*) FROM entries)",
