@@ -15,6 +15,7 @@ last table gives shieldwall's ratios to each medallion row, all measured in this
 Usage (from the repository root):
   cargo build --release -p shieldwall
   /path/to/python crates/shieldwall/benches/hub.py [--objects 100000] [--postgres postgres://postgres@127.0.0.1:5432] [--relationships]
+      [--only post]   # the POST phase alone, with the server's CPU seconds during it
 Needs: requests, medallion (PyPI), wrk, and for PostgreSQL: createdb/dropdb.
 """
 import argparse, base64, json, os, re, shutil, subprocess, sys, tempfile, time, uuid
@@ -67,6 +68,17 @@ def wrk(url, token, script=None, script_args=()):
 
 
 RELATIONSHIPS = False
+POST_ONLY = False
+
+
+def server_cpu_s(pid):
+    """The server's CPU time so far (user + system, seconds), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
 
 
 def ind_id(i):
@@ -113,6 +125,7 @@ def run_workload(name, base, objects_url, pid, n):
     # this client takes to generate and serialise 1,000 indicators (10-16 ms an envelope here).
     bodies = [(min(1000, n - k), json.dumps({"objects": indicators(min(1000, n - k), k)}).encode())
               for k in range(0, n, 1000)]
+    cpu0 = server_cpu_s(pid)
     posted, t0 = 0, time.time()
     for count, body in bodies:
         if time.time() - t0 >= TIMEBOX:
@@ -122,6 +135,10 @@ def run_workload(name, base, objects_url, pid, n):
         posted += count
     post_s = time.time() - t0
     del bodies
+    if POST_ONLY:
+        cpu = server_cpu_s(pid) - cpu0
+        return {"server": name, "idle_mib": idle, "posted": posted, "post_per_s": posted / post_s,
+                "after_mib": rss_mib(pid), "peak_mib": rss_mib(pid, "VmHWM"), "load": os.getloadavg()[0], "cpu_s": cpu}
     read, t0, nxt, page_note = 0, time.time(), None, ""
     while time.time() - t0 < TIMEBOX:
         params = {"limit": 1000}
@@ -228,9 +245,12 @@ def main():
                     help="also run medallion with this many objects, where it still answers pages and wrk (0 to skip)")
     ap.add_argument("--relationships", action="store_true",
                     help="every other object a relationship between two indicators (the edge rule on half the listing)")
+    ap.add_argument("--only", choices=["post"],
+                    help="only the POST phase (objects/s, the server's CPU seconds for it, RSS), e.g. to compare two binaries")
     a = ap.parse_args()
-    global RELATIONSHIPS
+    global RELATIONSHIPS, POST_ONLY
     RELATIONSHIPS = a.relationships
+    POST_ONLY = a.only == "post"
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {os.cpu_count()} CPUs, load at start {os.getloadavg()[0]:.2f}, "
           f"{a.objects} objects{' (half relationships)' if a.relationships else ''}, binary {BIN}", flush=True)
     print("| server | idle RSS MiB | POST objects (objects/s) | page limit=1000 (objects/s) | one GET limit=100 alone | wrk GET limit=100, 16 conn (req/s) | p50 | p99 | wrk GET by id (req/s) | p50 | p99 | RSS after listing / by id / peak MiB | load before wrk |")
@@ -239,6 +259,10 @@ def main():
 
     def report(r):
         rows.append(r)
+        if POST_ONLY:
+            print(f"| {r['server']} | {r['idle_mib']:.0f} | {r['posted']} in {r['posted'] / r['post_per_s']:.1f} s = {r['post_per_s']:.0f} | "
+                  f"server CPU {r['cpu_s']:.1f} s | RSS after / peak {r['after_mib']:.0f} / {r['peak_mib']:.0f} MiB | load after {r['load']:.2f} |", flush=True)
+            return
         print(f"| {r['server']} | {r['idle_mib']:.0f} | {r['posted']} in {r['posted'] / r['post_per_s']:.1f} s = {r['post_per_s']:.0f} | "
               f"{r['read']} at {r['page_per_s']:.0f}{r['page_note']} | "
               f"{'%.1f ms' % (r['single_s'] * 1000) if r['single_s'] is not None else 'not measured (> %.0f s)' % TIMEBOX} | {r['wrk_rps']:.0f}{' (' + str(r['non2xx']) + ' non-2xx)' if r['non2xx'] else ''}{' (' + str(r['timeouts']) + ' timeouts)' if r['timeouts'] else ''} | {r['p50']} | {r['p99']} | "
@@ -248,7 +272,7 @@ def main():
     def ratios():
         meds = [r for r in rows if r["server"].startswith("medallion")]
         print()
-        if not meds:
+        if not meds or POST_ONLY:
             return
         print("| shieldwall vs | POST | page | wrk req/s | wrk by id req/s |")
         print("|---|---|---|---|---|")

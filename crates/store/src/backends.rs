@@ -277,11 +277,23 @@ const READERS: u32 = 8;
 /// per connection in the process's resident size.
 const READER_CACHE_KIB: &str = "-2048";
 
+/// The writer's inline checkpoint threshold (WAL pages, `PRAGMA wal_autocheckpoint`): a
+/// backstop only. A commit of `add` hands the checkpoint to [`SqliteStore::checkpoint_soon`],
+/// on another connection after the commit, so that a POST's commit never copies the WAL into the
+/// database itself (SQLite's default, 1,000 pages, did so every few envelopes); the writer
+/// checkpoints inline only if the WAL grows this large meanwhile (writes other than `add`, a
+/// background checkpoint that cannot keep up).
+const WRITER_AUTOCHECKPOINT_PAGES: &str = "16384";
+
 /// The embedded SQLite store: one writer connection, a pool of readers, WAL.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) writer: SqlitePool,
     pub(crate) readers: SqlitePool,
+    /// The connection that checkpoints the WAL after `add`'s commits ([`Self::checkpoint_soon`]).
+    checkpointer: SqlitePool,
+    /// Whether a checkpoint is running or about to.
+    checkpointing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SqliteStore {
@@ -311,7 +323,11 @@ impl SqliteStore {
             .pragma("cache_size", WRITER_CACHE_KIB);
         let writer = pool_options::<sqlx::Sqlite>()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES),
+            )
             .await?;
         let had_held: i64 = sqlx::query(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sync_held'",
@@ -357,6 +373,10 @@ impl SqliteStore {
         SqliteStore::build_observed_refs(&mut tx).await?;
         SqliteStore::drop_observed_copies(&mut tx).await?;
         tx.commit().await?;
+        let checkpointer = pool_options::<sqlx::Sqlite>()
+            .max_connections(1)
+            .min_connections(0)
+            .connect_lazy_with(options.clone().pragma("cache_size", READER_CACHE_KIB));
         let readers = pool_options::<sqlx::Sqlite>()
             .max_connections(READERS)
             .connect_with(
@@ -365,7 +385,35 @@ impl SqliteStore {
                     .pragma("cache_size", READER_CACHE_KIB),
             )
             .await?;
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore {
+            writer,
+            readers,
+            checkpointer,
+            checkpointing: Default::default(),
+        })
+    }
+
+    /// Copies the WAL's committed frames into the database file (`PRAGMA
+    /// wal_checkpoint(PASSIVE)`: it waits for no reader or writer, and stops at what a reader
+    /// still needs) on the checkpointer's connection, in a task of its own, so that the commit
+    /// that asks for it returns first. One at a time: a commit while one runs asks for nothing
+    /// (the next commit will). Durability does not depend on it: a commit is synced in the WAL
+    /// (`synchronous=FULL`) before it returns; a checkpoint only moves it into the main file.
+    fn checkpoint_soon(&self) {
+        use std::sync::atomic::Ordering;
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (pool, flag) = (self.checkpointer.clone(), self.checkpointing.clone());
+        tokio::spawn(async move {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed (the next write tries again).");
+            }
+            flag.store(false, Ordering::Release);
+        });
     }
 }
 
@@ -537,8 +585,32 @@ fn placeholders(dialect: Dialect, first: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// `($1, …, $cols), ($cols+1, …)` for `rows` rows.
+/// The start of a bulk insert that skips rows already present: on SQLite `INSERT OR IGNORE
+/// INTO`, whose statement cannot abort half-way and so keeps no statement journal (with `ON
+/// CONFLICT DO NOTHING` the `NOT NULL` constraints could still abort it, and SQLite copied every
+/// page the statement touched into a statement journal, spilled to a temporary file past 64 KiB);
+/// on PostgreSQL `INSERT INTO`, completed by [`on_conflict_ignore`]. The conflicts SQLite ignores
+/// beyond the unique keys, `NULL` in a `NOT NULL` column, cannot arise: every such value is
+/// bound from a non-optional field.
+fn insert_ignoring(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "INSERT OR IGNORE INTO",
+        Dialect::Postgres => "INSERT INTO",
+    }
+}
+
+/// See [`insert_ignoring`].
+fn on_conflict_ignore(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " ON CONFLICT DO NOTHING",
+    }
+}
+
+/// `($1, …, $cols), ($cols+1, …)` for `rows` rows (on SQLite `(?, …), …`), written into one
+/// string without a string per placeholder.
 fn values_list(dialect: Dialect, rows: usize, cols: usize) -> String {
+    use std::fmt::Write;
     let mut s = String::with_capacity(rows * (cols * 6 + 4));
     let mut n = 0;
     for r in 0..rows {
@@ -551,7 +623,12 @@ fn values_list(dialect: Dialect, rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push_str(", ");
             }
-            s.push_str(&placeholder(dialect, n));
+            match dialect {
+                Dialect::Sqlite => s.push('?'),
+                Dialect::Postgres => {
+                    let _ = write!(s, "${n}");
+                }
+            }
         }
         s.push(')');
     }
@@ -1111,8 +1188,10 @@ macro_rules! impl_store {
             async fn insert_index_rows(conn: &mut $conn, rows: &[IndexRow]) -> Result<(), StoreError> {
                 for chunk in rows.chunks(CHUNK) {
                     let text = format!(
-                        "INSERT INTO value_index (kind, value, vid, place, net, plen) VALUES {} ON CONFLICT DO NOTHING",
-                        values_list($dialect, chunk.len(), 6)
+                        "{} value_index (kind, value, vid, place, net, plen) VALUES {}{}",
+                        insert_ignoring($dialect),
+                        values_list($dialect, chunk.len(), 6),
+                        on_conflict_ignore($dialect)
                     );
                     let mut q = sqlx::query(AssertSqlSafe(text));
                     for r in chunk {
@@ -2050,9 +2129,9 @@ impl SqliteStore {
         let mut out = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(CHUNK) {
             let text = format!(
-                "INSERT INTO versions (id, type, spec_version, version_ns, version_text, tlp, producer, created_by_ref, \
-                 revoked, has_edges, json, source, actor, received_at) VALUES {} \
-                 ON CONFLICT (id, version_ns) DO NOTHING RETURNING id, version_ns, vid",
+                "INSERT OR IGNORE INTO versions (id, type, spec_version, version_ns, version_text, tlp, producer, \
+                 created_by_ref, revoked, has_edges, json, source, actor, received_at) VALUES {} \
+                 RETURNING id, version_ns, vid",
                 values_list(Dialect::Sqlite, chunk.len(), 14)
             );
             let mut q = sqlx::query(AssertSqlSafe(text));
@@ -2087,7 +2166,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         for chunk in edges.chunks(CHUNK) {
             let text = format!(
-                "INSERT INTO edges (vid, target) VALUES {} ON CONFLICT DO NOTHING",
+                "INSERT OR IGNORE INTO edges (vid, target) VALUES {}",
                 values_list(Dialect::Sqlite, chunk.len(), 2)
             );
             let mut q = sqlx::query(AssertSqlSafe(text));
@@ -2108,8 +2187,8 @@ impl SqliteStore {
         let mut out = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(CHUNK) {
             let text = format!(
-                "INSERT INTO entries (collection, vid, date_added, multi, type) VALUES {} \
-                 ON CONFLICT (collection, vid) DO NOTHING RETURNING vid",
+                "INSERT OR IGNORE INTO entries (collection, vid, date_added, multi, type) VALUES {} \
+                 RETURNING vid",
                 values_list(Dialect::Sqlite, chunk.len(), 5)
             );
             let mut q = sqlx::query(AssertSqlSafe(text));
@@ -2276,8 +2355,10 @@ impl PgStore {
 }
 
 impl SqliteStore {
+    /// After `add`'s commit: the WAL checkpointed in the background ([`Self::checkpoint_soon`]).
     #[allow(clippy::unused_async)]
     async fn after_write(&self, _rows: u64) -> Result<(), StoreError> {
+        self.checkpoint_soon();
         Ok(())
     }
 
@@ -2554,6 +2635,89 @@ mod tests {
             actor: "t".into(),
         };
         store.add(collection, &prov, v, &status).await.unwrap()
+    }
+
+    #[test]
+    fn values_lists_number_postgres_placeholders_and_leave_sqlite_ones_anonymous() {
+        assert_eq!(
+            values_list(Dialect::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(values_list(Dialect::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(values_list(Dialect::Sqlite, 0, 2), "");
+    }
+
+    /// `add`'s commit leaves the WAL to the background checkpoint: the writer's own threshold
+    /// is the backstop, a commit's rows are in the WAL when `add` returns, and soon after in the
+    /// database file itself (read here from a copy of that file alone, without the WAL) although
+    /// the batch is far below SQLite's default threshold of 1,000 pages. The insert statements
+    /// skip existing rows as before (`INSERT OR IGNORE`): adding the same batch again stores
+    /// nothing new.
+    #[tokio::test]
+    async fn sqlite_add_checkpoints_in_the_background() {
+        use std::sync::atomic::Ordering;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let threshold: i64 = sqlx::query("PRAGMA wal_autocheckpoint")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(threshold.to_string(), WRITER_AUTOCHECKPOINT_PAGES);
+        // Whatever `open` left in the WAL is checkpointed first, so that only `add` can have
+        // moved the rows below into the file.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&store.checkpointer)
+            .await
+            .unwrap();
+        let batch = [version("m", false, "2024-01-02T00:00:00Z", "one")];
+        let outcomes = add(&store, "c", &batch).await;
+        assert!(matches!(outcomes[0], AddOutcome::Added { .. }));
+        let mut waited = 0;
+        while store.checkpointing.load(Ordering::Acquire) {
+            assert!(waited < 600, "the background checkpoint never finished");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += 1;
+        }
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&path, &copy).unwrap();
+        let alone = SqliteConnectOptions::from_str("sqlite://")
+            .unwrap()
+            .filename(&copy)
+            .read_only(true);
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&alone)
+            .await
+            .unwrap();
+        let (versions, entries): (i64, i64) = {
+            let r = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM versions), (SELECT COUNT(*) FROM entries)",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            (r.try_get(0).unwrap(), r.try_get(1).unwrap())
+        };
+        assert_eq!(
+            (versions, entries),
+            (1, 1),
+            "the commit reached the database file"
+        );
+        let again = add(&store, "c", &batch).await;
+        assert!(matches!(again[0], AddOutcome::AlreadyPresent { .. }));
+        let r =
+            sqlx::query("SELECT (SELECT COUNT(*) FROM versions), (SELECT COUNT(*) FROM entries)")
+                .fetch_one(&store.readers)
+                .await
+                .unwrap();
+        assert_eq!(
+            (
+                r.try_get::<i64, _>(0).unwrap(),
+                r.try_get::<i64, _>(1).unwrap()
+            ),
+            (1, 1)
+        );
     }
 
     /// A non-member's object may be re-shared by another member with identical content (key

@@ -366,14 +366,14 @@ pub async fn publish_prepared<S: Store>(
     }
     let status_id = uuid::Uuid::new_v4().to_string();
     let provenance = by.provenance();
-    // The status the store saved is also the report: kept (the last one built, should the
-    // store build it more than once) rather than built twice.
-    let built: std::sync::Mutex<Option<Value>> = std::sync::Mutex::new(None);
+    // The status and its serialised body the store saved are also the report's: kept (the last
+    // ones built, should the store build them more than once) rather than built again.
+    let built: std::sync::Mutex<Option<(Value, String)>> = std::sync::Mutex::new(None);
     let make_status = |outcomes: &[AddOutcome]| {
         let status = status_resource(&status_id, request_us, &invalid, &valid, outcomes);
         let body = status.to_string();
         if let Ok(mut b) = built.lock() {
-            *b = Some(status);
+            *b = Some((status, body.clone()));
         }
         StatusRecord {
             id: status_id.clone(),
@@ -387,9 +387,13 @@ pub async fn publish_prepared<S: Store>(
     let outcomes = store
         .add(&into.id, &provenance, &valid, &make_status)
         .await?;
-    let status = match built.lock().ok().and_then(|mut b| b.take()) {
+    let (status, status_body) = match built.lock().ok().and_then(|mut b| b.take()) {
         Some(s) => s,
-        None => status_resource(&status_id, request_us, &invalid, &valid, &outcomes),
+        None => {
+            let status = status_resource(&status_id, request_us, &invalid, &valid, &outcomes);
+            let body = status.to_string();
+            (status, body)
+        }
     };
     let by_rule = refused_by_store(&valid, &outcomes);
     if let Publisher::Peer { name, .. } = by {
@@ -397,12 +401,13 @@ pub async fn publish_prepared<S: Store>(
     }
     let mut failures = invalid;
     failures.extend(by_rule);
-    Ok(report(into, status, failures, valid, outcomes))
+    Ok(report(into, status, status_body, failures, valid, outcomes))
 }
 
 fn report(
     into: &Collection,
     status: Value,
+    status_body: String,
     failures: Vec<Failure>,
     valid: Vec<NewVersion>,
     outcomes: Vec<AddOutcome>,
@@ -417,7 +422,7 @@ fn report(
         .count() as u64;
     PublishReport {
         collection: into.id.clone(),
-        status_body: status.to_string(),
+        status_body,
         status,
         added,
         already_present,
@@ -502,7 +507,8 @@ pub async fn publish_all_or_nothing<S: Store>(
         .zip(status_ids)
         .map(|(((coll, valid), outcomes), status_id)| {
             let status = status_resource(&status_id, request_us, &[], &valid, &outcomes);
-            report(coll, status, Vec::new(), valid, outcomes)
+            let body = status.to_string();
+            report(coll, status, body, Vec::new(), valid, outcomes)
         })
         .collect())
 }
