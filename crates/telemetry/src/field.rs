@@ -52,11 +52,13 @@ macro_rules! fields {
             }
 
             /// How values of this field are normalised.
+            #[inline]
             pub fn kind(self) -> ValueKind {
                 match self { $( Field::$name => $kind, )* }
             }
 
             /// The STIX object this field belongs to.
+            #[inline]
             pub fn slot(self) -> ObjectSlot {
                 match self { $( Field::$name => $slot, )* }
             }
@@ -131,6 +133,7 @@ impl Field {
     }
 
     /// Whether the field holds an IP address.
+    #[inline]
     pub fn is_ip(self) -> bool {
         self.kind() == ValueKind::Ip
     }

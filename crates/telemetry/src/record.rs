@@ -3,7 +3,7 @@
 //! A reader clears and refills one `Record` per line; its text buffer and entry list keep their
 //! capacity, so a scan allocates nothing per record once the buffers have grown.
 
-use crate::field::{Field, ObjectSlot, ValueKind};
+use crate::field::{Field, FieldSet, ObjectSlot, ValueKind};
 
 /// At most this many values are kept per record; more are counted as rejected. The matcher's
 /// per-record object bitmasks rely on it (one bit per value plus three shared objects).
@@ -69,6 +69,8 @@ pub struct Record {
     scratch: String,
     bin: Vec<u8>,
     entries: Vec<Entry>,
+    /// The fields of `entries`: whether a field is held is one bit test, not a walk.
+    present: FieldSet,
     timestamp: Timestamp,
     /// The text of a timestamp not parsed yet ([`Timestamp::Text`]).
     ts_text: [u8; TS_TEXT],
@@ -87,6 +89,7 @@ impl Record {
         self.buf.clear();
         self.bin.clear();
         self.entries.clear();
+        self.present = FieldSet::EMPTY;
         self.timestamp = Timestamp::None;
         self.rejected = None;
         self.rejected_count = 0;
@@ -128,7 +131,7 @@ impl Record {
         // (the transport is a list): keep the first.
         if field.slot() != ObjectSlot::Own
             && field != Field::NetworkTransport
-            && self.entries.iter().any(|e| e.field == field)
+            && self.present.contains(field)
         {
             return Ok(());
         }
@@ -156,7 +159,9 @@ impl Record {
                 if raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(Rejected::NotInteger);
                 }
-                let trimmed = raw.trim_start_matches('0');
+                // All ASCII digits: any byte offset is a character boundary.
+                let zeros = raw.bytes().take_while(|&b| b == b'0').count();
+                let trimmed = raw.get(zeros..).unwrap_or("");
                 self.buf
                     .push_str(if trimmed.is_empty() { "0" } else { trimmed });
             }
@@ -165,12 +170,7 @@ impl Record {
                 self.buf.push_str(&d);
             }
             ValueKind::Hash(len) => {
-                if !push_hex(
-                    &mut self.buf,
-                    &mut self.bin,
-                    raw.as_bytes(),
-                    usize::from(len),
-                ) {
+                if !push_hex(&mut self.buf, &mut self.bin, raw, usize::from(len)) {
                     self.buf.truncate(start);
                     self.bin.truncate(bin);
                     return Err(Rejected::NotHash);
@@ -188,6 +188,7 @@ impl Record {
             bin: offset(bin),
             bin_len: (self.bin.len() - bin) as u8,
         });
+        self.present.insert(field);
         Ok(())
     }
 
@@ -215,7 +216,11 @@ impl Record {
     /// absolute URL (a proxy-form request line, `GET http://host/path`). Then it is
     /// normalised as every URL is ([`crate::canon::url`]).
     pub fn finish(&mut self) {
-        if self.get(Field::UrlFull).is_some() {
+        // Most records have no host and path to build from: three bit tests, no walk.
+        if self.present.contains(Field::UrlFull)
+            || !self.present.contains(Field::UrlDomain)
+            || !self.present.contains(Field::UrlPath)
+        {
             return;
         }
         let (Some(host), Some(path)) = (self.entry(Field::UrlDomain), self.entry(Field::UrlPath))
@@ -274,18 +279,25 @@ impl Record {
             bin: offset(self.bin.len()),
             bin_len: 0,
         });
+        self.present.insert(Field::UrlFull);
     }
 
+    #[inline]
     fn entry(&self, field: Field) -> Option<Entry> {
+        if !self.present.contains(field) {
+            return None;
+        }
         self.entries.iter().copied().find(|e| e.field == field)
     }
 
     /// The stored values, in the order they were read.
+    #[inline]
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
     /// The text of an entry of this record.
+    #[inline]
     pub fn value(&self, e: &Entry) -> &str {
         self.buf.get(e.start as usize..e.end as usize).unwrap_or("")
     }
@@ -378,10 +390,32 @@ fn trim(raw: &str) -> &str {
 /// Hex digits (colons between them allowed) → lower-case hex text in `text` and the bytes in
 /// `bin`; `false` (and partial output the caller truncates) unless there are exactly `want`
 /// digits.
-fn push_hex(text: &mut String, bin: &mut Vec<u8>, raw: &[u8], want: usize) -> bool {
+fn push_hex(text: &mut String, bin: &mut Vec<u8>, raw: &str, want: usize) -> bool {
+    let rb = raw.as_bytes();
+    // The common case, `want` hex digits and nothing else: one pass over the pairs, and the
+    // text appended as it is when it is already lower case.
+    if rb.len() == want && want.is_multiple_of(2) && want <= 128 {
+        let mut bytes = [0u8; 64];
+        let mut upper = false;
+        for (k, pair) in rb.chunks_exact(2).enumerate() {
+            let (hi, lo) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+            if (hi | lo) > 15 {
+                return false;
+            }
+            bytes[k] = (hi << 4) | lo;
+            upper |= pair[0].is_ascii_uppercase() | pair[1].is_ascii_uppercase();
+        }
+        let at = text.len();
+        text.push_str(raw);
+        if upper {
+            text[at..].make_ascii_lowercase();
+        }
+        bin.extend_from_slice(&bytes[..want / 2]);
+        return true;
+    }
     let mut digits = [0u8; 128];
     let mut n = 0;
-    for &b in raw {
+    for &b in rb {
         if b == b':' {
             continue;
         }

@@ -86,6 +86,10 @@ pub(crate) struct ZeekState {
     have_fields: bool,
     /// The fields stored; the others are counted, not read.
     needed: FieldSet,
+    /// The separators as bytes when the restricted path applies (see
+    /// [`ZeekState::single_bytes`]; `needed` is not every field): decided when the header or
+    /// the fields change, not per line.
+    fast: Option<(u8, u8)>,
 }
 
 impl Default for ZeekState {
@@ -157,12 +161,24 @@ impl ZeekState {
             counted: 0,
             have_fields: false,
             needed,
+            fast: None,
         }
+        .planned()
+    }
+
+    fn planned(mut self) -> ZeekState {
+        self.refresh_fast();
+        self
+    }
+
+    fn refresh_fast(&mut self) {
+        self.fast = self.single_bytes().filter(|_| !self.needed.is_all());
     }
 
     pub(crate) fn restrict(&mut self, needed: FieldSet) {
         self.needed = needed;
         self.plan();
+        self.refresh_fast();
     }
 
     fn plan(&mut self) {
@@ -200,11 +216,9 @@ impl ZeekState {
         if !self.have_fields {
             return Err("data line before the #fields header".into());
         }
-        let attempts = match self.single_bytes() {
-            Some((sep, set_sep)) if !self.needed.is_all() => {
-                self.read_wanted(line, rec, sep, set_sep)?
-            }
-            _ => self.read_fields(line, rec, &self.acts)?,
+        let attempts = match self.fast {
+            Some((sep, set_sep)) => self.read_wanted(line, rec, sep, set_sep)?,
+            None => self.read_fields(line, rec, &self.acts)?,
         };
         // So many values that the per-record limit could decide which are kept: read them
         // all, as the general reader does. (The columns not read count as one value each, an
@@ -313,21 +327,26 @@ impl ZeekState {
         let b = line.as_bytes();
         let (unset, empty) = (self.unset.as_bytes(), self.empty.as_bytes());
         let mut attempts = 0;
+        // One pass over the line's separators, eight bytes at a time (no call per column).
+        let mut seps = Seps::new(b, sep);
         // `col` starts at byte `at`; `None` once the line has no more columns.
         let mut col = 0usize;
         let mut at = Some(0usize);
         for &(want, act) in &self.wanted {
             // Move to column `want`.
             while col < want {
-                let Some(start) = at else { break };
-                at = memchr::memchr(sep, &b[start..]).map(|p| start + p + 1);
+                if at.is_none() {
+                    break;
+                }
+                at = seps.next().map(|p| p + 1);
                 col += 1;
             }
             let Some(start) = at else { break };
-            let end = memchr::memchr(sep, &b[start..]).map_or(b.len(), |p| start + p);
+            let next = seps.next();
+            let end = next.unwrap_or(b.len());
             // Both ends are at an ASCII separator or the line's ends: character boundaries.
             let value = line.get(start..end).unwrap_or("");
-            at = (end < b.len()).then_some(end + 1);
+            at = next.map(|p| p + 1);
             col += 1;
             let vb = value.as_bytes();
             if vb == unset || vb == empty {
@@ -384,7 +403,7 @@ impl ZeekState {
         }
         // The columns after the last one read: counted, not cut.
         let n = match at {
-            Some(start) => col + 1 + memchr::memchr_iter(sep, &b[start..]).count(),
+            Some(_) => col + 1 + seps.count_rest(),
             None => col,
         };
         if n != self.columns.len() {
@@ -398,6 +417,12 @@ impl ZeekState {
     }
 
     fn header(&mut self, rest: &str) -> Result<(), String> {
+        let r = self.header_line(rest);
+        self.refresh_fast();
+        r
+    }
+
+    fn header_line(&mut self, rest: &str) -> Result<(), String> {
         if let Some(sep) = rest.strip_prefix("separator ") {
             let sep = unescape(sep.trim_end());
             if sep.is_empty() {
@@ -433,6 +458,83 @@ impl ZeekState {
             return Err("#set_separator names no separator".into());
         }
         Ok(())
+    }
+}
+
+/// The positions of one separator byte in a line, found eight bytes at a time (SWAR: each
+/// 64-bit word compared with the separator repeated, the bytes equal to it marked exactly by
+/// their high bit), in order: the restricted reader's cut, without a search call per column.
+struct Seps<'a> {
+    b: &'a [u8],
+    sep: u8,
+    /// The separator in every byte.
+    rep: u64,
+    /// Where the word of `mask` starts.
+    base: usize,
+    /// The separators of that word not handed out yet (bit 7 of each such byte).
+    mask: u64,
+    /// Where the next word starts.
+    next_word: usize,
+}
+
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+impl<'a> Seps<'a> {
+    fn new(b: &'a [u8], sep: u8) -> Seps<'a> {
+        Seps {
+            b,
+            sep,
+            rep: u64::from(sep) * 0x0101_0101_0101_0101,
+            base: 0,
+            mask: 0,
+            next_word: 0,
+        }
+    }
+
+    /// The separators among the (at most) eight bytes from `at`, as bit 7 of each.
+    #[inline]
+    fn word(&self, at: usize) -> u64 {
+        let rest = &self.b[at..];
+        let (w, valid) = match rest.first_chunk::<8>() {
+            Some(c) => (u64::from_le_bytes(*c), u64::MAX),
+            None => {
+                let mut t = [0u8; 8];
+                t[..rest.len()].copy_from_slice(rest);
+                // `rest` holds 1 to 7 bytes here: the padding never counts.
+                (u64::from_le_bytes(t), (1u64 << (8 * rest.len())) - 1)
+            }
+        };
+        let x = w ^ self.rep;
+        // A byte of `x` is zero (a separator) exactly when its high bit stays clear here: the
+        // low seven bits plus 0x7f carry into bit 7 for any non-zero value, never beyond it.
+        let y = ((x & LOW7) + LOW7) | x;
+        !y & HIGH & valid
+    }
+
+    /// The next separator's position.
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            if self.next_word >= self.b.len() {
+                return None;
+            }
+            self.base = self.next_word;
+            self.mask = self.word(self.base);
+            self.next_word += 8;
+        }
+        let p = self.base + (self.mask.trailing_zeros() / 8) as usize;
+        self.mask &= self.mask - 1;
+        Some(p)
+    }
+
+    /// How many separators are left (and hands none out after this).
+    fn count_rest(&mut self) -> usize {
+        let in_word = self.mask.count_ones() as usize;
+        self.mask = 0;
+        let rest = self.b.get(self.next_word..).unwrap_or(&[]);
+        self.next_word = self.b.len();
+        in_word + memchr::memchr_iter(self.sep, rest).count()
     }
 }
 
@@ -478,6 +580,41 @@ impl<'a> Iterator for Fields<'a> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The word-at-a-time search finds exactly the bytes `memchr` finds, in order, on lines of
+    /// every length up to 80 (every tail of a word), with bytes near the separator's value
+    /// (its high bit set, zero, 0xff), and counts the rest as `memchr` does after any prefix.
+    #[test]
+    fn separators_found_eight_bytes_at_a_time_as_memchr_finds_them() {
+        let mut seed = 3u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize
+        };
+        for len in 0..80 {
+            for _ in 0..30 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| [b'\t', b'a', 0x89, 0x88, 0, 0xff, b',', 0x08, 0x0a][next() % 9])
+                    .collect();
+                for sep in [b'\t', b',', 0u8, 0x89] {
+                    let want: Vec<usize> = memchr::memchr_iter(sep, &b).collect();
+                    let mut s = Seps::new(&b, sep);
+                    let got: Vec<usize> = std::iter::from_fn(|| s.next()).collect();
+                    assert_eq!(got, want, "{b:?} {sep}");
+                    for k in 0..=want.len() {
+                        let mut s = Seps::new(&b, sep);
+                        for _ in 0..k {
+                            s.next();
+                        }
+                        assert_eq!(s.count_rest(), want.len() - k, "{b:?} {sep} after {k}");
+                        assert_eq!(s.next(), None);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn dns_log_with_sets_and_unset() {
