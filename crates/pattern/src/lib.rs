@@ -141,6 +141,14 @@ pub fn parse(src: &str, version: StixVersion) -> Parsed {
     let mut left_out = validate::LeftOut::default();
     if let Some(pat) = &pattern {
         left_out = validate::validate(pat, version, &mut diagnostics);
+        if let Some(d) = leading_text(src) {
+            if diagnostics.len() < MAX_DIAGNOSTICS {
+                diagnostics.push(d);
+            } else {
+                left_out.problems += 1;
+                left_out.errors += 1;
+            }
+        }
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
     if stopped {
@@ -171,6 +179,25 @@ pub fn parse(src: &str, version: StixVersion) -> Parsed {
         pattern,
         diagnostics,
     }
+}
+
+/// The OASIS validator's bracket rule: after any `(` and white space, a pattern's first
+/// character is `[`. The grammar skips comments, so `/* c */ [file:name = 'a']` parses (and is
+/// evaluated), but the validator refuses it, and so does [`check`].
+fn leading_text(src: &str) -> Option<Diagnostic> {
+    // Python's str.isspace(), which the reference applies: Unicode white space and the
+    // separators U+001C..U+001F.
+    let space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+    let (at, c) = src.char_indices().find(|&(_, c)| c != '(' && !space(c))?;
+    (c != '[').then(|| {
+        Diagnostic::error(
+            Code::Syntax,
+            Span::new(at, at + c.len_utf8()),
+            "a pattern must begin with its first `[` (after any `(`): comments before it are \
+             not accepted"
+                .to_owned(),
+        )
+    })
 }
 
 /// The note that ends the list when reading stopped at [`MAX_DIAGNOSTICS`] errors.

@@ -131,28 +131,80 @@ pub fn check_matches(re: &str) -> Result<(), RegexProblem> {
         })
 }
 
-/// Rewrites the few PCRE/Python spellings the engine writes differently (`\Z` → `\z`), as
-/// [`check_matches`] and [`compile_matches`] do after NFC normalisation. Exported for callers
-/// that build their own automaton over many `MATCHES` regexes (one regex set) and must read
-/// each regex exactly as the evaluator does.
+/// Rewrites the few PCRE/Python spellings the engine reads differently, as [`check_matches`]
+/// and [`compile_matches`] do after NFC normalisation: `\\Z` → `\\z`; `$` (outside a class)
+/// also matches before a final newline, as in PCRE and Python; a `{` that does not begin a
+/// repetition (`{n}`, `{n,}`, `{n,m}`) is a literal brace, as in PCRE and Python. Exported for
+/// callers that build their own automaton over many `MATCHES` regexes (one regex set) and must
+/// read each regex exactly as the evaluator does.
 pub fn translate(re: &str) -> String {
-    let mut out = String::with_capacity(re.len());
-    let mut chars = re.chars();
-    while let Some(c) = chars.next() {
+    let chars: Vec<char> = re.chars().collect();
+    let mut out = String::with_capacity(re.len() + 8);
+    let mut in_class = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
         if c == '\\' {
-            match chars.next() {
+            match chars.get(i + 1) {
                 Some('Z') => out.push_str("\\z"),
-                Some(n) => {
+                Some(&n) => {
                     out.push('\\');
                     out.push(n);
                 }
                 None => out.push('\\'),
             }
-        } else {
-            out.push(c);
+            i += 2;
+            continue;
         }
+        if in_class {
+            if c == ']' {
+                in_class = false;
+            }
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        match c {
+            '[' => {
+                in_class = true;
+                out.push('[');
+                // `[^]…]` and `[]…]`: a leading `]` is literal.
+                if chars.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    out.push(']');
+                    i += 1;
+                }
+            }
+            '$' => out.push_str("(?:$|\\n\\z)"),
+            '{' if !is_repetition(&chars[i..]) => out.push_str("\\{"),
+            _ => out.push(c),
+        }
+        i += 1;
     }
     out
+}
+
+/// Whether `s` (starting at `{`) begins a counted repetition `{n}`, `{n,}` or `{n,m}`.
+fn is_repetition(s: &[char]) -> bool {
+    let mut i = 1;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while s.get(*i).is_some_and(char::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if !digits(&mut i) {
+        return false;
+    }
+    if s.get(i) == Some(&',') {
+        i += 1;
+        digits(&mut i);
+    }
+    s.get(i) == Some(&'}')
 }
 
 fn builder(unicode: bool) -> meta::Builder {
@@ -320,5 +372,24 @@ mod tests {
         assert!(compile_like("a.b").unwrap().regex.is_match("a.b"));
         assert!(!compile_like("a.b").unwrap().regex.is_match("axb"));
         assert!(compile_like("%").unwrap().regex.is_match("multi\nline"));
+    }
+
+    #[test]
+    fn dollar_and_braces_read_as_in_pcre() {
+        // `$` also matches before a final newline (PCRE and Python), not before others.
+        let r = compile_matches(r"\.exe$").unwrap();
+        assert!(r.text.is_match("a.exe\n"));
+        assert!(r.text.is_match("a.exe"));
+        assert!(!r.text.is_match("a.exe\nb"));
+        assert!(r.bytes.as_ref().unwrap().is_match(&b"a.exe\n"[..]));
+        assert!(compile_matches("[$]").unwrap().text.is_match("$"));
+        assert!(compile_matches(r"\$").unwrap().text.is_match("a$b"));
+        assert!(compile_matches("(?m)^a$").unwrap().text.is_match("a\nb"));
+        // A brace that does not begin a repetition is literal.
+        assert!(compile_matches("a{").unwrap().text.is_match("xa{"));
+        assert!(compile_matches("a{x}").unwrap().text.is_match("a{x}"));
+        assert!(compile_matches("^a{2}$").unwrap().text.is_match("aa"));
+        assert!(compile_matches("^a{1,}$").unwrap().text.is_match("aaa"));
+        assert!(check_matches("a{").is_ok());
     }
 }

@@ -338,7 +338,12 @@ impl Matcher {
     fn leaf_matches(&self, leaf: &Leaf, obs: &Observations) -> Result<Vec<u32>, EvalError> {
         let mut hits: Vec<u32> = Vec::new();
         let cands = match candidates(&leaf.cmp, obs) {
-            Some(c) => c,
+            Some(c) => {
+                // The index skips objects; the reference matcher evaluates every test on
+                // every object of its type, so a data error anywhere fails the evaluation.
+                surface_errors(&leaf.cmp, obs)?;
+                c
+            }
             None => {
                 let mut cands: Vec<(u32, u32)> = Vec::new();
                 for t in &leaf.types {
@@ -355,22 +360,168 @@ impl Matcher {
         };
         for (oi, ji) in cands {
             let o = &obs.obs[oi as usize];
-            if !leaf
-                .windows
-                .iter()
-                .all(|&(s, e)| s < e && o.first < e && s <= o.last)
-            {
-                continue;
-            }
             let ctx = ObjCtx {
                 objects: &o.objects,
             };
             let root = &o.objects[ji as usize].1;
-            if eval_cmp(&leaf.cmp, root, &ctx)? && hits.last() != Some(&oi) {
+            // The comparison is evaluated before the START/STOP windows are applied, as the
+            // reference matcher does: a data error in an observation outside the window still
+            // fails the evaluation.
+            if eval_cmp(&leaf.cmp, root, &ctx)?
+                && hits.last() != Some(&oi)
+                && leaf
+                    .windows
+                    .iter()
+                    .all(|&(s, e)| s < e && o.first < e && s <= o.last)
+            {
                 hits.push(oi);
             }
         }
+        if has_or(&leaf.cmp) && hits.len() > 1 {
+            hits = self.reference_order(leaf, obs, hits)?;
+        }
         Ok(hits)
+    }
+
+    /// The order in which the reference matcher lists the observations that satisfy `[...]`,
+    /// which decides which binding it finds first: a test lists them in input order, `AND`
+    /// keeps its left side's order, and `OR` lists its left side's observations, then those
+    /// only its right side adds. (`hits` holds them in input order.)
+    fn reference_order(
+        &self,
+        leaf: &Leaf,
+        obs: &Observations,
+        hits: Vec<u32>,
+    ) -> Result<Vec<u32>, EvalError> {
+        // Which nodes (numbered in preorder) hold in each hit observation, for some root.
+        let mut holds: Vec<Vec<bool>> = Vec::with_capacity(hits.len());
+        for &oi in &hits {
+            let o = &obs.obs[oi as usize];
+            let ctx = ObjCtx {
+                objects: &o.objects,
+            };
+            let mut acc: Vec<bool> = Vec::new();
+            for (_, root) in &o.objects {
+                let Some(t) = root.get("type").and_then(Value::as_str) else {
+                    continue;
+                };
+                if !leaf.types.iter().any(|x| x == t)
+                    || (self.version == StixVersion::V21 && crate::sco::is_non_sco_type(t))
+                {
+                    continue;
+                }
+                let mut truth = Vec::new();
+                node_truth(&leaf.cmp, root, &ctx, &mut truth)?;
+                if acc.is_empty() {
+                    acc = truth;
+                } else {
+                    for (a, b) in acc.iter_mut().zip(truth) {
+                        *a |= b;
+                    }
+                }
+            }
+            holds.push(acc);
+        }
+        let mut next = 0;
+        let order = ordered(&leaf.cmp, &mut next, &holds);
+        Ok(order.into_iter().map(|k| hits[k]).collect())
+    }
+}
+
+/// Evaluates, on every object of its type, each test that can fail on bad data (a timestamp
+/// literal compared with a string, a path through `*_ref(s)`, `*_hex` or `*_bin`), and
+/// returns the first error.
+fn surface_errors(c: &Cmp, obs: &Observations) -> Result<(), EvalError> {
+    match c {
+        Cmp::And(l, r) | Cmp::Or(l, r) => {
+            surface_errors(l, obs)?;
+            surface_errors(r, obs)
+        }
+        Cmp::Test(t) => {
+            let time_literal = match &t.pred {
+                Pred::Eq(l) | Pred::Order(_, l) => matches!(l, Lit::Time(_)),
+                Pred::In(items) => items.iter().any(|l| matches!(l, Lit::Time(_))),
+                _ => false,
+            };
+            let decoding_step = t.steps.iter().any(|s| {
+                matches!(s, PathStep::Key(k) if k.ends_with("_ref") || k.ends_with("_refs")
+                    || k.ends_with("_hex") || k.ends_with("_bin"))
+            });
+            if !time_literal && !decoding_step {
+                return Ok(());
+            }
+            for &(oi, ji) in obs
+                .by_type
+                .get(&t.object_type)
+                .map_or(&[][..], Vec::as_slice)
+            {
+                let o = &obs.obs[oi as usize];
+                let ctx = ObjCtx {
+                    objects: &o.objects,
+                };
+                eval_test(t, &o.objects[ji as usize].1, &ctx)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn has_or(c: &Cmp) -> bool {
+    match c {
+        Cmp::Or(..) => true,
+        Cmp::And(l, r) => has_or(l) || has_or(r),
+        Cmp::Test(_) => false,
+    }
+}
+
+/// Evaluates `c` on one root object, recording each node's value in preorder.
+fn node_truth(
+    c: &Cmp,
+    obj: &Value,
+    ctx: &ObjCtx<'_>,
+    out: &mut Vec<bool>,
+) -> Result<bool, EvalError> {
+    let me = out.len();
+    out.push(false);
+    let v = match c {
+        Cmp::And(l, r) => {
+            let a = node_truth(l, obj, ctx, out)?;
+            let b = node_truth(r, obj, ctx, out)?;
+            a && b
+        }
+        Cmp::Or(l, r) => {
+            let a = node_truth(l, obj, ctx, out)?;
+            let b = node_truth(r, obj, ctx, out)?;
+            a || b
+        }
+        Cmp::Test(t) => eval_test(t, obj, ctx)?,
+    };
+    out[me] = v;
+    Ok(v)
+}
+
+/// The positions (into `holds`) of the observations where node `c` holds, in the reference
+/// matcher's order (see [`Matcher::reference_order`]); `next` numbers the nodes in preorder.
+fn ordered(c: &Cmp, next: &mut usize, holds: &[Vec<bool>]) -> Vec<usize> {
+    let me = *next;
+    *next += 1;
+    let at = |k: usize| holds[k].get(me).copied().unwrap_or(false);
+    match c {
+        Cmp::Test(_) => (0..holds.len()).filter(|&k| at(k)).collect(),
+        Cmp::And(l, r) => {
+            let left = ordered(l, next, holds);
+            ordered(r, next, holds);
+            left.into_iter().filter(|&k| at(k)).collect()
+        }
+        Cmp::Or(l, r) => {
+            let mut out = ordered(l, next, holds);
+            let mut seen = vec![false; holds.len()];
+            for &k in &out {
+                seen[k] = true;
+            }
+            out.extend(ordered(r, next, holds).into_iter().filter(|&k| !seen[k]));
+            out
+        }
     }
 }
 
@@ -843,6 +994,16 @@ fn value_passes(t: &Test, v: &Val<'_>) -> Result<bool, EvalError> {
             eq != t.not_equal
         }
         Pred::Order(op, l) => match compare(&s, l, true)? {
+            // Types with no ordering between them (a null, a boolean, a list, a string against
+            // a number): false, even under NOT, as in the reference matcher. A string with
+            // characters above U+00FF against binary is merely false (NOT applies).
+            None if !matches!(
+                (&s, l),
+                (Scalar::Bytes(_), Lit::Str(_)) | (Scalar::Str(_), Lit::Bytes(_))
+            ) =>
+            {
+                return Ok(false);
+            }
             None => false,
             Some(o) => match op {
                 CompareOp::Lt => o == Ordering::Less,

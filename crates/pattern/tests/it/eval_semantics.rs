@@ -211,3 +211,154 @@ fn a_batch_gives_each_pattern_the_verdict_it_gets_alone_in_order() {
     }
     assert!(pattern::eval::evaluate_many::<&str>(&[], StixVersion::V21, &obs, &opts, 2).is_empty());
 }
+
+/// Found by the differential test (differential.rs) against stix2-matcher.
+fn two_files() -> Observations {
+    let v = bundle(vec![
+        od(
+            "observed-data--0",
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00Z",
+            1,
+            &["file--0"],
+        ),
+        od(
+            "observed-data--1",
+            "2024-01-01T00:00:05Z",
+            "2024-01-01T00:00:05Z",
+            1,
+            &["file--1", "x-t--1"],
+        ),
+        json!({"type": "file", "id": "file--0", "name": "b"}),
+        json!({"type": "file", "id": "file--1", "name": "a"}),
+        json!({"type": "x-t", "id": "x-t--1", "name": "a", "ctime": "not a time"}),
+    ]);
+    Observations::from_json(&v, StixVersion::V21).unwrap()
+}
+
+fn first_binding(p: &str, obs: &Observations) -> Result<Option<Vec<usize>>, EvalError> {
+    Matcher::compile(p, StixVersion::V21)
+        .unwrap()
+        .evaluate(obs, &EvalOptions::default())
+        .map(|b| b.map(|b| b.observations()))
+}
+
+#[test]
+fn or_inside_brackets_lists_the_left_sides_observations_first() {
+    // The reference lists the observations a `[... OR ...]` holds in as its left side's, then
+    // those only the right side adds: the first binding follows that order.
+    let obs = two_files();
+    assert_eq!(
+        first_binding("[file:name = 'a' OR file:name = 'b']", &obs),
+        Ok(Some(vec![1]))
+    );
+    assert_eq!(
+        first_binding("[file:name = 'b' OR file:name = 'a']", &obs),
+        Ok(Some(vec![0]))
+    );
+    assert_eq!(
+        first_binding(
+            "[file:name = 'b' AND file:name != 'a' OR file:name = 'a']",
+            &obs
+        ),
+        Ok(Some(vec![0]))
+    );
+}
+
+#[test]
+fn data_errors_surface_whatever_skips_the_object() {
+    let obs = two_files();
+    // START/STOP excluding every observation does not hide the bad timestamp...
+    assert!(matches!(
+        first_binding(
+            "[x-t:ctime = t'2024-01-01T00:00:00Z'] START t'2020-01-01T00:00:00Z' STOP t'2020-01-02T00:00:00Z'",
+            &obs
+        ),
+        Err(EvalError::Data(_))
+    ));
+    // ... nor does an exact-value index that finds no candidate.
+    assert!(matches!(
+        first_binding(
+            "[x-t:name = 'zzz' AND x-t:ctime < t'2024-01-01T00:00:00Z']",
+            &obs
+        ),
+        Err(EvalError::Data(_))
+    ));
+    assert_eq!(first_binding("[x-t:name = 'zzz']", &obs), Ok(None));
+}
+
+#[test]
+fn a_comment_before_the_first_bracket_is_refused_by_check_but_evaluated() {
+    for p in [
+        "/* c */ [file:name = 'a']",
+        "// c\n[file:name = 'a']",
+        "( /* c */ [file:name = 'a'])",
+    ] {
+        let parsed = pattern::parse(p, StixVersion::V21);
+        assert!(parsed.pattern.is_some(), "{p}");
+        assert!(!parsed.is_valid(), "{p}");
+        assert_eq!(first_binding(p, &two_files()), Ok(Some(vec![1])), "{p}");
+    }
+    for p in ["[file:name = 'a'] /* c */", "\u{3000}( [file:name = 'a'])"] {
+        assert!(pattern::parse(p, StixVersion::V21).is_valid(), "{p}");
+    }
+}
+
+#[test]
+fn matches_reads_dollar_and_braces_as_pcre_does() {
+    let v = bundle(vec![
+        od(
+            "observed-data--0",
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00Z",
+            1,
+            &["file--0"],
+        ),
+        json!({"type": "file", "id": "file--0", "name": "a.exe\n", "x": "a{b"}),
+    ]);
+    let obs = Observations::from_json(&v, StixVersion::V21).unwrap();
+    assert_eq!(
+        first_binding("[file:name MATCHES '\\\\.exe$']", &obs),
+        Ok(Some(vec![0]))
+    );
+    assert_eq!(
+        first_binding("[file:x MATCHES 'a{b']", &obs),
+        Ok(Some(vec![0]))
+    );
+    assert!(pattern::parse("[file:x MATCHES 'a{b']", StixVersion::V21).is_valid());
+    // LIKE stays a whole-string match: no final newline allowance.
+    assert_eq!(first_binding("[file:name LIKE 'a.exe']", &obs), Ok(None));
+}
+
+#[test]
+fn ordering_across_types_is_false_even_under_not() {
+    let v = bundle(vec![
+        od(
+            "observed-data--0",
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00Z",
+            1,
+            &["x-t--0"],
+        ),
+        json!({"type": "x-t", "id": "x-t--0", "s": "abc", "n": null, "b": true, "h_hex": "ff"}),
+    ]);
+    let obs = Observations::from_json(&v, StixVersion::V21).unwrap();
+    for p in [
+        "[x-t:s NOT <= 1]",
+        "[x-t:n NOT > 0]",
+        "[x-t:b NOT < 1]",
+        "[x-t:h_hex NOT > 5]",
+    ] {
+        assert_eq!(first_binding(p, &obs), Ok(None), "{p}");
+    }
+    // Equality and membership still negate a type mismatch; so does a string that cannot be
+    // compared with binary.
+    for p in [
+        "[x-t:s NOT = 1]",
+        "[x-t:n NOT IN (1)]",
+        "[x-t:h_hex NOT > '\u{100}']",
+        "[x-t:s NOT > 'b']",
+    ] {
+        assert_eq!(first_binding(p, &obs), Ok(Some(vec![0])), "{p}");
+    }
+}

@@ -1,5 +1,6 @@
 //! The integration tests of `shieldwall-pattern`, in one test binary (one module per suite).
 
+mod differential;
 mod eval_semantics;
 mod matcher_conformance;
 mod pathological;
