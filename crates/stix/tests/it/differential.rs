@@ -973,26 +973,26 @@ fn mutate(base_name: &str, base: &Value, rng: &mut Rng) -> Vec<(String, Value)> 
                 ));
             }
         }
-        if key == "id" && top || key.ends_with("_ref") || key.ends_with("_refs") {
-            if let Some(s) = v.as_str() {
-                let own = s.split("--").next().unwrap();
-                let forms = if key == "id" {
-                    rng.sample(ID_FORMS, few(5))
-                } else {
-                    rng.sample(ID_FORMS, 2)
-                };
-                for (name, form) in forms {
-                    let id = form.replace("{t}", own).replace("{T}", &own.to_uppercase());
-                    out.push((format!("id:{ptr}={name}"), with(base, ptr, json!(id))));
-                }
-                if key != "id" {
-                    for rt in rng.sample(REF_TYPES, 2) {
-                        if *rt == own {
-                            continue;
-                        }
-                        let id = format!("{rt}--{}", rng.uuid(4));
-                        out.push((format!("ref:{ptr}->{rt}"), with(base, ptr, json!(id))));
+        if (key == "id" && top || key.ends_with("_ref") || key.ends_with("_refs"))
+            && let Some(s) = v.as_str()
+        {
+            let own = s.split("--").next().unwrap();
+            let forms = if key == "id" {
+                rng.sample(ID_FORMS, few(5))
+            } else {
+                rng.sample(ID_FORMS, 2)
+            };
+            for (name, form) in forms {
+                let id = form.replace("{t}", own).replace("{T}", &own.to_uppercase());
+                out.push((format!("id:{ptr}={name}"), with(base, ptr, json!(id))));
+            }
+            if key != "id" {
+                for rt in rng.sample(REF_TYPES, 2) {
+                    if *rt == own {
+                        continue;
                     }
+                    let id = format!("{rt}--{}", rng.uuid(4));
+                    out.push((format!("ref:{ptr}->{rt}"), with(base, ptr, json!(id))));
                 }
             }
         }
@@ -1110,10 +1110,12 @@ fn mutate(base_name: &str, base: &Value, rng: &mut Rng) -> Vec<(String, Value)> 
     // Custom properties at the top level (and in the first extension or embedded dictionary).
     let names = rng.sample(CUSTOM_NAMES, few(2));
     let mut places = vec![String::new()];
-    if let Some(ext) = base.get("extensions").and_then(Value::as_object) {
-        if let Some(k) = ext.keys().next() {
-            places.push(format!("/extensions/{}", seg(k)));
-        }
+    if let Some(k) = base
+        .get("extensions")
+        .and_then(Value::as_object)
+        .and_then(|e| e.keys().next())
+    {
+        places.push(format!("/extensions/{}", seg(k)));
     }
     for place in places {
         for (what, name) in &names {
