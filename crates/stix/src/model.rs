@@ -101,7 +101,8 @@ object_types! {
 }
 
 /// The category of any type name: predefined types by table; a custom type by the
-/// `extension_type` of its `new-sdo` / `new-sco` / `new-sro` extension, else SDO.
+/// `extension_type` of its `new-sdo` / `new-sco` / `new-sro` extension, else an SCO when it
+/// has neither `created` nor `modified` (which every SDO and SRO carries), else an SDO.
 pub fn category_of(type_name: &str, object: &Map<String, Value>) -> Category {
     if let Some(t) = ObjectType::from_name(type_name) {
         return t.category();
@@ -111,11 +112,16 @@ pub fn category_of(type_name: &str, object: &Map<String, Value>) -> Category {
             match ext.get("extension_type").and_then(Value::as_str) {
                 Some("new-sco") => return Category::Sco,
                 Some("new-sro") => return Category::Sro,
+                Some("new-sdo") => return Category::Sdo,
                 _ => {}
             }
         }
     }
-    Category::Sdo
+    if object.contains_key("created") || object.contains_key("modified") {
+        Category::Sdo
+    } else {
+        Category::Sco
+    }
 }
 
 /// One STIX object, losslessly: its JSON object in document order with typed accessors.

@@ -897,15 +897,68 @@ fn hash_value_ok(algo: &str, v: &str) -> bool {
     }
 }
 
-/// A language tag as RFC 5646 writes it (letters, digits and hyphens in subtags of 1–8).
-fn is_language_tag(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let Some(primary) = parts.next() else {
+/// A well-formed RFC 5646 language tag (§2.1 `langtag`, `privateuse`, and the `i-…`
+/// grandfathered tags), case-insensitive. The primary language subtag must be an ISO 639 code
+/// of 2 or 3 letters: RFC 5646 reserves 4-letter subtags and registers no 5–8-letter one, so
+/// `english` or `acme-special` name no language.
+pub(crate) fn is_language_tag(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || p.len() > 8 || !p.bytes().all(|c| c.is_ascii_alphanumeric()))
+    {
         return false;
-    };
-    (2..=8).contains(&primary.len())
-        && primary.bytes().all(|c| c.is_ascii_alphabetic())
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric()))
+    }
+    let alpha = |p: &str| p.bytes().all(|c| c.is_ascii_alphabetic());
+    let digits = |p: &str| p.bytes().all(|c| c.is_ascii_digit());
+    let n = parts.len();
+    let first = parts[0];
+    if first.eq_ignore_ascii_case("x") || first.eq_ignore_ascii_case("i") {
+        return n >= 2;
+    }
+    if !(2..=3).contains(&first.len()) || !alpha(first) {
+        return false;
+    }
+    let mut i = 1;
+    // extlang
+    let mut ext = 0;
+    while i < n && ext < 3 && parts[i].len() == 3 && alpha(parts[i]) {
+        i += 1;
+        ext += 1;
+    }
+    // script
+    if i < n && parts[i].len() == 4 && alpha(parts[i]) {
+        i += 1;
+    }
+    // region
+    if i < n
+        && ((parts[i].len() == 2 && alpha(parts[i])) || (parts[i].len() == 3 && digits(parts[i])))
+    {
+        i += 1;
+    }
+    // variants
+    while i < n
+        && ((5..=8).contains(&parts[i].len())
+            || (parts[i].len() == 4 && parts[i].as_bytes()[0].is_ascii_digit()))
+    {
+        i += 1;
+    }
+    // extensions: a singleton other than x, then subtags of 2–8
+    while i < n && parts[i].len() == 1 && !parts[i].eq_ignore_ascii_case("x") {
+        i += 1;
+        let start = i;
+        while i < n && parts[i].len() >= 2 {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    // private use: x, then subtags of 1–8
+    if i < n && parts[i].eq_ignore_ascii_case("x") {
+        return i + 1 < n;
+    }
+    i == n
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -970,8 +1023,18 @@ fn check_bool(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str) {
     }
 }
 
+/// A JSON number that is a whole number, as JSON Schema's `integer` reads it: `50` and `50.0`
+/// alike (JSON does not tell them apart).
+pub(crate) fn as_integer(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|x| x.fract() == 0.0 && x.abs() < 9.2e18)
+            .map(|x| x as i64)
+    })
+}
+
 fn check_int(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, min: i64, max: i64) {
-    match v.as_i64() {
+    match as_integer(v) {
         Some(n) if n >= min && n <= max => {}
         Some(n) if n < min => cx.error(
             "range",
@@ -1189,7 +1252,24 @@ fn check_dictionary(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, known
                 &p.key(key),
                 format!("dictionary key '{key}' must be ASCII and at most 250 characters"),
             );
-        } else if key.bytes().any(|c| c.is_ascii_uppercase()) {
+        } else if key.bytes().any(|c| c.is_ascii_uppercase())
+            // Dictionaries whose keys come from elsewhere (HTTP and mail headers, IPFIX
+            // element names, environment variables) keep them as they are, as the reference
+            // validator's list of exceptions has it.
+            && !matches!(
+                name,
+                "hashes"
+                    | "file_header_hashes"
+                    | "request_header"
+                    | "additional_header_fields"
+                    | "document_info_dict"
+                    | "exif_tags"
+                    | "ipfix"
+                    | "options"
+                    | "environment_variables"
+                    | "startup_info"
+            )
+        {
             cx.warn(Check::ObservableDictionaryKeys, &p.key(key), || {
                 format!("As a dictionary key, '{key}' should be lowercase.")
             });
@@ -1373,7 +1453,15 @@ fn check_granular_markings(
                 }
             }
             (None, Some(l)) => {
-                expect_str(cx, &ip.key("lang"), l, "lang");
+                if let Some(s) = expect_str(cx, &ip.key("lang"), l, "lang")
+                    && !is_language_tag(s)
+                {
+                    cx.error(
+                        "lang",
+                        &ip.key("lang"),
+                        format!("'{s}' is not a valid RFC 5646 language code."),
+                    );
+                }
             }
         }
         match gm.get("selectors") {
@@ -2011,10 +2099,16 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
         }
     }
 
-    // common properties
+    // common properties (where the type defines them: on any other type they are custom
+    // properties, as `confidence` on a marking definition or `labels` on an SCO)
+    let defines = |k: &str| {
+        !(sco || t == "marking-definition") || predefined.is_none_or(|props| in_sorted(props, k))
+    };
     for (key, v) in map {
         let kp = p.key(key);
         match key.as_str() {
+            "labels" | "confidence" | "lang" | "revoked" | "defanged" | "kill_chain_phases"
+                if !defines(key.as_str()) => {}
             "created_by_ref" => {
                 check_ref(cx, &kp, v, key, &[]);
                 if let Some(i) = v.as_str().and_then(Identifier::parse)
@@ -2049,7 +2143,16 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
             "kill_chain_phases" => check_kill_chain_phases(cx, &kp, v),
             _ => {}
         }
-        // Property names.
+        // Property names. Reserved names bind every type, custom ones included (the OASIS core
+        // schemas forbid them; course-of-action's `action` is reserved in 2.1).
+        let reserved = in_sorted(vocab::RESERVED_PROPERTIES, key) && t != "bundle";
+        if reserved {
+            cx.error(
+                "reserved-property",
+                &kp,
+                format!("'{key}' is a reserved property"),
+            );
+        }
         let known = predefined.is_some_and(|props| in_sorted(props, key));
         if !known
             && !matches!(
@@ -2064,16 +2167,8 @@ fn validate_map<'i>(map: &'i Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, 'i>,
                     format!("'{key}' is not a valid property name (a-z, 0-9 and '_', starting with a letter, 3 to 250 characters)"),
                 );
             }
-            if predefined.is_some() {
-                if in_sorted(vocab::RESERVED_PROPERTIES, key) {
-                    cx.error(
-                        "reserved-property",
-                        &kp,
-                        format!("'{key}' is a reserved property"),
-                    );
-                } else {
-                    custom_property_warnings(cx, &kp, key, sco, map);
-                }
+            if !reserved && predefined.is_some() {
+                custom_property_warnings(cx, &kp, key, sco, map);
             }
         }
     }
@@ -2360,6 +2455,12 @@ fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Ma
                     format!("extensions: '{key}' is not a valid extension-definition identifier"),
                 );
             }
+        } else if t == "marking-definition" {
+            cx.error(
+                "extension-key",
+                &ep,
+                format!("extensions: '{key}' must be an extension-definition id (a marking definition has no predefined or custom-named extensions)"),
+            );
         } else if !is_custom_ext_name(key) {
             cx.error(
                 "extension-key",
@@ -2375,6 +2476,29 @@ fn check_extensions(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, t: &str, map: &Ma
             );
             continue;
         };
+        if e.is_empty() {
+            cx.error(
+                "property-type",
+                &ep,
+                format!("extension '{key}' must not be an empty dictionary"),
+            );
+        } else if is_def && !e.contains_key("extension_type") {
+            cx.error(
+                "required",
+                &ep,
+                format!("'extension_type' is a required property of extension '{key}'"),
+            );
+        }
+        // An extension's properties follow the property-name rules (§3.1) as the object's do.
+        for k in e.keys() {
+            if k != "extension_type" && !is_valid_property_name(k) {
+                cx.error(
+                    "property-name",
+                    &ep.key(k),
+                    format!("'{k}' is not a valid property name (a-z, 0-9 and '_', starting with a letter, 3 to 250 characters)"),
+                );
+            }
+        }
         if let Some(et) = e.get("extension_type") {
             check_enum(
                 cx,
@@ -3052,7 +3176,7 @@ fn is_predefined_tlp1(map: &Map<String, Value>) -> bool {
     };
     let name_ok = map
         .get("name")
-        .is_none_or(|n| n.as_str() == Some(&format!("TLP:{}", word.to_ascii_uppercase())));
+        .is_some_and(|n| n.as_str() == Some(&format!("TLP:{}", word.to_ascii_uppercase())));
     map.keys().all(|k| {
         matches!(
             k.as_str(),
@@ -3068,6 +3192,20 @@ fn is_predefined_tlp1(map: &Map<String, Value>) -> bool {
 }
 
 fn validate_language_content(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_>) {
+    // The translated object is an SDO, SRO or other object with text: never a bundle or
+    // another language content (the OASIS schema forbids both).
+    if let Some(i) = map
+        .get("object_ref")
+        .and_then(Value::as_str)
+        .and_then(Identifier::parse)
+        && matches!(i.object_type, "bundle" | "language-content")
+    {
+        cx.error(
+            "ref-type",
+            &p.key("object_ref"),
+            format!("'object_ref' must not refer to a {}", i.object_type),
+        );
+    }
     let Some(contents) = map.get("contents") else {
         return;
     };
@@ -3080,6 +3218,13 @@ fn validate_language_content(map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_
         );
         return;
     };
+    if langs.is_empty() {
+        cx.error(
+            "property-type",
+            &cp,
+            "'contents' must not be an empty dictionary".into(),
+        );
+    }
     for (lang, v) in langs {
         let lp = cp.key(lang);
         if !is_language_tag(lang) {
@@ -3423,6 +3568,13 @@ fn validate_sco(t: &str, map: &Map<String, Value>, p: &P<'_>, cx: &mut Cx<'_, '_
                     if let Value::Object(m) = v {
                         let vp = p.key("values");
                         let ip = vp.idx(i);
+                        if m.is_empty() {
+                            cx.error(
+                                "required",
+                                &ip,
+                                "a registry value must have at least one of 'name', 'data' and 'data_type'".into(),
+                            );
+                        }
                         for k in m.keys() {
                             if !matches!(k.as_str(), "name" | "data" | "data_type") {
                                 let kp = ip.key(k);

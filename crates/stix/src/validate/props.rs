@@ -61,6 +61,8 @@ pub(super) enum Kind {
     RefList(&'static [&'static str]),
     Obj(&'static Shape),
     ObjList(&'static Shape),
+    /// A hashes dictionary (§2.7): algorithm names and value formats.
+    Hashes,
 }
 
 /// The properties of an object type, an extension or an embedded type.
@@ -290,6 +292,7 @@ static PE_OPTIONAL_HEADER: Shape = Shape {
     name: "windows-pe-optional-header-type",
     props: &[
         ("magic_hex", Hex),
+        ("hashes", Hashes),
         ("major_linker_version", Int(ANY, MAX)),
         ("minor_linker_version", Int(ANY, MAX)),
         ("size_of_code", Int(0, MAX)),
@@ -325,6 +328,7 @@ static PE_OPTIONAL_HEADER: Shape = Shape {
 };
 static PE_SECTION: Shape = shape!("windows-pe-section-type", [
     "name" => Str, "size" => Int(0, MAX), "entropy" => Num(f64::MIN, f64::MAX),
+    "hashes" => Hashes,
 ], required ["name"]);
 static PEBINARY_EXT: Shape = shape!("windows-pebinary-ext", [
     "imphash" => Str, "machine_hex" => Hex, "number_of_sections" => Int(0, MAX),
@@ -479,6 +483,7 @@ fn check_kind(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, k: Kind) {
         );
     };
     match k {
+        Hashes => super::check_hashes(cx, p, v, name, true),
         Str => {
             if !v.is_string() {
                 type_error(cx, "a string");
@@ -489,7 +494,7 @@ fn check_kind(cx: &mut Cx<'_, '_>, p: &P<'_>, v: &Value, name: &str, k: Kind) {
                 type_error(cx, "a boolean");
             }
         }
-        Int(min, max) => match v.as_i64() {
+        Int(min, max) => match super::as_integer(v) {
             Some(n) if n < min => cx.error(
                 "range",
                 p,

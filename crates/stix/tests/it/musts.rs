@@ -1204,3 +1204,194 @@ fn interop_profile() {
     assert_eq!(codes(&two, &interop), vec!["interop-tlp"]);
     assert!(errors(&two).is_empty());
 }
+
+/// Rules found by the differential test against stix2-validator (`differential.rs`), where the
+/// reference is right: each object gets the named error code (or none).
+#[test]
+fn rules_found_by_the_differential_test() {
+    let ed = "extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e";
+    let tool = |p: Value| {
+        let mut base = json!({"name": "t"});
+        for (k, v) in p.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        obj("tool", base)
+    };
+    let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        // RFC 5646: well-formed, with a 2- or 3-letter primary language subtag.
+        ("lang region", tool(json!({"lang": "en-US"})), None),
+        (
+            "lang script region",
+            tool(json!({"lang": "zh-Hant-TW"})),
+            None,
+        ),
+        ("lang variant", tool(json!({"lang": "de-CH-1996"})), None),
+        ("lang private use", tool(json!({"lang": "x-klingon"})), None),
+        ("lang word", tool(json!({"lang": "english"})), Some("lang")),
+        (
+            "lang 4-letter primary",
+            tool(json!({"lang": "acme-special"})),
+            Some("lang"),
+        ),
+        (
+            "lang underscore",
+            tool(json!({"lang": "en_US"})),
+            Some("lang"),
+        ),
+        (
+            "granular marking lang",
+            tool(json!({"granular_markings": [{"lang": "english!", "selectors": ["name"]}]})),
+            Some("lang"),
+        ),
+        (
+            "software languages",
+            obj(
+                "software",
+                json!({"name": "w", "languages": ["acme-special"]}),
+            ),
+            Some("lang"),
+        ),
+        // JSON does not tell 50 from 50.0: an integer either way (JSON Schema's `integer`).
+        ("integral float", tool(json!({"confidence": 50.0})), None),
+        (
+            "fractional float",
+            tool(json!({"confidence": 50.5})),
+            Some("property-type"),
+        ),
+        // Extensions (the OASIS schemas: extension.json, core.json).
+        (
+            "extension without extension_type",
+            tool(json!({"extensions": {ed: {"rank": 1}}})),
+            Some("required"),
+        ),
+        (
+            "empty extension",
+            tool(json!({"extensions": {ed: {}}})),
+            Some("property-type"),
+        ),
+        (
+            "empty predefined extension",
+            obj("file", json!({"name": "a", "extensions": {"ntfs-ext": {}}})),
+            Some("property-type"),
+        ),
+        (
+            "extension property name",
+            obj(
+                "file",
+                json!({"name": "a", "extensions": {"ntfs-ext": {"sid": "1", "X_Acme": 1}}}),
+            ),
+            Some("property-name"),
+        ),
+        (
+            "marking definition custom-named extension",
+            obj(
+                "marking-definition",
+                json!({"modified": null, "definition_type": "statement", "definition": {"statement": "c"}, "extensions": {"x-acme-ext": {"a": 1}}}),
+            ),
+            Some("extension-key"),
+        ),
+        // Reserved names bind custom types and course-of-action's `action`.
+        (
+            "reserved on a custom object",
+            obj(
+                "x-acme-widget",
+                json!({"created": TS, "modified": TS, "severity": "high"}),
+            ),
+            Some("reserved-property"),
+        ),
+        (
+            "course-of-action action",
+            obj("course-of-action", json!({"name": "c", "action": "block"})),
+            Some("reserved-property"),
+        ),
+        // Properties a type does not define are custom there: no common-property type check.
+        (
+            "confidence on a marking definition",
+            obj(
+                "marking-definition",
+                json!({"modified": null, "definition_type": "statement", "definition": {"statement": "c"}, "confidence": 101}),
+            ),
+            None,
+        ),
+        // The predefined TLP 1.0 objects carry their name (§7.2.1.4).
+        (
+            "TLP without name",
+            json!({"type": "marking-definition", "spec_version": "2.1", "id": "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+                "created": "2017-01-20T00:00:00.000Z", "definition_type": "tlp", "definition": {"tlp": "green"}}),
+            Some("tlp"),
+        ),
+        (
+            "empty language contents",
+            obj(
+                "language-content",
+                json!({"object_ref": format!("tool{ID}"), "contents": {}}),
+            ),
+            Some("property-type"),
+        ),
+        (
+            "language content of a bundle",
+            obj(
+                "language-content",
+                json!({"object_ref": format!("bundle{ID}"), "contents": {"de": {"name": "n"}}}),
+            ),
+            Some("ref-type"),
+        ),
+        (
+            "empty registry value",
+            obj(
+                "windows-registry-key",
+                json!({"key": "HKEY_LOCAL_MACHINE\\System", "values": [{}]}),
+            ),
+            Some("required"),
+        ),
+        (
+            "PE optional header hashes",
+            obj(
+                "file",
+                json!({"name": "a", "extensions": {"windows-pebinary-ext": {"pe_type": "exe", "optional_header": {"hashes": {"SHA-256": "abc"}}}}}),
+            ),
+            Some("hash-value"),
+        ),
+        (
+            "PE section hashes",
+            obj(
+                "file",
+                json!({"name": "a", "extensions": {"windows-pebinary-ext": {"pe_type": "exe", "sections": [{"name": ".text", "hashes": {"MD5": 7}}]}}}),
+            ),
+            Some("property-type"),
+        ),
+        // A custom type with neither created nor modified is an SCO (no created needed).
+        (
+            "custom SCO",
+            json!({"type": "x-acme-thing", "spec_version": "2.1", "id": format!("x-acme-thing{ID}"), "value": "v"}),
+            None,
+        ),
+        (
+            "custom SDO without created",
+            json!({"type": "x-acme-thing", "spec_version": "2.1", "id": format!("x-acme-thing{ID}"), "modified": TS}),
+            Some("required"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, v, want) in &cases {
+        let got = errors(v);
+        let ok = match want {
+            None => got.is_empty(),
+            Some(code) => got.iter().any(|(c, _)| c == code),
+        };
+        if !ok {
+            failures.push(format!("{name}: expected {want:?}, got {got:?}: {v}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // SHOULD level: header, IPFIX and environment-variable names keep their case.
+    let nt = obj(
+        "process",
+        json!({"pid": 1, "environment_variables": {"PATH": "/bin"}}),
+    );
+    assert!(
+        validate_object(&nt, &Options::default())
+            .iter()
+            .all(|f| f.code != "observable-dictionary-keys"),
+    );
+}
