@@ -622,10 +622,10 @@ impl Gen<'_> {
         if self.r.chance(25) {
             let mut s = base;
             // A qualifier binds to the last observation expression: wrap compound ones.
-            if s.contains(" AND ") || s.contains(" OR ") || s.contains(" FOLLOWEDBY ") {
-                if !(s.starts_with('(') && s.ends_with(')')) || self.r.chance(30) {
-                    s = format!("({s})");
-                }
+            if (s.contains(" AND ") || s.contains(" OR ") || s.contains(" FOLLOWEDBY "))
+                && (!(s.starts_with('(') && s.ends_with(')')) || self.r.chance(30))
+            {
+                s = format!("({s})");
             }
             s.push(' ');
             s.push_str(&self.qualifier());
