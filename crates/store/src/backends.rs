@@ -1157,31 +1157,40 @@ macro_rules! impl_store {
                 .await?
                 .rows_affected();
                 if dropped > 0 {
-                    let mut after = 0i64;
-                    loop {
-                        let batch = sqlx::query(
-                            "SELECT v.vid, v.json FROM versions v WHERE v.vid > $1 \
-                             AND v.vid IN (SELECT vid FROM observed_refs) ORDER BY v.vid LIMIT 2000",
-                        )
-                        .bind(after)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                        let Some(last) = batch.last() else { break };
-                        after = last.try_get(0)?;
-                        let mut rows = Vec::new();
-                        for r in &batch {
-                            let (vid, json): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
-                            let Ok(obj) = serde_json::from_str::<serde_json::Value>(&json) else {
-                                continue;
-                            };
-                            rows.extend(crate::ingest_values(&obj).values.iter().map(|o| IndexRow::of(vid, o)));
-                        }
-                        <$ty>::insert_index_rows(&mut *conn, &rows).await?;
-                    }
+                    <$ty>::value_index_of_versions(
+                        &mut *conn,
+                        "SELECT vid, json FROM versions WHERE vid > $1 \
+                         AND vid IN (SELECT vid FROM observed_refs) ORDER BY vid LIMIT 2000",
+                    )
+                    .await?;
                     tracing::info!(rows = dropped, "Observed-data rows copied from the SCOs they name dropped from the value index (once).");
                 }
                 mark_once_done!(conn, OBSERVED_COPIES_KEY);
                 Ok(())
+            }
+
+            /// Writes the value index rows of the versions `select` lists (`vid, json`, after `$1`
+            /// in `vid` order, a page at a time), inside the caller's transaction; how many
+            /// versions were read.
+            async fn value_index_of_versions(conn: &mut $conn, select: &'static str) -> Result<u64, StoreError> {
+                let mut after = 0i64;
+                let mut indexed = 0u64;
+                loop {
+                    let batch = sqlx::query(select).bind(after).fetch_all(&mut *conn).await?;
+                    let Some(last) = batch.last() else { break };
+                    after = last.try_get(0)?;
+                    let mut rows = Vec::new();
+                    for r in &batch {
+                        let (vid, json): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+                        let Ok(obj) = serde_json::from_str::<serde_json::Value>(&json) else {
+                            continue;
+                        };
+                        rows.extend(crate::ingest_values(&obj).values.iter().map(|o| IndexRow::of(vid, o)));
+                        indexed += 1;
+                    }
+                    <$ty>::insert_index_rows(&mut *conn, &rows).await?;
+                }
+                Ok(indexed)
             }
 
             /// Inserts value index rows (multi-row `VALUES`, chunks of [`CHUNK`] rows).
@@ -1216,27 +1225,11 @@ macro_rules! impl_store {
                 if done {
                     return Ok(());
                 }
-                let mut after = 0i64;
-                let mut indexed = 0u64;
-                loop {
-                    let batch = sqlx::query("SELECT vid, json FROM versions WHERE vid > $1 ORDER BY vid LIMIT 2000")
-                        .bind(after)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    let Some(last) = batch.last() else { break };
-                    after = last.try_get(0)?;
-                    let mut rows = Vec::new();
-                    for r in &batch {
-                        let (vid, json): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
-                        let Ok(obj) = serde_json::from_str::<serde_json::Value>(&json) else {
-                            continue;
-                        };
-                        let found = crate::ingest_values(&obj);
-                        rows.extend(found.values.iter().map(|o| IndexRow::of(vid, o)));
-                        indexed += 1;
-                    }
-                    <$ty>::insert_index_rows(&mut *conn, &rows).await?;
-                }
+                let indexed = <$ty>::value_index_of_versions(
+                    &mut *conn,
+                    "SELECT vid, json FROM versions WHERE vid > $1 ORDER BY vid LIMIT 2000",
+                )
+                .await?;
                 if indexed > 0 {
                     tracing::info!(versions = indexed, "Value index built for the stored versions (once).");
                 }
