@@ -173,3 +173,68 @@ pub fn tools(what: &str, tools: &[&str]) -> bool {
     );
     false
 }
+
+/// A small seeded generator (SplitMix64) for the tests that generate their inputs, so that a
+/// seed names one run exactly.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// True with probability `pct` percent.
+    pub fn chance(&mut self, pct: u64) -> bool {
+        self.next_u64() % 100 < pct
+    }
+
+    /// One item of `xs` (not empty).
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len())]
+    }
+
+    /// One item of `xs` (not empty), borrowed.
+    pub fn pick_ref<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+
+    /// `k` distinct items of `xs` (all of them when `k >= xs.len()`), in their order.
+    pub fn sample<'a, T>(&mut self, xs: &'a [T], k: usize) -> Vec<&'a T> {
+        let mut idx: Vec<usize> = (0..xs.len()).collect();
+        for i in (1..idx.len()).rev() {
+            idx.swap(i, self.below(i + 1));
+        }
+        idx.truncate(k);
+        idx.sort_unstable();
+        idx.into_iter().map(|i| &xs[i]).collect()
+    }
+
+    /// A UUID of the given version (RFC 4122 variant), hyphenated, lower case.
+    pub fn uuid(&mut self, version: u8) -> String {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next_u64().to_be_bytes());
+        b[8..].copy_from_slice(&self.next_u64().to_be_bytes());
+        b[6] = (b[6] & 0x0f) | (version << 4);
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        )
+    }
+}

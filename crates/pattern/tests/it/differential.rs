@@ -19,33 +19,8 @@ use pattern::eval::{EvalError, EvalOptions, Matcher, Observations};
 use pattern::{StixVersion, parse};
 use serde_json::{Value, json};
 
-// ---- a small deterministic generator ----------------------------------------------------------
-
-/// SplitMix64: deterministic, seedable, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// True with probability `pct` percent.
-    fn chance(&mut self, pct: u64) -> bool {
-        self.next() % 100 < pct
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-    fn pick_ref<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-}
+// The seeded generator (`testenv`), so that `SEED` names one run exactly.
+use testenv::SplitMix64 as Rng;
 
 // ---- value pools shared by the data and the patterns ------------------------------------------
 

@@ -18,40 +18,7 @@ use std::{
 use serde_json::{Map, Value, json};
 use stix::validate::{Options, Severity, validate_object};
 
-/// splitmix64: small, seeded, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// `k` distinct items of `xs` (all of them when `k >= xs.len()`), in their order.
-    fn sample<'a, T>(&mut self, xs: &'a [T], k: usize) -> Vec<&'a T> {
-        let mut idx: Vec<usize> = (0..xs.len()).collect();
-        for i in (1..idx.len()).rev() {
-            idx.swap(i, self.below(i + 1));
-        }
-        idx.truncate(k);
-        idx.sort_unstable();
-        idx.into_iter().map(|i| &xs[i]).collect()
-    }
-    /// A UUID of the given version (RFC 4122 variant).
-    fn uuid(&mut self, version: u8) -> String {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.next().to_be_bytes());
-        b[8..].copy_from_slice(&self.next().to_be_bytes());
-        b[6] = (b[6] & 0x0f) | (version << 4);
-        b[8] = (b[8] & 0x3f) | 0x80;
-        uuid::Uuid::from_bytes(b).hyphenated().to_string()
-    }
-}
+use testenv::SplitMix64 as Rng;
 
 const TS: &str = "2016-04-06T20:03:48.000Z";
 const TS_LATER: &str = "2017-05-08T10:00:00.000Z";
